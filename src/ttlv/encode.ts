@@ -91,6 +91,7 @@ function fail(code: 'BAD_VALUE' | 'BAD_TAG', msg: string, path: number[], tag: n
 
 function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
   const tag = node.tag;
+  const typeName: string = node.type;
   if (!Number.isInteger(tag) || tag <= 0 || tag > 0xffffff) fail('BAD_TAG', `tag ${tag} is not a 3-byte tag`, path, tag);
   switch (node.type) {
     case 'Structure': {
@@ -149,7 +150,7 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
     case 'Reference':
     case 'NameReference': {
       const s = node.value;
-      if (typeof s !== 'string') fail('BAD_VALUE', `${node.type} value is not a string`, path, tag);
+      if (typeof s !== 'string') fail('BAD_VALUE', `${typeName} value is not a string`, path, tag);
       // UTF-8 needs at most 3 bytes per UTF-16 code unit.
       w.ensure(8 + pad8(s.length * 3));
       const start = w.pos;
@@ -164,7 +165,7 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
     case 'ByteString':
     case 'BigInteger': {
       const v = node.value;
-      if (!(v instanceof Uint8Array)) fail('BAD_VALUE', `${node.type} value is not bytes`, path, tag);
+      if (!(v instanceof Uint8Array)) fail('BAD_VALUE', `${typeName} value is not bytes`, path, tag);
       if (node.type === 'BigInteger' && (v.length === 0 || v.length % 8 !== 0))
         fail('BAD_VALUE', `Big Integer length ${v.length} is not a positive multiple of 8`, path, tag);
       const n = v.length;
