@@ -10,6 +10,7 @@ import { isUtf8 } from 'node:buffer';
 import { TtlvError, type TtlvErrorCode } from './errors.js';
 import type { TtlvNode } from './node.js';
 import { resolveLimits, type TtlvLimits } from './limits.js';
+import { pad8 } from './item-type.js';
 
 interface State {
   readonly buf: Buffer;
@@ -46,9 +47,10 @@ function hex6(tag: number): string {
 
 function item(st: State, off: number, end: number, depth: number): TtlvNode {
   const b = st.buf;
-  if (end - off < 8) {
-    err(st, end === b.length ? 'TRUNCATED' : 'OVERRUN', `item header needs 8 bytes, ${end - off} remain`, off);
-  }
+  // At the top level, running out of input is truncation; inside a structure it is a child
+  // claiming more than its parent holds.
+  const short = depth === 1 ? 'TRUNCATED' : 'OVERRUN';
+  if (end - off < 8) err(st, short, `item header needs 8 bytes, ${end - off} remain`, off);
   const tag = (b[off]! << 16) | (b[off + 1]! << 8) | b[off + 2]!;
   const type = b[off + 3]!;
   const len = b.readUInt32BE(off + 4);
@@ -59,7 +61,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
     case 0x01: {
       // Structure
       const sEnd = v + len;
-      if (sEnd > end) err(st, end === b.length ? 'TRUNCATED' : 'OVERRUN', `structure ${hex6(tag)} of ${len} bytes overruns its container`, off, tag);
+      if (sEnd > end) err(st, short, `structure ${hex6(tag)} of ${len} bytes overruns its container`, off, tag);
       if (depth >= st.limits.maxDepth) err(st, 'TOO_DEEP', `nesting deeper than ${st.limits.maxDepth}`, off, tag);
       st.path.push(tag);
       const children: TtlvNode[] = [];
@@ -76,7 +78,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
     case 0x05: // Enumeration
     case 0x0a: {
       // Interval
-      fixed(st, off, end, tag, len, 4);
+      fixed(st, off, end, tag, len, 4, short);
       if (b.readUInt32BE(v + 4) !== 0) err(st, 'BAD_PADDING', `non-zero padding in ${hex6(tag)}`, v + 4, tag);
       st.next = v + 8;
       if (type === 0x02) return { tag, type: 'Integer', value: b.readInt32BE(v) };
@@ -87,7 +89,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
     case 0x09: // Date-Time
     case 0x0b: {
       // Date-Time Extended
-      fixed(st, off, end, tag, len, 8);
+      fixed(st, off, end, tag, len, 8, short);
       st.next = v + 8;
       const x = b.readBigInt64BE(v);
       return type === 0x03
@@ -98,7 +100,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
     }
     case 0x06: {
       // Boolean
-      fixed(st, off, end, tag, len, 8);
+      fixed(st, off, end, tag, len, 8, short);
       const hi = b.readUInt32BE(v);
       const lo = b.readUInt32BE(v + 4);
       if (hi !== 0 || lo > 1) err(st, 'BAD_BOOLEAN', `Boolean ${hex6(tag)} is neither 0 nor 1`, v, tag);
@@ -115,9 +117,9 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
       if (type === 0x04 && (len === 0 || len % 8 !== 0)) {
         err(st, 'BAD_LENGTH', `Big Integer ${hex6(tag)} length ${len} is not a positive multiple of 8`, off, tag);
       }
-      const padded = (len + 7) & ~7;
+      const padded = pad8(len); // len may be up to 2^32-1: no 32-bit bit tricks
       const vEnd = v + len;
-      if (v + padded > end) err(st, end === b.length ? 'TRUNCATED' : 'OVERRUN', `value of ${hex6(tag)} (${len} bytes) overruns its container`, off, tag);
+      if (v + padded > end) err(st, short, `value of ${hex6(tag)} (${len} bytes) overruns its container`, off, tag);
       for (let i = vEnd; i < v + padded; i++) {
         if (b[i] !== 0) err(st, 'BAD_PADDING', `non-zero padding in ${hex6(tag)}`, i, tag);
       }
@@ -143,7 +145,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
   }
 }
 
-function fixed(st: State, off: number, end: number, tag: number, len: number, want: number): void {
+function fixed(st: State, off: number, end: number, tag: number, len: number, want: number, short: TtlvErrorCode): void {
   if (len !== want) err(st, 'BAD_LENGTH', `${hex6(tag)} has length ${len}, its type requires ${want}`, off + 4, tag);
-  if (off + 16 > end) err(st, end === st.buf.length ? 'TRUNCATED' : 'OVERRUN', `value of ${hex6(tag)} overruns its container`, off, tag);
+  if (off + 16 > end) err(st, short, `value of ${hex6(tag)} overruns its container`, off, tag);
 }

@@ -5,7 +5,7 @@
  */
 import { TtlvError } from './errors.js';
 import type { TtlvNode } from './node.js';
-import { ItemType } from './item-type.js';
+import { ItemType, pad8 } from './item-type.js';
 
 const MIN_CAPACITY = 64 * 1024;
 /** A scratch buffer that has grown past this is released after use. */
@@ -81,9 +81,6 @@ export function encodedLength(node: TtlvNode): number {
   }
 }
 
-function pad8(n: number): number {
-  return (n + 7) & ~7;
-}
 
 function fail(code: 'BAD_VALUE' | 'BAD_TAG', msg: string, path: number[], tag: number): never {
   throw new TtlvError(code, msg, -1, [...path, tag]);

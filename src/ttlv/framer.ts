@@ -9,6 +9,7 @@
  * be framed cannot be resynchronized, and the connection must be closed.
  */
 import { TtlvError } from './errors.js';
+import { pad8 } from './item-type.js';
 import { DEFAULT_LIMITS } from './limits.js';
 
 export interface FramerOptions {
@@ -90,7 +91,7 @@ export class TtlvFramer {
     const type = hdr[3]!;
     const len = hdr.readUInt32BE(4);
     // A structure's length already includes its children's padding; a primitive's does not.
-    const total = 8 + (type === 0x01 ? len : (len + 7) & ~7);
+    const total = 8 + (type === 0x01 ? len : pad8(len));
     if (total > this.max) {
       this.failed = new TtlvError(
         'TOO_LARGE',

@@ -5,8 +5,9 @@
  * line, indented by depth:  `42 00 57 | 05 | 00 00 00 04 | 00 00 00 02 00 00 00 00`.
  */
 import { TtlvError } from './errors.js';
+import { pad8 } from './item-type.js';
 
-export function fromHex(text: string): Uint8Array {
+export function fromHex(text: string): Buffer {
   const digits: string[] = [];
   for (const rawLine of text.split('\n')) {
     const hash = rawLine.indexOf('#');
@@ -17,7 +18,7 @@ export function fromHex(text: string): Uint8Array {
     }
   }
   if (digits.length % 2 !== 0) throw new TtlvError('BAD_VALUE', 'odd number of hex digits');
-  return Uint8Array.from(Buffer.from(digits.join(''), 'hex'));
+  return Buffer.from(digits.join(''), 'hex');
 }
 
 export function toHex(bytes: Uint8Array): string {
@@ -49,7 +50,7 @@ export function annotate(bytes: Uint8Array, indent = '  '): string {
         walk(off + 8, inner, depth + 1);
         off = inner;
       } else {
-        const size = type === 0x06 || type === 0x03 || type === 0x09 || type === 0x0b ? 8 : (len + 7) & ~7;
+        const size = type === 0x06 || type === 0x03 || type === 0x09 || type === 0x0b ? 8 : pad8(len);
         const vEnd = Math.min(off + 8 + size, end);
         lines.push(`${pad}${head} | ${spaced(b, off + 8, vEnd)}`);
         off = vEnd;

@@ -55,3 +55,9 @@ export const FIXED_LENGTH: Readonly<Partial<Record<ItemTypeName, number>>> = {
 export function isTextType(t: ItemTypeName): t is 'TextString' | 'Identifier' | 'Reference' | 'NameReference' {
   return t === 'TextString' || t === 'Identifier' || t === 'Reference' || t === 'NameReference';
 }
+
+/** Round up to a multiple of 8 with plain arithmetic (safe for lengths up to 2^32-1). */
+export function pad8(n: number): number {
+  const r = n % 8;
+  return r === 0 ? n : n + 8 - r;
+}

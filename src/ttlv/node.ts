@@ -11,7 +11,8 @@
  * - DateTimeExtended: signed 64-bit microseconds since the epoch, as a bigint.
  * - Boolean: a boolean (the wire must hold 0 or 1).
  * - TextString / Identifier / Reference / NameReference: a string (valid UTF-8 on the wire).
- * - ByteString: a Uint8Array.
+ * - ByteString: a Uint8Array. The decoders produce Buffers (a Uint8Array subclass); compare
+ *   trees with `nodesEqual` when one side may hold a plain Uint8Array.
  * - Structure: the children in order.
  */
 export type TtlvNode =
