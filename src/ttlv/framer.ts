@@ -79,10 +79,16 @@ export class TtlvFramer {
       }
       const f = Buffer.allocUnsafe(total);
       hdr.copy(f, 0, 0, 8);
-      this.frame = f;
-      this.frameFill = 8;
       this.headerFill = 0;
       if (hdrInChunk) pos += 8;
+      if (total === 8) {
+        // An empty structure: the header is the whole frame.
+        frames.push(f);
+        this.consumed += 8;
+        continue;
+      }
+      this.frame = f;
+      this.frameFill = 8;
     }
     return frames;
   }
