@@ -1,0 +1,14 @@
+/** Exit codes of the `kms` command. Scripts may rely on them. */
+export const ExitCode = {
+  Ok: 0,
+  /** The input was read but is not valid (malformed TTLV, XML or JSON). */
+  InvalidInput: 1,
+  /** Wrong flags or arguments. */
+  Usage: 2,
+  /** A file could not be read or written. */
+  Io: 3,
+} as const;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
