@@ -13,24 +13,7 @@
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { decode, encode, TtlvError, TtlvFramer, type TtlvNode } from '../ttlv/index.js';
-
-export type KmipClientErrorCode =
-  | 'CONNECT' // TCP connect or TLS handshake failed (including server certificate checks)
-  | 'TIMEOUT' // connect or a response took longer than timeoutMs
-  | 'CLOSED' // the connection is closed (by us, by the peer, or after an earlier failure)
-  | 'NETWORK' // a socket error after the connection was established
-  | 'PROTOCOL'; // the peer broke the one-request-one-response framing (e.g. unsolicited data)
-
-export class KmipClientError extends Error {
-  override readonly name = 'KmipClientError';
-  constructor(
-    readonly code: KmipClientErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { KmipClientError } from './errors.js';
 
 export interface KmipClientOptions {
   readonly host: string;

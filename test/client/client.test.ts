@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KmipClient, KmipClientError, type KmipClientOptions } from '../../src/client/client.js';
+import { KmipClient, type KmipClientOptions } from '../../src/client/client.js';
+import { KmipClientError } from '../../src/client/errors.js';
 import { devCertPaths, generateDevCerts } from '../../src/pki/dev-certs.js';
 import { decode, encode, t, TtlvError, TtlvFramer, type TtlvNode } from '../../src/ttlv/index.js';
 
