@@ -285,7 +285,7 @@ def main(raw_path, out_dir):
             e = {"name": rec["name"], "specName": rec["specName"], "added": rec["added"]}
             if "removed" in rec:
                 e["removed"] = rec["removed"]
-            e["ref"] = rec["ref"] if rec["added"] == rec.get("lastAdded", rec["added"]) else rec["ref"]
+            e["ref"] = rec["ref"]
             vals = []
             for num in sorted(rec["values"]):
                 vr = rec["values"][num]

@@ -38,9 +38,7 @@ EXTRA_ENUMS = {
 ENCODING_NAME_ALIAS = {
     # KMIP 2.0 §7.31 Table 351 spells the tag "Alternative Failover Endpoints"; the tag table says "Alternate"
     "AlternativeFailoverEndpoints": "AlternateFailoverEndpoints",
-    # KMIP 2.0 §9.11 Table 377 "Timestamp" inside a credential; the tag is Time Stamp (0x420092)? no: left unmatched
 }
-ENCODING_NAME_ALIAS.pop("Timestamp", None)
 
 TAG_TYPES = {
     # payload-only or misnamed rows
