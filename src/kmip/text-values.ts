@@ -9,6 +9,7 @@ import type { ItemTypeName } from '../ttlv/item-type.js';
 import { bigIntToBytes, type TtlvNode } from '../ttlv/node.js';
 import { KmipEncodingError } from './encoding-errors.js';
 import {
+  TAG_ENUM,
   enumValueFromName,
   enumValueName,
   maskFromNames,
@@ -61,9 +62,10 @@ const HEX_TAG = /^0x([0-9A-Fa-f]{6})$/;
 export function tagFromWrittenName(name: string, allowXForm: boolean): number | undefined {
   const hex = HEX_TAG.exec(name);
   if (hex) return parseInt(hex[1] as string, 16);
+  // Hex tags are written full width (§4.1.1): no shorter forms.
+  if (/^0x/i.test(name)) return undefined;
   if (allowXForm && /^x[0-9A-Fa-f]{6}$/.test(name)) return parseInt(name.slice(1), 16);
-  const tag = tagFromName(name);
-  return tag;
+  return tagFromName(name);
 }
 
 /** The registry name of a tag, or undefined when it has none (write it as hex). */
@@ -95,11 +97,11 @@ const PLAIN: ValueMeaning = { kind: 'plain' };
 const TAG_VALUED: ValueMeaning = { kind: 'tag' };
 
 /**
- * KMIP 2.x enumerations whose values are tags. The registry marks them with the
- * enumeration name "Tag"; Attribute Reference is the one the corpus uses.
+ * KMIP 2.x enumerations whose values are tags (KMIP 2.1 §11.56; Attribute Reference is the
+ * one the corpus uses). The registry marks them with the enumeration name "Tag".
  */
 function isTagValued(def: TagDef): boolean {
-  return def.enum === 'Tag' || (def.enum === undefined && def.name === 'AttributeReference');
+  return def.enum === TAG_ENUM;
 }
 
 /**

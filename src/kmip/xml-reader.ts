@@ -2,10 +2,11 @@
  * A small, strict XML reader for the KMIP XML encoding (KMIP Additional Message Encodings v1.0 §5).
  *
  * It reads exactly what KMIP XML needs: one root element, nested elements with attributes,
- * an optional XML declaration, comments, processing instructions and whitespace between
- * elements. Anything else is an error: character data between elements (KMIP XML has none),
- * CDATA sections, DOCTYPE / entity declarations, unknown entities, unbalanced or mismatched
- * tags, duplicate attributes, a second root element.
+ * an optional XML declaration, comments, processing instructions, whitespace and character
+ * data between elements (reported as `textLine`, never as content: KMIP XML carries values
+ * in attributes). Anything else is an error: CDATA sections, DOCTYPE / entity declarations,
+ * unknown entities, unbalanced or mismatched tags, duplicate attributes, a second root
+ * element.
  *
  * Attribute values are normalized as XML 1.0 §3.3.3 says for CDATA attributes: a literal
  * tab, CR or LF becomes a space (line endings are first normalized to LF, §2.11), while a
@@ -21,6 +22,12 @@ export interface XmlElement {
   readonly children: readonly XmlElement[];
   /** 1-based line of the element's `<`. */
   readonly line: number;
+  /**
+   * Line of the first non-whitespace character data directly inside the element, if any.
+   * KMIP items carry none; the caller decides whether text is an error (the 1.4 DeriveKey
+   * test cases put `#` commentary lines directly inside the `<KMIP>` root).
+   */
+  readonly textLine?: number;
 }
 
 const NAME_START = /[A-Za-z_:\u00C0-\uFFFF]/;
@@ -77,7 +84,7 @@ class XmlReader {
     this.misc(true);
     if (this.pos >= this.s.length) this.fail('no root element');
     if (this.s.charCodeAt(this.pos) !== 0x3c /* < */) this.fail('text outside the root element');
-    const root = this.element([]);
+    const root = this.element();
     this.misc(false);
     if (this.pos < this.s.length) {
       if (this.s.startsWith('</', this.pos)) this.fail('unbalanced end tag after the root element');
@@ -105,7 +112,7 @@ class XmlReader {
     }
   }
 
-  private element(path: readonly string[]): XmlElement {
+  private element(): XmlElement {
     const line = this.line;
     this.pos++; // '<'
     const name = this.name('element name');
@@ -139,16 +146,15 @@ class XmlReader {
       attrs.set(attrName, this.attrValue(raw, attrName));
       this.advanceTo(end + 1);
     }
-    const here = [...path, name];
     const children: XmlElement[] = [];
+    let textLine: number | undefined;
     for (;;) {
-      const textStart = this.pos;
       this.skipSpace();
       if (this.pos >= this.s.length) this.fail(`unexpected end of input: <${name}> (line ${line}) is not closed`);
-      const c = this.s.charCodeAt(this.pos);
-      if (c !== 0x3c) {
-        this.advanceTo(textStart);
-        this.fail(`unexpected text inside <${here.join('/')}> (KMIP XML elements carry values in attributes)`);
+      if (this.s.charCodeAt(this.pos) !== 0x3c) {
+        textLine ??= this.line;
+        this.charData();
+        continue;
       }
       if (this.s.startsWith('</', this.pos)) {
         this.pos += 2;
@@ -157,7 +163,7 @@ class XmlReader {
         this.skipSpace();
         if (this.s[this.pos] !== '>') this.fail(`expected '>' after </${closing}`);
         this.pos++;
-        return { name, attrs, children, line };
+        return textLine === undefined ? { name, attrs, children, line } : { name, attrs, children, line, textLine };
       }
       if (this.s.startsWith('<!--', this.pos)) {
         this.comment();
@@ -167,24 +173,37 @@ class XmlReader {
       } else if (this.s.startsWith('<!', this.pos)) {
         this.fail('CDATA sections and declarations are not supported in KMIP XML');
       } else {
-        children.push(this.element(here));
+        children.push(this.element());
       }
     }
+  }
+
+  /** Character data up to the next '<': checked (references, no `]]>`), then dropped. */
+  private charData(): void {
+    let end = this.s.indexOf('<', this.pos);
+    if (end < 0) end = this.s.length;
+    const raw = this.s.slice(this.pos, end);
+    if (raw.includes(']]>')) this.fail("']]>' in character data");
+    this.expandReferences(raw, 'character data');
+    this.advanceTo(end);
   }
 
   private attrValue(raw: string, attrName: string): string {
     if (raw.indexOf('<') >= 0) this.fail(`'<' in value of attribute ${attrName}`);
     // §3.3.3: literal whitespace characters become spaces; references are expanded after.
-    const spaced = raw.replace(/[\t\n]/g, ' ');
-    if (spaced.indexOf('&') < 0) return spaced;
-    return spaced.replace(/&([^;&\s]*);|&/g, (m, ref: string | undefined) => {
-      if (ref === undefined) this.fail(`bare '&' in value of attribute ${attrName} (write &amp;)`);
+    return this.expandReferences(raw.replace(/[\t\n]/g, ' '), `value of attribute ${attrName}`);
+  }
+
+  private expandReferences(text: string, where: string): string {
+    if (text.indexOf('&') < 0) return text;
+    return text.replace(/&([^;&\s]*);|&/g, (m, ref: string | undefined) => {
+      if (ref === undefined) this.fail(`bare '&' in ${where} (write &amp;)`);
       const pre = PREDEFINED[ref];
       if (pre !== undefined) return pre;
       let cp: number;
       if (/^#x[0-9A-Fa-f]+$/.test(ref)) cp = parseInt(ref.slice(2), 16);
       else if (/^#[0-9]+$/.test(ref)) cp = parseInt(ref.slice(1), 10);
-      else return this.fail(`unknown entity ${m} in value of attribute ${attrName}`);
+      else return this.fail(`unknown entity ${m} in ${where}`);
       if (!isXmlChar(cp)) this.fail(`character reference ${m} is not a legal XML character`);
       return String.fromCodePoint(cp);
     });

@@ -11,7 +11,9 @@
  *   nested elements. Scalars carry `value=`, spelled as in `text-values.ts`; masks are
  *   space-separated flag names.
  * - A test-case file (root `<KMIP>` or `<KmipTestCase>`) yields the root's children; any
- *   other document yields its root element as the one item.
+ *   other document yields its root element as the one item. Character data is an error
+ *   inside items and ignored directly inside the test-case root (some 1.4 test cases keep
+ *   `#` commentary there).
  */
 import { isItemTypeName, type ItemTypeName } from '../ttlv/item-type.js';
 import type { TtlvNode } from '../ttlv/node.js';
@@ -68,6 +70,9 @@ interface Resolved {
 function resolve(el: XmlElement, parentPath: string): Resolved {
   const path = parentPath ? `${parentPath}/${el.name}` : el.name;
   const where = { path, line: el.line };
+  if (el.textLine !== undefined) {
+    throw new KmipEncodingError('XML_SYNTAX', `unexpected text inside <${el.name}> (line ${el.textLine}): KMIP XML carries values in attributes`, where);
+  }
   let tag: number | undefined;
   let allowed: readonly string[];
   if (el.name === 'TTLV') {

@@ -147,7 +147,9 @@ describe('XML reader', () => {
     ['<A><B></A>', /mismatched end tag <\/A>, expected <\/B>/],
     ['<A></A></A>', /unbalanced end tag after the root/],
     ['<A/><B/>', /content after the root element/],
-    ['<A>text</A>', /unexpected text/],
+    ['<A>a ]]> b</A>', /']]>' in character data/],
+    ['<A>a & b</A>', /bare '&' in character data/],
+    ['<A/>text', /text outside the root element|content after the root/],
     ['<A v=x/>', /must be quoted/],
     ['<A v="x/>', /unterminated value/],
     ['<A v="&nbsp;"/>', /unknown entity &nbsp;/],
@@ -173,6 +175,12 @@ describe('XML reader', () => {
     expect((err as KmipEncodingError).message).toMatch(message);
   });
 
+  it('reports character data between elements (with its line) instead of keeping it', () => {
+    const root = readXml('<A>\n  <B/>\n  # a comment &amp; more\n  <C/>\n</A>');
+    expect(root.textLine).toBe(3);
+    expect(root.children.map((c) => c.textLine)).toEqual([undefined, undefined]);
+  });
+
   it('reports the line of a syntax error', () => {
     const e = expectError('<RequestMessage>\n  <RequestHeader>\n  </RequestMessage>', 'XML_SYNTAX', /line 3/);
     expect(e.line).toBe(3);
@@ -186,6 +194,14 @@ describe('parseKmipXml / toKmipXml', () => {
     expect(parseKmipXml(`<KmipTestCase>\n${msg}\n</KmipTestCase>`).length).toBe(1);
     const nodes = parseKmipXml(msg);
     expect(nodes).toEqual([t.struct(tag('RequestMessage'), [t.struct(tag('RequestHeader'), [t.int(tag('BatchCount'), 1)])])]);
+  });
+
+  it('ignores commentary text directly in the test-case root, rejects text inside items', () => {
+    const msg = `<RequestMessage><RequestHeader><BatchCount type="Integer" value="1"/></RequestHeader></RequestMessage>`;
+    expect(parseKmipXml(`<KMIP>\n#\n# [[DeriveKey using SHA_256]]\n#\n${msg}\n</KMIP>`).length).toBe(1);
+    const e = expectError(`<KMIP>\n<RequestMessage>\n<RequestHeader>\n  1\n</RequestHeader>\n</RequestMessage>\n</KMIP>`, 'XML_SYNTAX', /unexpected text inside <RequestHeader> \(line 4\)/);
+    expect(e.path).toBe('KMIP/RequestMessage/RequestHeader');
+    expectError(`<BatchCount type="Integer" value="1">1</BatchCount>`, 'XML_SYNTAX', /unexpected text inside <BatchCount>/);
   });
 
   it('reads empty structures in every spelling and writes them self-closed', () => {
@@ -262,7 +278,9 @@ describe('parseKmipXml / toKmipXml', () => {
       expect(scalar('<ObjectType type="Enumeration" value="SymmetricKey"/>')).toBe(2);
       expect(scalar('<ObjectType type="Enumeration" value="0x00000002"/>')).toBe(2);
       expect(toKmipXml(t.enum(tag('ObjectType'), 2))).toBe('<ObjectType type="Enumeration" value="SymmetricKey"/>');
-      expect(toKmipXml(t.enum(tag('ResultReason'), 0x0b))).toBe('<ResultReason type="Enumeration" value="InvalidField"/>');
+      expect(toKmipXml(t.enum(tag('ResultReason'), 0x07))).toBe('<ResultReason type="Enumeration" value="InvalidField"/>');
+      // An accepted alias (older spelling) reads as its value; output uses the canonical name.
+      expect(scalar('<ResultReason type="Enumeration" value="NotAuthorized"/>')).toBe(scalar('<ResultReason type="Enumeration" value="NotAuthorised"/>'));
     });
 
     it('keeps a vendor value 0x80000001 as 8-digit hex', () => {
@@ -360,7 +378,7 @@ describe('parseKmipXml / toKmipXml', () => {
     it('custom attributes ("x-…") have no names: numbers and hex only', () => {
       expect(valueOf(attr('x-VendorAttribute2', 'Integer', '1'))).toBe(1);
       expect(valueOf(attr('x-Custom', 'Enumeration', '0x00000002'))).toBe(2);
-      expectError(attr('x-Custom', 'Enumeration', 'SymmetricKey'), 'UNKNOWN_NAME', /AttributeValue: "SymmetricKey".*no enumeration is known/);
+      expectError(attr('x-Custom', 'Enumeration', 'SymmetricKey'), 'UNKNOWN_NAME', /AttributeValue: enumeration value "SymmetricKey" cannot be resolved \(no enumeration is known/);
       expectError(attr('x-Custom', 'Integer', 'Encrypt'), 'BAD_VALUE', /not a valid Integer/);
       expect(toKmipXml(one(attr('x-Custom', 'Enumeration', '0x00000002')))).toContain('value="0x00000002"');
     });
@@ -444,7 +462,7 @@ describe('parseKmipXml / toKmipXml', () => {
       expect(at('2001-01-01T00:00:00')).toBe(978307200n);
       expect(at('2000-12-31T18:30:00-05:30')).toBe(978307200n);
       expect(at('2001-01-01T00:00:00.999+00:00')).toBe(978307200n);
-      expect(at('0x000000003a505520')).toBe(978307200n);
+      expect(at('0x000000003a505520')).toBe(978343200n); // 2001-01-01T10:00:00Z
       expect(at('1969-12-31T23:59:59+00:00')).toBe(-1n);
       expect(at('2000-02-29T00:00:00+00:00')).toBe(951782400n);
     });
