@@ -93,8 +93,12 @@ function resolveItem(json: unknown, parentPath: string): ResolvedItem {
   return { obj, tag, tagName: tagText, type: typeText, path };
 }
 
-function convertChildren(items: unknown, path: string, opts: ParseOptions | undefined): TtlvNode[] {
+/** Structure nesting limit (KMIP messages nest about ten deep), as for XML. */
+export const MAX_JSON_DEPTH = 256;
+
+function convertChildren(items: unknown, path: string, opts: ParseOptions | undefined, depth: number): TtlvNode[] {
   if (items === null || items === undefined) return [];
+  if (depth > MAX_JSON_DEPTH) throw new KmipEncodingError('JSON_SYNTAX', `structures nested deeper than ${MAX_JSON_DEPTH}`, { path });
   if (!Array.isArray(items)) throw new KmipEncodingError('JSON_SYNTAX', 'a Structure value must be an array of items', { path });
   const resolved = items.map((i) => resolveItem(i, path));
   let attributeName: string | undefined;
@@ -105,17 +109,17 @@ function convertChildren(items: unknown, path: string, opts: ParseOptions | unde
       break;
     }
   }
-  return resolved.map((r) => convertResolved(r, attributeName, opts));
+  return resolved.map((r) => convertResolved(r, attributeName, opts, depth));
 }
 
 function convertItem(json: unknown, parentPath: string, attributeName: string | undefined, opts: ParseOptions | undefined): TtlvNode {
-  return convertResolved(resolveItem(json, parentPath), attributeName, opts);
+  return convertResolved(resolveItem(json, parentPath), attributeName, opts, 0);
 }
 
-function convertResolved(r: ResolvedItem, attributeName: string | undefined, opts: ParseOptions | undefined): TtlvNode {
+function convertResolved(r: ResolvedItem, attributeName: string | undefined, opts: ParseOptions | undefined, depth: number): TtlvNode {
   const { tag, type, path } = r;
   const value = r.obj['value'];
-  if (type === 'Structure') return makeNode(tag, 'Structure', convertChildren(value, path, opts));
+  if (type === 'Structure') return makeNode(tag, 'Structure', convertChildren(value, path, opts, depth + 1));
   const site: ValueSite = { path, tagName: r.tagName };
   return makeNode(tag, type, scalarFromJson(value, type, valueMeaning(tag, type, attributeName), site, opts));
 }

@@ -532,7 +532,7 @@ export function attributeNameAmong(siblings: readonly TtlvNode[]): string | unde
 
 /**
  * Parse the text spelling of a scalar value (the XML `value` attribute, or a JSON string).
- * `maskSeparatorAllowed` is informational: both separators are accepted everywhere.
+ * Mask components may be separated by whitespace (XML) or `|` (JSON) in either encoding.
  */
 export function parseScalarText(
   text: string,

@@ -33,6 +33,8 @@ export interface XmlElement {
 const NAME_START = /[A-Za-z_:\u00C0-\uFFFF]/;
 const NAME_CHAR = /[A-Za-z0-9_:.\-\u00B7\u00C0-\uFFFF]/;
 const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+/** Element nesting limit (KMIP messages nest about ten deep); keeps hostile input off the stack limit. */
+export const MAX_XML_DEPTH = 256;
 
 /** Parse a whole XML document and return its root element. */
 export function readXml(text: string): XmlElement {
@@ -112,8 +114,19 @@ class XmlReader {
     }
   }
 
+  private depth = 0;
+
   private element(): XmlElement {
     const line = this.line;
+    if (++this.depth > MAX_XML_DEPTH) this.fail(`elements nested deeper than ${MAX_XML_DEPTH}`);
+    try {
+      return this.elementBody(line);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private elementBody(line: number): XmlElement {
     this.pos++; // '<'
     const name = this.name('element name');
     const attrs = new Map<string, string>();

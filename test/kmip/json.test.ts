@@ -4,7 +4,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bigIntFromBytes, nodesEqual, t, type TtlvNode } from '../../src/ttlv/node.js';
+import { readFileSync } from 'node:fs';
+import { bigIntFromBytes, bigIntToBytes, nodesEqual, t, type TtlvNode } from '../../src/ttlv/node.js';
+import { decode, encode, fromHex } from '../../src/ttlv/index.js';
+import { hex64 } from '../../src/kmip/text-values.js';
 import { KmipEncodingError, type KmipEncodingErrorCode } from '../../src/kmip/encoding-errors.js';
 import { tagFromName } from '../../src/kmip/registry.js';
 import { parseKmipJson, toKmipJson, toKmipJsonString, type ParseOptions } from '../../src/kmip/json.js';
@@ -157,6 +160,29 @@ describe('parseKmipJson: the §4.1.6 examples', () => {
   });
 });
 
+describe('the TTLV encoding examples of KMIP 1.4 §9.1.2 (vectors/ttlv-primitive-examples.json)', () => {
+  interface Example {
+    description: string;
+    type: string;
+    value: unknown;
+    ttlv_hex: string;
+  }
+  const file = JSON.parse(readFileSync('/work/shared/kmip-testcases/vectors/ttlv-primitive-examples.json', 'utf8')) as { examples: Example[] };
+
+  /** The example's value as JSON TTLV: decimal strings of 64-bit and big integers as numbers or hex. */
+  function jsonValue(ex: Example): unknown {
+    if (ex.type === 'LongInteger') return hex64(BigInt(ex.value as string));
+    if (ex.type === 'BigInteger') return '0x' + Buffer.from(bigIntToBytes(BigInt(ex.value as string))).toString('hex');
+    return ex.value;
+  }
+
+  it.each(file.examples.map((ex) => [ex.description, ex] as const))('%s', (_d, ex) => {
+    const node = parseKmipJson({ tag: '0x420020', type: ex.type, value: jsonValue(ex) });
+    expect(encode(node).toString('hex')).toBe(ex.ttlv_hex);
+    expect(encode(parseKmipJson(toKmipJsonString(decode(fromHex(ex.ttlv_hex))))).toString('hex')).toBe(ex.ttlv_hex);
+  });
+});
+
 describe('toKmipJson', () => {
   it('omits the type of structures and writes unknown tags as hex', () => {
     const node = t.struct(tag('RequestPayload'), [t.text(0x540001, 'v'), t.struct(0x540002, [])]);
@@ -191,6 +217,9 @@ describe('parseKmipJson errors', () => {
     expectError({ tag: 'BatchCount', type: 'Integer', value: 2 ** 31 }, 'BAD_VALUE', /signed 32-bit/);
     expectError({ tag: 'BatchCount', type: 'Integer' }, 'BAD_VALUE', /missing/);
     expectError({ tag: 'BatchCount', type: 'Integer', value: 'ten' }, 'BAD_VALUE', /not a valid Integer/);
+    let deep: unknown = { tag: 'Attributes', value: [] };
+    for (let i = 0; i < 300; i++) deep = { tag: 'Attributes', value: [deep] };
+    expectError(deep, 'JSON_SYNTAX', /nested deeper than 256/);
   });
 
   it('placeholders: text in text items, the callback elsewhere, an error without one', () => {

@@ -175,6 +175,13 @@ describe('XML reader', () => {
     expect((err as KmipEncodingError).message).toMatch(message);
   });
 
+  it('refuses nesting deeper than 256 elements with a coded error, not a stack overflow', () => {
+    for (const xml of ['<A>'.repeat(300) + '</A>'.repeat(300), '<A>'.repeat(100_000)]) {
+      expect(() => readXml(xml)).toThrow(/nested deeper than 256/);
+    }
+    expect(readXml('<A>'.repeat(256) + '</A>'.repeat(256)).name).toBe('A');
+  });
+
   it('reports character data between elements (with its line) instead of keeping it', () => {
     const root = readXml('<A>\n  <B/>\n  # a comment &amp; more\n  <C/>\n</A>');
     expect(root.textLine).toBe(3);
