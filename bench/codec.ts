@@ -18,10 +18,11 @@
  * 3. Our side: per message and operation, a warm-up (not counted), then several rounds of a
  *    fixed time budget, timed with process.hrtime.bigint(); the median round is reported.
  *    Decode is `decode(bytes)` → tree; encode is `encode(tree)` → a fresh Buffer.
- * 4. PyKMIP side, in the same run and after ours (never concurrently): `pykmip_codec.py time`
- *    times `RequestMessage/ResponseMessage.read(BytearrayStream(bytes))` and `.write(stream)`
- *    the same way (warm-up, rounds, median), inside one Python process, so interpreter start
- *    and object building are not counted.
+ * 4. PyKMIP side, in the same run: one long-lived `pykmip_codec.py serve` process times
+ *    `RequestMessage/ResponseMessage.read(BytearrayStream(bytes))` and `.write(stream)` the
+ *    same way (warm-up, rounds, median), so interpreter start and object building are not
+ *    counted. The two sides take turns, never run at once: ours decode, PyKMIP decode, ours
+ *    encode, PyKMIP encode, message by message, so both see about the same machine load.
  *
  * How to read the table
  * - msg/s is messages per second on one core; MB/s is msg/s × message bytes / 10^6.
@@ -29,8 +30,8 @@
  *   target is ≥ 30× for both decode and encode, and rows below it are flagged "< 30×".
  * - The second table gives, per measurement, the slowest and fastest round relative to the
  *   median: wide spreads mean a busy machine (the load average at start and end is printed
- *   and saved). Both sides run one after the other, so a load change between them skews the
- *   ratio; rerun before drawing conclusions from a single number.
+ *   and saved). The sides alternate, but a load change within a minute still skews a ratio;
+ *   rerun before drawing conclusions from a single number.
  * - The comparison is codec against codec, but not like for like: our decode yields a
  *   generic TTLV tree (types, lengths, padding, UTF-8 and limits checked, no KMIP schema),
  *   while PyKMIP's read builds typed KMIP objects. Typed decoding on our side will cost
@@ -41,10 +42,11 @@
  *
  * Results are also written to bench/results/codec.json (git-ignored). Progress goes to stderr.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { decode, encode, type TtlvNode } from '../src/ttlv/index.js';
 
@@ -70,17 +72,18 @@ interface Measurement {
   readonly rounds: number[];
 }
 
-interface PyResult {
+/** One answer of `pykmip_codec.py serve`. */
+interface PyAnswer {
   readonly name: string;
+  readonly op: 'decode' | 'encode';
   readonly bytes: number;
-  readonly decode: { readonly ops_per_sec: number; readonly rounds: number[] };
-  readonly encode: { readonly ops_per_sec: number; readonly rounds: number[] };
+  readonly ops_per_sec: number;
+  readonly rounds: number[];
 }
 
-interface PyTiming {
+interface PyReady {
   readonly python: string;
   readonly pykmip: string;
-  readonly results: PyResult[];
 }
 
 interface Row {
@@ -188,8 +191,59 @@ function measure(fn: () => number, opts: Options): Measurement {
   return { opsPerSec: median(rounds), rounds };
 }
 
-function fromPy(m: { readonly ops_per_sec: number; readonly rounds: number[] }): Measurement {
-  return { opsPerSec: m.ops_per_sec, rounds: m.rounds };
+/**
+ * A long-lived `pykmip_codec.py serve` process: PyKMIP measurements on request, so that they
+ * alternate with ours and both sides see the same machine load.
+ */
+class PyKmip {
+  private readonly lines: AsyncIterator<string>;
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    readonly info: PyReady,
+    lines: AsyncIterator<string>,
+  ) {
+    this.lines = lines;
+  }
+
+  static async start(script: string, messagesFile: string, opts: Options): Promise<PyKmip> {
+    const args = [
+      script,
+      'serve',
+      messagesFile,
+      '--rounds',
+      String(opts.rounds),
+      '--round-seconds',
+      String(opts.roundMs / 1000),
+      '--warmup-seconds',
+      String(opts.warmupMs / 1000),
+    ];
+    const child = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stderr.pipe(process.stderr);
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const first = await PyKmip.nextLine(child, lines);
+    return new PyKmip(child, JSON.parse(first) as PyReady, lines);
+  }
+
+  private static async nextLine(child: ChildProcessWithoutNullStreams, lines: AsyncIterator<string>): Promise<string> {
+    const r = await lines.next();
+    if (r.done === true) {
+      const code = child.exitCode ?? (await new Promise<number | null>((res) => child.once('exit', (c) => res(c))));
+      throw new Error(`${PYTHON} pykmip_codec.py serve ended early (exit code ${String(code)})`);
+    }
+    return r.value;
+  }
+
+  async measure(op: 'decode' | 'encode', m: BenchMessage): Promise<Measurement> {
+    this.child.stdin.write(`${op} ${m.name}\n`);
+    const a = JSON.parse(await PyKmip.nextLine(this.child, this.lines)) as PyAnswer;
+    if (a.name !== m.name || a.op !== op) throw new Error(`PyKMIP answered ${a.op} ${a.name} to ${op} ${m.name}`);
+    if (a.bytes !== m.bytes.length) throw new Error(`PyKMIP timed ${a.bytes} bytes for ${m.name}, we have ${m.bytes.length}`);
+    return { opsPerSec: a.ops_per_sec, rounds: a.rounds };
+  }
+
+  close(): void {
+    this.child.stdin.end('quit\n');
+  }
 }
 
 // ---- output ---------------------------------------------------------------------------
@@ -277,65 +331,56 @@ async function main(): Promise<void> {
   checkRoundTrip(messages);
   progress('  ok');
 
-  const ours = new Map<string, { decode: Measurement; encode: Measurement }>();
   const perMeasure = (opts.warmupMs + opts.rounds * opts.roundMs) / 1000;
-  progress(`timing our codec: ${opts.rounds} rounds × ${opts.roundMs} ms after ${opts.warmupMs} ms warm-up, ~${Math.ceil(perMeasure * 2 * messages.length)} s`);
-  for (const m of messages) {
-    const bytes = m.bytes;
-    progress(`  ours   ${m.name.padEnd(22)} decode ...`);
-    const dec = measure(() => decode(bytes).tag, opts);
-    const tree: TtlvNode = decode(bytes);
-    progress(`  ours   ${m.name.padEnd(22)} encode ...`);
-    const enc = measure(() => encode(tree).length, opts);
-    ours.set(m.name, { decode: dec, encode: enc });
-  }
-
-  progress(`timing PyKMIP's codec the same way, ~${Math.ceil(perMeasure * 2 * messages.length)} s ...`);
+  progress(
+    `timing both codecs, alternating ours and PyKMIP's per measurement: ${opts.rounds} rounds × ${opts.roundMs} ms ` +
+      `after ${opts.warmupMs} ms warm-up, ~${Math.ceil(perMeasure * 4 * messages.length)} s`,
+  );
   const dir = mkdtempSync(join(tmpdir(), 'kmip-bench-'));
-  let py: PyTiming;
+  let py: PyKmip;
   try {
-    // The messages hold a freshly generated test key: keep them out of the repository.
+    // The messages hold a freshly generated test key: keep them out of the repository, and
+    // remove them as soon as the Python side has read them.
     const file = join(dir, 'messages.json');
     writeFileSync(file, messagesJson, { mode: 0o600 });
-    py = JSON.parse(
-      await runPython(script, [
-        'time',
-        file,
-        '--rounds',
-        String(opts.rounds),
-        '--round-seconds',
-        String(opts.roundMs / 1000),
-        '--warmup-seconds',
-        String(opts.warmupMs / 1000),
-      ]),
-    ) as PyTiming;
+    py = await PyKmip.start(script, file, opts);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const rows: Row[] = messages.map((m) => {
-    const o = ours.get(m.name);
-    const p = py.results.find((r) => r.name === m.name);
-    if (!o || !p) throw new Error(`missing results for ${m.name}`);
-    if (p.bytes !== m.bytes.length) throw new Error(`PyKMIP timed ${p.bytes} bytes for ${m.name}, we timed ${m.bytes.length}`);
-    const pd = fromPy(p.decode);
-    const pe = fromPy(p.encode);
-    return {
-      name: m.name,
-      description: m.description,
-      bytes: m.bytes.length,
-      ours: o,
-      pykmip: { decode: pd, encode: pe },
-      ratio: { decode: o.decode.opsPerSec / pd.opsPerSec, encode: o.encode.opsPerSec / pe.opsPerSec },
-    };
-  });
+  const rows: Row[] = [];
+  try {
+    for (const m of messages) {
+      const bytes = m.bytes;
+      const tree: TtlvNode = decode(bytes);
+      const step = (who: string, op: string): void => progress(`  ${who.padEnd(6)} ${m.name.padEnd(22)} ${op} ...`);
+      step('ours', 'decode');
+      const od = measure(() => decode(bytes).tag, opts);
+      step('pykmip', 'decode');
+      const pd = await py.measure('decode', m);
+      step('ours', 'encode');
+      const oe = measure(() => encode(tree).length, opts);
+      step('pykmip', 'encode');
+      const pe = await py.measure('encode', m);
+      rows.push({
+        name: m.name,
+        description: m.description,
+        bytes: bytes.length,
+        ours: { decode: od, encode: oe },
+        pykmip: { decode: pd, encode: pe },
+        ratio: { decode: od.opsPerSec / pd.opsPerSec, encode: oe.opsPerSec / pe.opsPerSec },
+      });
+    }
+  } finally {
+    py.close();
+  }
 
   const load = loadavg();
   const loadText = (xs: readonly number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const out: string[] = [];
   out.push('');
-  out.push(`TTLV codec vs PyKMIP ${py.pykmip} (Python ${py.python}), KMIP 1.2 messages, median of ${opts.rounds} rounds × ${opts.roundMs} ms`);
+  out.push(`TTLV codec vs PyKMIP ${py.info.pykmip} (Python ${py.info.python}), KMIP 1.2 messages, median of ${opts.rounds} rounds × ${opts.roundMs} ms`);
   out.push(`Node ${process.version}, ${cpu} (${cpus().length} cores), load average ${loadText(loadStart)} at start, ${loadText(load)} at end`);
   out.push('');
   out.push(table(rows));
@@ -355,8 +400,8 @@ async function main(): Promise<void> {
   const json = {
     date: new Date().toISOString(),
     node: process.version,
-    python: py.python,
-    pykmip: py.pykmip,
+    python: py.info.python,
+    pykmip: py.info.pykmip,
     cpu,
     cores: cpus().length,
     loadavg: { start: loadStart, end: load },

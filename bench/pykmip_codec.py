@@ -14,6 +14,10 @@ TypeScript codec and PyKMIP's codec are measured on byte-identical input.
       object building. Each measurement: a warm-up of W seconds, then N rounds of about S
       seconds each; the median round is reported, in operations per second, as JSON on
       stdout. Progress goes to stderr.
+  pykmip_codec.py serve HEXFILE [same options]
+      The same measurements on request, so that the caller can alternate them with its own
+      (both sides then see the same machine load): after one JSON "ready" line, each stdin
+      line "decode NAME" or "encode NAME" is answered by one JSON line; "quit" or EOF ends.
 
 Python's garbage collector stays enabled, as it is in a real PyKMIP server (Node's GC is
 likewise part of our numbers).
@@ -209,7 +213,8 @@ def measure(fn, warmup, rounds, round_seconds):
     return {"ops_per_sec": statistics.median(rates), "rounds": rates}
 
 
-def cmd_time(path, round_seconds, rounds, warmup):
+def _load(path):
+    """The benchmark bytes from `path`, and PyKMIP message objects that encode to them."""
     with open(path) as f:
         spec = json.load(f)
     wire = [(m["name"], bytes.fromhex(m["hex"])) for m in spec["messages"]]
@@ -221,37 +226,73 @@ def cmd_time(path, round_seconds, rounds, warmup):
     key_msg = decode("get-response-rsa4096", dict(wire)["get-response-rsa4096"])
     der = key_msg.batch_items[0].response_payload.secret.key_block.key_value.key_material.value
     built = {name: msg for name, _, msg in build_messages(der)}
-    results = []
     for name, data in wire:
         decode(name, data)
-        decoded = built[name]
-        if encode(decoded) != data:
+        if encode(built[name]) != data:
             raise SystemExit("PyKMIP's rebuilt %s differs from the benchmark bytes" % name)
+    return wire, built
 
-        sys.stderr.write("  pykmip %-22s decode ...\n" % name)
-        sys.stderr.flush()
-        dec = measure(lambda: decode(name, data), warmup, rounds, round_seconds)
-        sys.stderr.write("  pykmip %-22s encode ...\n" % name)
-        sys.stderr.flush()
-        enc = measure(lambda: encode(decoded), warmup, rounds, round_seconds)
-        results.append({"name": name, "bytes": len(data), "decode": dec, "encode": enc})
-    json.dump({
-        "note": "encode timed on freshly built message objects (see the comment in cmd_time)",
+
+def _measure_op(op, name, data, msg, opts):
+    fn = (lambda: decode(name, data)) if op == "decode" else (lambda: encode(msg))
+    return measure(fn, opts["--warmup-seconds"], int(opts["--rounds"]), opts["--round-seconds"])
+
+
+def _header(opts):
+    return {
+        "note": "encode timed on freshly built message objects (see the comment in _load)",
         "python": sys.version.split()[0],
         "pykmip": _pykmip_version(),
-        "round_seconds": round_seconds,
-        "rounds": rounds,
-        "warmup_seconds": warmup,
-        "results": results,
-    }, sys.stdout)
+        "round_seconds": opts["--round-seconds"],
+        "rounds": int(opts["--rounds"]),
+        "warmup_seconds": opts["--warmup-seconds"],
+    }
+
+
+def cmd_time(path, opts):
+    wire, built = _load(path)
+    results = []
+    for name, data in wire:
+        entry = {"name": name, "bytes": len(data)}
+        for op in ("decode", "encode"):
+            sys.stderr.write("  pykmip %-22s %s ...\n" % (name, op))
+            sys.stderr.flush()
+            entry[op] = _measure_op(op, name, data, built[name], opts)
+        results.append(entry)
+    out = _header(opts)
+    out["results"] = results
+    json.dump(out, sys.stdout)
     sys.stdout.write("\n")
+
+
+def cmd_serve(path, opts):
+    """One JSON line when ready, then one JSON line per request line "decode|encode NAME"."""
+    wire, built = _load(path)
+    data_by_name = dict(wire)
+    ready = _header(opts)
+    ready["ready"] = True
+    sys.stdout.write(json.dumps(ready) + "\n")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "quit":
+            break
+        if len(words) != 2 or words[0] not in ("decode", "encode") or words[1] not in data_by_name:
+            raise SystemExit("bad request %r" % line)
+        op, name = words
+        result = _measure_op(op, name, data_by_name[name], built[name], opts)
+        result.update({"name": name, "op": op, "bytes": len(data_by_name[name])})
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
 
 
 def main(argv):
     if len(argv) >= 1 and argv[0] == "messages":
         cmd_messages()
         return
-    if len(argv) >= 2 and argv[0] == "time":
+    if len(argv) >= 2 and argv[0] in ("time", "serve"):
         opts = {"--round-seconds": 0.3, "--rounds": 5, "--warmup-seconds": 0.3}
         rest = argv[2:]
         while rest:
@@ -259,7 +300,7 @@ def main(argv):
                 raise SystemExit("unknown option %r" % rest[0])
             opts[rest[0]] = float(rest[1])
             rest = rest[2:]
-        cmd_time(argv[1], opts["--round-seconds"], int(opts["--rounds"]), opts["--warmup-seconds"])
+        (cmd_time if argv[0] == "time" else cmd_serve)(argv[1], opts)
         return
     raise SystemExit(__doc__)
 
