@@ -57,3 +57,47 @@ export interface EnumDef {
 
 /** Bit masks (Cryptographic Usage Mask, Storage Status Mask, …): same shape, values are bits. */
 export type MaskDef = EnumDef;
+
+/** Who may set an attribute (KMIP 1.4 §3 / 2.1 §4 rule tables, row "Initially set by"). */
+export type AttributeSetter = 'server' | 'client';
+
+/**
+ * One attribute's rule table (KMIP 1.x §3 / 2.x §4, "<Attribute> Attribute Rules"), valid for the
+ * protocol versions [added, removed). An attribute whose rules changed between versions has one
+ * rule per range (src/kmip/spec/attributes.json). Yes/No cells are booleans; a qualifier the spec
+ * adds to a cell is kept verbatim in `notes[field]`.
+ */
+export interface AttributeRule {
+  /** Normalized name = the attribute's tag name ("CryptographicAlgorithm"). */
+  readonly name: string;
+  /** The spec's name ("Cryptographic Algorithm"). */
+  readonly specName: string;
+  /** "SHALL always have a value". */
+  readonly alwaysHasValue: boolean;
+  /** Object Type names the "always has a value" rule exempts ("Yes (Except for Opaque Object)"). */
+  readonly alwaysHasValueExcept?: readonly string[];
+  /** "Initially set by": server, client or both. */
+  readonly initiallySetBy: readonly AttributeSetter[];
+  /** "Modifiable by server". */
+  readonly modifiableByServer: boolean;
+  /** "Modifiable by client". */
+  readonly modifiableByClient: boolean;
+  /** State names in which the attribute may be modified at all ("Yes, only while in Pre-Active state"). */
+  readonly modifiableInStates?: readonly string[];
+  /** "Deletable by client". */
+  readonly deletableByClient: boolean;
+  /** "Multiple instances permitted". */
+  readonly multiple: boolean;
+  /** "When implicitly set": Operation names. */
+  readonly implicitlySetBy: readonly string[];
+  /** "Applies to Object Types": "all" or Object Type names. */
+  readonly appliesTo: 'all' | readonly string[];
+  /** Verbatim qualifiers of cells, keyed by field name. */
+  readonly notes?: Readonly<Record<string, string>>;
+  /** First version of the range these rules hold for. */
+  readonly added: SpecVersion;
+  /** First version after the range, if any. */
+  readonly removed?: SpecVersion;
+  /** The rules table, e.g. "KMIP 2.1 §4.32 Table 94". */
+  readonly ref: string;
+}
