@@ -6,7 +6,8 @@
  */
 import type { ObjectRecord } from '../objects/managed-object.js';
 
-export type StoreErrorCode = 'CONFLICT' | 'NOT_FOUND' | 'CORRUPT' | 'CLOSED' | 'IO';
+/** SCHEMA: the data folder was written by a newer version of the server (refused at open). */
+export type StoreErrorCode = 'CONFLICT' | 'NOT_FOUND' | 'CORRUPT' | 'CLOSED' | 'IO' | 'SCHEMA';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

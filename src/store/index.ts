@@ -1,0 +1,41 @@
+/**
+ * The store's public surface: the contract (object-store.ts), the two implementations,
+ * the index encoding that queries are built with, and `openStore`.
+ */
+import type { ObjectStore } from './object-store.js';
+import { MemoryStore } from './memory.js';
+import { LevelStore } from './leveldb/index.js';
+
+export { StoreError, type StoreErrorCode, type StoreOp, type IndexQuery, type ObjectStore } from './object-store.js';
+export {
+  indexValue,
+  indexText,
+  indexEnum,
+  indexTerms,
+  linkField,
+  applicationField,
+  RecordField,
+  type IndexTerm,
+} from './index-encoding.js';
+export { encodeRecord, decodeRecord } from './record-codec.js';
+export { MemoryStore } from './memory.js';
+export { LevelStore, type LevelStoreOptions, type CheckReport, SCHEMA_VERSION } from './leveldb/index.js';
+
+export type StoreConfig = { readonly kind: 'memory' } | { readonly kind: 'leveldb'; readonly path: string; readonly maxGroupCommits?: number };
+
+/** Create and open a store. */
+export async function openStore(config: StoreConfig): Promise<ObjectStore> {
+  let store: ObjectStore;
+  switch (config.kind) {
+    case 'memory':
+      store = new MemoryStore();
+      break;
+    case 'leveldb':
+      store = new LevelStore(config);
+      break;
+    default:
+      throw new TypeError(`unknown store kind ${String((config as { kind: unknown }).kind)}`);
+  }
+  await store.open();
+  return store;
+}

@@ -1,0 +1,355 @@
+/**
+ * The embedded default store: LevelDB through classic-level. Layout in layout.ts.
+ *
+ * Commit path. `commit` only validates the op shapes and queues the commit; one writer
+ * drains the queue. Each drain round takes every commit waiting (up to
+ * `maxGroupCommits`), checks them in arrival order against the stored state plus the
+ * effect of the commits before them in the same round (a commit that fails is rejected
+ * on its own and leaves no trace), and writes everything the accepted ones change —
+ * records, index entries, the record count — in ONE `batch(…, { sync: true })`. Each
+ * accepted commit resolves only after that synced batch has completed; if the batch
+ * fails, all of them are rejected with IO and nothing was written. So concurrent commits
+ * share one fsync (group commit), while each keeps its own all-or-nothing outcome and the
+ * order they were called in.
+ *
+ * Reads (`get`, `find`, `list`) go straight to LevelDB; a batch is atomic, so they see a
+ * commit entirely or not at all. `find` is a range scan over the index sublevel only.
+ */
+import { mkdir } from 'node:fs/promises';
+import { ClassicLevel } from 'classic-level';
+import type { ObjectRecord } from '../../objects/managed-object.js';
+import { StoreError, type IndexQuery, type ObjectStore, type StoreOp } from '../object-store.js';
+import { decodeRecord } from '../record-codec.js';
+import { indexTerms } from '../index-encoding.js';
+import { checkOps, planCommit, termDiff, uidsOf, type Change, type Stored } from '../commit-plan.js';
+import { compareUids, fieldPrefix, uidOfValueKey, valueBounds, valueKey } from '../index-keys.js';
+import { MetaKey, SCHEMA_VERSION, Sublevel } from './layout.js';
+
+export interface LevelStoreOptions {
+  /** The database folder; created (with its parents) by `open()`. */
+  readonly path: string;
+  /** Most commits that share one synced batch. Default 64; 1 disables group commit. */
+  readonly maxGroupCommits?: number;
+}
+
+interface Pending {
+  readonly ops: readonly StoreOp[];
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>;
+
+/** The result of `check()`: what a consistency scan found. */
+export interface CheckReport {
+  readonly records: number;
+  readonly indexEntries: number;
+  /** Human-readable problems; empty when the store is consistent. */
+  readonly problems: string[];
+}
+
+function io(e: unknown, what: string): StoreError {
+  if (e instanceof StoreError) return e;
+  return new StoreError('IO', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Buffer {
+  return Buffer.concat([a, b]);
+}
+
+export class LevelStore implements ObjectStore {
+  readonly path: string;
+  private readonly maxGroup: number;
+  private db: Db | undefined;
+  private index!: ReturnType<typeof this.makeIndex>;
+  private meta!: ReturnType<typeof this.makeMeta>;
+  private rec!: ReturnType<typeof this.makeRecords>;
+  private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
+  private queue: Pending[] = [];
+  private draining: Promise<void> | undefined;
+  private recordCount = 0;
+
+  constructor(opts: LevelStoreOptions | string) {
+    const o = typeof opts === 'string' ? { path: opts } : opts;
+    this.path = o.path;
+    this.maxGroup = Math.max(1, Math.floor(o.maxGroupCommits ?? 64));
+  }
+
+  private makeRecords(db: Db) {
+    return db.sublevel<string, Uint8Array>(Sublevel.Records, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  }
+  private makeIndex(db: Db) {
+    return db.sublevel<Uint8Array, Uint8Array>(Sublevel.Index, { keyEncoding: 'view', valueEncoding: 'view' });
+  }
+  private makeMeta(db: Db) {
+    return db.sublevel<string, string>(Sublevel.Meta, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  }
+
+  async open(): Promise<void> {
+    if (this.state !== 'new') throw new StoreError('CLOSED', `store already ${this.state === 'open' ? 'open' : 'closed'}`);
+    let db: Db | undefined;
+    try {
+      await mkdir(this.path, { recursive: true });
+      db = new ClassicLevel<Uint8Array, Uint8Array>(this.path, { keyEncoding: 'view', valueEncoding: 'view' });
+      await db.open();
+    } catch (e) {
+      throw io(e, `cannot open ${this.path}`);
+    }
+    try {
+      this.rec = this.makeRecords(db);
+      this.index = this.makeIndex(db);
+      this.meta = this.makeMeta(db);
+      const schema = await this.meta.get(MetaKey.Schema);
+      if (schema === undefined) {
+        const anyKey = await db.keys({ limit: 1 }).all();
+        if (anyKey.length > 0) throw new StoreError('CORRUPT', `${this.path} holds data but no schema version`);
+        await db.batch(
+          [
+            { type: 'put', sublevel: this.meta, key: MetaKey.Schema, value: String(SCHEMA_VERSION) },
+            { type: 'put', sublevel: this.meta, key: MetaKey.Count, value: '0' },
+          ],
+          { sync: true },
+        );
+        this.recordCount = 0;
+      } else {
+        if (!/^[1-9][0-9]{0,8}$/.test(schema)) throw new StoreError('CORRUPT', `bad schema version ${JSON.stringify(schema)}`);
+        const v = Number(schema);
+        if (v > SCHEMA_VERSION) {
+          throw new StoreError('SCHEMA', `${this.path} has schema version ${v}, newer than this server's ${SCHEMA_VERSION}`);
+        }
+        // v < SCHEMA_VERSION: migrations go here once there is a version 2.
+        const count = await this.meta.get(MetaKey.Count);
+        if (count === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(count)) throw new StoreError('CORRUPT', 'bad record count');
+        this.recordCount = Number(count);
+      }
+    } catch (e) {
+      await db.close().catch(() => undefined);
+      throw io(e, `cannot open ${this.path}`);
+    }
+    this.db = db;
+    this.state = 'open';
+  }
+
+  /** Waits for queued and in-flight commits, then closes. New commits are refused meanwhile. */
+  async close(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'closed';
+      return;
+    }
+    if (this.state !== 'open') {
+      while (this.state === 'closing') await this.draining;
+      return;
+    }
+    this.state = 'closing';
+    while (this.draining) await this.draining;
+    try {
+      await this.db?.close();
+    } finally {
+      this.db = undefined;
+      this.state = 'closed';
+    }
+  }
+
+  private assertReadable(): Db {
+    if (this.state !== 'open' && this.state !== 'closing') throw new StoreError('CLOSED', `store is ${this.state === 'new' ? 'not open' : 'closed'}`);
+    return this.db as Db;
+  }
+
+  async get(uid: string): Promise<ObjectRecord | undefined> {
+    this.assertReadable();
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.rec.get(uid);
+    } catch (e) {
+      throw io(e, `get ${uid}`);
+    }
+    return bytes && decodeRecord(bytes, uid);
+  }
+
+  commit(ops: readonly StoreOp[]): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(new StoreError('CLOSED', `store is ${this.state === 'new' ? 'not open' : 'closed'}`));
+    try {
+      checkOps(ops);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ops, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.draining || this.queue.length === 0) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.queue.splice(0, this.maxGroup);
+      try {
+        await this.writeGroup(group);
+      } catch (e) {
+        // writeGroup settles every commit itself; this is only a last resort.
+        for (const p of group) p.reject(io(e, 'commit'));
+      }
+    }
+  }
+
+  /** Check and write one group of commits in one synced batch (see the file comment). */
+  private async writeGroup(group: Pending[]): Promise<void> {
+    const db = this.db as Db;
+    // The stored state of every uid the group touches, read once.
+    const uids = [...new Set(group.flatMap((p) => uidsOf(p.ops)))];
+    let stored: (Uint8Array | undefined)[];
+    try {
+      stored = await this.rec.getMany(uids);
+    } catch (e) {
+      const err = io(e, 'commit: reading current records');
+      for (const p of group) p.reject(err);
+      return;
+    }
+    const base = new Map<string, Uint8Array | undefined>();
+    uids.forEach((u, i) => base.set(u, stored[i]));
+    const decoded = new Map<string, Stored | undefined>();
+    const baseState = (uid: string): Stored | undefined => {
+      if (decoded.has(uid)) return decoded.get(uid);
+      const b = base.get(uid);
+      // A record we cannot decode cannot be replaced: its old index entries are unknown.
+      const s = b && (() => {
+        const r = decodeRecord(b, uid);
+        return { revision: r.revision, terms: indexTerms(r) };
+      })();
+      decoded.set(uid, s);
+      return s;
+    };
+
+    // The group's net effect per uid: state before the group, state after the last accepted commit.
+    const net = new Map<string, Change>();
+    const accepted: Pending[] = [];
+    for (const p of group) {
+      let changes: Map<string, Change>;
+      try {
+        changes = planCommit(p.ops, (uid) => {
+          const n = net.get(uid);
+          return n ? n.after : baseState(uid);
+        });
+      } catch (e) {
+        p.reject(e);
+        continue;
+      }
+      for (const ch of changes.values()) {
+        const n = net.get(ch.uid);
+        if (n) n.after = ch.after;
+        else net.set(ch.uid, { uid: ch.uid, before: ch.before, after: ch.after });
+      }
+      accepted.push(p);
+    }
+    if (accepted.length === 0) return;
+
+    let count = this.recordCount;
+    const batch = db.batch();
+    for (const ch of net.values()) {
+      if (ch.after) batch.put(ch.uid, ch.after.bytes, { sublevel: this.rec });
+      else if (ch.before) batch.del(ch.uid, { sublevel: this.rec });
+      if (!ch.before && ch.after) count++;
+      else if (ch.before && !ch.after) count--;
+      const { removed, added } = termDiff(ch);
+      for (const t of removed) batch.del(concat(fieldPrefix(t.field), valueKey(t.value, ch.uid)), { sublevel: this.index });
+      for (const t of added) batch.put(concat(fieldPrefix(t.field), valueKey(t.value, ch.uid)), EMPTY, { sublevel: this.index });
+    }
+    if (count !== this.recordCount) batch.put(MetaKey.Count, String(count), { sublevel: this.meta });
+    try {
+      await batch.write({ sync: true });
+    } catch (e) {
+      const err = io(e, 'commit: writing the batch');
+      for (const p of accepted) p.reject(err);
+      return;
+    }
+    this.recordCount = count;
+    for (const p of accepted) p.resolve();
+  }
+
+  async find(query: IndexQuery): Promise<string[]> {
+    this.assertReadable();
+    const b = valueBounds(query);
+    if (b.empty) return [];
+    const prefix = fieldPrefix(query.field);
+    const gte = b.gte ? concat(prefix, b.gte) : prefix;
+    const lt = b.lt ? concat(prefix, b.lt) : upperOfPrefix(prefix);
+    let keys: Uint8Array[];
+    try {
+      keys = await this.index.keys({ gte, lt }).all();
+    } catch (e) {
+      throw io(e, 'find');
+    }
+    const out = new Set<string>();
+    for (const k of keys) {
+      const uid = uidOfValueKey(k, prefix.length);
+      if (uid === undefined) throw new StoreError('CORRUPT', 'malformed index key');
+      out.add(uid);
+    }
+    const uids = [...out];
+    // One field value: already in uid order. Several values: merge by sorting.
+    return 'equals' in query ? uids : uids.sort(compareUids);
+  }
+
+  async count(): Promise<number> {
+    this.assertReadable();
+    return this.recordCount;
+  }
+
+  async list(after: string | undefined, limit: number): Promise<string[]> {
+    this.assertReadable();
+    if (!(limit > 0)) return [];
+    try {
+      return await this.rec.keys(after === undefined ? { limit } : { gt: after, limit }).all();
+    } catch (e) {
+      throw io(e, 'list');
+    }
+  }
+
+  /**
+   * A full consistency scan (for tests, and later a `kms store check`): every record
+   * decodes under its own uid, the index holds exactly the terms of the records, and the
+   * stored count is right. Reads everything; not for the request path.
+   */
+  async check(): Promise<CheckReport> {
+    this.assertReadable();
+    const problems: string[] = [];
+    const expected = new Set<string>();
+    let records = 0;
+    for await (const [uid, bytes] of this.rec.iterator()) {
+      records++;
+      try {
+        const r = decodeRecord(bytes, uid);
+        for (const t of indexTerms(r)) expected.add(concat(fieldPrefix(t.field), valueKey(t.value, uid)).toString('latin1'));
+      } catch (e) {
+        problems.push(`record ${uid}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    let indexEntries = 0;
+    for await (const k of this.index.keys()) {
+      indexEntries++;
+      const id = Buffer.from(k).toString('latin1');
+      if (!expected.delete(id)) problems.push(`stale index entry ${JSON.stringify(id)}`);
+    }
+    for (const id of expected) problems.push(`missing index entry ${JSON.stringify(id)}`);
+    if (records !== this.recordCount) problems.push(`count says ${this.recordCount}, found ${records} records`);
+    const stored = await this.meta.get(MetaKey.Count);
+    if (stored !== String(records)) problems.push(`stored count ${String(stored)}, found ${records} records`);
+    return { records, indexEntries, problems };
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Just past every key that starts with a terminated component (…00 01 → …00 02). */
+function upperOfPrefix(prefix: Buffer): Buffer {
+  const u = Buffer.from(prefix);
+  u[u.length - 1] = 0x02;
+  return u;
+}

@@ -1,0 +1,151 @@
+/**
+ * The in-memory store: for tests and tools. Same semantics as the LevelDB store (the
+ * shared contract suite holds both to it): records are kept encoded (so a caller can
+ * never alias a stored record), each field has a sorted index of the same value keys the
+ * LevelDB store uses, and `find` is a binary-searched range over that index.
+ */
+import type { ObjectRecord } from '../objects/managed-object.js';
+import { StoreError, type IndexQuery, type ObjectStore, type StoreOp } from './object-store.js';
+import { decodeRecord } from './record-codec.js';
+import { checkOps, planCommit, termDiff, type Stored } from './commit-plan.js';
+import { compareUids, uidOfValueKey, valueBounds, valueKey } from './index-keys.js';
+import type { IndexTerm } from './index-encoding.js';
+
+interface Entry extends Stored {
+  readonly bytes: Buffer;
+}
+
+/** A sorted array of byte keys. */
+class SortedKeys {
+  readonly keys: Buffer[] = [];
+
+  /** Index of the first key ≥ k. */
+  lowerBound(k: Buffer): number {
+    let lo = 0;
+    let hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Buffer.compare(this.keys[mid] as Buffer, k) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  insert(k: Buffer): void {
+    const i = this.lowerBound(k);
+    const at = this.keys[i];
+    if (at && at.equals(k)) return;
+    this.keys.splice(i, 0, k);
+  }
+
+  remove(k: Buffer): void {
+    const i = this.lowerBound(k);
+    const at = this.keys[i];
+    if (at && at.equals(k)) this.keys.splice(i, 1);
+  }
+}
+
+export class MemoryStore implements ObjectStore {
+  private records = new Map<string, Entry>();
+  /** Uids in code point order, for `list`. */
+  private uids: string[] = [];
+  /** field → sorted value keys (esc(value) 00 01 uid). */
+  private index = new Map<string, SortedKeys>();
+  private state: 'new' | 'open' | 'closed' = 'new';
+
+  async open(): Promise<void> {
+    if (this.state === 'closed') throw new StoreError('CLOSED', 'store is closed');
+    this.state = 'open';
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') throw new StoreError('CLOSED', this.state === 'new' ? 'store is not open' : 'store is closed');
+  }
+
+  async get(uid: string): Promise<ObjectRecord | undefined> {
+    this.assertOpen();
+    const e = this.records.get(uid);
+    return e && decodeRecord(e.bytes, uid);
+  }
+
+  async commit(ops: readonly StoreOp[]): Promise<void> {
+    this.assertOpen();
+    checkOps(ops);
+    // Synchronous from here on: plan first (may throw, nothing touched), then apply.
+    const changes = planCommit(ops, (uid) => this.records.get(uid));
+    for (const ch of changes.values()) {
+      const { removed, added } = termDiff(ch);
+      for (const t of removed) this.indexOf(t).remove(valueKey(t.value, ch.uid));
+      for (const t of added) this.indexOf(t).insert(valueKey(t.value, ch.uid));
+      if (ch.after) {
+        if (!ch.before) this.insertUid(ch.uid);
+        this.records.set(ch.uid, { revision: ch.after.revision, terms: ch.after.terms, bytes: ch.after.bytes });
+      } else if (ch.before) {
+        this.records.delete(ch.uid);
+        this.removeUid(ch.uid);
+      }
+    }
+  }
+
+  async find(query: IndexQuery): Promise<string[]> {
+    this.assertOpen();
+    const idx = this.index.get(query.field);
+    if (!idx) return [];
+    const b = valueBounds(query);
+    if (b.empty) return [];
+    const out = new Set<string>();
+    for (let i = b.gte ? idx.lowerBound(b.gte) : 0; i < idx.keys.length; i++) {
+      const k = idx.keys[i] as Buffer;
+      if (b.lt && Buffer.compare(k, b.lt) >= 0) break;
+      const uid = uidOfValueKey(k);
+      if (uid !== undefined) out.add(uid);
+    }
+    return [...out].sort(compareUids);
+  }
+
+  async count(): Promise<number> {
+    this.assertOpen();
+    return this.records.size;
+  }
+
+  async list(after: string | undefined, limit: number): Promise<string[]> {
+    this.assertOpen();
+    if (!(limit > 0)) return [];
+    const start = after === undefined ? 0 : this.upperBound(after);
+    return this.uids.slice(start, start + limit);
+  }
+
+  private indexOf(t: IndexTerm): SortedKeys {
+    let idx = this.index.get(t.field);
+    if (!idx) {
+      idx = new SortedKeys();
+      this.index.set(t.field, idx);
+    }
+    return idx;
+  }
+
+  /** Index of the first uid > u. */
+  private upperBound(u: string): number {
+    let lo = 0;
+    let hi = this.uids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareUids(this.uids[mid] as string, u) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private insertUid(u: string): void {
+    this.uids.splice(this.upperBound(u), 0, u);
+  }
+
+  private removeUid(u: string): void {
+    const i = this.upperBound(u) - 1;
+    if (i >= 0 && this.uids[i] === u) this.uids.splice(i, 1);
+  }
+}
