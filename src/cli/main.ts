@@ -3,6 +3,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, UsageError } from './exit-codes.js';
+import { serveCommand } from './serve.js';
 import { ttlvCommand } from './ttlv.js';
 
 export interface Command {
@@ -18,7 +19,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const COMMANDS: readonly Command[] = [ttlvCommand];
+const COMMANDS: readonly Command[] = [serveCommand, ttlvCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -1,0 +1,156 @@
+/**
+ * Server configuration: defaults, then a JSON config file, then KMS_… environment
+ * variables, then command-line flags. Loading is strict: an unknown key or a value of the
+ * wrong type fails the load with a message naming it.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../server/limits.js';
+import type { IdentitySource } from '../server/auth.js';
+import type { AccessConfig } from '../policy/access.js';
+
+export interface KmsConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** PEM files; when all are absent a development CA and certificates are made in the data folder. */
+  readonly cert?: string;
+  readonly key?: string;
+  readonly ca?: string;
+  readonly identity: IdentitySource;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly logFormat: 'json' | 'pretty';
+  readonly limits: ServerLimits;
+  readonly access: AccessConfig;
+}
+
+export const DEFAULT_CONFIG: KmsConfig = {
+  host: '127.0.0.1',
+  port: 5696,
+  dataDir: 'kms-data',
+  identity: 'cn',
+  logLevel: 'info',
+  logFormat: 'json',
+  limits: DEFAULT_SERVER_LIMITS,
+  access: { administrators: [], grants: [] },
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Environment variables, each overriding one config key. */
+export const ENV_KEYS: Readonly<Record<string, string>> = {
+  KMS_HOST: 'host',
+  KMS_PORT: 'port',
+  KMS_DATA_DIR: 'dataDir',
+  KMS_CERT: 'cert',
+  KMS_KEY: 'key',
+  KMS_CA: 'ca',
+  KMS_IDENTITY: 'identity',
+  KMS_LOG_LEVEL: 'logLevel',
+  KMS_LOG_FORMAT: 'logFormat',
+  KMS_MAX_CONNECTIONS: 'limits.maxConnections',
+  KMS_HANDSHAKE_TIMEOUT_MS: 'limits.handshakeTimeoutMs',
+  KMS_IDLE_TIMEOUT_MS: 'limits.idleTimeoutMs',
+  KMS_MAX_MESSAGE_BYTES: 'limits.maxMessageBytes',
+};
+
+const ENUMS: Readonly<Record<string, readonly string[]>> = {
+  identity: ['cn', 'san', 'dn'],
+  logLevel: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+  logFormat: ['json', 'pretty'],
+};
+
+type Mutable = Record<string, unknown>;
+
+function setPath(target: Mutable, path: string, raw: unknown, from: string): void {
+  const parts = path.split('.');
+  let obj: Mutable = target;
+  for (const p of parts.slice(0, -1)) obj = obj[p] as Mutable;
+  const key = parts[parts.length - 1]!;
+  const current = obj[key] ?? (DEFAULT_CONFIG as unknown as Mutable)[key];
+  let value: unknown = raw;
+  const numeric = path.startsWith('limits.') || path === 'port';
+  if (numeric) {
+    value = typeof raw === 'string' ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ConfigError(`${from}: ${path} must be a non-negative integer`);
+  } else if (typeof value !== 'string' && current !== undefined && typeof current === 'string') {
+    throw new ConfigError(`${from}: ${path} must be a string`);
+  }
+  const allowed = ENUMS[path];
+  if (allowed && !allowed.includes(value as string)) throw new ConfigError(`${from}: ${path} must be one of ${allowed.join(', ')}`);
+  obj[key] = value;
+}
+
+function applyFile(cfg: Mutable, file: string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`${file}: must hold a JSON object`);
+  for (const [k, v] of Object.entries(parsed as Mutable)) {
+    if (k === 'limits') {
+      if (typeof v !== 'object' || v === null) throw new ConfigError(`${file}: limits must be an object`);
+      for (const [lk, lv] of Object.entries(v as Mutable)) {
+        if (!(lk in DEFAULT_SERVER_LIMITS)) throw new ConfigError(`${file}: unknown key limits.${lk}`);
+        setPath(cfg, `limits.${lk}`, lv, file);
+      }
+    } else if (k === 'access') {
+      cfg.access = parseAccess(v, file);
+    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca') {
+      setPath(cfg, k, v, file);
+    } else {
+      throw new ConfigError(`${file}: unknown key ${k}`);
+    }
+  }
+}
+
+function parseAccess(v: unknown, from: string): AccessConfig {
+  const o = v as { administrators?: unknown; grants?: unknown };
+  if (typeof v !== 'object' || v === null) throw new ConfigError(`${from}: access must be an object`);
+  for (const k of Object.keys(o)) if (k !== 'administrators' && k !== 'grants') throw new ConfigError(`${from}: unknown key access.${k}`);
+  const admins = o.administrators ?? [];
+  if (!Array.isArray(admins) || !admins.every((a) => typeof a === 'string')) throw new ConfigError(`${from}: access.administrators must be a list of identities`);
+  const grants = o.grants ?? [];
+  if (!Array.isArray(grants)) throw new ConfigError(`${from}: access.grants must be a list`);
+  return {
+    administrators: admins as string[],
+    grants: grants.map((g: unknown, i) => {
+      const gg = g as { identity?: unknown; objectGroup?: unknown; operations?: unknown };
+      if (typeof gg?.identity !== 'string' || typeof gg.objectGroup !== 'string' || !Array.isArray(gg.operations) || !gg.operations.every((x) => typeof x === 'string')) {
+        throw new ConfigError(`${from}: access.grants[${i}] needs identity, objectGroup and operations (a list of operation names or "*")`);
+      }
+      return { identity: gg.identity, objectGroup: gg.objectGroup, operations: gg.operations as string[] };
+    }),
+  };
+}
+
+export interface ConfigSources {
+  readonly file?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Flag values, by config key (e.g. { port: '5697', dataDir: '/var/lib/kms' }). */
+  readonly flags?: Readonly<Record<string, string | undefined>>;
+}
+
+export function loadConfig(sources: ConfigSources = {}): KmsConfig {
+  const cfg = structuredClone(DEFAULT_CONFIG) as unknown as Mutable;
+  const env = sources.env ?? {};
+  const file = sources.flags?.config ?? sources.file ?? env.KMS_CONFIG;
+  if (file) applyFile(cfg, file);
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(cfg, key, v, `environment ${name}`);
+  }
+  for (const [key, v] of Object.entries(sources.flags ?? {})) {
+    if (key === 'config' || v === undefined) continue;
+    setPath(cfg, key, v, `--${key}`);
+  }
+  const out = cfg as unknown as KmsConfig;
+  const tls = [out.cert, out.key, out.ca].filter((x) => x !== undefined).length;
+  if (tls !== 0 && tls !== 3) throw new ConfigError('give all of cert, key and ca, or none (development certificates are then made in the data folder)');
+  if (out.port > 65535) throw new ConfigError('port must be at most 65535');
+  return { ...out, dataDir: resolve(out.dataDir) };
+}

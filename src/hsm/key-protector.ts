@@ -1,0 +1,31 @@
+/**
+ * Seals object content (key blocks, secret data, …) before it reaches the store, with
+ * authenticated encryption whose associated data binds the object's uid: a sealed body
+ * copied onto another object, or edited on disk, fails to open.
+ *
+ * This is the narrow interface the operations use. The software protector below is the
+ * embedded default; the PKCS#11 backend (HSM-held key-encryption key) implements the same
+ * interface.
+ */
+export type ProtectorErrorCode = 'TAMPERED' | 'UNKNOWN_KEK' | 'BAD_KEY_FILE' | 'IO';
+
+export class ProtectorError extends Error {
+  override readonly name = 'ProtectorError';
+  constructor(
+    readonly code: ProtectorErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface KeyProtector {
+  /** Identifier of the key-encryption key that `seal` uses now. */
+  readonly kekId: string;
+  /** A short human description for logs ("software master key at …", "PKCS#11 token …"). */
+  readonly description: string;
+  seal(uid: string, plaintext: Uint8Array): Promise<Uint8Array>;
+  open(uid: string, sealed: Uint8Array, kekId: string): Promise<Uint8Array>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,67 @@
+/**
+ * What an operation handler gets. `ServerServices` are shared by every request;
+ * `OperationContext` is made per request message (never stored on a shared object) and
+ * carries the principal, the negotiated version, the request time and the batch-scoped
+ * ID Placeholder.
+ */
+import type { Logger } from 'pino';
+import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
+import type { KmipVersion } from '../kmip/spec-types.js';
+import type { RequestHeader } from '../kmip/messages.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { AccessPolicy, Principal } from '../policy/access.js';
+
+export interface ServerInfo {
+  readonly vendor: string;
+  readonly product: string;
+  readonly version: string;
+}
+
+export interface ServerServices {
+  readonly store: ObjectStore;
+  readonly protector: KeyProtector;
+  readonly access: AccessPolicy;
+  readonly log: Logger;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly clock: () => number;
+  readonly info: ServerInfo;
+  /** Protocol versions served, most preferred first. */
+  readonly versions: readonly KmipVersion[];
+}
+
+export interface BatchState {
+  /** The ID Placeholder: the Unique Identifier the previous batch item produced. */
+  idPlaceholder?: string;
+}
+
+export interface OperationContext {
+  readonly services: ServerServices;
+  readonly principal: Principal;
+  readonly version: KmipVersion;
+  readonly header: RequestHeader;
+  /** The request's time, in seconds since the epoch: one value for the whole message. */
+  readonly now: bigint;
+  readonly batch: BatchState;
+  readonly log: Logger;
+}
+
+/**
+ * One operation. Every operation file exports one of these; the dispatcher, Query and
+ * Discover Versions all read the same table (operations/index.ts), so what is advertised
+ * is what is served.
+ */
+export interface OperationHandler {
+  /** Operation enumeration value. */
+  readonly operation: number;
+  /** The operation's normalized name ("Get"), used by access grants and logs. */
+  readonly name: string;
+  handle(ctx: OperationContext, payload: StructureNode | undefined): Promise<StructureNode>;
+}
+
+export type HandlerTable = ReadonlyMap<number, OperationHandler>;
+
+/** Narrow a child lookup, shared by handlers. */
+export function child(node: StructureNode | undefined, tag: number): TtlvNode | undefined {
+  return node?.value.find((c) => c.tag === tag);
+}

@@ -1,0 +1,155 @@
+/**
+ * The batch loop and the one place errors become KMIP results.
+ *
+ * Mapping (unit-tested in test/operations/dispatcher.test.ts):
+ * - a KmipError keeps its reason and message;
+ * - a malformed header or batch → Invalid Message (the whole message);
+ * - an unknown operation → Operation Not Supported;
+ * - anything else → General Failure, message "internal error, ref <id>", cause logged
+ *   under that id and never sent.
+ * Batch semantics: items run in order; Batch Error Continuation Option Stop (the default)
+ * ends the batch at the first failure, Continue goes on; Undo and a required asynchronous
+ * answer are refused with Feature Not Supported. The ID Placeholder carries from item to
+ * item. Each response item echoes Operation and Unique Batch Item ID. A reply larger than
+ * the client's Maximum Response Size becomes Response Too Large.
+ */
+import { randomUUID } from 'node:crypto';
+import { encodedLength } from '../ttlv/encode.js';
+import type { TtlvNode } from '../ttlv/node.js';
+import { KmipError } from '../kmip/errors.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { BatchErrorContinuationOption, ResultReason, ResultStatus } from '../kmip/generated/enums.gen.js';
+import { buildResponseMessage, parseRequestMessage, peekVersion, type RequestMessage, type ResponseItem } from '../kmip/messages.js';
+import { compareVersions, enumDef, isAvailable } from '../kmip/registry.js';
+import type { KmipVersion } from '../kmip/spec-types.js';
+import type { Principal } from '../policy/access.js';
+import type { HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
+
+export interface DispatchResult {
+  readonly response: TtlvNode;
+  /** True when the request could not be parsed: answer, then close the connection. */
+  readonly closeAfter: boolean;
+}
+
+const OPERATION_DEFS = new Map((enumDef('Operation')?.values ?? []).map((v) => [v.value, v]));
+
+/** The handler for `operation` if it is served and the operation exists in `version`. */
+export function servedIn(handlers: HandlerTable, operation: number, version: KmipVersion): OperationHandler | undefined {
+  const handler = handlers.get(operation);
+  const def = OPERATION_DEFS.get(operation);
+  return handler && def && isAvailable(def, version) ? handler : undefined;
+}
+
+export function isSupportedVersion(services: ServerServices, v: KmipVersion): boolean {
+  return services.versions.some((s) => compareVersions(s, v) === 0);
+}
+
+/** The version to answer in when the request's own cannot be used. */
+function fallbackVersion(services: ServerServices, requested: KmipVersion | undefined): KmipVersion {
+  if (requested && isSupportedVersion(services, requested)) return requested;
+  // The highest served version not above the requested one, else the lowest served.
+  const sorted = [...services.versions].sort(compareVersions);
+  if (requested) {
+    const below = sorted.filter((v) => compareVersions(v, requested) <= 0);
+    if (below.length > 0) return below[below.length - 1]!;
+  }
+  return sorted[0] ?? { major: 1, minor: 0 };
+}
+
+function nowSeconds(services: ServerServices): bigint {
+  return BigInt(Math.floor(services.clock() / 1000));
+}
+
+function failure(reason: number, message: string, operation?: number, uniqueBatchItemId?: Uint8Array): ResponseItem {
+  return { operation, uniqueBatchItemId, status: ResultStatus.OperationFailed, reason, message };
+}
+
+/** Map any thrown value to a failed response item (the one mapping, see header). */
+export function errorToItem(services: ServerServices, e: unknown, operation?: number, id?: Uint8Array, log = services.log): ResponseItem {
+  if (e instanceof KmipError) return failure(e.reason, e.message, operation, id);
+  const ref = randomUUID();
+  log.error({ err: e, ref, operation }, 'internal error');
+  return failure(ResultReason.GeneralFailure, `internal error, ref ${ref}`, operation, id);
+}
+
+/** A whole-message failure (Invalid Message) in the best version we can tell. */
+export function messageFailure(services: ServerServices, version: KmipVersion | undefined, reason: number, message: string): TtlvNode {
+  const v = fallbackVersion(services, version);
+  return buildResponseMessage({ version: v, timeStamp: nowSeconds(services) }, [failure(reason, message)]);
+}
+
+export async function dispatch(
+  services: ServerServices,
+  handlers: HandlerTable,
+  principal: Principal,
+  requestNode: TtlvNode,
+  correlation: { connectionId: string; requestNo: number },
+): Promise<DispatchResult> {
+  let req: RequestMessage;
+  try {
+    req = parseRequestMessage(requestNode);
+  } catch (e) {
+    const reason = e instanceof KmipError ? e.reason : ResultReason.InvalidMessage;
+    const message = e instanceof KmipError ? e.message : 'malformed request';
+    return { response: messageFailure(services, peekVersion(requestNode), reason, message), closeAfter: true };
+  }
+  const { header } = req;
+  const version = header.version;
+  const respond = (items: ResponseItem[]): TtlvNode =>
+    buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services), clientCorrelationValue: header.clientCorrelationValue }, items);
+
+  if (!isSupportedVersion(services, version)) {
+    return {
+      response: respond([failure(ResultReason.InvalidMessage, `protocol version ${version.major}.${version.minor} is not supported`)]),
+      closeAfter: false,
+    };
+  }
+  const log = services.log.child({
+    conn: correlation.connectionId,
+    req: correlation.requestNo,
+    principal: principal.id,
+    kmip: `${version.major}.${version.minor}`,
+    ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
+  });
+
+  const refuseAll = (reason: number, message: string) =>
+    respond(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
+  if (header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo) {
+    return { response: refuseAll(ResultReason.FeatureNotSupported, 'the Undo batch error continuation option is not supported'), closeAfter: false };
+  }
+  if (header.asynchronousRequired) {
+    return { response: refuseAll(ResultReason.FeatureNotSupported, 'asynchronous operations are not supported'), closeAfter: false };
+  }
+
+  const ctx: OperationContext = { services, principal, version, header, now: nowSeconds(services), batch: {}, log };
+  const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
+  const items: ResponseItem[] = [];
+  for (const item of req.items) {
+    const handler = servedIn(handlers, item.operation, version);
+    let result: ResponseItem;
+    if (!handler) {
+      result = failure(ResultReason.OperationNotSupported, `operation ${item.operation} is not supported`, item.operation, item.uniqueBatchItemId);
+    } else if (item.messageExtensions.some((x) => x.value.some((c) => c.type === 'Boolean' && c.value && c.tag === Tag.CriticalityIndicator))) {
+      // A critical message extension we do not understand (Criticality Indicator true).
+      result = failure(ResultReason.FeatureNotSupported, 'critical message extension not supported', item.operation, item.uniqueBatchItemId);
+    } else {
+      try {
+        const payload = await handler.handle(ctx, item.payload);
+        result = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, status: ResultStatus.Success, payload };
+      } catch (e) {
+        result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log);
+      }
+    }
+    items.push(result);
+    if (result.status !== ResultStatus.Success && !continueOnError) break;
+  }
+
+  let response = respond(items);
+  const max = header.maximumResponseSize;
+  if (max !== undefined && max > 0 && encodedLength(response) > max) {
+    response = respond(
+      items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds the Maximum Response Size of ${max} bytes`, it.operation, it.uniqueBatchItemId)),
+    );
+  }
+  return { response, closeAfter: false };
+}

@@ -1,0 +1,61 @@
+/**
+ * Query. KMIP 1.4 §4.25, KMIP 2.1 §6.1.40 (Tables 282-284).
+ * Operations and object types are read from the same handler table the dispatcher uses,
+ * filtered by the request's version, so what is advertised is what is served.
+ * Result Reasons: Invalid Field.
+ */
+import { CapabilityInformation } from './capabilities.js';
+import { ObjectType, Operation, QueryFunction } from '../kmip/generated/enums.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { payload, readPayload, repeated } from '../kmip/payload.js';
+import { enumDef, isAvailable } from '../kmip/registry.js';
+import type { TtlvNode } from '../ttlv/node.js';
+import type { HandlerTable, OperationHandler } from './context.js';
+import { servedIn } from './dispatcher.js';
+
+const Request = { functions: repeated(Tag.QueryFunction, 'Enumeration') };
+
+/** Object types the server stores (Register) — kept beside the handlers that serve them. */
+export const SERVED_OBJECT_TYPES: readonly number[] = [
+  ObjectType.Certificate,
+  ObjectType.SymmetricKey,
+  ObjectType.PublicKey,
+  ObjectType.PrivateKey,
+  ObjectType.SplitKey,
+  ObjectType.SecretData,
+  ObjectType.OpaqueObject,
+  ObjectType.PGPKey,
+  ObjectType.CertificateRequest,
+];
+
+export function makeQuery(table: () => HandlerTable): OperationHandler {
+  return {
+    operation: Operation.Query,
+    name: 'Query',
+    async handle(ctx, node) {
+      const req = readPayload(node, Request, { what: 'Query request payload' });
+      const fns = new Set(req.functions.map((f) => f.value));
+      const out: TtlvNode[] = [];
+      if (fns.has(QueryFunction.QueryOperations)) {
+        const ops = [...table().keys()].filter((op) => servedIn(table(), op, ctx.version) !== undefined).sort((a, b) => a - b);
+        for (const op of ops) out.push({ tag: Tag.Operation, type: 'Enumeration', value: op });
+      }
+      if (fns.has(QueryFunction.QueryObjects)) {
+        const defs = enumDef('ObjectType')?.values ?? [];
+        for (const t of SERVED_OBJECT_TYPES) {
+          const def = defs.find((d) => d.value === t);
+          if (def && isAvailable(def, ctx.version)) out.push({ tag: Tag.ObjectType, type: 'Enumeration', value: t });
+        }
+      }
+      if (fns.has(QueryFunction.QueryServerInformation)) {
+        const info = ctx.services.info;
+        out.push({ tag: Tag.VendorIdentification, type: 'TextString', value: `${info.vendor} ${info.product} ${info.version}` });
+        out.push({ tag: Tag.ServerInformation, type: 'Structure', value: [] });
+      }
+      if (fns.has(QueryFunction.QueryCapabilities) && ctx.version.major * 10 + ctx.version.minor >= 13) {
+        out.push(CapabilityInformation);
+      }
+      return payload(Tag.ResponsePayload, out);
+    },
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * Start a KMS from a configuration: data folder, key protector, store, certificates,
+ * logger, listener. Used by `kms serve` and by the end-to-end tests (which start real
+ * servers on port 0).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { KmsConfig } from '../config/config.js';
+import { SoftwareProtector } from '../hsm/software/software-protector.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
+import { HANDLERS } from '../operations/index.js';
+import type { ServerServices } from '../operations/context.js';
+import { ensureDevCerts } from '../pki/dev-certs.js';
+import { AccessPolicy } from '../policy/access.js';
+import { openStore } from '../store/index.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { KmipServer, type TlsMaterial } from './server.js';
+
+export const SERVED_VERSIONS = [
+  { major: 2, minor: 1 },
+  { major: 2, minor: 0 },
+  { major: 1, minor: 4 },
+  { major: 1, minor: 3 },
+  { major: 1, minor: 2 },
+  { major: 1, minor: 1 },
+  { major: 1, minor: 0 },
+] as const;
+
+export interface RunningKms {
+  readonly server: KmipServer;
+  readonly address: AddressInfo;
+  readonly services: ServerServices;
+  /** Where the development certificates are, when they were made for this data folder. */
+  readonly devCerts?: { ca: string; clientCert: string; clientKey: string };
+  close(): Promise<void>;
+}
+
+export function makeLogger(config: Pick<KmsConfig, 'logLevel' | 'logFormat'>): Logger {
+  const opts = {
+    level: config.logLevel,
+    base: { svc: 'kms' },
+    // Defence in depth: fields that could ever carry key material are cut from every record.
+    redact: { paths: ['*.keyMaterial', '*.key', '*.secret', '*.password', '*.payload', 'payload', 'keyMaterial'], censor: '[redacted]' },
+  };
+  return config.logFormat === 'pretty' ? pino({ ...opts, transport: { target: 'pino-pretty', options: { colorize: true } } }) : pino(opts);
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: () => number } = {}): Promise<RunningKms> {
+  const log = deps.log ?? makeLogger(config);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  let tls: TlsMaterial;
+  let devCerts: RunningKms['devCerts'];
+  if (config.cert && config.key && config.ca) {
+    tls = { cert: readFileSync(config.cert), key: readFileSync(config.key), ca: readFileSync(config.ca) };
+  } else {
+    const paths = await ensureDevCerts(join(config.dataDir, 'certs'));
+    tls = { cert: readFileSync(paths.server.cert), key: readFileSync(paths.server.key), ca: readFileSync(paths.ca.cert) };
+    devCerts = { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key };
+    log.warn(
+      { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key },
+      'using development certificates from the data folder: point a client at this CA, client certificate and key (for production, give --cert, --key and --ca)',
+    );
+  }
+
+  const { protector, created } = SoftwareProtector.openOrCreate(join(config.dataDir, 'master.key'));
+  log.warn({ protector: protector.description, created }, 'key material is protected by a SOFTWARE master key, not an HSM');
+  const keyProtector: KeyProtector = protector;
+
+  const store: ObjectStore = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db') });
+
+  const services: ServerServices = {
+    store,
+    protector: keyProtector,
+    access: new AccessPolicy(config.access),
+    log,
+    clock: deps.clock ?? Date.now,
+    info: { vendor: 'kmip-kms', product: 'kms', version: packageVersion() },
+    versions: SERVED_VERSIONS,
+  };
+  const server = new KmipServer({
+    host: config.host,
+    port: config.port,
+    tls,
+    identity: config.identity,
+    limits: config.limits,
+    services,
+    handlers: HANDLERS,
+  });
+  let address: AddressInfo;
+  try {
+    address = await server.listen();
+  } catch (e) {
+    await store.close();
+    await keyProtector.close();
+    throw e;
+  }
+  log.info({ host: address.address, port: address.port, dataDir: config.dataDir }, 'KMIP server listening');
+  let closed: Promise<void> | undefined;
+  return {
+    server,
+    address,
+    services,
+    devCerts,
+    close() {
+      closed ??= (async () => {
+        await server.close();
+        await store.close();
+        await keyProtector.close();
+        log.info('KMIP server stopped');
+      })();
+      return closed;
+    },
+  };
+}

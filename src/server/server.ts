@@ -1,0 +1,97 @@
+/**
+ * The KMIP listener: node:tls with the client certificate required and verified against
+ * the configured CA bundle, TLS 1.2 and 1.3 only, a handshake timeout and a connection cap.
+ * `close()` stops accepting, lets each connection finish its request in flight, then
+ * closes them.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { HandlerTable, ServerServices } from '../operations/context.js';
+import { AuthError, principalFromCertificate, type IdentitySource } from './auth.js';
+import type { ServerLimits } from './limits.js';
+import { Session } from './session.js';
+
+export interface TlsMaterial {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
+}
+
+export interface KmipServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMaterial;
+  readonly identity: IdentitySource;
+  readonly limits: ServerLimits;
+  readonly services: ServerServices;
+  readonly handlers: HandlerTable;
+}
+
+export class KmipServer {
+  private readonly server: Server;
+  private readonly sessions = new Set<Session>();
+
+  constructor(private readonly opts: KmipServerOptions) {
+    const { services, limits } = opts;
+    this.server = createServer({
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      ca: opts.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+      handshakeTimeout: limits.handshakeTimeoutMs,
+    });
+    this.server.maxConnections = limits.maxConnections;
+    this.server.on('secureConnection', (socket: TLSSocket) => this.onConnection(socket));
+    this.server.on('tlsClientError', (err, socket) => {
+      services.log.warn({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused');
+    });
+  }
+
+  private onConnection(socket: TLSSocket): void {
+    const id = randomUUID();
+    const { services, handlers, limits } = this.opts;
+    let principal;
+    try {
+      principal = principalFromCertificate(socket.getPeerCertificate(), this.opts.identity);
+    } catch (e) {
+      principal = e instanceof AuthError ? e : new AuthError(String(e));
+      services.log.warn({ conn: id, remote: socket.remoteAddress, err: principal.message }, 'client authentication failed');
+    }
+    if (!(principal instanceof Error)) {
+      services.log.info({ conn: id, remote: socket.remoteAddress, principal: principal.id, tls: socket.getProtocol() }, 'connection');
+    }
+    const session = new Session(id, socket, principal, services, handlers, limits);
+    this.sessions.add(session);
+    socket.on('error', (err) => services.log.debug({ conn: id, err: err.message }, 'socket error'));
+    socket.on('close', () => this.sessions.delete(session));
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  /** Stop accepting, finish in-flight requests, close every connection. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all([...this.sessions].map((s) => s.shutdown()));
+    await closed;
+  }
+}
