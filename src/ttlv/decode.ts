@@ -12,6 +12,9 @@ import type { TtlvNode } from './node.js';
 import { resolveLimits, type TtlvLimits } from './limits.js';
 import { pad8 } from './item-type.js';
 
+/** Text up to this many bytes is scanned for ASCII in JS; longer text goes to isUtf8 (SIMD). */
+const ASCII_SCAN_MAX = 256;
+
 interface State {
   readonly buf: Buffer;
   readonly limits: TtlvLimits;
@@ -129,9 +132,23 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
         b.copy(copy, 0, v, vEnd);
         return type === 0x08 ? { tag, type: 'ByteString', value: copy } : { tag, type: 'BigInteger', value: copy };
       }
-      const slice = b.subarray(v, vEnd);
-      if (!isUtf8(slice)) err(st, 'BAD_UTF8', `text in ${hex6(tag)} is not valid UTF-8`, v, tag);
-      const s = slice.toString('utf8');
+      // Short ASCII text (identifiers, names, attribute names) is the common case: one JS
+      // scan, then one string built straight from the buffer, with no subarray object.
+      let ascii = len <= ASCII_SCAN_MAX;
+      if (ascii) {
+        for (let i = v; i < vEnd; i++) {
+          if (b[i]! >= 0x80) {
+            ascii = false;
+            break;
+          }
+        }
+      }
+      let s: string;
+      if (ascii) s = b.toString('latin1', v, vEnd);
+      else {
+        if (!isUtf8(b.subarray(v, vEnd))) err(st, 'BAD_UTF8', `text in ${hex6(tag)} is not valid UTF-8`, v, tag);
+        s = b.toString('utf8', v, vEnd);
+      }
       return type === 0x07
         ? { tag, type: 'TextString', value: s }
         : type === 0x0c

@@ -34,13 +34,30 @@ class Writer {
     b[p + 1] = (tag >>> 8) & 0xff;
     b[p + 2] = tag & 0xff;
     b[p + 3] = type;
-    b.writeUInt32BE(length, p + 4);
+    b[p + 4] = length >>> 24;
+    b[p + 5] = (length >>> 16) & 0xff;
+    b[p + 6] = (length >>> 8) & 0xff;
+    b[p + 7] = length & 0xff;
     this.pos = p + 8;
   }
 
+  /** Four bytes, big-endian; `v` is any 32-bit integer (signed or unsigned). */
+  u32(v: number): void {
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 24;
+    b[p + 1] = (v >>> 16) & 0xff;
+    b[p + 2] = (v >>> 8) & 0xff;
+    b[p + 3] = v & 0xff;
+    this.pos = p + 4;
+  }
+
+  /** n zero bytes; n is a padding length (0..7), so a loop beats Buffer#fill's validation. */
   zeros(n: number): void {
-    this.buf.fill(0, this.pos, this.pos + n);
-    this.pos += n;
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = 0;
+    this.pos = p;
   }
 }
 
@@ -98,7 +115,12 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
       path.push(tag);
       for (const child of node.value) writeNode(w, child, path);
       path.pop();
-      w.buf.writeUInt32BE(w.pos - start - 8, start + 4);
+      const len = w.pos - start - 8;
+      const b = w.buf;
+      b[start + 4] = len >>> 24;
+      b[start + 5] = (len >>> 16) & 0xff;
+      b[start + 6] = (len >>> 8) & 0xff;
+      b[start + 7] = len & 0xff;
       return;
     }
     case 'Integer': {
@@ -106,9 +128,8 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
       if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) fail('BAD_VALUE', `Integer ${v} out of range`, path, tag);
       w.ensure(16);
       w.header(tag, ItemType.Integer, 4);
-      w.buf.writeInt32BE(v, w.pos);
-      w.pos += 4;
-      w.zeros(4);
+      w.u32(v);
+      w.u32(0);
       return;
     }
     case 'Enumeration':
@@ -116,10 +137,9 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
       const v = node.value;
       if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) fail('BAD_VALUE', `${node.type} ${v} out of range`, path, tag);
       w.ensure(16);
-      w.header(tag, ItemType[node.type], 4);
-      w.buf.writeUInt32BE(v, w.pos);
-      w.pos += 4;
-      w.zeros(4);
+      w.header(tag, node.type === 'Enumeration' ? ItemType.Enumeration : ItemType.Interval, 4);
+      w.u32(v);
+      w.u32(0);
       return;
     }
     case 'LongInteger':
@@ -137,9 +157,8 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
       if (typeof node.value !== 'boolean') fail('BAD_VALUE', 'Boolean value is not a boolean', path, tag);
       w.ensure(16);
       w.header(tag, ItemType.Boolean, 8);
-      w.buf.writeUInt32BE(0, w.pos);
-      w.buf.writeUInt32BE(node.value ? 1 : 0, w.pos + 4);
-      w.pos += 8;
+      w.u32(0);
+      w.u32(node.value ? 1 : 0);
       return;
     }
     case 'TextString':
