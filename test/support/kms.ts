@@ -1,0 +1,74 @@
+/**
+ * A real KMS for end-to-end tests: LevelDB in a temporary data folder, the software key
+ * protector, mutual TLS on an ephemeral loopback port, and clients holding the dev
+ * certificates made by the global setup (identities kms-client, alice, bob, admin).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { KmipClient } from '../../src/client/index.js';
+import { DEFAULT_CONFIG, type KmsConfig } from '../../src/config/config.js';
+import { startKms, type RunningKms } from '../../src/server/bootstrap.js';
+
+export const CERTS = resolve(new URL('../../certs/dev', import.meta.url).pathname);
+
+export interface TestKms {
+  readonly kms: RunningKms;
+  readonly port: number;
+  readonly dataDir: string;
+  /** A connected client for `identity` (default kms-client). */
+  client(identity?: string): Promise<KmipClient>;
+  /** Stop the server (data folder kept), for restart tests. */
+  stop(): Promise<void>;
+  /** Stop and remove the data folder. */
+  dispose(): Promise<void>;
+}
+
+export function tlsFiles(identity = 'kms-client') {
+  const base = identity === 'kms-client' ? 'client' : identity;
+  return {
+    ca: readFileSync(join(CERTS, 'ca.pem')),
+    cert: readFileSync(join(CERTS, `${base}.pem`)),
+    key: readFileSync(join(CERTS, `${base}.key`)),
+  };
+}
+
+export async function startTestKms(overrides: Partial<KmsConfig> = {}, opts: { dataDir?: string; clock?: () => number } = {}): Promise<TestKms> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kms-test-'));
+  const config: KmsConfig = {
+    ...DEFAULT_CONFIG,
+    port: 0,
+    dataDir,
+    cert: join(CERTS, 'server.pem'),
+    key: join(CERTS, 'server.key'),
+    ca: join(CERTS, 'ca.pem'),
+    ...overrides,
+  };
+  const log = pino({ level: process.env.KMS_TEST_LOG ?? 'silent' });
+  const kms = await startKms(config, { log, clock: opts.clock });
+  const port = kms.address.port;
+  const clients: KmipClient[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await kms.close();
+  };
+  return {
+    kms,
+    port,
+    dataDir,
+    async client(identity = 'kms-client') {
+      const c = await KmipClient.connect({ host: '127.0.0.1', port, servername: 'localhost', ...tlsFiles(identity), timeoutMs: 10_000 });
+      clients.push(c);
+      return c;
+    },
+    stop,
+    async dispose() {
+      await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
