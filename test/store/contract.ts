@@ -1,0 +1,431 @@
+/**
+ * The shared store contract. Every ObjectStore implementation runs this suite:
+ * `storeContract('memory', async () => new MemoryStore())`.
+ * `makeStore` returns a fresh, empty, not yet opened store.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { t } from '../../src/ttlv/index.js';
+import { Tag } from '../../src/kmip/generated/tags.gen.js';
+import { LinkType, ObjectType, State } from '../../src/kmip/generated/enums.gen.js';
+import { customKey } from '../../src/objects/managed-object.js';
+import {
+  StoreError,
+  applicationField,
+  indexEnum,
+  indexText,
+  indexValue,
+  linkField,
+  type IndexQuery,
+  type ObjectStore,
+  type StoreErrorCode,
+  type StoreOp,
+} from '../../src/store/index.js';
+import { activation, altName, appInfo, cv, link, name, rec } from './records.js';
+
+const put = (r: ReturnType<typeof rec>, expectedRevision = 0): StoreOp => ({ type: 'put', record: r, expectedRevision });
+const del = (uid: string, expectedRevision: number): StoreOp => ({ type: 'delete', uid, expectedRevision });
+
+async function rejectsWith(p: Promise<unknown>, code: StoreErrorCode): Promise<void> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e, `expected StoreError ${code}`).toBeInstanceOf(StoreError);
+  expect((e as StoreError).code).toBe(code);
+}
+
+export function storeContract(label: string, makeStore: () => Promise<ObjectStore>): void {
+  describe(`store contract: ${label}`, () => {
+    const open: ObjectStore[] = [];
+    async function fresh(): Promise<ObjectStore> {
+      const s = await makeStore();
+      await s.open();
+      open.push(s);
+      return s;
+    }
+    afterEach(async () => {
+      for (const s of open.splice(0)) await s.close();
+    });
+
+    describe('put / get / replace / delete', () => {
+      it('stores a record with every field and returns it, stamped with revision 1', async () => {
+        const s = await fresh();
+        const r = rec('k1', {
+          owner: 'bob',
+          state: State.Active,
+          objectType: ObjectType.PrivateKey,
+          sealedBody: Buffer.from([0, 1, 2, 250]),
+          kekId: 'kek-7',
+          attributes: {
+            Name: [name('first'), name('second')],
+            CryptographicAlgorithm: [t.enum(Tag.CryptographicAlgorithm, 3)],
+            CryptographicLength: [t.int(Tag.CryptographicLength, 256)],
+            ActivationDate: [activation(1_700_000_000n)],
+            [customKey('x', 'Blob')]: [cv.bytes([0, 0, 1])],
+          },
+        });
+        await s.commit([put(r)]);
+        const got = await s.get('k1');
+        expect(got).toEqual({ ...r, revision: 1 });
+        expect(await s.get('nope')).toBeUndefined();
+        expect(await s.count()).toBe(1);
+      });
+
+      it('replaces at the expected revision and bumps the revision', async () => {
+        const s = await fresh();
+        await s.commit([put(rec('k1', { owner: 'a' }))]);
+        await s.commit([put(rec('k1', { owner: 'b', state: State.Active }), 1)]);
+        const got = await s.get('k1');
+        expect(got?.revision).toBe(2);
+        expect(got?.owner).toBe('b');
+        expect(got?.state).toBe(State.Active);
+        expect(await s.count()).toBe(1);
+      });
+
+      it('ignores the revision the caller put in the record', async () => {
+        const s = await fresh();
+        await s.commit([put({ ...rec('k1'), revision: 99 })]);
+        expect((await s.get('k1'))?.revision).toBe(1);
+      });
+
+      it('deletes at the expected revision', async () => {
+        const s = await fresh();
+        await s.commit([put(rec('k1')), put(rec('k2'))]);
+        await s.commit([del('k1', 1)]);
+        expect(await s.get('k1')).toBeUndefined();
+        expect(await s.get('k2')).toBeDefined();
+        expect(await s.count()).toBe(1);
+        expect(await s.list(undefined, 10)).toEqual(['k2']);
+      });
+
+      it('refuses to delete a missing record (NOT_FOUND)', async () => {
+        const s = await fresh();
+        await rejectsWith(s.commit([del('ghost', 0)]), 'NOT_FOUND');
+        await rejectsWith(s.commit([del('ghost', 1)]), 'NOT_FOUND');
+      });
+
+      it('does not alias the caller’s objects', async () => {
+        const s = await fresh();
+        const attrs = new Map([['ObjectGroup', [t.text(Tag.ObjectGroup, 'g1')]]]);
+        await s.commit([put(rec('k1', { attributes: attrs }))]);
+        attrs.set('ObjectGroup', [t.text(Tag.ObjectGroup, 'changed')]);
+        const got = await s.get('k1');
+        expect(got?.attributes.get('ObjectGroup')).toEqual([t.text(Tag.ObjectGroup, 'g1')]);
+        expect(await s.find({ field: 'ObjectGroup', equals: indexText('g1') })).toEqual(['k1']);
+      });
+
+      it('applies the ops of one commit in order', async () => {
+        const s = await fresh();
+        await s.commit([put(rec('k1', { owner: 'a' })), put(rec('k1', { owner: 'b' }), 1), put(rec('k2')), del('k2', 1)]);
+        expect((await s.get('k1'))?.revision).toBe(2);
+        expect((await s.get('k1'))?.owner).toBe('b');
+        expect(await s.get('k2')).toBeUndefined();
+        expect(await s.find({ field: '$owner', equals: indexText('a') })).toEqual([]);
+        expect(await s.find({ field: '$owner', equals: indexText('b') })).toEqual(['k1']);
+        expect(await s.count()).toBe(1);
+      });
+
+      it('an empty commit is a no-op', async () => {
+        const s = await fresh();
+        await s.commit([]);
+        expect(await s.count()).toBe(0);
+      });
+    });
+
+    describe('revision conflicts', () => {
+      it('refuses to create over an existing record', async () => {
+        const s = await fresh();
+        await s.commit([put(rec('k1', { owner: 'a' }))]);
+        await rejectsWith(s.commit([put(rec('k1', { owner: 'b' }), 0)]), 'CONFLICT');
+        expect((await s.get('k1'))?.owner).toBe('a');
+      });
+
+      it('refuses a stale replace or delete', async () => {
+        const s = await fresh();
+        await s.commit([put(rec('k1', { owner: 'a' }))]);
+        await s.commit([put(rec('k1', { owner: 'b' }), 1)]);
+        await rejectsWith(s.commit([put(rec('k1', { owner: 'c' }), 1)]), 'CONFLICT');
+        await rejectsWith(s.commit([put(rec('k1', { owner: 'c' }), 3)]), 'CONFLICT');
+        await rejectsWith(s.commit([del('k1', 1)]), 'CONFLICT');
+        const got = await s.get('k1');
+        expect(got?.owner).toBe('b');
+        expect(got?.revision).toBe(2);
+      });
+
+      it('refuses a replace of a record that does not exist', async () => {
+        const s = await fresh();
+        await rejectsWith(s.commit([put(rec('k1'), 1)]), 'CONFLICT');
+        expect(await s.get('k1')).toBeUndefined();
+      });
+
+      it('rejects every op of a batch when one is stale: nothing is written, no index changes', async () => {
+        const s = await fresh();
+        await s.commit([put(rec('k1', { owner: 'a', attributes: { Name: [name('one')] } })), put(rec('k2', { owner: 'a' }))]);
+        await rejectsWith(
+          s.commit([
+            put(rec('new', { owner: 'z', attributes: { Name: [name('fresh')] } })),
+            put(rec('k1', { owner: 'z', attributes: { Name: [name('renamed')] } }), 1),
+            del('k2', 1),
+            put(rec('k1', { owner: 'y' }), 1), // stale: k1 is at 2 after the op above
+          ]),
+          'CONFLICT',
+        );
+        expect(await s.get('new')).toBeUndefined();
+        expect((await s.get('k1'))?.owner).toBe('a');
+        expect(await s.get('k2')).toBeDefined();
+        expect(await s.count()).toBe(2);
+        expect(await s.find({ field: '$owner', equals: indexText('z') })).toEqual([]);
+        expect(await s.find({ field: '$owner', equals: indexText('a') })).toEqual(['k1', 'k2']);
+        expect(await s.find({ field: 'Name', equals: indexText('fresh') })).toEqual([]);
+        expect(await s.find({ field: 'Name', equals: indexText('renamed') })).toEqual([]);
+        expect(await s.find({ field: 'Name', equals: indexText('one') })).toEqual(['k1']);
+        expect(await s.list(undefined, 10)).toEqual(['k1', 'k2']);
+      });
+
+      it('atomically applies a multi-op commit', async () => {
+        const s = await fresh();
+        await s.commit([put(rec('a')), put(rec('b')), put(rec('c'))]);
+        await s.commit([del('a', 1), put(rec('b', { state: State.Active }), 1), put(rec('d'))]);
+        expect(await s.list(undefined, 10)).toEqual(['b', 'c', 'd']);
+        expect(await s.find({ field: '$state', equals: indexEnum(State.Active) })).toEqual(['b']);
+        expect(await s.find({ field: '$state', equals: indexEnum(State.PreActive) })).toEqual(['c', 'd']);
+      });
+    });
+
+    describe('find', () => {
+      async function seeded(): Promise<ObjectStore> {
+        const s = await fresh();
+        await s.commit([
+          put(
+            rec('u1', {
+              owner: 'alice',
+              state: State.Active,
+              objectType: ObjectType.SymmetricKey,
+              attributes: {
+                Name: [name('payroll-key'), name('backup-key')],
+                ActivationDate: [activation(100n)],
+                ObjectGroup: [t.text(Tag.ObjectGroup, 'finance')],
+                Link: [link(LinkType.PublicKeyLink, 'u2')],
+                ApplicationSpecificInformation: [appInfo('ssl', 'www.example.com')],
+                AlternativeName: [altName('alt-1')],
+                CryptographicUsageMask: [t.int(Tag.CryptographicUsageMask, 12)],
+                [customKey('x', 'Int')]: [cv.int(-5)],
+                [customKey('x', 'Long')]: [cv.long(-(2n ** 40n))],
+                [customKey('x', 'Text')]: [cv.text('red')],
+                [customKey('x', 'Bytes')]: [cv.bytes([1, 0])],
+                [customKey('x', 'Bool')]: [cv.bool(true)],
+                [customKey('x', 'Mixed')]: [cv.int(5)],
+                [customKey('x', 'Struct')]: [t.struct(Tag.AttributeValue, [t.text(Tag.NameValue, 's')])],
+              },
+            }),
+          ),
+          put(
+            rec('u2', {
+              owner: 'bob',
+              state: State.PreActive,
+              objectType: ObjectType.PublicKey,
+              attributes: {
+                Name: [name('payroll-pub')],
+                ActivationDate: [activation(200n)],
+                ObjectGroup: [t.text(Tag.ObjectGroup, 'finance')],
+                Link: [link(LinkType.PrivateKeyLink, 'u3'), link(LinkType.CertificateLink, 'c9')],
+                ApplicationSpecificInformation: [appInfo('ssl', 'mail.example.com'), appInfo('other', 'x')],
+                [customKey('x', 'Int')]: [cv.int(0)],
+                [customKey('x', 'Long')]: [cv.long(7n)],
+                [customKey('x', 'Text')]: [cv.text('green')],
+                [customKey('x', 'Bytes')]: [cv.bytes([1])],
+                [customKey('x', 'Bool')]: [cv.bool(false)],
+                [customKey('x', 'Mixed')]: [cv.enum(5)],
+              },
+            }),
+          ),
+          put(
+            rec('u3', {
+              owner: 'alice',
+              state: State.Deactivated,
+              objectType: ObjectType.PrivateKey,
+              attributes: {
+                Name: [name('zeta')],
+                ActivationDate: [activation(-300n)],
+                Link: [link(LinkType.PublicKeyLink, 'u2')],
+                [customKey('x', 'Int')]: [cv.int(2_000_000_000)],
+                [customKey('x', 'Long')]: [cv.long(2n ** 40n)],
+                [customKey('x', 'Bytes')]: [cv.bytes([1, 0, 0])],
+                [customKey('y', 'Text')]: [cv.text('red')],
+              },
+            }),
+          ),
+          put(rec('u4', { owner: 'carol', state: State.Active, objectType: ObjectType.SecretData })),
+        ]);
+        return s;
+      }
+
+      const cases: Array<[string, IndexQuery, string[]]> = [
+        // record fields
+        ['owner equals', { field: '$owner', equals: indexText('alice') }, ['u1', 'u3']],
+        ['owner equals, no hit', { field: '$owner', equals: indexText('alic') }, []],
+        ['state equals', { field: '$state', equals: indexEnum(State.Active) }, ['u1', 'u4']],
+        ['state range', { field: '$state', from: indexEnum(State.PreActive), to: indexEnum(State.Active) }, ['u1', 'u2', 'u4']],
+        ['object type equals', { field: '$objectType', equals: indexEnum(ObjectType.PublicKey) }, ['u2']],
+        ['object type exists', { field: '$objectType', exists: true }, ['u1', 'u2', 'u3', 'u4']],
+        // names
+        ['name equals (one of two instances)', { field: 'Name', equals: indexText('backup-key') }, ['u1']],
+        ['name prefix range', { field: 'Name', from: indexText('payroll-'), to: indexText('payroll-\u{10FFFF}') }, ['u1', 'u2']],
+        ['name exists', { field: 'Name', exists: true }, ['u1', 'u2', 'u3']],
+        ['alternative name', { field: 'AlternativeName', equals: indexText('alt-1') }, ['u1']],
+        ['object group', { field: 'ObjectGroup', equals: indexText('finance') }, ['u1', 'u2']],
+        // dates, inclusive bounds, negative values
+        ['date range inclusive both ends', { field: 'ActivationDate', from: indexValue(activation(100n)), to: indexValue(activation(200n)) }, ['u1', 'u2']],
+        ['date range from just above', { field: 'ActivationDate', from: indexValue(activation(101n)), to: indexValue(activation(200n)) }, ['u2']],
+        ['date range to just below', { field: 'ActivationDate', from: indexValue(activation(100n)), to: indexValue(activation(199n)) }, ['u1']],
+        ['date range over negative', { field: 'ActivationDate', from: indexValue(activation(-1000n)), to: indexValue(activation(100n)) }, ['u1', 'u3']],
+        ['date open-ended from', { field: 'ActivationDate', from: indexValue(activation(0n)) }, ['u1', 'u2']],
+        ['date open-ended to', { field: 'ActivationDate', to: indexValue(activation(0n)) }, ['u3']],
+        ['date empty range (from > to)', { field: 'ActivationDate', from: indexValue(activation(200n)), to: indexValue(activation(100n)) }, []],
+        ['date range without bounds = exists', { field: 'ActivationDate' }, ['u1', 'u2', 'u3']],
+        // standard attribute of Integer type
+        ['usage mask equals', { field: 'CryptographicUsageMask', equals: indexValue(t.int(Tag.CryptographicUsageMask, 12)) }, ['u1']],
+        // custom attributes of several item types
+        ['custom int negative..zero', { field: customKey('x', 'Int'), from: indexValue(cv.int(-10)), to: indexValue(cv.int(0)) }, ['u1', 'u2']],
+        ['custom int big', { field: customKey('x', 'Int'), from: indexValue(cv.int(1)) }, ['u3']],
+        ['custom long range', { field: customKey('x', 'Long'), from: indexValue(cv.long(-(2n ** 41n))), to: indexValue(cv.long(7n)) }, ['u1', 'u2']],
+        ['custom text equals', { field: customKey('x', 'Text'), equals: indexValue(cv.text('red')) }, ['u1']],
+        ['other vendor same name', { field: customKey('y', 'Text'), equals: indexValue(cv.text('red')) }, ['u3']],
+        ['custom bytes equals (no prefix confusion with 0x00)', { field: customKey('x', 'Bytes'), equals: indexValue(cv.bytes([1, 0])) }, ['u1']],
+        ['custom bytes equals shortest', { field: customKey('x', 'Bytes'), equals: indexValue(cv.bytes([1])) }, ['u2']],
+        ['custom bytes range', { field: customKey('x', 'Bytes'), from: indexValue(cv.bytes([1])), to: indexValue(cv.bytes([1, 0])) }, ['u1', 'u2']],
+        ['custom bool', { field: customKey('x', 'Bool'), equals: indexValue(cv.bool(false)) }, ['u2']],
+        ['custom item types do not collide', { field: customKey('x', 'Mixed'), equals: indexValue(cv.int(5)) }, ['u1']],
+        ['custom item types do not collide (enum)', { field: customKey('x', 'Mixed'), equals: indexValue(cv.enum(5)) }, ['u2']],
+        ['custom structure equality', { field: customKey('x', 'Struct'), equals: indexValue(t.struct(Tag.AttributeValue, [t.text(Tag.NameValue, 's')])) }, ['u1']],
+        ['custom exists', { field: customKey('x', 'Text'), exists: true }, ['u1', 'u2']],
+        // links
+        ['link by type and target', { field: linkField(LinkType.PublicKeyLink), equals: indexText('u2') }, ['u1', 'u3']],
+        ['link of one type only', { field: linkField(LinkType.PrivateKeyLink), equals: indexText('u2') }, []],
+        ['link of a type exists', { field: linkField(LinkType.CertificateLink), exists: true }, ['u2']],
+        ['any link exists', { field: 'Link', exists: true }, ['u1', 'u2', 'u3']],
+        // application specific information
+        ['ASI by namespace and data', { field: applicationField('ssl'), equals: indexText('mail.example.com') }, ['u2']],
+        ['ASI namespace exists', { field: applicationField('ssl'), exists: true }, ['u1', 'u2']],
+        // unknown field
+        ['unknown field', { field: 'NoSuchAttribute', exists: true }, []],
+      ];
+      for (const [title, q, expected] of cases) {
+        it(title, async () => {
+          const s = await seeded();
+          expect(await s.find(q)).toEqual(expected);
+        });
+      }
+
+      it('removes index entries when a record changes (no stale hits)', async () => {
+        const s = await seeded();
+        const u1 = await s.get('u1');
+        if (!u1) throw new Error('missing u1');
+        const attrs = new Map(u1.attributes);
+        attrs.set('Name', [name('renamed')]);
+        attrs.delete('Link');
+        attrs.set(customKey('x', 'Int'), [cv.int(42)]);
+        await s.commit([put({ ...u1, owner: 'dave', state: State.Compromised, attributes: attrs }, u1.revision)]);
+        expect(await s.find({ field: 'Name', equals: indexText('payroll-key') })).toEqual([]);
+        expect(await s.find({ field: 'Name', equals: indexText('backup-key') })).toEqual([]);
+        expect(await s.find({ field: 'Name', equals: indexText('renamed') })).toEqual(['u1']);
+        expect(await s.find({ field: '$owner', equals: indexText('alice') })).toEqual(['u3']);
+        expect(await s.find({ field: '$owner', equals: indexText('dave') })).toEqual(['u1']);
+        expect(await s.find({ field: '$state', equals: indexEnum(State.Active) })).toEqual(['u4']);
+        expect(await s.find({ field: linkField(LinkType.PublicKeyLink), equals: indexText('u2') })).toEqual(['u3']);
+        expect(await s.find({ field: 'Link', exists: true })).toEqual(['u2', 'u3']);
+        expect(await s.find({ field: customKey('x', 'Int'), from: indexValue(cv.int(-10)), to: indexValue(cv.int(0)) })).toEqual(['u2']);
+        // unchanged attributes still found
+        expect(await s.find({ field: 'ActivationDate', equals: indexValue(activation(100n)) })).toEqual(['u1']);
+      });
+
+      it('removes index entries when a record is deleted', async () => {
+        const s = await seeded();
+        await s.commit([del('u1', 1), del('u4', 1)]);
+        expect(await s.find({ field: '$owner', equals: indexText('alice') })).toEqual(['u3']);
+        expect(await s.find({ field: '$state', equals: indexEnum(State.Active) })).toEqual([]);
+        expect(await s.find({ field: 'Name', exists: true })).toEqual(['u2', 'u3']);
+        expect(await s.find({ field: applicationField('ssl'), exists: true })).toEqual(['u2']);
+        expect(await s.find({ field: customKey('x', 'Struct'), exists: true })).toEqual([]);
+        expect(await s.find({ field: '$objectType', exists: true })).toEqual(['u2', 'u3']);
+      });
+
+      it('returns each uid once, in ascending code point order', async () => {
+        const s = await fresh();
+        // U+FFFD sorts before U+1F600 by code point (and in UTF-8), after it in UTF-16 code units.
+        const uids = ['b', 'a\u{1F600}', 'a\uFFFD', 'a', 'A', 'a\u0000'];
+        await s.commit(uids.map((u) => put(rec(u, { attributes: { Name: [name('n1'), name('n2')] } }))));
+        const expected = ['A', 'a', 'a\u0000', 'a\uFFFD', 'a\u{1F600}', 'b'];
+        expect(await s.find({ field: 'Name', exists: true })).toEqual(expected);
+        expect(await s.find({ field: 'Name', equals: indexText('n2') })).toEqual(expected);
+        expect(await s.list(undefined, 100)).toEqual(expected);
+        expect(await s.list('a\uFFFD', 100)).toEqual(['a\u{1F600}', 'b']);
+      });
+    });
+
+    describe('list and count', () => {
+      it('pages through every uid in order', async () => {
+        const s = await fresh();
+        const uids = Array.from({ length: 25 }, (_, i) => `uid-${String(i).padStart(2, '0')}`);
+        await s.commit([...uids].reverse().map((u) => put(rec(u))));
+        expect(await s.count()).toBe(25);
+        const pages: string[][] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await s.list(after, 7);
+          if (page.length === 0) break;
+          expect(page.length).toBeLessThanOrEqual(7);
+          pages.push(page);
+          after = page[page.length - 1];
+        }
+        expect(pages.map((p) => p.length)).toEqual([7, 7, 7, 4]);
+        expect(pages.flat()).toEqual(uids);
+        expect(await s.list('uid-10', 3)).toEqual(['uid-11', 'uid-12', 'uid-13']);
+        expect(await s.list('uid-105', 2)).toEqual(['uid-11', 'uid-12']); // `after` need not exist
+        expect(await s.list('zzz', 5)).toEqual([]);
+        expect(await s.list(undefined, 0)).toEqual([]);
+      });
+
+      it('counts creates and deletes, not replaces', async () => {
+        const s = await fresh();
+        expect(await s.count()).toBe(0);
+        await s.commit([put(rec('a')), put(rec('b'))]);
+        await s.commit([put(rec('a'), 1)]);
+        expect(await s.count()).toBe(2);
+        await s.commit([del('a', 2)]);
+        expect(await s.count()).toBe(1);
+        await rejectsWith(s.commit([put(rec('c')), del('b', 7)]), 'CONFLICT');
+        expect(await s.count()).toBe(1);
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('refuses use before open and after close (CLOSED)', async () => {
+        const s = await makeStore();
+        await rejectsWith(s.get('x'), 'CLOSED');
+        await s.open();
+        await s.commit([put(rec('a'))]);
+        await s.close();
+        await rejectsWith(s.get('a'), 'CLOSED');
+        await rejectsWith(s.commit([put(rec('b'))]), 'CLOSED');
+        await rejectsWith(s.find({ field: '$owner', exists: true }), 'CLOSED');
+      });
+
+      it('close waits for commits already made', async () => {
+        const s = await makeStore();
+        await s.open();
+        const commits = Array.from({ length: 20 }, (_, i) => s.commit([put(rec(`c${i}`))]));
+        await s.close();
+        await Promise.all(commits);
+      });
+
+      it('refuses malformed ops with a TypeError, not a store error', async () => {
+        const s = await fresh();
+        await expect(s.commit([put(rec(''))])).rejects.toBeInstanceOf(TypeError);
+        await expect(s.commit([put(rec('\uD800'))])).rejects.toBeInstanceOf(TypeError);
+        await expect(s.commit([del('a', -1)])).rejects.toBeInstanceOf(TypeError);
+        expect(await s.count()).toBe(0);
+      });
+    });
+  });
+}
