@@ -1,17 +1,17 @@
 /**
  * The one handler table. The dispatcher, Query and Discover Versions all read it.
- * Adding an operation = one file + one line here.
+ * Adding an operation = one file + one line in the list that groups it.
  */
 import type { HandlerTable, OperationHandler } from './context.js';
 import { discoverVersions } from './discover-versions.js';
 import { interop } from './interop.js';
 import { ping } from './ping.js';
 import { makeQuery } from './query.js';
-
-const handlers: OperationHandler[] = [discoverVersions, ping, interop];
+import { OBJECT_HANDLERS } from './object-handlers.js';
+import { ATTRIBUTE_HANDLERS } from './attribute-handlers.js';
 
 const table = new Map<number, OperationHandler>();
-handlers.push(makeQuery(() => table));
+const handlers: OperationHandler[] = [discoverVersions, ping, interop, makeQuery(() => table), ...OBJECT_HANDLERS, ...ATTRIBUTE_HANDLERS];
 for (const h of handlers) {
   if (table.has(h.operation)) throw new Error(`two handlers for operation ${h.name}`);
   table.set(h.operation, h);
