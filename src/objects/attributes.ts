@@ -109,6 +109,16 @@ function appliesTo(rule: AttributeRule, objectType: number): boolean {
 }
 
 /**
+ * Attributes the tables say only the server sets initially, but whose value the server takes from
+ * the creating request: "The request contains … some of the attributes to be assigned to the
+ * object (e.g., Cryptographic Algorithm, Cryptographic Length, etc.)" (1.4 §4.1, 2.1 §6.1.8). The
+ * OASIS test cases send exactly these three in Create/Create Key Pair/Register/Derive Key/Join
+ * Split Key requests (Certificate Type in Register). Others (Unique Identifier, State, Digest,
+ * Initial Date, …) stay server-only.
+ */
+export const SERVER_SET_FROM_REQUEST: ReadonlySet<string> = new Set(['CryptographicAlgorithm', 'CryptographicLength', 'CertificateType']);
+
+/**
  * May a client supply this attribute when creating/registering an object (`via` 'create'), or
  * put a new one on with Add Attribute ('add') or 2.x Set Attribute ('set')?
  * Checks "Initially set by" and "Applies to Object Types".
@@ -126,7 +136,7 @@ export function checkClientMayInitiallySet(key: AttributeKey, objectType: number
     return;
   }
   const rule = requireRule(key, version);
-  if (!rule.initiallySetBy.includes('client')) readOnly();
+  if (!rule.initiallySetBy.includes('client') && !(via === 'create' && SERVER_SET_FROM_REQUEST.has(key))) readOnly();
   if (!appliesTo(rule, objectType)) {
     fail(
       v2 ? ResultReason.InvalidAttribute : via === 'create' ? ResultReason.InvalidField : ResultReason.PermissionDenied,
