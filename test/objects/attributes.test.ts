@@ -76,7 +76,7 @@ describe('1.x ↔ 2.x on the OASIS test cases', () => {
     // 2.x → 1.x gives back the Template-Attribute's Attribute structures.
     const back = readAttributes2x(attrs21, V21).map((a) => writeAttribute1x(a.key, a.node));
     expect(back.length).toBe(4);
-    back.forEach((b, i) => expect(nodesEqual(b, (ta as { value: TtlvNode[] }).value[i] as TtlvNode), `attribute ${i}`).toBe(true));
+    back.forEach((b, i) => expect(nodesEqual(b, (ta as { value: readonly TtlvNode[] }).value[i] as TtlvNode), `attribute ${i}`).toBe(true));
   });
 
   it('a 1.4 Get Attributes response round-trips through the record form (indexes kept)', () => {
