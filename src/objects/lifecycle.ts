@@ -189,9 +189,12 @@ export interface LifecycleResult {
   readonly setAttributes: ReadonlyArray<{ readonly key: AttributeKey; readonly node: TtlvNode }>;
 }
 
+/** A point in time: a Date, or seconds since the epoch as a bigint (a KMIP Date-Time value). */
+export type Instant = Date | bigint;
+
 /** Seconds since the epoch (KMIP Date-Time resolution). */
-export function toSeconds(now: Date): bigint {
-  return BigInt(Math.floor(now.getTime() / 1000));
+export function toSeconds(now: Instant): bigint {
+  return typeof now === 'bigint' ? now : BigInt(Math.floor(now.getTime() / 1000));
 }
 
 /** The value of a single-instance Date-Time attribute, if present. */
@@ -218,7 +221,7 @@ function asState(s: number): StateValue {
  * The state at `now`: the stored state advanced by every time transition whose date has been
  * reached (Activation Date → 4, then Deactivation Date → 6). Needs no background job.
  */
-export function effectiveState(state: number, attrs: AttributeMap, now: Date): StateValue {
+export function effectiveState(state: number, attrs: AttributeMap, now: Instant): StateValue {
   let s = asState(state);
   const t = toSeconds(now);
   for (let moved = true; moved; ) {
@@ -292,7 +295,7 @@ export function refusal(kind: RequestKind, from: StateValue, version: KmipVersio
  * advanced by time (`effectiveState`). Returns the new state and the attributes to write, or
  * throws the spec's reason for the negotiated `version` (see REFUSALS).
  */
-export function applyEvent(current: LifecycleSubject | null, event: LifecycleEvent, now: Date, version: KmipVersion): LifecycleResult {
+export function applyEvent(current: LifecycleSubject | null, event: LifecycleEvent, now: Instant, version: KmipVersion): LifecycleResult {
   const t = toSeconds(now);
   const on = triggerOf(event, t);
   let from: StateValue | null = null;

@@ -86,6 +86,8 @@ describe('every row of the transition table (KMIP 1.4 §3.22, 2.1 §4.57)', () =
 
   it('4 and 6 by time: effectiveState needs no background job', () => {
     expect(effectiveState(PreActive, dates({ ActivationDate: FUTURE }), NOW)).toBe(PreActive);
+    expect(effectiveState(PreActive, dates({ ActivationDate: NOW_S }), NOW_S - 1n)).toBe(PreActive); // bigint = seconds
+    expect(effectiveState(PreActive, dates({ ActivationDate: NOW_S }), NOW_S)).toBe(Active);
     expect(effectiveState(PreActive, dates({ ActivationDate: NOW_S }), NOW)).toBe(Active);
     expect(effectiveState(Active, dates({ DeactivationDate: NOW_S }), NOW)).toBe(Deactivated);
     expect(effectiveState(Active, dates({ DeactivationDate: FUTURE }), NOW)).toBe(Active);
