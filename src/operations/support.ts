@@ -1,0 +1,122 @@
+/**
+ * What operation handlers share: resolving the Unique Identifier (or the ID Placeholder),
+ * loading an object the principal may touch (others get Item Not Found, so existence does
+ * not leak), the effective lifecycle state, sealing and opening object content, saving
+ * records, and the attributes the server computes rather than stores.
+ */
+import { KmipError } from '../kmip/errors.js';
+import { ResultReason } from '../kmip/generated/enums.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { decode } from '../ttlv/decode.js';
+import { encode } from '../ttlv/encode.js';
+import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
+import { effectiveState } from '../objects/lifecycle.js';
+import { ProtectorError } from '../hsm/key-protector.js';
+import { StoreError } from '../store/object-store.js';
+import type { OperationContext } from './context.js';
+
+/** The object a request names: its own Unique Identifier, else the batch's ID Placeholder. */
+export function resolveUid(ctx: OperationContext, uid: TtlvNode | undefined): string {
+  if (uid !== undefined) {
+    if (uid.type !== 'TextString' && uid.type !== 'Identifier') throw new KmipError(ResultReason.InvalidField, 'Unique Identifier must be a Text String');
+    return uid.value;
+  }
+  if (ctx.batch.idPlaceholder !== undefined) return ctx.batch.idPlaceholder;
+  throw new KmipError(ResultReason.InvalidField, 'no Unique Identifier given and no ID Placeholder from an earlier batch item');
+}
+
+export interface LoadedObject {
+  readonly record: ObjectRecord;
+  /** The lifecycle state now, with the date attributes applied. */
+  readonly state: number;
+}
+
+export function objectGroups(attrs: AttributeMap): string[] {
+  return (attrs.get('ObjectGroup') ?? []).flatMap((n) => (n.type === 'TextString' ? [n.value] : []));
+}
+
+/** Load an object for `operation`; missing and not-permitted both read as Item Not Found. */
+export async function loadObject(ctx: OperationContext, uid: string, operation: string): Promise<LoadedObject> {
+  let record: ObjectRecord | undefined;
+  try {
+    record = await ctx.services.store.get(uid);
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'CORRUPT') {
+      throw new KmipError(ResultReason.GeneralFailure, `object ${uid} is damaged in storage and cannot be read`, { cause: e });
+    }
+    throw e;
+  }
+  if (!record || !ctx.services.access.allows(ctx.principal, operation, record.owner, objectGroups(record.attributes))) {
+    throw new KmipError(ResultReason.ItemNotFound, `no object ${uid}`);
+  }
+  return { record, state: effectiveState(record.state, record.attributes, ctx.now) };
+}
+
+/** Write records atomically and durably; a concurrent change is reported, not overwritten. */
+export async function saveRecords(ctx: OperationContext, changes: readonly { record: ObjectRecord; previous?: ObjectRecord }[]): Promise<void> {
+  try {
+    await ctx.services.store.commit(
+      changes.map(({ record, previous }) => ({ type: 'put' as const, record: { ...record, revision: (previous?.revision ?? 0) + 1 }, expectedRevision: previous?.revision ?? 0 })),
+    );
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'CONFLICT') {
+      throw new KmipError(ResultReason.GeneralFailure, 'the object was changed concurrently; retry the request', { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Seal object content (a Key Block, certificate value, …) for storage, bound to `uid`. */
+export async function sealBody(ctx: OperationContext, uid: string, body: StructureNode): Promise<{ sealedBody: Uint8Array; kekId: string }> {
+  const protector = ctx.services.protector;
+  return { sealedBody: await protector.seal(uid, encode(body)), kekId: protector.kekId };
+}
+
+/** Open an object's sealed content. A record that fails authentication is reported, never served. */
+export async function openBody(ctx: OperationContext, record: ObjectRecord): Promise<StructureNode> {
+  if (!record.sealedBody || !record.kekId) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${record.uid} has no content (destroyed)`);
+  let plain: Uint8Array;
+  try {
+    plain = await ctx.services.protector.open(record.uid, record.sealedBody, record.kekId);
+  } catch (e) {
+    if (e instanceof ProtectorError) {
+      ctx.log.error({ uid: record.uid, code: e.code }, 'sealed object content failed to open');
+      throw new KmipError(ResultReason.GeneralFailure, `object ${record.uid} failed its integrity check and cannot be served`, { cause: e });
+    }
+    throw e;
+  }
+  const node = decode(plain);
+  if (node.type !== 'Structure') throw new KmipError(ResultReason.GeneralFailure, `object ${record.uid} content is malformed`);
+  return node;
+}
+
+/**
+ * The attributes as a client sees them: what is stored, plus those the server derives from
+ * the record (Unique Identifier, Object Type, State — effective now).
+ */
+export function allAttributes(record: ObjectRecord, state: number): Map<AttributeKey, readonly TtlvNode[]> {
+  const out = new Map<AttributeKey, readonly TtlvNode[]>();
+  out.set('UniqueIdentifier', [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: record.uid }]);
+  out.set('ObjectType', [{ tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType }]);
+  out.set('State', [{ tag: Tag.State, type: 'Enumeration', value: state }]);
+  for (const [k, v] of record.attributes) if (!out.has(k)) out.set(k, v);
+  return out;
+}
+
+/** A copy of `attrs` with `key` set to `nodes` (removed when empty). */
+export function withAttribute(attrs: AttributeMap, key: AttributeKey, nodes: readonly TtlvNode[]): Map<AttributeKey, readonly TtlvNode[]> {
+  const m = new Map(attrs);
+  if (nodes.length === 0) m.delete(key);
+  else m.set(key, nodes);
+  return m;
+}
+
+export function dateNode(tag: number, seconds: bigint): TtlvNode {
+  return { tag, type: 'DateTime', value: seconds };
+}
+
+/** Stamp Last Change Date (server-maintained) on a changed attribute map. */
+export function touched(attrs: AttributeMap, now: bigint): Map<AttributeKey, readonly TtlvNode[]> {
+  return withAttribute(attrs, 'LastChangeDate', [dateNode(Tag.LastChangeDate, now)]);
+}
