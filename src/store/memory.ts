@@ -55,7 +55,7 @@ export class MemoryStore implements ObjectStore {
 
   async open(): Promise<void> {
     if (this.state === 'closed') throw new StoreError('CLOSED', 'store is closed');
-    this.state = 'open';
+    this.state = 'open'; // opening an open store is a no-op
   }
 
   async close(): Promise<void> {

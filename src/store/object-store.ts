@@ -21,7 +21,11 @@ export class StoreError extends Error {
 }
 
 export type StoreOp =
-  /** Create or replace. `expectedRevision` 0 means "must not exist yet". */
+  /**
+   * Create or replace. `expectedRevision` 0 means "must not exist yet".
+   * The store writes the record with `revision = expectedRevision + 1` (the record's own
+   * `revision` field is ignored); a delete needs the record to exist (else NOT_FOUND).
+   */
   | { readonly type: 'put'; readonly record: ObjectRecord; readonly expectedRevision: number }
   | { readonly type: 'delete'; readonly uid: string; readonly expectedRevision: number };
 

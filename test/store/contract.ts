@@ -411,6 +411,16 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         await rejectsWith(s.find({ field: '$owner', exists: true }), 'CLOSED');
       });
 
+      it('open is idempotent, close may be repeated, a closed store stays closed', async () => {
+        const s = await makeStore();
+        await s.open();
+        await s.open();
+        await s.commit([put(rec('a'))]);
+        await Promise.all([s.close(), s.close()]);
+        await s.close();
+        await rejectsWith(s.open(), 'CLOSED');
+      });
+
       it('close waits for commits already made', async () => {
         const s = await makeStore();
         await s.open();

@@ -67,6 +67,7 @@ export class LevelStore implements ObjectStore {
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
   private recordCount = 0;
 
   constructor(opts: LevelStoreOptions | string) {
@@ -86,7 +87,8 @@ export class LevelStore implements ObjectStore {
   }
 
   async open(): Promise<void> {
-    if (this.state !== 'new') throw new StoreError('CLOSED', `store already ${this.state === 'open' ? 'open' : 'closed'}`);
+    if (this.state === 'open') return;
+    if (this.state !== 'new') throw new StoreError('CLOSED', 'store is closed');
     let db: Db | undefined;
     try {
       await mkdir(this.path, { recursive: true });
@@ -131,23 +133,23 @@ export class LevelStore implements ObjectStore {
   }
 
   /** Waits for queued and in-flight commits, then closes. New commits are refused meanwhile. */
-  async close(): Promise<void> {
-    if (this.state === 'new') {
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.state === 'new' || this.state === 'closed') {
       this.state = 'closed';
-      return;
-    }
-    if (this.state !== 'open') {
-      while (this.state === 'closing') await this.draining;
-      return;
+      return Promise.resolve();
     }
     this.state = 'closing';
-    while (this.draining) await this.draining;
-    try {
-      await this.db?.close();
-    } finally {
-      this.db = undefined;
-      this.state = 'closed';
-    }
+    this.closing = (async () => {
+      while (this.draining) await this.draining;
+      try {
+        await this.db?.close();
+      } finally {
+        this.db = undefined;
+        this.state = 'closed';
+      }
+    })();
+    return this.closing;
   }
 
   private assertReadable(): Db {
