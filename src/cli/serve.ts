@@ -73,25 +73,33 @@ export const serveCommand: Command = {
       }
       throw e;
     }
-    let kms;
+    // Signals are handled from the start: one that arrives while starting stops the server
+    // as soon as it is up.
+    let signalled: string | undefined;
+    let wake: (() => void) | undefined;
+    const onSignal = (signal: string) => {
+      signalled ??= signal;
+      wake?.();
+    };
+    const onTerm = () => onSignal('SIGTERM');
+    const onInt = () => onSignal('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
     try {
-      kms = await startKms(config);
-    } catch (e) {
-      io.stderr.write(`kms serve: cannot start: ${(e as Error).message}\n`);
-      return ExitCode.Io;
+      let kms;
+      try {
+        kms = await startKms(config);
+      } catch (e) {
+        io.stderr.write(`kms serve: cannot start: ${(e as Error).message}\n`);
+        return ExitCode.Io;
+      }
+      if (signalled === undefined) await new Promise<void>((resolve) => (wake = resolve));
+      kms.services.log.info({ signal: signalled }, 'stopping: no new connections, finishing requests in flight');
+      await kms.close();
+    } finally {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
     }
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        kms.services.log.info({ signal }, 'stopping: no new connections, finishing requests in flight');
-        process.off('SIGTERM', onTerm);
-        process.off('SIGINT', onInt);
-        void kms.close().then(resolve);
-      };
-      const onTerm = () => stop('SIGTERM');
-      const onInt = () => stop('SIGINT');
-      process.on('SIGTERM', onTerm);
-      process.on('SIGINT', onInt);
-    });
     return ExitCode.Ok;
   },
 };
