@@ -40,6 +40,16 @@ interface Pending {
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 
+/** uid (UTF-8) → record bytes. */
+const recordsOf = (db: Db) => db.sublevel<string, Uint8Array>(Sublevel.Records, { keyEncoding: 'utf8', valueEncoding: 'view' });
+/** binary index key → empty. */
+const indexOf = (db: Db) => db.sublevel<Uint8Array, Uint8Array>(Sublevel.Index, { keyEncoding: 'view', valueEncoding: 'view' });
+/** meta key → decimal text. */
+const metaOf = (db: Db) => db.sublevel<string, string>(Sublevel.Meta, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+type Records = ReturnType<typeof recordsOf>;
+type Index = ReturnType<typeof indexOf>;
+type Meta = ReturnType<typeof metaOf>;
+
 /** The result of `check()`: what a consistency scan found. */
 export interface CheckReport {
   readonly records: number;
@@ -61,9 +71,9 @@ export class LevelStore implements ObjectStore {
   readonly path: string;
   private readonly maxGroup: number;
   private db: Db | undefined;
-  private index!: ReturnType<typeof this.makeIndex>;
-  private meta!: ReturnType<typeof this.makeMeta>;
-  private rec!: ReturnType<typeof this.makeRecords>;
+  private rec!: Records;
+  private index!: Index;
+  private meta!: Meta;
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
@@ -74,16 +84,6 @@ export class LevelStore implements ObjectStore {
     const o = typeof opts === 'string' ? { path: opts } : opts;
     this.path = o.path;
     this.maxGroup = Math.max(1, Math.floor(o.maxGroupCommits ?? 64));
-  }
-
-  private makeRecords(db: Db) {
-    return db.sublevel<string, Uint8Array>(Sublevel.Records, { keyEncoding: 'utf8', valueEncoding: 'view' });
-  }
-  private makeIndex(db: Db) {
-    return db.sublevel<Uint8Array, Uint8Array>(Sublevel.Index, { keyEncoding: 'view', valueEncoding: 'view' });
-  }
-  private makeMeta(db: Db) {
-    return db.sublevel<string, string>(Sublevel.Meta, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
   }
 
   async open(): Promise<void> {
@@ -98,9 +98,9 @@ export class LevelStore implements ObjectStore {
       throw io(e, `cannot open ${this.path}`);
     }
     try {
-      this.rec = this.makeRecords(db);
-      this.index = this.makeIndex(db);
-      this.meta = this.makeMeta(db);
+      this.rec = recordsOf(db);
+      this.index = indexOf(db);
+      this.meta = metaOf(db);
       const schema = await this.meta.get(MetaKey.Schema);
       if (schema === undefined) {
         const anyKey = await db.keys({ limit: 1 }).all();
