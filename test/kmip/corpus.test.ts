@@ -1,5 +1,5 @@
 /**
- * The whole OASIS KMIP XML corpus (/work/shared/kmip-testcases, 1.0–3.0 plus vectors) goes
+ * The whole OASIS KMIP XML corpus (../shared/kmip-testcases, 1.0–3.0 plus vectors) goes
  * through both text encodings and the binary codec:
  *
  *   (a) XML → node → binary (encode) → decode → XML
@@ -49,8 +49,9 @@ import { readXml, type XmlElement } from '../../src/kmip/xml-reader.js';
 import { enumValueName, maskToNames } from '../../src/kmip/registry.js';
 import { ENUM_VALUE_ALIASES } from '../../src/kmip/generated/enums.gen.js';
 import { MASK_BIT_ALIASES } from '../../src/kmip/generated/masks.gen.js';
+import { TESTCASES } from '../support/paths.js';
 
-const CORPUS = '/work/shared/kmip-testcases';
+const CORPUS = TESTCASES;
 /** Not well-formed: ends with `</KMIP>` twice (documented in the corpus README). */
 const MALFORMED = '1.4/testcases/TC-ECDSA-SIGN-1-14.xml';
 

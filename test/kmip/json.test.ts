@@ -11,6 +11,8 @@ import { hex64 } from '../../src/kmip/text-values.js';
 import { KmipEncodingError, type KmipEncodingErrorCode } from '../../src/kmip/encoding-errors.js';
 import { tagFromName } from '../../src/kmip/registry.js';
 import { parseKmipJson, toKmipJson, toKmipJsonString, type ParseOptions } from '../../src/kmip/json.js';
+import { join } from 'node:path';
+import { TESTCASES } from '../support/paths.js';
 
 function tag(name: string): number {
   const v = tagFromName(name);
@@ -167,7 +169,7 @@ describe('the TTLV encoding examples of KMIP 1.4 §9.1.2 (vectors/ttlv-primitive
     value: unknown;
     ttlv_hex: string;
   }
-  const file = JSON.parse(readFileSync('/work/shared/kmip-testcases/vectors/ttlv-primitive-examples.json', 'utf8')) as { examples: Example[] };
+  const file = JSON.parse(readFileSync(join(TESTCASES, 'vectors/ttlv-primitive-examples.json'), 'utf8')) as { examples: Example[] };
 
   /** The example's value as JSON TTLV: decimal strings of 64-bit and big integers as numbers or hex. */
   function jsonValue(ex: Example): unknown {

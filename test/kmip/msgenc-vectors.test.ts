@@ -1,7 +1,7 @@
 /**
  * The XML / JSON / binary TTLV triples of KMIP Additional Message Encodings v1.0 §5
  * (MSGENC-JSON-M-1-10/11/12, four messages each), in
- * /work/shared/kmip-testcases/vectors/msgenc-v1.0. The hex is the oracle:
+ * ../shared/kmip-testcases/vectors/msgenc-v1.0. The hex is the oracle:
  * - XML → binary equals the hex byte for byte;
  * - JSON → binary equals the hex byte for byte;
  * - binary → XML → binary and binary → JSON → binary are identities.
@@ -20,8 +20,9 @@ import type { TtlvNode } from '../../src/ttlv/node.js';
 import { parseKmipXml, toKmipXml } from '../../src/kmip/xml.js';
 import { parseKmipJson, toKmipJson, toKmipJsonString } from '../../src/kmip/json.js';
 import { tagFromName } from '../../src/kmip/registry.js';
+import { TESTCASES } from '../support/paths.js';
 
-const DIR = '/work/shared/kmip-testcases/vectors/msgenc-v1.0';
+const DIR = join(TESTCASES, 'vectors/msgenc-v1.0');
 
 interface Defect {
   readonly reason: string;

@@ -26,7 +26,7 @@ import type { EnumDef } from '../../src/kmip/spec-types.js';
 import { ITEM_TYPE_NAMES } from '../../src/ttlv/item-type.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CORPUS = '/work/shared/kmip-testcases';
+const CORPUS = TESTCASES;
 
 /** KMIP Additional Message Encodings v1.0 §4.1.3, rules 1-6, written independently of the extractor. */
 function normalize(text: string): string {
@@ -291,6 +291,7 @@ for name in dir(E):
             out["enums"][name] = vals
 print(json.dumps(out))
 `;
+import { TESTCASES } from '../support/paths.js';
 
 /** PyKMIP UPPER_SNAKE ↔ our CamelCase: compare letters and digits only, case-insensitively. */
 const key = (s: string): string => s.replace(/[^A-Za-z0-9]/g, '').toUpperCase();
@@ -392,7 +393,7 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-describe('corpus coverage (/work/shared/kmip-testcases)', () => {
+describe('corpus coverage (../shared/kmip-testcases)', () => {
   // Values the registry cannot resolve, each with its reason.
   const UNRESOLVED: Record<string, string> = {
     'PKCS_11Function.C_Initialize':

@@ -26,8 +26,9 @@ import {
 import { customKey, type AttributeMap } from '../../src/objects/managed-object.js';
 import { newUid } from '../../src/objects/identifiers.js';
 import { nodesEqual, t, type TtlvNode } from '../../src/ttlv/node.js';
+import { TESTCASES } from '../support/paths.js';
 
-const CORPUS = '/work/shared/kmip-testcases';
+const CORPUS = TESTCASES;
 const V14 = parseSpecVersion('1.4');
 const V21 = parseSpecVersion('2.1');
 
