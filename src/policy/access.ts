@@ -35,6 +35,22 @@ export class AccessPolicy {
     return this.admins.has(p.id);
   }
 
+  /**
+   * The Object Groups through which grants let `p` perform `operation` on others' objects
+   * ("*" for every object), for search (Locate): owned objects and these groups are the most `p`
+   * can reach; `allows` still decides each object.
+   */
+  grantedGroups(p: Principal, operation: string): '*' | string[] {
+    if (this.admins.has(p.id)) return '*';
+    const groups: string[] = [];
+    for (const g of this.config.grants) {
+      if (g.identity !== p.id || !(g.operations.includes('*') || g.operations.includes(operation))) continue;
+      if (g.objectGroup === '*') return '*';
+      groups.push(g.objectGroup);
+    }
+    return groups;
+  }
+
   /** May `p` perform `operation` on an object with this owner and these Object Groups? */
   allows(p: Principal, operation: string, owner: string, objectGroups: readonly string[]): boolean {
     if (p.id === owner || this.admins.has(p.id)) return true;

@@ -1,0 +1,196 @@
+/**
+ * Locate. KMIP 1.4 §4.9 (Tables 190-191), KMIP 2.1 §6.1.28 (Tables 247-248).
+ *
+ * Request: 1.x Attribute structures (also accepted inside a Template-Attribute, as some 1.x
+ * clients send them; Attribute Index values are ignored, §4.9), 2.x one Attributes structure
+ * (may be empty, or absent: any object matches). Maximum Items, Offset Items (1.3+), Storage
+ * Status Mask, Object Group Member. The matching rules are in locate-filters.ts.
+ *
+ * How it answers, without reading every record:
+ * 1. candidates from the store's indexes: one query per requested attribute (State through
+ *    `storedStatesThatCanBe`, since the effective state can be ahead of the stored one), the
+ *    storage status (the stored state: destroyed states are final, so exact), and the requester's
+ *    reach (own objects via `$owner`, granted Object Groups; administrators and "*" grants
+ *    unrestricted), intersected smallest first;
+ * 2. each candidate loaded and verified exactly: access (`allows`, operation "Locate"), storage
+ *    status, every filter against the attributes as the client would read them now.
+ *
+ * Semantics chosen:
+ * - Storage Status Mask (omitted or 0 = on-line only): on-line = not destroyed; Destroyed Storage
+ *   (2.x) adds destroyed objects ("The server SHALL NOT return unique identifiers for objects
+ *   that are destroyed unless the Storage Status Mask field includes the Destroyed Storage
+ *   indicator", 2.1 §6.1.28); nothing is archived here, so Archival Storage adds nothing. KMIP 1.x
+ *   has no Destroyed Storage bit: a 1.x request whose State filter names Destroyed or Destroyed
+ *   Compromised searches destroyed objects (else they could never be found).
+ * - Order: most recently created first (2.1 §6.1.28; 1.4 test cases TC-OFFSET-1/2-14), see
+ *   locate-order.ts.
+ * - Offset Items skips, then Maximum Items caps. Located Items (the count of all matches, before
+ *   Offset/Maximum) is returned when Offset Items is given, as TC-OFFSET-2-14 shows (and
+ *   TC-OFFSET-1-14, with Maximum Items only, shows it absent).
+ * - Object Group Member: Group Member Fresh keeps objects whose Fresh attribute is not false
+ *   (1.4 §3.34, 2.1 §4.24); no object is generated on the fly. Group Member Default: this
+ *   server's policy names the most recently created match the group's default.
+ * - ID Placeholder: set to the uid when exactly one is returned, emptied otherwise (§4.9, §6.1.28:
+ *   "If a single Unique Identifier is returned … SHALL copy"; more than one → "SHALL empty").
+ *
+ * Result Reasons: Invalid Field (1.x: unknown attribute names, templates that do not exist,
+ * §11.10; malformed payload; negative Maximum/Offset Items; more than two instances of a date),
+ * Invalid Attribute (2.x: not an attribute, §6.1.28.1), Invalid Attribute Value, Unknown Tag.
+ * Objects the requester may not Locate are never returned and never counted.
+ */
+import { KmipError } from '../kmip/errors.js';
+import { ObjectGroupMember, Operation, ResultReason, State } from '../kmip/generated/enums.gen.js';
+import { StorageStatusMask } from '../kmip/generated/masks.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { optional, payload, readPayload, repeated } from '../kmip/payload.js';
+import { readAttributes1x, readAttributes2x, type AttributeInstance } from '../objects/attributes.js';
+import { effectiveState } from '../objects/lifecycle.js';
+import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
+import { indexEnum, indexText, RecordField } from '../store/index-encoding.js';
+import type { IndexQuery } from '../store/object-store.js';
+import type { TtlvNode } from '../ttlv/node.js';
+import { is2x, remapReason, uidNode } from './attribute-change.js';
+import type { OperationContext, OperationHandler } from './context.js';
+import { indexQueries, matches, type LocateFilter } from './locate-filters.js';
+import { compareByCreationDesc } from './locate-order.js';
+import { allAttributes, objectGroups } from './support.js';
+
+const COMMON = {
+  maximumItems: optional(Tag.MaximumItems, 'Integer'),
+  offsetItems: optional(Tag.OffsetItems, 'Integer'),
+  storageStatusMask: optional(Tag.StorageStatusMask, 'Integer'),
+  objectGroupMember: optional(Tag.ObjectGroupMember, 'Enumeration'),
+};
+const Request1x = { ...COMMON, attributes: repeated(Tag.Attribute, 'Structure'), templates: repeated(Tag.TemplateAttribute, 'Structure') };
+const Request2x = { ...COMMON, attributes: optional(Tag.Attributes, 'Structure') };
+
+const DESTROYED_STATES: readonly number[] = [State.Destroyed, State.DestroyedCompromised];
+const ONLINE_STATES: readonly number[] = [State.PreActive, State.Active, State.Deactivated, State.Compromised];
+
+export interface LocateRequest {
+  readonly filters: readonly LocateFilter[];
+  readonly maximumItems?: number;
+  readonly offsetItems?: number;
+  /** Stored states searched (from the Storage Status Mask). */
+  readonly storedStates: readonly number[];
+  readonly objectGroupMember?: number;
+}
+
+function group(instances: readonly AttributeInstance[]): LocateFilter[] {
+  const m = new Map<AttributeKey, TtlvNode[]>();
+  for (const { key, node } of instances) {
+    const list = m.get(key) ?? [];
+    list.push(node);
+    m.set(key, list);
+  }
+  return [...m].map(([key, nodes]) => ({ key, nodes }));
+}
+
+function nonNegative(n: { value: number } | undefined, what: string): number | undefined {
+  if (n === undefined) return undefined;
+  if (n.value < 0) throw new KmipError(ResultReason.InvalidField, `${what} must not be negative`);
+  return n.value;
+}
+
+export function readLocateRequest(ctx: OperationContext, node: TtlvNode | undefined): LocateRequest {
+  const v2 = is2x(ctx.version);
+  let common: { maximumItems?: { value: number }; offsetItems?: { value: number }; storageStatusMask?: { value: number }; objectGroupMember?: { value: number } };
+  let instances: AttributeInstance[];
+  if (v2) {
+    const req = readPayload(node, Request2x, { what: 'Locate request payload' });
+    common = req;
+    instances = req.attributes ? readAttributes2x(req.attributes, ctx.version) : [];
+  } else {
+    const req = readPayload(node, Request1x, { what: 'Locate request payload' });
+    common = req;
+    // "templates that do not exist are given in the request" → Invalid Field (1.4 §11.10).
+    instances = remapReason(() => readAttributes1x([...req.attributes, ...req.templates], ctx.version), ResultReason.ItemNotFound, ResultReason.InvalidField);
+  }
+  const filters = group(instances);
+  const mask = common.storageStatusMask?.value || StorageStatusMask.OnLineStorage;
+  const states = new Set<number>();
+  if (mask & StorageStatusMask.OnLineStorage) ONLINE_STATES.forEach((s) => states.add(s));
+  if (mask & StorageStatusMask.DestroyedStorage) DESTROYED_STATES.forEach((s) => states.add(s));
+  if (!v2) {
+    const stateFilter = filters.find((f) => f.key === 'State');
+    if (stateFilter?.nodes.some((n) => n.type === 'Enumeration' && DESTROYED_STATES.includes(n.value))) DESTROYED_STATES.forEach((s) => states.add(s));
+  }
+  return {
+    filters,
+    maximumItems: nonNegative(common.maximumItems, 'Maximum Items'),
+    offsetItems: nonNegative(common.offsetItems, 'Offset Items'),
+    storedStates: [...states],
+    objectGroupMember: common.objectGroupMember?.value,
+  };
+}
+
+async function union(ctx: OperationContext, queries: readonly IndexQuery[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const q of queries) for (const uid of await ctx.services.store.find(q)) out.add(uid);
+  return out;
+}
+
+/** The uids the indexes allow: a superset of the answer, never every record unless asked for every record. */
+async function candidates(ctx: OperationContext, req: LocateRequest): Promise<Set<string>> {
+  const sets: Set<string>[] = [];
+  for (const f of req.filters) {
+    if (f.key === 'UniqueIdentifier') {
+      // Every instance must match the one uid an object has: one distinct value, or nothing.
+      const ids = new Set(f.nodes.map((n) => (n.type === 'TextString' ? n.value : '')));
+      sets.push(ids.size === 1 && !ids.has('') ? ids : new Set());
+      continue;
+    }
+    const plan = indexQueries(f);
+    if (plan === null) return new Set();
+    for (const any of plan) sets.push(await union(ctx, any));
+  }
+  sets.push(await union(ctx, req.storedStates.map((s) => ({ field: RecordField.State, equals: indexEnum(s) }))));
+  const groups = ctx.services.access.grantedGroups(ctx.principal, 'Locate');
+  if (groups !== '*') {
+    sets.push(
+      await union(ctx, [
+        { field: RecordField.Owner, equals: indexText(ctx.principal.id) },
+        ...groups.map((g): IndexQuery => ({ field: 'ObjectGroup', equals: indexText(g) })),
+      ]),
+    );
+  }
+  sets.sort((a, b) => a.size - b.size);
+  const [first, ...rest] = sets;
+  const out = new Set<string>();
+  for (const uid of first ?? []) if (rest.every((s) => s.has(uid))) out.add(uid);
+  return out;
+}
+
+/** Load and verify each candidate exactly; the matches, most recently created first. */
+export async function locateRecords(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[]> {
+  const found: ObjectRecord[] = [];
+  for (const uid of await candidates(ctx, req)) {
+    const record = await ctx.services.store.get(uid);
+    if (!record) continue;
+    if (!ctx.services.access.allows(ctx.principal, 'Locate', record.owner, objectGroups(record.attributes))) continue;
+    if (!req.storedStates.includes(record.state)) continue;
+    const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now));
+    if (!req.filters.every((f) => matches(f, attrs.get(f.key) ?? []))) continue;
+    if (req.objectGroupMember === ObjectGroupMember.GroupMemberFresh) {
+      const fresh = attrs.get('Fresh')?.[0];
+      if (fresh?.type === 'Boolean' && !fresh.value) continue;
+    }
+    found.push(record);
+  }
+  found.sort(compareByCreationDesc);
+  return req.objectGroupMember === ObjectGroupMember.GroupMemberDefault ? found.slice(0, 1) : found;
+}
+
+export const locate: OperationHandler = {
+  operation: Operation.Locate,
+  name: 'Locate',
+  async handle(ctx, node) {
+    const req = readLocateRequest(ctx, node);
+    const found = await locateRecords(ctx, req);
+    const offset = req.offsetItems ?? 0;
+    const page = found.slice(offset, req.maximumItems === undefined ? undefined : offset + req.maximumItems);
+    ctx.batch.idPlaceholder = page.length === 1 ? page[0]?.uid : undefined;
+    const located: TtlvNode | undefined = req.offsetItems !== undefined ? { tag: Tag.LocatedItems, type: 'Integer', value: found.length } : undefined;
+    return payload(Tag.ResponsePayload, [located, ...page.map((r) => uidNode(r.uid))]);
+  },
+};
