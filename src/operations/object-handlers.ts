@@ -1,4 +1,15 @@
 /** Operations on managed objects and their lifecycle (Create, Register, Get, Activate, …). */
 import type { OperationHandler } from './context.js';
+import { activate } from './activate.js';
+import { archive } from './archive.js';
+import { check } from './check.js';
+import { create } from './create.js';
+import { destroy } from './destroy.js';
+import { get } from './get.js';
+import { getUsageAllocation } from './get-usage-allocation.js';
+import { obtainLease } from './obtain-lease.js';
+import { recover } from './recover.js';
+import { register } from './register.js';
+import { revoke } from './revoke.js';
 
-export const OBJECT_HANDLERS: readonly OperationHandler[] = [];
+export const OBJECT_HANDLERS: readonly OperationHandler[] = [create, register, get, activate, revoke, destroy, archive, recover, check, obtainLease, getUsageAllocation];

@@ -1,0 +1,83 @@
+/**
+ * Create. KMIP 1.4 §4.1 (Tables 163-165), KMIP 2.1 §6.1.8 (Tables 186-188).
+ * Generates a symmetric key — AES 128/192/256 or an HMAC key (HMAC-SHA1/224/256/384/512; length
+ * defaults to the hash size) — from the platform CSPRNG, as the SymmetricKey structure
+ * Key Block { Key Format Type Raw, Key Value { Key Material }, Cryptographic Algorithm,
+ * Cryptographic Length }, sealed before it is stored; the key bytes are never logged. Policy:
+ * src/policy/crypto-policy.ts.
+ *
+ * Attributes: 1.x Template-Attribute (with Template names, objects registered by 1.x clients) or
+ * 2.x Attributes (Protection Storage Masks accepted and ignored: one storage class). The server sets
+ * Unique Identifier, Object Type, State (lifecycle Create: Pre-Active, or Active when the Activation
+ * Date has passed), Initial Date, Last Change Date, Digest (SHA-256 of the Raw key), and the Usage
+ * Limits Count. The new uid becomes the ID Placeholder.
+ *
+ * Result Reasons:
+ * - Invalid Field (1.x) / Invalid Object Type (2.x): an Object Type other than Symmetric Key.
+ * - Missing Data: no Cryptographic Algorithm; 1.x without Cryptographic Usage Mask (1.4 Table 165;
+ *   a 2.x Create without one gets the policy default, 2.1 §4.14 "always has a value").
+ * - Invalid Field (1.x) / Invalid Attribute Value (2.x): an algorithm or length the policy refuses,
+ *   malformed Usage Limits (1.4 §11.2 "Incorrect attribute value(s) specified").
+ * - Item Not Found: a Template name that does not exist (1.4 §11.2); Object Archived: it is archived.
+ * - Attribute rules (objects/attributes.ts): Invalid Field (1.x); Attribute Read Only, Invalid
+ *   Attribute, Invalid Attribute Value, Attribute Single Valued (2.x).
+ * - Invalid Field (1.x) / Non Unique Name Attribute (2.x): the Name is taken.
+ * - Invalid Field: a payload that breaks its schema.
+ */
+import { randomBytes } from 'node:crypto';
+import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { KmipError } from '../kmip/errors.js';
+import { optional, payload, readPayload, required } from '../kmip/payload.js';
+import { rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
+import { symmetricKeySpec } from '../policy/crypto-policy.js';
+import type { OperationHandler } from './context.js';
+import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+
+const Request1x = { objectType: required(Tag.ObjectType, 'Enumeration'), templateAttribute: optional(Tag.TemplateAttribute, 'Structure') };
+const Request2x = {
+  objectType: required(Tag.ObjectType, 'Enumeration'),
+  attributes: required(Tag.Attributes, 'Structure'),
+  protectionStorageMasks: optional(Tag.ProtectionStorageMasks, 'Structure'),
+};
+
+export const create: OperationHandler = {
+  operation: Operation.Create,
+  name: 'Create',
+  async handle(ctx, node) {
+    const v = ctx.version;
+    const req = is2x(v)
+      ? readPayload(node, Request2x, { what: 'Create request payload' })
+      : readPayload(node, Request1x, { what: 'Create request payload' });
+    const objectType = req.objectType.value;
+    if (objectType !== ObjectType.SymmetricKey) {
+      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), 'this server creates Symmetric Keys only (use Register for other objects)');
+    }
+    const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Create');
+
+    const alg = attrs.get('CryptographicAlgorithm')?.[0];
+    if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.MissingData, 'Create needs a Cryptographic Algorithm');
+    const len = attrs.get('CryptographicLength')?.[0];
+    const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined);
+    if (!decision.ok) throw new KmipError(ResultReason.InvalidAttributeValue, decision.why);
+    attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: decision.bits }]);
+    if (!attrs.has('CryptographicUsageMask')) {
+      if (!is2x(v)) throw new KmipError(ResultReason.MissingData, 'Create needs a Cryptographic Usage Mask (KMIP 1.4 Table 165)');
+      attrs.set('CryptographicUsageMask', [{ tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask }]);
+    }
+    normalizeUsageLimits(attrs, v);
+    await checkNamesUnique(ctx, attrs, 'Create');
+
+    const key = randomBytes(decision.bits / 8);
+    try {
+      attrs.set('Digest', [rawKeyDigest(key)]);
+      const uid = await commitNewObject(ctx, objectType, attrs, symmetricKeyBody(key, alg.value, decision.bits));
+      return payload(Tag.ResponsePayload, [
+        { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
+        { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
+      ]);
+    } finally {
+      key.fill(0);
+    }
+  },
+};

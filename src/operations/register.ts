@@ -1,0 +1,91 @@
+/**
+ * Register. KMIP 1.4 §4.3 (Tables 169-171), KMIP 2.1 §6.1.43 (Tables 291-294).
+ * Stores an object the client supplies: Symmetric Key, Public Key, Private Key, Split Key, Secret
+ * Data, PGP Key (Key Block, wrapped or not), Certificate, Opaque Object (any Opaque Data Type,
+ * including the extension range PyKMIP uses, 0x80000000), Certificate Request (2.x) and Template
+ * (1.x: its attributes are applied when a later Create/Register names it in a Template-Attribute).
+ * The content is sealed before it is stored. Attributes the content states are derived: Cryptographic
+ * Algorithm/Length from the Key Block (a symmetric key's length from its Raw material), Certificate
+ * Type and Certificate Length, Opaque Data Type (2.x), Digest (SHA-256). Server-set attributes and
+ * the ID Placeholder as in Create. Protection Storage Masks (2.x) are accepted and ignored.
+ *
+ * Result Reasons:
+ * - Invalid Field (1.x) / Invalid Object Type (2.x): an Object Type this version does not define or
+ *   this server does not store.
+ * - Invalid Field: the object does not match the Object Type or breaks its structure (missing Key
+ *   Block, Certificate Value, …; 1.4 §11.4), a Template holding a Name, request attributes that
+ *   contradict the Key Block (2.x: Invalid Attribute Value).
+ * - Missing Data: a key (symmetric, public, private, split) whose Cryptographic Algorithm/Length is
+ *   neither in the request nor in the Key Block (1.4 Table 171, 2.1 Table 293).
+ * - Item Not Found / Object Archived: a Template-Attribute naming a missing / archived Template.
+ * - Attribute rules (objects/attributes.ts) and Name uniqueness as in Create.
+ */
+import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { KmipError } from '../kmip/errors.js';
+import { optional, payload, readPayload, required } from '../kmip/payload.js';
+import { enumDef, isAvailable } from '../kmip/registry.js';
+import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
+import { nodesEqual } from '../ttlv/node.js';
+import type { OperationHandler } from './context.js';
+import { SERVED_OBJECT_TYPES } from './query.js';
+import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+
+const objectTags = [...OBJECT_TAG.values()];
+const Request1x = {
+  objectType: required(Tag.ObjectType, 'Enumeration'),
+  templateAttribute: optional(Tag.TemplateAttribute, 'Structure'),
+};
+const Request2x = {
+  objectType: required(Tag.ObjectType, 'Enumeration'),
+  attributes: required(Tag.Attributes, 'Structure'),
+  protectionStorageMasks: optional(Tag.ProtectionStorageMasks, 'Structure'),
+};
+
+/** Keys whose algorithm and length the Register request must state (here or in the Key Block). */
+const NEEDS_ALGORITHM: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey, ObjectType.SplitKey]);
+
+const OBJECT_TYPE_DEFS = new Map((enumDef('ObjectType')?.values ?? []).map((d) => [d.value, d]));
+
+export const register: OperationHandler = {
+  operation: Operation.Register,
+  name: 'Register',
+  async handle(ctx, node) {
+    const v = ctx.version;
+    // The object itself is any one of the object structures; take it out before the schema check.
+    const children = node?.type === 'Structure' ? node.value : [];
+    const objects = children.filter((c) => objectTags.includes(c.tag));
+    if (objects.length > 1) throw new KmipError(ResultReason.InvalidField, 'Register carries more than one object');
+    const rest = node === undefined ? undefined : { ...node, value: children.filter((c) => !objectTags.includes(c.tag)) };
+    const req = is2x(v)
+      ? readPayload(rest, Request2x, { what: 'Register request payload' })
+      : readPayload(rest, Request1x, { what: 'Register request payload' });
+    const objectType = req.objectType.value;
+    const def = OBJECT_TYPE_DEFS.get(objectType);
+    const served = objectType === ObjectType.Template ? !is2x(v) : SERVED_OBJECT_TYPES.includes(objectType);
+    if (!def || !isAvailable(def, v) || !served) {
+      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `Object Type ${objectType} cannot be registered in KMIP ${v.major}.${v.minor}`);
+    }
+    const parsed = parseObject(objectType, objects[0], v);
+    const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Register');
+
+    for (const d of parsed.derived) {
+      const given = attrs.get(d.key);
+      if (given && given.length > 0) {
+        if (!given.every((g) => nodesEqual(g, d.node))) {
+          throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${d.key} does not match the object's content`);
+        }
+      } else {
+        attrs.set(d.key, [d.node]);
+      }
+    }
+    if (NEEDS_ALGORITHM.has(objectType) && (!attrs.has('CryptographicAlgorithm') || !attrs.has('CryptographicLength'))) {
+      throw new KmipError(ResultReason.MissingData, 'Register of a key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)');
+    }
+    if (parsed.digest) attrs.set('Digest', [parsed.digest]);
+    normalizeUsageLimits(attrs, v);
+    await checkNamesUnique(ctx, attrs, 'Register');
+    const uid = await commitNewObject(ctx, objectType, attrs, parsed.body);
+    return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
+  },
+};
