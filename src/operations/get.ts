@@ -9,7 +9,7 @@
  * Feature Not Supported; a later change adds it.
  *
  * Result Reasons:
- * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's.
+ * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
  * - Object Archived: the object is archived (1.4 §11.12).
  * - Object Destroyed (2.x; test case BL-M-8-21) / Key Value Not Present (1.2-1.4; Permission
  *   Denied in 1.0/1.1, which lack it): the key material was destroyed.
