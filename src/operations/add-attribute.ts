@@ -8,12 +8,12 @@
  * only (Table 168). Activation/Deactivation Date go through the life cycle (attribute-change.ts).
  *
  * Result Reasons (the table in objects/attributes.ts gives each version's):
- * - 1.x (§11.15): Item Not Found (no such object / not the requester's), Permission Denied
+ * - 1.x (§11.15): Item Not Found (no such object / not the requester's), Object Archived, Permission Denied
  *   (read-only attribute, or not for this object type; also a lifecycle date outside its
  *   states), Illegal Operation (single-valued attribute already present; a Name another object
  *   has), Invalid Field (Attribute Index given; unknown name; wrong value type), Index Out of
  *   Bounds (more than MAX_ATTRIBUTE_INSTANCES instances), Application Namespace Not Supported.
- * - 2.x (§6.1.2.1): Item Not Found, Read Only Attribute, Invalid Attribute (unknown, or not for
+ * - 2.x (§6.1.2.1): Item Not Found, Object Archived, Read Only Attribute, Invalid Attribute (unknown, or not for
  *   this object type), Invalid Attribute Value, Attribute Single Valued, Non Unique Name
  *   Attribute, Server Limit Exceeded, Wrong Key Lifecycle State, Invalid Field, Application
  *   Namespace Not Supported.

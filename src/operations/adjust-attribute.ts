@@ -19,8 +19,8 @@
  * Read-only attributes are refused (Read Only Attribute); the state rules are Modify Attribute's.
  * Activation/Deactivation Date go through the life cycle. Response: the Unique Identifier.
  *
- * Result Reasons (§6.1.3.1): Item Not Found (no such object / not the requester's; absent vendor
- * attribute without a type), Invalid Data Type, Multi Valued Attribute, Numeric Range, Read Only
+ * Result Reasons (§6.1.3.1): Item Not Found (no such object / not the requester's; an absent
+ * vendor attribute without a type), Object Archived, Invalid Data Type, Multi Valued Attribute, Numeric Range, Read Only
  * Attribute, Invalid Attribute, Unknown Tag, Wrong Key Lifecycle State, Invalid Field.
  */
 import { KmipError } from '../kmip/errors.js';

@@ -24,7 +24,8 @@ import type { AttributeKey } from '../objects/managed-object.js';
 import { indexValue } from '../store/index-encoding.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationContext } from './context.js';
-import { loadObject, objectGroups, resolveUid, saveRecords, touched, withAttribute, type LoadedObject } from './support.js';
+import { loadManaged } from './object-support.js';
+import { objectGroups, resolveUid, saveRecords, touched, withAttribute, type LoadedObject } from './support.js';
 
 export const is2x = (v: KmipVersion): boolean => v.major >= 2;
 
@@ -33,9 +34,16 @@ export function uidNode(uid: string): TtlvNode {
   return { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid };
 }
 
-/** Resolve the request's Unique Identifier (or the ID Placeholder) and load the object for `operation`. */
+/**
+ * Resolve the request's Unique Identifier (or the ID Placeholder) and load the object for
+ * `operation` through object-support.ts `loadManaged`, shared with the object operations: no such
+ * object, or one the requester may not touch, is Item Not Found (support.ts `loadObject`, one
+ * reason for every operation of the server; KMIP 2.1 names Object Not Found, a switch made in
+ * support.ts for all operations at once); an archived object is Object Archived (1.4
+ * §11.13-§11.17).
+ */
 export async function loadFor(ctx: OperationContext, uid: TtlvNode | undefined, operation: string): Promise<LoadedObject> {
-  return loadObject(ctx, resolveUid(ctx, uid), operation);
+  return loadManaged(ctx, resolveUid(ctx, uid), operation);
 }
 
 const LIFECYCLE_DATES: Readonly<Record<string, 'SetActivationDate' | 'SetDeactivationDate'>> = {

@@ -13,9 +13,9 @@
  *
  * Result Reasons:
  * - 1.x (§11.17): Item Not Found (no such object / not the requester's; no attribute of that
- *   name; no instance at that index), Permission Denied (read-only / required attribute),
+ *   name; no instance at that index), Object Archived, Permission Denied (read-only / required attribute),
  *   Invalid Field (unknown name).
- * - 2.x (§6.1.13.1): Item Not Found, Attribute Not Found, Attribute Instance Not Found,
+ * - 2.x (§6.1.13.1): Item Not Found, Object Archived, Attribute Not Found, Attribute Instance Not Found,
  *   Attribute Read Only, Invalid Attribute, Invalid Field.
  */
 import { KmipError } from '../kmip/errors.js';

@@ -6,7 +6,7 @@
  * "x-ID"); 2.x Attribute References (the attribute's tag as an Enumeration, or {Vendor
  * Identification, Attribute Name} for a vendor attribute, as test case TL-M-3-21 shows).
  *
- * Result Reasons: Item Not Found (no such object, or not the requester's), Invalid Field
+ * Result Reasons: Item Not Found (no such object, or not the requester's), Object Archived (1.4 §11.14), Invalid Field
  * (malformed payload).
  */
 import { Operation } from '../kmip/generated/enums.gen.js';

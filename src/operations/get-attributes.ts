@@ -13,8 +13,8 @@
  * 1.x error table §11.13 lists no other reason for it); in 2.x a reference to a tag that is no
  * attribute is Invalid Attribute (2.1 §6.1.20.1), to an unknown tag Unknown Tag.
  *
- * Result Reasons: Item Not Found (no such object, or not the requester's: existence does not
- * leak), Invalid Message (the same name/reference twice: 1.4 §11.13; 2.1 §6.1.20 "SHALL NOT"),
+ * Result Reasons: Item Not Found (no such object, or not the requester's: existence does
+ * not leak), Object Archived (1.4 §11.13), Invalid Message (the same name/reference twice: 1.4 §11.13; 2.1 §6.1.20 "SHALL NOT"),
  * Invalid Field, Invalid Attribute, Unknown Tag.
  */
 import { KmipError } from '../kmip/errors.js';

@@ -16,12 +16,13 @@
  *    status, every filter against the attributes as the client would read them now.
  *
  * Semantics chosen:
- * - Storage Status Mask (omitted or 0 = on-line only): on-line = not destroyed; Destroyed Storage
- *   (2.x) adds destroyed objects ("The server SHALL NOT return unique identifiers for objects
- *   that are destroyed unless the Storage Status Mask field includes the Destroyed Storage
- *   indicator", 2.1 §6.1.28); nothing is archived here, so Archival Storage adds nothing. KMIP 1.x
- *   has no Destroyed Storage bit: a 1.x request whose State filter names Destroyed or Destroyed
- *   Compromised searches destroyed objects (else they could never be found).
+ * - Storage Status Mask (omitted or 0 = on-line only): destroyed objects (State Destroyed or
+ *   Destroyed Compromised) are in destroyed storage, archived ones (Archive Date set by Archive,
+ *   see object-support.ts) in archival storage, every other object on line. "The server SHALL NOT
+ *   return unique identifiers for objects that are destroyed unless the Storage Status Mask field
+ *   includes the Destroyed Storage indicator … archived unless … Archived Storage" (2.1 §6.1.28).
+ *   KMIP 1.x has no Destroyed Storage bit: a 1.x request whose State filter names Destroyed or
+ *   Destroyed Compromised searches destroyed objects (else they could never be found).
  * - Order: most recently created first (2.1 §6.1.28; 1.4 test cases TC-OFFSET-1/2-14), see
  *   locate-order.ts.
  * - Offset Items skips, then Maximum Items caps. Located Items (the count of all matches, before
@@ -53,6 +54,7 @@ import { is2x, remapReason, uidNode } from './attribute-change.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { indexQueries, matches, type LocateFilter } from './locate-filters.js';
 import { compareByCreationDesc } from './locate-order.js';
+import { isArchived } from './object-support.js';
 import { allAttributes, objectGroups } from './support.js';
 
 const COMMON = {
@@ -71,7 +73,9 @@ export interface LocateRequest {
   readonly filters: readonly LocateFilter[];
   readonly maximumItems?: number;
   readonly offsetItems?: number;
-  /** Stored states searched (from the Storage Status Mask). */
+  /** Storage searched (from the Storage Status Mask). */
+  readonly storage: { readonly online: boolean; readonly archived: boolean; readonly destroyed: boolean };
+  /** Stored states that storage can hold. */
   readonly storedStates: readonly number[];
   readonly objectGroupMember?: number;
 }
@@ -108,17 +112,22 @@ export function readLocateRequest(ctx: OperationContext, node: TtlvNode | undefi
   }
   const filters = group(instances);
   const mask = common.storageStatusMask?.value || StorageStatusMask.OnLineStorage;
+  const stateFilter = filters.find((f) => f.key === 'State');
+  const storage = {
+    online: (mask & StorageStatusMask.OnLineStorage) !== 0,
+    archived: (mask & StorageStatusMask.ArchivalStorage) !== 0,
+    destroyed:
+      (mask & StorageStatusMask.DestroyedStorage) !== 0 ||
+      (!v2 && stateFilter?.nodes.some((n) => n.type === 'Enumeration' && DESTROYED_STATES.includes(n.value)) === true),
+  };
   const states = new Set<number>();
-  if (mask & StorageStatusMask.OnLineStorage) ONLINE_STATES.forEach((s) => states.add(s));
-  if (mask & StorageStatusMask.DestroyedStorage) DESTROYED_STATES.forEach((s) => states.add(s));
-  if (!v2) {
-    const stateFilter = filters.find((f) => f.key === 'State');
-    if (stateFilter?.nodes.some((n) => n.type === 'Enumeration' && DESTROYED_STATES.includes(n.value))) DESTROYED_STATES.forEach((s) => states.add(s));
-  }
+  if (storage.online || storage.archived) ONLINE_STATES.forEach((s) => states.add(s));
+  if (storage.destroyed) DESTROYED_STATES.forEach((s) => states.add(s));
   return {
     filters,
     maximumItems: nonNegative(common.maximumItems, 'Maximum Items'),
     offsetItems: nonNegative(common.offsetItems, 'Offset Items'),
+    storage,
     storedStates: [...states],
     objectGroupMember: common.objectGroupMember?.value,
   };
@@ -145,6 +154,7 @@ async function candidates(ctx: OperationContext, req: LocateRequest): Promise<Se
     for (const any of plan) sets.push(await union(ctx, any));
   }
   sets.push(await union(ctx, req.storedStates.map((s) => ({ field: RecordField.State, equals: indexEnum(s) }))));
+  if (req.storage.archived && !req.storage.online && !req.storage.destroyed) sets.push(await union(ctx, [{ field: 'ArchiveDate', exists: true }]));
   const groups = ctx.services.access.grantedGroups(ctx.principal, 'Locate');
   if (groups !== '*') {
     sets.push(
@@ -161,6 +171,12 @@ async function candidates(ctx: OperationContext, req: LocateRequest): Promise<Se
   return out;
 }
 
+/** Destroyed objects are in destroyed storage, archived ones (Archive Date set) in archival, the rest on line. */
+function inStorage(req: LocateRequest, record: ObjectRecord): boolean {
+  if (DESTROYED_STATES.includes(record.state)) return req.storage.destroyed;
+  return isArchived(record.attributes) ? req.storage.archived : req.storage.online;
+}
+
 /** Load and verify each candidate exactly; the matches, most recently created first. */
 export async function locateRecords(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[]> {
   const found: ObjectRecord[] = [];
@@ -168,7 +184,7 @@ export async function locateRecords(ctx: OperationContext, req: LocateRequest): 
     const record = await ctx.services.store.get(uid);
     if (!record) continue;
     if (!ctx.services.access.allows(ctx.principal, 'Locate', record.owner, objectGroups(record.attributes))) continue;
-    if (!req.storedStates.includes(record.state)) continue;
+    if (!inStorage(req, record)) continue;
     const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now));
     if (!req.filters.every((f) => matches(f, attrs.get(f.key) ?? []))) continue;
     if (req.objectGroupMember === ObjectGroupMember.GroupMemberFresh) {

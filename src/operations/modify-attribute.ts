@@ -15,10 +15,10 @@
  * Result Reasons:
  * - 1.x (§11.16): Item Not Found (no such object / not the requester's; no instance at that
  *   index), Invalid Field (the object lacks the attribute; unknown name; wrong value type),
- *   Permission Denied (read-only attribute; modified outside the states its rule allows, test
+ *   Object Archived, Permission Denied (read-only attribute; modified outside the states its rule allows, test
  *   case SKLC-M-3-14), Illegal Operation (a Name another object has), Application Namespace Not
  *   Supported.
- * - 2.x (§6.1.34.1): Item Not Found, Attribute Not Found, Attribute Instance Not Found,
+ * - 2.x (§6.1.34.1): Item Not Found, Object Archived, Attribute Not Found, Attribute Instance Not Found,
  *   Attribute Read Only, Wrong Key Lifecycle State (SKLC-M-3-21), Non Unique Name Attribute,
  *   Invalid Attribute, Invalid Attribute Value, Invalid Field, Application Namespace Not Supported.
  */

@@ -9,7 +9,8 @@
  * are refused either way with the reason this operation names (Read Only Attribute).
  * Activation/Deactivation Date go through the life cycle. Response: the Unique Identifier.
  *
- * Result Reasons (§6.1.51.1): Item Not Found (no such object / not the requester's), Multi
+ * Result Reasons (§6.1.51.1): Item Not Found (no such object / not the requester's), Object
+ * Archived, Multi
  * Valued Attribute (more than one instance), Read Only Attribute, Invalid Attribute, Invalid
  * Attribute Value, Non Unique Name Attribute, Wrong Key Lifecycle State, Invalid Field,
  * Application Namespace Not Supported.

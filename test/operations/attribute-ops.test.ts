@@ -340,6 +340,23 @@ describe('Adjust Attribute (2.x)', () => {
   });
 });
 
+describe('archived objects (Archive Date set)', () => {
+  it('every attribute operation answers Object Archived, in both versions', async () => {
+    const uid = await seed(srv, { attributes: [['ArchiveDate', [date(Tag.ArchiveDate, NOW - 1)]], [customKey('x', 'a'), [t.int(Tag.AttributeValue, 1)]]] });
+    failed(await call(c, V14, Operation.GetAttributes, [uidText(uid)]), ResultReason.ObjectArchived);
+    failed(await call(c, V14, Operation.GetAttributeList, [uidText(uid)]), ResultReason.ObjectArchived);
+    failed(await call(c, V14, Operation.AddAttribute, [uidText(uid), attr1('x-b', t.int(0, 1))]), ResultReason.ObjectArchived);
+    failed(await call(c, V14, Operation.ModifyAttribute, [uidText(uid), attr1('x-a', t.int(0, 2))]), ResultReason.ObjectArchived);
+    failed(await call(c, V14, Operation.DeleteAttribute, [uidText(uid), t.text(Tag.AttributeName, 'x-a')]), ResultReason.ObjectArchived);
+    failed(await call(c, V21, Operation.SetAttribute, [uidText(uid), newAttr(vendorAttr('x', 'a', t.int(0, 2)))]), ResultReason.ObjectArchived);
+    failed(
+      await call(c, V21, Operation.AdjustAttribute, [uidText(uid), vendorRef('x', 'a'), t.enum(Tag.AdjustmentType, AdjustmentType.Increment)]),
+      ResultReason.ObjectArchived,
+    );
+    expect(await instances(uid, customKey('x', 'a'))).toEqual([t.int(Tag.AttributeValue, 1)]);
+  });
+});
+
 describe('custom attributes at size', () => {
   const big = (prefix: string, i: number) => `${prefix}${i}-`.padEnd(1024, String.fromCharCode(0x61 + (i % 26)));
   const valueOf = (i: number): TtlvNode => {

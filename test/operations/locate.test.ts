@@ -282,7 +282,17 @@ describe('Storage Status Mask and Object Group Member', () => {
     expect(await found(c, V21, locate2([scope]))).toEqual([live]);
     expect(await found(c, V21, locate2([scope], [t.int(Tag.StorageStatusMask, StorageStatusMask.DestroyedStorage)]))).toEqual([gone]);
     expect(await found(c, V21, locate2([scope], [t.int(Tag.StorageStatusMask, StorageStatusMask.DestroyedStorage | StorageStatusMask.OnLineStorage)]))).toEqual([gone, live]);
-    expect(await found(c, V21, locate2([scope], [t.int(Tag.StorageStatusMask, StorageStatusMask.ArchivalStorage)]))).toEqual([]);
+  });
+
+  it('archived objects (Archive Date set) only with Archival Storage', async () => {
+    const archived = await seed(srv, { state: State.Active, attributes: [xcase('storage'), stamp(3), ['ArchiveDate', [date(Tag.ArchiveDate, NOW)]]] });
+    try {
+      expect(await found(c, V21, locate2([scope]))).toEqual([live]);
+      expect(await found(c, V14, locate1([['x-case', t.text(0, 'storage')]], [t.int(Tag.StorageStatusMask, StorageStatusMask.ArchivalStorage)]))).toEqual([archived]);
+      expect(await found(c, V21, locate2([scope], [t.int(Tag.StorageStatusMask, 7)]))).toEqual([archived, gone, live]);
+    } finally {
+      await srv.kms.services.store.commit([{ type: 'delete', uid: archived, expectedRevision: 1 }]);
+    }
   });
 
   it('1.x (no Destroyed Storage bit): a State filter naming Destroyed finds destroyed objects', async () => {
