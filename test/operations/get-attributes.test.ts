@@ -208,3 +208,17 @@ describe('Get Attribute List', () => {
     expect(p.value.filter((c) => c.tag === Tag.AttributeReference)).toEqual([tagRef(Tag.UniqueIdentifier), tagRef(Tag.ObjectType), tagRef(Tag.State)]);
   });
 });
+
+describe('through Create', () => {
+  it('a key made by Create answers Get Attributes in both versions with the attributes Create set', async () => {
+    const { createSymmetricKeyPayload, uniqueIdentifierOf } = await import('../../src/client/requests.js');
+    const p = createSymmetricKeyPayload(V14, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: 12, name: 'ga-created' });
+    const created = uniqueIdentifierOf(ok(await call(owner, V14, Operation.Create, p.value)));
+    const one = attributes1x(ok(await call(owner, V14, Operation.GetAttributes, [uidText(created), t.text(Tag.AttributeName, 'Cryptographic Length'), t.text(Tag.AttributeName, 'Name'), t.text(Tag.AttributeName, 'State')])));
+    expect(one.map((a) => a.name)).toEqual(['Cryptographic Length', 'Name', 'State']);
+    expect(one[0]?.value).toEqual(t.int(Tag.AttributeValue, 128));
+    const two = attributes2x(ok(await call(owner, V21, Operation.GetAttributes, [uidText(created), tagRef(Tag.InitialDate), tagRef(Tag.CryptographicAlgorithm)])));
+    expect(two).toEqual([t.date(Tag.InitialDate, BigInt(NOW)), t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES)]);
+    failed(await call(alice, V21, Operation.GetAttributes, [uidText(created)]), ResultReason.ItemNotFound);
+  });
+});

@@ -375,3 +375,34 @@ describe('Locate after attribute changes', () => {
   });
 });
 
+
+describe('through Create', () => {
+  it('keys made by Create (1.4 and 2.1) are found by Name, Object Group and a custom attribute added later, newest first', async () => {
+    const { createSymmetricKeyPayload, uniqueIdentifierOf } = await import('../../src/client/requests.js');
+    const mk = async (version: typeof V14, n: string) =>
+      uniqueIdentifierOf(
+        ok(
+          await call(c, version, Operation.Create, createSymmetricKeyPayload(version, {
+            algorithm: CryptographicAlgorithm.AES,
+            length: 256,
+            usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt,
+            name: n,
+            attributes: [t.text(Tag.ObjectGroup, 'created-via-create')],
+          }).value),
+        ),
+      );
+    clockMs = (NOW + 10) * 1000;
+    const k14 = await mk(V14, 'created-1.4');
+    clockMs = (NOW + 20) * 1000;
+    const k21 = await mk(V21, 'created-2.1');
+    expect(await found(c, V14, locate1([name('created-1.4')]))).toEqual([k14]);
+    expect(await found(c, V21, locate2([t.text(Tag.ObjectGroup, 'created-via-create')]))).toEqual([k21, k14]);
+    expect(await found(c, V21, locate2([t.text(Tag.ObjectGroup, 'created-via-create'), t.enum(Tag.State, State.PreActive), t.int(Tag.CryptographicLength, 256)]))).toEqual([k21, k14]);
+    ok(await call(c, V14, Operation.AddAttribute, [uidText(k14), attr1('x-tagged', t.text(0, 'yes'))]));
+    expect(await found(c, V21, locate2([vendorAttr('x', 'tagged', t.text(0, 'yes'))]))).toEqual([k14]);
+    expect(await found(alice, V21, locate2([t.text(Tag.ObjectGroup, 'created-via-create')]))).toEqual([]);
+    // Activation Date set in the past through Modify/Add: found as Active.
+    ok(await call(c, V21, Operation.AddAttribute, [uidText(k21), t.struct(Tag.NewAttribute, [date(Tag.ActivationDate, NOW + 15)])]));
+    expect(await found(c, V21, locate2([t.text(Tag.ObjectGroup, 'created-via-create'), t.enum(Tag.State, State.Active)]))).toEqual([k21]);
+  });
+});
