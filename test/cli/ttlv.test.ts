@@ -20,7 +20,7 @@ function kms(args: string[], input?: string | Buffer) {
 }
 
 beforeAll(() => {
-  if (!existsSync(KMS)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+  if (!existsSync(KMS)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
 });
 
 describe('kms ttlv', () => {
