@@ -1,0 +1,237 @@
+/**
+ * KeyBackend: where keys live and where cryptography on them happens, in HSM terms
+ * (keys, mechanisms, sensitive/extractable), never KMIP terms. The HSM never decides UIDs:
+ * callers map their objects to `KeyRef`s.
+ *
+ * Two implementations pass one shared contract suite (test/hsm/contract.ts), configured by
+ * `capabilities()`:
+ *   - pkcs11/  a PKCS#11 token through pkcs11js (SoftHSM2 in CI)
+ *   - software/ node:crypto, keys in process memory, persistent keys wrapped at rest under a
+ *     master key file. Not an HSM.
+ *
+ * Errors are `HsmError` with a code: a PKCS#11 return value name (`CKR_…`), also used by the
+ * software backend for the same situations, or one of the backend-level codes below.
+ */
+
+export type SecretKeyType = 'AES' | 'GENERIC_SECRET';
+export type KeyUsage = 'encrypt' | 'decrypt' | 'wrap' | 'unwrap' | 'sign' | 'verify';
+
+export type CipherMechanism = 'AES_GCM' | 'AES_CBC' | 'AES_CBC_PAD' | 'AES_CTR' | 'AES_ECB';
+/** AES_KEY_WRAP: RFC 3394. AES_KEY_WRAP_PAD: RFC 5649 (KWP). AES_GCM: ciphertext ‖ tag of the key value. */
+export type WrapMechanism = 'AES_KEY_WRAP' | 'AES_KEY_WRAP_PAD' | 'AES_GCM';
+export type MacMechanism = 'HMAC_SHA1' | 'HMAC_SHA224' | 'HMAC_SHA256' | 'HMAC_SHA384' | 'HMAC_SHA512';
+/** Signing mechanisms. Only MACs until key pairs exist. */
+export type SignMechanism = MacMechanism;
+
+/** Parameters of a cipher call. GCM output is ciphertext ‖ tag; its input to decrypt likewise. */
+export type CipherParams =
+  | { readonly mechanism: 'AES_GCM'; readonly iv: Uint8Array; readonly aad?: Uint8Array; readonly tagBits?: 96 | 104 | 112 | 120 | 128 }
+  | { readonly mechanism: 'AES_CBC' | 'AES_CBC_PAD'; readonly iv: Uint8Array }
+  /** counterBlock: the initial 16-byte counter block; counterBits: how many low bits count (default 128). */
+  | { readonly mechanism: 'AES_CTR'; readonly counterBlock: Uint8Array; readonly counterBits?: number }
+  | { readonly mechanism: 'AES_ECB' };
+
+export type WrapParams =
+  | { readonly mechanism: 'AES_KEY_WRAP' | 'AES_KEY_WRAP_PAD' }
+  | { readonly mechanism: 'AES_GCM'; readonly iv: Uint8Array; readonly aad?: Uint8Array };
+
+export interface UnwrapTemplate {
+  readonly type: SecretKeyType;
+  readonly token: boolean;
+  readonly sensitive: boolean;
+  readonly extractable: boolean;
+  readonly usage: readonly KeyUsage[];
+  readonly label?: string;
+  readonly id?: Uint8Array;
+}
+
+export interface KeyTemplate {
+  readonly type: SecretKeyType;
+  /** AES: 128, 192 or 256. Generic secret: a multiple of 8 within capabilities().genericSecretBits. */
+  readonly bits: number;
+  /** true: a persistent token object; false: a session object (gone when the backend closes or its session is lost). */
+  readonly token: boolean;
+  /** The value can never be read in the clear (CKA_SENSITIVE). */
+  readonly sensitive: boolean;
+  /** The key may be wrapped out of the backend (CKA_EXTRACTABLE). */
+  readonly extractable: boolean;
+  readonly usage: readonly KeyUsage[];
+  readonly label?: string;
+  /** CKA_ID; a random 16-byte id is assigned when absent. Keys are found again by it. */
+  readonly id?: Uint8Array;
+}
+
+/**
+ * A reference to a key in a backend: plain data, safe to store. `id` (hex of CKA_ID) is what
+ * the backend looks the key up by, so a reference outlives sessions, module re-initialisation
+ * and (for token keys) restarts. It never holds key material.
+ */
+export interface KeyRef {
+  readonly id: string;
+  readonly label?: string;
+  readonly token: boolean;
+  readonly type: SecretKeyType;
+  readonly bits: number;
+  readonly sensitive: boolean;
+  readonly extractable: boolean;
+  readonly usage: readonly KeyUsage[];
+}
+
+export interface FindQuery {
+  readonly label?: string;
+  readonly id?: Uint8Array;
+  /** Only token (true) or only session (false) keys; both when absent. */
+  readonly token?: boolean;
+}
+
+/** Known deviations of a backend from the mechanism specifications, declared so tests and callers can see them. */
+export type BackendQuirk =
+  /** SoftHSM2 ≤ 2.6: CKM_AES_KEY_WRAP_PAD zero-pads a key whose length is not a multiple of 8 before wrapping, so the output is not RFC 5649's (unwrap is conformant). */
+  | 'KWP_WRAP_PADS_UNALIGNED_KEYS'
+  /** SoftHSM2: an AES-GCM tag mismatch comes back as CKR_GENERAL_ERROR; the backend reports CKR_ENCRYPTED_DATA_INVALID. */
+  | 'GCM_AUTH_FAILURE_IS_GENERAL_ERROR';
+
+export interface BackendCapabilities {
+  readonly kind: 'pkcs11' | 'software';
+  /** Human description of the token/module (or the loud "not an HSM"). */
+  readonly token: string;
+  readonly aesKeyBits: readonly number[];
+  /** Generic secret (HMAC key) generation bounds, in bits; absent when not generatable. */
+  readonly genericSecretBits?: { readonly min: number; readonly max: number };
+  readonly ciphers: readonly CipherMechanism[];
+  readonly wraps: readonly WrapMechanism[];
+  /** MAC mechanisms with the key lengths (bits) the backend accepts for them. */
+  readonly macs: readonly { readonly mechanism: MacMechanism; readonly minKeyBits: number; readonly maxKeyBits: number }[];
+  /** Keys with known values can be created (C_CreateObject). */
+  readonly importKeys: boolean;
+  /** Token keys survive a restart (a new backend instance on the same token / key file). */
+  readonly persistentKeys: boolean;
+  /** Concurrent sessions this backend will use (its pool size). */
+  readonly maxSessions: number;
+  readonly quirks: readonly BackendQuirk[];
+}
+
+export interface KeyBackend {
+  /** A short description for logs. */
+  readonly description: string;
+  capabilities(): BackendCapabilities;
+
+  generateKey(template: KeyTemplate): Promise<KeyRef>;
+  /** Create a key with a known value (tests, imports). `template.bits` must match the value. */
+  importKey(template: KeyTemplate, value: Uint8Array): Promise<KeyRef>;
+  /** Read a key's value. Sensitive or non-extractable keys: HsmError CKR_ATTRIBUTE_SENSITIVE. */
+  exportKey(key: KeyRef): Promise<Uint8Array>;
+
+  wrapKey(params: WrapParams, wrappingKey: KeyRef, key: KeyRef): Promise<Uint8Array>;
+  /** The key length comes from the unwrapped value; the returned reference says it. */
+  unwrapKey(params: WrapParams, unwrappingKey: KeyRef, wrapped: Uint8Array, template: UnwrapTemplate): Promise<KeyRef>;
+
+  encrypt(params: CipherParams, key: KeyRef, data: Uint8Array): Promise<Uint8Array>;
+  /** A GCM tag, AAD or ciphertext mismatch: HsmError CKR_ENCRYPTED_DATA_INVALID. */
+  decrypt(params: CipherParams, key: KeyRef, data: Uint8Array): Promise<Uint8Array>;
+
+  sign(mechanism: SignMechanism, key: KeyRef, data: Uint8Array): Promise<Uint8Array>;
+  /** false when the signature/MAC does not match; errors only for unusable keys or mechanisms. */
+  verify(mechanism: SignMechanism, key: KeyRef, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+
+  /** At most MAX_RANDOM_BYTES per call. */
+  random(length: number): Promise<Uint8Array>;
+  destroyKey(key: KeyRef): Promise<void>;
+  findKeys(query: FindQuery): Promise<KeyRef[]>;
+  close(): Promise<void>;
+}
+
+export const MAX_RANDOM_BYTES = 1 << 20;
+
+export type HsmErrorCode =
+  | `CKR_${string}`
+  /** The mechanism, key type or size is not offered by this backend (see capabilities()). */
+  | 'NOT_SUPPORTED'
+  /** The session or module failed and could not be recovered (or failed again after one retry). */
+  | 'SESSION_LOST'
+  /** No key with this reference (destroyed, or a session key lost with its session). */
+  | 'KEY_NOT_FOUND'
+  /** A bad argument caught before reaching the token. */
+  | 'BAD_ARGUMENT'
+  /** The PKCS#11 library could not be loaded, or the token/slot is absent. */
+  | 'MODULE_UNAVAILABLE'
+  /** The backend was closed. */
+  | 'CLOSED';
+
+export class HsmError extends Error {
+  override readonly name = 'HsmError';
+  constructor(
+    readonly code: HsmErrorCode,
+    message: string,
+    options?: { cause?: unknown; ckr?: number; fn?: string },
+  ) {
+    super(message, options);
+    this.ckr = options?.ckr;
+    this.fn = options?.fn;
+  }
+  /** The numeric PKCS#11 return value, when the error came from a token. */
+  readonly ckr: number | undefined;
+  /** The PKCS#11 function that failed. */
+  readonly fn: string | undefined;
+}
+
+/** Argument checks shared by both backends, so they fail the same way. */
+export function checkTemplate(t: KeyTemplate, caps: BackendCapabilities): void {
+  checkUnwrapTemplate(t);
+  if (t.type === 'AES') {
+    if (!caps.aesKeyBits.includes(t.bits)) throw new HsmError('NOT_SUPPORTED', `AES-${t.bits} keys are not supported here (${caps.aesKeyBits.join(', ')})`);
+  } else if (t.type === 'GENERIC_SECRET') {
+    const g = caps.genericSecretBits;
+    if (!g) throw new HsmError('NOT_SUPPORTED', 'generic secret keys are not supported here');
+    if (!Number.isSafeInteger(t.bits) || t.bits % 8 !== 0 || t.bits < g.min || t.bits > g.max) {
+      throw new HsmError('BAD_ARGUMENT', `generic secret length must be a multiple of 8 bits in [${g.min}, ${g.max}], not ${t.bits}`);
+    }
+  }
+}
+
+/** Import checks: the value decides the length; generic secrets may be any whole number of bytes up to 8 KiB. */
+export function checkImport(t: KeyTemplate, value: Uint8Array, caps: BackendCapabilities): void {
+  checkUnwrapTemplate(t);
+  if (!caps.importKeys) throw new HsmError('NOT_SUPPORTED', 'this backend cannot import key values');
+  if (value.length * 8 !== t.bits) throw new HsmError('BAD_ARGUMENT', `key value is ${value.length * 8} bits, the template says ${t.bits}`);
+  if (t.type === 'AES' && !caps.aesKeyBits.includes(t.bits)) throw new HsmError('NOT_SUPPORTED', `AES-${t.bits} keys are not supported here`);
+  if (t.type === 'GENERIC_SECRET' && (value.length < 1 || value.length > 8192)) throw new HsmError('BAD_ARGUMENT', 'generic secret values must be 1 to 8192 bytes');
+}
+
+export function checkUnwrapTemplate(t: UnwrapTemplate): void {
+  if (t.type !== 'AES' && t.type !== 'GENERIC_SECRET') throw new HsmError('BAD_ARGUMENT', `unknown key type ${String((t as { type: unknown }).type)}`);
+  if (t.label !== undefined && (typeof t.label !== 'string' || Buffer.byteLength(t.label) > 256)) throw new HsmError('BAD_ARGUMENT', 'label must be a string of at most 256 bytes');
+  if (t.id !== undefined && (t.id.length === 0 || t.id.length > 64)) throw new HsmError('BAD_ARGUMENT', 'id must be 1 to 64 bytes');
+  for (const u of t.usage) if (!USAGES.includes(u)) throw new HsmError('BAD_ARGUMENT', `unknown usage ${String(u)}`);
+}
+
+const USAGES: readonly KeyUsage[] = ['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify'];
+
+export function checkRandomLength(length: number): void {
+  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_RANDOM_BYTES) throw new HsmError('BAD_ARGUMENT', `random length must be an integer in [0, ${MAX_RANDOM_BYTES}]`);
+}
+
+export function checkCipherParams(p: CipherParams): void {
+  switch (p.mechanism) {
+    case 'AES_GCM':
+      if (p.iv.length < 1 || p.iv.length > 128) throw new HsmError('BAD_ARGUMENT', 'GCM IV must be 1 to 128 bytes (12 recommended)');
+      if (p.tagBits !== undefined && ![96, 104, 112, 120, 128].includes(p.tagBits)) throw new HsmError('BAD_ARGUMENT', 'GCM tag must be 96 to 128 bits');
+      return;
+    case 'AES_CBC':
+    case 'AES_CBC_PAD':
+      if (p.iv.length !== 16) throw new HsmError('BAD_ARGUMENT', 'CBC IV must be 16 bytes');
+      return;
+    case 'AES_CTR':
+      if (p.counterBlock.length !== 16) throw new HsmError('BAD_ARGUMENT', 'CTR counter block must be 16 bytes');
+      if (p.counterBits !== undefined && (!Number.isSafeInteger(p.counterBits) || p.counterBits < 1 || p.counterBits > 128)) throw new HsmError('BAD_ARGUMENT', 'CTR counter bits must be 1 to 128');
+      return;
+    case 'AES_ECB':
+      return;
+    default:
+      throw new HsmError('NOT_SUPPORTED', `unknown cipher mechanism ${String((p as { mechanism: unknown }).mechanism)}`);
+  }
+}
+
+export function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
