@@ -89,7 +89,9 @@ export type BackendQuirk =
   /** SoftHSM2 ≤ 2.6: CKM_AES_KEY_WRAP_PAD zero-pads a key whose length is not a multiple of 8 before wrapping, so the output is not RFC 5649's (unwrap is conformant). */
   | 'KWP_WRAP_PADS_UNALIGNED_KEYS'
   /** SoftHSM2: an AES-GCM tag mismatch comes back as CKR_GENERAL_ERROR; the backend reports CKR_ENCRYPTED_DATA_INVALID. */
-  | 'GCM_AUTH_FAILURE_IS_GENERAL_ERROR';
+  | 'GCM_AUTH_FAILURE_IS_GENERAL_ERROR'
+  /** SoftHSM2: an unwrapped key's CKA_VALUE_LEN reads 0; unwrapKey works out the length, but findKeys reports bits 0 for such keys. */
+  | 'UNWRAP_LEAVES_VALUE_LEN_ZERO';
 
 export interface BackendCapabilities {
   readonly kind: 'pkcs11' | 'software';

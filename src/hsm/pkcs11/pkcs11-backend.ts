@@ -203,6 +203,17 @@ export class Pkcs11Backend implements KeyBackend {
       this.handles.set(hex(id), { gen: this.generation, h });
       const [len] = this.p11.C_GetAttributeValue(s, h, [{ type: this.P.CKA_VALUE_LEN }]);
       bits = len ? ulong(len.value) * 8 : 0;
+      if (bits === 0) {
+        // SoftHSM2 leaves CKA_VALUE_LEN at 0 on unwrapped keys (quirk UNWRAP_LEAVES_VALUE_LEN_ZERO):
+        // read the value when allowed, else take the length from the wrapping format (exact for
+        // RFC 3394 and GCM; for RFC 5649 exact when the key is whole 8-byte blocks, as AES keys are).
+        if (!t.sensitive && t.extractable) {
+          const [v] = this.p11.C_GetAttributeValue(s, h, [{ type: this.P.CKA_VALUE }]);
+          bits = (v?.value.length ?? 0) * 8;
+        } else {
+          bits = (wrapped.length - (p.mechanism === 'AES_GCM' ? 16 : 8)) * 8;
+        }
+      }
     });
     return refOf(t, id, bits);
   }
@@ -212,7 +223,10 @@ export class Pkcs11Backend implements KeyBackend {
     const mech = this.cipherMechanism(p);
     return this.withSession('C_Encrypt', async (s) => {
       this.p11.C_EncryptInit(s, mech, this.handle(s, ref));
-      return Buffer.from(await this.p11.C_EncryptAsync(s, Buffer.from(data), Buffer.alloc(data.length + OUT_SLACK)));
+      const out = Buffer.alloc(data.length + OUT_SLACK);
+      // pkcs11js passes an empty input as NULL, which C_Encrypt refuses: finish with C_EncryptFinal.
+      if (data.length === 0) return Buffer.from(await this.p11.C_EncryptFinalAsync(s, out));
+      return Buffer.from(await this.p11.C_EncryptAsync(s, Buffer.from(data), out));
     });
   }
 
@@ -223,7 +237,9 @@ export class Pkcs11Backend implements KeyBackend {
     try {
       return await this.withSession('C_Decrypt', async (s) => {
         this.p11.C_DecryptInit(s, mech, this.handle(s, ref));
-        return Buffer.from(await this.p11.C_DecryptAsync(s, Buffer.from(data), Buffer.alloc(data.length + OUT_SLACK)));
+        const out = Buffer.alloc(data.length + OUT_SLACK);
+        if (data.length === 0) return Buffer.from(await this.p11.C_DecryptFinalAsync(s, out));
+        return Buffer.from(await this.p11.C_DecryptAsync(s, Buffer.from(data), out));
       });
     } catch (e) {
       if (gcmQuirk && e instanceof HsmError && e.code === 'CKR_GENERAL_ERROR' && e.fn === 'C_Decrypt') {
@@ -651,7 +667,7 @@ export class Pkcs11Backend implements KeyBackend {
     const gen = info(P.CKM_GENERIC_SECRET_KEY_GEN);
     const quirks: BackendQuirk[] = [];
     if (manufacturer === 'SoftHSM project' && (fw.major < 2 || (fw.major === 2 && fw.minor <= 6))) {
-      quirks.push('GCM_AUTH_FAILURE_IS_GENERAL_ERROR');
+      quirks.push('GCM_AUTH_FAILURE_IS_GENERAL_ERROR', 'UNWRAP_LEAVES_VALUE_LEN_ZERO');
       if (wrap.AES_KEY_WRAP_PAD === P.CKM_AES_KEY_WRAP_PAD) quirks.push('KWP_WRAP_PADS_UNALIGNED_KEYS');
     }
     return {
