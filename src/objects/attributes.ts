@@ -439,6 +439,15 @@ export function readAttributeWrapper2x(wrapper: TtlvNode, version: KmipVersion):
  */
 export function readAttributeReference2x(ref: TtlvNode, version: KmipVersion): AttributeKey {
   if (ref.type === 'Structure') {
+    // PyKMIP 0.10 names a standard attribute by its spec name with an empty Vendor
+    // Identification; accepted as that standard attribute.
+    const vid = child(ref, T.VendorIdentification);
+    const an = child(ref, T.AttributeName);
+    if (vid?.type === 'TextString' && vid.value === '' && an?.type === 'TextString') {
+      const key = nameBySpecName.get(an.value) ?? normalizeName(an.value);
+      if (!attributeRule(key, version)) fail(ResultReason.InvalidAttribute, `unknown attribute name ${JSON.stringify(an.value.slice(0, 100))}`);
+      return key;
+    }
     const { vendor, name } = readVendorName(ref);
     return customKey(vendor, name);
   }

@@ -24,6 +24,7 @@ import {
   tagRef,
   uidText,
   V14,
+  V20,
   V21,
   vendorAttr,
   vendorRef,
@@ -262,6 +263,13 @@ describe('Delete Attribute', () => {
     const r = await stored(srv, uid);
     expect(r.attributes.has('ObjectGroup')).toBe(false);
     expect(r.attributes.has(customKey('x', 'v'))).toBe(false);
+  });
+
+  it('2.x: a standard attribute named by its spec name with an empty Vendor Identification (PyKMIP 0.10) is that attribute', async () => {
+    const uid = await seed(srv, { attributes: [['ContactInformation', [t.text(Tag.ContactInformation, 'ops')]]] });
+    ok(await call(c, V20, Operation.DeleteAttribute, [uidText(uid), vendorRef('', 'Contact Information')]));
+    expect((await stored(srv, uid)).attributes.has('ContactInformation')).toBe(false);
+    failed(await call(c, V20, Operation.DeleteAttribute, [uidText(uid), vendorRef('', 'Favourite Colour')]), ResultReason.InvalidAttribute);
   });
 
   it('2.x reasons: Attribute Not Found, Attribute Instance Not Found, Attribute Read Only, Invalid Field, Item Not Found', async () => {
