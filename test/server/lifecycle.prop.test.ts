@@ -31,6 +31,11 @@
  * - Time-driven transitions apply whenever the state is read (4, then 6 from Active only: a
  *   Pre-Active object whose Deactivation Date has passed stays Pre-Active until activated).
  * - Get returns the object in any state but the destroyed ones (its key material is gone).
+ * - Locate by State finds the objects whose state is that now; in 2.x destroyed objects only
+ *   when the Storage Status Mask includes Destroyed Storage (2.1 §6.1.28).
+ * - Revoke for compromise sets the Compromise Date to now and the Compromise Occurrence Date
+ *   to the request's value (1.4 §3.29-3.30, 2.1 §4.11-4.12); Destroy sets the Destroy Date
+ *   (1.4 §3.28, 2.1 §4.19).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -40,11 +45,13 @@ import {
   destroyPayload,
   getPayload,
   keyMaterialOf,
+  locatePayload,
   uniqueIdentifierOf,
+  uniqueIdentifiersOf,
   type KmipVersion,
 } from '../../src/client/index.js';
 import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State } from '../../src/kmip/generated/enums.gen.js';
-import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
+import { CryptographicUsageMask, StorageStatusMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, toHex, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
@@ -81,6 +88,11 @@ interface MObject {
   state: MState;
   activation?: bigint;
   deactivation?: bigint;
+  /** Set by Revoke for compromise (1.4 §3.29, 2.1 §4.11), with the request's occurrence date (1.4 §3.30). */
+  compromise?: bigint;
+  compromiseOccurrence?: bigint;
+  /** Set by Destroy (1.4 §3.28, 2.1 §4.19). */
+  destroy?: bigint;
 }
 
 /** The state at `now`: transitions 4 and 6 when their dates are reached. */
@@ -118,6 +130,8 @@ function modelApply(o: MObject, cmd: ObjectCommand, now: bigint): Outcome {
         const next = to[s];
         if (!next) return refuse();
         o.state = next;
+        o.compromise = now;
+        o.compromiseOccurrence = now - 30n;
         return { ok: true };
       }
       if (s !== 'Active') return refuse();
@@ -129,6 +143,7 @@ function modelApply(o: MObject, cmd: ObjectCommand, now: bigint): Outcome {
       const next = to[s];
       if (!next) return refuse();
       o.state = next;
+      o.destroy = now;
       return { ok: true };
     }
     case 'SetDate': {
@@ -214,6 +229,9 @@ afterAll(async () => {
   await srv?.dispose();
 });
 
+/** 50 by default; KMS_PROP_RUNS=n explores longer. */
+const RUNS = Number(process.env.KMS_PROP_RUNS ?? 50);
+
 const nowSeconds = () => BigInt(Math.floor(fakeNowMs / 1000));
 
 interface Tracked {
@@ -223,8 +241,9 @@ interface Tracked {
   key?: string;
 }
 
-async function create(s: Session, c: Extract<Command, { kind: 'Create' }>, now: bigint): Promise<Tracked> {
+async function create(s: Session, c: Extract<Command, { kind: 'Create' }>, now: bigint, group: string): Promise<Tracked> {
   const attrs: TtlvNode[] = [
+    attr.objectGroup(group),
     attr.cryptographicAlgorithm(CryptographicAlgorithm.AES),
     attr.cryptographicLength(128),
     attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt),
@@ -272,20 +291,34 @@ async function send(s: Session, o: Tracked, cmd: ObjectCommand, now: bigint) {
   }
 }
 
-/** The server's view of an object: State and the two dates. */
+const DATES = ['ActivationDate', 'DeactivationDate', 'CompromiseDate', 'CompromiseOccurrenceDate', 'DestroyDate'] as const;
+
+/** The server's view of an object: State and the life-cycle dates. */
 async function observe(s: Session, uid: string) {
-  const view = readGetAttributes(s.version, await s.ok(Operation.GetAttributes, getAttributesPayload(s.version, uid, ['State', 'ActivationDate', 'DeactivationDate'])));
+  const view = readGetAttributes(s.version, await s.ok(Operation.GetAttributes, getAttributesPayload(s.version, uid, ['State', ...DATES])));
+  const date = (name: string) => {
+    const n = single(view, name);
+    return n?.type === 'DateTime' ? n.value : undefined;
+  };
   const state = single(view, 'State');
-  const act = single(view, 'ActivationDate');
-  const deact = single(view, 'DeactivationDate');
   return {
     state: state?.type === 'Enumeration' ? state.value : undefined,
-    activation: act?.type === 'DateTime' ? act.value : undefined,
-    deactivation: deact?.type === 'DateTime' ? deact.value : undefined,
+    activation: date('ActivationDate'),
+    deactivation: date('DeactivationDate'),
+    compromise: date('CompromiseDate'),
+    compromiseOccurrence: date('CompromiseOccurrenceDate'),
+    destroy: date('DestroyDate'),
   };
 }
 
-const expectedView = (o: MObject, now: bigint) => ({ state: WIRE[effective(o, now)], activation: o.activation, deactivation: o.deactivation });
+const expectedView = (o: MObject, now: bigint) => ({
+  state: WIRE[effective(o, now)],
+  activation: o.activation,
+  deactivation: o.deactivation,
+  compromise: o.compromise,
+  compromiseOccurrence: o.compromiseOccurrence,
+  destroy: o.destroy,
+});
 
 describe('the life cycle over mutual TLS agrees with the reference model', () => {
   it('random sequences of requests and clock moves (50 runs, up to 12 steps)', async () => {
@@ -296,7 +329,8 @@ describe('the life cycle over mutual TLS agrees with the reference model', () =>
         // A fresh stretch of time per run, so runs never interfere.
         fakeNowMs = Date.UTC(2031, 0, 1) + run * 86_400_000;
         const s = sessions.get(versionLabel(version))!;
-        const objects: Tracked[] = [await create(s, first as Extract<Command, { kind: 'Create' }>, nowSeconds())];
+        const group = `lifecycle-run-${run}-${Date.now()}`;
+        const objects: Tracked[] = [await create(s, first as Extract<Command, { kind: 'Create' }>, nowSeconds(), group)];
         const trail: string[] = [`${versionLabel(version)} ${describeCommand(first)}`];
 
         const checkAll = async (after: string) => {
@@ -304,6 +338,24 @@ describe('the life cycle over mutual TLS agrees with the reference model', () =>
           for (const [i, o] of objects.entries()) {
             const got = await observe(s, o.uid);
             expect(got, `object #${i} after ${after}\n  trail: ${trail.join('\n         ')}`).toEqual(expectedView(o.model, now));
+          }
+          // Locate by State (within this run's Object Group) finds exactly the objects in that state
+          // now. 2.x: destroyed objects are found only with the Destroyed Storage bit of the Storage
+          // Status Mask (2.1 §6.1.28); 1.x has no such bit, and a State filter naming a destroyed
+          // state is the only way to find them.
+          const locate = async (value: number, mask?: number) =>
+            uniqueIdentifiersOf(
+              await s.ok(Operation.Locate, locatePayload(s.version, [attr.objectGroup(group), attr.state(value)], mask !== undefined ? { storageStatusMask: mask } : {})),
+            ).sort();
+          for (const [name, value] of Object.entries(WIRE) as [MState, number][]) {
+            const want = objects.filter((o) => effective(o.model, now) === name).map((o) => o.uid).sort();
+            const where = `Locate State=${name} after ${after}\n  trail: ${trail.join('\n         ')}`;
+            if (s.version.major >= 2) {
+              expect(await locate(value, StorageStatusMask.OnLineStorage | StorageStatusMask.DestroyedStorage), where).toEqual(want);
+              if (destroyed(name) || name === 'Active') expect(await locate(value), `${where} (no Storage Status Mask)`).toEqual(destroyed(name) ? [] : want);
+            } else {
+              expect(await locate(value), where).toEqual(want);
+            }
           }
         };
         await checkAll('the first Create');
@@ -314,7 +366,7 @@ describe('the life cycle over mutual TLS agrees with the reference model', () =>
           if (c.kind === 'Tick') {
             fakeNowMs += c.seconds * 1000;
           } else if (c.kind === 'Create') {
-            if (objects.length < 3) objects.push(await create(s, c, now));
+            if (objects.length < 3) objects.push(await create(s, c, now, group));
           } else {
             const o = objects[c.target % objects.length]!;
             // Send first: the request's form (Add or Modify) depends on the model before the step.
@@ -336,7 +388,7 @@ describe('the life cycle over mutual TLS agrees with the reference model', () =>
           await checkAll(describeCommand(c));
         }
       }),
-      { numRuns: Number(process.env.KMS_PROP_RUNS ?? 50), endOnFailure: true },
+      { numRuns: RUNS, endOnFailure: true },
     );
-  }, 120_000);
+  }, Math.max(120_000, RUNS * 1000));
 });
