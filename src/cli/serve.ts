@@ -27,7 +27,20 @@ Options (each also settable by the environment variable shown, or in the config 
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
-                     maxItems, maxPipelined}, access {administrators, grants}
+                     maxItems, maxPipelined}, access {administrators, grants},
+                     hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
+                     maxSessions, kekLabel}
+
+Key protection: by default a software master key in DIR/master.key (not an HSM).
+With an hsm section (config file or KMS_HSM_* variables) key material is sealed
+with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
+(sensitive, non-extractable, label kms-kek-*), made on the first start:
+  KMS_HSM_MODULE        PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so)
+  KMS_HSM_TOKEN_LABEL   token label (or KMS_HSM_SLOT, the slot id)
+  KMS_HSM_PIN           the user PIN, unless hsm.pin, hsm.pinFile (KMS_HSM_PIN_FILE)
+                        or hsm.pinEnv (KMS_HSM_PIN_ENV, another variable's name) is set
+  KMS_HSM_MAX_SESSIONS  session pool cap (default 8; the token's limit applies too)
+  KMS_HSM_KEK_LABEL     the KEK's label, when the token holds several kms-kek-* keys
   -h, --help         this help
 
 Precedence: defaults < config file < environment < flags.

@@ -22,6 +22,25 @@ export interface KmsConfig {
   readonly logFormat: 'json' | 'pretty';
   readonly limits: ServerLimits;
   readonly access: AccessConfig;
+  /** Protect key material with a KEK inside a PKCS#11 token; absent: the software master key. */
+  readonly hsm?: HsmConfig;
+}
+
+/** The `hsm` section: a PKCS#11 module and token, and where its PIN comes from. */
+export interface HsmConfig {
+  /** Path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so. */
+  readonly module: string;
+  /** The token, by label or by slot id (exactly one). */
+  readonly tokenLabel?: string;
+  readonly slot?: number;
+  /** At most one of these; with none the PIN is read from KMS_HSM_PIN when the server starts. */
+  readonly pin?: string;
+  readonly pinFile?: string;
+  readonly pinEnv?: string;
+  /** Cap on concurrent PKCS#11 sessions (default 8; the token's limit applies too). */
+  readonly maxSessions?: number;
+  /** Label of the key-encryption key (default: the one kms-kek-* key on the token, made on first start). */
+  readonly kekLabel?: string;
 }
 
 export const DEFAULT_CONFIG: KmsConfig = {
@@ -55,6 +74,48 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   KMS_IDLE_TIMEOUT_MS: 'limits.idleTimeoutMs',
   KMS_MAX_MESSAGE_BYTES: 'limits.maxMessageBytes',
 };
+
+/** Environment variables for the hsm section (KMS_HSM_PIN is the PIN itself, read at start, never stored in the config). */
+export const HSM_ENV_KEYS: Readonly<Record<string, keyof HsmConfig>> = {
+  KMS_HSM_MODULE: 'module',
+  KMS_HSM_TOKEN_LABEL: 'tokenLabel',
+  KMS_HSM_SLOT: 'slot',
+  KMS_HSM_PIN_FILE: 'pinFile',
+  KMS_HSM_PIN_ENV: 'pinEnv',
+  KMS_HSM_MAX_SESSIONS: 'maxSessions',
+  KMS_HSM_KEK_LABEL: 'kekLabel',
+};
+
+const HSM_STRING_KEYS = ['module', 'tokenLabel', 'pin', 'pinFile', 'pinEnv', 'kekLabel'] as const;
+const HSM_INT_KEYS = ['slot', 'maxSessions'] as const;
+
+function setHsmKey(target: Mutable, key: string, raw: unknown, from: string): void {
+  if ((HSM_STRING_KEYS as readonly string[]).includes(key)) {
+    if (typeof raw !== 'string' || raw === '') throw new ConfigError(`${from}: hsm.${key} must be a non-empty string`);
+    target[key] = raw;
+  } else if ((HSM_INT_KEYS as readonly string[]).includes(key)) {
+    const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${from}: hsm.${key} must be a non-negative integer`);
+    if (key === 'maxSessions' && (n < 1 || n > 1024)) throw new ConfigError(`${from}: hsm.maxSessions must be 1 to 1024`);
+    target[key] = n;
+  } else {
+    throw new ConfigError(`${from}: unknown key hsm.${key}`);
+  }
+}
+
+function parseHsm(v: unknown, from: string, into: Mutable | undefined): Mutable {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: hsm must be an object`);
+  const out: Mutable = { ...(into ?? {}) };
+  for (const [k, val] of Object.entries(v as Mutable)) setHsmKey(out, k, val, from);
+  return out;
+}
+
+function checkHsm(h: Mutable): void {
+  if (typeof h.module !== 'string') throw new ConfigError('hsm.module (KMS_HSM_MODULE) is required: the path of the PKCS#11 library');
+  if ((h.tokenLabel === undefined) === (h.slot === undefined)) throw new ConfigError('hsm: give exactly one of tokenLabel (KMS_HSM_TOKEN_LABEL) and slot (KMS_HSM_SLOT)');
+  const pins = ['pin', 'pinFile', 'pinEnv'].filter((k) => h[k] !== undefined);
+  if (pins.length > 1) throw new ConfigError(`hsm: give at most one of pin, pinFile and pinEnv (got ${pins.join(', ')})`);
+}
 
 const ENUMS: Readonly<Record<string, readonly string[]>> = {
   identity: ['cn', 'san', 'dn'],
@@ -100,6 +161,8 @@ function applyFile(cfg: Mutable, file: string): void {
       }
     } else if (k === 'access') {
       cfg.access = parseAccess(v, file);
+    } else if (k === 'hsm') {
+      cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca') {
       setPath(cfg, k, v, file);
     } else {
@@ -144,6 +207,13 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '') setPath(cfg, key, v, `environment ${name}`);
   }
+  for (const [name, key] of Object.entries(HSM_ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    const h = (cfg.hsm ??= {}) as Mutable;
+    setHsmKey(h, key, v, `environment ${name}`);
+  }
+  if (cfg.hsm !== undefined) checkHsm(cfg.hsm as Mutable);
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;
     setPath(cfg, key, v, `--${key}`);

@@ -7,7 +7,13 @@
  * embedded default; the PKCS#11 backend (HSM-held key-encryption key) implements the same
  * interface.
  */
-export type ProtectorErrorCode = 'TAMPERED' | 'UNKNOWN_KEK' | 'BAD_KEY_FILE' | 'IO';
+export type ProtectorErrorCode =
+  | 'TAMPERED'
+  | 'UNKNOWN_KEK'
+  | 'BAD_KEY_FILE'
+  | 'IO'
+  /** The key store holding the KEK (an HSM) failed or could not be reached; the body may be fine. */
+  | 'UNAVAILABLE';
 
 export class ProtectorError extends Error {
   override readonly name = 'ProtectorError';

@@ -7,7 +7,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
-import type { KmsConfig } from '../config/config.js';
+import type { HsmConfig, KmsConfig } from '../config/config.js';
+import { HsmProtector } from '../hsm/hsm-protector.js';
+import { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
+import { resolvePin } from '../hsm/pkcs11/pin.js';
 import { SoftwareProtector } from '../hsm/software/software-protector.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { HANDLERS } from '../operations/index.js';
@@ -55,6 +58,26 @@ function packageVersion(): string {
   }
 }
 
+/** The HSM-backed protector: PKCS#11 backend, then the KEK found or generated inside the token. */
+async function openHsmProtector(hsm: HsmConfig, log: Logger): Promise<KeyProtector> {
+  const backend = await Pkcs11Backend.open({
+    module: hsm.module,
+    ...(hsm.tokenLabel !== undefined ? { tokenLabel: hsm.tokenLabel } : {}),
+    ...(hsm.slot !== undefined ? { slot: hsm.slot } : {}),
+    pin: resolvePin(hsm, process.env),
+    ...(hsm.maxSessions !== undefined ? { maxSessions: hsm.maxSessions } : {}),
+    log: { warn: (obj, msg) => log.warn(obj, msg) },
+  });
+  try {
+    const { protector, created } = await HsmProtector.open(backend, hsm.kekLabel !== undefined ? { kekLabel: hsm.kekLabel } : {});
+    log.info({ protector: protector.description, kekId: protector.kekId, created, maxSessions: backend.capabilities().maxSessions }, 'key material is protected by a KEK inside the HSM');
+    return protector;
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
+}
+
 export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: () => number } = {}): Promise<RunningKms> {
   const log = deps.log ?? makeLogger(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -73,11 +96,22 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     );
   }
 
-  const { protector, created } = SoftwareProtector.openOrCreate(join(config.dataDir, 'master.key'));
-  log.warn({ protector: protector.description, created }, 'key material is protected by a SOFTWARE master key, not an HSM');
-  const keyProtector: KeyProtector = protector;
+  let keyProtector: KeyProtector;
+  if (config.hsm) {
+    keyProtector = await openHsmProtector(config.hsm, log);
+  } else {
+    const { protector, created } = SoftwareProtector.openOrCreate(join(config.dataDir, 'master.key'));
+    log.warn({ protector: protector.description, created }, 'key material is protected by a SOFTWARE master key, not an HSM');
+    keyProtector = protector;
+  }
 
-  const store: ObjectStore = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db') });
+  let store: ObjectStore;
+  try {
+    store = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db') });
+  } catch (e) {
+    await keyProtector.close();
+    throw e;
+  }
 
   const services: ServerServices = {
     store,
