@@ -265,6 +265,21 @@ for (const version of ['1.2', '1.4', '2.0'] as const) {
         expect(okValue(run, 'delete_attribute')).toEqual({ uid: id.opaque, attribute: null });
         expect(okValue(run, 'contact_after_delete')).toEqual([]);
       });
+      it('delete_attribute (2.0, PyKMIP\'s Attribute Reference {Vendor Identification "", Attribute Name}): an answer PyKMIP can read', () => {
+        expect(okValue(run, 'set_attribute_again')).toBe(id.opaque);
+        // PyKMIP 0.10 names a standard attribute by its spec name with an empty Vendor
+        // Identification. The server may accept it or refuse it, but PyKMIP must be able to read
+        // the answer: it decodes Text Strings byte by byte, so any non-ASCII Result Message
+        // (e.g. "§") makes it raise UnicodeDecodeError instead of KmipOperationFailure.
+        const s = stepIn(run, 'delete_attribute_by_reference');
+        if (s.ok) {
+          expect(s.value).toBe(id.opaque);
+          expect(okValue(run, 'contact_after_delete_by_reference')).toEqual([]);
+        } else {
+          expect({ type: s.error.type, message: s.error.message }).toMatchObject({ type: 'OperationFailure' });
+          expect(okValue(run, 'contact_after_delete_by_reference')).toEqual([expect.stringMatching(/^again@/)]);
+        }
+      });
     } else {
       it(`set_attribute: PyKMIP 0.10 encodes Set Attribute only for 2.0, so at ${version} it refuses before sending`, () => {
         const e = failed(run, 'set_attribute');
