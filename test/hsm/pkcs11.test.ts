@@ -65,6 +65,15 @@ describe('PKCS#11 backend on SoftHSM2', () => {
     expect(b.description).toContain('kms-contract');
   });
 
+  it('closing a second backend on the same module leaves this one logged in (no recovery needed)', async () => {
+    const before = b.recoveries;
+    const other = await Pkcs11Backend.open(opts);
+    await other.close();
+    const k = await b.generateKey({ type: 'AES', bits: 128, token: true, sensitive: true, extractable: false, usage: ['encrypt'] });
+    await b.destroyKey(k);
+    expect(b.recoveries).toBe(before);
+  });
+
   it('an unknown token is MODULE_UNAVAILABLE', async () => {
     await expect(Pkcs11Backend.open({ ...opts, tokenLabel: 'no-such-token' })).rejects.toMatchObject({ code: 'MODULE_UNAVAILABLE' });
     // the shared module is still usable by the open backend

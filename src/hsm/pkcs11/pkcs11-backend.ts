@@ -309,11 +309,8 @@ export class Pkcs11Backend implements KeyBackend {
     await this.anchorChain.catch(() => undefined);
     for (const s of this.idle.splice(0)) this.closeQuietly(s.h);
     if (this.anchor) {
-      try {
-        this.p11.C_Logout(this.anchor);
-      } catch {
-        // not logged in any more
-      }
+      // No C_Logout: login state is per application, so it would log out another backend on
+      // the same module too. The token logs out by itself when the application's last session closes.
       this.closeQuietly(this.anchor);
       this.anchor = undefined;
     }
