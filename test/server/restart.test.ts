@@ -310,4 +310,23 @@ describe('a server restarted on the same data folder', () => {
     );
     expect(Object.values(made).map((m) => m.uid)).not.toContain(fresh);
   });
+
+  it('restarted with the clock three days on, the dates take effect: E is Deactivated, and Locate agrees', async () => {
+    await srv!.stop();
+    const later = NOW_MS + 3 * 86_400_000;
+    srv = await startTestKms({}, { dataDir, clock: () => later });
+    const { s21, s14 } = await sessions(srv);
+    for (const s of [s21, s14]) {
+      const a = readGetAttributes(s.version, await s.ok(Operation.GetAttributes, getAttributesPayload(s.version, made.preActiveE!.uid, ['State', 'ActivationDate', 'DeactivationDate'])));
+      expect(single(a, 'State')).toMatchObject({ value: State.Deactivated });
+      expect(single(a, 'ActivationDate')).toMatchObject({ value: NOW + 86_400n });
+      expect(single(a, 'DeactivationDate')).toMatchObject({ value: NOW + 2n * 86_400n });
+      const deactivated = uniqueIdentifiersOf(await s.ok(Operation.Locate, LOCATES.deactivated!(s.version)));
+      expect(deactivated).toContain(made.preActiveE!.uid);
+      const preActive = uniqueIdentifiersOf(await s.ok(Operation.Locate, LOCATES.preActive!(s.version)));
+      expect(preActive).not.toContain(made.preActiveE!.uid);
+    }
+    // Its bytes are still there.
+    expect(contentBytes(await s21.ok(Operation.Get, getPayload(made.preActiveE!.uid)))).toBe(made.preActiveE!.bytes);
+  });
 });
