@@ -34,6 +34,7 @@ import { newUid } from '../objects/identifiers.js';
 import { indexText } from '../store/index-encoding.js';
 import type { OperationContext } from './context.js';
 import { loadObject, objectGroups, openBody, saveRecords, sealBody, type LoadedObject } from './support.js';
+import { creationOrderEntry } from './locate-order.js';
 
 export const is2x = (v: KmipVersion): boolean => v.major >= 2;
 
@@ -139,6 +140,9 @@ export async function newObjectAttributes(ctx: OperationContext, objectType: num
     }
   }
   for (const [key, list] of out) checkMultiple(key, 0, list.length, version, 'create');
+  // Locate answers newest first; Initial Date alone ties within a second.
+  const [orderKey, orderNodes] = creationOrderEntry(ctx);
+  out.set(orderKey, [...orderNodes]);
   return out;
 }
 

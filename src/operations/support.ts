@@ -36,7 +36,16 @@ export function objectGroups(attrs: AttributeMap): string[] {
   return (attrs.get('ObjectGroup') ?? []).flatMap((n) => (n.type === 'TextString' ? [n.value] : []));
 }
 
-/** Load an object for `operation`; missing and not-permitted both read as Item Not Found. */
+/**
+ * The refusal for an object that does not exist or that the principal may not see (the two
+ * are indistinguishable): Item Not Found in 1.x, Object Not Found in 2.x (2.1 operation
+ * error tables; test case BL-M-4-21).
+ */
+export function notFound(ctx: OperationContext, uid: string): KmipError {
+  return new KmipError(ctx.version.major >= 2 ? ResultReason.ObjectNotFound : ResultReason.ItemNotFound, `no object ${uid}`);
+}
+
+/** Load an object for `operation`; missing and not-permitted both read as not found. */
 export async function loadObject(ctx: OperationContext, uid: string, operation: string): Promise<LoadedObject> {
   let record: ObjectRecord | undefined;
   try {
@@ -48,7 +57,7 @@ export async function loadObject(ctx: OperationContext, uid: string, operation: 
     throw e;
   }
   if (!record || !ctx.services.access.allows(ctx.principal, operation, record.owner, objectGroups(record.attributes))) {
-    throw new KmipError(ResultReason.ItemNotFound, `no object ${uid}`);
+    throw notFound(ctx, uid);
   }
   return { record, state: effectiveState(record.state, record.attributes, ctx.now) };
 }

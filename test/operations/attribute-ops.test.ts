@@ -102,8 +102,8 @@ describe('Add Attribute', () => {
   it('unknown object and another identity’s object → Item Not Found (both versions)', async () => {
     const uid = await seed(srv);
     failed(await call(alice, V14, Operation.AddAttribute, [uidText(uid), attr1('x-a', t.text(0, 'a'))]), ResultReason.ItemNotFound);
-    failed(await call(alice, V21, Operation.AddAttribute, [uidText(uid), newAttr(vendorAttr('x', 'a', t.text(0, 'a')))]), ResultReason.ItemNotFound);
-    failed(await call(c, V21, Operation.AddAttribute, [uidText('nope'), newAttr(vendorAttr('x', 'a', t.text(0, 'a')))]), ResultReason.ItemNotFound);
+    failed(await call(alice, V21, Operation.AddAttribute, [uidText(uid), newAttr(vendorAttr('x', 'a', t.text(0, 'a')))]), ResultReason.ObjectNotFound);
+    failed(await call(c, V21, Operation.AddAttribute, [uidText('nope'), newAttr(vendorAttr('x', 'a', t.text(0, 'a')))]), ResultReason.ObjectNotFound);
     expect((await stored(srv, uid)).attributes.size).toBe(0);
   });
 
@@ -228,7 +228,7 @@ describe('Set Attribute (2.x)', () => {
     failed(await call(c, V21, Operation.SetAttribute, [uidText(uid), newAttr(t.int(Tag.CryptographicLength, 256))]), ResultReason.ReadOnlyAttribute);
     failed(await call(c, V21, Operation.SetAttribute, [uidText(uid), newAttr(date(Tag.InitialDate, 5))]), ResultReason.ReadOnlyAttribute);
     failed(await call(c, V21, Operation.SetAttribute, [uidText(uid), newAttr(date(Tag.ActivationDate, NOW))]), ResultReason.WrongKeyLifecycleState);
-    failed(await call(alice, V21, Operation.SetAttribute, [uidText(uid), newAttr(t.text(Tag.Description, 'x'))]), ResultReason.ItemNotFound);
+    failed(await call(alice, V21, Operation.SetAttribute, [uidText(uid), newAttr(t.text(Tag.Description, 'x'))]), ResultReason.ObjectNotFound);
     failed(await call(c, V14, Operation.SetAttribute, [uidText(uid), newAttr(t.text(Tag.Description, 'x'))]), ResultReason.OperationNotSupported);
   });
 });
@@ -279,7 +279,7 @@ describe('Delete Attribute', () => {
     failed(await call(c, V21, Operation.DeleteAttribute, [uidText(uid), tagRef(Tag.CryptographicLength)]), ResultReason.AttributeReadOnly);
     failed(await call(c, V21, Operation.DeleteAttribute, [uidText(uid)]), ResultReason.InvalidField);
     failed(await call(c, V21, Operation.DeleteAttribute, [uidText(uid), curAttr(t.text(Tag.ObjectGroup, 'a')), tagRef(Tag.Name)]), ResultReason.InvalidField);
-    failed(await call(alice, V21, Operation.DeleteAttribute, [uidText(uid), tagRef(Tag.ObjectGroup)]), ResultReason.ItemNotFound);
+    failed(await call(alice, V21, Operation.DeleteAttribute, [uidText(uid), tagRef(Tag.ObjectGroup)]), ResultReason.ObjectNotFound);
     expect(await instances(uid, 'ObjectGroup')).toHaveLength(1);
   });
 });
@@ -342,7 +342,7 @@ describe('Adjust Attribute (2.x)', () => {
     failed(await adjust(uid, vendorRef('x', 'span'), AdjustmentType.Negate), ResultReason.InvalidDataType);
     failed(await adjust(uid, vendorRef('x', 'unknown'), AdjustmentType.Negate), ResultReason.ItemNotFound);
     failed(await adjust(uid, tagRef(Tag.ActivationDate), AdjustmentType.Increment, t.interval(0, 5)), ResultReason.WrongKeyLifecycleState);
-    failed(await adjust('nope', vendorRef('x', 'int'), AdjustmentType.Decrement), ResultReason.ItemNotFound);
+    failed(await adjust('nope', vendorRef('x', 'int'), AdjustmentType.Decrement), ResultReason.ObjectNotFound);
     expect(await instances(uid, customKey('x', 'int'))).toEqual([t.int(Tag.AttributeValue, 2 ** 31 - 1)]);
     failed(await call(c, V14, Operation.AdjustAttribute, [uidText(uid), tagRef(Tag.Description), t.enum(Tag.AdjustmentType, 1)]), ResultReason.OperationNotSupported);
   });

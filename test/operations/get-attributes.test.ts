@@ -170,8 +170,8 @@ describe('Get Attributes, KMIP 2.x', () => {
   });
 
   it('unknown object, another identity’s object: Item Not Found', async () => {
-    failed(await call(owner, V21, Operation.GetAttributes, [uidText('nope')]), ResultReason.ItemNotFound);
-    failed(await call(alice, V21, Operation.GetAttributes, [uidText(uid)]), ResultReason.ItemNotFound);
+    failed(await call(owner, V21, Operation.GetAttributes, [uidText('nope')]), ResultReason.ObjectNotFound);
+    failed(await call(alice, V21, Operation.GetAttributes, [uidText(uid)]), ResultReason.ObjectNotFound);
   });
 });
 
@@ -193,7 +193,7 @@ describe('Get Attribute List', () => {
   });
 
   it('unknown object and another identity’s object: Item Not Found', async () => {
-    failed(await call(alice, V21, Operation.GetAttributeList, [uidText(uid)]), ResultReason.ItemNotFound);
+    failed(await call(alice, V21, Operation.GetAttributeList, [uidText(uid)]), ResultReason.ObjectNotFound);
     failed(await call(alice, V14, Operation.GetAttributeList, [uidText(uid)]), ResultReason.ItemNotFound);
     failed(await call(owner, V14, Operation.GetAttributeList, [uidText('nope')]), ResultReason.ItemNotFound);
   });
@@ -219,6 +219,6 @@ describe('through Create', () => {
     expect(one[0]?.value).toEqual(t.int(Tag.AttributeValue, 128));
     const two = attributes2x(ok(await call(owner, V21, Operation.GetAttributes, [uidText(created), tagRef(Tag.InitialDate), tagRef(Tag.CryptographicAlgorithm)])));
     expect(two).toEqual([t.date(Tag.InitialDate, BigInt(NOW)), t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES)]);
-    failed(await call(alice, V21, Operation.GetAttributes, [uidText(created)]), ResultReason.ItemNotFound);
+    failed(await call(alice, V21, Operation.GetAttributes, [uidText(created)]), ResultReason.ObjectNotFound);
   });
 });

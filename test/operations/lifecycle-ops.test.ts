@@ -13,6 +13,7 @@ import type { ObjectRecord } from '../../src/objects/managed-object.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, batch, fails, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
+import { notFoundReason } from '../support/reasons.js';
 
 const ED = CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt;
 let now = 1_700_000_000;
@@ -78,8 +79,8 @@ describe.each([
     });
 
     it('unknown uid and another identity’s key: Item Not Found', async () => {
-      expect((await fails(c, v, Operation.Activate, [uidNode('nope')])).reason).toBe(ResultReason.ItemNotFound);
-      expect((await fails(alice, v, Operation.Activate, [uidNode(await createKey(v))])).reason).toBe(ResultReason.ItemNotFound);
+      expect((await fails(c, v, Operation.Activate, [uidNode('nope')])).reason).toBe(notFoundReason(v));
+      expect((await fails(alice, v, Operation.Activate, [uidNode(await createKey(v))])).reason).toBe(notFoundReason(v));
     });
 
     it('an Opaque Object: Illegal Operation in 1.x (no State there), activated in 2.x', async () => {
@@ -133,7 +134,7 @@ describe.each([
     });
 
     it('another identity’s key: Item Not Found', async () => {
-      expect((await fails(alice, v, Operation.Revoke, revokeReq(await createKey(v), RevocationReasonCode.KeyCompromise))).reason).toBe(ResultReason.ItemNotFound);
+      expect((await fails(alice, v, Operation.Revoke, revokeReq(await createKey(v), RevocationReasonCode.KeyCompromise))).reason).toBe(notFoundReason(v));
     });
   });
 
@@ -171,7 +172,7 @@ describe.each([
 
     it('another identity’s key: Item Not Found, and the key survives', async () => {
       const uid = await createKey(v);
-      expect((await fails(alice, v, Operation.Destroy, [uidNode(uid)])).reason).toBe(ResultReason.ItemNotFound);
+      expect((await fails(alice, v, Operation.Destroy, [uidNode(uid)])).reason).toBe(notFoundReason(v));
       expect((await record(uid)).sealedBody).toBeDefined();
     });
   });
@@ -212,8 +213,8 @@ describe.each([
 
     it('another identity: Item Not Found for both', async () => {
       const uid = await createKey(v);
-      expect((await fails(alice, v, Operation.Archive, [uidNode(uid)])).reason).toBe(ResultReason.ItemNotFound);
-      expect((await fails(alice, v, Operation.Recover, [uidNode(uid)])).reason).toBe(ResultReason.ItemNotFound);
+      expect((await fails(alice, v, Operation.Archive, [uidNode(uid)])).reason).toBe(notFoundReason(v));
+      expect((await fails(alice, v, Operation.Recover, [uidNode(uid)])).reason).toBe(notFoundReason(v));
     });
   });
 
@@ -261,7 +262,7 @@ describe.each([
     });
 
     it('another identity’s key: Item Not Found', async () => {
-      expect((await fails(alice, v, Operation.Check, [uidNode(await createKey(v))])).reason).toBe(ResultReason.ItemNotFound);
+      expect((await fails(alice, v, Operation.Check, [uidNode(await createKey(v))])).reason).toBe(notFoundReason(v));
     });
   });
 
@@ -290,7 +291,7 @@ describe.each([
     });
 
     it('another identity’s key: Item Not Found', async () => {
-      expect((await fails(alice, v, Operation.ObtainLease, [uidNode(await createKey(v))])).reason).toBe(ResultReason.ItemNotFound);
+      expect((await fails(alice, v, Operation.ObtainLease, [uidNode(await createKey(v))])).reason).toBe(notFoundReason(v));
     });
   });
 
@@ -333,7 +334,7 @@ describe.each([
     });
 
     it('another identity’s key: Item Not Found; ID Placeholder works (Create, Activate, allocation, all with no uid)', async () => {
-      expect((await fails(alice, v, Operation.GetUsageAllocation, [uidNode(await createKey(v, [usageLimits(2n)])), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(ResultReason.ItemNotFound);
+      expect((await fails(alice, v, Operation.GetUsageAllocation, [uidNode(await createKey(v, [usageLimits(2n)])), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(notFoundReason(v));
       const items = await batch(c, v, [
         { operation: Operation.Create, payload: [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(ED), usageLimits(5n)])] },
         { operation: Operation.Activate, payload: [] },
