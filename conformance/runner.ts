@@ -75,6 +75,8 @@ export interface RunOptions {
   readonly maxDiffsPerStep?: number;
   /** Called after each case. */
   readonly onCase?: (r: CaseResult, done: number, total: number) => void;
+  /** Protocol versions the target serves; default SERVED_VERSIONS (embedded) or Discover Versions (remote). */
+  readonly served?: readonly Version[];
   /** Called when a case starts. */
   readonly onStart?: (c: CaseFile) => void;
 }
@@ -360,7 +362,7 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
 
 /** Run cases a few at a time; results come back in the input order. */
 export async function runCases(cases: readonly CaseFile[], opts: RunOptions): Promise<CaseResult[]> {
-  const served = await servedVersions(opts.target, opts.stepTimeoutMs ?? 10_000);
+  const served = opts.served ?? (await servedVersions(opts.target, opts.stepTimeoutMs ?? 10_000));
   const results: CaseResult[] = new Array(cases.length);
   let next = 0;
   let finished = 0;
