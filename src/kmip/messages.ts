@@ -168,6 +168,16 @@ const FALLBACK_1X: Readonly<Record<number, ResultReasonValue>> = {
   [ResultReason.IncompatibleCryptographicUsageMask]: ResultReason.PermissionDenied,
 };
 
+/**
+ * Result Message text in plain ASCII. The spec allows any UTF-8, but deployed clients
+ * (PyKMIP 0.10 decodes text byte by byte) fail on anything else, and the message is only
+ * informational: "§" becomes "section", other characters outside printable ASCII become
+ * \uXXXX escapes, so nothing is lost.
+ */
+export function asciiMessage(text: string): string {
+  return text.replace(/§\s*/g, 'section ').replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function int(tag: number, value: number): TtlvNode {
   return { tag, type: 'Integer', value };
 }
@@ -199,7 +209,7 @@ export function buildResponseMessage(h: ResponseHeaderFields, items: readonly Re
     if (it.status !== ResultStatus.Success && it.reason !== undefined) {
       c.push({ tag: Tag.ResultReason, type: 'Enumeration', value: reasonForVersion(it.reason, h.version) });
     }
-    if (it.message !== undefined) c.push({ tag: Tag.ResultMessage, type: 'TextString', value: it.message });
+    if (it.message !== undefined) c.push({ tag: Tag.ResultMessage, type: 'TextString', value: asciiMessage(it.message) });
     if (it.payload !== undefined) c.push(it.payload);
     return { tag: Tag.BatchItem, type: 'Structure', value: c };
   });

@@ -280,6 +280,10 @@ for (const version of ['1.2', '1.4', '2.0'] as const) {
           expect(okValue(run, 'contact_after_delete_by_reference')).toEqual([expect.stringMatching(/^again@/)]);
         }
       });
+      it('a refusal PyKMIP provokes comes back readable: Attribute Reference with Vendor Identification "a-b" → Invalid Field', () => {
+        const e = failed(run, 'delete_attribute_bad_vendor');
+        expect({ type: e.type, reason: e.reason }).toEqual({ type: 'OperationFailure', reason: 'INVALID_FIELD' });
+      });
     } else {
       it(`set_attribute: PyKMIP 0.10 encodes Set Attribute only for 2.0, so at ${version} it refuses before sending`, () => {
         const e = failed(run, 'set_attribute');

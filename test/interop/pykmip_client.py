@@ -421,6 +421,17 @@ def main():
         step("delete_attribute_by_reference", delete_by_reference)
         step("contact_after_delete_by_reference", attribute_values("opaque", "Contact Information"))
 
+        # A refusal PyKMIP provokes must come back readable (PyKMIP decodes Text Strings byte by
+        # byte, so a non-ASCII Result Message raises UnicodeDecodeError in the client).
+        def delete_bad_vendor():
+            uid, _ = client.delete_attribute(
+                need("opaque"),
+                attribute_reference=cobjects.AttributeReference(vendor_identification="a-b", attribute_name="Foo"),
+            )
+            return uid
+
+        step("delete_attribute_bad_vendor", delete_bad_vendor)
+
     step("close", lambda: client.close() or True)
 
     print(

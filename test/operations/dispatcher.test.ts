@@ -57,3 +57,15 @@ describe('reasons by protocol version', () => {
     expect(r.items[1]!.reason).toBeUndefined();
   });
 });
+
+describe('Result Message text', () => {
+  it('is plain ASCII on the wire: "§" spelled out, anything else escaped, nothing dropped', async () => {
+    const { asciiMessage } = await import('../../src/kmip/messages.js');
+    expect(asciiMessage('limited to [A-Za-z0-9_.] (KMIP 2.1 §4.60)')).toBe('limited to [A-Za-z0-9_.] (KMIP 2.1 section 4.60)');
+    expect(asciiMessage('no object clé\n')).toBe('no object cl\\u00e9\\u000a');
+    const msg = buildResponseMessage({ version: { major: 2, minor: 1 }, timeStamp: 0n }, [
+      { operation: 1, status: ResultStatus.OperationFailed, reason: ResultReason.InvalidField, message: 'bad §4.60 – é' },
+    ]);
+    expect(parseResponse(msg).items[0]!.message).toMatch(/^[\x20-\x7e]*$/);
+  });
+});
