@@ -190,15 +190,17 @@ export interface ResponseHeaderFields {
   readonly version: KmipVersion;
   /** Seconds since the epoch. */
   readonly timeStamp: bigint;
-  readonly clientCorrelationValue?: string;
   readonly serverCorrelationValue?: string;
 }
 
-/** Build a Response Message. Reasons are mapped to the version; 1.x never sees a 2.x reason. */
+/**
+ * Build a Response Message. Reasons are mapped to the version; 1.x never sees a 2.x reason.
+ * The request's Client Correlation Value is not echoed: for client-to-server operations it
+ * travels in the request only (KMIP 2.1 §9.9); the dispatcher logs it.
+ */
 export function buildResponseMessage(h: ResponseHeaderFields, items: readonly ResponseItem[]): StructureNode {
   const v2 = h.version.major >= 2;
   const header: TtlvNode[] = [protocolVersionNode(h.version), { tag: Tag.TimeStamp, type: 'DateTime', value: h.timeStamp }];
-  if (v2 && h.clientCorrelationValue !== undefined) header.push({ tag: Tag.ClientCorrelationValue, type: 'TextString', value: h.clientCorrelationValue });
   if (v2 && h.serverCorrelationValue !== undefined) header.push({ tag: Tag.ServerCorrelationValue, type: 'TextString', value: h.serverCorrelationValue });
   header.push(int(Tag.BatchCount, items.length));
   const batch = items.map((it): StructureNode => {

@@ -96,7 +96,7 @@ export async function dispatch(
   const { header } = req;
   const version = header.version;
   const respond = (items: ResponseItem[]): TtlvNode =>
-    buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services), clientCorrelationValue: header.clientCorrelationValue }, items);
+    buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services) }, items);
 
   if (!isSupportedVersion(services, version)) {
     return {
