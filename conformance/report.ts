@@ -110,6 +110,7 @@ export function guardReport(v: GuardVerdict): string {
   for (const r of v.unexpectedPasses) out.push(`guard: NOW PASSES ${caseKey(r.file)} — remove it from conformance/expected-failures.json`);
   for (const r of v.listedNotApplicable) out.push(`guard: NOT APPLICABLE ${caseKey(r.file)} — ${r.note}; remove it from the list`);
   for (const k of v.unknownKeys) out.push(`guard: UNKNOWN KEY ${k} in conformance/expected-failures.json (no such case file)`);
+  out.push('guard: to accept the new state: npm run conformance -- --update-expected --write-results (then review the reasons of new entries)');
   return out.join('\n');
 }
 
