@@ -2,13 +2,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, encode, encodedLength, TtlvError, type TtlvNode } from '../../src/ttlv/index.js';
-import { ttlvArb } from '../support/arbitraries.js';
+import { registryTreeArb, ttlvArb } from '../support/arbitraries.js';
 
 /** Independent size model: header + value padded to 8 (structures: sum of children). */
 function modelSize(n: TtlvNode): number {
   if (n.type === 'Structure') return 8 + n.value.reduce((a, c) => a + modelSize(c), 0);
   if (n.type === 'ByteString' || n.type === 'BigInteger') return 8 + Math.ceil(n.value.length / 8) * 8;
-  if (n.type === 'TextString' || n.type === 'Identifier') return 8 + Math.ceil(new TextEncoder().encode(n.value).length / 8) * 8;
+  if (n.type === 'TextString' || n.type === 'Identifier' || n.type === 'Reference' || n.type === 'NameReference') return 8 + Math.ceil(new TextEncoder().encode(n.value).length / 8) * 8;
   return 16;
 }
 
@@ -28,6 +28,17 @@ describe('binary codec properties', () => {
         expect(bytes.length).toBe(modelSize(tree));
         expect(encodedLength(tree)).toBe(bytes.length);
         expect(bytes.length % 8).toBe(0);
+        expect(decode(bytes)).toEqual(tree);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('registry-driven trees (spec tags with their spec item types, enum and mask values) round-trip', () => {
+    fc.assert(
+      fc.property(registryTreeArb(), (tree) => {
+        const bytes = encode(tree);
+        expect(bytes.length).toBe(modelSize(tree));
         expect(decode(bytes)).toEqual(tree);
       }),
       { numRuns: 2000 },
