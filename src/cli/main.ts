@@ -19,7 +19,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const COMMANDS: readonly Command[] = [serveCommand, ttlvCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, ttlvCommand, (await import('./audit.js')).auditCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

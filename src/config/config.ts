@@ -24,6 +24,33 @@ export interface KmsConfig {
   readonly access: AccessConfig;
   /** Protect key material with a KEK inside a PKCS#11 token; absent: the software master key. */
   readonly hsm?: HsmConfig;
+  /** The audit trail (always on); this section only tunes it. */
+  readonly audit?: AuditConfig;
+}
+
+/** The `audit` section. */
+export interface AuditConfig {
+  /** Also write each audit record to the log stream (for a SIEM). Default false. */
+  readonly log?: boolean;
+  /** Records between authenticated checkpoints. Default 1000. */
+  readonly checkpointEvery?: number;
+}
+
+function parseAudit(v: unknown, from: string): AuditConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: audit must be an object`);
+  const out: { log?: boolean; checkpointEvery?: number } = {};
+  for (const [k, val] of Object.entries(v as Mutable)) {
+    if (k === 'log') {
+      if (typeof val !== 'boolean') throw new ConfigError(`${from}: audit.log must be true or false`);
+      out.log = val;
+    } else if (k === 'checkpointEvery') {
+      if (typeof val !== 'number' || !Number.isSafeInteger(val) || val < 1) throw new ConfigError(`${from}: audit.checkpointEvery must be a positive integer`);
+      out.checkpointEvery = val;
+    } else {
+      throw new ConfigError(`${from}: unknown key audit.${k}`);
+    }
+  }
+  return out;
 }
 
 /** The `hsm` section: a PKCS#11 module and token, and where its PIN comes from. */
@@ -161,6 +188,8 @@ function applyFile(cfg: Mutable, file: string): void {
       }
     } else if (k === 'access') {
       cfg.access = parseAccess(v, file);
+    } else if (k === 'audit') {
+      cfg.audit = parseAudit(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca') {

@@ -11,6 +11,8 @@ import type { KmipVersion } from '../kmip/spec-types.js';
 import type { RequestHeader } from '../kmip/messages.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { AccessPolicy, Principal } from '../policy/access.js';
+import type { AuditTrail } from '../audit/trail.js';
+import type { RequestAudit } from '../audit/request-audit.js';
 
 export interface ServerInfo {
   readonly vendor: string;
@@ -28,6 +30,8 @@ export interface ServerServices {
   readonly info: ServerInfo;
   /** Protocol versions served, most preferred first. */
   readonly versions: readonly KmipVersion[];
+  /** The audit trail. Every server started by bootstrap.ts has one; unit tests may omit it. */
+  readonly audit?: AuditTrail;
 }
 
 export interface BatchState {
@@ -44,6 +48,8 @@ export interface OperationContext {
   readonly now: bigint;
   readonly batch: BatchState;
   readonly log: Logger;
+  /** This message's audit records (present when the server has an audit trail); see saveRecords. */
+  readonly audit?: RequestAudit;
 }
 
 /**

@@ -12,6 +12,12 @@
  * answer are refused with Feature Not Supported. The ID Placeholder carries from item to
  * item. Each response item echoes Operation and Unique Batch Item ID. A reply larger than
  * the client's Maximum Response Size becomes Response Too Large.
+ *
+ * Audit (src/audit): every batch item, and every message refused as a whole, gets a record
+ * that is durable before the response is returned. An item that changes state writes its
+ * record in the same store commit (saveRecords); the rest are written together after the
+ * loop. If they cannot be written the whole response becomes General Failure "audit log
+ * unavailable" (fail closed).
  */
 import { randomUUID } from 'node:crypto';
 import { encodedLength } from '../ttlv/encode.js';
@@ -23,6 +29,8 @@ import { buildResponseMessage, parseRequestMessage, peekVersion, type RequestMes
 import { compareVersions, enumDef, isAvailable } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { Principal } from '../policy/access.js';
+import { RequestAudit } from '../audit/request-audit.js';
+import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
 import type { HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
 
 export interface DispatchResult {
@@ -78,31 +86,62 @@ export function messageFailure(services: ServerServices, version: KmipVersion | 
   return buildResponseMessage({ version: v, timeStamp: nowSeconds(services) }, [failure(reason, message)]);
 }
 
+export interface Correlation {
+  readonly connectionId: string;
+  readonly requestNo: number;
+  /** The client's address, for the audit trail. */
+  readonly remote?: string;
+}
+
+/**
+ * Make the request's audit records durable, then hand back `result`; when they cannot be
+ * written, `unavailable` (every item General Failure) instead.
+ */
+async function audited(audit: RequestAudit | undefined, result: DispatchResult, unavailable: () => TtlvNode): Promise<DispatchResult> {
+  if (!audit) return result;
+  try {
+    await audit.flush();
+    return result;
+  } catch {
+    // AuditTrail logged the cause.
+    return { response: unavailable(), closeAfter: result.closeAfter };
+  }
+}
+
 export async function dispatch(
   services: ServerServices,
   handlers: HandlerTable,
   principal: Principal,
   requestNode: TtlvNode,
-  correlation: { connectionId: string; requestNo: number },
+  correlation: Correlation,
 ): Promise<DispatchResult> {
+  const who = { connectionId: correlation.connectionId, requestNo: correlation.requestNo, client: principal.id, addr: correlation.remote };
   let req: RequestMessage;
   try {
     req = parseRequestMessage(requestNode);
   } catch (e) {
     const reason = e instanceof KmipError ? e.reason : ResultReason.InvalidMessage;
     const message = e instanceof KmipError ? e.message : 'malformed request';
-    return { response: messageFailure(services, peekVersion(requestNode), reason, message), closeAfter: true };
+    const v = peekVersion(requestNode);
+    const audit = services.audit && new RequestAudit(services.audit, { ...who, kmip: v && `${v.major}.${v.minor}` }, services.clock);
+    audit?.refused([failure(reason, message)]);
+    return audited(audit, { response: messageFailure(services, v, reason, message), closeAfter: true }, () =>
+      messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE),
+    );
   }
   const { header } = req;
   const version = header.version;
   const respond = (items: ResponseItem[]): TtlvNode =>
     buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services) }, items);
+  const audit = services.audit && new RequestAudit(services.audit, { ...who, kmip: `${version.major}.${version.minor}` }, services.clock);
+  const auditUnavailable = () => respond(req.items.map((it) => failure(ResultReason.GeneralFailure, AUDIT_UNAVAILABLE, it.operation, it.uniqueBatchItemId)));
+  const refuse = (items: ResponseItem[]): Promise<DispatchResult> => {
+    audit?.refused(items);
+    return audited(audit, { response: respond(items), closeAfter: false }, auditUnavailable);
+  };
 
   if (!isSupportedVersion(services, version)) {
-    return {
-      response: respond([failure(ResultReason.InvalidMessage, `protocol version ${version.major}.${version.minor} is not supported`)]),
-      closeAfter: false,
-    };
+    return refuse([failure(ResultReason.InvalidMessage, `protocol version ${version.major}.${version.minor} is not supported`)]);
   }
   const log = services.log.child({
     conn: correlation.connectionId,
@@ -112,19 +151,19 @@ export async function dispatch(
     ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
   });
 
-  const refuseAll = (reason: number, message: string) =>
-    respond(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
+  const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
   if (header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo) {
-    return { response: refuseAll(ResultReason.FeatureNotSupported, 'the Undo batch error continuation option is not supported'), closeAfter: false };
+    return refuseAll(ResultReason.FeatureNotSupported, 'the Undo batch error continuation option is not supported');
   }
   if (header.asynchronousRequired) {
-    return { response: refuseAll(ResultReason.FeatureNotSupported, 'asynchronous operations are not supported'), closeAfter: false };
+    return refuseAll(ResultReason.FeatureNotSupported, 'asynchronous operations are not supported');
   }
 
-  const ctx: OperationContext = { services, principal, version, header, now: nowSeconds(services), batch: {}, log };
+  const ctx: OperationContext = { services, principal, version, header, now: nowSeconds(services), batch: {}, log, ...(audit ? { audit } : {}) };
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
   const items: ResponseItem[] = [];
-  for (const item of req.items) {
+  for (const [index, item] of req.items.entries()) {
+    audit?.begin(index, item.operation, item.payload);
     const handler = servedIn(handlers, item.operation, version);
     let result: ResponseItem;
     if (!handler) {
@@ -140,6 +179,7 @@ export async function dispatch(
         result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log);
       }
     }
+    audit?.end(result, ctx.batch.idPlaceholder);
     items.push(result);
     if (result.status !== ResultStatus.Success && !continueOnError) break;
   }
@@ -151,5 +191,5 @@ export async function dispatch(
       items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds the Maximum Response Size of ${max} bytes`, it.operation, it.uniqueBatchItemId)),
     );
   }
-  return { response, closeAfter: false };
+  return audited(audit, { response, closeAfter: false }, auditUnavailable);
 }

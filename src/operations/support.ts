@@ -62,13 +62,20 @@ export async function loadObject(ctx: OperationContext, uid: string, operation: 
   return { record, state: effectiveState(record.state, record.attributes, ctx.now) };
 }
 
-/** Write records atomically and durably; a concurrent change is reported, not overwritten. */
+/**
+ * Write records atomically and durably; a concurrent change is reported, not overwritten.
+ * The item's audit record (and any still owed by earlier items) rides in the same commit.
+ */
 export async function saveRecords(ctx: OperationContext, changes: readonly { record: ObjectRecord; previous?: ObjectRecord }[]): Promise<void> {
+  const audit = ctx.audit?.forCommit(changes);
   try {
     await ctx.services.store.commit(
       changes.map(({ record, previous }) => ({ type: 'put' as const, record: { ...record, revision: (previous?.revision ?? 0) + 1 }, expectedRevision: previous?.revision ?? 0 })),
+      audit && { audit },
     );
+    ctx.audit?.afterCommit(true);
   } catch (e) {
+    ctx.audit?.afterCommit(false);
     if (e instanceof StoreError && e.code === 'CONFLICT') {
       throw new KmipError(ResultReason.GeneralFailure, 'the object was changed concurrently; retry the request', { cause: e });
     }

@@ -20,6 +20,9 @@ import { AccessPolicy } from '../policy/access.js';
 import { openStore } from '../store/index.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { KmipServer, type TlsMaterial } from './server.js';
+import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
+import { AuditTrail } from '../audit/trail.js';
+import type { KeyBackend } from '../hsm/key-backend.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -59,7 +62,7 @@ function packageVersion(): string {
 }
 
 /** The HSM-backed protector: PKCS#11 backend, then the KEK found or generated inside the token. */
-async function openHsmProtector(hsm: HsmConfig, log: Logger): Promise<KeyProtector> {
+async function openHsmProtector(hsm: HsmConfig, log: Logger): Promise<{ protector: KeyProtector; backend: KeyBackend }> {
   const backend = await Pkcs11Backend.open({
     module: hsm.module,
     ...(hsm.tokenLabel !== undefined ? { tokenLabel: hsm.tokenLabel } : {}),
@@ -71,7 +74,7 @@ async function openHsmProtector(hsm: HsmConfig, log: Logger): Promise<KeyProtect
   try {
     const { protector, created } = await HsmProtector.open(backend, hsm.kekLabel !== undefined ? { kekLabel: hsm.kekLabel } : {});
     log.info({ protector: protector.description, kekId: protector.kekId, created, maxSessions: backend.capabilities().maxSessions }, 'key material is protected by a KEK inside the HSM');
-    return protector;
+    return { protector, backend };
   } catch (e) {
     await backend.close();
     throw e;
@@ -97,21 +100,33 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   }
 
   let keyProtector: KeyProtector;
+  let auditKey: AuditKey;
   if (config.hsm) {
-    keyProtector = await openHsmProtector(config.hsm, log);
+    const hsm = await openHsmProtector(config.hsm, log);
+    keyProtector = hsm.protector;
+    try {
+      auditKey = await HsmAuditKey.open(hsm.backend);
+    } catch (e) {
+      await keyProtector.close();
+      throw e;
+    }
   } else {
     const { protector, created } = SoftwareProtector.openOrCreate(join(config.dataDir, 'master.key'));
     log.warn({ protector: protector.description, created }, 'key material is protected by a SOFTWARE master key, not an HSM');
     keyProtector = protector;
+    auditKey = SoftwareAuditKey.fromMasterKeyFile(join(config.dataDir, 'master.key'));
   }
 
   let store: ObjectStore;
   try {
     store = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db') });
   } catch (e) {
+    await auditKey.close();
     await keyProtector.close();
     throw e;
   }
+  const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock });
+  log.info({ auditKey: auditKey.id, head: store.audit.head().seq }, 'audit trail open');
 
   const services: ServerServices = {
     store,
@@ -121,6 +136,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     clock: deps.clock ?? Date.now,
     info: { vendor: 'kmip-kms', product: 'kms', version: packageVersion() },
     versions: SERVED_VERSIONS,
+    audit,
   };
   const server = new KmipServer({
     host: config.host,
@@ -135,6 +151,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   try {
     address = await server.listen();
   } catch (e) {
+    await audit.close();
     await store.close();
     await keyProtector.close();
     throw e;
@@ -149,6 +166,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     close() {
       closed ??= (async () => {
         await server.close();
+        await audit.close();
         await store.close();
         await keyProtector.close();
         log.info('KMIP server stopped');

@@ -11,6 +11,7 @@ import type { HandlerTable, ServerServices } from '../operations/context.js';
 import { AuthError, principalFromCertificate, type IdentitySource } from './auth.js';
 import type { ServerLimits } from './limits.js';
 import { Session } from './session.js';
+import { authFailureEvent } from '../audit/request-audit.js';
 
 export interface TlsMaterial {
   readonly cert: string | Buffer;
@@ -31,6 +32,10 @@ export interface KmipServerOptions {
 export class KmipServer {
   private readonly server: Server;
   private readonly sessions = new Set<Session>();
+  /** Audit writes for refused handshakes still in flight (awaited by close). */
+  private readonly refusals = new Set<Promise<void>>();
+  /** Peer addresses by raw socket: a failed handshake's TLS socket may no longer know it. */
+  private readonly peers = new WeakMap<object, string>();
 
   constructor(private readonly opts: KmipServerOptions) {
     const { services, limits } = opts;
@@ -46,8 +51,18 @@ export class KmipServer {
     });
     this.server.maxConnections = limits.maxConnections;
     this.server.on('secureConnection', (socket: TLSSocket) => this.onConnection(socket));
+    this.server.on('connection', (raw: { remoteAddress?: string }) => {
+      if (raw.remoteAddress) this.peers.set(raw, raw.remoteAddress);
+    });
     this.server.on('tlsClientError', (err, socket) => {
-      services.log.warn({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused');
+      const remote = socket.remoteAddress ?? this.peers.get((socket as unknown as { _parent?: object })._parent ?? socket);
+      services.log.warn({ remote, err: err.message }, 'TLS handshake refused');
+      if (services.audit) {
+        const event = authFailureEvent({ connectionId: randomUUID(), addr: remote, message: err.message, time: services.clock(), tls: true });
+        const p = services.audit.commitAlone([event]).catch(() => undefined); // nothing to answer; AuditTrail logged a failure
+        this.refusals.add(p);
+        void p.finally(() => this.refusals.delete(p));
+      }
     });
   }
 
@@ -93,5 +108,6 @@ export class KmipServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.sessions].map((s) => s.shutdown()));
     await closed;
+    await Promise.all([...this.refusals]);
   }
 }

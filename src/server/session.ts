@@ -20,6 +20,7 @@ import { dispatch, messageFailure } from '../operations/dispatcher.js';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
 import type { Principal } from '../policy/access.js';
 import type { ServerLimits } from './limits.js';
+import { authFailureEvent } from '../audit/request-audit.js';
 
 export class Session {
   private readonly framer: TtlvFramer;
@@ -28,6 +29,8 @@ export class Session {
   private closing = false;
   private requestNo = 0;
   private idle: (() => void) | undefined;
+  /** The audit record of a failed authentication, written when the connection opened. */
+  private readonly refusal: Promise<void> | undefined;
 
   constructor(
     readonly id: string,
@@ -38,6 +41,10 @@ export class Session {
     private readonly limits: ServerLimits,
   ) {
     this.framer = new TtlvFramer({ maxMessageBytes: limits.maxMessageBytes });
+    if (principal instanceof Error && services.audit) {
+      const event = authFailureEvent({ connectionId: id, addr: socket.remoteAddress, message: principal.message, time: services.clock() });
+      this.refusal = services.audit.commitAlone([event]).catch(() => undefined); // the request is refused either way; AuditTrail logged it
+    }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.setTimeout(limits.idleTimeoutMs, () => {
       services.log.info({ conn: id }, 'idle timeout, closing connection');
@@ -109,10 +116,11 @@ export class Session {
     }
     if (this.principal instanceof Error) {
       this.closing = true;
+      await this.refusal;
       this.finalReply(messageFailure(this.services, peekVersion(node), ResultReason.AuthenticationNotSuccessful, this.principal.message));
       return;
     }
-    const result = await dispatch(this.services, this.handlers, this.principal, node, { connectionId: this.id, requestNo });
+    const result = await dispatch(this.services, this.handlers, this.principal, node, { connectionId: this.id, requestNo, remote: this.socket.remoteAddress });
     if (result.closeAfter) {
       this.closing = true;
       this.finalReply(result.response);

@@ -11,7 +11,7 @@
  * - One failing op rejects the whole commit; nothing is written.
  */
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError, type StoreOp } from './object-store.js';
+import { StoreError, type AuditAppend, type AuditEntry, type StoreOp } from './object-store.js';
 import { encodeRecord, isValidUid } from './record-codec.js';
 import { indexTerms, type IndexTerm } from './index-encoding.js';
 
@@ -103,4 +103,25 @@ export function termDiff(ch: Change): { removed: IndexTerm[]; added: IndexTerm[]
   const b = new Set(before.map(termId));
   const a = new Set(after.map(termId));
   return { removed: before.filter((t) => !a.has(termId(t))), added: after.filter((t) => !b.has(termId(t))) };
+}
+
+export interface AuditHead {
+  readonly seq: number;
+  readonly link: Uint8Array;
+}
+
+/**
+ * Seal a commit's audit entries after `head`, in order. Throws what a `seal` throws (the
+ * commit then fails); returns the entries and the new head.
+ */
+export function sealAudit(appends: readonly AuditAppend[] | undefined, head: AuditHead): { entries: AuditEntry[]; head: AuditHead } {
+  const entries: AuditEntry[] = [];
+  let { seq, link } = head;
+  for (const a of appends ?? []) {
+    const s = a.seal(seq + 1, link);
+    seq += 1;
+    link = s.link;
+    entries.push({ seq, bytes: s.bytes });
+  }
+  return { entries, head: { seq, link } };
 }

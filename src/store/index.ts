@@ -6,7 +6,17 @@ import type { ObjectStore } from './object-store.js';
 import { MemoryStore } from './memory.js';
 import { LevelStore } from './leveldb/index.js';
 
-export { StoreError, type StoreErrorCode, type StoreOp, type IndexQuery, type ObjectStore } from './object-store.js';
+export {
+  StoreError,
+  type StoreErrorCode,
+  type StoreOp,
+  type IndexQuery,
+  type ObjectStore,
+  type AuditAppend,
+  type AuditEntry,
+  type AuditLogReader,
+  type CommitOptions,
+} from './object-store.js';
 export {
   indexValue,
   indexText,

@@ -5,7 +5,8 @@
  * LevelDB store uses, and `find` is a binary-searched range over that index.
  */
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError, type IndexQuery, type ObjectStore, type StoreOp } from './object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp } from './object-store.js';
+import { sealAudit } from './commit-plan.js';
 import { decodeRecord } from './record-codec.js';
 import { checkOps, planCommit, termDiff, type Stored } from './commit-plan.js';
 import { compareUids, uidOfValueKey, valueBounds, valueKey } from './index-keys.js';
@@ -52,6 +53,18 @@ export class MemoryStore implements ObjectStore {
   /** field → sorted value keys (esc(value) 00 01 uid). */
   private index = new Map<string, SortedKeys>();
   private state: 'new' | 'open' | 'closed' = 'new';
+  /** The audit log: entry i has seq i + 1. */
+  private auditLog: Buffer[] = [];
+  private auditLink: Uint8Array = new Uint8Array(0);
+
+  readonly audit: AuditLogReader = {
+    read: async (from: number, limit: number): Promise<AuditEntry[]> => {
+      this.assertOpen();
+      const start = Math.max(1, Math.floor(from));
+      return this.auditLog.slice(start - 1, start - 1 + Math.max(0, limit)).map((b, i) => ({ seq: start + i, bytes: Buffer.from(b) }));
+    },
+    head: () => ({ seq: this.auditLog.length, link: this.auditLink }),
+  };
 
   async open(): Promise<void> {
     if (this.state === 'closed') throw new StoreError('CLOSED', 'store is closed');
@@ -72,11 +85,14 @@ export class MemoryStore implements ObjectStore {
     return e && decodeRecord(e.bytes, uid);
   }
 
-  async commit(ops: readonly StoreOp[]): Promise<void> {
+  async commit(ops: readonly StoreOp[], options?: CommitOptions): Promise<void> {
     this.assertOpen();
     checkOps(ops);
-    // Synchronous from here on: plan first (may throw, nothing touched), then apply.
+    // Synchronous from here on: plan and seal first (may throw, nothing touched), then apply.
     const changes = planCommit(ops, (uid) => this.records.get(uid));
+    const sealed = sealAudit(options?.audit, { seq: this.auditLog.length, link: this.auditLink });
+    for (const e of sealed.entries) this.auditLog.push(Buffer.from(e.bytes));
+    this.auditLink = sealed.head.link;
     for (const ch of changes.values()) {
       const { removed, added } = termDiff(ch);
       for (const t of removed) this.indexOf(t).remove(valueKey(t.value, ch.uid));

@@ -39,12 +39,46 @@ export type IndexQuery =
   | { readonly field: string; readonly from?: Uint8Array; readonly to?: Uint8Array } // inclusive range
   | { readonly field: string; readonly exists: true };
 
+/**
+ * One entry for the append-only audit log, sealed by the store's single writer in log order.
+ * The store knows nothing of the entry's format: `seal` gets the sequence number the entry
+ * will have (1, 2, …) and the previous entry's link (empty before the first) and returns the
+ * bytes to store and this entry's link (src/audit puts a hash chain in it). If `seal` throws,
+ * that commit fails as a whole and nothing of it is written.
+ */
+export interface AuditAppend {
+  seal(seq: number, prevLink: Uint8Array): { readonly bytes: Uint8Array; readonly link: Uint8Array };
+}
+
+export interface CommitOptions {
+  /** Audit entries written in the same atomic, durable batch as the ops (ops may be empty). */
+  readonly audit?: readonly AuditAppend[];
+}
+
+export interface AuditEntry {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Reading the audit log: entries in sequence order, and the durable head. */
+export interface AuditLogReader {
+  /** Entries with seq ≥ `from`, in order, at most `limit`. */
+  read(from: number, limit: number): Promise<AuditEntry[]>;
+  /** The last durable entry's sequence number (0: empty log) and link. */
+  head(): { readonly seq: number; readonly link: Uint8Array };
+}
+
 export interface ObjectStore {
   open(): Promise<void>;
   close(): Promise<void>;
   get(uid: string): Promise<ObjectRecord | undefined>;
-  /** Apply all ops atomically and durably, or none (StoreError CONFLICT on a stale revision). */
-  commit(ops: readonly StoreOp[]): Promise<void>;
+  /**
+   * Apply all ops atomically and durably, or none (StoreError CONFLICT on a stale revision).
+   * Audit entries given in `options` are written in the same batch, or not at all.
+   */
+  commit(ops: readonly StoreOp[], options?: CommitOptions): Promise<void>;
+  /** The audit log (append-only, written only through `commit`). */
+  readonly audit: AuditLogReader;
   /** The uids matching one index query, in ascending uid order. */
   find(query: IndexQuery): Promise<string[]>;
   /** Number of records. */

@@ -18,12 +18,12 @@
 import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import type { ObjectRecord } from '../../objects/managed-object.js';
-import { StoreError, type IndexQuery, type ObjectStore, type StoreOp } from '../object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp } from '../object-store.js';
 import { decodeRecord } from '../record-codec.js';
 import { indexTerms } from '../index-encoding.js';
-import { checkOps, planCommit, termDiff, uidsOf, type Change, type Stored } from '../commit-plan.js';
+import { checkOps, planCommit, sealAudit, termDiff, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
 import { compareUids, fieldPrefix, uidOfValueKey, valueBounds, valueKey } from '../index-keys.js';
-import { MetaKey, SCHEMA_VERSION, Sublevel } from './layout.js';
+import { auditKey, MetaKey, SCHEMA_VERSION, Sublevel } from './layout.js';
 
 export interface LevelStoreOptions {
   /** The database folder; created (with its parents) by `open()`. */
@@ -34,6 +34,7 @@ export interface LevelStoreOptions {
 
 interface Pending {
   readonly ops: readonly StoreOp[];
+  readonly options: CommitOptions | undefined;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -46,7 +47,10 @@ const recordsOf = (db: Db) => db.sublevel<string, Uint8Array>(Sublevel.Records, 
 const indexOf = (db: Db) => db.sublevel<Uint8Array, Uint8Array>(Sublevel.Index, { keyEncoding: 'view', valueEncoding: 'view' });
 /** meta key → decimal text. */
 const metaOf = (db: Db) => db.sublevel<string, string>(Sublevel.Meta, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+/** audit key (auditKey) → entry bytes. */
+const auditOf = (db: Db) => db.sublevel<string, Uint8Array>(Sublevel.Audit, { keyEncoding: 'utf8', valueEncoding: 'view' });
 type Records = ReturnType<typeof recordsOf>;
+type AuditLevel = ReturnType<typeof auditOf>;
 type Index = ReturnType<typeof indexOf>;
 type Meta = ReturnType<typeof metaOf>;
 
@@ -79,6 +83,22 @@ export class LevelStore implements ObjectStore {
   private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private recordCount = 0;
+  private auditLevel!: AuditLevel;
+  private auditHead: AuditHead = { seq: 0, link: new Uint8Array(0) };
+
+  readonly audit: AuditLogReader = {
+    read: async (from: number, limit: number): Promise<AuditEntry[]> => {
+      this.assertReadable();
+      if (!(limit > 0)) return [];
+      try {
+        const entries = await this.auditLevel.iterator({ gte: auditKey(Math.max(1, Math.floor(from))), limit }).all();
+        return entries.map(([k, v]) => ({ seq: parseInt(k, 16), bytes: v }));
+      } catch (e) {
+        throw io(e, 'audit read');
+      }
+    },
+    head: () => this.auditHead,
+  };
 
   constructor(opts: LevelStoreOptions | string) {
     const o = typeof opts === 'string' ? { path: opts } : opts;
@@ -101,6 +121,7 @@ export class LevelStore implements ObjectStore {
       this.rec = recordsOf(db);
       this.index = indexOf(db);
       this.meta = metaOf(db);
+      this.auditLevel = auditOf(db);
       const schema = await this.meta.get(MetaKey.Schema);
       if (schema === undefined) {
         const anyKey = await db.keys({ limit: 1 }).all();
@@ -123,6 +144,12 @@ export class LevelStore implements ObjectStore {
         const count = await this.meta.get(MetaKey.Count);
         if (count === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(count)) throw new StoreError('CORRUPT', 'bad record count');
         this.recordCount = Number(count);
+        const head = await this.meta.get(MetaKey.AuditHead);
+        if (head !== undefined) {
+          const m = /^([1-9][0-9]{0,15}) ([0-9a-f]*)$/.exec(head);
+          if (!m) throw new StoreError('CORRUPT', 'bad audit head');
+          this.auditHead = { seq: Number(m[1]), link: Buffer.from(m[2]!, 'hex') };
+        }
       }
     } catch (e) {
       await db.close().catch(() => undefined);
@@ -168,7 +195,7 @@ export class LevelStore implements ObjectStore {
     return bytes && decodeRecord(bytes, uid);
   }
 
-  commit(ops: readonly StoreOp[]): Promise<void> {
+  commit(ops: readonly StoreOp[], options?: CommitOptions): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new StoreError('CLOSED', `store is ${this.state === 'new' ? 'not open' : 'closed'}`));
     try {
       checkOps(ops);
@@ -176,7 +203,7 @@ export class LevelStore implements ObjectStore {
       return Promise.reject(e);
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject });
+      this.queue.push({ ops, options, resolve, reject });
       this.kick();
     });
   }
@@ -232,17 +259,23 @@ export class LevelStore implements ObjectStore {
     // The group's net effect per uid: state before the group, state after the last accepted commit.
     const net = new Map<string, Change>();
     const accepted: Pending[] = [];
+    const audit: AuditEntry[] = [];
+    let auditHead = this.auditHead;
     for (const p of group) {
       let changes: Map<string, Change>;
+      let sealed: ReturnType<typeof sealAudit>;
       try {
         changes = planCommit(p.ops, (uid) => {
           const n = net.get(uid);
           return n ? n.after : baseState(uid);
         });
+        sealed = sealAudit(p.options?.audit, auditHead);
       } catch (e) {
         p.reject(e);
         continue;
       }
+      audit.push(...sealed.entries);
+      auditHead = sealed.head;
       for (const ch of changes.values()) {
         const n = net.get(ch.uid);
         if (n) n.after = ch.after;
@@ -264,6 +297,8 @@ export class LevelStore implements ObjectStore {
       for (const t of added) batch.put(concat(fieldPrefix(t.field), valueKey(t.value, ch.uid)), EMPTY, { sublevel: this.index });
     }
     if (count !== this.recordCount) batch.put(MetaKey.Count, String(count), { sublevel: this.meta });
+    for (const e of audit) batch.put(auditKey(e.seq), e.bytes, { sublevel: this.auditLevel });
+    if (audit.length > 0) batch.put(MetaKey.AuditHead, `${auditHead.seq} ${Buffer.from(auditHead.link).toString('hex')}`, { sublevel: this.meta });
     try {
       await batch.write({ sync: true });
     } catch (e) {
@@ -272,6 +307,7 @@ export class LevelStore implements ObjectStore {
       return;
     }
     this.recordCount = count;
+    this.auditHead = auditHead;
     for (const p of accepted) p.resolve();
   }
 

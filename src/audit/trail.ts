@@ -1,0 +1,112 @@
+/**
+ * The audit trail of a running server (`services.audit`). Records go into the store's
+ * append-only log through `store.commit` — with the state change they describe when there
+ * is one (`appendsFor`), alone otherwise (`commitAlone`) — always before the response is
+ * written. Every `checkpointEvery` entries, and at shutdown, a checkpoint entry carries an
+ * HMAC over the chain head under the audit key.
+ *
+ * Fail closed: a record that cannot be written fails the request ("audit log unavailable",
+ * see dispatcher.ts) and is logged at error level here.
+ */
+import type { Logger } from 'pino';
+import type { AuditAppend, ObjectStore } from '../store/object-store.js';
+import type { AuditKey } from './audit-key.js';
+import { checkpointInput, sealRecord, type AuditEvent } from './record.js';
+
+export interface AuditTrailOptions {
+  readonly store: ObjectStore;
+  readonly key: AuditKey;
+  readonly log: Logger;
+  /** Entries between checkpoints (default 1000). */
+  readonly checkpointEvery?: number;
+  /** Also write each record to the pino log (for a SIEM). */
+  readonly logRecords?: boolean;
+  readonly clock?: () => number;
+}
+
+export const AUDIT_UNAVAILABLE = 'audit log unavailable';
+
+export class AuditTrail {
+  readonly checkpointEvery: number;
+  private lastCheckpointed: number;
+  private checkpointing: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: AuditTrailOptions) {
+    this.checkpointEvery = Math.max(1, Math.floor(opts.checkpointEvery ?? 1000));
+    this.lastCheckpointed = opts.store.audit.head().seq;
+  }
+
+  get store(): ObjectStore {
+    return this.opts.store;
+  }
+
+  /** The store entries for `events`, in order: give them to `store.commit(ops, { audit })`. */
+  appendsFor(events: readonly AuditEvent[]): AuditAppend[] {
+    return events.map((e) => ({ seal: (seq, prev) => sealRecord(e, seq, prev) }));
+  }
+
+  /** Call after a commit that carried `events` succeeded. */
+  committed(events: readonly AuditEvent[]): void {
+    if (this.opts.logRecords) for (const e of events) this.opts.log.info({ audit: e }, 'audit');
+    this.maybeCheckpoint();
+  }
+
+  /** Write `events` on their own (durably). Throws on failure, after logging it. */
+  async commitAlone(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    try {
+      await this.opts.store.commit([], { audit: this.appendsFor(events) });
+    } catch (e) {
+      this.failed(e);
+      throw e;
+    }
+    this.committed(events);
+  }
+
+  /** Log a failed audit write (the caller fails the request). */
+  failed(e: unknown): void {
+    this.opts.log.error({ err: e }, 'AUDIT LOG UNAVAILABLE: a record could not be written; the request is refused');
+  }
+
+  private maybeCheckpoint(): void {
+    if (this.closed || this.checkpointing) return;
+    if (this.opts.store.audit.head().seq - this.lastCheckpointed < this.checkpointEvery) return;
+    this.checkpointing = this.checkpoint('interval')
+      .catch((e: unknown) => this.opts.log.error({ err: e }, 'audit checkpoint failed'))
+      .finally(() => {
+        this.checkpointing = undefined;
+      });
+  }
+
+  /** Append a checkpoint over the current head (nothing when the head is already one). */
+  async checkpoint(why: 'interval' | 'shutdown'): Promise<void> {
+    const head = this.opts.store.audit.head();
+    if (head.seq === 0 || head.seq === this.lastCheckpointed) return;
+    const covers = head.seq;
+    const headHex = Buffer.from(head.link).toString('hex');
+    const keyId = this.opts.key.id;
+    // Entries may land between this read and the checkpoint's own: it covers `covers`.
+    const mac = Buffer.from(await this.opts.key.mac(checkpointInput(covers, head.link))).toString('hex');
+    const time = new Date((this.opts.clock ?? Date.now)()).toISOString();
+    await this.opts.store.commit([], {
+      audit: [{ seal: (seq, prev) => sealRecord({ kind: 'checkpoint', time, covers, head: headHex, keyId, mac, why }, seq, prev) }],
+    });
+    this.lastCheckpointed = this.opts.store.audit.head().seq;
+    // Always logged: an anchor outside the data folder for whoever keeps the log stream.
+    this.opts.log.info({ auditCheckpoint: { seq: this.lastCheckpointed, covers, head: headHex, keyId, mac, why } }, 'audit checkpoint');
+  }
+
+  /** Finish a running checkpoint and write the shutdown one. Call before closing the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.checkpointing;
+    try {
+      await this.checkpoint('shutdown');
+    } catch (e) {
+      this.opts.log.error({ err: e }, 'audit shutdown checkpoint failed');
+    }
+    await this.opts.key.close();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Check a whole audit log: positions, the hash chain, every checkpoint's MAC, that every
+ * entry is covered by a checkpoint, and that the store's recorded head matches the end. Stops
+ * at the first break and names its position (1-based, in key order) and sequence number.
+ *
+ * What each tampering looks like:
+ * - edit an entry: the next entry's `prev` no longer matches (the last entry is the shutdown
+ *   checkpoint, whose fields are MAC'd or checked against the chain);
+ * - delete / insert: a key out of sequence, or a `prev` that does not match;
+ * - reorder: an entry's own `seq` differs from its key, or `prev` breaks;
+ * - truncate then append: the appended entries are not covered by a valid checkpoint (the
+ *   attacker cannot make one without the audit key), and the head no longer matches.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { AuditLogReader } from '../store/object-store.js';
+import type { AuditKey } from './audit-key.js';
+import { checkpointInput, decodeRecord, sha256, type AuditRecord } from './record.js';
+
+export interface VerifyFailure {
+  /** 1-based position in key order (0 when the problem is the log as a whole). */
+  readonly position: number;
+  /** The sequence number the entry's key says. */
+  readonly seq: number;
+  readonly message: string;
+}
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  readonly entries: number;
+  readonly checkpoints: number;
+  /** Highest entry covered by a valid checkpoint. */
+  readonly sealedThrough: number;
+  readonly failure?: VerifyFailure;
+}
+
+const PAGE = 1000;
+
+function hexEq(a: string, b: Uint8Array): boolean {
+  const bb = Buffer.from(a, 'hex');
+  return bb.length === b.length && bb.length > 0 && timingSafeEqual(bb, b);
+}
+
+export async function verifyAuditLog(
+  reader: AuditLogReader,
+  key: AuditKey,
+  onProgress?: (entries: number) => void,
+  progressEvery = 10_000,
+): Promise<VerifyResult> {
+  const links: Buffer[] = [Buffer.alloc(0)]; // links[seq]; links[0]: before the first
+  let entries = 0;
+  let checkpoints = 0;
+  let sealedThrough = 0;
+  let last: AuditRecord | undefined;
+  const fail = (position: number, seq: number, message: string): VerifyResult => ({
+    ok: false,
+    entries,
+    checkpoints,
+    sealedThrough,
+    failure: { position, seq, message },
+  });
+
+  let from = 1;
+  for (;;) {
+    const page = await reader.read(from, PAGE);
+    if (page.length === 0) break;
+    for (const e of page) {
+      const position = entries + 1;
+      if (e.seq !== position) {
+        return fail(position, e.seq, e.seq > position ? `entry ${position} is missing (the next key is ${e.seq}): deleted` : `entry key ${e.seq} out of order at position ${position}`);
+      }
+      let r: AuditRecord;
+      try {
+        r = decodeRecord(e.bytes);
+      } catch (err) {
+        return fail(position, e.seq, `entry does not parse: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (r.seq !== e.seq) return fail(position, e.seq, `entry says it is number ${r.seq}: moved or reordered`);
+      const prev = links[e.seq - 1]!;
+      if (r.prev !== prev.toString('hex')) {
+        return fail(position, e.seq, `hash chain broken: prev does not match entry ${e.seq - 1} (entry ${e.seq - 1} was edited, or this one was inserted, moved or edited)`);
+      }
+      const link = sha256(e.bytes);
+      links.push(link);
+      if (r.kind === 'checkpoint') {
+        if (!Number.isSafeInteger(r.covers) || r.covers < 1 || r.covers >= r.seq) return fail(position, e.seq, `checkpoint covers ${String(r.covers)}, not an earlier entry`);
+        if (!hexEq(r.head, links[r.covers]!)) return fail(position, e.seq, `checkpoint head does not match entry ${r.covers}`);
+        if (r.keyId !== key.id) return fail(position, e.seq, `checkpoint made with audit key ${r.keyId}, verifying with ${key.id}`);
+        let ok = false;
+        try {
+          ok = await key.verify(checkpointInput(r.covers, links[r.covers]!), Buffer.from(r.mac, 'hex'));
+        } catch {
+          ok = false;
+        }
+        if (!ok) return fail(position, e.seq, `checkpoint MAC does not verify: forged or edited`);
+        checkpoints++;
+        sealedThrough = Math.max(sealedThrough, r.covers);
+      }
+      entries++;
+      last = r;
+      if (onProgress && entries % progressEvery === 0) onProgress(entries);
+    }
+    from = entries + 1;
+  }
+
+  if (entries > 0) {
+    const lastSealedOk = last?.kind === 'checkpoint' && sealedThrough === entries - 1;
+    if (!lastSealedOk) {
+      return fail(sealedThrough + 1, sealedThrough + 1, `entries ${sealedThrough + 1}..${entries} are not covered by a checkpoint: truncated and appended to, or the server did not stop cleanly`);
+    }
+  }
+  const head = reader.head();
+  if (head.seq !== entries) return fail(0, head.seq, `the store's head says ${head.seq} entries, the log holds ${entries}: truncated or extended`);
+  if (entries > 0 && !links[entries]!.equals(Buffer.from(head.link))) return fail(entries, entries, `the store's head link does not match the last entry`);
+  return { ok: true, entries, checkpoints, sealedThrough };
+}

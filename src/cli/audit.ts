@@ -1,0 +1,263 @@
+/**
+ * `kms audit`: check, report on and follow the audit trail of a data folder.
+ *
+ *   kms audit verify   the whole hash chain and every checkpoint; the first break, by position
+ *   kms audit report   per key: store facts plus who used it, how, how often, first/last use
+ *   kms audit tail     the last records as JSON lines; --follow for new ones
+ *
+ * verify and report read a stopped server's data folder (LevelDB allows one process).
+ * tail on a running server reads a copy of the database taken each poll.
+ */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type KmsConfig } from '../config/config.js';
+import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
+import { decodeRecord } from '../audit/record.js';
+import { buildReport, formatReport } from '../audit/report.js';
+import { verifyAuditLog } from '../audit/verify.js';
+import { LevelStore } from '../store/leveldb/index.js';
+import { ExitCode, UsageError } from './exit-codes.js';
+import type { CliIo, Command } from './main.js';
+
+const HELP = `Usage: kms audit <verify|report|tail> [options]
+
+  verify   check the whole audit log: hash chain, checkpoints (HMAC under the audit
+           key), positions; reports the first broken record and its position
+  report   for each key: type, algorithm, length, state, usage mask, owner, and from
+           the audit log the identities that used it, for which operations, how
+           often, first and last use
+  tail     print the last records (JSON lines); --follow prints new ones as they come
+
+Options:
+  --data-dir DIR     the data folder (default: from --config / KMS_DATA_DIR / kms-data)
+  --config FILE      the server's config file (for the data folder and the hsm section)
+  report:
+    --identity ID    only uses by this client identity
+    --key UID        only this key
+    --since TIME     only uses at or after TIME (ISO 8601)
+    --until TIME     only uses at or before TIME
+    --format F       table (default), json, csv
+  tail:
+    -n N             how many records to show first (default 20)
+    --follow         keep printing new records (Ctrl-C to stop)
+    --interval MS    poll interval with --follow (default 1000)
+  verify:
+    --progress N     a progress line on stderr every N entries (default 10000)
+  -h, --help         this help
+
+verify and report need the server stopped (LevelDB admits one process).
+Exit codes: 0 ok, 1 the audit log is broken, 2 usage error, 3 the data folder or key
+could not be read.`;
+
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  config: { type: 'string' },
+  identity: { type: 'string' },
+  key: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  format: { type: 'string' },
+  n: { type: 'string', short: 'n' },
+  follow: { type: 'boolean' },
+  interval: { type: 'string' },
+  progress: { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function configFor(values: Values): KmsConfig {
+  try {
+    return loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: values.config } });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+async function openAuditKey(config: KmsConfig): Promise<{ key: AuditKey; close(): Promise<void> }> {
+  if (!config.hsm) {
+    const key = SoftwareAuditKey.fromMasterKeyFile(join(config.dataDir, 'master.key'));
+    return { key, close: () => key.close() };
+  }
+  const { Pkcs11Backend } = await import('../hsm/pkcs11/pkcs11-backend.js');
+  const { resolvePin } = await import('../hsm/pkcs11/pin.js');
+  const hsm = config.hsm;
+  const backend = await Pkcs11Backend.open({
+    module: hsm.module,
+    ...(hsm.tokenLabel !== undefined ? { tokenLabel: hsm.tokenLabel } : {}),
+    ...(hsm.slot !== undefined ? { slot: hsm.slot } : {}),
+    pin: resolvePin(hsm, process.env),
+  });
+  try {
+    const key = await HsmAuditKey.open(backend, { create: false });
+    return { key, close: () => backend.close() };
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
+}
+
+async function openStore(dir: string): Promise<LevelStore> {
+  const store = new LevelStore({ path: join(dir, 'db') });
+  try {
+    await store.open();
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(/lock/i.test(msg) ? `${dir}: the database is in use (stop the server first): ${msg}` : msg);
+  }
+  return store;
+}
+
+async function verify(values: Values, io: CliIo): Promise<number> {
+  const every = values.progress === undefined ? 10_000 : Number(values.progress);
+  if (!Number.isSafeInteger(every) || every < 1) throw new UsageError('--progress must be a positive integer');
+  const config = configFor(values);
+  let store: LevelStore;
+  let key: Awaited<ReturnType<typeof openAuditKey>>;
+  try {
+    key = await openAuditKey(config);
+    store = await openStore(config.dataDir);
+  } catch (e) {
+    io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
+    return ExitCode.Io;
+  }
+  try {
+    const started = Date.now();
+    const total = store.audit.head().seq;
+    const result = await verifyAuditLog(store.audit, key.key, (n) => {
+      io.stderr.write(`verified ${n}${total ? ` of ${total}` : ''} entries (${Math.round((Date.now() - started) / 1000)} s)\n`);
+    }, every);
+    if (!result.ok) {
+      const f = result.failure!;
+      io.stdout.write(`BROKEN at position ${f.position} (entry ${f.seq}): ${f.message}\n`);
+      io.stdout.write(`${result.entries} entries before it verified, ${result.checkpoints} checkpoints, sealed through entry ${result.sealedThrough}\n`);
+      return ExitCode.InvalidInput;
+    }
+    io.stdout.write(`OK: ${result.entries} entries, ${result.checkpoints} checkpoints (audit key ${key.key.id}), sealed through entry ${result.sealedThrough}\n`);
+    return ExitCode.Ok;
+  } finally {
+    await store.close();
+    await key.close();
+  }
+}
+
+function isoTime(v: string | undefined, flag: string): string | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new UsageError(`${flag} must be an ISO 8601 time`);
+  return new Date(t).toISOString();
+}
+
+async function report(values: Values, io: CliIo): Promise<number> {
+  const format = values.format ?? 'table';
+  if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format must be table, json or csv');
+  const filter = {
+    ...(values.identity !== undefined ? { identity: values.identity } : {}),
+    ...(values.key !== undefined ? { key: values.key } : {}),
+    ...(values.since !== undefined ? { since: isoTime(values.since, '--since') } : {}),
+    ...(values.until !== undefined ? { until: isoTime(values.until, '--until') } : {}),
+  };
+  const config = configFor(values);
+  let store: LevelStore;
+  try {
+    store = await openStore(config.dataDir);
+  } catch (e) {
+    io.stderr.write(`kms audit report: ${(e as Error).message}\n`);
+    return ExitCode.Io;
+  }
+  try {
+    io.stdout.write(formatReport(await buildReport(store, filter), format));
+    return ExitCode.Ok;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Read the log from `dir`: directly when free, else from a copy (a running server holds the lock). */
+async function withLog<T>(dir: string, f: (store: LevelStore) => Promise<T>): Promise<T> {
+  let store: LevelStore;
+  let copy: string | undefined;
+  try {
+    store = await openStore(dir);
+  } catch {
+    copy = mkdtempSync(join(tmpdir(), 'kms-audit-tail-'));
+    cpSync(join(dir, 'db'), join(copy, 'db'), { recursive: true, filter: (src) => !src.endsWith('LOCK') });
+    store = await openStore(copy);
+  }
+  try {
+    return await f(store);
+  } finally {
+    await store.close();
+    if (copy) rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+async function tail(values: Values, io: CliIo): Promise<number> {
+  const n = values.n === undefined ? 20 : Number(values.n);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError('-n must be a non-negative integer');
+  const interval = values.interval === undefined ? 1000 : Number(values.interval);
+  if (!Number.isSafeInteger(interval) || interval < 10) throw new UsageError('--interval must be at least 10 (milliseconds)');
+  const config = configFor(values);
+  let next = 0;
+  const printFrom = async (store: LevelStore, from: number): Promise<number> => {
+    for (;;) {
+      const page = await store.audit.read(from, 1000);
+      if (page.length === 0) return from;
+      for (const e of page) io.stdout.write(JSON.stringify(decodeRecord(e.bytes)) + '\n');
+      from = page[page.length - 1]!.seq + 1;
+    }
+  };
+  try {
+    next = await withLog(config.dataDir, (store) => printFrom(store, Math.max(1, store.audit.head().seq - n + 1)));
+  } catch (e) {
+    io.stderr.write(`kms audit tail: ${(e as Error).message}\n`);
+    return ExitCode.Io;
+  }
+  if (!values.follow) return ExitCode.Ok;
+  let stop = false;
+  const onSignal = () => (stop = true);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    while (!stop) {
+      await new Promise((r) => setTimeout(r, interval));
+      try {
+        next = await withLog(config.dataDir, (store) => printFrom(store, next));
+      } catch (e) {
+        io.stderr.write(`kms audit tail: ${(e as Error).message} (retrying)\n`);
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return ExitCode.Ok;
+}
+
+export const auditCommand: Command = {
+  name: 'audit',
+  summary: 'verify, report on and follow the tamper-evident audit trail',
+  help: HELP,
+  async run(argv, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const [sub, ...extra] = parsed.positionals;
+    if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
+    switch (sub) {
+      case 'verify':
+        return verify(parsed.values, io);
+      case 'report':
+        return report(parsed.values, io);
+      case 'tail':
+        return tail(parsed.values, io);
+      default:
+        throw new UsageError(sub === undefined ? 'give a subcommand: verify, report or tail' : `unknown subcommand ${sub}`);
+    }
+  },
+};
