@@ -11,7 +11,7 @@
  * Reason (Create: Invalid Attribute Value in 2.x, Invalid Field in 1.x — "Incorrect attribute
  * value(s) specified", KMIP 1.4 §11.2).
  */
-import { CryptographicAlgorithm } from '../kmip/generated/enums.gen.js';
+import { BlockCipherMode, CryptographicAlgorithm, HashingAlgorithm, PaddingMethod } from '../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 
 export interface SymmetricAlgorithmPolicy {
@@ -64,3 +64,70 @@ export function symmetricKeySpec(algorithm: number, requestedBits: number | unde
  * interval is effective".
  */
 export const LEASE_POLICY = { defaultSeconds: 3600 } as const;
+
+// ------------------------------------------------------------ cryptographic operations (Encrypt, …)
+
+/**
+ * What the cryptographic operations (Encrypt, Decrypt, MAC, MAC Verify, Hash, RNG) may use.
+ * References: NIST SP 800-131A Rev. 2 (single DES disallowed; two-key 3DES disallowed, three-key
+ * 3DES disallowed for encryption after 2023 — off unless `tripleDes` is set), SP 800-38A/38D/38E
+ * (AES modes, GCM tags of 96-128 bits), RFC 8439 (ChaCha20, ChaCha20-Poly1305), RFC 8017 (RSA
+ * OAEP, PKCS#1 v1.5), FIPS 180-4/202 (hashes), FIPS 198-1 (HMAC), SP 800-38B (CMAC).
+ * The mechanism code (src/crypto/mechanism.ts) refuses anything not listed.
+ */
+
+export interface CipherPolicy {
+  /** AES block cipher modes served. */
+  readonly aesModes: ReadonlySet<number>;
+  /** Three-key Triple DES (ECB/CBC) is served only when true. Single DES never is. */
+  readonly tripleDes: boolean;
+  /** GCM and ChaCha20-Poly1305 tag lengths accepted, in bytes. */
+  readonly aeadTagBytes: readonly number[];
+  /**
+   * Shortest GCM IV accepted, in bytes. 96 bits is the recommended length (SP 800-38D §5.2.1.1);
+   * 64 is accepted because the OASIS test case CS-BC-M-GCM-3-21 uses it (McGrew-Viega case 6 style).
+   */
+  readonly gcmMinIvBytes: number;
+  /** RSA padding methods served for Encrypt/Decrypt. */
+  readonly rsaPaddings: ReadonlySet<number>;
+  /** Hashes allowed inside RSA-OAEP (and its MGF1). */
+  readonly oaepHashes: ReadonlySet<number>;
+  /** Hashing Algorithms the Hash operation serves. */
+  readonly hashes: ReadonlySet<number>;
+  /** The most bytes one RNG Retrieve may return (a named limit). */
+  readonly rngMaxBytes: number;
+  /** The most bytes one Encrypt/Decrypt/MAC/Hash request (or part) may carry. */
+  readonly maxDataBytes: number;
+}
+
+export const CIPHER_POLICY: CipherPolicy = {
+  aesModes: new Set<number>([BlockCipherMode.CBC, BlockCipherMode.ECB, BlockCipherMode.CTR, BlockCipherMode.GCM, BlockCipherMode.XTS]),
+  tripleDes: false,
+  aeadTagBytes: [12, 13, 14, 15, 16],
+  gcmMinIvBytes: 8,
+  rsaPaddings: new Set<number>([PaddingMethod.OAEP, PaddingMethod.PKCS1V1_5]),
+  oaepHashes: new Set<number>([HashingAlgorithm.SHA_1, HashingAlgorithm.SHA_224, HashingAlgorithm.SHA_256, HashingAlgorithm.SHA_384, HashingAlgorithm.SHA_512]),
+  hashes: new Set<number>([
+    HashingAlgorithm.SHA_1,
+    HashingAlgorithm.SHA_224,
+    HashingAlgorithm.SHA_256,
+    HashingAlgorithm.SHA_384,
+    HashingAlgorithm.SHA_512,
+    HashingAlgorithm.SHA_512_224,
+    HashingAlgorithm.SHA_512_256,
+    HashingAlgorithm.SHA3_224,
+    HashingAlgorithm.SHA3_256,
+    HashingAlgorithm.SHA3_384,
+    HashingAlgorithm.SHA3_512,
+  ]),
+  rngMaxBytes: 1 << 20,
+  maxDataBytes: 16 << 20,
+};
+
+/** Multi-part operations (Init/Final Indicator, Correlation Value): the state the server keeps. */
+export const MULTIPART_LIMITS = {
+  /** Open multi-part operations kept at once, all principals together; the oldest is dropped beyond this. */
+  maxSessions: 1024,
+  /** An operation idle longer than this is forgotten (its Correlation Value becomes invalid). */
+  idleMs: 10 * 60_000,
+} as const;

@@ -1,0 +1,233 @@
+/**
+ * What the cryptographic operations (Encrypt, Decrypt, MAC, MAC Verify, Hash) share:
+ * - reading Cryptographic Parameters (1.4 §3.6, 2.1 §7.6) from the request, else from the key's
+ *   Cryptographic Parameters attribute (the request's, when given, is used whole);
+ * - loading a key for a use, with the checks each operation's error table lists:
+ *   - object type: Symmetric Key (and Secret Data for MAC), Public Key to encrypt / Private Key to
+ *     decrypt with RSA; otherwise Illegal Operation (1.x) / Invalid Object Type (2.x);
+ *   - lifecycle (1.4 §3.22 / 2.1 §4.57): protecting (Encrypt, MAC) needs Active and, with a
+ *     Protect Stop Date, a time before it; processing (Decrypt, MAC Verify) needs Active, Deactivated
+ *     or Compromised and, with a Process Start Date, a time at or after it; otherwise Wrong Key
+ *     Lifecycle State (2.x; test case CS-BC-M-14-21) / Permission Denied (1.x, "not able to be used");
+ *   - Cryptographic Usage Mask must hold the operation's bit: Incompatible Cryptographic Usage Mask
+ *     (2.x) / Permission Denied (1.x);
+ *   - the key material, opened from its sealed body (never logged); a wrapped or destroyed key has
+ *     none: Key Value Not Present (1.2+) / Object Destroyed (2.x for destroyed).
+ * - the translation of mechanism errors (src/crypto/errors.ts) to Result Reasons:
+ *   BAD_PARAMETERS → Bad Cryptographic Parameters (2.x) / Invalid Field (1.x);
+ *   UNSUPPORTED → Unsupported Cryptographic Parameters (2.x) / Invalid Field (1.x);
+ *   MISSING_IV → Missing Initialization Vector (2.x) / Invalid Field (1.x);
+ *   BAD_DATA → Invalid Field; FAILURE → Cryptographic Failure (test cases CS-BC-M-GCM-1-21 and
+ *   CS-BC-M-CHACHA20POLY1305-1-21 for a tag mismatch).
+ * - the multi-part state (src/crypto/multipart.ts), one store per running server, and the
+ *   unknown Correlation Value: Invalid Correlation Value (2.x) / Item Not Found (1.x, 1.4 Tables
+ *   353-361 "No outstanding operation with the specified Correlation Value exists").
+ */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { KeyFormatType, ObjectType, ResultReason, State } from '../kmip/generated/enums.gen.js';
+import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
+import type { TtlvNode } from '../ttlv/node.js';
+import { readKeyBlock } from '../objects/object-body.js';
+import { dateAttribute } from '../objects/lifecycle.js';
+import type { ObjectRecord } from '../objects/managed-object.js';
+import { CryptoError } from '../crypto/errors.js';
+import type { CryptoParams } from '../crypto/mechanism.js';
+import { MultipartStore } from '../crypto/multipart.js';
+import { MULTIPART_LIMITS } from '../policy/crypto-policy.js';
+import type { OperationContext, ServerServices } from './context.js';
+import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
+import { openBody } from './support.js';
+
+export type KeyUse = 'Encrypt' | 'Decrypt' | 'MAC' | 'MACVerify';
+
+const USE_BIT: Readonly<Record<KeyUse, number>> = {
+  Encrypt: CryptographicUsageMask.Encrypt,
+  Decrypt: CryptographicUsageMask.Decrypt,
+  MAC: CryptographicUsageMask.MACGenerate,
+  MACVerify: CryptographicUsageMask.MACVerify,
+};
+
+const PROTECTS: Readonly<Record<KeyUse, boolean>> = { Encrypt: true, MAC: true, Decrypt: false, MACVerify: false };
+
+function int(n: TtlvNode | undefined): number | undefined {
+  return n?.type === 'Integer' || n?.type === 'Enumeration' ? n.value : undefined;
+}
+
+/** Cryptographic Parameters from a structure (fields this server does not act on are ignored). */
+export function readCryptoParams(node: TtlvNode | undefined): CryptoParams | undefined {
+  if (node === undefined) return undefined;
+  if (node.type !== 'Structure') throw new KmipError(ResultReason.InvalidField, 'Cryptographic Parameters must be a structure');
+  const f = (tag: number): TtlvNode | undefined => node.value.find((c) => c.tag === tag);
+  const random = f(Tag.RandomIV);
+  const p: { -readonly [K in keyof CryptoParams]: CryptoParams[K] } = {};
+  const set = <K extends keyof CryptoParams>(k: K, v: CryptoParams[K] | undefined): void => {
+    if (v !== undefined) p[k] = v;
+  };
+  set('blockCipherMode', int(f(Tag.BlockCipherMode)));
+  set('paddingMethod', int(f(Tag.PaddingMethod)));
+  set('hashingAlgorithm', int(f(Tag.HashingAlgorithm)));
+  set('cryptographicAlgorithm', int(f(Tag.CryptographicAlgorithm)));
+  set('randomIV', random?.type === 'Boolean' ? random.value : undefined);
+  set('tagLength', int(f(Tag.TagLength)));
+  set('initialCounterValue', int(f(Tag.InitialCounterValue)));
+  set('maskGenerator', int(f(Tag.MaskGenerator)));
+  set('maskGeneratorHashingAlgorithm', int(f(Tag.MaskGeneratorHashingAlgorithm)));
+  return p;
+}
+
+/** The parameters to use: the request's, else the key's Cryptographic Parameters attribute, else none. */
+export function effectiveParams(record: ObjectRecord | undefined, fromRequest: TtlvNode | undefined): CryptoParams {
+  return readCryptoParams(fromRequest) ?? readCryptoParams(record?.attributes.get('CryptographicParameters')?.[0]) ?? {};
+}
+
+/** A key ready for a mechanism. */
+export interface UsableKey {
+  readonly record: ObjectRecord;
+  readonly objectType: number;
+  /** Cryptographic Algorithm from the Key Block, else the attribute. */
+  readonly algorithm: number | undefined;
+  /** Symmetric key bytes (Symmetric Key, Secret Data). */
+  readonly material?: Uint8Array;
+  /** RSA keys as node KeyObjects. */
+  readonly keyObject?: KeyObject;
+}
+
+const ALLOWED_TYPES: Readonly<Record<KeyUse, readonly number[]>> = {
+  Encrypt: [ObjectType.SymmetricKey, ObjectType.PublicKey],
+  Decrypt: [ObjectType.SymmetricKey, ObjectType.PrivateKey],
+  MAC: [ObjectType.SymmetricKey, ObjectType.SecretData],
+  MACVerify: [ObjectType.SymmetricKey, ObjectType.SecretData],
+};
+
+/** Load the key `uid` for `use`, checking type, state, dates and usage mask, and open its material. */
+export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse): Promise<UsableKey> {
+  const v = ctx.version;
+  const { record, state } = await loadManaged(ctx, uid, use);
+  if (!ALLOWED_TYPES[use].includes(record.objectType)) {
+    throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), `${use} cannot use an object of this type`);
+  }
+  if (isDestroyed(state) || !record.sealedBody) {
+    throw new KmipError(is2x(v) ? ResultReason.ObjectDestroyed : v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied, `the key ${uid} has been destroyed`);
+  }
+  const wrongState = byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState);
+  if (PROTECTS[use]) {
+    if (state !== State.Active) throw new KmipError(wrongState, `the key ${uid} is not Active; it cannot be used to ${use === 'MAC' ? 'MAC' : 'encrypt'}`);
+    const stop = dateAttribute(record.attributes, 'ProtectStopDate');
+    if (stop !== undefined && ctx.now > stop) throw new KmipError(wrongState, `the key ${uid} is past its Protect Stop Date`);
+  } else {
+    if (state !== State.Active && state !== State.Deactivated && state !== State.Compromised) {
+      throw new KmipError(wrongState, `the key ${uid} is not Active, Deactivated or Compromised; it cannot be used to ${use === 'Decrypt' ? 'decrypt' : 'verify'}`);
+    }
+    const start = dateAttribute(record.attributes, 'ProcessStartDate');
+    if (start !== undefined && ctx.now < start) throw new KmipError(wrongState, `the key ${uid} is before its Process Start Date`);
+  }
+  const mask = int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0;
+  if ((mask & USE_BIT[use]) === 0) {
+    throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key's Cryptographic Usage Mask does not allow ${use}`);
+  }
+  const body = await openBody(ctx, record);
+  const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored key');
+  const noValue = byVersion(v, v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied, ResultReason.KeyValueNotPresent);
+  if (kb.wrapped) throw new KmipError(noValue, `the key ${uid} is stored wrapped; the server cannot use it`);
+  const algorithm = kb.algorithm ?? int(record.attributes.get('CryptographicAlgorithm')?.[0]);
+  if (record.objectType === ObjectType.PublicKey || record.objectType === ObjectType.PrivateKey) {
+    return { record, objectType: record.objectType, algorithm, keyObject: rsaKeyObject(record.objectType, kb.keyFormatType, kb.material) };
+  }
+  if (!kb.material) throw new KmipError(noValue, `the key ${uid} has no usable key material`);
+  return { record, objectType: record.objectType, algorithm, material: kb.material };
+}
+
+/** A Public Key (PKCS#1 or X.509 SubjectPublicKeyInfo DER) or Private Key (PKCS#1 or PKCS#8 DER). */
+function rsaKeyObject(objectType: number, format: number, material: Uint8Array | undefined): KeyObject {
+  const fail = (): never => {
+    throw new KmipError(ResultReason.KeyFormatTypeNotSupported, 'the key is not in a format the server can use for RSA (PKCS#1, PKCS#8 or X.509 DER)');
+  };
+  if (!material) return fail();
+  const key = Buffer.from(material);
+  try {
+    if (objectType === ObjectType.PublicKey) {
+      if (format === KeyFormatType.PKCS_1) return createPublicKey({ key, format: 'der', type: 'pkcs1' });
+      if (format === KeyFormatType.X_509) return createPublicKey({ key, format: 'der', type: 'spki' });
+      return fail();
+    }
+    if (format === KeyFormatType.PKCS_1) return createPrivateKey({ key, format: 'der', type: 'pkcs1' });
+    if (format === KeyFormatType.PKCS_8) return createPrivateKey({ key, format: 'der', type: 'pkcs8' });
+    return fail();
+  } catch (e) {
+    if (e instanceof KmipError) throw e;
+    throw new KmipError(ResultReason.CryptographicFailure, 'the stored key material cannot be parsed', { cause: e });
+  }
+}
+
+/** A mechanism error as the Result Reason of the negotiated version. */
+export function translate(ctx: OperationContext, e: unknown): unknown {
+  if (!(e instanceof CryptoError)) return e;
+  const v = ctx.version;
+  const reason: ResultReasonValue = (() => {
+    switch (e.code) {
+      case 'BAD_PARAMETERS':
+        return byVersion(v, ResultReason.InvalidField, ResultReason.BadCryptographicParameters);
+      case 'UNSUPPORTED':
+        return byVersion(v, ResultReason.InvalidField, ResultReason.UnsupportedCryptographicParameters);
+      case 'MISSING_IV':
+        return byVersion(v, ResultReason.InvalidField, ResultReason.MissingInitializationVector);
+      case 'BAD_DATA':
+        return ResultReason.InvalidField;
+      case 'FAILURE':
+        return ResultReason.CryptographicFailure;
+    }
+  })();
+  return new KmipError(reason, e.message, { cause: e });
+}
+
+/** Run `f`, translating mechanism errors. */
+export async function mechanism<T>(ctx: OperationContext, f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw translate(ctx, e);
+  }
+}
+
+/** The refusal for a Correlation Value that names no open operation of this principal. */
+export function unknownCorrelation(ctx: OperationContext): KmipError {
+  return new KmipError(byVersion(ctx.version, ResultReason.ItemNotFound, ResultReason.InvalidCorrelationValue), 'no outstanding operation with that Correlation Value');
+}
+
+const STORES = new WeakMap<ServerServices, MultipartStore<unknown>>();
+
+/** The multi-part state of the running server (one per ServerServices). */
+export function multipart(ctx: OperationContext): MultipartStore<unknown> {
+  let s = STORES.get(ctx.services);
+  if (!s) {
+    s = new MultipartStore<unknown>(MULTIPART_LIMITS, ctx.services.clock);
+    STORES.set(ctx.services, s);
+  }
+  return s;
+}
+
+/** Init / Final Indicators and Correlation Value of a request, checked for consistency. */
+export interface PartFlags {
+  readonly init: boolean;
+  readonly final: boolean;
+  readonly correlation?: Uint8Array;
+}
+
+export function partFlags(init: TtlvNode | undefined, fin: TtlvNode | undefined, cv: TtlvNode | undefined): PartFlags {
+  const i = init?.type === 'Boolean' && init.value;
+  const f = fin?.type === 'Boolean' && fin.value;
+  const c = cv?.type === 'ByteString' ? cv.value : undefined;
+  if (i && c) throw new KmipError(ResultReason.InvalidField, 'an Init Indicator starts a new operation; it takes no Correlation Value');
+  return { init: i, final: f, ...(c && { correlation: c }) };
+}
+
+/** Whether the request is a one-shot operation (no multi-part state involved). */
+export function isOneShot(p: PartFlags): boolean {
+  return p.correlation === undefined && (!p.init || p.final);
+}
+
+export function checkDataSize(data: Uint8Array | undefined, max: number): void {
+  if (data && data.length > max) throw new KmipError(ResultReason.InvalidField, `Data is limited to ${max} bytes per request`);
+}
