@@ -89,10 +89,19 @@ export class AuditTrail {
     // Entries may land between this read and the checkpoint's own: it covers `covers`.
     const mac = Buffer.from(await this.opts.key.mac(checkpointInput(covers, head.link))).toString('hex');
     const time = new Date((this.opts.clock ?? Date.now)()).toISOString();
+    let own = 0;
     await this.opts.store.commit([], {
-      audit: [{ seal: (seq, prev) => sealRecord({ kind: 'checkpoint', time, covers, head: headHex, keyId, mac, why }, seq, prev) }],
+      audit: [
+        {
+          seal: (seq, prev) => {
+            own = seq;
+            return sealRecord({ kind: 'checkpoint', time, covers, head: headHex, keyId, mac, why }, seq, prev);
+          },
+        },
+      ],
     });
-    this.lastCheckpointed = this.opts.store.audit.head().seq;
+    // Its own position, not the head: entries of the same group may follow it, uncovered.
+    this.lastCheckpointed = own;
     // Always logged: an anchor outside the data folder for whoever keeps the log stream.
     this.opts.log.info({ auditCheckpoint: { seq: this.lastCheckpointed, covers, head: headHex, keyId, mac, why } }, 'audit checkpoint');
   }
