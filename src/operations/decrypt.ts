@@ -1,5 +1,5 @@
 /**
- * Decrypt. KMIP 1.4 §4.30 (Tables 230-231, errors §11.31 Table 354), KMIP 2.1 §6.1.13
+ * Decrypt. KMIP 1.4 §4.30 (Tables 231-232, errors §11.31 Table 354), KMIP 2.1 §6.1.13
  * (Tables 196-198). Decrypts Data with a Symmetric Key or an RSA Private Key (OAEP; PKCS#1 v1.5
  * decryption is refused, see src/crypto/mechanism.ts), checking the Authenticated Encryption Tag
  * for GCM and ChaCha20-Poly1305. Parameters, multi-part and mechanisms as for Encrypt

@@ -1,5 +1,5 @@
 /**
- * Encrypt. KMIP 1.4 §4.29 (Tables 228-229, errors §11.30 Table 353), KMIP 2.1 §6.1.17
+ * Encrypt. KMIP 1.4 §4.29 (Tables 229-230, errors §11.30 Table 353), KMIP 2.1 §6.1.17
  * (Tables 214-216). Encrypts Data with a Symmetric Key (AES ECB/CBC/CTR/GCM/XTS, ChaCha20,
  * ChaCha20-Poly1305; Triple DES only if the policy enables it) or an RSA Public Key (OAEP,
  * PKCS#1 v1.5), with the request's Cryptographic Parameters, else the key's attribute. Returns the
