@@ -2,7 +2,8 @@
  * Get. KMIP 1.4 §4.11 (Tables 194-195, errors §11.12 Table 338), KMIP 2.1 §6.1.19 (Tables 220-222).
  * Returns Object Type, Unique Identifier and the object. A key is returned in the format it was
  * registered or created in; a symmetric key also as Raw or Transparent Symmetric Key (Key Material
- * { Key }); a certificate also answers to X.509. Key Wrap Type Not Wrapped / As Registered are
+ * { Key }); a public or private key in the other formats it can take (objects/key-formats.ts:
+ * PKCS#1, PKCS#8, X.509, ECPrivateKey, Transparent RSA/EC); a certificate also answers to X.509. Key Wrap Type Not Wrapped / As Registered are
  * honoured as far as they ask for what is stored.
  *
  * Not built yet: Key Wrapping Specification (wrapping the returned key under another key) answers
@@ -29,6 +30,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import { inKeyFormat, isWrapped, keyCompressionTypeOf } from '../objects/object-body.js';
+import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-formats.js';
 import type { OperationHandler } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { openBody, resolveUid } from './support.js';
@@ -79,7 +81,8 @@ export const get: OperationHandler = {
       throw new KmipError(ResultReason.KeyCompressionTypeNotSupported, 'the object cannot be given in that Key Compression Type');
     }
     if (req.keyFormatType !== undefined) {
-      const r = inKeyFormat(record.objectType, body, req.keyFormatType.value);
+      let r = inKeyFormat(record.objectType, body, req.keyFormatType.value);
+      if (!r.ok && isAsymmetricKeyType(record.objectType) && !isWrapped(body)) r = asymmetricInKeyFormat(record.objectType, body, req.keyFormatType.value);
       if (!r.ok) throw new KmipError(ResultReason.KeyFormatTypeNotSupported, r.why);
       body = r.body;
     }

@@ -6,7 +6,8 @@
  * (1.x: its attributes are applied when a later Create/Register names it in a Template-Attribute).
  * The content is sealed before it is stored. Attributes the content states are derived: Cryptographic
  * Algorithm/Length from the Key Block (a symmetric key's length from its Raw material), Certificate
- * Type and Certificate Length, Opaque Data Type (2.x), Digest (SHA-256). Server-set attributes and
+ * Type and Certificate Length, Opaque Data Type (2.x), Digest (SHA-256); a public or private key's
+ * algorithm and length from the key itself (PKCS#1, PKCS#8, X.509, ECPrivateKey, Transparent forms). Server-set attributes and
  * the ID Placeholder as in Create. Protection Storage Masks (2.x) are accepted and ignored.
  *
  * Result Reasons:
@@ -26,6 +27,7 @@ import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
 import { enumDef, isAvailable } from '../kmip/registry.js';
 import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
+import { asymmetricDerived } from '../objects/key-formats.js';
 import { nodesEqual } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { SERVED_OBJECT_TYPES } from './query.js';
@@ -79,6 +81,8 @@ export const register: OperationHandler = {
         attrs.set(d.key, [d.node]);
       }
     }
+    // Public/Private Keys: what the key material itself states (objects/key-formats.ts), where nothing else did.
+    for (const d of asymmetricDerived(objectType, parsed.body)) if (!attrs.has(d.key)) attrs.set(d.key, [d.node]);
     if (NEEDS_ALGORITHM.has(objectType) && (!attrs.has('CryptographicAlgorithm') || !attrs.has('CryptographicLength'))) {
       throw new KmipError(ResultReason.MissingData, 'Register of a key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)');
     }

@@ -131,3 +131,53 @@ export const MULTIPART_LIMITS = {
   /** An operation idle longer than this is forgotten (its Correlation Value becomes invalid). */
   idleMs: 10 * 60_000,
 } as const;
+
+// ------------------------------------------------------------------------------ asymmetric keys
+
+/**
+ * Asymmetric keys (Create Key Pair, Re-key Key Pair, Sign, Signature Verify). NIST SP 800-131A
+ * Rev. 2: RSA and ECDSA/EdDSA signature generation at 112 bits of security or more, so no RSA
+ * modulus below 2048 bits; SHA-1 is disallowed for signature generation (allowed only for
+ * verifying legacy signatures) and stays off unless `allowSha1Signatures` is set.
+ */
+export const ASYMMETRIC_KEY_POLICY = {
+  name: 'crypto-policy asymmetric (NIST SP 800-131A Rev. 2)',
+  rsaLengths: [2048, 3072, 4096] as readonly number[],
+  rsaMinBits: 2048,
+  /** Curves by Cryptographic Length when no Recommended Curve is given. */
+  ecLengths: [256, 384, 521] as readonly number[],
+  allowSha1Signatures: false,
+  privateUsageMask: CryptographicUsageMask.Sign,
+  publicUsageMask: CryptographicUsageMask.Verify,
+} as const;
+
+export type KeyPairDecision =
+  | { readonly ok: true; readonly kind: 'rsa'; readonly bits: number }
+  | { readonly ok: true; readonly kind: 'ec'; readonly bits: number }
+  | { readonly ok: true; readonly kind: 'ed25519'; readonly bits: number }
+  | { readonly ok: false; readonly why: string };
+
+/** May Create Key Pair generate `algorithm` with `bits` (EC: the curve's field size)? */
+export function keyPairSpec(algorithm: number, bits: number | undefined): KeyPairDecision {
+  const p = ASYMMETRIC_KEY_POLICY;
+  switch (algorithm) {
+    case CryptographicAlgorithm.RSA: {
+      if (bits === undefined) return { ok: false, why: 'RSA needs a Cryptographic Length' };
+      if (bits < p.rsaMinBits) return { ok: false, why: `${p.name}: RSA keys must be at least ${p.rsaMinBits} bits (asked for ${bits})` };
+      if (!p.rsaLengths.includes(bits)) return { ok: false, why: `${p.name}: RSA Cryptographic Length must be one of ${p.rsaLengths.join(', ')}` };
+      return { ok: true, kind: 'rsa', bits };
+    }
+    case CryptographicAlgorithm.EC:
+    case CryptographicAlgorithm.ECDSA:
+    case CryptographicAlgorithm.ECDH: {
+      if (bits === undefined) return { ok: false, why: 'EC needs a Recommended Curve or a Cryptographic Length' };
+      if (!p.ecLengths.includes(bits)) return { ok: false, why: `${p.name}: EC keys on P-256, P-384 or P-521 only (Cryptographic Length ${p.ecLengths.join(', ')})` };
+      return { ok: true, kind: 'ec', bits };
+    }
+    case CryptographicAlgorithm.Ed25519:
+      if (bits !== undefined && bits !== 256) return { ok: false, why: 'Ed25519 keys have Cryptographic Length 256' };
+      return { ok: true, kind: 'ed25519', bits: 256 };
+    default:
+      return { ok: false, why: `${p.name}: Create Key Pair generates RSA, EC (P-256/384/521) and Ed25519 keys only` };
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Create Key Pair. KMIP 1.4 §4.2 (Tables 166-168), KMIP 2.1 §6.1.9 (Tables 189-191).
+ * Generates an RSA (2048/3072/4096), EC (P-256/P-384/P-521, by Cryptographic Domain Parameters'
+ * Recommended Curve or by Cryptographic Length) or Ed25519 key pair with node:crypto, and registers
+ * a Private Key and a Public Key. Attributes: 1.x Common/Private/Public Key Template-Attribute,
+ * 2.x Common/Private/Public Key Attributes — the specific set takes precedence over the common one
+ * for single-valued attributes, multi-valued ones are the union (Protection Storage Masks accepted
+ * and ignored). The server sets Cryptographic Algorithm/Length on both, a Cryptographic Usage Mask
+ * when none is given (Sign / Verify), Link Public Key on the private key and Link Private Key on the
+ * public key, Digest, and the lifecycle dates; both records are written in one atomic commit. The
+ * ID Placeholder becomes the private key's uid. Stored forms: objects/key-formats.ts.
+ *
+ * Result Reasons:
+ * - Missing Data: no Cryptographic Algorithm.
+ * - Invalid Field (1.x) / Invalid Attribute Value (2.x): the two keys disagree on algorithm, length
+ *   or domain parameters; an algorithm, length or curve the policy refuses (RSA below 2048 bits;
+ *   the message names the policy, src/policy/crypto-policy.ts).
+ * - Attribute rules (objects/attributes.ts) and Name uniqueness as in Create; Item Not Found /
+ *   Object Archived for a 1.x Template name.
+ * - Cryptographic Failure: the generator failed.
+ * - Invalid Field: a payload that breaks its schema.
+ */
+import { LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { KmipError } from '../kmip/errors.js';
+import { optional, payload, readPayload } from '../kmip/payload.js';
+import { generateAsymmetricPair, type GeneratedPair } from '../crypto/asymmetric.js';
+import { asymmetricKeyBody } from '../objects/key-formats.js';
+import type { OperationContext, OperationHandler } from './context.js';
+import { checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
+import type { AttributeKey } from '../objects/managed-object.js';
+import type { TtlvNode } from '../ttlv/node.js';
+
+const Request1x = {
+  common: optional(Tag.CommonTemplateAttribute, 'Structure'),
+  private: optional(Tag.PrivateKeyTemplateAttribute, 'Structure'),
+  public: optional(Tag.PublicKeyTemplateAttribute, 'Structure'),
+};
+const Request2x = {
+  common: optional(Tag.CommonAttributes, 'Structure'),
+  private: optional(Tag.PrivateKeyAttributes, 'Structure'),
+  public: optional(Tag.PublicKeyAttributes, 'Structure'),
+  commonMasks: optional(Tag.CommonProtectionStorageMasks, 'Structure'),
+  privateMasks: optional(Tag.PrivateProtectionStorageMasks, 'Structure'),
+  publicMasks: optional(Tag.PublicProtectionStorageMasks, 'Structure'),
+};
+
+export type AttrMap = Map<AttributeKey, TtlvNode[]>;
+
+/** Read both objects' attributes from the three sets (shared with Re-key Key Pair). */
+export async function pairAttributes(ctx: OperationContext, common: TtlvNode | undefined, priv: TtlvNode | undefined, pub: TtlvNode | undefined, operation: string): Promise<{ priv: AttrMap; pub: AttrMap }> {
+  const src = (specific: TtlvNode | undefined) => {
+    const merged = mergedSource(ctx, common, specific);
+    return is2x(ctx.version) ? { attributes: merged } : { templateAttribute: merged };
+  };
+  return {
+    priv: await newObjectAttributes(ctx, ObjectType.PrivateKey, src(priv), operation),
+    pub: await newObjectAttributes(ctx, ObjectType.PublicKey, src(pub), operation),
+  };
+}
+
+/** Generate under `choice`; a generator failure is a Cryptographic Failure. */
+export async function generatePair(choice: PairChoice): Promise<GeneratedPair> {
+  try {
+    return await generateAsymmetricPair(choice.spec);
+  } catch (e) {
+    throw new KmipError(ResultReason.CryptographicFailure, 'key pair generation failed', { cause: e });
+  }
+}
+
+/** Build both new objects (uids, Links, algorithm/length, Digest) from generated keys. */
+export function pairObjects(choice: PairChoice, keys: GeneratedPair, priv: AttrMap, pub: AttrMap) {
+  const privUid = newUid();
+  const pubUid = newUid();
+  const privBody = asymmetricKeyBody(keys.privateKey, choice.algorithm, choice.bits);
+  const pubBody = asymmetricKeyBody(keys.publicKey, choice.algorithm, choice.bits);
+  for (const [m, body] of [
+    [priv, privBody],
+    [pub, pubBody],
+  ] as const) {
+    m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
+    m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
+    const d = keyDigest(body);
+    if (d) m.set('Digest', [d]);
+  }
+  addLink(priv, LinkType.PublicKeyLink, pubUid);
+  addLink(pub, LinkType.PrivateKeyLink, privUid);
+  return {
+    privateKey: { uid: privUid, objectType: ObjectType.PrivateKey, attributes: priv, body: privBody },
+    publicKey: { uid: pubUid, objectType: ObjectType.PublicKey, attributes: pub, body: pubBody },
+  };
+}
+
+export const createKeyPair: OperationHandler = {
+  operation: Operation.CreateKeyPair,
+  name: 'CreateKeyPair',
+  async handle(ctx, node) {
+    const v = ctx.version;
+    const req = is2x(v) ? readPayload(node, Request2x, { what: 'Create Key Pair request payload' }) : readPayload(node, Request1x, { what: 'Create Key Pair request payload' });
+    const { priv, pub } = await pairAttributes(ctx, req.common, req.private, req.public, 'CreateKeyPair');
+    const choice = choosePair(ctx, priv, pub);
+    defaultMasks(priv, pub);
+    normalizeUsageLimits(priv, v);
+    normalizeUsageLimits(pub, v);
+    await checkNamesUnique(ctx, priv, 'CreateKeyPair');
+    await checkNamesUnique(ctx, pub, 'CreateKeyPair');
+    await checkNamesUnique(ctx, new Map([['Name', [...(priv.get('Name') ?? []), ...(pub.get('Name') ?? [])]]]), 'CreateKeyPair');
+
+    const keys = await generatePair(choice);
+    const objs = pairObjects(choice, keys, priv, pub);
+    await commitAll(ctx, [await newRecord(ctx, objs.privateKey), await newRecord(ctx, objs.publicKey)]);
+    ctx.log.debug({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, algorithm: choice.algorithm, bits: choice.bits }, 'key pair stored');
+    ctx.batch.idPlaceholder = objs.privateKey.uid;
+    return payload(Tag.ResponsePayload, [
+      { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: objs.privateKey.uid },
+      { tag: Tag.PublicKeyUniqueIdentifier, type: 'TextString', value: objs.publicKey.uid },
+    ]);
+  },
+};
