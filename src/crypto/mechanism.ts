@@ -14,7 +14,7 @@
  * - ChaCha20: a 12-byte nonce with a 32-bit counter (RFC 8439 §2.4, Initial Counter Value, default
  *   0), an 8-byte nonce with a 64-bit counter (the original construction; test cases
  *   CS-BC-M-CHACHA20-*), or the 16-byte counter‖nonce block. ChaCha20-Poly1305 (RFC 8439 §2.8):
- *   12-byte nonce, Additional Data, 16-byte tag.
+ *   12-byte nonce, Additional Data, a 16-byte tag (or truncated, within the policy's tag lengths).
  * RSA (RFC 8017): OAEP with the policy's hashes (MGF1 with the same hash), PKCS#1 v1.5 for
  * encryption. PKCS#1 v1.5 *decryption* is refused: Node removed it (CVE-2023-46809, the Marvin
  * attack) and a server answering it would be a padding oracle.
@@ -301,8 +301,8 @@ function openCipher(algorithm: number, key: Uint8Array, params: CryptoParams, di
   if (algorithm === CryptographicAlgorithm.ChaCha20Poly1305) {
     if (key.length !== 32) throw bad('a ChaCha20-Poly1305 key is 256 bits');
     if (mode !== undefined && mode !== BlockCipherMode.AEAD) throw bad('ChaCha20-Poly1305 takes Block Cipher Mode AEAD (or none)');
-    const tag = params.tagLength ?? 16;
-    if (tag !== 16) throw bad('the ChaCha20-Poly1305 tag is 16 bytes');
+    // Truncated tags as for GCM (test case CS-BC-M-CHACHA20POLY1305-1-21 decrypts with Tag Length 12).
+    const tag = aeadTag(params, policy);
     const { iv, generated } = ivFor(input, params, dir, 12);
     if (iv.length !== 12) throw bad('the ChaCha20-Poly1305 nonce is 12 bytes');
     return aeadStream('chacha20-poly1305', key, iv, dir, tag, input.aad, generated);

@@ -9,11 +9,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KmipClient, KmipVersion } from '../../src/client/index.js';
-import { BlockCipherMode, CryptographicAlgorithm, Operation, PaddingMethod } from '../../src/kmip/generated/enums.gen.js';
+import { BlockCipherMode, CryptographicAlgorithm, Operation, PaddingMethod, ResultReason } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
-import { ok, V1_4, V2_1 } from './object-kit.js';
+import { fails, ok, V1_4, V2_1 } from './object-kit.js';
 import { bytesOf, cipherPayload, cryptoParams, hex, registerKey, toHex, type Params } from './crypto-kit.js';
 
 const ED = CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt;
@@ -155,6 +155,18 @@ describe('parameters', () => {
     expect(bytesOf(a, Tag.Data)?.length).toBe(16);
     const dec = await ok(c, V2_1, Operation.Decrypt, cipherPayload({ uid, data: bytesOf(a, Tag.Data)!, iv: ivA! }));
     expect(toHex(bytesOf(dec, Tag.Data))).toBe(toHex(plain));
+  });
+
+  it('ChaCha20-Poly1305 checks a tag truncated to Tag Length 12 (CS-BC-M-CHACHA20POLY1305-1-21 step 6)', async () => {
+    const vec = VECTORS.find((x) => x.algorithm === CryptographicAlgorithm.ChaCha20Poly1305)!;
+    const uid = await registerKey(c, V2_1, hex(vec.key), vec.algorithm, ED);
+    const params = { mode: BlockCipherMode.AEAD, tagLength: 12 };
+    const tag = hex(vec.tag!).subarray(0, 12);
+    const dec = await ok(c, V2_1, Operation.Decrypt, cipherPayload({ uid, params, data: hex(vec.cipher), iv: hex(vec.iv!), aad: hex(vec.aad!), tag }));
+    expect(toHex(bytesOf(dec, Tag.Data))).toBe(vec.plain);
+    tag[11] = tag[11]! ^ 1;
+    const r = await fails(c, V2_1, Operation.Decrypt, cipherPayload({ uid, params, data: hex(vec.cipher), iv: hex(vec.iv!), aad: hex(vec.aad!), tag }));
+    expect(r.reason).toBe(ResultReason.CryptographicFailure);
   });
 
   it('GCM with a server-chosen 12-byte IV round-trips', async () => {
