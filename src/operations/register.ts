@@ -82,7 +82,13 @@ export const register: OperationHandler = {
       }
     }
     // Public/Private Keys: what the key material itself states (objects/key-formats.ts), where nothing else did.
-    for (const d of asymmetricDerived(objectType, parsed.body)) if (!attrs.has(d.key)) attrs.set(d.key, [d.node]);
+    for (const d of asymmetricDerived(objectType, parsed.body)) {
+      const given = attrs.get(d.key)?.[0];
+      if (given === undefined) attrs.set(d.key, [d.node]);
+      else if (d.key === 'CryptographicLength' && !nodesEqual(given, d.node)) {
+        throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), 'Cryptographic Length does not match the key');
+      }
+    }
     if (NEEDS_ALGORITHM.has(objectType) && (!attrs.has('CryptographicAlgorithm') || !attrs.has('CryptographicLength'))) {
       throw new KmipError(ResultReason.MissingData, 'Register of a key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)');
     }

@@ -1,0 +1,60 @@
+/**
+ * Security regression for the asymmetric paths: at trace level, Create Key Pair, Get of the private
+ * key (PKCS#8 and Transparent RSA Private Key), Sign, and a refused Register of a malformed key
+ * leave no private-key bytes (hex, base64) in the log stream.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { attr, KmipClient } from '../../src/client/index.js';
+import { DEFAULT_CONFIG } from '../../src/config/config.js';
+import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation } from '../../src/kmip/generated/enums.gen.js';
+import { Tag } from '../../src/kmip/generated/tags.gen.js';
+import { startKms, type RunningKms } from '../../src/server/bootstrap.js';
+import { t } from '../../src/ttlv/index.js';
+import { CERTS, tlsFiles } from '../support/kms.js';
+import { attrs, fails, ok, uidNode, V2_1 } from './object-kit.js';
+import { bigHex, getKeyBlock, keyPairPayload, materialBytes, materialStruct, pairUids } from './asymmetric-kit.js';
+
+let kms: RunningKms | undefined;
+afterAll(async () => kms?.close());
+
+describe('asymmetric key material never reaches the logs', () => {
+  it('Create Key Pair, Get (PKCS#8, Transparent), Sign, a refused Register', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _e, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    kms = await startKms(
+      { ...DEFAULT_CONFIG, port: 0, dataDir: mkdtempSync(join(tmpdir(), 'kms-asec-')), cert: join(CERTS, 'server.pem'), key: join(CERTS, 'server.key'), ca: join(CERTS, 'ca.pem') },
+      { log: pino({ level: 'trace' }, sink) },
+    );
+    const c = await KmipClient.connect({ host: '127.0.0.1', port: kms.address.port, servername: 'localhost', ...tlsFiles() });
+    const v = V2_1;
+    const { priv } = pairUids(await ok(c, v, Operation.CreateKeyPair, keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)])));
+    await ok(c, v, Operation.Activate, [uidNode(priv)]);
+    const pkcs8 = materialBytes(await getKeyBlock(c, v, priv, Tag.PrivateKey, KeyFormatType.PKCS_8));
+    const d = bigHex(materialStruct(await getKeyBlock(c, v, priv, Tag.PrivateKey, KeyFormatType.TransparentRSAPrivateKey)), Tag.PrivateExponent);
+    await ok(c, v, Operation.Sign, [uidNode(priv), t.bytes(Tag.Data, Buffer.from('hello'))]);
+    const bad = Buffer.concat([pkcs8.subarray(0, 100), Buffer.alloc(16)]);
+    await fails(c, v, Operation.Register, [
+      t.enum(Tag.ObjectType, ObjectType.PrivateKey),
+      attrs(v, [attr.cryptographicUsageMask(1)]),
+      t.struct(Tag.PrivateKey, [t.struct(Tag.KeyBlock, [t.enum(Tag.KeyFormatType, KeyFormatType.PKCS_8), t.struct(Tag.KeyValue, [t.bytes(Tag.KeyMaterial, bad)])])]),
+    ]);
+    await c.close();
+
+    const log = lines.join('');
+    expect(lines.length).toBeGreaterThan(3);
+    const secret = pkcs8.subarray(pkcs8.length - 64); // inside the private key structure
+    for (const needle of [secret.toString('hex'), secret.toString('base64'), pkcs8.toString('base64'), d.slice(0, 64)]) {
+      expect(log.includes(needle)).toBe(false);
+    }
+  });
+});
