@@ -28,13 +28,16 @@ export const AUDIT_UNAVAILABLE = 'audit log unavailable';
 
 export class AuditTrail {
   readonly checkpointEvery: number;
-  private lastCheckpointed: number;
+  /** Highest entry a checkpoint of ours covers. */
+  private lastCovered: number;
+  /** Position of our last checkpoint entry (0 when none yet). */
+  private lastCheckpointSeq = 0;
   private checkpointing: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly opts: AuditTrailOptions) {
     this.checkpointEvery = Math.max(1, Math.floor(opts.checkpointEvery ?? 1000));
-    this.lastCheckpointed = opts.store.audit.head().seq;
+    this.lastCovered = opts.store.audit.head().seq;
   }
 
   get store(): ObjectStore {
@@ -71,7 +74,7 @@ export class AuditTrail {
 
   private maybeCheckpoint(): void {
     if (this.closed || this.checkpointing) return;
-    if (this.opts.store.audit.head().seq - this.lastCheckpointed < this.checkpointEvery) return;
+    if (this.opts.store.audit.head().seq - this.lastCovered < this.checkpointEvery) return;
     this.checkpointing = this.checkpoint('interval')
       .catch((e: unknown) => this.opts.log.error({ err: e }, 'audit checkpoint failed'))
       .finally(() => {
@@ -82,7 +85,11 @@ export class AuditTrail {
   /** Append a checkpoint over the current head (nothing when the head is already one). */
   async checkpoint(why: 'interval' | 'shutdown'): Promise<void> {
     const head = this.opts.store.audit.head();
-    if (head.seq === 0 || head.seq === this.lastCheckpointed) return;
+    // Nothing to do when every entry is covered, or the only uncovered one is our own last
+    // checkpoint. Entries committed in the same group as a checkpoint land after it and are
+    // NOT covered by it (it covers the head it read), so they need another one.
+    if (head.seq === 0 || head.seq === this.lastCovered) return;
+    if (head.seq === this.lastCheckpointSeq && this.lastCovered === this.lastCheckpointSeq - 1) return;
     const covers = head.seq;
     const headHex = Buffer.from(head.link).toString('hex');
     const keyId = this.opts.key.id;
@@ -100,10 +107,10 @@ export class AuditTrail {
         },
       ],
     });
-    // Its own position, not the head: entries of the same group may follow it, uncovered.
-    this.lastCheckpointed = own;
+    this.lastCovered = covers;
+    this.lastCheckpointSeq = own;
     // Always logged: an anchor outside the data folder for whoever keeps the log stream.
-    this.opts.log.info({ auditCheckpoint: { seq: this.lastCheckpointed, covers, head: headHex, keyId, mac, why } }, 'audit checkpoint');
+    this.opts.log.info({ auditCheckpoint: { seq: own, covers, head: headHex, keyId, mac, why } }, 'audit checkpoint');
   }
 
   /** Finish a running checkpoint and write the shutdown one. Call before closing the store. */

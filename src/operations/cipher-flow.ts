@@ -13,7 +13,8 @@ import { openSymmetricCipher, rsaDecrypt, rsaEncrypt, type CipherStream, type Di
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
 import { byVersion } from './object-support.js';
-import { checkDataSize, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, translate, unknownCorrelation } from './crypto-support.js';
+import { checkDataSize, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
+import type { ObjectRecord } from '../objects/managed-object.js';
 import { resolveUid } from './support.js';
 
 const Request = {
@@ -46,6 +47,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
 
   let uid: string;
   let stream: CipherStream;
+  let record: ObjectRecord;
   if (flags.correlation) {
     const s = store.get(ctx.principal.id, use, flags.correlation);
     if (!s || s.uid === undefined) throw unknownCorrelation(ctx);
@@ -53,7 +55,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
     if (req.uid !== undefined && req.uid.value !== uid) throw new KmipError(ResultReason.InvalidField, 'the Unique Identifier differs from the one the operation started with');
     if (req.iv !== undefined || req.aad !== undefined) throw new KmipError(ResultReason.InvalidField, 'IV/Counter/Nonce and Additional Data belong to the first part');
     try {
-      await loadKeyFor(ctx, uid, use);
+      record = (await loadKeyFor(ctx, uid, use)).record;
     } catch (e) {
       store.close(flags.correlation);
       throw e;
@@ -62,6 +64,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
   } else {
     uid = resolveUid(ctx, req.uid);
     const key = await loadKeyFor(ctx, uid, use);
+    record = key.record;
     const params = effectiveParams(key.record, req.cryptographicParameters);
     if (key.keyObject) {
       if (!isOneShot(flags)) throw new KmipError(ResultReason.FeatureNotSupported, 'RSA Encrypt/Decrypt is one-shot only');
@@ -69,6 +72,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
         throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'RSA takes no IV, Additional Data or Tag');
       }
       const keyObject = key.keyObject;
+      if (dir === 'encrypt') await spendUsage(ctx, record, data.length);
       const out = await mechanism(ctx, () => (dir === 'encrypt' ? rsaEncrypt(keyObject, params, data) : rsaDecrypt(keyObject, params, data)));
       ctx.batch.idPlaceholder = uid;
       return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
@@ -85,6 +89,14 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
   if (!finishing && req.tag !== undefined) {
     if (flags.correlation) store.close(flags.correlation);
     throw new KmipError(ResultReason.InvalidField, 'the Authenticated Encryption Tag belongs to the final part');
+  }
+  if (dir === 'encrypt') {
+    try {
+      await spendUsage(ctx, record, data.length);
+    } catch (e) {
+      if (flags.correlation) store.close(flags.correlation);
+      throw e;
+    }
   }
   let out: Uint8Array;
   let tag: Uint8Array | undefined;

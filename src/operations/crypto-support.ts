@@ -19,12 +19,16 @@
  *   MISSING_IV → Missing Initialization Vector (2.x) / Invalid Field (1.x);
  *   BAD_DATA → Invalid Field; FAILURE → Cryptographic Failure (test cases CS-BC-M-GCM-1-21 and
  *   CS-BC-M-CHACHA20POLY1305-1-21 for a tag mismatch).
+ * - Usage Limits (1.4 §3.21, 2.1 §4.59) on protecting uses (Encrypt, MAC): each use spends its
+ *   data length (unit Byte) or one (unit Object) from the Usage Limits Count, saved before the
+ *   result is returned; more than is left: Usage Limit Exceeded (2.x) / Permission Denied (1.x;
+ *   test case CS-BC-M-7 expects Permission Denied at every version).
  * - the multi-part state (src/crypto/multipart.ts), one store per running server, and the
  *   unknown Correlation Value: Invalid Correlation Value (2.x) / Item Not Found (1.x, 1.4 Tables
  *   353-361 "No outstanding operation with the specified Correlation Value exists").
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { KeyFormatType, ObjectType, ResultReason, State } from '../kmip/generated/enums.gen.js';
+import { KeyFormatType, ObjectType, ResultReason, State, UsageLimitsUnit } from '../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
@@ -37,8 +41,9 @@ import type { CryptoParams } from '../crypto/mechanism.js';
 import { MultipartStore } from '../crypto/multipart.js';
 import { MULTIPART_LIMITS } from '../policy/crypto-policy.js';
 import type { OperationContext, ServerServices } from './context.js';
-import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
-import { openBody } from './support.js';
+import { usageLimitsCount } from './lease.js';
+import { byVersion, is2x, isDestroyed, loadManaged, updated } from './object-support.js';
+import { openBody, saveRecords, touched, withAttribute } from './support.js';
 
 export type KeyUse = 'Encrypt' | 'Decrypt' | 'MAC' | 'MACVerify';
 
@@ -230,4 +235,25 @@ export function isOneShot(p: PartFlags): boolean {
 
 export function checkDataSize(data: Uint8Array | undefined, max: number): void {
   if (data && data.length > max) throw new KmipError(ResultReason.InvalidField, `Data is limited to ${max} bytes per request`);
+}
+
+/**
+ * Spend Usage Limits for a protecting use of `bytes` bytes (nothing when the key has none).
+ * The record is written with its revision checked, so concurrent uses cannot both spend the last units.
+ */
+export async function spendUsage(ctx: OperationContext, record: ObjectRecord, bytes: number): Promise<void> {
+  const ul = record.attributes.get('UsageLimits')?.[0];
+  const left = usageLimitsCount(record.attributes);
+  if (ul?.type !== 'Structure' || left === undefined) return;
+  const unit = int(ul.value.find((c) => c.tag === Tag.UsageLimitsUnit));
+  const amount = unit === UsageLimitsUnit.Byte ? BigInt(bytes) : 1n;
+  if (amount > left) {
+    throw new KmipError(byVersion(ctx.version, ResultReason.PermissionDenied, ResultReason.UsageLimitExceeded), `the key's Usage Limits allow ${left} more ${unit === UsageLimitsUnit.Byte ? 'bytes' : 'uses'}`);
+  }
+  const next: TtlvNode = {
+    ...ul,
+    value: ul.value.map((c): TtlvNode => (c.tag === Tag.UsageLimitsCount ? { tag: Tag.UsageLimitsCount, type: 'LongInteger', value: left - amount } : c)),
+  };
+  const attributes = touched(withAttribute(record.attributes, 'UsageLimits', [next]), ctx.now);
+  await saveRecords(ctx, [{ record: updated(record, { attributes }), previous: record }]);
 }

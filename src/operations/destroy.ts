@@ -14,13 +14,11 @@
  * - Object Archived: the object is archived.
  * - Invalid Field: a payload that breaks its schema.
  */
-import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { ObjectType, Operation } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { KmipError } from '../kmip/errors.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import { applyEvent } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError } from '../store/object-store.js';
 import type { OperationHandler } from './context.js';
 import { loadManaged, uidPayload, withReplaced } from './object-support.js';
 import { resolveUid, saveRecords, touched } from './support.js';
@@ -35,14 +33,7 @@ export const destroy: OperationHandler = {
     const uid = resolveUid(ctx, req.uid);
     const { record } = await loadManaged(ctx, uid, 'Destroy');
     if (record.objectType === ObjectType.Template) {
-      try {
-        await ctx.services.store.commit([{ type: 'delete', uid, expectedRevision: record.revision }]);
-      } catch (e) {
-        if (e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND')) {
-          throw new KmipError(ResultReason.GeneralFailure, 'the object was changed concurrently; retry the request', { cause: e });
-        }
-        throw e;
-      }
+      await saveRecords(ctx, [], [record]);
       return uidPayload(uid);
     }
     const lc = applyEvent(record, { type: 'Destroy' }, ctx.now, ctx.version);

@@ -12,7 +12,8 @@ import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { macEquals, openHash, openMac, type DigestStream } from '../crypto/mechanism.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
-import { checkDataSize, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, readCryptoParams, translate, unknownCorrelation } from './crypto-support.js';
+import { checkDataSize, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, readCryptoParams, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
+import type { ObjectRecord } from '../objects/managed-object.js';
 import { resolveUid } from './support.js';
 
 export type DigestKind = 'MAC' | 'MACVerify' | 'Hash';
@@ -41,6 +42,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
 
   let uid: string | undefined;
   let stream: DigestStream;
+  let record: ObjectRecord | undefined;
   if (flags.correlation) {
     const s = store.get(ctx.principal.id, kind, flags.correlation);
     if (!s) throw unknownCorrelation(ctx);
@@ -48,7 +50,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
     if (req.uid !== undefined && req.uid.value !== uid) throw new KmipError(ResultReason.InvalidField, 'the Unique Identifier differs from the one the operation started with');
     if (uid !== undefined) {
       try {
-        await loadKeyFor(ctx, uid, kind === 'Hash' ? 'MAC' : kind);
+        record = (await loadKeyFor(ctx, uid, kind === 'Hash' ? 'MAC' : kind)).record;
       } catch (e) {
         store.close(flags.correlation);
         throw e;
@@ -62,6 +64,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
   } else {
     uid = resolveUid(ctx, req.uid);
     const key = await loadKeyFor(ctx, uid, kind);
+    record = key.record;
     const params = effectiveParams(key.record, req.cryptographicParameters);
     const material = key.material!;
     stream = await mechanism(ctx, () => openMac(key.algorithm, material, params));
@@ -71,6 +74,14 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
   if (kind === 'MACVerify' && finishing && req.macData === undefined) {
     if (flags.correlation) store.close(flags.correlation);
     throw new KmipError(ResultReason.InvalidField, 'MAC Verify needs the MAC Data to check');
+  }
+  if (kind === 'MAC' && record) {
+    try {
+      await spendUsage(ctx, record, data.length);
+    } catch (e) {
+      if (flags.correlation) store.close(flags.correlation);
+      throw e;
+    }
   }
   let digest: Uint8Array | undefined;
   let correlation: Uint8Array | undefined;

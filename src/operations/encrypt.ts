@@ -25,6 +25,7 @@
  * - Invalid Field: data that is not whole blocks without padding; a malformed payload.
  * - Item Not Found (1.x) / Invalid Correlation Value (2.x): an unknown, expired or other
  *   principal's Correlation Value.
+ * - Usage Limit Exceeded (2.x) / Permission Denied (1.x): more data than the Usage Limits leave.
  * - Feature Not Supported: multi-part RSA.
  */
 import { Operation } from '../kmip/generated/enums.gen.js';

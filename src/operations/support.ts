@@ -65,18 +65,26 @@ export async function loadObject(ctx: OperationContext, uid: string, operation: 
 /**
  * Write records atomically and durably; a concurrent change is reported, not overwritten.
  * The item's audit record (and any still owed by earlier items) rides in the same commit.
+ * `deletions` removes whole records (a 1.x Template on Destroy) in the same batch.
  */
-export async function saveRecords(ctx: OperationContext, changes: readonly { record: ObjectRecord; previous?: ObjectRecord }[]): Promise<void> {
-  const audit = ctx.audit?.forCommit(changes);
+export async function saveRecords(
+  ctx: OperationContext,
+  changes: readonly { record: ObjectRecord; previous?: ObjectRecord }[],
+  deletions: readonly ObjectRecord[] = [],
+): Promise<void> {
+  const audit = ctx.audit?.forCommit([...changes, ...deletions.map((record) => ({ record, previous: record }))]);
   try {
     await ctx.services.store.commit(
-      changes.map(({ record, previous }) => ({ type: 'put' as const, record: { ...record, revision: (previous?.revision ?? 0) + 1 }, expectedRevision: previous?.revision ?? 0 })),
+      [
+        ...changes.map(({ record, previous }) => ({ type: 'put' as const, record: { ...record, revision: (previous?.revision ?? 0) + 1 }, expectedRevision: previous?.revision ?? 0 })),
+        ...deletions.map((r) => ({ type: 'delete' as const, uid: r.uid, expectedRevision: r.revision })),
+      ],
       audit && { audit },
     );
     ctx.audit?.afterCommit(true);
   } catch (e) {
     ctx.audit?.afterCommit(false);
-    if (e instanceof StoreError && e.code === 'CONFLICT') {
+    if (e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND')) {
       throw new KmipError(ResultReason.GeneralFailure, 'the object was changed concurrently; retry the request', { cause: e });
     }
     throw e;

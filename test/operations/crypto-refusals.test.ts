@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KmipClient, KmipVersion } from '../../src/client/index.js';
-import { BlockCipherMode, CryptographicAlgorithm, Operation, PaddingMethod, ResultReason, RevocationReasonCode } from '../../src/kmip/generated/enums.gen.js';
+import { BlockCipherMode, CryptographicAlgorithm, Operation, PaddingMethod, ResultReason, RevocationReasonCode, UsageLimitsUnit } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
@@ -48,6 +48,7 @@ interface Versioned {
   readonly unsupported: number;
   readonly missingIv: number;
   readonly unknownCv: number;
+  readonly usageLimit: number;
 }
 
 const VERSIONS: readonly Versioned[] = [
@@ -59,6 +60,7 @@ const VERSIONS: readonly Versioned[] = [
     unsupported: ResultReason.UnsupportedCryptographicParameters,
     missingIv: ResultReason.MissingInitializationVector,
     unknownCv: ResultReason.InvalidCorrelationValue,
+    usageLimit: ResultReason.UsageLimitExceeded,
   },
   {
     v: V1_4,
@@ -68,6 +70,7 @@ const VERSIONS: readonly Versioned[] = [
     unsupported: ResultReason.InvalidField,
     missingIv: ResultReason.InvalidField,
     unknownCv: ResultReason.ItemNotFound,
+    usageLimit: ResultReason.PermissionDenied,
   },
 ];
 
@@ -108,6 +111,16 @@ describe.each(VERSIONS)('refusals at $v.major.$v.minor', (x) => {
     const encOnly = await registerKey(c, v, KEY, CryptographicAlgorithm.AES, Encrypt);
     expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: encOnly, params: ECB, data: BLOCK }))).reason).toBe(x.usageMask);
     expect((await fails(c, v, Operation.MACVerify, [uidNode(encOnly), t.bytes(Tag.Data, BLOCK), t.bytes(Tag.MACData, BLOCK)])).reason).toBe(x.usageMask);
+  });
+
+  it('Usage Limits in bytes are spent by Encrypt; past them Encrypt is refused, Decrypt is not (CS-BC-M-7-21)', async () => {
+    const limits = t.struct(Tag.UsageLimits, [t.long(Tag.UsageLimitsTotal, 16n), t.enum(Tag.UsageLimitsUnit, UsageLimitsUnit.Byte)]);
+    const uid = await registerKey(c, v, hex('0123456789abcdef0123456789abcdef'), CryptographicAlgorithm.AES, ED, { extra: [limits] });
+    const plain = hex('01020304050607080910111213141516');
+    const enc = await ok(c, v, Operation.Encrypt, cipherPayload({ uid, params: ECB, data: plain }));
+    expect(toHex(bytesOf(enc, Tag.Data))).toBe('d9bcce11b0b437b90239552df3a360c9');
+    expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid, params: ECB, data: plain }))).reason).toBe(x.usageLimit);
+    await ok(c, v, Operation.Decrypt, cipherPayload({ uid, params: ECB, data: bytesOf(enc, Tag.Data)! }));
   });
 
   it('bad parameters: GCM Tag Length 8, a CBC IV of 8 bytes, no Block Cipher Mode for AES', async () => {
