@@ -13,12 +13,20 @@ import { failureReport, guardReport, progress, resultsJson, resultsMarkdown, sum
 import { runCases, type CaseResult, type Target } from './runner.js';
 
 /** The list after a run: passing and not-applicable cases leave it, new failures join it with a drafted reason. */
+/** Reasons drafted from an Operation Not Supported answer (hand-written reasons never match). */
+const STALE_DRAFT = /^needs \w+ \(.*Operation Not Supported\)$/;
+
 export function updateExpected(expected: ExpectedFailures, results: readonly CaseResult[]): ExpectedFailures {
   const cases: Record<string, string> = { ...expected.cases };
   for (const r of results) {
     const k = caseKey(r.file);
     if (r.status === 'pass' || r.status === 'na') delete cases[k];
     else if (!(k in cases)) cases[k] = suggestReason(r);
+    else if (STALE_DRAFT.test(cases[k]!)) {
+      // A drafted "needs X (… Operation Not Supported)" is stale once X is served: redraft it.
+      const draft = suggestReason(r);
+      if (draft !== cases[k]) cases[k] = draft;
+    }
   }
   const sorted = Object.fromEntries(Object.entries(cases).sort(([a], [b]) => a.localeCompare(b, 'en')));
   return { ...(expected.$comment !== undefined && { $comment: expected.$comment }), cases: sorted };
