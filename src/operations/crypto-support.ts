@@ -19,6 +19,10 @@
  *   MISSING_IV → Missing Initialization Vector (2.x) / Invalid Field (1.x);
  *   BAD_DATA → Invalid Field; FAILURE → Cryptographic Failure (test cases CS-BC-M-GCM-1-21 and
  *   CS-BC-M-CHACHA20POLY1305-1-21 for a tag mismatch).
+ *   Where the OASIS test cases differ from the 2.1 error tables we follow the tables: a missing IV
+ *   is Missing Initialization Vector (CS-BC-M-11/12/13-21 expect Invalid Message "missing-iv"), and a
+ *   GCM Tag Length outside the policy is Bad Cryptographic Parameters (CS-BC-M-GCM-1-21 step 7
+ *   expects General Failure, the reference server's internal error).
  * - Usage Limits (1.4 §3.21, 2.1 §4.59) on protecting uses (Encrypt, MAC): each use spends its
  *   data length (unit Byte) or one (unit Object) from the Usage Limits Count, saved before the
  *   result is returned; more than is left: Usage Limit Exceeded (2.x) / Permission Denied (1.x;
