@@ -3,39 +3,23 @@
  * key (PKCS#8 and Transparent RSA Private Key), Sign, and a refused Register of a malformed key
  * leave no private-key bytes (hex, base64) in the log stream.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { attr, KmipClient } from '../../src/client/index.js';
-import { DEFAULT_CONFIG } from '../../src/config/config.js';
+import { attr } from '../../src/client/index.js';
 import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
-import { startKms, type RunningKms } from '../../src/server/bootstrap.js';
 import { t } from '../../src/ttlv/index.js';
-import { CERTS, tlsFiles } from '../support/kms.js';
+import { startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, fails, ok, uidNode, V2_1 } from './object-kit.js';
 import { bigHex, getKeyBlock, keyPairPayload, materialBytes, materialStruct, pairUids } from './asymmetric-kit.js';
 
-let kms: RunningKms | undefined;
-afterAll(async () => kms?.close());
+let srv: TestKms | undefined;
+afterAll(async () => srv?.dispose());
 
 describe('asymmetric key material never reaches the logs', () => {
   it('Create Key Pair, Get (PKCS#8, Transparent), Sign, a refused Register', async () => {
     const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _e, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
-    kms = await startKms(
-      { ...DEFAULT_CONFIG, port: 0, dataDir: mkdtempSync(join(tmpdir(), 'kms-asec-')), cert: join(CERTS, 'server.pem'), key: join(CERTS, 'server.key'), ca: join(CERTS, 'ca.pem') },
-      { log: pino({ level: 'trace' }, sink) },
-    );
-    const c = await KmipClient.connect({ host: '127.0.0.1', port: kms.address.port, servername: 'localhost', ...tlsFiles() });
+    srv = await startTestKms({}, { captureLog: lines });
+    const c = await srv.client();
     const v = V2_1;
     const { priv } = pairUids(await ok(c, v, Operation.CreateKeyPair, keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)])));
     await ok(c, v, Operation.Activate, [uidNode(priv)]);

@@ -4,38 +4,21 @@
  * stream. The server never logs payloads.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KmipClient } from '../../src/client/index.js';
 import { attr, getPayload, keyMaterialOf, parseResponse, registerPayload, requestMessage, symmetricKeyObject, uniqueIdentifierOf } from '../../src/client/requests.js';
-import { DEFAULT_CONFIG } from '../../src/config/config.js';
 import { CryptographicAlgorithm, ObjectType, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
-import { startKms, type RunningKms } from '../../src/server/bootstrap.js';
 import { t } from '../../src/ttlv/index.js';
-import { CERTS, tlsFiles } from '../support/kms.js';
+import { startTestKms, type TestKms } from '../support/kms.js';
 
-let kms: RunningKms | undefined;
-afterAll(async () => kms?.close());
+let srv: TestKms | undefined;
+afterAll(async () => srv?.dispose());
 
 describe('key material never reaches the logs', () => {
   it('Register, Get and a refused request, logged at trace level', async () => {
     const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _e, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
-    kms = await startKms(
-      { ...DEFAULT_CONFIG, port: 0, dataDir: mkdtempSync(join(tmpdir(), 'kms-sec-')), cert: join(CERTS, 'server.pem'), key: join(CERTS, 'server.key'), ca: join(CERTS, 'ca.pem') },
-      { log: pino({ level: 'trace' }, sink) },
-    );
-    const client = await KmipClient.connect({ host: '127.0.0.1', port: kms.address.port, servername: 'localhost', ...tlsFiles() });
+    srv = await startTestKms({}, { captureLog: lines });
+    const client = await srv.client();
     const key = randomBytes(32);
     const v = { major: 2, minor: 1 };
     const reg = parseResponse(

@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import { KmipClient } from '../../src/client/index.js';
 import { DEFAULT_CONFIG, type KmsConfig } from '../../src/config/config.js';
@@ -34,7 +35,11 @@ export function tlsFiles(identity = 'kms-client') {
   };
 }
 
-export async function startTestKms(overrides: Partial<KmsConfig> = {}, opts: { dataDir?: string; clock?: () => number } = {}): Promise<TestKms> {
+/**
+ * `captureLog`: collect every log line at trace level into this array (for tests that check
+ * what the server logs, e.g. that key material never appears).
+ */
+export async function startTestKms(overrides: Partial<KmsConfig> = {}, opts: { dataDir?: string; clock?: () => number; captureLog?: string[] } = {}): Promise<TestKms> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kms-test-'));
   const config: KmsConfig = {
     ...DEFAULT_CONFIG,
@@ -45,7 +50,18 @@ export async function startTestKms(overrides: Partial<KmsConfig> = {}, opts: { d
     ca: join(CERTS, 'ca.pem'),
     ...overrides,
   };
-  const log = pino({ level: process.env.KMS_TEST_LOG ?? 'silent' });
+  const capture = opts.captureLog;
+  const log = capture
+    ? pino(
+        { level: 'trace' },
+        new Writable({
+          write(chunk, _enc, cb) {
+            capture.push(String(chunk));
+            cb();
+          },
+        }),
+      )
+    : pino({ level: process.env.KMS_TEST_LOG ?? 'silent' });
   const kms = await startKms(config, { log, clock: opts.clock });
   const port = kms.address.port;
   const clients: KmipClient[] = [];
