@@ -147,10 +147,12 @@ export function parseRequestMessage(node: TtlvNode): RequestMessage {
  * test cases answer lifecycle refusals with Permission Denied).
  */
 export function reasonForVersion(reason: number, version: KmipVersion): number {
-  const def = enumDef('ResultReason')?.values.find((v) => v.value === reason);
+  const def = REASON_DEFS.get(reason);
   if (!def || isAvailable(def, version)) return reason;
   return FALLBACK_1X[reason] ?? ResultReason.GeneralFailure;
 }
+
+const REASON_DEFS = new Map((enumDef('ResultReason')?.values ?? []).map((v) => [v.value, v]));
 
 const FALLBACK_1X: Readonly<Record<number, ResultReasonValue>> = {
   [ResultReason.WrongKeyLifecycleState]: ResultReason.PermissionDenied,

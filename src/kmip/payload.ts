@@ -41,17 +41,32 @@ export interface ReadOptions {
   readonly ignore?: readonly number[];
 }
 
+interface SchemaIndex {
+  readonly byTag: ReadonlyMap<number, readonly [string, FieldSpec]>;
+  readonly fields: readonly (readonly [string, FieldSpec])[];
+}
+
+// Schemas are module constants: index each once, not on every request.
+const indexes = new WeakMap<Schema, SchemaIndex>();
+
+function indexOf(schema: Schema): SchemaIndex {
+  let ix = indexes.get(schema);
+  if (!ix) {
+    const fields = Object.entries(schema);
+    ix = { byTag: new Map(fields.map(([key, spec]) => [spec.tag, [key, spec] as const])), fields };
+    indexes.set(schema, ix);
+  }
+  return ix;
+}
+
 /** Check `node` (a payload structure, or undefined for an absent payload) against `schema`. */
 export function readPayload<S extends Schema>(node: TtlvNode | undefined, schema: S, opts: ReadOptions): Parsed<S> {
   if (node !== undefined && node.type !== 'Structure') {
     throw new KmipError(ResultReason.InvalidField, `${opts.what} is not a structure`);
   }
-  const byTag = new Map<number, [string, FieldSpec]>();
+  const { byTag, fields } = indexOf(schema);
   const out: Record<string, TtlvNode | TtlvNode[] | undefined> = {};
-  for (const [key, spec] of Object.entries(schema)) {
-    byTag.set(spec.tag, [key, spec]);
-    out[key] = spec.card === 'repeated' ? [] : undefined;
-  }
+  for (const [key, spec] of fields) out[key] = spec.card === 'repeated' ? [] : undefined;
   for (const child of node?.value ?? []) {
     const entry = byTag.get(child.tag);
     if (!entry) {
@@ -66,7 +81,7 @@ export function readPayload<S extends Schema>(node: TtlvNode | undefined, schema
     else if (out[key] !== undefined) throw new KmipError(ResultReason.InvalidField, `${opts.what}: ${tagName(child.tag)} given more than once`);
     else out[key] = child;
   }
-  for (const [key, spec] of Object.entries(schema)) {
+  for (const [key, spec] of fields) {
     if (spec.card === 'required' && out[key] === undefined) {
       throw new KmipError(ResultReason.InvalidField, `${opts.what}: ${tagName(spec.tag)} is required`);
     }
