@@ -63,6 +63,10 @@ export class KmipServer {
         this.refusals.add(p);
         void p.finally(() => this.refusals.delete(p));
       }
+      // Node reports a handshake timeout (or failure) here but, with a listener attached,
+      // leaves the socket open: a peer that never speaks TLS would hold a connection slot
+      // and block shutdown. Close it.
+      socket.destroy();
     });
   }
 
