@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { auditCommand } from './audit.js';
 import { certsCommand } from './certs.js';
+import { hsmCommand } from './hsm.js';
 import { serveCommand } from './serve.js';
 import { ttlvCommand } from './ttlv.js';
 
@@ -21,7 +22,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const COMMANDS: readonly Command[] = [serveCommand, certsCommand, auditCommand, ttlvCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, certsCommand, auditCommand, hsmCommand, ttlvCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -79,19 +79,56 @@ export async function ensureKek(backend: KeyBackend, opts: { label?: string } = 
 }
 
 export class HsmProtector implements KeyProtector {
-  readonly kekId: string;
-  readonly description: string;
+  private kek: KeyRef;
   private readonly older = new Map<string, KeyRef>();
 
   private constructor(
     private readonly backend: KeyBackend,
-    private readonly kek: KeyRef,
+    kek: KeyRef,
     /** Close the backend with the protector. */
     private readonly ownsBackend: boolean,
   ) {
     if (!kek.label) throw new HsmError('BAD_ARGUMENT', 'the KEK needs a label');
-    this.kekId = KEK_ID_PREFIX + kek.label;
-    this.description = `AES-256-GCM under KEK "${kek.label}" held in ${backend.description}`;
+    this.kek = kek;
+  }
+
+  /** "hsm:" + the current KEK's label. Changes when the KEK is rotated. */
+  get kekId(): string {
+    return KEK_ID_PREFIX + this.kek.label!;
+  }
+
+  get description(): string {
+    return `AES-256-GCM under KEK "${this.kek.label!}" held in ${this.backend.description}`;
+  }
+
+  /**
+   * Make `label` the KEK that seals from now on: found on the token, or generated there (an
+   * AES-256 token key, sensitive, non-extractable). Bodies sealed under the previous KEK still
+   * open (by the label in their kekId) until it is destroyed. Returns both ids.
+   */
+  async rotate(label: string): Promise<{ previous: string; current: string }> {
+    const previous = this.kekId;
+    if (KEK_ID_PREFIX + label === previous) throw new HsmError('BAD_ARGUMENT', `${label} is already the current KEK`);
+    const { kek } = await ensureKek(this.backend, { label });
+    this.older.set(previous, this.kek);
+    this.kek = kek;
+    return { previous, current: this.kekId };
+  }
+
+  /** Destroy a KEK that no record uses any more (never the current one). */
+  async destroyKek(kekId: string): Promise<void> {
+    if (kekId === this.kekId) throw new HsmError('BAD_ARGUMENT', 'the current KEK cannot be destroyed');
+    const kek = await this.kekFor(kekId);
+    await this.backend.destroyKey(kek);
+    this.older.delete(kekId);
+  }
+
+  /** The labels of every KEK on the token (kms-kek-* and the current one). */
+  async keks(): Promise<string[]> {
+    const all = await this.backend.findKeys({ token: true });
+    const labels = new Set(all.map((k) => k.label ?? '').filter((l) => l.startsWith(KEK_LABEL_PREFIX)));
+    labels.add(this.kek.label!);
+    return [...labels].sort();
   }
 
   /** Find or create the KEK (see ensureKek) and protect with it. The protector closes the backend. */
@@ -102,9 +139,12 @@ export class HsmProtector implements KeyProtector {
   }
 
   async seal(uid: string, plaintext: Uint8Array): Promise<Uint8Array> {
+    // Taken before the first await: a rotation during this call does not change which KEK
+    // seals, so the kekId the caller read just before calling is the right one.
+    const kek = this.kek;
     try {
       const iv = await this.backend.random(IV);
-      const body = await this.backend.encrypt({ mechanism: 'AES_GCM', iv, aad: aad(HEADER, uid), tagBits: 128 }, this.kek, plaintext);
+      const body = await this.backend.encrypt({ mechanism: 'AES_GCM', iv, aad: aad(HEADER, uid), tagBits: 128 }, kek, plaintext);
       return Buffer.concat([HEADER, iv, body]);
     } catch (e) {
       throw new ProtectorError('UNAVAILABLE', `the HSM could not seal object ${uid}`, { cause: e });

@@ -27,11 +27,20 @@ export class ProtectorError extends Error {
 }
 
 export interface KeyProtector {
-  /** Identifier of the key-encryption key that `seal` uses now. */
+  /**
+   * Identifier of the key-encryption key that `seal` uses now. It may change (KEK rotation):
+   * read it synchronously just before calling `seal`, which fixes its KEK before it awaits.
+   */
   readonly kekId: string;
   /** A short human description for logs ("software master key at …", "PKCS#11 token …"). */
   readonly description: string;
   seal(uid: string, plaintext: Uint8Array): Promise<Uint8Array>;
   open(uid: string, sealed: Uint8Array, kekId: string): Promise<Uint8Array>;
   close(): Promise<void>;
+  /** Make a new KEK current (HSM protectors); bodies under older KEKs keep opening. */
+  rotate?(label: string): Promise<{ previous: string; current: string }>;
+  /** Destroy a retired KEK (never the current one). */
+  destroyKek?(kekId: string): Promise<void>;
+  /** The labels of the KEKs this protector can see (HSM protectors). */
+  keks?(): Promise<string[]>;
 }

@@ -94,7 +94,8 @@ export async function saveRecords(
 /** Seal object content (a Key Block, certificate value, …) for storage, bound to `uid`. */
 export async function sealBody(ctx: OperationContext, uid: string, body: StructureNode): Promise<{ sealedBody: Uint8Array; kekId: string }> {
   const protector = ctx.services.protector;
-  return { sealedBody: await protector.seal(uid, encode(body)), kekId: protector.kekId };
+  const kekId = protector.kekId; // read before seal: see KeyProtector.kekId
+  return { sealedBody: await protector.seal(uid, encode(body)), kekId };
 }
 
 /** Open an object's sealed content. A record that fails authentication is reported, never served. */

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { HsmConfig, KmsConfig } from '../config/config.js';
 import { HsmProtector } from '../hsm/hsm-protector.js';
+import { readKekMarker } from '../hsm/kek-marker.js';
 import { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
 import { resolvePin } from '../hsm/pkcs11/pin.js';
 import { SoftwareProtector } from '../hsm/software/software-protector.js';
@@ -62,7 +63,7 @@ function packageVersion(): string {
 }
 
 /** The HSM-backed protector: PKCS#11 backend, then the KEK found or generated inside the token. */
-async function openHsmProtector(hsm: HsmConfig, log: Logger): Promise<{ protector: KeyProtector; backend: KeyBackend }> {
+export async function openHsmProtector(hsm: HsmConfig, dataDir: string, log: Pick<Logger, 'info' | 'warn'>): Promise<{ protector: HsmProtector; backend: KeyBackend }> {
   const backend = await Pkcs11Backend.open({
     module: hsm.module,
     ...(hsm.tokenLabel !== undefined ? { tokenLabel: hsm.tokenLabel } : {}),
@@ -72,7 +73,9 @@ async function openHsmProtector(hsm: HsmConfig, log: Logger): Promise<{ protecto
     log: { warn: (obj, msg) => log.warn(obj, msg) },
   });
   try {
-    const { protector, created } = await HsmProtector.open(backend, hsm.kekLabel !== undefined ? { kekLabel: hsm.kekLabel } : {});
+    // An explicit hsm.kekLabel pins the KEK; otherwise the one a rotation named (hsm-kek.json), else the one kms-kek-* key.
+    const kekLabel = hsm.kekLabel ?? readKekMarker(dataDir)?.label;
+    const { protector, created } = await HsmProtector.open(backend, kekLabel !== undefined ? { kekLabel } : {});
     log.info({ protector: protector.description, kekId: protector.kekId, created, maxSessions: backend.capabilities().maxSessions }, 'key material is protected by a KEK inside the HSM');
     return { protector, backend };
   } catch (e) {
@@ -102,7 +105,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   let keyProtector: KeyProtector;
   let auditKey: AuditKey;
   if (config.hsm) {
-    const hsm = await openHsmProtector(config.hsm, log);
+    const hsm = await openHsmProtector(config.hsm, config.dataDir, log);
     keyProtector = hsm.protector;
     try {
       auditKey = await HsmAuditKey.open(hsm.backend);

@@ -1,0 +1,156 @@
+/**
+ * `kms hsm`: the key-encryption key in the HSM.
+ *
+ *   kms hsm status       the KEKs on the token, which is current, how many objects each seals
+ *   kms hsm rotate-kek   a new KEK becomes current; every object is rewrapped under it;
+ *                        with --destroy-old the KEKs no object uses any more are destroyed
+ *
+ * Both work on a data folder whose server is stopped (LevelDB admits one process). On a
+ * running server, the same rotation runs inside the server and it keeps serving: see the
+ * admin channel in the README.
+ */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { ConfigError, loadConfig, type KmsConfig } from '../config/config.js';
+import { HsmAuditKey } from '../audit/audit-key.js';
+import { AuditTrail } from '../audit/trail.js';
+import type { HsmProtector } from '../hsm/hsm-protector.js';
+import type { KeyBackend } from '../hsm/key-backend.js';
+import { kekUsage, rotateKek, RotationError, type RewrapProgress } from '../hsm/rotation.js';
+import { openHsmProtector } from '../server/bootstrap.js';
+import { LevelStore } from '../store/leveldb/index.js';
+import { join } from 'node:path';
+import { ExitCode, UsageError } from './exit-codes.js';
+import type { CliIo, Command } from './main.js';
+
+const HELP = `Usage: kms hsm <status|rotate-kek> [options]
+
+  status       list the key-encryption keys (KEKs) on the token, the current one, and
+               how many objects each one seals
+  rotate-kek   generate a new KEK in the HSM (AES-256, sensitive, non-extractable),
+               make it current, and rewrap every object's key material under it; old
+               KEKs stay usable until destroyed. Safe to run again after an interruption.
+
+Options:
+  --data-dir DIR     the data folder (default: from --config / KMS_DATA_DIR / kms-data)
+  --config FILE      the server's config file (its hsm section names module, token, PIN)
+  --destroy-old      rotate-kek: afterwards destroy every KEK no object uses any more
+  --label LABEL      rotate-kek: the new KEK's label (default kms-kek-<random hex>)
+  -h, --help         this help
+
+The server must be stopped (the data folder's database admits one process).
+Exit codes: 0 ok, 1 the rotation failed (every key still opens under the old or new
+KEK; run it again), 2 usage error, 3 the data folder or the HSM could not be opened.`;
+
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  config: { type: 'string' },
+  'destroy-old': { type: 'boolean' },
+  label: { type: 'string' },
+} as const;
+
+interface Opened {
+  readonly config: KmsConfig;
+  readonly protector: HsmProtector;
+  readonly backend: KeyBackend;
+  readonly store: LevelStore;
+  close(): Promise<void>;
+}
+
+async function open(config: KmsConfig): Promise<Opened> {
+  if (!config.hsm) throw new UsageError('no hsm section in the configuration: the software master key has no KEK to rotate (give --config with an hsm section, or KMS_HSM_MODULE…)');
+  const quiet = { info: () => undefined, warn: () => undefined };
+  const { protector, backend } = await openHsmProtector(config.hsm, config.dataDir, quiet);
+  const store = new LevelStore({ path: join(config.dataDir, 'db') });
+  try {
+    await store.open();
+  } catch (e) {
+    await protector.close();
+    const msg = (e as Error).message;
+    throw new Error(/lock/i.test(msg) ? `${config.dataDir}: the database is in use (stop the server first): ${msg}` : msg);
+  }
+  return {
+    config,
+    protector,
+    backend,
+    store,
+    async close() {
+      await store.close();
+      await protector.close();
+    },
+  };
+}
+
+async function status(o: Opened, io: CliIo): Promise<number> {
+  const usage = await kekUsage(o.store);
+  const labels = new Set((await o.protector.keks()).map((l) => `hsm:${l}`));
+  for (const k of usage.keys()) labels.add(k);
+  io.stdout.write(`current KEK: ${o.protector.kekId}\n`);
+  for (const id of [...labels].sort()) io.stdout.write(`${id === o.protector.kekId ? '*' : ' '} ${id.padEnd(28)} ${String(usage.get(id) ?? 0).padStart(8)} objects\n`);
+  return ExitCode.Ok;
+}
+
+async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: string }, io: CliIo): Promise<number> {
+  if (o.config.hsm?.kekLabel !== undefined) {
+    throw new UsageError(`hsm.kekLabel (${o.config.hsm.kekLabel}) pins the KEK in the configuration: remove it (the data folder's hsm-kek.json will name the current KEK) and run again`);
+  }
+  const audit = new AuditTrail({ store: o.store, key: await HsmAuditKey.open(o.backend), log: pino({ level: 'silent' }) });
+  let last = 0;
+  const progress = (p: RewrapProgress) => {
+    if (Date.now() - last < 1000 && p.scanned < p.total) return;
+    last = Date.now();
+    io.stderr.write(`pass ${p.pass}: ${p.scanned}/${p.total} objects scanned, ${p.rewrapped} rewrapped\n`);
+  };
+  try {
+    const r = await rotateKek({
+      store: o.store,
+      protector: o.protector,
+      dataDir: o.config.dataDir,
+      audit,
+      destroyOld: values['destroy-old'] === true,
+      ...(values.label !== undefined ? { label: values.label } : {}),
+      onProgress: progress,
+      actor: `operator (kms hsm rotate-kek, uid ${process.getuid?.() ?? '?'})`,
+    });
+    io.stdout.write(`KEK rotated: ${r.previous} -> ${r.current}; ${r.rewrapped} objects rewrapped (${r.scanned} scanned, ${r.passes} passes)\n`);
+    if (r.destroyed.length) io.stdout.write(`destroyed: ${r.destroyed.join(', ')}\n`);
+    else io.stdout.write(`the old KEK stays on the token: destroy it with kms hsm rotate-kek --destroy-old, or by hand, once backups no longer need it\n`);
+    return ExitCode.Ok;
+  } catch (e) {
+    io.stderr.write(`kms hsm rotate-kek: ${(e as Error).message}\n`);
+    return e instanceof RotationError ? ExitCode.Usage : ExitCode.InvalidInput;
+  } finally {
+    await audit.close();
+  }
+}
+
+export const hsmCommand: Command = {
+  name: 'hsm',
+  summary: 'the key-encryption key in the HSM: status, rotate-kek',
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    const sub = positionals[0];
+    if (sub !== 'status' && sub !== 'rotate-kek') throw new UsageError(sub === undefined ? 'which: status or rotate-kek?' : `unknown subcommand '${sub}'`);
+    let config: KmsConfig;
+    try {
+      config = loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: values.config } });
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(e.message);
+      throw e;
+    }
+    let opened: Opened;
+    try {
+      opened = await open(config);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      io.stderr.write(`kms hsm ${sub}: ${(e as Error).message}\n`);
+      return ExitCode.Io;
+    }
+    try {
+      return sub === 'status' ? await status(opened, io) : await rotate(opened, values, io);
+    } finally {
+      await opened.close();
+    }
+  },
+};

@@ -1,0 +1,51 @@
+/**
+ * Which KEK on the token is the current one, after a rotation: `hsm-kek.json` in the data
+ * folder, `{ "label": "kms-kek-…", "since": ISO time }`, written atomically (temporary file,
+ * fsync, rename, fsync of the folder) so a crash leaves the old or the new marker, never half.
+ *
+ * Without a marker the server uses the one kms-kek-* key on the token (or makes one). With
+ * one, that label: if the key is missing (a crash between writing the marker and generating
+ * the key) the server generates it under that label, and nothing was sealed under it yet.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const KEK_MARKER_FILE = 'hsm-kek.json';
+
+export interface KekMarker {
+  readonly label: string;
+  readonly since: string;
+}
+
+export function readKekMarker(dataDir: string): KekMarker | undefined {
+  const path = join(dataDir, KEK_MARKER_FILE);
+  if (!existsSync(path)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  const m = parsed as Partial<KekMarker>;
+  if (typeof m.label !== 'string' || m.label === '' || typeof m.since !== 'string') throw new Error(`${path} must hold { "label": string, "since": string }`);
+  return { label: m.label, since: m.since };
+}
+
+export function writeKekMarker(dataDir: string, label: string, now = new Date()): void {
+  const path = join(dataDir, KEK_MARKER_FILE);
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, JSON.stringify({ label, since: now.toISOString() }) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(dataDir, 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
