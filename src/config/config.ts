@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../server/limits.js';
 import type { IdentitySource } from '../server/auth.js';
 import type { AccessConfig } from '../policy/access.js';
+import type { KeyCacheConfig } from '../hsm/caching-protector.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -26,6 +27,20 @@ export interface KmsConfig {
   readonly hsm?: HsmConfig;
   /** The audit trail (always on); this section only tunes it. */
   readonly audit?: AuditConfig;
+  /** The bounded cache of unwrapped key material (src/hsm/caching-protector.ts); maxEntries 0 turns it off. */
+  readonly keyCache?: KeyCacheConfig;
+}
+
+function parseKeyCache(v: unknown, from: string): KeyCacheConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: keyCache must be an object`);
+  const out: Record<string, number> = {};
+  for (const [k, val] of Object.entries(v as Mutable)) {
+    if (k !== 'maxEntries' && k !== 'maxBytes' && k !== 'ttlMs') throw new ConfigError(`${from}: unknown key keyCache.${k}`);
+    const n = typeof val === 'string' && /^\d+$/.test(val) ? Number(val) : val;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${from}: keyCache.${k} must be a non-negative integer`);
+    out[k] = n;
+  }
+  return out;
 }
 
 /** The `audit` section. */
@@ -100,6 +115,13 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   KMS_HANDSHAKE_TIMEOUT_MS: 'limits.handshakeTimeoutMs',
   KMS_IDLE_TIMEOUT_MS: 'limits.idleTimeoutMs',
   KMS_MAX_MESSAGE_BYTES: 'limits.maxMessageBytes',
+};
+
+/** Environment variables for the keyCache section. */
+export const KEY_CACHE_ENV_KEYS: Readonly<Record<string, keyof KeyCacheConfig>> = {
+  KMS_KEY_CACHE_MAX_ENTRIES: 'maxEntries',
+  KMS_KEY_CACHE_MAX_BYTES: 'maxBytes',
+  KMS_KEY_CACHE_TTL_MS: 'ttlMs',
 };
 
 /** Environment variables for the hsm section (KMS_HSM_PIN is the PIN itself, read at start, never stored in the config). */
@@ -190,6 +212,8 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.access = parseAccess(v, file);
     } else if (k === 'audit') {
       cfg.audit = parseAudit(v, file);
+    } else if (k === 'keyCache') {
+      cfg.keyCache = parseKeyCache(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca') {
@@ -243,6 +267,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     setHsmKey(h, key, v, `environment ${name}`);
   }
   if (cfg.hsm !== undefined) checkHsm(cfg.hsm as Mutable);
+  for (const [name, key] of Object.entries(KEY_CACHE_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.keyCache = { ...(cfg.keyCache as KeyCacheConfig | undefined), ...parseKeyCache({ [key]: v }, `environment ${name}`) };
+  }
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;
     setPath(cfg, key, v, `--${key}`);

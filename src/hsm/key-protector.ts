@@ -43,4 +43,6 @@ export interface KeyProtector {
   destroyKek?(kekId: string): Promise<void>;
   /** The labels of the KEKs this protector can see (HSM protectors). */
   keks?(): Promise<string[]>;
+  /** Drop anything held in memory for this object (a cache): its record changed or is gone. */
+  forget?(uid: string): void;
 }

@@ -82,6 +82,12 @@ export async function saveRecords(
       audit && { audit },
     );
     ctx.audit?.afterCommit(true);
+    const { protector } = ctx.services;
+    // A body destroyed or replaced must not live on in the key cache.
+    if (protector.forget) {
+      for (const c of changes) if (c.previous && c.record.sealedBody !== c.previous.sealedBody) protector.forget(c.record.uid);
+      for (const r of deletions) protector.forget(r.uid);
+    }
   } catch (e) {
     ctx.audit?.afterCommit(false);
     if (e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND')) {

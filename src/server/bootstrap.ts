@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import type { HsmConfig, KmsConfig } from '../config/config.js';
 import { HsmProtector } from '../hsm/hsm-protector.js';
 import { readKekMarker } from '../hsm/kek-marker.js';
+import { CachingProtector } from '../hsm/caching-protector.js';
 import { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
 import { resolvePin } from '../hsm/pkcs11/pin.js';
 import { SoftwareProtector } from '../hsm/software/software-protector.js';
@@ -131,9 +132,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock });
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq }, 'audit trail open');
 
+  const cached = new CachingProtector(keyProtector, config.keyCache);
   const services: ServerServices = {
     store,
-    protector: keyProtector,
+    protector: cached,
     access: new AccessPolicy(config.access),
     log,
     clock: deps.clock ?? Date.now,
@@ -171,7 +173,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         await server.close();
         await audit.close();
         await store.close();
-        await keyProtector.close();
+        await cached.close();
         log.info('KMIP server stopped');
       })();
       return closed;

@@ -55,6 +55,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: file(obj) })).toThrow(message);
   });
 
+  it('keyCache: file, then KMS_KEY_CACHE_* environment; unknown keys and negatives refused', () => {
+    const f = file({ keyCache: { maxEntries: 5, ttlMs: 1000 } });
+    expect(loadConfig({ env: {}, flags: { config: f } }).keyCache).toEqual({ maxEntries: 5, ttlMs: 1000 });
+    expect(loadConfig({ env: { KMS_KEY_CACHE_MAX_ENTRIES: '0' }, flags: { config: f } }).keyCache).toEqual({ maxEntries: 0, ttlMs: 1000 });
+    expect(() => loadConfig({ env: {}, flags: { config: file({ keyCache: { size: 1 } }) } })).toThrow(/keyCache.size/);
+    expect(() => loadConfig({ env: { KMS_KEY_CACHE_TTL_MS: '-1' } })).toThrow(/KMS_KEY_CACHE_TTL_MS/);
+  });
+
   it('refuses a bad environment value, naming the variable', () => {
     expect(() => loadConfig({ env: { KMS_PORT: 'x' } })).toThrow(/KMS_PORT/);
     expect(() => loadConfig({ env: { KMS_PORT: '70000' } })).toThrow(/at most 65535/);
