@@ -9,6 +9,7 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../server/limits.js';
 import type { IdentitySource } from '../server/auth.js';
 import type { AccessConfig } from '../policy/access.js';
 import type { KeyCacheConfig } from '../hsm/caching-protector.js';
+import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -83,6 +84,8 @@ export interface HsmConfig {
   readonly maxSessions?: number;
   /** Label of the key-encryption key (default: the one kms-kek-* key on the token, made on first start). */
   readonly kekLabel?: string;
+  /** Which keys Create makes inside the HSM (never, requested: Extractable false, always). Default requested. */
+  readonly residentKeys?: ResidencyPolicy;
 }
 
 export const DEFAULT_CONFIG: KmsConfig = {
@@ -133,14 +136,16 @@ export const HSM_ENV_KEYS: Readonly<Record<string, keyof HsmConfig>> = {
   KMS_HSM_PIN_ENV: 'pinEnv',
   KMS_HSM_MAX_SESSIONS: 'maxSessions',
   KMS_HSM_KEK_LABEL: 'kekLabel',
+  KMS_HSM_RESIDENT_KEYS: 'residentKeys',
 };
 
-const HSM_STRING_KEYS = ['module', 'tokenLabel', 'pin', 'pinFile', 'pinEnv', 'kekLabel'] as const;
+const HSM_STRING_KEYS = ['module', 'tokenLabel', 'pin', 'pinFile', 'pinEnv', 'kekLabel', 'residentKeys'] as const;
 const HSM_INT_KEYS = ['slot', 'maxSessions'] as const;
 
 function setHsmKey(target: Mutable, key: string, raw: unknown, from: string): void {
   if ((HSM_STRING_KEYS as readonly string[]).includes(key)) {
     if (typeof raw !== 'string' || raw === '') throw new ConfigError(`${from}: hsm.${key} must be a non-empty string`);
+    if (key === 'residentKeys' && !(RESIDENCY_POLICIES as readonly string[]).includes(raw)) throw new ConfigError(`${from}: hsm.residentKeys must be one of ${RESIDENCY_POLICIES.join(', ')}`);
     target[key] = raw;
   } else if ((HSM_INT_KEYS as readonly string[]).includes(key)) {
     const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;

@@ -187,7 +187,7 @@ function aeadStream(
 }
 
 /** The IV to use: the request's, else a random one when Random IV allows (encrypt only). */
-function ivFor(input: CipherInput, params: CryptoParams, dir: Direction, generateBytes: number): { iv: Uint8Array; generated?: Uint8Array } {
+export function ivFor(input: CipherInput, params: CryptoParams, dir: Direction, generateBytes: number): { iv: Uint8Array; generated?: Uint8Array } {
   if (input.iv) return { iv: input.iv };
   if (dir === 'encrypt' && params.randomIV === true) {
     const g = u8(randomBytes(generateBytes));
@@ -196,14 +196,14 @@ function ivFor(input: CipherInput, params: CryptoParams, dir: Direction, generat
   throw new CryptoError('MISSING_IV', 'this mode needs an IV/Counter/Nonce (or Random IV in the Cryptographic Parameters)');
 }
 
-function padded(params: CryptoParams): boolean {
+export function padded(params: CryptoParams): boolean {
   const p = params.paddingMethod;
   if (p === undefined || p === PaddingMethod.None) return false;
   if (p === PaddingMethod.PKCS5) return true;
   throw unsupported('block cipher padding must be PKCS5 or None');
 }
 
-function aeadTag(params: CryptoParams, policy: CipherPolicy): number {
+export function aeadTag(params: CryptoParams, policy: CipherPolicy): number {
   const t = params.tagLength ?? 16;
   if (!policy.aeadTagBytes.includes(t)) throw bad(`Tag Length must be one of ${policy.aeadTagBytes.join(', ')} bytes`);
   return t;
@@ -311,7 +311,7 @@ function openCipher(algorithm: number, key: Uint8Array, params: CryptoParams, di
 }
 
 /** CTR: a full 16-byte counter block, or a nonce followed by the Initial Counter Value (big-endian). */
-function counterBlock(iv: Uint8Array, initial: number | undefined): Uint8Array {
+export function counterBlock(iv: Uint8Array, initial: number | undefined): Uint8Array {
   if (iv.length === 16) {
     if (initial !== undefined) throw bad('Initial Counter Value applies only when IV/Counter/Nonce is shorter than a block');
     return iv;

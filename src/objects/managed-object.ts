@@ -50,6 +50,12 @@ export interface ObjectRecord {
   readonly sealedBody?: Uint8Array;
   /** Which key-encryption key sealed the body. */
   readonly kekId?: string;
+  /**
+   * An HSM-resident key: the reference (JSON of a KeyRef: CKA_ID, label, type, bits, never
+   * material) of the non-extractable token key holding the value. The sealed body then holds
+   * the Key Block's metadata without a Key Value; cryptography runs in the HSM.
+   */
+  readonly hsmKey?: string;
   /** Incremented on every write; the store refuses a write whose expected revision is stale. */
   readonly revision: number;
 }

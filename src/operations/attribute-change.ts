@@ -57,6 +57,10 @@ const LIFECYCLE_DATES: Readonly<Record<string, 'SetActivationDate' | 'SetDeactiv
  */
 export async function commitAttribute(ctx: OperationContext, loaded: LoadedObject, key: AttributeKey, nodes: readonly TtlvNode[]): Promise<void> {
   const { record } = loaded;
+  if (record.hsmKey !== undefined && key === 'Extractable' && !(nodes.length === 1 && nodes[0]?.type === 'Boolean' && nodes[0].value === false)) {
+    // The value lives in the HSM as a non-extractable token key: no request can make it leave.
+    throw new KmipError(ResultReason.PermissionDenied, 'the key is HSM-resident and can never be extractable');
+  }
   const event = LIFECYCLE_DATES[key];
   let attrs = withAttribute(record.attributes, key, nodes);
   let state: number;

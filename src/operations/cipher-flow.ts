@@ -9,6 +9,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import { openHsmCipher, type HsmCipherStream } from '../crypto/hsm-mechanism.js';
 import { openSymmetricCipher, rsaDecrypt, rsaEncrypt, type CipherStream, type Direction } from '../crypto/mechanism.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
@@ -46,7 +47,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
   const store = multipart(ctx);
 
   let uid: string;
-  let stream: CipherStream;
+  let stream: CipherStream | HsmCipherStream;
   let record: ObjectRecord;
   if (flags.correlation) {
     const s = store.get(ctx.principal.id, use, flags.correlation);
@@ -60,7 +61,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
       store.close(flags.correlation);
       throw e;
     }
-    stream = s.state as CipherStream;
+    stream = s.state as CipherStream | HsmCipherStream;
   } else {
     uid = resolveUid(ctx, req.uid);
     const key = await loadKeyFor(ctx, uid, use);
@@ -79,10 +80,11 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
     }
     if (key.algorithm === undefined) throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'the key has no Cryptographic Algorithm');
     const algorithm = key.algorithm;
-    const material = key.material!;
-    stream = await mechanism(ctx, () =>
-      openSymmetricCipher(algorithm, material, params, dir, { ...(req.iv && { iv: req.iv.value }), ...(req.aad && { aad: req.aad.value }) }),
-    );
+    const input = { ...(req.iv && { iv: req.iv.value }), ...(req.aad && { aad: req.aad.value }) };
+    const hsm = key.hsm;
+    stream = hsm
+      ? await mechanism(ctx, () => openHsmCipher(hsm.backend, hsm.key, algorithm, params, dir, input))
+      : await mechanism(ctx, () => openSymmetricCipher(algorithm, key.material!, params, dir, input));
   }
 
   const finishing = isOneShot(flags) || flags.final;
@@ -104,7 +106,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
   try {
     const first = stream.update(data);
     if (finishing) {
-      const f = stream.final(req.tag?.value);
+      const f = await stream.final(req.tag?.value);
       out = concat([first, f.data]);
       tag = f.tag;
       if (flags.correlation) store.close(flags.correlation);

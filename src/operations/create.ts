@@ -25,13 +25,17 @@
  * - Invalid Field: a payload that breaks its schema.
  */
 import { randomBytes } from 'node:crypto';
-import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { KeyFormatType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
 import { rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
-import type { OperationHandler } from './context.js';
+import type { OperationContext, OperationHandler } from './context.js';
+import type { KeyTemplate } from '../hsm/key-backend.js';
+import { encodeKeyRef, RESIDENT_LABEL_PREFIX, residentTemplate, wantsResident, type ResidentKeys } from '../hsm/resident.js';
+import { newUid } from '../objects/identifiers.js';
+import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
 const Request1x = { objectType: required(Tag.ObjectType, 'Enumeration'), templateAttribute: optional(Tag.TemplateAttribute, 'Structure') };
@@ -68,6 +72,14 @@ export const create: OperationHandler = {
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'Create');
 
+    const resident = ctx.services.resident;
+    if (resident && wantsResident(resident, attrs)) {
+      const t = residentTemplate(resident, alg.value, decision.bits);
+      if ('template' in t) return createResident(ctx, resident, t.template, objectType, attrs, alg.value, decision.bits);
+      if (resident.policy === 'always') throw new KmipError(ResultReason.InvalidAttributeValue, `${t.why} (the server keeps every key in the HSM)`);
+      // requested: the HSM cannot hold it; the key is made in the host, sealed, and still never returned (Extractable false).
+    }
+
     const key = randomBytes(decision.bits / 8);
     try {
       attrs.set('Digest', [rawKeyDigest(key)]);
@@ -81,3 +93,54 @@ export const create: OperationHandler = {
     }
   },
 };
+
+/**
+ * Create an HSM-resident key: generated in the token (sensitive, non-extractable, label
+ * kms-obj-<uid>), Extractable false and Never Extractable true, no Digest (the value is never in
+ * the host); the record holds the reference. A failed commit destroys the new token key.
+ */
+async function createResident(
+  ctx: OperationContext,
+  resident: ResidentKeys,
+  template: KeyTemplate,
+  objectType: number,
+  attrs: Map<string, TtlvNode[]>,
+  algorithm: number,
+  bits: number,
+): Promise<StructureNode> {
+  const uid = newUid();
+  const ref = await resident.backend.generateKey({ ...template, label: RESIDENT_LABEL_PREFIX + uid });
+  attrs.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
+  attrs.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
+  attrs.delete('Digest');
+  try {
+    await commitNewObject(ctx, objectType, attrs, residentKeyBody(algorithm, bits), { uid, hsmKey: encodeKeyRef(ref) });
+  } catch (e) {
+    await resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid, err }, 'could not remove the token key of a failed Create'));
+    throw e;
+  }
+  ctx.log.info({ uid, hsmKeyId: ref.id }, 'HSM-resident key created');
+  return payload(Tag.ResponsePayload, [
+    { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
+    { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
+  ]);
+}
+
+/** The sealed body of a resident key: its Key Block without a Key Value. */
+function residentKeyBody(algorithm: number, bits: number): StructureNode {
+  return {
+    tag: Tag.SymmetricKey,
+    type: 'Structure',
+    value: [
+      {
+        tag: Tag.KeyBlock,
+        type: 'Structure',
+        value: [
+          { tag: Tag.KeyFormatType, type: 'Enumeration', value: KeyFormatType.Raw },
+          { tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: algorithm },
+          { tag: Tag.CryptographicLength, type: 'Integer', value: bits },
+        ],
+      },
+    ],
+  };
+}

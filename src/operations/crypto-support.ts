@@ -43,6 +43,8 @@ import type { ObjectRecord } from '../objects/managed-object.js';
 import { CryptoError } from '../crypto/errors.js';
 import type { CryptoParams } from '../crypto/mechanism.js';
 import { MultipartStore } from '../crypto/multipart.js';
+import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
+import { decodeKeyRef } from '../hsm/resident.js';
 import { MULTIPART_LIMITS } from '../policy/crypto-policy.js';
 import type { OperationContext, ServerServices } from './context.js';
 import { usageLimitsCount } from './lease.js';
@@ -101,6 +103,8 @@ export interface UsableKey {
   readonly material?: Uint8Array;
   /** RSA keys as node KeyObjects. */
   readonly keyObject?: KeyObject;
+  /** An HSM-resident key: the backend and the token key (no material in the host). */
+  readonly hsm?: { readonly backend: KeyBackend; readonly key: KeyRef };
 }
 
 const ALLOWED_TYPES: Readonly<Record<KeyUse, readonly number[]>> = {
@@ -135,6 +139,11 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
   const mask = int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0;
   if ((mask & USE_BIT[use]) === 0) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key's Cryptographic Usage Mask does not allow ${use}`);
+  }
+  if (record.hsmKey !== undefined) {
+    const resident = ctx.services.resident;
+    if (!resident) throw new KmipError(ResultReason.CryptographicFailure, `the key ${uid} lives in an HSM this server is not connected to`);
+    return { record, objectType: record.objectType, algorithm: int(record.attributes.get('CryptographicAlgorithm')?.[0]), hsm: { backend: resident.backend, key: decodeKeyRef(record.hsmKey) } };
   }
   const body = await openBody(ctx, record);
   const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored key');

@@ -19,7 +19,8 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import { applyEvent } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import type { OperationHandler } from './context.js';
+import type { OperationContext, OperationHandler } from './context.js';
+import { decodeKeyRef } from '../hsm/resident.js';
 import { loadManaged, uidPayload, withReplaced } from './object-support.js';
 import { resolveUid, saveRecords, touched } from './support.js';
 
@@ -37,9 +38,25 @@ export const destroy: OperationHandler = {
       return uidPayload(uid);
     }
     const lc = applyEvent(record, { type: 'Destroy' }, ctx.now, ctx.version);
-    const { sealedBody: _sealed, kekId: _kek, ...meta } = record;
+    const { sealedBody: _sealed, kekId: _kek, hsmKey, ...meta } = record;
     const next: ObjectRecord = { ...meta, state: lc.state, attributes: touched(withReplaced(record.attributes, lc.setAttributes), ctx.now) };
     await saveRecords(ctx, [{ record: next, previous: record }]);
+    if (hsmKey !== undefined) await destroyResident(ctx, uid, hsmKey);
     return uidPayload(uid);
   },
 };
+
+/**
+ * An HSM-resident key's token object goes after the record says Destroyed (so a failure here
+ * never leaves a live object without its key). A token object left behind by a failure is
+ * unreachable (no record refers to it) and is logged for the operator to remove.
+ */
+async function destroyResident(ctx: OperationContext, uid: string, hsmKey: string): Promise<void> {
+  const resident = ctx.services.resident;
+  try {
+    if (!resident) throw new Error('no HSM backend');
+    await resident.backend.destroyKey(decodeKeyRef(hsmKey));
+  } catch (e) {
+    ctx.log.error({ uid, err: e }, 'the HSM-resident key of a destroyed object could not be destroyed in the HSM; remove its token object (label kms-obj-<uid>) by hand');
+  }
+}

@@ -9,6 +9,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import { openHsmMac, type HsmDigestStream } from '../crypto/hsm-mechanism.js';
 import { macEquals, openHash, openMac, type DigestStream } from '../crypto/mechanism.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
@@ -41,7 +42,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
   const store = multipart(ctx);
 
   let uid: string | undefined;
-  let stream: DigestStream;
+  let stream: DigestStream | HsmDigestStream;
   let record: ObjectRecord | undefined;
   if (flags.correlation) {
     const s = store.get(ctx.principal.id, kind, flags.correlation);
@@ -56,7 +57,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
         throw e;
       }
     }
-    stream = s.state as DigestStream;
+    stream = s.state as DigestStream | HsmDigestStream;
   } else if (kind === 'Hash') {
     const params = readCryptoParams(req.cryptographicParameters);
     if (!params) throw new KmipError(ResultReason.InvalidField, 'Hash request payload: Cryptographic Parameters are required');
@@ -66,8 +67,10 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
     const key = await loadKeyFor(ctx, uid, kind);
     record = key.record;
     const params = effectiveParams(key.record, req.cryptographicParameters);
-    const material = key.material!;
-    stream = await mechanism(ctx, () => openMac(key.algorithm, material, params));
+    const hsm = key.hsm;
+    stream = hsm
+      ? await mechanism(ctx, () => openHsmMac(hsm.backend, hsm.key, key.algorithm, params))
+      : await mechanism(ctx, () => openMac(key.algorithm, key.material!, params));
   }
 
   const finishing = isOneShot(flags) || flags.final;
@@ -88,7 +91,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
   try {
     stream.update(data);
     if (finishing) {
-      digest = stream.digest();
+      digest = await stream.digest();
       if (flags.correlation) store.close(flags.correlation);
     } else {
       correlation = flags.correlation ?? store.open(ctx.principal.id, kind, uid, stream);

@@ -209,12 +209,29 @@ export function normalizeUsageLimits(attrs: Map<AttributeKey, TtlvNode[]>, versi
  * Active at once when the Activation Date has passed), the body sealed under its uid, one durable
  * commit, then the ID Placeholder.
  */
-export async function commitNewObject(ctx: OperationContext, objectType: number, attrs: Map<AttributeKey, TtlvNode[]>, body: StructureNode): Promise<string> {
-  const uid = newUid();
+export async function commitNewObject(
+  ctx: OperationContext,
+  objectType: number,
+  attrs: Map<AttributeKey, TtlvNode[]>,
+  body: StructureNode,
+  opts: { uid?: string; hsmKey?: string } = {},
+): Promise<string> {
+  const uid = opts.uid ?? newUid();
   const lc = applyEvent(null, { type: 'Create', attributes: attrs }, ctx.now, ctx.version);
   const attributes = withReplaced(attrs, lc.setAttributes);
   const { sealedBody, kekId } = await sealBody(ctx, uid, body);
-  const record: ObjectRecord = { v: 1, uid, objectType, owner: ctx.principal.id, state: lc.state, attributes, sealedBody, kekId, revision: 0 };
+  const record: ObjectRecord = {
+    v: 1,
+    uid,
+    objectType,
+    owner: ctx.principal.id,
+    state: lc.state,
+    attributes,
+    sealedBody,
+    kekId,
+    ...(opts.hsmKey !== undefined && { hsmKey: opts.hsmKey }),
+    revision: 0,
+  };
   await saveRecords(ctx, [{ record }]);
   ctx.log.debug({ uid, objectType, state: lc.state }, 'object stored');
   ctx.batch.idPlaceholder = uid;

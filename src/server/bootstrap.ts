@@ -11,6 +11,7 @@ import type { HsmConfig, KmsConfig } from '../config/config.js';
 import { HsmProtector } from '../hsm/hsm-protector.js';
 import { readKekMarker } from '../hsm/kek-marker.js';
 import { CachingProtector } from '../hsm/caching-protector.js';
+import type { ResidentKeys } from '../hsm/resident.js';
 import { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
 import { resolvePin } from '../hsm/pkcs11/pin.js';
 import { SoftwareProtector } from '../hsm/software/software-protector.js';
@@ -105,9 +106,11 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
 
   let keyProtector: KeyProtector;
   let auditKey: AuditKey;
+  let resident: ResidentKeys | undefined;
   if (config.hsm) {
     const hsm = await openHsmProtector(config.hsm, config.dataDir, log);
     keyProtector = hsm.protector;
+    resident = { backend: hsm.backend, policy: config.hsm.residentKeys ?? 'requested' };
     try {
       auditKey = await HsmAuditKey.open(hsm.backend);
     } catch (e) {
@@ -142,6 +145,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     info: { vendor: 'kmip-kms', product: 'kms', version: packageVersion() },
     versions: SERVED_VERSIONS,
     audit,
+    ...(resident && { resident }),
   };
   const server = new KmipServer({
     host: config.host,

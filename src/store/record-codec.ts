@@ -12,6 +12,7 @@
  *     LongInteger  R.Revision
  *     ByteString   R.SealedBody      (optional)
  *     TextString   R.KekId           (optional)
+ *     TextString   R.HsmKey          (optional: an HSM-resident key's reference)
  *     Structure    R.Attributes
  *       Structure  R.Attribute       (one per key, in map order)
  *         TextString R.Key
@@ -44,6 +45,7 @@ export const RecordTag = {
   Attributes: 0x54ff09,
   Attribute: 0x54ff0a,
   Key: 0x54ff0b,
+  HsmKey: 0x54ff0c,
 } as const;
 const R = RecordTag;
 
@@ -74,6 +76,7 @@ export function encodeRecord(rec: ObjectRecord): Buffer {
   ];
   if (rec.sealedBody !== undefined) fields.push({ tag: R.SealedBody, type: 'ByteString', value: rec.sealedBody });
   if (rec.kekId !== undefined) fields.push({ tag: R.KekId, type: 'TextString', value: rec.kekId });
+  if (rec.hsmKey !== undefined) fields.push({ tag: R.HsmKey, type: 'TextString', value: rec.hsmKey });
   fields.push({ tag: R.Attributes, type: 'Structure', value: attrs });
   const body = encode({ tag: R.Record, type: 'Structure', value: fields });
   const out = Buffer.allocUnsafe(2 + body.length);
@@ -119,6 +122,7 @@ export function decodeRecord(bytes: Uint8Array, uid?: string): ObjectRecord {
   const revBig = take(R.Revision, 'LongInteger').value;
   const sealed = take(R.SealedBody, 'ByteString', true);
   const kek = take(R.KekId, 'TextString', true);
+  const hsmKey = take(R.HsmKey, 'TextString', true);
   const attrsN = take(R.Attributes, 'Structure');
   if (i !== kids.length) corrupt('extra fields');
   if (!isValidUid(uidN.value)) corrupt('bad uid');
@@ -142,9 +146,11 @@ export function decodeRecord(bytes: Uint8Array, uid?: string): ObjectRecord {
     attributes: Map<AttributeKey, TtlvNode[]>;
     sealedBody?: Uint8Array;
     kekId?: string;
+    hsmKey?: string;
     revision: number;
   } = { v: 1, uid: uidN.value, objectType, owner, state, attributes, revision: Number(revBig) };
   if (sealed) rec.sealedBody = sealed.value;
   if (kek) rec.kekId = kek.value;
+  if (hsmKey) rec.hsmKey = hsmKey.value;
   return rec;
 }

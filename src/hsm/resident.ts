@@ -1,0 +1,63 @@
+/**
+ * HSM-resident keys. By server policy (`hsm.residentKeys`) or per object (Extractable false),
+ * Create generates a symmetric key inside the HSM as a token object, sensitive and
+ * non-extractable. The KMIP record keeps only its reference (`ObjectRecord.hsmKey`); Encrypt,
+ * Decrypt, MAC and MAC Verify with it run in the HSM (crypto/hsm-mechanism.ts); Get of its value
+ * is refused (Extractable is false: Not Extractable); Destroy destroys the token object.
+ *
+ * Policy values:
+ *   never      every key is generated in the host and stored sealed (the HSM holds the KEK only)
+ *   requested  (default) a Create whose attributes say Extractable = false is made resident
+ *   always     every symmetric key Create makes is resident (and gets Extractable = false)
+ * Resident keys exist only with a PKCS#11 backend, for AES and HMAC-SHA1/224/256/384/512.
+ */
+import { CryptographicAlgorithm } from '../kmip/generated/enums.gen.js';
+import type { TtlvNode } from '../ttlv/node.js';
+import type { KeyBackend, KeyRef, KeyTemplate, KeyUsage } from './key-backend.js';
+import { hsmMacMechanism } from '../crypto/hsm-mechanism.js';
+
+export type ResidencyPolicy = 'never' | 'requested' | 'always';
+export const RESIDENCY_POLICIES: readonly ResidencyPolicy[] = ['never', 'requested', 'always'];
+
+export interface ResidentKeys {
+  readonly backend: KeyBackend;
+  readonly policy: ResidencyPolicy;
+}
+
+export const RESIDENT_LABEL_PREFIX = 'kms-obj-';
+
+/** Whether a Create with these attributes makes an HSM-resident key. */
+export function wantsResident(r: ResidentKeys | undefined, attrs: ReadonlyMap<string, readonly TtlvNode[]>): boolean {
+  if (!r || r.policy === 'never') return false;
+  if (r.policy === 'always') return true;
+  const x = attrs.get('Extractable')?.[0];
+  return x?.type === 'Boolean' && x.value === false;
+}
+
+/** The token key template for a KMIP algorithm and length, or why the HSM cannot hold it. */
+export function residentTemplate(r: ResidentKeys, algorithm: number, bits: number): { template: KeyTemplate } | { why: string } {
+  const caps = r.backend.capabilities();
+  const base = { token: true, sensitive: true, extractable: false } as const;
+  if (algorithm === CryptographicAlgorithm.AES) {
+    if (!caps.aesKeyBits.includes(bits)) return { why: `the HSM does not hold AES-${bits} keys` };
+    return { template: { ...base, type: 'AES', bits, usage: ['encrypt', 'decrypt'] satisfies KeyUsage[] } };
+  }
+  const mac = hsmMacMechanism(algorithm);
+  if (mac) {
+    const m = caps.macs.find((x) => x.mechanism === mac);
+    const g = caps.genericSecretBits;
+    if (!m || !g || bits < Math.max(m.minKeyBits, g.min) || bits > Math.min(m.maxKeyBits, g.max)) return { why: `the HSM does not hold ${bits}-bit keys for ${mac}` };
+    return { template: { ...base, type: 'GENERIC_SECRET', bits, usage: ['sign', 'verify'] } };
+  }
+  return { why: 'HSM-resident keys are AES or HMAC-SHA1/224/256/384/512' };
+}
+
+export function encodeKeyRef(ref: KeyRef): string {
+  return JSON.stringify(ref);
+}
+
+export function decodeKeyRef(s: string): KeyRef {
+  const r = JSON.parse(s) as KeyRef;
+  if (typeof r.id !== 'string' || !/^[0-9a-f]+$/.test(r.id)) throw new Error('malformed HSM key reference');
+  return r;
+}
