@@ -10,6 +10,7 @@ import type { IdentitySource } from '../server/auth.js';
 import type { AccessConfig } from '../policy/access.js';
 import type { KeyCacheConfig } from '../hsm/caching-protector.js';
 import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
+import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -30,7 +31,43 @@ export interface KmsConfig {
   readonly audit?: AuditConfig;
   /** The bounded cache of unwrapped key material (src/hsm/caching-protector.ts); maxEntries 0 turns it off. */
   readonly keyCache?: KeyCacheConfig;
+  /** Allowed algorithms and sizes (src/policy/crypto-policy.ts, CryptoPolicyConfig); safe defaults. */
+  readonly cryptoPolicy?: CryptoPolicyConfig;
 }
+
+function parseCryptoPolicy(v: unknown, from: string, into: Mutable = {}): CryptoPolicyConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: cryptoPolicy must be an object`);
+  const out: Mutable = { ...into };
+  for (const [k, raw] of Object.entries(v as Mutable)) {
+    const val = typeof raw === 'string' && (k === 'tripleDes' || k === 'sha1Signatures') ? raw === 'true' ? true : raw === 'false' ? false : raw : typeof raw === 'string' && k === 'rsaMinBits' && /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (k === 'tripleDes' || k === 'sha1Signatures') {
+      if (typeof val !== 'boolean') throw new ConfigError(`${from}: cryptoPolicy.${k} must be true or false`);
+    } else if (k === 'rsaMinBits') {
+      if (typeof val !== 'number') throw new ConfigError(`${from}: cryptoPolicy.rsaMinBits must be a number`);
+    } else if (k === 'ecCurves') {
+      if (!Array.isArray(val) || !val.every((x) => typeof x === 'number')) throw new ConfigError(`${from}: cryptoPolicy.ecCurves must be a list of numbers (256, 384, 521)`);
+    } else if (k === 'aesModes') {
+      if (!Array.isArray(val) || !val.every((x) => typeof x === 'string')) throw new ConfigError(`${from}: cryptoPolicy.aesModes must be a list of mode names (CBC, ECB, CTR, GCM, XTS)`);
+    } else {
+      throw new ConfigError(`${from}: unknown key cryptoPolicy.${k}`);
+    }
+    out[k] = val;
+  }
+  try {
+    cryptoPolicyFrom(out as CryptoPolicyConfig);
+  } catch (e) {
+    if (e instanceof CryptoPolicyError) throw new ConfigError(`${from}: ${e.message}`);
+    throw e;
+  }
+  return out as CryptoPolicyConfig;
+}
+
+/** Environment variables for the cryptoPolicy section. */
+export const CRYPTO_POLICY_ENV_KEYS: Readonly<Record<string, keyof CryptoPolicyConfig>> = {
+  KMS_CRYPTO_TRIPLE_DES: 'tripleDes',
+  KMS_CRYPTO_SHA1_SIGNATURES: 'sha1Signatures',
+  KMS_CRYPTO_RSA_MIN_BITS: 'rsaMinBits',
+};
 
 function parseKeyCache(v: unknown, from: string): KeyCacheConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: keyCache must be an object`);
@@ -219,6 +256,8 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.audit = parseAudit(v, file);
     } else if (k === 'keyCache') {
       cfg.keyCache = parseKeyCache(v, file);
+    } else if (k === 'cryptoPolicy') {
+      cfg.cryptoPolicy = parseCryptoPolicy(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca') {
@@ -275,6 +314,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(KEY_CACHE_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.keyCache = { ...(cfg.keyCache as KeyCacheConfig | undefined), ...parseKeyCache({ [key]: v }, `environment ${name}`) };
+  }
+  for (const [name, key] of Object.entries(CRYPTO_POLICY_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.cryptoPolicy = parseCryptoPolicy({ [key]: v }, `environment ${name}`, cfg.cryptoPolicy as Mutable | undefined);
   }
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;

@@ -66,6 +66,7 @@ export function openHsmCipher(
   if (algorithm !== CryptographicAlgorithm.AES) throw unsupported('an HSM-resident key is served for AES encryption only');
   const mode = params.blockCipherMode;
   if (mode === undefined) throw bad("Block Cipher Mode is required for AES (in the request or the key's Cryptographic Parameters)");
+  if (!policy.aesModes.has(mode)) throw unsupported(`AES in Block Cipher Mode ${mode} is not allowed by the server crypto policy (cryptoPolicy.aesModes)`);
   if (input.aad && mode !== BlockCipherMode.GCM) throw bad('Authenticated Encryption Additional Data applies to GCM only');
   let p: CipherParams;
   let generated: Uint8Array | undefined;

@@ -231,7 +231,7 @@ function openCipher(algorithm: number, key: Uint8Array, params: CryptoParams, di
   const mode = params.blockCipherMode;
   if (algorithm === CryptographicAlgorithm.AES) {
     if (mode === undefined) throw bad('Block Cipher Mode is required for AES (in the request or the key\'s Cryptographic Parameters)');
-    if (!policy.aesModes.has(mode)) throw unsupported(`AES in Block Cipher Mode ${mode} is not served`);
+    if (!policy.aesModes.has(mode)) throw unsupported(`AES in Block Cipher Mode ${mode} is not allowed by the server crypto policy (cryptoPolicy.aesModes)`);
     if (input.aad && mode !== BlockCipherMode.GCM) throw bad('Authenticated Encryption Additional Data applies to GCM only');
     switch (mode) {
       case BlockCipherMode.ECB: {
@@ -273,7 +273,7 @@ function openCipher(algorithm: number, key: Uint8Array, params: CryptoParams, di
     }
   }
   if (algorithm === CryptographicAlgorithm.DES3) {
-    if (!policy.tripleDes) throw unsupported('Triple DES is disabled by the server policy');
+    if (!policy.tripleDes) throw unsupported('Triple DES is disabled by the server crypto policy (cryptoPolicy.tripleDes)');
     if (key.length !== 24) throw bad('only three-key Triple DES (192-bit keys) is served');
     const p = padded(params);
     if (mode === BlockCipherMode.ECB) {

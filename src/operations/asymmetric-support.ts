@@ -15,6 +15,7 @@ import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import { newUid } from '../objects/identifiers.js';
 import { EC_CURVES, KeyFormatError, keyBlockOfBody, keyFromBlock } from '../objects/key-formats.js';
 import { keyPairSpec } from '../policy/crypto-policy.js';
+import { cryptoPolicyOf } from './crypto-support.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 import type { KeyPairSpec } from '../crypto/asymmetric.js';
 import type { OperationContext } from './context.js';
@@ -87,7 +88,7 @@ export function choosePair(ctx: OperationContext, priv: ReadonlyMap<AttributeKey
     if (bits !== undefined && bits !== c.bits) throw new KmipError(bad, `Cryptographic Length ${bits} does not match the curve (${c.bits})`);
     bits = c.bits;
   }
-  const d = keyPairSpec(alg, bits);
+  const d = keyPairSpec(alg, bits, cryptoPolicyOf(ctx).asymmetric);
   if (!d.ok) throw new KmipError(bad, d.why);
   if (d.kind === 'rsa') return { spec: { kind: 'rsa', bits: d.bits }, algorithm: alg, bits: d.bits };
   if (d.kind === 'ed25519') return { spec: { kind: 'ed25519' }, algorithm: alg, bits: d.bits };

@@ -14,7 +14,7 @@ import { openSymmetricCipher, rsaDecrypt, rsaEncrypt, type CipherStream, type Di
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
 import { byVersion } from './object-support.js';
-import { checkDataSize, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
+import { checkDataSize, cryptoPolicyOf, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { resolveUid } from './support.js';
 
@@ -74,7 +74,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
       }
       const keyObject = key.keyObject;
       if (dir === 'encrypt') await spendUsage(ctx, record, data.length);
-      const out = await mechanism(ctx, () => (dir === 'encrypt' ? rsaEncrypt(keyObject, params, data) : rsaDecrypt(keyObject, params, data)));
+      const out = await mechanism(ctx, () => (dir === 'encrypt' ? rsaEncrypt(keyObject, params, data, cryptoPolicyOf(ctx).cipher) : rsaDecrypt(keyObject, params, data, cryptoPolicyOf(ctx).cipher)));
       ctx.batch.idPlaceholder = uid;
       return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
     }
@@ -83,8 +83,8 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
     const input = { ...(req.iv && { iv: req.iv.value }), ...(req.aad && { aad: req.aad.value }) };
     const hsm = key.hsm;
     stream = hsm
-      ? await mechanism(ctx, () => openHsmCipher(hsm.backend, hsm.key, algorithm, params, dir, input))
-      : await mechanism(ctx, () => openSymmetricCipher(algorithm, key.material!, params, dir, input));
+      ? await mechanism(ctx, () => openHsmCipher(hsm.backend, hsm.key, algorithm, params, dir, input, cryptoPolicyOf(ctx).cipher))
+      : await mechanism(ctx, () => openSymmetricCipher(algorithm, key.material!, params, dir, input, cryptoPolicyOf(ctx).cipher));
   }
 
   const finishing = isOneShot(flags) || flags.final;

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import type { ResidentKeys } from '../hsm/resident.js';
+import type { CryptoPolicy } from '../policy/crypto-policy.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { RequestHeader } from '../kmip/messages.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -31,6 +32,8 @@ export interface ServerServices {
   readonly info: ServerInfo;
   /** Protocol versions served, most preferred first. */
   readonly versions: readonly KmipVersion[];
+  /** The cryptographic policy (config `cryptoPolicy`); absent: the defaults of src/policy/crypto-policy.ts. */
+  readonly cryptoPolicy?: CryptoPolicy;
   /** HSM-resident keys (a PKCS#11 backend is configured): the backend and the residency policy. */
   readonly resident?: ResidentKeys;
   /** The audit trail. Every server started by bootstrap.ts has one; unit tests may omit it. */

@@ -45,11 +45,16 @@ import type { CryptoParams } from '../crypto/mechanism.js';
 import { MultipartStore } from '../crypto/multipart.js';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
 import { decodeKeyRef } from '../hsm/resident.js';
-import { MULTIPART_LIMITS } from '../policy/crypto-policy.js';
+import { DEFAULT_CRYPTO_POLICY, MULTIPART_LIMITS, type CryptoPolicy } from '../policy/crypto-policy.js';
 import type { OperationContext, ServerServices } from './context.js';
 import { usageLimitsCount } from './lease.js';
 import { byVersion, is2x, isDestroyed, loadManaged, updated } from './object-support.js';
 import { openBody, saveRecords, touched, withAttribute } from './support.js';
+
+/** The running server's crypto policy. */
+export function cryptoPolicyOf(ctx: OperationContext): CryptoPolicy {
+  return ctx.services.cryptoPolicy ?? DEFAULT_CRYPTO_POLICY;
+}
 
 export type KeyUse = 'Encrypt' | 'Decrypt' | 'MAC' | 'MACVerify';
 

@@ -13,7 +13,7 @@ import { openHsmMac, type HsmDigestStream } from '../crypto/hsm-mechanism.js';
 import { macEquals, openHash, openMac, type DigestStream } from '../crypto/mechanism.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
-import { checkDataSize, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, readCryptoParams, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
+import { checkDataSize, cryptoPolicyOf, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, readCryptoParams, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { resolveUid } from './support.js';
 
@@ -61,7 +61,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
   } else if (kind === 'Hash') {
     const params = readCryptoParams(req.cryptographicParameters);
     if (!params) throw new KmipError(ResultReason.InvalidField, 'Hash request payload: Cryptographic Parameters are required');
-    stream = await mechanism(ctx, () => openHash(params.hashingAlgorithm));
+    stream = await mechanism(ctx, () => openHash(params.hashingAlgorithm, cryptoPolicyOf(ctx).cipher));
   } else {
     uid = resolveUid(ctx, req.uid);
     const key = await loadKeyFor(ctx, uid, kind);

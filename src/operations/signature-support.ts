@@ -25,7 +25,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { HashName, SignatureScheme } from '../crypto/asymmetric.js';
-import { ASYMMETRIC_KEY_POLICY } from '../policy/crypto-policy.js';
+import { cryptoPolicyOf } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
@@ -117,8 +117,9 @@ export function signatureScheme(ctx: OperationContext, key: KeyObject, p: Signat
   } else {
     return unsupported('this key cannot make signatures');
   }
-  if (use === 'Sign' && scheme.kind !== 'ed25519' && scheme.hash === 'sha1' && !ASYMMETRIC_KEY_POLICY.allowSha1Signatures) {
-    unsupported(`${ASYMMETRIC_KEY_POLICY.name}: SHA-1 is not allowed for signature generation`);
+  const policy = cryptoPolicyOf(ctx).asymmetric;
+  if (use === 'Sign' && scheme.kind !== 'ed25519' && scheme.hash === 'sha1' && !policy.allowSha1Signatures) {
+    unsupported(`${policy.name}: SHA-1 is not allowed for signature generation (cryptoPolicy.sha1Signatures)`);
   }
   return scheme;
 }

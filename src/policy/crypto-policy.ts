@@ -140,16 +140,26 @@ export const MULTIPART_LIMITS = {
  * modulus below 2048 bits; SHA-1 is disallowed for signature generation (allowed only for
  * verifying legacy signatures) and stays off unless `allowSha1Signatures` is set.
  */
-export const ASYMMETRIC_KEY_POLICY = {
-  name: 'crypto-policy asymmetric (NIST SP 800-131A Rev. 2)',
-  rsaLengths: [2048, 3072, 4096] as readonly number[],
-  rsaMinBits: 2048,
+export interface AsymmetricPolicy {
+  readonly name: string;
+  readonly rsaLengths: readonly number[];
+  readonly rsaMinBits: number;
   /** Curves by Cryptographic Length when no Recommended Curve is given. */
-  ecLengths: [256, 384, 521] as readonly number[],
+  readonly ecLengths: readonly number[];
+  readonly allowSha1Signatures: boolean;
+  readonly privateUsageMask: number;
+  readonly publicUsageMask: number;
+}
+
+export const ASYMMETRIC_KEY_POLICY: AsymmetricPolicy = {
+  name: 'crypto-policy asymmetric (NIST SP 800-131A Rev. 2)',
+  rsaLengths: [2048, 3072, 4096],
+  rsaMinBits: 2048,
+  ecLengths: [256, 384, 521],
   allowSha1Signatures: false,
   privateUsageMask: CryptographicUsageMask.Sign,
   publicUsageMask: CryptographicUsageMask.Verify,
-} as const;
+};
 
 export type KeyPairDecision =
   | { readonly ok: true; readonly kind: 'rsa'; readonly bits: number }
@@ -158,8 +168,7 @@ export type KeyPairDecision =
   | { readonly ok: false; readonly why: string };
 
 /** May Create Key Pair generate `algorithm` with `bits` (EC: the curve's field size)? */
-export function keyPairSpec(algorithm: number, bits: number | undefined): KeyPairDecision {
-  const p = ASYMMETRIC_KEY_POLICY;
+export function keyPairSpec(algorithm: number, bits: number | undefined, p: AsymmetricPolicy = ASYMMETRIC_KEY_POLICY): KeyPairDecision {
   switch (algorithm) {
     case CryptographicAlgorithm.RSA: {
       if (bits === undefined) return { ok: false, why: 'RSA needs a Cryptographic Length' };
@@ -180,4 +189,60 @@ export function keyPairSpec(algorithm: number, bits: number | undefined): KeyPai
     default:
       return { ok: false, why: `${p.name}: Create Key Pair generates RSA, EC (P-256/384/521) and Ed25519 keys only` };
   }
+}
+
+// ------------------------------------------------------------------- the policy as configuration
+
+/**
+ * The `cryptoPolicy` section of the server configuration. Everything has a safe default (the
+ * constants above); an operator may tighten, or knowingly loosen where the standards still allow:
+ *   tripleDes        three-key Triple DES for Encrypt/Decrypt (default false; single DES never)
+ *   sha1Signatures   SHA-1 for signature generation (default false; verification is unaffected)
+ *   rsaMinBits       the smallest RSA modulus Create Key Pair makes: 2048 (default), 3072 or 4096
+ *   ecCurves         the EC curves Create Key Pair makes, by size: any of 256, 384, 521
+ *   aesModes         the AES Block Cipher Modes served: any of CBC, ECB, CTR, GCM, XTS
+ * A request the policy refuses is told which setting refused it.
+ */
+export interface CryptoPolicyConfig {
+  readonly tripleDes?: boolean;
+  readonly sha1Signatures?: boolean;
+  readonly rsaMinBits?: number;
+  readonly ecCurves?: readonly number[];
+  readonly aesModes?: readonly string[];
+}
+
+export interface CryptoPolicy {
+  readonly cipher: CipherPolicy;
+  readonly asymmetric: AsymmetricPolicy;
+}
+
+export const DEFAULT_CRYPTO_POLICY: CryptoPolicy = { cipher: CIPHER_POLICY, asymmetric: ASYMMETRIC_KEY_POLICY };
+
+export const AES_MODE_NAMES: Readonly<Record<string, number>> = {
+  CBC: BlockCipherMode.CBC,
+  ECB: BlockCipherMode.ECB,
+  CTR: BlockCipherMode.CTR,
+  GCM: BlockCipherMode.GCM,
+  XTS: BlockCipherMode.XTS,
+};
+
+export class CryptoPolicyError extends Error {
+  override readonly name = 'CryptoPolicyError';
+}
+
+/** Check a cryptoPolicy section and build the policy it describes. */
+export function cryptoPolicyFrom(cfg: CryptoPolicyConfig | undefined): CryptoPolicy {
+  if (!cfg) return DEFAULT_CRYPTO_POLICY;
+  const a = ASYMMETRIC_KEY_POLICY;
+  const rsaMinBits = cfg.rsaMinBits ?? a.rsaMinBits;
+  if (!a.rsaLengths.includes(rsaMinBits)) throw new CryptoPolicyError(`cryptoPolicy.rsaMinBits must be one of ${a.rsaLengths.join(', ')} (no RSA below 2048)`);
+  const ecLengths = cfg.ecCurves ?? a.ecLengths;
+  for (const c of ecLengths) if (!a.ecLengths.includes(c)) throw new CryptoPolicyError(`cryptoPolicy.ecCurves: ${c} is not one of ${a.ecLengths.join(', ')}`);
+  const modes = cfg.aesModes ?? Object.keys(AES_MODE_NAMES);
+  for (const m of modes) if (AES_MODE_NAMES[m] === undefined) throw new CryptoPolicyError(`cryptoPolicy.aesModes: ${m} is not one of ${Object.keys(AES_MODE_NAMES).join(', ')}`);
+  const name = 'the server crypto policy (cryptoPolicy)';
+  return {
+    cipher: { ...CIPHER_POLICY, tripleDes: cfg.tripleDes ?? false, aesModes: new Set(modes.map((m) => AES_MODE_NAMES[m]!)) },
+    asymmetric: { ...a, name, rsaMinBits, rsaLengths: a.rsaLengths.filter((b) => b >= rsaMinBits), ecLengths, allowSha1Signatures: cfg.sha1Signatures ?? false },
+  };
 }

@@ -12,6 +12,7 @@ import { HsmProtector } from '../hsm/hsm-protector.js';
 import { readKekMarker } from '../hsm/kek-marker.js';
 import { CachingProtector } from '../hsm/caching-protector.js';
 import type { ResidentKeys } from '../hsm/resident.js';
+import { cryptoPolicyFrom } from '../policy/crypto-policy.js';
 import { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
 import { resolvePin } from '../hsm/pkcs11/pin.js';
 import { SoftwareProtector } from '../hsm/software/software-protector.js';
@@ -146,6 +147,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     versions: SERVED_VERSIONS,
     audit,
     ...(resident && { resident }),
+    cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
   };
   const server = new KmipServer({
     host: config.host,
