@@ -3,8 +3,7 @@
  * Signs the Data, or a Digested Data the client computed (RSA PKCS#1 v1.5 only: node:crypto has
  * no pre-hashed call for PSS/ECDSA), with a Private Key; returns Unique Identifier and Signature
  * Data (ECDSA signatures DER-encoded, RFC 3279). Schemes and key checks: signature-support.ts.
- * Multi-part (Correlation Value, Init/Final Indicator) is not built: a request that is not a
- * single part gets Feature Not Supported.
+ * Multi-part (Init Indicator, Correlation Value, Final Indicator): see signatureFlow.
  *
  * Result Reasons:
  * - Item Not Found (1.x) / Object Not Found (2.x); Object Archived; Object Destroyed (2.x) / Key
@@ -15,13 +14,18 @@
  * - Unsupported / Bad Cryptographic Parameters (2.x), Invalid Field (1.x): parameters that do not
  *   fit the key or that the policy refuses (SHA-1), a digest of the wrong length.
  * - Missing Data / Invalid Field: neither Data nor Digested Data, or both.
- * - Feature Not Supported: multi-part requests.
+ * - Invalid Correlation Value (2.x) / Item Not Found (1.x): a Correlation Value naming no open
+ *   operation of this client.
  */
 import { Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
-import { optional, payload, readPayload } from '../kmip/payload.js';
-import { AsymmetricError, signWith, type SignInput } from '../crypto/asymmetric.js';
+import { optional, payload, readPayload, type Parsed } from '../kmip/payload.js';
+import type { KeyObject } from 'node:crypto';
+import { AsymmetricError, signWith, type SignatureScheme, type SignInput } from '../crypto/asymmetric.js';
+import { CIPHER_POLICY } from '../policy/crypto-policy.js';
+import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import { isOneShot, multipart, partFlags, unknownCorrelation } from './crypto-support.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion } from './object-support.js';
 import { resolveUid } from './support.js';
@@ -37,14 +41,87 @@ export const SignRequest = {
   finalIndicator: optional(Tag.FinalIndicator, 'Boolean'),
 };
 
-/** The single-part input of a Sign / Signature Verify request. */
-export function signInput(ctx: OperationContext, req: { data?: { value: Uint8Array }; digestedData?: { value: Uint8Array }; correlationValue?: unknown; initIndicator?: { value: boolean }; finalIndicator?: { value: boolean } }): SignInput {
-  if (req.correlationValue !== undefined || req.initIndicator?.value === false || req.finalIndicator?.value === false || (req.initIndicator?.value === true && req.finalIndicator?.value !== true)) {
-    throw new KmipError(ResultReason.FeatureNotSupported, 'multi-part signatures are not supported; send the whole message in one request');
-  }
+type SignRequestFields = Parsed<typeof SignRequest>;
+
+/** What a multi-part Sign / Signature Verify keeps between requests. */
+interface SignatureParts {
+  readonly scheme: SignatureScheme;
+  readonly parts: Uint8Array[];
+  bytes: number;
+}
+
+/**
+ * Sign and Signature Verify, one request or several (KMIP 1.4 §4.31-4.32, 2.1 §6.1.52-53: Init
+ * Indicator on the first part, Correlation Value on the next ones, Final Indicator on the last).
+ * The parts are collected (at most CIPHER_POLICY.maxDataBytes together) and signed or verified
+ * at the end; the key is checked again on every part (a key revoked meanwhile stops it).
+ * Digested Data is single-part only. `finish` makes the response fields from the whole input.
+ */
+export async function signatureFlow(
+  ctx: OperationContext,
+  req: SignRequestFields,
+  use: 'Sign' | 'SignatureVerify',
+  finish: (key: KeyObject, scheme: SignatureScheme, input: SignInput) => TtlvNode[],
+): Promise<StructureNode> {
+  const flags = partFlags(req.initIndicator, req.finalIndicator, req.correlationValue);
   if (req.data !== undefined && req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'give Data or Digested Data, not both');
-  if (req.digestedData !== undefined) return { digest: req.digestedData.value };
-  if (req.data !== undefined) return { data: req.data.value };
+  const store = multipart(ctx);
+  const uidNode = (uid: string): TtlvNode => ({ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid });
+  if (isOneShot(flags)) {
+    const uid = resolveUid(ctx, req.uid);
+    const input: SignInput = req.digestedData !== undefined ? { digest: req.digestedData.value } : req.data !== undefined ? { data: req.data.value } : missing();
+    const { record, key } = await loadSigningKey(ctx, uid, use);
+    const scheme = signatureScheme(ctx, key, signatureParams(req.cryptographicParameters, record), use);
+    return payload(Tag.ResponsePayload, [uidNode(uid), ...finish(key, scheme, input)]);
+  }
+  if (req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'Digested Data is single-part; a multi-part signature takes Data');
+  const data = req.data?.value ?? new Uint8Array(0);
+  let uid: string;
+  let state: SignatureParts;
+  let cv = flags.correlation;
+  if (cv) {
+    const s = store.get(ctx.principal.id, use, cv);
+    if (!s || s.uid === undefined) throw unknownCorrelation(ctx);
+    uid = s.uid;
+    if (req.uid !== undefined && req.uid.value !== uid) throw new KmipError(ResultReason.InvalidField, 'the Unique Identifier differs from the one the operation started with');
+    if (req.cryptographicParameters !== undefined) throw new KmipError(ResultReason.InvalidField, 'Cryptographic Parameters belong to the first part');
+    state = s.state as SignatureParts;
+  } else {
+    uid = resolveUid(ctx, req.uid);
+    const { record, key } = await loadSigningKey(ctx, uid, use);
+    state = { scheme: signatureScheme(ctx, key, signatureParams(req.cryptographicParameters, record), use), parts: [], bytes: 0 };
+  }
+  const closeOnError = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (cv) store.close(cv);
+      throw e;
+    }
+  };
+  closeOnError(() => {
+    state.bytes += data.length;
+    if (state.bytes > CIPHER_POLICY.maxDataBytes) throw new KmipError(ResultReason.InvalidField, `a multi-part signature is limited to ${CIPHER_POLICY.maxDataBytes} bytes`);
+    state.parts.push(data);
+  });
+  let key: KeyObject;
+  try {
+    key = (await loadSigningKey(ctx, uid, use)).key;
+  } catch (e) {
+    if (cv) store.close(cv);
+    throw e;
+  }
+  ctx.batch.idPlaceholder = uid;
+  if (!flags.final) {
+    cv ??= store.open(ctx.principal.id, use, uid, state);
+    return payload(Tag.ResponsePayload, [uidNode(uid), { tag: Tag.CorrelationValue, type: 'ByteString', value: cv }]);
+  }
+  if (cv) store.close(cv);
+  const all = Buffer.concat(state.parts);
+  return payload(Tag.ResponsePayload, [uidNode(uid), ...finish(key, state.scheme, { data: all })]);
+}
+
+function missing(): never {
   throw new KmipError(ResultReason.MissingData, 'the request carries neither Data nor Digested Data');
 }
 
@@ -62,19 +139,14 @@ export const sign: OperationHandler = {
   name: 'Sign',
   async handle(ctx, node) {
     const req = readPayload(node, SignRequest, { what: 'Sign request payload' });
-    const uid = resolveUid(ctx, req.uid);
-    const input = signInput(ctx, req);
-    const { record, key } = await loadSigningKey(ctx, uid, 'Sign');
-    const scheme = signatureScheme(ctx, key, signatureParams(req.cryptographicParameters, record), 'Sign');
-    let signature: Uint8Array;
-    try {
-      signature = signWith(key, scheme, input);
-    } catch (e) {
-      asymmetricFailure(ctx, e);
-    }
-    return payload(Tag.ResponsePayload, [
-      { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
-      { tag: Tag.SignatureData, type: 'ByteString', value: signature },
-    ]);
+    return signatureFlow(ctx, req, 'Sign', (key, scheme, input) => {
+      let signature: Uint8Array;
+      try {
+        signature = signWith(key, scheme, input);
+      } catch (e) {
+        asymmetricFailure(ctx, e);
+      }
+      return [{ tag: Tag.SignatureData, type: 'ByteString', value: signature }];
+    });
   },
 };

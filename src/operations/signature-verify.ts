@@ -22,9 +22,7 @@ import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import { verifyWith } from '../crypto/asymmetric.js';
 import type { OperationHandler } from './context.js';
-import { resolveUid } from './support.js';
-import { loadSigningKey, signatureParams, signatureScheme } from './signature-support.js';
-import { asymmetricFailure, SignRequest, signInput } from './sign.js';
+import { asymmetricFailure, SignRequest, signatureFlow } from './sign.js';
 
 const Request = { ...SignRequest, signatureData: optional(Tag.SignatureData, 'ByteString') };
 
@@ -33,20 +31,16 @@ export const signatureVerify: OperationHandler = {
   name: 'SignatureVerify',
   async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Signature Verify request payload' });
-    const uid = resolveUid(ctx, req.uid);
-    const input = signInput(ctx, req);
-    if (req.signatureData === undefined) throw new KmipError(ResultReason.MissingData, 'the request carries no Signature Data');
-    const { record, key } = await loadSigningKey(ctx, uid, 'SignatureVerify');
-    const scheme = signatureScheme(ctx, key, signatureParams(req.cryptographicParameters, record), 'SignatureVerify');
-    let valid: boolean;
-    try {
-      valid = verifyWith(key, scheme, input, req.signatureData.value);
-    } catch (e) {
-      asymmetricFailure(ctx, e);
-    }
-    return payload(Tag.ResponsePayload, [
-      { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
-      { tag: Tag.ValidityIndicator, type: 'Enumeration', value: valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid },
-    ]);
+    const last = req.correlationValue === undefined ? req.initIndicator?.value !== true || req.finalIndicator?.value === true : req.finalIndicator?.value === true;
+    if (last && req.signatureData === undefined) throw new KmipError(ResultReason.MissingData, 'the request carries no Signature Data');
+    return signatureFlow(ctx, req, 'SignatureVerify', (key, scheme, input) => {
+      let valid: boolean;
+      try {
+        valid = verifyWith(key, scheme, input, req.signatureData!.value);
+      } catch (e) {
+        asymmetricFailure(ctx, e);
+      }
+      return [{ tag: Tag.ValidityIndicator, type: 'Enumeration', value: valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid }];
+    });
   },
 };
