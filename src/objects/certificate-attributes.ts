@@ -5,10 +5,10 @@
  *
  * | attribute                                    | versions   | value                                        |
  * |----------------------------------------------|------------|----------------------------------------------|
- * | Certificate Identifier (1.4 §3.13)           | 1.0 - 1.4  | Issuer: RFC 4514 issuer DN; Serial Number: hex |
+ * | Certificate Identifier (1.4 §3.13)           | 1.0 - 1.4  | Issuer: RFC 4514 issuer DN; Serial Number: hex of the serial (OpenSSL style) |
  * | Certificate Subject (1.4 §3.14)              | 1.0 - 1.4  | RFC 4514 subject DN; SAN entries as "DNS:…"  |
  * | Certificate Issuer (1.4 §3.15)               | 1.0 - 1.4  | RFC 4514 issuer DN; IAN entries              |
- * | X.509 Certificate Identifier (2.1 §4.61)     | 1.1 -      | issuer Name DER; serial number DER content   |
+ * | X.509 Certificate Identifier (2.1 §4.61)     | 1.1 -      | issuer Name DER; serial number DER INTEGER (tag, length, content: as TC-CERTATTR-1-14/20) |
  * | X.509 Certificate Subject (2.1 §4.63)        | 1.1 -      | subject Name DER; each SAN GeneralName DER   |
  * | X.509 Certificate Issuer (2.1 §4.62)         | 1.1 -      | issuer Name DER; each IAN GeneralName DER    |
  * | Certificate Subject/Issuer CN, O, … (§4.6)   | 2.0 -      | one instance per attribute in the name       |
@@ -94,7 +94,7 @@ export function certificateAttributes(f: CertificateFacts): CertificateAttribute
       key: 'CertificateIssuer',
       node: struct(Tag.CertificateIssuer, [text(Tag.CertificateIssuerDistinguishedName, issuerDn), ...f.issuerAltNames.map((n) => text(Tag.CertificateIssuerAlternativeName, n.text))]),
     },
-    { key: 'X_509CertificateIdentifier', node: struct(Tag.X_509CertificateIdentifier, [bytes(Tag.IssuerDistinguishedName, f.issuer.der), bytes(Tag.CertificateSerialNumber, f.serial)]) },
+    { key: 'X_509CertificateIdentifier', node: struct(Tag.X_509CertificateIdentifier, [bytes(Tag.IssuerDistinguishedName, f.issuer.der), bytes(Tag.CertificateSerialNumber, f.serialDer)]) },
     {
       key: 'X_509CertificateSubject',
       node: struct(Tag.X_509CertificateSubject, [bytes(Tag.SubjectDistinguishedName, f.subject.der), ...f.subjectAltNames.map((n) => bytes(Tag.SubjectAlternativeName, n.der))]),

@@ -172,6 +172,8 @@ const SIGNATURE_ALGORITHMS: Readonly<Record<string, number>> = {
 export interface CertificateFacts {
   /** The serial number's DER content octets (two's complement, as encoded). */
   readonly serial: Uint8Array;
+  /** The serial number's whole DER INTEGER (tag, length, content), as the OASIS test cases carry it. */
+  readonly serialDer: Uint8Array;
   /** The serial number as upper-case hex of its unsigned value. */
   readonly serialHex: string;
   readonly subject: DistinguishedName;
@@ -239,6 +241,7 @@ export function readCertificate(der: Uint8Array): CertificateFacts {
   const dsa = SIGNATURE_ALGORITHMS[signatureOid];
   return {
     serial,
+    serialDer: new Uint8Array(cert.serialNumber.toBER(false)),
     serialHex: unsignedHex(serial),
     subject: readName(bytesOf(cert.subject), 'the subject name'),
     issuer: readName(bytesOf(cert.issuer), 'the issuer name'),
