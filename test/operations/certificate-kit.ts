@@ -6,7 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { findChild, type KmipClient, type KmipVersion } from '../../src/client/index.js';
+import { findChild, findChildren, type KmipClient, type KmipVersion } from '../../src/client/index.js';
+import { tagDefs } from '../../src/kmip/registry.js';
 import { LinkType, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
@@ -40,6 +41,10 @@ def facts(der):
     except x509.ExtensionNotFound: san = []
     try: bc = c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound: bc = None
+    try:
+        k = c.extensions.get_extension_for_class(x509.KeyUsage).value
+        ku = [n for n in ['digital_signature', 'content_commitment', 'key_encipherment', 'data_encipherment', 'key_agreement', 'key_cert_sign', 'crl_sign'] if getattr(k, n)]
+    except x509.ExtensionNotFound: ku = None
     return {
         'subject': c.subject.rfc4514_string(), 'issuer': c.issuer.rfc4514_string(),
         'subjectDer': c.subject.public_bytes().hex(), 'issuerDer': c.issuer.public_bytes().hex(),
@@ -49,7 +54,7 @@ def facts(der):
         'keyType': 'rsa' if isinstance(pk, rsa.RSAPublicKey) else 'ec' if isinstance(pk, ec.EllipticCurvePublicKey) else 'ed25519',
         'keyBits': getattr(pk, 'key_size', 256),
         'spki': pk.public_bytes(D, serialization.PublicFormat.SubjectPublicKeyInfo).hex(),
-        'sha256': c.fingerprint(hashes.SHA256()).hex(), 'san': san, 'ca': bc,
+        'sha256': c.fingerprint(hashes.SHA256()).hex(), 'san': san, 'ca': bc, 'ku': ku,
         'cn': [a.value for a in c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)],
         'o': [a.value for a in c.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)],
         'c': [a.value for a in c.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)],
@@ -100,6 +105,7 @@ export interface PyCertFacts {
   sha256: string;
   san: string[];
   ca: boolean | null;
+  ku: string[] | null;
   cn: string[];
   o: string[];
   c: string[];
@@ -148,3 +154,24 @@ export function children(n: TtlvNode | undefined, tag: number): TtlvNode[] {
 }
 export const texts = (nodes: readonly TtlvNode[] | undefined): string[] => (nodes ?? []).map((n) => (n.type === 'TextString' ? n.value : '?'));
 export const hexOf = (n: TtlvNode | undefined): string => (n?.type === 'ByteString' ? Buffer.from(n.value).toString('hex') : `(not bytes: ${n?.type})`);
+
+const bySpecName = new Map(tagDefs().map((d) => [d.specName, d.tag]));
+
+/** All attributes of an object by tag (Get Attributes), 1.x Attribute Names mapped by their spec names. */
+export async function certAttributes(c: KmipClient, v: KmipVersion, uid: string): Promise<Map<number, TtlvNode[]>> {
+  const p = await ok(c, v, Operation.GetAttributes, [uidNode(uid)]);
+  const out = new Map<number, TtlvNode[]>();
+  const add = (n: TtlvNode) => out.set(n.tag, [...(out.get(n.tag) ?? []), n]);
+  if (v.major >= 2) {
+    const a = findChild(p, Tag.Attributes);
+    if (a?.type === 'Structure') a.value.forEach(add);
+  } else {
+    for (const a of findChildren(p, Tag.Attribute)) {
+      const name = findChild(a, Tag.AttributeName);
+      const tag = name?.type === 'TextString' ? bySpecName.get(name.value) : undefined;
+      if (tag === undefined) throw new Error(`unknown attribute name ${JSON.stringify(name)}`);
+      add({ ...findChild(a, Tag.AttributeValue)!, tag } as TtlvNode);
+    }
+  }
+  return out;
+}

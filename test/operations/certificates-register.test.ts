@@ -8,14 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateObject, findChild, findChildren, type KmipClient, type KmipVersion } from '../../src/client/index.js';
+import { certificateObject, findChild, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import { CertificateRequestType, CertificateType, CryptographicAlgorithm, DigitalSignatureAlgorithm, HashingAlgorithm, ObjectType, Operation, ResultReason } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
-import { tagDefs } from '../../src/kmip/registry.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, fails, ok, uidNode, uidOf, V1_0, V1_4, V2_1 } from './object-kit.js';
-import { certificateDer, child, children, derInteger, hexOf, pyChain, pyCsr, pyFacts, texts, x509, type PyCertFacts } from './certificate-kit.js';
+import { certAttributes, certificateDer, child, children, derInteger, hexOf, pyChain, pyCsr, pyFacts, texts, x509, type PyCertFacts } from './certificate-kit.js';
 
 let srv: TestKms;
 let c: KmipClient;
@@ -30,27 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => srv?.dispose());
 
-const bySpecName = new Map(tagDefs().map((d) => [d.specName, d.tag]));
-
-/** All attributes by tag via Get Attributes, in the version's form. */
-async function attributes(v: KmipVersion, uid: string): Promise<Map<number, TtlvNode[]>> {
-  const p = await ok(c, v, Operation.GetAttributes, [uidNode(uid)]);
-  const out = new Map<number, TtlvNode[]>();
-  const add = (n: TtlvNode) => out.set(n.tag, [...(out.get(n.tag) ?? []), n]);
-  if (v.major >= 2) {
-    const a = findChild(p, Tag.Attributes);
-    if (a?.type === 'Structure') a.value.forEach(add);
-  } else {
-    for (const a of findChildren(p, Tag.Attribute)) {
-      const name = findChild(a, Tag.AttributeName);
-      const tag = name?.type === 'TextString' ? bySpecName.get(name.value) : undefined;
-      if (tag === undefined) throw new Error(`unknown attribute name ${JSON.stringify(name)}`);
-      add({ ...findChild(a, Tag.AttributeValue)!, tag } as TtlvNode);
-    }
-  }
-  return out;
-}
-
+const attributes = (v: KmipVersion, uid: string) => certAttributes(c, v, uid);
 const register = async (v: KmipVersion, der: Uint8Array) => uidOf(await ok(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.Certificate), attrs(v, []), certificateObject(der)]));
 const one = (m: Map<number, TtlvNode[]>, tag: number) => m.get(tag)?.[0];
 
