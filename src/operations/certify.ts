@@ -28,11 +28,12 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import type { RequestFacts } from '../pki/x509-read.js';
-import type { ObjectRecord } from '../objects/managed-object.js';
+import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
+import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, uidPayload } from './object-support.js';
 import { resolveUid, touched } from './support.js';
-import { addLink, commitAll, newRecord, newUid, openKey } from './asymmetric-support.js';
+import { addLink, commitAll, linkNode, newRecord, newUid, openKey } from './asymmetric-support.js';
 import {
   badCsr,
   caIssuer,
@@ -109,17 +110,16 @@ export const certify: OperationHandler = {
 
     const uid = newUid();
     if (pub) addLink(attrs, LinkType.PublicKeyLink, pub.uid);
-    const changed = [];
-    if (pub) {
-      const links = [...(pub.attributes.get('Link') ?? [])];
-      const pubAttrs = new Map(pub.attributes);
-      pubAttrs.set('Link', links);
-      addLink(pubAttrs as Map<string, typeof links>, LinkType.CertificateLink, uid);
-      changed.push({ record: { ...pub, attributes: touched(pubAttrs, ctx.now) }, previous: pub });
-    }
+    // The public key gains a Certificate Link to the new certificate (1.4 §4.7, 2.1 §6.1.6).
+    const changed = pub ? [{ record: { ...pub, attributes: touched(withLink(pub.attributes, LinkType.CertificateLink, uid), ctx.now) }, previous: pub }] : [];
     await commitAll(ctx, [await newRecord(ctx, { uid, objectType: ObjectType.Certificate, attributes: attrs, body: made.body })], changed);
     ctx.log.debug({ uid, publicKey: pub?.uid, issuer: issuer.certificateUid ?? 'self' }, 'certificate issued');
     ctx.batch.idPlaceholder = uid;
     return uidPayload(uid);
   },
 };
+
+/** `attrs` with one more Link instance. */
+function withLink(attrs: AttributeMap, linkType: number, uid: string): Map<AttributeKey, readonly TtlvNode[]> {
+  return new Map(attrs).set('Link', [...(attrs.get('Link') ?? []), linkNode(linkType, uid)]);
+}

@@ -187,6 +187,26 @@ describe.each([
   });
 });
 
+describe('Certify: the subject given as attributes', () => {
+  it('1.4 Certificate Subject as an RFC 4514 string with an escaped comma; 1.4 and 2.1 X.509 Certificate Subject as Name DER, kept byte for byte', async () => {
+    const ca = await makeCa(V1_4);
+    const leaf = await keyPair(V1_4, 'leaf');
+    const text = await certify(V1_4, { uid: leaf.pub, attributes: [certificateLink(ca.cert), t.struct(Tag.CertificateSubject, [t.text(Tag.CertificateSubjectDistinguishedName, 'CN=Comma\\, Inc,O=Org,C=DE')])] });
+    expect(pyFacts(await certificateDer(c, V1_4, text)).subject).toBe('CN=Comma\\, Inc,O=Org,C=DE');
+    // A Name DER made by Python cryptography (PrintableString country, UTF8 others) is used as is.
+    const wanted = pyFacts(pyChain('ec').leaf).subjectDer;
+    for (const v of [V1_4, V2_1]) {
+      const vca = v === V1_4 ? ca : await makeCa(v);
+      const pub = (await keyPair(v, 'leaf')).pub;
+      const uid = await certify(v, { uid: pub, attributes: [certificateLink(vca.cert), t.struct(Tag.X_509CertificateSubject, [t.bytes(Tag.SubjectDistinguishedName, Buffer.from(wanted, 'hex'))])] });
+      expect(pyFacts(await certificateDer(c, v, uid)).subjectDer).toBe(wanted);
+    }
+    // A Subject Distinguished Name that is not a Name is refused.
+    const bad = await fails(c, V2_1, Operation.Certify, certifyPayload(V2_1, { uid: (await keyPair(V2_1, 'leaf')).pub, attributes: [t.struct(Tag.X_509CertificateSubject, [t.bytes(Tag.SubjectDistinguishedName, Buffer.from('nope'))])] }));
+    expect(bad.reason).toBe(ResultReason.InvalidAttributeValue);
+  });
+});
+
 describe.each([
   ['1.4', V1_4],
   ['2.1', V2_1],
