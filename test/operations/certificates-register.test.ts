@@ -135,6 +135,19 @@ describe('Register of an X.509 certificate made by Python cryptography', () => {
   });
 });
 
+describe('Register: request attributes against the certificate', () => {
+  it.each([
+    ['1.4', V1_4],
+    ['2.1', V2_1],
+  ])('KMIP %s: a Cryptographic Algorithm or Certificate Type the certificate contradicts is refused; the ones it states are accepted', async (_l, v) => {
+    const reg = (list: TtlvNode[]) => [t.enum(Tag.ObjectType, ObjectType.Certificate), attrs(v, list), certificateObject(chain.leaf)];
+    const bad = v.major >= 2 ? ResultReason.InvalidAttributeValue : ResultReason.InvalidField;
+    expect((await fails(c, v, Operation.Register, reg([t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.EC)]))).reason).toBe(bad);
+    expect((await fails(c, v, Operation.Register, reg([t.enum(Tag.CertificateType, CertificateType.PGP)]))).reason).toBe(bad);
+    await ok(c, v, Operation.Register, reg([t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.RSA), t.enum(Tag.CertificateType, CertificateType.X_509)]));
+  });
+});
+
 describe('Register of a Certificate Request (KMIP 2.1)', () => {
   const request = (type: number, value: Uint8Array) => [t.enum(Tag.ObjectType, ObjectType.CertificateRequest), attrs(V2_1, []), t.struct(Tag.CertificateRequest, [t.enum(Tag.CertificateRequestType, type), t.bytes(Tag.CertificateRequestValue, value)])];
 
