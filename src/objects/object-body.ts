@@ -10,7 +10,9 @@
  *   tag matching the Object Type — failures are Invalid Field (KMIP 1.4 §11.4 "Object Type does not
  *   match type of cryptographic object provided"; a structure that breaks its schema);
  * - derives the attributes its content carries (Cryptographic Algorithm/Length from the Key Block,
- *   Certificate Type/Length, Opaque Data Type) and its Digest (SHA-256, 1.4 §3.17 / 2.1 §4.19);
+ *   Certificate Type/Length, Opaque Data Type; an X.509 certificate's subject, issuer, serial number,
+ *   signature algorithm and key, objects/certificate-attributes.ts) and its Digest (SHA-256, 1.4
+ *   §3.17 / 2.1 §4.19); checks a Certificate Request's self-signature (PKCS#10 DER or PEM);
  * - builds the Symmetric Key body Create makes (Key Format Type Raw);
  * - converts a symmetric key between Raw and Transparent Symmetric Key for Get.
  */
@@ -22,6 +24,8 @@ import { optional, readPayload, repeated, required, type Schema } from '../kmip/
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { readAttribute1x, type AttributeInstance } from './attributes.js';
+import { certificateAttributes } from './certificate-attributes.js';
+import { readCertificate, readRequest, X509Error } from '../pki/x509-read.js';
 import type { AttributeKey } from './managed-object.js';
 
 /** The structure tag of each object type's content. */
@@ -191,6 +195,15 @@ export function parseObject(objectType: number, node: TtlvNode | undefined, vers
       if (c.value.value.length === 0) bad('empty Certificate Value');
       derived.push(enumAttr('CertificateType', Tag.CertificateType, c.type.value));
       derived.push(intAttr('CertificateLength', Tag.CertificateLength, c.value.value.length));
+      if (c.type.value === CertificateType.X_509) {
+        // The certificate must parse (1.4 §11.4, 2.1 Table 294: Invalid Field); what it states becomes attributes.
+        try {
+          derived.push(...certificateAttributes(readCertificate(c.value.value)));
+        } catch (e) {
+          if (e instanceof X509Error) bad(`the X.509 certificate is malformed: ${e.message}`);
+          throw e;
+        }
+      }
       const fmt = c.type.value === CertificateType.X_509 ? KeyFormatType.X_509 : undefined;
       return { body, derived, digest: digestNode(c.value.value, fmt) };
     }
@@ -201,6 +214,12 @@ export function parseObject(objectType: number, node: TtlvNode | undefined, vers
         { what },
       );
       if (c.value.value.length === 0) bad('empty Certificate Request Value');
+      try {
+        readRequest(c.type.value, c.value.value);
+      } catch (e) {
+        if (e instanceof X509Error) bad(`the certificate request is not acceptable: ${e.message}`);
+        throw e;
+      }
       return { body, derived, digest: digestNode(c.value.value) };
     }
     case ObjectType.OpaqueObject: {

@@ -11,9 +11,10 @@ import { OBJECT_HANDLERS } from './object-handlers.js';
 import { ATTRIBUTE_HANDLERS } from './attribute-handlers.js';
 import { ASYMMETRIC_HANDLERS } from './asymmetric-handlers.js';
 import { CRYPTO_HANDLERS } from './crypto-handlers.js';
+import { CERTIFICATE_HANDLERS } from './certificate-handlers.js';
 
 const table = new Map<number, OperationHandler>();
-const handlers: OperationHandler[] = [discoverVersions, ping, interop, makeQuery(() => table), ...OBJECT_HANDLERS, ...ATTRIBUTE_HANDLERS, ...CRYPTO_HANDLERS, ...ASYMMETRIC_HANDLERS];
+const handlers: OperationHandler[] = [discoverVersions, ping, interop, makeQuery(() => table), ...OBJECT_HANDLERS, ...ATTRIBUTE_HANDLERS, ...CRYPTO_HANDLERS, ...ASYMMETRIC_HANDLERS, ...CERTIFICATE_HANDLERS];
 for (const h of handlers) {
   if (table.has(h.operation)) throw new Error(`two handlers for operation ${h.name}`);
   table.set(h.operation, h);

@@ -6,7 +6,10 @@
  * (1.x: its attributes are applied when a later Create/Register names it in a Template-Attribute).
  * The content is sealed before it is stored. Attributes the content states are derived: Cryptographic
  * Algorithm/Length from the Key Block (a symmetric key's length from its Raw material), Certificate
- * Type and Certificate Length, Opaque Data Type (2.x), Digest (SHA-256); a public or private key's
+ * Type and Certificate Length, Opaque Data Type (2.x), Digest (SHA-256); an X.509 certificate's
+ * identifier, subject, issuer, signature algorithm and subject-key algorithm/length in each version's
+ * form (objects/certificate-attributes.ts; a certificate that does not parse is Invalid Field); a
+ * Certificate Request's self-signature is verified (PKCS#10 DER or PEM, else Invalid Field); a public or private key's
  * algorithm and length from the key itself (PKCS#1, PKCS#8, X.509, ECPrivateKey, Transparent forms). Server-set attributes and
  * the ID Placeholder as in Create. Protection Storage Masks (2.x) are accepted and ignored.
  *
@@ -28,7 +31,7 @@ import { optional, payload, readPayload, required } from '../kmip/payload.js';
 import { enumDef, isAvailable } from '../kmip/registry.js';
 import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
 import { asymmetricDerived } from '../objects/key-formats.js';
-import { nodesEqual } from '../ttlv/node.js';
+import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { SERVED_OBJECT_TYPES } from './query.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
@@ -71,14 +74,17 @@ export const register: OperationHandler = {
     const parsed = parseObject(objectType, objects[0], v);
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Register');
 
-    for (const d of parsed.derived) {
-      const given = attrs.get(d.key);
+    // What the content states; a multi-valued attribute (Certificate Subject CN, …) may come more than once.
+    const derived = new Map<string, TtlvNode[]>();
+    for (const d of parsed.derived) derived.set(d.key, [...(derived.get(d.key) ?? []), d.node]);
+    for (const [key, nodes] of derived) {
+      const given = attrs.get(key);
       if (given && given.length > 0) {
-        if (!given.every((g) => nodesEqual(g, d.node))) {
-          throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${d.key} does not match the object's content`);
+        if (!given.every((g) => nodes.some((d) => nodesEqual(g, d)))) {
+          throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${key} does not match the object's content`);
         }
       } else {
-        attrs.set(d.key, [d.node]);
+        attrs.set(key, nodes);
       }
     }
     // Public/Private Keys: what the key material itself states (objects/key-formats.ts), where nothing else did.

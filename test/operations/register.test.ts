@@ -24,6 +24,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { nodesEqual, t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, fails, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
+import { pyChain, pyCsr } from './certificate-kit.js';
 
 const ED = CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt;
 let srv: TestKms;
@@ -37,6 +38,9 @@ beforeAll(async () => {
 afterAll(async () => srv?.dispose());
 
 const bytes = (n: number, seed: number): Uint8Array => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
+// A real certificate and PKCS#10 request (the server parses both; certificates-register.test.ts checks what it reads).
+const CERT = pyChain('ec').leaf;
+const CSR = pyCsr('register-test').der;
 const reg = (v: KmipVersion, objectType: number, object: TtlvNode, list: readonly TtlvNode[] = []): TtlvNode[] => [t.enum(Tag.ObjectType, objectType), attrs(v, list), object];
 
 interface Case {
@@ -76,11 +80,11 @@ const CASES: readonly Case[] = [
   {
     name: 'Certificate (X.509)',
     type: ObjectType.Certificate,
-    object: certificateObject(bytes(700, 4)),
+    object: certificateObject(CERT),
     attributes: [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)],
     derived: [
       ['CertificateType', t.enum(Tag.CertificateType, CertificateType.X_509)],
-      ['CertificateLength', t.int(Tag.CertificateLength, 700)],
+      ['CertificateLength', t.int(Tag.CertificateLength, CERT.length)],
     ],
   },
   {
@@ -115,7 +119,7 @@ const CASES: readonly Case[] = [
   {
     name: 'Certificate Request (PKCS#10, 2.x)',
     type: ObjectType.CertificateRequest,
-    object: t.struct(Tag.CertificateRequest, [t.enum(Tag.CertificateRequestType, CertificateRequestType.PKCS_10), t.bytes(Tag.CertificateRequestValue, bytes(300, 7))]),
+    object: t.struct(Tag.CertificateRequest, [t.enum(Tag.CertificateRequestType, CertificateRequestType.PKCS_10), t.bytes(Tag.CertificateRequestValue, CSR)]),
     only2x: true,
   },
 ];

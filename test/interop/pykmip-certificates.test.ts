@@ -1,0 +1,147 @@
+/**
+ * Certificates through the real PyKMIP 0.10 client at KMIP 1.2, 1.4 and 2.0
+ * (test/interop/pykmip_certificates.py; kept apart from the general scenario in
+ * pykmip_client.py): a certificate made by Python's `cryptography` is registered, comes back from
+ * Get byte-identical (and `cryptography` reads the same subject, issuer, serial and fingerprint
+ * from it), and its server-derived attributes read through PyKMIP agree with `cryptography`.
+ * The script runs in its own process group, stopped by afterAll if still running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestKms, CERTS, type TestKms } from '../support/kms.js';
+
+const PYTHON = '/usr/bin/python3';
+const SCRIPT = resolve('test/interop/pykmip_certificates.py');
+
+interface Facts {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serial: string;
+  readonly sha256: string;
+  readonly keyBits: number;
+  readonly length: number;
+}
+type Step = { readonly step: string; readonly ok: true; readonly value: unknown } | { readonly step: string; readonly ok: false; readonly error: { type: string; message: string; reason?: string; raisedIn?: string } };
+interface Run {
+  readonly pykmip: string;
+  readonly kmipVersion: string;
+  readonly expected: Facts;
+  readonly steps: readonly Step[];
+}
+interface Attr {
+  readonly name: string;
+  readonly value: unknown;
+}
+
+let kms: TestKms;
+let dir: string;
+const running = new Set<ChildProcess>();
+
+function alive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  const pgid = p.pid;
+  if (pgid === undefined) return;
+  if (alive(pgid)) process.kill(-pgid, 'SIGTERM');
+  const until = Date.now() + 3000;
+  while (alive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  if (alive(pgid)) process.kill(-pgid, 'SIGKILL');
+}
+
+async function run(version: string): Promise<Run> {
+  const args = [SCRIPT, '--host', '127.0.0.1', '--port', String(kms.port), '--cert', join(CERTS, 'client.pem'), '--key', join(CERTS, 'client.key'), '--ca', join(CERTS, 'ca.pem'), '--version', version, '--tag', `pykmip-cert-${version}-${process.pid}-${Date.now()}`, '--config-file', join(dir, 'empty.conf')];
+  const child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
+  running.add(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((res) => {
+    const timer = setTimeout(() => void stop(child), 60_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      res(c);
+    });
+  });
+  running.delete(child);
+  if (code !== 0) throw new Error(`pykmip_certificates.py ${version} exited with ${code}\nstderr:\n${err}\nstdout:\n${out}`);
+  return JSON.parse(out) as Run;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kms-pykmip-certs-'));
+  await writeFile(join(dir, 'empty.conf'), '');
+  kms = await startTestKms();
+});
+
+afterAll(async () => {
+  await Promise.all([...running].map(stop));
+  await kms?.dispose();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function okValue<T>(r: Run, name: string): T {
+  const s = r.steps.find((x) => x.step === name);
+  if (!s) throw new Error(`no step ${name}`);
+  if (!s.ok) expect.fail(`step ${name} failed: ${JSON.stringify(s.error, null, 1)}`);
+  return s.value as T;
+}
+
+const valuesOf = (attrs: readonly Attr[], name: string) => attrs.filter((a) => a.name === name).map((a) => a.value);
+
+for (const version of ['1.2', '1.4', '2.0'] as const) {
+  describe(`PyKMIP 0.10: an X.509 certificate at KMIP ${version}`, () => {
+    let r: Run;
+    beforeAll(async () => {
+      r = await run(version);
+    }, 90_000);
+
+    it('registers, and Get returns the very bytes (cryptography reads the same certificate)', () => {
+      expect(r.pykmip).toBe('0.10.0');
+      expect(okValue(r, 'open')).toBe(true);
+      expect(okValue<string>(r, 'register')).toMatch(/\S/);
+      const got = okValue<{ objectType: string; certificateType: string; identical: boolean; facts: Facts }>(r, 'get');
+      expect(got).toEqual({ objectType: 'CERTIFICATE', certificateType: 'X_509', identical: true, facts: r.expected });
+      expect(r.expected.subject).toMatch(/^CN=leaf-pykmip-cert-.*,O=PyKMIP Interop$/);
+    });
+
+    it('the attributes the server derived, read through PyKMIP, agree with cryptography', () => {
+      const a = okValue<Attr[]>(r, 'get_attributes_named');
+      if (version !== '2.0') expect(valuesOf(a, 'Certificate Type')).toEqual(['X_509']);
+      expect(valuesOf(a, 'Certificate Length')).toEqual([r.expected.length]);
+      expect(valuesOf(a, 'Cryptographic Algorithm')).toEqual(['RSA']);
+      expect(valuesOf(a, 'Cryptographic Length')).toEqual([r.expected.keyBits]);
+      expect(valuesOf(a, 'Digest')).toEqual([{ hashingAlgorithm: 'SHA_256', digestValue: { hex: r.expected.sha256 } }]);
+    });
+
+    it('Get Attribute List names the certificate attributes; Get Attributes (all) meets PyKMIP 0.10 own limit', () => {
+      const names = okValue<string[]>(r, 'get_attribute_list');
+      expect(names).toEqual(expect.arrayContaining(['Certificate Type', 'Certificate Length', 'Digest', 'Digital Signature Algorithm', 'X.509 Certificate Identifier', 'X.509 Certificate Subject', 'X.509 Certificate Issuer']));
+      // The deprecated 1.x forms exist up to 1.4; 2.0 has the Certificate Attributes instead.
+      const v1Forms = ['Certificate Identifier', 'Certificate Subject', 'Certificate Issuer'];
+      const v2Forms = ['Certificate Subject CN', 'Certificate Subject O', 'Certificate Issuer CN', 'Certificate Issuer O'];
+      for (const n of v1Forms) expect(names.includes(n)).toBe(version !== '2.0');
+      for (const n of v2Forms) expect(names.includes(n)).toBe(version === '2.0');
+      // PyKMIP 0.10 cannot decode X.509 Certificate Identifier/Subject/Issuer, Certificate
+      // Identifier/Subject/Issuer or Digital Signature Algorithm values: its attribute value factory
+      // raises NotImplementedError for them (kmip/core/factories/attribute_values.py).
+      const s = r.steps.find((x) => x.step === 'get_attributes_all');
+      expect(s?.ok).toBe(false);
+      if (s && !s.ok) {
+        expect(s.error.type).toBe('NotImplementedError');
+        expect(s.error.raisedIn).toMatch(/kmip\/core\/factories\/attribute_values\.py$/);
+      }
+      expect(okValue(r, 'destroy')).toBe(true);
+    });
+  });
+}
