@@ -8,6 +8,7 @@
  */
 import { constants, createPublicKey, generateKeyPair, privateEncrypt, publicDecrypt, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import { pssSignDigest, pssVerifyDigest } from './pss.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -105,7 +106,9 @@ function signDigest(privateKey: KeyObject, scheme: Exclude<SignatureScheme, { ki
   if (scheme.kind === 'rsa-pkcs1v15') {
     return privateEncrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([Buffer.from(DIGEST_INFO[scheme.hash], 'hex'), digest]));
   }
-  throw new AsymmetricError('UNSUPPORTED', 'signing a precomputed digest is supported for RSA PKCS#1 v1.5 only');
+  // PSS: the EMSA-PSS encoding here, the raw RSA private operation in OpenSSL (src/crypto/pss.ts).
+  if (scheme.kind === 'rsa-pss') return pssSignDigest(privateKey, scheme.hash, digest, scheme.saltLength ?? HASH_BYTES[scheme.hash]);
+  throw new AsymmetricError('UNSUPPORTED', 'signing a precomputed digest is supported for RSA (PKCS#1 v1.5 and PSS), not ECDSA');
 }
 
 /** Verify a signature; false for a bad signature (never throws for one). */
@@ -128,7 +131,8 @@ export function verifyWith(publicKey: KeyObject, scheme: SignatureScheme, input:
       }
       return recovered.equals(expected);
     }
-    throw new AsymmetricError('UNSUPPORTED', 'verifying over a precomputed digest is supported for RSA PKCS#1 v1.5 only');
+    if (scheme.kind === 'rsa-pss') return pssVerifyDigest(pub, scheme.hash, input.digest, signature, scheme.saltLength);
+    throw new AsymmetricError('UNSUPPORTED', 'verifying over a precomputed digest is supported for RSA (PKCS#1 v1.5 and PSS), not ECDSA');
   } catch (e) {
     if (e instanceof AsymmetricError) throw e;
     // OpenSSL reports malformed signatures (wrong length, bad DER) as errors: they are invalid.
