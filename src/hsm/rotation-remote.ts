@@ -1,0 +1,94 @@
+/**
+ * KEK rotation on a running server, through its admin socket (src/backup/admin-socket.ts:
+ * a Unix socket reachable only by the server's own user). The server runs `rotateKek` itself
+ * and keeps serving; the client gets progress and the result as JSON lines:
+ *
+ *   request:  {"op":"rotate-kek","destroyOld":false,"label":"kms-kek-…"}      (label optional)
+ *   replies:  {"progress":{"pass":1,"scanned":256,"total":1000,"rewrapped":256}}   (any number)
+ *             {"ok":true,"result":{previous,current,rewrapped,scanned,passes,destroyed}}
+ *          or {"ok":false,"error":"…"}
+ */
+import { createConnection, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ServerServices } from '../operations/context.js';
+import { rotateKek, type RewrapProgress, type RotationResult } from './rotation.js';
+
+export interface RotationRequest {
+  readonly op: 'rotate-kek';
+  readonly destroyOld?: boolean;
+  readonly label?: string;
+}
+
+export function isRotationRequest(r: unknown): r is RotationRequest {
+  if (typeof r !== 'object' || r === null) return false;
+  const o = r as Record<string, unknown>;
+  return o.op === 'rotate-kek' && (o.destroyOld === undefined || typeof o.destroyOld === 'boolean') && (o.label === undefined || (typeof o.label === 'string' && /^[\x21-\x7e]{1,64}$/.test(o.label)));
+}
+
+let running = false;
+
+/** Serve one rotation request on an admin-socket connection. One rotation at a time. */
+export async function serveRotation(sock: Socket, req: RotationRequest, services: ServerServices, dataDir: string, log: Logger): Promise<void> {
+  const line = (o: unknown) => {
+    if (!sock.destroyed) sock.write(JSON.stringify(o) + '\n');
+  };
+  if (running) {
+    sock.end(JSON.stringify({ ok: false, error: 'a KEK rotation is already running' }) + '\n');
+    return;
+  }
+  running = true;
+  let last = 0;
+  try {
+    const result = await rotateKek({
+      store: services.store,
+      protector: services.protector,
+      dataDir,
+      ...(services.audit && { audit: services.audit }),
+      ...(req.destroyOld !== undefined && { destroyOld: req.destroyOld }),
+      ...(req.label !== undefined && { label: req.label }),
+      actor: 'local-operator',
+      onProgress: (p) => {
+        if (Date.now() - last < 500 && p.scanned < p.total) return;
+        last = Date.now();
+        line({ progress: p });
+      },
+    });
+    log.info({ kekRotation: { previous: result.previous, current: result.current, rewrapped: result.rewrapped, destroyed: result.destroyed } }, 'KEK rotated through the admin socket');
+    sock.end(JSON.stringify({ ok: true, result }) + '\n');
+  } catch (e) {
+    log.error({ err: e }, 'KEK rotation through the admin socket failed');
+    sock.end(JSON.stringify({ ok: false, error: (e as Error).message }) + '\n');
+  } finally {
+    running = false;
+  }
+}
+
+/**
+ * Ask the server listening at `path` to rotate. Resolves undefined when no server listens there
+ * (no socket file, or connection refused): the caller then rotates the stopped folder itself.
+ */
+export async function requestRotation(path: string, req: Omit<RotationRequest, 'op'>, onProgress?: (p: RewrapProgress) => void): Promise<RotationResult | undefined> {
+  const sock = await new Promise<Socket | undefined>((resolve, reject) => {
+    const s = createConnection(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? resolve(undefined) : reject(e)));
+  });
+  if (!sock) return undefined;
+  sock.write(JSON.stringify({ op: 'rotate-kek', ...req }) + '\n');
+  let buf = '';
+  try {
+    for await (const d of sock as AsyncIterable<Buffer>) {
+      buf += d.toString('utf8');
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const msg = JSON.parse(buf.slice(0, nl)) as { progress?: RewrapProgress; ok?: boolean; error?: string; result?: RotationResult };
+        buf = buf.slice(nl + 1);
+        if (msg.progress) onProgress?.(msg.progress);
+        else if (msg.ok === true && msg.result) return msg.result;
+        else if (msg.ok === false) throw new Error(`the server refused: ${msg.error ?? 'unknown error'}`);
+      }
+    }
+  } finally {
+    sock.destroy();
+  }
+  throw new Error('the server closed the connection before the rotation finished');
+}
