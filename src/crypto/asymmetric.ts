@@ -9,6 +9,7 @@
 import { constants, createPublicKey, generateKeyPair, privateEncrypt, publicDecrypt, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { pssSignDigest, pssVerifyDigest } from './pss.js';
+import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa-prehash.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -108,7 +109,8 @@ function signDigest(privateKey: KeyObject, scheme: Exclude<SignatureScheme, { ki
   }
   // PSS: the EMSA-PSS encoding here, the raw RSA private operation in OpenSSL (src/crypto/pss.ts).
   if (scheme.kind === 'rsa-pss') return pssSignDigest(privateKey, scheme.hash, digest, scheme.saltLength ?? HASH_BYTES[scheme.hash]);
-  throw new AsymmetricError('UNSUPPORTED', 'signing a precomputed digest is supported for RSA (PKCS#1 v1.5 and PSS), not ECDSA');
+  // ECDSA: the nonce point in OpenSSL, the blinded scalar arithmetic in src/crypto/ecdsa-prehash.ts.
+  return ecdsaSignDigest(privateKey, digest);
 }
 
 /** Verify a signature; false for a bad signature (never throws for one). */
@@ -132,7 +134,7 @@ export function verifyWith(publicKey: KeyObject, scheme: SignatureScheme, input:
       return recovered.equals(expected);
     }
     if (scheme.kind === 'rsa-pss') return pssVerifyDigest(pub, scheme.hash, input.digest, signature, scheme.saltLength);
-    throw new AsymmetricError('UNSUPPORTED', 'verifying over a precomputed digest is supported for RSA (PKCS#1 v1.5 and PSS), not ECDSA');
+    return ecdsaVerifyDigest(pub, input.digest, signature);
   } catch (e) {
     if (e instanceof AsymmetricError) throw e;
     // OpenSSL reports malformed signatures (wrong length, bad DER) as errors: they are invalid.

@@ -1,8 +1,8 @@
 /**
  * Sign. KMIP 1.4 §4.31 (Tables 252-253), KMIP 2.1 §6.1.52 (Tables 344-345).
- * Signs the Data, or a Digested Data the client computed (RSA PKCS#1 v1.5, and PSS through
- * src/crypto/pss.ts; not ECDSA: node:crypto has no pre-hashed ECDSA call, and a hand-made one
- * would not be constant-time), with a Private Key; returns Unique Identifier and Signature
+ * Signs the Data, or a Digested Data the client computed (RSA PKCS#1 v1.5; PSS and ECDSA through
+ * src/crypto/pss.ts and ecdsa-prehash.ts, as node:crypto has no pre-hashed call for them; not
+ * Ed25519, which signs the message itself), with a Private Key; returns Unique Identifier and Signature
  * Data (ECDSA signatures DER-encoded, RFC 3279). Schemes and key checks: signature-support.ts.
  * Multi-part (Init Indicator, Correlation Value, Final Indicator): see signatureFlow.
  *
