@@ -9,6 +9,7 @@ import { assertEmptyFolder, CONFIG_FILE, configFileContent, openKeys } from '../
 import { BackupError } from '../backup/errors.js';
 import { makeSharedRecipient, recipientFromPem, RECOVERY_FILE, type Recipient, type RecoveryConfig, type ShareFile } from '../backup/recovery.js';
 import { ensureDevCerts } from '../pki/dev-certs.js';
+import { LevelStore } from '../store/leveldb/index.js';
 import { failure, HSM_HELP, HSM_OPTIONS, hsmFromFlags } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
@@ -16,6 +17,7 @@ import type { CliIo, Command } from './main.js';
 const HELP = `Usage: kms init --data-dir DIR [--hsm-…] (--recovery-key PEM... | --shares N --threshold M --shares-out DIR2)
 
 Creates a new data folder DIR (it must not exist or be empty):
+  DIR/db/             the database (empty)
   DIR/kms.json        config: the data folder and the key backend (start the server with
                       kms serve --config DIR/kms.json); never holds a PIN
   DIR/master.key      the software master key (mode 0600), unless --hsm-module is given:
@@ -123,6 +125,9 @@ export const initCommand: Command = {
         recipients.push(made.recipient);
         shares = made.shares;
       }
+      const store = new LevelStore({ path: join(dir, 'db') });
+      await store.open();
+      await store.close();
       const certs = await ensureDevCerts(join(dir, 'certs'));
       const recovery: RecoveryConfig = { format: 1, recipients };
       writeFileSync(join(dir, RECOVERY_FILE), JSON.stringify(recovery, null, 2) + '\n', { mode: 0o644 });
