@@ -64,13 +64,13 @@ export async function verifyAuditLog(
   let foreign: VerifyFailure | undefined;
   let foreignCount = 0;
   let restore: VerifyResult['restore'];
-  const fail = (position: number, seq: number, message: string): VerifyResult => ({
+  const fail = (position: number, seq: number, message: string, preferForeign = true): VerifyResult => ({
     ok: false,
     entries,
     checkpoints,
     sealedThrough,
     // An earlier unanchored foreign checkpoint is the first break.
-    failure: foreign && (position === 0 || foreign.position < position) ? foreign : { position, seq, message },
+    failure: preferForeign && foreign && (position === 0 || foreign.position < position) ? foreign : { position, seq, message },
   });
 
   let from = 1;
@@ -111,7 +111,8 @@ export async function verifyAuditLog(
           } catch {
             ok = false;
           }
-          if (!ok) return fail(position, e.seq, `${what} MAC does not verify: forged or edited`);
+          // A forged anchor is the break itself, even after the foreign checkpoints it claims to cover.
+          if (!ok) return fail(position, e.seq, `${what} MAC does not verify: forged or edited`, r.kind === 'checkpoint');
           checkpoints++;
           sealedThrough = Math.max(sealedThrough, r.covers);
           if (r.kind === 'restore') {
@@ -127,6 +128,8 @@ export async function verifyAuditLog(
     from = entries + 1;
   }
 
+  // Entries left unsealed because an old-key checkpoint has no anchor: that checkpoint is the break.
+  if (foreign) return fail(0, 0, '');
   if (entries > 0) {
     const lastSealedOk = (last?.kind === 'checkpoint' || last?.kind === 'restore') && sealedThrough === entries - 1;
     if (!lastSealedOk) {
@@ -136,6 +139,5 @@ export async function verifyAuditLog(
   const head = reader.head();
   if (head.seq !== entries) return fail(0, head.seq, `the store's head says ${head.seq} entries, the log holds ${entries}: truncated or extended`);
   if (entries > 0 && !links[entries]!.equals(Buffer.from(head.link))) return fail(entries, entries, `the store's head link does not match the last entry`);
-  if (foreign) return fail(0, 0, '');
   return { ok: true, entries, checkpoints, sealedThrough, ...(restore ? { restore } : {}) };
 }

@@ -20,7 +20,8 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { HsmConfig } from '../config/config.js';
-import { restoreInput, sealRecord, sha256 } from '../audit/record.js';
+import { sha256 } from '../audit/record.js';
+import { writeRestoreAnchor } from '../audit/restore-anchor.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import type { AuditAppend, StoreOp } from '../store/object-store.js';
@@ -168,21 +169,7 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
     await flushOps();
     await flushAudit();
     if (!manifest) throw new BackupError('TAMPERED', 'no manifest');
-    const head = s.audit.head();
-    if (head.seq > 0) {
-      const mac = Buffer.from(await keys.auditKey.mac(restoreInput(head.seq, head.link, file.header.id))).toString('hex');
-      const anchor = {
-        kind: 'restore' as const,
-        time: new Date().toISOString(),
-        covers: head.seq,
-        head: Buffer.from(head.link).toString('hex'),
-        keyId: keys.auditKey.id,
-        mac,
-        backup: file.header.id,
-        importedKeyIds: [...importedKeyIds].sort(),
-      };
-      await s.commit([], { audit: [{ seal: (seq, prev) => sealRecord(anchor, seq, prev) }] });
-    }
+    await writeRestoreAnchor(s, keys.auditKey, file.header.id, [...importedKeyIds]);
     await s.close();
     writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o644 });
     writeFileSync(join(stage, CONFIG_FILE), configFileContent(target, opts.hsm), { mode: 0o600 });
