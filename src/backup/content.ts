@@ -10,6 +10,11 @@
  *   'F' file       u16 BE n ‖ name (n bytes, UTF-8) ‖ content (the data folder's certs)
  *   'Z' end        JSON: the same counts and head again
  *
+ * An HSM-resident key (record.hsmKey: a non-extractable token key) cannot be carried: its
+ * record and metadata are, with the reference, but its value stays in the source HSM by
+ * design. Such keys work after a restore only where the destination token holds the same
+ * token keys (the HSM vendor's own replication); backup and restore count and report them.
+ *
  * In this order: one H, the objects in ascending uid order, the audit entries 1…head, the
  * files, one Z, nothing after. `scanBackup` checks all of it: the order, every record, the
  * audit hash chain from entry 1 to the head, the counts; so a backup that scans clean is
@@ -67,6 +72,8 @@ export interface BackupSummary {
   readonly auditHead: string;
   /** Bytes written (header and chunks). */
   readonly bytes: number;
+  /** Objects whose value is a non-extractable HSM key: carried as a reference only. */
+  readonly hsmResident: number;
 }
 
 function frame(type: F, payload: Uint8Array): Buffer {
@@ -103,7 +110,9 @@ export async function writeBackup(input: BackupInput, sink: (b: Buffer) => Promi
     await w.write(frame(F.Manifest, Buffer.from(JSON.stringify(manifest))));
     const every = input.progressEvery ?? 1000;
     let n = 0;
+    let hsmResident = 0;
     for await (const rec of snap.records()) {
+      if (rec.hsmKey !== undefined) hsmResident++;
       const { sealedBody, kekId, ...bare } = rec;
       const recBytes = encodeRecord(bare);
       let body: Uint8Array | undefined;
@@ -138,7 +147,7 @@ export async function writeBackup(input: BackupInput, sink: (b: Buffer) => Promi
     const end = { objects: n, auditEntries: a, auditHead: manifest.auditHead };
     await w.write(frame(F.End, Buffer.from(JSON.stringify(end))));
     await w.finish();
-    return { id: header.id, objects: n, auditEntries: a, auditHead: manifest.auditHead, bytes: headerBytes.length + w.written };
+    return { id: header.id, objects: n, auditEntries: a, auditHead: manifest.auditHead, bytes: headerBytes.length + w.written, hsmResident };
   } finally {
     fileKey.fill(0);
   }
@@ -187,6 +196,7 @@ export interface ScanResult {
   readonly objects: number;
   readonly auditEntries: number;
   readonly files: number;
+  readonly hsmResident: number;
 }
 
 /**
@@ -206,6 +216,7 @@ export async function scanBackup(
   let objects = 0;
   let audits = 0;
   let files = 0;
+  let hsmResident = 0;
   let lastUid: string | undefined;
   let link: Buffer = Buffer.alloc(0);
   let ended = false;
@@ -243,6 +254,7 @@ export async function scanBackup(
         if (has === 0 && payload.length !== 5 + n) bad(`object ${record.uid}: bytes after a bodiless record`);
         if (lastUid !== undefined && compareUids(lastUid, record.uid) >= 0) bad(`objects out of order at ${record.uid}`);
         lastUid = record.uid;
+        if (record.hsmKey !== undefined) hsmResident++;
         const body = has === 1 ? Buffer.from(payload.subarray(5 + n)) : undefined;
         payload.fill(0);
         objects++;
@@ -303,5 +315,5 @@ export async function scanBackup(
   if (!ended || !manifest) bad('the body has no end frame');
   onProgress?.({ phase: 'objects', done: objects, total: manifest.objects });
   onProgress?.({ phase: 'audit', done: audits, total: manifest.auditEntries });
-  return { manifest, objects, auditEntries: audits, files };
+  return { manifest, objects, auditEntries: audits, files, hsmResident };
 }

@@ -47,6 +47,8 @@ export interface RestoreSummary {
   readonly auditEntries: number;
   readonly kekId: string;
   readonly auditKeyId: string;
+  /** Objects whose value is a non-extractable key of the SOURCE HSM (see content.ts). */
+  readonly hsmResident: number;
 }
 
 const OBJECTS_PER_COMMIT = 200;
@@ -108,6 +110,7 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
     let link: Buffer = Buffer.alloc(0);
     let objects = 0;
     let audits = 0;
+    let hsmResident = 0;
     const importedKeyIds = new Set<string>();
     const flushOps = async () => {
       if (ops.length) await s.commit(ops);
@@ -127,6 +130,7 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
             break;
           case 'object': {
             let rec: ObjectRecord = f.record;
+            if (rec.hsmKey !== undefined) hsmResident++;
             if (f.body) {
               const sealed = await keys.protector.seal(rec.uid, f.body);
               f.body.fill(0);
@@ -173,7 +177,7 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
     await s.close();
     writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o644 });
     writeFileSync(join(stage, CONFIG_FILE), configFileContent(target, opts.hsm), { mode: 0o600 });
-    return { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id };
+    return { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
   } finally {
     await store?.close();
     await keys.close();

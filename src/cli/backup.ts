@@ -14,6 +14,7 @@ import { verifyBackupFile } from '../backup/restore.js';
 import { backupStoppedFolder, toFile } from '../backup/take.js';
 import { CREDENTIAL_HELP, CREDENTIAL_OPTIONS, credentialFromFlags, failure, progressPrinter } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
+import { hsmResidentWarning } from './restore.js';
 import type { CliIo, Command } from './main.js';
 
 const HELP = `Usage: kms backup --out FILE [--data-dir DIR | --config FILE]
@@ -101,6 +102,7 @@ async function backup(values: Record<string, unknown>, io: CliIo): Promise<numbe
     return failure('backup', e, io);
   }
   io.stdout.write(`backup ${summary.id}: ${summary.objects} objects, ${summary.auditEntries} audit entries, ${summary.bytes} bytes -> ${out}\n`);
+  if (summary.hsmResident > 0) io.stderr.write(hsmResidentWarning(summary.hsmResident));
   return ExitCode.Ok;
 }
 

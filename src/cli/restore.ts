@@ -9,6 +9,10 @@ import { CREDENTIAL_HELP, CREDENTIAL_OPTIONS, credentialFromFlags, failure, HSM_
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
 
+export function hsmResidentWarning(n: number): string {
+  return `warning: ${n} object(s) are HSM-resident keys (non-extractable by design): the backup carries their records and references, not their values; they work only where the token holds the same keys (the HSM vendor's own replication)\n`;
+}
+
 const HELP = `Usage: kms restore --in FILE --data-dir DIR (--recovery-key FILE | --share FILE...) [--hsm-…]
 
 Restores a backup made by 'kms backup' into DIR, which must not exist or be empty.
@@ -60,6 +64,7 @@ export const restoreCommand: Command = {
         `restored backup ${r.backup} into ${dataDir}: ${r.objects} objects re-sealed under ${r.kekId}, ${r.auditEntries} audit entries imported and anchored under audit key ${r.auditKeyId}\n` +
           `start it with: kms serve --config ${dataDir}/kms.json\n`,
       );
+      if (r.hsmResident > 0) io.stderr.write(hsmResidentWarning(r.hsmResident));
       return ExitCode.Ok;
     } catch (e) {
       return failure('restore', e, io);

@@ -14,6 +14,11 @@ import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { LevelStore } from '../../src/store/leveldb/index.js';
 import { createSoftHsmToken } from '../hsm/softhsm.js';
 import { startTestKms } from '../support/kms.js';
+import { createSymmetricKeyPayload, uniqueIdentifierOf } from '../../src/client/requests.js';
+import { CryptographicAlgorithm, Operation } from '../../src/kmip/generated/enums.gen.js';
+import { Tag } from '../../src/kmip/generated/tags.gen.js';
+import { t } from '../../src/ttlv/index.js';
+import { Session, V2_1 } from '../support/kmip-session.js';
 import { keyBytes, kmsHere, populate, recordsOf, recoveryKeys } from './kit.js';
 
 const src = createSoftHsmToken('kms-src');
@@ -27,6 +32,7 @@ const hsmOf = (tokenLabel: string) => ({ module: src.module, tokenLabel, pin: sr
 let keys: ReturnType<typeof recoveryKeys>;
 const bytes = new Map<string, string>();
 const previousPin = process.env.KMS_HSM_PIN;
+let resident = '';
 
 async function kekIds(dir: string): Promise<Set<string | undefined>> {
   const store = new LevelStore({ path: join(dir, 'db') });
@@ -60,10 +66,15 @@ beforeAll(async () => {
   try {
     const c = await srv.client();
     for (const uid of await populate(c, 8)) bytes.set(uid, await keyBytes(c, uid));
+    // One HSM-resident key (non-extractable token key): carried as a reference only.
+    resident = uniqueIdentifierOf(
+      await new Session(c, V2_1).ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: 12, attributes: [t.bool(Tag.Extractable, false)] })),
+    );
     // Taken from the running server, through its admin socket.
     const b = await kmsHere(['backup', '--out', file, '--data-dir', srcDir]);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stderr).toMatch(/taken by the running server/);
+    expect(b.stderr).toMatch(/warning: 1 object\(s\) are HSM-resident keys/);
   } finally {
     await srv.stop();
   }
@@ -87,6 +98,7 @@ describe('restore onto a second token', () => {
   it('rewraps every key under the destination token\'s own KEK', async () => {
     const r = await kmsHere(['restore', '--in', file, '--data-dir', dstDir, '--recovery-key', keys.ecKey, '--hsm-module', src.module, '--hsm-token-label', 'kms-dst']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: 1 object\(s\) are HSM-resident keys/);
     expect(existsSync(join(dstDir, 'master.key'))).toBe(false);
     expect((JSON.parse(readFileSync(join(dstDir, 'kms.json'), 'utf8')) as { hsm: unknown }).hsm).toEqual({ module: src.module, tokenLabel: 'kms-dst' });
     const [before, after] = [[...(await kekIds(srcDir))], [...(await kekIds(dstDir))]];
@@ -112,6 +124,8 @@ describe('restore onto a second token', () => {
         if (!want.startsWith('failed')) live++;
       }
       expect(live).toBeGreaterThanOrEqual(8);
+      // The HSM-resident key's record came over; its value did not (Get is refused anyway).
+      expect(await keyBytes(c, resident)).toMatch(/^failed:/);
     } finally {
       await srv.stop();
     }
@@ -129,6 +143,6 @@ describe('restore onto a second token', () => {
     const b = await kmsHere(['backup', '--out', again, '--data-dir', dstDir]);
     expect(b.code, b.stderr).toBe(0);
     const v = await kmsHere(['backup', 'verify', again, '--recovery-key', keys.ecKey]);
-    expect(v.stdout).toMatch(new RegExp(`^OK: .*: ${bytes.size} objects`));
+    expect(v.stdout).toMatch(new RegExp(`^OK: .*: ${bytes.size + 1} objects`));
   });
 });
