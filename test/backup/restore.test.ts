@@ -12,6 +12,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -192,11 +193,24 @@ describe('restore', async () => {
         if (!want.startsWith('failed')) compared++;
       }
       expect(compared).toBeGreaterThan(10);
+      // The admin socket: only the server's user can reach it, and it does one thing.
+      const sock = join(restored, 'admin', 'kms.sock');
+      expect(statSync(sock).mode & 0o777).toBe(0o600);
+      expect(statSync(join(restored, 'admin')).mode & 0o777).toBe(0o700);
+      const answer = await new Promise<string>((resolve, reject) => {
+        let got = '';
+        const s = createConnection(sock, () => s.write('{"op":"delete-everything"}\n'));
+        s.on('data', (d) => (got += String(d)));
+        s.on('end', () => resolve(got));
+        s.on('error', reject);
+      });
+      expect(JSON.parse(answer)).toEqual({ ok: false, error: 'unknown request' });
       await createAes(new Session(b, V2_1), 'after-restore');
     } finally {
       await orig.stop();
       await copy.stop();
     }
+    expect(existsSync(join(restored, 'admin', 'kms.sock'))).toBe(false); // removed at shutdown
     const v = await kmsHere(['audit', 'verify', '--data-dir', restored]);
     expect(v.code, v.stdout).toBe(0);
     expect(v.stdout).toMatch(/restored: /);
