@@ -134,15 +134,19 @@ describe('restore', async () => {
     const store = new LevelStore({ path: join(restored, 'db') });
     await store.open();
     const created = new Set<string>();
+    const backups: unknown[] = [];
     try {
       for (const e of await store.audit.read(1, 1_000_000)) {
         const r = decodeRecord(e.bytes);
+        if (r.kind === 'op' && r.op === 'Backup') backups.push({ client: r.client, status: r.status });
         if (r.kind === 'op' && (r.op === 'Create' || r.op === 'Register') && r.status === 'Success') for (const u of r.uids ?? []) created.add(u);
       }
     } finally {
       await store.close();
     }
     expect([...after.keys()].sort()).toEqual([...created].sort());
+    // The backup is itself in the log it carries: who took it.
+    expect(backups).toEqual([{ client: 'local-operator', status: 'Success' }]);
     for (const u of initial) expect(after.has(u)).toBe(true);
     // Writers kept going after the backup: the original has more.
     expect(original.size).toBeGreaterThan(after.size);
