@@ -6,7 +6,7 @@
  * audit verify` passes with the destination token's audit key.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +93,15 @@ describe('restore onto a second token', () => {
     expect(cfg.hsm).toEqual({ module: src.module, tokenLabel: 'kms-src' });
     expect(readFileSync(join(srcDir, 'kms.json'), 'utf8')).not.toContain(src.pin);
     expect(existsSync(join(srcDir, 'master.key'))).toBe(false);
+  });
+
+  it('a token that cannot be opened fails the restore after the check pass: nothing is left behind (exit 3)', async () => {
+    const target = join(work, 'no-token');
+    const r = await kmsHere(['restore', '--in', file, '--data-dir', target, '--recovery-key', keys.ecKey, '--hsm-module', src.module, '--hsm-token-label', 'no-such-token']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/restore \(verify\)/); // it got past the check pass
+    expect(existsSync(target)).toBe(false);
+    expect(readdirSync(work).filter((f) => f.includes('.restoring-'))).toEqual([]);
   });
 
   it('rewraps every key under the destination token\'s own KEK', async () => {
