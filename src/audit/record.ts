@@ -17,6 +17,13 @@
  *   key stays with the key backend, so whoever rewrites the chain cannot make new ones. A
  *   verified log ends with a checkpoint: entries after the last one (a crash, or a
  *   truncate-then-append) are reported as unsealed.
+ * - `restore`: written once by `kms restore`, right after the imported log of the backed-up
+ *   server. The imported checkpoints are MACs under the OLD server's audit key, which the
+ *   new server never has; the restore record is an anchor under the NEW key: `mac` =
+ *   HMAC-SHA-256 over "kms-audit-restore-v1\0" ‖ covers (8 bytes BE) ‖ head (32 bytes) ‖
+ *   backup id (UTF-8), where `covers` is the imported head. Verification checks the hash
+ *   chain of the imported prefix link by link and trusts the anchor for its checkpoints
+ *   (see verify.ts).
  *
  * Never in a record: key material, attribute values, credentials. Only names, identifiers,
  * counts and result codes.
@@ -78,7 +85,23 @@ export interface CheckpointRecord extends Base {
   readonly why: string;
 }
 
-export type AuditRecord = OpRecord | CheckpointRecord;
+/** The restore anchor (see the file comment). */
+export interface RestoreRecord extends Base {
+  readonly kind: 'restore';
+  /** The last imported entry. */
+  readonly covers: number;
+  /** Link (hex) of entry `covers`. */
+  readonly head: string;
+  /** The new server's audit key. */
+  readonly keyId: string;
+  readonly mac: string;
+  /** Id of the backup the log came from. */
+  readonly backup: string;
+  /** The audit key ids of the checkpoints in the imported log (for the auditor). */
+  readonly importedKeyIds: readonly string[];
+}
+
+export type AuditRecord = OpRecord | CheckpointRecord | RestoreRecord;
 
 /** How many uids a Locate record keeps. */
 export const LOCATE_SAMPLE = 10;
@@ -110,7 +133,7 @@ export function decodeRecord(bytes: Uint8Array): AuditRecord {
   if (typeof r !== 'object' || r === null || r.v !== AUDIT_FORMAT || !Number.isSafeInteger(r.seq) || typeof r.prev !== 'string') {
     throw new Error('not an audit record');
   }
-  if (r.kind !== 'op' && r.kind !== 'auth' && r.kind !== 'checkpoint') throw new Error(`unknown record kind ${String((r as { kind: unknown }).kind)}`);
+  if (r.kind !== 'op' && r.kind !== 'auth' && r.kind !== 'checkpoint' && r.kind !== 'restore') throw new Error(`unknown record kind ${String((r as { kind: unknown }).kind)}`);
   return r;
 }
 
@@ -121,8 +144,15 @@ export function checkpointInput(covers: number, head: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from('kms-audit-checkpoint-v1\0'), b, head]);
 }
 
+/** The bytes a restore anchor's MAC is computed over. */
+export function restoreInput(covers: number, head: Uint8Array, backupId: string): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(covers), 0);
+  return Buffer.concat([Buffer.from('kms-audit-restore-v1\0'), b, head, Buffer.from(backupId, 'utf8')]);
+}
+
 /** Chain fields + body → stored bytes and link (the store's `seal` callback). */
-export function sealRecord<T extends AuditEvent | Omit<CheckpointRecord, keyof Base>>(body: T & { time: string }, seq: number, prevLink: Uint8Array): { bytes: Buffer; link: Buffer } {
+export function sealRecord<T extends AuditEvent | Omit<CheckpointRecord, keyof Base> | Omit<RestoreRecord, keyof Base>>(body: T & { time: string }, seq: number, prevLink: Uint8Array): { bytes: Buffer; link: Buffer } {
   const record = { ...body, v: AUDIT_FORMAT, seq, prev: Buffer.from(prevLink).toString('hex') } as AuditRecord;
   const bytes = encodeRecord(record);
   return { bytes, link: sha256(bytes) };

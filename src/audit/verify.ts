@@ -10,11 +10,18 @@
  * - reorder: an entry's own `seq` differs from its key, or `prev` breaks;
  * - truncate then append: the appended entries are not covered by a valid checkpoint (the
  *   attacker cannot make one without the audit key), and the head no longer matches.
+ *
+ * After `kms restore` the log starts with the old server's entries, whose checkpoints are
+ * MACs under an audit key this server does not hold. A checkpoint under another key is
+ * accepted only when a later restore anchor under THIS key covers it: the anchor's MAC
+ * seals the imported head, and the hash chain (checked link by link here) ties every
+ * imported entry to that head. A foreign checkpoint with no anchor after it is reported
+ * at its position, as before.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { AuditLogReader } from '../store/object-store.js';
 import type { AuditKey } from './audit-key.js';
-import { checkpointInput, decodeRecord, sha256, type AuditRecord } from './record.js';
+import { checkpointInput, decodeRecord, restoreInput, sha256, type AuditRecord } from './record.js';
 
 export interface VerifyFailure {
   /** 1-based position in key order (0 when the problem is the log as a whole). */
@@ -31,6 +38,8 @@ export interface VerifyResult {
   /** Highest entry covered by a valid checkpoint. */
   readonly sealedThrough: number;
   readonly failure?: VerifyFailure;
+  /** Set when the log was restored: the anchor, and how many imported checkpoints it vouches for. */
+  readonly restore?: { readonly seq: number; readonly covers: number; readonly backup: string; readonly importedCheckpoints: number };
 }
 
 const PAGE = 1000;
@@ -51,12 +60,17 @@ export async function verifyAuditLog(
   let checkpoints = 0;
   let sealedThrough = 0;
   let last: AuditRecord | undefined;
-  const fail = (position: number, seq: number, message: string): VerifyResult => ({
+  /** The first checkpoint under another audit key that no restore anchor covers yet. */
+  let foreign: VerifyFailure | undefined;
+  let foreignCount = 0;
+  let restore: VerifyResult['restore'];
+  const fail = (position: number, seq: number, message: string, preferForeign = true): VerifyResult => ({
     ok: false,
     entries,
     checkpoints,
     sealedThrough,
-    failure: { position, seq, message },
+    // An earlier unanchored foreign checkpoint is the first break.
+    failure: preferForeign && foreign && (position === 0 || foreign.position < position) ? foreign : { position, seq, message },
   });
 
   let from = 1;
@@ -81,19 +95,31 @@ export async function verifyAuditLog(
       }
       const link = sha256(e.bytes);
       links.push(link);
-      if (r.kind === 'checkpoint') {
-        if (!Number.isSafeInteger(r.covers) || r.covers < 1 || r.covers >= r.seq) return fail(position, e.seq, `checkpoint covers ${String(r.covers)}, not an earlier entry`);
-        if (!hexEq(r.head, links[r.covers]!)) return fail(position, e.seq, `checkpoint head does not match entry ${r.covers}`);
-        if (r.keyId !== key.id) return fail(position, e.seq, `checkpoint made with audit key ${r.keyId}, verifying with ${key.id}`);
-        let ok = false;
-        try {
-          ok = await key.verify(checkpointInput(r.covers, links[r.covers]!), Buffer.from(r.mac, 'hex'));
-        } catch {
-          ok = false;
+      if (r.kind === 'checkpoint' || r.kind === 'restore') {
+        const what = r.kind === 'checkpoint' ? 'checkpoint' : 'restore anchor';
+        if (!Number.isSafeInteger(r.covers) || r.covers < 1 || r.covers >= r.seq) return fail(position, e.seq, `${what} covers ${String(r.covers)}, not an earlier entry`);
+        if (!hexEq(r.head, links[r.covers]!)) return fail(position, e.seq, `${what} head does not match entry ${r.covers}`);
+        if (r.keyId !== key.id) {
+          // Only a restore anchor under this key can vouch for it (checked when one comes).
+          foreign ??= { position, seq: e.seq, message: `${what} made with audit key ${r.keyId}, verifying with ${key.id}` };
+          foreignCount++;
+        } else {
+          const input = r.kind === 'checkpoint' ? checkpointInput(r.covers, links[r.covers]!) : restoreInput(r.covers, links[r.covers]!, String(r.backup));
+          let ok = false;
+          try {
+            ok = await key.verify(input, Buffer.from(r.mac, 'hex'));
+          } catch {
+            ok = false;
+          }
+          // A forged anchor is the break itself, even after the foreign checkpoints it claims to cover.
+          if (!ok) return fail(position, e.seq, `${what} MAC does not verify: forged or edited`, r.kind === 'checkpoint');
+          checkpoints++;
+          sealedThrough = Math.max(sealedThrough, r.covers);
+          if (r.kind === 'restore') {
+            if (foreign && foreign.seq <= r.covers) foreign = undefined;
+            restore = { seq: r.seq, covers: r.covers, backup: String(r.backup), importedCheckpoints: foreignCount };
+          }
         }
-        if (!ok) return fail(position, e.seq, `checkpoint MAC does not verify: forged or edited`);
-        checkpoints++;
-        sealedThrough = Math.max(sealedThrough, r.covers);
       }
       entries++;
       last = r;
@@ -102,8 +128,10 @@ export async function verifyAuditLog(
     from = entries + 1;
   }
 
+  // Entries left unsealed because an old-key checkpoint has no anchor: that checkpoint is the break.
+  if (foreign) return fail(0, 0, '');
   if (entries > 0) {
-    const lastSealedOk = last?.kind === 'checkpoint' && sealedThrough === entries - 1;
+    const lastSealedOk = (last?.kind === 'checkpoint' || last?.kind === 'restore') && sealedThrough === entries - 1;
     if (!lastSealedOk) {
       return fail(sealedThrough + 1, sealedThrough + 1, `entries ${sealedThrough + 1}..${entries} are not covered by a checkpoint: truncated and appended to, or the server did not stop cleanly`);
     }
@@ -111,5 +139,5 @@ export async function verifyAuditLog(
   const head = reader.head();
   if (head.seq !== entries) return fail(0, head.seq, `the store's head says ${head.seq} entries, the log holds ${entries}: truncated or extended`);
   if (entries > 0 && !links[entries]!.equals(Buffer.from(head.link))) return fail(entries, entries, `the store's head link does not match the last entry`);
-  return { ok: true, entries, checkpoints, sealedThrough };
+  return { ok: true, entries, checkpoints, sealedThrough, ...(restore ? { restore } : {}) };
 }

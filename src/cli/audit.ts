@@ -136,6 +136,12 @@ async function verify(values: Values, io: CliIo): Promise<number> {
       return ExitCode.InvalidInput;
     }
     io.stdout.write(`OK: ${result.entries} entries, ${result.checkpoints} checkpoints (audit key ${key.key.id}), sealed through entry ${result.sealedThrough}\n`);
+    if (result.restore) {
+      const r = result.restore;
+      io.stdout.write(
+        `restored: entries 1..${r.covers} were imported from backup ${r.backup}; their hash chain verifies, and the restore anchor at entry ${r.seq} (under this server's audit key) vouches for the ${r.importedCheckpoints} checkpoint(s) made under the old server's key\n`,
+      );
+    }
     return ExitCode.Ok;
   } finally {
     await store.close();

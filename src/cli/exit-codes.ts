@@ -7,6 +7,8 @@ export const ExitCode = {
   Usage: 2,
   /** A file could not be read or written. */
   Io: 3,
+  /** Refused: the target folder is not empty or already initialised, or the credential does not open the backup. */
+  Refused: 4,
 } as const;
 
 export class UsageError extends Error {

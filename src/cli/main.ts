@@ -8,6 +8,9 @@ import { certsCommand } from './certs.js';
 import { hsmCommand } from './hsm.js';
 import { serveCommand } from './serve.js';
 import { ttlvCommand } from './ttlv.js';
+import { initCommand } from './init.js';
+import { backupCommand } from './backup.js';
+import { restoreCommand } from './restore.js';
 
 export interface Command {
   readonly name: string;
@@ -22,7 +25,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const COMMANDS: readonly Command[] = [serveCommand, certsCommand, auditCommand, hsmCommand, ttlvCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, initCommand, certsCommand, backupCommand, restoreCommand, auditCommand, hsmCommand, ttlvCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -43,7 +46,7 @@ function mainHelp(): string {
     '  -h, --help     show help (also: kms <command> --help)',
     '  -v, --version  show the version',
     '',
-    `Exit codes: ${ExitCode.Ok} ok, ${ExitCode.InvalidInput} invalid input, ${ExitCode.Usage} usage error, ${ExitCode.Io} I/O error.`,
+    `Exit codes: ${ExitCode.Ok} ok, ${ExitCode.InvalidInput} invalid input, ${ExitCode.Usage} usage error, ${ExitCode.Io} I/O error, ${ExitCode.Refused} refused.`,
   ].join('\n');
 }
 

@@ -27,6 +27,7 @@ import { KmipServer, type TlsMaterial } from './server.js';
 import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
 import { AuditTrail } from '../audit/trail.js';
 import type { KeyBackend } from '../hsm/key-backend.js';
+import { startAdminSocket, type AdminSocket } from '../backup/admin-socket.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -168,6 +169,13 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     throw e;
   }
   log.info({ host: address.address, port: address.port, dataDir: config.dataDir }, 'KMIP server listening');
+  // Backups of the running server (kms backup): a Unix socket only the server's user can reach.
+  let admin: AdminSocket | undefined;
+  try {
+    admin = await startAdminSocket(config.dataDir, services, log);
+  } catch (e) {
+    log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
+  }
   let closed: Promise<void> | undefined;
   return {
     server,
@@ -177,6 +185,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     close() {
       closed ??= (async () => {
         await server.close();
+        await admin?.close();
         await audit.close();
         await store.close();
         await cached.close();

@@ -16,6 +16,7 @@ export {
   type AuditEntry,
   type AuditLogReader,
   type CommitOptions,
+  type StoreSnapshot,
 } from './object-store.js';
 export {
   indexValue,

@@ -5,7 +5,7 @@
  * LevelDB store uses, and `find` is a binary-searched range over that index.
  */
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp } from './object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp, type StoreSnapshot } from './object-store.js';
 import { sealAudit } from './commit-plan.js';
 import { decodeRecord } from './record-codec.js';
 import { checkOps, planCommit, termDiff, type Stored } from './commit-plan.js';
@@ -133,6 +133,26 @@ export class MemoryStore implements ObjectStore {
     if (!(limit > 0)) return [];
     const start = after === undefined ? 0 : this.upperBound(after);
     return this.uids.slice(start, start + limit);
+  }
+
+  async snapshot(): Promise<StoreSnapshot> {
+    this.assertOpen();
+    // Stored bytes are never mutated in place (commits replace entries), so copying the
+    // references is a consistent view.
+    const records = this.uids.map((u) => [u, (this.records.get(u) as Entry).bytes] as const);
+    const log = this.auditLog.slice();
+    const head = { seq: log.length, link: Buffer.from(this.auditLink) };
+    return {
+      count: records.length,
+      auditHead: head,
+      async *records() {
+        for (const [uid, bytes] of records) yield decodeRecord(bytes, uid);
+      },
+      async *auditEntries(from = 1) {
+        for (let seq = Math.max(1, Math.floor(from)); seq <= log.length; seq++) yield { seq, bytes: Buffer.from(log[seq - 1] as Buffer) };
+      },
+      async close() {},
+    };
   }
 
   private indexOf(t: IndexTerm): SortedKeys {

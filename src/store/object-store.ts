@@ -68,6 +68,23 @@ export interface AuditLogReader {
   head(): { readonly seq: number; readonly link: Uint8Array };
 }
 
+/**
+ * A consistent point-in-time view of a store (for backups): the records, their count and
+ * the audit log with its head, all as of the moment `snapshot()` was taken. Commits made
+ * afterwards are not visible through it. Close it when done (it pins resources).
+ */
+export interface StoreSnapshot {
+  /** Number of records in the view. */
+  readonly count: number;
+  /** The audit log's head in the view (seq 0: empty). */
+  readonly auditHead: { readonly seq: number; readonly link: Uint8Array };
+  /** Every record of the view, in ascending uid order. */
+  records(): AsyncIterable<ObjectRecord>;
+  /** The audit entries of the view with seq ≥ `from` (default 1), in order. */
+  auditEntries(from?: number): AsyncIterable<AuditEntry>;
+  close(): Promise<void>;
+}
+
 export interface ObjectStore {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -85,4 +102,6 @@ export interface ObjectStore {
   count(): Promise<number>;
   /** All uids in ascending order, from `after` (exclusive), at most `limit`. */
   list(after: string | undefined, limit: number): Promise<string[]>;
+  /** A consistent point-in-time view of records and audit log (see StoreSnapshot). */
+  snapshot(): Promise<StoreSnapshot>;
 }

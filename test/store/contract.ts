@@ -437,5 +437,62 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         expect(await s.count()).toBe(0);
       });
     });
+
+    describe('snapshot', () => {
+      const entry = (text: string) => ({
+        seal: (seq: number, prev: Uint8Array) => {
+          const bytes = Buffer.from(`${seq}:${Buffer.from(prev).toString('hex')}:${text}`);
+          return { bytes, link: Buffer.from(text) };
+        },
+      });
+      const all = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
+        const out: T[] = [];
+        for await (const x of it) out.push(x);
+        return out;
+      };
+
+      it('is one point in time: later commits, replacements and deletions are not seen', async () => {
+        const s = await fresh();
+        await s.commit([put(rec('b', { state: State.Active })), put(rec('a'))], { audit: [entry('one'), entry('two')] });
+        const snap = await s.snapshot();
+        await s.commit([put(rec('c')), del('a', 1), put(rec('b', { state: State.Deactivated }), 1)], { audit: [entry('three')] });
+        expect(snap.count).toBe(2);
+        expect(snap.auditHead.seq).toBe(2);
+        expect(Buffer.from(snap.auditHead.link).toString()).toBe('two');
+        const recs = await all(snap.records());
+        expect(recs.map((r) => [r.uid, r.state, r.revision])).toEqual([
+          ['a', State.PreActive, 1],
+          ['b', State.Active, 1],
+        ]);
+        const log = await all(snap.auditEntries());
+        expect(log.map((e) => [e.seq, Buffer.from(e.bytes).toString()])).toEqual([
+          [1, '1::one'],
+          [2, `2:${Buffer.from('one').toString('hex')}:two`],
+        ]);
+        expect((await all(snap.auditEntries(2))).map((e) => e.seq)).toEqual([2]);
+        await snap.close();
+        // The live store moved on.
+        expect(await s.list(undefined, 10)).toEqual(['b', 'c']);
+        expect(s.audit.head().seq).toBe(3);
+        const now = await s.snapshot();
+        expect(now.count).toBe(2);
+        expect((await all(now.records())).map((r) => [r.uid, r.state])).toEqual([
+          ['b', State.Deactivated],
+          ['c', State.PreActive],
+        ]);
+        expect((await all(now.auditEntries())).length).toBe(3);
+        await now.close();
+      });
+
+      it('of an empty store: nothing, head 0', async () => {
+        const s = await fresh();
+        const snap = await s.snapshot();
+        expect(snap.count).toBe(0);
+        expect(snap.auditHead.seq).toBe(0);
+        expect(await all(snap.records())).toEqual([]);
+        expect(await all(snap.auditEntries())).toEqual([]);
+        await snap.close();
+      });
+    });
   });
 }

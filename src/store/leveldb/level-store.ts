@@ -14,11 +14,13 @@
  *
  * Reads (`get`, `find`, `list`) go straight to LevelDB; a batch is atomic, so they see a
  * commit entirely or not at all. `find` is a range scan over the index sublevel only.
+ * `snapshot()` is a LevelDB explicit snapshot: the records, the count and the audit log
+ * with its head are all read from it, so a backup sees one commit boundary.
  */
 import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import type { ObjectRecord } from '../../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp } from '../object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp, type StoreSnapshot } from '../object-store.js';
 import { decodeRecord } from '../record-codec.js';
 import { indexTerms } from '../index-encoding.js';
 import { checkOps, planCommit, sealAudit, termDiff, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
@@ -85,6 +87,7 @@ export class LevelStore implements ObjectStore {
   private recordCount = 0;
   private auditLevel!: AuditLevel;
   private auditHead: AuditHead = { seq: 0, link: new Uint8Array(0) };
+  private readonly snapshots = new Set<{ close(): Promise<void> }>();
 
   readonly audit: AuditLogReader = {
     read: async (from: number, limit: number): Promise<AuditEntry[]> => {
@@ -144,12 +147,7 @@ export class LevelStore implements ObjectStore {
         const count = await this.meta.get(MetaKey.Count);
         if (count === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(count)) throw new StoreError('CORRUPT', 'bad record count');
         this.recordCount = Number(count);
-        const head = await this.meta.get(MetaKey.AuditHead);
-        if (head !== undefined) {
-          const m = /^([1-9][0-9]{0,15}) ([0-9a-f]*)$/.exec(head);
-          if (!m) throw new StoreError('CORRUPT', 'bad audit head');
-          this.auditHead = { seq: Number(m[1]), link: Buffer.from(m[2]!, 'hex') };
-        }
+        this.auditHead = parseAuditHead(await this.meta.get(MetaKey.AuditHead));
       }
     } catch (e) {
       await db.close().catch(() => undefined);
@@ -169,6 +167,7 @@ export class LevelStore implements ObjectStore {
     this.state = 'closing';
     this.closing = (async () => {
       while (this.draining) await this.draining;
+      for (const snap of [...this.snapshots]) await snap.close().catch(() => undefined);
       try {
         await this.db?.close();
       } finally {
@@ -350,6 +349,45 @@ export class LevelStore implements ObjectStore {
     }
   }
 
+  async snapshot(): Promise<StoreSnapshot> {
+    const db = this.assertReadable();
+    const snap = db.snapshot();
+    let count: number;
+    let auditHead: AuditHead;
+    try {
+      const c = await this.meta.get(MetaKey.Count, { snapshot: snap });
+      if (c === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(c)) throw new StoreError('CORRUPT', 'bad record count');
+      count = Number(c);
+      auditHead = parseAuditHead(await this.meta.get(MetaKey.AuditHead, { snapshot: snap }));
+    } catch (e) {
+      await snap.close().catch(() => undefined);
+      throw io(e, 'snapshot');
+    }
+    const rec = this.rec;
+    const audit = this.auditLevel;
+    let closed = false;
+    const handle = {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        this.snapshots.delete(handle);
+        await snap.close();
+      },
+    };
+    this.snapshots.add(handle);
+    return {
+      count,
+      auditHead,
+      async *records() {
+        for await (const [uid, bytes] of rec.iterator({ snapshot: snap })) yield decodeRecord(bytes, uid);
+      },
+      async *auditEntries(from = 1) {
+        for await (const [k, v] of audit.iterator({ snapshot: snap, gte: auditKey(Math.max(1, Math.floor(from))) })) yield { seq: parseInt(k, 16), bytes: v };
+      },
+      close: handle.close,
+    };
+  }
+
   /**
    * A full consistency scan (for tests, and later a `kms store check`): every record
    * decodes under its own uid, the index holds exactly the terms of the records, and the
@@ -384,6 +422,14 @@ export class LevelStore implements ObjectStore {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The stored audit head ("seq hexlink"), absent in a folder that never wrote one. */
+function parseAuditHead(head: string | undefined): AuditHead {
+  if (head === undefined) return { seq: 0, link: new Uint8Array(0) };
+  const m = /^([1-9][0-9]{0,15}) ([0-9a-f]*)$/.exec(head);
+  if (!m) throw new StoreError('CORRUPT', 'bad audit head');
+  return { seq: Number(m[1]), link: Buffer.from(m[2]!, 'hex') };
+}
 
 /** Just past every key that starts with a terminated component (…00 01 → …00 02). */
 function upperOfPrefix(prefix: Buffer): Buffer {

@@ -1,0 +1,176 @@
+/**
+ * The running server's admin socket: a Unix-domain socket at DIR/admin/kms.sock through
+ * which `kms backup` asks the server for a backup (the server holds the LevelDB lock, so
+ * only it can read a consistent snapshot).
+ *
+ * Who can reach it: the socket is in DIR/admin, a folder of mode 0700, and is itself mode
+ * 0600; so only the server's own user (and root) can connect — the same people who can
+ * already read DIR/master.key. It is never on the network and needs no other credential.
+ * What it can do: one thing, hand out a backup, which is encrypted to the recovery keys in
+ * DIR/recovery.json (the server cannot read it either). Each backup is written to the
+ * audit log (op "Backup", client "local-operator").
+ *
+ * Protocol: the client sends one JSON line {"op":"backup"}. The server answers one JSON
+ * line, {"ok":true,"objects":N,"auditEntries":M} or {"ok":false,"error":"…"}, then the
+ * backup file as segments (u32 BE length, bytes), then a zero length, then a JSON line with
+ * the summary. A connection that ends without the zero length is a failed backup.
+ */
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { ServerServices } from '../operations/context.js';
+import type { BackupProgress, BackupSummary } from './content.js';
+import { adminSocketPath } from './data-folder.js';
+import { BackupError } from './errors.js';
+import { takeBackup } from './take.js';
+
+export interface AdminSocket {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+function write(sock: Socket, b: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (sock.destroyed) return reject(new Error('the client went away'));
+    sock.write(b, (e) => (e ? reject(e) : resolve()));
+  });
+}
+
+export async function startAdminSocket(dataDir: string, services: ServerServices, log: Logger): Promise<AdminSocket> {
+  const path = adminSocketPath(dataDir);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  chmodSync(dirname(path), 0o700);
+  // We hold the database lock, so a socket file here is a stale one from a crash.
+  rmSync(path, { force: true });
+  let n = 0;
+  const active = new Set<Socket>();
+  const server: Server = createServer((sock) => {
+    active.add(sock);
+    sock.on('close', () => active.delete(sock));
+    sock.on('error', () => undefined);
+    let line = '';
+    const onData = (d: Buffer) => {
+      line += d.toString('utf8');
+      if (line.length > 4096) return sock.destroy();
+      const nl = line.indexOf('\n');
+      if (nl < 0) return;
+      sock.off('data', onData);
+      sock.pause();
+      void serve(sock, line.slice(0, nl), ++n);
+    };
+    sock.on('data', onData);
+  });
+  const serve = async (sock: Socket, request: string, id: number) => {
+    let op: unknown;
+    try {
+      op = (JSON.parse(request) as { op?: unknown }).op;
+    } catch {
+      op = undefined;
+    }
+    if (op !== 'backup') {
+      sock.end(JSON.stringify({ ok: false, error: 'unknown request' }) + '\n');
+      return;
+    }
+    const started = Date.now();
+    try {
+      await services.audit?.commitAlone([{ kind: 'op', time: new Date(services.clock()).toISOString(), ref: `admin/${id}`, client: 'local-operator', op: 'Backup', status: 'Success' }]);
+      let announced = false;
+      const summary = await takeBackup({ store: services.store, protector: services.protector, dataDir, source: { taken: 'running server', server: services.info.version } }, async (b) => {
+        if (!announced) {
+          announced = true;
+          await write(sock, Buffer.from(JSON.stringify({ ok: true }) + '\n'));
+        }
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(b.length);
+        await write(sock, Buffer.concat([len, b]));
+      });
+      await write(sock, Buffer.alloc(4));
+      sock.end(JSON.stringify(summary) + '\n');
+      log.info({ backup: { id: summary.id, objects: summary.objects, auditEntries: summary.auditEntries, bytes: summary.bytes, ms: Date.now() - started } }, 'backup taken through the admin socket');
+    } catch (e) {
+      log.error({ err: e }, 'backup through the admin socket failed');
+      const msg = e instanceof BackupError ? e.message : `backup failed: ${(e as Error).message}`;
+      // Before the first segment the client reads this line; after, the missing end marker tells it.
+      sock.end(JSON.stringify({ ok: false, error: msg }) + '\n');
+    }
+  };
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o600);
+  return {
+    path,
+    async close() {
+      for (const s of active) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(path, { force: true });
+    },
+  };
+}
+
+/**
+ * Ask the server at `path` for a backup; `sink` gets the file's bytes. Resolves undefined
+ * when no server listens there (no socket, or connection refused).
+ */
+export async function requestBackup(path: string, sink: (b: Buffer) => Promise<void>, onBytes?: (n: number) => void): Promise<BackupSummary | undefined> {
+  const sock = await new Promise<Socket | undefined>((resolve, reject) => {
+    const s = createConnection(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? resolve(undefined) : reject(e)));
+  });
+  if (!sock) return undefined;
+  sock.write(JSON.stringify({ op: 'backup' }) + '\n');
+  let buf = Buffer.alloc(0);
+  let state = 'status' as 'status' | 'segments' | 'summary';
+  let received = 0;
+  try {
+    for await (const d of sock as AsyncIterable<Buffer>) {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (state === 'status') {
+          const nl = buf.indexOf(0x0a);
+          if (nl < 0) break;
+          const st = JSON.parse(buf.subarray(0, nl).toString('utf8')) as { ok: boolean; error?: string };
+          if (!st.ok) throw new BackupError('IO', `the server refused: ${st.error ?? 'unknown error'}`);
+          buf = buf.subarray(nl + 1);
+          state = 'segments';
+        } else if (state === 'segments') {
+          if (buf.length < 4) break;
+          const len = buf.readUInt32BE(0);
+          if (len === 0) {
+            buf = buf.subarray(4);
+            state = 'summary';
+            continue;
+          }
+          if (buf.length < 4 + len) break;
+          const seg = buf.subarray(4, 4 + len);
+          buf = buf.subarray(4 + len);
+          received += seg.length;
+          await sink(Buffer.from(seg));
+          onBytes?.(received);
+        } else {
+          break;
+        }
+      }
+    }
+  } finally {
+    sock.destroy();
+  }
+  if (state !== 'summary') {
+    const tail = buf.toString('utf8');
+    const m = /\{"ok":false,"error":(".*?")\}/.exec(tail);
+    throw new BackupError('IO', m ? `the server failed the backup: ${JSON.parse(m[1]!) as string}` : 'the server closed the connection before the backup was complete');
+  }
+  try {
+    return JSON.parse(buf.toString('utf8')) as BackupSummary;
+  } catch {
+    throw new BackupError('IO', 'the server sent no summary');
+  }
+}
+
+export type { BackupProgress };

@@ -1,0 +1,190 @@
+/**
+ * Restore a backup into an EMPTY data folder, on a server with its own key backend.
+ *
+ * 1. The target must not exist or be empty (NOT_EMPTY otherwise).
+ * 2. The file key is unwrapped with the recovery credential (WRONG_CREDENTIAL if it is not
+ *    a recipient), then the whole file is scanned: every chunk authenticated, every frame
+ *    and the audit chain checked (TAMPERED on any problem). Nothing is written before this
+ *    pass succeeds.
+ * 3. Everything is written into a staging folder next to the target: a new master key (or
+ *    the token's KEK), each object re-sealed under it with its uid, the audit log entry by
+ *    entry with its original bytes, then a restore anchor under the new audit key
+ *    (record.ts), recovery.json (the backup's recipients, so later backups stay readable by
+ *    the same custodians), kms.json and the certificates. The second pass authenticates
+ *    again as it goes (the file could change between passes).
+ * 4. The staging folder is renamed onto the target. On any failure it is removed: nothing
+ *    half-restored is left behind. (With an HSM, a KEK and audit key created in the token
+ *    stay there; they protect nothing.)
+ */
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { HsmConfig } from '../config/config.js';
+import { sha256 } from '../audit/record.js';
+import { writeRestoreAnchor } from '../audit/restore-anchor.js';
+import type { ObjectRecord } from '../objects/managed-object.js';
+import { LevelStore } from '../store/leveldb/index.js';
+import type { AuditAppend, StoreOp } from '../store/object-store.js';
+import { scanBackup, type BackupProgress, type Manifest } from './content.js';
+import { assertEmptyFolder, CONFIG_FILE, configFileContent, openKeys } from './data-folder.js';
+import { BackupError } from './errors.js';
+import { BackupFile } from './format.js';
+import { RECOVERY_FILE, unwrapFileKey } from './recovery.js';
+
+export interface RestoreOptions {
+  readonly file: string;
+  readonly dataDir: string;
+  readonly credential: KeyObject;
+  /** The new server's token; absent: a new software master key. */
+  readonly hsm?: HsmConfig;
+  readonly onProgress?: (p: BackupProgress & { readonly pass: 'verify' | 'write' }) => void;
+  readonly progressEvery?: number;
+}
+
+export interface RestoreSummary {
+  readonly backup: string;
+  readonly objects: number;
+  readonly auditEntries: number;
+  readonly kekId: string;
+  readonly auditKeyId: string;
+  /** Objects whose value is a non-extractable key of the SOURCE HSM (see content.ts). */
+  readonly hsmResident: number;
+}
+
+const OBJECTS_PER_COMMIT = 200;
+const AUDIT_PER_COMMIT = 1000;
+
+export async function verifyBackupFile(file: string, credential: KeyObject, onProgress?: (p: BackupProgress) => void, progressEvery?: number) {
+  const f = await BackupFile.open(file);
+  try {
+    const key = unwrapFileKey(f.header.recipients, credential);
+    try {
+      const scan = await scanBackup(f, key, undefined, onProgress, progressEvery);
+      return { header: f.header, ...scan };
+    } finally {
+      key.fill(0);
+    }
+  } finally {
+    await f.close();
+  }
+}
+
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummary> {
+  const target = resolve(opts.dataDir);
+  assertEmptyFolder(target, 'restore fills an empty data folder only');
+  const file = await BackupFile.open(opts.file);
+  let stage: string | undefined;
+  try {
+    const fileKey = unwrapFileKey(file.header.recipients, opts.credential);
+    try {
+      const every = opts.progressEvery;
+      await scanBackup(file, fileKey, undefined, (p) => opts.onProgress?.({ ...p, pass: 'verify' }), every);
+
+      mkdirSync(dirname(target), { recursive: true });
+      stage = mkdtempSync(join(dirname(target), `.${basename(target)}.restoring-`));
+      chmodSync(stage, 0o700);
+      const summary = await writeInto(stage, target, file, fileKey, opts);
+      if (existsSync(target)) rmdirSync(target); // empty (checked above); rename needs it gone
+      renameSync(stage, target);
+      stage = undefined;
+      return summary;
+    } finally {
+      fileKey.fill(0);
+    }
+  } finally {
+    await file.close();
+    if (stage) rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+async function writeInto(stage: string, target: string, file: BackupFile, fileKey: Buffer, opts: RestoreOptions): Promise<RestoreSummary> {
+  const keys = await openKeys(stage, opts.hsm, { create: true });
+  let store: LevelStore | undefined;
+  try {
+    store = new LevelStore({ path: join(stage, 'db') });
+    await store.open();
+    const s = store;
+    let manifest: Manifest | undefined;
+    let ops: StoreOp[] = [];
+    let appends: AuditAppend[] = [];
+    let link: Buffer = Buffer.alloc(0);
+    let objects = 0;
+    let audits = 0;
+    let hsmResident = 0;
+    const importedKeyIds = new Set<string>();
+    const flushOps = async () => {
+      if (ops.length) await s.commit(ops);
+      ops = [];
+    };
+    const flushAudit = async () => {
+      if (appends.length) await s.commit([], { audit: appends });
+      appends = [];
+    };
+    await scanBackup(
+      file,
+      fileKey,
+      async (f) => {
+        switch (f.type) {
+          case 'manifest':
+            manifest = f.manifest;
+            break;
+          case 'object': {
+            let rec: ObjectRecord = f.record;
+            if (rec.hsmKey !== undefined) hsmResident++;
+            if (f.body) {
+              const sealed = await keys.protector.seal(rec.uid, f.body);
+              f.body.fill(0);
+              rec = { ...rec, sealedBody: sealed, kekId: keys.protector.kekId };
+            }
+            ops.push({ type: 'put', record: rec, expectedRevision: 0 });
+            objects++;
+            if (ops.length >= OBJECTS_PER_COMMIT) await flushOps();
+            break;
+          }
+          case 'audit': {
+            await flushOps();
+            const { seq, bytes } = f;
+            const parsed = JSON.parse(bytes.toString('utf8')) as { kind?: string; keyId?: string };
+            if ((parsed.kind === 'checkpoint' || parsed.kind === 'restore') && typeof parsed.keyId === 'string') importedKeyIds.add(parsed.keyId);
+            appends.push({
+              seal: (at, prev) => {
+                // The new log must hold the old one exactly: same positions, same links.
+                if (at !== seq || !Buffer.from(prev).equals(link)) throw new BackupError('IO', `audit entry ${seq} would land at ${at}`);
+                link = sha256(bytes);
+                return { bytes, link };
+              },
+            });
+            audits++;
+            if (appends.length >= AUDIT_PER_COMMIT) await flushAudit();
+            break;
+          }
+          case 'file': {
+            const dir = join(stage, 'certs');
+            mkdirSync(dir, { recursive: true, mode: 0o700 });
+            writeFileSync(join(dir, f.name), f.bytes, { mode: f.name.endsWith('.key') ? 0o600 : 0o644 });
+            f.bytes.fill(0);
+            break;
+          }
+        }
+      },
+      (p) => opts.onProgress?.({ ...p, pass: 'write' }),
+      opts.progressEvery,
+    );
+    await flushOps();
+    await flushAudit();
+    if (!manifest) throw new BackupError('TAMPERED', 'no manifest');
+    await writeRestoreAnchor(s, keys.auditKey, file.header.id, [...importedKeyIds]);
+    await s.close();
+    writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o644 });
+    writeFileSync(join(stage, CONFIG_FILE), configFileContent(target, opts.hsm), { mode: 0o600 });
+    return { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
+  } finally {
+    await store?.close();
+    await keys.close();
+  }
+}
+
+/** A unique temporary name next to `path` (for writing a file and renaming it into place). */
+export function partialName(path: string): string {
+  return `${path}.partial-${randomBytes(4).toString('hex')}`;
+}

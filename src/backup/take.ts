@@ -1,0 +1,97 @@
+/**
+ * Taking a backup: from a store and key protector (the running server, through its admin
+ * socket) or from a stopped data folder (opened directly).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HsmConfig } from '../config/config.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
+import { LevelStore } from '../store/leveldb/index.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { writeBackup, type BackupProgress, type BackupSummary } from './content.js';
+import { CERT_FILES, openKeys, readRecovery } from './data-folder.js';
+import { BackupError } from './errors.js';
+import { partialName } from './restore.js';
+
+/** The data folder's certificates, carried so agents keep trusting a restored server. */
+export function certFiles(dataDir: string): { name: string; bytes: Buffer }[] {
+  return CERT_FILES.map((name) => ({ name, path: join(dataDir, 'certs', name) }))
+    .filter((f) => existsSync(f.path))
+    .map((f) => ({ name: f.name, bytes: readFileSync(f.path) }));
+}
+
+export interface TakeOptions {
+  readonly store: ObjectStore;
+  readonly protector: KeyProtector;
+  readonly dataDir: string;
+  readonly source?: Readonly<Record<string, string | number>>;
+  readonly onProgress?: (p: BackupProgress) => void;
+  readonly progressEvery?: number;
+  readonly chunkSize?: number;
+}
+
+/** Snapshot the store and write the backup to `sink`. */
+export async function takeBackup(opts: TakeOptions, sink: (b: Buffer) => Promise<void>): Promise<BackupSummary> {
+  const recovery = readRecovery(opts.dataDir);
+  const snapshot = await opts.store.snapshot();
+  try {
+    return await writeBackup(
+      {
+        snapshot,
+        protector: opts.protector,
+        recovery,
+        files: certFiles(opts.dataDir),
+        source: { protector: opts.protector.kekId.split(':')[0] ?? '', ...(opts.source ?? {}) },
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.progressEvery !== undefined ? { progressEvery: opts.progressEvery } : {}),
+        ...(opts.chunkSize !== undefined ? { chunkSize: opts.chunkSize } : {}),
+      },
+      sink,
+    );
+  } finally {
+    await snapshot.close();
+  }
+}
+
+/** Write to `out` through a temporary file, synced and renamed into place when complete. */
+export async function toFile<T>(out: string, write: (sink: (b: Buffer) => Promise<void>) => Promise<T>): Promise<T> {
+  const tmp = partialName(out);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    const result = await write(async (b) => {
+      await fh.write(b);
+    });
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, out);
+    return result;
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Back up a stopped data folder (its database must not be in use). */
+export async function backupStoppedFolder(dataDir: string, hsm: HsmConfig | undefined, out: string, onProgress?: (p: BackupProgress) => void): Promise<BackupSummary> {
+  readRecovery(dataDir); // fail early, before opening anything
+  const store = new LevelStore({ path: join(dataDir, 'db') });
+  if (!existsSync(join(dataDir, 'db'))) throw new BackupError('IO', `${dataDir} has no database (db/)`);
+  try {
+    await store.open();
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new BackupError('IO', /lock/i.test(msg) ? `${dataDir}: the database is in use and the server's admin socket does not answer` : msg, { cause: e });
+  }
+  try {
+    const keys = await openKeys(dataDir, hsm, { create: false });
+    try {
+      return await toFile(out, (sink) => takeBackup({ store, protector: keys.protector, dataDir, source: { taken: 'stopped data folder' }, ...(onProgress ? { onProgress } : {}) }, sink));
+    } finally {
+      await keys.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
