@@ -6,9 +6,9 @@
  * Who can reach it: the socket is in DIR/admin, a folder of mode 0700, and is itself mode
  * 0600; so only the server's own user (and root) can connect — the same people who can
  * already read DIR/master.key. It is never on the network and needs no other credential.
- * What it can do: one thing, hand out a backup, which is encrypted to the recovery keys in
- * DIR/recovery.json (the server cannot read it either). Each backup is written to the
- * audit log (op "Backup", client "local-operator").
+ * What it can do: hand out a backup, which is encrypted to the recovery keys in
+ * DIR/recovery.json (the server cannot read it either), and rotate the KEK (src/hsm/
+ * rotation-remote.ts). Each is written to the audit log (client "local-operator").
  *
  * Protocol: the client sends one JSON line {"op":"backup"}. The server answers one JSON
  * line, {"ok":true,"objects":N,"auditEntries":M} or {"ok":false,"error":"…"}, then the
@@ -24,6 +24,7 @@ import type { BackupProgress, BackupSummary } from './content.js';
 import { adminSocketPath } from './data-folder.js';
 import { BackupError } from './errors.js';
 import { takeBackup } from './take.js';
+import { isRotationRequest, serveRotation } from '../hsm/rotation-remote.js';
 
 export interface AdminSocket {
   readonly path: string;
@@ -62,11 +63,17 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
     sock.on('data', onData);
   });
   const serve = async (sock: Socket, request: string, id: number) => {
-    let op: unknown;
+    let parsed: unknown;
     try {
-      op = (JSON.parse(request) as { op?: unknown }).op;
+      parsed = JSON.parse(request);
     } catch {
-      op = undefined;
+      parsed = undefined;
+    }
+    const op = (parsed as { op?: unknown } | undefined)?.op;
+    if (isRotationRequest(parsed)) {
+      sock.resume();
+      await serveRotation(sock, parsed, services, dataDir, log);
+      return;
     }
     if (op !== 'backup') {
       sock.end(JSON.stringify({ ok: false, error: 'unknown request' }) + '\n');

@@ -5,9 +5,9 @@
  *   kms hsm rotate-kek   a new KEK becomes current; every object is rewrapped under it;
  *                        with --destroy-old the KEKs no object uses any more are destroyed
  *
- * Both work on a data folder whose server is stopped (LevelDB admits one process). On a
- * running server, the same rotation runs inside the server and it keeps serving: see the
- * admin channel in the README.
+ * rotate-kek on a running server asks it through its admin socket (DATA/admin/kms.sock, the
+ * server's own user only): the server rotates and keeps serving. With no server running it
+ * opens the stopped data folder itself. status needs the server stopped.
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -19,6 +19,8 @@ import type { KeyBackend } from '../hsm/key-backend.js';
 import { kekUsage, rotateKek, RotationError, type RewrapProgress } from '../hsm/rotation.js';
 import { openHsmProtector } from '../server/bootstrap.js';
 import { LevelStore } from '../store/leveldb/index.js';
+import { adminSocketPath } from '../backup/data-folder.js';
+import { requestRotation } from '../hsm/rotation-remote.js';
 import { join } from 'node:path';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
@@ -38,7 +40,8 @@ Options:
   --label LABEL      rotate-kek: the new KEK's label (default kms-kek-<random hex>)
   -h, --help         this help
 
-The server must be stopped (the data folder's database admits one process).
+rotate-kek on a running server goes through its admin socket (the server keeps serving);
+otherwise it works on the stopped data folder. status needs the server stopped.
 Exit codes: 0 ok, 1 the rotation failed (every key still opens under the old or new
 KEK; run it again), 2 usage error, 3 the data folder or the HSM could not be opened.`;
 
@@ -91,9 +94,6 @@ async function status(o: Opened, io: CliIo): Promise<number> {
 }
 
 async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: string }, io: CliIo): Promise<number> {
-  if (o.config.hsm?.kekLabel !== undefined) {
-    throw new UsageError(`hsm.kekLabel (${o.config.hsm.kekLabel}) pins the KEK in the configuration: remove it (the data folder's hsm-kek.json will name the current KEK) and run again`);
-  }
   const audit = new AuditTrail({ store: o.store, key: await HsmAuditKey.open(o.backend), log: pino({ level: 'silent' }) });
   let last = 0;
   const progress = (p: RewrapProgress) => {
@@ -124,6 +124,29 @@ async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: stri
   }
 }
 
+/** Rotate through a running server's admin socket; undefined when no server answers there. */
+async function rotateOnline(config: KmsConfig, values: { 'destroy-old'?: boolean; label?: string }, io: CliIo): Promise<number | undefined> {
+  let last = 0;
+  try {
+    const r = await requestRotation(
+      adminSocketPath(config.dataDir),
+      { ...(values['destroy-old'] !== undefined && { destroyOld: values['destroy-old'] }), ...(values.label !== undefined && { label: values.label }) },
+      (p) => {
+        if (Date.now() - last < 1000 && p.scanned < p.total) return;
+        last = Date.now();
+        io.stderr.write(`pass ${p.pass}: ${p.scanned}/${p.total} objects scanned, ${p.rewrapped} rewrapped (running server)\n`);
+      },
+    );
+    if (!r) return undefined;
+    io.stdout.write(`KEK rotated by the running server: ${r.previous} -> ${r.current}; ${r.rewrapped} objects rewrapped (${r.scanned} scanned, ${r.passes} passes)\n`);
+    if (r.destroyed.length) io.stdout.write(`destroyed: ${r.destroyed.join(', ')}\n`);
+    return ExitCode.Ok;
+  } catch (e) {
+    io.stderr.write(`kms hsm rotate-kek: ${(e as Error).message}\n`);
+    return ExitCode.InvalidInput;
+  }
+}
+
 export const hsmCommand: Command = {
   name: 'hsm',
   summary: 'the key-encryption key in the HSM: status, rotate-kek',
@@ -138,6 +161,13 @@ export const hsmCommand: Command = {
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message);
       throw e;
+    }
+    if (sub === 'rotate-kek' && config.hsm?.kekLabel !== undefined) {
+      throw new UsageError(`hsm.kekLabel (${config.hsm.kekLabel}) pins the KEK in the configuration: remove it (the data folder's hsm-kek.json will name the current KEK) and run again`);
+    }
+    if (sub === 'rotate-kek') {
+      const online = await rotateOnline(config, values, io);
+      if (online !== undefined) return online;
     }
     let opened: Opened;
     try {

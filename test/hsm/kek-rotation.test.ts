@@ -16,7 +16,8 @@ import { readKekMarker } from '../../src/hsm/kek-marker.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { Session, V2_1 } from '../support/kmip-session.js';
-import { ensureBuilt, kms } from '../audit/helpers.js';
+import { ensureBuilt, kms, KMS } from '../audit/helpers.js';
+import { spawn } from 'node:child_process';
 import { createSoftHsmToken } from './softhsm.js';
 
 const token = createSoftHsmToken('kms-rotate');
@@ -116,6 +117,43 @@ describe('KEK rotation while the server serves', () => {
   });
 });
 
+describe('kms hsm rotate-kek against the running server', () => {
+  it('rotates through the admin socket while a client keeps reading; the server keeps serving every key', async () => {
+    const config = join(srv.dataDir, 'kms-online.json');
+    writeFileSync(config, JSON.stringify({ dataDir: srv.dataDir, hsm }));
+    const before = srv.kms.services.protector.kekId;
+    let stop = false;
+    const failures: string[] = [];
+    let reads = 0;
+    const reader = (async () => {
+      const s = new Session(await srv.client(), V2_1);
+      const uids = [...keys.keys()];
+      while (!stop) {
+        const uid = uids[reads++ % uids.length]!;
+        const r = await s.call(Operation.Get, getPayload(uid));
+        if (r.status !== ResultStatus.Success || Buffer.from(keyMaterialOf(r.payload)).toString('hex') !== keys.get(uid)) failures.push(uid);
+      }
+    })();
+    // Not spawnSync: the server runs in this process and must keep serving meanwhile.
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [KMS, 'hsm', 'rotate-kek', '--config', config], { env: { ...process.env, KMS_CONFIG: '' } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    stop = true;
+    await reader;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`KEK rotated by the running server: ${before} -> hsm:kms-kek-[0-9a-f]{8}; ${keys.size} objects rewrapped`));
+    expect(srv.kms.services.protector.kekId).not.toBe(before);
+    expect(failures).toEqual([]);
+    expect(reads).toBeGreaterThan(0);
+    expect([...(await kekUsage(srv.kms.services.store)).keys()]).toEqual([srv.kms.services.protector.kekId]);
+  });
+});
+
 describe('kms hsm on a stopped data folder', () => {
   let config: string;
   beforeAll(async () => {
@@ -127,18 +165,19 @@ describe('kms hsm on a stopped data folder', () => {
   it('status lists the current KEK and how many objects it seals', () => {
     const r = kms('hsm', 'status', '--config', config);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('current KEK: hsm:kms-kek-second');
-    expect(r.stdout).toMatch(new RegExp(`\\* hsm:kms-kek-second\\s+${keys.size} objects`));
+    expect(r.stdout).toMatch(/current KEK: hsm:kms-kek-[0-9a-f]{8}\n/);
+    expect(r.stdout).toMatch(new RegExp(`\\* hsm:kms-kek-[0-9a-f]{8}\\s+${keys.size} objects`));
   });
 
   it('rotate-kek --destroy-old rewraps everything, leaves one KEK, and the audit chain still verifies', async () => {
+    const current = readKekMarker(srv.dataDir)!.label;
     const r = kms('hsm', 'rotate-kek', '--config', config, '--destroy-old');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`${keys.size} objects rewrapped`));
     expect(r.stderr).toMatch(/pass 1: \d+\/\d+ objects scanned/);
     const left = await tokenKeks();
     expect(left).toHaveLength(1);
-    expect(left[0]).not.toBe('kms-kek-second');
+    expect(left[0]).not.toBe(current);
     const v = kms('audit', 'verify', '--config', config);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     srv = await startTestKms({ hsm }, { dataDir: srv.dataDir });
