@@ -12,7 +12,8 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type KmsConfig } from '../config/config.js';
+import type { KmsConfig } from '../config/config.js';
+import { cliConfig, parseCli } from './args.js';
 import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
 import { decodeRecord } from '../audit/record.js';
 import { buildReport, formatReport } from '../audit/report.js';
@@ -68,12 +69,7 @@ const OPTIONS = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 function configFor(values: Values): KmsConfig {
-  try {
-    return loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: values.config } });
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(e.message);
-    throw e;
-  }
+  return cliConfig(values);
 }
 
 async function openAuditKey(config: KmsConfig): Promise<{ key: AuditKey; close(): Promise<void> }> {
@@ -247,12 +243,7 @@ export const auditCommand: Command = {
   summary: 'verify, report on and follow the tamper-evident audit trail',
   help: HELP,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCli(argv, OPTIONS);
     const [sub, ...extra] = parsed.positionals;
     if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
     switch (sub) {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type KmsConfig } from '../config/config.js';
+import { parseCli } from './args.js';
 import { requestBackup } from '../backup/admin-socket.js';
 import type { BackupSummary } from '../backup/content.js';
 import { adminSocketPath, CONFIG_FILE } from '../backup/data-folder.js';
@@ -124,12 +125,7 @@ export const backupCommand: Command = {
   summary: 'take an encrypted backup (also of a running server); verify one',
   help: HELP,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCli(argv, OPTIONS);
     const [sub, ...rest] = parsed.positionals;
     if (sub === 'verify') {
       if (rest.length !== 1) throw new UsageError('kms backup verify FILE: give one file');

@@ -9,9 +9,9 @@
  * server's own user only): the server rotates and keeps serving. With no server running it
  * opens the stopped data folder itself. status needs the server stopped.
  */
-import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { ConfigError, loadConfig, type KmsConfig } from '../config/config.js';
+import type { KmsConfig } from '../config/config.js';
+import { cliConfig, parseCli } from './args.js';
 import { HsmAuditKey } from '../audit/audit-key.js';
 import { AuditTrail } from '../audit/trail.js';
 import type { HsmProtector } from '../hsm/hsm-protector.js';
@@ -152,16 +152,10 @@ export const hsmCommand: Command = {
   summary: 'the key-encryption key in the HSM: status, rotate-kek',
   help: HELP,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    const { values, positionals } = parseCli(argv, OPTIONS);
     const sub = positionals[0];
     if (sub !== 'status' && sub !== 'rotate-kek') throw new UsageError(sub === undefined ? 'which: status or rotate-kek?' : `unknown subcommand '${sub}'`);
-    let config: KmsConfig;
-    try {
-      config = loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: values.config } });
-    } catch (e) {
-      if (e instanceof ConfigError) throw new UsageError(e.message);
-      throw e;
-    }
+    const config = cliConfig(values);
     if (sub === 'rotate-kek' && config.hsm?.kekLabel !== undefined) {
       throw new UsageError(`hsm.kekLabel (${config.hsm.kekLabel}) pins the KEK in the configuration: remove it (the data folder's hsm-kek.json will name the current KEK) and run again`);
     }

@@ -254,7 +254,11 @@ function checkSplitKey(p: Record<string, TtlvNode | undefined>): void {
 }
 
 /** The Symmetric Key structure Create stores: Key Block { Raw, Key Value { Key Material }, algorithm, length }. */
-export function symmetricKeyBody(key: Uint8Array, algorithm: number, bits: number): StructureNode {
+/**
+ * A Symmetric Key body in Raw format. `key` undefined: an HSM-resident key's body, the Key
+ * Block's metadata without a Key Value (the value never leaves the token).
+ */
+export function symmetricKeyBody(key: Uint8Array | undefined, algorithm: number, bits: number): StructureNode {
   return {
     tag: Tag.SymmetricKey,
     type: 'Structure',
@@ -264,7 +268,7 @@ export function symmetricKeyBody(key: Uint8Array, algorithm: number, bits: numbe
         type: 'Structure',
         value: [
           { tag: Tag.KeyFormatType, type: 'Enumeration', value: KeyFormatType.Raw },
-          { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: key }] },
+          ...(key ? [{ tag: Tag.KeyValue, type: 'Structure' as const, value: [{ tag: Tag.KeyMaterial, type: 'ByteString' as const, value: key }] }] : []),
           { tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: algorithm },
           { tag: Tag.CryptographicLength, type: 'Integer', value: bits },
         ],

@@ -25,7 +25,7 @@
  * - Invalid Field: a payload that breaks its schema.
  */
 import { randomBytes } from 'node:crypto';
-import { KeyFormatType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
@@ -114,7 +114,7 @@ async function createResident(
   attrs.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
   attrs.delete('Digest');
   try {
-    await commitNewObject(ctx, objectType, attrs, residentKeyBody(algorithm, bits), { uid, hsmKey: encodeKeyRef(ref) });
+    await commitNewObject(ctx, objectType, attrs, symmetricKeyBody(undefined, algorithm, bits), { uid, hsmKey: encodeKeyRef(ref) });
   } catch (e) {
     await resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid, err }, 'could not remove the token key of a failed Create'));
     throw e;
@@ -124,23 +124,4 @@ async function createResident(
     { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
     { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
   ]);
-}
-
-/** The sealed body of a resident key: its Key Block without a Key Value. */
-function residentKeyBody(algorithm: number, bits: number): StructureNode {
-  return {
-    tag: Tag.SymmetricKey,
-    type: 'Structure',
-    value: [
-      {
-        tag: Tag.KeyBlock,
-        type: 'Structure',
-        value: [
-          { tag: Tag.KeyFormatType, type: 'Enumeration', value: KeyFormatType.Raw },
-          { tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: algorithm },
-          { tag: Tag.CryptographicLength, type: 'Integer', value: bits },
-        ],
-      },
-    ],
-  };
 }
