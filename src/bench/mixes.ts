@@ -7,6 +7,7 @@
  * Requests that do not change between iterations are encoded once; each response is decoded
  * and every batch item must be a success (anything else counts as an error).
  */
+import { randomBytes } from 'node:crypto';
 import { KmipClient, type KmipClientOptions } from '../client/client.js';
 import { attr, attributeV1, createSymmetricKeyPayload, getPayload, locatePayload, parseResponse, requestMessage, uniqueIdentifierOf } from '../client/requests.js';
 import { BlockCipherMode, CryptographicAlgorithm, Operation, ResultStatus, RevocationReasonCode, State } from '../kmip/generated/enums.gen.js';
@@ -95,6 +96,7 @@ function locateBytes(attributes: readonly TtlvNode[], maximumItems?: number): Ui
 }
 
 const encryptData = new Uint8Array(1024).fill(0x5a);
+/** A fresh 96-bit IV each time (PyKMIP does not take Random IV). */
 function encryptBytes(uid: string): Uint8Array {
   return message(
     Operation.Encrypt,
@@ -104,9 +106,9 @@ function encryptBytes(uid: string): Uint8Array {
         t.enum(Tag.BlockCipherMode, BlockCipherMode.GCM),
         t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
         t.int(Tag.TagLength, 16),
-        t.bool(Tag.RandomIV, true),
       ]),
       t.bytes(Tag.Data, encryptData),
+      t.bytes(Tag.IVCounterNonce, randomBytes(12)),
     ]),
   );
 }
@@ -158,8 +160,8 @@ export function bindMix(name: MixName, setup: MixSetup): BoundMix {
       return { perConnection: false, run: async (c) => void (await expectFound(c, req)) };
     }
     case 'encrypt': {
-      const req = encryptBytes(setup.uid ?? '');
-      return { perConnection: false, run: async (c) => void (await exchange(c, req)) };
+      const uid = setup.uid ?? '';
+      return { perConnection: false, run: async (c) => void (await exchange(c, encryptBytes(uid))) };
     }
     case 'lifecycle':
       return {
