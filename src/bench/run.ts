@@ -221,7 +221,9 @@ export function ratios(ours: readonly PointResult[], theirs: readonly PointResul
   return ours.map((o) => {
     const p = theirs.find((x) => x.mix === o.mix && x.connections === o.connections);
     const base = { mix: o.mix, title: o.title, connections: o.connections };
-    if (!p || p.na !== undefined || p.ops === 0) return { ...base, na: p?.na ?? (p ? `no successful ${o.title} on it` : 'not run') };
+    if (!p) return { ...base, na: 'not run' };
+    if (p.na !== undefined) return { ...base, na: p.na };
+    if (p.ops === 0) return { ...base, na: `${p.server} finished no op started in the ${p.seconds.toFixed(0)} s window${p.errors > 0 ? `; errors: ${p.firstError ?? p.errors}` : ''}` };
     if (o.na !== undefined || o.ops === 0) return { ...base, na: o.na ?? 'no successful op on ours' };
     return {
       ...base,
@@ -235,7 +237,7 @@ export function renderRatios(rs: readonly Ratio[], them: string): string {
   const head = ['mix', 'conns', `throughput kms/${them}`, `CPU per op kms/${them}`];
   const rows = rs.map((r) =>
     r.na !== undefined
-      ? [r.title, String(r.connections), `n/a (${r.na.slice(0, 60)})`, '']
+      ? [r.title, String(r.connections), `n/a: ${r.na.slice(0, 90)}`, '']
       : [r.title, String(r.connections), r.throughput === undefined ? '-' : `${r.throughput.toFixed(1)}×`, r.cpuPerOp === undefined ? '-' : `1/${(1 / r.cpuPerOp).toFixed(0)}`],
   );
   return markdown(head, rows);
