@@ -66,11 +66,13 @@ function message(operation: number, payload: StructureNode): Uint8Array {
   return encode(requestMessage({ version: V, batch: [{ operation, payload }] }));
 }
 
-const createBytes = message(Operation.Create, createSymmetricKeyPayload(V, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: USAGE }));
+let createBytes: Uint8Array | undefined; // encoded on first use: `kms serve` imports this module too
 
 async function createKey(c: KmipClient, name?: string): Promise<string> {
   const bytes =
-    name === undefined ? createBytes : message(Operation.Create, createSymmetricKeyPayload(V, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: USAGE, name }));
+    name === undefined
+      ? (createBytes ??= message(Operation.Create, createSymmetricKeyPayload(V, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: USAGE })))
+      : message(Operation.Create, createSymmetricKeyPayload(V, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: USAGE, name }));
   const [p] = await exchange(c, bytes);
   return uniqueIdentifierOf(p);
 }
