@@ -33,6 +33,7 @@ Options:
                       objects and at each size measure ${SCALE_MIX_NAMES.join(', ')} and RSS
   --data-dir DIR      our server's data folder (default: a temporary one, removed after)
   --connect H:P       bench a server that is already running instead of starting one
+                      (then also the mix locate-state, e.g. on a --preload data folder)
   --server-pid PID    with --connect: the process to read CPU time and RSS from
   --cpu-prof DIR      run our server under node --cpu-prof, profiles written to DIR
   --certs DIR         development certificates (default certs/dev; made if missing)
@@ -103,7 +104,9 @@ export function parseBenchArgs(argv: string[]): Options {
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const preloadN = str('preload') === undefined ? undefined : Number(str('preload'));
   if (preloadN !== undefined && !(Number.isInteger(preloadN) && preloadN >= 1 && preloadN <= 100_000_000)) throw new UsageError('--preload: expected an object count 1..100000000');
-  const allowed: readonly string[] = preloadN !== undefined ? SCALE_MIX_NAMES : MIX_NAMES;
+  // Against a server someone started (--connect), e.g. on a preloaded data folder, locate-state
+  // (which needs no setup) is allowed too.
+  const allowed: readonly string[] = preloadN !== undefined ? SCALE_MIX_NAMES : str('connect') !== undefined ? [...MIX_NAMES, 'locate-state'] : MIX_NAMES;
   const mixes = (str('mixes')?.split(',').map((m) => m.trim()) ?? [...allowed]) as MixName[];
   for (const m of mixes) if (!allowed.includes(m)) throw new UsageError(`unknown mix ${JSON.stringify(m)}${preloadN !== undefined ? ' for --preload' : ''}; mixes: ${allowed.join(', ')}`);
   let connect: Options['connect'];
