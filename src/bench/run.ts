@@ -214,6 +214,8 @@ export interface Ratio {
   readonly throughput?: number;
   readonly cpuPerOp?: number;
   readonly na?: string;
+  /** Fewest ops either side counted: a ratio over a handful of ops is marked as such. */
+  readonly minOps?: number;
 }
 
 /** Our/their ratios, point by point (same mix and connections). */
@@ -228,6 +230,7 @@ export function ratios(ours: readonly PointResult[], theirs: readonly PointResul
     return {
       ...base,
       throughput: o.opsPerSec / p.opsPerSec,
+      minOps: Math.min(o.ops, p.ops),
       ...(o.cpuPerOpMs !== undefined && p.cpuPerOpMs !== undefined && o.cpuPerOpMs > 0 && { cpuPerOp: o.cpuPerOpMs / p.cpuPerOpMs }),
     };
   });
@@ -238,7 +241,12 @@ export function renderRatios(rs: readonly Ratio[], them: string): string {
   const rows = rs.map((r) =>
     r.na !== undefined
       ? [r.title, String(r.connections), `n/a: ${r.na.slice(0, 90)}`, '']
-      : [r.title, String(r.connections), r.throughput === undefined ? '-' : `${r.throughput.toFixed(1)}×`, r.cpuPerOp === undefined ? '-' : `1/${(1 / r.cpuPerOp).toFixed(0)}`],
+      : [
+          r.title,
+          String(r.connections),
+          (r.throughput === undefined ? '-' : `${r.throughput.toFixed(1)}×`) + ((r.minOps ?? Infinity) < 10 ? ` (only ${r.minOps} ops)` : ''),
+          r.cpuPerOp === undefined ? '-' : `1/${(1 / r.cpuPerOp).toFixed(0)}`,
+        ],
   );
   return markdown(head, rows);
 }
