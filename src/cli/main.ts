@@ -4,6 +4,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { auditCommand } from './audit.js';
+import { benchCommand } from './bench.js';
 import { certsCommand } from './certs.js';
 import { hsmCommand } from './hsm.js';
 import { serveCommand } from './serve.js';
@@ -25,7 +26,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const COMMANDS: readonly Command[] = [serveCommand, initCommand, certsCommand, backupCommand, restoreCommand, auditCommand, hsmCommand, ttlvCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, initCommand, certsCommand, backupCommand, restoreCommand, auditCommand, hsmCommand, ttlvCommand, benchCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

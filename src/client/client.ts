@@ -30,6 +30,11 @@ export interface KmipClientOptions {
   readonly timeoutMs?: number;
   /** Largest response accepted, header included, in bytes. Default 16 MiB. */
   readonly maxResponseBytes?: number;
+  /**
+   * A TLS context made once (tls.createSecureContext from the same ca/cert/key) for clients
+   * that open many connections: without it every connect parses the PEM material again.
+   */
+  readonly secureContext?: tls.SecureContext;
 }
 
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -76,6 +81,7 @@ export class KmipClient {
       minVersion: 'TLSv1.2',
       rejectUnauthorized: true,
       ...(servername !== undefined && { servername }),
+      ...(opts.secureContext !== undefined && { secureContext: opts.secureContext }),
     });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -200,13 +200,19 @@ export function maskFromNames(maskName: string, names: readonly string[]): numbe
 
 // ------------------------------------------------------------------------------------- versions
 
-/** "2.1" → {major: 2, minor: 1}. */
+const parsedVersions = new Map<string, KmipVersion>();
+
+/** "2.1" → {major: 2, minor: 1} (frozen, parsed once per string: `isAvailable` runs per item per request). */
 export function parseSpecVersion(s: SpecVersion): KmipVersion {
+  const known = parsedVersions.get(s);
+  if (known) return known;
   const [major, minor] = s.split('.').map((p) => parseInt(p, 10));
   if (major === undefined || minor === undefined || Number.isNaN(major) || Number.isNaN(minor)) {
     throw new RangeError(`bad spec version ${s}`);
   }
-  return Object.freeze({ major, minor });
+  const v = Object.freeze({ major, minor });
+  parsedVersions.set(s, v);
+  return v;
 }
 
 /** The SpecVersion naming a protocol version, or undefined when the registry has no such version. */

@@ -32,6 +32,7 @@ import type { Principal } from '../policy/access.js';
 import { RequestAudit } from '../audit/request-audit.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
 import type { HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
+import type { Logger } from 'pino';
 
 export interface DispatchResult {
   readonly response: TtlvNode;
@@ -143,13 +144,17 @@ export async function dispatch(
   if (!isSupportedVersion(services, version)) {
     return refuse([failure(ResultReason.InvalidMessage, `protocol version ${version.major}.${version.minor} is not supported`)]);
   }
-  const log = services.log.child({
-    conn: correlation.connectionId,
-    req: correlation.requestNo,
-    principal: principal.id,
-    kmip: `${version.major}.${version.minor}`,
-    ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
-  });
+  // The request's child logger is made when something logs: building one (bindings serialized,
+  // redaction set up) for every request cost more than a Get's own work in the profile.
+  let requestLog: Logger | undefined;
+  const log = (): Logger =>
+    (requestLog ??= services.log.child({
+      conn: correlation.connectionId,
+      req: correlation.requestNo,
+      principal: principal.id,
+      kmip: `${version.major}.${version.minor}`,
+      ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
+    }));
 
   const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
   if (header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo) {
@@ -159,7 +164,18 @@ export async function dispatch(
     return refuseAll(ResultReason.FeatureNotSupported, 'asynchronous operations are not supported');
   }
 
-  const ctx: OperationContext = { services, principal, version, header, now: nowSeconds(services), batch: {}, log, ...(audit ? { audit } : {}) };
+  const ctx: OperationContext = {
+    services,
+    principal,
+    version,
+    header,
+    now: nowSeconds(services),
+    batch: {},
+    get log() {
+      return log();
+    },
+    ...(audit ? { audit } : {}),
+  };
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
   const items: ResponseItem[] = [];
   for (const [index, item] of req.items.entries()) {
@@ -176,7 +192,7 @@ export async function dispatch(
         const payload = await handler.handle(ctx, item.payload);
         result = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, status: ResultStatus.Success, payload };
       } catch (e) {
-        result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log);
+        result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log());
       }
     }
     audit?.end(result, ctx.batch.idPlaceholder);

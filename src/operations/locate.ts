@@ -153,6 +153,12 @@ async function candidates(ctx: OperationContext, req: LocateRequest): Promise<Se
     if (plan === null) return new Set();
     for (const any of plan) sets.push(await union(ctx, any));
   }
+  // When the requested attributes already narrow the search to a few objects, the wide sets
+  // below (every object in the searched storage, every object the requester can reach: the
+  // whole store, typically) are not read: `locateRecords` checks storage and access of each
+  // candidate exactly anyway, so they only ever narrowed. Reading them made a Locate by name
+  // cost O(objects).
+  if (sets.length > 0 && Math.min(...sets.map((s) => s.size)) <= NARROW_ENOUGH) return intersect(sets);
   sets.push(await union(ctx, req.storedStates.map((s) => ({ field: RecordField.State, equals: indexEnum(s) }))));
   if (req.storage.archived && !req.storage.online && !req.storage.destroyed) sets.push(await union(ctx, [{ field: 'ArchiveDate', exists: true }]));
   const groups = ctx.services.access.grantedGroups(ctx.principal, 'Locate');
@@ -164,6 +170,13 @@ async function candidates(ctx: OperationContext, req: LocateRequest): Promise<Se
       ]),
     );
   }
+  return intersect(sets);
+}
+
+/** Candidates few enough to load and verify one by one without the wide index sets. */
+const NARROW_ENOUGH = 1024;
+
+function intersect(sets: Set<string>[]): Set<string> {
   sets.sort((a, b) => a.size - b.size);
   const [first, ...rest] = sets;
   const out = new Set<string>();

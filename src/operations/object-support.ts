@@ -233,7 +233,7 @@ export async function commitNewObject(
     revision: 0,
   };
   await saveRecords(ctx, [{ record }]);
-  ctx.log.debug({ uid, objectType, state: lc.state }, 'object stored');
+  if (ctx.services.log.isLevelEnabled('debug')) ctx.log.debug({ uid, objectType, state: lc.state }, 'object stored');
   ctx.batch.idPlaceholder = uid;
   return uid;
 }

@@ -1,0 +1,260 @@
+/**
+ * `kms bench`: the load generator. Measures one point (server, mix, connections) with worker
+ * threads, sweeps mixes × concurrency on each server, and renders the table, the our/their
+ * ratios and the JSON report.
+ */
+import { Worker } from 'node:worker_threads';
+import { cpus, loadavg } from 'node:os';
+import type { KmipClientOptions } from '../client/client.js';
+import { MIX_TITLES, setupMix, type MixName, type MixSetup } from './mixes.js';
+import type { BenchTarget } from './servers.js';
+import { processUsage, summarize, type LatencySummary } from './stats.js';
+import { Phase, type WorkerInput, type WorkerResult } from './worker.js';
+
+export interface PointOptions {
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** Most worker threads (connections are spread over them). */
+  readonly threads: number;
+}
+
+export interface PointResult {
+  readonly server: string;
+  readonly mix: MixName;
+  readonly title: string;
+  readonly connections: number;
+  /** Objects in the store (preload runs). */
+  readonly objects?: number;
+  /** Why the mix could not run on this server (then no figures). */
+  readonly na?: string;
+  readonly ops: number;
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly seconds: number;
+  readonly opsPerSec: number;
+  readonly latencyMs?: LatencySummary;
+  /** Server CPU seconds (user + system, whole process group) per op. */
+  readonly cpuPerOpMs?: number;
+  /** Server CPU busy, in cores (1.0 = one core fully used). */
+  readonly serverCores?: number;
+  readonly serverRssBytes?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function spreadConnections(connections: number, threads: number): number[] {
+  const n = Math.max(1, Math.min(threads, connections));
+  return Array.from({ length: n }, (_, i) => Math.floor(connections / n) + (i < connections % n ? 1 : 0));
+}
+
+/** Run one measured point: workers open their connections, warm up, measure, stop. */
+export async function runPoint(target: BenchTarget, mix: MixName, setup: MixSetup, connections: number, opts: PointOptions, extra: { objects?: number } = {}): Promise<PointResult> {
+  const phaseBuf = new SharedArrayBuffer(4);
+  const phase = new Int32Array(phaseBuf);
+  const workerUrl = new URL('./worker.js', import.meta.url);
+  const workers = spreadConnections(connections, opts.threads).map((n) => {
+    const input: WorkerInput = { client: target.client, mix, setup, connections: n, phase: phaseBuf };
+    return new Worker(workerUrl, { workerData: input });
+  });
+  const results = workers.map(
+    (w) =>
+      new Promise<WorkerResult>((resolve, reject) => {
+        w.on('message', (m: { type: string; result?: WorkerResult; error?: string }) => {
+          if (m.type === 'done') resolve(m.result as WorkerResult);
+          else if (m.type === 'failed') reject(new Error(m.error));
+        });
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+      }),
+  );
+  const ready = workers.map((w) => new Promise<void>((resolve) => w.on('message', (m: { type: string }) => m.type === 'ready' && resolve())));
+  let all: WorkerResult[];
+  let cpu0 = 0;
+  let cpu1 = 0;
+  let rss = 0;
+  let t0 = 0;
+  let t1 = 0;
+  try {
+    await Promise.race([Promise.all(ready), Promise.all(results)]);
+    await sleep(opts.warmupMs);
+    const u0 = target.pid !== undefined ? processUsage(target.pid, target.group) : undefined;
+    t0 = performance.now();
+    Atomics.store(phase, 0, Phase.Measure);
+    await sleep(opts.durationMs);
+    Atomics.store(phase, 0, Phase.Stop);
+    t1 = performance.now();
+    const u1 = target.pid !== undefined ? processUsage(target.pid, target.group) : undefined;
+    if (u0 && u1) {
+      cpu0 = u0.cpuSeconds;
+      cpu1 = u1.cpuSeconds;
+      rss = u1.rssBytes;
+    }
+    all = await Promise.all(results);
+  } finally {
+    Atomics.store(phase, 0, Phase.Stop);
+    await Promise.all(workers.map((w) => w.terminate().catch(() => undefined)));
+  }
+  const ops = all.reduce((s, r) => s + r.ops, 0);
+  const errors = all.reduce((s, r) => s + r.errors, 0);
+  const firstError = all.find((r) => r.firstError !== undefined)?.firstError;
+  const lat = new Float64Array(ops);
+  let off = 0;
+  for (const r of all) {
+    lat.set(r.latencies, off);
+    off += r.latencies.length;
+  }
+  const seconds = (t1 - t0) / 1000;
+  const measured = target.pid !== undefined;
+  return {
+    server: target.label,
+    mix,
+    title: MIX_TITLES[mix],
+    connections,
+    ...(extra.objects !== undefined && { objects: extra.objects }),
+    ops,
+    errors,
+    ...(firstError !== undefined && { firstError }),
+    seconds,
+    opsPerSec: ops / seconds,
+    latencyMs: summarize(lat),
+    ...(measured && ops > 0 && { cpuPerOpMs: ((cpu1 - cpu0) * 1000) / ops, serverCores: (cpu1 - cpu0) / seconds, serverRssBytes: rss }),
+  };
+}
+
+export interface SweepOptions extends PointOptions {
+  readonly mixes: readonly MixName[];
+  readonly concurrency: readonly number[];
+  readonly runTag: string;
+  readonly progress: (line: string) => void;
+}
+
+/** Every mix at every concurrency on one server. A mix the server cannot do is n/a (with why). */
+export async function sweep(target: BenchTarget, opts: SweepOptions): Promise<PointResult[]> {
+  const out: PointResult[] = [];
+  for (const mix of opts.mixes) {
+    let setup: MixSetup;
+    try {
+      setup = await setupMix(mix, target.client, `${opts.runTag}-${mix}`);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      opts.progress(`${target.label} ${mix}: n/a (${why})`);
+      for (const c of opts.concurrency) out.push(naPoint(target.label, mix, c, why));
+      continue;
+    }
+    for (const c of opts.concurrency) {
+      const p = await runPoint(target, mix, setup, c, opts);
+      opts.progress(`${target.label} ${MIX_TITLES[mix]} c=${c}: ${fmtRate(p.opsPerSec)} ops/s, p99 ${fmtMs(p.latencyMs?.p99)} ms, errors ${p.errors}`);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+export function naPoint(server: string, mix: MixName, connections: number, why: string): PointResult {
+  return { server, mix, title: MIX_TITLES[mix], connections, na: why, ops: 0, errors: 0, seconds: 0, opsPerSec: 0 };
+}
+
+// ------------------------------------------------------------------------------------- output
+
+function fmtRate(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
+}
+
+function fmtMs(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+function fmtCpu(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '-';
+  const us = ms * 1000;
+  return us >= 100 ? Math.round(us).toLocaleString('en-US') : us.toFixed(1);
+}
+
+function fmtMb(b: number | undefined): string {
+  return b === undefined ? '-' : (b / (1024 * 1024)).toFixed(0);
+}
+
+/** A markdown table (reads as text too). */
+export function renderTable(points: readonly PointResult[]): string {
+  const withObjects = points.some((p) => p.objects !== undefined);
+  const head = ['server', ...(withObjects ? ['objects'] : []), 'mix', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'server CPU µs/op', 'server RSS MB', 'errors'];
+  const rows = points.map((p) =>
+    p.na !== undefined
+      ? [p.server, ...(withObjects ? [String(p.objects ?? '')] : []), p.title, String(p.connections), 'n/a', '', '', '', '', '', '']
+      : [
+          p.server,
+          ...(withObjects ? [(p.objects ?? 0).toLocaleString('en-US')] : []),
+          p.title,
+          String(p.connections),
+          fmtRate(p.opsPerSec),
+          fmtMs(p.latencyMs?.p50),
+          fmtMs(p.latencyMs?.p99),
+          fmtMs(p.latencyMs?.p999),
+          fmtCpu(p.cpuPerOpMs),
+          fmtMb(p.serverRssBytes),
+          String(p.errors),
+        ],
+  );
+  return markdown(head, rows);
+}
+
+function markdown(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
+  return [line(head), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+export interface Ratio {
+  readonly mix: MixName;
+  readonly title: string;
+  readonly connections: number;
+  /** Ours ÷ theirs; undefined when either could not run. */
+  readonly throughput?: number;
+  readonly cpuPerOp?: number;
+  readonly na?: string;
+  /** Fewest ops either side counted: a ratio over a handful of ops is marked as such. */
+  readonly minOps?: number;
+}
+
+/** Our/their ratios, point by point (same mix and connections). */
+export function ratios(ours: readonly PointResult[], theirs: readonly PointResult[]): Ratio[] {
+  return ours.map((o) => {
+    const p = theirs.find((x) => x.mix === o.mix && x.connections === o.connections);
+    const base = { mix: o.mix, title: o.title, connections: o.connections };
+    if (!p) return { ...base, na: 'not run' };
+    if (p.na !== undefined) return { ...base, na: p.na };
+    if (p.ops === 0) return { ...base, na: `${p.server} finished no op started in the ${p.seconds.toFixed(0)} s window${p.errors > 0 ? `; errors: ${p.firstError ?? p.errors}` : ''}` };
+    if (o.na !== undefined || o.ops === 0) return { ...base, na: o.na ?? 'no successful op on ours' };
+    return {
+      ...base,
+      throughput: o.opsPerSec / p.opsPerSec,
+      minOps: Math.min(o.ops, p.ops),
+      ...(o.cpuPerOpMs !== undefined && p.cpuPerOpMs !== undefined && o.cpuPerOpMs > 0 && { cpuPerOp: o.cpuPerOpMs / p.cpuPerOpMs }),
+    };
+  });
+}
+
+export function renderRatios(rs: readonly Ratio[], them: string): string {
+  const head = ['mix', 'conns', `throughput kms/${them}`, `CPU per op kms/${them}`];
+  const rows = rs.map((r) =>
+    r.na !== undefined
+      ? [r.title, String(r.connections), `n/a: ${r.na.slice(0, 90)}`, '']
+      : [
+          r.title,
+          String(r.connections),
+          (r.throughput === undefined ? '-' : `${r.throughput.toFixed(1)}×`) + ((r.minOps ?? Infinity) < 10 ? ` (only ${r.minOps} ops)` : ''),
+          r.cpuPerOp === undefined ? '-' : `1/${(1 / r.cpuPerOp).toFixed(0)}`,
+        ],
+  );
+  return markdown(head, rows);
+}
+
+/** What the machine was: for the report header. */
+export function machine(): { cpus: string; cores: number; loadavg: number[]; node: string } {
+  const c = cpus();
+  return { cpus: c[0]?.model ?? 'unknown', cores: c.length, loadavg: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version };
+}
+
+export type { KmipClientOptions };

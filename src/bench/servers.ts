@@ -1,0 +1,170 @@
+/**
+ * The servers `kms bench` measures, each a child process on 127.0.0.1 in its own process group
+ * (so /proc gives its CPU time and RSS, helpers included): our `kms serve` with a data folder,
+ * and PyKMIP's reference server (Debian python3-pykmip) with a config file, SQLite database and
+ * policy folder in a temporary folder, both with the same certificates. Or an already running
+ * server (`--connect`), measured through `--server-pid` when given.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KmipClient, type KmipClientOptions } from '../client/client.js';
+import type { DevCertPaths } from '../pki/dev-certs.js';
+
+export interface BenchTarget {
+  readonly label: string;
+  readonly client: KmipClientOptions;
+  /** Process (group) measured through /proc; undefined when unknown. */
+  readonly pid?: number;
+  /** True when pid leads a process group the bench started. */
+  readonly group: boolean;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((res) => s.close(() => res()));
+  return port;
+}
+
+export async function clientOptions(certs: DevCertPaths, host: string, port: number): Promise<KmipClientOptions> {
+  return {
+    host,
+    port,
+    servername: 'localhost',
+    ca: await readFile(certs.ca.cert),
+    cert: await readFile(certs.client.cert),
+    key: await readFile(certs.client.key),
+    timeoutMs: 60_000,
+  };
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** TERM the process group, then KILL whatever is left after `graceMs`. */
+export async function stopGroup(pgid: number, graceMs = 10_000): Promise<void> {
+  if (groupAlive(pgid)) process.kill(-pgid, 'SIGTERM');
+  const until = Date.now() + graceMs;
+  while (groupAlive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
+}
+
+async function waitUntilServing(child: ChildProcess, client: KmipClientOptions, output: () => string, deadlineMs: number): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}):\n${output()}`);
+    try {
+      const c = await KmipClient.connect({ ...client, timeoutMs: 2000 });
+      await c.close();
+      return;
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`server did not come up: ${String(last)}\n${output()}`);
+}
+
+function capture(child: ChildProcess): () => string {
+  let out = '';
+  const keep = (d: Buffer): void => {
+    out = (out + d.toString()).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => out;
+}
+
+export interface OurServerOptions {
+  readonly dataDir: string;
+  readonly certs: DevCertPaths;
+  /** Write a V8 CPU profile of the server into this folder (node --cpu-prof). */
+  readonly cpuProfDir?: string;
+  readonly logLevel?: string;
+}
+
+/** `kms serve` from this build, as a child process. */
+export async function startOurServer(opts: OurServerOptions): Promise<BenchTarget> {
+  const port = await freePort();
+  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const nodeFlags = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+  const c = opts.certs;
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags, main, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', opts.dataDir, '--cert', c.server.cert, '--key', c.server.key, '--ca', c.ca.cert, '--log-level', opts.logLevel ?? 'warn'],
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const output = capture(child);
+  const client = await clientOptions(c, '127.0.0.1', port);
+  const pid = child.pid as number;
+  try {
+    await waitUntilServing(child, client, output, 30_000);
+  } catch (e) {
+    await stopGroup(pid, 2000);
+    throw e;
+  }
+  const exited = new Promise<void>((res) => (child.exitCode !== null ? res() : child.once('exit', () => res())));
+  return {
+    label: 'kms',
+    client,
+    pid,
+    group: true,
+    async stop() {
+      await stopGroup(pid, 30_000); // a clean stop writes the CPU profile and the audit checkpoint
+      await exited;
+    },
+  };
+}
+
+/** PyKMIP's server (0.10, Debian python3-pykmip), everything in `dir`. */
+export async function startPyKmipServer(dir: string, certs: DevCertPaths, python = '/usr/bin/python3'): Promise<BenchTarget> {
+  await mkdir(join(dir, 'policies'), { recursive: true });
+  const port = await freePort();
+  const config = [
+    '[server]',
+    'hostname=127.0.0.1',
+    `port=${port}`,
+    `certificate_path=${certs.server.cert}`,
+    `key_path=${certs.server.key}`,
+    `ca_path=${certs.ca.cert}`,
+    'auth_suite=TLS1.2',
+    `policy_path=${join(dir, 'policies')}`,
+    'enable_tls_client_auth=True',
+    'logging_level=WARNING',
+    `database_path=${join(dir, 'pykmip.db')}`,
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'server.conf'), config);
+  const child = spawn(
+    python,
+    ['-c', 'import sys; from kmip.services.server.server import main; sys.exit(main())', '-f', join(dir, 'server.conf'), '-l', join(dir, 'server.log')],
+    { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore' } },
+  );
+  const output = capture(child);
+  const client = await clientOptions(certs, '127.0.0.1', port);
+  const pid = child.pid as number;
+  try {
+    await waitUntilServing(child, client, output, 60_000);
+  } catch (e) {
+    await stopGroup(pid, 2000);
+    throw e;
+  }
+  return { label: 'pykmip', client, pid, group: true, stop: () => stopGroup(pid, 5000) };
+}
+
+/** A server someone else runs. */
+export async function attachServer(certs: DevCertPaths, host: string, port: number, pid?: number): Promise<BenchTarget> {
+  return { label: 'kms', client: await clientOptions(certs, host, port), ...(pid !== undefined && { pid }), group: false, stop: async () => undefined };
+}

@@ -1,0 +1,283 @@
+/** `kms bench`: load-test a KMIP server (ours, and PyKMIP's side by side) over mutual TLS. */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MIX_NAMES, MIX_TITLES, SCALE_MIX_NAMES, type MixName, type MixSetup } from '../bench/mixes.js';
+import { preload, preloadCustomValue, preloadName } from '../bench/preload.js';
+import { machine, naPoint, ratios, renderRatios, renderTable, runPoint, sweep, type PointResult, type Ratio } from '../bench/run.js';
+import { attachServer, startOurServer, startPyKmipServer, type BenchTarget } from '../bench/servers.js';
+import { DEFAULT_CLIENT_NAME, ensureDevCerts, type DevCertPaths } from '../pki/dev-certs.js';
+import { ExitCode, UsageError } from './exit-codes.js';
+import type { CliIo, Command } from './main.js';
+
+const HELP = `Usage: kms bench [options]
+
+Load-test the KMIP server over mutual TLS on 127.0.0.1 and print a table and a JSON report.
+By default it starts this build's server (a child process with a temporary data folder) and
+PyKMIP's reference server (pykmip-server, Debian python3-pykmip; temporary config, same
+certificates), runs every mix at every concurrency on each, one server at a time, and prints
+our/their ratios. Each point: warm-up (not counted), then the measured period; ops/s,
+latency p50/p99/p99.9, the server's CPU time per op and RSS (from /proc, whole process group).
+
+Options:
+  --mixes LIST        comma-separated, default all: ${MIX_NAMES.join(', ')}
+                      (connect: a new mTLS connection per Get, i.e. handshakes/s)
+  --concurrency LIST  connections, comma-separated (default 1,4,16,64; with --preload 4)
+  --duration SEC      measured seconds per point (default 3)
+  --warmup SEC        warm-up seconds per point (default 1)
+  --threads N         load worker threads (default 2)
+  --no-pykmip         only our server
+  --python PATH       python for PyKMIP (default /usr/bin/python3)
+  --preload N         scale run: fill the store (server stopped) to 10k, 100k, 1M … up to N
+                      objects and at each size measure ${SCALE_MIX_NAMES.join(', ')} and RSS
+  --data-dir DIR      our server's data folder (default: a temporary one, removed after)
+  --connect H:P       bench a server that is already running instead of starting one
+                      (then also the mix locate-state, e.g. on a --preload data folder)
+  --server-pid PID    with --connect: the process to read CPU time and RSS from
+  --cpu-prof DIR      run our server under node --cpu-prof, profiles written to DIR
+  --certs DIR         development certificates (default certs/dev; made if missing)
+  --json FILE         where the JSON goes (default bench/results/bench-<time>.json)
+  -h, --help          this help
+
+Mix ops: Get (of 32 keys), Create AES-256, Create+Get, Locate by name, Encrypt 1 KiB
+AES-GCM, Lifecycle = Create, Activate, Get, Revoke, Destroy (one op = the five requests).
+Progress goes to stderr, the tables to stdout.
+Exit codes: 0 done (errors, if any, are in the table), 2 usage error, 3 a server could not start.`;
+
+interface Options {
+  mixes: MixName[];
+  concurrency: number[];
+  concurrencyGiven: boolean;
+  durationMs: number;
+  warmupMs: number;
+  threads: number;
+  pykmip: boolean;
+  python: string;
+  preload?: number;
+  dataDir?: string;
+  connect?: { host: string; port: number };
+  serverPid?: number;
+  cpuProf?: string;
+  certs: string;
+  json?: string;
+}
+
+function positiveList(s: string, what: string): number[] {
+  const out = s.split(',').map((x) => Number(x.trim()));
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n < 1 || n > 1024)) throw new UsageError(`${what}: expected a comma-separated list of integers 1..1024`);
+  return out;
+}
+
+function seconds(s: string | undefined, def: number, what: string): number {
+  if (s === undefined) return def * 1000;
+  const n = Number(s);
+  if (!(n > 0 && n <= 3600)) throw new UsageError(`${what}: expected seconds in (0, 3600]`);
+  return n * 1000;
+}
+
+export function parseBenchArgs(argv: string[]): Options {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        mixes: { type: 'string' },
+        concurrency: { type: 'string' },
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        threads: { type: 'string' },
+        'no-pykmip': { type: 'boolean' },
+        python: { type: 'string' },
+        preload: { type: 'string' },
+        'data-dir': { type: 'string' },
+        connect: { type: 'string' },
+        'server-pid': { type: 'string' },
+        'cpu-prof': { type: 'string' },
+        certs: { type: 'string' },
+        json: { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const preloadN = str('preload') === undefined ? undefined : Number(str('preload'));
+  if (preloadN !== undefined && !(Number.isInteger(preloadN) && preloadN >= 1 && preloadN <= 100_000_000)) throw new UsageError('--preload: expected an object count 1..100000000');
+  // Against a server someone started (--connect), e.g. on a preloaded data folder, locate-state
+  // (which needs no setup) is allowed too.
+  const allowed: readonly string[] = preloadN !== undefined ? SCALE_MIX_NAMES : str('connect') !== undefined ? [...MIX_NAMES, 'locate-state'] : MIX_NAMES;
+  const mixes = (str('mixes')?.split(',').map((m) => m.trim()) ?? [...allowed]) as MixName[];
+  for (const m of mixes) if (!allowed.includes(m)) throw new UsageError(`unknown mix ${JSON.stringify(m)}${preloadN !== undefined ? ' for --preload' : ''}; mixes: ${allowed.join(', ')}`);
+  let connect: Options['connect'];
+  if (str('connect') !== undefined) {
+    const m = /^(.+):(\d{1,5})$/.exec(str('connect') as string);
+    if (!m) throw new UsageError('--connect: expected HOST:PORT');
+    connect = { host: m[1] as string, port: Number(m[2]) };
+  }
+  const threads = str('threads') === undefined ? 2 : Number(str('threads'));
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new UsageError('--threads: expected 1..64');
+  const pid = str('server-pid') === undefined ? undefined : Number(str('server-pid'));
+  if (pid !== undefined && !(Number.isInteger(pid) && pid > 0)) throw new UsageError('--server-pid: expected a process id');
+  return {
+    mixes,
+    concurrency: str('concurrency') !== undefined ? positiveList(str('concurrency') as string, '--concurrency') : preloadN !== undefined ? [4] : [1, 4, 16, 64],
+    concurrencyGiven: str('concurrency') !== undefined,
+    durationMs: seconds(str('duration'), 3, '--duration'),
+    warmupMs: seconds(str('warmup'), 1, '--warmup'),
+    threads,
+    pykmip: values['no-pykmip'] !== true && connect === undefined && preloadN === undefined,
+    python: str('python') ?? '/usr/bin/python3',
+    ...(preloadN !== undefined && { preload: preloadN }),
+    ...(str('data-dir') !== undefined && { dataDir: resolve(str('data-dir') as string) }),
+    ...(connect && { connect }),
+    ...(pid !== undefined && { serverPid: pid }),
+    ...(str('cpu-prof') !== undefined && { cpuProf: resolve(str('cpu-prof') as string) }),
+    certs: resolve(str('certs') ?? 'certs/dev'),
+    ...(str('json') !== undefined && { json: resolve(str('json') as string) }),
+  };
+}
+
+/** 10k, 100k, 1M, … below n, then n. */
+export function checkpoints(n: number): number[] {
+  const out: number[] = [];
+  for (let c = 10_000; c < n; c *= 10) out.push(c);
+  out.push(n);
+  return out;
+}
+
+interface Report {
+  readonly command: string;
+  readonly startedAt: string;
+  readonly machine: ReturnType<typeof machine>;
+  readonly settings: Omit<Options, 'certs' | 'json' | 'dataDir' | 'cpuProf'>;
+  readonly points: PointResult[];
+  readonly ratios?: Ratio[];
+  readonly preload?: { objects: number; seconds: number; objectsPerSec: number }[];
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'load-test the server (and PyKMIP side by side): ops/s, latency, CPU/op, RSS',
+  help: HELP,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const opts = parseBenchArgs(argv);
+    const say = (line: string): void => void io.stderr.write(`kms bench: ${line}\n`);
+    const certs = await ensureDevCerts(opts.certs);
+    const report: Report = {
+      command: `kms bench ${argv.join(' ')}`.trim(),
+      startedAt: new Date().toISOString(),
+      machine: machine(),
+      settings: { ...opts, certs: undefined, json: undefined, dataDir: undefined, cpuProf: undefined } as Report['settings'],
+      points: [],
+    };
+    say(`${report.machine.cores} × ${report.machine.cpus}, load average ${report.machine.loadavg.join(' ')}`);
+    const runTag = Date.now().toString(36);
+    const tmp = await mkdtemp(join(tmpdir(), 'kms-bench-'));
+    const pointOpts = { warmupMs: opts.warmupMs, durationMs: opts.durationMs, threads: opts.threads };
+    try {
+      if (opts.preload !== undefined) {
+        const code = await scaleRun(opts, certs, tmp, report, say);
+        if (code !== ExitCode.Ok) return code;
+        io.stdout.write(`\n${renderTable(report.points)}\n`);
+      } else {
+        const ourDir = opts.dataDir ?? join(tmp, 'kms-data');
+        let ours: BenchTarget;
+        try {
+          ours = opts.connect
+            ? await attachServer(certs, opts.connect.host, opts.connect.port, opts.serverPid)
+            : await startOurServer({ dataDir: ourDir, certs, ...(opts.cpuProf && { cpuProfDir: opts.cpuProf }) });
+        } catch (e) {
+          say(`cannot start our server: ${(e as Error).message}`);
+          return ExitCode.Io;
+        }
+        say(`kms server ${ours.pid !== undefined ? `pid ${ours.pid} ` : ''}on ${ours.client.host}:${ours.client.port}`);
+        try {
+          report.points.push(...(await sweep(ours, { ...pointOpts, mixes: opts.mixes, concurrency: opts.concurrency, runTag, progress: say })));
+        } finally {
+          await ours.stop();
+        }
+        let theirs: PointResult[] = [];
+        if (opts.pykmip) {
+          let py: BenchTarget | undefined;
+          try {
+            py = await startPyKmipServer(join(tmp, 'pykmip'), certs, opts.python);
+          } catch (e) {
+            say(`PyKMIP server not available: ${(e as Error).message.split('\n')[0]}`);
+            theirs = opts.mixes.flatMap((m) => opts.concurrency.map((c) => naPoint('pykmip', m, c, 'pykmip-server could not start')));
+          }
+          if (py) {
+            say(`pykmip server pid ${py.pid} on ${py.client.host}:${py.client.port}`);
+            try {
+              theirs = await sweep(py, { ...pointOpts, mixes: opts.mixes, concurrency: opts.concurrency, runTag, progress: say });
+            } finally {
+              await py.stop();
+            }
+          }
+          report.points.push(...theirs);
+        }
+        io.stdout.write(`\n${renderTable(report.points)}\n`);
+        if (opts.pykmip) {
+          const rs = ratios(
+            report.points.filter((p) => p.server === 'kms'),
+            theirs,
+          );
+          (report as { ratios?: Ratio[] }).ratios = rs;
+          io.stdout.write(`\nkms vs PyKMIP, same run (CPU per op: 1/N means N times less CPU)\n\n${renderRatios(rs, 'pykmip')}\n`);
+        }
+      }
+      const jsonPath = opts.json ?? resolve('bench/results', `bench-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+      await mkdir(dirname(jsonPath), { recursive: true });
+      await writeFile(jsonPath, JSON.stringify(report, null, 2) + '\n');
+      say(`JSON report: ${jsonPath}`);
+      return ExitCode.Ok;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  },
+};
+
+/** --preload: fill, serve, measure, stop; at each size. */
+async function scaleRun(opts: Options, certs: DevCertPaths, tmp: string, report: Report, say: (l: string) => void): Promise<number> {
+  const n = opts.preload as number;
+  const dataDir = opts.dataDir ?? join(tmp, 'kms-data');
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const filled: NonNullable<Report['preload']> = [];
+  (report as { preload?: Report['preload'] }).preload = filled;
+  const sample: string[] = [];
+  let have = 0;
+  for (const size of checkpoints(n)) {
+    let lastShown = 0;
+    const r = await preload(dataDir, have, size, DEFAULT_CLIENT_NAME, (done, total) => {
+      if (done - lastShown >= 50_000 || done === total) {
+        lastShown = done;
+        say(`preload ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`);
+      }
+    });
+    filled.push({ objects: size - have, seconds: r.seconds, objectsPerSec: (size - have) / r.seconds });
+    say(`preloaded ${(size - have).toLocaleString('en-US')} objects in ${r.seconds.toFixed(1)} s (${Math.round((size - have) / r.seconds).toLocaleString('en-US')}/s)`);
+    sample.push(...r.sampleUids);
+    have = size;
+    let target: BenchTarget;
+    try {
+      target = await startOurServer({ dataDir, certs, ...(opts.cpuProf && { cpuProfDir: opts.cpuProf }) });
+    } catch (e) {
+      say(`cannot start our server: ${(e as Error).message}`);
+      return ExitCode.Io;
+    }
+    try {
+      const idx = Array.from({ length: 256 }, () => Math.floor(Math.random() * size));
+      const setup: MixSetup = { uids: sample, names: idx.map(preloadName), customValues: idx.map(preloadCustomValue) };
+      for (const mix of opts.mixes) {
+        for (const c of opts.concurrency) {
+          const p = await runPoint(target, mix, setup, c, { warmupMs: opts.warmupMs, durationMs: opts.durationMs, threads: opts.threads }, { objects: size });
+          say(`${size.toLocaleString('en-US')} objects, ${MIX_TITLES[mix]} c=${c}: ${Math.round(p.opsPerSec)} ops/s, p99 ${p.latencyMs?.p99.toFixed(2)} ms, RSS ${((p.serverRssBytes ?? 0) / 2 ** 20).toFixed(0)} MB, errors ${p.errors}`);
+          report.points.push(p);
+        }
+      }
+    } finally {
+      await target.stop();
+    }
+  }
+  return ExitCode.Ok;
+}
