@@ -12,6 +12,11 @@
  * Certificate Request's self-signature is verified (PKCS#10 DER or PEM, else Invalid Field); a public or private key's
  * algorithm and length from the key itself (PKCS#1, PKCS#8, X.509, ECPrivateKey, Transparent forms). Server-set attributes and
  * the ID Placeholder as in Create. Protection Storage Masks (2.x) are accepted and ignored.
+ * A key whose Key Block carries Key Wrapping Data (Encrypt) naming a wrapping key the caller holds is
+ * unwrapped (AES Key Wrap / with Padding, RSA-OAEP; TTLV or No Encoding) and stored plain, its Key
+ * Wrapping Data remembered for Get's Key Wrap Type As Registered (test case TC-WRAP-3); the wrapping
+ * key must allow Unwrap Key and be Active, Deactivated or Compromised. Any other wrapped key (an
+ * unknown wrapping key, a MAC/sign method) is stored as given.
  *
  * Result Reasons:
  * - Invalid Field (1.x) / Invalid Object Type (2.x): an Object Type this version does not define or
@@ -23,6 +28,10 @@
  *   neither in the request nor in the Key Block (1.4 Table 171, 2.1 Table 293).
  * - Item Not Found / Object Archived: a Template-Attribute naming a missing / archived Template.
  * - Attribute rules (objects/attributes.ts) and Name uniqueness as in Create.
+ * - Unwrapping (key-wrapping.ts): Wrapping Object Archived / Destroyed, Invalid Object Type, Wrong
+ *   Key Lifecycle State, Incompatible Cryptographic Usage Mask (2.x; Object Archived, Illegal
+ *   Operation, Permission Denied in 1.x); Cryptographic Failure when the integrity check fails;
+ *   Encoding Option Error.
  */
 import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
@@ -33,6 +42,7 @@ import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
+import { REGISTERED_WRAPPING_KEY, unwrapRegistered } from './key-wrapping.js';
 import { SERVED_OBJECT_TYPES } from './query.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
@@ -71,7 +81,10 @@ export const register: OperationHandler = {
     if (!def || !isAvailable(def, v) || !served) {
       throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `Object Type ${objectType} cannot be registered in KMIP ${v.major}.${v.minor}`);
     }
-    const parsed = parseObject(objectType, objects[0], v);
+    let parsed = parseObject(objectType, objects[0], v);
+    // A key wrapped under a key the caller holds is unwrapped and stored plain (operations/key-wrapping.ts).
+    const unwrapped = await unwrapRegistered(ctx, parsed.body);
+    if (unwrapped) parsed = parseObject(objectType, unwrapped.body, v);
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Register');
 
     // What the content states; a multi-valued attribute (Certificate Subject CN, …) may come more than once.
@@ -99,6 +112,7 @@ export const register: OperationHandler = {
       throw new KmipError(ResultReason.MissingData, 'Register of a key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)');
     }
     if (parsed.digest) attrs.set('Digest', [parsed.digest]);
+    if (unwrapped) attrs.set(REGISTERED_WRAPPING_KEY, [unwrapped.wrappingData]);
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'Register');
     const uid = await commitNewObject(ctx, objectType, attrs, parsed.body);

@@ -1,0 +1,340 @@
+/**
+ * Key wrapping on Get (Key Wrapping Specification, KMIP 1.4 §2.1.6 Table 24, 2.1 §7.18 Table 370)
+ * and on Register (a Key Block carrying Key Wrapping Data, 1.4 §2.1.5 Table 20, 2.1 §3.3 Table 15).
+ *
+ * Wrapping Method Encrypt, with the Encryption Key Information's key:
+ * - an AES Symmetric Key: Block Cipher Mode NIST Key Wrap (RFC 3394; also the default when no
+ *   mode is given) or AES Key Wrap Padding (RFC 5649);
+ * - an RSA Public Key (to wrap) / Private Key (to unwrap): Padding Method OAEP (the default),
+ *   Hashing Algorithm SHA-1 (default) … SHA-512, MGF1 over the same hash.
+ * The parameters are the Encryption Key Information's Cryptographic Parameters, else the wrapping
+ * key's Cryptographic Parameters attribute. On Get, parameters given in the specification must match
+ * an instance of that attribute (2.1 §7.18; 1.4 §2.1.6): otherwise Item Not Found (1.x, 1.4 §11.12
+ * "Cryptographic Parameters associated with the object do not exist or do not match") / Bad
+ * Cryptographic Parameters (2.x).
+ * Encoding Option (1.1+): TTLV Encoding (the default) wraps the TTLV-encoded Key Value structure,
+ * holding the Attribute Names' attributes when asked; No Encoding wraps the Key Material byte
+ * string alone — with Attribute Names, or a structured (Transparent) Key Material: Encoding Option
+ * Error (Invalid Field in 1.0, which lacks it).
+ * The MAC/sign Wrapping Methods (and Encrypt with MAC/Signature Key Information) are not built:
+ * Feature Not Supported on Get; Register stores such a key as given.
+ *
+ * The wrapping key's checks (1.4 §11.12, 2.1 Table 222):
+ * - missing or not the caller's: Item Not Found (1.x) / Wrapping Object Not Found (2.x);
+ * - archived: Object Archived (1.x) / Wrapping Object Archived (2.x);
+ * - destroyed: Permission Denied (1.x) / Wrapping Object Destroyed (2.x);
+ * - not a key that can wrap this way: Illegal Operation (1.x) / Invalid Object Type (2.x);
+ * - wrapping needs Active (and before its Protect Stop Date); unwrapping Active, Deactivated or
+ *   Compromised (2.1 §4.57): Permission Denied (1.x) / Wrong Key Lifecycle State (2.x);
+ * - Cryptographic Usage Mask without Wrap Key (wrapping) / Unwrap Key (unwrapping): Permission
+ *   Denied (1.x) / Incompatible Cryptographic Usage Mask (2.x);
+ * - a mechanism not served: Invalid Field (1.x) / Unsupported Cryptographic Parameters (2.x); an
+ *   unwrap whose integrity check fails: Cryptographic Failure.
+ */
+import type { KeyObject } from 'node:crypto';
+import { BlockCipherMode, CryptographicAlgorithm, EncodingOption, ObjectType, PaddingMethod, ResultReason, State, WrappingMethod } from '../kmip/generated/enums.gen.js';
+import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { KmipError } from '../kmip/errors.js';
+import { optional, readPayload, repeated, required } from '../kmip/payload.js';
+import { decode } from '../ttlv/decode.js';
+import { encode } from '../ttlv/encode.js';
+import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import { keyFromAttributeName1x, visibleAttributes, writeAttribute1x, writeAttribute2x } from '../objects/attributes.js';
+import { keyBlockOfBody, keyFromBlock, KeyFormatError } from '../objects/key-formats.js';
+import { dateAttribute } from '../objects/lifecycle.js';
+import type { ObjectRecord } from '../objects/managed-object.js';
+import { readKeyBlock } from '../objects/object-body.js';
+import { aesUnwrap, aesWrap } from '../crypto/key-wrap.js';
+import { CryptoError } from '../crypto/errors.js';
+import { rsaDecrypt, rsaEncrypt, type CryptoParams } from '../crypto/mechanism.js';
+import type { OperationContext } from './context.js';
+import { mechanism, readCryptoParams } from './crypto-support.js';
+import { byVersion, is2x, isArchived, isDestroyed } from './object-support.js';
+import { allAttributes, loadObject, openBody } from './support.js';
+
+/**
+ * Server-internal attribute key (as locate-order.ts's): the Key Wrapping Data a key was registered
+ * with, kept when the server unwrapped it, so that Key Wrap Type As Registered can give it back
+ * wrapped the same way. Never shown to a client (no KMIP tag name), never copied by Re-key.
+ */
+export const REGISTERED_WRAPPING_KEY = '$registeredWrapping';
+
+const KeyInformationSchema = {
+  uid: required(Tag.UniqueIdentifier, 'TextString'),
+  params: optional(Tag.CryptographicParameters, 'Structure'),
+};
+const SpecificationSchema = {
+  method: required(Tag.WrappingMethod, 'Enumeration'),
+  encryption: optional(Tag.EncryptionKeyInformation, 'Structure'),
+  macSignature: optional(Tag.MACSignatureKeyInformation, 'Structure'),
+  attributeNames: repeated(Tag.AttributeName, 'TextString'),
+  encoding: optional(Tag.EncodingOption, 'Enumeration'),
+};
+const WrappingDataSchema = {
+  method: required(Tag.WrappingMethod, 'Enumeration'),
+  encryption: optional(Tag.EncryptionKeyInformation, 'Structure'),
+  macSignature: optional(Tag.MACSignatureKeyInformation, 'Structure'),
+  mac: optional(Tag.MACSignature, 'ByteString'),
+  iv: optional(Tag.IVCounterNonce, 'ByteString'),
+  encoding: optional(Tag.EncodingOption, 'Enumeration'),
+};
+
+type Direction = 'wrap' | 'unwrap';
+
+/** The wrapping key, checked and opened. */
+interface WrappingKey {
+  readonly record: ObjectRecord;
+  readonly algorithm: number | undefined;
+  readonly material?: Uint8Array;
+  readonly keyObject?: KeyObject;
+}
+
+const encodingError = (ctx: OperationContext, message: string): KmipError =>
+  new KmipError(is2x(ctx.version) || ctx.version.minor >= 1 ? ResultReason.EncodingOptionError : ResultReason.InvalidField, message);
+
+function int(n: TtlvNode | undefined): number | undefined {
+  return n?.type === 'Integer' || n?.type === 'Enumeration' ? n.value : undefined;
+}
+
+/**
+ * Load the key `uid` to wrap or unwrap with. `missing` decides what a key the caller cannot see
+ * gives: the refusal (Get), or undefined (Register stores the key as given).
+ */
+async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Direction, operation: string, missing: 'refuse' | 'skip'): Promise<WrappingKey | undefined> {
+  const v = ctx.version;
+  let record: ObjectRecord;
+  let state: number;
+  try {
+    ({ record, state } = await loadObject(ctx, uid, operation));
+  } catch (e) {
+    if (e instanceof KmipError && (e.reason === ResultReason.ItemNotFound || e.reason === ResultReason.ObjectNotFound)) {
+      if (missing === 'skip') return undefined;
+      throw new KmipError(byVersion(v, ResultReason.ItemNotFound, ResultReason.WrappingObjectNotFound), `no wrapping key ${uid}`);
+    }
+    throw e;
+  }
+  if (isArchived(record.attributes)) throw new KmipError(byVersion(v, ResultReason.ObjectArchived, ResultReason.WrappingObjectArchived), `the wrapping key ${uid} is archived`);
+  const types: readonly number[] = dir === 'wrap' ? [ObjectType.SymmetricKey, ObjectType.PublicKey] : [ObjectType.SymmetricKey, ObjectType.PrivateKey];
+  if (!types.includes(record.objectType)) {
+    throw new KmipError(
+      byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType),
+      `the object ${uid} cannot ${dir} keys (a Symmetric Key, or an RSA ${dir === 'wrap' ? 'Public' : 'Private'} Key, can)`,
+    );
+  }
+  if (isDestroyed(state) || !record.sealedBody) throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrappingObjectDestroyed), `the wrapping key ${uid} has been destroyed`);
+  const wrongState = byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState);
+  if (dir === 'wrap') {
+    if (state !== State.Active) throw new KmipError(wrongState, `the wrapping key ${uid} is not Active`);
+    const stop = dateAttribute(record.attributes, 'ProtectStopDate');
+    if (stop !== undefined && ctx.now > stop) throw new KmipError(wrongState, `the wrapping key ${uid} is past its Protect Stop Date`);
+  } else {
+    if (state !== State.Active && state !== State.Deactivated && state !== State.Compromised) {
+      throw new KmipError(wrongState, `the unwrapping key ${uid} is not Active, Deactivated or Compromised`);
+    }
+    const start = dateAttribute(record.attributes, 'ProcessStartDate');
+    if (start !== undefined && ctx.now < start) throw new KmipError(wrongState, `the unwrapping key ${uid} is before its Process Start Date`);
+  }
+  const bit = dir === 'wrap' ? CryptographicUsageMask.WrapKey : CryptographicUsageMask.UnwrapKey;
+  if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bit) === 0) {
+    throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key ${uid}'s Cryptographic Usage Mask does not allow ${dir === 'wrap' ? 'Wrap Key' : 'Unwrap Key'}`);
+  }
+  const body = await openBody(ctx, record);
+  const kbNode = keyBlockOfBody(body);
+  const kb = readKeyBlock(kbNode, 'stored key');
+  if (kb.wrapped || !kbNode) throw new KmipError(v.major === 1 && v.minor < 2 ? ResultReason.PermissionDenied : ResultReason.KeyValueNotPresent, `the key ${uid} is stored wrapped; the server cannot use it`);
+  const algorithm = kb.algorithm ?? int(record.attributes.get('CryptographicAlgorithm')?.[0]);
+  if (record.objectType === ObjectType.SymmetricKey) {
+    if (!kb.material) throw new KmipError(ResultReason.KeyValueNotPresent, `the key ${uid} has no usable key material`);
+    return { record, algorithm, material: kb.material };
+  }
+  try {
+    return { record, algorithm, keyObject: keyFromBlock(record.objectType, kbNode) };
+  } catch (e) {
+    if (e instanceof KeyFormatError) throw new KmipError(ResultReason.KeyFormatTypeNotSupported, `the wrapping key ${uid} cannot be read: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Run the mechanism of `key` with `params` in `dir` over `data`. Mechanism errors are CryptoErrors. */
+function runMechanism(key: WrappingKey, params: CryptoParams, dir: Direction, data: Uint8Array): Uint8Array {
+  if (key.material) {
+    if (key.algorithm !== CryptographicAlgorithm.AES) throw new CryptoError('UNSUPPORTED', 'symmetric key wrapping is served with AES keys only');
+    const mode = params.blockCipherMode ?? BlockCipherMode.NISTKeyWrap;
+    const variant = mode === BlockCipherMode.NISTKeyWrap ? 'kw' : mode === BlockCipherMode.AESKeyWrapPadding ? 'kwp' : undefined;
+    if (!variant) throw new CryptoError('UNSUPPORTED', 'AES key wrapping is served with Block Cipher Mode NIST Key Wrap (RFC 3394) or AES Key Wrap Padding (RFC 5649)');
+    return dir === 'wrap' ? aesWrap(key.material, data, variant) : aesUnwrap(key.material, data, variant);
+  }
+  const k = key.keyObject!;
+  if (k.asymmetricKeyType !== 'rsa') throw new CryptoError('UNSUPPORTED', 'asymmetric key wrapping is served with RSA keys only');
+  if ((params.paddingMethod ?? PaddingMethod.OAEP) !== PaddingMethod.OAEP) throw new CryptoError('UNSUPPORTED', 'RSA key wrapping is served with OAEP only');
+  const oaep: CryptoParams = { ...params, paddingMethod: PaddingMethod.OAEP };
+  return dir === 'wrap' ? rsaEncrypt(k, oaep, data) : rsaDecrypt(k, oaep, data);
+}
+
+/** Whether the request's Cryptographic Parameters match one instance of the key's attribute (every given field equal). */
+function paramsMatch(given: StructureNode, key: ObjectRecord): boolean {
+  const instances = key.attributes.get('CryptographicParameters') ?? [];
+  return instances.some((inst) => inst.type === 'Structure' && given.value.every((g) => inst.value.some((c) => c.tag === g.tag && c.type === g.type && c.value === g.value)));
+}
+
+function keyInformation(node: TtlvNode | undefined, what: string): { uid: string; params?: StructureNode } | undefined {
+  if (node === undefined) return undefined;
+  const k = readPayload(node, KeyInformationSchema, { what });
+  return { uid: k.uid.value, ...(k.params?.type === 'Structure' && { params: k.params }) };
+}
+
+/** What a Get asked for in its Key Wrapping Specification. */
+export interface WrappingRequest {
+  /** The structure, to echo into Key Wrapping Data. */
+  readonly method: number;
+  readonly encryption: { readonly uid: string; readonly params?: StructureNode; readonly node: TtlvNode };
+  readonly attributeNames: readonly string[];
+  readonly encoding?: number;
+}
+
+/** Read and check a Key Wrapping Specification (only Encrypt with Encryption Key Information is built). */
+export function readWrappingSpecification(node: TtlvNode): WrappingRequest {
+  const s = readPayload(node, SpecificationSchema, { what: 'Key Wrapping Specification' });
+  if (!s.encryption && !s.macSignature) throw new KmipError(ResultReason.InvalidField, 'a Key Wrapping Specification needs Encryption Key Information or MAC/Signature Key Information');
+  if (s.method.value !== WrappingMethod.Encrypt || s.macSignature || !s.encryption) {
+    throw new KmipError(ResultReason.FeatureNotSupported, 'only the Encrypt Wrapping Method with Encryption Key Information is served (no MAC/sign wrapping)');
+  }
+  const enc = keyInformation(s.encryption, 'Encryption Key Information')!;
+  return {
+    method: s.method.value,
+    encryption: { ...enc, node: s.encryption },
+    attributeNames: s.attributeNames.map((a) => a.value),
+    ...(s.encoding && { encoding: s.encoding.value }),
+  };
+}
+
+/** The Key Value as it is wrapped: its TTLV encoding, or the Key Material bytes alone (No Encoding). */
+function plaintextOf(ctx: OperationContext, kb: StructureNode, encoding: number | undefined, attributes: readonly TtlvNode[], namesGiven = false): Uint8Array {
+  const kv = kb.value.find((c) => c.tag === Tag.KeyValue);
+  if (kv?.type !== 'Structure') throw new KmipError(ResultReason.KeyValueNotPresent, 'the key has no plain Key Value to wrap');
+  if (encoding === EncodingOption.NoEncoding) {
+    if (namesGiven || attributes.length > 0) throw encodingError(ctx, 'No Encoding cannot carry attributes: drop the Attribute Names or use TTLV Encoding');
+    const m = kv.value.find((c) => c.tag === Tag.KeyMaterial);
+    if (m?.type !== 'ByteString') throw encodingError(ctx, 'No Encoding needs Key Material that is a byte string (not a Transparent structure)');
+    return m.value;
+  }
+  if (encoding !== undefined && encoding !== EncodingOption.TTLVEncoding) throw encodingError(ctx, `Encoding Option ${encoding} is not served`);
+  const material = kv.value.filter((c) => c.tag === Tag.KeyMaterial);
+  const attrs = is2x(ctx.version) ? (attributes.length > 0 ? [{ tag: Tag.Attributes, type: 'Structure', value: [...attributes] } as TtlvNode] : []) : attributes;
+  return encode({ tag: Tag.KeyValue, type: 'Structure', value: [...material, ...attrs] });
+}
+
+/** The attributes the Attribute Names ask to wrap with the key, in the version's Key Value form. */
+function wrappedAttributes(ctx: OperationContext, target: ObjectRecord, state: number, names: readonly string[]): TtlvNode[] {
+  if (names.length === 0) return [];
+  const all = visibleAttributes(allAttributes(target, state), ctx.version);
+  const out: TtlvNode[] = [];
+  for (const name of names) {
+    const key = keyFromAttributeName1x(name, ctx.version);
+    (all.get(key) ?? []).forEach((n, i) => out.push(is2x(ctx.version) ? writeAttribute2x(key, n) : writeAttribute1x(key, n, i)));
+  }
+  return out;
+}
+
+/** The body with its Key Block's Key Value replaced by `wrapped` and Key Wrapping Data added. */
+function wrappedBody(body: StructureNode, kb: StructureNode, wrapped: Uint8Array, wrappingData: StructureNode): StructureNode {
+  const newKb: StructureNode = {
+    ...kb,
+    value: [
+      ...kb.value.filter((c) => c.tag !== Tag.KeyWrappingData).map((c): TtlvNode => (c.tag === Tag.KeyValue ? { tag: Tag.KeyValue, type: 'ByteString', value: wrapped } : c)),
+      wrappingData,
+    ],
+  };
+  return { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? newKb : c)) };
+}
+
+/**
+ * Get: wrap `body` (already in the requested Key Format Type) of `target` as `spec` asks.
+ * The key must have a plain Key Block; certificates and opaque objects have none.
+ */
+export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, state: number, body: StructureNode, spec: WrappingRequest): Promise<StructureNode> {
+  const v = ctx.version;
+  const kb = keyBlockOfBody(body);
+  if (!kb) throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), 'only objects with a Key Block can be returned wrapped');
+  if (kb.value.some((c) => c.tag === Tag.KeyWrappingData)) {
+    throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key is stored wrapped under a key the server does not hold; it cannot be wrapped again');
+  }
+  const key = (await loadWrappingKey(ctx, spec.encryption.uid, 'wrap', 'Get', 'refuse'))!;
+  if (key.record.uid === target.uid) throw new KmipError(ResultReason.InvalidField, 'a key cannot wrap itself');
+  if (spec.encryption.params && !paramsMatch(spec.encryption.params, key.record)) {
+    throw new KmipError(
+      byVersion(v, ResultReason.ItemNotFound, ResultReason.BadCryptographicParameters),
+      'the Cryptographic Parameters in the Encryption Key Information match none of the wrapping key\'s Cryptographic Parameters attribute',
+    );
+  }
+  const params = readCryptoParams(spec.encryption.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
+  const plaintext = plaintextOf(ctx, kb, spec.encoding, wrappedAttributes(ctx, target, state, spec.attributeNames), spec.attributeNames.length > 0);
+  const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext));
+  const wrappingData: StructureNode = {
+    tag: Tag.KeyWrappingData,
+    type: 'Structure',
+    value: [
+      { tag: Tag.WrappingMethod, type: 'Enumeration', value: spec.method },
+      spec.encryption.node,
+      ...(spec.encoding !== undefined ? [{ tag: Tag.EncodingOption, type: 'Enumeration', value: spec.encoding } as TtlvNode] : []),
+    ],
+  };
+  return wrappedBody(body, kb, wrapped, wrappingData);
+}
+
+/**
+ * Get with Key Wrap Type As Registered (or none) of a key the server unwrapped at Register: wrapped
+ * again under the same key and parameters it came with.
+ */
+export async function rewrapAsRegistered(ctx: OperationContext, target: ObjectRecord, body: StructureNode): Promise<StructureNode> {
+  const data = target.attributes.get(REGISTERED_WRAPPING_KEY)?.[0];
+  const kb = keyBlockOfBody(body);
+  if (data?.type !== 'Structure' || !kb) return body;
+  const d = readPayload(data, WrappingDataSchema, { what: 'stored Key Wrapping Data' });
+  const enc = keyInformation(d.encryption, 'Encryption Key Information')!;
+  const key = (await loadWrappingKey(ctx, enc.uid, 'wrap', 'Get', 'refuse'))!;
+  const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
+  const plaintext = plaintextOf(ctx, kb, d.encoding?.value, []);
+  const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext));
+  return wrappedBody(body, kb, wrapped, data);
+}
+
+/**
+ * Register: a Key Block with Key Wrapping Data (Encrypt, Encryption Key Information) naming a key
+ * the caller holds is unwrapped, and the plain body stored with the wrapping data remembered
+ * (REGISTERED_WRAPPING_KEY). Undefined when there is nothing to unwrap, or the server does not
+ * hold the key (MAC/sign methods, an unknown key): the body is then stored as given.
+ */
+export async function unwrapRegistered(ctx: OperationContext, body: StructureNode): Promise<{ body: StructureNode; wrappingData: StructureNode } | undefined> {
+  const kb = keyBlockOfBody(body);
+  const data = kb?.value.find((c) => c.tag === Tag.KeyWrappingData);
+  if (!kb || data?.type !== 'Structure') return undefined;
+  const d = readPayload(data, WrappingDataSchema, { what: 'Key Wrapping Data' });
+  if (d.method.value !== WrappingMethod.Encrypt || d.macSignature || !d.encryption) return undefined;
+  const enc = keyInformation(d.encryption, 'Encryption Key Information')!;
+  const key = await loadWrappingKey(ctx, enc.uid, 'unwrap', 'Register', 'skip');
+  if (!key) return undefined;
+  const kv = kb.value.find((c) => c.tag === Tag.KeyValue);
+  if (kv?.type !== 'ByteString') throw new KmipError(ResultReason.InvalidField, 'a wrapped Key Value must be a byte string');
+  const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
+  const plain = await mechanism(ctx, () => runMechanism(key, params, 'unwrap', kv.value));
+  let keyValue: TtlvNode;
+  const encoding = d.encoding?.value;
+  if (encoding === EncodingOption.NoEncoding) {
+    keyValue = { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: plain }] };
+  } else if (encoding === undefined || encoding === EncodingOption.TTLVEncoding) {
+    try {
+      keyValue = decode(plain);
+    } catch (e) {
+      throw new KmipError(ResultReason.InvalidField, 'the unwrapped Key Value is not a TTLV Key Value structure (is the Encoding Option right?)', { cause: e });
+    }
+    if (keyValue.tag !== Tag.KeyValue || keyValue.type !== 'Structure') throw new KmipError(ResultReason.InvalidField, 'the unwrapped data is not a Key Value structure');
+    // Attributes wrapped with the key are not applied; the request's attributes are the object's.
+    keyValue = { ...keyValue, value: keyValue.value.filter((c) => c.tag === Tag.KeyMaterial) };
+  } else {
+    throw encodingError(ctx, `Encoding Option ${encoding} is not served`);
+  }
+  const plainKb: StructureNode = { ...kb, value: kb.value.filter((c) => c.tag !== Tag.KeyWrappingData).map((c) => (c.tag === Tag.KeyValue ? keyValue : c)) };
+  return { body: { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? plainKb : c)) }, wrappingData: data };
+}
