@@ -10,7 +10,8 @@
  * Padding (RFC 5649), RSA-OAEP — with Key Wrapping Data. A Sensitive key may be returned this way.
  * Key Wrap Type: a key registered wrapped under a key the server holds was unwrapped at Register;
  * Not Wrapped returns it plain, As Registered (and no Key Wrap Type) wraps it again as it came. A
- * key registered wrapped under a key the server does not hold is returned as stored.
+ * key stored as registered (wrapped under a key the server does not hold, or that may not unwrap) is
+ * returned as stored, and Not Wrapped unwraps it then if the wrapping key allows it now.
  *
  * Result Reasons:
  * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
@@ -20,7 +21,7 @@
  * - Key Format Type Not Supported: a format the object cannot be given in.
  * - Key Compression Type Not Supported: a compression other than the stored one.
  * - Key Wrap Type Not Supported (2.x) / Feature Not Supported (1.x): Not Wrapped for a key
- *   registered wrapped.
+ *   registered wrapped under a key this server does not hold.
  * - Feature Not Supported: a MAC/sign Wrapping Method.
  * - Sensitive (1.4+): the object's Sensitive is true and it is asked for unwrapped.
  * - Not Extractable (1.4+): the object's Extractable is false (wrapped or not).
@@ -42,7 +43,7 @@ import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-forma
 import type { OperationHandler } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { openBody, resolveUid } from './support.js';
-import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, rewrapAsRegistered, wrapForGet } from './key-wrapping.js';
+import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, rewrapAsRegistered, unwrapBody, wrapForGet } from './key-wrapping.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -73,14 +74,18 @@ export const get: OperationHandler = {
     }
     const kwt = req.keyWrapType?.value;
     const registeredWrapped = record.attributes.has(REGISTERED_WRAPPING_KEY);
-    const plainOut = !wrapping && (registeredWrapped ? kwt === KeyWrapType.NotWrapped : true);
-    if (plainOut && flag(record.attributes, 'Sensitive') === true) throw new KmipError(ResultReason.Sensitive, `object ${uid} is Sensitive and cannot be returned unwrapped`);
     if (flag(record.attributes, 'Extractable') === false) throw new KmipError(ResultReason.NotExtractable, `object ${uid} is not Extractable`);
 
     let body = await openBody(ctx, record);
+    // Sensitive: never returned in the clear; wrapped (asked for, as registered, or stored so) is fine.
+    const plainOut = !wrapping && (registeredWrapped || isWrapped(body) ? kwt === KeyWrapType.NotWrapped : true);
+    if (plainOut && flag(record.attributes, 'Sensitive') === true) throw new KmipError(ResultReason.Sensitive, `object ${uid} is Sensitive and cannot be returned unwrapped`);
     if (kwt !== undefined) {
       if (kwt === KeyWrapType.NotWrapped && isWrapped(body)) {
-        throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key was registered wrapped; the server cannot unwrap it');
+        // Stored as given: unwrap now if the wrapping key is held here (its refusals have their reasons).
+        const now = await unwrapBody(ctx, body, 'get');
+        if (!now) throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key was registered wrapped under a key this server does not hold');
+        body = now.body;
       }
       if (kwt !== KeyWrapType.NotWrapped && kwt !== KeyWrapType.AsRegistered) {
         throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), `Key Wrap Type ${kwt} is not supported`);

@@ -301,26 +301,40 @@ export async function rewrapAsRegistered(ctx: OperationContext, target: ObjectRe
 }
 
 /**
- * Register: a Key Block with Key Wrapping Data (Encrypt, Encryption Key Information) naming a key
- * the caller holds is unwrapped, and the plain body stored with the wrapping data remembered
- * (REGISTERED_WRAPPING_KEY). Undefined when there is nothing to unwrap, or the server does not
- * hold the key (MAC/sign methods, an unknown key): the body is then stored as given.
+ * Unwrap a Key Block carrying Key Wrapping Data (Encrypt, Encryption Key Information).
+ * - `register`: when the caller holds a wrapping key that may unwrap it (Unwrap Key, Active /
+ *   Deactivated / Compromised, a type that unwraps), the key is unwrapped and the plain body stored
+ *   with the wrapping data remembered (REGISTERED_WRAPPING_KEY); otherwise undefined: the body is
+ *   stored as given (Register "SHALL store the object as provided"; test case TC-WRAP-1-14 registers
+ *   under a Wrap-Key-only KEK and expects Success).
+ * - `get` (Key Wrap Type Not Wrapped of a key stored wrapped): the wrapping key's refusals are
+ *   thrown with their reasons; undefined only when the server does not hold it.
+ * Both: MAC/sign methods give undefined; a failed integrity check is Cryptographic Failure.
  */
-export async function unwrapRegistered(ctx: OperationContext, body: StructureNode): Promise<{ body: StructureNode; wrappingData: StructureNode } | undefined> {
+export async function unwrapBody(ctx: OperationContext, body: StructureNode, mode: 'register' | 'get'): Promise<{ body: StructureNode; wrappingData: StructureNode } | undefined> {
   const kb = keyBlockOfBody(body);
   const data = kb?.value.find((c) => c.tag === Tag.KeyWrappingData);
   if (!kb || data?.type !== 'Structure') return undefined;
   const d = readPayload(data, WrappingDataSchema, { what: 'Key Wrapping Data' });
   if (d.method.value !== WrappingMethod.Encrypt || d.macSignature || !d.encryption) return undefined;
   const enc = keyInformation(d.encryption, 'Encryption Key Information')!;
-  const key = await loadWrappingKey(ctx, enc.uid, 'unwrap', 'Register', 'skip');
+  let key: WrappingKey | undefined;
+  try {
+    key = await loadWrappingKey(ctx, enc.uid, 'unwrap', mode === 'register' ? 'Register' : 'Get', 'skip');
+  } catch (e) {
+    if (mode === 'register' && e instanceof KmipError && e.reason !== ResultReason.GeneralFailure) return undefined;
+    throw e;
+  }
   if (!key) return undefined;
-  const kv = kb.value.find((c) => c.tag === Tag.KeyValue);
-  if (kv?.type !== 'ByteString') throw new KmipError(ResultReason.InvalidField, 'a wrapped Key Value must be a byte string');
-  const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
-  const plain = await mechanism(ctx, () => runMechanism(key, params, 'unwrap', kv.value));
-  let keyValue: TtlvNode;
   const encoding = d.encoding?.value;
+  const kv = kb.value.find((c) => c.tag === Tag.KeyValue);
+  // The wrapped bytes: the Key Value byte string; with No Encoding some 1.x clients put them in Key Material.
+  const inner = kv?.type === 'Structure' && encoding === EncodingOption.NoEncoding ? kv.value.find((c) => c.tag === Tag.KeyMaterial) : undefined;
+  const wrappedBytes = kv?.type === 'ByteString' ? kv.value : inner?.type === 'ByteString' ? inner.value : undefined;
+  if (!wrappedBytes) throw new KmipError(ResultReason.InvalidField, 'a wrapped Key Value must be a byte string');
+  const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
+  const plain = await mechanism(ctx, () => runMechanism(key, params, 'unwrap', wrappedBytes));
+  let keyValue: TtlvNode;
   if (encoding === EncodingOption.NoEncoding) {
     keyValue = { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: plain }] };
   } else if (encoding === undefined || encoding === EncodingOption.TTLVEncoding) {

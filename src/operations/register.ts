@@ -16,7 +16,8 @@
  * unwrapped (AES Key Wrap / with Padding, RSA-OAEP; TTLV or No Encoding) and stored plain, its Key
  * Wrapping Data remembered for Get's Key Wrap Type As Registered (test case TC-WRAP-3); the wrapping
  * key must allow Unwrap Key and be Active, Deactivated or Compromised. Any other wrapped key (an
- * unknown wrapping key, a MAC/sign method) is stored as given.
+ * unknown wrapping key, one that may not unwrap, a MAC/sign method) is stored as given (TC-WRAP-1-14);
+ * Get with Key Wrap Type Not Wrapped then gives the wrapping key's refusal.
  *
  * Result Reasons:
  * - Invalid Field (1.x) / Invalid Object Type (2.x): an Object Type this version does not define or
@@ -28,10 +29,8 @@
  *   neither in the request nor in the Key Block (1.4 Table 171, 2.1 Table 293).
  * - Item Not Found / Object Archived: a Template-Attribute naming a missing / archived Template.
  * - Attribute rules (objects/attributes.ts) and Name uniqueness as in Create.
- * - Unwrapping (key-wrapping.ts): Wrapping Object Archived / Destroyed, Invalid Object Type, Wrong
- *   Key Lifecycle State, Incompatible Cryptographic Usage Mask (2.x; Object Archived, Illegal
- *   Operation, Permission Denied in 1.x); Cryptographic Failure when the integrity check fails;
- *   Encoding Option Error.
+ * - Unwrapping (key-wrapping.ts) under a key that may unwrap: Cryptographic Failure when the integrity
+ *   check fails; Encoding Option Error; Invalid Field for an unwrapped Key Value that is not one.
  */
 import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
@@ -42,7 +41,7 @@ import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
-import { REGISTERED_WRAPPING_KEY, unwrapRegistered } from './key-wrapping.js';
+import { REGISTERED_WRAPPING_KEY, unwrapBody } from './key-wrapping.js';
 import { SERVED_OBJECT_TYPES } from './query.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
@@ -83,7 +82,7 @@ export const register: OperationHandler = {
     }
     let parsed = parseObject(objectType, objects[0], v);
     // A key wrapped under a key the caller holds is unwrapped and stored plain (operations/key-wrapping.ts).
-    const unwrapped = await unwrapRegistered(ctx, parsed.body);
+    const unwrapped = await unwrapBody(ctx, parsed.body, 'register');
     if (unwrapped) parsed = parseObject(objectType, unwrapped.body, v);
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Register');
 

@@ -327,23 +327,34 @@ describe.each(REASONS)('Register of a wrapped key at $name', (x) => {
     expect(lengthAttribute(attrs)).toBe(128);
   });
 
-  it('refusals: a KEK without Unwrap Key, a Pre-Active KEK, a tampered wrapped key; an unknown KEK stores the key as given', async () => {
+  it('a KEK that may not unwrap (no Unwrap Key, Pre-Active): stored as given (TC-WRAP-1-14), and Not Wrapped gives its refusal', async () => {
+    const reg = (kekUid: string) => registerKey(c, v, hex(''), 0, Encrypt, { object: wrappedSymmetricKey(WRAPPED, kekUid, EncodingOption.NoEncoding) });
+    const notWrapped = async (uid: string) => (await fails(c, v, Operation.Get, [uidNode(uid), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)])).reason;
     const noUnwrap = await kek(v, KEK128, KW, { mask: WrapKey });
-    const reg = (kekUid: string, wrapped = WRAPPED) =>
-      fails(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), registerAttrs(v), wrappedSymmetricKey(wrapped, kekUid, EncodingOption.NoEncoding)]);
-    expect((await reg(noUnwrap)).reason).toBe(x.usageMask);
+    const a = await reg(noUnwrap);
+    expect(toHex(wrappedValue(await ok(c, v, Operation.Get, [uidNode(a), t.enum(Tag.KeyWrapType, KeyWrapType.AsRegistered)])))).toBe(toHex(WRAPPED));
+    expect(await notWrapped(a)).toBe(x.usageMask);
     const preActive = await kek(v, KEK128, KW, { activate: false });
-    expect((await reg(preActive)).reason).toBe(x.wrongState);
+    const b = await reg(preActive);
+    expect(await notWrapped(b)).toBe(x.wrongState);
+    // Once the KEK is Active, Not Wrapped unwraps the stored key.
+    await ok(c, v, Operation.Activate, [uidNode(preActive)]);
+    expect(toHex(plainMaterial(await ok(c, v, Operation.Get, [uidNode(b), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)])))).toBe(toHex(KEY128));
+  });
+
+  it('a tampered wrapped key under a KEK that may unwrap is Cryptographic Failure; an unknown KEK stores the key as given', async () => {
     const good = await kek(v, KEK128, KW);
     const tampered = Uint8Array.from(WRAPPED);
     tampered[5] = tampered[5]! ^ 1;
-    expect((await reg(good, tampered)).reason).toBe(ResultReason.CryptographicFailure);
+    const r = await fails(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), registerAttrs(v), wrappedSymmetricKey(tampered, good, EncodingOption.NoEncoding)]);
+    expect(r.reason).toBe(ResultReason.CryptographicFailure);
 
     const stored = await registerKey(c, v, hex(''), 0, Encrypt, { object: wrappedSymmetricKey(WRAPPED, 'a-key-held-elsewhere', EncodingOption.NoEncoding) });
     expect(toHex(wrappedValue(await ok(c, v, Operation.Get, [uidNode(stored)])))).toBe(toHex(WRAPPED));
-    const r = await fails(c, v, Operation.Get, [uidNode(stored), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)]);
-    expect(r.reason).toBe(v.major >= 2 ? ResultReason.KeyWrapTypeNotSupported : ResultReason.FeatureNotSupported);
+    const nw = await fails(c, v, Operation.Get, [uidNode(stored), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)]);
+    expect(nw.reason).toBe(v.major >= 2 ? ResultReason.KeyWrapTypeNotSupported : ResultReason.FeatureNotSupported);
   });
+
 });
 
 function registerAttrs(v: KmipVersion): TtlvNode {
