@@ -238,11 +238,17 @@ function wrappedAttributes(ctx: OperationContext, target: ObjectRecord, state: n
 }
 
 /** The body with its Key Block's Key Value replaced by `wrapped` and Key Wrapping Data added. */
-function wrappedBody(body: StructureNode, kb: StructureNode, wrapped: Uint8Array, wrappingData: StructureNode): StructureNode {
+function wrappedBody(ctx: OperationContext, body: StructureNode, kb: StructureNode, wrapped: Uint8Array, wrappingData: StructureNode): StructureNode {
+  // The Key Value of a wrapped key: a Byte String (2.x, and the 1.x tables); for 1.x, Key Value {
+  // Key Material <wrapped bytes> } as the 1.4 test case TC-WRAP-1-14 and 1.x clients (PyKMIP 0.10,
+  // which cannot read the Byte String form) exchange it.
+  const keyValue: TtlvNode = is2x(ctx.version)
+    ? { tag: Tag.KeyValue, type: 'ByteString', value: wrapped }
+    : { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: wrapped }] };
   const newKb: StructureNode = {
     ...kb,
     value: [
-      ...kb.value.filter((c) => c.tag !== Tag.KeyWrappingData).map((c): TtlvNode => (c.tag === Tag.KeyValue ? { tag: Tag.KeyValue, type: 'ByteString', value: wrapped } : c)),
+      ...kb.value.filter((c) => c.tag !== Tag.KeyWrappingData).map((c): TtlvNode => (c.tag === Tag.KeyValue ? keyValue : c)),
       wrappingData,
     ],
   };
@@ -268,7 +274,9 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
       'the Cryptographic Parameters in the Encryption Key Information match none of the wrapping key\'s Cryptographic Parameters attribute',
     );
   }
-  const params = readCryptoParams(spec.encryption.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
+  // The parameters used: the specification's, else the key's attribute; Key Wrapping Data names them.
+  const paramsNode = spec.encryption.params ?? key.record.attributes.get('CryptographicParameters')?.[0];
+  const params = readCryptoParams(paramsNode) ?? {};
   const plaintext = plaintextOf(ctx, kb, spec.encoding, wrappedAttributes(ctx, target, state, spec.attributeNames), spec.attributeNames.length > 0);
   const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext));
   const wrappingData: StructureNode = {
@@ -276,11 +284,15 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
     type: 'Structure',
     value: [
       { tag: Tag.WrappingMethod, type: 'Enumeration', value: spec.method },
-      spec.encryption.node,
+      {
+        tag: Tag.EncryptionKeyInformation,
+        type: 'Structure',
+        value: [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: spec.encryption.uid }, ...(paramsNode?.type === 'Structure' ? [{ ...paramsNode, tag: Tag.CryptographicParameters }] : [])],
+      },
       ...(spec.encoding !== undefined ? [{ tag: Tag.EncodingOption, type: 'Enumeration', value: spec.encoding } as TtlvNode] : []),
     ],
   };
-  return wrappedBody(body, kb, wrapped, wrappingData);
+  return wrappedBody(ctx, body, kb, wrapped, wrappingData);
 }
 
 /**
@@ -297,7 +309,7 @@ export async function rewrapAsRegistered(ctx: OperationContext, target: ObjectRe
   const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
   const plaintext = plaintextOf(ctx, kb, d.encoding?.value, []);
   const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext));
-  return wrappedBody(body, kb, wrapped, data);
+  return wrappedBody(ctx, body, kb, wrapped, data);
 }
 
 /**
@@ -328,8 +340,8 @@ export async function unwrapBody(ctx: OperationContext, body: StructureNode, mod
   if (!key) return undefined;
   const encoding = d.encoding?.value;
   const kv = kb.value.find((c) => c.tag === Tag.KeyValue);
-  // The wrapped bytes: the Key Value byte string; with No Encoding some 1.x clients put them in Key Material.
-  const inner = kv?.type === 'Structure' && encoding === EncodingOption.NoEncoding ? kv.value.find((c) => c.tag === Tag.KeyMaterial) : undefined;
+  // The wrapped bytes: the Key Value byte string, or (the 1.x form, TC-WRAP-1-14) its Key Material.
+  const inner = kv?.type === 'Structure' ? kv.value.find((c) => c.tag === Tag.KeyMaterial) : undefined;
   const wrappedBytes = kv?.type === 'ByteString' ? kv.value : inner?.type === 'ByteString' ? inner.value : undefined;
   if (!wrappedBytes) throw new KmipError(ResultReason.InvalidField, 'a wrapped Key Value must be a byte string');
   const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};

@@ -84,10 +84,15 @@ function keyBlockOf(p: StructureNode): StructureNode {
   if (kb?.type !== 'Structure') throw new Error('no Key Block in the response');
   return kb;
 }
+/** The wrapped bytes: Key Value as a Byte String (2.x), or Key Value { Key Material } with Key Wrapping Data (1.x, TC-WRAP-1-14). */
 function wrappedValue(p: StructureNode): Uint8Array {
-  const kv = findChild(keyBlockOf(p), Tag.KeyValue);
-  if (kv?.type !== 'ByteString') throw new Error('the Key Value is not wrapped');
-  return kv.value;
+  const kb = keyBlockOf(p);
+  if (!findChild(kb, Tag.KeyWrappingData)) throw new Error('no Key Wrapping Data: the key is not wrapped');
+  const kv = findChild(kb, Tag.KeyValue);
+  if (kv?.type === 'ByteString') return kv.value;
+  const m = kv?.type === 'Structure' ? findChild(kv, Tag.KeyMaterial) : undefined;
+  if (m?.type !== 'ByteString') throw new Error('the wrapped Key Value holds no bytes');
+  return m.value;
 }
 function plainMaterial(p: StructureNode): Uint8Array {
   const kv = findChild(keyBlockOf(p), Tag.KeyValue);
@@ -120,6 +125,7 @@ describe.each([V2_1, V1_4])('Get with a Key Wrapping Specification at %o', (v) =
     expect(findChild(findChild(kwd, Tag.EncryptionKeyInformation) as StructureNode, Tag.UniqueIdentifier)).toMatchObject({ value: k128 });
     expect(findChild(kwd, Tag.EncodingOption)).toMatchObject({ value: EncodingOption.NoEncoding });
     expect(findChild(kb, Tag.CryptographicLength)).toMatchObject({ value: 128 });
+    expect(findChild(kb, Tag.KeyValue)?.type).toBe(v.major >= 2 ? 'ByteString' : 'Structure');
 
     const k256 = await kek(v, KEK256, KW);
     const key256 = await registerKey(c, v, KEY256, CryptographicAlgorithm.AES, Encrypt | Decrypt);
