@@ -26,8 +26,9 @@
  * - not a key that can wrap this way: Illegal Operation (1.x) / Invalid Object Type (2.x);
  * - wrapping needs Active (and before its Protect Stop Date); unwrapping Active, Deactivated or
  *   Compromised (2.1 §4.57): Permission Denied (1.x) / Wrong Key Lifecycle State (2.x);
- * - Cryptographic Usage Mask without Wrap Key (wrapping) / Unwrap Key (unwrapping): Permission
- *   Denied (1.x) / Incompatible Cryptographic Usage Mask (2.x);
+ * - Cryptographic Usage Mask without Wrap Key (wrapping) / Unwrap Key (unwrapping; at 1.x, whose
+ *   spec gives the bit no rule and whose test cases unwrap under a Wrap-Key-only KEK, Wrap Key or
+ *   Unwrap Key): Permission Denied (1.x) / Incompatible Cryptographic Usage Mask (2.x);
  * - a mechanism not served: Invalid Field (1.x) / Unsupported Cryptographic Parameters (2.x); an
  *   unwrap whose integrity check fails: Cryptographic Failure.
  */
@@ -135,8 +136,11 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
     const start = dateAttribute(record.attributes, 'ProcessStartDate');
     if (start !== undefined && ctx.now < start) throw new KmipError(wrongState, `the unwrapping key ${uid} is before its Process Start Date`);
   }
-  const bit = dir === 'wrap' ? CryptographicUsageMask.WrapKey : CryptographicUsageMask.UnwrapKey;
-  if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bit) === 0) {
+  // Unwrapping: Unwrap Key (2.1 §12.1 "Applies to Get operation when unwrapping is required"). KMIP
+  // 1.x gives the bit no rule, and its test cases (TC-WRAP-1/2/3-14) unwrap under a Wrap-Key-only
+  // KEK, so at 1.x either bit allows it.
+  const bits = dir === 'wrap' ? CryptographicUsageMask.WrapKey : is2x(v) ? CryptographicUsageMask.UnwrapKey : CryptographicUsageMask.UnwrapKey | CryptographicUsageMask.WrapKey;
+  if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bits) === 0) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key ${uid}'s Cryptographic Usage Mask does not allow ${dir === 'wrap' ? 'Wrap Key' : 'Unwrap Key'}`);
   }
   const body = await openBody(ctx, record);

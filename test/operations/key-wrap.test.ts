@@ -14,7 +14,7 @@
  */
 import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findChild, keyBlock, type KmipClient, type KmipVersion } from '../../src/client/index.js';
+import { expectSuccess, findChild, keyBlock, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import {
   BlockCipherMode,
   CryptographicAlgorithm,
@@ -33,7 +33,7 @@ import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { decode, t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
-import { fails, ok, uidNode, V1_4, V2_1 } from './object-kit.js';
+import { batch, fails, ok, uidNode, V1_4, V2_1 } from './object-kit.js';
 import { cipherPayload, cryptoParams, hex, registerKey, toHex, type Params } from './crypto-kit.js';
 
 const { WrapKey, UnwrapKey, Encrypt, Decrypt } = CryptographicUsageMask;
@@ -336,7 +336,9 @@ describe.each(REASONS)('Register of a wrapped key at $name', (x) => {
   it('a KEK that may not unwrap (no Unwrap Key, Pre-Active): stored as given (TC-WRAP-1-14), and Not Wrapped gives its refusal', async () => {
     const reg = (kekUid: string) => registerKey(c, v, hex(''), 0, Encrypt, { object: wrappedSymmetricKey(WRAPPED, kekUid, EncodingOption.NoEncoding) });
     const notWrapped = async (uid: string) => (await fails(c, v, Operation.Get, [uidNode(uid), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)])).reason;
-    const noUnwrap = await kek(v, KEK128, KW, { mask: WrapKey });
+    // 2.x: Unwrap Key is the bit that allows unwrapping; 1.x gives it no rule (and its test cases
+    // unwrap under a Wrap-Key-only KEK), so there only a KEK with neither bit cannot unwrap.
+    const noUnwrap = await kek(v, KEK128, KW, { mask: v.major >= 2 ? WrapKey : Encrypt });
     const a = await reg(noUnwrap);
     expect(toHex(wrappedValue(await ok(c, v, Operation.Get, [uidNode(a), t.enum(Tag.KeyWrapType, KeyWrapType.AsRegistered)])))).toBe(toHex(WRAPPED));
     expect(await notWrapped(a)).toBe(x.usageMask);
@@ -346,6 +348,15 @@ describe.each(REASONS)('Register of a wrapped key at $name', (x) => {
     // Once the KEK is Active, Not Wrapped unwraps the stored key.
     await ok(c, v, Operation.Activate, [uidNode(preActive)]);
     expect(toHex(plainMaterial(await ok(c, v, Operation.Get, [uidNode(b), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)])))).toBe(toHex(KEY128));
+  });
+
+  it('a Wrap-Key-only KEK unwraps at 1.x (TC-WRAP-1/2/3-14) but not at 2.x', async () => {
+    const wrapOnly = await kek(v, KEK128, KW, { mask: WrapKey });
+    const key = await registerKey(c, v, hex(''), 0, Encrypt, { object: wrappedSymmetricKey(WRAPPED, wrapOnly, EncodingOption.NoEncoding) });
+    const get = () => batch(c, v, [{ operation: Operation.Get, payload: [uidNode(key), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)] }]);
+    const [item] = await get();
+    if (v.major >= 2) expect(item!.reason).toBe(ResultReason.IncompatibleCryptographicUsageMask);
+    else expect(toHex(plainMaterial(expectSuccess(item!)))).toBe(toHex(KEY128));
   });
 
   it('a tampered wrapped key under a KEK that may unwrap is Cryptographic Failure; an unknown KEK stores the key as given', async () => {
