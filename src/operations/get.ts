@@ -9,7 +9,8 @@
  * requested format) wrapped under another key — AES Key Wrap (RFC 3394), AES Key Wrap with
  * Padding (RFC 5649), RSA-OAEP — with Key Wrapping Data. A Sensitive key may be returned this way.
  * Key Wrap Type: a key registered wrapped under a key the server holds was unwrapped at Register;
- * Not Wrapped returns it plain, As Registered (and no Key Wrap Type) wraps it again as it came. A
+ * Not Wrapped returns it plain, As Registered (and no Key Wrap Type) the Key Block exactly as it was
+ * registered (kept in the sealed body; no wrapping key is used). A
  * key stored as registered (wrapped under a key the server does not hold, or that may not unwrap) is
  * returned as stored, and Not Wrapped unwraps it then if the wrapping key allows it now.
  *
@@ -43,7 +44,7 @@ import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-forma
 import type { OperationHandler } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { openBody, resolveUid } from './support.js';
-import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, rewrapAsRegistered, unwrapBody, wrapForGet } from './key-wrapping.js';
+import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet } from './key-wrapping.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -76,7 +77,8 @@ export const get: OperationHandler = {
     const registeredWrapped = record.attributes.has(REGISTERED_WRAPPING_KEY);
     if (flag(record.attributes, 'Extractable') === false) throw new KmipError(ResultReason.NotExtractable, `object ${uid} is not Extractable`);
 
-    let body = await openBody(ctx, record);
+    const stored = withoutRegisteredForm(await openBody(ctx, record));
+    let body = stored.body;
     // Sensitive: never returned in the clear; wrapped (asked for, as registered, or stored so) is fine.
     const plainOut = !wrapping && (registeredWrapped || isWrapped(body) ? kwt === KeyWrapType.NotWrapped : true);
     if (plainOut && flag(record.attributes, 'Sensitive') === true) throw new KmipError(ResultReason.Sensitive, `object ${uid} is Sensitive and cannot be returned unwrapped`);
@@ -101,7 +103,15 @@ export const get: OperationHandler = {
       body = r.body;
     }
     if (wrapping) body = await wrapForGet(ctx, record, state, body, wrapping);
-    else if (registeredWrapped && kwt !== KeyWrapType.NotWrapped) body = await rewrapAsRegistered(ctx, record, body);
+    else if (stored.registered && kwt !== KeyWrapType.NotWrapped) {
+      // As Registered (the default for a key registered wrapped): the Key Block exactly as it came.
+      const fmt = stored.registered.value.find((c) => c.tag === Tag.KeyFormatType);
+      if (req.keyFormatType !== undefined && (fmt?.type !== 'Enumeration' || fmt.value !== req.keyFormatType.value)) {
+        throw new KmipError(ResultReason.KeyFormatTypeNotSupported, 'a key returned as registered keeps the Key Format Type it was registered in');
+      }
+      const registered = stored.registered;
+      body = { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? registered : c)) };
+    }
     return payload(Tag.ResponsePayload, [
       { tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType },
       { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },

@@ -55,11 +55,31 @@ import { byVersion, is2x, isArchived, isDestroyed } from './object-support.js';
 import { allAttributes, loadObject, openBody } from './support.js';
 
 /**
- * Server-internal attribute key (as locate-order.ts's): the Key Wrapping Data a key was registered
- * with, kept when the server unwrapped it, so that Key Wrap Type As Registered can give it back
- * wrapped the same way. Never shown to a client (no KMIP tag name), never copied by Re-key.
+ * Server-internal attribute key (as locate-order.ts's): the Key Wrapping Data of a key the server
+ * unwrapped at Register — the marker that its sealed body also holds the registered form. Never
+ * shown to a client (no KMIP tag name), never copied by Re-key.
  */
 export const REGISTERED_WRAPPING_KEY = '$registeredWrapping';
+
+/**
+ * A private tag (TTLV extension range, as the record codec's) for the child of a sealed body that
+ * keeps the Key Block exactly as registered (wrapped), for Key Wrap Type As Registered. It lives
+ * only inside the sealed body; `withoutRegisteredForm` takes it out before a body is returned.
+ */
+export const REGISTERED_FORM_TAG = 0x54ff90;
+
+/** The body to seal: the plain object plus the registered (wrapped) Key Block. */
+export function withRegisteredForm(plain: StructureNode, registeredKeyBlock: StructureNode): StructureNode {
+  return { ...plain, value: [...plain.value, { tag: REGISTERED_FORM_TAG, type: 'Structure', value: [registeredKeyBlock] }] };
+}
+
+/** A stored body split into the object a client may see and the registered Key Block, if kept. */
+export function withoutRegisteredForm(body: StructureNode): { body: StructureNode; registered?: StructureNode } {
+  const kept = body.value.find((c) => c.tag === REGISTERED_FORM_TAG);
+  if (!kept) return { body };
+  const kb = kept.type === 'Structure' ? kept.value.find((c) => c.tag === Tag.KeyBlock) : undefined;
+  return { body: { ...body, value: body.value.filter((c) => c.tag !== REGISTERED_FORM_TAG) }, ...(kb?.type === 'Structure' && { registered: kb }) };
+}
 
 const KeyInformationSchema = {
   uid: required(Tag.UniqueIdentifier, 'TextString'),
@@ -300,34 +320,18 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
 }
 
 /**
- * Get with Key Wrap Type As Registered (or none) of a key the server unwrapped at Register: wrapped
- * again under the same key and parameters it came with.
- */
-export async function rewrapAsRegistered(ctx: OperationContext, target: ObjectRecord, body: StructureNode): Promise<StructureNode> {
-  const data = target.attributes.get(REGISTERED_WRAPPING_KEY)?.[0];
-  const kb = keyBlockOfBody(body);
-  if (data?.type !== 'Structure' || !kb) return body;
-  const d = readPayload(data, WrappingDataSchema, { what: 'stored Key Wrapping Data' });
-  const enc = keyInformation(d.encryption, 'Encryption Key Information')!;
-  const key = (await loadWrappingKey(ctx, enc.uid, 'wrap', 'Get', 'refuse'))!;
-  const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
-  const plaintext = plaintextOf(ctx, kb, d.encoding?.value, []);
-  const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext));
-  return wrappedBody(ctx, body, kb, wrapped, data);
-}
-
-/**
  * Unwrap a Key Block carrying Key Wrapping Data (Encrypt, Encryption Key Information).
  * - `register`: when the caller holds a wrapping key that may unwrap it (Unwrap Key, Active /
- *   Deactivated / Compromised, a type that unwraps), the key is unwrapped and the plain body stored
- *   with the wrapping data remembered (REGISTERED_WRAPPING_KEY); otherwise undefined: the body is
+ *   Deactivated / Compromised, a type that unwraps), the key is unwrapped; Register stores the plain
+ *   body with the registered Key Block beside it (withRegisteredForm, REGISTERED_WRAPPING_KEY);
+ *   otherwise undefined: the body is
  *   stored as given (Register "SHALL store the object as provided"; test case TC-WRAP-1-14 registers
  *   under a Wrap-Key-only KEK and expects Success).
  * - `get` (Key Wrap Type Not Wrapped of a key stored wrapped): the wrapping key's refusals are
  *   thrown with their reasons; undefined only when the server does not hold it.
  * Both: MAC/sign methods give undefined; a failed integrity check is Cryptographic Failure.
  */
-export async function unwrapBody(ctx: OperationContext, body: StructureNode, mode: 'register' | 'get'): Promise<{ body: StructureNode; wrappingData: StructureNode } | undefined> {
+export async function unwrapBody(ctx: OperationContext, body: StructureNode, mode: 'register' | 'get'): Promise<{ body: StructureNode; wrappingData: StructureNode; registeredKeyBlock: StructureNode } | undefined> {
   const kb = keyBlockOfBody(body);
   const data = kb?.value.find((c) => c.tag === Tag.KeyWrappingData);
   if (!kb || data?.type !== 'Structure') return undefined;
@@ -366,5 +370,5 @@ export async function unwrapBody(ctx: OperationContext, body: StructureNode, mod
     throw encodingError(ctx, `Encoding Option ${encoding} is not served`);
   }
   const plainKb: StructureNode = { ...kb, value: kb.value.filter((c) => c.tag !== Tag.KeyWrappingData).map((c) => (c.tag === Tag.KeyValue ? keyValue : c)) };
-  return { body: { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? plainKb : c)) }, wrappingData: data };
+  return { body: { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? plainKb : c)) }, wrappingData: data, registeredKeyBlock: kb };
 }

@@ -13,8 +13,9 @@
  * algorithm and length from the key itself (PKCS#1, PKCS#8, X.509, ECPrivateKey, Transparent forms). Server-set attributes and
  * the ID Placeholder as in Create. Protection Storage Masks (2.x) are accepted and ignored.
  * A key whose Key Block carries Key Wrapping Data (Encrypt) naming a wrapping key the caller holds is
- * unwrapped (AES Key Wrap / with Padding, RSA-OAEP; TTLV or No Encoding) and stored plain, its Key
- * Wrapping Data remembered for Get's Key Wrap Type As Registered (test case TC-WRAP-3); the wrapping
+ * unwrapped (AES Key Wrap / with Padding, RSA-OAEP; TTLV or No Encoding) and stored plain, the Key
+ * Block as registered kept beside it (inside the sealed body) for Get's Key Wrap Type As Registered
+ * (test cases TC-WRAP-1/3); the wrapping
  * key must allow Unwrap Key and be Active, Deactivated or Compromised. Any other wrapped key (an
  * unknown wrapping key, one that may not unwrap, a MAC/sign method) is stored as given (TC-WRAP-1-14);
  * Get with Key Wrap Type Not Wrapped then gives the wrapping key's refusal.
@@ -41,7 +42,7 @@ import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
-import { REGISTERED_WRAPPING_KEY, unwrapBody } from './key-wrapping.js';
+import { REGISTERED_WRAPPING_KEY, unwrapBody, withRegisteredForm } from './key-wrapping.js';
 import { SERVED_OBJECT_TYPES } from './query.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
@@ -114,7 +115,7 @@ export const register: OperationHandler = {
     if (unwrapped) attrs.set(REGISTERED_WRAPPING_KEY, [unwrapped.wrappingData]);
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'Register');
-    const uid = await commitNewObject(ctx, objectType, attrs, parsed.body);
+    const uid = await commitNewObject(ctx, objectType, attrs, unwrapped ? withRegisteredForm(parsed.body, unwrapped.registeredKeyBlock) : parsed.body);
     return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
   },
 };

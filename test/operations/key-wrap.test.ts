@@ -12,7 +12,7 @@
  * - the refusals: the wrapping key's state, usage mask, type, existence, destruction; parameters that
  *   match none of the key's; No Encoding with Attribute Names; MAC/sign; a tampered wrapped key.
  */
-import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSuccess, findChild, keyBlock, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import {
@@ -26,6 +26,7 @@ import {
   Operation,
   PaddingMethod,
   ResultReason,
+  RevocationReasonCode,
   SecretDataType,
   WrappingMethod,
 } from '../../src/kmip/generated/enums.gen.js';
@@ -348,6 +349,34 @@ describe.each(REASONS)('Register of a wrapped key at $name', (x) => {
     // Once the KEK is Active, Not Wrapped unwraps the stored key.
     await ok(c, v, Operation.Activate, [uidNode(preActive)]);
     expect(toHex(plainMaterial(await ok(c, v, Operation.Get, [uidNode(b), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)])))).toBe(toHex(KEY128));
+  });
+
+  it('RSA-OAEP: a key wrapped here under a registered RSA public key is unwrapped with the private key; As Registered gives the very bytes, even once the private key is destroyed', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
+    const priv = await registerKey(c, v, hex(''), 0, UnwrapKey, {
+      objectType: ObjectType.PrivateKey,
+      object: t.struct(Tag.PrivateKey, [keyBlock(pkcs8, KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 2048)]),
+    });
+    const wrapped = publicEncrypt({ key: pair.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, KEY128);
+    const object = t.struct(Tag.SymmetricKey, [
+      t.struct(Tag.KeyBlock, [
+        t.enum(Tag.KeyFormatType, KeyFormatType.Raw),
+        t.bytes(Tag.KeyValue, wrapped),
+        t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
+        t.int(Tag.CryptographicLength, 128),
+        t.struct(Tag.KeyWrappingData, [
+          t.enum(Tag.WrappingMethod, WrappingMethod.Encrypt),
+          t.struct(Tag.EncryptionKeyInformation, [uidNode(priv), cryptoParams({ padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_256 })]),
+          t.enum(Tag.EncodingOption, EncodingOption.NoEncoding),
+        ]),
+      ]),
+    ]);
+    const key = await registerKey(c, v, hex(''), 0, Encrypt, { object });
+    expect(toHex(plainMaterial(await ok(c, v, Operation.Get, [uidNode(key), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)])))).toBe(toHex(KEY128));
+    await ok(c, v, Operation.Revoke, [uidNode(priv), t.struct(Tag.RevocationReason, [t.enum(Tag.RevocationReasonCode, RevocationReasonCode.CessationOfOperation)])]);
+    await ok(c, v, Operation.Destroy, [uidNode(priv)]);
+    expect(toHex(wrappedValue(await ok(c, v, Operation.Get, [uidNode(key), t.enum(Tag.KeyWrapType, KeyWrapType.AsRegistered)])))).toBe(toHex(wrapped));
   });
 
   it('a Wrap-Key-only KEK unwraps at 1.x (TC-WRAP-1/2/3-14) but not at 2.x', async () => {
