@@ -26,6 +26,7 @@
  * - Wrong Key Lifecycle State / Invalid Field: a base object not Active ("not able to be used").
  * - Incompatible Cryptographic Usage Mask / Invalid Field: no Derive Key bit.
  * - Key Value Not Present: a base object destroyed or stored wrapped.
+ * - Feature Not Supported: an HSM-resident base object (not built).
  * - Feature Not Supported / Invalid Field: a Derivation Method not served (NIST 800-108, asymmetric,
  *   AWS Signature Version 4).
  * - Invalid Field: missing Salt / Iteration Count / Derivation Data, no Cryptographic Length, no
@@ -44,12 +45,12 @@ import { optional, payload, readPayload, repeated, required } from '../kmip/payl
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { readKeyBlock, symmetricKeyBody } from '../objects/object-body.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { symmetricKeySpec } from '../policy/crypto-policy.js';
+import { symmetricKeySpec, type CipherPolicy } from '../policy/crypto-policy.js';
 import { CryptoError } from '../crypto/errors.js';
 import { hashDerive, hkdfDerive, hmacDerive, pbkdf2Derive, type KdfHash } from '../crypto/kdf.js';
 import { openSymmetricCipher, type CryptoParams } from '../crypto/mechanism.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { mechanism, readCryptoParams } from './crypto-support.js';
+import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
 import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { openBody, touched } from './support.js';
@@ -143,13 +144,14 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
   if ((mask & CryptographicUsageMask.DeriveKey) === 0) {
     throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.IncompatibleCryptographicUsageMask), `object ${uid}'s Cryptographic Usage Mask does not allow Derive Key`);
   }
+  if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `object ${uid} lives in the HSM; deriving from HSM-resident keys is not built`);
   const kb = readKeyBlock((await openBody(ctx, record)).value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
   if (kb.wrapped || !kb.material) throw new KmipError(noValue, `object ${uid} is stored wrapped or holds no usable bytes`);
   const algNode = record.attributes.get('CryptographicAlgorithm')?.[0];
   return { record, material: kb.material, algorithm: kb.algorithm ?? (algNode?.type === 'Enumeration' ? algNode.value : undefined) };
 }
 
-async function derive(method: number, base: BaseObject, p: { params: CryptoParams; data?: Uint8Array; salt?: Uint8Array; iterations?: number; iv?: Uint8Array }, bytes: number): Promise<Uint8Array> {
+async function derive(method: number, base: BaseObject, p: { params: CryptoParams; data?: Uint8Array; salt?: Uint8Array; iterations?: number; iv?: Uint8Array }, bytes: number, policy: CipherPolicy): Promise<Uint8Array> {
   const needData = (): Uint8Array => {
     if (!p.data) throw new CryptoError('BAD_PARAMETERS', 'this derivation method needs Derivation Data');
     return p.data;
@@ -172,7 +174,7 @@ async function derive(method: number, base: BaseObject, p: { params: CryptoParam
       const mode = p.params.blockCipherMode;
       const ivBytes = mode === BlockCipherMode.ECB ? undefined : mode === BlockCipherMode.GCM ? 12 : 16;
       const iv = p.iv ?? (ivBytes !== undefined ? new Uint8Array(ivBytes) : undefined);
-      const c = openSymmetricCipher(CryptographicAlgorithm.AES, base.material, p.params, 'encrypt', { ...(iv && { iv }) });
+      const c = openSymmetricCipher(CryptographicAlgorithm.AES, base.material, p.params, 'encrypt', { ...(iv && { iv }) }, policy);
       const head = c.update(data);
       const out = Buffer.concat([head, c.final().data]);
       if (bytes > out.length) throw new CryptoError('FAILURE', `the ENCRYPT derivation gives ${out.length} bytes for this data; ${bytes} were asked for`);
@@ -237,7 +239,7 @@ export const deriveKey: OperationHandler = {
         ...(dp.salt && { salt: dp.salt.value }),
         ...(dp.iterationCount && { iterations: dp.iterationCount.value }),
         ...(dp.iv && { iv: dp.iv.value }),
-      }, length / 8),
+      }, length / 8, cryptoPolicyOf(ctx).cipher),
     );
     try {
       const uid = newUid();

@@ -29,8 +29,10 @@
  * - Cryptographic Usage Mask without Wrap Key (wrapping) / Unwrap Key (unwrapping; at 1.x, whose
  *   spec gives the bit no rule and whose test cases unwrap under a Wrap-Key-only KEK, Wrap Key or
  *   Unwrap Key): Permission Denied (1.x) / Incompatible Cryptographic Usage Mask (2.x);
- * - a mechanism not served: Invalid Field (1.x) / Unsupported Cryptographic Parameters (2.x); an
- *   unwrap whose integrity check fails: Cryptographic Failure.
+ * - a mechanism not served (or not allowed by the configured crypto policy, e.g. its OAEP hashes):
+ *   Invalid Field (1.x) / Unsupported Cryptographic Parameters (2.x); an unwrap whose integrity check
+ *   fails: Cryptographic Failure;
+ * - an HSM-resident wrapping key: Feature Not Supported (not built).
  */
 import type { KeyObject } from 'node:crypto';
 import { BlockCipherMode, CryptographicAlgorithm, EncodingOption, ObjectType, PaddingMethod, ResultReason, State, WrappingMethod } from '../kmip/generated/enums.gen.js';
@@ -49,8 +51,9 @@ import { readKeyBlock } from '../objects/object-body.js';
 import { aesUnwrap, aesWrap } from '../crypto/key-wrap.js';
 import { CryptoError } from '../crypto/errors.js';
 import { rsaDecrypt, rsaEncrypt, type CryptoParams } from '../crypto/mechanism.js';
+import type { CipherPolicy } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
-import { mechanism, readCryptoParams } from './crypto-support.js';
+import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
 import { byVersion, is2x, isArchived, isDestroyed } from './object-support.js';
 import { allAttributes, loadObject, openBody } from './support.js';
 
@@ -163,6 +166,7 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
   if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bits) === 0) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key ${uid}'s Cryptographic Usage Mask does not allow ${dir === 'wrap' ? 'Wrap Key' : 'Unwrap Key'}`);
   }
+  if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
   const body = await openBody(ctx, record);
   const kbNode = keyBlockOfBody(body);
   const kb = readKeyBlock(kbNode, 'stored key');
@@ -181,7 +185,7 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
 }
 
 /** Run the mechanism of `key` with `params` in `dir` over `data`. Mechanism errors are CryptoErrors. */
-function runMechanism(key: WrappingKey, params: CryptoParams, dir: Direction, data: Uint8Array): Uint8Array {
+function runMechanism(key: WrappingKey, params: CryptoParams, dir: Direction, data: Uint8Array, policy: CipherPolicy): Uint8Array {
   if (key.material) {
     if (key.algorithm !== CryptographicAlgorithm.AES) throw new CryptoError('UNSUPPORTED', 'symmetric key wrapping is served with AES keys only');
     const mode = params.blockCipherMode ?? BlockCipherMode.NISTKeyWrap;
@@ -193,7 +197,7 @@ function runMechanism(key: WrappingKey, params: CryptoParams, dir: Direction, da
   if (k.asymmetricKeyType !== 'rsa') throw new CryptoError('UNSUPPORTED', 'asymmetric key wrapping is served with RSA keys only');
   if ((params.paddingMethod ?? PaddingMethod.OAEP) !== PaddingMethod.OAEP) throw new CryptoError('UNSUPPORTED', 'RSA key wrapping is served with OAEP only');
   const oaep: CryptoParams = { ...params, paddingMethod: PaddingMethod.OAEP };
-  return dir === 'wrap' ? rsaEncrypt(k, oaep, data) : rsaDecrypt(k, oaep, data);
+  return dir === 'wrap' ? rsaEncrypt(k, oaep, data, policy) : rsaDecrypt(k, oaep, data, policy);
 }
 
 /** Whether the request's Cryptographic Parameters match one instance of the key's attribute (every given field equal). */
@@ -302,7 +306,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
   const paramsNode = spec.encryption.params ?? key.record.attributes.get('CryptographicParameters')?.[0];
   const params = readCryptoParams(paramsNode) ?? {};
   const plaintext = plaintextOf(ctx, kb, spec.encoding, wrappedAttributes(ctx, target, state, spec.attributeNames), spec.attributeNames.length > 0);
-  const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext));
+  const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext, cryptoPolicyOf(ctx).cipher));
   const wrappingData: StructureNode = {
     tag: Tag.KeyWrappingData,
     type: 'Structure',
@@ -353,7 +357,7 @@ export async function unwrapBody(ctx: OperationContext, body: StructureNode, mod
   const wrappedBytes = kv?.type === 'ByteString' ? kv.value : inner?.type === 'ByteString' ? inner.value : undefined;
   if (!wrappedBytes) throw new KmipError(ResultReason.InvalidField, 'a wrapped Key Value must be a byte string');
   const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
-  const plain = await mechanism(ctx, () => runMechanism(key, params, 'unwrap', wrappedBytes));
+  const plain = await mechanism(ctx, () => runMechanism(key, params, 'unwrap', wrappedBytes, cryptoPolicyOf(ctx).cipher));
   let keyValue: TtlvNode;
   if (encoding === EncodingOption.NoEncoding) {
     keyValue = { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: plain }] };
