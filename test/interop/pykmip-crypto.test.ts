@@ -5,7 +5,7 @@
  * Create Key Pair RSA and EC, Sign (PSS, PKCS#1 v1.5, ECDSA) verified by `cryptography`, Signature
  * Verify of a signature `cryptography` made, Register of PKCS#1 and PKCS#8 private keys (Get gives
  * the same bytes; they sign), Get with a Key Wrapping Specification (`cryptography`'s
- * aes_key_unwrap gives the key back), Encrypt/Decrypt AES-CBC-PKCS5 and AES-GCM, MAC HMAC-SHA256,
+ * aes_key_unwrap gives the key back), Register of a key `cryptography` wrapped, Encrypt/Decrypt AES-CBC-PKCS5 and AES-GCM, MAC HMAC-SHA256,
  * Derive Key PBKDF2 and HMAC, Re-key.
  *
  * PyKMIP 0.10's ProxyKmipClient.encrypt/decrypt take no Additional Data and return no Tag, so the
@@ -195,6 +195,10 @@ describe.each(VERSIONS)('PyKMIP 0.10 client: cryptography at KMIP %s, checked by
       }
     });
   }
+
+  it('register of a key wrapped by `cryptography` (aes_key_wrap) under the KEK: the server unwraps and uses it; Get gives it back as registered', () => {
+    expect(okValue(run, 'register_wrapped')).toEqual({ usableAfterUnwrap: true, getGivesRegisteredBytes: true, wrapped: true });
+  });
 
   it('get with a wrapping key lacking Wrap Key is refused with the spec reason', () => {
     const e = failed(run, 'get_wrapped_no_wrap_key_bit');

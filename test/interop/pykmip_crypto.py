@@ -266,6 +266,32 @@ def scenario(args, version_name, tag):
     step("get_wrapped_key_params", get_wrapped("kek", False))
     step("get_wrapped_no_wrap_key_bit", get_wrapped("kek_no_wrap", True))
 
+    # --- Register a key wrapped here (cryptography's aes_key_wrap) under the KEK ------------------
+    def register_wrapped():
+        from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+
+        plain_key = os.urandom(32)
+        wrapped = aes_key_wrap(kek_bytes, plain_key)
+        kwd = {
+            "wrapping_method": enums.WrappingMethod.ENCRYPT,
+            "encryption_key_information": {
+                "unique_identifier": need("kek"),
+                "cryptographic_parameters": {"block_cipher_mode": enums.BlockCipherMode.NIST_KEY_WRAP},
+            },
+            "encoding_option": enums.EncodingOption.NO_ENCODING,
+        }
+        uid = register(pobjects.SymmetricKey(enums.CryptographicAlgorithm.AES, 256, wrapped, masks=[M.ENCRYPT, M.DECRYPT], name=tag + "-registered-wrapped", key_wrapping_data=kwd))
+        # The server unwrapped it: what it encrypts, cryptography decrypts with the plain key.
+        iv = os.urandom(16)
+        ct, _ = client.encrypt(message, uid=uid, cryptographic_parameters={"block_cipher_mode": enums.BlockCipherMode.CBC, "padding_method": enums.PaddingMethod.PKCS5}, iv_counter_nonce=iv)
+        d = Cipher(algorithms.AES(plain_key), modes.CBC(iv)).decryptor()
+        unpadder = sympadding.PKCS7(128).unpadder()
+        local = unpadder.update(d.update(ct) + d.finalize()) + unpadder.finalize()
+        got = client.get(uid)  # no Key Wrap Type: as registered
+        return {"usableAfterUnwrap": local == message, "getGivesRegisteredBytes": bytes(got.value) == wrapped, "wrapped": got.key_wrapping_data is not None}
+
+    step("register_wrapped", register_wrapped)
+
     # --- Encrypt / Decrypt: AES-CBC with PKCS#5 padding ----------------------------------------
     aes_bytes = os.urandom(32)
 
