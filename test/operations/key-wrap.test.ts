@@ -12,7 +12,7 @@
  * - the refusals: the wrapping key's state, usage mask, type, existence, destruction; parameters that
  *   match none of the key's; No Encoding with Attribute Names; MAC/sign; a tampered wrapped key.
  */
-import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, createPrivateKey, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSuccess, findChild, keyBlock, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import {
@@ -188,6 +188,24 @@ describe.each([V2_1, V1_4])('Get with a Key Wrapping Specification at %o', (v) =
     const out = privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrappedValue(p));
     expect(toHex(out)).toBe(toHex(KEY256));
     expect(() => privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, wrappedValue(p))).toThrow();
+  });
+
+  it('formats compose with wrapping: a PKCS#1 private key asked for as PKCS#8, wrapped with AES Key Wrap with Padding (TTLV Encoding)', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pkcs1 = pair.privateKey.export({ format: 'der', type: 'pkcs1' });
+    const priv = await registerKey(c, v, hex(''), 0, CryptographicUsageMask.Sign, {
+      objectType: ObjectType.PrivateKey,
+      object: t.struct(Tag.PrivateKey, [keyBlock(pkcs1, KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 2048)]),
+    });
+    const kek256 = await kek(v, KEK256, KWP);
+    const p = await getWrapped(v, priv, { uid: kek256 }, [t.enum(Tag.KeyFormatType, KeyFormatType.PKCS_8)]);
+    expect(findChild(keyBlockOf(p), Tag.KeyFormatType)).toMatchObject({ value: KeyFormatType.PKCS_8 });
+    const d = createDecipheriv('id-aes256-wrap-pad', KEK256, Buffer.from('A65959A6', 'hex'));
+    const kv = decode(Buffer.concat([d.update(wrappedValue(p)), d.final()])) as StructureNode;
+    const der = (findChild(kv, Tag.KeyMaterial) as { value: Uint8Array }).value;
+    // node reads the unwrapped bytes as PKCS#8, and it is the registered key.
+    const back = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
+    expect(back.export({ format: 'der', type: 'pkcs1' }).equals(pkcs1)).toBe(true);
   });
 
   it('a Sensitive key is refused plain but given wrapped', async () => {
