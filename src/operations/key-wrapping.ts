@@ -214,9 +214,8 @@ function keyInformation(node: TtlvNode | undefined, what: string): { uid: string
 
 /** What a Get asked for in its Key Wrapping Specification. */
 export interface WrappingRequest {
-  /** The structure, to echo into Key Wrapping Data. */
   readonly method: number;
-  readonly encryption: { readonly uid: string; readonly params?: StructureNode; readonly node: TtlvNode };
+  readonly encryption: { readonly uid: string; readonly params?: StructureNode };
   readonly attributeNames: readonly string[];
   readonly encoding?: number;
 }
@@ -231,7 +230,7 @@ export function readWrappingSpecification(node: TtlvNode): WrappingRequest {
   const enc = keyInformation(s.encryption, 'Encryption Key Information')!;
   return {
     method: s.method.value,
-    encryption: { ...enc, node: s.encryption },
+    encryption: enc,
     attributeNames: s.attributeNames.map((a) => a.value),
     ...(s.encoding && { encoding: s.encoding.value }),
   };

@@ -20,6 +20,7 @@ import {
   ObjectType,
   Operation,
   PaddingMethod,
+  QueryFunction,
   ResultReason,
   SecretDataType,
 } from '../../src/kmip/generated/enums.gen.js';
@@ -108,6 +109,13 @@ async function links(v: KmipVersion, uid: string): Promise<Array<[number, string
 }
 
 describe.each([V2_1, V1_4])('Derive Key known answers at %o', (v) => {
+  it('Query Operations lists Derive Key (read from the same handler table as the dispatcher)', async () => {
+    const p = await ok(c, v, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryOperations)]);
+    const ops = p.value.filter((n) => n.tag === Tag.Operation).map((n) => n.value);
+    expect(ops).toContain(Operation.DeriveKey);
+    expect(ops).toContain(Operation.Get);
+  });
+
   it('PBKDF2-HMAC-SHA1, RFC 6070 (c = 1, 2, 4096; long password and salt; embedded NULs)', async () => {
     const password = await registerSecret(v, ascii('password'));
     const salt = ascii('salt');
