@@ -16,8 +16,11 @@
  * holding the Attribute Names' attributes when asked; No Encoding wraps the Key Material byte
  * string alone — with Attribute Names, or a structured (Transparent) Key Material: Encoding Option
  * Error (Invalid Field in 1.0, which lacks it).
- * The MAC/sign Wrapping Methods (and Encrypt with MAC/Signature Key Information) are not built:
- * Feature Not Supported on Get; Register stores such a key as given.
+ * Wrapping Method Encrypt then MAC/sign with a MAC key (HMAC-SHA*, AES-CMAC; MAC Generate to make,
+ * MAC Verify to check) in the MAC/Signature Key Information: the MAC over the wrapped bytes goes in
+ * MAC/Signature, and Register checks it (constant time; a mismatch is Cryptographic Failure) before
+ * unwrapping. Not built: MAC/sign alone, MAC/sign then encrypt, TR-31, signing keys — Feature Not
+ * Supported on Get; Register stores such a key as given.
  *
  * The wrapping key's checks (1.4 §11.12, 2.1 Table 222):
  * - missing or not the caller's: Item Not Found (1.x) / Wrapping Object Not Found (2.x);
@@ -50,7 +53,7 @@ import type { ObjectRecord } from '../objects/managed-object.js';
 import { readKeyBlock } from '../objects/object-body.js';
 import { aesUnwrap, aesWrap } from '../crypto/key-wrap.js';
 import { CryptoError } from '../crypto/errors.js';
-import { rsaDecrypt, rsaEncrypt, type CryptoParams } from '../crypto/mechanism.js';
+import { macEquals, openMac, rsaDecrypt, rsaEncrypt, type CryptoParams } from '../crypto/mechanism.js';
 import type { CipherPolicy } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
 import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
@@ -104,7 +107,15 @@ const WrappingDataSchema = {
   encoding: optional(Tag.EncodingOption, 'Enumeration'),
 };
 
-type Direction = 'wrap' | 'unwrap';
+/** What the key is loaded for: wrapping / unwrapping (Encryption Key Information), MAC / MAC verify (MAC/Signature Key Information). */
+type Direction = 'wrap' | 'unwrap' | 'mac' | 'macVerify';
+const PROTECTING: ReadonlySet<Direction> = new Set(['wrap', 'mac']);
+const DIRECTION_TYPES: Readonly<Record<Direction, readonly number[]>> = {
+  wrap: [ObjectType.SymmetricKey, ObjectType.PublicKey],
+  unwrap: [ObjectType.SymmetricKey, ObjectType.PrivateKey],
+  mac: [ObjectType.SymmetricKey],
+  macVerify: [ObjectType.SymmetricKey],
+};
 
 /** The wrapping key, checked and opened. */
 interface WrappingKey {
@@ -139,16 +150,17 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
     throw e;
   }
   if (isArchived(record.attributes)) throw new KmipError(byVersion(v, ResultReason.ObjectArchived, ResultReason.WrappingObjectArchived), `the wrapping key ${uid} is archived`);
-  const types: readonly number[] = dir === 'wrap' ? [ObjectType.SymmetricKey, ObjectType.PublicKey] : [ObjectType.SymmetricKey, ObjectType.PrivateKey];
-  if (!types.includes(record.objectType)) {
+  if (!DIRECTION_TYPES[dir].includes(record.objectType)) {
     throw new KmipError(
       byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType),
-      `the object ${uid} cannot ${dir} keys (a Symmetric Key, or an RSA ${dir === 'wrap' ? 'Public' : 'Private'} Key, can)`,
+      dir === 'mac' || dir === 'macVerify'
+        ? `the object ${uid} cannot MAC a wrapped key (a Symmetric Key can; signing keys are not built)`
+        : `the object ${uid} cannot ${dir} keys (a Symmetric Key, or an RSA ${dir === 'wrap' ? 'Public' : 'Private'} Key, can)`,
     );
   }
   if (isDestroyed(state) || !record.sealedBody) throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrappingObjectDestroyed), `the wrapping key ${uid} has been destroyed`);
   const wrongState = byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState);
-  if (dir === 'wrap') {
+  if (PROTECTING.has(dir)) {
     if (state !== State.Active) throw new KmipError(wrongState, `the wrapping key ${uid} is not Active`);
     const stop = dateAttribute(record.attributes, 'ProtectStopDate');
     if (stop !== undefined && ctx.now > stop) throw new KmipError(wrongState, `the wrapping key ${uid} is past its Protect Stop Date`);
@@ -162,9 +174,15 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
   // Unwrapping: Unwrap Key (2.1 §12.1 "Applies to Get operation when unwrapping is required"). KMIP
   // 1.x gives the bit no rule, and its test cases (TC-WRAP-1/2/3-14) unwrap under a Wrap-Key-only
   // KEK, so at 1.x either bit allows it.
-  const bits = dir === 'wrap' ? CryptographicUsageMask.WrapKey : is2x(v) ? CryptographicUsageMask.UnwrapKey : CryptographicUsageMask.UnwrapKey | CryptographicUsageMask.WrapKey;
-  if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bits) === 0) {
-    throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key ${uid}'s Cryptographic Usage Mask does not allow ${dir === 'wrap' ? 'Wrap Key' : 'Unwrap Key'}`);
+  const bits: Record<Direction, number> = {
+    wrap: CryptographicUsageMask.WrapKey,
+    unwrap: is2x(v) ? CryptographicUsageMask.UnwrapKey : CryptographicUsageMask.UnwrapKey | CryptographicUsageMask.WrapKey,
+    mac: CryptographicUsageMask.MACGenerate,
+    macVerify: CryptographicUsageMask.MACVerify,
+  };
+  const bitName: Record<Direction, string> = { wrap: 'Wrap Key', unwrap: 'Unwrap Key', mac: 'MAC Generate', macVerify: 'MAC Verify' };
+  if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bits[dir]) === 0) {
+    throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key ${uid}'s Cryptographic Usage Mask does not allow ${bitName[dir]}`);
   }
   if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
   const body = await openBody(ctx, record);
@@ -185,7 +203,7 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
 }
 
 /** Run the mechanism of `key` with `params` in `dir` over `data`. Mechanism errors are CryptoErrors. */
-function runMechanism(key: WrappingKey, params: CryptoParams, dir: Direction, data: Uint8Array, policy: CipherPolicy): Uint8Array {
+function runMechanism(key: WrappingKey, params: CryptoParams, dir: 'wrap' | 'unwrap', data: Uint8Array, policy: CipherPolicy): Uint8Array {
   if (key.material) {
     if (key.algorithm !== CryptographicAlgorithm.AES) throw new CryptoError('UNSUPPORTED', 'symmetric key wrapping is served with AES keys only');
     const mode = params.blockCipherMode ?? BlockCipherMode.NISTKeyWrap;
@@ -198,6 +216,14 @@ function runMechanism(key: WrappingKey, params: CryptoParams, dir: Direction, da
   if ((params.paddingMethod ?? PaddingMethod.OAEP) !== PaddingMethod.OAEP) throw new CryptoError('UNSUPPORTED', 'RSA key wrapping is served with OAEP only');
   const oaep: CryptoParams = { ...params, paddingMethod: PaddingMethod.OAEP };
   return dir === 'wrap' ? rsaEncrypt(k, oaep, data, policy) : rsaDecrypt(k, oaep, data, policy);
+}
+
+/** The MAC of the wrapped bytes (Encrypt then MAC/sign): HMAC or AES-CMAC with the MAC key. */
+function macOf(key: WrappingKey, params: CryptoParams, wrapped: Uint8Array): Uint8Array {
+  if (!key.material) throw new CryptoError('UNSUPPORTED', 'MAC/sign wrapping is served with MAC keys (HMAC, AES-CMAC) only');
+  const m = openMac(key.algorithm, key.material, params);
+  m.update(wrapped);
+  return m.digest();
 }
 
 /** Whether the request's Cryptographic Parameters match one instance of the key's attribute (every given field equal). */
@@ -216,21 +242,27 @@ function keyInformation(node: TtlvNode | undefined, what: string): { uid: string
 export interface WrappingRequest {
   readonly method: number;
   readonly encryption: { readonly uid: string; readonly params?: StructureNode };
+  /** Encrypt then MAC/sign: the MAC key. */
+  readonly mac?: { readonly uid: string; readonly params?: StructureNode };
   readonly attributeNames: readonly string[];
   readonly encoding?: number;
 }
 
-/** Read and check a Key Wrapping Specification (only Encrypt with Encryption Key Information is built). */
+/** Read and check a Key Wrapping Specification (Encrypt, and Encrypt then MAC/sign with a MAC key, are built). */
 export function readWrappingSpecification(node: TtlvNode): WrappingRequest {
   const s = readPayload(node, SpecificationSchema, { what: 'Key Wrapping Specification' });
   if (!s.encryption && !s.macSignature) throw new KmipError(ResultReason.InvalidField, 'a Key Wrapping Specification needs Encryption Key Information or MAC/Signature Key Information');
-  if (s.method.value !== WrappingMethod.Encrypt || s.macSignature || !s.encryption) {
-    throw new KmipError(ResultReason.FeatureNotSupported, 'only the Encrypt Wrapping Method with Encryption Key Information is served (no MAC/sign wrapping)');
+  const encryptOnly = s.method.value === WrappingMethod.Encrypt && s.encryption && !s.macSignature;
+  const encryptThenMac = s.method.value === WrappingMethod.EncryptThenMACSign && s.encryption && s.macSignature;
+  if (!encryptOnly && !encryptThenMac) {
+    throw new KmipError(ResultReason.FeatureNotSupported, 'the Wrapping Methods served are Encrypt (Encryption Key Information) and Encrypt then MAC/sign (both Key Informations; a MAC key)');
   }
   const enc = keyInformation(s.encryption, 'Encryption Key Information')!;
+  const mac = keyInformation(s.macSignature, 'MAC/Signature Key Information');
   return {
     method: s.method.value,
     encryption: enc,
+    ...(mac && { mac }),
     attributeNames: s.attributeNames.map((a) => a.value),
     ...(s.encoding && { encoding: s.encoding.value }),
   };
@@ -306,6 +338,23 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
   const params = readCryptoParams(paramsNode) ?? {};
   const plaintext = plaintextOf(ctx, kb, spec.encoding, wrappedAttributes(ctx, target, state, spec.attributeNames), spec.attributeNames.length > 0);
   const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext, cryptoPolicyOf(ctx).cipher));
+  let macPart: TtlvNode[] = [];
+  if (spec.mac) {
+    const macKey = (await loadWrappingKey(ctx, spec.mac.uid, 'mac', 'Get', 'refuse'))!;
+    if (spec.mac.params && !paramsMatch(spec.mac.params, macKey.record)) {
+      throw new KmipError(byVersion(v, ResultReason.ItemNotFound, ResultReason.BadCryptographicParameters), 'the Cryptographic Parameters in the MAC/Signature Key Information match none of the MAC key\'s');
+    }
+    const macParamsNode = spec.mac.params ?? macKey.record.attributes.get('CryptographicParameters')?.[0];
+    const tag = await mechanism(ctx, () => macOf(macKey, readCryptoParams(macParamsNode) ?? {}, wrapped));
+    macPart = [
+      {
+        tag: Tag.MACSignatureKeyInformation,
+        type: 'Structure',
+        value: [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: spec.mac.uid }, ...(macParamsNode?.type === 'Structure' ? [{ ...macParamsNode, tag: Tag.CryptographicParameters }] : [])],
+      },
+      { tag: Tag.MACSignature, type: 'ByteString', value: tag },
+    ];
+  }
   const wrappingData: StructureNode = {
     tag: Tag.KeyWrappingData,
     type: 'Structure',
@@ -316,6 +365,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
         type: 'Structure',
         value: [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: spec.encryption.uid }, ...(paramsNode?.type === 'Structure' ? [{ ...paramsNode, tag: Tag.CryptographicParameters }] : [])],
       },
+      ...macPart,
       ...(spec.encoding !== undefined ? [{ tag: Tag.EncodingOption, type: 'Enumeration', value: spec.encoding } as TtlvNode] : []),
     ],
   };
@@ -339,7 +389,9 @@ export async function unwrapBody(ctx: OperationContext, body: StructureNode, mod
   const data = kb?.value.find((c) => c.tag === Tag.KeyWrappingData);
   if (!kb || data?.type !== 'Structure') return undefined;
   const d = readPayload(data, WrappingDataSchema, { what: 'Key Wrapping Data' });
-  if (d.method.value !== WrappingMethod.Encrypt || d.macSignature || !d.encryption) return undefined;
+  const encryptOnly = d.method.value === WrappingMethod.Encrypt && d.encryption && !d.macSignature;
+  const encryptThenMac = d.method.value === WrappingMethod.EncryptThenMACSign && d.encryption && d.macSignature && d.mac;
+  if (!encryptOnly && !encryptThenMac) return undefined;
   const enc = keyInformation(d.encryption, 'Encryption Key Information')!;
   let key: WrappingKey | undefined;
   try {
@@ -349,12 +401,30 @@ export async function unwrapBody(ctx: OperationContext, body: StructureNode, mod
     throw e;
   }
   if (!key) return undefined;
+  let macKey: WrappingKey | undefined;
+  const macInfo = keyInformation(d.macSignature, 'MAC/Signature Key Information');
+  if (macInfo) {
+    try {
+      macKey = await loadWrappingKey(ctx, macInfo.uid, 'macVerify', mode === 'register' ? 'Register' : 'Get', 'skip');
+    } catch (e) {
+      if (mode === 'register' && e instanceof KmipError && e.reason !== ResultReason.GeneralFailure) return undefined;
+      throw e;
+    }
+    if (!macKey) return undefined;
+  }
   const encoding = d.encoding?.value;
   const kv = kb.value.find((c) => c.tag === Tag.KeyValue);
   // The wrapped bytes: the Key Value byte string, or (the 1.x form, TC-WRAP-1-14) its Key Material.
   const inner = kv?.type === 'Structure' ? kv.value.find((c) => c.tag === Tag.KeyMaterial) : undefined;
   const wrappedBytes = kv?.type === 'ByteString' ? kv.value : inner?.type === 'ByteString' ? inner.value : undefined;
   if (!wrappedBytes) throw new KmipError(ResultReason.InvalidField, 'a wrapped Key Value must be a byte string');
+  if (macKey && macInfo) {
+    // Encrypt then MAC/sign: the MAC over the wrapped bytes is checked first (constant time).
+    const k = macKey;
+    const macParams = readCryptoParams(macInfo.params) ?? readCryptoParams(k.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
+    const expected = await mechanism(ctx, () => macOf(k, macParams, wrappedBytes));
+    if (!d.mac || !macEquals(expected, d.mac.value)) throw new KmipError(ResultReason.CryptographicFailure, 'the MAC of the wrapped key does not verify');
+  }
   const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
   const plain = await mechanism(ctx, () => runMechanism(key, params, 'unwrap', wrappedBytes, cryptoPolicyOf(ctx).cipher));
   let keyValue: TtlvNode;

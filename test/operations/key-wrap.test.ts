@@ -12,7 +12,7 @@
  * - the refusals: the wrapping key's state, usage mask, type, existence, destruction; parameters that
  *   match none of the key's; No Encoding with Attribute Names; MAC/sign; a tampered wrapped key.
  */
-import { constants, createCipheriv, createDecipheriv, createPrivateKey, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSuccess, findChild, keyBlock, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import {
@@ -298,6 +298,40 @@ describe.each(REASONS)('wrapping refusals at $name', (x) => {
     const k = await kek(v, KEK128, KW);
     expect(await getFails(key, { uid: k, encoding: EncodingOption.NoEncoding, names: ['Name'] })).toBe(ResultReason.EncodingOptionError);
     expect(await getFails(key, { uid: k, method: WrappingMethod.MACSign })).toBe(ResultReason.FeatureNotSupported);
+  });
+
+  it('Encrypt then MAC/sign with an HMAC-SHA256 key: node checks the MAC; Register verifies it before unwrapping; a bad MAC or a key without MAC Generate is refused', async () => {
+    const k = await kek(v, KEK128, KW);
+    const macBytes = hex('0b'.repeat(32));
+    const macKey = await registerKey(c, v, macBytes, CryptographicAlgorithm.HMAC_SHA256, CryptographicUsageMask.MACGenerate | CryptographicUsageMask.MACVerify);
+    const spec = (macUid: string): TtlvNode =>
+      t.struct(Tag.KeyWrappingSpecification, [
+        t.enum(Tag.WrappingMethod, WrappingMethod.EncryptThenMACSign),
+        t.struct(Tag.EncryptionKeyInformation, [uidNode(k)]),
+        t.struct(Tag.MACSignatureKeyInformation, [uidNode(macUid)]),
+        t.enum(Tag.EncodingOption, EncodingOption.NoEncoding),
+      ]);
+    const p = await ok(c, v, Operation.Get, [uidNode(key), spec(macKey)]);
+    const wrapped = wrappedValue(p);
+    expect(toHex(wrapped)).toBe('1fa68b0a8112b447aef34bd8fb5a7b829d3e862371d2cfe5');
+    const kwd = findChild(keyBlockOf(p), Tag.KeyWrappingData) as StructureNode;
+    const mac = (findChild(kwd, Tag.MACSignature) as { value: Uint8Array }).value;
+    expect(toHex(mac)).toBe(createHmac('sha256', macBytes).update(wrapped).digest('hex'));
+
+    // The returned Key Block registers back: the MAC verifies, the key is unwrapped.
+    const back = await registerKey(c, v, hex(''), 0, Encrypt, { object: t.struct(Tag.SymmetricKey, [keyBlockOf(p)]) });
+    expect(toHex(plainMaterial(await ok(c, v, Operation.Get, [uidNode(back), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)])))).toBe(toHex(KEY128));
+    const badMac = Uint8Array.from(mac);
+    badMac[0] = badMac[0]! ^ 1;
+    const tamperedKb: StructureNode = {
+      ...keyBlockOf(p),
+      value: keyBlockOf(p).value.map((n) => (n.tag === Tag.KeyWrappingData && n.type === 'Structure' ? { ...n, value: n.value.map((m) => (m.tag === Tag.MACSignature ? t.bytes(Tag.MACSignature, badMac) : m)) } : n)),
+    };
+    const r = await fails(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), registerAttrs(v), t.struct(Tag.SymmetricKey, [tamperedKb])]);
+    expect(r.reason).toBe(ResultReason.CryptographicFailure);
+
+    const verifyOnly = await registerKey(c, v, macBytes, CryptographicAlgorithm.HMAC_SHA256, CryptographicUsageMask.MACVerify);
+    expect((await fails(c, v, Operation.Get, [uidNode(key), spec(verifyOnly)])).reason).toBe(x.usageMask);
   });
 
   it('a key cannot be wrapped with an RFC 3394 KEK when it is not whole 8-byte blocks (use padding)', async () => {
