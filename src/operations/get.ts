@@ -3,11 +3,16 @@
  * Returns Object Type, Unique Identifier and the object. A key is returned in the format it was
  * registered or created in; a symmetric key also as Raw or Transparent Symmetric Key (Key Material
  * { Key }); a public or private key in the other formats it can take (objects/key-formats.ts:
- * PKCS#1, PKCS#8, X.509, ECPrivateKey, Transparent RSA/EC); a certificate also answers to X.509. Key Wrap Type Not Wrapped / As Registered are
- * honoured as far as they ask for what is stored.
+ * PKCS#1, PKCS#8, X.509, ECPrivateKey, Transparent RSA/EC); a certificate also answers to X.509.
  *
- * Not built yet: Key Wrapping Specification (wrapping the returned key under another key) answers
- * Feature Not Supported; a later change adds it.
+ * Wrapping (operations/key-wrapping.ts): a Key Wrapping Specification returns the key (in the
+ * requested format) wrapped under another key — AES Key Wrap (RFC 3394), AES Key Wrap with
+ * Padding (RFC 5649), RSA-OAEP — with Key Wrapping Data. A Sensitive key may be returned this way.
+ * Key Wrap Type: a key registered wrapped under a key the server holds was unwrapped at Register;
+ * Not Wrapped returns it plain, As Registered (and no Key Wrap Type) the Key Block exactly as it was
+ * registered (kept in the sealed body; no wrapping key is used). A
+ * key stored as registered (wrapped under a key the server does not hold, or that may not unwrap) is
+ * returned as stored, and Not Wrapped unwraps it then if the wrapping key allows it now.
  *
  * Result Reasons:
  * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
@@ -17,9 +22,14 @@
  * - Key Format Type Not Supported: a format the object cannot be given in.
  * - Key Compression Type Not Supported: a compression other than the stored one.
  * - Key Wrap Type Not Supported (2.x) / Feature Not Supported (1.x): Not Wrapped for a key
- *   registered wrapped.
- * - Feature Not Supported: a Key Wrapping Specification.
- * - Sensitive / Not Extractable (1.4+): the object's Sensitive is true / Extractable is false.
+ *   registered wrapped under a key this server does not hold.
+ * - Feature Not Supported: a MAC/sign Wrapping Method.
+ * - Sensitive (1.4+): the object's Sensitive is true and it is asked for unwrapped.
+ * - Not Extractable (1.4+): the object's Extractable is false (wrapped or not).
+ * - The wrapping key's reasons (key-wrapping.ts): Wrapping Object Not Found / Archived / Destroyed,
+ *   Invalid Object Type, Wrong Key Lifecycle State, Incompatible Cryptographic Usage Mask, Bad or
+ *   Unsupported Cryptographic Parameters (2.x); Item Not Found, Object Archived, Illegal Operation,
+ *   Permission Denied, Invalid Field (1.x); Encoding Option Error.
  * - Invalid Object Type (2.x): a Template (a 1.x object).
  * - General Failure: the stored content fails its integrity check (copied or edited); the server
  *   logs it and keeps serving.
@@ -34,6 +44,7 @@ import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-forma
 import type { OperationHandler } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { openBody, resolveUid } from './support.js';
+import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet } from './key-wrapping.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -57,21 +68,26 @@ export const get: OperationHandler = {
     const uid = resolveUid(ctx, req.uid);
     const { record, state } = await loadManaged(ctx, uid, 'Get');
     if (record.objectType === ObjectType.Template && is2x(v)) throw new KmipError(ResultReason.InvalidObjectType, 'Templates are KMIP 1.x objects');
-    if (req.keyWrappingSpecification !== undefined) {
-      throw new KmipError(ResultReason.FeatureNotSupported, 'Key Wrapping Specification is not supported yet');
-    }
+    const wrapping = req.keyWrappingSpecification && readWrappingSpecification(req.keyWrappingSpecification);
     if (isDestroyed(state) || !record.sealedBody) {
       const reason = is2x(v) ? ResultReason.ObjectDestroyed : v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied;
       throw new KmipError(reason, `object ${uid} has been destroyed; only its attributes remain`);
     }
-    if (flag(record.attributes, 'Sensitive') === true) throw new KmipError(ResultReason.Sensitive, `object ${uid} is Sensitive and cannot be returned unwrapped`);
+    const kwt = req.keyWrapType?.value;
+    const registeredWrapped = record.attributes.has(REGISTERED_WRAPPING_KEY);
     if (flag(record.attributes, 'Extractable') === false) throw new KmipError(ResultReason.NotExtractable, `object ${uid} is not Extractable`);
 
-    let body = await openBody(ctx, record);
-    if (req.keyWrapType !== undefined) {
-      const kwt = req.keyWrapType.value;
+    const stored = withoutRegisteredForm(await openBody(ctx, record));
+    let body = stored.body;
+    // Sensitive: never returned in the clear; wrapped (asked for, as registered, or stored so) is fine.
+    const plainOut = !wrapping && (registeredWrapped || isWrapped(body) ? kwt === KeyWrapType.NotWrapped : true);
+    if (plainOut && flag(record.attributes, 'Sensitive') === true) throw new KmipError(ResultReason.Sensitive, `object ${uid} is Sensitive and cannot be returned unwrapped`);
+    if (kwt !== undefined) {
       if (kwt === KeyWrapType.NotWrapped && isWrapped(body)) {
-        throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key was registered wrapped; the server cannot unwrap it');
+        // Stored as given: unwrap now if the wrapping key is held here (its refusals have their reasons).
+        const now = await unwrapBody(ctx, body, 'get');
+        if (!now) throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key was registered wrapped under a key this server does not hold');
+        body = now.body;
       }
       if (kwt !== KeyWrapType.NotWrapped && kwt !== KeyWrapType.AsRegistered) {
         throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), `Key Wrap Type ${kwt} is not supported`);
@@ -85,6 +101,16 @@ export const get: OperationHandler = {
       if (!r.ok && isAsymmetricKeyType(record.objectType) && !isWrapped(body)) r = asymmetricInKeyFormat(record.objectType, body, req.keyFormatType.value);
       if (!r.ok) throw new KmipError(ResultReason.KeyFormatTypeNotSupported, r.why);
       body = r.body;
+    }
+    if (wrapping) body = await wrapForGet(ctx, record, state, body, wrapping);
+    else if (stored.registered && kwt !== KeyWrapType.NotWrapped) {
+      // As Registered (the default for a key registered wrapped): the Key Block exactly as it came.
+      const fmt = stored.registered.value.find((c) => c.tag === Tag.KeyFormatType);
+      if (req.keyFormatType !== undefined && (fmt?.type !== 'Enumeration' || fmt.value !== req.keyFormatType.value)) {
+        throw new KmipError(ResultReason.KeyFormatTypeNotSupported, 'a key returned as registered keeps the Key Format Type it was registered in');
+      }
+      const registered = stored.registered;
+      body = { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? registered : c)) };
     }
     return payload(Tag.ResponsePayload, [
       { tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType },

@@ -12,6 +12,13 @@
  * Certificate Request's self-signature is verified (PKCS#10 DER or PEM, else Invalid Field); a public or private key's
  * algorithm and length from the key itself (PKCS#1, PKCS#8, X.509, ECPrivateKey, Transparent forms). Server-set attributes and
  * the ID Placeholder as in Create. Protection Storage Masks (2.x) are accepted and ignored.
+ * A key whose Key Block carries Key Wrapping Data (Encrypt) naming a wrapping key the caller holds is
+ * unwrapped (AES Key Wrap / with Padding, RSA-OAEP; TTLV or No Encoding) and stored plain, the Key
+ * Block as registered kept beside it (inside the sealed body) for Get's Key Wrap Type As Registered
+ * (test cases TC-WRAP-1/3); the wrapping
+ * key must allow Unwrap Key and be Active, Deactivated or Compromised. Any other wrapped key (an
+ * unknown wrapping key, one that may not unwrap, a MAC/sign method) is stored as given (TC-WRAP-1-14);
+ * Get with Key Wrap Type Not Wrapped then gives the wrapping key's refusal.
  *
  * Result Reasons:
  * - Invalid Field (1.x) / Invalid Object Type (2.x): an Object Type this version does not define or
@@ -23,6 +30,8 @@
  *   neither in the request nor in the Key Block (1.4 Table 171, 2.1 Table 293).
  * - Item Not Found / Object Archived: a Template-Attribute naming a missing / archived Template.
  * - Attribute rules (objects/attributes.ts) and Name uniqueness as in Create.
+ * - Unwrapping (key-wrapping.ts) under a key that may unwrap: Cryptographic Failure when the integrity
+ *   check fails; Encoding Option Error; Invalid Field for an unwrapped Key Value that is not one.
  */
 import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
@@ -33,6 +42,7 @@ import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
+import { REGISTERED_WRAPPING_KEY, unwrapBody, withRegisteredForm } from './key-wrapping.js';
 import { SERVED_OBJECT_TYPES } from './query.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
@@ -71,7 +81,10 @@ export const register: OperationHandler = {
     if (!def || !isAvailable(def, v) || !served) {
       throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `Object Type ${objectType} cannot be registered in KMIP ${v.major}.${v.minor}`);
     }
-    const parsed = parseObject(objectType, objects[0], v);
+    let parsed = parseObject(objectType, objects[0], v);
+    // A key wrapped under a key the caller holds is unwrapped and stored plain (operations/key-wrapping.ts).
+    const unwrapped = await unwrapBody(ctx, parsed.body, 'register');
+    if (unwrapped) parsed = parseObject(objectType, unwrapped.body, v);
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Register');
 
     // What the content states; a multi-valued attribute (Certificate Subject CN, …) may come more than once.
@@ -99,9 +112,10 @@ export const register: OperationHandler = {
       throw new KmipError(ResultReason.MissingData, 'Register of a key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)');
     }
     if (parsed.digest) attrs.set('Digest', [parsed.digest]);
+    if (unwrapped) attrs.set(REGISTERED_WRAPPING_KEY, [unwrapped.wrappingData]);
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'Register');
-    const uid = await commitNewObject(ctx, objectType, attrs, parsed.body);
+    const uid = await commitNewObject(ctx, objectType, attrs, unwrapped ? withRegisteredForm(parsed.body, unwrapped.registeredKeyBlock) : parsed.body);
     return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
   },
 };

@@ -18,6 +18,7 @@ import { dateAttribute } from '../objects/lifecycle.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import { CREATION_ORDER_KEY } from './locate-order.js';
 import { linkNode } from './asymmetric-support.js';
+import { REGISTERED_WRAPPING_KEY } from './key-wrapping.js';
 import { dateNode, touched } from './support.js';
 
 const NOT_COPIED: ReadonlySet<AttributeKey> = new Set([
@@ -40,6 +41,7 @@ const NOT_COPIED: ReadonlySet<AttributeKey> = new Set([
   'ProcessStartDate',
   'ProtectStopDate',
   CREATION_ORDER_KEY,
+  REGISTERED_WRAPPING_KEY,
 ]);
 
 const DATE_TAGS: Readonly<Record<string, number>> = {

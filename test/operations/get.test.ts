@@ -103,10 +103,10 @@ describe.each([
     expect(r.reason).toBe(ResultReason.KeyCompressionTypeNotSupported);
   });
 
-  it('a Key Wrapping Specification is Feature Not Supported (not built yet)', async () => {
+  it('a Key Wrapping Specification naming a Pre-Active key is refused (the rest: test/operations/key-wrap.test.ts)', async () => {
     const uid = await createAes(v);
     const kws = t.struct(Tag.KeyWrappingSpecification, [t.enum(Tag.WrappingMethod, 1), t.struct(Tag.EncryptionKeyInformation, [uidNode(uid)])]);
-    expect((await fails(c, v, Operation.Get, getReq(uid, [kws]))).reason).toBe(ResultReason.FeatureNotSupported);
+    expect((await fails(c, v, Operation.Get, getReq(uid, [kws]))).reason).toBe(v2 ? ResultReason.WrongKeyLifecycleState : ResultReason.PermissionDenied);
   });
 
   it('Key Wrap Type Not Wrapped is fine for an unwrapped key; a key registered wrapped cannot be unwrapped', async () => {
@@ -118,7 +118,8 @@ describe.each([
         t.bytes(Tag.KeyValue, new Uint8Array(40).fill(3)),
         t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
         t.int(Tag.CryptographicLength, 256),
-        t.struct(Tag.KeyWrappingData, [t.enum(Tag.WrappingMethod, 1), t.struct(Tag.EncryptionKeyInformation, [uidNode(uid)])]),
+        // Wrapped under a key this server does not hold: stored as given.
+        t.struct(Tag.KeyWrappingData, [t.enum(Tag.WrappingMethod, 1), t.struct(Tag.EncryptionKeyInformation, [uidNode('a-key-held-elsewhere')])]),
       ]),
     ]);
     const w = uidOf(await ok(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, [attr.cryptographicUsageMask(ED)]), wrapped]));
