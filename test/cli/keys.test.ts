@@ -14,7 +14,7 @@ import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode } from '../../src/ttlv/index.js';
 import { CERTS } from '../support/kms.js';
-import { runKms, startServeProcess, writeServeConfig, type ServeProcess } from '../support/kms-process.js';
+import { runKms, runKmsHere, startServeProcess, writeServeConfig, type ServeProcess } from '../support/kms-process.js';
 
 const V = { major: 2, minor: 1 };
 const KEY_BYTES = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
@@ -91,9 +91,12 @@ const comparable = (rows: Row[]) => rows.map(({ owner: _o, ...r }) => r);
 
 let remoteRows: Row[] = [];
 
+/** The CLI in this process (same runCli as the binary); a few checks below spawn the real one. */
+const kms = runKmsHere;
+
 describe('kms keys through KMIP (running server)', () => {
   it('list --json: every object an administrator may see, with type, algorithm, length, state, names', async () => {
-    const r = await runKms(['keys', 'list', '--json', ...remote('admin')]);
+    const r = await kms(['keys', 'list', '--json', ...remote('admin')]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     remoteRows = JSON.parse(r.stdout) as Row[];
@@ -107,29 +110,29 @@ describe('kms keys through KMIP (running server)', () => {
   });
 
   it('an identity sees only what it may: kms-client not alice\'s key; filters go to Locate', async () => {
-    const mine = JSON.parse((await runKms(['keys', 'list', '--json', ...remote('kms-client')])).stdout) as Row[];
+    const mine = JSON.parse((await kms(['keys', 'list', '--json', ...remote('kms-client')])).stdout) as Row[];
     expect(mine.map((x) => x.uid)).not.toContain(uids.alice);
     expect(mine).toHaveLength(5);
-    const active = JSON.parse((await runKms(['keys', 'list', '--json', '--state', 'active', ...remote('admin')])).stdout) as Row[];
+    const active = JSON.parse((await kms(['keys', 'list', '--json', '--state', 'active', ...remote('admin')])).stdout) as Row[];
     expect(active.map((x) => x.uid)).toEqual([uids.one]);
-    const named = JSON.parse((await runKms(['keys', 'list', '--json', '--name', 'k-two', ...remote('admin')])).stdout) as Row[];
+    const named = JSON.parse((await kms(['keys', 'list', '--json', '--name', 'k-two', ...remote('admin')])).stdout) as Row[];
     expect(named.map((x) => x.uid)).toEqual([uids.two]);
-    const pubs = JSON.parse((await runKms(['keys', 'list', '--json', '--type', 'public-key', ...remote('admin')])).stdout) as Row[];
+    const pubs = JSON.parse((await kms(['keys', 'list', '--json', '--type', 'public-key', ...remote('admin')])).stdout) as Row[];
     expect(pubs.map((x) => x.uid)).toEqual([uids.pub]);
   });
 
   it('show: attributes and links, never key material; unknown uid exits 5', async () => {
-    const r = await runKms(['keys', 'show', uids.priv!, '--json', ...remote('kms-client')]);
+    const r = await kms(['keys', 'show', uids.priv!, '--json', ...remote('kms-client')]);
     expect(r.code).toBe(0);
     const d = JSON.parse(r.stdout) as { links: { type: string; uid: string }[]; attributes: { name: string }[]; content: string };
     expect(d.links).toEqual([{ type: 'PublicKeyLink', uid: uids.pub }]);
     expect(d.attributes.map((a) => a.name)).toEqual(expect.arrayContaining(['CryptographicAlgorithm', 'CryptographicUsageMask', 'Name', 'State', 'Link']));
-    const two = await runKms(['keys', 'show', uids.two!, ...remote('kms-client')]);
+    const two = await kms(['keys', 'show', uids.two!, ...remote('kms-client')]);
     expect(two.stdout).toMatch(/Name\s+.*k-two/);
     noKeyMaterial(two.stdout);
     // Not found and not visible read the same.
-    expect((await runKms(['keys', 'show', 'no-such-uid', ...remote('admin')])).code).toBe(5);
-    expect((await runKms(['keys', 'show', uids.alice!, ...remote('kms-client')])).code).toBe(5);
+    expect((await runKms(['keys', 'show', 'no-such-uid', ...remote('admin')])).code).toBe(5); // the real process's exit code
+    expect((await kms(['keys', 'show', uids.alice!, ...remote('kms-client')])).code).toBe(5);
   });
 
   it('the data folder is refused while the server holds it (exit 3, says why)', async () => {
@@ -141,7 +144,7 @@ describe('kms keys through KMIP (running server)', () => {
   it('cannot connect: exit 3', async () => {
     const args = remote('admin');
     args[1] = '127.0.0.1:1';
-    expect((await runKms(['keys', 'list', ...args])).code).toBe(3);
+    expect((await kms(['keys', 'list', ...args])).code).toBe(3);
   });
 });
 
@@ -152,7 +155,7 @@ describe('kms keys from a stopped data folder', () => {
   });
 
   it('list --json describes what the server described, plus the owner', async () => {
-    const r = await runKms(['keys', 'list', '--json', '--data-dir', dataDir]);
+    const r = await kms(['keys', 'list', '--json', '--data-dir', dataDir]);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as Row[];
     expect(comparable(rows)).toEqual(comparable(remoteRows));
@@ -163,46 +166,46 @@ describe('kms keys from a stopped data folder', () => {
   });
 
   it('table and csv; filters by state, type, name', async () => {
-    const table = await runKms(['keys', 'list', '--data-dir', dataDir]);
+    const table = await kms(['keys', 'list', '--data-dir', dataDir]);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^UID\s+TYPE\s+ALGORITHM\s+LENGTH\s+STATE\s+NAMES\s+OWNER$/);
     expect(lines.at(-1)).toBe('6 objects');
     expect(table.stdout).toMatch(new RegExp(`${uids.one}\\s+SymmetricKey\\s+AES\\s+256\\s+Active\\s+k-one\\s+kms-client`));
-    const csv = await runKms(['keys', 'list', '--csv', '--state', 'Destroyed', '--data-dir', dataDir]);
+    const csv = await kms(['keys', 'list', '--csv', '--state', 'Destroyed', '--data-dir', dataDir]);
     expect(csv.stdout).toBe(`uid,type,algorithm,length,state,names,owner\r\n${uids.three},SymmetricKey,AES,128,Destroyed,k-three,kms-client\r\n`);
-    const sym = JSON.parse((await runKms(['keys', 'list', '--json', '--type', 'SYMMETRIC_KEY', '--data-dir', dataDir])).stdout) as Row[];
+    const sym = JSON.parse((await kms(['keys', 'list', '--json', '--type', 'SYMMETRIC_KEY', '--data-dir', dataDir])).stdout) as Row[];
     expect(sym.map((x) => x.uid).sort()).toEqual([uids.one, uids.two, uids.three, uids.alice].sort());
-    const named = JSON.parse((await runKms(['keys', 'list', '--json', '--name', 'alice-key', '--data-dir', dataDir])).stdout) as Row[];
+    const named = JSON.parse((await kms(['keys', 'list', '--json', '--name', 'alice-key', '--data-dir', dataDir])).stdout) as Row[];
     expect(named.map((x) => x.uid)).toEqual([uids.alice]);
   });
 
   it('show: owner, content sealed or destroyed, links; never key material', async () => {
-    const two = JSON.parse((await runKms(['keys', 'show', uids.two!, '--json', '--data-dir', dataDir])).stdout) as { owner: string; content: string; attributes: { name: string; values: unknown[] }[] };
+    const two = JSON.parse((await kms(['keys', 'show', uids.two!, '--json', '--data-dir', dataDir])).stdout) as { owner: string; content: string; attributes: { name: string; values: unknown[] }[] };
     expect(two.owner).toBe('kms-client');
     expect(two.content).toMatch(/^sealed under sw:/);
     expect(two.attributes.find((a) => a.name === 'CryptographicLength')?.values).toEqual([128]);
-    const three = await runKms(['keys', 'show', uids.three!, '--data-dir', dataDir]);
+    const three = await kms(['keys', 'show', uids.three!, '--data-dir', dataDir]);
     expect(three.stdout).toMatch(/Key material\s+none \(destroyed\)/);
     expect(three.stdout).toMatch(/State\s+Destroyed/);
-    const pub = await runKms(['keys', 'show', uids.pub!, '--data-dir', dataDir]);
+    const pub = await kms(['keys', 'show', uids.pub!, '--data-dir', dataDir]);
     expect(pub.stdout).toContain(`PrivateKeyLink -> ${uids.priv}`);
-    for (const u of Object.values(uids)) noKeyMaterial((await runKms(['keys', 'show', u, '--json', '--data-dir', dataDir])).stdout);
-    const missing = await runKms(['keys', 'show', 'nope', '--data-dir', dataDir]);
+    for (const u of Object.values(uids)) noKeyMaterial((await kms(['keys', 'show', u, '--json', '--data-dir', dataDir])).stdout);
+    const missing = await kms(['keys', 'show', 'nope', '--data-dir', dataDir]);
     expect(missing.code).toBe(5);
     expect(missing.stderr).toMatch(/no object nope/);
   });
 
   it('usage errors exit 2; a folder without a database exits 3', async () => {
-    expect((await runKms(['keys', 'list', '--state', 'sleeping', '--data-dir', dataDir])).code).toBe(2);
-    expect((await runKms(['keys', 'show', '--data-dir', dataDir])).code).toBe(2);
-    expect((await runKms(['keys', 'list', '--server', 'localhost:5696'])).code).toBe(2);
-    expect((await runKms(['keys', 'list', '--cert', 'x.pem', '--data-dir', dataDir])).code).toBe(2);
-    expect((await runKms(['keys', 'frobnicate'])).code).toBe(2);
+    expect((await kms(['keys', 'list', '--state', 'sleeping', '--data-dir', dataDir])).code).toBe(2);
+    expect((await kms(['keys', 'show', '--data-dir', dataDir])).code).toBe(2);
+    expect((await kms(['keys', 'list', '--server', 'localhost:5696'])).code).toBe(2);
+    expect((await kms(['keys', 'list', '--cert', 'x.pem', '--data-dir', dataDir])).code).toBe(2);
+    expect((await kms(['keys', 'frobnicate'])).code).toBe(2);
     const help = await runKms(['keys', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: kms keys list/);
     const empty = mkdtempSync(join(tmpdir(), 'kms-keys-empty-'));
-    const r = await runKms(['keys', 'list', '--data-dir', empty]);
+    const r = await kms(['keys', 'list', '--data-dir', empty]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/holds no database/);
     rmSync(empty, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Readable, Writable } from 'node:stream';
 import { KmipClient } from '../../src/client/index.js';
 import { CERTS, tlsFiles } from './kms.js';
 
@@ -110,4 +111,23 @@ export function runKms(args: readonly string[], env: NodeJS.ProcessEnv = {}): Pr
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Run `kms ARGS…` in this process (the same `runCli` the binary calls, output captured):
+ * much cheaper than a child process, for tests that run the CLI many times.
+ */
+export async function runKmsHere(args: readonly string[]): Promise<CliRun> {
+  const { runCli } = await import('../../src/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        append(String(chunk));
+        cb();
+      },
+    });
+  const code = await runCli([...args], { stdin: Readable.from([]), stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) });
+  return { code, stdout, stderr };
 }
