@@ -138,7 +138,8 @@ function recordAttributes(r: ObjectRecord, now: number): Map<string, readonly Tt
   out.set('UniqueIdentifier', [t.text(Tag.UniqueIdentifier, r.uid)]);
   out.set('ObjectType', [t.enum(Tag.ObjectType, r.objectType)]);
   out.set('State', [t.enum(Tag.State, state)]);
-  for (const [k, v] of r.attributes) if (!out.has(k)) out.set(k, v);
+  // Keys starting with '$' are the server's own bookkeeping (creation order), not attributes.
+  for (const [k, v] of r.attributes) if (!out.has(k) && !k.startsWith('$')) out.set(k, v);
   return out;
 }
 

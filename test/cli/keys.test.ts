@@ -90,6 +90,7 @@ afterAll(async () => {
 const comparable = (rows: Row[]) => rows.map(({ owner: _o, ...r }) => r);
 
 let remoteRows: Row[] = [];
+let remoteShow: { attributes: unknown[]; links: unknown[] } | undefined;
 
 /** The CLI in this process (same runCli as the binary); a few checks below spawn the real one. */
 const kms = runKmsHere;
@@ -126,6 +127,7 @@ describe('kms keys through KMIP (running server)', () => {
     expect(r.code).toBe(0);
     const d = JSON.parse(r.stdout) as { links: { type: string; uid: string }[]; attributes: { name: string }[]; content: string };
     expect(d.links).toEqual([{ type: 'PublicKeyLink', uid: uids.pub }]);
+    remoteShow = d as unknown as typeof remoteShow;
     expect(d.attributes.map((a) => a.name)).toEqual(expect.arrayContaining(['CryptographicAlgorithm', 'CryptographicUsageMask', 'Name', 'State', 'Link']));
     const two = await kms(['keys', 'show', uids.two!, ...remote('kms-client')]);
     expect(two.stdout).toMatch(/Name\s+.*k-two/);
@@ -187,8 +189,14 @@ describe('kms keys from a stopped data folder', () => {
     const three = await kms(['keys', 'show', uids.three!, '--data-dir', dataDir]);
     expect(three.stdout).toMatch(/Key material\s+none \(destroyed\)/);
     expect(three.stdout).toMatch(/State\s+Destroyed/);
+    // The same attributes and links as the server gave for the private key.
+    const priv = JSON.parse((await kms(['keys', 'show', uids.priv!, '--json', '--data-dir', dataDir])).stdout) as { attributes: unknown[]; links: unknown[] };
+    expect(priv.attributes).toEqual(remoteShow!.attributes);
+    expect(priv.links).toEqual(remoteShow!.links);
     const pub = await kms(['keys', 'show', uids.pub!, '--data-dir', dataDir]);
     expect(pub.stdout).toContain(`PrivateKeyLink -> ${uids.priv}`);
+    expect(pub.stdout).toMatch(/^Owner\s+kms-client$/m);
+    expect(pub.stdout).not.toContain('$'); // the server's internal bookkeeping is no attribute
     for (const u of Object.values(uids)) noKeyMaterial((await kms(['keys', 'show', u, '--json', '--data-dir', dataDir])).stdout);
     const missing = await kms(['keys', 'show', 'nope', '--data-dir', dataDir]);
     expect(missing.code).toBe(5);
