@@ -32,6 +32,7 @@ import { attr, expectSuccess, findPath, getPayload, keyMaterialOf, locatePayload
 import { CryptographicAlgorithm, ObjectType, Operation, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask, StorageStatusMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
+import { enumValueName } from '../../src/kmip/registry.js';
 import { SoftwareProtector } from '../../src/hsm/software/software-protector.js';
 import { SoftwareAuditKey } from '../../src/audit/audit-key.js';
 import { decodeRecord as decodeAudit, type AuditRecord } from '../../src/audit/record.js';
@@ -40,7 +41,7 @@ import { LevelStore } from '../../src/store/leveldb/index.js';
 import type { ObjectRecord } from '../../src/objects/managed-object.js';
 import { decode } from '../../src/ttlv/index.js';
 import { CrashModel, prng, runClient, type ClientSpec, type KeyModel, type OpName } from '../support/crash-workload.js';
-import { runKms, startServeProcess, writeServeConfig, type ServeProcess } from '../support/kms-process.js';
+import { runKms, runKmsHere, startServeProcess, writeServeConfig, type ServeProcess } from '../support/kms-process.js';
 
 const SEED = process.env.KMS_CRASH_SEED !== undefined ? Number(process.env.KMS_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
 const CYCLES = process.env.KMS_CRASH_CYCLES !== undefined ? Number(process.env.KMS_CRASH_CYCLES) : 20;
@@ -266,6 +267,12 @@ describe('crash safety: SIGKILL at random moments loses nothing acknowledged', (
       const verify = await runKms(['audit', 'verify', '--data-dir', dataDir]);
       expect(verify.stdout, verify.stderr).toMatch(/^OK: /);
       expect(verify.code).toBe(0);
+      // The operator's view of the folder agrees with what was acknowledged.
+      const listed = await runKmsHere(['keys', 'list', '--json', '--data-dir', dataDir]);
+      expect(listed.code).toBe(0);
+      const rows = (JSON.parse(listed.stdout) as { uid: string; state: string; names: string[] }[]).map((r) => [r.uid, r.state, r.names]);
+      const want = [...model.keys.values()].map((k) => [k.uid, enumValueName('State', k.state), [k.name]]);
+      expect(rows.sort()).toEqual(want.sort());
     } catch (e) {
       if (e instanceof Error) e.message = `[crash-safety seed ${SEED}, KMS_CRASH_SEED=${SEED} to replay] ${e.message}`;
       throw e;
