@@ -130,6 +130,9 @@ async function readFolder(dataDir: string, auditFrom: AuditRecord[]): Promise<Sn
   }
 }
 
+/** What the kills caught in flight, over the run: durable or not (both are allowed). */
+const inFlight = { createsDurable: 0, createsLost: 0, changesDurable: 0, changesLost: 0 };
+
 /** Check a snapshot against the model of acknowledged operations, then reconcile the model. */
 function checkAgainstModel(model: CrashModel, snap: Snapshot, cycle: number): { adopted: KeyModel[] } {
   const problems: string[] = [];
@@ -149,6 +152,7 @@ function checkAgainstModel(model: CrashModel, snap: Snapshot, cycle: number): { 
       if (b.length !== 32) problems.push(`${k.uid}: key of ${b.length} bytes`);
       k.bytes ??= b;
     }
+    if (k.pending) inFlight[r.state === k.pending.to && r.state !== k.state ? 'changesDurable' : 'changesLost']++;
     k.state = r.state;
     k.pending = undefined;
   }
@@ -170,6 +174,8 @@ function checkAgainstModel(model: CrashModel, snap: Snapshot, cycle: number): { 
     model.keys.set(r.uid, k);
     adopted.push(k);
   }
+  inFlight.createsDurable += adopted.length;
+  inFlight.createsLost += model.pendingCreates.length - adopted.length;
   model.pendingCreates = [];
 
   // 3. The audit log: a Success record for every acknowledged operation …
@@ -258,8 +264,14 @@ describe('crash safety: SIGKILL at random moments loses nothing acknowledged', (
         s = await startServeProcess(config);
         await checkThroughKmip(s, snap, model, touched, rand);
       }
+      process.stderr.write(
+        `crash-safety seed ${SEED}: ${CYCLES} kills, ${acknowledged} acknowledged requests, ${model.keys.size} objects, ${audit.length} audit entries; ` +
+          `in flight at the kills: creates ${inFlight.createsDurable} durable / ${inFlight.createsLost} not, changes ${inFlight.changesDurable} durable / ${inFlight.changesLost} not\n`,
+      );
       // Every cycle did work, and some keys went all the way through their lifecycle.
       expect(acknowledged).toBeGreaterThan(CYCLES * 5);
+      // The kills did catch requests in flight (else the "may or may not" paths went untested).
+      expect(inFlight.createsDurable + inFlight.createsLost + inFlight.changesDurable + inFlight.changesLost).toBeGreaterThan(CYCLES);
       const states = new Set([...model.keys.values()].map((k) => k.state));
       for (const st of [State.PreActive, State.Active, State.Deactivated, State.Destroyed]) expect(states.has(st), `some key ends ${st}`).toBe(true);
 
