@@ -17,7 +17,9 @@
  * `snapshot()` is a LevelDB explicit snapshot: the records, the count and the audit log
  * with its head are all read from it, so a backup sees one commit boundary.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { ObjectRecord } from '../../objects/managed-object.js';
 import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp, type StoreSnapshot } from '../object-store.js';
@@ -132,6 +134,8 @@ export class LevelStore implements ObjectStore {
     let db: Db | undefined;
     try {
       if (!this.readOnly) await mkdir(this.path, { recursive: true });
+      // LevelDB makes the folder (and its LOCK) even when told not to create a database.
+      else if (!existsSync(join(this.path, 'CURRENT'))) throw new StoreError('IO', `no database at ${this.path}`);
       db = new ClassicLevel<Uint8Array, Uint8Array>(this.path, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: !this.readOnly });
       await db.open();
     } catch (e) {
