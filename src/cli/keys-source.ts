@@ -168,7 +168,11 @@ export class FolderSource implements KeySource {
   }
 
   private view(r: ObjectRecord): KeyDetail {
-    const content = r.sealedBody ? `sealed under ${r.kekId ?? 'unknown KEK'} (not shown)` : 'none (destroyed)';
+    const content = !r.sealedBody
+      ? 'none (destroyed)'
+      : r.hsmKey !== undefined
+        ? `in the HSM (non-extractable); metadata sealed under ${r.kekId ?? 'unknown KEK'}`
+        : `sealed under ${r.kekId ?? 'unknown KEK'} (not shown)`;
     return describe(r.uid, recordAttributes(r, Date.now()), r.owner, content);
   }
 
