@@ -20,7 +20,8 @@
  *   object's stored state, and every object it says was created exists (nothing half-present).
  * At the end the server stops cleanly and `kms audit verify` passes on the folder.
  *
- * Seeded: KMS_CRASH_SEED=<n> replays a run; the seed is in every failure message.
+ * Seeded: KMS_CRASH_SEED=<n> replays a run's choices (operations, key bytes, kill delays; the
+ * interleaving still depends on timing); the seed is in every failure message.
  * KMS_CRASH_CYCLES sets the number of cycles (default 20).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -252,8 +253,9 @@ describe('crash safety: SIGKILL at random moments loses nothing acknowledged', (
     const model = new CrashModel();
     let audit: AuditRecord[] = [];
     let acknowledged = 0;
+    let s: ServeProcess | undefined;
     try {
-      let s = await startServeProcess(config);
+      s = await startServeProcess(config);
       for (let cycle = 1; cycle <= CYCLES; cycle++) {
         const ackedBefore = model.acked.length;
         acknowledged += await workload(s, model, cycle, rand);
@@ -288,6 +290,8 @@ describe('crash safety: SIGKILL at random moments loses nothing acknowledged', (
     } catch (e) {
       if (e instanceof Error) e.message = `[crash-safety seed ${SEED}, KMS_CRASH_SEED=${SEED} to replay] ${e.message}`;
       throw e;
+    } finally {
+      if (s && s.child.exitCode === null && s.child.signalCode === null) await s.kill();
     }
   });
 
