@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { AuditAppend, ObjectStore } from '../store/object-store.js';
 import type { AuditKey } from './audit-key.js';
-import { checkpointInput, sealRecord, type AuditEvent } from './record.js';
+import { checkpointInput, decodeRecord, sealRecord, type AuditEvent } from './record.js';
 
 export interface AuditTrailOptions {
   readonly store: ObjectStore;
@@ -85,11 +85,14 @@ export class AuditTrail {
   /** Append a checkpoint over the current head (nothing when the head is already one). */
   async checkpoint(why: 'interval' | 'shutdown'): Promise<void> {
     const head = this.opts.store.audit.head();
-    // Nothing to do when every entry is covered, or the only uncovered one is our own last
-    // checkpoint. Entries committed in the same group as a checkpoint land after it and are
-    // NOT covered by it (it covers the head it read), so they need another one.
-    if (head.seq === 0 || head.seq === this.lastCovered) return;
+    // Nothing to do when the last entry is a checkpoint over everything before it. Entries
+    // committed in the same group as a checkpoint land after it and are NOT covered by it (it
+    // covers the head it read), so they need another one. `lastCovered` is not enough: after
+    // a crash the log ends with entries no checkpoint covers, and they need one even when
+    // the restarted server writes nothing else before it stops.
+    if (head.seq === 0) return;
     if (head.seq === this.lastCheckpointSeq && this.lastCovered === this.lastCheckpointSeq - 1) return;
+    if (this.lastCheckpointSeq === 0 && (await this.sealedByLastEntry(head.seq))) return;
     const covers = head.seq;
     const headHex = Buffer.from(head.link).toString('hex');
     const keyId = this.opts.key.id;
@@ -111,6 +114,18 @@ export class AuditTrail {
     this.lastCheckpointSeq = own;
     // Always logged: an anchor outside the data folder for whoever keeps the log stream.
     this.opts.log.info({ auditCheckpoint: { seq: own, covers, head: headHex, keyId, mac, why } }, 'audit checkpoint');
+  }
+
+  /** True when entry `seq` (the head) is a checkpoint covering every entry before it. */
+  private async sealedByLastEntry(seq: number): Promise<boolean> {
+    const [last] = await this.opts.store.audit.read(seq, 1);
+    if (!last || last.seq !== seq) return false;
+    try {
+      const r = decodeRecord(last.bytes);
+      return r.kind === 'checkpoint' && r.covers === seq - 1;
+    } catch {
+      return false;
+    }
   }
 
   /** Finish a running checkpoint and write the shutdown one. Call before closing the store. */

@@ -40,6 +40,20 @@ export interface VerifyResult {
   readonly failure?: VerifyFailure;
   /** Set when the log was restored: the anchor, and how many imported checkpoints it vouches for. */
   readonly restore?: { readonly seq: number; readonly covers: number; readonly backup: string; readonly importedCheckpoints: number };
+  /**
+   * With `allowUnsealedTail`: how many entries at the end no checkpoint covers (a server
+   * that was killed). Their hash chain was still checked.
+   */
+  readonly unsealed?: number;
+}
+
+export interface VerifyOptions {
+  /**
+   * Accept entries after the last checkpoint (reported as `unsealed`) instead of failing:
+   * for checking a folder right after a crash, before the restarted server seals them. Off
+   * by default: `kms audit verify` cannot tell a crash from a truncate-then-append.
+   */
+  readonly allowUnsealedTail?: boolean;
 }
 
 const PAGE = 1000;
@@ -54,6 +68,7 @@ export async function verifyAuditLog(
   key: AuditKey,
   onProgress?: (entries: number) => void,
   progressEvery = 10_000,
+  options: VerifyOptions = {},
 ): Promise<VerifyResult> {
   const links: Buffer[] = [Buffer.alloc(0)]; // links[seq]; links[0]: before the first
   let entries = 0;
@@ -130,14 +145,16 @@ export async function verifyAuditLog(
 
   // Entries left unsealed because an old-key checkpoint has no anchor: that checkpoint is the break.
   if (foreign) return fail(0, 0, '');
+  let unsealed = 0;
   if (entries > 0) {
     const lastSealedOk = (last?.kind === 'checkpoint' || last?.kind === 'restore') && sealedThrough === entries - 1;
-    if (!lastSealedOk) {
+    if (!lastSealedOk && options.allowUnsealedTail) unsealed = entries - sealedThrough;
+    else if (!lastSealedOk) {
       return fail(sealedThrough + 1, sealedThrough + 1, `entries ${sealedThrough + 1}..${entries} are not covered by a checkpoint: truncated and appended to, or the server did not stop cleanly`);
     }
   }
   const head = reader.head();
   if (head.seq !== entries) return fail(0, head.seq, `the store's head says ${head.seq} entries, the log holds ${entries}: truncated or extended`);
   if (entries > 0 && !links[entries]!.equals(Buffer.from(head.link))) return fail(entries, entries, `the store's head link does not match the last entry`);
-  return { ok: true, entries, checkpoints, sealedThrough, ...(restore ? { restore } : {}) };
+  return { ok: true, entries, checkpoints, sealedThrough, ...(restore ? { restore } : {}), ...(options.allowUnsealedTail ? { unsealed } : {}) };
 }

@@ -7,8 +7,13 @@ export const ExitCode = {
   Usage: 2,
   /** A file could not be read or written. */
   Io: 3,
-  /** Refused: the target folder is not empty or already initialised, or the credential does not open the backup. */
+  /**
+   * Refused: the target folder is not empty or already initialised, or the credential does not
+   * open the backup; or the server answered with a failure (kms keys through KMIP).
+   */
   Refused: 4,
+  /** The object asked for does not exist (kms keys show). */
+  NotFound: 5,
 } as const;
 
 export class UsageError extends Error {

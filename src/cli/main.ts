@@ -7,6 +7,7 @@ import { auditCommand } from './audit.js';
 import { benchCommand } from './bench.js';
 import { certsCommand } from './certs.js';
 import { hsmCommand } from './hsm.js';
+import { keysCommand } from './keys.js';
 import { serveCommand } from './serve.js';
 import { ttlvCommand } from './ttlv.js';
 import { initCommand } from './init.js';
@@ -26,7 +27,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const COMMANDS: readonly Command[] = [serveCommand, initCommand, certsCommand, backupCommand, restoreCommand, auditCommand, hsmCommand, ttlvCommand, benchCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, initCommand, certsCommand, backupCommand, restoreCommand, auditCommand, hsmCommand, keysCommand, ttlvCommand, benchCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

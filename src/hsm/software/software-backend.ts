@@ -13,6 +13,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createFileDurably } from './durable-file.js';
 import {
   HsmError,
   checkCipherParams,
@@ -61,18 +62,9 @@ const HMAC_HASH: Record<MacMechanism, string> = {
 
 const KEY_FILE_VERSION = 1;
 
-/** Read a 32-byte master key file, creating it (mode 0600, fsynced) when absent. */
+/** Read a 32-byte master key file, creating it (mode 0600, durably: durable-file.ts) when absent. */
 export function loadOrCreateMasterKey(path: string): Buffer {
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const fd = openSync(path, 'wx', 0o600);
-    try {
-      writeSync(fd, randomBytes(32));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  if (!existsSync(path)) createFileDurably(path, randomBytes(32));
   if (statSync(path).mode & 0o077) chmodSync(path, 0o600);
   const key = readFileSync(path);
   if (key.length !== 32) throw new HsmError('BAD_ARGUMENT', `master key file ${path} must hold 32 bytes, it holds ${key.length}`);

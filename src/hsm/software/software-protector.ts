@@ -6,9 +6,9 @@
  * Associated data: "kms-object-v1\0" + uid, so a body cannot be moved to another object.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeSync, closeSync, fsyncSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { ProtectorError, type KeyProtector } from '../key-protector.js';
+import { createFileDurably } from './durable-file.js';
 
 const VERSION = 1;
 const NONCE = 12;
@@ -31,20 +31,10 @@ export class SoftwareProtector implements KeyProtector {
     this.description = `software master key at ${path} (not an HSM)`;
   }
 
-  /** Load the master key file, creating it (mode 0600) if absent. */
+  /** Load the master key file, creating it (mode 0600, durably: durable-file.ts) if absent. */
   static openOrCreate(path: string): { protector: SoftwareProtector; created: boolean } {
-    let created = false;
-    if (!existsSync(path)) {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        writeSync(fd, randomBytes(32));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      created = true;
-    }
+    // Never half written, even if killed meanwhile (a 0-byte key file used to stop every later start).
+    const created = !existsSync(path) && createFileDurably(path, randomBytes(32));
     const mode = statSync(path).mode & 0o777;
     if (mode & 0o077) chmodSync(path, 0o600);
     const key = readFileSync(path);

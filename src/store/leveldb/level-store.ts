@@ -17,7 +17,9 @@
  * `snapshot()` is a LevelDB explicit snapshot: the records, the count and the audit log
  * with its head are all read from it, so a backup sees one commit boundary.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { ObjectRecord } from '../../objects/managed-object.js';
 import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp, type StoreSnapshot } from '../object-store.js';
@@ -32,6 +34,12 @@ export interface LevelStoreOptions {
   readonly path: string;
   /** Most commits that share one synced batch. Default 64; 1 disables group commit. */
   readonly maxGroupCommits?: number;
+  /**
+   * For tools reading a stopped server's folder: the database must already exist (it is
+   * not created, nor is a schema written) and `commit` is refused. LevelDB still takes the
+   * folder's lock, so a running server's folder is refused (IO, "in use").
+   */
+  readonly readOnly?: boolean;
 }
 
 interface Pending {
@@ -69,6 +77,15 @@ function io(e: unknown, what: string): StoreError {
   return new StoreError('IO', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
+/** The `code` of an error or of one of its causes (classic-level wraps LEVEL_LOCKED). */
+function causeCode(e: unknown): string | undefined {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (code === 'LEVEL_LOCKED') return code;
+  }
+  return undefined;
+}
+
 function concat(a: Uint8Array, b: Uint8Array): Buffer {
   return Buffer.concat([a, b]);
 }
@@ -88,6 +105,7 @@ export class LevelStore implements ObjectStore {
   private auditLevel!: AuditLevel;
   private auditHead: AuditHead = { seq: 0, link: new Uint8Array(0) };
   private readonly snapshots = new Set<{ close(): Promise<void> }>();
+  private readonly readOnly: boolean;
 
   readonly audit: AuditLogReader = {
     read: async (from: number, limit: number): Promise<AuditEntry[]> => {
@@ -107,6 +125,7 @@ export class LevelStore implements ObjectStore {
     const o = typeof opts === 'string' ? { path: opts } : opts;
     this.path = o.path;
     this.maxGroup = Math.max(1, Math.floor(o.maxGroupCommits ?? 64));
+    this.readOnly = o.readOnly === true;
   }
 
   async open(): Promise<void> {
@@ -114,10 +133,13 @@ export class LevelStore implements ObjectStore {
     if (this.state !== 'new') throw new StoreError('CLOSED', 'store is closed');
     let db: Db | undefined;
     try {
-      await mkdir(this.path, { recursive: true });
-      db = new ClassicLevel<Uint8Array, Uint8Array>(this.path, { keyEncoding: 'view', valueEncoding: 'view' });
+      if (!this.readOnly) await mkdir(this.path, { recursive: true });
+      // LevelDB makes the folder (and its LOCK) even when told not to create a database.
+      else if (!existsSync(join(this.path, 'CURRENT'))) throw new StoreError('IO', `no database at ${this.path}`);
+      db = new ClassicLevel<Uint8Array, Uint8Array>(this.path, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: !this.readOnly });
       await db.open();
     } catch (e) {
+      if (causeCode(e) === 'LEVEL_LOCKED') throw new StoreError('IO', `${this.path} is in use: another process (a running server?) holds its lock`, { cause: e });
       throw io(e, `cannot open ${this.path}`);
     }
     try {
@@ -126,6 +148,7 @@ export class LevelStore implements ObjectStore {
       this.meta = metaOf(db);
       this.auditLevel = auditOf(db);
       const schema = await this.meta.get(MetaKey.Schema);
+      if (schema === undefined && this.readOnly) throw new StoreError('CORRUPT', `${this.path} is not a kms database (no schema version)`);
       if (schema === undefined) {
         const anyKey = await db.keys({ limit: 1 }).all();
         if (anyKey.length > 0) throw new StoreError('CORRUPT', `${this.path} holds data but no schema version`);
@@ -196,6 +219,7 @@ export class LevelStore implements ObjectStore {
 
   commit(ops: readonly StoreOp[], options?: CommitOptions): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new StoreError('CLOSED', `store is ${this.state === 'new' ? 'not open' : 'closed'}`));
+    if (this.readOnly) return Promise.reject(new StoreError('CLOSED', 'store is open read-only'));
     try {
       checkOps(ops);
     } catch (e) {
