@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestKms, CERTS, type TestKms } from '../support/kms.js';
+import { stopGroup } from '../support/process-group.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = resolve('test/interop/pykmip_certificates.py');
@@ -40,23 +41,6 @@ let kms: TestKms;
 let dir: string;
 const running = new Set<ChildProcess>();
 
-function alive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stop(p: ChildProcess): Promise<void> {
-  const pgid = p.pid;
-  if (pgid === undefined) return;
-  if (alive(pgid)) process.kill(-pgid, 'SIGTERM');
-  const until = Date.now() + 3000;
-  while (alive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  if (alive(pgid)) process.kill(-pgid, 'SIGKILL');
-}
 
 async function run(version: string): Promise<Run> {
   const args = [SCRIPT, '--host', '127.0.0.1', '--port', String(kms.port), '--cert', join(CERTS, 'client.pem'), '--key', join(CERTS, 'client.key'), '--ca', join(CERTS, 'ca.pem'), '--version', version, '--tag', `pykmip-cert-${version}-${process.pid}-${Date.now()}`, '--config-file', join(dir, 'empty.conf')];
@@ -67,7 +51,7 @@ async function run(version: string): Promise<Run> {
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => void stop(child), 60_000);
+    const timer = setTimeout(() => void stopGroup(child), 60_000);
     child.on('exit', (c) => {
       clearTimeout(timer);
       res(c);
@@ -85,7 +69,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([...running].map(stop));
+  await Promise.all([...running].map(stopGroup));
   await kms?.dispose();
   if (dir) await rm(dir, { recursive: true, force: true });
 });

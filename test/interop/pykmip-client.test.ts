@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestKms, CERTS, type TestKms } from '../support/kms.js';
+import { stopGroup } from '../support/process-group.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = resolve('test/interop/pykmip_client.py');
@@ -45,23 +46,6 @@ let kms: TestKms;
 let dir: string;
 const running = new Set<ChildProcess>();
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopGroup(p: ChildProcess): Promise<void> {
-  const pgid = p.pid;
-  if (pgid === undefined) return;
-  if (groupAlive(pgid)) process.kill(-pgid, 'SIGTERM');
-  const until = Date.now() + 3000;
-  while (groupAlive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
-}
 
 /** Run the scenario at `version` against our server; the parsed JSON (or an error with stderr). */
 async function runScenario(version: string): Promise<ScenarioResult> {

@@ -23,6 +23,7 @@ import { expectSuccess, findChild, parseResponse, requestMessage, type KmipClien
 import { LinkType, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t } from '../../src/ttlv/index.js';
+import { stopGroup } from '../support/process-group.js';
 
 /** Get Attributes (1.4) of `uid`'s Link, with our own client. */
 async function batchOf(c: KmipClient, uid: string) {
@@ -62,23 +63,6 @@ let dir: string;
 let child: ChildProcess | undefined;
 let out: Output;
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopGroup(p: ChildProcess): Promise<void> {
-  const pgid = p.pid;
-  if (pgid === undefined) return;
-  if (groupAlive(pgid)) process.kill(-pgid, 'SIGTERM');
-  const until = Date.now() + 3000;
-  while (groupAlive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
-}
 
 async function runScript(): Promise<Output> {
   const args = [
