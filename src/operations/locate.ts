@@ -14,6 +14,8 @@
  *    unrestricted), intersected smallest first;
  * 2. each candidate loaded and verified exactly: access (`allows`, operation "Locate"), storage
  *    status, every filter against the attributes as the client would read them now.
+ * With Maximum Items and no narrowing attribute, the creation-order index is walked newest first
+ * instead, stopping at Maximum Items (`newestFirst`).
  *
  * Semantics chosen:
  * - Storage Status Mask (omitted or 0 = on-line only): destroyed objects (State Destroyed or
@@ -53,7 +55,7 @@ import type { TtlvNode } from '../ttlv/node.js';
 import { is2x, remapReason, uidNode } from './attribute-change.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { indexQueries, matches, type LocateFilter } from './locate-filters.js';
-import { compareByCreationDesc } from './locate-order.js';
+import { compareByCreationDesc, CREATION_ORDER_KEY } from './locate-order.js';
 import { isArchived } from './object-support.js';
 import { allAttributes, objectGroups } from './support.js';
 
@@ -190,24 +192,82 @@ function inStorage(req: LocateRequest, record: ObjectRecord): boolean {
   return isArchived(record.attributes) ? req.storage.archived : req.storage.online;
 }
 
+/** Whether `record` answers the request: access, storage, every filter, Group Member Fresh. */
+function answers(ctx: OperationContext, req: LocateRequest, record: ObjectRecord): boolean {
+  if (!ctx.services.access.allows(ctx.principal, 'Locate', record.owner, objectGroups(record.attributes))) return false;
+  if (!inStorage(req, record)) return false;
+  const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now));
+  if (!req.filters.every((f) => matches(f, attrs.get(f.key) ?? []))) return false;
+  if (req.objectGroupMember === ObjectGroupMember.GroupMemberFresh) {
+    const fresh = attrs.get('Fresh')?.[0];
+    if (fresh?.type === 'Boolean' && !fresh.value) return false;
+  }
+  return true;
+}
+
 /** Load and verify each candidate exactly; the matches, most recently created first. */
 export async function locateRecords(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[]> {
+  const walked = await newestFirst(ctx, req);
+  if (walked) return walked;
   const found: ObjectRecord[] = [];
   for (const uid of await candidates(ctx, req)) {
     const record = await ctx.services.store.get(uid);
-    if (!record) continue;
-    if (!ctx.services.access.allows(ctx.principal, 'Locate', record.owner, objectGroups(record.attributes))) continue;
-    if (!inStorage(req, record)) continue;
-    const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now));
-    if (!req.filters.every((f) => matches(f, attrs.get(f.key) ?? []))) continue;
-    if (req.objectGroupMember === ObjectGroupMember.GroupMemberFresh) {
-      const fresh = attrs.get('Fresh')?.[0];
-      if (fresh?.type === 'Boolean' && !fresh.value) continue;
-    }
-    found.push(record);
+    if (record && answers(ctx, req, record)) found.push(record);
   }
   found.sort(compareByCreationDesc);
   return req.objectGroupMember === ObjectGroupMember.GroupMemberDefault ? found.slice(0, 1) : found;
+}
+
+/** Objects read per page of the newest-first walk. */
+const WALK_PAGE = 256;
+
+/**
+ * Locate with Maximum Items (and no Offset Items, which needs the count of every match) when
+ * no requested attribute narrows the search to a few objects (a Locate by State, by Object Type,
+ * or with no attributes): walk the creation-order index newest first, verifying each object,
+ * and stop at Maximum Items. Cost: the objects visited, not the store's size; memory: one page.
+ * Undefined when the request does not qualify, or when the walk did not see every object (a
+ * record without a creation stamp, from before stamps existed): then the index path answers.
+ */
+async function newestFirst(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[] | undefined> {
+  const max = req.maximumItems;
+  if (max === undefined || req.offsetItems !== undefined || req.objectGroupMember !== undefined) return undefined;
+  if (await anyNarrowFilter(ctx, req)) return undefined;
+  const store = ctx.services.store;
+  const found: ObjectRecord[] = [];
+  let visited = 0;
+  let cursor: Uint8Array | undefined;
+  for (;;) {
+    const page = await store.scan(CREATION_ORDER_KEY, { reverse: true, limit: WALK_PAGE, ...(cursor && { cursor }) });
+    for (const uid of page.uids) {
+      visited++;
+      const record = await store.get(uid);
+      if (!record || !answers(ctx, req, record)) continue;
+      found.push(record);
+      if (found.length >= max) return found;
+    }
+    if (!page.cursor) break;
+    cursor = page.cursor;
+  }
+  return visited >= (await store.count()) ? found : undefined;
+}
+
+/** Whether some requested attribute's index entries number at most NARROW_ENOUGH (read as a bounded probe). */
+async function anyNarrowFilter(ctx: OperationContext, req: LocateRequest): Promise<boolean> {
+  for (const f of req.filters) {
+    if (f.key === 'UniqueIdentifier') return true;
+    const plan = indexQueries(f);
+    if (plan === null) return true; // matches nothing: the index path answers at once
+    for (const any of plan) {
+      let n = 0;
+      for (const q of any) {
+        n += (await ctx.services.store.find(q, NARROW_ENOUGH + 1)).length;
+        if (n > NARROW_ENOUGH) break;
+      }
+      if (n <= NARROW_ENOUGH) return true;
+    }
+  }
+  return false;
 }
 
 export const locate: OperationHandler = {

@@ -5,7 +5,7 @@
  * LevelDB store uses, and `find` is a binary-searched range over that index.
  */
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp, type StoreSnapshot } from './object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type ScanOptions, type ScanPage, type StoreOp, type StoreSnapshot } from './object-store.js';
 import { sealAudit } from './commit-plan.js';
 import { decodeRecord } from './record-codec.js';
 import { checkOps, planCommit, termDiff, type Stored } from './commit-plan.js';
@@ -107,14 +107,33 @@ export class MemoryStore implements ObjectStore {
     }
   }
 
-  async find(query: IndexQuery): Promise<string[]> {
+  async scan(field: string, opts: ScanOptions): Promise<ScanPage> {
+    this.assertOpen();
+    const keys = this.index.get(field)?.keys ?? [];
+    const idx = this.index.get(field);
+    const out: string[] = [];
+    let i: number;
+    if (opts.reverse) {
+      i = opts.cursor && idx ? idx.lowerBound(Buffer.from(opts.cursor)) - 1 : keys.length - 1;
+      for (; i >= 0 && out.length < opts.limit; i--) out.push(uidOfValueKey(keys[i] as Buffer)!);
+      return i >= 0 ? { uids: out, cursor: keys[i + 1] } : { uids: out };
+    }
+    i = opts.cursor && idx ? idx.lowerBound(Buffer.from(opts.cursor)) : 0;
+    if (opts.cursor && keys[i]?.equals(Buffer.from(opts.cursor))) i++;
+    for (; i < keys.length && out.length < opts.limit; i++) out.push(uidOfValueKey(keys[i] as Buffer)!);
+    return i < keys.length ? { uids: out, cursor: keys[i - 1] } : { uids: out };
+  }
+
+  async find(query: IndexQuery, limit?: number): Promise<string[]> {
     this.assertOpen();
     const idx = this.index.get(query.field);
     if (!idx) return [];
     const b = valueBounds(query);
     if (b.empty) return [];
     const out = new Set<string>();
+    let read = 0;
     for (let i = b.gte ? idx.lowerBound(b.gte) : 0; i < idx.keys.length; i++) {
+      if (limit !== undefined && read++ >= limit) break;
       const k = idx.keys[i] as Buffer;
       if (b.lt && Buffer.compare(k, b.lt) >= 0) break;
       const uid = uidOfValueKey(k);

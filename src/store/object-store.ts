@@ -50,6 +50,19 @@ export interface AuditAppend {
   seal(seq: number, prevLink: Uint8Array): { readonly bytes: Uint8Array; readonly link: Uint8Array };
 }
 
+export interface ScanOptions {
+  readonly reverse?: boolean;
+  readonly limit: number;
+  /** From a previous page: continue after its last entry. */
+  readonly cursor?: Uint8Array;
+}
+
+export interface ScanPage {
+  readonly uids: string[];
+  /** Present when there may be more entries. */
+  readonly cursor?: Uint8Array;
+}
+
 export interface CommitOptions {
   /** Audit entries written in the same atomic, durable batch as the ops (ops may be empty). */
   readonly audit?: readonly AuditAppend[];
@@ -96,8 +109,18 @@ export interface ObjectStore {
   commit(ops: readonly StoreOp[], options?: CommitOptions): Promise<void>;
   /** The audit log (append-only, written only through `commit`). */
   readonly audit: AuditLogReader;
-  /** The uids matching one index query, in ascending uid order. */
-  find(query: IndexQuery): Promise<string[]>;
+  /**
+   * The uids matching one index query, in ascending uid order. With `limit`: at most that many
+   * index entries are read (a probe: "are there more than N?"), and the uids are in no
+   * particular order.
+   */
+  find(query: IndexQuery, limit?: number): Promise<string[]>;
+  /**
+   * The entries of one index field in order of value (then uid): ascending, or descending with
+   * `reverse`. At most `limit` per call; give back `cursor` to continue after the last one.
+   * A uid appears once per value it has for the field.
+   */
+  scan(field: string, opts: ScanOptions): Promise<ScanPage>;
   /** Number of records. */
   count(): Promise<number>;
   /** All uids in ascending order, from `after` (exclusive), at most `limit`. */

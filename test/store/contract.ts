@@ -192,6 +192,55 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
       });
     });
 
+    describe('scan (ordered index walk) and find with a limit', () => {
+      const stamp = (v: bigint) => ({ $order: [t.long(0x54ff80, v)] });
+      async function filled(): Promise<ObjectStore> {
+        const s = await fresh();
+        // Values out of uid order, one negative, two equal (then by uid), one record without it.
+        const values: [string, bigint][] = [['u1', 30n], ['u2', -5n], ['u3', 100n], ['u4', 30n], ['u5', 7n], ['u6', 1n << 40n]];
+        await s.commit([...values.map(([u, v]) => put(rec(u, { attributes: stamp(v) }))), put(rec('u7'))]);
+        return s;
+      }
+      async function all(s: ObjectStore, reverse: boolean, limit: number): Promise<string[]> {
+        const out: string[] = [];
+        let cursor: Uint8Array | undefined;
+        for (let pages = 0; pages < 20; pages++) {
+          const page = await s.scan('$order', { reverse, limit, ...(cursor && { cursor }) });
+          expect(page.uids.length).toBeLessThanOrEqual(limit);
+          out.push(...page.uids);
+          if (!page.cursor) return out;
+          cursor = page.cursor;
+        }
+        throw new Error('scan did not end');
+      }
+
+      it('walks values in order, ties by uid, either direction, in pages of any size', async () => {
+        const s = await filled();
+        const asc = ['u2', 'u5', 'u1', 'u4', 'u3', 'u6'];
+        for (const limit of [1, 2, 4, 6, 100]) {
+          expect(await all(s, false, limit), `ascending, pages of ${limit}`).toEqual(asc);
+          expect(await all(s, true, limit), `descending, pages of ${limit}`).toEqual([...asc].reverse());
+        }
+        expect((await s.scan('$nothing', { limit: 5 })).uids).toEqual([]);
+      });
+
+      it('follows changes: a deleted record leaves the walk, a new value takes its place', async () => {
+        const s = await filled();
+        await s.commit([del('u3', 1), put(rec('u5', { attributes: stamp(1000n) }), 1)]);
+        expect(await all(s, true, 2)).toEqual(['u6', 'u5', 'u4', 'u1', 'u2']);
+      });
+
+      it('find with a limit reads at most that many entries', async () => {
+        const s = await filled();
+        const q: IndexQuery = { field: '$order', exists: true };
+        expect((await s.find(q)).length).toBe(6);
+        const some = await s.find(q, 3);
+        expect(some).toHaveLength(3);
+        for (const u of some) expect(['u1', 'u2', 'u3', 'u4', 'u5', 'u6']).toContain(u);
+        expect(await s.find(q, 100)).toHaveLength(6);
+      });
+    });
+
     describe('find', () => {
       async function seeded(): Promise<ObjectStore> {
         const s = await fresh();

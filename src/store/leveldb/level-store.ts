@@ -22,7 +22,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { ObjectRecord } from '../../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type StoreOp, type StoreSnapshot } from '../object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type ScanOptions, type ScanPage, type StoreOp, type StoreSnapshot } from '../object-store.js';
 import { decodeRecord } from '../record-codec.js';
 import { indexTerms } from '../index-encoding.js';
 import { checkOps, planCommit, sealAudit, termDiff, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
@@ -334,7 +334,29 @@ export class LevelStore implements ObjectStore {
     for (const p of accepted) p.resolve();
   }
 
-  async find(query: IndexQuery): Promise<string[]> {
+  async scan(field: string, opts: ScanOptions): Promise<ScanPage> {
+    this.assertReadable();
+    const prefix = fieldPrefix(field);
+    const after = opts.cursor ? concat(prefix, opts.cursor) : undefined;
+    const range = opts.reverse
+      ? { gte: prefix, lt: after ?? upperOfPrefix(prefix), reverse: true, limit: opts.limit }
+      : { ...(after ? { gt: after } : { gte: prefix }), lt: upperOfPrefix(prefix), limit: opts.limit };
+    let keys: Uint8Array[];
+    try {
+      keys = await this.index.keys(range).all();
+    } catch (e) {
+      throw io(e, 'scan');
+    }
+    const uids = keys.map((k) => {
+      const uid = uidOfValueKey(k, prefix.length);
+      if (uid === undefined) throw new StoreError('CORRUPT', 'malformed index key');
+      return uid;
+    });
+    const last = keys[keys.length - 1];
+    return keys.length === opts.limit && last ? { uids, cursor: Buffer.from(last.subarray(prefix.length)) } : { uids };
+  }
+
+  async find(query: IndexQuery, limit?: number): Promise<string[]> {
     this.assertReadable();
     const b = valueBounds(query);
     if (b.empty) return [];
@@ -343,7 +365,7 @@ export class LevelStore implements ObjectStore {
     const lt = b.lt ? concat(prefix, b.lt) : upperOfPrefix(prefix);
     let keys: Uint8Array[];
     try {
-      keys = await this.index.keys({ gte, lt }).all();
+      keys = await this.index.keys({ gte, lt, ...(limit !== undefined && { limit }) }).all();
     } catch (e) {
       throw io(e, 'find');
     }
@@ -355,7 +377,7 @@ export class LevelStore implements ObjectStore {
     }
     const uids = [...out];
     // One field value: already in uid order. Several values: merge by sorting.
-    return 'equals' in query ? uids : uids.sort(compareUids);
+    return 'equals' in query || limit !== undefined ? uids : uids.sort(compareUids);
   }
 
   async count(): Promise<number> {
