@@ -10,7 +10,9 @@
  * non-extractable key cannot be wrapped (CKR_KEY_UNEXTRACTABLE), usage flags are enforced
  * (CKR_KEY_FUNCTION_NOT_PERMITTED), a GCM authentication failure is CKR_ENCRYPTED_DATA_INVALID.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
+import { constants as CC, createCipheriv, createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, privateEncrypt, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
+import { decodeSig, ecdsaSignDigest } from '../../crypto/ecdsa-prehash.js';
+import { pssSignDigest } from '../../crypto/pss.js';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createFileDurably } from './durable-file.js';
@@ -18,12 +20,19 @@ import {
   HsmError,
   checkCipherParams,
   checkImport,
+  checkKeyPairTemplate,
   checkRandomLength,
+  checkSignDigest,
+  DIGEST_INFO_PREFIX,
   checkTemplate,
   checkUnwrapTemplate,
   hex,
+  type AsymmetricSignParams,
   type BackendCapabilities,
   type CipherParams,
+  type GeneratedKeyPair,
+  type KeyPairTemplate,
+  type KeyType,
   type FindQuery,
   type KeyBackend,
   type KeyRef,
@@ -43,7 +52,7 @@ interface SoftKey {
 interface StoredKey {
   id: string;
   label?: string;
-  type: SecretKeyType;
+  type: KeyType;
   bits: number;
   sensitive: boolean;
   extractable: boolean;
@@ -107,6 +116,9 @@ export class SoftwareBackend implements KeyBackend {
       persistentKeys: opts.keyFile !== undefined,
       maxSessions: Number.POSITIVE_INFINITY,
       quirks: [],
+      rsaKeyBits: [2048, 3072, 4096],
+      ecCurves: ['P-256', 'P-384'],
+      asymmetricSigns: ['RSA_PKCS1', 'RSA_PSS', 'ECDSA'],
     };
     if (opts.keyFile && existsSync(opts.keyFile)) this.load(opts.keyFile);
   }
@@ -221,6 +233,56 @@ export class SoftwareBackend implements KeyBackend {
     this.open();
     checkRandomLength(length);
     return randomBytes(length);
+  }
+
+  /** The private key is kept as PKCS#8 DER, sealed at rest like a secret key's value. */
+  async generateKeyPair(t: KeyPairTemplate): Promise<GeneratedKeyPair> {
+    this.open();
+    checkKeyPairTemplate(t, this.caps);
+    const pair = t.type === 'RSA' ? generateKeyPairSync('rsa', { modulusLength: t.bits }) : generateKeyPairSync('ec', { namedCurve: t.curve });
+    const id = t.id ? hex(t.id) : randomBytes(16).toString('hex');
+    if (this.keys.has(id)) throw new HsmError('BAD_ARGUMENT', `a key with id ${id} exists`);
+    const ref: KeyRef = {
+      id,
+      ...(t.label !== undefined ? { label: t.label } : {}),
+      token: t.token,
+      type: t.type,
+      bits: t.type === 'RSA' ? t.bits : t.curve === 'P-256' ? 256 : 384,
+      sensitive: t.sensitive,
+      extractable: t.extractable,
+      usage: ['sign'],
+    };
+    this.keys.set(id, { ref, value: pair.privateKey.export({ format: 'der', type: 'pkcs8' }) });
+    if (t.token) this.persist();
+    return { privateKey: ref, publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }) };
+  }
+
+  async signDigest(p: AsymmetricSignParams, ref: KeyRef, digest: Uint8Array): Promise<Uint8Array> {
+    const k = this.get(ref);
+    checkSignDigest(p, k.ref, digest, this.caps);
+    const key = createPrivateKey({ key: k.value, format: 'der', type: 'pkcs8' });
+    const once = (f: () => Buffer): Buffer => {
+      try {
+        return f();
+      } catch (e) {
+        throw e instanceof HsmError ? e : new HsmError('CKR_FUNCTION_FAILED', `${p.mechanism} signing failed`, { cause: e });
+      }
+    };
+    return once(() => {
+      switch (p.mechanism) {
+        case 'RSA_PKCS1':
+          return privateEncrypt({ key, padding: CC.RSA_PKCS1_PADDING }, Buffer.concat([Buffer.from(DIGEST_INFO_PREFIX[p.hash], 'hex'), digest]));
+        case 'RSA_PSS':
+          return Buffer.from(pssSignDigest(key, p.hash, digest, p.saltLength));
+        case 'ECDSA': {
+          const rs = decodeSig(ecdsaSignDigest(key, digest));
+          if (!rs) throw new HsmError('CKR_GENERAL_ERROR', 'ECDSA signing failed');
+          const n = Math.ceil(k.ref.bits / 8);
+          const fixed = (v: bigint) => Buffer.from(v.toString(16).padStart(n * 2, '0'), 'hex');
+          return Buffer.concat([fixed(rs.r), fixed(rs.s)]);
+        }
+      }
+    });
   }
 
   async destroyKey(ref: KeyRef): Promise<void> {
