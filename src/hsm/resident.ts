@@ -10,6 +10,15 @@
  *   requested  (default) a Create whose attributes say Extractable = false is made resident
  *   always     every symmetric key Create makes is resident (and gets Extractable = false)
  * Resident keys exist only with a PKCS#11 backend, for AES and HMAC-SHA1/224/256/384/512.
+ *
+ * Private keys (Create Key Pair, the private key's attributes deciding, or `always`): RSA
+ * 2048/3072/4096 and EC P-256/P-384 pairs are generated in the token; the private key is a
+ * sensitive, non-extractable token object labelled kms-obj-<uid>, its record holds the reference
+ * with the public key (encodePairRef) and a Key Block without Key Value; the public key is an
+ * ordinary Public Key object. Sign with it runs in the HSM (operations/hsm-signature.ts);
+ * Signature Verify uses the public key in the host; Encrypt/Decrypt with it are refused
+ * (Unsupported Cryptographic Parameters: RSA decryption in the HSM is not built). Under `always`,
+ * Ed25519 and P-521 pairs are refused; under `requested` they are made in the host.
  */
 import { CryptographicAlgorithm } from '../kmip/generated/enums.gen.js';
 import type { TtlvNode } from '../ttlv/node.js';

@@ -40,8 +40,8 @@ const p256 = [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), t.struct(T
 const notExtractable = t.bool(Tag.Extractable, false);
 
 /** An active pair; `resident`: Extractable false on the private key. Returns the uids and the public key from Get. */
-async function pair(common: readonly TtlvNode[], resident: boolean): Promise<{ priv: string; pub: string; pubKey: KeyObject }> {
-  const privAttrs = [attr.cryptographicUsageMask(M.Sign), ...(resident ? [notExtractable] : [])];
+async function pair(common: readonly TtlvNode[], resident: boolean, privMask: number = M.Sign): Promise<{ priv: string; pub: string; pubKey: KeyObject }> {
+  const privAttrs = [attr.cryptographicUsageMask(privMask), ...(resident ? [notExtractable] : [])];
   const { priv, pub } = pairUids(await ok(c, V2_1, Operation.CreateKeyPair, keyPairPayload(V2_1, common, privAttrs, [attr.cryptographicUsageMask(M.Verify)])));
   await ok(c, V2_1, Operation.Activate, [uidNode(priv)]);
   await ok(c, V2_1, Operation.Activate, [uidNode(pub)]);
@@ -140,6 +140,12 @@ describe('HSM-resident private keys (Create Key Pair, Extractable = false)', () 
     const s = findChild(last, Tag.SignatureData);
     expect(s?.type).toBe('ByteString');
     expect(nodeVerify('sha256', DATA, pubKey, Buffer.from(s!.value as Uint8Array))).toBe(true);
+  });
+
+  it('Decrypt with a resident RSA private key is refused as unsupported (not built in the HSM), not served from the host', async () => {
+    const { priv } = await pair(rsa2048, true, M.Sign | M.Decrypt);
+    const r = await fails(c, V2_1, Operation.Decrypt, [uidNode(priv), t.struct(Tag.CryptographicParameters, [t.enum(Tag.PaddingMethod, PaddingMethod.OAEP)]), t.bytes(Tag.Data, Buffer.alloc(256, 1))]);
+    expect(r.reason).toBe(ResultReason.UnsupportedCryptographicParameters);
   });
 
   it('Destroy removes the token object; the public key stays', async () => {
