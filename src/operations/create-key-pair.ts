@@ -25,8 +25,7 @@
 import { createPublicKey } from 'node:crypto';
 import { KeyFormatType, LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { encodePairRef, RESIDENT_LABEL_PREFIX, residentPairTemplate, wantsResident } from '../hsm/resident.js';
-import type { KeyRef } from '../hsm/key-backend.js';
-import type { ObjectRecord } from '../objects/managed-object.js';
+import type { KeyPairTemplate, KeyRef } from '../hsm/key-backend.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
@@ -116,7 +115,7 @@ export const createKeyPair: OperationHandler = {
     const resident = ctx.services.resident;
     if (resident && wantsResident(resident, priv)) {
       const t = residentPairTemplate(resident, choice.spec);
-      if ('template' in t) return createResidentPair(ctx, choice, priv, pub);
+      if ('template' in t) return createResidentPair(ctx, t.template, choice, priv, pub);
       if (resident.policy === 'always') throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${t.why} (the server keeps every key in the HSM)`);
       // requested: the HSM cannot hold it; the pair is made in the host and the private key still never returned (Extractable false).
     }
@@ -137,46 +136,54 @@ export const createKeyPair: OperationHandler = {
  * key a sensitive, non-extractable token object labelled kms-obj-<uid>; the Private Key record
  * holds its reference (with the public key, for choosing signature schemes) and a Key Block
  * without Key Value; Extractable false, Never Extractable true, no Digest. The public key is read
- * out of the token and stored as an ordinary Public Key. A failed commit destroys the token key.
+ * out of the token and stored as an ordinary Public Key. Shared with Re-key Key Pair.
  */
-async function createResidentPair(ctx: OperationContext, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
+export async function residentPairObjects(ctx: OperationContext, template: KeyPairTemplate, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
   const resident = ctx.services.resident!;
-  const t = residentPairTemplate(resident, choice.spec);
-  if (!('template' in t)) throw new KmipError(ResultReason.CryptographicFailure, t.why);
   const privUid = newUid();
   const pubUid = newUid();
   let generated: { privateKey: KeyRef; publicKey: Uint8Array };
   try {
-    generated = await resident.backend.generateKeyPair({ ...t.template, label: RESIDENT_LABEL_PREFIX + privUid });
+    generated = await resident.backend.generateKeyPair({ ...template, label: RESIDENT_LABEL_PREFIX + privUid });
   } catch (e) {
     throw new KmipError(ResultReason.CryptographicFailure, 'key pair generation in the HSM failed', { cause: e });
   }
   const ref = generated.privateKey;
+  const pubBody = asymmetricKeyBody(createPublicKey({ key: Buffer.from(generated.publicKey), format: 'der', type: 'spki' }), choice.algorithm, choice.bits);
+  for (const m of [priv, pub]) {
+    m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
+    m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
+  }
+  const d = keyDigest(pubBody);
+  if (d) pub.set('Digest', [d]);
+  priv.delete('Digest');
+  priv.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
+  priv.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
+  addLink(priv, LinkType.PublicKeyLink, pubUid);
+  addLink(pub, LinkType.PrivateKeyLink, privUid);
+  return {
+    privateKey: { uid: privUid, objectType: ObjectType.PrivateKey, attributes: priv, body: residentPrivateBody(choice.algorithm, choice.bits) },
+    publicKey: { uid: pubUid, objectType: ObjectType.PublicKey, attributes: pub, body: pubBody },
+    hsmKey: encodePairRef(ref, generated.publicKey),
+    /** Remove the token key after a failed commit. */
+    discard: () => resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid: privUid, err }, 'could not remove the token key of a failed key pair commit')),
+    ref,
+  };
+}
+
+async function createResidentPair(ctx: OperationContext, template: KeyPairTemplate, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
+  const objs = await residentPairObjects(ctx, template, choice, priv, pub);
   try {
-    const pubBody = asymmetricKeyBody(createPublicKey({ key: Buffer.from(generated.publicKey), format: 'der', type: 'spki' }), choice.algorithm, choice.bits);
-    const privBody = residentPrivateBody(choice.algorithm, choice.bits);
-    for (const m of [priv, pub]) {
-      m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
-      m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
-    }
-    const d = keyDigest(pubBody);
-    if (d) pub.set('Digest', [d]);
-    priv.delete('Digest');
-    priv.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
-    priv.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
-    addLink(priv, LinkType.PublicKeyLink, pubUid);
-    addLink(pub, LinkType.PrivateKeyLink, privUid);
-    const privRecord: ObjectRecord = { ...(await newRecord(ctx, { uid: privUid, objectType: ObjectType.PrivateKey, attributes: priv, body: privBody })), hsmKey: encodePairRef(ref, generated.publicKey) };
-    await commitAll(ctx, [privRecord, await newRecord(ctx, { uid: pubUid, objectType: ObjectType.PublicKey, attributes: pub, body: pubBody })]);
+    await commitAll(ctx, [{ ...(await newRecord(ctx, objs.privateKey)), hsmKey: objs.hsmKey }, await newRecord(ctx, objs.publicKey)]);
   } catch (e) {
-    await resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid: privUid, err }, 'could not remove the token key of a failed Create Key Pair'));
+    await objs.discard();
     throw e;
   }
-  ctx.log.info({ privateKey: privUid, publicKey: pubUid, hsmKeyId: ref.id, algorithm: choice.algorithm, bits: choice.bits }, 'HSM-resident key pair created');
-  ctx.batch.idPlaceholder = privUid;
+  ctx.log.info({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, hsmKeyId: objs.ref.id, algorithm: choice.algorithm, bits: choice.bits }, 'HSM-resident key pair created');
+  ctx.batch.idPlaceholder = objs.privateKey.uid;
   return payload(Tag.ResponsePayload, [
-    { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: privUid },
-    { tag: Tag.PublicKeyUniqueIdentifier, type: 'TextString', value: pubUid },
+    { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: objs.privateKey.uid },
+    { tag: Tag.PublicKeyUniqueIdentifier, type: 'TextString', value: objs.publicKey.uid },
   ]);
 }
 

@@ -158,6 +158,19 @@ describe('HSM-resident private keys (Create Key Pair, Extractable = false)', () 
     await getKeyBlock(c, V2_1, pub, Tag.PublicKey, KeyFormatType.X_509);
   });
 
+  it('Re-key Key Pair of a resident pair makes a new resident pair that signs; the old token key stays', async () => {
+    const { priv } = await pair(rsa2048, true);
+    const r = pairUids(await ok(c, V2_1, Operation.ReKeyKeyPair, [t.text(Tag.PrivateKeyUniqueIdentifier, priv)]));
+    expect(r.priv).not.toBe(priv);
+    expect((await srv.kms.services.store.get(r.priv))?.hsmKey).toBeDefined();
+    const k = await tokenKey(r.priv);
+    expect(k).toMatchObject({ type: 'RSA', bits: 2048, sensitive: true, extractable: false });
+    expect((await tokenKey(priv))?.id).not.toBe(k!.id);
+    expect((await fails(c, V2_1, Operation.Get, [uidNode(r.priv)])).reason).toBe(ResultReason.NotExtractable);
+    const spki = materialBytes(await getKeyBlock(c, V2_1, r.pub, Tag.PublicKey, KeyFormatType.X_509));
+    expect(nodeVerify('sha256', DATA, createPublicKey({ key: spki, format: 'der', type: 'spki' }), await sign(r.priv, t.bytes(Tag.Data, DATA)))).toBe(true);
+  });
+
   it('after a restart the resident private key still signs', async () => {
     const { priv, pubKey } = await pair(rsa2048, true);
     await srv.stop();
