@@ -48,12 +48,20 @@ export type KeyPairTemplate = (
   readonly token: boolean;
   readonly sensitive: boolean;
   readonly extractable: boolean;
+  /** What the private key may do; ['sign'] when absent. 'decrypt': RSA only. */
+  readonly usage?: readonly ('sign' | 'decrypt')[];
   readonly label?: string;
   readonly id?: Uint8Array;
 };
 
+/** RSA decryption with a private key: OAEP, MGF1 over the same hash, empty label. */
+export interface AsymmetricDecryptParams {
+  readonly mechanism: 'RSA_OAEP';
+  readonly hash: 'sha1' | DigestHash;
+}
+
 export interface GeneratedKeyPair {
-  /** The private key: usage ['sign'], bits the modulus or curve size. */
+  /** The private key: usage as the template says, bits the modulus or curve size. */
   readonly privateKey: KeyRef;
   /** SubjectPublicKeyInfo DER of the public key (the backend keeps no public key object). */
   readonly publicKey: Uint8Array;
@@ -151,6 +159,9 @@ export interface BackendCapabilities {
   readonly rsaKeyBits: readonly number[];
   readonly ecCurves: readonly EcCurve[];
   readonly asymmetricSigns: readonly AsymmetricSignMechanism[];
+  readonly asymmetricDecrypts: readonly AsymmetricDecryptParams['mechanism'][];
+  /** The hashes RSA_OAEP takes (SoftHSM2 ≤ 2.6: SHA-1 only). */
+  readonly oaepHashes: readonly AsymmetricDecryptParams['hash'][];
 }
 
 export interface KeyBackend {
@@ -180,6 +191,8 @@ export interface KeyBackend {
   generateKeyPair(template: KeyPairTemplate): Promise<GeneratedKeyPair>;
   /** Sign a digest (its length must be the hash's; ECDSA: any hash the caller chose) with a private key. */
   signDigest(params: AsymmetricSignParams, key: KeyRef, digest: Uint8Array): Promise<Uint8Array>;
+  /** Decrypt with a private key; a ciphertext that does not decrypt: HsmError CKR_ENCRYPTED_DATA_INVALID. */
+  decryptAsymmetric(params: AsymmetricDecryptParams, key: KeyRef, data: Uint8Array): Promise<Uint8Array>;
 
   /** At most MAX_RANDOM_BYTES per call. */
   random(length: number): Promise<Uint8Array>;
@@ -263,6 +276,7 @@ export function checkKeyPairTemplate(t: KeyPairTemplate, caps: BackendCapabiliti
     if (!caps.rsaKeyBits.includes(t.bits)) throw new HsmError('NOT_SUPPORTED', `RSA-${t.bits} key pairs are not supported here (${caps.rsaKeyBits.join(', ') || 'none'})`);
   } else if (t.type === 'EC') {
     if (!caps.ecCurves.includes(t.curve)) throw new HsmError('NOT_SUPPORTED', `EC ${t.curve} key pairs are not supported here (${caps.ecCurves.join(', ') || 'none'})`);
+    if (t.usage?.includes('decrypt')) throw new HsmError('BAD_ARGUMENT', 'EC private keys do not decrypt');
   } else {
     throw new HsmError('BAD_ARGUMENT', `unknown key pair type ${String((t as { type: unknown }).type)}`);
   }
@@ -279,6 +293,13 @@ export function checkSignDigest(p: AsymmetricSignParams, key: KeyRef, digest: Ui
   if (p.mechanism === 'RSA_PSS' && (!Number.isSafeInteger(p.saltLength) || p.saltLength < 0 || p.saltLength > key.bits / 8 - DIGEST_BYTES[p.hash] - 2)) {
     throw new HsmError('BAD_ARGUMENT', `PSS salt length ${p.saltLength} does not fit a ${key.bits}-bit key with ${p.hash}`);
   }
+}
+
+export function checkDecryptAsymmetric(p: AsymmetricDecryptParams, key: KeyRef, caps: BackendCapabilities): void {
+  if (!caps.asymmetricDecrypts.includes(p.mechanism)) throw new HsmError('NOT_SUPPORTED', `${String(p.mechanism)} is not supported here`);
+  if (!caps.oaepHashes.includes(p.hash)) throw new HsmError('NOT_SUPPORTED', `OAEP with ${String(p.hash)} is not supported here (${caps.oaepHashes.join(', ') || 'none'})`);
+  if (key.type !== 'RSA') throw new HsmError('CKR_KEY_TYPE_INCONSISTENT', 'OAEP needs an RSA private key');
+  if (!key.usage.includes('decrypt')) throw new HsmError('CKR_KEY_FUNCTION_NOT_PERMITTED', 'the key may not decrypt');
 }
 
 /** DigestInfo prefixes (RFC 8017 §9.2 note 1). */

@@ -8,7 +8,7 @@
  *   F.5.1 CTR-AES128.Encrypt; RFC 4231 §4.3 (test case 2) and §4.7 (test case 6),
  *   HMAC-SHA-256; RFC 3394 §4.1; RFC 5649 §6.
  */
-import { constants as CC, createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { constants as CC, createHash, createPublicKey, publicEncrypt, verify as nodeVerify } from 'node:crypto';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { HsmError, type CipherMechanism, type KeyBackend, type KeyRef, type KeyTemplate, type WrapMechanism, type WrapParams } from '../../src/hsm/key-backend.js';
 
@@ -386,6 +386,31 @@ export function keyBackendContract(name: string, harness: ContractHarness): void
       await b.destroyKey(k);
       expect(await b.findKeys({ label })).toEqual([]);
       expect(await code(b.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha256' }, k, d256))).toBe('KEY_NOT_FOUND');
+    });
+
+    it('RSA-OAEP decryption with a private key that allows it (SHA-1 and SHA-256); a sign-only key refuses; a tampered ciphertext fails', async () => {
+      expect(caps().asymmetricDecrypts).toEqual(['RSA_OAEP']);
+      const { privateKey: k, publicKey } = await b.generateKeyPair({ type: 'RSA', bits: 2048, token: false, sensitive: true, extractable: false, usage: ['sign', 'decrypt'] });
+      expect([...k.usage].sort()).toEqual(['decrypt', 'sign']);
+      const pub = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
+      const msg = Buffer.from('a key to unwrap, say');
+      expect(caps().oaepHashes).toContain('sha1');
+      for (const hash of ['sha1', 'sha256'] as const) {
+        const ct = publicEncrypt({ key: pub, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, msg);
+        if (!caps().oaepHashes.includes(hash)) {
+          expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, k, ct))).toBe('NOT_SUPPORTED');
+          continue;
+        }
+        expect(Buffer.from(await b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, k, ct))).toEqual(msg);
+        const bad = Buffer.from(ct);
+        bad[bad.length - 1]! ^= 1;
+        expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, k, bad))).toBe('CKR_ENCRYPTED_DATA_INVALID');
+      }
+      const signOnly = await b.generateKeyPair({ type: 'RSA', bits: 2048, token: false, sensitive: true, extractable: false });
+      const ct = publicEncrypt({ key: createPublicKey({ key: Buffer.from(signOnly.publicKey), format: 'der', type: 'spki' }), padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, msg);
+      expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash: 'sha1' }, signOnly.privateKey, ct))).toBe('CKR_KEY_FUNCTION_NOT_PERMITTED');
+      await b.destroyKey(k);
+      await b.destroyKey(signOnly.privateKey);
     });
 
     it('EC P-256 and P-384 pairs: ECDSA r ‖ s signatures verify with the returned public key', async () => {

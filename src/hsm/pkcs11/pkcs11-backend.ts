@@ -37,6 +37,7 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import {
   HsmError,
   checkCipherParams,
+  checkDecryptAsymmetric,
   checkImport,
   checkKeyPairTemplate,
   checkRandomLength,
@@ -45,6 +46,7 @@ import {
   checkTemplate,
   checkUnwrapTemplate,
   hex,
+  type AsymmetricDecryptParams,
   type AsymmetricSignMechanism,
   type AsymmetricSignParams,
   type BackendCapabilities,
@@ -296,11 +298,12 @@ export class Pkcs11Backend implements KeyBackend {
     const P = this.P;
     const id = t.id ? Buffer.from(t.id) : randomBytes(16);
     const rsa = t.type === 'RSA';
+    const usage = t.usage ?? ['sign'];
     const pubTemplate = [
       { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
       { type: P.CKA_TOKEN, value: false },
       { type: P.CKA_VERIFY, value: true },
-      { type: P.CKA_ENCRYPT, value: false },
+      { type: P.CKA_ENCRYPT, value: usage.includes('decrypt') },
       { type: P.CKA_WRAP, value: false },
       ...(t.type === 'RSA'
         ? [
@@ -317,8 +320,8 @@ export class Pkcs11Backend implements KeyBackend {
       { type: P.CKA_EXTRACTABLE, value: t.extractable },
       { type: P.CKA_ID, value: id },
       ...(t.label !== undefined ? [{ type: P.CKA_LABEL, value: t.label }] : []),
-      { type: P.CKA_SIGN, value: true },
-      { type: P.CKA_DECRYPT, value: false },
+      { type: P.CKA_SIGN, value: usage.includes('sign') },
+      { type: P.CKA_DECRYPT, value: usage.includes('decrypt') },
       { type: P.CKA_UNWRAP, value: false },
       { type: P.CKA_DERIVE, value: false },
     ];
@@ -344,7 +347,7 @@ export class Pkcs11Backend implements KeyBackend {
       bits: t.type === 'RSA' ? t.bits : CURVES[t.curve].bytes * 8,
       sensitive: t.sensitive,
       extractable: t.extractable,
-      usage: ['sign'],
+      usage: [...usage],
     };
     return { privateKey, publicKey: spki! };
   }
@@ -367,6 +370,25 @@ export class Pkcs11Backend implements KeyBackend {
       this.p11.C_SignInit(s, mech, this.handle(s, ref));
       return Buffer.from(await this.p11.C_SignAsync(s, input, Buffer.alloc(1024)));
     });
+  }
+
+  /** CKM_RSA_PKCS_OAEP with CK_RSA_PKCS_OAEP_PARAMS (MGF1 over the same hash, no label). */
+  async decryptAsymmetric(p: AsymmetricDecryptParams, ref: KeyRef, data: Uint8Array): Promise<Uint8Array> {
+    checkDecryptAsymmetric(p, ref, this.caps);
+    const P = this.P;
+    const h = OAEP_HASH[p.hash];
+    const mech = { mechanism: P.CKM_RSA_PKCS_OAEP, parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: P[h.hash], mgf: P[h.mgf], source: 1 } };
+    try {
+      return await this.withSession('C_Decrypt', async (s) => {
+        this.p11.C_DecryptInit(s, mech, this.handle(s, ref));
+        return Buffer.from(await this.p11.C_DecryptAsync(s, Buffer.from(data), Buffer.alloc(Math.max(512, data.length))));
+      });
+    } catch (e) {
+      if (e instanceof HsmError && ['CKR_ENCRYPTED_DATA_INVALID', 'CKR_ENCRYPTED_DATA_LEN_RANGE', 'CKR_DATA_INVALID', 'CKR_FUNCTION_FAILED', 'CKR_GENERAL_ERROR'].includes(e.code)) {
+        throw new HsmError('CKR_ENCRYPTED_DATA_INVALID', 'OAEP decryption failed', { cause: e, fn: 'C_Decrypt' });
+      }
+      throw e;
+    }
   }
 
   /** SubjectPublicKeyInfo DER of a generated public key object. */
@@ -680,7 +702,7 @@ export class Pkcs11Backend implements KeyBackend {
   /** A private key's reference (RSA: the modulus size; EC: the curve size from CKA_EC_PARAMS). */
   private readPrivateRef(s: Buffer, h: Buffer): KeyRef | undefined {
     const P = this.P;
-    const [id, label, token, kt, sens, extr, sign] = this.p11.C_GetAttributeValue(s, h, [P.CKA_ID, P.CKA_LABEL, P.CKA_TOKEN, P.CKA_KEY_TYPE, P.CKA_SENSITIVE, P.CKA_EXTRACTABLE, P.CKA_SIGN].map((type) => ({ type })));
+    const [id, label, token, kt, sens, extr, sign, dec] = this.p11.C_GetAttributeValue(s, h, [P.CKA_ID, P.CKA_LABEL, P.CKA_TOKEN, P.CKA_KEY_TYPE, P.CKA_SENSITIVE, P.CKA_EXTRACTABLE, P.CKA_SIGN, P.CKA_DECRYPT].map((type) => ({ type })));
     const keyType = ulong(kt?.value);
     const type = keyType === P.CKK_RSA ? 'RSA' : keyType === P.CKK_EC ? 'EC' : undefined;
     if (!id?.value.length || !type) return undefined;
@@ -703,7 +725,7 @@ export class Pkcs11Backend implements KeyBackend {
       bits,
       sensitive: bool(sens?.value),
       extractable: bool(extr?.value),
-      usage: bool(sign?.value) ? ['sign'] : [],
+      usage: [...(bool(sign?.value) ? (['sign'] as const) : []), ...(bool(dec?.value) ? (['decrypt'] as const) : [])],
     };
   }
 
@@ -851,6 +873,9 @@ export class Pkcs11Backend implements KeyBackend {
         rsaKeyBits: asym.RSA_PKCS1 !== undefined || asym.RSA_PSS !== undefined ? rsaKeyBits : [],
         ecCurves: asym.ECDSA !== undefined ? ecCurves : [],
         asymmetricSigns: Object.keys(asym) as AsymmetricSignMechanism[],
+        asymmetricDecrypts: can(P.CKM_RSA_PKCS_OAEP, P.CKF_DECRYPT) && rsaKeyBits.length > 0 ? ['RSA_OAEP'] : [],
+        // SoftHSM2 refuses any OAEP hash but SHA-1 (CKR_ARGUMENTS_BAD from C_DecryptInit).
+        oaepHashes: manufacturer === 'SoftHSM project' ? ['sha1'] : ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'],
       },
     };
   }
@@ -861,6 +886,11 @@ const PSS_HASH: Readonly<Record<DigestHash, { hash: 'CKM_SHA224' | 'CKM_SHA256' 
   sha256: { hash: 'CKM_SHA256', mgf: 'CKG_MGF1_SHA256' },
   sha384: { hash: 'CKM_SHA384', mgf: 'CKG_MGF1_SHA384' },
   sha512: { hash: 'CKM_SHA512', mgf: 'CKG_MGF1_SHA512' },
+};
+
+const OAEP_HASH: Readonly<Record<AsymmetricDecryptParams['hash'], { hash: 'CKM_SHA_1' | (typeof PSS_HASH)[DigestHash]['hash']; mgf: 'CKG_MGF1_SHA1' | (typeof PSS_HASH)[DigestHash]['mgf'] }>> = {
+  sha1: { hash: 'CKM_SHA_1', mgf: 'CKG_MGF1_SHA1' },
+  ...PSS_HASH,
 };
 
 function refOf(t: UnwrapTemplate, id: Buffer, bits: number): KeyRef {

@@ -10,7 +10,7 @@
  * non-extractable key cannot be wrapped (CKR_KEY_UNEXTRACTABLE), usage flags are enforced
  * (CKR_KEY_FUNCTION_NOT_PERMITTED), a GCM authentication failure is CKR_ENCRYPTED_DATA_INVALID.
  */
-import { constants as CC, createCipheriv, createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, privateEncrypt, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
+import { constants as CC, createCipheriv, createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, privateDecrypt, privateEncrypt, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
 import { decodeSig, ecdsaSignDigest } from '../../crypto/ecdsa-prehash.js';
 import { pssSignDigest } from '../../crypto/pss.js';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { createFileDurably } from './durable-file.js';
 import {
   HsmError,
   checkCipherParams,
+  checkDecryptAsymmetric,
   checkImport,
   checkKeyPairTemplate,
   checkRandomLength,
@@ -27,6 +28,7 @@ import {
   checkTemplate,
   checkUnwrapTemplate,
   hex,
+  type AsymmetricDecryptParams,
   type AsymmetricSignParams,
   type BackendCapabilities,
   type CipherParams,
@@ -119,6 +121,8 @@ export class SoftwareBackend implements KeyBackend {
       rsaKeyBits: [2048, 3072, 4096],
       ecCurves: ['P-256', 'P-384'],
       asymmetricSigns: ['RSA_PKCS1', 'RSA_PSS', 'ECDSA'],
+      asymmetricDecrypts: ['RSA_OAEP'],
+      oaepHashes: ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'],
     };
     if (opts.keyFile && existsSync(opts.keyFile)) this.load(opts.keyFile);
   }
@@ -250,7 +254,7 @@ export class SoftwareBackend implements KeyBackend {
       bits: t.type === 'RSA' ? t.bits : t.curve === 'P-256' ? 256 : 384,
       sensitive: t.sensitive,
       extractable: t.extractable,
-      usage: ['sign'],
+      usage: [...(t.usage ?? ['sign'])],
     };
     this.keys.set(id, { ref, value: pair.privateKey.export({ format: 'der', type: 'pkcs8' }) });
     if (t.token) this.persist();
@@ -283,6 +287,17 @@ export class SoftwareBackend implements KeyBackend {
         }
       }
     });
+  }
+
+  async decryptAsymmetric(p: AsymmetricDecryptParams, ref: KeyRef, data: Uint8Array): Promise<Uint8Array> {
+    const k = this.get(ref);
+    checkDecryptAsymmetric(p, k.ref, this.caps);
+    const key = createPrivateKey({ key: k.value, format: 'der', type: 'pkcs8' });
+    try {
+      return privateDecrypt({ key, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: p.hash }, data);
+    } catch (e) {
+      throw new HsmError('CKR_ENCRYPTED_DATA_INVALID', 'OAEP decryption failed', { cause: e });
+    }
   }
 
   async destroyKey(ref: KeyRef): Promise<void> {
