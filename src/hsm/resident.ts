@@ -16,8 +16,10 @@
  * sensitive, non-extractable token object labelled kms-obj-<uid>, its record holds the reference
  * with the public key (encodePairRef) and a Key Block without Key Value; the public key is an
  * ordinary Public Key object. Sign with it runs in the HSM (operations/hsm-signature.ts);
- * Signature Verify uses the public key in the host; Encrypt/Decrypt with it are refused
- * (Unsupported Cryptographic Parameters: RSA decryption in the HSM is not built). Under `always`,
+ * Signature Verify uses the public key in the host. An RSA private key whose Cryptographic Usage
+ * Mask has Decrypt (or Unwrap Key) may also decrypt in the HSM, RSA-OAEP one-shot, with the OAEP
+ * hashes the token offers (SoftHSM2: SHA-1 only; others: Unsupported Cryptographic Parameters).
+ * Re-key Key Pair of a resident pair makes a resident pair; Certify with one is refused. Under `always`,
  * Ed25519 and P-521 pairs are refused; under `requested` they are made in the host.
  */
 import { CryptographicAlgorithm } from '../kmip/generated/enums.gen.js';

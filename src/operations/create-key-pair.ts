@@ -23,6 +23,7 @@
  * - Invalid Field: a payload that breaks its schema.
  */
 import { createPublicKey } from 'node:crypto';
+import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 import { KeyFormatType, LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { encodePairRef, RESIDENT_LABEL_PREFIX, residentPairTemplate, wantsResident } from '../hsm/resident.js';
 import type { KeyPairTemplate, KeyRef } from '../hsm/key-backend.js';
@@ -144,7 +145,7 @@ export async function residentPairObjects(ctx: OperationContext, template: KeyPa
   const pubUid = newUid();
   let generated: { privateKey: KeyRef; publicKey: Uint8Array };
   try {
-    generated = await resident.backend.generateKeyPair({ ...template, label: RESIDENT_LABEL_PREFIX + privUid });
+    generated = await resident.backend.generateKeyPair({ ...template, usage: residentUsage(template, priv), label: RESIDENT_LABEL_PREFIX + privUid });
   } catch (e) {
     throw new KmipError(ResultReason.CryptographicFailure, 'key pair generation in the HSM failed', { cause: e });
   }
@@ -169,6 +170,14 @@ export async function residentPairObjects(ctx: OperationContext, template: KeyPa
     discard: () => resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid: privUid, err }, 'could not remove the token key of a failed key pair commit')),
     ref,
   };
+}
+
+/** The token key's usage from the Cryptographic Usage Mask: Sign; Decrypt or Unwrap Key (RSA) adds decryption. */
+function residentUsage(template: KeyPairTemplate, priv: AttrMap): ('sign' | 'decrypt')[] {
+  const m = priv.get('CryptographicUsageMask')?.[0];
+  const mask = m?.type === 'Integer' ? m.value : 0;
+  const decrypt = template.type === 'RSA' && (mask & (CryptographicUsageMask.Decrypt | CryptographicUsageMask.UnwrapKey)) !== 0;
+  return decrypt ? ['sign', 'decrypt'] : ['sign'];
 }
 
 async function createResidentPair(ctx: OperationContext, template: KeyPairTemplate, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
