@@ -60,7 +60,7 @@ export class AsymmetricError extends Error {
   }
 }
 
-const HASH_BYTES: Readonly<Record<HashName, number>> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+export const HASH_BYTES: Readonly<Record<HashName, number>> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
 
 /** DigestInfo prefixes (RFC 8017 §9.2 note 1) for signing a precomputed digest with PKCS#1 v1.5. */
 const DIGEST_INFO: Readonly<Record<HashName, string>> = {
@@ -82,7 +82,7 @@ function rsaOptions(key: KeyObject, scheme: SignatureScheme, verifying = false):
   return { key, dsaEncoding: 'der' };
 }
 
-function checkDigest(scheme: SignatureScheme, digest: Uint8Array): void {
+export function checkDigest(scheme: SignatureScheme, digest: Uint8Array): void {
   if (scheme.kind === 'ed25519') throw new AsymmetricError('UNSUPPORTED', 'Ed25519 signs the message itself, not a digest');
   if (digest.length !== HASH_BYTES[scheme.hash]) throw new AsymmetricError('DIGEST_LENGTH', `Digested Data must be ${HASH_BYTES[scheme.hash]} bytes for ${scheme.hash}`);
 }

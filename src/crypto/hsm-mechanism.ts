@@ -8,10 +8,10 @@
  * modes (XTS, CMAC, ChaCha20) need the key value in the host and are refused as unsupported.
  */
 import { BlockCipherMode, CryptographicAlgorithm } from '../kmip/generated/enums.gen.js';
-import { HsmError, type CipherParams, type KeyBackend, type KeyRef, type MacMechanism } from '../hsm/key-backend.js';
+import { HsmError, type AsymmetricDecryptParams, type CipherParams, type KeyBackend, type KeyRef, type MacMechanism } from '../hsm/key-backend.js';
 import { CIPHER_POLICY, type CipherPolicy } from '../policy/crypto-policy.js';
 import { CryptoError } from './errors.js';
-import { aeadTag, counterBlock, ivFor, padded, type CipherInput, type CryptoParams, type Direction } from './mechanism.js';
+import { aeadTag, counterBlock, ivFor, padded, rsaDecryptHash, type CipherInput, type CryptoParams, type Direction } from './mechanism.js';
 
 /** Data collected across parts before the one HSM call (a bound on memory per operation). */
 export const HSM_MAX_DATA_BYTES = 16 * 1024 * 1024;
@@ -169,4 +169,15 @@ export function openHsmMac(backend: KeyBackend, key: KeyRef, keyAlgorithm: numbe
       }
     },
   };
+}
+
+/** RSA-OAEP decryption with an HSM-resident private key (parameters as for a host key; the HSM may offer fewer OAEP hashes). */
+export async function hsmRsaDecrypt(backend: KeyBackend, key: KeyRef, params: CryptoParams, data: Uint8Array, policy: CipherPolicy = CIPHER_POLICY): Promise<Uint8Array> {
+  const hash = rsaDecryptHash(params, policy) as AsymmetricDecryptParams['hash'];
+  if (!backend.capabilities().oaepHashes.includes(hash)) throw unsupported(`the HSM decrypts OAEP with ${backend.capabilities().oaepHashes.join(', ') || 'no hash'} only, not ${hash}`);
+  try {
+    return await backend.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, key, data);
+  } catch (e) {
+    hsmFailure(e, 'decrypt');
+  }
 }

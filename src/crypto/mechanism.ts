@@ -373,10 +373,15 @@ export function rsaEncrypt(key: KeyObject, params: CryptoParams, data: Uint8Arra
   }
 }
 
-export function rsaDecrypt(key: KeyObject, params: CryptoParams, data: Uint8Array, policy: CipherPolicy = CIPHER_POLICY): Uint8Array {
+/** The OAEP hash (node name) RSA decryption runs with, or why the parameters are refused. */
+export function rsaDecryptHash(params: CryptoParams, policy: CipherPolicy = CIPHER_POLICY): string {
   const p = rsaPadding(params, policy);
   if (p !== PaddingMethod.OAEP) throw unsupported('RSA PKCS#1 v1.5 decryption is not served (padding oracle; use OAEP)');
-  const hash = oaepHash(params, policy);
+  return oaepHash(params, policy);
+}
+
+export function rsaDecrypt(key: KeyObject, params: CryptoParams, data: Uint8Array, policy: CipherPolicy = CIPHER_POLICY): Uint8Array {
+  const hash = rsaDecryptHash(params, policy);
   try {
     return u8(privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, data));
   } catch (e) {

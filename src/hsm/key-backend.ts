@@ -14,6 +14,10 @@
  */
 
 export type SecretKeyType = 'AES' | 'GENERIC_SECRET';
+/** Private keys of key pairs (generateKeyPair). */
+export type PrivateKeyType = 'RSA' | 'EC';
+export type KeyType = SecretKeyType | PrivateKeyType;
+export type EcCurve = 'P-256' | 'P-384';
 export type KeyUsage = 'encrypt' | 'decrypt' | 'wrap' | 'unwrap' | 'sign' | 'verify';
 
 export type CipherMechanism = 'AES_GCM' | 'AES_CBC' | 'AES_CBC_PAD' | 'AES_CTR' | 'AES_ECB';
@@ -22,6 +26,46 @@ export type WrapMechanism = 'AES_KEY_WRAP' | 'AES_KEY_WRAP_PAD' | 'AES_GCM';
 export type MacMechanism = 'HMAC_SHA1' | 'HMAC_SHA224' | 'HMAC_SHA256' | 'HMAC_SHA384' | 'HMAC_SHA512';
 /** Signing mechanisms. Only MACs until key pairs exist. */
 export type SignMechanism = MacMechanism;
+
+/**
+ * Signatures with a private key over a digest the caller computed (so one-shot Data and a
+ * client's Digested Data sign alike). RSA_PKCS1: EMSA-PKCS1-v1_5 (DigestInfo built by the
+ * backend); RSA_PSS: MGF1 with the same hash; ECDSA: the output is r ‖ s (PKCS#11 form), each
+ * the curve's size, not DER.
+ */
+export type DigestHash = 'sha224' | 'sha256' | 'sha384' | 'sha512';
+export type AsymmetricSignParams =
+  | { readonly mechanism: 'RSA_PKCS1'; readonly hash: DigestHash }
+  | { readonly mechanism: 'RSA_PSS'; readonly hash: DigestHash; readonly saltLength: number }
+  | { readonly mechanism: 'ECDSA' };
+export type AsymmetricSignMechanism = AsymmetricSignParams['mechanism'];
+
+/** A key pair to generate: the private key stays in the backend, the public key comes back as SubjectPublicKeyInfo DER. */
+export type KeyPairTemplate = (
+  | { readonly type: 'RSA'; readonly bits: number }
+  | { readonly type: 'EC'; readonly curve: EcCurve }
+) & {
+  readonly token: boolean;
+  readonly sensitive: boolean;
+  readonly extractable: boolean;
+  /** What the private key may do; ['sign'] when absent. 'decrypt': RSA only. */
+  readonly usage?: readonly ('sign' | 'decrypt')[];
+  readonly label?: string;
+  readonly id?: Uint8Array;
+};
+
+/** RSA decryption with a private key: OAEP, MGF1 over the same hash, empty label. */
+export interface AsymmetricDecryptParams {
+  readonly mechanism: 'RSA_OAEP';
+  readonly hash: 'sha1' | DigestHash;
+}
+
+export interface GeneratedKeyPair {
+  /** The private key: usage as the template says, bits the modulus or curve size. */
+  readonly privateKey: KeyRef;
+  /** SubjectPublicKeyInfo DER of the public key (the backend keeps no public key object). */
+  readonly publicKey: Uint8Array;
+}
 
 /** Parameters of a cipher call. GCM output is ciphertext ‖ tag; its input to decrypt likewise. */
 export type CipherParams =
@@ -70,7 +114,7 @@ export interface KeyRef {
   readonly id: string;
   readonly label?: string;
   readonly token: boolean;
-  readonly type: SecretKeyType;
+  readonly type: KeyType;
   readonly bits: number;
   readonly sensitive: boolean;
   readonly extractable: boolean;
@@ -111,6 +155,13 @@ export interface BackendCapabilities {
   /** Concurrent sessions this backend will use (its pool size). */
   readonly maxSessions: number;
   readonly quirks: readonly BackendQuirk[];
+  /** Key pairs generateKeyPair makes (empty: none), and the signatures signDigest makes with them. */
+  readonly rsaKeyBits: readonly number[];
+  readonly ecCurves: readonly EcCurve[];
+  readonly asymmetricSigns: readonly AsymmetricSignMechanism[];
+  readonly asymmetricDecrypts: readonly AsymmetricDecryptParams['mechanism'][];
+  /** The hashes RSA_OAEP takes (SoftHSM2 ≤ 2.6: SHA-1 only). */
+  readonly oaepHashes: readonly AsymmetricDecryptParams['hash'][];
 }
 
 export interface KeyBackend {
@@ -135,6 +186,13 @@ export interface KeyBackend {
   sign(mechanism: SignMechanism, key: KeyRef, data: Uint8Array): Promise<Uint8Array>;
   /** false when the signature/MAC does not match; errors only for unusable keys or mechanisms. */
   verify(mechanism: SignMechanism, key: KeyRef, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+
+  /** A private key generated in the backend (never readable when sensitive / non-extractable). NOT_SUPPORTED outside capabilities(). */
+  generateKeyPair(template: KeyPairTemplate): Promise<GeneratedKeyPair>;
+  /** Sign a digest (its length must be the hash's; ECDSA: any hash the caller chose) with a private key. */
+  signDigest(params: AsymmetricSignParams, key: KeyRef, digest: Uint8Array): Promise<Uint8Array>;
+  /** Decrypt with a private key; a ciphertext that does not decrypt: HsmError CKR_ENCRYPTED_DATA_INVALID. */
+  decryptAsymmetric(params: AsymmetricDecryptParams, key: KeyRef, data: Uint8Array): Promise<Uint8Array>;
 
   /** At most MAX_RANDOM_BYTES per call. */
   random(length: number): Promise<Uint8Array>;
@@ -208,6 +266,49 @@ export function checkUnwrapTemplate(t: UnwrapTemplate): void {
 }
 
 const USAGES: readonly KeyUsage[] = ['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify'];
+
+const DIGEST_BYTES: Readonly<Record<DigestHash, number>> = { sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+
+export function checkKeyPairTemplate(t: KeyPairTemplate, caps: BackendCapabilities): void {
+  if (t.label !== undefined && (typeof t.label !== 'string' || Buffer.byteLength(t.label) > 256)) throw new HsmError('BAD_ARGUMENT', 'label must be a string of at most 256 bytes');
+  if (t.id !== undefined && (t.id.length === 0 || t.id.length > 64)) throw new HsmError('BAD_ARGUMENT', 'id must be 1 to 64 bytes');
+  if (t.type === 'RSA') {
+    if (!caps.rsaKeyBits.includes(t.bits)) throw new HsmError('NOT_SUPPORTED', `RSA-${t.bits} key pairs are not supported here (${caps.rsaKeyBits.join(', ') || 'none'})`);
+  } else if (t.type === 'EC') {
+    if (!caps.ecCurves.includes(t.curve)) throw new HsmError('NOT_SUPPORTED', `EC ${t.curve} key pairs are not supported here (${caps.ecCurves.join(', ') || 'none'})`);
+    if (t.usage?.includes('decrypt')) throw new HsmError('BAD_ARGUMENT', 'EC private keys do not decrypt');
+  } else {
+    throw new HsmError('BAD_ARGUMENT', `unknown key pair type ${String((t as { type: unknown }).type)}`);
+  }
+}
+
+/** Argument checks of signDigest shared by both backends. */
+export function checkSignDigest(p: AsymmetricSignParams, key: KeyRef, digest: Uint8Array, caps: BackendCapabilities): void {
+  if (!caps.asymmetricSigns.includes(p.mechanism)) throw new HsmError('NOT_SUPPORTED', `${p.mechanism} signatures are not supported here`);
+  const rsa = p.mechanism === 'RSA_PKCS1' || p.mechanism === 'RSA_PSS';
+  if (key.type !== (rsa ? 'RSA' : 'EC')) throw new HsmError('CKR_KEY_TYPE_INCONSISTENT', `${p.mechanism} needs ${rsa ? 'an RSA' : 'an EC'} private key`);
+  if (!key.usage.includes('sign')) throw new HsmError('CKR_KEY_FUNCTION_NOT_PERMITTED', 'the key may not sign');
+  if (p.mechanism !== 'ECDSA' && digest.length !== DIGEST_BYTES[p.hash]) throw new HsmError('BAD_ARGUMENT', `a ${p.hash} digest is ${DIGEST_BYTES[p.hash]} bytes, not ${digest.length}`);
+  if (p.mechanism === 'ECDSA' && (digest.length < 20 || digest.length > 64)) throw new HsmError('BAD_ARGUMENT', 'an ECDSA digest is 20 to 64 bytes');
+  if (p.mechanism === 'RSA_PSS' && (!Number.isSafeInteger(p.saltLength) || p.saltLength < 0 || p.saltLength > key.bits / 8 - DIGEST_BYTES[p.hash] - 2)) {
+    throw new HsmError('BAD_ARGUMENT', `PSS salt length ${p.saltLength} does not fit a ${key.bits}-bit key with ${p.hash}`);
+  }
+}
+
+export function checkDecryptAsymmetric(p: AsymmetricDecryptParams, key: KeyRef, caps: BackendCapabilities): void {
+  if (!caps.asymmetricDecrypts.includes(p.mechanism)) throw new HsmError('NOT_SUPPORTED', `${String(p.mechanism)} is not supported here`);
+  if (!caps.oaepHashes.includes(p.hash)) throw new HsmError('NOT_SUPPORTED', `OAEP with ${String(p.hash)} is not supported here (${caps.oaepHashes.join(', ') || 'none'})`);
+  if (key.type !== 'RSA') throw new HsmError('CKR_KEY_TYPE_INCONSISTENT', 'OAEP needs an RSA private key');
+  if (!key.usage.includes('decrypt')) throw new HsmError('CKR_KEY_FUNCTION_NOT_PERMITTED', 'the key may not decrypt');
+}
+
+/** DigestInfo prefixes (RFC 8017 §9.2 note 1). */
+export const DIGEST_INFO_PREFIX: Readonly<Record<DigestHash, string>> = {
+  sha224: '302d300d06096086480165030402040500041c',
+  sha256: '3031300d060960864801650304020105000420',
+  sha384: '3041300d060960864801650304020205000430',
+  sha512: '3051300d060960864801650304020305000440',
+};
 
 export function checkRandomLength(length: number): void {
   if (!Number.isSafeInteger(length) || length < 0 || length > MAX_RANDOM_BYTES) throw new HsmError('BAD_ARGUMENT', `random length must be an integer in [0, ${MAX_RANDOM_BYTES}]`);

@@ -133,6 +133,7 @@ async function signingKeyOf(ctx: OperationContext, holder: ObjectRecord, expecte
   if (priv.record.objectType !== ObjectType.PrivateKey) throw cannotCertify(`the signing key ${privUid} is not a Private Key`);
   if (priv.state !== State.Active) throw cannotCertify(`the signing key ${privUid} is not Active`);
   if ((usageMask(priv.record) & CryptographicUsageMask.CertificateSign) === 0) throw cannotCertify(`the signing key ${privUid} does not allow Certificate Sign (Cryptographic Usage Mask)`);
+  if (priv.record.hsmKey !== undefined) throw cannotCertify(`the signing key ${privUid} lives in the HSM; certificate signing with HSM-resident keys is not built`);
   const key = await openKey(ctx, priv.record, ResultReason.PermissionDenied);
   if (!sameBytes(spkiOf(createPublicKey(key)), expectedSpki)) throw cannotCertify(`the signing key ${privUid} does not match the issuer's public key`);
   return key;

@@ -4,12 +4,12 @@
  * the key (state, dates, usage mask), so a key revoked mid-stream stops the stream. The part
  * outputs, concatenated, equal the one-shot output. A failed part ends its operation.
  */
-import { ResultReason } from '../kmip/generated/enums.gen.js';
+import { ObjectType, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
-import { openHsmCipher, type HsmCipherStream } from '../crypto/hsm-mechanism.js';
+import { hsmRsaDecrypt, openHsmCipher, type HsmCipherStream } from '../crypto/hsm-mechanism.js';
 import { openSymmetricCipher, rsaDecrypt, rsaEncrypt, type CipherStream, type Direction } from '../crypto/mechanism.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
@@ -67,6 +67,18 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
     const key = await loadKeyFor(ctx, uid, use);
     record = key.record;
     const params = effectiveParams(key.record, req.cryptographicParameters);
+    const hsmPrivate = key.objectType === ObjectType.PrivateKey ? key.hsm : undefined;
+    if (hsmPrivate) {
+      // An HSM-resident RSA private key: OAEP decryption in the HSM, one-shot.
+      if (!isOneShot(flags)) throw new KmipError(ResultReason.FeatureNotSupported, 'RSA Encrypt/Decrypt is one-shot only');
+      if (req.iv !== undefined || req.aad !== undefined || req.tag !== undefined) {
+        throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'RSA takes no IV, Additional Data or Tag');
+      }
+      if (dir === 'encrypt') throw new KmipError(byVersion(ctx.version, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), 'Encrypt takes a public key');
+      const out = await mechanism(ctx, () => hsmRsaDecrypt(hsmPrivate.backend, hsmPrivate.key, params, data, cryptoPolicyOf(ctx).cipher));
+      ctx.batch.idPlaceholder = uid;
+      return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
+    }
     if (key.keyObject) {
       if (!isOneShot(flags)) throw new KmipError(ResultReason.FeatureNotSupported, 'RSA Encrypt/Decrypt is one-shot only');
       if (req.iv !== undefined || req.aad !== undefined || req.tag !== undefined) {

@@ -8,7 +8,9 @@
  * and ignored). The server sets Cryptographic Algorithm/Length on both, a Cryptographic Usage Mask
  * when none is given (Sign / Verify), Link Public Key on the private key and Link Private Key on the
  * public key, Digest, and the lifecycle dates; both records are written in one atomic commit. The
- * ID Placeholder becomes the private key's uid. Stored forms: objects/key-formats.ts.
+ * ID Placeholder becomes the private key's uid. Stored forms: objects/key-formats.ts. With a
+ * PKCS#11 backend, a private key asked to be non-Extractable (or every one under
+ * hsm.residentKeys = always) is generated in the HSM and stays there: createResidentPair.
  *
  * Result Reasons:
  * - Missing Data: no Cryptographic Algorithm.
@@ -20,14 +22,18 @@
  * - Cryptographic Failure: the generator failed.
  * - Invalid Field: a payload that breaks its schema.
  */
-import { LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { createPublicKey } from 'node:crypto';
+import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
+import { KeyFormatType, LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { encodePairRef, RESIDENT_LABEL_PREFIX, residentPairTemplate, wantsResident } from '../hsm/resident.js';
+import type { KeyPairTemplate, KeyRef } from '../hsm/key-backend.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import { generateAsymmetricPair, type GeneratedPair } from '../crypto/asymmetric.js';
 import { asymmetricKeyBody } from '../objects/key-formats.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { byVersion, checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
@@ -107,6 +113,13 @@ export const createKeyPair: OperationHandler = {
     await checkNamesUnique(ctx, pub, 'CreateKeyPair');
     await checkNamesUnique(ctx, new Map([['Name', [...(priv.get('Name') ?? []), ...(pub.get('Name') ?? [])]]]), 'CreateKeyPair');
 
+    const resident = ctx.services.resident;
+    if (resident && wantsResident(resident, priv)) {
+      const t = residentPairTemplate(resident, choice.spec);
+      if ('template' in t) return createResidentPair(ctx, t.template, choice, priv, pub);
+      if (resident.policy === 'always') throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${t.why} (the server keeps every key in the HSM)`);
+      // requested: the HSM cannot hold it; the pair is made in the host and the private key still never returned (Extractable false).
+    }
     const keys = await generatePair(choice);
     const objs = pairObjects(choice, keys, priv, pub);
     await commitAll(ctx, [await newRecord(ctx, objs.privateKey), await newRecord(ctx, objs.publicKey)]);
@@ -118,3 +131,86 @@ export const createKeyPair: OperationHandler = {
     ]);
   },
 };
+
+/**
+ * An HSM-resident private key (issue 4 item 3): the pair is generated in the token, the private
+ * key a sensitive, non-extractable token object labelled kms-obj-<uid>; the Private Key record
+ * holds its reference (with the public key, for choosing signature schemes) and a Key Block
+ * without Key Value; Extractable false, Never Extractable true, no Digest. The public key is read
+ * out of the token and stored as an ordinary Public Key. Shared with Re-key Key Pair.
+ */
+export async function residentPairObjects(ctx: OperationContext, template: KeyPairTemplate, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
+  const resident = ctx.services.resident!;
+  const privUid = newUid();
+  const pubUid = newUid();
+  let generated: { privateKey: KeyRef; publicKey: Uint8Array };
+  try {
+    generated = await resident.backend.generateKeyPair({ ...template, usage: residentUsage(template, priv), label: RESIDENT_LABEL_PREFIX + privUid });
+  } catch (e) {
+    throw new KmipError(ResultReason.CryptographicFailure, 'key pair generation in the HSM failed', { cause: e });
+  }
+  const ref = generated.privateKey;
+  const pubBody = asymmetricKeyBody(createPublicKey({ key: Buffer.from(generated.publicKey), format: 'der', type: 'spki' }), choice.algorithm, choice.bits);
+  for (const m of [priv, pub]) {
+    m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
+    m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
+  }
+  const d = keyDigest(pubBody);
+  if (d) pub.set('Digest', [d]);
+  priv.delete('Digest');
+  priv.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
+  priv.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
+  addLink(priv, LinkType.PublicKeyLink, pubUid);
+  addLink(pub, LinkType.PrivateKeyLink, privUid);
+  return {
+    privateKey: { uid: privUid, objectType: ObjectType.PrivateKey, attributes: priv, body: residentPrivateBody(choice.algorithm, choice.bits) },
+    publicKey: { uid: pubUid, objectType: ObjectType.PublicKey, attributes: pub, body: pubBody },
+    hsmKey: encodePairRef(ref, generated.publicKey),
+    /** Remove the token key after a failed commit. */
+    discard: () => resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid: privUid, err }, 'could not remove the token key of a failed key pair commit')),
+    ref,
+  };
+}
+
+/** The token key's usage from the Cryptographic Usage Mask: Sign; Decrypt or Unwrap Key (RSA) adds decryption. */
+function residentUsage(template: KeyPairTemplate, priv: AttrMap): ('sign' | 'decrypt')[] {
+  const m = priv.get('CryptographicUsageMask')?.[0];
+  const mask = m?.type === 'Integer' ? m.value : 0;
+  const decrypt = template.type === 'RSA' && (mask & (CryptographicUsageMask.Decrypt | CryptographicUsageMask.UnwrapKey)) !== 0;
+  return decrypt ? ['sign', 'decrypt'] : ['sign'];
+}
+
+async function createResidentPair(ctx: OperationContext, template: KeyPairTemplate, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
+  const objs = await residentPairObjects(ctx, template, choice, priv, pub);
+  try {
+    await commitAll(ctx, [{ ...(await newRecord(ctx, objs.privateKey)), hsmKey: objs.hsmKey }, await newRecord(ctx, objs.publicKey)]);
+  } catch (e) {
+    await objs.discard();
+    throw e;
+  }
+  ctx.log.info({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, hsmKeyId: objs.ref.id, algorithm: choice.algorithm, bits: choice.bits }, 'HSM-resident key pair created');
+  ctx.batch.idPlaceholder = objs.privateKey.uid;
+  return payload(Tag.ResponsePayload, [
+    { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: objs.privateKey.uid },
+    { tag: Tag.PublicKeyUniqueIdentifier, type: 'TextString', value: objs.publicKey.uid },
+  ]);
+}
+
+/** A Private Key body whose Key Block says what the key is, with no Key Value (the key is in the HSM). */
+function residentPrivateBody(algorithm: number, bits: number) {
+  return {
+    tag: Tag.PrivateKey,
+    type: 'Structure' as const,
+    value: [
+      {
+        tag: Tag.KeyBlock,
+        type: 'Structure' as const,
+        value: [
+          { tag: Tag.KeyFormatType, type: 'Enumeration' as const, value: KeyFormatType.PKCS_8 },
+          { tag: Tag.CryptographicAlgorithm, type: 'Enumeration' as const, value: algorithm },
+          { tag: Tag.CryptographicLength, type: 'Integer' as const, value: bits },
+        ],
+      },
+    ],
+  };
+}

@@ -30,7 +30,8 @@ import { isOneShot, multipart, partFlags, unknownCorrelation } from './crypto-su
 import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion } from './object-support.js';
 import { resolveUid } from './support.js';
-import { loadSigningKey, signatureParams, signatureScheme } from './signature-support.js';
+import { loadSigningKey, signatureParams, signatureScheme, type ResidentSigningKey } from './signature-support.js';
+import { signInHsm } from './hsm-signature.js';
 
 export const SignRequest = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -62,7 +63,7 @@ export async function signatureFlow(
   ctx: OperationContext,
   req: SignRequestFields,
   use: 'Sign' | 'SignatureVerify',
-  finish: (key: KeyObject, scheme: SignatureScheme, input: SignInput) => TtlvNode[],
+  finish: (key: KeyObject, scheme: SignatureScheme, input: SignInput, hsm?: ResidentSigningKey) => TtlvNode[] | Promise<TtlvNode[]>,
 ): Promise<StructureNode> {
   const flags = partFlags(req.initIndicator, req.finalIndicator, req.correlationValue);
   if (req.data !== undefined && req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'give Data or Digested Data, not both');
@@ -71,9 +72,9 @@ export async function signatureFlow(
   if (isOneShot(flags)) {
     const uid = resolveUid(ctx, req.uid);
     const input: SignInput = req.digestedData !== undefined ? { digest: req.digestedData.value } : req.data !== undefined ? { data: req.data.value } : missing();
-    const { record, key } = await loadSigningKey(ctx, uid, use);
+    const { record, key, hsm } = await loadSigningKey(ctx, uid, use);
     const scheme = signatureScheme(ctx, key, signatureParams(req.cryptographicParameters, record), use);
-    return payload(Tag.ResponsePayload, [uidNode(uid), ...finish(key, scheme, input)]);
+    return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, scheme, input, hsm))]);
   }
   if (req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'Digested Data is single-part; a multi-part signature takes Data');
   const data = req.data?.value ?? new Uint8Array(0);
@@ -106,8 +107,9 @@ export async function signatureFlow(
     state.parts.push(data);
   });
   let key: KeyObject;
+  let hsm: ResidentSigningKey | undefined;
   try {
-    key = (await loadSigningKey(ctx, uid, use)).key;
+    ({ key, hsm } = await loadSigningKey(ctx, uid, use));
   } catch (e) {
     if (cv) store.close(cv);
     throw e;
@@ -119,7 +121,7 @@ export async function signatureFlow(
   }
   if (cv) store.close(cv);
   const all = Buffer.concat(state.parts);
-  return payload(Tag.ResponsePayload, [uidNode(uid), ...finish(key, state.scheme, { data: all })]);
+  return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, state.scheme, { data: all }, hsm))]);
 }
 
 function missing(): never {
@@ -140,7 +142,8 @@ export const sign: OperationHandler = {
   name: 'Sign',
   async handle(ctx, node) {
     const req = readPayload(node, SignRequest, { what: 'Sign request payload' });
-    return signatureFlow(ctx, req, 'Sign', (key, scheme, input) => {
+    return signatureFlow(ctx, req, 'Sign', async (key, scheme, input, hsm) => {
+      if (hsm) return [{ tag: Tag.SignatureData, type: 'ByteString', value: await signInHsm(ctx, hsm, scheme, input) }];
       let signature: Uint8Array;
       try {
         signature = signWith(key, scheme, input);

@@ -30,6 +30,8 @@ import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { openKey } from './asymmetric-support.js';
+import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
+import { decodeKeyRef, residentPublicKey } from '../hsm/resident.js';
 
 export type SignUse = 'Sign' | 'SignatureVerify';
 
@@ -129,8 +131,18 @@ const ALLOWED_STATES: Readonly<Record<SignUse, readonly number[]>> = {
   SignatureVerify: [State.Active, State.Deactivated, State.Compromised],
 };
 
-/** Load the key for Sign / Signature Verify with the checks of their error tables. */
-export async function loadSigningKey(ctx: OperationContext, uid: string, use: SignUse): Promise<{ record: ObjectRecord; key: KeyObject }> {
+/** A private key that lives in the HSM: signatures are made there (hsm-signature.ts). */
+export interface ResidentSigningKey {
+  readonly backend: KeyBackend;
+  readonly key: KeyRef;
+}
+
+/**
+ * Load the key for Sign / Signature Verify with the checks of their error tables. For an
+ * HSM-resident private key, `key` is its public key (what the scheme is chosen by) and `hsm`
+ * says where to sign.
+ */
+export async function loadSigningKey(ctx: OperationContext, uid: string, use: SignUse): Promise<{ record: ObjectRecord; key: KeyObject; hsm?: ResidentSigningKey }> {
   const v = ctx.version;
   const { record, state } = await loadManaged(ctx, uid, use);
   const want = use === 'Sign' ? ObjectType.PrivateKey : ObjectType.PublicKey;
@@ -145,6 +157,12 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
   const bit = use === 'Sign' ? CryptographicUsageMask.Sign : CryptographicUsageMask.Verify;
   if ((mask & bit) === 0) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key's Cryptographic Usage Mask does not allow ${use === 'Sign' ? 'Sign' : 'Verify'}`);
+  }
+  if (record.hsmKey !== undefined) {
+    const resident = ctx.services.resident;
+    const pub = residentPublicKey(record.hsmKey);
+    if (!resident || !pub) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} lives in an HSM this server is not configured with`);
+    return { record, key: pub, hsm: { backend: resident.backend, key: decodeKeyRef(record.hsmKey) } };
   }
   return { record, key: await openKey(ctx, record, ResultReason.KeyValueNotPresent) };
 }

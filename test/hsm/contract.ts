@@ -8,6 +8,7 @@
  *   F.5.1 CTR-AES128.Encrypt; RFC 4231 §4.3 (test case 2) and §4.7 (test case 6),
  *   HMAC-SHA-256; RFC 3394 §4.1; RFC 5649 §6.
  */
+import { constants as CC, createHash, createPublicKey, publicEncrypt, verify as nodeVerify } from 'node:crypto';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { HsmError, type CipherMechanism, type KeyBackend, type KeyRef, type KeyTemplate, type WrapMechanism, type WrapParams } from '../../src/hsm/key-backend.js';
 
@@ -331,6 +332,104 @@ export function keyBackendContract(name: string, harness: ContractHarness): void
         expect(await b.findKeys({ label })).toEqual([]);
         expect(await code(b.encrypt({ mechanism: 'AES_GCM', iv: Buffer.alloc(12) }, k, Buffer.alloc(1)))).toBe('KEY_NOT_FOUND');
         expect(await code(b.destroyKey(k))).toBe('KEY_NOT_FOUND');
+      }
+    });
+
+    it('key pairs: capabilities say which; anything else is NOT_SUPPORTED', async () => {
+      const c = caps();
+      for (const bits of [2048, 3072, 4096]) {
+        if (c.rsaKeyBits.includes(bits)) continue;
+        expect(await code(b.generateKeyPair({ type: 'RSA', bits, token: false, sensitive: true, extractable: false }))).toBe('NOT_SUPPORTED');
+      }
+      expect(await code(b.generateKeyPair({ type: 'RSA', bits: 1024, token: false, sensitive: true, extractable: false }))).toBe('NOT_SUPPORTED');
+      for (const curve of ['P-256', 'P-384'] as const) {
+        if (!c.ecCurves.includes(curve)) expect(await code(b.generateKeyPair({ type: 'EC', curve, token: false, sensitive: true, extractable: false }))).toBe('NOT_SUPPORTED');
+      }
+      // Both backends in this project offer RSA-2048 and P-256 with all three signatures; a backend that does not must say so here.
+      expect(c.rsaKeyBits).toContain(2048);
+      expect(c.ecCurves).toContain('P-256');
+      expect([...c.asymmetricSigns].sort()).toEqual(['ECDSA', 'RSA_PKCS1', 'RSA_PSS']);
+    });
+
+    it('RSA-2048 token pair: sensitive, unreadable private key; PKCS#1 v1.5 and PSS signatures verify with the returned public key; survives a restart; destroy', async () => {
+      const label = `pair-rsa-${Date.now()}`;
+      const { privateKey: k, publicKey } = await b.generateKeyPair({ type: 'RSA', bits: 2048, token: true, sensitive: true, extractable: false, label });
+      expect(k).toMatchObject({ type: 'RSA', bits: 2048, token: true, sensitive: true, extractable: false, usage: ['sign'], label });
+      const pub = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
+      expect(pub.asymmetricKeyDetails?.modulusLength).toBe(2048);
+      expect(await b.findKeys({ label })).toEqual([expect.objectContaining({ id: k.id, type: 'RSA', bits: 2048, sensitive: true, extractable: false })]);
+      expect(await code(b.exportKey(k))).toMatch(/^CKR_ATTRIBUTE_(SENSITIVE|TYPE_INVALID)$/);
+      const data = Buffer.from('signed inside the backend');
+      const d256 = createHash('sha256').update(data).digest();
+      const v15 = await b.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha256' }, k, d256);
+      expect(v15).toHaveLength(256);
+      expect(nodeVerify('sha256', data, pub, v15)).toBe(true);
+      expect(nodeVerify('sha256', Buffer.from('other'), pub, v15)).toBe(false);
+      // PKCS#1 v1.5 is deterministic: the same digest signs to the same bytes.
+      expect(Buffer.from(await b.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha256' }, k, d256))).toEqual(Buffer.from(v15));
+      const d384 = createHash('sha384').update(data).digest();
+      expect(nodeVerify('sha384', data, pub, await b.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha384' }, k, d384))).toBe(true);
+      const pss = await b.signDigest({ mechanism: 'RSA_PSS', hash: 'sha256', saltLength: 32 }, k, d256);
+      expect(nodeVerify('sha256', data, { key: pub, padding: CC.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, pss)).toBe(true);
+      expect(Buffer.from(await b.signDigest({ mechanism: 'RSA_PSS', hash: 'sha256', saltLength: 32 }, k, d256))).not.toEqual(Buffer.from(pss)); // random salt
+      expect(await code(b.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha256' }, k, d384))).toBe('BAD_ARGUMENT');
+      expect(await code(b.signDigest({ mechanism: 'ECDSA' }, k, d256))).toBe('CKR_KEY_TYPE_INCONSISTENT');
+      expect(await code(b.encrypt({ mechanism: 'AES_GCM', iv: Buffer.alloc(12) }, k, Buffer.alloc(1)))).toMatch(/^(CKR_KEY_TYPE_INCONSISTENT|CKR_KEY_FUNCTION_NOT_PERMITTED|KEY_NOT_FOUND)$/);
+      if (harness.reopen && caps().persistentKeys) {
+        const b2 = await harness.reopen();
+        try {
+          expect(nodeVerify('sha256', data, pub, await b2.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha256' }, k, d256))).toBe(true);
+        } finally {
+          await b2.close();
+        }
+      }
+      await b.destroyKey(k);
+      expect(await b.findKeys({ label })).toEqual([]);
+      expect(await code(b.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha256' }, k, d256))).toBe('KEY_NOT_FOUND');
+    });
+
+    it('RSA-OAEP decryption with a private key that allows it (SHA-1 and SHA-256); a sign-only key refuses; a tampered ciphertext fails', async () => {
+      expect(caps().asymmetricDecrypts).toEqual(['RSA_OAEP']);
+      const { privateKey: k, publicKey } = await b.generateKeyPair({ type: 'RSA', bits: 2048, token: false, sensitive: true, extractable: false, usage: ['sign', 'decrypt'] });
+      expect([...k.usage].sort()).toEqual(['decrypt', 'sign']);
+      const pub = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
+      const msg = Buffer.from('a key to unwrap, say');
+      expect(caps().oaepHashes).toContain('sha1');
+      for (const hash of ['sha1', 'sha256'] as const) {
+        const ct = publicEncrypt({ key: pub, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, msg);
+        if (!caps().oaepHashes.includes(hash)) {
+          expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, k, ct))).toBe('NOT_SUPPORTED');
+          continue;
+        }
+        expect(Buffer.from(await b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, k, ct))).toEqual(msg);
+        const bad = Buffer.from(ct);
+        bad[bad.length - 1]! ^= 1;
+        expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, k, bad))).toBe('CKR_ENCRYPTED_DATA_INVALID');
+      }
+      const signOnly = await b.generateKeyPair({ type: 'RSA', bits: 2048, token: false, sensitive: true, extractable: false });
+      const ct = publicEncrypt({ key: createPublicKey({ key: Buffer.from(signOnly.publicKey), format: 'der', type: 'spki' }), padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, msg);
+      expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash: 'sha1' }, signOnly.privateKey, ct))).toBe('CKR_KEY_FUNCTION_NOT_PERMITTED');
+      await b.destroyKey(k);
+      await b.destroyKey(signOnly.privateKey);
+    });
+
+    it('EC P-256 and P-384 pairs: ECDSA r ‖ s signatures verify with the returned public key', async () => {
+      for (const [curve, hash, size] of [
+        ['P-256', 'sha256', 32],
+        ['P-384', 'sha384', 48],
+      ] as const) {
+        if (!caps().ecCurves.includes(curve)) continue;
+        const { privateKey: k, publicKey } = await b.generateKeyPair({ type: 'EC', curve, token: false, sensitive: true, extractable: false });
+        expect(k).toMatchObject({ type: 'EC', bits: size * 8, usage: ['sign'] });
+        const pub = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
+        expect(pub.asymmetricKeyDetails?.namedCurve).toBe(curve === 'P-256' ? 'prime256v1' : 'secp384r1');
+        const data = Buffer.from(`ecdsa on ${curve}`);
+        const sig = await b.signDigest({ mechanism: 'ECDSA' }, k, createHash(hash).update(data).digest());
+        expect(sig).toHaveLength(2 * size);
+        expect(nodeVerify(hash, data, { key: pub, dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+        expect(nodeVerify(hash, Buffer.from('tampered'), { key: pub, dsaEncoding: 'ieee-p1363' }, sig)).toBe(false);
+        expect(await code(b.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha256' }, k, Buffer.alloc(32)))).toBe('CKR_KEY_TYPE_INCONSISTENT');
+        await b.destroyKey(k);
       }
     });
 

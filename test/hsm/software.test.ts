@@ -29,4 +29,20 @@ describe('software backend at rest', () => {
     writeFileSync(p.keyFile, text.replace('"extractable":false', '"extractable":true'));
     expect(() => SoftwareBackend.open(p)).toThrow(HsmError);
   });
+
+  it('a token private key is sealed in the key file like a secret key (its PKCS#8 never appears)', async () => {
+    const p = { masterKeyFile: join(dir, 'm3.key'), keyFile: join(dir, 'k3.json') };
+    const b = SoftwareBackend.open(p);
+    const { privateKey } = await b.generateKeyPair({ type: 'RSA', bits: 2048, token: true, sensitive: false, extractable: true, label: 'pair-at-rest' });
+    const pkcs8 = Buffer.from(await b.exportKey(privateKey));
+    expect(pkcs8.length).toBeGreaterThan(1000);
+    await b.close();
+    const text = readFileSync(p.keyFile, 'utf8');
+    expect(text).toContain(privateKey.id);
+    expect(text).not.toContain(pkcs8.toString('base64').slice(40, 100));
+    expect(text).not.toContain(pkcs8.toString('hex').slice(80, 200));
+    const again = SoftwareBackend.open(p);
+    expect(Buffer.from(await again.exportKey(privateKey))).toEqual(pkcs8);
+    await again.close();
+  });
 });

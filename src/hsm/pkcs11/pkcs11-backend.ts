@@ -33,17 +33,28 @@
  *   default 4) bounds concurrent async calls, whatever the session pool size. The library is
  *   initialised with CKF_OS_LOCKING_OK because of those threads.
  */
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import {
   HsmError,
   checkCipherParams,
+  checkDecryptAsymmetric,
   checkImport,
+  checkKeyPairTemplate,
   checkRandomLength,
+  checkSignDigest,
+  DIGEST_INFO_PREFIX,
   checkTemplate,
   checkUnwrapTemplate,
   hex,
+  type AsymmetricDecryptParams,
+  type AsymmetricSignMechanism,
+  type AsymmetricSignParams,
   type BackendCapabilities,
   type BackendQuirk,
+  type DigestHash,
+  type EcCurve,
+  type GeneratedKeyPair,
+  type KeyPairTemplate,
   type CipherMechanism,
   type CipherParams,
   type FindQuery,
@@ -94,7 +105,14 @@ interface Mechs {
   readonly cipher: Partial<Record<CipherMechanism, number>>;
   readonly wrap: Partial<Record<WrapMechanism, number>>;
   readonly mac: Partial<Record<MacMechanism, number>>;
+  readonly asym: Partial<Record<AsymmetricSignMechanism, number>>;
 }
+
+/** Named curves: OID (DER) for CKA_EC_PARAMS, and node's JWK name. */
+const CURVES: Readonly<Record<EcCurve, { der: string; bytes: number }>> = {
+  'P-256': { der: '06082a8648ce3d030107', bytes: 32 },
+  'P-384': { der: '06052b81040022', bytes: 48 },
+};
 
 export class Pkcs11Backend implements KeyBackend {
   readonly description: string;
@@ -270,6 +288,136 @@ export class Pkcs11Backend implements KeyBackend {
     }
   }
 
+  /**
+   * C_GenerateKeyPair: the private key as the template says (CKA_SIGN only), the public key a
+   * session object that is read (modulus and exponent, or EC point) and destroyed at once.
+   */
+  async generateKeyPair(t: KeyPairTemplate): Promise<GeneratedKeyPair> {
+    this.assertOpen();
+    checkKeyPairTemplate(t, this.caps);
+    const P = this.P;
+    const id = t.id ? Buffer.from(t.id) : randomBytes(16);
+    const rsa = t.type === 'RSA';
+    const usage = t.usage ?? ['sign'];
+    const pubTemplate = [
+      { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+      { type: P.CKA_TOKEN, value: false },
+      { type: P.CKA_VERIFY, value: true },
+      { type: P.CKA_ENCRYPT, value: usage.includes('decrypt') },
+      { type: P.CKA_WRAP, value: false },
+      ...(t.type === 'RSA'
+        ? [
+            { type: P.CKA_MODULUS_BITS, value: t.bits },
+            { type: P.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+          ]
+        : [{ type: P.CKA_EC_PARAMS, value: Buffer.from(CURVES[t.curve].der, 'hex') }]),
+    ];
+    const privTemplate = [
+      { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
+      { type: P.CKA_TOKEN, value: t.token },
+      { type: P.CKA_PRIVATE, value: true },
+      { type: P.CKA_SENSITIVE, value: t.sensitive },
+      { type: P.CKA_EXTRACTABLE, value: t.extractable },
+      { type: P.CKA_ID, value: id },
+      ...(t.label !== undefined ? [{ type: P.CKA_LABEL, value: t.label }] : []),
+      { type: P.CKA_SIGN, value: usage.includes('sign') },
+      { type: P.CKA_DECRYPT, value: usage.includes('decrypt') },
+      { type: P.CKA_UNWRAP, value: false },
+      { type: P.CKA_DERIVE, value: false },
+    ];
+    const mechanism = rsa ? P.CKM_RSA_PKCS_KEY_PAIR_GEN : P.CKM_EC_KEY_PAIR_GEN;
+    let spki: Buffer | undefined;
+    await this.onObjectSession(t.token, 'C_GenerateKeyPair', async (s) => {
+      const keys = await this.p11.C_GenerateKeyPairAsync(s, { mechanism }, pubTemplate, privTemplate);
+      try {
+        spki = this.readPublicKey(s, keys.publicKey, t);
+      } catch (e) {
+        this.destroyQuietly(s, keys.privateKey);
+        throw e;
+      } finally {
+        this.destroyQuietly(s, keys.publicKey);
+      }
+      this.handles.set(hex(id), { gen: this.generation, h: keys.privateKey });
+    });
+    const privateKey: KeyRef = {
+      id: hex(id),
+      ...(t.label !== undefined ? { label: t.label } : {}),
+      token: t.token,
+      type: t.type,
+      bits: t.type === 'RSA' ? t.bits : CURVES[t.curve].bytes * 8,
+      sensitive: t.sensitive,
+      extractable: t.extractable,
+      usage: [...usage],
+    };
+    return { privateKey, publicKey: spki! };
+  }
+
+  /** RSA_PKCS1: CKM_RSA_PKCS over DigestInfo; RSA_PSS: CKM_RSA_PKCS_PSS with CK_RSA_PKCS_PSS_PARAMS; ECDSA: CKM_ECDSA (r ‖ s). */
+  async signDigest(p: AsymmetricSignParams, ref: KeyRef, digest: Uint8Array): Promise<Uint8Array> {
+    checkSignDigest(p, ref, digest, this.caps);
+    const P = this.P;
+    const m = this.mechs.asym[p.mechanism]!;
+    let mech: { mechanism: number; parameter?: { type: number; hashAlg: number; mgf: number; saltLen: number } };
+    let input = Buffer.from(digest);
+    if (p.mechanism === 'RSA_PSS') {
+      const h = PSS_HASH[p.hash];
+      mech = { mechanism: m, parameter: { type: P.CK_PARAMS_RSA_PSS, hashAlg: P[h.hash], mgf: P[h.mgf], saltLen: p.saltLength } };
+    } else {
+      mech = { mechanism: m };
+      if (p.mechanism === 'RSA_PKCS1') input = Buffer.concat([Buffer.from(DIGEST_INFO_PREFIX[p.hash], 'hex'), input]);
+    }
+    return this.withSession('C_Sign', async (s) => {
+      this.p11.C_SignInit(s, mech, this.handle(s, ref));
+      return Buffer.from(await this.p11.C_SignAsync(s, input, Buffer.alloc(1024)));
+    });
+  }
+
+  /** CKM_RSA_PKCS_OAEP with CK_RSA_PKCS_OAEP_PARAMS (MGF1 over the same hash, no label). */
+  async decryptAsymmetric(p: AsymmetricDecryptParams, ref: KeyRef, data: Uint8Array): Promise<Uint8Array> {
+    checkDecryptAsymmetric(p, ref, this.caps);
+    const P = this.P;
+    const h = OAEP_HASH[p.hash];
+    const mech = { mechanism: P.CKM_RSA_PKCS_OAEP, parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: P[h.hash], mgf: P[h.mgf], source: 1 } };
+    try {
+      return await this.withSession('C_Decrypt', async (s) => {
+        this.p11.C_DecryptInit(s, mech, this.handle(s, ref));
+        return Buffer.from(await this.p11.C_DecryptAsync(s, Buffer.from(data), Buffer.alloc(Math.max(512, data.length))));
+      });
+    } catch (e) {
+      if (e instanceof HsmError && ['CKR_ENCRYPTED_DATA_INVALID', 'CKR_ENCRYPTED_DATA_LEN_RANGE', 'CKR_DATA_INVALID', 'CKR_FUNCTION_FAILED', 'CKR_GENERAL_ERROR'].includes(e.code)) {
+        throw new HsmError('CKR_ENCRYPTED_DATA_INVALID', 'OAEP decryption failed', { cause: e, fn: 'C_Decrypt' });
+      }
+      throw e;
+    }
+  }
+
+  /** SubjectPublicKeyInfo DER of a generated public key object. */
+  private readPublicKey(s: Buffer, h: Buffer, t: KeyPairTemplate): Buffer {
+    const P = this.P;
+    const b64 = (b: Buffer) => b.toString('base64url');
+    if (t.type === 'RSA') {
+      const [n, e] = this.p11.C_GetAttributeValue(s, h, [{ type: P.CKA_MODULUS }, { type: P.CKA_PUBLIC_EXPONENT }]);
+      if (!n || !e) throw new HsmError('CKR_GENERAL_ERROR', 'the token returned no modulus or exponent');
+      return createPublicKey({ key: { kty: 'RSA', n: b64(n.value), e: b64(e.value) }, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+    }
+    const [pt] = this.p11.C_GetAttributeValue(s, h, [{ type: P.CKA_EC_POINT }]);
+    if (!pt) throw new HsmError('CKR_GENERAL_ERROR', 'the token returned no EC point');
+    // CKA_EC_POINT is DER OCTET STRING { 04 ‖ x ‖ y } (some tokens give the raw point).
+    const size = CURVES[t.curve].bytes;
+    let q = pt.value;
+    if (q[0] === 0x04 && q.length !== 1 + 2 * size) q = q.subarray(q[1]! & 0x80 ? 2 + (q[1]! & 0x7f) : 2);
+    if (q[0] !== 0x04 || q.length !== 1 + 2 * size) throw new HsmError('CKR_GENERAL_ERROR', 'the token returned a malformed EC point');
+    return createPublicKey({ key: { kty: 'EC', crv: t.curve, x: b64(q.subarray(1, 1 + size)), y: b64(q.subarray(1 + size)) }, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+  }
+
+  private destroyQuietly(s: Buffer, h: Buffer): void {
+    try {
+      this.p11.C_DestroyObject(s, h);
+    } catch {
+      // a session object goes with its session anyway
+    }
+  }
+
   async random(length: number): Promise<Uint8Array> {
     checkRandomLength(length);
     if (length === 0) return new Uint8Array(0);
@@ -286,13 +434,15 @@ export class Pkcs11Backend implements KeyBackend {
   async findKeys(q: FindQuery): Promise<KeyRef[]> {
     const P = this.P;
     return this.withSession('C_FindObjects', (s) => {
-      const t: { type: number; value: number | boolean | string | Buffer }[] = [{ type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }];
+      const t: { type: number; value: number | boolean | string | Buffer }[] = [];
       if (q.label !== undefined) t.push({ type: P.CKA_LABEL, value: q.label });
       if (q.id !== undefined) t.push({ type: P.CKA_ID, value: Buffer.from(q.id) });
       if (q.token !== undefined) t.push({ type: P.CKA_TOKEN, value: q.token });
       const out: KeyRef[] = [];
-      for (const h of this.find(s, t)) {
-        const r = this.readRef(s, h);
+      const secret = this.find(s, [{ type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }, ...t]).map((h) => ({ h, priv: false }));
+      const priv = this.find(s, [{ type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }, ...t]).map((h) => ({ h, priv: true }));
+      for (const { h, priv: isPriv } of [...secret, ...priv]) {
+        const r = isPriv ? this.readPrivateRef(s, h) : this.readRef(s, h);
         if (r) {
           out.push(r);
           this.handles.set(r.id, { gen: this.generation, h });
@@ -494,7 +644,7 @@ export class Pkcs11Backend implements KeyBackend {
     if (c && c.gen === this.generation) return c.h;
     const P = this.P;
     const found = this.find(s, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+      { type: P.CKA_CLASS, value: ref.type === 'RSA' || ref.type === 'EC' ? P.CKO_PRIVATE_KEY : P.CKO_SECRET_KEY },
       { type: P.CKA_ID, value: Buffer.from(ref.id, 'hex') },
     ]);
     if (found.length !== 1 || !found[0]) {
@@ -546,6 +696,36 @@ export class Pkcs11Backend implements KeyBackend {
       sensitive: bool(v.get(P.CKA_SENSITIVE)),
       extractable: bool(v.get(P.CKA_EXTRACTABLE)),
       usage: usageAttrs.filter(([, a]) => bool(v.get(a))).map(([u]) => u),
+    };
+  }
+
+  /** A private key's reference (RSA: the modulus size; EC: the curve size from CKA_EC_PARAMS). */
+  private readPrivateRef(s: Buffer, h: Buffer): KeyRef | undefined {
+    const P = this.P;
+    const [id, label, token, kt, sens, extr, sign, dec] = this.p11.C_GetAttributeValue(s, h, [P.CKA_ID, P.CKA_LABEL, P.CKA_TOKEN, P.CKA_KEY_TYPE, P.CKA_SENSITIVE, P.CKA_EXTRACTABLE, P.CKA_SIGN, P.CKA_DECRYPT].map((type) => ({ type })));
+    const keyType = ulong(kt?.value);
+    const type = keyType === P.CKK_RSA ? 'RSA' : keyType === P.CKK_EC ? 'EC' : undefined;
+    if (!id?.value.length || !type) return undefined;
+    let bits = 0;
+    if (type === 'RSA') {
+      const [n] = this.p11.C_GetAttributeValue(s, h, [{ type: P.CKA_MODULUS }]);
+      const m = n?.value ?? Buffer.alloc(0);
+      bits = (m.length - (m[0] === 0 ? 1 : 0)) * 8;
+    } else {
+      const [ep] = this.p11.C_GetAttributeValue(s, h, [{ type: P.CKA_EC_PARAMS }]);
+      const hexParams = ep?.value.toString('hex');
+      const c = (Object.keys(CURVES) as EcCurve[]).find((k) => CURVES[k].der === hexParams);
+      bits = c ? CURVES[c].bytes * 8 : 0;
+    }
+    return {
+      id: id.value.toString('hex'),
+      ...(label && label.value.length > 0 ? { label: label.value.toString('utf8') } : {}),
+      token: bool(token?.value),
+      type,
+      bits,
+      sensitive: bool(sens?.value),
+      extractable: bool(extr?.value),
+      usage: [...(bool(sign?.value) ? (['sign'] as const) : []), ...(bool(dec?.value) ? (['decrypt'] as const) : [])],
     };
   }
 
@@ -662,13 +842,24 @@ export class Pkcs11Backend implements KeyBackend {
       macs.push({ mechanism: name, minKeyBits: Math.max(8, i.minKeySize * 8), maxKeyBits: Math.min(i.maxKeySize, 8192) * 8 });
     }
     const gen = info(P.CKM_GENERIC_SECRET_KEY_GEN);
+    const asym: Partial<Record<AsymmetricSignMechanism, number>> = {};
+    const A: [AsymmetricSignMechanism, number][] = [
+      ['RSA_PKCS1', P.CKM_RSA_PKCS],
+      ['RSA_PSS', P.CKM_RSA_PKCS_PSS],
+      ['ECDSA', P.CKM_ECDSA],
+    ];
+    for (const [name, m] of A) if (can(m, P.CKF_SIGN)) asym[name] = m;
+    const rsaGen = info(P.CKM_RSA_PKCS_KEY_PAIR_GEN);
+    const rsaKeyBits = rsaGen ? [2048, 3072, 4096].filter((b) => b >= rsaGen.minKeySize && b <= rsaGen.maxKeySize) : [];
+    const ecGen = info(P.CKM_EC_KEY_PAIR_GEN);
+    const ecCurves: EcCurve[] = ecGen ? (['P-256', 'P-384'] as const).filter((c) => CURVES[c].bytes * 8 >= ecGen.minKeySize && CURVES[c].bytes * 8 <= ecGen.maxKeySize) : [];
     const quirks: BackendQuirk[] = [];
     if (manufacturer === 'SoftHSM project' && (fw.major < 2 || (fw.major === 2 && fw.minor <= 6))) {
       quirks.push('GCM_AUTH_FAILURE_IS_GENERAL_ERROR', 'UNWRAP_LEAVES_VALUE_LEN_ZERO');
       if (wrap.AES_KEY_WRAP_PAD === P.CKM_AES_KEY_WRAP_PAD) quirks.push('KWP_WRAP_PADS_UNALIGNED_KEYS');
     }
     return {
-      mechs: { cipher, wrap, mac },
+      mechs: { cipher, wrap, mac, asym },
       caps: {
         kind: 'pkcs11',
         aesKeyBits,
@@ -679,10 +870,28 @@ export class Pkcs11Backend implements KeyBackend {
         importKeys: true,
         persistentKeys: true,
         quirks,
+        rsaKeyBits: asym.RSA_PKCS1 !== undefined || asym.RSA_PSS !== undefined ? rsaKeyBits : [],
+        ecCurves: asym.ECDSA !== undefined ? ecCurves : [],
+        asymmetricSigns: Object.keys(asym) as AsymmetricSignMechanism[],
+        asymmetricDecrypts: can(P.CKM_RSA_PKCS_OAEP, P.CKF_DECRYPT) && rsaKeyBits.length > 0 ? ['RSA_OAEP'] : [],
+        // SoftHSM2 refuses any OAEP hash but SHA-1 (CKR_ARGUMENTS_BAD from C_DecryptInit).
+        oaepHashes: manufacturer === 'SoftHSM project' ? ['sha1'] : ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'],
       },
     };
   }
 }
+
+const PSS_HASH: Readonly<Record<DigestHash, { hash: 'CKM_SHA224' | 'CKM_SHA256' | 'CKM_SHA384' | 'CKM_SHA512'; mgf: 'CKG_MGF1_SHA224' | 'CKG_MGF1_SHA256' | 'CKG_MGF1_SHA384' | 'CKG_MGF1_SHA512' }>> = {
+  sha224: { hash: 'CKM_SHA224', mgf: 'CKG_MGF1_SHA224' },
+  sha256: { hash: 'CKM_SHA256', mgf: 'CKG_MGF1_SHA256' },
+  sha384: { hash: 'CKM_SHA384', mgf: 'CKG_MGF1_SHA384' },
+  sha512: { hash: 'CKM_SHA512', mgf: 'CKG_MGF1_SHA512' },
+};
+
+const OAEP_HASH: Readonly<Record<AsymmetricDecryptParams['hash'], { hash: 'CKM_SHA_1' | (typeof PSS_HASH)[DigestHash]['hash']; mgf: 'CKG_MGF1_SHA1' | (typeof PSS_HASH)[DigestHash]['mgf'] }>> = {
+  sha1: { hash: 'CKM_SHA_1', mgf: 'CKG_MGF1_SHA1' },
+  ...PSS_HASH,
+};
 
 function refOf(t: UnwrapTemplate, id: Buffer, bits: number): KeyRef {
   return {

@@ -10,20 +10,31 @@
  * non-extractable key cannot be wrapped (CKR_KEY_UNEXTRACTABLE), usage flags are enforced
  * (CKR_KEY_FUNCTION_NOT_PERMITTED), a GCM authentication failure is CKR_ENCRYPTED_DATA_INVALID.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
+import { constants as CC, createCipheriv, createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, privateDecrypt, privateEncrypt, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
+import { decodeSig, ecdsaSignDigest } from '../../crypto/ecdsa-prehash.js';
+import { pssSignDigest } from '../../crypto/pss.js';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createFileDurably } from './durable-file.js';
 import {
   HsmError,
   checkCipherParams,
+  checkDecryptAsymmetric,
   checkImport,
+  checkKeyPairTemplate,
   checkRandomLength,
+  checkSignDigest,
+  DIGEST_INFO_PREFIX,
   checkTemplate,
   checkUnwrapTemplate,
   hex,
+  type AsymmetricDecryptParams,
+  type AsymmetricSignParams,
   type BackendCapabilities,
   type CipherParams,
+  type GeneratedKeyPair,
+  type KeyPairTemplate,
+  type KeyType,
   type FindQuery,
   type KeyBackend,
   type KeyRef,
@@ -43,7 +54,7 @@ interface SoftKey {
 interface StoredKey {
   id: string;
   label?: string;
-  type: SecretKeyType;
+  type: KeyType;
   bits: number;
   sensitive: boolean;
   extractable: boolean;
@@ -107,6 +118,11 @@ export class SoftwareBackend implements KeyBackend {
       persistentKeys: opts.keyFile !== undefined,
       maxSessions: Number.POSITIVE_INFINITY,
       quirks: [],
+      rsaKeyBits: [2048, 3072, 4096],
+      ecCurves: ['P-256', 'P-384'],
+      asymmetricSigns: ['RSA_PKCS1', 'RSA_PSS', 'ECDSA'],
+      asymmetricDecrypts: ['RSA_OAEP'],
+      oaepHashes: ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'],
     };
     if (opts.keyFile && existsSync(opts.keyFile)) this.load(opts.keyFile);
   }
@@ -221,6 +237,67 @@ export class SoftwareBackend implements KeyBackend {
     this.open();
     checkRandomLength(length);
     return randomBytes(length);
+  }
+
+  /** The private key is kept as PKCS#8 DER, sealed at rest like a secret key's value. */
+  async generateKeyPair(t: KeyPairTemplate): Promise<GeneratedKeyPair> {
+    this.open();
+    checkKeyPairTemplate(t, this.caps);
+    const pair = t.type === 'RSA' ? generateKeyPairSync('rsa', { modulusLength: t.bits }) : generateKeyPairSync('ec', { namedCurve: t.curve });
+    const id = t.id ? hex(t.id) : randomBytes(16).toString('hex');
+    if (this.keys.has(id)) throw new HsmError('BAD_ARGUMENT', `a key with id ${id} exists`);
+    const ref: KeyRef = {
+      id,
+      ...(t.label !== undefined ? { label: t.label } : {}),
+      token: t.token,
+      type: t.type,
+      bits: t.type === 'RSA' ? t.bits : t.curve === 'P-256' ? 256 : 384,
+      sensitive: t.sensitive,
+      extractable: t.extractable,
+      usage: [...(t.usage ?? ['sign'])],
+    };
+    this.keys.set(id, { ref, value: pair.privateKey.export({ format: 'der', type: 'pkcs8' }) });
+    if (t.token) this.persist();
+    return { privateKey: ref, publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }) };
+  }
+
+  async signDigest(p: AsymmetricSignParams, ref: KeyRef, digest: Uint8Array): Promise<Uint8Array> {
+    const k = this.get(ref);
+    checkSignDigest(p, k.ref, digest, this.caps);
+    const key = createPrivateKey({ key: k.value, format: 'der', type: 'pkcs8' });
+    const once = (f: () => Buffer): Buffer => {
+      try {
+        return f();
+      } catch (e) {
+        throw e instanceof HsmError ? e : new HsmError('CKR_FUNCTION_FAILED', `${p.mechanism} signing failed`, { cause: e });
+      }
+    };
+    return once(() => {
+      switch (p.mechanism) {
+        case 'RSA_PKCS1':
+          return privateEncrypt({ key, padding: CC.RSA_PKCS1_PADDING }, Buffer.concat([Buffer.from(DIGEST_INFO_PREFIX[p.hash], 'hex'), digest]));
+        case 'RSA_PSS':
+          return Buffer.from(pssSignDigest(key, p.hash, digest, p.saltLength));
+        case 'ECDSA': {
+          const rs = decodeSig(ecdsaSignDigest(key, digest));
+          if (!rs) throw new HsmError('CKR_GENERAL_ERROR', 'ECDSA signing failed');
+          const n = Math.ceil(k.ref.bits / 8);
+          const fixed = (v: bigint) => Buffer.from(v.toString(16).padStart(n * 2, '0'), 'hex');
+          return Buffer.concat([fixed(rs.r), fixed(rs.s)]);
+        }
+      }
+    });
+  }
+
+  async decryptAsymmetric(p: AsymmetricDecryptParams, ref: KeyRef, data: Uint8Array): Promise<Uint8Array> {
+    const k = this.get(ref);
+    checkDecryptAsymmetric(p, k.ref, this.caps);
+    const key = createPrivateKey({ key: k.value, format: 'der', type: 'pkcs8' });
+    try {
+      return privateDecrypt({ key, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: p.hash }, data);
+    } catch (e) {
+      throw new HsmError('CKR_ENCRYPTED_DATA_INVALID', 'OAEP decryption failed', { cause: e });
+    }
   }
 
   async destroyKey(ref: KeyRef): Promise<void> {
