@@ -244,20 +244,7 @@ export class SoftwareBackend implements KeyBackend {
     this.open();
     checkKeyPairTemplate(t, this.caps);
     const pair = t.type === 'RSA' ? generateKeyPairSync('rsa', { modulusLength: t.bits }) : generateKeyPairSync('ec', { namedCurve: t.curve });
-    const id = t.id ? hex(t.id) : randomBytes(16).toString('hex');
-    if (this.keys.has(id)) throw new HsmError('BAD_ARGUMENT', `a key with id ${id} exists`);
-    const ref: KeyRef = {
-      id,
-      ...(t.label !== undefined ? { label: t.label } : {}),
-      token: t.token,
-      type: t.type,
-      bits: t.type === 'RSA' ? t.bits : t.curve === 'P-256' ? 256 : 384,
-      sensitive: t.sensitive,
-      extractable: t.extractable,
-      usage: [...(t.usage ?? ['sign'])],
-    };
-    this.keys.set(id, { ref, value: pair.privateKey.export({ format: 'der', type: 'pkcs8' }) });
-    if (t.token) this.persist();
+    const ref = this.store(t, t.type === 'RSA' ? t.bits : t.curve === 'P-256' ? 256 : 384, [...(t.usage ?? ['sign'])], pair.privateKey.export({ format: 'der', type: 'pkcs8' }));
     return { privateKey: ref, publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }) };
   }
 
@@ -342,22 +329,19 @@ export class SoftwareBackend implements KeyBackend {
   }
 
   private add(t: KeyTemplate, value: Buffer): KeyRef {
+    return this.store(t, value.length * 8, [...t.usage], value);
+  }
+
+  /** A new key under a fresh (or the template's) CKA_ID; token keys are persisted at once. */
+  private store(t: { id?: Uint8Array; label?: string; token: boolean; type: KeyRef['type']; sensitive: boolean; extractable: boolean }, bits: number, usage: KeyUsage[], value: Buffer): KeyRef {
     const id = t.id ? hex(t.id) : randomBytes(16).toString('hex');
     if (this.keys.has(id)) throw new HsmError('BAD_ARGUMENT', `a key with id ${id} exists`);
-    const ref: KeyRef = {
-      id,
-      ...(t.label !== undefined ? { label: t.label } : {}),
-      token: t.token,
-      type: t.type,
-      bits: value.length * 8,
-      sensitive: t.sensitive,
-      extractable: t.extractable,
-      usage: [...t.usage],
-    };
+    const ref: KeyRef = { id, ...(t.label !== undefined ? { label: t.label } : {}), token: t.token, type: t.type, bits, sensitive: t.sensitive, extractable: t.extractable, usage };
     this.keys.set(id, { ref, value });
     if (t.token) this.persist();
     return ref;
   }
+
 
   private cipher(p: CipherParams, key: Buffer, data: Uint8Array, enc: boolean): Buffer {
     const bits = key.length * 8;
