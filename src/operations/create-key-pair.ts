@@ -7,7 +7,8 @@
  * for single-valued attributes, multi-valued ones are the union (Protection Storage Masks accepted
  * and ignored). The server sets Cryptographic Algorithm/Length on both, a Cryptographic Usage Mask
  * when none is given (Sign / Verify), Link Public Key on the private key and Link Private Key on the
- * public key, Digest, and the lifecycle dates; both records are written in one atomic commit. The
+ * public key, Digest, Original Creation Date, Random Number Generator, Key Format Type, and the
+ * lifecycle dates; both records are written in one atomic commit. The
  * ID Placeholder becomes the private key's uid. Stored forms: objects/key-formats.ts.
  *
  * Result Reasons:
@@ -30,6 +31,7 @@ import type { OperationContext, OperationHandler } from './context.js';
 import { checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
 import type { AttributeKey } from '../objects/managed-object.js';
+import { stampGenerated } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
 
 const Request1x = {
@@ -103,6 +105,8 @@ export const createKeyPair: OperationHandler = {
     defaultMasks(priv, pub);
     normalizeUsageLimits(priv, v);
     normalizeUsageLimits(pub, v);
+    stampGenerated(priv, ctx.now);
+    stampGenerated(pub, ctx.now);
     await checkNamesUnique(ctx, priv, 'CreateKeyPair');
     await checkNamesUnique(ctx, pub, 'CreateKeyPair');
     await checkNamesUnique(ctx, new Map([['Name', [...(priv.get('Name') ?? []), ...(pub.get('Name') ?? [])]]]), 'CreateKeyPair');
