@@ -20,6 +20,7 @@ import { ResultReason, State } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import { applyEvent, effectiveState } from '../objects/lifecycle.js';
+import { followChange } from '../objects/server-set.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import { indexValue } from '../store/index-encoding.js';
 import type { TtlvNode } from '../ttlv/node.js';
@@ -62,7 +63,7 @@ export async function commitAttribute(ctx: OperationContext, loaded: LoadedObjec
     throw new KmipError(ResultReason.PermissionDenied, 'the key is HSM-resident and can never be extractable');
   }
   const event = LIFECYCLE_DATES[key];
-  let attrs = withAttribute(record.attributes, key, nodes);
+  let attrs = followChange(withAttribute(record.attributes, key, nodes), key);
   let state: number;
   const only = nodes[0];
   if (event !== undefined && nodes.length === 1 && only?.type === 'DateTime') {
