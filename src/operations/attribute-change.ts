@@ -97,6 +97,19 @@ export async function checkNameUnique(ctx: OperationContext, uid: string, key: A
 }
 
 /**
+ * Refuse adding a Name whose Name Value the object itself already holds: a second instance with
+ * the same value breaks the uniqueness of Name as much as another object's would (test case
+ * BL-M-8-21: Add Attribute of the object's own Name → Non Unique Name Attribute).
+ */
+export function checkNameNotHeld(ctx: OperationContext, existing: readonly TtlvNode[], key: AttributeKey, node: TtlvNode): void {
+  if (key !== 'Name' || node.type !== 'Structure') return;
+  const value = node.value.find((c) => c.tag === Tag.NameValue)?.value;
+  if (typeof value !== 'string') return;
+  const held = existing.some((n) => n.type === 'Structure' && n.value.some((c) => c.tag === Tag.NameValue && c.value === value));
+  if (held) throw new KmipError(is2x(ctx.version) ? ResultReason.NonUniqueNameAttribute : ResultReason.IllegalOperation, 'the object already has this Name');
+}
+
+/**
  * Application Specific Information without Application Data asks the server to generate it
  * (1.4 §3.36, 2.1 §4.7); this server generates it for no namespace (1.4 §11.15, §11.16:
  * Application Namespace Not Supported).
