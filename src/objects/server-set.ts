@@ -21,6 +21,7 @@
 import { CryptographicAlgorithm, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import { LEASE_POLICY } from '../policy/crypto-policy.js';
 import { keyBlockOfBody } from './key-formats.js';
 import type { AttributeKey } from './managed-object.js';
 
@@ -54,11 +55,15 @@ function flagOf(attrs: ReadonlyMap<AttributeKey, readonly TtlvNode[]>, key: Attr
 
 /**
  * What the server sets on every object it stores: Key Format Type from the Key Block of `body`
- * (none: not set), and the Boolean attributes that always have a value.
+ * (none: not set), Lease Time (the lease policy's default, on objects with a Key Block: 1.4 §3.20
+ * and 2.1 §4.30 name it implicitly set by the operations that make objects), and the Boolean
+ * attributes that always have a value.
  */
 export function stampStored(attrs: Map<AttributeKey, TtlvNode[]>, body: StructureNode): void {
-  const fmt = keyBlockOfBody(body)?.value.find((c) => c.tag === Tag.KeyFormatType);
+  const kb = keyBlockOfBody(body);
+  const fmt = kb?.value.find((c) => c.tag === Tag.KeyFormatType);
   if (fmt?.type === 'Enumeration') attrs.set('KeyFormatType', [{ tag: Tag.KeyFormatType, type: 'Enumeration', value: fmt.value }]);
+  if (kb && !attrs.has('LeaseTime')) attrs.set('LeaseTime', [{ tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds }]);
   const sensitive = flagOf(attrs, 'Sensitive') ?? false;
   const extractable = flagOf(attrs, 'Extractable') ?? true;
   if (!attrs.has('Sensitive')) attrs.set('Sensitive', [bool(Tag.Sensitive, sensitive)]);
