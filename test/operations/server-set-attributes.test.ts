@@ -12,6 +12,7 @@ import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, RNGAlgori
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
+import { LEASE_POLICY } from '../../src/policy/crypto-policy.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
 
@@ -87,6 +88,28 @@ describe('generated objects (Create, Create Key Pair)', () => {
     const names = p.value.filter((n) => n.tag === Tag.AttributeName).map((n) => n.value);
     expect(names).toEqual(expect.arrayContaining(['Original Creation Date', 'Random Number Generator', 'Fresh', 'Sensitive', 'Always Sensitive']));
     expect(names).not.toContain('Key Format Type');
+  });
+});
+
+describe('Lease Time and the Get Attribute List order', () => {
+  it('a new key has Lease Time (the lease policy default, which Obtain Lease grants)', async () => {
+    const uid = await create(V2_1);
+    const lease = (await get21(uid, [Tag.LeaseTime])).get(Tag.LeaseTime);
+    expect(lease).toMatchObject({ type: 'Interval', value: LEASE_POLICY.defaultSeconds });
+    const p = await ok(c, V2_1, Operation.ObtainLease, [uidNode(uid)]);
+    expect(valueOf(findChild(p, Tag.LeaseTime))).toBe(LEASE_POLICY.defaultSeconds);
+  });
+
+  it('Get Attribute List: identifier, type, algorithm, length first, then by name, custom attributes last (SKFF-M-10-14)', async () => {
+    const uid = await create(V1_4);
+    await ok(c, V1_4, Operation.AddAttribute, [uidNode(uid), t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'x-zeta'), t.text(Tag.AttributeValue, 'z')])]);
+    const p = await ok(c, V1_4, Operation.GetAttributeList, [uidNode(uid)]);
+    const names = p.value.filter((n) => n.tag === Tag.AttributeName).map((n) => String(n.value));
+    expect(names.slice(0, 4)).toEqual(['Unique Identifier', 'Object Type', 'Cryptographic Algorithm', 'Cryptographic Length']);
+    expect(names.at(-1)).toBe('x-zeta');
+    const middle = names.slice(4, -1);
+    expect(middle).toEqual([...middle].sort((a, b) => a.replaceAll(' ', '').localeCompare(b.replaceAll(' ', ''), 'en')));
+    expect(middle).toEqual(expect.arrayContaining(['Always Sensitive', 'Digest', 'Fresh', 'Initial Date', 'Lease Time', 'State']));
   });
 });
 
