@@ -7,14 +7,19 @@
  * - Random Number Generator: on those same objects, the generator used. Keys come from
  *   node:crypto's CSPRNG, OpenSSL 3's default DRBG: a CTR DRBG over AES-256 (SP 800-90A), stated
  *   as RNG Algorithm DRBG, Cryptographic Algorithm AES, Cryptographic Length 256.
- * - Key Format Type (2.x attribute): the format of the Key Block the server holds, for every
- *   object with one (set from the stored body, whatever operation made it).
- * - On every new object (2.1 §4.23, §4.55, §4.3, §4.33, §4.24; "SHALL always have a value"):
- *   Sensitive false and Extractable true unless the client gave them; Always Sensitive = Sensitive
- *   and Never Extractable = not Extractable (unless already set); Fresh true unless the client gave
- *   False. Later, Sensitive set to False makes Always Sensitive False, Extractable set to True makes
- *   Never Extractable False (`followChange`); the first Get that serves the object sets Fresh False
- *   (operations/get.ts).
+ * - Key Format Type (2.x attribute): the format of the Key Block, set on the keys the server
+ *   generates (Create, Create Key Pair, Re-key, Re-key Key Pair, Derive Key). Registered objects do
+ *   not get it yet although 2.1 §4.26 says the server sets it on every key: PyKMIP 0.10 cannot
+ *   decode a Key Format Type attribute, and its get_attributes (all) of a registered key would fail.
+ * - Fresh true on every new object unless the client gave False (2.1 §4.24); the first Get that
+ *   serves the object sets it False (operations/get.ts).
+ * - Always Sensitive = the given Sensitive, Never Extractable = not the given Extractable (2.1 §4.3,
+ *   §4.33); later, Sensitive set to False makes Always Sensitive False and Extractable set to True
+ *   makes Never Extractable False (`followChange`). Sensitive and Extractable themselves "always
+ *   have a value" (False / True by default) but are not stored when the client gives none: PyKMIP
+ *   0.10 cannot decode Extractable, Always Sensitive or Never Extractable in a 1.x Get Attributes
+ *   of all attributes. Their absence reads as the defaults (Get checks Sensitive === true and
+ *   Extractable === false).
  * The nodes are stored with every record; the attribute rules decide in which versions they are
  * visible (objects/attributes.ts visibleAttributes).
  */
@@ -53,23 +58,24 @@ function flagOf(attrs: ReadonlyMap<AttributeKey, readonly TtlvNode[]>, key: Attr
   return n?.type === 'Boolean' ? n.value : undefined;
 }
 
+/** Set the Key Format Type attribute from the Key Block of `body` (objects the server generates; see the module note). */
+export function stampKeyFormatType(attrs: Map<AttributeKey, TtlvNode[]>, body: StructureNode): void {
+  const fmt = keyBlockOfBody(body)?.value.find((c) => c.tag === Tag.KeyFormatType);
+  if (fmt?.type === 'Enumeration') attrs.set('KeyFormatType', [{ tag: Tag.KeyFormatType, type: 'Enumeration', value: fmt.value }]);
+}
+
 /**
- * What the server sets on every object it stores: Key Format Type from the Key Block of `body`
- * (none: not set), Lease Time (the lease policy's default, on objects with a Key Block: 1.4 §3.20
- * and 2.1 §4.30 name it implicitly set by the operations that make objects), and the Boolean
- * attributes that always have a value.
+ * What the server sets on every object it stores: Lease Time (the lease policy's default, on
+ * objects with a Key Block: 1.4 §3.20 and 2.1 §4.30 name it implicitly set by the operations that
+ * make objects), Fresh, and Always Sensitive / Never Extractable following a given Sensitive /
+ * Extractable.
  */
 export function stampStored(attrs: Map<AttributeKey, TtlvNode[]>, body: StructureNode): void {
-  const kb = keyBlockOfBody(body);
-  const fmt = kb?.value.find((c) => c.tag === Tag.KeyFormatType);
-  if (fmt?.type === 'Enumeration') attrs.set('KeyFormatType', [{ tag: Tag.KeyFormatType, type: 'Enumeration', value: fmt.value }]);
-  if (kb && !attrs.has('LeaseTime')) attrs.set('LeaseTime', [{ tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds }]);
-  const sensitive = flagOf(attrs, 'Sensitive') ?? false;
-  const extractable = flagOf(attrs, 'Extractable') ?? true;
-  if (!attrs.has('Sensitive')) attrs.set('Sensitive', [bool(Tag.Sensitive, sensitive)]);
-  if (!attrs.has('Extractable')) attrs.set('Extractable', [bool(Tag.Extractable, extractable)]);
-  if (!attrs.has('AlwaysSensitive')) attrs.set('AlwaysSensitive', [bool(Tag.AlwaysSensitive, sensitive)]);
-  if (!attrs.has('NeverExtractable')) attrs.set('NeverExtractable', [bool(Tag.NeverExtractable, !extractable)]);
+  if (keyBlockOfBody(body) && !attrs.has('LeaseTime')) attrs.set('LeaseTime', [{ tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds }]);
+  const sensitive = flagOf(attrs, 'Sensitive');
+  const extractable = flagOf(attrs, 'Extractable');
+  if (sensitive !== undefined && !attrs.has('AlwaysSensitive')) attrs.set('AlwaysSensitive', [bool(Tag.AlwaysSensitive, sensitive)]);
+  if (extractable !== undefined && !attrs.has('NeverExtractable')) attrs.set('NeverExtractable', [bool(Tag.NeverExtractable, !extractable)]);
   if (!attrs.has('Fresh')) attrs.set('Fresh', [bool(Tag.Fresh, true)]);
 }
 

@@ -31,7 +31,7 @@ import type { OperationContext, OperationHandler } from './context.js';
 import { checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
 import type { AttributeKey } from '../objects/managed-object.js';
-import { stampGenerated } from '../objects/server-set.js';
+import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
 
 const Request1x = {
@@ -85,6 +85,7 @@ export function pairObjects(choice: PairChoice, keys: GeneratedPair, priv: AttrM
     m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
     const d = keyDigest(body);
     if (d) m.set('Digest', [d]);
+    stampKeyFormatType(m, body);
   }
   addLink(priv, LinkType.PublicKeyLink, pubUid);
   addLink(pub, LinkType.PrivateKeyLink, privUid);

@@ -35,7 +35,7 @@ import type { OperationContext, OperationHandler } from './context.js';
 import type { KeyTemplate } from '../hsm/key-backend.js';
 import { encodeKeyRef, RESIDENT_LABEL_PREFIX, residentTemplate, wantsResident, type ResidentKeys } from '../hsm/resident.js';
 import { newUid } from '../objects/identifiers.js';
-import { stampGenerated } from '../objects/server-set.js';
+import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
@@ -85,7 +85,9 @@ export const create: OperationHandler = {
     const key = randomBytes(decision.bits / 8);
     try {
       attrs.set('Digest', [rawKeyDigest(key)]);
-      const uid = await commitNewObject(ctx, objectType, attrs, symmetricKeyBody(key, alg.value, decision.bits));
+      const body = symmetricKeyBody(key, alg.value, decision.bits);
+      stampKeyFormatType(attrs, body);
+      const uid = await commitNewObject(ctx, objectType, attrs, body);
       return payload(Tag.ResponsePayload, [
         { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
         { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
@@ -116,7 +118,9 @@ async function createResident(
   attrs.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
   attrs.delete('Digest');
   try {
-    await commitNewObject(ctx, objectType, attrs, symmetricKeyBody(undefined, algorithm, bits), { uid, hsmKey: encodeKeyRef(ref) });
+    const body = symmetricKeyBody(undefined, algorithm, bits);
+    stampKeyFormatType(attrs, body);
+    await commitNewObject(ctx, objectType, attrs, body, { uid, hsmKey: encodeKeyRef(ref) });
   } catch (e) {
     await resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid, err }, 'could not remove the token key of a failed Create'));
     throw e;
