@@ -58,6 +58,10 @@ export const RULES = {
     summary: 'The Digest attribute the server computes may use another algorithm, key format or value (a server choice, and a random key has a random digest).',
     where: 'HashingAlgorithm, DigestValue and KeyFormatType inside a Digest attribute of a response (2.x Digest structure, 1.x AttributeValue of an Attribute named "Digest")',
   },
+  'rng-algorithm': {
+    summary: 'The Random Number Generator attribute names the generator the server used (a server choice): its RNGAlgorithm value may differ (the cases print ANSIX9_31; this server states DRBG); the rest must be equal.',
+    where: 'RNGAlgorithm inside a Random Number Generator attribute of a response (2.x RandomNumberGenerator structure, 1.x AttributeValue of an Attribute named "Random Number Generator")',
+  },
   'server-correlation-value': {
     summary: 'A literal ServerCorrelationValue is the one the original server chose, and a server MAY send one: any value passes, and so does its absence.',
     where: 'ResponseHeader/ServerCorrelationValue given as a literal',
@@ -148,6 +152,8 @@ const T = {
   HashingAlgorithm: tag('HashingAlgorithm'),
   DigestValue: tag('DigestValue'),
   KeyFormatType: tag('KeyFormatType'),
+  RandomNumberGenerator: tag('RandomNumberGenerator'),
+  RNGAlgorithm: tag('RNGAlgorithm'),
   ServerCorrelationValue: tag('ServerCorrelationValue'),
   KeyMaterial: tag('KeyMaterial'),
   CriticalityIndicator: tag('CriticalityIndicator'),
@@ -169,6 +175,8 @@ interface Scope {
   readonly inBatchItem: boolean;
   /** Inside a Digest structure. */
   readonly inDigest?: boolean;
+  /** Inside a Random Number Generator attribute value. */
+  readonly inRng?: boolean;
 }
 
 class Sink {
@@ -310,6 +318,7 @@ function cmpScalar(e: ExpNode, a: TtlvNode, s: Scope, b: Bindings, out: Sink, ct
   ) {
     return out.use('generated-key-material');
   }
+  if (s.inRng && en.tag === T.RNGAlgorithm && out.on('rng-algorithm')) return out.use('rng-algorithm');
   if (s.inDigest && (en.tag === T.DigestValue || en.tag === T.HashingAlgorithm || en.tag === T.KeyFormatType) && out.on('digest')) return out.use('digest');
   if (en.type === 'DateTime' && a.type === 'DateTime') {
     const inWindow = a.value >= ctx.window.from && a.value <= ctx.window.to;
@@ -326,9 +335,9 @@ type Policy = {
   omit(e: ExpNode): RuleName | undefined;
 };
 
-function digestNamed(attribute: ExpNode): boolean {
+function attributeNamed(attribute: ExpNode, name: string): boolean {
   const n = attribute.children.find((c) => c.node.tag === T.AttributeName);
-  return n !== undefined && n.node.value === 'Digest';
+  return n !== undefined && n.node.value === name;
 }
 
 function childScope(parent: ExpNode, s: Scope): (e: ExpNode | TtlvNode, idx: number) => Scope {
@@ -343,7 +352,9 @@ function childScope(parent: ExpNode, s: Scope): (e: ExpNode | TtlvNode, idx: num
     const patch: { -readonly [K in keyof Scope]?: Scope[K] } = {};
     if (t === T.ResponseHeader) patch.inHeader = true;
     if (t === T.Digest) patch.inDigest = true;
-    if (t === T.AttributeValue && parent.node.tag === T.Attribute && digestNamed(parent)) patch.inDigest = true;
+    if (t === T.AttributeValue && parent.node.tag === T.Attribute && attributeNamed(parent, 'Digest')) patch.inDigest = true;
+    if (t === T.RandomNumberGenerator) patch.inRng = true;
+    if (t === T.AttributeValue && parent.node.tag === T.Attribute && attributeNamed(parent, 'Random Number Generator')) patch.inRng = true;
     if (t === T.BatchItem && 'node' in x) {
       patch.inBatchItem = true;
       const opNode = x.children.find((c) => c.node.tag === T.Operation);

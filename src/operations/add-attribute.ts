@@ -11,11 +11,11 @@
  * - 1.x (§11.15): Item Not Found (no such object / not the requester's), Object Archived, Permission Denied
  *   (read-only attribute, or not for this object type; also a lifecycle date outside its
  *   states), Illegal Operation (single-valued attribute already present; a Name another object
- *   has), Invalid Field (Attribute Index given; unknown name; wrong value type), Index Out of
+ *   has, or this object already has), Invalid Field (Attribute Index given; unknown name; wrong value type), Index Out of
  *   Bounds (more than MAX_ATTRIBUTE_INSTANCES instances), Application Namespace Not Supported.
  * - 2.x (§6.1.2.1): Item Not Found, Object Archived, Read Only Attribute, Invalid Attribute (unknown, or not for
  *   this object type), Invalid Attribute Value, Attribute Single Valued, Non Unique Name
- *   Attribute, Server Limit Exceeded, Wrong Key Lifecycle State, Invalid Field, Application
+ *   Attribute (another object's Name, or one this object already has), Server Limit Exceeded, Wrong Key Lifecycle State, Invalid Field, Application
  *   Namespace Not Supported.
  */
 import { KmipError } from '../kmip/errors.js';
@@ -33,6 +33,7 @@ import {
 } from '../objects/attributes.js';
 import {
   checkApplicationData,
+  checkNameNotHeld,
   checkNameUnique,
   commitAttribute,
   is2x,
@@ -70,6 +71,7 @@ export const addAttribute: OperationHandler = {
     checkMultiple(key, existing.length, 1, ctx.version, 'add');
     checkInstanceLimit(key, existing.length + 1, MAX_ATTRIBUTE_INSTANCES, ctx.version);
     checkApplicationData(key, value);
+    checkNameNotHeld(ctx, existing, key, value);
     await checkNameUnique(ctx, record.uid, key, value);
     await commitAttribute(ctx, loaded, key, [...existing, value]);
     return payload(Tag.ResponsePayload, [uidNode(record.uid), v2 ? undefined : writeAttribute1x(key, value, existing.length)]);

@@ -21,6 +21,7 @@ import type { KeyPairSpec } from '../crypto/asymmetric.js';
 import type { OperationContext } from './context.js';
 import { byVersion, is2x, withReplaced } from './object-support.js';
 import { openBody, saveRecords, sealBody } from './support.js';
+import { stampStored } from '../objects/server-set.js';
 
 /** The key of an attribute item in a 1.x Template-Attribute or 2.x Attributes structure (undefined: a Template name). */
 function itemKey(ctx: OperationContext, n: TtlvNode): AttributeKey | undefined {
@@ -147,6 +148,7 @@ export interface NewObject {
 /** A new record (lifecycle Create, sealed body) ready to commit with others. */
 export async function newRecord(ctx: OperationContext, o: NewObject): Promise<ObjectRecord> {
   const lc = applyEvent(null, { type: 'Create', attributes: o.attributes }, ctx.now, ctx.version);
+  stampStored(o.attributes, o.body);
   const attributes = withReplaced(o.attributes, lc.setAttributes);
   const { sealedBody, kekId } = await sealBody(ctx, o.uid, o.body);
   return { v: 1, uid: o.uid, objectType: o.objectType, owner: ctx.principal.id, state: lc.state, attributes, sealedBody, kekId, revision: 0 };

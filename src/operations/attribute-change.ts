@@ -20,6 +20,7 @@ import { ResultReason, State } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import { applyEvent, effectiveState } from '../objects/lifecycle.js';
+import { followChange } from '../objects/server-set.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import { indexValue } from '../store/index-encoding.js';
 import type { TtlvNode } from '../ttlv/node.js';
@@ -62,7 +63,7 @@ export async function commitAttribute(ctx: OperationContext, loaded: LoadedObjec
     throw new KmipError(ResultReason.PermissionDenied, 'the key is HSM-resident and can never be extractable');
   }
   const event = LIFECYCLE_DATES[key];
-  let attrs = withAttribute(record.attributes, key, nodes);
+  let attrs = followChange(withAttribute(record.attributes, key, nodes), key);
   let state: number;
   const only = nodes[0];
   if (event !== undefined && nodes.length === 1 && only?.type === 'DateTime') {
@@ -93,6 +94,19 @@ export async function checkNameUnique(ctx: OperationContext, uid: string, key: A
       'another object already has this Name',
     );
   }
+}
+
+/**
+ * Refuse adding a Name whose Name Value the object itself already holds: a second instance with
+ * the same value breaks the uniqueness of Name as much as another object's would (test case
+ * BL-M-8-21: Add Attribute of the object's own Name → Non Unique Name Attribute).
+ */
+export function checkNameNotHeld(ctx: OperationContext, existing: readonly TtlvNode[], key: AttributeKey, node: TtlvNode): void {
+  if (key !== 'Name' || node.type !== 'Structure') return;
+  const value = node.value.find((c) => c.tag === Tag.NameValue)?.value;
+  if (typeof value !== 'string') return;
+  const held = existing.some((n) => n.type === 'Structure' && n.value.some((c) => c.tag === Tag.NameValue && c.value === value));
+  if (held) throw new KmipError(is2x(ctx.version) ? ResultReason.NonUniqueNameAttribute : ResultReason.IllegalOperation, 'the object already has this Name');
 }
 
 /**

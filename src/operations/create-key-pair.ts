@@ -7,10 +7,11 @@
  * for single-valued attributes, multi-valued ones are the union (Protection Storage Masks accepted
  * and ignored). The server sets Cryptographic Algorithm/Length on both, a Cryptographic Usage Mask
  * when none is given (Sign / Verify), Link Public Key on the private key and Link Private Key on the
- * public key, Digest, and the lifecycle dates; both records are written in one atomic commit. The
- * ID Placeholder becomes the private key's uid. Stored forms: objects/key-formats.ts. With a
- * PKCS#11 backend, a private key asked to be non-Extractable (or every one under
- * hsm.residentKeys = always) is generated in the HSM and stays there: createResidentPair.
+ * public key, Digest, Original Creation Date, Random Number Generator, Key Format Type, and the
+ * lifecycle dates; both records are written in one atomic commit. The ID Placeholder becomes the
+ * private key's uid. Stored forms: objects/key-formats.ts. With a PKCS#11 backend, a private key
+ * asked to be non-Extractable (or every one under hsm.residentKeys = always) is generated in the
+ * HSM and stays there: createResidentPair.
  *
  * Result Reasons:
  * - Missing Data: no Cryptographic Algorithm.
@@ -36,6 +37,7 @@ import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
 import type { AttributeKey } from '../objects/managed-object.js';
+import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
 
 const Request1x = {
@@ -89,6 +91,7 @@ export function pairObjects(choice: PairChoice, keys: GeneratedPair, priv: AttrM
     m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
     const d = keyDigest(body);
     if (d) m.set('Digest', [d]);
+    stampKeyFormatType(m, body);
   }
   addLink(priv, LinkType.PublicKeyLink, pubUid);
   addLink(pub, LinkType.PrivateKeyLink, privUid);
@@ -109,6 +112,8 @@ export const createKeyPair: OperationHandler = {
     defaultMasks(priv, pub);
     normalizeUsageLimits(priv, v);
     normalizeUsageLimits(pub, v);
+    stampGenerated(priv, ctx.now);
+    stampGenerated(pub, ctx.now);
     await checkNamesUnique(ctx, priv, 'CreateKeyPair');
     await checkNamesUnique(ctx, pub, 'CreateKeyPair');
     await checkNamesUnique(ctx, new Map([['Name', [...(priv.get('Name') ?? []), ...(pub.get('Name') ?? [])]]]), 'CreateKeyPair');

@@ -9,8 +9,8 @@
  * Attributes: 1.x Template-Attribute (with Template names, objects registered by 1.x clients) or
  * 2.x Attributes (Protection Storage Masks accepted and ignored: one storage class). The server sets
  * Unique Identifier, Object Type, State (lifecycle Create: Pre-Active, or Active when the Activation
- * Date has passed), Initial Date, Last Change Date, Digest (SHA-256 of the Raw key), and the Usage
- * Limits Count. The new uid becomes the ID Placeholder.
+ * Date has passed), Initial Date, Last Change Date, Original Creation Date, Random Number Generator,
+ * Key Format Type, Digest (SHA-256 of the Raw key), and the Usage Limits Count. The new uid becomes the ID Placeholder.
  *
  * Result Reasons:
  * - Invalid Field (1.x) / Invalid Object Type (2.x): an Object Type other than Symmetric Key.
@@ -35,6 +35,7 @@ import type { OperationContext, OperationHandler } from './context.js';
 import type { KeyTemplate } from '../hsm/key-backend.js';
 import { encodeKeyRef, RESIDENT_LABEL_PREFIX, residentTemplate, wantsResident, type ResidentKeys } from '../hsm/resident.js';
 import { newUid } from '../objects/identifiers.js';
+import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
@@ -70,6 +71,7 @@ export const create: OperationHandler = {
       attrs.set('CryptographicUsageMask', [{ tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask }]);
     }
     normalizeUsageLimits(attrs, v);
+    stampGenerated(attrs, ctx.now);
     await checkNamesUnique(ctx, attrs, 'Create');
 
     const resident = ctx.services.resident;
@@ -83,7 +85,9 @@ export const create: OperationHandler = {
     const key = randomBytes(decision.bits / 8);
     try {
       attrs.set('Digest', [rawKeyDigest(key)]);
-      const uid = await commitNewObject(ctx, objectType, attrs, symmetricKeyBody(key, alg.value, decision.bits));
+      const body = symmetricKeyBody(key, alg.value, decision.bits);
+      stampKeyFormatType(attrs, body);
+      const uid = await commitNewObject(ctx, objectType, attrs, body);
       return payload(Tag.ResponsePayload, [
         { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
         { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
@@ -114,7 +118,9 @@ async function createResident(
   attrs.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
   attrs.delete('Digest');
   try {
-    await commitNewObject(ctx, objectType, attrs, symmetricKeyBody(undefined, algorithm, bits), { uid, hsmKey: encodeKeyRef(ref) });
+    const body = symmetricKeyBody(undefined, algorithm, bits);
+    stampKeyFormatType(attrs, body);
+    await commitNewObject(ctx, objectType, attrs, body, { uid, hsmKey: encodeKeyRef(ref) });
   } catch (e) {
     await resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid, err }, 'could not remove the token key of a failed Create'));
     throw e;

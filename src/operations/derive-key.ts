@@ -51,6 +51,7 @@ import { hashDerive, hkdfDerive, hmacDerive, pbkdf2Derive, type KdfHash } from '
 import { openSymmetricCipher, type CryptoParams } from '../crypto/mechanism.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
+import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { openBody, touched } from './support.js';
@@ -263,6 +264,8 @@ export const deriveKey: OperationHandler = {
             };
       const digest = keyDigest(body);
       if (digest) attrs.set('Digest', [digest]);
+      stampGenerated(attrs, ctx.now);
+      stampKeyFormatType(attrs, body);
       for (const b of bases) addLink(attrs, LinkType.DerivationBaseObjectLink, b.record.uid);
       const fresh = await newRecord(ctx, { uid, objectType, attributes: attrs, body });
       const changed = [...new Map(bases.map((b) => [b.record.uid, b.record])).values()].map((old) => {

@@ -2,7 +2,9 @@
  * Get Attribute List. KMIP 1.4 §4.13 (Tables 198-199), KMIP 2.1 §6.1.21 (Tables 226-227).
  *
  * The attributes the object has, as the client's version sees them (stored plus Unique
- * Identifier, Object Type, State): 1.x Attribute Name text strings ("Cryptographic Algorithm",
+ * Identifier, Object Type, State), in the order of the OASIS test cases (the spec sets none):
+ * Unique Identifier, Short Unique Identifier, Object Type, Cryptographic Algorithm and Length, then
+ * the others by name, custom and vendor attributes last: 1.x Attribute Name text strings ("Cryptographic Algorithm",
  * "x-ID"); 2.x Attribute References (the attribute's tag as an Enumeration, or {Vendor
  * Identification, Attribute Name} for a vendor attribute, as test case TL-M-3-21 shows).
  *
@@ -21,6 +23,18 @@ import type { OperationHandler } from './context.js';
 import { allAttributes } from './support.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
+
+/** Listed first, in this order; the rest follow by name (the order of the OASIS test cases, e.g. SKFF-M-10-14). */
+const FIRST: readonly AttributeKey[] = ['UniqueIdentifier', 'ShortUniqueIdentifier', 'ObjectType', 'CryptographicAlgorithm', 'CryptographicLength'];
+
+/** The list order: FIRST, then standard attributes by name, then custom/vendor ones as stored. */
+export function listOrder(keys: readonly AttributeKey[]): AttributeKey[] {
+  const rank = (k: AttributeKey) => (FIRST.includes(k) ? FIRST.indexOf(k) : parseCustomKey(k) ? FIRST.length + 1 : FIRST.length);
+  return keys
+    .map((k, i) => ({ k, i }))
+    .sort((a, b) => rank(a.k) - rank(b.k) || (rank(a.k) === FIRST.length ? (a.k < b.k ? -1 : a.k > b.k ? 1 : 0) : a.i - b.i))
+    .map((x) => x.k);
+}
 
 /** A 2.x Attribute Reference for a record key (2.1 §7.3). */
 export function attributeReference2x(key: AttributeKey): TtlvNode {
@@ -46,7 +60,7 @@ export const getAttributeList: OperationHandler = {
   async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Get Attribute List request payload' });
     const { record, state } = await loadFor(ctx, req.uid, 'GetAttributeList');
-    const keys = [...visibleAttributes(allAttributes(record, state), ctx.version).keys()];
+    const keys = listOrder([...visibleAttributes(allAttributes(record, state), ctx.version).keys()]);
     const names = is2x(ctx.version)
       ? keys.map(attributeReference2x)
       : keys.map((k): TtlvNode => ({ tag: Tag.AttributeName, type: 'TextString', value: attributeName1x(k) }));

@@ -13,6 +13,8 @@
  * registered (kept in the sealed body; no wrapping key is used). A
  * key stored as registered (wrapped under a key the server does not hold, or that may not unwrap) is
  * returned as stored, and Not Wrapped unwraps it then if the wrapping key allows it now.
+ * The first Get that serves an object sets its Fresh attribute to False (a durable write, Last
+ * Change Date stamped).
  *
  * Result Reasons:
  * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
@@ -43,7 +45,8 @@ import { inKeyFormat, isWrapped, keyCompressionTypeOf } from '../objects/object-
 import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-formats.js';
 import type { OperationHandler } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
-import { openBody, resolveUid } from './support.js';
+import { openBody, resolveUid, saveRecords, touched } from './support.js';
+import { isFresh, served } from '../objects/server-set.js';
 import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet } from './key-wrapping.js';
 
 const Request = {
@@ -112,6 +115,8 @@ export const get: OperationHandler = {
       const registered = stored.registered;
       body = { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? registered : c)) };
     }
+    // Served: Fresh becomes False (2.1 §4.24, 1.4 §3.34), a server change of an attribute.
+    if (isFresh(record.attributes)) await saveRecords(ctx, [{ record: { ...record, attributes: touched(served(record.attributes), ctx.now), state }, previous: record }]);
     return payload(Tag.ResponsePayload, [
       { tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType },
       { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },

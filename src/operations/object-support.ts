@@ -35,6 +35,7 @@ import { indexText } from '../store/index-encoding.js';
 import type { OperationContext } from './context.js';
 import { loadObject, objectGroups, openBody, saveRecords, sealBody, type LoadedObject } from './support.js';
 import { creationOrderEntry } from './locate-order.js';
+import { stampStored } from '../objects/server-set.js';
 
 export const is2x = (v: KmipVersion): boolean => v.major >= 2;
 
@@ -218,6 +219,7 @@ export async function commitNewObject(
 ): Promise<string> {
   const uid = opts.uid ?? newUid();
   const lc = applyEvent(null, { type: 'Create', attributes: attrs }, ctx.now, ctx.version);
+  stampStored(attrs, body);
   const attributes = withReplaced(attrs, lc.setAttributes);
   const { sealedBody, kekId } = await sealBody(ctx, uid, body);
   const record: ObjectRecord = {

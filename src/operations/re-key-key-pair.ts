@@ -25,6 +25,7 @@ import { resolveUid } from './support.js';
 import { addLink, choosePair, commitAll, newRecord } from './asymmetric-support.js';
 import { generatePair, pairAttributes, pairObjects, residentPairObjects } from './create-key-pair.js';
 import { residentPairTemplate, wantsResident } from '../hsm/resident.js';
+import { stampGenerated } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
 
 const Request1x = {
@@ -83,6 +84,8 @@ export const reKeyKeyPair: OperationHandler = {
     const choice = choosePair(ctx, priv, pub);
     normalizeUsageLimits(priv, v);
     normalizeUsageLimits(pub, v);
+    stampGenerated(priv, ctx.now);
+    stampGenerated(pub, ctx.now);
     // Names the request gives must be free; the moved Names are the existing keys' own.
     for (const a of [asked.priv, asked.pub]) if (a.has('Name')) await checkNamesUnique(ctx, new Map([['Name', a.get('Name')!]]), 'ReKeyKeyPair');
 

@@ -24,6 +24,7 @@ import type { OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { resolveUid } from './support.js';
 import { addLink, commitAll, newRecord, newUid } from './asymmetric-support.js';
+import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
 
 const Request1x = {
@@ -62,6 +63,7 @@ export const reKey: OperationHandler = {
     if (!decision.ok) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), decision.why);
     attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: decision.bits }]);
     normalizeUsageLimits(attrs, v);
+    stampGenerated(attrs, ctx.now);
     if (asked.has('Name')) await checkNamesUnique(ctx, new Map([['Name', asked.get('Name')!]]), 'ReKey');
 
     const key = randomBytes(decision.bits / 8);
@@ -69,7 +71,9 @@ export const reKey: OperationHandler = {
       const uid = newUid();
       attrs.set('Digest', [rawKeyDigest(key)]);
       addLink(attrs, LinkType.ReplacedObjectLink, old.uid);
-      const fresh = await newRecord(ctx, { uid, objectType: ObjectType.SymmetricKey, attributes: attrs, body: symmetricKeyBody(key, alg.value, decision.bits) });
+      const body = symmetricKeyBody(key, alg.value, decision.bits);
+      stampKeyFormatType(attrs, body);
+      const fresh = await newRecord(ctx, { uid, objectType: ObjectType.SymmetricKey, attributes: attrs, body });
       await commitAll(ctx, [fresh], [{ record: replacedRecord(old, uid, ctx.now), previous: old }]);
       ctx.batch.idPlaceholder = uid;
       return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);

@@ -5,7 +5,8 @@
  *     Object Type (2.x) / Illegal Operation (1.x);
  *   - lifecycle (1.4 §3.22 / 2.1 §4.57): Sign needs Active; Verify Active, Deactivated or
  *     Compromised; otherwise Wrong Key Lifecycle State (2.x; test case CS-AC-M-8-21) / Permission
- *     Denied (1.x);
+ *     Denied (1.x); the same reasons for Sign after the key's Protect Stop Date and Verify before
+ *     its Process Start Date;
  *   - the Cryptographic Usage Mask must hold Sign / Verify: Incompatible Cryptographic Usage Mask
  *     (2.x) / Permission Denied (1.x);
  *   - a destroyed key: Object Destroyed (2.x) / Key Value Not Present (1.x); a wrapped or unreadable
@@ -18,6 +19,7 @@
  *   Refusals: Unsupported Cryptographic Parameters / Bad Cryptographic Parameters (2.x), Invalid
  *   Field (1.x).
  */
+import { dateAttribute } from '../objects/lifecycle.js';
 import type { KeyObject } from 'node:crypto';
 import { CryptographicAlgorithm, DigitalSignatureAlgorithm, HashingAlgorithm, ObjectType, PaddingMethod, ResultReason, State } from '../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
@@ -152,6 +154,16 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
   if (isDestroyed(state)) throw new KmipError(is2x(v) ? ResultReason.ObjectDestroyed : ResultReason.KeyValueNotPresent, `object ${uid} has been destroyed`);
   if (!ALLOWED_STATES[use].includes(state)) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState), `${use} is not permitted in the key's state`);
+  }
+  // Sign applies protection, Verify processes it: the same date limits as Encrypt/Decrypt
+  // (crypto-support.ts loadKeyFor; test case CS-AC-M-8-21).
+  const wrongDate = byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState);
+  if (use === 'Sign') {
+    const stop = dateAttribute(record.attributes, 'ProtectStopDate');
+    if (stop !== undefined && ctx.now > stop) throw new KmipError(wrongDate, `the key ${uid} is past its Protect Stop Date`);
+  } else {
+    const start = dateAttribute(record.attributes, 'ProcessStartDate');
+    if (start !== undefined && ctx.now < start) throw new KmipError(wrongDate, `the key ${uid} is before its Process Start Date`);
   }
   const mask = int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0;
   const bit = use === 'Sign' ? CryptographicUsageMask.Sign : CryptographicUsageMask.Verify;

@@ -202,6 +202,18 @@ describe('tolerance rules', () => {
     expect(cmp(other('aa'), other('bb')).diffs).toHaveLength(1);
   });
 
+  it('rng-algorithm: only the RNG Algorithm of a Random Number Generator attribute may differ', () => {
+    const rng = (alg: string, len = 256) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="x"/><Attributes><RandomNumberGenerator><RNGAlgorithm type="Enumeration" value="${alg}"/><CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="${len}"/></RandomNumberGenerator></Attributes>`));
+    expectRule('rng-algorithm', rng('ANSIX9_31'), rng('DRBG'));
+    // The other fields are compared exactly, and so is an RNG Algorithm elsewhere (Query's RNG Parameters).
+    expect(cmp(rng('ANSIX9_31'), rng('DRBG', 128)).diffs).toHaveLength(1);
+    const q = (alg: string) => resp(item('Query', `<RNGParameters><RNGAlgorithm type="Enumeration" value="${alg}"/></RNGParameters>`));
+    expect(cmp(q('ANSIX9_31'), q('DRBG')).diffs).toHaveLength(1);
+    // 1.x: the AttributeValue of an Attribute named "Random Number Generator".
+    const rng1 = (alg: string) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="x"/><Attribute><AttributeName type="TextString" value="Random Number Generator"/><AttributeValue><RNGAlgorithm type="Enumeration" value="${alg}"/></AttributeValue></Attribute>`), { major: 1, minor: 4 });
+    expectRule('rng-algorithm', rng1('ANSIX9_31'), rng1('DRBG'));
+  });
+
   it('server-correlation-value: other value or absent', () => {
     const body = item('Destroy', '<UniqueIdentifier type="TextString" value="x"/>');
     const hdr = (v: string) => resp(body, { header: `<ServerCorrelationValue type="TextString" value="${v}"/>` });

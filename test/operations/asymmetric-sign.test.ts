@@ -182,6 +182,30 @@ describe.each([
   });
 });
 
+describe('Protect Stop / Process Start dates of key pairs', () => {
+  it('Sign is refused past the Protect Stop Date, Signature Verify before the Process Start Date (CS-AC-M-8-21; 2.x: 1.4 keeps those dates to symmetric keys)', async () => {
+    const v = V2_1;
+    const wrongState = ResultReason.WrongKeyLifecycleState;
+    const now = Math.floor(Date.now() / 1000);
+    const pair = async (stop: number, start: number) => {
+      const uids = pairUids(
+        await ok(c, v, Operation.CreateKeyPair, keyPairPayload(v, rsa2048, [attr.cryptographicUsageMask(SIGN), t.date(Tag.ProtectStopDate, BigInt(stop))], [attr.cryptographicUsageMask(VERIFY), t.date(Tag.ProcessStartDate, BigInt(start))])),
+      );
+      await ok(c, v, Operation.Activate, [uidNode(uids.priv)]);
+      await ok(c, v, Operation.Activate, [uidNode(uids.pub)]);
+      return uids;
+    };
+    // Within both limits: works.
+    const good = await pair(now + 3600, now - 3600);
+    const sig = await sign(v, good.priv, MSG);
+    expect(await verify(v, good.pub, MSG, sig)).toBe(ValidityIndicator.Valid);
+    // Past Protect Stop / before Process Start: refused although Active.
+    const bad = await pair(now - 3600, now + 3600);
+    expect((await fails(c, v, Operation.Sign, [uidNode(bad.priv), t.bytes(Tag.Data, MSG)])).reason).toBe(wrongState);
+    expect((await fails(c, v, Operation.SignatureVerify, [uidNode(bad.pub), t.bytes(Tag.Data, MSG), t.bytes(Tag.SignatureData, sig)])).reason).toBe(wrongState);
+  });
+});
+
 describe('known answers', () => {
   const v = V2_1;
   const register = async (type: number, tag: number, format: number, material: Uint8Array | TtlvNode, mask: number) =>

@@ -123,6 +123,10 @@ describe('Add Attribute', () => {
     // A destroyed object's name is free again.
     await seed(srv, { state: State.Destroyed, attributes: [['Name', [name('freed')]]] });
     ok(await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(name('freed'))]));
+    // A Name the object itself already has (BL-M-8-21): refused too (1.x: Illegal Operation), another one is fine.
+    failed(await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(name('freed'))]), ResultReason.NonUniqueNameAttribute);
+    failed(await call(c, V14, Operation.AddAttribute, [uidText(uid), attr1('Name', name('freed'))]), ResultReason.IllegalOperation);
+    ok(await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(name('freed-2'))]));
   });
 
   it('Activation Date through the life cycle: a past date activates a Pre-Active object; an Active one refuses', async () => {
