@@ -43,7 +43,9 @@ import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import { inKeyFormat, isWrapped, keyCompressionTypeOf } from '../objects/object-body.js';
 import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-formats.js';
-import type { OperationHandler } from './context.js';
+import type { OperationContext, OperationHandler } from './context.js';
+import type { ObjectRecord } from '../objects/managed-object.js';
+import { StoreError } from '../store/object-store.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { openBody, resolveUid, saveRecords, touched } from './support.js';
 import { isFresh, served } from '../objects/server-set.js';
@@ -116,7 +118,7 @@ export const get: OperationHandler = {
       body = { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? registered : c)) };
     }
     // Served: Fresh becomes False (2.1 §4.24, 1.4 §3.34), a server change of an attribute.
-    if (isFresh(record.attributes)) await saveRecords(ctx, [{ record: { ...record, attributes: touched(served(record.attributes), ctx.now), state }, previous: record }]);
+    if (isFresh(record.attributes)) await markServed(ctx, record, state);
     return payload(Tag.ResponsePayload, [
       { tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType },
       { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
@@ -124,3 +126,21 @@ export const get: OperationHandler = {
     ]);
   },
 };
+
+/**
+ * Fresh becomes False. Concurrent first Gets of one object (or any concurrent change) must not
+ * fail the Get: on a revision conflict the record is read again, and the write is retried only
+ * while the object is still Fresh.
+ */
+async function markServed(ctx: OperationContext, record: ObjectRecord, state: number): Promise<void> {
+  let current: ObjectRecord | undefined = record;
+  for (let attempt = 0; current && isFresh(current.attributes); attempt++) {
+    try {
+      await saveRecords(ctx, [{ record: { ...current, attributes: touched(served(current.attributes), ctx.now), state: attempt === 0 ? state : current.state }, previous: current }]);
+      return;
+    } catch (e) {
+      if (!(e instanceof KmipError && e.cause instanceof StoreError) || attempt >= 8) throw e;
+      current = await ctx.services.store.get(record.uid);
+    }
+  }
+}

@@ -145,6 +145,17 @@ describe('Boolean attributes that always have a value', () => {
     expect(valueOf((await get21(uid, [Tag.Fresh])).get(Tag.Fresh))).toBe(false);
   });
 
+  it('concurrent first Gets of one fresh key all succeed (the Fresh update retries a lost race)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const uid = await create(V2_1);
+      const clients = await Promise.all([0, 1, 2, 3, 4, 5].map(() => srv.client()));
+      const results = await Promise.all(clients.map((k) => ok(k, V2_1, Operation.Get, [uidNode(uid)])));
+      expect(results).toHaveLength(6);
+      expect(valueOf((await get21(uid, [Tag.Fresh])).get(Tag.Fresh))).toBe(false);
+      await Promise.all(clients.map((k) => k.close()));
+    }
+  });
+
   it('Register with Fresh false keeps it false', async () => {
     const uid = await register([t.bool(Tag.Fresh, false)]);
     expect(valueOf((await get21(uid, [Tag.Fresh])).get(Tag.Fresh))).toBe(false);

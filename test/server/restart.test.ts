@@ -119,6 +119,10 @@ async function snapshot(k: TestKms): Promise<Snapshot> {
   const { s21, s14 } = await sessions(k);
   const snap: Snapshot = { attributes: {}, states: {}, bytes: {}, locate: {}, refusals: {} };
   for (const [key, m] of Object.entries(made)) {
+    // Get first: the first Get turns Fresh false, so reading attributes after it keeps snapshots repeatable.
+    const got = await s21.call(Operation.Get, getPayload(m.uid));
+    if (got.payload && got.status === 0) snap.bytes[key] = contentBytes(got.payload);
+    else snap.refusals[`get:${key}`] = got.reason;
     const a21 = readGetAttributes(V2_1, await s21.ok(Operation.GetAttributes, getAttributesPayload(V2_1, m.uid)));
     const a14 = readGetAttributes(V1_4, await s14.ok(Operation.GetAttributes, getAttributesPayload(V1_4, m.uid)));
     snap.attributes[key] = {
@@ -129,9 +133,6 @@ async function snapshot(k: TestKms): Promise<Snapshot> {
     };
     const st = single(a21, 'State');
     snap.states[key] = st?.type === 'Enumeration' ? st.value : -1;
-    const got = await s21.call(Operation.Get, getPayload(m.uid));
-    if (got.payload && got.status === 0) snap.bytes[key] = contentBytes(got.payload);
-    else snap.refusals[`get:${key}`] = got.reason;
   }
   for (const [name, q] of Object.entries(LOCATES)) {
     for (const s of [s21, s14]) {
