@@ -7,11 +7,12 @@
  * Status Mask, Object Group Member. The matching rules are in locate-filters.ts.
  *
  * How it answers, without reading every record:
- * 1. candidates from the store's indexes: one query per requested attribute (State through
- *    `storedStatesThatCanBe`, since the effective state can be ahead of the stored one), the
- *    storage status (the stored state: destroyed states are final, so exact), and the requester's
- *    reach (own objects via `$owner`, granted Object Groups; administrators and "*" grants
- *    unrestricted), intersected smallest first;
+ * 1. candidates from the store's indexes: one bounded probe per requested attribute (State
+ *    through `storedStatesThatCanBe`, since the effective state can be ahead of the stored one);
+ *    when some are narrow (≤ NARROW_ENOUGH objects), their intersection; otherwise the full sets
+ *    with the storage status (the stored state: destroyed states are final, so exact) and the
+ *    requester's reach (own objects via `$owner`, granted Object Groups; administrators and "*"
+ *    grants unrestricted), intersected smallest first;
  * 2. each candidate loaded and verified exactly: access (`allows`, operation "Locate"), storage
  *    status, every filter against the attributes as the client would read them now.
  * With Maximum Items and no narrowing attribute, the creation-order index is walked newest first
@@ -141,26 +142,42 @@ async function union(ctx: OperationContext, queries: readonly IndexQuery[]): Pro
   return out;
 }
 
-/** The uids the indexes allow: a superset of the answer, never every record unless asked for every record. */
-async function candidates(ctx: OperationContext, req: LocateRequest): Promise<Set<string>> {
+/**
+ * The requested attributes' index sets that are narrow (at most NARROW_ENOUGH uids), each read
+ * with a bounded probe so a wide one costs NARROW_ENOUGH entries, not the whole field. `null`:
+ * nothing can match.
+ */
+async function narrowSets(ctx: OperationContext, req: LocateRequest): Promise<Set<string>[] | null> {
   const sets: Set<string>[] = [];
   for (const f of req.filters) {
     if (f.key === 'UniqueIdentifier') {
       // Every instance must match the one uid an object has: one distinct value, or nothing.
       const ids = new Set(f.nodes.map((n) => (n.type === 'TextString' ? n.value : '')));
-      sets.push(ids.size === 1 && !ids.has('') ? ids : new Set());
+      if (ids.size !== 1 || ids.has('')) return null;
+      sets.push(ids);
       continue;
     }
     const plan = indexQueries(f);
-    if (plan === null) return new Set();
-    for (const any of plan) sets.push(await union(ctx, any));
+    if (plan === null) return null;
+    for (const any of plan) {
+      const set = new Set<string>();
+      for (const q of any) {
+        for (const uid of await ctx.services.store.find(q, NARROW_ENOUGH + 1)) set.add(uid);
+        if (set.size > NARROW_ENOUGH) break;
+      }
+      if (set.size <= NARROW_ENOUGH) sets.push(set); // every entry was read: the exact set
+    }
   }
-  // When the requested attributes already narrow the search to a few objects, the wide sets
-  // below (every object in the searched storage, every object the requester can reach: the
-  // whole store, typically) are not read: `locateRecords` checks storage and access of each
-  // candidate exactly anyway, so they only ever narrowed. Reading them made a Locate by name
-  // cost O(objects).
-  if (sets.length > 0 && Math.min(...sets.map((s) => s.size)) <= NARROW_ENOUGH) return intersect(sets);
+  return sets;
+}
+
+/**
+ * The uids the indexes allow when no requested attribute is narrow: every requested attribute's
+ * set, the searched storage and the requester's reach, intersected (a superset of the answer).
+ */
+async function wideCandidates(ctx: OperationContext, req: LocateRequest): Promise<Set<string>> {
+  const sets: Set<string>[] = [];
+  for (const f of req.filters) for (const any of indexQueries(f) ?? []) sets.push(await union(ctx, any));
   sets.push(await union(ctx, req.storedStates.map((s) => ({ field: RecordField.State, equals: indexEnum(s) }))));
   if (req.storage.archived && !req.storage.online && !req.storage.destroyed) sets.push(await union(ctx, [{ field: 'ArchiveDate', exists: true }]));
   const groups = ctx.services.access.grantedGroups(ctx.principal, 'Locate');
@@ -207,10 +224,21 @@ function answers(ctx: OperationContext, req: LocateRequest, record: ObjectRecord
 
 /** Load and verify each candidate exactly; the matches, most recently created first. */
 export async function locateRecords(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[]> {
-  const walked = await newestFirst(ctx, req);
-  if (walked) return walked;
+  const narrow = await narrowSets(ctx, req);
+  if (narrow === null) return [];
+  let candidates: Set<string>;
+  if (narrow.length > 0) {
+    // A requested attribute already narrows the search to a few objects: the other sets (every
+    // object in the searched storage, every object the requester can reach: the whole store,
+    // typically) are not read, since each candidate is verified exactly below.
+    candidates = intersect(narrow);
+  } else {
+    const walked = await newestFirst(ctx, req);
+    if (walked) return walked;
+    candidates = await wideCandidates(ctx, req);
+  }
   const found: ObjectRecord[] = [];
-  for (const uid of await candidates(ctx, req)) {
+  for (const uid of candidates) {
     const record = await ctx.services.store.get(uid);
     if (record && answers(ctx, req, record)) found.push(record);
   }
@@ -223,8 +251,8 @@ const WALK_PAGE = 256;
 
 /**
  * Locate with Maximum Items (and no Offset Items, which needs the count of every match) when
- * no requested attribute narrows the search to a few objects (a Locate by State, by Object Type,
- * or with no attributes): walk the creation-order index newest first, verifying each object,
+ * no requested attribute narrows the search to a few objects (the caller checked: a Locate by
+ * State, by Object Type, or with no attributes): walk the creation-order index newest first, verifying each object,
  * and stop at Maximum Items. Cost: the objects visited, not the store's size; memory: one page.
  * Undefined when the request does not qualify, or when the walk did not see every object (a
  * record without a creation stamp, from before stamps existed): then the index path answers.
@@ -232,7 +260,6 @@ const WALK_PAGE = 256;
 async function newestFirst(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[] | undefined> {
   const max = req.maximumItems;
   if (max === undefined || req.offsetItems !== undefined || req.objectGroupMember !== undefined) return undefined;
-  if (await anyNarrowFilter(ctx, req)) return undefined;
   const store = ctx.services.store;
   const found: ObjectRecord[] = [];
   let visited = 0;
@@ -250,24 +277,6 @@ async function newestFirst(ctx: OperationContext, req: LocateRequest): Promise<O
     cursor = page.cursor;
   }
   return visited >= (await store.count()) ? found : undefined;
-}
-
-/** Whether some requested attribute's index entries number at most NARROW_ENOUGH (read as a bounded probe). */
-async function anyNarrowFilter(ctx: OperationContext, req: LocateRequest): Promise<boolean> {
-  for (const f of req.filters) {
-    if (f.key === 'UniqueIdentifier') return true;
-    const plan = indexQueries(f);
-    if (plan === null) return true; // matches nothing: the index path answers at once
-    for (const any of plan) {
-      let n = 0;
-      for (const q of any) {
-        n += (await ctx.services.store.find(q, NARROW_ENOUGH + 1)).length;
-        if (n > NARROW_ENOUGH) break;
-      }
-      if (n <= NARROW_ENOUGH) return true;
-    }
-  }
-  return false;
 }
 
 export const locate: OperationHandler = {

@@ -79,7 +79,8 @@ export async function signatureFlow(
   if (req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'Digested Data is single-part; a multi-part signature takes Data');
   const data = req.data?.value ?? new Uint8Array(0);
   let uid: string;
-  let state: SignatureParts;
+  let state: SignatureParts | undefined;
+  let loaded: Awaited<ReturnType<typeof loadSigningKey>>;
   let cv = flags.correlation;
   if (cv) {
     const s = store.get(ctx.principal.id, use, cv);
@@ -90,30 +91,19 @@ export async function signatureFlow(
     state = s.state as SignatureParts;
   } else {
     uid = resolveUid(ctx, req.uid);
-    const { record, key } = await loadSigningKey(ctx, uid, use);
-    state = { scheme: signatureScheme(ctx, key, signatureParams(req.cryptographicParameters, record), use), parts: [], bytes: 0 };
   }
-  const closeOnError = <T>(f: () => T): T => {
-    try {
-      return f();
-    } catch (e) {
-      if (cv) store.close(cv);
-      throw e;
-    }
-  };
-  closeOnError(() => {
+  // One load per part: it re-checks the key (a key revoked between parts stops the operation).
+  try {
+    loaded = await loadSigningKey(ctx, uid, use);
+    state ??= { scheme: signatureScheme(ctx, loaded.key, signatureParams(req.cryptographicParameters, loaded.record), use), parts: [], bytes: 0 };
     state.bytes += data.length;
     if (state.bytes > CIPHER_POLICY.maxDataBytes) throw new KmipError(ResultReason.InvalidField, `a multi-part signature is limited to ${CIPHER_POLICY.maxDataBytes} bytes`);
     state.parts.push(data);
-  });
-  let key: KeyObject;
-  let hsm: ResidentSigningKey | undefined;
-  try {
-    ({ key, hsm } = await loadSigningKey(ctx, uid, use));
   } catch (e) {
     if (cv) store.close(cv);
     throw e;
   }
+  const { key, hsm } = loaded;
   ctx.batch.idPlaceholder = uid;
   if (!flags.final) {
     cv ??= store.open(ctx.principal.id, use, uid, state);
