@@ -43,7 +43,7 @@ export async function clientOptions(certs: DevCertPaths, host: string, port: num
   };
 }
 
-function groupAlive(pgid: number): boolean {
+export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
     return true;
@@ -128,10 +128,13 @@ export async function startOurServer(opts: OurServerOptions): Promise<BenchTarge
   };
 }
 
-/** PyKMIP's server (0.10, Debian python3-pykmip), everything in `dir`. */
-export async function startPyKmipServer(dir: string, certs: DevCertPaths, python = '/usr/bin/python3'): Promise<BenchTarget> {
+/**
+ * PyKMIP's server configuration in `dir` (server.conf, policies/, pykmip.db): loopback on `port`,
+ * our dev certificates, TLS client authentication. Shared by the bench and the interop tests.
+ */
+export async function writePyKmipServerConfig(dir: string, port: number, certs: DevCertPaths, loggingLevel: 'INFO' | 'WARNING'): Promise<string> {
   await mkdir(join(dir, 'policies'), { recursive: true });
-  const port = await freePort();
+  const path = join(dir, 'server.conf');
   const config = [
     '[server]',
     'hostname=127.0.0.1',
@@ -142,11 +145,18 @@ export async function startPyKmipServer(dir: string, certs: DevCertPaths, python
     'auth_suite=TLS1.2',
     `policy_path=${join(dir, 'policies')}`,
     'enable_tls_client_auth=True',
-    'logging_level=WARNING',
+    `logging_level=${loggingLevel}`,
     `database_path=${join(dir, 'pykmip.db')}`,
     '',
   ].join('\n');
-  await writeFile(join(dir, 'server.conf'), config);
+  await writeFile(path, config);
+  return path;
+}
+
+/** PyKMIP's server (0.10, Debian python3-pykmip), everything in `dir`. */
+export async function startPyKmipServer(dir: string, certs: DevCertPaths, python = '/usr/bin/python3'): Promise<BenchTarget> {
+  const port = await freePort();
+  await writePyKmipServerConfig(dir, port, certs, 'WARNING');
   const child = spawn(
     python,
     ['-c', 'import sys; from kmip.services.server.server import main; sys.exit(main())', '-f', join(dir, 'server.conf'), '-l', join(dir, 'server.log')],

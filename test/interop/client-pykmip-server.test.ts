@@ -8,8 +8,7 @@
  * `enable_tls_client_auth` makes it require the clientAuth EKU our client certificate has.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +49,7 @@ import {
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { devCertPaths } from '../../src/pki/dev-certs.js';
+import { freePort, stopGroup, writePyKmipServerConfig } from '../../src/bench/servers.js';
 
 const PYTHON = '/usr/bin/python3';
 const certs = devCertPaths(resolve('certs/dev'));
@@ -60,14 +60,6 @@ let server: ChildProcess | undefined;
 let serverOutput = '';
 let tlsMaterial: { ca: Buffer; cert: Buffer; key: Buffer };
 const clients: KmipClient[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-  const { port: p } = s.address() as { port: number };
-  await new Promise<void>((res) => s.close(() => res()));
-  return p;
-}
 
 async function connect(): Promise<KmipClient> {
   const c = await KmipClient.connect({ host: '127.0.0.1', port, ...tlsMaterial, servername: 'localhost', timeoutMs: 20_000 });
@@ -95,28 +87,13 @@ async function waitForServer(deadlineMs: number): Promise<void> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kms-pykmip-'));
-  await mkdir(join(dir, 'policies'));
   port = await freePort();
   tlsMaterial = {
     ca: await readFile(certs.ca.cert),
     cert: await readFile(certs.client.cert),
     key: await readFile(certs.client.key),
   };
-  const config = [
-    '[server]',
-    'hostname=127.0.0.1',
-    `port=${port}`,
-    `certificate_path=${certs.server.cert}`,
-    `key_path=${certs.server.key}`,
-    `ca_path=${certs.ca.cert}`,
-    'auth_suite=TLS1.2',
-    `policy_path=${join(dir, 'policies')}`,
-    'enable_tls_client_auth=True',
-    'logging_level=INFO',
-    `database_path=${join(dir, 'pykmip.db')}`,
-    '',
-  ].join('\n');
-  await writeFile(join(dir, 'server.conf'), config);
+  await writePyKmipServerConfig(dir, port, certs, 'INFO');
   server = spawn(
     PYTHON,
     ['-c', 'import sys; from kmip.services.server.server import main; sys.exit(main())', '-f', join(dir, 'server.conf'), '-l', join(dir, 'server.log')],
@@ -127,27 +104,11 @@ beforeAll(async () => {
   await waitForServer(30_000);
 });
 
-/** Is any process of the server's process group still alive? */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 afterAll(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
   // PyKMIP forks helpers (a multiprocessing Manager and the policy monitor), so the server
   // runs in its own process group and the whole group is stopped: TERM, then KILL.
-  const pgid = server?.pid;
-  if (pgid !== undefined) {
-    if (groupAlive(pgid)) process.kill(-pgid, 'SIGTERM');
-    const until = Date.now() + 5000;
-    while (groupAlive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
-  }
+  if (server?.pid !== undefined) await stopGroup(server.pid, 5000);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
