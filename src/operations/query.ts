@@ -26,7 +26,19 @@ export const SERVED_OBJECT_TYPES: readonly number[] = [
   ObjectType.OpaqueObject,
   ObjectType.PGPKey,
   ObjectType.CertificateRequest,
+  ObjectType.Template,
 ];
+
+/**
+ * Whether `objectType` can be stored in protocol `v`: one of SERVED_OBJECT_TYPES that the
+ * version defines. Template is a 1.x object only (KMIP 2.0 removed it; its value is reserved).
+ */
+export function servesObjectType(objectType: number, v: { readonly major: number; readonly minor: number }): boolean {
+  if (!SERVED_OBJECT_TYPES.includes(objectType)) return false;
+  if (objectType === ObjectType.Template) return v.major < 2;
+  const def = enumDef('ObjectType')?.values.find((d) => d.value === objectType);
+  return def !== undefined && isAvailable(def, v);
+}
 
 export function makeQuery(table: () => HandlerTable): OperationHandler {
   return {
@@ -41,10 +53,8 @@ export function makeQuery(table: () => HandlerTable): OperationHandler {
         for (const op of ops) out.push({ tag: Tag.Operation, type: 'Enumeration', value: op });
       }
       if (fns.has(QueryFunction.QueryObjects)) {
-        const defs = enumDef('ObjectType')?.values ?? [];
         for (const t of SERVED_OBJECT_TYPES) {
-          const def = defs.find((d) => d.value === t);
-          if (def && isAvailable(def, ctx.version)) out.push({ tag: Tag.ObjectType, type: 'Enumeration', value: t });
+          if (servesObjectType(t, ctx.version)) out.push({ tag: Tag.ObjectType, type: 'Enumeration', value: t });
         }
       }
       if (fns.has(QueryFunction.QueryServerInformation)) {

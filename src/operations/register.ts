@@ -37,13 +37,13 @@ import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
-import { enumDef, isAvailable } from '../kmip/registry.js';
+import { enumDef } from '../kmip/registry.js';
 import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { REGISTERED_WRAPPING_KEY, unwrapBody, withRegisteredForm } from './key-wrapping.js';
-import { SERVED_OBJECT_TYPES } from './query.js';
+import { servesObjectType } from './query.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
 const objectTags = [...OBJECT_TAG.values()];
@@ -77,8 +77,7 @@ export const register: OperationHandler = {
       : readPayload(rest, Request1x, { what: 'Register request payload' });
     const objectType = req.objectType.value;
     const def = OBJECT_TYPE_DEFS.get(objectType);
-    const served = objectType === ObjectType.Template ? !is2x(v) : SERVED_OBJECT_TYPES.includes(objectType);
-    if (!def || !isAvailable(def, v) || !served) {
+    if (!def || !servesObjectType(objectType, v)) {
       throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `Object Type ${objectType} cannot be registered in KMIP ${v.major}.${v.minor}`);
     }
     let parsed = parseObject(objectType, objects[0], v);

@@ -14,6 +14,7 @@ import {
   NameType,
   ObjectType,
   Operation,
+  QueryFunction,
   ResultReason,
   SecretDataType,
   SplitKeyMethod,
@@ -225,6 +226,21 @@ describe('Register, version specifics', () => {
     const tpl = t.struct(Tag.Template, [t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'Cryptographic Length'), t.int(Tag.AttributeValue, 128)])]);
     expect((await fails(c, V2_1, Operation.Register, reg(V2_1, ObjectType.Template, tpl))).reason).toBe(ResultReason.InvalidObjectType);
     expect((await fails(c, V2_1, Operation.Register, reg(V2_1, 0x77, tpl))).reason).toBe(ResultReason.InvalidObjectType);
+  });
+
+  it('Query Objects lists exactly what Register accepts per version: Template in 1.x (SASED-M-1-14, TL-M-1-14), Certificate Request in 2.x', async () => {
+    const listed = async (v: KmipVersion) =>
+      (await ok(c, v, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryObjects)])).value.filter((n) => n.tag === Tag.ObjectType).map((n) => n.value);
+    const v1 = await listed(V1_4);
+    const v2 = await listed(V2_1);
+    expect(v1).toContain(ObjectType.Template);
+    expect(v1).not.toContain(ObjectType.CertificateRequest);
+    expect(v2).not.toContain(ObjectType.Template);
+    expect(v2).toContain(ObjectType.CertificateRequest);
+    for (const k of [ObjectType.SymmetricKey, ObjectType.SecretData, ObjectType.OpaqueObject]) {
+      expect(v1).toContain(k);
+      expect(v2).toContain(k);
+    }
   });
 
   it('1.x Templates: registered with a Name, their attributes merged into a Create and a Register that name them', async () => {
