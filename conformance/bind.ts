@@ -17,6 +17,13 @@
  *   in a few files whose producing response shows a literal) takes the value the server last
  *   returned in an item with the same tag. Unique identifiers never bind this way: an id used
  *   before the server handed it out is a defect of the file and fails the step.
+ * - a literal the comparison accepted as varying output (rule `varying-crypto-output`,
+ *   compare.ts) is bound like a name: a later request carrying the same literal bytes in a
+ *   cryptographic item (Data, IV, tag, signature, MAC) sends this run's value instead, and a
+ *   later response showing the literal must show this run's value.
+ *
+ * The bindings also keep what the case's responses said about each object (`objects`): which
+ * ids the server generated key material for, and their object types.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ItemTypeName } from '../src/ttlv/item-type.js';
@@ -24,6 +31,7 @@ import type { TtlvNode } from '../src/ttlv/node.js';
 import { parseKmipXml } from '../src/kmip/xml.js';
 import { readXml, type XmlElement } from '../src/kmip/xml-reader.js';
 import type { TtlvValue } from '../src/kmip/text-values.js';
+import { enumValueFromName, tagFromName } from '../src/kmip/registry.js';
 
 /** `$NAME`, `$NAME_3`, `$NOW-3600`. */
 const PLACEHOLDER = /^\$([A-Z][A-Z0-9_]*)(?:([+-])(\d+))?$/;
@@ -171,9 +179,59 @@ function generate(p: Placeholder, type: ItemTypeName): TtlvValue {
   }
 }
 
+/** What a case's messages said about one object, by unique identifier. */
+export interface ObjectInfo {
+  /** The server generated its key material (Create, Create Key Pair, Re-key, Derive Key, …). */
+  readonly generated: boolean;
+  readonly objectType?: number;
+}
+
+/** Items whose bytes are cryptographic output (and come back as input in later requests). */
+export const CRYPTO_OUTPUT_TAGS: ReadonlySet<number> = new Set(
+  ['Data', 'IVCounterNonce', 'AuthenticatedEncryptionTag', 'SignatureData', 'MACData'].map((n) => {
+    const t = tagFromName(n);
+    if (t === undefined) throw new Error(`registry has no tag ${n}`);
+    return t;
+  }),
+);
+
+/** Operations whose response payload's ids name objects with server-generated key material. */
+const GENERATING = new Set(['Create', 'CreateKeyPair', 'ReKey', 'ReKeyKeyPair', 'DeriveKey', 'CreateSplitKey', 'JoinSplitKey'].map((n) => enumValueFromName('Operation', n)));
+const T = {
+  BatchItem: tagFromName('BatchItem'),
+  Operation: tagFromName('Operation'),
+  RequestPayload: tagFromName('RequestPayload'),
+  ResponsePayload: tagFromName('ResponsePayload'),
+  UniqueIdentifier: tagFromName('UniqueIdentifier'),
+  PrivateKeyUniqueIdentifier: tagFromName('PrivateKeyUniqueIdentifier'),
+  PublicKeyUniqueIdentifier: tagFromName('PublicKeyUniqueIdentifier'),
+  ObjectType: tagFromName('ObjectType'),
+  Register: enumValueFromName('Operation', 'Register'),
+  CreateKeyPair: enumValueFromName('Operation', 'CreateKeyPair'),
+  ReKeyKeyPair: enumValueFromName('Operation', 'ReKeyKeyPair'),
+  PrivateKey: enumValueFromName('ObjectType', 'PrivateKey'),
+  PublicKey: enumValueFromName('ObjectType', 'PublicKey'),
+};
+
+function kids(n: TtlvNode | undefined, tag: number | undefined): TtlvNode[] {
+  return n?.type === 'Structure' ? n.value.filter((c) => c.tag === tag) : [];
+}
+
+function kid(n: TtlvNode | undefined, tag: number | undefined): TtlvNode | undefined {
+  return kids(n, tag)[0];
+}
+
+/** An id as text, whatever text-like type carried it (TextString; 3.0 Identifier). */
+function idText(n: TtlvNode | undefined): string | undefined {
+  return n && typeof n.value === 'string' ? n.value : undefined;
+}
+
+const equivalentKey = (bytes: Uint8Array): string => `#${Buffer.from(bytes).toString('hex')}`;
+
 /** The values bound in one run of one case. */
 export class Bindings {
   private readonly values = new Map<string, TtlvValue>();
+  private readonly objects = new Map<string, ObjectInfo>();
   /** The last value the server returned per tag, for names first seen in a request. */
   private readonly lastByTag = new Map<number, TtlvNode>();
 
@@ -208,6 +266,52 @@ export class Bindings {
     return all;
   }
 
+  /** What the case's responses so far said about object `uid`. */
+  object(uid: string): ObjectInfo | undefined {
+    return this.objects.get(uid) ?? this.parent?.object(uid);
+  }
+
+  /**
+   * Note the objects a request/response pair made: ids returned by a generating operation
+   * (Create, Create Key Pair, …) have server-generated key material; a Register's id has the
+   * Object Type its request named. Batch items pair up by position.
+   */
+  observeObjects(request: TtlvNode, response: TtlvNode): void {
+    const reqItems = kids(request, T.BatchItem);
+    kids(response, T.BatchItem).forEach((item, i) => {
+      const op = kid(item, T.Operation)?.value;
+      const payload = kid(item, T.ResponsePayload);
+      if (!payload || typeof op !== 'number') return;
+      if (op === T.CreateKeyPair || op === T.ReKeyKeyPair) {
+        const priv = idText(kid(payload, T.PrivateKeyUniqueIdentifier));
+        const pub = idText(kid(payload, T.PublicKeyUniqueIdentifier));
+        if (priv) this.objects.set(priv, { generated: true, objectType: T.PrivateKey });
+        if (pub) this.objects.set(pub, { generated: true, objectType: T.PublicKey });
+        return;
+      }
+      const uid = idText(kid(payload, T.UniqueIdentifier));
+      if (!uid) return;
+      if (GENERATING.has(op)) {
+        const ot = kid(payload, T.ObjectType)?.value;
+        this.objects.set(uid, { generated: true, ...(typeof ot === 'number' && { objectType: ot }) });
+      } else if (op === T.Register) {
+        const ot = kid(kid(reqItems[i], T.RequestPayload), T.ObjectType)?.value;
+        this.objects.set(uid, { generated: false, ...(typeof ot === 'number' && { objectType: ot }) });
+      }
+    });
+  }
+
+  /** Bind the file's literal `expected` (a varying cryptographic output) to this run's `actual`. */
+  bindEquivalent(expected: Uint8Array, actual: Uint8Array): void {
+    this.set(equivalentKey(expected), actual);
+  }
+
+  /** This run's value for a literal the file printed as varying output, if one was bound. */
+  equivalent(expected: Uint8Array): Uint8Array | undefined {
+    const v = this.get(equivalentKey(expected));
+    return v instanceof Uint8Array ? v : undefined;
+  }
+
   /** Remember every scalar the server returned, by tag (for late binding in requests). */
   observeResponse(node: TtlvNode): void {
     if (node.type === 'Structure') {
@@ -227,7 +331,13 @@ export class Bindings {
       return { tag: node.tag, type: 'Structure', value: exp.children.map((c) => this.materialize(c, nowSeconds)) };
     }
     const p = exp.placeholder;
-    if (!p) return node;
+    if (!p) {
+      if (node.type === 'ByteString' && CRYPTO_OUTPUT_TAGS.has(node.tag)) {
+        const eq = this.equivalent(node.value);
+        if (eq) return { tag: node.tag, type: 'ByteString', value: eq };
+      }
+      return node;
+    }
     return { tag: node.tag, type: node.type, value: this.requestValue(p, node, exp, nowSeconds) } as TtlvNode;
   }
 

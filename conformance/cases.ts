@@ -113,3 +113,25 @@ export function selectCases(all: readonly CaseFile[], sel: Selection): CaseFile[
 export function isCaseSet(s: string): s is CaseSet {
   return (CASE_SETS as readonly string[]).includes(s);
 }
+
+/**
+ * Cases that continue from the state another case leaves, as their files show: SASED-M-3
+ * locates the Secret Data that SASED-M-2 registered (by its Object Group "SASED-M-2-…-group"),
+ * TL-M-3 locates the key TL-M-2 created (by its Application Specific Information). Keyed by
+ * the id without its version suffix; the prerequisite is the same-version file beside it.
+ */
+export const PREREQUISITES: Readonly<Record<string, string>> = {
+  'SASED-M-3': 'SASED-M-2',
+  'TL-M-3': 'TL-M-2',
+};
+
+/** The case `file` continues from, if any (and if its file is there). */
+export function prerequisiteOf(file: CaseFile): CaseFile | undefined {
+  const m = /^(.*)-(\d+)$/.exec(file.id);
+  const pre = m ? PREREQUISITES[m[1] as string] : undefined;
+  if (!m || !pre) return undefined;
+  const id = `${pre}-${m[2] as string}`;
+  const path = join(dirname(file.path), `${id}.xml`);
+  if (!existsSync(path)) return undefined;
+  return { ...file, id, profile: profileOf(id, file.set), path, rel: `${file.version}/${file.set}/${id}.xml` };
+}

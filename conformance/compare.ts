@@ -15,7 +15,7 @@ import type { TtlvNode } from '../src/ttlv/node.js';
 import { enumValueFromName, tagFromName, tagName } from '../src/kmip/registry.js';
 import { formatDateTime } from '../src/kmip/text-values.js';
 import { toKmipXml } from '../src/kmip/xml.js';
-import { isNow, type Bindings, type ExpNode } from './bind.js';
+import { CRYPTO_OUTPUT_TAGS, isNow, type Bindings, type ExpNode } from './bind.js';
 
 export const RULES = {
   'result-message': {
@@ -31,8 +31,12 @@ export const RULES = {
     where: 'ServerInformation in a Query response payload',
   },
   'extra-attributes': {
-    summary: 'The server may return more attributes than the case shows (it sets more); the expected ones must appear, in order, with equal values.',
+    summary: 'The server may return more attributes than the case shows (it sets more); every expected one must appear with an equal value (in any order only under attribute-order).',
     where: 'Get Attributes response: the Attributes structure (2.x) or the Attribute items (1.x); Get Attribute List response: AttributeName (1.x) / AttributeReference (2.x) items',
+  },
+  'attribute-order': {
+    summary: 'The KMIP specifications give the attributes of a Get Attributes or Get Attribute List answer no order (the reference servers of the cases differ between the two operations); the expected ones may come in another order.',
+    where: 'the same items as extra-attributes',
   },
   'query-extras': {
     summary: 'A Query response may list more Operation, ObjectType and ExtensionInformation items than the case shows, in any order; every expected one must be there.',
@@ -74,6 +78,11 @@ export const RULES = {
     summary: 'The 1.0–1.2 files keep the runs of spaces of their HTML source ("Unique   Identifier"); HTML shows one space, so text values are read with each run collapsed (requests and responses).',
     where: 'TextString values of <KmipTestCase> files, applied when the file is loaded (bind.ts)',
   },
+  'varying-crypto-output': {
+    summary:
+      'Cryptographic output that depends on something this server chose differs from the file: key material it generated in this case (Create, Create Key Pair, Re-key, Derive Key), an IV it generated (the request gave none), or randomness the operation itself uses (RNG Retrieve; RSA encryption, whose OAEP and PKCS#1 v1.5 paddings are randomised). Such a literal passes with any value of the same length, and is then bound like a placeholder: a later request that sends the literal back (Decrypt of the ciphertext, Verify of the signature) sends this server\'s value, and a later response that shows it must show this server\'s value.',
+    where: 'literal Data, IVCounterNonce, AuthenticatedEncryptionTag, SignatureData, MACData (ByteString) in the response payload of Encrypt, Decrypt, Sign, MAC or RNG Retrieve, under the conditions named',
+  },
   'message-extensions': {
     summary: 'The server may add non-critical MessageExtension items.',
     where: 'MessageExtension (CriticalityIndicator false) in a response BatchItem',
@@ -108,6 +117,8 @@ export interface CompareOptions {
   readonly requestBytes?: ReadonlySet<string>;
   /** Rules in force; default all. Tests switch them off one at a time. */
   readonly rules?: readonly RuleName[];
+  /** The request as sent (placeholders bound): what its batch items asked for (`varying-crypto-output`). */
+  readonly request?: TtlvNode;
 }
 
 export interface CompareResult {
@@ -157,6 +168,9 @@ const T = {
   ServerCorrelationValue: tag('ServerCorrelationValue'),
   KeyMaterial: tag('KeyMaterial'),
   CriticalityIndicator: tag('CriticalityIndicator'),
+  RequestPayload: tag('RequestPayload'),
+  UniqueIdentifier: tag('UniqueIdentifier'),
+  IVCounterNonce: tag('IVCounterNonce'),
 };
 
 const OP = {
@@ -164,7 +178,14 @@ const OP = {
   DiscoverVersions: op('DiscoverVersions'),
   GetAttributes: op('GetAttributes'),
   GetAttributeList: op('GetAttributeList'),
+  Encrypt: op('Encrypt'),
+  Decrypt: op('Decrypt'),
+  Sign: op('Sign'),
+  MAC: op('MAC'),
+  RNGRetrieve: op('RNGRetrieve'),
 };
+
+const PUBLIC_KEY = enumValueFromName('ObjectType', 'PublicKey');
 
 interface Scope {
   readonly path: string;
@@ -177,6 +198,10 @@ interface Scope {
   readonly inDigest?: boolean;
   /** Inside a Random Number Generator attribute value. */
   readonly inRng?: boolean;
+  /** Position of the enclosing BatchItem among the message's batch items. */
+  readonly batchIndex?: number;
+  /** Directly inside a BatchItem's ResponsePayload. */
+  readonly inPayload?: boolean;
 }
 
 class Sink {
@@ -207,7 +232,12 @@ export function compareMessage(expected: ExpNode, actual: TtlvNode, opts: Compar
   const major = findScalar(expected.node, [T.ResponseHeader, T.ProtocolVersion, T.ProtocolVersionMajor]);
   const scope: Scope = { path: tagName(expected.node.tag), v1: typeof major === 'number' && major < 2, inHeader: false, inBatchItem: false };
   const b = opts.bindings.child();
-  const ctx: Ctx = { window: opts.window, reconstructed: opts.reconstructed ?? false, requestBytes: opts.requestBytes ?? new Set() };
+  const ctx: Ctx = {
+    window: opts.window,
+    reconstructed: opts.reconstructed ?? false,
+    requestBytes: opts.requestBytes ?? new Set(),
+    varying: opts.request ? varyingOutputs(opts.request, actual, opts.bindings) : [],
+  };
   cmp(expected, actual, scope, b, sink, ctx);
   // Bind what could be bound even on failure: later steps then fail for their own reasons.
   b.commit();
@@ -218,6 +248,34 @@ interface Ctx {
   readonly window: TimeWindow;
   readonly reconstructed: boolean;
   readonly requestBytes: ReadonlySet<string>;
+  /** Per batch item: whether its cryptographic output may vary (`varying-crypto-output`). */
+  readonly varying: readonly boolean[];
+}
+
+function items(n: TtlvNode | undefined, t: number): TtlvNode[] {
+  return n?.type === 'Structure' ? n.value.filter((c) => c.tag === t) : [];
+}
+
+/**
+ * For each batch item of a request/response pair: does its cryptographic output depend on a
+ * choice of this server (rule `varying-crypto-output`)? The key is the request's Unique
+ * Identifier, or the response's when the request used the ID Placeholder.
+ */
+export function varyingOutputs(request: TtlvNode, response: TtlvNode, bindings: Bindings): boolean[] {
+  const reqItems = items(request, T.BatchItem);
+  return items(response, T.BatchItem).map((item, i) => {
+    const opv = items(item, T.Operation)[0]?.value;
+    if (opv === OP.RNGRetrieve) return true;
+    if (opv !== OP.Encrypt && opv !== OP.Decrypt && opv !== OP.Sign && opv !== OP.MAC) return false;
+    const reqPayload = items(reqItems[i], T.RequestPayload)[0];
+    const respPayload = items(item, T.ResponsePayload)[0];
+    const uid = items(reqPayload, T.UniqueIdentifier)[0]?.value ?? items(respPayload, T.UniqueIdentifier)[0]?.value;
+    const obj = typeof uid === 'string' ? bindings.object(uid) : undefined;
+    if (obj?.generated) return true;
+    if (opv === OP.Encrypt && obj?.objectType === PUBLIC_KEY) return true;
+    const serverIv = opv === OP.Encrypt && items(reqPayload, T.IVCounterNonce).length === 0 && items(respPayload, T.IVCounterNonce).length > 0;
+    return serverIv;
+  });
 }
 
 function findScalar(node: TtlvNode, path: readonly number[]): unknown {
@@ -305,6 +363,18 @@ function cmpScalar(e: ExpNode, a: TtlvNode, s: Scope, b: Bindings, out: Sink, ct
     return;
   }
   if (valuesEqual(en.value, a.value)) return;
+  if (en.type === 'ByteString' && a.type === 'ByteString' && s.inPayload && CRYPTO_OUTPUT_TAGS.has(en.tag) && out.on('varying-crypto-output')) {
+    const eq = b.equivalent(en.value);
+    if (eq) {
+      if (valuesEqual(eq, a.value)) return out.use('varying-crypto-output');
+      out.diff({ path: s.path, expected: `${show(en)} (this run: ${show({ ...a, value: eq })})`, got: show(a), line: e.line });
+      return;
+    }
+    if (ctx.varying[s.batchIndex ?? -1] === true && en.value.length === a.value.length) {
+      b.bindEquivalent(en.value, a.value);
+      return out.use('varying-crypto-output');
+    }
+  }
   if (en.tag === T.ResultMessage && s.inBatchItem && out.on('result-message')) return out.use('result-message');
   if (en.tag === T.VendorIdentification && s.op === OP.Query && out.on('vendor-identification')) return out.use('vendor-identification');
   if (en.tag === T.ServerCorrelationValue && s.inHeader && out.on('server-correlation-value')) return out.use('server-correlation-value');
@@ -355,8 +425,10 @@ function childScope(parent: ExpNode, s: Scope): (e: ExpNode | TtlvNode, idx: num
     if (t === T.AttributeValue && parent.node.tag === T.Attribute && attributeNamed(parent, 'Digest')) patch.inDigest = true;
     if (t === T.RandomNumberGenerator) patch.inRng = true;
     if (t === T.AttributeValue && parent.node.tag === T.Attribute && attributeNamed(parent, 'Random Number Generator')) patch.inRng = true;
+    patch.inPayload = parent.node.tag === T.ResponsePayload && s.inBatchItem;
     if (t === T.BatchItem && 'node' in x) {
       patch.inBatchItem = true;
+      patch.batchIndex = k;
       const opNode = x.children.find((c) => c.node.tag === T.Operation);
       if (opNode && opNode.node.type === 'Enumeration') patch.op = opNode.node.value;
     }
@@ -365,47 +437,84 @@ function childScope(parent: ExpNode, s: Scope): (e: ExpNode | TtlvNode, idx: num
 }
 
 function cmpChildren(e: ExpNode, actual: readonly TtlvNode[], s: Scope, b: Bindings, out: Sink, ctx: Ctx): void {
-  const exp = e.children;
-  const scopeOf = childScope(e, s);
   const payloadOf = (o: number) => s.op === o && e.node.tag === T.ResponsePayload;
 
   // Query: the capability lists are sets the server may extend.
   if (payloadOf(OP.Query) && out.on('query-extras')) {
     const setTags = new Set([T.Operation, T.ObjectType, T.ExtensionInformation]);
-    const used = new Set<number>();
-    for (const x of exp.filter((c) => setTags.has(c.node.tag))) {
-      const sc = scopeOf(x, 0);
-      let found = false;
-      for (let j = 0; j < actual.length; j++) {
-        const a = actual[j] as TtlvNode;
-        if (used.has(j) || a.tag !== x.node.tag) continue;
-        if (tryMatch(x, a, sc, b, out, ctx)) {
-          used.add(j);
-          found = true;
-          break;
-        }
-      }
-      if (!found) out.diff({ path: sc.path, expected: show(x.node), got: '(absent from the Query response)', line: x.line });
-    }
-    const extras = actual.filter((a, j) => setTags.has(a.tag) && !used.has(j)).length;
-    if (extras > 0) out.use('query-extras');
-    const rest: ExpNode = { ...e, children: exp.filter((c) => !setTags.has(c.node.tag)) };
-    alignOrdered(rest, actual.filter((a) => !setTags.has(a.tag)), s, b, out, ctx, basePolicy(s, e.node.tag, out));
+    matchAsSet(e, actual, s, b, out, ctx, (t) => setTags.has(t), { extras: 'query-extras', missing: '(absent from the Query response)' });
+    return;
+  }
+  // Get Attributes / Get Attribute List: the attributes are a set the server may extend, and the
+  // spec gives them no order.
+  const attributeItems = attributeItemsOf(e, s);
+  if (attributeItems && out.on('extra-attributes')) {
+    matchAsSet(e, actual, s, b, out, ctx, attributeItems, { extras: 'extra-attributes', order: 'attribute-order', missing: '(absent)' });
     return;
   }
   let policy = basePolicy(s, e.node.tag, out);
   if (payloadOf(OP.DiscoverVersions) && out.on('discover-versions-extras')) {
     policy = withExtra(policy, (a) => (a.tag === T.ProtocolVersion ? 'discover-versions-extras' : undefined));
   }
-  if (out.on('extra-attributes')) {
-    const inGetAttributes2x = s.op === OP.GetAttributes && e.node.tag === T.Attributes && s.path.endsWith('ResponsePayload/Attributes');
-    if (inGetAttributes2x) policy = withExtra(policy, () => 'extra-attributes');
-    if (payloadOf(OP.GetAttributes)) policy = withExtra(policy, (a) => (a.tag === T.Attribute ? 'extra-attributes' : undefined));
-    if (payloadOf(OP.GetAttributeList)) {
-      policy = withExtra(policy, (a) => (a.tag === T.AttributeName || a.tag === T.AttributeReference ? 'extra-attributes' : undefined));
-    }
-  }
   alignOrdered(e, actual, s, b, out, ctx, policy);
+}
+
+/**
+ * Which children of `e` are attributes of a Get Attributes / Get Attribute List answer: every
+ * child of the 2.x Attributes structure, the 1.x Attribute items, the Attribute Name (1.x) /
+ * Attribute Reference (2.x) items. Undefined elsewhere.
+ */
+function attributeItemsOf(e: ExpNode, s: Scope): ((tag: number) => boolean) | undefined {
+  const inPayload = e.node.tag === T.ResponsePayload;
+  if (s.op === OP.GetAttributes && e.node.tag === T.Attributes && s.path.endsWith('ResponsePayload/Attributes')) return () => true;
+  if (s.op === OP.GetAttributes && inPayload) return (t) => t === T.Attribute;
+  if (s.op === OP.GetAttributeList && inPayload) return (t) => t === T.AttributeName || t === T.AttributeReference;
+  return undefined;
+}
+
+/**
+ * The children `inSet` selects are compared as a set: each expected one must match a distinct
+ * actual one (the first unused that matches, so repeated instances keep their relative order);
+ * actual ones left over pass under `extras`; when the matches are not in the expected order,
+ * `order` (if given) is used, else the order is free by the rule that calls this. Other
+ * children are compared in order as usual.
+ */
+function matchAsSet(
+  e: ExpNode,
+  actual: readonly TtlvNode[],
+  s: Scope,
+  b: Bindings,
+  out: Sink,
+  ctx: Ctx,
+  inSet: (tag: number) => boolean,
+  rules: { extras: RuleName; order?: RuleName; missing: string },
+): void {
+  const scopeOf = childScope(e, s);
+  const used = new Set<number>();
+  let last = -1;
+  let reordered = false;
+  for (const x of e.children.filter((c) => inSet(c.node.tag))) {
+    const sc = scopeOf(x, 0);
+    let found = -1;
+    for (let j = 0; j < actual.length && found < 0; j++) {
+      const a = actual[j] as TtlvNode;
+      if (!used.has(j) && a.tag === x.node.tag && inSet(a.tag) && tryMatch(x, a, sc, b, out, ctx)) found = j;
+    }
+    if (found < 0) {
+      out.diff({ path: sc.path, expected: show(x.node), got: rules.missing, line: x.line });
+      continue;
+    }
+    used.add(found);
+    if (found < last) reordered = true;
+    last = Math.max(last, found);
+  }
+  if (actual.some((a, j) => inSet(a.tag) && !used.has(j))) out.use(rules.extras);
+  if (reordered && rules.order) {
+    if (out.on(rules.order)) out.use(rules.order);
+    else out.diff({ path: s.path, expected: 'the attributes in the order shown', got: 'another order' });
+  }
+  const rest: ExpNode = { ...e, children: e.children.filter((c) => !inSet(c.node.tag)) };
+  alignOrdered(rest, actual.filter((a) => !inSet(a.tag)), s, b, out, ctx, basePolicy(s, e.node.tag, out));
 }
 
 function withExtra(p: Policy, extra: (a: TtlvNode) => RuleName | undefined): Policy {

@@ -22,8 +22,8 @@ import { startKms, SERVED_VERSIONS, type RunningKms } from '../src/server/bootst
 import { enumValueName, tagFromName } from '../src/kmip/registry.js';
 import { parseKmipXmlItem } from '../src/kmip/xml.js';
 import type { TtlvNode } from '../src/ttlv/node.js';
-import { BindError, Bindings, loadCase, type ExpNode } from './bind.js';
-import type { CaseFile } from './cases.js';
+import { BindError, Bindings, loadCase, type ExpNode, type LoadedCase } from './bind.js';
+import { prerequisiteOf, type CaseFile } from './cases.js';
 import { compareMessage, type Diff, type RuleName } from './compare.js';
 import { TRANSPORT_PROFILES } from './reasons.js';
 
@@ -54,6 +54,8 @@ export interface CaseResult {
   readonly rulesApplied: Readonly<Partial<Record<RuleName, number>>>;
   /** For `na` and `invalid`: why. */
   readonly note?: string;
+  /** The case replayed first, on the same server, because this one continues from its state. */
+  readonly prerequisite?: string;
   readonly durationMs: number;
 }
 
@@ -294,44 +296,47 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
   const failures: StepFailure[] = [];
   const applied = new Map<RuleName, number>();
   if (loaded.collapsedTexts > 0) applied.set('reconstructed-whitespace', loaded.collapsedTexts);
+  const before = prerequisiteOf(file);
   let stepsRun = 0;
   let conn: Conn | undefined;
-  const body = async (): Promise<void> => {
-    conn = opts.target.kind === 'embedded' ? await openEmbedded(opts.target.certsDir, stepTimeoutMs) : await openRemote(opts.target, stepTimeoutMs);
+  /** Send `steps` in order over `c`, comparing each response; stops at the first exchange that fails. */
+  const replay = async (c: Conn, l: LoadedCase, list: readonly Pair[], sink: StepFailure[], onStep: () => void): Promise<void> => {
     const bindings = new Bindings();
     const caseStart = nowSeconds();
-    for (let i = 0; i < steps.length; i++) {
-      const { request, response } = steps[i] as Pair;
+    for (let i = 0; i < list.length; i++) {
+      const { request, response } = list[i] as Pair;
       const operation = operationsOf(request);
       let req: TtlvNode;
       try {
         req = bindings.materialize(request, nowSeconds());
       } catch (e) {
         if (e instanceof BindError) {
-          failures.push({ step: i, operation, error: e.message, diffs: [] });
+          sink.push({ step: i, operation, error: e.message, diffs: [] });
           return;
         }
         throw e;
       }
       let actual: TtlvNode;
       try {
-        actual = await conn.client.send(req);
+        actual = await c.client.send(req);
       } catch (e) {
-        failures.push({ step: i, operation, error: `no response: ${errText(e)}`, diffs: [] });
+        sink.push({ step: i, operation, error: `no response: ${errText(e)}`, diffs: [] });
         return;
       }
-      stepsRun++;
+      onStep();
+      bindings.observeObjects(req, actual);
       if (!response) continue;
       const cmp = compareMessage(response, actual, {
         bindings,
+        request: req,
         window: { from: caseStart - slack, to: nowSeconds() + slack },
-        reconstructed: loaded.reconstructed,
-        requestBytes: loaded.requestBytes,
+        reconstructed: l.reconstructed,
+        requestBytes: l.requestBytes,
       });
       bindings.observeResponse(actual);
       for (const [k, n] of cmp.applied) applied.set(k, (applied.get(k) ?? 0) + n);
       if (cmp.diffs.length > 0) {
-        failures.push({
+        sink.push({
           step: i,
           operation,
           diffs: cmp.diffs.slice(0, maxDiffs),
@@ -340,6 +345,23 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
         });
       }
     }
+  };
+  const body = async (): Promise<void> => {
+    conn = opts.target.kind === 'embedded' ? await openEmbedded(opts.target.certsDir, stepTimeoutMs) : await openRemote(opts.target, stepTimeoutMs);
+    if (before) {
+      // The case continues from the state its prerequisite leaves: replay that one first, on
+      // the same server, and count it against this case only if it does not pass.
+      const pre = loadCase(readFileSync(before.path, 'utf8'));
+      const preFailures: StepFailure[] = [];
+      await replay(conn, pre, pairs(pre.messages), preFailures, () => undefined);
+      const f = preFailures[0];
+      if (f) {
+        const why = f.error ?? f.diffs.map((d) => `${d.path}: expected ${d.expected}, got ${d.got}`)[0] ?? 'failed';
+        failures.push({ step: 0, operation: '(prerequisite)', error: `prerequisite case ${before.id} failed at its step ${f.step} (${f.operation}): ${why}`, diffs: [] });
+        return;
+      }
+    }
+    await replay(conn, loaded, steps, failures, () => stepsRun++);
   };
   try {
     await withTimeout(body(), caseTimeoutMs, `case ${file.id}`);
@@ -353,6 +375,7 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
   if (transport) failures.unshift({ step: 0, operation: '(transport)', error: `${transport}; the runner replayed it over binary TTLV only`, diffs: [] });
   return done({
     status: failures.length === 0 ? 'pass' : 'fail',
+    ...(before && { prerequisite: before.id }),
     steps: steps.length,
     stepsRun,
     failures,

@@ -150,6 +150,24 @@ describe('tolerance rules', () => {
     expect(cmp(create(''), create(state)).diffs.length).toBeGreaterThan(0);
   });
 
+  it('attribute-order: Get Attributes / Get Attribute List items in another order; elsewhere order stays strict', () => {
+    const attrs = (inner: string) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="u"/><Attributes>${inner}</Attributes>`));
+    const alg = '<CryptographicAlgorithm type="Enumeration" value="AES"/>';
+    const len = '<CryptographicLength type="Integer" value="256"/>';
+    expectRule('attribute-order', attrs(alg + len), attrs(len + alg));
+    const name = (n: string) => `<AttributeReference><VendorIdentification type="TextString" value="x"/><AttributeName type="TextString" value="${n}"/></AttributeReference>`;
+    const gal = (inner: string) => resp(item('GetAttributeList', `<UniqueIdentifier type="TextString" value="u"/>${inner}`));
+    expectRule('attribute-order', gal(name('Barcode') + name('ID')), gal(name('ID') + name('Barcode')));
+    // A missing or a different value still fails whatever the order.
+    expect(cmp(attrs(alg + len), attrs('<CryptographicLength type="Integer" value="128"/>' + alg)).diffs).toHaveLength(1);
+    expect(cmp(gal(name('Barcode') + name('ID')), gal(name('ID'))).diffs).toHaveLength(1);
+    // Outside these answers, order is exact.
+    const create = (inner: string) => resp(item('Create', inner));
+    const ot = '<ObjectType type="Enumeration" value="SymmetricKey"/>';
+    const uid = '<UniqueIdentifier type="TextString" value="u"/>';
+    expect(cmp(create(ot + uid), create(uid + ot)).diffs.length).toBeGreaterThan(0);
+  });
+
   it('extra-attributes: 1.x Get Attributes Attribute items and Get Attribute List names', () => {
     const a = (name: string, v: string) => `<Attribute><AttributeName type="TextString" value="${name}"/><AttributeValue type="Integer" value="${v}"/></Attribute>`;
     const ga = (inner: string) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="u"/>${inner}`), { major: 1, minor: 4 });
@@ -244,6 +262,58 @@ describe('tolerance rules', () => {
     expect(JSON.stringify(req, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).toContain('"Unique Identifier"');
     const kmip = loadCase('<KMIP><RequestMessage><BatchItem><Operation type="Enumeration" value="Get"/><RequestPayload><AttributeName type="TextString" value="a  b"/></RequestPayload></BatchItem></RequestMessage></KMIP>');
     expect(kmip.collapsedTexts).toBe(0);
+  });
+
+  describe('varying-crypto-output', () => {
+    const request = (op: string, payload: string) =>
+      parseKmipXmlItem(`<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion><BatchCount type="Integer" value="1"/></RequestHeader><BatchItem><Operation type="Enumeration" value="${op}"/><RequestPayload>${payload}</RequestPayload></BatchItem></RequestMessage>`);
+    const uid = (u: string) => `<UniqueIdentifier type="TextString" value="${u}"/>`;
+    const data = (v: string) => `<Data type="ByteString" value="${v}"/>`;
+    /** Bindings after a Create (server-generated key k1) and a Register of a public key p1 and a symmetric key r1. */
+    function world(): Bindings {
+      const b = new Bindings();
+      b.observeObjects(request('Create', '<ObjectType type="Enumeration" value="SymmetricKey"/>'), actual(resp(item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid('k1')}`))));
+      b.observeObjects(request('Register', '<ObjectType type="Enumeration" value="PublicKey"/>'), actual(resp(item('Register', uid('p1')))));
+      b.observeObjects(request('Register', '<ObjectType type="Enumeration" value="SymmetricKey"/>'), actual(resp(item('Register', uid('r1')))));
+      return b;
+    }
+    const run = (b: Bindings, op: string, reqPayload: string, exp: string, act: string, off?: RuleName) =>
+      compareMessage(expected(resp(item(op, exp))), actual(resp(item(op, act))), { bindings: b, window, request: request(op, reqPayload), ...(off && { rules: RULE_NAMES.filter((r) => r !== off) }) });
+
+    it('output under a server-generated key: same length passes, then the literal is bound for later requests and responses', () => {
+      const b = world();
+      const enc = run(b, 'Encrypt', uid('k1') + data('01020304'), uid('k1') + data('aaaaaaaa'), uid('k1') + data('bbbbbbbb'));
+      expect(enc.diffs).toEqual([]);
+      expect(enc.applied.get('varying-crypto-output')).toBe(1);
+      expect(run(world(), 'Encrypt', uid('k1') + data('01020304'), uid('k1') + data('aaaaaaaa'), uid('k1') + data('bbbbbbbb'), 'varying-crypto-output').diffs).toHaveLength(1);
+      // A later request sending the literal back sends this run's value…
+      const dec = loadCase(`<KMIP>${'<RequestMessage><BatchItem><Operation type="Enumeration" value="Decrypt"/><RequestPayload><UniqueIdentifier type="TextString" value="k1"/><Data type="ByteString" value="aaaaaaaa"/></RequestPayload></BatchItem></RequestMessage>'}</KMIP>`).messages[0] as ExpNode;
+      expect(JSON.stringify(b.materialize(dec, NOW), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'bigint' ? String(v) : v))).toContain('"bbbbbbbb"');
+      // …and a later response that shows the literal must show this run's value, not any other.
+      expect(run(b, 'Encrypt', uid('k1') + data('05060708'), uid('k1') + data('aaaaaaaa'), uid('k1') + data('bbbbbbbb')).diffs).toEqual([]);
+      expect(run(b, 'Encrypt', uid('k1') + data('05060708'), uid('k1') + data('aaaaaaaa'), uid('k1') + data('cccccccc')).diffs).toHaveLength(1);
+    });
+
+    it('a different length, a registered symmetric key with a client IV, and non-crypto items stay exact', () => {
+      expect(run(world(), 'Encrypt', uid('k1') + data('01020304'), uid('k1') + data('aaaaaaaa'), uid('k1') + data('bbbbbb')).diffs).toHaveLength(1);
+      const iv = '<IVCounterNonce type="ByteString" value="00000000000000000000000000000000"/>';
+      expect(run(world(), 'Encrypt', uid('r1') + data('01020304') + iv, uid('r1') + data('aaaaaaaa'), uid('r1') + data('bbbbbbbb')).diffs).toHaveLength(1);
+      expect(run(world(), 'Decrypt', uid('r1') + data('01020304'), uid('r1') + data('aaaaaaaa'), uid('r1') + data('bbbbbbbb')).diffs).toHaveLength(1);
+      expect(run(world(), 'Get', uid('k1'), uid('k1') + '<KeyFormatType type="Enumeration" value="Raw"/>', uid('k1') + '<KeyFormatType type="Enumeration" value="Opaque"/>').diffs).toHaveLength(1);
+    });
+
+    it('an IV the server chose, RSA encryption under a registered public key, and RNG Retrieve vary', () => {
+      const iv = (v: string) => `<IVCounterNonce type="ByteString" value="${v}"/>`;
+      const ivRun = run(world(), 'Encrypt', uid('r1') + data('01020304'), uid('r1') + data('aaaaaaaa') + iv('1111'), uid('r1') + data('bbbbbbbb') + iv('2222'));
+      expect(ivRun.diffs).toEqual([]);
+      expect(ivRun.applied.get('varying-crypto-output')).toBe(2);
+      expect(run(world(), 'Encrypt', uid('p1') + data('01020304'), uid('p1') + data('aaaaaaaa'), uid('p1') + data('bbbbbbbb')).diffs).toEqual([]);
+      // Decrypt with a registered key is deterministic: exact.
+      expect(run(world(), 'Decrypt', uid('p1') + data('01020304'), uid('p1') + data('aaaaaaaa'), uid('p1') + data('bbbbbbbb')).diffs).toHaveLength(1);
+      const rng = run(world(), 'RNGRetrieve', '<DataLength type="Integer" value="4"/>', data('aaaaaaaa'), data('bbbbbbbb'));
+      expect(rng.diffs).toEqual([]);
+      expect(run(world(), 'RNGRetrieve', '<DataLength type="Integer" value="4"/>', data('aaaaaaaa'), data('bbbbbbbb'), 'varying-crypto-output').diffs).toHaveLength(1);
+    });
   });
 
   it('every rule is documented', () => {

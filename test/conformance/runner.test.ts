@@ -2,12 +2,13 @@
  * The runner's robustness: a server that accepts the connection but never answers makes the
  * case fail with a clear timeout message, quickly, instead of hanging the run.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverCases, selectCases } from '../../conformance/cases.js';
+import { discoverCases, prerequisiteOf, selectCases } from '../../conformance/cases.js';
 import { runCases } from '../../conformance/runner.js';
 import { CERTS } from '../support/kms.js';
 import { TESTCASES } from '../support/paths.js';
@@ -52,5 +53,35 @@ describe('conformance runner', () => {
     const [r] = await runCases(cases, { target: { kind: 'embedded', certsDir: CERTS }, served: [{ major: 2, minor: 1 }] });
     expect(r?.status).toBe('na');
     expect(r?.note).toMatch(/does not serve KMIP 3\.0/);
+  });
+
+  it('a case that continues from another (SASED-M-3 from SASED-M-2) replays its prerequisite first, on the same server', async () => {
+    const cases = selectCases(discoverCases(TESTCASES), { versions: ['2.1'], cases: ['SASED-M-3-21', 'SASED-M-1-21'] });
+    expect(cases.map((c) => prerequisiteOf(c)?.id)).toEqual([undefined, 'SASED-M-2-21']);
+    const results = await runCases(cases, { target: { kind: 'embedded', certsDir: CERTS }, served: [{ major: 2, minor: 1 }] });
+    const r = results[1];
+    expect(r?.prerequisite).toBe('SASED-M-2-21');
+    expect(r?.failures).toEqual([]);
+    expect(r?.status).toBe('pass');
+  });
+
+  it('a prerequisite that does not pass fails the dependent case, naming it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kms-corpus-'));
+    try {
+      const dir = join(root, '2.1', 'mandatory');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(root, 'MANIFEST.tsv'), '');
+      copyFileSync(join(TESTCASES, '2.1', 'mandatory', 'SASED-M-3-21.xml'), join(dir, 'SASED-M-3-21.xml'));
+      // A copy of SASED-M-2 whose Register goes to another group: SASED-M-3's Locate would find nothing.
+      const pre = readFileSync(join(TESTCASES, '2.1', 'mandatory', 'SASED-M-2-21.xml'), 'utf8');
+      expect(pre).toContain('"SASED-M-2-21-group"');
+      writeFileSync(join(dir, 'SASED-M-2-21.xml'), pre.replace('<ResultStatus type="Enumeration" value="Success"/>', '<ResultStatus type="Enumeration" value="OperationFailed"/>'));
+      const [r] = await runCases(discoverCases(root).filter((c) => c.id === 'SASED-M-3-21'), { target: { kind: 'embedded', certsDir: CERTS }, served: [{ major: 2, minor: 1 }] });
+      expect(r?.status).toBe('fail');
+      expect(r?.failures[0]?.operation).toBe('(prerequisite)');
+      expect(r?.failures[0]?.error).toMatch(/prerequisite case SASED-M-2-21 failed at its step 0/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
