@@ -31,7 +31,7 @@ import type { TtlvNode } from '../src/ttlv/node.js';
 import { parseKmipXml } from '../src/kmip/xml.js';
 import { readXml, type XmlElement } from '../src/kmip/xml-reader.js';
 import type { TtlvValue } from '../src/kmip/text-values.js';
-import { enumValueFromName, tagFromName } from '../src/kmip/registry.js';
+import { enumValueFromName, enumValueName, tagFromName } from '../src/kmip/registry.js';
 
 /** `$NAME`, `$NAME_3`, `$NOW-3600`. */
 const PLACEHOLDER = /^\$([A-Z][A-Z0-9_]*)(?:([+-])(\d+))?$/;
@@ -184,6 +184,33 @@ export interface ObjectInfo {
   /** The server generated its key material (Create, Create Key Pair, Re-key, Derive Key, …). */
   readonly generated: boolean;
   readonly objectType?: number;
+  /** Its registration names a randomised signature scheme (see `randomisedSignature`). */
+  readonly randomisedSignature?: boolean;
+}
+
+const RANDOMISED = {
+  PaddingMethod: tagFromName('PaddingMethod'),
+  CryptographicAlgorithm: tagFromName('CryptographicAlgorithm'),
+  DigitalSignatureAlgorithm: tagFromName('DigitalSignatureAlgorithm'),
+  PSS: enumValueFromName('PaddingMethod', 'PSS'),
+  algorithms: new Set(['ECDSA', 'DSA', 'EC'].map((n) => enumValueFromName('CryptographicAlgorithm', n))),
+  signatureAlgorithms: /ECDSA|DSA|PSS/i,
+};
+
+/**
+ * Whether `n` (a request payload, or part of one) names a signature scheme that uses fresh
+ * randomness: RSA-PSS (its salt), ECDSA or DSA (their nonce) — as a Padding Method, a
+ * Cryptographic Algorithm (also that of an EC key's Key Block) or a Digital Signature
+ * Algorithm. PKCS#1 v1.5 and Ed25519 signatures are deterministic and stay exact.
+ */
+export function randomisedSignature(n: TtlvNode | undefined): boolean {
+  if (!n) return false;
+  if (n.type === 'Structure') return n.value.some(randomisedSignature);
+  if (n.type !== 'Enumeration') return false;
+  if (n.tag === RANDOMISED.PaddingMethod) return n.value === RANDOMISED.PSS;
+  if (n.tag === RANDOMISED.CryptographicAlgorithm) return RANDOMISED.algorithms.has(n.value);
+  if (n.tag === RANDOMISED.DigitalSignatureAlgorithm) return RANDOMISED.signatureAlgorithms.test(enumValueName('DigitalSignatureAlgorithm', n.value) ?? '');
+  return false;
 }
 
 /** Items whose bytes are cryptographic output (and come back as input in later requests). */
@@ -295,8 +322,9 @@ export class Bindings {
         const ot = kid(payload, T.ObjectType)?.value;
         this.objects.set(uid, { generated: true, ...(typeof ot === 'number' && { objectType: ot }) });
       } else if (op === T.Register) {
-        const ot = kid(kid(reqItems[i], T.RequestPayload), T.ObjectType)?.value;
-        this.objects.set(uid, { generated: false, ...(typeof ot === 'number' && { objectType: ot }) });
+        const reqPayload = kid(reqItems[i], T.RequestPayload);
+        const ot = kid(reqPayload, T.ObjectType)?.value;
+        this.objects.set(uid, { generated: false, randomisedSignature: randomisedSignature(reqPayload), ...(typeof ot === 'number' && { objectType: ot }) });
       }
     });
   }

@@ -15,7 +15,7 @@ import type { TtlvNode } from '../src/ttlv/node.js';
 import { enumValueFromName, tagFromName, tagName } from '../src/kmip/registry.js';
 import { formatDateTime } from '../src/kmip/text-values.js';
 import { toKmipXml } from '../src/kmip/xml.js';
-import { CRYPTO_OUTPUT_TAGS, isNow, type Bindings, type ExpNode } from './bind.js';
+import { CRYPTO_OUTPUT_TAGS, isNow, randomisedSignature, type Bindings, type ExpNode } from './bind.js';
 
 export const RULES = {
   'result-message': {
@@ -80,7 +80,7 @@ export const RULES = {
   },
   'varying-crypto-output': {
     summary:
-      'Cryptographic output that depends on something this server chose differs from the file: key material it generated in this case (Create, Create Key Pair, Re-key, Derive Key), an IV it generated (the request gave none), or randomness the operation itself uses (RNG Retrieve; RSA encryption, whose OAEP and PKCS#1 v1.5 paddings are randomised). Such a literal passes with any value of the same length, and is then bound like a placeholder: a later request that sends the literal back (Decrypt of the ciphertext, Verify of the signature) sends this server\'s value, and a later response that shows it must show this server\'s value.',
+      'Cryptographic output that depends on something this server chose differs from the file: key material it generated in this case (Create, Create Key Pair, Re-key, Derive Key), an IV it generated (the request gave none), or randomness the operation itself uses (RNG Retrieve; RSA encryption, whose OAEP and PKCS#1 v1.5 paddings are randomised; RSA-PSS, ECDSA and DSA signatures, named by the Sign request or the key\'s registration). Such a literal passes with any value of the same length (a signature with any length: DER-encoded ECDSA signatures vary), and is then bound like a placeholder: a later request that sends the literal back (Decrypt of the ciphertext, Verify of the signature) sends this server\'s value, and a later response that shows it must show this server\'s value.',
     where: 'literal Data, IVCounterNonce, AuthenticatedEncryptionTag, SignatureData, MACData (ByteString) in the response payload of Encrypt, Decrypt, Sign, MAC or RNG Retrieve, under the conditions named',
   },
   'message-extensions': {
@@ -171,6 +171,7 @@ const T = {
   RequestPayload: tag('RequestPayload'),
   UniqueIdentifier: tag('UniqueIdentifier'),
   IVCounterNonce: tag('IVCounterNonce'),
+  SignatureData: tag('SignatureData'),
 };
 
 const OP = {
@@ -273,6 +274,7 @@ export function varyingOutputs(request: TtlvNode, response: TtlvNode, bindings: 
     const obj = typeof uid === 'string' ? bindings.object(uid) : undefined;
     if (obj?.generated) return true;
     if (opv === OP.Encrypt && obj?.objectType === PUBLIC_KEY) return true;
+    if (opv === OP.Sign && (obj?.randomisedSignature === true || randomisedSignature(reqPayload))) return true;
     const serverIv = opv === OP.Encrypt && items(reqPayload, T.IVCounterNonce).length === 0 && items(respPayload, T.IVCounterNonce).length > 0;
     return serverIv;
   });
@@ -370,7 +372,8 @@ function cmpScalar(e: ExpNode, a: TtlvNode, s: Scope, b: Bindings, out: Sink, ct
       out.diff({ path: s.path, expected: `${show(en)} (this run: ${show({ ...a, value: eq })})`, got: show(a), line: e.line });
       return;
     }
-    if (ctx.varying[s.batchIndex ?? -1] === true && en.value.length === a.value.length) {
+    // Same length, except a signature: DER-encoded ECDSA/DSA signatures vary by a byte or two.
+    if (ctx.varying[s.batchIndex ?? -1] === true && (en.value.length === a.value.length || en.tag === T.SignatureData)) {
       b.bindEquivalent(en.value, a.value);
       return out.use('varying-crypto-output');
     }

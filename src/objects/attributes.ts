@@ -504,7 +504,16 @@ export function visibleAttributes(attrs: AttributeMap, version: KmipVersion): At
       continue;
     }
     const def = tagDefByName(key);
-    if (def && isAvailable(def, version) && attributeRule(key, version)) out.set(key, list);
+    if (def && isAvailable(def, version) && attributeRule(key, version)) out.set(key, key === 'Digest' ? list.map((n) => digestFor(n, version)) : list);
   }
   return out;
+}
+
+/**
+ * A Digest as `version` defines it: KMIP 1.0's Digest structure holds Hashing Algorithm and
+ * Digest Value only (1.0 Table 58); Key Format Type was added in 1.1 (1.1 Table 70).
+ */
+function digestFor(node: TtlvNode, version: KmipVersion): TtlvNode {
+  if (version.major !== 1 || version.minor !== 0 || node.type !== 'Structure') return node;
+  return { ...node, value: node.value.filter((c) => c.tag !== T.KeyFormatType) };
 }

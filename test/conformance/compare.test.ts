@@ -310,6 +310,18 @@ describe('tolerance rules', () => {
       expect(run(world(), 'Encrypt', uid('p1') + data('01020304'), uid('p1') + data('aaaaaaaa'), uid('p1') + data('bbbbbbbb')).diffs).toEqual([]);
       // Decrypt with a registered key is deterministic: exact.
       expect(run(world(), 'Decrypt', uid('p1') + data('01020304'), uid('p1') + data('aaaaaaaa'), uid('p1') + data('bbbbbbbb')).diffs).toHaveLength(1);
+      // Randomised signatures: PSS named by the Sign request, or ECDSA by the key's registration; PKCS#1 v1.5 stays exact.
+      const sig = (v: string) => `<SignatureData type="ByteString" value="${v}"/>`;
+      const pss = '<CryptographicParameters><PaddingMethod type="Enumeration" value="PSS"/></CryptographicParameters>';
+      const pkcs1 = '<CryptographicParameters><PaddingMethod type="Enumeration" value="PKCS1V1_5"/></CryptographicParameters>';
+      expect(run(world(), 'Sign', uid('s1') + pss + data('01'), uid('s1') + sig('aaaa'), uid('s1') + sig('bbbb')).diffs).toEqual([]);
+      expect(run(world(), 'Sign', uid('s1') + pkcs1 + data('01'), uid('s1') + sig('aaaa'), uid('s1') + sig('bbbb')).diffs).toHaveLength(1);
+      const ec = world();
+      ec.observeObjects(
+        request('Register', '<ObjectType type="Enumeration" value="PrivateKey"/><PrivateKey><KeyBlock><KeyFormatType type="Enumeration" value="ECPrivateKey"/><CryptographicAlgorithm type="Enumeration" value="ECDSA"/></KeyBlock></PrivateKey>'),
+        actual(resp(item('Register', uid('e1')))),
+      );
+      expect(run(ec, 'Sign', uid('e1') + data('01'), uid('e1') + sig('aaaaaa'), uid('e1') + sig('bbbb')).diffs).toEqual([]);
       const rng = run(world(), 'RNGRetrieve', '<DataLength type="Integer" value="4"/>', data('aaaaaaaa'), data('bbbbbbbb'));
       expect(rng.diffs).toEqual([]);
       expect(run(world(), 'RNGRetrieve', '<DataLength type="Integer" value="4"/>', data('aaaaaaaa'), data('bbbbbbbb'), 'varying-crypto-output').diffs).toHaveLength(1);

@@ -53,6 +53,7 @@ beforeAll(async () => {
       ['OperationPolicyName', [t.text(Tag.OperationPolicyName, 'default')]], // 1.x only
       [customKey('x', 'ID'), [t.text(Tag.AttributeValue, 'id-1')]],
       [customKey('acme', 'Color'), [t.text(Tag.AttributeValue, 'blue')]], // 2.x vendor: no 1.x name
+      ['Digest', [t.struct(Tag.Digest, [t.enum(Tag.HashingAlgorithm, 6), t.bytes(Tag.DigestValue, new Uint8Array(32).fill(7)), t.enum(Tag.KeyFormatType, 1)])]],
       ['$creationOrder', [t.long(0x54ff80, 1n)]], // server-internal: never shown
     ],
   });
@@ -91,6 +92,17 @@ describe('Get Attributes, KMIP 1.x', () => {
       ['Name', 1],
     ]);
     expect(attributes1x(p)[0]?.value).toEqual(t.text(Tag.AttributeValue, 'id-1'));
+  });
+
+  it('Digest as each version defines it: no Key Format Type in 1.0 (1.0 Table 58), with it from 1.1 (1.1 Table 70)', async () => {
+    const digest = async (v: { major: number; minor: number }) => {
+      const p = ok(await call(owner, v, Operation.GetAttributes, [uidText(uid), t.text(Tag.AttributeName, 'Digest')]));
+      const value = attributes1x(p)[0]?.value;
+      return value?.type === 'Structure' ? value.value.map((c) => c.tag) : [];
+    };
+    expect(await digest({ major: 1, minor: 0 })).toEqual([Tag.HashingAlgorithm, Tag.DigestValue]);
+    expect(await digest({ major: 1, minor: 1 })).toEqual([Tag.HashingAlgorithm, Tag.DigestValue, Tag.KeyFormatType]);
+    expect(await digest(V14)).toEqual([Tag.HashingAlgorithm, Tag.DigestValue, Tag.KeyFormatType]);
   });
 
   it('no requested attribute exists: only the Unique Identifier', async () => {
