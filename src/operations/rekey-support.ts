@@ -6,14 +6,15 @@
  * Copied: every attribute except those the tables handle specially — Unique Identifier, State,
  * Initial Date, Destroy Date, Compromise (Occurrence) Date, Revocation Reason, Link, Last Change
  * Date, Digest, Archive Date, Random Number Generator (new), the dates below, and Name (moved: the
- * replacement takes the existing object's names, which the existing object loses).
+ * replacement takes the existing object's names, which the existing object loses; names the
+ * request gives are added to them).
  * Dates: without an Offset the Activation, Deactivation (and for Re-key Process Start / Protect
  * Stop) Dates are copied; with an Offset the replacement's Activation Date is now + Offset and each
  * other date is the old one shifted by (AT2 - AT1) when the old object had an Activation Date.
  */
 import { LinkType } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import type { TtlvNode } from '../ttlv/node.js';
+import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import { dateAttribute } from '../objects/lifecycle.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import { CREATION_ORDER_KEY } from './locate-order.js';
@@ -76,7 +77,13 @@ export function replacementAttributes(old: AttributeMap, requested: ReadonlyMap<
     }
   }
   for (const [k, v] of requested) {
-    if (k === 'Name' && v.length === 0) continue;
+    if (k === 'Name') {
+      // Names are added to the ones moved over, as the Test Cases show (TC-REKEY-1: after two
+      // Re-keys naming "first" and "second", the key holds "original", "first", "second").
+      const moved = out.get('Name') ?? [];
+      out.set('Name', [...moved, ...v.filter((n) => !moved.some((m) => nodesEqual(m, n)))]);
+      continue;
+    }
     out.set(k, [...v]);
   }
   return out;

@@ -162,4 +162,13 @@ describe.each([
     expect(dateAttr(n, Tag.ActivationDate)).toBe(at1);
     expect(names(n)).toEqual([`rk-new-${tag}`]);
   });
+
+  it('names the request gives are added to the names moved over (TC-REKEY-1); the old key keeps none', async () => {
+    const first = await createAes([attr.name(`rk-orig-${tag}`)]);
+    const second = uidOf(await ok(c, v, Operation.ReKey, [uidNode(first), attrs(v, [attr.name(`rk-1-${tag}`)])]));
+    const third = uidOf(await ok(c, v, Operation.ReKey, [uidNode(second), attrs(v, [attr.name(`rk-2-${tag}`)])]));
+    expect(names(await attributesOf(c, v, third))).toEqual([`rk-orig-${tag}`, `rk-1-${tag}`, `rk-2-${tag}`]);
+    expect(names(await attributesOf(c, v, second))).toEqual([]);
+    expect(names(await attributesOf(c, v, first))).toEqual([]);
+  });
 });
