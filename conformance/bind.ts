@@ -22,6 +22,10 @@
  *   cryptographic item (Data, IV, tag, signature, MAC) sends this run's value instead, and a
  *   later response showing the literal must show this run's value.
  *
+ * - `$CORRELATION_VALUE` names a multi-part stream: a request that opens a stream (Init
+ *   Indicator true) starts a new one, so its response binds the name afresh (TC-STREAM-ENC-1
+ *   runs two streams, one after the other, under the one name).
+ *
  * The bindings also keep what the case's responses said about each object (`objects`): which
  * ids the server generated key material for, and their object types.
  */
@@ -233,6 +237,7 @@ const T = {
   PrivateKeyUniqueIdentifier: tagFromName('PrivateKeyUniqueIdentifier'),
   PublicKeyUniqueIdentifier: tagFromName('PublicKeyUniqueIdentifier'),
   ObjectType: tagFromName('ObjectType'),
+  InitIndicator: tagFromName('InitIndicator'),
   Register: enumValueFromName('Operation', 'Register'),
   CreateKeyPair: enumValueFromName('Operation', 'CreateKeyPair'),
   ReKeyKeyPair: enumValueFromName('Operation', 'ReKeyKeyPair'),
@@ -327,6 +332,16 @@ export class Bindings {
         this.objects.set(uid, { generated: false, randomisedSignature: randomisedSignature(reqPayload), ...(typeof ot === 'number' && { objectType: ot }) });
       }
     });
+  }
+
+  /** Before sending `request`: a batch item that opens a stream frees `$CORRELATION_VALUE…` for its response. */
+  beforeRequest(request: TtlvNode): void {
+    const opens = kids(request, T.BatchItem).some((bi) => {
+      const init = kid(kid(bi, T.RequestPayload), T.InitIndicator);
+      return init?.type === 'Boolean' && init.value;
+    });
+    if (!opens) return;
+    for (const k of [...this.values.keys()]) if (/^\$CORRELATION_VALUE(_\d+)?$/.test(k)) this.values.delete(k);
   }
 
   /** Bind the file's literal `expected` (a varying cryptographic output) to this run's `actual`. */

@@ -316,6 +316,7 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
         }
         throw e;
       }
+      bindings.beforeRequest(req);
       let actual: TtlvNode;
       try {
         actual = await c.client.send(req);

@@ -133,7 +133,9 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
   ctx.batch.idPlaceholder = uid;
   return payload(Tag.ResponsePayload, [
     { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
-    bytes(Tag.Data, out),
+    // Data is required for single-part only (1.4 Table 230, 2.1 Table 215): a part that yields no
+    // output (a block still being filled) answers without it.
+    bytes(Tag.Data, out.length === 0 && !isOneShot(flags) ? undefined : out),
     bytes(Tag.IVCounterNonce, dir === 'encrypt' && !flags.correlation ? stream.generatedIv : undefined),
     bytes(Tag.CorrelationValue, correlation),
     bytes(Tag.AuthenticatedEncryptionTag, dir === 'encrypt' ? tag : undefined),

@@ -50,6 +50,8 @@ interface SignatureParts {
   readonly scheme: SignatureScheme;
   readonly parts: Uint8Array[];
   bytes: number;
+  /** Signature Verify: the Signature Data, from whichever part carried it. */
+  signature?: Uint8Array;
 }
 
 /**
@@ -58,12 +60,15 @@ interface SignatureParts {
  * The parts are collected (at most CIPHER_POLICY.maxDataBytes together) and signed or verified
  * at the end; the key is checked again on every part (a key revoked meanwhile stops it).
  * Digested Data is single-part only. `finish` makes the response fields from the whole input.
+ * Signature Verify's Signature Data (`signature`) may come with any part — the Test Cases give
+ * it with the first (TC-STREAM-SIGNVFY-1) — and is handed to `finish` at the end.
  */
 export async function signatureFlow(
   ctx: OperationContext,
   req: SignRequestFields,
   use: 'Sign' | 'SignatureVerify',
-  finish: (key: KeyObject, scheme: SignatureScheme, input: SignInput, hsm?: ResidentSigningKey) => TtlvNode[] | Promise<TtlvNode[]>,
+  finish: (key: KeyObject, scheme: SignatureScheme, input: SignInput, hsm: ResidentSigningKey | undefined, signature: Uint8Array | undefined) => TtlvNode[] | Promise<TtlvNode[]>,
+  signature?: Uint8Array,
 ): Promise<StructureNode> {
   const flags = partFlags(req.initIndicator, req.finalIndicator, req.correlationValue);
   if (req.data !== undefined && req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'give Data or Digested Data, not both');
@@ -74,7 +79,7 @@ export async function signatureFlow(
     const input: SignInput = req.digestedData !== undefined ? { digest: req.digestedData.value } : req.data !== undefined ? { data: req.data.value } : missing();
     const { record, key, hsm } = await loadSigningKey(ctx, uid, use);
     const scheme = signatureScheme(ctx, key, signatureParams(req.cryptographicParameters, record), use);
-    return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, scheme, input, hsm))]);
+    return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, scheme, input, hsm, signature))]);
   }
   if (req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'Digested Data is single-part; a multi-part signature takes Data');
   const data = req.data?.value ?? new Uint8Array(0);
@@ -99,6 +104,10 @@ export async function signatureFlow(
     state.bytes += data.length;
     if (state.bytes > CIPHER_POLICY.maxDataBytes) throw new KmipError(ResultReason.InvalidField, `a multi-part signature is limited to ${CIPHER_POLICY.maxDataBytes} bytes`);
     state.parts.push(data);
+    if (signature !== undefined) {
+      if (state.signature !== undefined && !Buffer.from(state.signature).equals(signature)) throw new KmipError(ResultReason.InvalidField, 'the Signature Data differs from the one an earlier part gave');
+      state.signature = signature;
+    }
   } catch (e) {
     if (cv) store.close(cv);
     throw e;
@@ -111,7 +120,7 @@ export async function signatureFlow(
   }
   if (cv) store.close(cv);
   const all = Buffer.concat(state.parts);
-  return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, state.scheme, { data: all }, hsm))]);
+  return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, state.scheme, { data: all }, hsm, state.signature))]);
 }
 
 function missing(): never {

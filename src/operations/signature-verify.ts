@@ -31,16 +31,15 @@ export const signatureVerify: OperationHandler = {
   name: 'SignatureVerify',
   async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Signature Verify request payload' });
-    const last = req.correlationValue === undefined ? req.initIndicator?.value !== true || req.finalIndicator?.value === true : req.finalIndicator?.value === true;
-    if (last && req.signatureData === undefined) throw new KmipError(ResultReason.MissingData, 'the request carries no Signature Data');
-    return signatureFlow(ctx, req, 'SignatureVerify', (key, scheme, input) => {
+    return signatureFlow(ctx, req, 'SignatureVerify', (key, scheme, input, _hsm, signature) => {
+      if (signature === undefined) throw new KmipError(ResultReason.MissingData, 'no part of the request carried Signature Data');
       let valid: boolean;
       try {
-        valid = verifyWith(key, scheme, input, req.signatureData!.value);
+        valid = verifyWith(key, scheme, input, signature);
       } catch (e) {
         asymmetricFailure(ctx, e);
       }
       return [{ tag: Tag.ValidityIndicator, type: 'Enumeration', value: valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid }];
-    });
+    }, req.signatureData?.value);
   },
 };

@@ -73,6 +73,15 @@ describe.each([V2_1, V1_4])('multi-part signatures at KMIP %o', (v) => {
     other[10]! ^= 1;
     const invalid = await inParts(v, Operation.SignatureVerify, pub, PARTS, [rsaParams], [t.bytes(Tag.SignatureData, other)]);
     expect(findChild(invalid, Tag.ValidityIndicator)?.value).toBe(ValidityIndicator.Invalid);
+    // The Signature Data may come with the first part instead (TC-STREAM-SIGNVFY-1).
+    const early = await inParts(v, Operation.SignatureVerify, pub, PARTS, [rsaParams, t.bytes(Tag.SignatureData, sig)]);
+    expect(findChild(early, Tag.ValidityIndicator)?.value).toBe(ValidityIndicator.Valid);
+    const earlyBad = await inParts(v, Operation.SignatureVerify, pub, PARTS, [rsaParams, t.bytes(Tag.SignatureData, other)]);
+    expect(findChild(earlyBad, Tag.ValidityIndicator)?.value).toBe(ValidityIndicator.Invalid);
+    // Two parts naming different signatures: Invalid Field.
+    const start = await ok(c, v, Operation.SignatureVerify, [uidNode(pub), rsaParams, t.bytes(Tag.SignatureData, sig), t.bytes(Tag.Data, PARTS[0]!), t.bool(Tag.InitIndicator, true)]);
+    const clash = await fails(c, v, Operation.SignatureVerify, [t.bytes(Tag.Data, PARTS[1]!), t.bytes(Tag.SignatureData, other), t.bytes(Tag.CorrelationValue, bytesOf(start, Tag.CorrelationValue)!), t.bool(Tag.FinalIndicator, true)]);
+    expect(clash.reason).toBe(ResultReason.InvalidField);
   });
 
   it('ECDSA P-256: the multi-part signature verifies over the concatenated data with node:crypto', async () => {

@@ -12,6 +12,7 @@ import { BlockCipherMode, CryptographicAlgorithm, Operation, PaddingMethod, Resu
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
+import { findChild } from '../../src/client/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { fails, ok, uidNode, V1_4, V2_1 } from './object-kit.js';
 import { bytesOf, cipherPayload, hex, registerKey, toHex } from './crypto-kit.js';
@@ -201,6 +202,23 @@ describe('multi-part Encrypt/Decrypt (2.1)', () => {
     const d3 = await ok(c, V2_1, Operation.Decrypt, cipherPayload({ data: hex(CIPHER).subarray(50), correlation: dcv, final: true, tag: hex(TAG) }));
     const plain = Buffer.concat([bytesOf(d1, Tag.Data)!, bytesOf(d2, Tag.Data)!, bytesOf(d3, Tag.Data) ?? new Uint8Array(0)]);
     expect(plain.toString('hex')).toBe(toHex(PLAIN));
+  });
+
+  it('a part that yields no output answers without Data (multi-part: Data not required), and the same Correlation Value throughout', async () => {
+    const uid = await registerKey(c, V2_1, KEY, CryptographicAlgorithm.AES, ED);
+    const ecb = { mode: BlockCipherMode.ECB };
+    const one = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid, params: ecb, data: PLAIN.subarray(0, 16) }));
+    const p1 = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid, params: ecb, data: PLAIN.subarray(0, 8), init: true }));
+    expect(findChild(p1, Tag.Data)).toBeUndefined();
+    const cv = bytesOf(p1, Tag.CorrelationValue)!;
+    const p2 = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid, params: ecb, data: PLAIN.subarray(8, 16), correlation: cv }));
+    expect(toHex(bytesOf(p2, Tag.Data))).toBe(toHex(bytesOf(one, Tag.Data)));
+    expect(toHex(bytesOf(p2, Tag.CorrelationValue))).toBe(toHex(cv));
+    const p3 = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid, params: ecb, correlation: cv, final: true }));
+    expect(findChild(p3, Tag.Data)).toBeUndefined();
+    // A one-shot request always carries Data, even when it is empty.
+    const empty = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid, params: ecb, data: new Uint8Array(0) }));
+    expect(bytesOf(empty, Tag.Data)?.length).toBe(0);
   });
 
   it('revoking the key mid-stream stops the stream', async () => {
