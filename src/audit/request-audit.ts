@@ -132,13 +132,13 @@ export class RequestAudit {
     const it = this.item;
     this.item = undefined;
     const ok = result.status === ResultStatus.Success;
-    if (it?.committed && ok) return; // its record went with its change
     const op = operationName(result.operation ?? it?.operation);
     const responseUids = topUids(result.payload);
     const requestUids = topUids(it?.requestPayload);
     const uids = responseUids.length > 0 ? responseUids : requestUids.length > 0 ? requestUids : idPlaceholder !== undefined && !ok ? [idPlaceholder] : [];
-    const isLocate = op === 'Locate';
     if (it) this.ended.set(it.index, { op, uids });
+    if (it?.committed && ok) return; // its record went with its change
+    const isLocate = op === 'Locate';
     this.pending.push({
       ...this.base(it?.index),
       op,
