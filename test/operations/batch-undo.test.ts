@@ -17,6 +17,7 @@ import { encodeRecord } from '../../src/store/record-codec.js';
 import { indexText, LevelStore, type StoreOp } from '../../src/store/index.js';
 import { decodeRecord, type OpRecord } from '../../src/audit/record.js';
 import { verifyAuditLog } from '../../src/audit/verify.js';
+import { buildReport } from '../../src/audit/report.js';
 import { SoftwareAuditKey } from '../../src/audit/audit-key.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
@@ -260,6 +261,10 @@ describe('Undo: the audit trail', () => {
     expect(recs[3]!.uids).toEqual([created]);
     expect(recs[4]!.uids).toEqual([uid]);
     expect(recs[3]!.message).toMatch(/batch item 2 failed/);
+    // `kms audit report`: the undone Create is one use that did not stand, of an object now gone.
+    const [report] = await buildReport(srv.kms.services.store, { key: created });
+    expect(report!.objectType).toBeUndefined();
+    expect(report!.uses).toEqual([expect.objectContaining({ operation: 'Create', count: 1, failed: 1 })]);
 
     const dataDir = srv.dataDir;
     await srv.stop();
