@@ -19,8 +19,8 @@
  * - the key cache forgets the touched objects.
  *
  * Concurrency: there is no isolation. Another client may see the batch's intermediate state;
- * if it CHANGES a record the batch wrote before the rollback, the rollback is refused as a
- * whole (no write of another client is ever overwritten): the earlier items keep their
+ * if it (or a KEK rotation) CHANGES a record the batch wrote before the rollback, the rollback
+ * is refused as a whole (no other write is ever overwritten): the earlier items keep their
  * Success, the failed item's message says the batch was not undone, the audit log has a
  * BatchUndo OperationFailed record, and deferred effects run as in a batch that stands.
  *
@@ -92,6 +92,8 @@ export class BatchUndo {
       return { items: [...items], undone: false };
     }
     const undone = failedAt < 0 ? items.length : failedAt;
+    // The first item failed before writing anything: nothing to undo.
+    if (undone === 0 && this.journal.isEmpty && this.compensations.length === 0) return { items: [...items], undone: false };
     const cause = failedAt < 0 ? 'the response exceeded the Maximum Response Size' : `batch item ${failedAt} failed`;
     const why = await this.rollback(ctx, items.slice(0, undone), cause);
     if (why === undefined) {
