@@ -32,7 +32,7 @@ import { ResultReason, ResultStatus } from '../kmip/generated/enums.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import type { ResponseItem } from '../kmip/messages.js';
 import { UndoJournal } from '../store/undo-journal.js';
-import type { ObjectStore } from '../store/object-store.js';
+import { StoreError, type ObjectStore } from '../store/object-store.js';
 import type { MultipartStore } from '../crypto/multipart.js';
 import type { OperationContext } from './context.js';
 import { destroyToken } from './resident-tokens.js';
@@ -95,7 +95,7 @@ export class BatchUndo {
     // The first item failed before writing anything: nothing to undo.
     if (undone === 0 && this.journal.isEmpty && this.compensations.length === 0) return { items: [...items], undone: false };
     const cause = failedAt < 0 ? 'the response exceeded the Maximum Response Size' : `batch item ${failedAt} failed`;
-    const why = await this.rollback(ctx, items.slice(0, undone), cause);
+    const why = await this.rollback(ctx, undone, cause);
     if (why === undefined) {
       return { items: items.map((it, i) => (i < undone ? { ...it, status: ResultStatus.OperationUndone } : it)), undone: true };
     }
@@ -106,20 +106,21 @@ export class BatchUndo {
     return { items: items.map((it, i) => (i === failedAt ? { ...failed, message: note } : it)), undone: false };
   }
 
-  /** Undo everything; returns undefined when done, else why nothing was undone. */
-  private async rollback(ctx: OperationContext, undone: readonly ResponseItem[], cause: string): Promise<string | undefined> {
+  /**
+   * Undo everything the batch wrote, reporting the first `undone` items as undone in the audit
+   * log; returns undefined when done, else why nothing was undone.
+   */
+  private async rollback(ctx: OperationContext, undone: number, cause: string): Promise<string | undefined> {
     const ops = this.journal.rollbackOps();
     const written = this.journal.written;
-    const appends = ctx.audit?.forUndo(
-      undone.map((_, i) => i),
-      `undone: ${cause}`,
-    );
+    const appends = ctx.audit?.forUndo([...Array(undone).keys()], `undone: ${cause}`);
     try {
       await ctx.services.store.commit(ops, appends && { audit: appends });
       ctx.audit?.afterCommit(true);
     } catch (e) {
       ctx.audit?.afterCommit(false);
-      const why = e instanceof Error && 'code' in e && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND') ? 'an object it changed was changed by another request since' : 'the undo could not be written';
+      const conflict = e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND');
+      const why = conflict ? 'an object it changed was changed by another request since' : 'the undo could not be written';
       ctx.log.warn({ err: e, uids: written.map((w) => w.uid) }, 'Undo batch could not be rolled back');
       ctx.audit?.undoFailed(written.map((w) => w.uid), `batch not undone (${cause}): ${why}`);
       return why;
@@ -133,7 +134,7 @@ export class BatchUndo {
     for (const t of tokens) await destroyToken(ctx, t.uid, t.hsmKey);
     const { protector } = ctx.services;
     if (protector.forget) for (const w of written) protector.forget(w.uid);
-    ctx.log.info({ uids: written.map((w) => w.uid), items: undone.length }, 'Undo batch rolled back');
+    ctx.log.info({ uids: written.map((w) => w.uid), items: undone }, 'Undo batch rolled back');
     return undefined;
   }
 

@@ -241,7 +241,7 @@ describe('Undo: concurrency', () => {
 });
 
 describe('Undo: the audit trail', () => {
-  it('records each item as it ran, then one OperationUndone record per undone item; the chain verifies', async () => {
+  it('records each item as it ran, then one OperationUndone record per undone item; the chain verifies; the rollback is on disk', async () => {
     const uid = await newKey(V2_1);
     const head = srv.kms.services.store.audit.head().seq;
     const items = await undoBatch(V2_1, [
@@ -273,6 +273,9 @@ describe('Undo: the audit trail', () => {
     try {
       const result = await verifyAuditLog(store.audit, SoftwareAuditKey.fromMasterKeyFile(join(dataDir, 'master.key')));
       expect(result).toMatchObject({ ok: true });
+      // The rollback was durable before the answer: after the restart of the store it is there.
+      expect(await store.get(created)).toBeUndefined();
+      expect((await store.get(uid))?.state).toBe(State.PreActive);
     } finally {
       await store.close();
     }
