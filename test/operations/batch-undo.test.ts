@@ -142,6 +142,22 @@ describe('Undo: a failing item rolls the batch back', () => {
     expect(await locateByName(V2_1, 'undo-attrs-old')).toEqual([uid]);
   });
 
+  it('Re-key (a new object; the old key loses its Name and gains links) is undone across both records', async () => {
+    const old = await newKey(V2_1, [name('undo-rekey')]);
+    await ok(c, V2_1, Operation.Activate, [uidNode(old)]);
+    const before = await record(old);
+    const items = await undoBatch(V2_1, [
+      [Operation.ReKey, [uidNode(old)]],
+      [Operation.Check, [uidNode(old), t.int(Tag.CryptographicUsageMask, M.Decrypt)]],
+    ]);
+    expect(statuses(items)).toEqual([ResultStatus.OperationUndone, ResultStatus.OperationFailed]);
+    const fresh = uidOf(items[0]!.payload!);
+    expect(fresh).not.toBe(old);
+    expect(await record(fresh)).toBeUndefined();
+    expect(content(await record(old))).toBe(content(before));
+    expect(await locateByName(V2_1, 'undo-rekey')).toEqual([old]);
+  });
+
   it('a failing first item: nothing to undo, the item fails, nothing after it runs', async () => {
     const uid = await newKey(V2_1);
     const items = await undoBatch(V2_1, [
