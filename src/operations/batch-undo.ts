@@ -113,8 +113,8 @@ export class BatchUndo {
   private async rollback(ctx: OperationContext, undone: number, cause: string): Promise<string | undefined> {
     const ops = this.journal.rollbackOps();
     const written = this.journal.written;
-    const appends = ctx.audit?.forUndo([...Array(undone).keys()], `undone: ${cause}`);
     try {
+      const appends = ctx.audit?.forUndo([...Array(undone).keys()], `undone: ${cause}`);
       await ctx.services.store.commit(ops, appends && { audit: appends });
       ctx.audit?.afterCommit(true);
     } catch (e) {
