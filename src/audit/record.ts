@@ -59,7 +59,7 @@ export interface AuditEvent {
   readonly found?: number;
   /** Names of the attributes touched or asked for; never values. */
   readonly attrs?: readonly string[];
-  /** "Success" or "OperationFailed". */
+  /** "Success", "OperationFailed", or "OperationUndone" (an Undo batch rolled back; a later record for the same ref). */
   readonly status: string;
   /** Result Reason name on failure ("ItemNotFound"). */
   readonly reason?: string;

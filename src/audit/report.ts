@@ -76,6 +76,11 @@ export async function buildReport(store: ObjectStore, filter: ReportFilter = {})
         if (!m) usage.set(uid, (m = new Map()));
         const k = `${r.client}\0${r.op}`;
         const line = m.get(k);
+        if (r.status === 'OperationUndone') {
+          // The second record of a use an Undo batch rolled back: not a new use; it did not stand.
+          if (line) line.failed++;
+          continue;
+        }
         const failed = r.status === 'Success' ? 0 : 1;
         if (!line) m.set(k, { identity: r.client, operation: r.op, count: 1, failed, first: r.time, last: r.time });
         else {

@@ -6,6 +6,9 @@
  * item's own record, written as a success — the change is only durable if it succeeds.
  * What is left is written by `flush`, which the dispatcher awaits before the response goes.
  * An item that fails after its change was committed gets a second record (`afterCommit`).
+ * An Undo batch that is rolled back adds one OperationUndone record per undone item, in the
+ * rollback's own commit (`forUndo`); a rollback that could not be written, a BatchUndo record
+ * with OperationFailed (`undoFailed`). Records are never removed: the log shows what happened.
  */
 import type { ResponseItem } from '../kmip/messages.js';
 import { enumValueName, tagName } from '../kmip/registry.js';
@@ -69,6 +72,8 @@ export class RequestAudit {
   private pending: AuditEvent[] = [];
   private inFlight: AuditEvent[] | undefined;
   private item: OpenItem | undefined;
+  /** Operation and uids of each finished item, by batch index (for undo records). */
+  private readonly ended = new Map<number, { op: string; uids: readonly string[] }>();
 
   constructor(
     readonly trail: AuditTrail,
@@ -127,11 +132,12 @@ export class RequestAudit {
     const it = this.item;
     this.item = undefined;
     const ok = result.status === ResultStatus.Success;
-    if (it?.committed && ok) return; // its record went with its change
     const op = operationName(result.operation ?? it?.operation);
     const responseUids = topUids(result.payload);
     const requestUids = topUids(it?.requestPayload);
     const uids = responseUids.length > 0 ? responseUids : requestUids.length > 0 ? requestUids : idPlaceholder !== undefined && !ok ? [idPlaceholder] : [];
+    if (it) this.ended.set(it.index, { op, uids });
+    if (it?.committed && ok) return; // its record went with its change
     const isLocate = op === 'Locate';
     this.pending.push({
       ...this.base(it?.index),
@@ -144,6 +150,25 @@ export class RequestAudit {
       ...(it ? { ms: this.clock() - it.started } : {}),
       ...(it?.committed ? { afterCommit: true as const } : {}),
     });
+  }
+
+  /**
+   * Entries for the commit that rolls an Undo batch back: what is still owed, then one
+   * OperationUndone record per undone item (by batch index). Follow with `afterCommit`.
+   */
+  forUndo(indices: readonly number[], message: string): AuditAppend[] {
+    const events = [...this.pending];
+    for (const index of indices) {
+      const e = this.ended.get(index);
+      events.push({ ...this.base(index), op: e?.op ?? 'Unknown', ...(e && e.uids.length > 0 ? { uids: e.uids } : {}), status: 'OperationUndone', message });
+    }
+    this.inFlight = events;
+    return this.trail.appendsFor(events);
+  }
+
+  /** An Undo batch could not be rolled back: its items stand (written by `flush`). */
+  undoFailed(uids: readonly string[], message: string): void {
+    this.pending.push({ ...this.base(undefined), op: 'BatchUndo', ...(uids.length > 0 ? { uids } : {}), status: 'OperationFailed', reason: 'GeneralFailure', message });
   }
 
   /** A whole message refused before its items ran: one record per item (or one, unparsed). */

@@ -12,7 +12,7 @@ export const CapabilityInformation: StructureNode = {
     { tag: Tag.StreamingCapability, type: 'Boolean', value: false },
     { tag: Tag.AsynchronousCapability, type: 'Boolean', value: false },
     { tag: Tag.AttestationCapability, type: 'Boolean', value: false },
-    { tag: Tag.BatchUndoCapability, type: 'Boolean', value: false },
+    { tag: Tag.BatchUndoCapability, type: 'Boolean', value: true },
     { tag: Tag.BatchContinueCapability, type: 'Boolean', value: true },
   ],
 };

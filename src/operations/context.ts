@@ -15,6 +15,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import type { AccessPolicy, Principal } from '../policy/access.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { RequestAudit } from '../audit/request-audit.js';
+import type { BatchUndo } from './batch-undo.js';
 
 export interface ServerInfo {
   readonly vendor: string;
@@ -56,6 +57,8 @@ export interface OperationContext {
   readonly log: Logger;
   /** This message's audit records (present when the server has an audit trail); see saveRecords. */
   readonly audit?: RequestAudit;
+  /** Present when the message asks for Batch Error Continuation Option Undo (operations/batch-undo.ts). */
+  readonly undo?: BatchUndo;
 }
 
 /**

@@ -43,6 +43,7 @@ import type { ObjectRecord } from '../objects/managed-object.js';
 import { CryptoError } from '../crypto/errors.js';
 import type { CryptoParams } from '../crypto/mechanism.js';
 import { MultipartStore } from '../crypto/multipart.js';
+import type { MultipartSessions } from './batch-undo.js';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
 import { decodeKeyRef } from '../hsm/resident.js';
 import { DEFAULT_CRYPTO_POLICY, MULTIPART_LIMITS, type CryptoPolicy } from '../policy/crypto-policy.js';
@@ -222,13 +223,14 @@ export function unknownCorrelation(ctx: OperationContext): KmipError {
 const STORES = new WeakMap<ServerServices, MultipartStore<unknown>>();
 
 /** The multi-part state of the running server (one per ServerServices). */
-export function multipart(ctx: OperationContext): MultipartStore<unknown> {
+export function multipart(ctx: OperationContext): MultipartSessions {
   let s = STORES.get(ctx.services);
   if (!s) {
     s = new MultipartStore<unknown>(MULTIPART_LIMITS, ctx.services.clock);
     STORES.set(ctx.services, s);
   }
-  return s;
+  // In an Undo batch: what the batch opens is closed again on undo (operations/batch-undo.ts).
+  return ctx.undo ? ctx.undo.sessions(s) : s;
 }
 
 /** Init / Final Indicators and Correlation Value of a request, checked for consistency. */

@@ -19,8 +19,8 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import { applyEvent } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import type { OperationContext, OperationHandler } from './context.js';
-import { decodeKeyRef } from '../hsm/resident.js';
+import type { OperationHandler } from './context.js';
+import { destroyTokenAfterBatch } from './batch-undo.js';
 import { loadManaged, uidPayload, withReplaced } from './object-support.js';
 import { resolveUid, saveRecords, touched } from './support.js';
 
@@ -41,22 +41,9 @@ export const destroy: OperationHandler = {
     const { sealedBody: _sealed, kekId: _kek, hsmKey, ...meta } = record;
     const next: ObjectRecord = { ...meta, state: lc.state, attributes: touched(withReplaced(record.attributes, lc.setAttributes), ctx.now) };
     await saveRecords(ctx, [{ record: next, previous: record }]);
-    if (hsmKey !== undefined) await destroyResident(ctx, uid, hsmKey);
+    // The token object goes once the record no longer refers to it (and, in an Undo batch, once
+    // the batch stands: a destroyed token key could not be brought back).
+    if (hsmKey !== undefined) await destroyTokenAfterBatch(ctx, uid, hsmKey);
     return uidPayload(uid);
   },
 };
-
-/**
- * An HSM-resident key's token object goes after the record says Destroyed (so a failure here
- * never leaves a live object without its key). A token object left behind by a failure is
- * unreachable (no record refers to it) and is logged for the operator to remove.
- */
-async function destroyResident(ctx: OperationContext, uid: string, hsmKey: string): Promise<void> {
-  const resident = ctx.services.resident;
-  try {
-    if (!resident) throw new Error('no HSM backend');
-    await resident.backend.destroyKey(decodeKeyRef(hsmKey));
-  } catch (e) {
-    ctx.log.error({ uid, err: e }, 'the HSM-resident key of a destroyed object could not be destroyed in the HSM; remove its token object (label kms-obj-<uid>) by hand');
-  }
-}

@@ -8,8 +8,9 @@
  * - anything else → General Failure, message "internal error, ref <id>", cause logged
  *   under that id and never sent.
  * Batch semantics: items run in order; Batch Error Continuation Option Stop (the default)
- * ends the batch at the first failure, Continue goes on; Undo and a required asynchronous
- * answer are refused with Feature Not Supported. The ID Placeholder carries from item to
+ * ends the batch at the first failure, Continue goes on, Undo ends it and rolls back every
+ * earlier item, reported Operation Undone (operations/batch-undo.ts); a required asynchronous
+ * answer is refused with Feature Not Supported. The ID Placeholder carries from item to
  * item. Each response item echoes Operation and Unique Batch Item ID. A reply larger than
  * the client's Maximum Response Size becomes Response Too Large.
  *
@@ -32,6 +33,7 @@ import type { Principal } from '../policy/access.js';
 import { RequestAudit } from '../audit/request-audit.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
 import type { HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
+import { BatchUndo } from './batch-undo.js';
 import type { Logger } from 'pino';
 
 export interface DispatchResult {
@@ -157,13 +159,11 @@ export async function dispatch(
     }));
 
   const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
-  if (header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo) {
-    return refuseAll(ResultReason.FeatureNotSupported, 'the Undo batch error continuation option is not supported');
-  }
   if (header.asynchronousRequired) {
     return refuseAll(ResultReason.FeatureNotSupported, 'asynchronous operations are not supported');
   }
 
+  const undo = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo ? new BatchUndo(services.store) : undefined;
   const ctx: OperationContext = {
     services,
     principal,
@@ -175,10 +175,12 @@ export async function dispatch(
       return log();
     },
     ...(audit ? { audit } : {}),
+    ...(undo ? { undo } : {}),
   };
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
   const items: ResponseItem[] = [];
   for (const [index, item] of req.items.entries()) {
+    if (undo) undo.lastItem = index === req.items.length - 1;
     audit?.begin(index, item.operation, item.payload);
     const handler = servedIn(handlers, item.operation, version);
     let result: ResponseItem;
@@ -202,9 +204,13 @@ export async function dispatch(
 
   let response = respond(items);
   const max = header.maximumResponseSize;
-  if (max !== undefined && max > 0 && encodedLength(response) > max) {
+  const tooLarge = max !== undefined && max > 0 && encodedLength(response) > max;
+  const finished = undo && (await undo.finish(ctx, items, tooLarge));
+  if (finished && !tooLarge) response = respond(finished.items);
+  if (tooLarge) {
+    const undone = finished ? (finished.undone ? '; the batch was undone' : '; the batch could NOT be undone') : '';
     response = respond(
-      items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds the Maximum Response Size of ${max} bytes`, it.operation, it.uniqueBatchItemId)),
+      items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds the Maximum Response Size of ${max} bytes${undone}`, it.operation, it.uniqueBatchItemId)),
     );
   }
   return audited(audit, { response, closeAfter: false }, auditUnavailable);

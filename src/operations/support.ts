@@ -64,6 +64,7 @@ export async function loadObject(ctx: OperationContext, uid: string, operation: 
 
 /**
  * Write records atomically and durably; a concurrent change is reported, not overwritten.
+ * Every state change of an operation goes through here (so an Undo batch can roll it back).
  * The item's audit record (and any still owed by earlier items) rides in the same commit.
  * `deletions` removes whole records (a 1.x Template on Destroy) in the same batch.
  */
@@ -73,8 +74,10 @@ export async function saveRecords(
   deletions: readonly ObjectRecord[] = [],
 ): Promise<void> {
   const audit = ctx.audit?.forCommit([...changes, ...deletions.map((record) => ({ record, previous: record }))]);
+  // In an Undo batch the commit goes through the batch's journal (operations/batch-undo.ts).
+  const store = ctx.undo?.journal ?? ctx.services.store;
   try {
-    await ctx.services.store.commit(
+    await store.commit(
       [
         ...changes.map(({ record, previous }) => ({ type: 'put' as const, record: { ...record, revision: (previous?.revision ?? 0) + 1 }, expectedRevision: previous?.revision ?? 0 })),
         ...deletions.map((r) => ({ type: 'delete' as const, uid: r.uid, expectedRevision: r.revision })),

@@ -54,17 +54,36 @@ describe('audit records of batches', () => {
     expect(new Set(recs.map((r) => r.ref.split('/').slice(0, 2).join('/'))).size).toBe(1);
   });
 
-  it('a message refused as a whole (Undo) gets one record per item', async () => {
+  it('a message refused as a whole (asynchronous required) gets one record per item', async () => {
     const client = await srv.client('bob');
     const head = srv.kms.services.store.audit.head().seq;
-    const res = parseResponse(
-      await client.send(requestMessage({ version: V2_1, batchErrorContinuationOption: BatchErrorContinuationOption.Undo, batch: [create(), create()] })),
-    );
+    const res = parseResponse(await client.send(requestMessage({ version: V2_1, asynchronousIndicator: true, batch: [create(), create()] })));
     expect(res.items.every((i) => i.status === ResultStatus.OperationFailed)).toBe(true);
     const recs = await opsSince(head);
     expect(recs.map((r) => [r.client, r.op, r.reason])).toEqual([
       ['bob', 'Create', 'FeatureNotSupported'],
       ['bob', 'Create', 'FeatureNotSupported'],
+    ]);
+  });
+
+  it('an undone Undo batch: the items as they ran, then OperationUndone records in the rollback commit', async () => {
+    const client = await srv.client('bob');
+    const head = srv.kms.services.store.audit.head().seq;
+    const res = parseResponse(
+      await client.send(
+        requestMessage({
+          version: V2_1,
+          batchErrorContinuationOption: BatchErrorContinuationOption.Undo,
+          batch: [create(), { operation: Operation.Get, payload: getPayload('no-such-object') }],
+        }),
+      ),
+    );
+    expect(res.items.map((i) => i.status)).toEqual([ResultStatus.OperationUndone, ResultStatus.OperationFailed]);
+    const recs = await opsSince(head);
+    expect(recs.map((r) => [r.client, r.op, r.status])).toEqual([
+      ['bob', 'Create', 'Success'],
+      ['bob', 'Get', 'OperationFailed'],
+      ['bob', 'Create', 'OperationUndone'],
     ]);
   });
 });
