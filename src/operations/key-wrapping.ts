@@ -297,13 +297,16 @@ function wrappedAttributes(ctx: OperationContext, target: ObjectRecord, state: n
 }
 
 /** The body with its Key Block's Key Value replaced by `wrapped` and Key Wrapping Data added. */
-function wrappedBody(ctx: OperationContext, body: StructureNode, kb: StructureNode, wrapped: Uint8Array, wrappingData: StructureNode): StructureNode {
-  // The Key Value of a wrapped key: a Byte String (2.x, and the 1.x tables); for 1.x, Key Value {
-  // Key Material <wrapped bytes> } as the 1.4 test case TC-WRAP-1-14 and 1.x clients (PyKMIP 0.10,
-  // which cannot read the Byte String form) exchange it.
-  const keyValue: TtlvNode = is2x(ctx.version)
-    ? { tag: Tag.KeyValue, type: 'ByteString', value: wrapped }
-    : { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: wrapped }] };
+function wrappedBody(ctx: OperationContext, body: StructureNode, kb: StructureNode, wrapped: Uint8Array, wrappingData: StructureNode, encoding: number | undefined): StructureNode {
+  // The Key Value of a wrapped key is a Byte String (2.x; 1.x when the whole TTLV Key Value was
+  // wrapped — 1.4 §2.1.4 and the 1.4 profile case AX-M-2-14). At 1.x with No Encoding only the
+  // Key Material was wrapped, and it goes back in its place: Key Value { Key Material <wrapped> },
+  // as the 1.4 test case TC-WRAP-1-14 and 1.x clients (PyKMIP 0.10, which cannot read the Byte
+  // String form) exchange it.
+  const keyValue: TtlvNode =
+    is2x(ctx.version) || encoding !== EncodingOption.NoEncoding
+      ? { tag: Tag.KeyValue, type: 'ByteString', value: wrapped }
+      : { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: wrapped }] };
   const newKb: StructureNode = {
     ...kb,
     value: [
@@ -369,7 +372,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
       ...(spec.encoding !== undefined ? [{ tag: Tag.EncodingOption, type: 'Enumeration', value: spec.encoding } as TtlvNode] : []),
     ],
   };
-  return wrappedBody(ctx, body, kb, wrapped, wrappingData);
+  return wrappedBody(ctx, body, kb, wrapped, wrappingData, spec.encoding);
 }
 
 /**

@@ -85,7 +85,7 @@ function keyBlockOf(p: StructureNode): StructureNode {
   if (kb?.type !== 'Structure') throw new Error('no Key Block in the response');
   return kb;
 }
-/** The wrapped bytes: Key Value as a Byte String (2.x), or Key Value { Key Material } with Key Wrapping Data (1.x, TC-WRAP-1-14). */
+/** The wrapped bytes: Key Value as a Byte String (2.x; 1.x TTLV Encoding), or Key Value { Key Material } with Key Wrapping Data (1.x No Encoding, TC-WRAP-1-14). */
 function wrappedValue(p: StructureNode): Uint8Array {
   const kb = keyBlockOf(p);
   if (!findChild(kb, Tag.KeyWrappingData)) throw new Error('no Key Wrapping Data: the key is not wrapped');
@@ -150,7 +150,10 @@ describe.each([V2_1, V1_4])('Get with a Key Wrapping Specification at %o', (v) =
   it('TTLV Encoding (the default) wraps the Key Value structure; Attribute Names go inside it', async () => {
     const k = await kek(v, KEK128, KW);
     const key = await registerKey(c, v, KEY128, CryptographicAlgorithm.AES, Encrypt | Decrypt);
-    const plain = nodeUnwrap(KEK128, wrappedValue(await getWrapped(v, key, { uid: k })));
+    const whole = await getWrapped(v, key, { uid: k });
+    // The wrapped TTLV Key Value is itself the Key Value, a Byte String, at every version (1.4 §2.1.4, AX-M-2-14).
+    expect(findChild(keyBlockOf(whole), Tag.KeyValue)?.type).toBe('ByteString');
+    const plain = nodeUnwrap(KEK128, wrappedValue(whole));
     // Key Value (0x420045) { Key Material (0x420043) ByteString 16 }, built by hand.
     expect(plain.toString('hex')).toBe(`42004501000000184200430800000010${toHex(KEY128)}`);
 
