@@ -11,7 +11,7 @@ import { BlockCipherMode, CryptographicAlgorithm } from '../kmip/generated/enums
 import { HsmError, type AsymmetricDecryptParams, type CipherParams, type KeyBackend, type KeyRef, type MacMechanism } from '../hsm/key-backend.js';
 import { CIPHER_POLICY, type CipherPolicy } from '../policy/crypto-policy.js';
 import { CryptoError } from './errors.js';
-import { aeadTag, counterBlock, ivFor, padded, rsaDecryptHash, type CipherInput, type CryptoParams, type Direction } from './mechanism.js';
+import { aeadTag, counterBlock, ivFor, padded, rsaDecryptScheme, type CipherInput, type CryptoParams, type Direction } from './mechanism.js';
 
 /** Data collected across parts before the one HSM call (a bound on memory per operation). */
 export const HSM_MAX_DATA_BYTES = 16 * 1024 * 1024;
@@ -171,12 +171,24 @@ export function openHsmMac(backend: KeyBackend, key: KeyRef, keyAlgorithm: numbe
   };
 }
 
-/** RSA-OAEP decryption with an HSM-resident private key (parameters as for a host key; the HSM may offer fewer OAEP hashes). */
+/**
+ * RSA-OAEP decryption with an HSM-resident private key: the parameters as for a host key (label
+ * hash, MGF1 hash, label), passed to the HSM as CK_RSA_PKCS_OAEP_PARAMS. What the token cannot
+ * take (SoftHSM2: SHA-1 only, MGF1 over the label hash only, no label) is refused before the call
+ * as Unsupported Cryptographic Parameters (2.x) / Invalid Field (1.x), never tried in the host.
+ */
 export async function hsmRsaDecrypt(backend: KeyBackend, key: KeyRef, params: CryptoParams, data: Uint8Array, policy: CipherPolicy = CIPHER_POLICY): Promise<Uint8Array> {
-  const hash = rsaDecryptHash(params, policy) as AsymmetricDecryptParams['hash'];
-  if (!backend.capabilities().oaepHashes.includes(hash)) throw unsupported(`the HSM decrypts OAEP with ${backend.capabilities().oaepHashes.join(', ') || 'no hash'} only, not ${hash}`);
+  const s = rsaDecryptScheme(params, policy);
+  const caps = backend.capabilities();
+  const hash = s.hash as AsymmetricDecryptParams['hash'];
+  const mgfHash = s.mgfHash as AsymmetricDecryptParams['hash'];
+  const offered = caps.oaepHashes.join(', ') || 'no hash';
+  if (!caps.oaepHashes.includes(hash)) throw unsupported(`the HSM decrypts OAEP with ${offered} only, not ${hash}`);
+  if (!caps.oaepHashes.includes(mgfHash)) throw unsupported(`the HSM decrypts OAEP with MGF1 over ${offered} only, not ${mgfHash}`);
+  if (mgfHash !== hash && !caps.oaepMixedHashes) throw unsupported(`the HSM decrypts OAEP with MGF1 over the label hash only (asked: ${hash} label hash, MGF1 over ${mgfHash})`);
+  if (s.label && !caps.oaepLabels) throw unsupported('the HSM decrypts OAEP with an empty label (P Source) only');
   try {
-    return await backend.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, key, data);
+    return await backend.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash, mgfHash, ...(s.label && { label: s.label }) }, key, data);
   } catch (e) {
     hsmFailure(e, 'decrypt');
   }

@@ -15,7 +15,8 @@
  *   0), an 8-byte nonce with a 64-bit counter (the original construction; test cases
  *   CS-BC-M-CHACHA20-*), or the 16-byte counter‖nonce block. ChaCha20-Poly1305 (RFC 8439 §2.8):
  *   12-byte nonce, Additional Data, a 16-byte tag (or truncated, within the policy's tag lengths).
- * RSA (RFC 8017): OAEP with the policy's hashes (MGF1 with the same hash), PKCS#1 v1.5 for
+ * RSA (RFC 8017): OAEP with the policy's hashes and a label (P Source); MGF1 over the label hash
+ * by node's OAEP, over another hash by the EME-OAEP codec in ./oaep.ts; PKCS#1 v1.5 for
  * encryption. PKCS#1 v1.5 *decryption* is refused: Node removed it (CVE-2023-46809, the Marvin
  * attack) and a server answering it would be a padding oracle.
  */
@@ -35,10 +36,11 @@ import {
   type Hmac,
   type KeyObject,
 } from 'node:crypto';
-import { BlockCipherMode, CryptographicAlgorithm, HashingAlgorithm, PaddingMethod } from '../kmip/generated/enums.gen.js';
+import { BlockCipherMode, CryptographicAlgorithm, HashingAlgorithm, MaskGenerator, PaddingMethod } from '../kmip/generated/enums.gen.js';
 import { CIPHER_POLICY, type CipherPolicy } from '../policy/crypto-policy.js';
 import { AesCmac } from './cmac.js';
 import { CryptoError } from './errors.js';
+import { oaepDecrypt, oaepEncrypt, type OaepScheme, type OaepHash } from './oaep.js';
 
 /** Cryptographic Parameters (KMIP 1.4 §3.6, 2.1 §7.6), the fields this layer reads. */
 export interface CryptoParams {
@@ -53,6 +55,8 @@ export interface CryptoParams {
   readonly initialCounterValue?: number;
   readonly maskGenerator?: number;
   readonly maskGeneratorHashingAlgorithm?: number;
+  /** P Source: the OAEP label. */
+  readonly pSource?: Uint8Array;
 }
 
 export type Direction = 'encrypt' | 'decrypt';
@@ -347,25 +351,43 @@ function chachaBlock(iv: Uint8Array, initial: number | undefined): Uint8Array {
 
 // ---------------------------------------------------------------------------------------------- RSA
 
-function oaepHash(params: CryptoParams, policy: CipherPolicy): string {
+/**
+ * The OAEP scheme of the parameters: Hashing Algorithm over the label (default SHA-1), MGF1
+ * (the only Mask Generator) with Mask Generator Hashing Algorithm, label P Source (default empty).
+ * Both hashes must be in the policy's oaepHashes. An absent Mask Generator Hashing Algorithm is
+ * taken as the label hash, as PyKMIP and OpenSSL's single `oaepHash` do (KMIP 2.1 Table 59 says
+ * SHA-1 when omitted; every OASIS test case states it, so both readings pass them).
+ */
+export function oaepScheme(params: CryptoParams, policy: CipherPolicy = CIPHER_POLICY): OaepScheme {
   const h = params.hashingAlgorithm ?? HashingAlgorithm.SHA_1;
-  if (!policy.oaepHashes.has(h)) throw unsupported(`Hashing Algorithm ${h} is not served for OAEP`);
-  const mgf = params.maskGeneratorHashingAlgorithm;
-  if (mgf !== undefined && mgf !== h) throw unsupported('OAEP is served with MGF1 over the same hash as the label hash only');
-  return NODE_HASH.get(h)!;
+  if (!policy.oaepHashes.has(h)) throw unsupported(`Hashing Algorithm ${h} is not served for OAEP (cryptoPolicy oaepHashes)`);
+  if (params.maskGenerator !== undefined && params.maskGenerator !== MaskGenerator.MGF1) throw unsupported('OAEP is served with the MGF1 Mask Generator only');
+  const m = params.maskGeneratorHashingAlgorithm ?? h;
+  if (!policy.oaepHashes.has(m)) throw unsupported(`Mask Generator Hashing Algorithm ${m} is not served for OAEP (cryptoPolicy oaepHashes)`);
+  return { hash: NODE_HASH.get(h) as OaepHash, mgfHash: NODE_HASH.get(m) as OaepHash, ...(params.pSource && params.pSource.length > 0 && { label: params.pSource }) };
 }
 
 function rsaPadding(params: CryptoParams, policy: CipherPolicy): number {
   const p = params.paddingMethod ?? PaddingMethod.OAEP;
   if (!policy.rsaPaddings.has(p)) throw unsupported('RSA Encrypt/Decrypt is served with OAEP or PKCS#1 v1.5 padding');
   if (params.blockCipherMode !== undefined) throw bad('RSA takes no Block Cipher Mode');
+  if (p !== PaddingMethod.OAEP && params.pSource !== undefined) throw bad('P Source (the OAEP label) applies to OAEP padding only');
   return p;
+}
+
+/** node's native OAEP options: one hash for the label and MGF1. */
+function nativeOaep(key: KeyObject, s: OaepScheme): { key: KeyObject; padding: number; oaepHash: string; oaepLabel?: Buffer } {
+  return { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: s.hash, ...(s.label && { oaepLabel: Buffer.from(s.label) }) };
 }
 
 export function rsaEncrypt(key: KeyObject, params: CryptoParams, data: Uint8Array, policy: CipherPolicy = CIPHER_POLICY): Uint8Array {
   const p = rsaPadding(params, policy);
   try {
-    if (p === PaddingMethod.OAEP) return u8(publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: oaepHash(params, policy) }, data));
+    if (p === PaddingMethod.OAEP) {
+      const s = oaepScheme(params, policy);
+      // Equal hashes: OpenSSL's OAEP; different ones: the EME-OAEP encoding in ./oaep.ts over raw RSA.
+      return s.hash === s.mgfHash ? u8(publicEncrypt(nativeOaep(key, s), data)) : oaepEncrypt(key, s, data);
+    }
     return u8(publicEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, data));
   } catch (e) {
     if (e instanceof CryptoError) throw e;
@@ -373,17 +395,19 @@ export function rsaEncrypt(key: KeyObject, params: CryptoParams, data: Uint8Arra
   }
 }
 
-/** The OAEP hash (node name) RSA decryption runs with, or why the parameters are refused. */
-export function rsaDecryptHash(params: CryptoParams, policy: CipherPolicy = CIPHER_POLICY): string {
+/** The OAEP scheme RSA decryption runs with, or why the parameters are refused. */
+export function rsaDecryptScheme(params: CryptoParams, policy: CipherPolicy = CIPHER_POLICY): OaepScheme {
   const p = rsaPadding(params, policy);
   if (p !== PaddingMethod.OAEP) throw unsupported('RSA PKCS#1 v1.5 decryption is not served (padding oracle; use OAEP)');
-  return oaepHash(params, policy);
+  return oaepScheme(params, policy);
 }
 
 export function rsaDecrypt(key: KeyObject, params: CryptoParams, data: Uint8Array, policy: CipherPolicy = CIPHER_POLICY): Uint8Array {
-  const hash = rsaDecryptHash(params, policy);
+  const s = rsaDecryptScheme(params, policy);
+  // Both paths fail with the same CryptoError FAILURE "RSA decryption failed" (Cryptographic Failure).
+  if (s.hash !== s.mgfHash) return oaepDecrypt(key, s, data);
   try {
-    return u8(privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, data));
+    return u8(privateDecrypt(nativeOaep(key, s), data));
   } catch (e) {
     throw new CryptoError('FAILURE', 'RSA decryption failed', { cause: e });
   }

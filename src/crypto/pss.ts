@@ -4,21 +4,9 @@
  * and the RSA primitive by OpenSSL (raw, blinded private operation; raw public operation).
  */
 import { constants, createHash, privateDecrypt, publicEncrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { mgf1 } from './mgf1.js';
 
 export type PssHash = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
-
-function mgf1(hash: PssHash, seed: Uint8Array, length: number): Buffer {
-  const out: Buffer[] = [];
-  let have = 0;
-  for (let counter = 0; have < length; counter++) {
-    const c = Buffer.alloc(4);
-    c.writeUInt32BE(counter);
-    const block = createHash(hash).update(seed).update(c).digest();
-    out.push(block);
-    have += block.length;
-  }
-  return Buffer.concat(out).subarray(0, length);
-}
 
 function modulusBits(key: KeyObject): number {
   const bits = key.asymmetricKeyDetails?.modulusLength;

@@ -54,10 +54,15 @@ export type KeyPairTemplate = (
   readonly id?: Uint8Array;
 };
 
-/** RSA decryption with a private key: OAEP, MGF1 over the same hash, empty label. */
+/**
+ * RSA decryption with a private key: OAEP (PKCS#11 CKM_RSA_PKCS_OAEP, CK_RSA_PKCS_OAEP_PARAMS):
+ * `hash` over the label, MGF1 over `mgfHash` (default: `hash`), label `label` (default: empty).
+ */
 export interface AsymmetricDecryptParams {
   readonly mechanism: 'RSA_OAEP';
   readonly hash: 'sha1' | DigestHash;
+  readonly mgfHash?: 'sha1' | DigestHash;
+  readonly label?: Uint8Array;
 }
 
 export interface GeneratedKeyPair {
@@ -160,8 +165,12 @@ export interface BackendCapabilities {
   readonly ecCurves: readonly EcCurve[];
   readonly asymmetricSigns: readonly AsymmetricSignMechanism[];
   readonly asymmetricDecrypts: readonly AsymmetricDecryptParams['mechanism'][];
-  /** The hashes RSA_OAEP takes (SoftHSM2 ≤ 2.6: SHA-1 only). */
+  /** The hashes RSA_OAEP takes (SoftHSM2 ≤ 2.6: SHA-1 only), over the label and in MGF1. */
   readonly oaepHashes: readonly AsymmetricDecryptParams['hash'][];
+  /** RSA_OAEP takes an MGF1 hash other than the label hash (SoftHSM2 ≤ 2.6: no). */
+  readonly oaepMixedHashes: boolean;
+  /** RSA_OAEP takes a non-empty label (CKZ_DATA_SPECIFIED with source data; SoftHSM2 ≤ 2.6: no). */
+  readonly oaepLabels: boolean;
 }
 
 export interface KeyBackend {
@@ -298,6 +307,10 @@ export function checkSignDigest(p: AsymmetricSignParams, key: KeyRef, digest: Ui
 export function checkDecryptAsymmetric(p: AsymmetricDecryptParams, key: KeyRef, caps: BackendCapabilities): void {
   if (!caps.asymmetricDecrypts.includes(p.mechanism)) throw new HsmError('NOT_SUPPORTED', `${String(p.mechanism)} is not supported here`);
   if (!caps.oaepHashes.includes(p.hash)) throw new HsmError('NOT_SUPPORTED', `OAEP with ${String(p.hash)} is not supported here (${caps.oaepHashes.join(', ') || 'none'})`);
+  const mgf = p.mgfHash ?? p.hash;
+  if (!caps.oaepHashes.includes(mgf)) throw new HsmError('NOT_SUPPORTED', `OAEP with MGF1 over ${String(mgf)} is not supported here (${caps.oaepHashes.join(', ') || 'none'})`);
+  if (mgf !== p.hash && !caps.oaepMixedHashes) throw new HsmError('NOT_SUPPORTED', 'OAEP with an MGF1 hash other than the label hash is not supported here');
+  if (p.label !== undefined && p.label.length > 0 && !caps.oaepLabels) throw new HsmError('NOT_SUPPORTED', 'OAEP with a label is not supported here');
   if (key.type !== 'RSA') throw new HsmError('CKR_KEY_TYPE_INCONSISTENT', 'OAEP needs an RSA private key');
   if (!key.usage.includes('decrypt')) throw new HsmError('CKR_KEY_FUNCTION_NOT_PERMITTED', 'the key may not decrypt');
 }

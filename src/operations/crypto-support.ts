@@ -91,6 +91,8 @@ export function readCryptoParams(node: TtlvNode | undefined): CryptoParams | und
   set('initialCounterValue', int(f(Tag.InitialCounterValue)));
   set('maskGenerator', int(f(Tag.MaskGenerator)));
   set('maskGeneratorHashingAlgorithm', int(f(Tag.MaskGeneratorHashingAlgorithm)));
+  const pSource = f(Tag.PSource);
+  set('pSource', pSource?.type === 'ByteString' ? pSource.value : undefined);
   return p;
 }
 

@@ -372,12 +372,23 @@ export class Pkcs11Backend implements KeyBackend {
     });
   }
 
-  /** CKM_RSA_PKCS_OAEP with CK_RSA_PKCS_OAEP_PARAMS (MGF1 over the same hash, no label). */
+  /**
+   * CKM_RSA_PKCS_OAEP with CK_RSA_PKCS_OAEP_PARAMS: hashAlg the label hash, mgf CKG_MGF1_<MGF1 hash>
+   * (PKCS#11 carries the two separately), source CKZ_DATA_SPECIFIED with the label as its data.
+   */
   async decryptAsymmetric(p: AsymmetricDecryptParams, ref: KeyRef, data: Uint8Array): Promise<Uint8Array> {
     checkDecryptAsymmetric(p, ref, this.caps);
     const P = this.P;
-    const h = OAEP_HASH[p.hash];
-    const mech = { mechanism: P.CKM_RSA_PKCS_OAEP, parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: P[h.hash], mgf: P[h.mgf], source: 1 } };
+    const mech = {
+      mechanism: P.CKM_RSA_PKCS_OAEP,
+      parameter: {
+        type: P.CK_PARAMS_RSA_OAEP,
+        hashAlg: P[OAEP_HASH[p.hash].hash],
+        mgf: P[OAEP_HASH[p.mgfHash ?? p.hash].mgf],
+        source: CKZ_DATA_SPECIFIED,
+        ...(p.label !== undefined && p.label.length > 0 && { sourceData: Buffer.from(p.label) }),
+      },
+    };
     try {
       return await this.withSession('C_Decrypt', async (s) => {
         this.p11.C_DecryptInit(s, mech, this.handle(s, ref));
@@ -874,8 +885,11 @@ export class Pkcs11Backend implements KeyBackend {
         ecCurves: asym.ECDSA !== undefined ? ecCurves : [],
         asymmetricSigns: Object.keys(asym) as AsymmetricSignMechanism[],
         asymmetricDecrypts: can(P.CKM_RSA_PKCS_OAEP, P.CKF_DECRYPT) && rsaKeyBits.length > 0 ? ['RSA_OAEP'] : [],
-        // SoftHSM2 refuses any OAEP hash but SHA-1 (CKR_ARGUMENTS_BAD from C_DecryptInit).
+        // SoftHSM2 refuses any OAEP hash but SHA-1, any MGF but CKG_MGF1_SHA1 and any source data
+        // (CKR_ARGUMENTS_BAD from C_DecryptInit).
         oaepHashes: manufacturer === 'SoftHSM project' ? ['sha1'] : ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'],
+        oaepMixedHashes: manufacturer !== 'SoftHSM project',
+        oaepLabels: manufacturer !== 'SoftHSM project',
       },
     };
   }
@@ -887,6 +901,9 @@ const PSS_HASH: Readonly<Record<DigestHash, { hash: 'CKM_SHA224' | 'CKM_SHA256' 
   sha384: { hash: 'CKM_SHA384', mgf: 'CKG_MGF1_SHA384' },
   sha512: { hash: 'CKM_SHA512', mgf: 'CKG_MGF1_SHA512' },
 };
+
+/** PKCS#11 CKZ_DATA_SPECIFIED (the OAEP label source; pkcs11js has no constant for it). */
+const CKZ_DATA_SPECIFIED = 0x00000001;
 
 const OAEP_HASH: Readonly<Record<AsymmetricDecryptParams['hash'], { hash: 'CKM_SHA_1' | (typeof PSS_HASH)[DigestHash]['hash']; mgf: 'CKG_MGF1_SHA1' | (typeof PSS_HASH)[DigestHash]['mgf'] }>> = {
   sha1: { hash: 'CKM_SHA_1', mgf: 'CKG_MGF1_SHA1' },

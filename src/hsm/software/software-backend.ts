@@ -13,6 +13,7 @@
 import { constants as CC, createCipheriv, createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, privateDecrypt, privateEncrypt, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
 import { decodeSig, ecdsaSignDigest } from '../../crypto/ecdsa-prehash.js';
 import { pssSignDigest } from '../../crypto/pss.js';
+import { oaepDecrypt } from '../../crypto/oaep.js';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createFileDurably } from './durable-file.js';
@@ -123,6 +124,8 @@ export class SoftwareBackend implements KeyBackend {
       asymmetricSigns: ['RSA_PKCS1', 'RSA_PSS', 'ECDSA'],
       asymmetricDecrypts: ['RSA_OAEP'],
       oaepHashes: ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'],
+      oaepMixedHashes: true,
+      oaepLabels: true,
     };
     if (opts.keyFile && existsSync(opts.keyFile)) this.load(opts.keyFile);
   }
@@ -280,8 +283,11 @@ export class SoftwareBackend implements KeyBackend {
     const k = this.get(ref);
     checkDecryptAsymmetric(p, k.ref, this.caps);
     const key = createPrivateKey({ key: k.value, format: 'der', type: 'pkcs8' });
+    const mgfHash = p.mgfHash ?? p.hash;
     try {
-      return privateDecrypt({ key, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: p.hash }, data);
+      // Equal hashes: OpenSSL's OAEP; an MGF1 hash of its own: the EME-OAEP codec over raw RSA.
+      if (mgfHash !== p.hash) return oaepDecrypt(key, { hash: p.hash, mgfHash, ...(p.label && { label: p.label }) }, data);
+      return privateDecrypt({ key, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: p.hash, ...(p.label && p.label.length > 0 && { oaepLabel: Buffer.from(p.label) }) }, data);
     } catch (e) {
       throw new HsmError('CKR_ENCRYPTED_DATA_INVALID', 'OAEP decryption failed', { cause: e });
     }
