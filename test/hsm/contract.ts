@@ -10,6 +10,7 @@
  */
 import { constants as CC, createHash, createPublicKey, publicEncrypt, verify as nodeVerify } from 'node:crypto';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { oaepEncrypt } from '../../src/crypto/oaep.js';
 import { HsmError, type CipherMechanism, type KeyBackend, type KeyRef, type KeyTemplate, type WrapMechanism, type WrapParams } from '../../src/hsm/key-backend.js';
 
 export interface ContractHarness {
@@ -388,7 +389,7 @@ export function keyBackendContract(name: string, harness: ContractHarness): void
       expect(await code(b.signDigest({ mechanism: 'RSA_PKCS1', hash: 'sha256' }, k, d256))).toBe('KEY_NOT_FOUND');
     });
 
-    it('RSA-OAEP decryption with a private key that allows it (SHA-1 and SHA-256); a sign-only key refuses; a tampered ciphertext fails', async () => {
+    it('RSA-OAEP decryption with a private key that allows it (SHA-1 and SHA-256, MGF1 over another hash, a label); a sign-only key refuses; a tampered ciphertext fails', async () => {
       expect(caps().asymmetricDecrypts).toEqual(['RSA_OAEP']);
       const { privateKey: k, publicKey } = await b.generateKeyPair({ type: 'RSA', bits: 2048, token: false, sensitive: true, extractable: false, usage: ['sign', 'decrypt'] });
       expect([...k.usage].sort()).toEqual(['decrypt', 'sign']);
@@ -405,6 +406,26 @@ export function keyBackendContract(name: string, harness: ContractHarness): void
         const bad = Buffer.from(ct);
         bad[bad.length - 1]! ^= 1;
         expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash }, k, bad))).toBe('CKR_ENCRYPTED_DATA_INVALID');
+      }
+      // MGF1 over another hash than the label hash, and a label (CK_RSA_PKCS_OAEP_PARAMS mgf / pSourceData):
+      // decrypted where the capabilities say so, NOT_SUPPORTED where not (SoftHSM2). Ciphertexts from
+      // node's OAEP (equal hashes) and from the codec in src/crypto/oaep.ts (unequal hashes).
+      const label = Buffer.from('Kilroy was here');
+      const withLabel = publicEncrypt({ key: pub, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1', oaepLabel: label }, msg);
+      const labelled = { mechanism: 'RSA_OAEP', hash: 'sha1', label } as const;
+      if (caps().oaepLabels) {
+        expect(Buffer.from(await b.decryptAsymmetric(labelled, k, withLabel))).toEqual(msg);
+        expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash: 'sha1', label: Buffer.from('Kilroy was not here') }, k, withLabel))).toBe('CKR_ENCRYPTED_DATA_INVALID');
+      } else {
+        expect(await code(b.decryptAsymmetric(labelled, k, withLabel))).toBe('NOT_SUPPORTED');
+      }
+      const mixed = { mechanism: 'RSA_OAEP', hash: 'sha256', mgfHash: 'sha1' } as const;
+      const mixedCt = oaepEncrypt(pub, { hash: 'sha256', mgfHash: 'sha1' }, msg);
+      if (caps().oaepMixedHashes && caps().oaepHashes.includes('sha256')) {
+        expect(Buffer.from(await b.decryptAsymmetric(mixed, k, mixedCt))).toEqual(msg);
+        expect(await code(b.decryptAsymmetric({ mechanism: 'RSA_OAEP', hash: 'sha256' }, k, mixedCt))).toBe('CKR_ENCRYPTED_DATA_INVALID');
+      } else {
+        expect(await code(b.decryptAsymmetric(mixed, k, mixedCt))).toBe('NOT_SUPPORTED');
       }
       const signOnly = await b.generateKeyPair({ type: 'RSA', bits: 2048, token: false, sensitive: true, extractable: false });
       const ct = publicEncrypt({ key: createPublicKey({ key: Buffer.from(signOnly.publicKey), format: 'der', type: 'spki' }), padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, msg);

@@ -12,6 +12,7 @@ import { attr, findChild, type KmipClient } from '../../src/client/index.js';
 import { CryptographicAlgorithm, HashingAlgorithm, KeyFormatType, Operation, PaddingMethod, RecommendedCurve, ResultReason, ValidityIndicator } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask as M } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
+import { oaepEncrypt } from '../../src/crypto/oaep.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { RESIDENT_LABEL_PREFIX } from '../../src/hsm/resident.js';
 import type { KeyRef } from '../../src/hsm/key-backend.js';
@@ -142,7 +143,7 @@ describe('HSM-resident private keys (Create Key Pair, Extractable = false)', () 
     expect(nodeVerify('sha256', DATA, pubKey, Buffer.from(s!.value as Uint8Array))).toBe(true);
   });
 
-  it('RSA-OAEP Decrypt with a resident private key runs in the HSM (SHA-1; SHA-256 is beyond SoftHSM2 and refused as unsupported)', async () => {
+  it('RSA-OAEP Decrypt with a resident private key runs in the HSM (SHA-1; SHA-256, another MGF1 hash and a label are beyond SoftHSM2 and refused as unsupported)', async () => {
     const { priv, pubKey } = await pair(rsa2048, true, M.Sign | M.Decrypt);
     expect((await tokenKey(priv))?.usage).toEqual(['sign', 'decrypt']);
     const msg = Buffer.from('a secret for the HSM to open');
@@ -156,6 +157,20 @@ describe('HSM-resident private keys (Create Key Pair, Extractable = false)', () 
     expect((await fails(c, V2_1, Operation.Decrypt, [uidNode(priv), oaep(HashingAlgorithm.SHA_1), t.bytes(Tag.Data, tampered)])).reason).toBe(ResultReason.CryptographicFailure);
     const ct256 = publicEncrypt({ key: pubKey, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, msg);
     expect((await fails(c, V2_1, Operation.Decrypt, [uidNode(priv), oaep(HashingAlgorithm.SHA_256), t.bytes(Tag.Data, ct256)])).reason).toBe(ResultReason.UnsupportedCryptographicParameters);
+    // MGF1 over another hash than the label hash, or a label: the request reaches the HSM as
+    // CK_RSA_PKCS_OAEP_PARAMS (mgf, pSourceData); SoftHSM2 takes neither, so the server refuses it
+    // as unsupported before the call (and never decrypts an HSM key's ciphertext in the host).
+    const mixed = t.struct(Tag.CryptographicParameters, [
+      t.enum(Tag.PaddingMethod, PaddingMethod.OAEP),
+      t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_1),
+      t.enum(Tag.MaskGeneratorHashingAlgorithm, HashingAlgorithm.SHA_256),
+    ]);
+    const refusedMixed = await fails(c, V2_1, Operation.Decrypt, [uidNode(priv), mixed, t.bytes(Tag.Data, oaepEncrypt(pubKey, { hash: 'sha1', mgfHash: 'sha256' }, msg))]);
+    expect(refusedMixed.reason).toBe(ResultReason.UnsupportedCryptographicParameters);
+    expect(refusedMixed.message).toMatch(/MGF1/);
+    const labelled = t.struct(Tag.CryptographicParameters, [t.enum(Tag.PaddingMethod, PaddingMethod.OAEP), t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_1), t.bytes(Tag.PSource, Buffer.from('label'))]);
+    const ctLabel = publicEncrypt({ key: pubKey, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1', oaepLabel: Buffer.from('label') }, msg);
+    expect((await fails(c, V1_4, Operation.Decrypt, [uidNode(priv), labelled, t.bytes(Tag.Data, ctLabel)])).reason).toBe(ResultReason.InvalidField);
     // A sign-only resident key: its mask says no.
     const signOnly = await pair(rsa2048, true);
     expect((await fails(c, V2_1, Operation.Decrypt, [uidNode(signOnly.priv), oaep(HashingAlgorithm.SHA_1), t.bytes(Tag.Data, ct)])).reason).toBe(ResultReason.IncompatibleCryptographicUsageMask);

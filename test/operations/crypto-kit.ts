@@ -37,6 +37,9 @@ export interface Params {
   hashing?: number;
   algorithm?: number;
   initialCounterValue?: number;
+  maskGenerator?: number;
+  maskGeneratorHashing?: number;
+  pSource?: Uint8Array;
 }
 
 /** Cryptographic Parameters (1.4 §3.6 / 2.1 §7.6 field order). */
@@ -49,6 +52,9 @@ export function cryptoParams(p: Params): StructureNode {
   if (p.randomIV !== undefined) kids.push(t.bool(Tag.RandomIV, p.randomIV));
   if (p.tagLength !== undefined) kids.push(t.int(Tag.TagLength, p.tagLength));
   if (p.initialCounterValue !== undefined) kids.push(t.int(Tag.InitialCounterValue, p.initialCounterValue));
+  if (p.maskGenerator !== undefined) kids.push(t.enum(Tag.MaskGenerator, p.maskGenerator));
+  if (p.maskGeneratorHashing !== undefined) kids.push(t.enum(Tag.MaskGeneratorHashingAlgorithm, p.maskGeneratorHashing));
+  if (p.pSource !== undefined) kids.push(t.bytes(Tag.PSource, p.pSource));
   return t.struct(Tag.CryptographicParameters, kids);
 }
 

@@ -4,17 +4,19 @@
  * independent implementation: Python's `cryptography` (/usr/bin/python3) makes the key pair,
  * decrypts what the server encrypts, and encrypts what the server decrypts (RFC 8017 OAEP with
  * SHA-1 and SHA-256, PKCS#1 v1.5 encryption). PKCS#1 v1.5 decryption is refused (mechanism.ts).
+ * OAEP with MGF1 over another hash than the label hash and with a label (P Source), as the test
+ * cases CS-AC-M-OAEP-7…10 ask (src/crypto/oaep.ts), is checked the same way, both directions.
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyBlock, type KmipClient, type KmipVersion } from '../../src/client/index.js';
-import { CryptographicAlgorithm, HashingAlgorithm, KeyFormatType, ObjectType, Operation, PaddingMethod, ResultReason } from '../../src/kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, HashingAlgorithm, KeyFormatType, MaskGenerator, ObjectType, Operation, PaddingMethod, ResultReason } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
-import { t } from '../../src/ttlv/index.js';
+import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { fails, ok, V1_4, V2_1 } from './object-kit.js';
-import { bytesOf, cipherPayload, hex, registerKey, toHex } from './crypto-kit.js';
+import { bytesOf, cipherPayload, cryptoParams, hex, registerKey, toHex } from './crypto-kit.js';
 
 const PY_KEYGEN = `
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -30,8 +32,11 @@ import sys, json
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives import hashes, serialization as s
 req = json.load(sys.stdin)
-h = {'sha1': hashes.SHA1(), 'sha256': hashes.SHA256()}.get(req.get('hash', 'sha1'))
-pad = padding.PKCS1v15() if req['padding'] == 'pkcs1' else padding.OAEP(mgf=padding.MGF1(algorithm=h), algorithm=h, label=None)
+H = {'sha1': hashes.SHA1, 'sha224': hashes.SHA224, 'sha256': hashes.SHA256, 'sha384': hashes.SHA384, 'sha512': hashes.SHA512}
+h = H[req.get('hash', 'sha1')]()
+m = H[req.get('mgf', req.get('hash', 'sha1'))]()
+label = bytes.fromhex(req['label']) if req.get('label') else None
+pad = padding.PKCS1v15() if req['padding'] == 'pkcs1' else padding.OAEP(mgf=padding.MGF1(algorithm=m), algorithm=h, label=label)
 if req['op'] == 'decrypt':
     k = s.load_der_private_key(bytes.fromhex(req['key']), password=None)
     print(k.decrypt(bytes.fromhex(req['data']), pad).hex())
@@ -59,13 +64,13 @@ afterAll(async () => srv?.dispose());
 
 const MESSAGE = hex('4b4d495020525341206b6e6f776e2d616e73776572');
 
-async function keyPair(v: KmipVersion, publicFormat: 'pkcs1' | 'spki'): Promise<{ pub: string; priv: string }> {
+async function keyPair(v: KmipVersion, publicFormat: 'pkcs1' | 'spki', extra: readonly TtlvNode[] = []): Promise<{ pub: string; priv: string }> {
   const pubObject = t.struct(Tag.PublicKey, [
     keyBlock(hex(publicFormat === 'pkcs1' ? pkcs1Public : spki), publicFormat === 'pkcs1' ? KeyFormatType.PKCS_1 : KeyFormatType.X_509, CryptographicAlgorithm.RSA, 2048),
   ]);
   const privObject = t.struct(Tag.PrivateKey, [keyBlock(hex(pkcs8), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 2048)]);
-  const pub = await registerKey(c, v, new Uint8Array(0), CryptographicAlgorithm.RSA, CryptographicUsageMask.Encrypt, { objectType: ObjectType.PublicKey, object: pubObject });
-  const priv = await registerKey(c, v, new Uint8Array(0), CryptographicAlgorithm.RSA, CryptographicUsageMask.Decrypt, { objectType: ObjectType.PrivateKey, object: privObject });
+  const pub = await registerKey(c, v, new Uint8Array(0), CryptographicAlgorithm.RSA, CryptographicUsageMask.Encrypt, { objectType: ObjectType.PublicKey, object: pubObject, extra });
+  const priv = await registerKey(c, v, new Uint8Array(0), CryptographicAlgorithm.RSA, CryptographicUsageMask.Decrypt, { objectType: ObjectType.PrivateKey, object: privObject, extra });
   return { pub, priv };
 }
 
@@ -105,4 +110,49 @@ describe.each([V2_1, V1_4] as KmipVersion[])('RSA at %o', (v) => {
     expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: pub, data: MESSAGE }))).reason).toBe(wrongType);
     expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid: priv, data: MESSAGE }))).reason).toBe(wrongType);
   });
+
+  it('OAEP SHA-384 label hash with MGF1-SHA-256 and a label: the server encrypts, Python decrypts; Python encrypts, the server decrypts', async () => {
+    const { pub, priv } = await keyPair(v, 'spki');
+    const label = Buffer.from('Kilroy was here');
+    const params = { padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_384, maskGenerator: MaskGenerator.MGF1, maskGeneratorHashing: HashingAlgorithm.SHA_256, pSource: label };
+    const py = { padding: 'oaep', hash: 'sha384', mgf: 'sha256', label: label.toString('hex') };
+    const enc = await ok(c, v, Operation.Encrypt, cipherPayload({ uid: pub, params, data: MESSAGE }));
+    const ct = bytesOf(enc, Tag.Data)!;
+    expect(ct.length).toBe(256);
+    expect(python(PY_CRYPT, JSON.stringify({ ...py, op: 'decrypt', key: pkcs8, data: toHex(ct) }))).toBe(toHex(MESSAGE));
+    const pyCt = python(PY_CRYPT, JSON.stringify({ ...py, op: 'encrypt', key: spki, data: toHex(MESSAGE) }));
+    const dec = await ok(c, v, Operation.Decrypt, cipherPayload({ uid: priv, params, data: hex(pyCt) }));
+    expect(toHex(bytesOf(dec, Tag.Data))).toBe(toHex(MESSAGE));
+    // Without the label, or with MGF1 over the label hash, the same ciphertext is a Cryptographic Failure.
+    const { pSource: _, ...noLabel } = params;
+    for (const wrong of [noLabel, { ...params, maskGeneratorHashing: HashingAlgorithm.SHA_384 }, { ...params, pSource: Buffer.from('Kilroy was not here') }]) {
+      expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: priv, params: wrong, data: hex(pyCt) }))).reason).toBe(ResultReason.CryptographicFailure);
+    }
+  });
+
+  it('OAEP SHA-1 label hash with MGF1-SHA-512 (the key attribute carries the parameters): both directions against Python', async () => {
+    const attribute = cryptoParams({ padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_1, algorithm: CryptographicAlgorithm.RSA, maskGeneratorHashing: HashingAlgorithm.SHA_512 });
+    const { pub, priv } = await keyPair(v, 'pkcs1', [attribute]);
+    const py = { padding: 'oaep', hash: 'sha1', mgf: 'sha512' };
+    const ct = bytesOf(await ok(c, v, Operation.Encrypt, cipherPayload({ uid: pub, data: MESSAGE })), Tag.Data)!;
+    expect(python(PY_CRYPT, JSON.stringify({ ...py, op: 'decrypt', key: pkcs8, data: toHex(ct) }))).toBe(toHex(MESSAGE));
+    const pyCt = python(PY_CRYPT, JSON.stringify({ ...py, op: 'encrypt', key: spki, data: toHex(MESSAGE) }));
+    expect(toHex(bytesOf(await ok(c, v, Operation.Decrypt, cipherPayload({ uid: priv, data: hex(pyCt) })), Tag.Data))).toBe(toHex(MESSAGE));
+    // The request's parameters, when given, replace the attribute's: MGF1 over SHA-1 does not open it.
+    expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: priv, params: { padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_1 }, data: hex(pyCt) }))).reason).toBe(ResultReason.CryptographicFailure);
+  });
+
+  it('the crypto policy refuses an OAEP hash it does not list, as the label hash or in MGF1; a Mask Generator other than MGF1; a label with PKCS#1 v1.5', async () => {
+    const { pub } = await keyPair(v, 'spki');
+    const unsupported = v.major >= 2 ? ResultReason.UnsupportedCryptographicParameters : ResultReason.InvalidField;
+    const bad = v.major >= 2 ? ResultReason.BadCryptographicParameters : ResultReason.InvalidField;
+    const enc = (params: Parameters<typeof cipherPayload>[0]['params']) => fails(c, v, Operation.Encrypt, cipherPayload({ uid: pub, params, data: MESSAGE }));
+    expect((await enc({ padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA3_256, maskGeneratorHashing: HashingAlgorithm.SHA_256 })).reason).toBe(unsupported);
+    const r = await enc({ padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_256, maskGeneratorHashing: HashingAlgorithm.SHA3_256 });
+    expect(r.reason).toBe(unsupported);
+    expect(r.message).toMatch(/Mask Generator Hashing Algorithm/);
+    expect((await enc({ padding: PaddingMethod.OAEP, maskGenerator: 2 })).reason).toBe(unsupported);
+    expect((await enc({ padding: PaddingMethod.PKCS1V1_5, pSource: Buffer.from('x') })).reason).toBe(bad);
+  });
 });
+
