@@ -10,6 +10,8 @@ export type CryptoErrorCode =
   | 'UNSUPPORTED'
   /** The mechanism needs an IV/Counter/Nonce and none was given nor may be generated. */
   | 'MISSING_IV'
+  /** A Tag Length no AEAD mode served here can have (under 4 or over 16 bytes). */
+  | 'INVALID_TAG_LENGTH'
   /** The data does not fit the mechanism (not whole blocks without padding, too short for XTS). */
   | 'BAD_DATA'
   /** The cryptographic computation failed: authentication tag mismatch, bad padding, RSA decryption error. */

@@ -207,8 +207,15 @@ export function padded(params: CryptoParams): boolean {
   throw unsupported('block cipher padding must be PKCS5 or None');
 }
 
+/**
+ * The AEAD Tag Length in bytes (default 16). A length no AEAD mode has — GCM tags are 4 to 16
+ * bytes (SP 800-38D §5.2.1.2), a Poly1305 tag at most 16 — is INVALID_TAG_LENGTH (test cases
+ * CS-BC-M-GCM-1 and CS-BC-M-CHACHA20POLY1305-1, steps 7-8: Tag Length 1 and 32); a length the
+ * mode has but the policy does not serve is BAD_PARAMETERS.
+ */
 export function aeadTag(params: CryptoParams, policy: CipherPolicy): number {
   const t = params.tagLength ?? 16;
+  if (!Number.isInteger(t) || t < 4 || t > 16) throw new CryptoError('INVALID_TAG_LENGTH', `invalid Tag Length ${t}: an authentication tag is 4 to 16 bytes`);
   if (!policy.aeadTagBytes.includes(t)) throw bad(`Tag Length must be one of ${policy.aeadTagBytes.join(', ')} bytes`);
   return t;
 }

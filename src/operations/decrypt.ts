@@ -12,7 +12,9 @@
  * - Illegal Operation (1.x) / Invalid Object Type (2.x): not a Symmetric Key or Private Key;
  * - Cryptographic Failure: the tag does not match, or bad padding / RSA decryption error (test
  *   cases CS-BC-M-GCM-1-21, CS-BC-M-CHACHA20POLY1305-1-21);
- * - Invalid Field (1.x) / Bad Cryptographic Parameters (2.x): no tag for an AEAD mode.
+ * - Invalid Field (1.x) / Bad Cryptographic Parameters (2.x): no tag for an AEAD mode;
+ * - Invalid Message: a mode needing an IV and none given (test cases CS-BC-M-11/12/13-21 and -14,
+ *   "missing-iv"; the error tables are quoted in operations/crypto-support.ts).
  */
 import { Operation } from '../kmip/generated/enums.gen.js';
 import type { OperationHandler } from './context.js';

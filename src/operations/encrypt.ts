@@ -20,12 +20,14 @@
  *   or mode (IV length, Tag Length, missing Block Cipher Mode).
  * - Invalid Field (1.x) / Unsupported Cryptographic Parameters (2.x): a mechanism not served
  *   (policy: single DES, 3DES unless enabled, other modes/paddings).
- * - Invalid Field (1.x) / Missing Initialization Vector (2.x): a mode needing an IV, none given,
- *   and Random IV not set.
+ * - Invalid Message: a mode needing an IV, none given, and Random IV not set (test cases
+ *   CS-BC-M-11/12/13; operations/crypto-support.ts quotes the error tables).
+ * - General Failure: a Tag Length no AEAD mode has (test cases CS-BC-M-GCM-1 and
+ *   CS-BC-M-CHACHA20POLY1305-1, steps 7-8).
  * - Invalid Field: data that is not whole blocks without padding; a malformed payload.
  * - Item Not Found (1.x) / Invalid Correlation Value (2.x): an unknown, expired or other
  *   principal's Correlation Value.
- * - Usage Limit Exceeded (2.x) / Permission Denied (1.x): more data than the Usage Limits leave.
+ * - Permission Denied: more data than the Usage Limits leave (test case CS-BC-M-7-21, -14).
  * - Feature Not Supported: multi-part RSA.
  */
 import { Operation } from '../kmip/generated/enums.gen.js';

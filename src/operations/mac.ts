@@ -16,7 +16,8 @@
  * - Invalid Field (1.x) / Unsupported Cryptographic Parameters (2.x): an algorithm not served.
  * - Invalid Field (1.x) / Bad Cryptographic Parameters (2.x): parameters that do not fit the key.
  * - Item Not Found (1.x) / Invalid Correlation Value (2.x): an unknown Correlation Value.
- * - Usage Limit Exceeded (2.x) / Permission Denied (1.x): more data than the Usage Limits leave.
+ * - Permission Denied: more data than the Usage Limits leave (as Encrypt, test case CS-BC-M-7-21;
+ *   operations/crypto-support.ts).
  * - Invalid Field: a malformed payload.
  */
 import { Operation } from '../kmip/generated/enums.gen.js';

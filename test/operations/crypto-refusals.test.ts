@@ -2,7 +2,9 @@
  * The refusals the cryptographic operations' file headers list (src/operations/encrypt.ts,
  * decrypt.ts, mac.ts, crypto-support.ts), at 1.4 and 2.1, over a real mTLS server: lifecycle state
  * and dates, usage mask, unknown / other principal's Correlation Value, bad and unsupported
- * parameters, missing IV, tag mismatch (Cryptographic Failure, as test case CS-BC-M-GCM-1-21).
+ * parameters, missing IV (Invalid Message, CS-BC-M-11/12/13), Usage Limits (Permission Denied,
+ * CS-BC-M-7), an impossible Tag Length (General Failure, CS-BC-M-GCM-1 steps 7-8), tag mismatch
+ * (Cryptographic Failure, as test case CS-BC-M-GCM-1-21).
  * Also: a 3-part GCM Encrypt equals the one-shot result (McGrew-Viega test case 4), and a key
  * revoked mid-stream stops the stream.
  */
@@ -59,9 +61,12 @@ const VERSIONS: readonly Versioned[] = [
     usageMask: ResultReason.IncompatibleCryptographicUsageMask,
     badParams: ResultReason.BadCryptographicParameters,
     unsupported: ResultReason.UnsupportedCryptographicParameters,
-    missingIv: ResultReason.MissingInitializationVector,
+    // Invalid Message at every version, not Missing Initialization Vector: the profile test cases
+    // CS-BC-M-11/12/13-21 expect it (src/operations/crypto-support.ts quotes the error tables).
+    missingIv: ResultReason.InvalidMessage,
     unknownCv: ResultReason.InvalidCorrelationValue,
-    usageLimit: ResultReason.UsageLimitExceeded,
+    // Permission Denied at every version, not Usage Limit Exceeded: profile test case CS-BC-M-7-21.
+    usageLimit: ResultReason.PermissionDenied,
   },
   {
     v: V1_4,
@@ -69,7 +74,8 @@ const VERSIONS: readonly Versioned[] = [
     usageMask: ResultReason.PermissionDenied,
     badParams: ResultReason.InvalidField,
     unsupported: ResultReason.InvalidField,
-    missingIv: ResultReason.InvalidField,
+    // Invalid Message, not Invalid Field: profile test cases CS-BC-M-11/12/13-14.
+    missingIv: ResultReason.InvalidMessage,
     unknownCv: ResultReason.ItemNotFound,
     usageLimit: ResultReason.PermissionDenied,
   },
@@ -122,6 +128,28 @@ describe.each(VERSIONS)('refusals at $v.major.$v.minor', (x) => {
     expect(toHex(bytesOf(enc, Tag.Data))).toBe('d9bcce11b0b437b90239552df3a360c9');
     expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid, params: ECB, data: plain }))).reason).toBe(x.usageLimit);
     await ok(c, v, Operation.Decrypt, cipherPayload({ uid, params: ECB, data: bytesOf(enc, Tag.Data)! }));
+    // MAC spends the same way and is refused with the same reason.
+    const perUse = t.struct(Tag.UsageLimits, [t.long(Tag.UsageLimitsTotal, 1n), t.enum(Tag.UsageLimitsUnit, UsageLimitsUnit.Object)]);
+    const macKey = await registerKey(c, v, KEY, CryptographicAlgorithm.AES, MACGenerate, { extra: [perUse] });
+    await ok(c, v, Operation.MAC, [uidNode(macKey), t.bytes(Tag.Data, BLOCK)]);
+    expect((await fails(c, v, Operation.MAC, [uidNode(macKey), t.bytes(Tag.Data, BLOCK)])).reason).toBe(x.usageLimit);
+  });
+
+  it('a Tag Length no AEAD mode has (1 or 32 bytes) is General Failure for GCM and ChaCha20-Poly1305 (CS-BC-M-GCM-1, CS-BC-M-CHACHA20POLY1305-1 steps 7-8)', async () => {
+    // General Failure, not Bad Cryptographic Parameters / Invalid Field: the profile test cases ask for it.
+    const gcm = await registerKey(c, v, KEY, CryptographicAlgorithm.AES, ED);
+    const chacha = await registerKey(c, v, hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f'), CryptographicAlgorithm.ChaCha20Poly1305, ED);
+    for (const tagLength of [1, 32]) {
+      expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid: gcm, params: { mode: BlockCipherMode.GCM, tagLength }, data: PLAIN, iv: IV }))).reason).toBe(ResultReason.GeneralFailure);
+      expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid: chacha, params: { tagLength }, data: PLAIN, iv: IV }))).reason).toBe(ResultReason.GeneralFailure);
+      expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: gcm, params: { mode: BlockCipherMode.GCM, tagLength }, data: hex(CIPHER), iv: IV, tag: hex(TAG) }))).reason).toBe(
+        ResultReason.GeneralFailure,
+      );
+    }
+    // A length the modes have but the policy does not serve stays a parameter refusal; 12 is served.
+    expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid: chacha, params: { tagLength: 8 }, data: PLAIN, iv: IV }))).reason).toBe(x.badParams);
+    const short = await ok(c, v, Operation.Encrypt, cipherPayload({ uid: chacha, params: { tagLength: 12 }, data: PLAIN, iv: IV }));
+    expect(bytesOf(short, Tag.AuthenticatedEncryptionTag)).toHaveLength(12);
   });
 
   it('bad parameters: GCM Tag Length 8, a CBC IV of 8 bytes, no Block Cipher Mode for AES', async () => {
@@ -144,6 +172,8 @@ describe.each(VERSIONS)('refusals at $v.major.$v.minor', (x) => {
   it('CBC with no IV and no Random IV: missing IV (CS-BC-M-11-21 decrypt step); unpadded partial block: Invalid Field', async () => {
     const uid = await registerKey(c, v, KEY, CryptographicAlgorithm.AES, ED);
     expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid, params: { mode: BlockCipherMode.CBC, padding: PaddingMethod.PKCS5 }, data: BLOCK }))).reason).toBe(x.missingIv);
+    // Encrypt without IV and without Random IV: the same condition, the same reason.
+    expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid, params: { mode: BlockCipherMode.CBC, padding: PaddingMethod.PKCS5 }, data: BLOCK }))).reason).toBe(x.missingIv);
     expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid, params: ECB, data: BLOCK.subarray(0, 15) }))).reason).toBe(ResultReason.InvalidField);
   });
 
