@@ -118,6 +118,18 @@ describe('spot checks against the spec (KMIP 1.4 §3, 2.1 §4)', () => {
     expect(attributeRule('CryptographicDomainParameters', V('1.4'))).toMatchObject({ initiallySetBy: ['client'], appliesTo: ['PublicKey', 'PrivateKey', 'Template'] });
     expect(attributeRule('CryptographicDomainParameters', V('2.1'))?.appliesTo).toEqual(['PublicKey', 'PrivateKey']);
   });
+  it('Process Start / Protect Stop Date: symmetric keys in 1.0-1.2 (1.2 Tables 99, 101), also key pairs in 1.3-1.4 (profile cases CS-AC-M-8-13/-14), all objects in 2.x', () => {
+    for (const name of ['ProcessStartDate', 'ProtectStopDate']) {
+      expect(attributeRule(name, V('1.2'))?.appliesTo).toEqual(['SymmetricKey', 'SplitKey', 'Template']);
+      for (const v of ['1.3', '1.4'] as const) {
+        expect(attributeRule(name, V(v))?.appliesTo).toEqual(expect.arrayContaining(['SymmetricKey', 'PublicKey', 'PrivateKey']));
+        expect(attributeRule(name, V(v))?.appliesTo).not.toContain('Certificate');
+        expect(attributeRule(name, V(v))?.notes?.appliesTo).toMatch(/CS-AC-M-8-14/);
+      }
+      expect(attributeRule(name, V('2.1'))?.appliesTo).toBe('all');
+    }
+  });
+
   it('Usage Limits keeps its qualifiers verbatim (1.4 §3.21)', () => {
     expect(attributeRule('UsageLimits', V('1.4'))?.notes?.deletableByClient).toBe('Yes, as long as Get Usage Allocation has not been performed');
   });

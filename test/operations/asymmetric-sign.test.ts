@@ -26,7 +26,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { TESTCASES } from '../support/paths.js';
-import { attrs, fails, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
+import { attrs, fails, ok, uidNode, uidOf, V1_2, V1_4, V2_1 } from './object-kit.js';
 import { getKeyBlock, keyPairPayload, materialBytes, pairUids, pyPriv, pySign, pyVerify, type PyScheme } from './asymmetric-kit.js';
 import { createHash } from 'node:crypto';
 
@@ -183,9 +183,14 @@ describe.each([
 });
 
 describe('Protect Stop / Process Start dates of key pairs', () => {
-  it('Sign is refused past the Protect Stop Date, Signature Verify before the Process Start Date (CS-AC-M-8-21; 2.x: 1.4 keeps those dates to symmetric keys)', async () => {
-    const v = V2_1;
-    const wrongState = ResultReason.WrongKeyLifecycleState;
+  // 2.x: the dates apply to All Objects (2.1 §4.40-4.41). 1.3/1.4: the spec tables keep them to
+  // symmetric keys (1.4 Tables 110, 112), but the Advanced Cryptographic profile cases
+  // CS-AC-M-8-13/-14 register RSA key pairs with them and expect Sign / Signature Verify to be
+  // refused (Permission Denied); src/kmip/spec/attributes.json widens 1.3-1.4 to Public/Private Key.
+  it.each([
+    [V2_1, ResultReason.WrongKeyLifecycleState],
+    [V1_4, ResultReason.PermissionDenied],
+  ] as const)('at %o Sign is refused past the Protect Stop Date, Signature Verify before the Process Start Date (CS-AC-M-8-21, CS-AC-M-8-14)', async (v, wrongState) => {
     const now = Math.floor(Date.now() / 1000);
     const pair = async (stop: number, start: number) => {
       const uids = pairUids(
@@ -203,6 +208,12 @@ describe('Protect Stop / Process Start dates of key pairs', () => {
     const bad = await pair(now - 3600, now + 3600);
     expect((await fails(c, v, Operation.Sign, [uidNode(bad.priv), t.bytes(Tag.Data, MSG)])).reason).toBe(wrongState);
     expect((await fails(c, v, Operation.SignatureVerify, [uidNode(bad.pub), t.bytes(Tag.Data, MSG), t.bytes(Tag.SignatureData, sig)])).reason).toBe(wrongState);
+  });
+
+  it('KMIP 1.2 (no Advanced Cryptographic profile) keeps the spec table: Process Start Date on a public key is refused', async () => {
+    const r = await fails(c, V1_2, Operation.CreateKeyPair, keyPairPayload(V1_2, rsa2048, [attr.cryptographicUsageMask(SIGN)], [attr.cryptographicUsageMask(VERIFY), t.date(Tag.ProcessStartDate, BigInt(Math.floor(Date.now() / 1000)))]));
+    expect(r.reason).toBe(ResultReason.InvalidField);
+    expect(r.message).toMatch(/ProcessStartDate does not apply to PublicKey/);
   });
 });
 
