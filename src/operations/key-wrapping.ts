@@ -227,9 +227,16 @@ function macOf(key: WrappingKey, params: CryptoParams, wrapped: Uint8Array): Uin
 }
 
 /** Whether the request's Cryptographic Parameters match one instance of the key's attribute (every given field equal). */
+/** Same tag, type and value; byte strings (P Source, the OAEP label) by content, not by identity. */
+function sameField(a: TtlvNode, b: TtlvNode): boolean {
+  if (a.tag !== b.tag || a.type !== b.type) return false;
+  if (a.type === 'ByteString' && b.type === 'ByteString') return Buffer.from(a.value).equals(Buffer.from(b.value));
+  return a.value === b.value;
+}
+
 function paramsMatch(given: StructureNode, key: ObjectRecord): boolean {
   const instances = key.attributes.get('CryptographicParameters') ?? [];
-  return instances.some((inst) => inst.type === 'Structure' && given.value.every((g) => inst.value.some((c) => c.tag === g.tag && c.type === g.type && c.value === g.value)));
+  return instances.some((inst) => inst.type === 'Structure' && given.value.every((g) => inst.value.some((c) => sameField(c, g))));
 }
 
 function keyInformation(node: TtlvNode | undefined, what: string): { uid: string; params?: StructureNode } | undefined {

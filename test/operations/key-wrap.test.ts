@@ -6,7 +6,8 @@
  * - TTLV Encoding (the default) wraps the Key Value structure, checked by unwrapping with node's
  *   own id-aes*-wrap cipher and comparing with hand-built TTLV bytes; Attribute Names put the
  *   attributes inside;
- * - RSA-OAEP (SHA-1 and SHA-256) under an RSA public key, decrypted with the private key here;
+ * - RSA-OAEP (SHA-1, SHA-256, and SHA-384 with MGF1-SHA-256 and a label) under an RSA public key,
+ *   decrypted with the private key here;
  * - Register of a wrapped key (test case TC-WRAP-3): unwrapped under the KEK the server holds, Get
  *   Not Wrapped gives the plain key, As Registered the same wrapped bytes; the key is usable;
  * - the refusals: the wrapping key's state, usage mask, type, existence, destruction; parameters that
@@ -33,6 +34,7 @@ import {
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { decode, t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
+import { oaepDecrypt } from '../../src/crypto/oaep.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { batch, fails, ok, uidNode, V1_4, V2_1 } from './object-kit.js';
 import { cipherPayload, cryptoParams, hex, registerKey, toHex, type Params } from './crypto-kit.js';
@@ -191,6 +193,19 @@ describe.each([V2_1, V1_4])('Get with a Key Wrapping Specification at %o', (v) =
     const out = privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrappedValue(p));
     expect(toHex(out)).toBe(toHex(KEY256));
     expect(() => privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, wrappedValue(p))).toThrow();
+    // SHA-384 over a label, MGF1 over SHA-256 (the parameters of CS-AC-M-OAEP-9/10): the EME-OAEP
+    // codec wraps (src/crypto/oaep.ts, checked against Python and the OASIS vectors in
+    // test/crypto/oaep.test.ts and crypto-rsa.test.ts); node's single-hash OAEP cannot open it.
+    const label = Buffer.from('Kilroy was here');
+    const mixed = { padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_384, maskGeneratorHashing: HashingAlgorithm.SHA_256, pSource: label };
+    const pubMixed = await registerKey(c, v, hex(''), 0, WrapKey, {
+      objectType: ObjectType.PublicKey,
+      object: t.struct(Tag.PublicKey, [keyBlock(spki, KeyFormatType.X_509, CryptographicAlgorithm.RSA, 2048)]),
+      extra: [cryptoParams(mixed)],
+    });
+    const pm = await getWrapped(v, key, { uid: pubMixed, params: mixed, encoding: EncodingOption.NoEncoding });
+    expect(toHex(oaepDecrypt(pair.privateKey, { hash: 'sha384', mgfHash: 'sha256', label }, wrappedValue(pm)))).toBe(toHex(KEY256));
+    expect(() => privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha384', oaepLabel: label }, wrappedValue(pm))).toThrow();
   });
 
   it('formats compose with wrapping: a PKCS#1 private key asked for as PKCS#8, wrapped with AES Key Wrap with Padding (TTLV Encoding)', async () => {
