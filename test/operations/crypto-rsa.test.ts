@@ -142,6 +142,19 @@ describe.each([V2_1, V1_4] as KmipVersion[])('RSA at %o', (v) => {
     expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: priv, params: { padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_1 }, data: hex(pyCt) }))).reason).toBe(ResultReason.CryptographicFailure);
   });
 
+  it('OAEP SHA-256 with MGF1-SHA-256 and a label (node\'s native OAEP with its label): both directions against Python', async () => {
+    const { pub, priv } = await keyPair(v, 'spki');
+    const label = Buffer.from('a label');
+    const params = { padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_256, maskGeneratorHashing: HashingAlgorithm.SHA_256, pSource: label };
+    const py = { padding: 'oaep', hash: 'sha256', mgf: 'sha256', label: label.toString('hex') };
+    const ct = bytesOf(await ok(c, v, Operation.Encrypt, cipherPayload({ uid: pub, params, data: MESSAGE })), Tag.Data)!;
+    expect(python(PY_CRYPT, JSON.stringify({ ...py, op: 'decrypt', key: pkcs8, data: toHex(ct) }))).toBe(toHex(MESSAGE));
+    const pyCt = python(PY_CRYPT, JSON.stringify({ ...py, op: 'encrypt', key: spki, data: toHex(MESSAGE) }));
+    expect(toHex(bytesOf(await ok(c, v, Operation.Decrypt, cipherPayload({ uid: priv, params, data: hex(pyCt) })), Tag.Data))).toBe(toHex(MESSAGE));
+    const { pSource: _, ...noLabel } = params;
+    expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: priv, params: noLabel, data: hex(pyCt) }))).reason).toBe(ResultReason.CryptographicFailure);
+  });
+
   it('the crypto policy refuses an OAEP hash it does not list, as the label hash or in MGF1; a Mask Generator other than MGF1; a label with PKCS#1 v1.5', async () => {
     const { pub } = await keyPair(v, 'spki');
     const unsupported = v.major >= 2 ? ResultReason.UnsupportedCryptographicParameters : ResultReason.InvalidField;
