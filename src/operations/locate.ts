@@ -213,7 +213,7 @@ function inStorage(req: LocateRequest, record: ObjectRecord): boolean {
 function answers(ctx: OperationContext, req: LocateRequest, record: ObjectRecord): boolean {
   if (!ctx.services.access.allows(ctx.principal, 'Locate', record.owner, objectGroups(record.attributes))) return false;
   if (!inStorage(req, record)) return false;
-  const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now));
+  const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now), { derived: true });
   if (!req.filters.every((f) => matches(f, attrs.get(f.key) ?? []))) return false;
   if (req.objectGroupMember === ObjectGroupMember.GroupMemberFresh) {
     const fresh = attrs.get('Fresh')?.[0];
