@@ -39,6 +39,7 @@
 import { createHash } from 'node:crypto';
 import { CryptographicAlgorithm, ObjectType, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
 import { ProtectionStorageMask } from '../kmip/generated/masks.gen.js';
+import { compareVersions } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
@@ -175,8 +176,10 @@ export function derivedAttributes(record: Pick<ObjectRecord, 'uid' | 'objectType
  * returned in every version as before.
  */
 export function derivedInFullListing(version: KmipVersion): boolean {
-  return version.major > 2 || (version.major === 2 && version.minor >= 1);
+  return compareVersions(version, FULL_LISTING_FROM) >= 0;
 }
+
+const FULL_LISTING_FROM: KmipVersion = { major: 2, minor: 1 };
 
 /** `attrs` plus the derived values it lacks (derived ones after the stored ones). */
 export function withDerived(record: Pick<ObjectRecord, 'uid' | 'objectType' | 'hsmKey' | 'attributes'>, attrs: AttributeMap): Map<AttributeKey, readonly TtlvNode[]> {

@@ -9,7 +9,8 @@
  * src/policy/crypto-policy.ts.
  *
  * Attributes: 1.x Template-Attribute (with Template names, objects registered by 1.x clients) or
- * 2.x Attributes (Protection Storage Masks accepted and ignored: one storage class). The server sets
+ * 2.x Attributes (Protection Storage Masks accepted, not checked yet; the key's Protection Storage
+ * Mask attribute tells where it is kept: objects/server-set.ts). The server sets
  * Unique Identifier, Object Type, State (lifecycle Create: Pre-Active, or Active when the Activation
  * Date has passed), Initial Date, Last Change Date, Original Creation Date, Random Number Generator,
  * Key Format Type, Digest (SHA-256 of the Raw key), and the Usage Limits Count. The new uid becomes the ID Placeholder.
