@@ -15,6 +15,7 @@ import { toKmipJson } from '../kmip/json.js';
 import { enumDef, enumValueName, tagName } from '../kmip/registry.js';
 import { effectiveState } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
+import { withDerived } from '../objects/server-set.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { StoreError } from '../store/object-store.js';
 import { t, type StructureNode, type TtlvNode } from '../ttlv/index.js';
@@ -140,7 +141,8 @@ function recordAttributes(r: ObjectRecord, now: number): Map<string, readonly Tt
   out.set('State', [t.enum(Tag.State, state)]);
   // Keys starting with '$' are the server's own bookkeeping (creation order), not attributes.
   for (const [k, v] of r.attributes) if (!out.has(k) && !k.startsWith('$')) out.set(k, v);
-  return out;
+  // Plus the always-valued ones derived on read (Short Unique Identifier, Sensitive, …), as a 2.1 Get Attributes gives them.
+  return withDerived(r, out);
 }
 
 function matches(d: KeySummary, f: KeyFilter): boolean {

@@ -14,21 +14,38 @@
  * - Fresh true on every new object unless the client gave False (2.1 §4.24); the first Get that
  *   serves the object sets it False (operations/get.ts).
  * - Always Sensitive = the given Sensitive, Never Extractable = not the given Extractable (2.1 §4.3,
- *   §4.33); later, Sensitive set to False makes Always Sensitive False and Extractable set to True
- *   makes Never Extractable False (`followChange`). Sensitive and Extractable themselves "always
- *   have a value" (False / True by default) but are not stored when the client gives none: PyKMIP
- *   0.10 cannot decode Extractable, Always Sensitive or Never Extractable in a 1.x Get Attributes
- *   of all attributes. Their absence reads as the defaults (Get checks Sensitive === true and
- *   Extractable === false).
+ *   §4.33), stored at creation when the client gave Sensitive / Extractable; every later change of
+ *   Sensitive or Extractable stores both followers (`followChange`): Always Sensitive stays True
+ *   only while Sensitive has always been True, Never Extractable only while Extractable has always
+ *   been False.
  * The nodes are stored with every record; the attribute rules decide in which versions they are
  * visible (objects/attributes.ts visibleAttributes).
+ *
+ * Derived on read (`derivedAttributes`), not stored: attributes that "SHALL always have a value"
+ * whose value follows from the record, so objects stored before this server kept them read the
+ * same as new ones (no migration):
+ * - Short Unique Identifier (2.x; 2.1 §4.56): "SHOULD be generated as a SHA-256 hash of the Unique
+ *   Identifier and SHALL be a 32 byte byte string" — done so. Unique as the uids are (random
+ *   UUIDs; SHA-256 collisions are out of reach), assigned with the uid and never changed.
+ * - Protection Storage Mask (2.x; 2.1 §4.44, "when object is stored"): where the value is kept —
+ *   Hardware for an HSM-resident key (the value never leaves the token), Software for everything
+ *   else (sealed by the key protector in the data folder).
+ * - Sensitive False and Extractable True when the client gave none (2.1 §4.55, §4.23: "The server
+ *   SHALL set the value to False/True if not provided"); Always Sensitive and Never Extractable
+ *   False when not stored (they are stored at creation whenever they could be True).
+ * - Lease Time (the policy default) on a key object stored before `stampStored` set it.
+ * Which listings show them: `derivedInFullListing`.
  */
-import { CryptographicAlgorithm, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
+import { createHash } from 'node:crypto';
+import { CryptographicAlgorithm, ObjectType, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
+import { ProtectionStorageMask } from '../kmip/generated/masks.gen.js';
+import { compareVersions } from '../kmip/registry.js';
+import type { KmipVersion } from '../kmip/spec-types.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { LEASE_POLICY } from '../policy/crypto-policy.js';
 import { keyBlockOfBody } from './key-formats.js';
-import type { AttributeKey } from './managed-object.js';
+import type { AttributeKey, AttributeMap, ObjectRecord } from './managed-object.js';
 
 /** The Random Number Generator value of keys this server generates. */
 export function serverRngNode(): StructureNode {
@@ -79,11 +96,95 @@ export function stampStored(attrs: Map<AttributeKey, TtlvNode[]>, body: Structur
   if (!attrs.has('Fresh')) attrs.set('Fresh', [bool(Tag.Fresh, true)]);
 }
 
-/** After a client changed `key`: Sensitive False clears Always Sensitive, Extractable True clears Never Extractable. */
+/**
+ * After a client changed `key` (`attrs` already holds the new value): store the follower.
+ * Always Sensitive stays True only if it was True and Sensitive is True now; Never Extractable
+ * only if it was True and Extractable is False now. A follower not stored was False: it is stored
+ * (True) at creation whenever the client gave Sensitive True / Extractable False.
+ */
 export function followChange(attrs: ReadonlyMap<AttributeKey, readonly TtlvNode[]>, key: AttributeKey): Map<AttributeKey, readonly TtlvNode[]> {
   const out = new Map(attrs);
-  if (key === 'Sensitive' && flagOf(attrs, 'Sensitive') === false) out.set('AlwaysSensitive', [bool(Tag.AlwaysSensitive, false)]);
-  if (key === 'Extractable' && flagOf(attrs, 'Extractable') === true) out.set('NeverExtractable', [bool(Tag.NeverExtractable, false)]);
+  if (key === 'Sensitive') {
+    const always = flagOf(attrs, 'AlwaysSensitive') === true && flagOf(attrs, 'Sensitive') === true;
+    out.set('AlwaysSensitive', [bool(Tag.AlwaysSensitive, always)]);
+  }
+  if (key === 'Extractable') {
+    const never = flagOf(attrs, 'NeverExtractable') === true && flagOf(attrs, 'Extractable') === false;
+    out.set('NeverExtractable', [bool(Tag.NeverExtractable, never)]);
+  }
+  return out;
+}
+
+/** The attributes `derivedAttributes` may supply; Locate cannot narrow them by the stored-value indexes. */
+export const DERIVED_KEYS: ReadonlySet<AttributeKey> = new Set([
+  'ShortUniqueIdentifier',
+  'ProtectionStorageMask',
+  'Sensitive',
+  'Extractable',
+  'AlwaysSensitive',
+  'NeverExtractable',
+  'LeaseTime',
+]);
+
+const KEY_OBJECT_TYPES: ReadonlySet<number> = new Set([
+  ObjectType.SymmetricKey,
+  ObjectType.PublicKey,
+  ObjectType.PrivateKey,
+  ObjectType.SplitKey,
+  ObjectType.SecretData,
+  ObjectType.PGPKey,
+]);
+
+/** The Short Unique Identifier of `uid` (2.1 §4.56): SHA-256 of the Unique Identifier, 32 bytes. */
+export function shortUniqueIdentifier(uid: string): Uint8Array {
+  return createHash('sha256').update(uid, 'utf8').digest();
+}
+
+/** The values of the derived attributes the record does not store (see the module note), in no particular order. */
+export function derivedAttributes(record: Pick<ObjectRecord, 'uid' | 'objectType' | 'hsmKey' | 'attributes'>): Map<AttributeKey, readonly TtlvNode[]> {
+  const a = record.attributes;
+  const out = new Map<AttributeKey, readonly TtlvNode[]>();
+  const put = (key: AttributeKey, node: TtlvNode) => {
+    if (!a.has(key)) out.set(key, [node]);
+  };
+  put('ShortUniqueIdentifier', { tag: Tag.ShortUniqueIdentifier, type: 'ByteString', value: shortUniqueIdentifier(record.uid) });
+  const where = record.hsmKey !== undefined ? ProtectionStorageMask.Hardware : ProtectionStorageMask.Software;
+  put('ProtectionStorageMask', { tag: Tag.ProtectionStorageMask, type: 'Integer', value: where });
+  const sensitive = flagOf(a, 'Sensitive') ?? false;
+  const extractable = flagOf(a, 'Extractable') ?? true;
+  put('Sensitive', bool(Tag.Sensitive, sensitive));
+  put('Extractable', bool(Tag.Extractable, extractable));
+  // Not stored means the client gave no Sensitive / Extractable at creation (stampStored stores the
+  // followers then): Sensitive started False and Extractable True, so neither follower can be True.
+  put('AlwaysSensitive', bool(Tag.AlwaysSensitive, false));
+  put('NeverExtractable', bool(Tag.NeverExtractable, false));
+  if (KEY_OBJECT_TYPES.has(record.objectType)) put('LeaseTime', { tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds });
+  return out;
+}
+
+/**
+ * Whether a Get Attributes naming no attribute ("all attributes") includes the derived values, in
+ * protocol `version`. Get Attribute List, and Get Attributes naming them, always do (within the
+ * attributes the version defines).
+ *
+ * KMIP 2.1 and later: yes (2.1 §6.1.20 "the server SHALL return all attributes"; test cases
+ * SKLC-O-1-21, AKLC-O-1-21). KMIP 2.0 and 1.x: no — a compatibility choice. The widely deployed
+ * PyKMIP 0.10 client, which speaks 1.0-2.0, aborts decoding the whole response on any attribute it
+ * has no class for: at 1.4 Always Sensitive, Extractable and Never Extractable, at 2.0 also Short
+ * Unique Identifier and Protection Storage Mask; its get_attributes() of all attributes would then
+ * fail on every object (test/interop). Values a client set, and followers stored from them, are
+ * returned in every version as before.
+ */
+export function derivedInFullListing(version: KmipVersion): boolean {
+  return compareVersions(version, FULL_LISTING_FROM) >= 0;
+}
+
+const FULL_LISTING_FROM: KmipVersion = { major: 2, minor: 1 };
+
+/** `attrs` plus the derived values it lacks (derived ones after the stored ones). */
+export function withDerived(record: Pick<ObjectRecord, 'uid' | 'objectType' | 'hsmKey' | 'attributes'>, attrs: AttributeMap): Map<AttributeKey, readonly TtlvNode[]> {
+  const out = new Map(attrs);
+  for (const [k, v] of derivedAttributes(record)) if (!out.has(k)) out.set(k, v);
   return out;
 }
 

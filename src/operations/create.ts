@@ -1,13 +1,16 @@
 /**
  * Create. KMIP 1.4 §4.1 (Tables 163-165), KMIP 2.1 §6.1.8 (Tables 186-188).
- * Generates a symmetric key — AES 128/192/256 or an HMAC key (HMAC-SHA1/224/256/384/512; length
+ * Generates a symmetric key — AES 128/192/256, three-key Triple DES (Cryptographic Length 168 or
+ * 192, 24 bytes with odd parity, distinct and not weak parts: src/crypto/tdes-key.ts; using it to
+ * encrypt is gated by cryptoPolicy.tripleDes) or an HMAC key (HMAC-SHA1/224/256/384/512; length
  * defaults to the hash size) — from the platform CSPRNG, as the SymmetricKey structure
  * Key Block { Key Format Type Raw, Key Value { Key Material }, Cryptographic Algorithm,
  * Cryptographic Length }, sealed before it is stored; the key bytes are never logged. Policy:
  * src/policy/crypto-policy.ts.
  *
  * Attributes: 1.x Template-Attribute (with Template names, objects registered by 1.x clients) or
- * 2.x Attributes (Protection Storage Masks accepted and ignored: one storage class). The server sets
+ * 2.x Attributes (Protection Storage Masks accepted, not checked yet; the key's Protection Storage
+ * Mask attribute tells where it is kept: objects/server-set.ts). The server sets
  * Unique Identifier, Object Type, State (lifecycle Create: Pre-Active, or Active when the Activation
  * Date has passed), Initial Date, Last Change Date, Original Creation Date, Random Number Generator,
  * Key Format Type, Digest (SHA-256 of the Raw key), and the Usage Limits Count. The new uid becomes the ID Placeholder.
@@ -24,8 +27,8 @@
  * - Invalid Field (1.x) / Non Unique Name Attribute (2.x): the Name is taken.
  * - Invalid Field: a payload that breaks its schema.
  */
-import { randomBytes } from 'node:crypto';
 import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { generateSymmetricKey } from '../crypto/tdes-key.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
@@ -82,7 +85,7 @@ export const create: OperationHandler = {
       // requested: the HSM cannot hold it; the key is made in the host, sealed, and still never returned (Extractable false).
     }
 
-    const key = randomBytes(decision.bits / 8);
+    const key = generateSymmetricKey(alg.value, decision.bits);
     try {
       attrs.set('Digest', [rawKeyDigest(key)]);
       const body = symmetricKeyBody(key, alg.value, decision.bits);

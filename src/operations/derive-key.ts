@@ -215,6 +215,8 @@ export const deriveKey: OperationHandler = {
       if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.InvalidField, 'Derive Key needs the Cryptographic Algorithm of the key to derive');
       const decision = symmetricKeySpec(alg.value, length);
       if (!decision.ok) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), decision.why);
+      // A derived byte string is no TDES key bundle (parity, distinct non-weak parts): Create makes those.
+      if (alg.value === CryptographicAlgorithm.DES3) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), 'Triple DES keys are made by Create, not derived');
       algorithm = alg.value;
       attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: length }]);
       if (!attrs.has('CryptographicUsageMask')) attrs.set('CryptographicUsageMask', [{ tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask }]);

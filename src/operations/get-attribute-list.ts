@@ -4,7 +4,8 @@
  * The attributes the object has, as the client's version sees them (stored plus Unique
  * Identifier, Object Type, State), in the order of the OASIS test cases (the spec sets none):
  * Unique Identifier, Short Unique Identifier, Object Type, Cryptographic Algorithm and Length, then
- * the others by name, custom and vendor attributes last: 1.x Attribute Name text strings ("Cryptographic Algorithm",
+ * the others by name (Key Format Type right after Digest), custom and vendor attributes last; the
+ * derived always-valued attributes included (objects/server-set.ts `derivedAttributes`): 1.x Attribute Name text strings ("Cryptographic Algorithm",
  * "x-ID"); 2.x Attribute References (the attribute's tag as an Enumeration, or {Vendor
  * Identification, Attribute Name} for a vendor attribute, as test case TL-M-3-21 shows).
  *
@@ -27,12 +28,16 @@ const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 /** Listed first, in this order; the rest follow by name (the order of the OASIS test cases, e.g. SKFF-M-10-14). */
 const FIRST: readonly AttributeKey[] = ['UniqueIdentifier', 'ShortUniqueIdentifier', 'ObjectType', 'CryptographicAlgorithm', 'CryptographicLength'];
 
+/** Sorting name: Key Format Type (2.x) right after Digest, whose 1.x structure held it (SKFF-M-9-21, TC-ECC-3-20). */
+const sortName = (k: AttributeKey): string => (k === 'KeyFormatType' ? 'Digest\u0001' : k);
+
 /** The list order: FIRST, then standard attributes by name, then custom/vendor ones as stored. */
 export function listOrder(keys: readonly AttributeKey[]): AttributeKey[] {
   const rank = (k: AttributeKey) => (FIRST.includes(k) ? FIRST.indexOf(k) : parseCustomKey(k) ? FIRST.length + 1 : FIRST.length);
+  const byName = (a: AttributeKey, b: AttributeKey) => (sortName(a) < sortName(b) ? -1 : sortName(a) > sortName(b) ? 1 : 0);
   return keys
     .map((k, i) => ({ k, i }))
-    .sort((a, b) => rank(a.k) - rank(b.k) || (rank(a.k) === FIRST.length ? (a.k < b.k ? -1 : a.k > b.k ? 1 : 0) : a.i - b.i))
+    .sort((a, b) => rank(a.k) - rank(b.k) || (rank(a.k) === FIRST.length ? byName(a.k, b.k) : a.i - b.i))
     .map((x) => x.k);
 }
 
@@ -60,7 +65,7 @@ export const getAttributeList: OperationHandler = {
   async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Get Attribute List request payload' });
     const { record, state } = await loadFor(ctx, req.uid, 'GetAttributeList');
-    const keys = listOrder([...visibleAttributes(allAttributes(record, state), ctx.version).keys()]);
+    const keys = listOrder([...visibleAttributes(allAttributes(record, state, { derived: true }), ctx.version).keys()]);
     const names = is2x(ctx.version)
       ? keys.map(attributeReference2x)
       : keys.map((k): TtlvNode => ({ tag: Tag.AttributeName, type: 'TextString', value: attributeName1x(k) }));

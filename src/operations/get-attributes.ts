@@ -7,7 +7,10 @@
  * Identification, Attribute Name} structure; none = all); the response holds one Attributes
  * structure.
  * The attributes are the stored ones plus those the server derives (Unique Identifier, Object
- * Type, State as it reads now), limited to those the client's version defines. A requested
+ * Type, State as it reads now, and the always-valued ones of objects/server-set.ts
+ * `derivedAttributes`: in a request naming no attribute only from KMIP 2.1 on, see
+ * `derivedInFullListing`), limited to those the client's version defines. All attributes come in
+ * the Get Attribute List order. A requested
  * attribute the object does not have is left out (both versions: "SHALL NOT be present").
  * A name that is no attribute of the version is Invalid Field (1.4 §11.1 "unknown field"; the
  * 1.x error table §11.13 lists no other reason for it); in 2.x a reference to a tag that is no
@@ -29,9 +32,11 @@ import {
   writeAttributes2x,
 } from '../objects/attributes.js';
 import type { AttributeKey } from '../objects/managed-object.js';
+import { derivedInFullListing } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { is2x, loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
+import { listOrder } from './get-attribute-list.js';
 import { allAttributes } from './support.js';
 
 const Request1x = { uid: optional(Tag.UniqueIdentifier, 'TextString'), names: repeated(Tag.AttributeName, 'TextString') };
@@ -64,8 +69,10 @@ export const getAttributes: OperationHandler = {
       keys = uniqueKeys(req.names.map((n) => keyFromAttributeName1x(n.value, ctx.version)));
     }
     const { record, state } = await loadFor(ctx, uid, 'GetAttributes');
-    const visible = visibleAttributes(allAttributes(record, state), ctx.version);
-    const selected = keys.length === 0 ? [...visible.keys()] : keys.filter((k) => visible.has(k));
+    const everything = keys.length === 0;
+    const derived = !everything || derivedInFullListing(ctx.version);
+    const visible = visibleAttributes(allAttributes(record, state, { derived }), ctx.version);
+    const selected = everything ? listOrder([...visible.keys()]) : keys.filter((k) => visible.has(k));
     const instances = selected.flatMap((key) => (visible.get(key) ?? []).map((n, index) => ({ key, node: n, index })));
     const body = v2 ? [writeAttributes2x(instances)] : instances.map((i) => writeAttribute1x(i.key, i.node, i.index));
     return payload(Tag.ResponsePayload, [uidNode(record.uid), ...body]);

@@ -294,7 +294,7 @@ function plaintextOf(ctx: OperationContext, kb: StructureNode, encoding: number 
 /** The attributes the Attribute Names ask to wrap with the key, in the version's Key Value form. */
 function wrappedAttributes(ctx: OperationContext, target: ObjectRecord, state: number, names: readonly string[]): TtlvNode[] {
   if (names.length === 0) return [];
-  const all = visibleAttributes(allAttributes(target, state), ctx.version);
+  const all = visibleAttributes(allAttributes(target, state, { derived: true }), ctx.version);
   const out: TtlvNode[] = [];
   for (const name of names) {
     const key = keyFromAttributeName1x(name, ctx.version);

@@ -28,6 +28,7 @@ import { KmipError } from '../kmip/errors.js';
 import { ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { storedStatesThatCanBe } from '../objects/lifecycle.js';
+import { DERIVED_KEYS } from '../objects/server-set.js';
 import { parseCustomKey, type AttributeKey } from '../objects/managed-object.js';
 import { applicationField, indexEnum, indexValue, linkField, RecordField } from '../store/index-encoding.js';
 import type { IndexQuery } from '../store/object-store.js';
@@ -86,6 +87,7 @@ export function indexQueries(f: LocateFilter): QueryPlan {
     return [[r.hi === undefined ? { field: key, from } : { field: key, from, to: indexValue({ tag: 0, type: 'DateTime', value: r.hi }) }]];
   }
   if (key === 'UniqueIdentifier') return []; // answered directly by locate.ts
+  if (DERIVED_KEYS.has(key)) return []; // may be derived, not stored (objects/server-set.ts): verified per candidate
   const plan: IndexQuery[][] = [];
   for (const n of nodes) {
     if (key === 'ObjectType' && n.type === 'Enumeration') plan.push([{ field: RecordField.ObjectType, equals: indexEnum(n.value) }]);

@@ -49,6 +49,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { optional, payload, readPayload, repeated } from '../kmip/payload.js';
 import { readAttributes1x, readAttributes2x, type AttributeInstance } from '../objects/attributes.js';
 import { effectiveState } from '../objects/lifecycle.js';
+import { DERIVED_KEYS } from '../objects/server-set.js';
 import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import { indexEnum, indexText, RecordField } from '../store/index-encoding.js';
 import type { IndexQuery } from '../store/object-store.js';
@@ -213,7 +214,8 @@ function inStorage(req: LocateRequest, record: ObjectRecord): boolean {
 function answers(ctx: OperationContext, req: LocateRequest, record: ObjectRecord): boolean {
   if (!ctx.services.access.allows(ctx.principal, 'Locate', record.owner, objectGroups(record.attributes))) return false;
   if (!inStorage(req, record)) return false;
-  const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now));
+  const derived = req.filters.some((f) => DERIVED_KEYS.has(f.key)); // only then: a SHA-256 per candidate saved
+  const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now), { derived });
   if (!req.filters.every((f) => matches(f, attrs.get(f.key) ?? []))) return false;
   if (req.objectGroupMember === ObjectGroupMember.GroupMemberFresh) {
     const fresh = attrs.get('Fresh')?.[0];

@@ -34,6 +34,7 @@ import {
   writeAttribute1x,
   type AttributeInstance,
 } from '../objects/attributes.js';
+import { withDerived } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { checkApplicationData, checkNameUnique, commitAttribute, is2x, loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
@@ -69,8 +70,10 @@ export const modifyAttribute: OperationHandler = {
     const { key, node: value } = inst;
     checkClientMayModify(key, record.objectType, state, ctx.version);
     const sel = current ? { current: current.node, via: 'modify' as const } : inst.index !== undefined ? { index: inst.index, via: 'modify' as const } : { via: 'modify' as const };
-    const i = findInstance(record.attributes, key, ctx.version, sel);
-    const list = record.attributes.get(key) ?? [];
+    // Sensitive / Extractable have a value even when none is stored (the derived default).
+    const attrs = withDerived(record, record.attributes);
+    const i = findInstance(attrs, key, ctx.version, sel);
+    const list = attrs.get(key) ?? [];
     if (v2 && !current && list.length > 1) {
       throw new KmipError(ResultReason.InvalidField, `${key} has ${list.length} instances: give the Current Attribute to pick one`);
     }

@@ -13,7 +13,7 @@
  * - Wrong Key Lifecycle State (2.x) / Permission Denied (1.x): a destroyed key.
  * - Invalid Field (1.x) / Invalid Attribute Value (2.x): what the policy refuses; attribute rules.
  */
-import { randomBytes } from 'node:crypto';
+import { generateSymmetricKey } from '../crypto/tdes-key.js';
 import { LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
@@ -66,7 +66,7 @@ export const reKey: OperationHandler = {
     stampGenerated(attrs, ctx.now);
     if (asked.has('Name')) await checkNamesUnique(ctx, new Map([['Name', asked.get('Name')!]]), 'ReKey');
 
-    const key = randomBytes(decision.bits / 8);
+    const key = generateSymmetricKey(alg.value, decision.bits);
     try {
       const uid = newUid();
       attrs.set('Digest', [rawKeyDigest(key)]);

@@ -12,6 +12,7 @@ import { encode } from '../ttlv/encode.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import { effectiveState } from '../objects/lifecycle.js';
+import { withDerived } from '../objects/server-set.js';
 import { ProtectorError } from '../hsm/key-protector.js';
 import { StoreError } from '../store/object-store.js';
 import type { OperationContext } from './context.js';
@@ -127,15 +128,17 @@ export async function openBody(ctx: OperationContext, record: ObjectRecord): Pro
 
 /**
  * The attributes as a client sees them: what is stored, plus those the server derives from
- * the record (Unique Identifier, Object Type, State — effective now).
+ * the record (Unique Identifier, Object Type, State — effective now), and with `derived` the
+ * always-valued attributes the record does not store (objects/server-set.ts `derivedAttributes`:
+ * Short Unique Identifier, Protection Storage Mask, the Sensitive/Extractable defaults, …).
  */
-export function allAttributes(record: ObjectRecord, state: number): Map<AttributeKey, readonly TtlvNode[]> {
+export function allAttributes(record: ObjectRecord, state: number, opts: { readonly derived?: boolean } = {}): Map<AttributeKey, readonly TtlvNode[]> {
   const out = new Map<AttributeKey, readonly TtlvNode[]>();
   out.set('UniqueIdentifier', [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: record.uid }]);
   out.set('ObjectType', [{ tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType }]);
   out.set('State', [{ tag: Tag.State, type: 'Enumeration', value: state }]);
   for (const [k, v] of record.attributes) if (!out.has(k)) out.set(k, v);
-  return out;
+  return opts.derived ? withDerived(record, out) : out;
 }
 
 /** A copy of `attrs` with `key` set to `nodes` (removed when empty). */

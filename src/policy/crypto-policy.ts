@@ -30,9 +30,19 @@ export interface SymmetricAlgorithmPolicy {
 const MAC = CryptographicUsageMask.MACGenerate | CryptographicUsageMask.MACVerify;
 const hmac = (hashBits: number): SymmetricAlgorithmPolicy => ({ minBits: 112, maxBits: 4096, defaultBits: hashBits, defaultUsageMask: MAC });
 
-/** What Create may generate. Anything not listed here is refused. */
+/**
+ * What Create may generate. Anything not listed here is refused.
+ *
+ * Three-key Triple DES (DES3, Cryptographic Length 168 — the key bits — or 192, the same 24 bytes
+ * with their parity bits; src/crypto/tdes-key.ts) is generated and stored: storage and tape
+ * devices still encrypt with it themselves (the KMIP Symmetric Key Foundry profile requires it).
+ * Using such a key here (Encrypt/Decrypt) stays off unless `cryptoPolicy.tripleDes` is set (NIST
+ * SP 800-131A Rev. 2 disallows TDEA encryption after 2023; decryption remains legacy use).
+ * Two-key TDES (112/128) and single DES are never generated.
+ */
 export const SYMMETRIC_KEY_POLICY: ReadonlyMap<number, SymmetricAlgorithmPolicy> = new Map<number, SymmetricAlgorithmPolicy>([
   [CryptographicAlgorithm.AES, { lengths: [128, 192, 256], defaultUsageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt }],
+  [CryptographicAlgorithm.DES3, { lengths: [168, 192], defaultBits: 168, defaultUsageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt }],
   [CryptographicAlgorithm.HMAC_SHA1, hmac(160)],
   [CryptographicAlgorithm.HMAC_SHA224, hmac(224)],
   [CryptographicAlgorithm.HMAC_SHA256, hmac(256)],
@@ -47,9 +57,13 @@ export type SymmetricKeyDecision = { readonly ok: true; readonly bits: number; r
  * Cryptographic Length)? Lengths must be whole bytes.
  */
 export function symmetricKeySpec(algorithm: number, requestedBits: number | undefined): SymmetricKeyDecision {
+  if (algorithm === CryptographicAlgorithm.DES) return { ok: false, why: 'single DES keys are not generated (NIST SP 800-131A Rev. 2)' };
   const p = SYMMETRIC_KEY_POLICY.get(algorithm);
-  if (!p) return { ok: false, why: 'this server generates AES and HMAC-SHA1/224/256/384/512 keys only' };
+  if (!p) return { ok: false, why: 'this server generates AES, three-key Triple DES and HMAC-SHA1/224/256/384/512 keys only' };
   const bits = requestedBits ?? p.defaultBits;
+  if (algorithm === CryptographicAlgorithm.DES3 && (bits === 112 || bits === 128)) {
+    return { ok: false, why: 'two-key Triple DES is not generated (NIST SP 800-131A Rev. 2); ask for three-key: Cryptographic Length 168 (or 192)' };
+  }
   if (bits === undefined) return { ok: false, why: 'Cryptographic Length is required for this algorithm' };
   if (p.lengths && !p.lengths.includes(bits)) return { ok: false, why: `Cryptographic Length must be one of ${p.lengths.join(', ')}` };
   if (p.minBits !== undefined && bits < p.minBits) return { ok: false, why: `Cryptographic Length must be at least ${p.minBits} bits` };
@@ -196,7 +210,9 @@ export function keyPairSpec(algorithm: number, bits: number | undefined, p: Asym
 /**
  * The `cryptoPolicy` section of the server configuration. Everything has a safe default (the
  * constants above); an operator may tighten, or knowingly loosen where the standards still allow:
- *   tripleDes        three-key Triple DES for Encrypt/Decrypt (default false; single DES never)
+ *   tripleDes        three-key Triple DES for Encrypt/Decrypt (default false; single DES never).
+ *                    Create generates and stores three-key TDES keys whatever this says (for
+ *                    devices that encrypt with them themselves); only their use here is gated.
  *   sha1Signatures   SHA-1 for signature generation (default false; verification is unaffected)
  *   rsaMinBits       the smallest RSA modulus Create Key Pair makes: 2048 (default), 3072 or 4096
  *   ecCurves         the EC curves Create Key Pair makes, by size: any of 256, 384, 521

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr } from '../../src/client/index.js';
 import { BlockCipherMode, CryptographicAlgorithm, ObjectType, Operation, PaddingMethod, ResultReason, ValidityIndicator } from '../../src/kmip/generated/enums.gen.js';
-import { CryptographicUsageMask as M } from '../../src/kmip/generated/masks.gen.js';
+import { CryptographicUsageMask as M, ProtectionStorageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { RESIDENT_LABEL_PREFIX } from '../../src/hsm/resident.js';
@@ -50,6 +50,13 @@ async function withTokenKey<T>(uid: string, f: (b: Pkcs11Backend, k: Awaited<Ret
 
 const notExtractable = [t.bool(Tag.Extractable, false)];
 
+/** The Protection Storage Mask attribute (2.1 §4.44): Hardware for a token key, Software for a sealed one. */
+async function storageMask(uid: string): Promise<unknown> {
+  const p = await ok(c, V2_1, Operation.GetAttributes, [uidNode(uid), t.enum(Tag.AttributeReference, Tag.ProtectionStorageMask)]);
+  const a = p.value.find((n) => n.tag === Tag.Attributes);
+  return a?.type === 'Structure' ? a.value.find((n) => n.tag === Tag.ProtectionStorageMask)?.value : undefined;
+}
+
 beforeAll(async () => {
   srv = await startTestKms({ hsm });
   c = await srv.client();
@@ -73,12 +80,14 @@ describe('HSM-resident keys (hsm.residentKeys = requested)', () => {
     expect(body.includes(Buffer.from([0x42, 0x00, 0x45]))).toBe(false); // no Key Value (tag 0x420045)
     const got = await fails(c, V2_1, Operation.Get, [uidNode(uid)]);
     expect(got.reason).toBe(ResultReason.NotExtractable);
+    expect(await storageMask(uid)).toBe(ProtectionStorageMask.Hardware);
   });
 
   it('a key without Extractable = false is still made in the host (the HSM holds only the KEK)', async () => {
     const uid = await create([]);
     expect((await srv.kms.services.store.get(uid))?.hsmKey).toBeUndefined();
     await withTokenKey(uid, async (_b, k) => expect(k).toBeUndefined());
+    expect(await storageMask(uid)).toBe(ProtectionStorageMask.Software);
   });
 
   it('Encrypt/Decrypt in GCM, CBC (PKCS5) and CTR run with the token key: the same key used directly gives the same ciphertext', async () => {

@@ -114,9 +114,15 @@ describe('Lease Time and the Get Attribute List order', () => {
 });
 
 describe('Boolean attributes that always have a value', () => {
-  it('none given: only Fresh (true) is stored; Sensitive/Extractable and their followers are not (PyKMIP 0.10 cannot read them)', async () => {
+  it('none given: the defaults read Sensitive false, Extractable true, Always Sensitive false, Never Extractable false (2.1 §4.55, §4.23, §4.3, §4.33)', async () => {
     const got = await get21(await create(V2_1), [Tag.Sensitive, Tag.Extractable, Tag.AlwaysSensitive, Tag.NeverExtractable, Tag.Fresh]);
-    expect([...got.entries()].map(([tag, n]) => [tag, n.value])).toEqual([[Tag.Fresh, true]]);
+    expect([...got.entries()].map(([tag, n]) => [tag, n.value])).toEqual([
+      [Tag.Sensitive, false],
+      [Tag.Extractable, true],
+      [Tag.AlwaysSensitive, false],
+      [Tag.NeverExtractable, false],
+      [Tag.Fresh, true],
+    ]);
   });
 
   it('Register with Sensitive true: Always Sensitive true until Sensitive is set to false', async () => {
