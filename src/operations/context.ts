@@ -71,6 +71,11 @@ export interface OperationHandler {
   readonly operation: number;
   /** The operation's normalized name ("Get"), used by access grants and logs. */
   readonly name: string;
+  /**
+   * The lowest protocol version this server serves the operation in, when that is above the
+   * version the registry says the operation appeared in (Query and the dispatcher both honour it).
+   */
+  readonly since?: KmipVersion;
   handle(ctx: OperationContext, payload: StructureNode | undefined): Promise<StructureNode>;
 }
 

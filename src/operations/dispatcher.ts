@@ -48,6 +48,7 @@ const OPERATION_DEFS = new Map((enumDef('Operation')?.values ?? []).map((v) => [
 export function servedIn(handlers: HandlerTable, operation: number, version: KmipVersion): OperationHandler | undefined {
   const handler = handlers.get(operation);
   const def = OPERATION_DEFS.get(operation);
+  if (handler?.since && compareVersions(version, handler.since) < 0) return undefined;
   return handler && def && isAvailable(def, version) ? handler : undefined;
 }
 

@@ -40,10 +40,11 @@
 import { KeyWrapType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
-import { optional, payload, readPayload } from '../kmip/payload.js';
+import { optional, payload, readPayload, type Parsed } from '../kmip/payload.js';
 import { inKeyFormat, isWrapped, keyCompressionTypeOf } from '../objects/object-body.js';
 import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-formats.js';
 import type { OperationContext, OperationHandler } from './context.js';
+import type { StructureNode } from '../ttlv/node.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { StoreError } from '../store/object-store.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
@@ -68,55 +69,10 @@ export const get: OperationHandler = {
   operation: Operation.Get,
   name: 'Get',
   async handle(ctx, node) {
-    const v = ctx.version;
     const req = readPayload(node, Request, { what: 'Get request payload' });
     const uid = resolveUid(ctx, req.uid);
     const { record, state } = await loadManaged(ctx, uid, 'Get');
-    if (record.objectType === ObjectType.Template && is2x(v)) throw new KmipError(ResultReason.InvalidObjectType, 'Templates are KMIP 1.x objects');
-    const wrapping = req.keyWrappingSpecification && readWrappingSpecification(req.keyWrappingSpecification);
-    if (isDestroyed(state) || !record.sealedBody) {
-      const reason = is2x(v) ? ResultReason.ObjectDestroyed : v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied;
-      throw new KmipError(reason, `object ${uid} has been destroyed; only its attributes remain`);
-    }
-    const kwt = req.keyWrapType?.value;
-    const registeredWrapped = record.attributes.has(REGISTERED_WRAPPING_KEY);
-    if (flag(record.attributes, 'Extractable') === false) throw new KmipError(ResultReason.NotExtractable, `object ${uid} is not Extractable`);
-
-    const stored = withoutRegisteredForm(await openBody(ctx, record));
-    let body = stored.body;
-    // Sensitive: never returned in the clear; wrapped (asked for, as registered, or stored so) is fine.
-    const plainOut = !wrapping && (registeredWrapped || isWrapped(body) ? kwt === KeyWrapType.NotWrapped : true);
-    if (plainOut && flag(record.attributes, 'Sensitive') === true) throw new KmipError(ResultReason.Sensitive, `object ${uid} is Sensitive and cannot be returned unwrapped`);
-    if (kwt !== undefined) {
-      if (kwt === KeyWrapType.NotWrapped && isWrapped(body)) {
-        // Stored as given: unwrap now if the wrapping key is held here (its refusals have their reasons).
-        const now = await unwrapBody(ctx, body, 'get');
-        if (!now) throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key was registered wrapped under a key this server does not hold');
-        body = now.body;
-      }
-      if (kwt !== KeyWrapType.NotWrapped && kwt !== KeyWrapType.AsRegistered) {
-        throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), `Key Wrap Type ${kwt} is not supported`);
-      }
-    }
-    if (req.keyCompressionType !== undefined && req.keyCompressionType.value !== keyCompressionTypeOf(body)) {
-      throw new KmipError(ResultReason.KeyCompressionTypeNotSupported, 'the object cannot be given in that Key Compression Type');
-    }
-    if (req.keyFormatType !== undefined) {
-      let r = inKeyFormat(record.objectType, body, req.keyFormatType.value);
-      if (!r.ok && isAsymmetricKeyType(record.objectType) && !isWrapped(body)) r = asymmetricInKeyFormat(record.objectType, body, req.keyFormatType.value);
-      if (!r.ok) throw new KmipError(ResultReason.KeyFormatTypeNotSupported, r.why);
-      body = r.body;
-    }
-    if (wrapping) body = await wrapForGet(ctx, record, state, body, wrapping);
-    else if (stored.registered && kwt !== KeyWrapType.NotWrapped) {
-      // As Registered (the default for a key registered wrapped): the Key Block exactly as it came.
-      const fmt = stored.registered.value.find((c) => c.tag === Tag.KeyFormatType);
-      if (req.keyFormatType !== undefined && (fmt?.type !== 'Enumeration' || fmt.value !== req.keyFormatType.value)) {
-        throw new KmipError(ResultReason.KeyFormatTypeNotSupported, 'a key returned as registered keeps the Key Format Type it was registered in');
-      }
-      const registered = stored.registered;
-      body = { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? registered : c)) };
-    }
+    const body = await servedBody(ctx, record, state, req, 'Get');
     // Served: Fresh becomes False (2.1 §4.24, 1.4 §3.34), a server change of an attribute.
     if (isFresh(record.attributes)) await markServed(ctx, record, state);
     return payload(Tag.ResponsePayload, [
@@ -126,6 +82,67 @@ export const get: OperationHandler = {
     ]);
   },
 };
+
+/** The Get/Export request fields that shape the returned object (2.1 Tables 217 and 220). */
+export const ServedObjectRequest = Request;
+export type ServedObjectFields = Parsed<typeof Request>;
+
+/**
+ * The object as Get returns it (format, compression, Key Wrap Type, Key Wrapping Specification,
+ * and the Sensitive / Extractable refusals); Export (2.1 §6.1.18) gives the same "in the same
+ * manner as the Get operation". A destroyed object: Object Destroyed (2.x Get) / Key Value Not
+ * Present (2.x Export, Table 219; Get at 1.2-1.4) / Permission Denied (1.0/1.1).
+ */
+export async function servedBody(ctx: OperationContext, record: ObjectRecord, state: number, req: ServedObjectFields, operation: 'Get' | 'Export'): Promise<StructureNode> {
+  const v = ctx.version;
+  const uid = record.uid;
+  if (record.objectType === ObjectType.Template && is2x(v)) throw new KmipError(ResultReason.InvalidObjectType, 'Templates are KMIP 1.x objects');
+  const wrapping = req.keyWrappingSpecification && readWrappingSpecification(req.keyWrappingSpecification);
+  if (isDestroyed(state) || !record.sealedBody) {
+    const reason = is2x(v) && operation === 'Get' ? ResultReason.ObjectDestroyed : is2x(v) || v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied;
+    throw new KmipError(reason, `object ${uid} has been destroyed; only its attributes remain`);
+  }
+  const kwt = req.keyWrapType?.value;
+  const registeredWrapped = record.attributes.has(REGISTERED_WRAPPING_KEY);
+  if (flag(record.attributes, 'Extractable') === false) throw new KmipError(ResultReason.NotExtractable, `object ${uid} is not Extractable`);
+
+  const stored = withoutRegisteredForm(await openBody(ctx, record));
+  let body = stored.body;
+  // Sensitive: never returned in the clear; wrapped (asked for, as registered, or stored so) is fine.
+  const plainOut = !wrapping && (registeredWrapped || isWrapped(body) ? kwt === KeyWrapType.NotWrapped : true);
+  if (plainOut && flag(record.attributes, 'Sensitive') === true) throw new KmipError(ResultReason.Sensitive, `object ${uid} is Sensitive and cannot be returned unwrapped`);
+  if (kwt !== undefined) {
+    if (kwt === KeyWrapType.NotWrapped && isWrapped(body)) {
+      // Stored as given: unwrap now if the wrapping key is held here (its refusals have their reasons).
+      const now = await unwrapBody(ctx, body, 'get');
+      if (!now) throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key was registered wrapped under a key this server does not hold');
+      body = now.body;
+    }
+    if (kwt !== KeyWrapType.NotWrapped && kwt !== KeyWrapType.AsRegistered) {
+      throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), `Key Wrap Type ${kwt} is not supported`);
+    }
+  }
+  if (req.keyCompressionType !== undefined && req.keyCompressionType.value !== keyCompressionTypeOf(body)) {
+    throw new KmipError(ResultReason.KeyCompressionTypeNotSupported, 'the object cannot be given in that Key Compression Type');
+  }
+  if (req.keyFormatType !== undefined) {
+    let r = inKeyFormat(record.objectType, body, req.keyFormatType.value);
+    if (!r.ok && isAsymmetricKeyType(record.objectType) && !isWrapped(body)) r = asymmetricInKeyFormat(record.objectType, body, req.keyFormatType.value);
+    if (!r.ok) throw new KmipError(ResultReason.KeyFormatTypeNotSupported, r.why);
+    body = r.body;
+  }
+  if (wrapping) body = await wrapForGet(ctx, record, state, body, wrapping);
+  else if (stored.registered && kwt !== KeyWrapType.NotWrapped) {
+    // As Registered (the default for a key registered wrapped): the Key Block exactly as it came.
+    const fmt = stored.registered.value.find((c) => c.tag === Tag.KeyFormatType);
+    if (req.keyFormatType !== undefined && (fmt?.type !== 'Enumeration' || fmt.value !== req.keyFormatType.value)) {
+      throw new KmipError(ResultReason.KeyFormatTypeNotSupported, 'a key returned as registered keeps the Key Format Type it was registered in');
+    }
+    const registered = stored.registered;
+    body = { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? registered : c)) };
+  }
+  return body;
+}
 
 /**
  * Fresh becomes False. Concurrent first Gets of one object (or any concurrent change) must not

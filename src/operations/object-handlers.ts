@@ -1,4 +1,4 @@
-/** Operations on managed objects and their lifecycle (Create, Register, Get, Activate, …). */
+/** Operations on managed objects and their lifecycle (Create, Register, Get, Activate, …, Export, Import). */
 import type { OperationHandler } from './context.js';
 import { activate } from './activate.js';
 import { archive } from './archive.js';
@@ -11,5 +11,7 @@ import { obtainLease } from './obtain-lease.js';
 import { recover } from './recover.js';
 import { register } from './register.js';
 import { revoke } from './revoke.js';
+import { exportObject } from './export.js';
+import { importObject } from './import.js';
 
-export const OBJECT_HANDLERS: readonly OperationHandler[] = [create, register, get, activate, revoke, destroy, archive, recover, check, obtainLease, getUsageAllocation];
+export const OBJECT_HANDLERS: readonly OperationHandler[] = [create, register, get, activate, revoke, destroy, archive, recover, check, obtainLease, getUsageAllocation, exportObject, importObject];
