@@ -13,7 +13,7 @@
  * Requests are written from the spec tables, independently of the server's code.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attr, findChild, findChildren, type KmipClient, type KmipVersion } from '../../src/client/index.js';
+import { attr, expectSuccess, findChild, findChildren, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import {
   BlockCipherMode,
   CryptographicAlgorithm,
@@ -34,7 +34,8 @@ import { startTestKms, type TestKms } from '../support/kms.js';
 import { notFoundReason } from '../support/reasons.js';
 import { keyPairPayload, pairUids } from './asymmetric-kit.js';
 import { bytesOf, cipherPayload, hex, toHex } from './crypto-kit.js';
-import { attrs, byteStrings, containsBytes, fails, ok, textOf, uidNode, uidOf, V1_2, V1_4, V2_0, V2_1 } from './object-kit.js';
+import { readLog } from '../audit/helpers.js';
+import { attrs, batch, byteStrings, containsBytes, fails, ok, textOf, uidNode, uidOf, V1_2, V1_4, V2_0, V2_1 } from './object-kit.js';
 
 const { Encrypt, Decrypt, WrapKey, UnwrapKey } = CryptographicUsageMask;
 
@@ -266,6 +267,51 @@ describe.each([V2_0, V2_1] as KmipVersion[])('Export and Import at %o', (v) => {
     const gone = await createAes(ca, v, Encrypt, [], false);
     await ok(ca, v, Operation.Destroy, [uidNode(gone)]);
     expect((await fails(ca, v, Operation.Export, [uidNode(gone)])).reason).toBe(ResultReason.KeyValueNotPresent);
+  });
+});
+
+describe('Import is durable, audited and sets the ID Placeholder', () => {
+  it('an imported key survives a restart; the audit log names the Import and its identifier, never the key', async () => {
+    const exp = await exportOf(ca, V2_1, await createAes(ca, V2_1, Encrypt | Decrypt));
+    const uid = textOf(findChild(exp, Tag.UniqueIdentifier));
+    const material = plainMaterial(exp);
+    const c = await startTestKms();
+    try {
+      const cc = await c.client();
+      await ok(cc, V2_1, Operation.Import, importFrom(exp));
+      expect((await fails(cc, V2_1, Operation.Import, importFrom(exp))).reason).toBe(ResultReason.ObjectAlreadyExists);
+      await c.stop();
+      const { raw, records } = await readLog(c.dataDir);
+      const imports = records.filter((r) => r.kind === 'op' && r.op === 'Import');
+      expect(imports.map((r) => (r.kind === 'op' ? [r.status, r.uids ?? [], r.reason ?? ''] : []))).toEqual([
+        ['Success', [uid], ''],
+        ['OperationFailed', expect.anything(), 'ObjectAlreadyExists'],
+      ]);
+      expect(raw.some((bytes) => containsBytes(bytes, material) || bytes.toString('utf8').includes(Buffer.from(material).toString('hex')))).toBe(false);
+      const again = await startTestKms({}, { dataDir: c.dataDir });
+      try {
+        expect(toHex(plainMaterial(await ok(await again.client(), V2_1, Operation.Get, [uidNode(uid)])))).toBe(toHex(material));
+      } finally {
+        await again.dispose();
+      }
+    } finally {
+      await c.dispose();
+    }
+  });
+
+  it('a later batch item without an identifier acts on the imported / exported object', async () => {
+    const exp = await exportOf(ca, V2_1, await createAes(ca, V2_1, Encrypt, [], false));
+    const uid = unique('placeholder');
+    const items = await batch(cb, V2_1, [
+      { operation: Operation.Import, payload: importFrom(exp, { uid }) },
+      { operation: Operation.Activate, payload: [] },
+    ]);
+    expect(uidOf(expectSuccess(items[1]!))).toBe(uid);
+    const [, second] = await batch(ca, V2_1, [
+      { operation: Operation.Export, payload: [uidNode(textOf(findChild(exp, Tag.UniqueIdentifier)))] },
+      { operation: Operation.Activate, payload: [] },
+    ]);
+    expect(uidOf(expectSuccess(second!))).toBe(textOf(findChild(exp, Tag.UniqueIdentifier)));
   });
 });
 
