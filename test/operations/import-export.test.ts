@@ -13,17 +13,19 @@
  * Requests are written from the spec tables, independently of the server's code.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attr, expectSuccess, findChild, findChildren, type KmipClient, type KmipVersion } from '../../src/client/index.js';
+import { attr, expectSuccess, findChild, findChildren, keyBlock, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import {
   BlockCipherMode,
   CryptographicAlgorithm,
   HashingAlgorithm,
+  KeyFormatType,
   KeyWrapType,
   ObjectType,
   Operation,
   PaddingMethod,
   QueryFunction,
   ResultReason,
+  SecretDataType,
   State,
   WrappingMethod,
 } from '../../src/kmip/generated/enums.gen.js';
@@ -207,6 +209,23 @@ describe.each([V2_0, V2_1] as KmipVersion[])('Export and Import at %o', (v) => {
     // ... and the first client cannot take it over by importing on top of it.
     expect((await fails(cb, v, Operation.Import, importFrom(second, { uid: aliceUid, replace: true }))).reason).toBe(ResultReason.ObjectAlreadyExists);
     expect(toHex(plainMaterial(await ok(aliceB, v, Operation.Get, [uidNode(aliceUid)])))).toBe(toHex(plainMaterial(first)));
+  });
+
+  it('Secret Data moves under a new identifier the client picks; a Name already in use is refused', async () => {
+    const secret = hex('70617373776f7264');
+    const object = t.struct(Tag.SecretData, [t.enum(Tag.SecretDataType, SecretDataType.Password), keyBlock(secret, KeyFormatType.Opaque)]);
+    const name = unique('secret');
+    const uid = uidOf(await ok(ca, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SecretData), attrs(v, [attr.name(name)]), object]));
+    const exp = await exportOf(ca, v, uid);
+    const chosen = `${unique('RANDOM')}-${uid}`;
+    expect(uidOf(await ok(cb, v, Operation.Import, importFrom(exp, { uid: chosen })))).toBe(chosen);
+    const got = await ok(cb, v, Operation.Get, [uidNode(chosen)]);
+    expect(findChild(got, Tag.ObjectType)).toMatchObject({ value: ObjectType.SecretData });
+    expect(toHex(plainMaterial(got))).toBe(toHex(secret));
+    // The same Name under yet another identifier: Non Unique Name Attribute, nothing stored.
+    const third = unique('third');
+    expect((await fails(cb, v, Operation.Import, importFrom(exp, { uid: third }))).reason).toBe(ResultReason.NonUniqueNameAttribute);
+    expect((await fails(cb, v, Operation.Get, [uidNode(third)])).reason).toBe(notFoundReason(v));
   });
 
   it('refuses identifiers the store cannot take and attributes that contradict the request', async () => {
