@@ -32,10 +32,10 @@ export const RULES = {
   },
   'extra-attributes': {
     summary: 'The server may return more attributes than the case shows (it sets more); every expected one must appear with an equal value (in any order only under attribute-order).',
-    where: 'Get Attributes response: the Attributes structure (2.x) or the Attribute items (1.x); Get Attribute List response: AttributeName (1.x) / AttributeReference (2.x) items',
+    where: 'Get Attributes and Export responses: the Attributes structure (2.x) or the Attribute items (1.x); Get Attribute List response: AttributeName (1.x) / AttributeReference (2.x) items',
   },
   'attribute-order': {
-    summary: 'The KMIP specifications give the attributes of a Get Attributes or Get Attribute List answer no order (the reference servers of the cases differ between the two operations); the expected ones may come in another order.',
+    summary: 'The KMIP specifications give the attributes of a Get Attributes, Export or Get Attribute List answer no order (the reference servers of the cases differ between the two operations); the expected ones may come in another order.',
     where: 'the same items as extra-attributes',
   },
   'query-extras': {
@@ -179,6 +179,7 @@ const OP = {
   DiscoverVersions: op('DiscoverVersions'),
   GetAttributes: op('GetAttributes'),
   GetAttributeList: op('GetAttributeList'),
+  Export: op('Export'),
   Encrypt: op('Encrypt'),
   Decrypt: op('Decrypt'),
   Sign: op('Sign'),
@@ -469,7 +470,7 @@ function cmpChildren(e: ExpNode, actual: readonly TtlvNode[], s: Scope, b: Bindi
  */
 function attributeItemsOf(e: ExpNode, s: Scope): ((tag: number) => boolean) | undefined {
   const inPayload = e.node.tag === T.ResponsePayload;
-  if (s.op === OP.GetAttributes && e.node.tag === T.Attributes && s.path.endsWith('ResponsePayload/Attributes')) return () => true;
+  if ((s.op === OP.GetAttributes || s.op === OP.Export) && e.node.tag === T.Attributes && s.path.endsWith('ResponsePayload/Attributes')) return () => true;
   if (s.op === OP.GetAttributes && inPayload) return (t) => t === T.Attribute;
   if (s.op === OP.GetAttributeList && inPayload) return (t) => t === T.AttributeName || t === T.AttributeReference;
   return undefined;
