@@ -1,9 +1,11 @@
-/** Operations on managed objects and their lifecycle (Create, Register, Get, Activate, …, Export, Import). */
+/** Operations on managed objects and their lifecycle (Create, Register, Get, Activate, …, Export, Import, Create/Join Split Key). */
 import type { OperationHandler } from './context.js';
 import { activate } from './activate.js';
 import { archive } from './archive.js';
 import { check } from './check.js';
 import { create } from './create.js';
+import { createSplitKey } from './create-split-key.js';
+import { joinSplitKey } from './join-split-key.js';
 import { destroy } from './destroy.js';
 import { get } from './get.js';
 import { getUsageAllocation } from './get-usage-allocation.js';
@@ -14,4 +16,4 @@ import { revoke } from './revoke.js';
 import { exportObject } from './export.js';
 import { importObject } from './import.js';
 
-export const OBJECT_HANDLERS: readonly OperationHandler[] = [create, register, get, activate, revoke, destroy, archive, recover, check, obtainLease, getUsageAllocation, exportObject, importObject];
+export const OBJECT_HANDLERS: readonly OperationHandler[] = [create, register, get, activate, revoke, destroy, archive, recover, check, obtainLease, getUsageAllocation, exportObject, importObject, createSplitKey, joinSplitKey];

@@ -26,8 +26,9 @@
  * - Invalid Field: the object does not match the Object Type or breaks its structure (missing Key
  *   Block, Certificate Value, …; 1.4 §11.4), a Template holding a Name, request attributes that
  *   contradict the Key Block (2.x: Invalid Attribute Value).
- * - Missing Data: a key (symmetric, public, private, split) whose Cryptographic Algorithm/Length is
- *   neither in the request nor in the Key Block (1.4 Table 171, 2.1 Table 293).
+ * - Missing Data: a key (symmetric, public, private) whose Cryptographic Algorithm/Length is
+ *   neither in the request nor in the Key Block (1.4 Table 171, 2.1 Table 293); a Split Key with only
+ *   one of the two.
  * - Item Not Found / Object Archived: a Template-Attribute naming a missing / archived Template.
  * - Attribute rules (objects/attributes.ts) and Name uniqueness as in Create.
  * - Unwrapping (key-wrapping.ts) under a key that may unwrap: Cryptographic Failure when the integrity
@@ -57,8 +58,13 @@ const Request2x = {
   protectionStorageMasks: optional(Tag.ProtectionStorageMasks, 'Structure'),
 };
 
-/** Keys whose algorithm and length the Register request must state (here or in the Key Block). */
-const NEEDS_ALGORITHM: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey, ObjectType.SplitKey]);
+/**
+ * Keys whose algorithm and length the Register request must state (here or in the Key Block).
+ * Not Split Keys: a part of a split secret may be a part of Secret Data, which has neither
+ * (Table 171 "Does not apply to Secret Data"; Join Split Key names the type and algorithm formed;
+ * test case TC-SJ-3 registers parts with neither). When one is given, the other must be too.
+ */
+const NEEDS_ALGORITHM: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey]);
 
 const OBJECT_TYPE_DEFS = new Map((enumDef('ObjectType')?.values ?? []).map((d) => [d.value, d]));
 
@@ -109,6 +115,9 @@ export const register: OperationHandler = {
     }
     if (NEEDS_ALGORITHM.has(objectType) && (!attrs.has('CryptographicAlgorithm') || !attrs.has('CryptographicLength'))) {
       throw new KmipError(ResultReason.MissingData, 'Register of a key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)');
+    }
+    if (objectType === ObjectType.SplitKey && attrs.has('CryptographicAlgorithm') !== attrs.has('CryptographicLength')) {
+      throw new KmipError(ResultReason.MissingData, 'a Split Key that states its Cryptographic Algorithm must state its Cryptographic Length too, and the other way round');
     }
     if (parsed.digest) attrs.set('Digest', [parsed.digest]);
     if (unwrapped) attrs.set(REGISTERED_WRAPPING_KEY, [unwrapped.wrappingData]);

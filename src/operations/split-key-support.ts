@@ -1,0 +1,124 @@
+/**
+ * What Create Split Key and Join Split Key share: the Split Key object structure (KMIP 1.4 §2.2.5,
+ * 2.1 §2.8 Table 9) built from a part and read back, and the loading rules of a key whose material
+ * the operation handles (the caller may see it: the operation's own grant and Get).
+ */
+import { LinkType, ObjectType, ResultReason, State } from '../kmip/generated/enums.gen.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
+import { optional, readPayload, required } from '../kmip/payload.js';
+import { readKeyBlock } from '../objects/object-body.js';
+import type { ObjectRecord } from '../objects/managed-object.js';
+import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import type { OperationContext } from './context.js';
+import { byVersion, isDestroyed, loadManaged } from './object-support.js';
+import { notFound, objectGroups, openBody } from './support.js';
+
+/** The Key Block facts a part carries over from the split secret. */
+export interface KeyFacts {
+  readonly keyFormatType: number;
+  readonly algorithm?: number;
+  readonly length?: number;
+}
+
+export interface SplitFields {
+  readonly parts: number;
+  readonly threshold: number;
+  readonly method: number;
+}
+
+/** A Split Key body: the split's fields, this part's identifier and a Key Block holding its material. */
+export function splitKeyBody(f: SplitFields, id: number, material: Uint8Array, key: KeyFacts): StructureNode {
+  const kb: TtlvNode[] = [
+    { tag: Tag.KeyFormatType, type: 'Enumeration', value: key.keyFormatType },
+    { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: material }] },
+  ];
+  if (key.algorithm !== undefined) kb.push({ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: key.algorithm });
+  if (key.length !== undefined) kb.push({ tag: Tag.CryptographicLength, type: 'Integer', value: key.length });
+  return {
+    tag: Tag.SplitKey,
+    type: 'Structure',
+    value: [
+      { tag: Tag.SplitKeyParts, type: 'Integer', value: f.parts },
+      { tag: Tag.KeyPartIdentifier, type: 'Integer', value: id },
+      { tag: Tag.SplitKeyThreshold, type: 'Integer', value: f.threshold },
+      { tag: Tag.SplitKeyMethod, type: 'Enumeration', value: f.method },
+      { tag: Tag.KeyBlock, type: 'Structure', value: kb },
+    ],
+  };
+}
+
+const SplitKeySchema = {
+  parts: required(Tag.SplitKeyParts, 'Integer'),
+  id: required(Tag.KeyPartIdentifier, 'Integer'),
+  threshold: required(Tag.SplitKeyThreshold, 'Integer'),
+  method: required(Tag.SplitKeyMethod, 'Enumeration'),
+  primeFieldSize: optional(Tag.PrimeFieldSize, 'BigInteger'),
+  keyBlock: required(Tag.KeyBlock, 'Structure'),
+};
+
+export interface LoadedKey {
+  readonly record: ObjectRecord;
+  readonly body: StructureNode;
+  readonly material: Uint8Array;
+  readonly facts: KeyFacts;
+}
+
+export interface LoadedPart extends LoadedKey, SplitFields {
+  readonly id: number;
+}
+
+/**
+ * Load an object whose plain material `operation` handles. Refusals: not found or not the
+ * caller's to Get (the material would reach the caller) as not found; archived; destroyed or
+ * stored wrapped (Key Value Not Present); Compromised (Invalid Field / Wrong Key Lifecycle State); HSM-resident
+ * (Feature Not Supported); not Extractable / Sensitive (1.4+: those reasons, else Permission Denied).
+ */
+export async function loadMaterial(ctx: OperationContext, uid: string, operation: string): Promise<LoadedKey> {
+  const v = ctx.version;
+  const { record, state } = await loadManaged(ctx, uid, operation);
+  if (!ctx.services.access.allows(ctx.principal, 'Get', record.owner, objectGroups(record.attributes))) throw notFound(ctx, uid);
+  if (isDestroyed(state) || !record.sealedBody) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} has been destroyed`);
+  if (state === State.Compromised) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.WrongKeyLifecycleState), `object ${uid} is Compromised`);
+  if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `object ${uid} lives in the HSM; its value never leaves it`);
+  const before14 = v.major === 1 && v.minor < 4;
+  if (flag(record.attributes, 'Extractable') === false) throw new KmipError(before14 ? ResultReason.PermissionDenied : ResultReason.NotExtractable, `object ${uid} is not Extractable`);
+  if (flag(record.attributes, 'Sensitive') === true) throw new KmipError(before14 ? ResultReason.PermissionDenied : ResultReason.Sensitive, `object ${uid} is Sensitive`);
+  const body = await openBody(ctx, record);
+  const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
+  if (kb.wrapped || !kb.material) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} is stored wrapped or holds no usable bytes`);
+  const algNode = record.attributes.get('CryptographicAlgorithm')?.[0];
+  const lenNode = record.attributes.get('CryptographicLength')?.[0];
+  const algorithm = kb.algorithm ?? (algNode?.type === 'Enumeration' ? algNode.value : undefined);
+  const length = kb.length ?? (lenNode?.type === 'Integer' ? lenNode.value : undefined);
+  return {
+    record,
+    body,
+    material: kb.material,
+    facts: { keyFormatType: kb.keyFormatType, ...(algorithm !== undefined && { algorithm }), ...(length !== undefined && { length }) },
+  };
+}
+
+/** Load a Split Key part for Join Split Key (loadMaterial's rules; another object type: Invalid Field / Invalid Object Type). */
+export async function loadPart(ctx: OperationContext, uid: string, wrongType: ResultReasonValue): Promise<LoadedPart> {
+  const { record } = await loadManaged(ctx, uid, 'JoinSplitKey');
+  if (record.objectType !== ObjectType.SplitKey) throw new KmipError(wrongType, `object ${uid} is not a Split Key`);
+  const key = await loadMaterial(ctx, uid, 'JoinSplitKey');
+  const f = readPayload(key.body, SplitKeySchema, { what: 'stored Split Key' });
+  return { ...key, parts: f.parts.value, id: f.id.value, threshold: f.threshold.value, method: f.method.value };
+}
+
+/** The Parent Link targets of a record (the key a part was split from). */
+export function parentLinks(record: ObjectRecord): string[] {
+  return (record.attributes.get('Link') ?? []).flatMap((l) => {
+    if (l.type !== 'Structure') return [];
+    const type = l.value.find((c) => c.tag === Tag.LinkType);
+    const target = l.value.find((c) => c.tag === Tag.LinkedObjectIdentifier);
+    return type?.type === 'Enumeration' && type.value === LinkType.ParentLink && target?.type === 'TextString' ? [target.value] : [];
+  });
+}
+
+function flag(attrs: ReadonlyMap<string, readonly TtlvNode[]>, key: string): boolean | undefined {
+  const n = attrs.get(key)?.[0];
+  return n?.type === 'Boolean' ? n.value : undefined;
+}
