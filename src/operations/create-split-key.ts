@@ -57,6 +57,8 @@ const Common = {
 const Request1x = { ...Common, templateAttribute: optional(Tag.TemplateAttribute, 'Structure') };
 const Request2x = { ...Common, attributes: optional(Tag.Attributes, 'Structure'), protectionStorageMasks: optional(Tag.ProtectionStorageMasks, 'Structure') };
 
+const SPLITTABLE: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.SecretData]);
+
 interface Secret {
   readonly material: Uint8Array;
   readonly facts: KeyFacts;
@@ -72,10 +74,7 @@ interface Secret {
 async function secretToSplit(ctx: OperationContext, uid: string | undefined, attrs: Map<AttributeKey, TtlvNode[]>): Promise<Secret> {
   const v = ctx.version;
   if (uid !== undefined) {
-    const key = await loadMaterial(ctx, uid, 'CreateSplitKey');
-    if (key.record.objectType !== ObjectType.SymmetricKey && key.record.objectType !== ObjectType.SecretData) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `object ${uid} is not a Symmetric Key or Secret Data; those are split`);
-    }
+    const key = await loadMaterial(ctx, uid, 'CreateSplitKey', { allowed: SPLITTABLE, what: 'a Symmetric Key or Secret Data; those are split' });
     const mask = key.record.attributes.get('CryptographicUsageMask')?.[0];
     const facts: KeyFacts = {
       keyFormatType: key.facts.keyFormatType === KeyFormatType.TransparentSymmetricKey ? KeyFormatType.Raw : key.facts.keyFormatType,

@@ -79,7 +79,7 @@ export const joinSplitKey: OperationHandler = {
     if (req.secretDataType && objectType !== ObjectType.SecretData) throw new KmipError(ResultReason.InvalidField, 'Secret Data Type applies to Secret Data');
 
     const parts: LoadedPart[] = [];
-    for (const uid of uids) parts.push(await loadPart(ctx, uid, wrongType));
+    for (const uid of uids) parts.push(await loadPart(ctx, uid));
     const first = parts[0]!;
     if (!SERVED_SPLIT_METHODS.has(first.method)) {
       throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.FeatureNotSupported), `Split Key Method ${first.method} is not served (XOR and Polynomial Sharing GF(2^8) are)`);

@@ -5,7 +5,7 @@
  */
 import { LinkType, ObjectType, ResultReason, State } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
+import { KmipError } from '../kmip/errors.js';
 import { optional, readPayload, required } from '../kmip/payload.js';
 import { readKeyBlock } from '../objects/object-body.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
@@ -70,14 +70,16 @@ export interface LoadedPart extends LoadedKey, SplitFields {
 
 /**
  * Load an object whose plain material `operation` handles. Refusals: not found or not the
- * caller's to Get (the material would reach the caller) as not found; archived; destroyed or
- * stored wrapped (Key Value Not Present); Compromised (Invalid Field / Wrong Key Lifecycle State); HSM-resident
- * (Feature Not Supported); not Extractable / Sensitive (1.4+: those reasons, else Permission Denied).
+ * caller's to Get (the material would reach the caller) as not found; archived; an object type
+ * not `allowed` (Invalid Field / Invalid Object Type); destroyed or stored wrapped (Key Value Not
+ * Present); Compromised (Invalid Field / Wrong Key Lifecycle State); HSM-resident (Feature Not
+ * Supported); not Extractable / Sensitive (1.4+: those reasons, else Permission Denied).
  */
-export async function loadMaterial(ctx: OperationContext, uid: string, operation: string): Promise<LoadedKey> {
+export async function loadMaterial(ctx: OperationContext, uid: string, operation: string, types: { readonly allowed: ReadonlySet<number>; readonly what: string }): Promise<LoadedKey> {
   const v = ctx.version;
   const { record, state } = await loadManaged(ctx, uid, operation);
   if (!ctx.services.access.allows(ctx.principal, 'Get', record.owner, objectGroups(record.attributes))) throw notFound(ctx, uid);
+  if (!types.allowed.has(record.objectType)) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `object ${uid} is not ${types.what}`);
   if (isDestroyed(state) || !record.sealedBody) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} has been destroyed`);
   if (state === State.Compromised) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.WrongKeyLifecycleState), `object ${uid} is Compromised`);
   if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `object ${uid} lives in the HSM; its value never leaves it`);
@@ -99,11 +101,9 @@ export async function loadMaterial(ctx: OperationContext, uid: string, operation
   };
 }
 
-/** Load a Split Key part for Join Split Key (loadMaterial's rules; another object type: Invalid Field / Invalid Object Type). */
-export async function loadPart(ctx: OperationContext, uid: string, wrongType: ResultReasonValue): Promise<LoadedPart> {
-  const { record } = await loadManaged(ctx, uid, 'JoinSplitKey');
-  if (record.objectType !== ObjectType.SplitKey) throw new KmipError(wrongType, `object ${uid} is not a Split Key`);
-  const key = await loadMaterial(ctx, uid, 'JoinSplitKey');
+/** Load a Split Key part for Join Split Key (loadMaterial's rules). */
+export async function loadPart(ctx: OperationContext, uid: string): Promise<LoadedPart> {
+  const key = await loadMaterial(ctx, uid, 'JoinSplitKey', { allowed: new Set([ObjectType.SplitKey]), what: 'a Split Key' });
   const f = readPayload(key.body, SplitKeySchema, { what: 'stored Split Key' });
   return { ...key, parts: f.parts.value, id: f.id.value, threshold: f.threshold.value, method: f.method.value };
 }
