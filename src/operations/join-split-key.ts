@@ -16,7 +16,8 @@
  *   Unique Identifier naming something other than a Split Key.
  * - Cryptographic Failure: fewer parts than the Split Key Threshold (1.4 Table 363; test cases
  *   TC-SJ-1/2/3/4); extra parts inconsistent with the others.
- * - Invalid Field: parts that do not belong together; a Unique Identifier given twice; none given;
+ * - Invalid Field: parts that do not belong together or whose split its method cannot make (a
+ *   registered XOR split whose threshold is not its parts); a Unique Identifier given twice; none given;
  *   a payload that breaks its schema.
  * - Invalid Field / Feature Not Supported: a Split Key Method not served (GF(2^16), Prime Field).
  * - Invalid Field / Invalid Attribute Value: a Cryptographic Algorithm/Length in the request that
@@ -28,7 +29,7 @@ import { KeyFormatType, ObjectType, Operation, ResultReason, SecretDataType } fr
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, repeated, required } from '../kmip/payload.js';
-import { SERVED_SPLIT_METHODS, joinSecret } from '../crypto/split-key.js';
+import { SERVED_SPLIT_METHODS, joinSecret, splitShapeProblem } from '../crypto/split-key.js';
 import { symmetricKeyBody } from '../objects/object-body.js';
 import { stampKeyFormatType } from '../objects/server-set.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
@@ -84,6 +85,9 @@ export const joinSplitKey: OperationHandler = {
     if (!SERVED_SPLIT_METHODS.has(first.method)) {
       throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.FeatureNotSupported), `Split Key Method ${first.method} is not served (XOR and Polynomial Sharing GF(2^8) are)`);
     }
+    // A registered split may state a shape its method cannot have (XOR with fewer needed than made).
+    const shape = splitShapeProblem(first.method, first.parts, first.threshold);
+    if (shape) throw new KmipError(ResultReason.InvalidField, `the parts' split cannot be joined: ${shape}`);
     const why = mismatch(parts);
     if (why) throw new KmipError(ResultReason.InvalidField, why);
     if (parts.length < first.threshold) throw new KmipError(ResultReason.CryptographicFailure, `${parts.length} part(s) given; this split needs ${first.threshold}`);
