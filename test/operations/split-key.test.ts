@@ -238,6 +238,31 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
     expect(await reason(joinPayload(v, []))).toBe(ResultReason.InvalidField);
   });
 
+  it('registered parts without algorithm or length (OASIS TC-SJ-3 vectors) join into the key; half-stated or malformed splits are refused', async () => {
+    const vectors = ['66C46A7754F94DE420C7B1A7FFF5EC56', 'CF93D1E2A7E593CD5B8D6247F4E5D49C', 'A855B891F61AD9217240D8EC061E37DA', '803DBAD55CDD329FAD19D99AE2C5A415'];
+    const part = (id: number, material: string, extra: TtlvNode[] = [], method: number = SplitKeyMethod.PolynomialSharingGF2_8, threshold = 2) =>
+      t.struct(Tag.SplitKey, [
+        t.int(Tag.SplitKeyParts, 4),
+        t.int(Tag.KeyPartIdentifier, id),
+        t.int(Tag.SplitKeyThreshold, threshold),
+        t.enum(Tag.SplitKeyMethod, method),
+        t.struct(Tag.KeyBlock, [t.enum(Tag.KeyFormatType, KeyFormatType.Raw), t.struct(Tag.KeyValue, [t.bytes(Tag.KeyMaterial, hex(material))]), ...extra]),
+      ]);
+    const register = (object: StructureNode) => ok(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SplitKey), attrs(v, []), object]);
+    const uids = [];
+    for (const [i, m] of vectors.entries()) uids.push(uidOf(await register(part(i + 1, m))));
+    const joined = await join(v, [uids[0]!, uids[2]!]);
+    expect(toHex((await getObject(v, joined)).material)).toBe('0102030405060708090a0b0c0d0e0f10');
+    expect((await fails(c, v, Operation.JoinSplitKey, joinPayload(v, [uids[1]!]))).reason).toBe(ResultReason.CryptographicFailure);
+    // Algorithm without length: Missing Data, as for any key.
+    const half = await fails(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SplitKey), attrs(v, []), part(1, vectors[0]!, [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES)])]);
+    expect(half.reason).toBe(ResultReason.MissingData);
+    // An XOR split registered as 2-of-4 cannot be joined from two parts (XOR needs them all).
+    const x1 = uidOf(await register(part(1, vectors[0]!, [], SplitKeyMethod.XOR)));
+    const x2 = uidOf(await register(part(2, vectors[1]!, [], SplitKeyMethod.XOR)));
+    expect((await fails(c, v, Operation.JoinSplitKey, joinPayload(v, [x1, x2]))).reason).toBe(ResultReason.InvalidField);
+  });
+
   it('another principal allowed to split and join, but not to Get, sees neither the key nor the parts', async () => {
     const key = await registerKey(c, v, KEY, CryptographicAlgorithm.AES, Encrypt | Decrypt, { activate: false });
     const parts = await split(v, { uid: key, parts: 2, threshold: 2, method: SplitKeyMethod.PolynomialSharingGF2_8 });
