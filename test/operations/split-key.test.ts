@@ -271,6 +271,14 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
   });
 });
 
+describe('version', () => {
+  it('KMIP 1.1 has neither operation (added in 1.2): Operation Not Supported', async () => {
+    const v11 = { major: 1, minor: 1 };
+    expect((await fails(c, v11, Operation.CreateSplitKey, splitPayload(v11, { parts: 2, threshold: 2, method: SplitKeyMethod.XOR, list: aes128 }))).reason).toBe(ResultReason.OperationNotSupported);
+    expect((await fails(c, v11, Operation.JoinSplitKey, joinPayload(v11, ['x']))).reason).toBe(ResultReason.OperationNotSupported);
+  });
+});
+
 describe('no key material in the log', () => {
   it('the server log holds none of the keys or parts handled above', async () => {
     const parts = await split(V2_1, { parts: 2, threshold: 2, method: SplitKeyMethod.XOR, list: aes128 });
