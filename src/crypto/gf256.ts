@@ -4,8 +4,9 @@
  * - AES_FIELD, x^8 + x^4 + x^3 + x + 1 (0x11B, FIPS 197 §4.2): the backup recovery shares
  *   (src/backup/shamir.ts); existing backups depend on it, so it never changes;
  * - KMIP_FIELD, x^8 + x^4 + x^3 + x^2 + 1 (0x11D, "285"): KMIP's Split Key Method Polynomial
- *   Sharing GF(2^8) (KMIP 2.1 §13.1 names this polynomial; the OASIS test vectors TC-SJ-2/3 only
- *   recombine under it).
+ *   Sharing GF(2^8). The specs do not spell this method's field out (2.1 §13.1 names 0x11D for the
+ *   GF(2^8) under GF(2^16), 1.4 §2.2.5 the AES polynomial there); the OASIS test vectors
+ *   TC-SJ-2/3 recombine under 0x11D only, so that is the interoperable choice.
  * Addition and subtraction are XOR.
  */
 export interface Gf256 {

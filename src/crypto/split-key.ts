@@ -4,7 +4,9 @@
  *   (Split Key Threshold equals Split Key Parts);
  * - Polynomial Sharing GF(2^8): Shamir over GF(2^8) with the polynomial x^8+x^4+x^3+x^2+1
  *   (KMIP_FIELD), byte by byte; part i holds f(i), i being its Key Part Identifier.
- * Polynomial Sharing GF(2^16) and Prime Field are not built. Errors: CryptoError (src/crypto/errors.ts).
+ * Polynomial Sharing GF(2^16) and Prime Field are not built: the specs leave their byte layout
+ * (and, for GF(2^16), the base field: 1.4 and 2.1 disagree) open and there are no test vectors to
+ * check an implementation against. Errors: CryptoError (src/crypto/errors.ts).
  * Never logs anything; callers wipe what they get.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
