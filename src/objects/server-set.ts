@@ -8,7 +8,7 @@
  *   node:crypto's CSPRNG, OpenSSL 3's default DRBG: a CTR DRBG over AES-256 (SP 800-90A), stated
  *   as RNG Algorithm DRBG, Cryptographic Algorithm AES, Cryptographic Length 256.
  * - Key Format Type (2.x attribute): the format of the Key Block, set on the keys the server
- *   generates (Create, Create Key Pair, Re-key, Re-key Key Pair, Derive Key). Registered objects do
+ *   generates (Create, Create Key Pair, Re-key, Re-key Key Pair, Derive Key, Create/Join Split Key). Registered objects do
  *   not get it yet although 2.1 §4.26 says the server sets it on every key: PyKMIP 0.10 cannot
  *   decode a Key Format Type attribute, and its get_attributes (all) of a registered key would fail.
  * - Fresh true on every new object unless the client gave False (2.1 §4.24); the first Get that
