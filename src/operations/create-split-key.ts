@@ -10,6 +10,7 @@
  *   it, and it a Child Link to each part;
  * - without: a new symmetric key from the request's Cryptographic Algorithm/Length (the Create
  *   policy), made, split and wiped; only the parts are stored.
+ * The parts of one split are chained by Previous Link / Next Link in Key Part Identifier order.
  * Methods: XOR (threshold = parts) and Polynomial Sharing GF(2^8). Each part is stored like any key
  * (sealed under the KEK), in one atomic commit; the response lists the parts' uids by Key Part
  * Identifier, and the ID Placeholder becomes part 1's.
@@ -135,14 +136,19 @@ export const createSplitKey: OperationHandler = {
       stampGenerated(attrs, ctx.now);
 
       const records: ObjectRecord[] = [];
-      for (const part of parts) {
+      const uids = parts.map(() => newUid());
+      for (const [i, part] of parts.entries()) {
         const body = splitKeyBody(fields, part.id, part.material, secret.facts);
         const own = new Map([...attrs].map(([k, list]) => [k, [...list]]));
         const digest = keyDigest(body);
         if (digest) own.set('Digest', [digest]);
         stampKeyFormatType(own, body);
         if (secret.source) addLink(own, LinkType.ParentLink, secret.source.uid);
-        records.push(await newRecord(ctx, { uid: newUid(), objectType: ObjectType.SplitKey, attributes: own, body }));
+        // The parts of one split form a chain (Previous/Next Link), which Join Split Key follows to
+        // tell parts of one split from look-alike parts of another.
+        if (i > 0) addLink(own, LinkType.PreviousLink, uids[i - 1]!);
+        if (i < parts.length - 1) addLink(own, LinkType.NextLink, uids[i + 1]!);
+        records.push(await newRecord(ctx, { uid: uids[i]!, objectType: ObjectType.SplitKey, attributes: own, body }));
       }
       const changed: { record: ObjectRecord; previous: ObjectRecord }[] = [];
       if (secret.source) {

@@ -4,7 +4,8 @@
  * Rebuilds a Symmetric Key or Secret Data from Split Key objects the caller holds (and may Get):
  * they must belong together — one Split Key Method, Split Key Parts and Threshold, Key Format
  * Type, Cryptographic Algorithm/Length, material length and Parent Link (the key they were split
- * from, when there is one), distinct Key Part Identifiers; with Polynomial Sharing, parts beyond the
+ * from, when there is one), distinct Key Part Identifiers, and for parts Create Split Key made, one
+ * Previous/Next Link chain; with Polynomial Sharing, parts beyond the
  * threshold must lie on the same polynomial. At least Split Key Threshold parts are needed. The
  * rebuilt object is stored like any key (sealed under the KEK, Digest, lifecycle Create: Pre-Active);
  * a Symmetric Key takes the parts' Cryptographic Algorithm (the request may repeat it, not change it)
@@ -38,7 +39,7 @@ import type { OperationHandler } from './context.js';
 import { mechanism } from './crypto-support.js';
 import { keyDigest } from './asymmetric-support.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
-import { loadPart, parentLinks, type LoadedPart } from './split-key-support.js';
+import { chainedTogether, loadPart, parentLinks, type LoadedPart } from './split-key-support.js';
 
 const Common = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -90,6 +91,7 @@ export const joinSplitKey: OperationHandler = {
     if (shape) throw new KmipError(ResultReason.InvalidField, `the parts' split cannot be joined: ${shape}`);
     const why = mismatch(parts);
     if (why) throw new KmipError(ResultReason.InvalidField, why);
+    if ((await chainedTogether(ctx, parts)) === false) throw new KmipError(ResultReason.InvalidField, 'the parts do not come from one Create Split Key (their Previous/Next Link chain differs)');
     if (parts.length < first.threshold) throw new KmipError(ResultReason.CryptographicFailure, `${parts.length} part(s) given; this split needs ${first.threshold}`);
 
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) }, 'JoinSplitKey');

@@ -108,14 +108,42 @@ export async function loadPart(ctx: OperationContext, uid: string): Promise<Load
   return { ...key, parts: f.parts.value, id: f.id.value, threshold: f.threshold.value, method: f.method.value };
 }
 
-/** The Parent Link targets of a record (the key a part was split from). */
-export function parentLinks(record: ObjectRecord): string[] {
+/** The targets of a record's Links of `linkType`. */
+export function linkTargets(record: Pick<ObjectRecord, 'attributes'>, linkType: number): string[] {
   return (record.attributes.get('Link') ?? []).flatMap((l) => {
     if (l.type !== 'Structure') return [];
     const type = l.value.find((c) => c.tag === Tag.LinkType);
     const target = l.value.find((c) => c.tag === Tag.LinkedObjectIdentifier);
-    return type?.type === 'Enumeration' && type.value === LinkType.ParentLink && target?.type === 'TextString' ? [target.value] : [];
+    return type?.type === 'Enumeration' && type.value === linkType && target?.type === 'TextString' ? [target.value] : [];
   });
+}
+
+/** The Parent Link targets of a record (the key a part was split from). */
+export const parentLinks = (record: ObjectRecord): string[] => linkTargets(record, LinkType.ParentLink);
+
+/**
+ * Do parts made by Create Split Key (chained by Next Link in Key Part Identifier order) come from
+ * one split? From each given part, `steps` Next Links must lead to the next given part. Parts
+ * without a chain (registered ones) are not judged here: undefined. Only Link attributes are read
+ * on the way; a broken chain (a link removed, a record gone) reads as not one split.
+ */
+export async function chainedTogether(ctx: OperationContext, parts: readonly LoadedPart[]): Promise<boolean | undefined> {
+  const sorted = [...parts].sort((a, b) => a.id - b.id);
+  const chained = sorted.map((p) => linkTargets(p.record, LinkType.NextLink).length > 0 || linkTargets(p.record, LinkType.PreviousLink).length > 0);
+  if (chained.every((c) => !c)) return undefined;
+  if (!chained.every((c) => c)) return false;
+  for (let k = 0; k + 1 < sorted.length; k++) {
+    let at: Pick<ObjectRecord, 'attributes'> | undefined = sorted[k]!.record;
+    let uid = sorted[k]!.record.uid;
+    for (let step = sorted[k]!.id; step < sorted[k + 1]!.id; step++) {
+      const next: string[] = at ? linkTargets(at, LinkType.NextLink) : [];
+      if (next.length !== 1) return false;
+      uid = next[0]!;
+      at = step + 1 < sorted[k + 1]!.id ? await ctx.services.store.get(uid) : undefined;
+    }
+    if (uid !== sorted[k + 1]!.record.uid) return false;
+  }
+  return true;
 }
 
 function flag(attrs: ReadonlyMap<string, readonly TtlvNode[]>, key: string): boolean | undefined {

@@ -190,6 +190,19 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
     expect((await fails(c, v, Operation.JoinSplitKey, joinPayload(v, [p1[0]!, k2]))).reason).toBe(wrongType(v));
   });
 
+  it('parts of two new keys split alike (no key to tell them apart) are refused together: the Previous/Next chain differs', async () => {
+    const a = await split(v, { parts: 3, threshold: 2, method: SplitKeyMethod.PolynomialSharingGF2_8, list: aes128 });
+    const b = await split(v, { parts: 3, threshold: 2, method: SplitKeyMethod.PolynomialSharingGF2_8, list: aes128 });
+    expect(await links(v, a[0]!)).toContainEqual([LinkType.NextLink, a[1]!]);
+    expect(await links(v, a[1]!)).toEqual(expect.arrayContaining([[LinkType.PreviousLink, a[0]!], [LinkType.NextLink, a[2]!]]));
+    expect((await fails(c, v, Operation.JoinSplitKey, joinPayload(v, [a[0]!, b[1]!]))).reason).toBe(ResultReason.InvalidField);
+    expect((await fails(c, v, Operation.JoinSplitKey, joinPayload(v, [b[2]!, a[0]!]))).reason).toBe(ResultReason.InvalidField);
+    // Their own parts, even skipping one in the chain, still join, to the same key from any pair.
+    const k1 = (await getObject(v, await join(v, [a[2]!, a[0]!]))).material;
+    const k2 = (await getObject(v, await join(v, [a[1]!, a[2]!]))).material;
+    expect(toHex(k1)).toBe(toHex(k2));
+  });
+
   it('Secret Data: split and joined back as Secret Data of the asked type', async () => {
     const secret = hex('5ec7e7da7a0011223344');
     const sd = t.struct(Tag.SecretData, [t.enum(Tag.SecretDataType, SecretDataType.Password), keyBlock(secret, KeyFormatType.Opaque)]);
