@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type KmsConfig } from '../config/config.js';
 import { parseCli } from './args.js';
 import { requestBackup } from '../backup/admin-socket.js';

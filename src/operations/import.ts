@@ -34,7 +34,7 @@
  * - Wrapping Object Not Found: Not Wrapped and the wrapping key is not held here; the wrapping key's
  *   other reasons; Cryptographic Failure when the unwrap integrity check fails.
  */
-import { KeyWrapType, ObjectType, Operation, ResultReason, State } from '../kmip/generated/enums.gen.js';
+import { KeyWrapType, Operation, ResultReason, State } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, readPayload, required } from '../kmip/payload.js';
@@ -53,7 +53,7 @@ import { destroyTokenAfterBatch } from './batch-undo.js';
 import { IMPORT_EXPORT_SINCE } from './export.js';
 import { unwrapBody } from './key-wrapping.js';
 import { creationOrderEntry } from './locate-order.js';
-import { checkNamesUnique, uidPayload, withReplaced } from './object-support.js';
+import { checkKeyIdentity, checkNamesUnique, uidPayload, withReplaced } from './object-support.js';
 import { servesObjectType } from './query.js';
 import { saveRecords, sealBody } from './support.js';
 
@@ -70,8 +70,6 @@ const Request = {
 export const MAX_IMPORTED_UID_BYTES = 256;
 const CONTROL = /\p{Cc}/u;
 
-/** Keys whose algorithm and length must be known (as Register). */
-const NEEDS_ALGORITHM: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey, ObjectType.SplitKey]);
 /** States an object with content can be imported in (a destroyed object has no content to import). */
 const IMPORTABLE_STATES: ReadonlySet<number> = new Set([State.PreActive, State.Active, State.Deactivated, State.Compromised]);
 /** Always-valued attributes this server derives instead of storing (objects/server-set.ts). */
@@ -126,9 +124,7 @@ export const importObject: OperationHandler = {
         if (!list.every((g) => nodes.some((d) => nodesEqual(g, d)))) throw invalidValue(`${key} does not match the object's content`);
       }
     }
-    if (NEEDS_ALGORITHM.has(objectType) && (!attrs.has('CryptographicAlgorithm') || !attrs.has('CryptographicLength'))) {
-      throw new KmipError(ResultReason.MissingData, 'an imported key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)');
-    }
+    checkKeyIdentity(objectType, attrs, 'Import');
     if (parsed.digest && !attrs.has('Digest')) attrs.set('Digest', [parsed.digest]);
 
     const previous = await ctx.services.store.get(uid);

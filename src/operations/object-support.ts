@@ -172,6 +172,22 @@ function nameValues(attrs: AttributeMap): string[] {
 }
 
 /** Refuse a Name another object the principal can see already has (destroyed objects excepted). */
+/**
+ * A stored key must say what it is: Symmetric, Public and Private Keys need Cryptographic
+ * Algorithm and Length (given, or read off the Key Block) — Missing Data otherwise. A Split Key
+ * may state neither (a part of Secret Data has none; TC-SJ-3) but not only one of them.
+ */
+export function checkKeyIdentity(objectType: number, attrs: AttributeMap, operation: string): void {
+  const alg = attrs.has('CryptographicAlgorithm');
+  const len = attrs.has('CryptographicLength');
+  if ((objectType === ObjectType.SymmetricKey || objectType === ObjectType.PublicKey || objectType === ObjectType.PrivateKey) && (!alg || !len)) {
+    throw new KmipError(ResultReason.MissingData, `${operation} of a key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)`);
+  }
+  if (objectType === ObjectType.SplitKey && alg !== len) {
+    throw new KmipError(ResultReason.MissingData, 'a Split Key that states its Cryptographic Algorithm must state its Cryptographic Length too, and the other way round');
+  }
+}
+
 export async function checkNamesUnique(ctx: OperationContext, attrs: AttributeMap, operation: string, exceptUid?: string): Promise<void> {
   const names = nameValues(attrs);
   if (new Set(names).size !== names.length) throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.NonUniqueNameAttribute), 'the same Name is given twice');

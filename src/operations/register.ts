@@ -34,7 +34,7 @@
  * - Unwrapping (key-wrapping.ts) under a key that may unwrap: Cryptographic Failure when the integrity
  *   check fails; Encoding Option Error; Invalid Field for an unwrapped Key Value that is not one.
  */
-import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
@@ -45,7 +45,7 @@ import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { REGISTERED_WRAPPING_KEY, unwrapBody, withRegisteredForm } from './key-wrapping.js';
 import { servesObjectType } from './query.js';
-import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { byVersion, checkKeyIdentity, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
 const objectTags = [...OBJECT_TAG.values()];
 const Request1x = {
@@ -64,7 +64,6 @@ const Request2x = {
  * (Table 171 "Does not apply to Secret Data"; Join Split Key names the type and algorithm formed;
  * test case TC-SJ-3 registers parts with neither). When one is given, the other must be too.
  */
-const NEEDS_ALGORITHM: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey]);
 
 const OBJECT_TYPE_DEFS = new Map((enumDef('ObjectType')?.values ?? []).map((d) => [d.value, d]));
 
@@ -113,12 +112,7 @@ export const register: OperationHandler = {
         throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), 'Cryptographic Length does not match the key');
       }
     }
-    if (NEEDS_ALGORITHM.has(objectType) && (!attrs.has('CryptographicAlgorithm') || !attrs.has('CryptographicLength'))) {
-      throw new KmipError(ResultReason.MissingData, 'Register of a key needs its Cryptographic Algorithm and Cryptographic Length (in the attributes or the Key Block)');
-    }
-    if (objectType === ObjectType.SplitKey && attrs.has('CryptographicAlgorithm') !== attrs.has('CryptographicLength')) {
-      throw new KmipError(ResultReason.MissingData, 'a Split Key that states its Cryptographic Algorithm must state its Cryptographic Length too, and the other way round');
-    }
+    checkKeyIdentity(objectType, attrs, 'Register');
     if (parsed.digest) attrs.set('Digest', [parsed.digest]);
     if (unwrapped) attrs.set(REGISTERED_WRAPPING_KEY, [unwrapped.wrappingData]);
     normalizeUsageLimits(attrs, v);

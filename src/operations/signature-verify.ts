@@ -19,7 +19,7 @@
 import { Operation, ResultReason, ValidityIndicator } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
-import { optional, payload, readPayload } from '../kmip/payload.js';
+import { optional, readPayload } from '../kmip/payload.js';
 import { verifyWith } from '../crypto/asymmetric.js';
 import type { OperationHandler } from './context.js';
 import { asymmetricFailure, SignRequest, signatureFlow } from './sign.js';
