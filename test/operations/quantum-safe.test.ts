@@ -27,6 +27,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { attributesOf, keyPairPayload } from './asymmetric-kit.js';
+import { seed } from './attribute-kit.js';
 import { registerKey } from './crypto-kit.js';
 import { attrs, fails, ok, uidNode, uidOf, V1_4, V2_0, V2_1 } from './object-kit.js';
 
@@ -186,5 +187,18 @@ describe('Quantum Safe: Register, Re-key, Derive Key, Set Attribute', () => {
     const big = uidOf(await ok(c, v, Operation.Create, aes(256)));
     await ok(c, v, Operation.SetAttribute, set(big, true));
     expect(await quantumSafeOf(big)).toEqual(qs(true));
+  });
+
+  it('an object stored before the rule (AES-128, Quantum Safe True) still takes changes that leave those attributes alone', async () => {
+    const uid = await seed(srv, {
+      attributes: [
+        ['CryptographicAlgorithm', [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES)]],
+        ['CryptographicLength', [attr.cryptographicLength(128)]],
+        ['CryptographicUsageMask', [attr.cryptographicUsageMask(Encrypt | Decrypt)]],
+        ['QuantumSafe', [qs(true)]],
+      ],
+    });
+    await ok(c, v, Operation.Activate, [uidNode(uid)]);
+    await ok(c, v, Operation.SetAttribute, [uidNode(uid), t.struct(Tag.NewAttribute, [t.text(Tag.Description, 'legacy')])]);
   });
 });
