@@ -2,7 +2,7 @@
  * What operation handlers share: resolving the Unique Identifier (or the ID Placeholder),
  * loading an object the principal may touch (others get Item Not Found, so existence does
  * not leak), the effective lifecycle state, sealing and opening object content, saving
- * records, and the attributes the server computes rather than stores.
+ * records (with the Quantum Safe rule every saved object must meet), and the attributes the server computes rather than stores.
  */
 import { KmipError } from '../kmip/errors.js';
 import { ObjectType, ResultReason } from '../kmip/generated/enums.gen.js';

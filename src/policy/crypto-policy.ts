@@ -7,6 +7,8 @@
  * 198-1 / SP 800-107 (an HMAC key the size of the hash output is the usual choice), KMIP 1.4 §3.4-3.5
  * / 2.1 §4.7-4.8 (Cryptographic Algorithm / Length), 1.4 §3.20 / 2.1 §4.28 (Lease Time).
  *
+ * Quantum Safe (further down, `quantumSafeSpec`): what an object with Quantum Safe True may be.
+ *
  * Operations ask `symmetricKeySpec`; a refusal is a string the operation turns into its Result
  * Reason (Create: Invalid Attribute Value in 2.x, Invalid Field in 1.x — "Incorrect attribute
  * value(s) specified", KMIP 1.4 §11.2).
@@ -215,8 +217,9 @@ export function keyPairSpec(algorithm: number, bits: number | undefined, p: Asym
  * Failure. The rule here, for an object that has or is given Quantum Safe True:
  * - No public-key algorithm whose hardness rests on factoring or discrete logarithms: RSA, DSA,
  *   DH, EC/ECDSA/ECDH/ECMQV, Ed25519/Ed448, SM2, GOST R 34.10-2012 — Shor's algorithm breaks them
- *   all at every key size (NIST IR 8547 ipd, 2024: deprecated after 2030, disallowed after 2035;
- *   CNSA 2.0 replaces them). The post-quantum families KMIP 2.1 names — XMSS, SPHINCS-256, and
+ *   all at every key size (NIST IR 8547 ipd, 2024: RSA/ECC at 112-bit security deprecated after
+ *   2030, all of them disallowed after 2035; CNSA 2.0 replaces them with ML-KEM/ML-DSA, which
+ *   KMIP 2.1 does not enumerate). The post-quantum families KMIP 2.1 names — XMSS, SPHINCS-256, and
  *   Classic McEliece — are accepted. A public/private key, certificate, certificate request or
  *   PGP key without a known algorithm is refused: the server cannot show that it is safe.
  * - Symmetric keys (and any other algorithm, a split key's included): at least 256 bits. Grover's
