@@ -7,6 +7,7 @@ import { discoverVersions } from './discover-versions.js';
 import { interop } from './interop.js';
 import { ping } from './ping.js';
 import { log } from './log.js';
+import { setEndpointRole } from './set-endpoint-role.js';
 import { makeQuery } from './query.js';
 import { OBJECT_HANDLERS } from './object-handlers.js';
 import { ATTRIBUTE_HANDLERS } from './attribute-handlers.js';
@@ -15,7 +16,7 @@ import { CRYPTO_HANDLERS } from './crypto-handlers.js';
 import { CERTIFICATE_HANDLERS } from './certificate-handlers.js';
 
 const table = new Map<number, OperationHandler>();
-const handlers: OperationHandler[] = [discoverVersions, ping, interop, makeQuery(() => table), ...OBJECT_HANDLERS, ...ATTRIBUTE_HANDLERS, ...CRYPTO_HANDLERS, ...ASYMMETRIC_HANDLERS, ...CERTIFICATE_HANDLERS, log];
+const handlers: OperationHandler[] = [discoverVersions, ping, interop, makeQuery(() => table), ...OBJECT_HANDLERS, ...ATTRIBUTE_HANDLERS, ...CRYPTO_HANDLERS, ...ASYMMETRIC_HANDLERS, ...CERTIFICATE_HANDLERS, log, setEndpointRole];
 for (const h of handlers) {
   if (table.has(h.operation)) throw new Error(`two handlers for operation ${h.name}`);
   table.set(h.operation, h);

@@ -2,10 +2,10 @@
  * What operation handlers share: resolving the Unique Identifier (or the ID Placeholder),
  * loading an object the principal may touch (others get Item Not Found, so existence does
  * not leak), the effective lifecycle state, sealing and opening object content, saving
- * records, and the attributes the server computes rather than stores.
+ * records (with the Quantum Safe rule every saved object must meet), and the attributes the server computes rather than stores.
  */
 import { KmipError } from '../kmip/errors.js';
-import { ResultReason } from '../kmip/generated/enums.gen.js';
+import { ObjectType, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { decode } from '../ttlv/decode.js';
 import { encode } from '../ttlv/encode.js';
@@ -15,6 +15,7 @@ import { effectiveState } from '../objects/lifecycle.js';
 import { withDerived } from '../objects/server-set.js';
 import { ProtectorError } from '../hsm/key-protector.js';
 import { StoreError } from '../store/object-store.js';
+import { quantumSafeSpec } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
 
 /** The object a request names: its own Unique Identifier, else the batch's ID Placeholder. */
@@ -74,6 +75,7 @@ export async function saveRecords(
   changes: readonly { record: ObjectRecord; previous?: ObjectRecord }[],
   deletions: readonly ObjectRecord[] = [],
 ): Promise<void> {
+  for (const c of changes) checkQuantumSafe(c.record, c.previous);
   const audit = ctx.audit?.forCommit([...changes, ...deletions.map((record) => ({ record, previous: record }))]);
   // In an Undo batch the commit goes through the batch's journal (operations/batch-undo.ts).
   const store = ctx.undo?.journal ?? ctx.services.store;
@@ -99,6 +101,36 @@ export async function saveRecords(
     }
     throw e;
   }
+}
+
+/** Objects whose Cryptographic Algorithm is a public-key one (policy/crypto-policy.ts `quantumSafeSpec`). */
+const PUBLIC_KEY_OBJECTS: ReadonlySet<number> = new Set<number>([ObjectType.PublicKey, ObjectType.PrivateKey, ObjectType.Certificate, ObjectType.CertificateRequest, ObjectType.PGPKey]);
+
+/** An attribute's first stored value when it is a Boolean, Enumeration or Integer (else undefined). */
+function scalar(attrs: AttributeMap, key: AttributeKey): boolean | number | undefined {
+  const n = attrs.get(key)?.[0];
+  return n?.type === 'Boolean' || n?.type === 'Enumeration' || n?.type === 'Integer' ? n.value : undefined;
+}
+
+/**
+ * The Quantum Safe rule (policy/crypto-policy.ts), checked here because every object made,
+ * registered, re-keyed, derived, imported or changed is saved here: a record that is new, or that
+ * now says Quantum Safe True, or whose algorithm or length changed while it says so, must meet it.
+ * Refused: General Failure (the Quantum Safe profile's test case QS-M-2), naming the rule.
+ */
+function checkQuantumSafe(record: ObjectRecord, previous: ObjectRecord | undefined): void {
+  const attrs = record.attributes;
+  if (scalar(attrs, 'QuantumSafe') !== true) return;
+  const algorithm = scalar(attrs, 'CryptographicAlgorithm');
+  const bits = scalar(attrs, 'CryptographicLength');
+  const was = previous?.attributes;
+  if (was && scalar(was, 'QuantumSafe') === true && scalar(was, 'CryptographicAlgorithm') === algorithm && scalar(was, 'CryptographicLength') === bits) return;
+  const decision = quantumSafeSpec({
+    publicKeyObject: PUBLIC_KEY_OBJECTS.has(record.objectType),
+    ...(typeof algorithm === 'number' && { algorithm }),
+    ...(typeof bits === 'number' && { bits }),
+  });
+  if (!decision.ok) throw new KmipError(ResultReason.GeneralFailure, `Quantum Safe refused: ${decision.why}`);
 }
 
 /** Seal object content (a Key Block, certificate value, …) for storage, bound to `uid`. */
