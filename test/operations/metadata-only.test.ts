@@ -203,11 +203,43 @@ describe.each([
     expect((await attributesOf(c, v, secret)).get(Tag.KeyValuePresent)?.map((n) => n.value)).toEqual([false]);
   });
 
+  it('metadata-only Split Key parts: registered, but Join Split Key refuses them with Key Value Not Present', async () => {
+    const part = (id: number) =>
+      register(
+        v,
+        ObjectType.SplitKey,
+        t.struct(Tag.SplitKey, [
+          t.int(Tag.SplitKeyParts, 2),
+          t.int(Tag.KeyPartIdentifier, id),
+          t.int(Tag.SplitKeyThreshold, 2),
+          t.enum(Tag.SplitKeyMethod, SplitKeyMethod.XOR),
+          metaBlock(KeyFormatType.Raw, CryptographicAlgorithm.AES, 128),
+        ]),
+        [location(`HSM-part-${id}`, KeyValueLocationType.UninterpretedTextString)],
+      );
+    const parts = [await part(1), await part(2)];
+    expect((await attributesOf(c, v, parts[0]!)).get(Tag.KeyValuePresent)?.map((n) => n.value)).toEqual([false]);
+    const j = await fails(c, v, Operation.JoinSplitKey, [
+      t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+      ...parts.map(uidNode),
+      attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(Encrypt)]),
+    ]);
+    expect(j.reason).toBe(NOT_PRESENT);
+  });
+
   it('Public Key without value: 2.x accepts it (Key Value Present applies to all objects), 1.x refuses (Invalid Field)', async () => {
     const payload = [t.enum(Tag.ObjectType, ObjectType.PublicKey), attrs(v, [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)]), t.struct(Tag.PublicKey, [metaBlock(KeyFormatType.X_509, CryptographicAlgorithm.RSA, 2048)])];
     if (v.major >= 2) {
       const uid = uidOf(await ok(c, v, Operation.Register, payload));
       expect((await attributesOf(c, v, uid)).get(Tag.KeyValuePresent)?.map((n) => n.value)).toEqual([false]);
+      await ok(c, v, Operation.Activate, [uidNode(uid)]);
+      const verify = await fails(c, v, Operation.SignatureVerify, [
+        uidNode(uid),
+        cryptoParams({ padding: PaddingMethod.PKCS1V1_5, hashing: HashingAlgorithm.SHA_256, algorithm: CryptographicAlgorithm.RSA }),
+        t.bytes(Tag.Data, new Uint8Array(4)),
+        t.bytes(Tag.SignatureData, new Uint8Array(256)),
+      ]);
+      expect(verify.reason).toBe(NOT_PRESENT);
     } else {
       expect((await fails(c, v, Operation.Register, payload)).reason).toBe(ResultReason.InvalidField);
     }
