@@ -6,7 +6,8 @@
  * Value Present; every operation that needs the value (Encrypt, Decrypt, MAC, Sign, Get in another
  * format or wrapped, Export, use as a wrapping key, Derive Key, Re-key, Create Split Key) refuses
  * with Key Value Not Present; Destroy works. The record survives a restart and a backup/restore
- * round trip, and `kms keys show` says where its value is.
+ * round trip, and `kms keys show` says where its value is. Import (2.1) of such a Key Block makes
+ * the same metadata-only object.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -261,6 +262,21 @@ describe.each([
     expect(g.reason).toBe(v.major >= 2 ? ResultReason.ObjectDestroyed : NOT_PRESENT);
     expect((await attributesOf(c, v, uid)).get(Tag.KeyValuePresent)?.map((n) => n.value)).toEqual([false]);
   });
+});
+
+it('Import (2.1) of a Key Block without Key Value: metadata-only as Register makes it; a Key Value Present true that contradicts it is refused', async () => {
+  const uid = `mdo-import-${process.pid}`;
+  const importPayload = (list: TtlvNode[]) => [
+    t.text(Tag.UniqueIdentifier, uid),
+    t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+    t.struct(Tag.Attributes, list),
+    t.struct(Tag.SymmetricKey, [metaBlock(KeyFormatType.Raw, CryptographicAlgorithm.AES, 128)]),
+  ];
+  const bad = await fails(c, V2_1, Operation.Import, importPayload([attr.cryptographicUsageMask(Encrypt), t.bool(Tag.KeyValuePresent, true)]));
+  expect(bad.reason).toBe(ResultReason.InvalidAttributeValue);
+  expect(uidOf(await ok(c, V2_1, Operation.Import, importPayload([attr.cryptographicUsageMask(Encrypt), location('HSM-import')])))).toBe(uid);
+  await ok(c, V2_1, Operation.Activate, [uidNode(uid)]);
+  await expectMetadataOnly(V2_1, uid, 'HSM-import');
 });
 
 it('KMIP 1.0 (before Key Value Present existed): a Key Block without Key Value is Invalid Field', async () => {
