@@ -13,6 +13,10 @@
  *   Certificate Type/Length, Opaque Data Type; an X.509 certificate's subject, issuer, serial number,
  *   signature algorithm and key, objects/certificate-attributes.ts) and its Digest (SHA-256, 1.4
  *   §3.17 / 2.1 §4.19); checks a Certificate Request's self-signature (PKCS#10 DER or PEM);
+ * - accepts a metadata-only Key Block (KMIP 1.2+: no Key Value, the value lives where the Key Value
+ *   Location says; 1.4 §2.1.3 and §3.41-3.42, 2.1 §4.27-4.28) for the object types Key Value Present
+ *   applies to; such an object has no Digest and its record carries Key Value Present false
+ *   (`isMetadataOnly`), which operations/support.ts `openBody` refuses to hand to value users;
  * - builds the Symmetric Key body Create makes (Key Format Type Raw);
  * - converts a symmetric key between Raw and Transparent Symmetric Key for Get.
  */

@@ -252,7 +252,8 @@ describe.each([
       attrs(v, [attr.cryptographicUsageMask(Encrypt), t.bool(Tag.KeyValuePresent, false)]),
       t.struct(Tag.SymmetricKey, [metaBlock(KeyFormatType.Raw, CryptographicAlgorithm.AES, 128)]),
     ];
-    await fails(c, v, Operation.Register, payload);
+    // Server-set only (1.4 §3.41, 2.1 §4.28): Invalid Field in 1.x, Attribute Read Only in 2.x (objects/attributes.ts).
+    expect((await fails(c, v, Operation.Register, payload)).reason).toBe(v.major >= 2 ? ResultReason.AttributeReadOnly : ResultReason.InvalidField);
   });
 
   it('Destroy works; the destroyed object keeps its attributes', async () => {
