@@ -101,7 +101,7 @@ function bad(message: string): never {
 const KeyBlockSchema = {
   keyFormatType: required(Tag.KeyFormatType, 'Enumeration'),
   keyCompressionType: optional(Tag.KeyCompressionType, 'Enumeration'),
-  // Optional since KMIP 1.2: a metadata-only object's Key Block omits its Key Value (see METADATA_ONLY_TYPES).
+  // Optional since KMIP 1.2: a metadata-only object's Key Block omits its Key Value (see mayOmitKeyValue).
   keyValue: optional(Tag.KeyValue, 'Structure', 'ByteString'),
   cryptographicAlgorithm: optional(Tag.CryptographicAlgorithm, 'Enumeration'),
   cryptographicLength: optional(Tag.CryptographicLength, 'Integer'),
