@@ -14,6 +14,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { toKmipJson } from '../kmip/json.js';
 import { enumDef, enumValueName, tagName } from '../kmip/registry.js';
 import { effectiveState } from '../objects/lifecycle.js';
+import { isMetadataOnly } from '../objects/object-body.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { withDerived } from '../objects/server-set.js';
 import { LevelStore } from '../store/leveldb/index.js';
@@ -172,7 +173,9 @@ export class FolderSource implements KeySource {
   private view(r: ObjectRecord): KeyDetail {
     const content = !r.sealedBody
       ? 'none (destroyed)'
-      : r.hsmKey !== undefined
+      : isMetadataOnly(r.attributes)
+        ? 'none here (metadata-only; the value is where its Key Value Location says)'
+        : r.hsmKey !== undefined
         ? `in the HSM (non-extractable); metadata sealed under ${r.kekId ?? 'unknown KEK'}`
         : `sealed under ${r.kekId ?? 'unknown KEK'} (not shown)`;
     return describe(r.uid, recordAttributes(r, Date.now()), r.owner, content);

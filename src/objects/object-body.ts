@@ -13,6 +13,10 @@
  *   Certificate Type/Length, Opaque Data Type; an X.509 certificate's subject, issuer, serial number,
  *   signature algorithm and key, objects/certificate-attributes.ts) and its Digest (SHA-256, 1.4
  *   §3.17 / 2.1 §4.19); checks a Certificate Request's self-signature (PKCS#10 DER or PEM);
+ * - accepts a metadata-only Key Block (KMIP 1.2+: no Key Value, the value lives where the Key Value
+ *   Location says; 1.4 §2.1.3 and §3.41-3.42, 2.1 §4.27-4.28) for the object types Key Value Present
+ *   applies to; such an object has no Digest and its record carries Key Value Present false
+ *   (`isMetadataOnly`), which operations/support.ts `openBody` refuses to hand to value users;
  * - builds the Symmetric Key body Create makes (Key Format Type Raw);
  * - converts a symmetric key between Raw and Transparent Symmetric Key for Get.
  */
@@ -66,7 +70,29 @@ export interface ParsedObject {
   readonly digest?: TtlvNode;
   /** Template only: the attributes the template holds. */
   readonly templateAttributes?: readonly AttributeInstance[];
+  /** A metadata-only key: its Key Block has no Key Value (the server sets Key Value Present false). */
+  readonly metadataOnly?: true;
 }
+
+/**
+ * Object types that may be registered without a Key Value (KMIP 1.2+): those Key Value Present
+ * applies to — Symmetric Key, Private Key, Split Key, Secret Data (1.4 Table 142); in 2.x it applies
+ * to all objects (2.1 Table 85), so a Public Key and a PGP Key too.
+ */
+function mayOmitKeyValue(objectType: number, version: KmipVersion): boolean {
+  if (version.major === 1 && version.minor < 2) return false;
+  const oneX = [ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.SplitKey, ObjectType.SecretData] as number[];
+  return oneX.includes(objectType) || (version.major >= 2 && (objectType === ObjectType.PublicKey || objectType === ObjectType.PGPKey));
+}
+
+/** Whether a stored object is metadata-only: the server set its Key Value Present to false at Register. */
+export function isMetadataOnly(attrs: ReadonlyMap<AttributeKey, readonly TtlvNode[]>): boolean {
+  const n = attrs.get('KeyValuePresent')?.[0];
+  return n?.type === 'Boolean' && n.value === false;
+}
+
+/** The Key Value Present attribute the server sets on a metadata-only object. */
+export const KEY_VALUE_ABSENT: TtlvNode = { tag: Tag.KeyValuePresent, type: 'Boolean', value: false };
 
 function bad(message: string): never {
   throw new KmipError(ResultReason.InvalidField, message);
@@ -75,7 +101,8 @@ function bad(message: string): never {
 const KeyBlockSchema = {
   keyFormatType: required(Tag.KeyFormatType, 'Enumeration'),
   keyCompressionType: optional(Tag.KeyCompressionType, 'Enumeration'),
-  keyValue: required(Tag.KeyValue, 'Structure', 'ByteString'),
+  // Optional since KMIP 1.2: a metadata-only object's Key Block omits its Key Value (see mayOmitKeyValue).
+  keyValue: optional(Tag.KeyValue, 'Structure', 'ByteString'),
   cryptographicAlgorithm: optional(Tag.CryptographicAlgorithm, 'Enumeration'),
   cryptographicLength: optional(Tag.CryptographicLength, 'Integer'),
   keyWrappingData: optional(Tag.KeyWrappingData, 'Structure'),
@@ -91,6 +118,8 @@ const TransparentSymmetricSchema = { key: required(Tag.Key, 'ByteString') };
 export interface KeyBlockInfo {
   readonly keyFormatType: number;
   readonly wrapped: boolean;
+  /** False for a metadata-only Key Block: no Key Value (the value lives elsewhere, 1.4 §3.41-3.42). */
+  readonly valuePresent: boolean;
   readonly algorithm?: number;
   readonly length?: number;
   /** The plain key bytes, when the block is not wrapped and the format has them as one byte string. */
@@ -102,7 +131,9 @@ export function readKeyBlock(node: TtlvNode | undefined, what: string): KeyBlock
   const kb = readPayload(node, KeyBlockSchema, { what: `${what} Key Block` });
   const wrapped = kb.keyWrappingData !== undefined;
   let material: Uint8Array | undefined;
-  if (!wrapped) {
+  if (kb.keyValue === undefined) {
+    if (wrapped) bad(`${what} Key Block: Key Wrapping Data without a Key Value`);
+  } else if (!wrapped) {
     if (kb.keyValue.type !== 'Structure') bad(`${what} Key Block: an unwrapped Key Value must be a structure`);
     const kv = readPayload(kb.keyValue, KeyValueSchema, { what: `${what} Key Value` });
     const m = kv.keyMaterial;
@@ -123,6 +154,7 @@ export function readKeyBlock(node: TtlvNode | undefined, what: string): KeyBlock
   return {
     keyFormatType: kb.keyFormatType.value,
     wrapped,
+    valuePresent: kb.keyValue !== undefined,
     ...(kb.cryptographicAlgorithm && { algorithm: kb.cryptographicAlgorithm.value }),
     ...(kb.cryptographicLength && { length: kb.cryptographicLength.value }),
     ...(material && { material }),
@@ -178,6 +210,7 @@ export function parseObject(objectType: number, node: TtlvNode | undefined, vers
     const parsed = readPayload(body, fields, { what }) as Record<string, TtlvNode | undefined>;
     if (objectType === ObjectType.SplitKey) checkSplitKey(parsed);
     const kb = readKeyBlock(parsed.keyBlock, what);
+    if (!kb.valuePresent && !mayOmitKeyValue(objectType, version)) bad(`${what} Key Block: KeyValue is required`);
     if (objectType !== ObjectType.SecretData) {
       if (kb.algorithm !== undefined) derived.push(enumAttr('CryptographicAlgorithm', Tag.CryptographicAlgorithm, kb.algorithm));
       const length = kb.length ?? (objectType === ObjectType.SymmetricKey && kb.material ? kb.material.length * 8 : undefined);
@@ -186,7 +219,13 @@ export function parseObject(objectType: number, node: TtlvNode | undefined, vers
     if (objectType === ObjectType.SymmetricKey && kb.material && kb.length !== undefined && kb.length !== kb.material.length * 8) {
       bad(`${what}: Cryptographic Length ${kb.length} does not match ${kb.material.length * 8} bits of key material`);
     }
-    return { body, derived, ...(kb.material && !kb.wrapped && { digest: digestNode(kb.material, kb.keyFormatType) }) };
+    // No Digest for a metadata-only key: there is no value to hash.
+    return {
+      body,
+      derived,
+      ...(kb.material && !kb.wrapped && { digest: digestNode(kb.material, kb.keyFormatType) }),
+      ...(!kb.valuePresent && { metadataOnly: true as const }),
+    };
   }
 
   switch (objectType) {
@@ -322,6 +361,13 @@ export function keyCompressionTypeOf(body: StructureNode): number | undefined {
   const kb = keyBlockOf(body);
   const c = kb?.type === 'Structure' ? kb.value.find((n) => n.tag === Tag.KeyCompressionType) : undefined;
   return c?.type === 'Enumeration' ? c.value : undefined;
+}
+
+/** The Key Format Type of a stored body's Key Block, if any. */
+export function keyFormatTypeOf(body: StructureNode): number | undefined {
+  const kb = keyBlockOf(body);
+  const f = kb?.type === 'Structure' ? kb.value.find((n) => n.tag === Tag.KeyFormatType) : undefined;
+  return f?.type === 'Enumeration' ? f.value : undefined;
 }
 
 /** Whether a stored body's Key Block is wrapped (has Key Wrapping Data). */

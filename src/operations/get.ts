@@ -41,14 +41,14 @@ import { KeyWrapType, ObjectType, Operation, ResultReason } from '../kmip/genera
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, type Parsed } from '../kmip/payload.js';
-import { inKeyFormat, isWrapped, keyCompressionTypeOf } from '../objects/object-body.js';
+import { inKeyFormat, isMetadataOnly, isWrapped, keyCompressionTypeOf, keyFormatTypeOf } from '../objects/object-body.js';
 import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-formats.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import type { StructureNode } from '../ttlv/node.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { StoreError } from '../store/object-store.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
-import { openBody, resolveUid, saveRecords, touched } from './support.js';
+import { keyValueNotPresent, openBody, resolveUid, saveRecords, touched } from './support.js';
 import { isFresh, served } from '../objects/server-set.js';
 import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet } from './key-wrapping.js';
 
@@ -106,7 +106,14 @@ export async function servedBody(ctx: OperationContext, record: ObjectRecord, st
   const registeredWrapped = record.attributes.has(REGISTERED_WRAPPING_KEY);
   if (flag(record.attributes, 'Extractable') === false) throw new KmipError(ResultReason.NotExtractable, `object ${uid} is not Extractable`);
 
-  const stored = withoutRegisteredForm(await openBody(ctx, record));
+  // Metadata-only: the Key Block as registered, without Key Value; anything that would need the
+  // value (Export, wrapping, another Key Format Type) is Key Value Not Present.
+  const opened = await openBody(ctx, record, { metadataOnly: 'serve' });
+  if (isMetadataOnly(record.attributes)) {
+    const otherFormat = req.keyFormatType !== undefined && req.keyFormatType.value !== keyFormatTypeOf(opened);
+    if (operation === 'Export' || wrapping || otherFormat) throw keyValueNotPresent(ctx, uid);
+  }
+  const stored = withoutRegisteredForm(opened);
   let body = stored.body;
   // Sensitive: never returned in the clear; wrapped (asked for, as registered, or stored so) is fine.
   const plainOut = !wrapping && (registeredWrapped || isWrapped(body) ? kwt === KeyWrapType.NotWrapped : true);

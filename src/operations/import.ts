@@ -17,6 +17,7 @@
  * reasons) and stores it plain; As Registered stores it as given (Get with Not Wrapped can unwrap
  * it later). Replace Existing true replaces an existing object with that identifier only when the
  * importer owns it (an HSM-resident key it held is destroyed once the batch stands, as Destroy does).
+ * A metadata-only object (no Key Value) gets Key Value Present false, as Register gives it.
  * The identifier must be usable as a store key: 1-256 bytes of UTF-8, no control characters.
  * The Unique Identifier goes into the ID Placeholder.
  *
@@ -43,7 +44,7 @@ import { attributeRule, checkMultiple, readAttributes2x } from '../objects/attri
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { applyEvent } from '../objects/lifecycle.js';
 import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
-import { isWrapped, OBJECT_TAG, parseObject } from '../objects/object-body.js';
+import { isMetadataOnly, isWrapped, KEY_VALUE_ABSENT, OBJECT_TAG, parseObject } from '../objects/object-body.js';
 import { stampStored } from '../objects/server-set.js';
 import { StoreError } from '../store/object-store.js';
 import { isValidUid } from '../store/record-codec.js';
@@ -126,6 +127,9 @@ export const importObject: OperationHandler = {
     }
     checkKeyIdentity(objectType, attrs, 'Import');
     if (parsed.digest && !attrs.has('Digest')) attrs.set('Digest', [parsed.digest]);
+    // A metadata-only object (Key Block without Key Value) is so here too; Key Value Present must agree with the content.
+    if (isMetadataOnly(attrs) !== (parsed.metadataOnly === true) && attrs.has('KeyValuePresent')) throw invalidValue('Key Value Present does not match the object\'s content');
+    if (parsed.metadataOnly) attrs.set('KeyValuePresent', [KEY_VALUE_ABSENT]);
 
     const previous = await ctx.services.store.get(uid);
     if (previous && (previous.owner !== ctx.principal.id || req.replaceExisting?.value !== true)) {

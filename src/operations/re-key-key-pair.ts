@@ -21,7 +21,8 @@ import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, normalizeUsageLimits } from './object-support.js';
-import { resolveUid } from './support.js';
+import { keyValueNotPresent, resolveUid } from './support.js';
+import { isMetadataOnly } from '../objects/object-body.js';
 import { addLink, choosePair, commitAll, newRecord } from './asymmetric-support.js';
 import { generatePair, pairAttributes, pairObjects, residentPairObjects } from './create-key-pair.js';
 import { residentPairTemplate, wantsResident } from '../hsm/resident.js';
@@ -65,6 +66,8 @@ async function existingPair(ctx: OperationContext, uid: string) {
   if (pubUid === undefined) throw new KmipError(wrongType, 'the Private Key has no Public Key link');
   const pub = await loadManaged(ctx, pubUid, 'ReKeyKeyPair');
   if (isDestroyed(priv.state) || isDestroyed(pub.state)) throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState), 'the key pair has been destroyed');
+  // The value of a metadata-only key lives elsewhere; a replacement here would not replace it.
+  if (isMetadataOnly(priv.record.attributes)) throw keyValueNotPresent(ctx, priv.record.uid);
   return { priv: priv.record, pub: pub.record };
 }
 

@@ -18,11 +18,11 @@ import { LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
-import { rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
+import { isMetadataOnly, rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
 import type { OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
-import { resolveUid } from './support.js';
+import { keyValueNotPresent, resolveUid } from './support.js';
 import { addLink, commitAll, newRecord, newUid } from './asymmetric-support.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
@@ -48,6 +48,8 @@ export const reKey: OperationHandler = {
     const { record: old, state } = await loadManaged(ctx, resolveUid(ctx, req.uid), 'ReKey');
     if (old.objectType !== ObjectType.SymmetricKey) throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), 'Re-key replaces Symmetric Keys (use Re-key Key Pair for key pairs)');
     if (isDestroyed(state)) throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState), 'the key has been destroyed');
+    // The value of a metadata-only key lives elsewhere; a replacement here would not replace it.
+    if (isMetadataOnly(old.attributes)) throw keyValueNotPresent(ctx, old.uid);
     const src = 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) };
     const asked = await newObjectAttributes(ctx, ObjectType.SymmetricKey, src, 'ReKey');
     const offset = offsetOf(req.offset);

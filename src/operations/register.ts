@@ -19,6 +19,10 @@
  * key must allow Unwrap Key and be Active, Deactivated or Compromised. Any other wrapped key (an
  * unknown wrapping key, one that may not unwrap, a MAC/sign method) is stored as given (TC-WRAP-1-14);
  * Get with Key Wrap Type Not Wrapped then gives the wrapping key's refusal.
+ * A metadata-only key (KMIP 1.2+, 1.4 §3.41-3.42, 2.1 §4.27-4.28): a Key Block without Key Value
+ * (Symmetric Key, Private Key, Split Key, Secret Data; in 2.x also Public Key and PGP Key) is stored
+ * with Key Value Present false and the client's Key Value Location as given; no Digest. Operations
+ * that need the value refuse it with Key Value Not Present (operations/support.ts `openBody`).
  *
  * Result Reasons:
  * - Invalid Field (1.x) / Invalid Object Type (2.x): an Object Type this version does not define or
@@ -39,7 +43,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
 import { enumDef } from '../kmip/registry.js';
-import { OBJECT_TAG, parseObject } from '../objects/object-body.js';
+import { KEY_VALUE_ABSENT, OBJECT_TAG, parseObject } from '../objects/object-body.js';
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
@@ -114,6 +118,8 @@ export const register: OperationHandler = {
     }
     checkKeyIdentity(objectType, attrs, 'Register');
     if (parsed.digest) attrs.set('Digest', [parsed.digest]);
+    // Metadata-only (Key Block without Key Value): the server records that the value is absent.
+    if (parsed.metadataOnly) attrs.set('KeyValuePresent', [KEY_VALUE_ABSENT]);
     if (unwrapped) attrs.set(REGISTERED_WRAPPING_KEY, [unwrapped.wrappingData]);
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'Register');

@@ -12,6 +12,7 @@ import { encode } from '../ttlv/encode.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import { effectiveState } from '../objects/lifecycle.js';
+import { isMetadataOnly } from '../objects/object-body.js';
 import { withDerived } from '../objects/server-set.js';
 import { ProtectorError } from '../hsm/key-protector.js';
 import { StoreError } from '../store/object-store.js';
@@ -140,9 +141,22 @@ export async function sealBody(ctx: OperationContext, uid: string, body: Structu
   return { sealedBody: await protector.seal(uid, encode(body)), kekId };
 }
 
-/** Open an object's sealed content. A record that fails authentication is reported, never served. */
-export async function openBody(ctx: OperationContext, record: ObjectRecord): Promise<StructureNode> {
+/** Key Value Not Present (1.2+; Permission Denied at 1.0/1.1, which lack the reason): a metadata-only object. */
+export function keyValueNotPresent(ctx: OperationContext, uid: string): KmipError {
+  const v = ctx.version;
+  const reason = v.major === 1 && v.minor < 2 ? ResultReason.PermissionDenied : ResultReason.KeyValueNotPresent;
+  return new KmipError(reason, `object ${uid} is metadata-only: its key value is not on this server (see its Key Value Location)`);
+}
+
+/**
+ * Open an object's sealed content. A record that fails authentication is reported, never served.
+ * A metadata-only object (Key Value Present false, objects/object-body.ts) has no value to use:
+ * it is refused with Key Value Not Present, unless the caller only serves the content as stored
+ * (`metadataOnly: 'serve'`: Get).
+ */
+export async function openBody(ctx: OperationContext, record: ObjectRecord, opts: { readonly metadataOnly?: 'serve' } = {}): Promise<StructureNode> {
   if (!record.sealedBody || !record.kekId) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${record.uid} has no content (destroyed)`);
+  if (opts.metadataOnly !== 'serve' && isMetadataOnly(record.attributes)) throw keyValueNotPresent(ctx, record.uid);
   let plain: Uint8Array;
   try {
     plain = await ctx.services.protector.open(record.uid, record.sealedBody, record.kekId);
