@@ -37,7 +37,7 @@
  * Which listings show them: `derivedInFullListing`.
  */
 import { createHash } from 'node:crypto';
-import { CryptographicAlgorithm, ObjectType, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, DRBGAlgorithm, ObjectType, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
 import { ProtectionStorageMask } from '../kmip/generated/masks.gen.js';
 import { compareVersions } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
@@ -47,16 +47,34 @@ import { LEASE_POLICY } from '../policy/crypto-policy.js';
 import { keyBlockOfBody } from './key-formats.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from './managed-object.js';
 
+/**
+ * The server's one random number generator, stated here only: keys and random bytes come from
+ * node:crypto, i.e. OpenSSL 3's default (public/private) DRBG — a CTR DRBG over AES-256
+ * (SP 800-90A) — shared by every client. Its fields, in RNG Parameters order.
+ */
+function serverRngFields(): TtlvNode[] {
+  return [
+    { tag: Tag.RNGAlgorithm, type: 'Enumeration', value: RNGAlgorithm.DRBG },
+    { tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: CryptographicAlgorithm.AES },
+    { tag: Tag.CryptographicLength, type: 'Integer', value: 256 },
+  ];
+}
+
 /** The Random Number Generator value of keys this server generates. */
 export function serverRngNode(): StructureNode {
+  return { tag: Tag.RandomNumberGenerator, type: 'Structure', value: serverRngFields() };
+}
+
+/**
+ * The same generator as the RNG Parameters a Query RNGs answers (KMIP 1.3+), with its DRBG
+ * Algorithm (CTR) named as well. The Random Number Generator attribute of keys keeps the three
+ * fields above, as the OASIS cases show it.
+ */
+export function serverRngParameters(): StructureNode {
   return {
-    tag: Tag.RandomNumberGenerator,
+    tag: Tag.RNGParameters,
     type: 'Structure',
-    value: [
-      { tag: Tag.RNGAlgorithm, type: 'Enumeration', value: RNGAlgorithm.DRBG },
-      { tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: CryptographicAlgorithm.AES },
-      { tag: Tag.CryptographicLength, type: 'Integer', value: 256 },
-    ],
+    value: [...serverRngFields(), { tag: Tag.DRBGAlgorithm, type: 'Enumeration', value: DRBGAlgorithm.CTR }],
   };
 }
 

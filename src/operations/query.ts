@@ -2,6 +2,8 @@
  * Query. KMIP 1.4 §4.25, KMIP 2.1 §6.1.40 (Tables 282-284).
  * Operations and object types are read from the same handler table the dispatcher uses,
  * filtered by the request's version, so what is advertised is what is served.
+ * Each Query Function is answered only in the versions that define it (the registry), with what
+ * is true of this server (operations/query-info.ts); one with nothing to state adds nothing.
  * Result Reasons: Invalid Field.
  */
 import { CapabilityInformation } from './capabilities.js';
@@ -12,6 +14,15 @@ import { enumDef, isAvailable } from '../kmip/registry.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { HandlerTable, OperationHandler } from './context.js';
 import { servedIn } from './dispatcher.js';
+import { defaultsInformation, profileInformation, protectionStorageMasks } from './query-info.js';
+import { serverRngParameters } from '../objects/server-set.js';
+import type { KmipVersion } from '../kmip/spec-types.js';
+
+/** Whether Query Function `fn` exists in protocol `v` (the registry's enumeration). */
+function queryFunctionIn(fn: number, v: KmipVersion): boolean {
+  const def = enumDef('QueryFunction')?.values.find((d) => d.value === fn);
+  return def !== undefined && isAvailable(def, v);
+}
 
 const Request = { functions: repeated(Tag.QueryFunction, 'Enumeration') };
 
@@ -47,24 +58,32 @@ export function makeQuery(table: () => HandlerTable): OperationHandler {
     async handle(ctx, node) {
       const req = readPayload(node, Request, { what: 'Query request payload' });
       const fns = new Set(req.functions.map((f) => f.value));
+      const v = ctx.version;
+      // A function is answered only in the versions that define it; any other is ignored.
+      const asks = (fn: QueryFunction) => fns.has(fn) && queryFunctionIn(fn, v);
       const out: TtlvNode[] = [];
-      if (fns.has(QueryFunction.QueryOperations)) {
-        const ops = [...table().keys()].filter((op) => servedIn(table(), op, ctx.version) !== undefined).sort((a, b) => a - b);
+      // Items in the order of the response payload table (2.1 Table 283).
+      if (asks(QueryFunction.QueryOperations)) {
+        const ops = [...table().keys()].filter((op) => servedIn(table(), op, v) !== undefined).sort((a, b) => a - b);
         for (const op of ops) out.push({ tag: Tag.Operation, type: 'Enumeration', value: op });
       }
-      if (fns.has(QueryFunction.QueryObjects)) {
+      if (asks(QueryFunction.QueryObjects)) {
         for (const t of SERVED_OBJECT_TYPES) {
-          if (servesObjectType(t, ctx.version)) out.push({ tag: Tag.ObjectType, type: 'Enumeration', value: t });
+          if (servesObjectType(t, v)) out.push({ tag: Tag.ObjectType, type: 'Enumeration', value: t });
         }
       }
-      if (fns.has(QueryFunction.QueryServerInformation)) {
+      if (asks(QueryFunction.QueryServerInformation)) {
         const info = ctx.services.info;
         out.push({ tag: Tag.VendorIdentification, type: 'TextString', value: `${info.vendor} ${info.product} ${info.version}` });
         out.push({ tag: Tag.ServerInformation, type: 'Structure', value: [] });
       }
-      if (fns.has(QueryFunction.QueryCapabilities) && ctx.version.major * 10 + ctx.version.minor >= 13) {
-        out.push(CapabilityInformation);
-      }
+      // Query Application Namespaces, Extension List / Map, Attestation Types, Validations and
+      // Client Registration Methods: the server has none to state (operations/query-info.ts).
+      if (asks(QueryFunction.QueryRNGs)) out.push(serverRngParameters());
+      if (asks(QueryFunction.QueryProfiles)) out.push(...profileInformation(v));
+      if (asks(QueryFunction.QueryCapabilities)) out.push(CapabilityInformation);
+      if (asks(QueryFunction.QueryDefaultsInformation)) out.push(defaultsInformation());
+      if (asks(QueryFunction.QueryStorageProtectionMasks)) out.push(protectionStorageMasks(ctx.services.resident !== undefined));
       return payload(Tag.ResponsePayload, out);
     },
   };
