@@ -47,7 +47,7 @@ export const OBJECT_TAG: ReadonlyMap<number, number> = new Map([
 ]);
 
 /** Object types whose content is a Key Block (plus, for some, a few fields around it). */
-const KEY_BLOCK_TYPES: ReadonlySet<number> = new Set([
+export const KEY_BLOCK_TYPES: ReadonlySet<number> = new Set([
   ObjectType.SymmetricKey,
   ObjectType.PublicKey,
   ObjectType.PrivateKey,

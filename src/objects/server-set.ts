@@ -37,7 +37,7 @@
  * Which listings show them: `derivedInFullListing`.
  */
 import { createHash } from 'node:crypto';
-import { CryptographicAlgorithm, DRBGAlgorithm, ObjectType, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, DRBGAlgorithm, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
 import { ProtectionStorageMask } from '../kmip/generated/masks.gen.js';
 import { compareVersions } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
@@ -45,6 +45,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { LEASE_POLICY } from '../policy/crypto-policy.js';
 import { keyBlockOfBody } from './key-formats.js';
+import { KEY_BLOCK_TYPES } from './object-body.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from './managed-object.js';
 
 /**
@@ -144,15 +145,6 @@ export const DERIVED_KEYS: ReadonlySet<AttributeKey> = new Set([
   'LeaseTime',
 ]);
 
-const KEY_OBJECT_TYPES: ReadonlySet<number> = new Set([
-  ObjectType.SymmetricKey,
-  ObjectType.PublicKey,
-  ObjectType.PrivateKey,
-  ObjectType.SplitKey,
-  ObjectType.SecretData,
-  ObjectType.PGPKey,
-]);
-
 /** The Short Unique Identifier of `uid` (2.1 §4.56): SHA-256 of the Unique Identifier, 32 bytes. */
 export function shortUniqueIdentifier(uid: string): Uint8Array {
   return createHash('sha256').update(uid, 'utf8').digest();
@@ -176,7 +168,7 @@ export function derivedAttributes(record: Pick<ObjectRecord, 'uid' | 'objectType
   // followers then): Sensitive started False and Extractable True, so neither follower can be True.
   put('AlwaysSensitive', bool(Tag.AlwaysSensitive, false));
   put('NeverExtractable', bool(Tag.NeverExtractable, false));
-  if (KEY_OBJECT_TYPES.has(record.objectType)) put('LeaseTime', { tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds });
+  if (KEY_BLOCK_TYPES.has(record.objectType)) put('LeaseTime', { tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds });
   return out;
 }
 

@@ -4,7 +4,7 @@
  * Replace Existing over the owner's resident key stores the imported key in its place and removes
  * the token object, which nothing refers to any more.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attr, findChild, type KmipClient } from '../../src/client/index.js';
 import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, WrappingMethod } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask as M } from '../../src/kmip/generated/masks.gen.js';
@@ -12,22 +12,15 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { RESIDENT_LABEL_PREFIX } from '../../src/hsm/resident.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import type { TestKms } from '../support/kms.js';
 import { attrs, fails, ok, textOf, uidNode, uidOf, V2_1 } from '../operations/object-kit.js';
-import { createSoftHsmToken } from './softhsm.js';
+import { useHsmTestKms } from './hsm-kms.js';
 
-const token = createSoftHsmToken('kms-resident-import');
-const hsm = { module: token.module, tokenLabel: token.label, pin: token.pin };
 let srv: TestKms;
 let c: KmipClient;
-
-beforeAll(async () => {
-  srv = await startTestKms({ hsm });
-  c = await srv.client();
-});
-afterAll(async () => {
-  await srv?.dispose();
-  token.cleanup();
+const { hsm } = useHsmTestKms('kms-resident-import', (server, client) => {
+  srv = server;
+  c = client;
 });
 
 async function create(extra: TtlvNode[], mask: number = M.Encrypt | M.Decrypt): Promise<string> {

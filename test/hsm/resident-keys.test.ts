@@ -6,7 +6,7 @@
  * Extractable cannot be turned on; Destroy removes the token object; a restart and a KEK
  * rotation keep the key working.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attr } from '../../src/client/index.js';
 import { BlockCipherMode, CryptographicAlgorithm, ObjectType, Operation, PaddingMethod, ResultReason, ValidityIndicator } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask as M, ProtectionStorageMask } from '../../src/kmip/generated/masks.gen.js';
@@ -19,12 +19,14 @@ import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, fails, ok, uidNode, uidOf, V1_4, V2_1 } from '../operations/object-kit.js';
 import { bytesOf, cipherPayload } from '../operations/crypto-kit.js';
-import { createSoftHsmToken } from './softhsm.js';
+import { useHsmTestKms } from './hsm-kms.js';
 
-const token = createSoftHsmToken('kms-resident');
-const hsm = { module: token.module, tokenLabel: token.label, pin: token.pin };
 let srv: TestKms;
 let c: KmipClient;
+const { hsm } = useHsmTestKms('kms-resident', (server, client) => {
+  srv = server;
+  c = client;
+});
 
 async function create(extra: TtlvNode[], alg: number = CryptographicAlgorithm.AES, bits = 256, mask: number = M.Encrypt | M.Decrypt): Promise<string> {
   const uid = uidOf(
@@ -56,15 +58,6 @@ async function storageMask(uid: string): Promise<unknown> {
   const a = p.value.find((n) => n.tag === Tag.Attributes);
   return a?.type === 'Structure' ? a.value.find((n) => n.tag === Tag.ProtectionStorageMask)?.value : undefined;
 }
-
-beforeAll(async () => {
-  srv = await startTestKms({ hsm });
-  c = await srv.client();
-});
-afterAll(async () => {
-  await srv?.dispose();
-  token.cleanup();
-});
 
 describe('HSM-resident keys (hsm.residentKeys = requested)', () => {
   it('Extractable = false makes a sensitive, non-extractable token key; the record holds a reference, no value', async () => {

@@ -7,7 +7,7 @@
  * removes the token object; a restart keeps the key signing; RSA-OAEP Decrypt runs in the HSM.
  */
 import { constants as CC, createHash, createPublicKey, publicEncrypt, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attr, findChild, type KmipClient } from '../../src/client/index.js';
 import { CryptographicAlgorithm, HashingAlgorithm, KeyFormatType, Operation, PaddingMethod, RecommendedCurve, ResultReason, ValidityIndicator } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask as M } from '../../src/kmip/generated/masks.gen.js';
@@ -20,20 +20,13 @@ import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { fails, ok, uidNode, V1_4, V2_1 } from '../operations/object-kit.js';
 import { getKeyBlock, keyPairPayload, materialBytes, pairUids } from '../operations/asymmetric-kit.js';
-import { createSoftHsmToken } from './softhsm.js';
+import { useHsmTestKms } from './hsm-kms.js';
 
-const token = createSoftHsmToken('kms-resident-pairs');
-const hsm = { module: token.module, tokenLabel: token.label, pin: token.pin };
 let srv: TestKms;
 let c: KmipClient;
-
-beforeAll(async () => {
-  srv = await startTestKms({ hsm });
-  c = await srv.client();
-});
-afterAll(async () => {
-  await srv?.dispose();
-  token.cleanup();
+const { hsm } = useHsmTestKms('kms-resident-pairs', (server, client) => {
+  srv = server;
+  c = client;
 });
 
 const rsa2048 = [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)];

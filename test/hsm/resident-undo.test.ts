@@ -3,7 +3,7 @@
  * token object behind; an undone Destroy leaves the token key in place (its destruction waits
  * until the batch stands) and the key works again; a Destroy in a batch that stands removes it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attr, parseResponse, requestMessage, type KmipClient, type ResponseItem } from '../../src/client/index.js';
 import { BatchErrorContinuationOption, BlockCipherMode, CryptographicAlgorithm, ObjectType, Operation, PaddingMethod, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask as M } from '../../src/kmip/generated/masks.gen.js';
@@ -11,23 +11,16 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { RESIDENT_LABEL_PREFIX } from '../../src/hsm/resident.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import type { TestKms } from '../support/kms.js';
 import { attrs, ok, uidNode, uidOf, V2_1 } from '../operations/object-kit.js';
 import { cipherPayload } from '../operations/crypto-kit.js';
-import { createSoftHsmToken } from './softhsm.js';
+import { useHsmTestKms } from './hsm-kms.js';
 
-const token = createSoftHsmToken('kms-undo');
-const hsm = { module: token.module, tokenLabel: token.label, pin: token.pin };
 let srv: TestKms;
 let c: KmipClient;
-
-beforeAll(async () => {
-  srv = await startTestKms({ hsm });
-  c = await srv.client();
-});
-afterAll(async () => {
-  await srv?.dispose();
-  token.cleanup();
+const { hsm } = useHsmTestKms('kms-undo', (server, client) => {
+  srv = server;
+  c = client;
 });
 
 const createResident: readonly TtlvNode[] = [
