@@ -28,7 +28,7 @@ import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
-import { attrs, fails, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
+import { attrs, fails, linksOf, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
 import { cryptoParams, hex, registerKey, toHex, type Params } from './crypto-kit.js';
 
 const { DeriveKey, Encrypt, Decrypt } = CryptographicUsageMask;
@@ -93,20 +93,7 @@ async function derived(v: KmipVersion, d: Derivation): Promise<{ uid: string; by
   return { uid, bytes: toHex((findChild(kv, Tag.KeyMaterial) as { value: Uint8Array }).value) };
 }
 
-async function links(v: KmipVersion, uid: string): Promise<Array<[number, string]>> {
-  const p = await ok(c, v, Operation.GetAttributes, [uidNode(uid)]);
-  const out: Array<[number, string]> = [];
-  const visit = (n: TtlvNode): void => {
-    if (n.type !== 'Structure') return;
-    if (n.tag === Tag.Link || (n.tag === Tag.AttributeValue && findChild(n, Tag.LinkType))) {
-      out.push([(findChild(n, Tag.LinkType) as { value: number }).value, (findChild(n, Tag.LinkedObjectIdentifier) as { value: string }).value]);
-      return;
-    }
-    n.value.forEach(visit);
-  };
-  visit(p);
-  return out;
-}
+const links = (v: KmipVersion, uid: string) => linksOf(c, v, uid);
 
 describe.each([V2_1, V1_4])('Derive Key known answers at %o', (v) => {
   it('Query Operations lists Derive Key (read from the same handler table as the dispatcher)', async () => {

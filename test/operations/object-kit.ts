@@ -14,7 +14,7 @@ import {
   type KmipVersion,
   type ResponseItem,
 } from '../../src/client/index.js';
-import { BatchErrorContinuationOption, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
+import { BatchErrorContinuationOption, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 
@@ -89,4 +89,20 @@ export function containsBytes(hay: Uint8Array, needle: Uint8Array): boolean {
     if (j === needle.length) return true;
   }
   return false;
+}
+
+/** The Links of object `uid` as [Link Type, Linked Object Identifier] pairs, from a Get Attributes (1.x or 2.x form). */
+export async function linksOf(c: KmipClient, v: KmipVersion, uid: string): Promise<Array<[number, string]>> {
+  const p = await ok(c, v, Operation.GetAttributes, [uidNode(uid)]);
+  const out: Array<[number, string]> = [];
+  const visit = (n: TtlvNode): void => {
+    if (n.type !== 'Structure') return;
+    if (n.tag === Tag.Link || (n.tag === Tag.AttributeValue && findChild(n, Tag.LinkType))) {
+      out.push([(findChild(n, Tag.LinkType) as { value: number }).value, (findChild(n, Tag.LinkedObjectIdentifier) as { value: string }).value]);
+      return;
+    }
+    n.value.forEach(visit);
+  };
+  visit(p);
+  return out;
 }

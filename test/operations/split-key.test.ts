@@ -25,7 +25,7 @@ import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
-import { attrs, fails, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
+import { attrs, fails, linksOf, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
 import { bytesOf, cipherPayload, hex, registerKey, toHex } from './crypto-kit.js';
 
 const { Encrypt, Decrypt } = CryptographicUsageMask;
@@ -82,20 +82,7 @@ async function getObject(v: KmipVersion, uid: string): Promise<{ obj: StructureN
 }
 const intOf = (s: StructureNode, tag: number): number | undefined => (findChild(s, tag) as { value: number } | undefined)?.value;
 
-async function links(v: KmipVersion, uid: string): Promise<Array<[number, string]>> {
-  const p = await ok(c, v, Operation.GetAttributes, [uidNode(uid)]);
-  const out: Array<[number, string]> = [];
-  const visit = (n: TtlvNode): void => {
-    if (n.type !== 'Structure') return;
-    if (n.tag === Tag.Link || (n.tag === Tag.AttributeValue && findChild(n, Tag.LinkType))) {
-      out.push([(findChild(n, Tag.LinkType) as { value: number }).value, (findChild(n, Tag.LinkedObjectIdentifier) as { value: string }).value]);
-      return;
-    }
-    n.value.forEach(visit);
-  };
-  visit(p);
-  return out;
-}
+const links = (v: KmipVersion, uid: string) => linksOf(c, v, uid);
 
 /** AES-ECB without padding of one block under `uid` (activated first). */
 async function ecb(v: KmipVersion, uid: string, plain: Uint8Array): Promise<string> {
