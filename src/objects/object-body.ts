@@ -46,6 +46,20 @@ export const OBJECT_TAG: ReadonlyMap<number, number> = new Map([
   [ObjectType.CertificateRequest, Tag.CertificateRequest],
 ]);
 
+const OBJECT_TAGS: ReadonlySet<number> = new Set(OBJECT_TAG.values());
+
+/**
+ * A Register / Import request payload split into the object structures it carries (any of the
+ * Object Type's structures) and the rest, which the operation reads with its schema.
+ */
+export function takeObjects(node: TtlvNode | undefined): { objects: TtlvNode[]; rest: TtlvNode | undefined } {
+  const children = node?.type === 'Structure' ? node.value : [];
+  return {
+    objects: children.filter((c) => OBJECT_TAGS.has(c.tag)),
+    rest: node === undefined ? undefined : { ...node, value: children.filter((c) => !OBJECT_TAGS.has(c.tag)) } as TtlvNode,
+  };
+}
+
 /** Object types whose content is a Key Block (plus, for some, a few fields around it). */
 export const KEY_BLOCK_TYPES: ReadonlySet<number> = new Set([
   ObjectType.SymmetricKey,

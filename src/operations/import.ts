@@ -44,7 +44,7 @@ import { attributeRule, checkMultiple, readAttributes2x } from '../objects/attri
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { applyEvent } from '../objects/lifecycle.js';
 import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
-import { isMetadataOnly, isWrapped, KEY_VALUE_ABSENT, OBJECT_TAG, parseObject } from '../objects/object-body.js';
+import { isMetadataOnly, isWrapped, KEY_VALUE_ABSENT, parseObject, takeObjects } from '../objects/object-body.js';
 import { stampStored } from '../objects/server-set.js';
 import { StoreError } from '../store/object-store.js';
 import { isValidUid } from '../store/record-codec.js';
@@ -58,7 +58,6 @@ import { checkKeyIdentity, checkNamesUnique, uidPayload, withReplaced } from './
 import { servesObjectType } from './query.js';
 import { saveRecords, sealBody } from './support.js';
 
-const objectTags = [...OBJECT_TAG.values()];
 const Request = {
   uid: required(Tag.UniqueIdentifier, 'TextString'),
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -89,10 +88,8 @@ export const importObject: OperationHandler = {
   async handle(ctx, node) {
     const v = ctx.version;
     // The object is any one of the object structures; take it out before the schema check.
-    const children = node?.type === 'Structure' ? node.value : [];
-    const objects = children.filter((c) => objectTags.includes(c.tag));
+    const { objects, rest } = takeObjects(node);
     if (objects.length !== 1) throw new KmipError(ResultReason.InvalidField, `Import carries ${objects.length === 0 ? 'no' : 'more than one'} object`);
-    const rest = node === undefined ? undefined : { ...node, value: children.filter((c) => !objectTags.includes(c.tag)) };
     const req = readPayload(rest, Request, { what: 'Import request payload' });
     const uid = req.uid.value;
     if (!isImportableUid(uid)) throw new KmipError(ResultReason.InvalidField, `the Unique Identifier must be 1-${MAX_IMPORTED_UID_BYTES} bytes of UTF-8 without control characters`);

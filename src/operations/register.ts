@@ -43,7 +43,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
 import { enumDef } from '../kmip/registry.js';
-import { KEY_VALUE_ABSENT, OBJECT_TAG, parseObject } from '../objects/object-body.js';
+import { KEY_VALUE_ABSENT, parseObject, takeObjects } from '../objects/object-body.js';
 import { asymmetricDerived } from '../objects/key-formats.js';
 import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
@@ -51,7 +51,6 @@ import { REGISTERED_WRAPPING_KEY, unwrapBody, withRegisteredForm } from './key-w
 import { servesObjectType } from './query.js';
 import { byVersion, checkKeyIdentity, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
-const objectTags = [...OBJECT_TAG.values()];
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
   templateAttribute: optional(Tag.TemplateAttribute, 'Structure'),
@@ -62,13 +61,6 @@ const Request2x = {
   protectionStorageMasks: optional(Tag.ProtectionStorageMasks, 'Structure'),
 };
 
-/**
- * Keys whose algorithm and length the Register request must state (here or in the Key Block).
- * Not Split Keys: a part of a split secret may be a part of Secret Data, which has neither
- * (Table 171 "Does not apply to Secret Data"; Join Split Key names the type and algorithm formed;
- * test case TC-SJ-3 registers parts with neither). When one is given, the other must be too.
- */
-
 const OBJECT_TYPE_DEFS = new Map((enumDef('ObjectType')?.values ?? []).map((d) => [d.value, d]));
 
 export const register: OperationHandler = {
@@ -77,10 +69,8 @@ export const register: OperationHandler = {
   async handle(ctx, node) {
     const v = ctx.version;
     // The object itself is any one of the object structures; take it out before the schema check.
-    const children = node?.type === 'Structure' ? node.value : [];
-    const objects = children.filter((c) => objectTags.includes(c.tag));
+    const { objects, rest } = takeObjects(node);
     if (objects.length > 1) throw new KmipError(ResultReason.InvalidField, 'Register carries more than one object');
-    const rest = node === undefined ? undefined : { ...node, value: children.filter((c) => !objectTags.includes(c.tag)) };
     const req = is2x(v)
       ? readPayload(rest, Request2x, { what: 'Register request payload' })
       : readPayload(rest, Request1x, { what: 'Register request payload' });
