@@ -241,6 +241,10 @@ describe.each([
         t.bytes(Tag.SignatureData, new Uint8Array(256)),
       ]);
       expect(verify.reason).toBe(NOT_PRESENT);
+      // Certify reads the subject public key's value: refused the same way (the shared openBody guard).
+      const subject = t.struct(Tag.X_509CertificateSubject, [t.bytes(Tag.SubjectDistinguishedName, new Uint8Array([0x30, 0]))]);
+      const certify = await fails(c, v, Operation.Certify, [uidNode(uid), attrs(v, [subject])]);
+      expect(certify.reason).toBe(NOT_PRESENT);
     } else {
       expect((await fails(c, v, Operation.Register, payload)).reason).toBe(ResultReason.InvalidField);
     }
