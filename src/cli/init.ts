@@ -4,7 +4,6 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { assertEmptyFolder, CONFIG_FILE, configFileContent, openKeys } from '../backup/data-folder.js';
 import { BackupError } from '../backup/errors.js';
 import { makeSharedRecipient, recipientFromPem, RECOVERY_FILE, type Recipient, type RecoveryConfig, type ShareFile } from '../backup/recovery.js';
@@ -12,6 +11,7 @@ import { ensureDevCerts } from '../pki/dev-certs.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { failure, HSM_HELP, HSM_OPTIONS, hsmFromFlags } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
+import { parseCli } from './args.js';
 import type { CliIo, Command } from './main.js';
 
 const HELP = `Usage: kms init --data-dir DIR [--hsm-…] (--recovery-key PEM... | --shares N --threshold M --shares-out DIR2)
@@ -66,12 +66,7 @@ export const initCommand: Command = {
   summary: 'create a data folder: key backend, backup recovery keys or shares, certificates',
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const { values } = parseCli(argv, OPTIONS, { positionals: false });
     if (values['data-dir'] === undefined) throw new UsageError('--data-dir DIR is required');
     const dir = resolve(values['data-dir']);
     const hsm = hsmFromFlags(values);

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/config.js';
+import { cliConfig, parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import {
   enumFromUserText,
@@ -116,14 +116,7 @@ async function openSource(values: Values): Promise<KeySource> {
     return KmipSource.connect({ host, port, ...files, ...(values.servername !== undefined ? { servername: values.servername } : {}) });
   }
   if (remote.length > 0) throw new UsageError(`--${remote[0]} needs --server`);
-  let dataDir: string;
-  try {
-    dataDir = loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: values.config } }).dataDir;
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(e.message);
-    throw e;
-  }
-  return FolderSource.open(dataDir);
+  return FolderSource.open(cliConfig(values).dataDir);
 }
 
 const COLUMNS: readonly { head: string; get: (k: KeySummary) => string }[] = [
@@ -224,12 +217,7 @@ export const keysCommand: Command = {
   summary: 'list and show managed objects (a stopped data folder, or a server over KMIP)',
   help: HELP,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCli(argv, OPTIONS);
     return run(parsed.values, parsed.positionals, io);
   },
 };

@@ -3,10 +3,10 @@
  * server with its own key backend (src/backup/restore.ts).
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { restoreBackup } from '../backup/restore.js';
 import { CREDENTIAL_HELP, CREDENTIAL_OPTIONS, credentialFromFlags, failure, HSM_HELP, HSM_OPTIONS, hsmFromFlags, progressPrinter } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
+import { parseCli } from './args.js';
 import type { CliIo, Command } from './main.js';
 
 export function hsmResidentWarning(n: number): string {
@@ -47,12 +47,7 @@ export const restoreCommand: Command = {
   summary: 'restore a backup into an empty data folder, rewrapping every key',
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const { values } = parseCli(argv, OPTIONS, { positionals: false });
     if (values.in === undefined) throw new UsageError('--in FILE is required');
     if (values['data-dir'] === undefined) throw new UsageError('--data-dir DIR is required');
     const hsm = hsmFromFlags(values);
