@@ -41,7 +41,7 @@ import { issueCertificate, KeyUsageBit } from '../pki/x509-issue.js';
 import { derValue, readCertificate, readName, readRequest, SHORT_NAME_OIDS, UnsupportedRequestType, X509Error, type CertificateFacts, type RequestFacts } from '../pki/x509-read.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { OperationContext } from './context.js';
-import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
+import { byVersion, is2x, isDestroyed, loadManaged, newObjectAttributes } from './object-support.js';
 import { openBody, type LoadedObject } from './support.js';
 import { openKey } from './asymmetric-support.js';
 
@@ -246,6 +246,24 @@ function itemKey(ctx: OperationContext, n: TtlvNode): string | undefined {
   if (n.tag === Tag.X_509CertificateSubject) return 'X_509CertificateSubject';
   for (const k of Object.keys(SUBJECT_KEYS_2X)) if (n.tag === Tag[k as keyof typeof Tag]) return k;
   return undefined;
+}
+
+/**
+ * What Certify and Re-certify read alike from their request: a Certificate Request needs its
+ * type (Invalid Field); the attribute set (2.x Attributes / 1.x Template-Attribute) split into the
+ * subject it names and the new certificate's other attributes, checked as a new Certificate's.
+ */
+export async function certificateRequestAttributes(
+  ctx: OperationContext,
+  req: { readonly request?: unknown; readonly requestType?: unknown; readonly attributes?: TtlvNode; readonly templateAttribute?: TtlvNode },
+  operation: 'Certify' | 'ReCertify',
+): Promise<{ attributes: Map<AttributeKey, TtlvNode[]>; subject?: Uint8Array }> {
+  if (req.request !== undefined && req.requestType === undefined) throw new KmipError(ResultReason.InvalidField, 'Certificate Request Type is required with a Certificate Request');
+  const split = splitSubject(ctx, 'attributes' in req ? req.attributes : req.templateAttribute);
+  const rest = split.rest && (is2x(ctx.version) ? { attributes: split.rest } : { templateAttribute: split.rest });
+  const attributes = await newObjectAttributes(ctx, ObjectType.Certificate, rest ?? {}, operation);
+  checkCertificateType(ctx, attributes);
+  return { attributes, ...(split.subject && { subject: split.subject }) };
 }
 
 /**

@@ -31,14 +31,14 @@ import type { RequestFacts } from '../pki/x509-read.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
-import { checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, uidPayload } from './object-support.js';
+import { checkNamesUnique, is2x, isDestroyed, loadManaged, uidPayload } from './object-support.js';
 import { resolveUid, touched } from './support.js';
 import { addLink, commitAll, linkNode, newRecord, newUid, openKey } from './asymmetric-support.js';
 import {
   badCsr,
   caIssuer,
   cannotCertify,
-  checkCertificateType,
+  certificateRequestAttributes,
   DEFAULT_VALIDITY_SECONDS,
   fallbackSubject,
   issue,
@@ -46,7 +46,6 @@ import {
   parseRequest,
   publicKeyUsage,
   selfIssuer,
-  splitSubject,
   spkiOf,
   storedRequest,
   validity,
@@ -73,11 +72,7 @@ export const certify: OperationHandler = {
   async handle(ctx, node) {
     const v = ctx.version;
     const req = is2x(v) ? readPayload(node, Request2x, { what: 'Certify request payload' }) : readPayload(node, Request1x, { what: 'Certify request payload' });
-    if (req.request !== undefined && req.requestType === undefined) throw new KmipError(ResultReason.InvalidField, 'Certificate Request Type is required with a Certificate Request');
-    const set = 'attributes' in req ? req.attributes : req.templateAttribute;
-    const split = splitSubject(ctx, set);
-    const attrs = await newObjectAttributes(ctx, ObjectType.Certificate, is2x(v) ? { ...(split.rest && { attributes: split.rest }) } : { ...(split.rest && { templateAttribute: split.rest }) }, 'Certify');
-    checkCertificateType(ctx, attrs);
+    const { attributes: attrs, subject: named } = await certificateRequestAttributes(ctx, req, 'Certify');
 
     // What is certified: a public key (uid or ID Placeholder) and/or a certificate request.
     let pub: ObjectRecord | undefined;
@@ -98,7 +93,7 @@ export const certify: OperationHandler = {
     const pubSpki = pub ? spkiOf(await openKey(ctx, pub, ResultReason.PermissionDenied)) : undefined;
     if (request && pubSpki && !Buffer.from(request.spki).equals(Buffer.from(pubSpki))) throw badCsr(ctx, 'the Certificate Request is for another public key');
     const spki = request?.spki ?? pubSpki!;
-    const subject = request?.subject.der ?? split.subject ?? fallbackSubject(pub!);
+    const subject = request?.subject.der ?? named ?? fallbackSubject(pub!);
 
     const caUid = linkedUid(attrs, LinkType.CertificateLink);
     const issuer = caUid !== undefined ? await caIssuer(ctx, caUid, 'Certify') : pub ? await selfIssuer(ctx, pub, subject, spki, 'Certify') : undefined;

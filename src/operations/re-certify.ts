@@ -32,7 +32,7 @@ import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import type { RequestFacts } from '../pki/x509-read.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
-import { checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, uidPayload } from './object-support.js';
+import { checkNamesUnique, is2x, isDestroyed, loadManaged, uidPayload } from './object-support.js';
 import { resolveUid, touched } from './support.js';
 import { addLink, commitAll, linkNode, newRecord, newUid } from './asymmetric-support.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
@@ -40,13 +40,12 @@ import {
   badCsr,
   caIssuer,
   cannotCertify,
-  checkCertificateType,
+  certificateRequestAttributes,
   issue,
   linkedUid,
   parseRequest,
   publicKeyUsage,
   selfIssuer,
-  splitSubject,
   storedCertificate,
   storedRequest,
   validity,
@@ -76,16 +75,14 @@ export const reCertify: OperationHandler = {
   async handle(ctx, node) {
     const v = ctx.version;
     const req = is2x(v) ? readPayload(node, Request2x, { what: 'Re-certify request payload' }) : readPayload(node, Request1x, { what: 'Re-certify request payload' });
+    // Checked before the object is loaded, as Certify does (certificateRequestAttributes checks it too).
     if (req.request !== undefined && req.requestType === undefined) throw new KmipError(ResultReason.InvalidField, 'Certificate Request Type is required with a Certificate Request');
     const old = await loadManaged(ctx, resolveUid(ctx, req.uid), 'ReCertify');
     if (old.record.objectType !== ObjectType.Certificate) throw wrongType(ctx, `object ${old.record.uid} is not a Certificate`);
     if (isDestroyed(old.state)) throw cannotCertify(`certificate ${old.record.uid} is destroyed`);
     const oldCert = await storedCertificate(ctx, old.record);
 
-    const set = 'attributes' in req ? req.attributes : req.templateAttribute;
-    const split = splitSubject(ctx, set);
-    const asked = await newObjectAttributes(ctx, ObjectType.Certificate, is2x(v) ? { ...(split.rest && { attributes: split.rest }) } : { ...(split.rest && { templateAttribute: split.rest }) }, 'ReCertify');
-    checkCertificateType(ctx, asked);
+    const { attributes: asked, subject: named } = await certificateRequestAttributes(ctx, req, 'ReCertify');
     const offset = offsetOf(req.offset);
     if (offset !== undefined && (asked.has('ActivationDate') || asked.has('DeactivationDate'))) {
       throw new KmipError(ResultReason.InvalidMessage, 'an Offset may not be given together with an Activation or Deactivation Date');
@@ -103,7 +100,7 @@ export const reCertify: OperationHandler = {
 
     const pubUid = linkedUid(old.record.attributes, LinkType.PublicKeyLink);
     const pub: ObjectRecord | undefined = pubUid !== undefined ? (await loadManaged(ctx, pubUid, 'ReCertify')).record : undefined;
-    const subject = request?.subject.der ?? split.subject ?? oldCert.subject.der;
+    const subject = request?.subject.der ?? named ?? oldCert.subject.der;
     const caUid = linkedUid(asked, LinkType.CertificateLink) ?? linkedUid(old.record.attributes, LinkType.CertificateLink);
     const selfIssued = Buffer.from(oldCert.issuer.der).equals(Buffer.from(oldCert.subject.der));
     const issuer =
