@@ -47,6 +47,8 @@ Selection (repeatable; default: every case of every version and set):
 
 Target:
   --host H --port N  a running server instead of an embedded one (cases then share its data)
+  --https-port N     the running server's HTTPS port, for the MSGENC-HTTPS/XML/JSON cases
+                     (KMIP over HTTPS); embedded servers open one for those cases
   --servername NAME  name to verify the server certificate against (default: the host)
   --certs DIR        ca.pem, client.pem, client.key (and server.pem/.key when embedded);
                      default certs/dev (made if missing)
@@ -97,6 +99,7 @@ export async function runConformance(argv: string[], io: Io): Promise<number> {
         host: { type: 'string' },
         port: { type: 'string' },
         servername: { type: 'string' },
+        'https-port': { type: 'string' },
         certs: { type: 'string' },
         testcases: { type: 'string' },
         concurrency: { type: 'string' },
@@ -135,7 +138,14 @@ export async function runConformance(argv: string[], io: Io): Promise<number> {
   certsDir = resolve(certsDir);
   const target: Target =
     values.host !== undefined
-      ? { kind: 'remote', host: values.host, port: int(values.port, '--port', 5696), certsDir, ...(values.servername && { servername: values.servername }) }
+      ? {
+          kind: 'remote',
+          host: values.host,
+          port: int(values.port, '--port', 5696),
+          certsDir,
+          ...(values.servername && { servername: values.servername }),
+          ...(values['https-port'] !== undefined && { httpsPort: int(values['https-port'], '--https-port', 5697) }),
+        }
       : { kind: 'embedded', certsDir };
 
   const bar = progress(io.stderr);

@@ -27,12 +27,6 @@ const CRYPTO_OPERATIONS = new Set([
   'PKCS_11',
 ]);
 
-export const TRANSPORT_PROFILES: Readonly<Record<string, string>> = {
-  'MSGENC-HTTPS': 'MSGENC-HTTPS needs the HTTPS transport (a later capability)',
-  'MSGENC-JSON': 'MSGENC-JSON needs the JSON message encoding over HTTPS (a later capability)',
-  'MSGENC-XML': 'MSGENC-XML needs the XML message encoding over HTTPS (a later capability)',
-};
-
 function clip(s: string, n = 110): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > n ? one.slice(0, n) + '…' : one;
@@ -69,8 +63,6 @@ function fromStep(f: StepFailure): string {
 }
 
 export function suggestReason(r: CaseResult): string {
-  const transport = TRANSPORT_PROFILES[r.file.profile];
-  if (transport) return transport;
   if (r.status === 'invalid') return `file defect: ${clip(r.note ?? 'invalid', 150)}`;
   // Prefer a step that shows more than the correlation-value echo.
   const f = r.failures.find((x) => x.error || x.diffs.some((d) => !isCorrelationEcho(d.path))) ?? r.failures[0];

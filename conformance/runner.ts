@@ -6,7 +6,8 @@
  * removed afterwards, so no case sees another's objects. Or, with `target.kind = 'remote'`,
  * against a running server (cases then share its data; Locate-style cases may see objects
  * left by others). Requests go over mutual TLS as binary TTLV, one connection per case, in
- * file order; each response is compared with compare.ts.
+ * file order; each response is compared with compare.ts. The message-encoding cases
+ * (MSGENC-HTTPS/XML/JSON) go over KMIP over HTTPS instead, in TTLV, XML or JSON.
  *
  * Robustness: every exchange has a step timeout (the client closes a connection that stalls)
  * and every case a case timeout; a hung step fails its case with a clear message and the run
@@ -16,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { KmipClient } from '../src/client/index.js';
+import { KmipClient, KmipHttpsClient, type KmipEncoding } from '../src/client/index.js';
 import { DEFAULT_CONFIG, type KmsConfig } from '../src/config/config.js';
 import { startKms, SERVED_VERSIONS, type RunningKms } from '../src/server/bootstrap.js';
 import { enumValueName, tagFromName } from '../src/kmip/registry.js';
@@ -25,7 +26,6 @@ import type { TtlvNode } from '../src/ttlv/node.js';
 import { BindError, Bindings, loadCase, type ExpNode, type LoadedCase } from './bind.js';
 import { prerequisiteOf, type CaseFile } from './cases.js';
 import { compareMessage, type Diff, type RuleName } from './compare.js';
-import { TRANSPORT_PROFILES } from './reasons.js';
 
 export type CaseStatus = 'pass' | 'fail' | 'na' | 'invalid';
 
@@ -61,7 +61,17 @@ export interface CaseResult {
 
 export type Target =
   | { readonly kind: 'embedded'; readonly certsDir: string }
-  | { readonly kind: 'remote'; readonly host: string; readonly port: number; readonly certsDir: string; readonly servername?: string };
+  | { readonly kind: 'remote'; readonly host: string; readonly port: number; readonly certsDir: string; readonly servername?: string; readonly httpsPort?: number };
+
+/**
+ * The message-encoding profiles and the encoding their cases are replayed in, over KMIP over
+ * HTTPS (POST /kmip on the server's HTTPS listener); every other case goes over the KMIP port.
+ */
+export const HTTPS_PROFILES: Readonly<Record<string, KmipEncoding>> = {
+  'MSGENC-HTTPS': 'ttlv',
+  'MSGENC-XML': 'xml',
+  'MSGENC-JSON': 'json',
+};
 
 export interface RunOptions {
   readonly target: Target;
@@ -160,7 +170,7 @@ function pairs(messages: readonly ExpNode[]): Pair[] {
 }
 
 interface Conn {
-  readonly client: KmipClient;
+  readonly client: { send(request: TtlvNode): Promise<TtlvNode> };
   close(): Promise<void>;
 }
 
@@ -172,7 +182,7 @@ function tlsFiles(certsDir: string) {
   };
 }
 
-async function openEmbedded(certsDir: string, timeoutMs: number): Promise<Conn> {
+async function openEmbedded(certsDir: string, timeoutMs: number, encoding?: KmipEncoding): Promise<Conn> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kms-conformance-'));
   let kms: RunningKms | undefined;
   try {
@@ -184,9 +194,13 @@ async function openEmbedded(certsDir: string, timeoutMs: number): Promise<Conn> 
       cert: join(certsDir, 'server.pem'),
       key: join(certsDir, 'server.key'),
       ca: join(certsDir, 'ca.pem'),
+      ...(encoding !== undefined && { httpsPort: 'ephemeral' as const }),
     };
     kms = await startKms(config, { log: pino({ level: process.env.KMS_CONFORMANCE_LOG ?? 'silent' }) });
-    const client = await KmipClient.connect({ host: '127.0.0.1', port: kms.address.port, servername: 'localhost', ...tlsFiles(certsDir), timeoutMs });
+    const client =
+      encoding !== undefined
+        ? new KmipHttpsClient({ host: '127.0.0.1', port: kms.httpsAddress!.port, servername: 'localhost', ...tlsFiles(certsDir), timeoutMs, encoding })
+        : await KmipClient.connect({ host: '127.0.0.1', port: kms.address.port, servername: 'localhost', ...tlsFiles(certsDir), timeoutMs });
     const running = kms;
     return {
       client,
@@ -203,7 +217,12 @@ async function openEmbedded(certsDir: string, timeoutMs: number): Promise<Conn> 
   }
 }
 
-async function openRemote(t: Extract<Target, { kind: 'remote' }>, timeoutMs: number): Promise<Conn> {
+async function openRemote(t: Extract<Target, { kind: 'remote' }>, timeoutMs: number, encoding?: KmipEncoding): Promise<Conn> {
+  if (encoding !== undefined) {
+    if (t.httpsPort === undefined) throw new Error('this case goes over KMIP over HTTPS: give the server\'s HTTPS port (--https-port)');
+    const https = new KmipHttpsClient({ host: t.host, port: t.httpsPort, servername: t.servername ?? t.host, ...tlsFiles(t.certsDir), timeoutMs, encoding });
+    return { client: https, close: () => https.close() };
+  }
   const client = await KmipClient.connect({ host: t.host, port: t.port, servername: t.servername ?? t.host, ...tlsFiles(t.certsDir), timeoutMs });
   return { client, close: () => client.close().catch(() => undefined) };
 }
@@ -348,7 +367,8 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
     }
   };
   const body = async (): Promise<void> => {
-    conn = opts.target.kind === 'embedded' ? await openEmbedded(opts.target.certsDir, stepTimeoutMs) : await openRemote(opts.target, stepTimeoutMs);
+    const encoding = HTTPS_PROFILES[file.profile];
+    conn = opts.target.kind === 'embedded' ? await openEmbedded(opts.target.certsDir, stepTimeoutMs, encoding) : await openRemote(opts.target, stepTimeoutMs, encoding);
     if (before) {
       // The case continues from the state its prerequisite leaves: replay that one first, on
       // the same server, and count it against this case only if it does not pass.
@@ -372,8 +392,6 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
     const c = conn as Conn | undefined;
     if (c) await withTimeout(c.close(), 10_000, 'closing the server').catch(() => undefined);
   }
-  const transport = TRANSPORT_PROFILES[file.profile];
-  if (transport) failures.unshift({ step: 0, operation: '(transport)', error: `${transport}; the runner replayed it over binary TTLV only`, diffs: [] });
   return done({
     status: failures.length === 0 ? 'pass' : 'fail',
     ...(before && { prerequisite: before.id }),

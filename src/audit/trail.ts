@@ -34,6 +34,8 @@ export class AuditTrail {
   private lastCheckpointSeq = 0;
   private checkpointing: Promise<void> | undefined;
   private closed = false;
+  /** The last failed audit write, cleared by the next one that succeeds (readiness, src/http/health.ts). */
+  lastFailure: { readonly at: number; readonly message: string } | undefined;
 
   constructor(private readonly opts: AuditTrailOptions) {
     this.checkpointEvery = Math.max(1, Math.floor(opts.checkpointEvery ?? 1000));
@@ -51,6 +53,7 @@ export class AuditTrail {
 
   /** Call after a commit that carried `events` succeeded. */
   committed(events: readonly AuditEvent[]): void {
+    this.lastFailure = undefined;
     if (this.opts.logRecords) for (const e of events) this.opts.log.info({ audit: e }, 'audit');
     this.maybeCheckpoint();
   }
@@ -69,6 +72,7 @@ export class AuditTrail {
 
   /** Log a failed audit write (the caller fails the request). */
   failed(e: unknown): void {
+    this.lastFailure = { at: Date.now(), message: e instanceof Error ? e.message : String(e) };
     this.opts.log.error({ err: e }, 'AUDIT LOG UNAVAILABLE: a record could not be written; the request is refused');
   }
 

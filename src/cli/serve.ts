@@ -1,7 +1,7 @@
 /** `kms serve`: run the KMIP server until SIGTERM/SIGINT, then stop cleanly and exit 0. */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { startKms } from '../server/bootstrap.js';
+import { makeLogOutput, startKms } from '../server/bootstrap.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
 
@@ -12,6 +12,9 @@ Run the KMIP server: binary TTLV over mutual TLS.
 Options (each also settable by the environment variable shown, or in the config file):
   --host HOST        address to listen on (KMS_HOST; default 127.0.0.1; 0.0.0.0 for all)
   --port PORT        TCP port (KMS_PORT; default 5696)
+  --https-port PORT  HTTPS port: KMIP over HTTPS (POST /kmip, TTLV/XML/JSON), /livez,
+                     /readyz, /version, /metrics (KMS_HTTPS_PORT; default 5697, any free
+                     port when --port is 0; 0 turns it off). See docs/http.md.
   --data-dir DIR     data folder: database, master key, development certificates
                      (KMS_DATA_DIR; default ./kms-data)
   --cert FILE        server certificate, PEM (KMS_CERT)
@@ -24,12 +27,16 @@ Options (each also settable by the environment variable shown, or in the config 
                      (KMS_IDENTITY)
   --log-level LEVEL  fatal, error, warn, info (default), debug, trace (KMS_LOG_LEVEL)
   --log-format FMT   json (default) or pretty (KMS_LOG_FORMAT)
+  --log-file FILE    write the log (JSON) to FILE instead of stdout, reopened on SIGHUP
+                     (KMS_LOG_FILE)
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
                      maxItems, maxPipelined}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
-                     maxSessions, kekLabel}
+                     maxSessions, kekLabel}, httpsPort, logFile,
+                     metrics {access: loopback | token | mtls, tokenFile, identities}
+                     (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE)
 
 Key protection: by default a software master key in DIR/master.key (not an HSM).
 With an hsm section (config file or KMS_HSM_* variables) key material is sealed
@@ -56,7 +63,7 @@ export const serveCommand: Command = {
       ({ values } = parseArgs({
         args: argv,
         options: Object.fromEntries(
-          ['host', 'port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'config'].map((k) => [k, { type: 'string' as const }]),
+          ['host', 'port', 'https-port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config'].map((k) => [k, { type: 'string' as const }]),
         ),
       }) as { values: Record<string, string | undefined> });
     } catch (e) {
@@ -69,6 +76,8 @@ export const serveCommand: Command = {
         flags: {
           host: values.host,
           port: values.port,
+          httpsPort: values['https-port'],
+          logFile: values['log-file'],
           dataDir: values['data-dir'],
           cert: values.cert,
           key: values.key,
@@ -96,12 +105,15 @@ export const serveCommand: Command = {
     };
     const onTerm = () => onSignal('SIGTERM');
     const onInt = () => onSignal('SIGINT');
+    const output = makeLogOutput(config);
+    const onHup = () => output.reopen?.();
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
     try {
       let kms;
       try {
-        kms = await startKms(config);
+        kms = await startKms(config, { log: output.log });
       } catch (e) {
         io.stderr.write(`kms serve: cannot start: ${(e as Error).message}\n`);
         return ExitCode.Io;
@@ -112,6 +124,8 @@ export const serveCommand: Command = {
     } finally {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
+      output.log.flush();
     }
     return ExitCode.Ok;
   },

@@ -9,17 +9,22 @@ export type KmipClientErrorCode =
   | 'CLOSED' // the connection is closed (by us, by the peer, or after an earlier failure)
   | 'NETWORK' // a socket error after the connection was established
   | 'PROTOCOL' // the peer broke the one-request-one-response framing (e.g. unsolicited data)
-  | 'BAD_RESPONSE'; // a response that decodes as TTLV but is not a well-formed KMIP response
+  | 'BAD_RESPONSE' // a response that decodes as TTLV but is not a well-formed KMIP response
+  | 'HTTP'; // KMIP over HTTPS: the server answered with an HTTP status other than 200 (`status`)
 
 export class KmipClientError extends Error {
   override readonly name = 'KmipClientError';
   constructor(
     readonly code: KmipClientErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; status?: number },
   ) {
     super(message, options);
+    if (options?.status !== undefined) this.status = options.status;
   }
+
+  /** For code HTTP: the HTTP status the server answered with. */
+  readonly status?: number;
 }
 
 /** A batch item whose Result Status is not Success (see `expectSuccess`). */

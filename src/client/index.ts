@@ -3,6 +3,8 @@
  * checked response parser. TTLV trees and the codec come from `../ttlv`.
  */
 export { KmipClient, DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES, type KmipClientOptions } from './client.js';
+export { KmipHttpsClient, type KmipHttpsClientOptions, type HttpReply } from './https-client.js';
+export type { KmipEncoding } from '../http/encodings.js';
 export { KmipClientError, KmipResultError, type KmipClientErrorCode } from './errors.js';
 export {
   versionAtLeast,

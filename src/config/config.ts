@@ -33,7 +33,52 @@ export interface KmsConfig {
   readonly keyCache?: KeyCacheConfig;
   /** Allowed algorithms and sizes (src/policy/crypto-policy.ts, CryptoPolicyConfig); safe defaults. */
   readonly cryptoPolicy?: CryptoPolicyConfig;
+  /**
+   * The HTTPS listener (src/http): KMIP over HTTPS, health, metrics. Absent or 0: off;
+   * 'ephemeral': any free port. loadConfig sets 5697 unless given (ephemeral when `port` is 0).
+   */
+  readonly httpsPort?: number | 'ephemeral';
+  /** Who may read GET /metrics on the HTTPS listener (default: loopback clients only). */
+  readonly metrics?: MetricsConfig;
+  /** Also write the log to this file (appended; reopened on SIGHUP for log rotation). */
+  readonly logFile?: string;
 }
+
+/** The `metrics` section. */
+export interface MetricsConfig {
+  /** loopback (default), token (Authorization: Bearer, token read from tokenFile) or mtls (client certificate identity in `identities`). */
+  readonly access?: 'loopback' | 'token' | 'mtls';
+  /** File holding the bearer token (access token). */
+  readonly tokenFile?: string;
+  /** Client identities allowed under access mtls (default: access.administrators). */
+  readonly identities?: readonly string[];
+}
+
+export const DEFAULT_HTTPS_PORT = 5697;
+
+function parseMetrics(v: unknown, from: string, into: Mutable = {}): MetricsConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: metrics must be an object`);
+  const out: Mutable = { ...into };
+  for (const [k, val] of Object.entries(v as Mutable)) {
+    if (k === 'access') {
+      if (val !== 'loopback' && val !== 'token' && val !== 'mtls') throw new ConfigError(`${from}: metrics.access must be one of loopback, token, mtls`);
+    } else if (k === 'tokenFile') {
+      if (typeof val !== 'string' || val === '') throw new ConfigError(`${from}: metrics.tokenFile must be a file name`);
+    } else if (k === 'identities') {
+      if (!Array.isArray(val) || !val.every((x) => typeof x === 'string')) throw new ConfigError(`${from}: metrics.identities must be a list of client identities`);
+    } else {
+      throw new ConfigError(`${from}: unknown key metrics.${k}`);
+    }
+    out[k] = val;
+  }
+  return out as MetricsConfig;
+}
+
+/** Environment variables for the metrics section. */
+export const METRICS_ENV_KEYS: Readonly<Record<string, keyof MetricsConfig>> = {
+  KMS_METRICS_ACCESS: 'access',
+  KMS_METRICS_TOKEN_FILE: 'tokenFile',
+};
 
 function parseCryptoPolicy(v: unknown, from: string, into: Mutable = {}): CryptoPolicyConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: cryptoPolicy must be an object`);
@@ -151,6 +196,8 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   KMS_IDENTITY: 'identity',
   KMS_LOG_LEVEL: 'logLevel',
   KMS_LOG_FORMAT: 'logFormat',
+  KMS_LOG_FILE: 'logFile',
+  KMS_HTTPS_PORT: 'httpsPort',
   KMS_MAX_CONNECTIONS: 'limits.maxConnections',
   KMS_HANDSHAKE_TIMEOUT_MS: 'limits.handshakeTimeoutMs',
   KMS_IDLE_TIMEOUT_MS: 'limits.idleTimeoutMs',
@@ -223,11 +270,11 @@ function setPath(target: Mutable, path: string, raw: unknown, from: string): voi
   const key = parts[parts.length - 1]!;
   const current = obj[key] ?? (DEFAULT_CONFIG as unknown as Mutable)[key];
   let value: unknown = raw;
-  const numeric = path.startsWith('limits.') || path === 'port';
+  const numeric = path.startsWith('limits.') || path === 'port' || path === 'httpsPort';
   if (numeric) {
     value = typeof raw === 'string' ? Number(raw) : raw;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ConfigError(`${from}: ${path} must be a non-negative integer`);
-  } else if (typeof value !== 'string' && current !== undefined && typeof current === 'string') {
+  } else if (typeof value !== 'string' && ((current !== undefined && typeof current === 'string') || path === 'logFile')) {
     throw new ConfigError(`${from}: ${path} must be a string`);
   }
   const allowed = ENUMS[path];
@@ -258,9 +305,11 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.keyCache = parseKeyCache(v, file);
     } else if (k === 'cryptoPolicy') {
       cfg.cryptoPolicy = parseCryptoPolicy(v, file);
+    } else if (k === 'metrics') {
+      cfg.metrics = parseMetrics(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
-    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca') {
+    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca' || k === 'httpsPort' || k === 'logFile') {
       setPath(cfg, k, v, file);
     } else {
       throw new ConfigError(`${file}: unknown key ${k}`);
@@ -319,6 +368,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.cryptoPolicy = parseCryptoPolicy({ [key]: v }, `environment ${name}`, cfg.cryptoPolicy as Mutable | undefined);
   }
+  for (const [name, key] of Object.entries(METRICS_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.metrics = parseMetrics({ [key]: v }, `environment ${name}`, cfg.metrics as Mutable | undefined);
+  }
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;
     setPath(cfg, key, v, `--${key}`);
@@ -327,5 +380,9 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   const tls = [out.cert, out.key, out.ca].filter((x) => x !== undefined).length;
   if (tls !== 0 && tls !== 3) throw new ConfigError('give all of cert, key and ca, or none (development certificates are then made in the data folder)');
   if (out.port > 65535) throw new ConfigError('port must be at most 65535');
-  return { ...out, dataDir: resolve(out.dataDir) };
+  if (typeof out.httpsPort === 'number' && out.httpsPort > 65535) throw new ConfigError('httpsPort must be at most 65535');
+  if (out.metrics?.access === 'token' && !out.metrics.tokenFile) throw new ConfigError('metrics.access token needs metrics.tokenFile (KMS_METRICS_TOKEN_FILE)');
+  // The HTTPS listener is on by default; beside an ephemeral KMIP port (tests) it takes one too.
+  const httpsPort = out.httpsPort ?? (out.port === 0 ? 'ephemeral' : DEFAULT_HTTPS_PORT);
+  return { ...out, httpsPort, dataDir: resolve(out.dataDir) };
 }

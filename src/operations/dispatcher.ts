@@ -101,10 +101,12 @@ export interface Correlation {
  * Make the request's audit records durable, then hand back `result`; when they cannot be
  * written, `unavailable` (every item General Failure) instead.
  */
-async function audited(audit: RequestAudit | undefined, result: DispatchResult, unavailable: () => TtlvNode): Promise<DispatchResult> {
+async function audited(audit: RequestAudit | undefined, result: DispatchResult, unavailable: () => TtlvNode, metrics?: ServerServices['metrics']): Promise<DispatchResult> {
   if (!audit) return result;
   try {
+    const t0 = performance.now();
     await audit.flush();
+    metrics?.auditAppended((performance.now() - t0) / 1000);
     return result;
   } catch {
     // AuditTrail logged the cause.
@@ -112,7 +114,23 @@ async function audited(audit: RequestAudit | undefined, result: DispatchResult, 
   }
 }
 
+/** Answer one request message (any transport); with metrics on, its items and time are counted. */
 export async function dispatch(
+  services: ServerServices,
+  handlers: HandlerTable,
+  principal: Principal,
+  requestNode: TtlvNode,
+  correlation: Correlation,
+): Promise<DispatchResult> {
+  const metrics = services.metrics;
+  if (!metrics) return dispatchMessage(services, handlers, principal, requestNode, correlation);
+  const t0 = performance.now();
+  const result = await dispatchMessage(services, handlers, principal, requestNode, correlation);
+  metrics.observeExchange(result.response, (performance.now() - t0) / 1000);
+  return result;
+}
+
+async function dispatchMessage(
   services: ServerServices,
   handlers: HandlerTable,
   principal: Principal,
@@ -129,8 +147,11 @@ export async function dispatch(
     const v = peekVersion(requestNode);
     const audit = services.audit && new RequestAudit(services.audit, { ...who, kmip: v && `${v.major}.${v.minor}` }, services.clock);
     audit?.refused([failure(reason, message)]);
-    return audited(audit, { response: messageFailure(services, v, reason, message), closeAfter: true }, () =>
-      messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE),
+    return audited(
+      audit,
+      { response: messageFailure(services, v, reason, message), closeAfter: true },
+      () => messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE),
+      services.metrics,
     );
   }
   const { header } = req;
@@ -141,7 +162,7 @@ export async function dispatch(
   const auditUnavailable = () => respond(req.items.map((it) => failure(ResultReason.GeneralFailure, AUDIT_UNAVAILABLE, it.operation, it.uniqueBatchItemId)));
   const refuse = (items: ResponseItem[]): Promise<DispatchResult> => {
     audit?.refused(items);
-    return audited(audit, { response: respond(items), closeAfter: false }, auditUnavailable);
+    return audited(audit, { response: respond(items), closeAfter: false }, auditUnavailable, services.metrics);
   };
 
   if (!isSupportedVersion(services, version)) {
@@ -214,5 +235,5 @@ export async function dispatch(
       items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds the Maximum Response Size of ${max} bytes${undone}`, it.operation, it.uniqueBatchItemId)),
     );
   }
-  return audited(audit, { response, closeAfter: false }, auditUnavailable);
+  return audited(audit, { response, closeAfter: false }, auditUnavailable, services.metrics);
 }

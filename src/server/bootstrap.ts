@@ -28,6 +28,10 @@ import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key
 import { AuditTrail } from '../audit/trail.js';
 import type { KeyBackend } from '../hsm/key-backend.js';
 import { startAdminSocket, type AdminSocket } from '../backup/admin-socket.js';
+import { LevelStore } from '../store/leveldb/index.js';
+import { KmsMetrics } from '../http/metrics.js';
+import { MeteredProtector } from '../http/metered-protector.js';
+import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -42,19 +46,37 @@ export const SERVED_VERSIONS = [
 export interface RunningKms {
   readonly server: KmipServer;
   readonly address: AddressInfo;
+  /** The HTTPS listener (KMIP over HTTPS, health, metrics), when config.httpsPort turns it on. */
+  readonly https?: HttpsFace;
+  readonly httpsAddress?: AddressInfo;
   readonly services: ServerServices;
   /** Where the development certificates are, when they were made for this data folder. */
   readonly devCerts?: { ca: string; clientCert: string; clientKey: string };
   close(): Promise<void>;
 }
 
-export function makeLogger(config: Pick<KmsConfig, 'logLevel' | 'logFormat'>): Logger {
-  const opts = {
+/**
+ * The server's logger: JSON to stdout (or pretty), or, with `logFile`, JSON appended to that
+ * file; `reopen` reopens the file (call it on SIGHUP, after logrotate moved it).
+ */
+export function makeLogOutput(config: Pick<KmsConfig, 'logLevel' | 'logFormat' | 'logFile'>): { log: Logger; reopen?: () => void } {
+  if (!config.logFile) return { log: makeLogger(config) };
+  const dest = pino.destination({ dest: config.logFile, append: true, mkdir: true, sync: false });
+  const log = pino({ ...loggerOptions(config) }, dest);
+  return { log, reopen: () => dest.reopen() };
+}
+
+function loggerOptions(config: Pick<KmsConfig, 'logLevel'>) {
+  return {
     level: config.logLevel,
     base: { svc: 'kms' },
     // Defence in depth: fields that could ever carry key material are cut from every record.
     redact: { paths: ['*.keyMaterial', '*.key', '*.secret', '*.password', '*.payload', 'payload', 'keyMaterial'], censor: '[redacted]' },
   };
+}
+
+export function makeLogger(config: Pick<KmsConfig, 'logLevel' | 'logFormat'>): Logger {
+  const opts = loggerOptions(config);
   return config.logFormat === 'pretty' ? pino({ ...opts, transport: { target: 'pino-pretty', options: { colorize: true } } }) : pino(opts);
 }
 
@@ -137,7 +159,19 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock });
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq }, 'audit trail open');
 
-  const cached = new CachingProtector(keyProtector, config.keyCache);
+  // Metrics are collected when the HTTPS listener (which serves them) is on.
+  const httpsPort = config.httpsPort === 'ephemeral' ? 0 : config.httpsPort;
+  const httpsOn = httpsPort !== undefined && (httpsPort !== 0 || config.httpsPort === 'ephemeral');
+  let cached: CachingProtector;
+  let metrics: KmsMetrics | undefined;
+  if (httpsOn) {
+    const m = new KmsMetrics({ store, keyCache: () => cached.stats(), certificates: { server: tls.cert, ca: tls.ca } });
+    metrics = m;
+    cached = new CachingProtector(new MeteredProtector(keyProtector, m), config.keyCache);
+    if (store instanceof LevelStore) store.onGroupWritten = (n, secs) => m.storeGroupWritten(n, secs);
+  } else {
+    cached = new CachingProtector(keyProtector, config.keyCache);
+  }
   const services: ServerServices = {
     store,
     protector: cached,
@@ -149,6 +183,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     audit,
     ...(resident && { resident }),
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
+    ...(metrics && { metrics }),
   };
   const server = new KmipServer({
     host: config.host,
@@ -169,6 +204,32 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     throw e;
   }
   log.info({ host: address.address, port: address.port, dataDir: config.dataDir }, 'KMIP server listening');
+  let https: HttpsFace | undefined;
+  let httpsAddress: AddressInfo | undefined;
+  if (httpsOn && httpsPort !== undefined) {
+    try {
+      https = new HttpsFace({
+        host: config.host,
+        port: httpsPort,
+        tls,
+        identity: config.identity,
+        limits: config.limits,
+        services,
+        handlers: HANDLERS,
+        health: { store, protector: keyProtector, audit },
+        ...(metrics && { metrics }),
+        metricsAccess: metricsAccessFrom(config),
+      });
+      httpsAddress = await https.listen();
+    } catch (e) {
+      await server.close();
+      await audit.close();
+      await store.close();
+      await cached.close();
+      throw e;
+    }
+    log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics)');
+  }
   // Backups of the running server (kms backup): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
   try {
@@ -180,10 +241,13 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   return {
     server,
     address,
+    ...(https && { https }),
+    ...(httpsAddress && { httpsAddress }),
     services,
     devCerts,
     close() {
       closed ??= (async () => {
+        await https?.close();
         await server.close();
         await admin?.close();
         await audit.close();
@@ -194,4 +258,16 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
       return closed;
     },
   };
+}
+
+/** The /metrics access rule from the config (the bearer token is read from its file here). */
+function metricsAccessFrom(config: KmsConfig): MetricsAccess {
+  const m = config.metrics;
+  if (m?.access === 'token') {
+    const token = readFileSync(m.tokenFile!, 'utf8').trim();
+    if (token.length < 16) throw new Error(`metrics.tokenFile ${m.tokenFile}: the token must be at least 16 characters`);
+    return { kind: 'token', token };
+  }
+  if (m?.access === 'mtls') return { kind: 'mtls', identities: m.identities ?? config.access.administrators };
+  return { kind: 'loopback' };
 }

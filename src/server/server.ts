@@ -57,6 +57,7 @@ export class KmipServer {
     this.server.on('tlsClientError', (err, socket) => {
       const remote = socket.remoteAddress ?? this.peers.get((socket as unknown as { _parent?: object })._parent ?? socket);
       services.log.warn({ remote, err: err.message }, 'TLS handshake refused');
+      services.metrics?.refused('kmip', 'tls');
       if (services.audit) {
         const event = authFailureEvent({ connectionId: randomUUID(), addr: remote, message: err.message, time: services.clock(), tls: true });
         const p = services.audit.commitAlone([event]).catch(() => undefined); // nothing to answer; AuditTrail logged a failure
@@ -79,14 +80,19 @@ export class KmipServer {
     } catch (e) {
       principal = e instanceof AuthError ? e : new AuthError(String(e));
       services.log.warn({ conn: id, remote: socket.remoteAddress, err: principal.message }, 'client authentication failed');
+      services.metrics?.refused('kmip', 'identity');
     }
     if (!(principal instanceof Error)) {
       services.log.info({ conn: id, remote: socket.remoteAddress, principal: principal.id, tls: socket.getProtocol() }, 'connection');
     }
     const session = new Session(id, socket, principal, services, handlers, limits);
     this.sessions.add(session);
+    services.metrics?.connectionOpened('kmip');
     socket.on('error', (err) => services.log.debug({ conn: id, err: err.message }, 'socket error'));
-    socket.on('close', () => this.sessions.delete(session));
+    socket.on('close', () => {
+      this.sessions.delete(session);
+      services.metrics?.connectionClosed('kmip');
+    });
   }
 
   listen(): Promise<AddressInfo> {

@@ -93,6 +93,8 @@ function concat(a: Uint8Array, b: Uint8Array): Buffer {
 export class LevelStore implements ObjectStore {
   readonly path: string;
   private readonly maxGroup: number;
+  /** Told after each synced group write: how many commits it carried and how long the write took (metrics). */
+  onGroupWritten: ((commits: number, seconds: number) => void) | undefined;
   private db: Db | undefined;
   private rec!: Records;
   private index!: Index;
@@ -322,6 +324,7 @@ export class LevelStore implements ObjectStore {
     if (count !== this.recordCount) batch.put(MetaKey.Count, String(count), { sublevel: this.meta });
     for (const e of audit) batch.put(auditKey(e.seq), e.bytes, { sublevel: this.auditLevel });
     if (audit.length > 0) batch.put(MetaKey.AuditHead, `${auditHead.seq} ${Buffer.from(auditHead.link).toString('hex')}`, { sublevel: this.meta });
+    const t0 = performance.now();
     try {
       await batch.write({ sync: true });
     } catch (e) {
@@ -329,6 +332,7 @@ export class LevelStore implements ObjectStore {
       for (const p of accepted) p.reject(err);
       return;
     }
+    this.onGroupWritten?.(accepted.length, (performance.now() - t0) / 1000);
     this.recordCount = count;
     this.auditHead = auditHead;
     for (const p of accepted) p.resolve();

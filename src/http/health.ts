@@ -1,0 +1,85 @@
+/**
+ * Liveness and readiness, shared by the HTTPS listener (/livez, /readyz) and `kms status`
+ * (through the admin socket).
+ *
+ * Live: the process answers. Ready: each check below passed just now, each bounded by
+ * READY_CHECK_TIMEOUT_MS:
+ * - store: an empty synced commit goes through the store's write path (the same queue and
+ *   group commit every change takes);
+ * - protector: a random 32-byte probe is sealed and opened again by the key protector (the
+ *   HSM when one is configured), and must come back the same;
+ * - audit: the audit log's head is readable and the last audit write did not fail (the
+ *   audit records travel in the same store batch as the change, so with the store check
+ *   this says the next record can be appended).
+ */
+import { randomBytes } from 'node:crypto';
+import type { ObjectStore } from '../store/object-store.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
+import type { AuditTrail } from '../audit/trail.js';
+
+export const READY_CHECK_TIMEOUT_MS = 5_000;
+
+/** The uid the protector probe is sealed under (bound in as associated data; never stored). */
+const PROBE_UID = 'kms-readiness-probe';
+
+export interface HealthSources {
+  readonly store: ObjectStore;
+  /** The protector without the unwrapped-key cache, so a probe reaches the HSM. */
+  readonly protector: KeyProtector;
+  readonly audit?: AuditTrail;
+}
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly ms: number;
+  readonly error?: string;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: { readonly store: CheckResult; readonly protector: CheckResult; readonly audit: CheckResult };
+}
+
+async function timed(what: string, f: () => Promise<void>, timeoutMs: number): Promise<CheckResult> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      f(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} check did not finish within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok: true, ms: Math.round(performance.now() - t0) };
+  } catch (e) {
+    return { ok: false, ms: Math.round(performance.now() - t0), error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function checkReadiness(src: HealthSources, timeoutMs = READY_CHECK_TIMEOUT_MS): Promise<Readiness> {
+  const [store, protector, audit] = await Promise.all([
+    timed('store', () => src.store.commit([]), timeoutMs),
+    timed(
+      'protector',
+      async () => {
+        const probe = randomBytes(32);
+        const sealed = await src.protector.seal(PROBE_UID, probe);
+        const back = await src.protector.open(PROBE_UID, sealed, src.protector.kekId);
+        if (!Buffer.from(back).equals(probe)) throw new Error('the protector did not return the sealed probe');
+      },
+      timeoutMs,
+    ),
+    timed(
+      'audit',
+      async () => {
+        src.store.audit.head();
+        const failed = src.audit?.lastFailure;
+        if (failed) throw new Error(`the last audit write failed at ${new Date(failed.at).toISOString()}: ${failed.message}`);
+      },
+      timeoutMs,
+    ),
+  ]);
+  return { ready: store.ok && protector.ok && audit.ok, checks: { store, protector, audit } };
+}
