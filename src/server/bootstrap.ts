@@ -81,11 +81,16 @@ export function makeLogger(config: Pick<KmsConfig, 'logLevel' | 'logFormat'>): L
 }
 
 function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
+  // dist/src/server/ when built, src/server/ when run from source (tests).
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'kmip-kms') return pkg.version;
+    } catch {
+      // not this one
+    }
   }
+  return '0.0.0';
 }
 
 /** The HSM-backed protector: PKCS#11 backend, then the KEK found or generated inside the token. */
