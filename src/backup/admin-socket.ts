@@ -38,7 +38,11 @@ function write(sock: Socket, b: Buffer): Promise<void> {
   });
 }
 
-export async function startAdminSocket(dataDir: string, services: ServerServices, log: Logger): Promise<AdminSocket> {
+/**
+ * `status` (optional): answers {"op":"status"} with one JSON line, the running server's
+ * status for `kms status` (src/cli/status.ts).
+ */
+export async function startAdminSocket(dataDir: string, services: ServerServices, log: Logger, status?: () => Promise<unknown>): Promise<AdminSocket> {
   const path = adminSocketPath(dataDir);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmodSync(dirname(path), 0o700);
@@ -73,6 +77,15 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
     if (isRotationRequest(parsed)) {
       sock.resume();
       await serveRotation(sock, parsed, services, dataDir, log);
+      return;
+    }
+    if (op === 'status' && status) {
+      try {
+        sock.end(JSON.stringify({ ok: true, status: await status() }) + '\n');
+      } catch (e) {
+        log.error({ err: e }, 'status through the admin socket failed');
+        sock.end(JSON.stringify({ ok: false, error: `status failed: ${(e as Error).message}` }) + '\n');
+      }
       return;
     }
     if (op !== 'backup') {

@@ -12,6 +12,9 @@ import { parseKmipXml, toKmipXml } from '../kmip/xml.js';
 import { kmipNames } from '../kmip/names.js';
 import { tagName } from '../kmip/registry.js';
 import { ExitCode, UsageError } from './exit-codes.js';
+import { KmipHttpsClient } from '../client/https-client.js';
+import { KmipClientError } from '../client/errors.js';
+import { ENCODINGS, type KmipEncoding } from '../http/encodings.js';
 import type { CliIo, Command } from './main.js';
 
 const FROM = ['auto', 'hex', 'bin', 'xml', 'json'] as const;
@@ -33,6 +36,11 @@ Options:
                    annotated  hex, one item per line: tag | type | length | value
   --out FILE     write to FILE instead of standard output
   --max-bytes N  largest message accepted (default 4194304)
+  --send URL     send each message to a server's KMIP over HTTPS endpoint
+                 (https://HOST:5697/kmip) and convert the replies instead;
+                 needs --cert, --key and --ca (PEM), and takes
+    --encoding E   ttlv (default), xml or json: the encoding sent and answered
+    --servername N name to verify the server certificate against (default: the host)
   --fill-placeholders
                  in XML/JSON test cases, give placeholders such as $KEY_MATERIAL_0
                  a neutral value (0, empty bytes) instead of failing; $NOW and
@@ -45,6 +53,8 @@ Examples:
   kms ttlv --from hex --to xml < msg.hex
   kms ttlv --to tree capture.bin
   kms ttlv --from xml --to hex ../shared/kmip-testcases/2.1/mandatory/SKLC-M-1-21.xml
+  kms ttlv --send https://localhost:5697/kmip --encoding json --cert c.pem --key c.key \
+           --ca ca.pem --to xml request.xml
 
 Exit codes: 0 ok, 1 malformed input (the error names the byte offset and tag path),
 2 usage error, 3 a file could not be read or written.`;
@@ -133,12 +143,46 @@ export function describeInputError(e: unknown): string | undefined {
   return undefined;
 }
 
+/** Send each message over KMIP over HTTPS and return the replies. */
+async function sendAll(nodes: TtlvNode[], url: URL, v: { cert: string; key: string; ca: string; encoding?: string; servername?: string }, maxBytes: number): Promise<TtlvNode[]> {
+  const client = new KmipHttpsClient({
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : 443,
+    path: url.pathname || '/kmip',
+    ca: readFileSync(v.ca),
+    cert: readFileSync(v.cert),
+    key: readFileSync(v.key),
+    ...(v.servername !== undefined && { servername: v.servername }),
+    encoding: (v.encoding ?? 'ttlv') as KmipEncoding,
+    maxResponseBytes: maxBytes,
+  });
+  try {
+    const out: TtlvNode[] = [];
+    for (const n of nodes) out.push(await client.send(n));
+    return out;
+  } finally {
+    await client.close();
+  }
+}
+
 export const ttlvCommand: Command = {
   name: 'ttlv',
   summary: 'convert KMIP messages between binary, hex, XML, JSON and a readable tree',
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
-    let values: { from?: string; to?: string; out?: string; 'max-bytes'?: string; 'fill-placeholders'?: boolean };
+    let values: {
+      from?: string;
+      to?: string;
+      out?: string;
+      'max-bytes'?: string;
+      'fill-placeholders'?: boolean;
+      send?: string;
+      encoding?: string;
+      cert?: string;
+      key?: string;
+      ca?: string;
+      servername?: string;
+    };
     let positionals: string[];
     try {
       ({ values, positionals } = parseArgs({
@@ -149,6 +193,12 @@ export const ttlvCommand: Command = {
           out: { type: 'string' },
           'max-bytes': { type: 'string' },
           'fill-placeholders': { type: 'boolean' },
+          send: { type: 'string' },
+          encoding: { type: 'string' },
+          cert: { type: 'string' },
+          key: { type: 'string' },
+          ca: { type: 'string' },
+          servername: { type: 'string' },
         },
         allowPositionals: true,
       }));
@@ -163,6 +213,20 @@ export const ttlvCommand: Command = {
     const maxBytes = values['max-bytes'] === undefined ? 4 * 1024 * 1024 : Number(values['max-bytes']);
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 8) throw new UsageError('--max-bytes must be an integer of at least 8');
 
+    let target: URL | undefined;
+    if (values.send !== undefined) {
+      try {
+        target = new URL(values.send);
+      } catch {
+        throw new UsageError('--send must be a URL such as https://localhost:5697/kmip');
+      }
+      if (target.protocol !== 'https:') throw new UsageError('--send needs an https:// URL');
+      if (!values.cert || !values.key || !values.ca) throw new UsageError('--send needs --cert, --key and --ca');
+      if (values.encoding !== undefined && !(ENCODINGS as readonly string[]).includes(values.encoding)) throw new UsageError(`--encoding must be one of ${ENCODINGS.join(', ')}`);
+    } else if (values.encoding !== undefined || values.cert !== undefined) {
+      throw new UsageError('--encoding, --cert, --key, --ca and --servername go with --send');
+    }
+
     const file = positionals[0];
     let input: Buffer;
     try {
@@ -174,7 +238,16 @@ export const ttlvCommand: Command = {
 
     let output: Buffer;
     try {
-      const nodes = parseInput(input, from === 'auto' ? detect(input) : from, maxBytes, values['fill-placeholders'] === true);
+      let nodes = parseInput(input, from === 'auto' ? detect(input) : from, maxBytes, values['fill-placeholders'] === true);
+      if (target) {
+        try {
+          nodes = await sendAll(nodes, target, values as Required<Pick<typeof values, 'cert' | 'key' | 'ca'>> & typeof values, maxBytes);
+        } catch (e) {
+          if (!(e instanceof KmipClientError)) throw e;
+          io.stderr.write(`kms ttlv: ${e.message}\n`);
+          return ExitCode.Refused;
+        }
+      }
       output = render(nodes, to);
     } catch (e) {
       const msg = describeInputError(e);

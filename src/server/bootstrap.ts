@@ -32,6 +32,7 @@ import { LevelStore } from '../store/leveldb/index.js';
 import { KmsMetrics } from '../http/metrics.js';
 import { MeteredProtector } from '../http/metered-protector.js';
 import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
+import { serverStatus } from '../http/status.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -116,6 +117,7 @@ export async function openHsmProtector(hsm: HsmConfig, dataDir: string, log: Pic
 }
 
 export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: () => number } = {}): Promise<RunningKms> {
+  const startedAt = Date.now();
   const log = deps.log ?? makeLogger(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
@@ -238,7 +240,20 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   // Backups of the running server (kms backup): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
   try {
-    admin = await startAdminSocket(config.dataDir, services, log);
+    const h = https;
+    const status = () =>
+      serverStatus({
+        services,
+        health: { store, protector: keyProtector, audit },
+        protector: keyProtector,
+        startedAt,
+        listeners: () => [
+          { name: 'kmip' as const, address, connections: server.connections },
+          ...(h && httpsAddress ? [{ name: 'https' as const, address: httpsAddress, connections: h.connections }] : []),
+        ],
+        keyCache: () => cached.stats(),
+      });
+    admin = await startAdminSocket(config.dataDir, services, log, status);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
   }
