@@ -67,6 +67,9 @@ export interface HttpsFaceOptions {
   readonly metricsAccess: MetricsAccess;
 }
 
+/** How long close() waits for requests in flight before it cuts their connections. */
+export const CLOSE_GRACE_MS = 10_000;
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 class HttpStatus extends Error {
@@ -152,7 +155,13 @@ export class HttpsFace {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.inFlight > 0) {
+      // A request still sending its body would hold this up to limits.idleTimeoutMs: give the
+      // ones in flight CLOSE_GRACE_MS, then cut the connections (their handlers then finish).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise<void>((resolve) => (this.idle = resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+      clearTimeout(timer);
+    }
     this.server.closeAllConnections();
     await closed;
   }
