@@ -103,7 +103,7 @@ export async function startOurServer(opts: OurServerOptions): Promise<BenchTarge
   const c = opts.certs;
   const child = spawn(
     process.execPath,
-    [...nodeFlags, main, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', opts.dataDir, '--cert', c.server.cert, '--key', c.server.key, '--ca', c.ca.cert, '--log-level', opts.logLevel ?? 'warn'],
+    [...nodeFlags, main, 'serve', '--host', '127.0.0.1', '--port', String(port), '--https-port', '0', '--data-dir', opts.dataDir, '--cert', c.server.cert, '--key', c.server.key, '--ca', c.ca.cert, '--log-level', opts.logLevel ?? 'warn'],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = capture(child);
