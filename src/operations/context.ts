@@ -16,6 +16,7 @@ import type { AccessPolicy, Principal } from '../policy/access.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import type { BatchUndo } from './batch-undo.js';
+import type { ResourceBudgets } from '../policy/budgets.js';
 
 export interface ServerInfo {
   readonly vendor: string;
@@ -39,6 +40,8 @@ export interface ServerServices {
   readonly resident?: ResidentKeys;
   /** The audit trail. Every server started by bootstrap.ts has one; unit tests may omit it. */
   readonly audit?: AuditTrail;
+  /** Resource budgets (config `limits`, policy/budgets.ts); absent: the defaults. */
+  readonly budgets?: ResourceBudgets;
 }
 
 export interface BatchState {

@@ -149,6 +149,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     audit,
     ...(resident && { resident }),
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
+    budgets: config.limits,
   };
   const server = new KmipServer({
     host: config.host,

@@ -1,5 +1,7 @@
-/** Every server limit, named, with its default and its config key (undici style). */
-export interface ServerLimits {
+import { DEFAULT_BUDGETS, type ResourceBudgets } from '../policy/budgets.js';
+
+/** Every server limit, named, with its default and its config key (undici style). The resource budgets are in policy/budgets.ts. */
+export interface ServerLimits extends ResourceBudgets {
   /** Concurrent connections; further ones are closed at once. Config: limits.maxConnections */
   readonly maxConnections: number;
   /** Time allowed for the TLS handshake. Config: limits.handshakeTimeoutMs */
@@ -17,6 +19,7 @@ export interface ServerLimits {
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
+  ...DEFAULT_BUDGETS,
   maxConnections: 1024,
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 300_000,
