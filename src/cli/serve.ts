@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { startKms } from '../server/bootstrap.js';
+import { budgetsHelp } from '../policy/budgets.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
 
@@ -42,6 +43,10 @@ with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
   KMS_HSM_MAX_SESSIONS  session pool cap (default 8; the token's limit applies too)
   KMS_HSM_KEK_LABEL     the KEK's label, when the token holds several kms-kek-* keys
   -h, --help         this help
+
+Resource budgets (config file limits section, or the variable; 0 turns one off;
+docs/limits.md says what a client gets when it reaches one):
+${budgetsHelp()}
 
 Precedence: defaults < config file < environment < flags.
 Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files).`;

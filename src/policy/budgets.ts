@@ -61,6 +61,26 @@ export function budgetsOf(services: { readonly budgets?: ResourceBudgets }): Res
   return services.budgets ?? DEFAULT_BUDGETS;
 }
 
+const SUMMARY: Readonly<Record<keyof ResourceBudgets, string>> = {
+  maxResponseBytes: 'largest response, whatever the client allows',
+  maxMultipartOperations: 'open multi-part operations, all clients',
+  maxMultipartPerIdentity: 'open multi-part operations per client identity',
+  maxMultipartBytes: 'data held by multi-part operations, all clients',
+  maxMultipartBytesPerIdentity: 'data held by one identity\'s multi-part operations',
+  multipartIdleMs: 'an idle multi-part operation is forgotten after this',
+  maxObjectBytes: 'largest stored object (content + attributes)',
+  maxAttributeValueBytes: 'largest single attribute value',
+};
+
+/** The `kms serve --help` lines of the budgets: config key, variable, default, meaning. */
+export function budgetsHelp(): string {
+  const lines = Object.entries(BUDGET_ENV_KEYS).map(([env, path]) => {
+    const key = path.slice('limits.'.length) as keyof ResourceBudgets;
+    return `  ${path} (${env}; default ${DEFAULT_BUDGETS[key]})\n      ${SUMMARY[key]}`;
+  });
+  return lines.join('\n');
+}
+
 /** Whether `n` passes `limit` (a limit of 0 is off). */
 export function exceeds(n: number, limit: number): boolean {
   return limit > 0 && n > limit;
