@@ -1,7 +1,7 @@
 import { DEFAULT_BUDGETS, type ResourceBudgets } from '../policy/budgets.js';
 
-/** Every server limit, named, with its default and its config key (undici style). The resource budgets are in policy/budgets.ts. */
-export interface ServerLimits extends ResourceBudgets {
+/** Every server limit, named, with its default and its config key (undici style). */
+export interface ServerLimits {
   /** Concurrent connections; further ones are closed at once. Config: limits.maxConnections */
   readonly maxConnections: number;
   /** Time allowed for the TLS handshake. Config: limits.handshakeTimeoutMs */
@@ -28,3 +28,6 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   maxItems: 100_000,
   maxPipelined: 16,
 });
+
+/** The resource budgets (policy/budgets.ts) are limits too, in the same `limits` config section. */
+export interface ServerLimits extends ResourceBudgets {}
