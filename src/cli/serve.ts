@@ -32,6 +32,10 @@ Options (each also settable by the environment variable shown, or in the config 
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
                      maxSessions, kekLabel}
 
+Resource budgets (config file limits section, or the variable; 0 turns one off;
+docs/limits.md says what a client gets when it reaches one):
+${budgetsHelp()}
+
 Key protection: by default a software master key in DIR/master.key (not an HSM).
 With an hsm section (config file or KMS_HSM_* variables) key material is sealed
 with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
@@ -43,10 +47,6 @@ with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
   KMS_HSM_MAX_SESSIONS  session pool cap (default 8; the token's limit applies too)
   KMS_HSM_KEK_LABEL     the KEK's label, when the token holds several kms-kek-* keys
   -h, --help         this help
-
-Resource budgets (config file limits section, or the variable; 0 turns one off;
-docs/limits.md says what a client gets when it reaches one):
-${budgetsHelp()}
 
 Precedence: defaults < config file < environment < flags.
 Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files).`;
