@@ -2,9 +2,9 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { startKms } from '../server/bootstrap.js';
-import { budgetsHelp } from '../policy/budgets.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
+import { budgetsHelp } from '../policy/budgets.js';
 
 const HELP = `Usage: kms serve [options]
 

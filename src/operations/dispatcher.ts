@@ -92,6 +92,17 @@ export function messageFailure(services: ServerServices, version: KmipVersion | 
   return buildResponseMessage({ version: v, timeStamp: nowSeconds(services) }, [failure(reason, message)]);
 }
 
+/**
+ * The size the response must stay within: the client's Maximum Response Size when it is given
+ * and not above the server's limit (0 = none), else the server's. Undefined: no limit at all.
+ */
+export function responseBudget(clientMax: number | undefined, serverMax: number): { readonly max: number; readonly client: boolean } | undefined {
+  const client = clientMax !== undefined && clientMax > 0 ? clientMax : undefined;
+  const server = serverMax > 0 ? serverMax : undefined;
+  if (client !== undefined && (server === undefined || client <= server)) return { max: client, client: true };
+  return server === undefined ? undefined : { max: server, client: false };
+}
+
 export interface Correlation {
   readonly connectionId: string;
   readonly requestNo: number;
@@ -218,25 +229,16 @@ export async function dispatch(
     if (result.status !== ResultStatus.Success && !continueOnError) break;
   }
 
-  let response = tooLarge ? undefined : respond(items);
+  let response = respond(items);
   const finished = undo && (await undo.finish(ctx, items, tooLarge));
   if (finished && !tooLarge) response = respond(finished.items);
   if (tooLarge && budget) {
     const undone = finished ? (finished.undone ? '; the batch was undone' : '; the batch could NOT be undone') : '';
     const limit = budget.client ? `the Maximum Response Size of ${budget.max} bytes` : `the server's response limit of ${budget.max} bytes (limits.maxResponseBytes)`;
     if (!budget.client) log().warn({ limit: budget.max, items: items.length, of: req.items.length }, 'response over the server limit: Response Too Large');
-    response = respond(items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)));
+    response = respond(
+      items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)),
+    );
   }
-  return audited(audit, { response: response!, closeAfter: false }, auditUnavailable);
-}
-
-/**
- * The size the response must stay within: the client's Maximum Response Size when it is given
- * and not above the server's limit (0 = none), else the server's. Undefined: no limit at all.
- */
-export function responseBudget(clientMax: number | undefined, serverMax: number): { readonly max: number; readonly client: boolean } | undefined {
-  const client = clientMax !== undefined && clientMax > 0 ? clientMax : undefined;
-  const server = serverMax > 0 ? serverMax : undefined;
-  if (client !== undefined && (server === undefined || client <= server)) return { max: client, client: true };
-  return server === undefined ? undefined : { max: server, client: false };
+  return audited(audit, { response, closeAfter: false }, auditUnavailable);
 }
