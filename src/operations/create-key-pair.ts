@@ -35,7 +35,7 @@ import { generateAsymmetricPair, type GeneratedPair } from '../crypto/asymmetric
 import { asymmetricKeyBody } from '../objects/key-formats.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
-import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
+import { addLink, choosePair, commitAll, defaultMasks, givesAttribute, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
@@ -62,10 +62,16 @@ export async function pairAttributes(ctx: OperationContext, common: TtlvNode | u
     const merged = mergedSource(ctx, common, specific);
     return is2x(ctx.version) ? { attributes: merged } : { templateAttribute: merged };
   };
-  return {
+  const attrs = {
     priv: await newObjectAttributes(ctx, ObjectType.PrivateKey, src(priv), operation),
     pub: await newObjectAttributes(ctx, ObjectType.PublicKey, src(pub), operation),
   };
+  // A Name in the Common set only (PyKMIP's create_key_pair(name=…) and others send it there; the
+  // spec calls Name "not common to both keys" but does not forbid it): Names are unique (1.4 §3.2,
+  // 2.1 §4.40), so it names the Private Key alone; the Public Key is reached through its Link or
+  // named in the Public Key set. See docs/tolerance.md.
+  if (givesAttribute(ctx, common, 'Name') && !givesAttribute(ctx, priv, 'Name') && !givesAttribute(ctx, pub, 'Name')) attrs.pub.delete('Name');
+  return attrs;
 }
 
 /** Generate under `choice`; a generator failure is a Cryptographic Failure. */
