@@ -88,6 +88,8 @@ export interface RequestMessageSpec {
   readonly maximumResponseSize?: number;
   /** 1.x Boolean; a number is the 2.x Asynchronous Indicator enumeration (Mandatory, Optional, Prohibited). */
   readonly asynchronousIndicator?: boolean | number;
+  /** KMIP 1.2+: the client can provide attestation when asked. */
+  readonly attestationCapableIndicator?: boolean;
   /** Authentication structure, as a ready node (Tag.Authentication). */
   readonly authentication?: StructureNode;
   /** BatchErrorContinuationOption value (Continue, Stop, Undo). */
@@ -110,6 +112,7 @@ export function requestMessage(spec: RequestMessageSpec): StructureNode {
     const a = spec.asynchronousIndicator;
     header.push(typeof a === 'number' ? t.enum(Tag.AsynchronousIndicator, a) : t.bool(Tag.AsynchronousIndicator, a));
   }
+  if (spec.attestationCapableIndicator !== undefined) header.push(t.bool(Tag.AttestationCapableIndicator, spec.attestationCapableIndicator));
   if (spec.authentication) header.push(spec.authentication);
   if (spec.batchErrorContinuationOption !== undefined) {
     header.push(t.enum(Tag.BatchErrorContinuationOption, spec.batchErrorContinuationOption));
