@@ -36,11 +36,6 @@ function itemKey(ctx: OperationContext, n: TtlvNode): AttributeKey | undefined {
  */
 const PER_KEY: ReadonlySet<AttributeKey> = new Set(['Name']);
 
-/** Does this Template-Attribute / Attributes structure give `key`? */
-export function givesAttribute(ctx: OperationContext, set: TtlvNode | undefined, key: AttributeKey): boolean {
-  return set?.type === 'Structure' && set.value.some((n) => itemKey(ctx, n) === key);
-}
-
 /**
  * One object's attribute source: the Common set's items, less the single-valued (and per-key)
  * attributes the specific set gives (the specific set takes precedence), followed by the specific

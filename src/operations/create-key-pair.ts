@@ -35,7 +35,7 @@ import { generateAsymmetricPair, type GeneratedPair } from '../crypto/asymmetric
 import { asymmetricKeyBody } from '../objects/key-formats.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
-import { addLink, choosePair, commitAll, defaultMasks, givesAttribute, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
+import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
@@ -62,16 +62,10 @@ export async function pairAttributes(ctx: OperationContext, common: TtlvNode | u
     const merged = mergedSource(ctx, common, specific);
     return is2x(ctx.version) ? { attributes: merged } : { templateAttribute: merged };
   };
-  const attrs = {
+  return {
     priv: await newObjectAttributes(ctx, ObjectType.PrivateKey, src(priv), operation),
     pub: await newObjectAttributes(ctx, ObjectType.PublicKey, src(pub), operation),
   };
-  // A Name in the Common set only (PyKMIP's create_key_pair(name=…) and others send it there; the
-  // spec calls Name "not common to both keys" but does not forbid it): Names are unique (1.4 §3.2,
-  // 2.1 §4.40), so it names the Private Key alone; the Public Key is reached through its Link or
-  // named in the Public Key set. See docs/tolerance.md.
-  if (givesAttribute(ctx, common, 'Name') && !givesAttribute(ctx, priv, 'Name') && !givesAttribute(ctx, pub, 'Name')) attrs.pub.delete('Name');
-  return attrs;
 }
 
 /** Generate under `choice`; a generator failure is a Cryptographic Failure. */
@@ -122,7 +116,11 @@ export const createKeyPair: OperationHandler = {
     stampGenerated(pub, ctx.now);
     await checkNamesUnique(ctx, priv, 'CreateKeyPair');
     await checkNamesUnique(ctx, pub, 'CreateKeyPair');
-    await checkNamesUnique(ctx, new Map([['Name', [...(priv.get('Name') ?? []), ...(pub.get('Name') ?? [])]]]), 'CreateKeyPair');
+    // The two keys of one pair may carry the same Name: a Name in the Common set (PyKMIP's
+    // create_key_pair(name=…), Veeam and others send it there; the spec calls Name "not common to
+    // both keys" but does not forbid it) names both, as the PyKMIP reference server does, so a
+    // Locate by Name and Object Type finds either key. Against every other object the Name stays
+    // unique (checked above). See docs/tolerance.md T1.
 
     const resident = ctx.services.resident;
     if (resident && wantsResident(resident, priv)) {

@@ -85,21 +85,34 @@ function commonName(ver: KmipVersion): Replay {
         },
       },
       {
-        does: 'Locate by that Name finds the Private Key alone (Names stay unique)',
+        does: 'Locate by that Name finds the two keys of the pair',
         op: Operation.Locate,
         payload: () => locateByName(ver, `${tag}-pair`),
-        check: (p, vars) => expect(located(p)).toEqual([v(vars, 'priv')]),
+        check: (p, vars) => expect(located(p).sort()).toEqual([v(vars, 'priv'), v(vars, 'pub')].sort()),
       },
       {
-        does: 'the Public Key carries no Name; its Link leads to the Private Key',
+        does: 'Locate by Name and Object Type Public Key finds the public key',
+        op: Operation.Locate,
+        payload: () => locateByName(ver, `${tag}-pair`, ObjectType.PublicKey),
+        check: (p, vars) => expect(located(p)).toEqual([v(vars, 'pub')]),
+      },
+      {
+        does: 'the Public Key carries the Name and its Link to the Private Key',
         op: Operation.GetAttributes,
         payload: (vars) => getAttributesPayload(ver, v(vars, 'pub'), ['Name', 'Link']),
         check: (p, vars) => {
           const view = attributesOf(ver, p);
-          expect(view.get('Name')).toBeUndefined();
+          const name = view.get('Name')?.[0];
+          expect(name?.type === 'Structure' && findChild(name, Tag.NameValue)?.value).toBe(`${tag}-pair`);
           const link = view.get('Link')?.[0];
           expect(link?.type === 'Structure' && findChild(link, Tag.LinkedObjectIdentifier)?.value).toBe(v(vars, 'priv'));
         },
+      },
+      {
+        does: 'another pair (or any other object) with that Name is still refused',
+        op: Operation.CreateKeyPair,
+        payload: () => createKeyPairPayload(ver, { common: [...rsa, attr.name(`${tag}-pair`)] }),
+        refused: ver.major >= 2 ? ResultReason.NonUniqueNameAttribute : ResultReason.InvalidField,
       },
       {
         does: 'Common Name plus a Name in the Public Key set: each key gets one (the specific set takes precedence)',
@@ -119,9 +132,9 @@ function commonName(ver: KmipVersion): Replay {
       { does: 'the Private Key has the Common Name', op: Operation.Locate, payload: () => locateByName(ver, `${tag}-common`), check: (p, vars) => expect(located(p)).toEqual([v(vars, 'priv2')]) },
       { does: 'the Public Key has its own Name only', op: Operation.Locate, payload: () => locateByName(ver, `${tag}-public`), check: (p, vars) => expect(located(p)).toEqual([v(vars, 'pub2')]) },
       {
-        does: 'the same Name in both specific sets is still refused (it would name two objects)',
+        does: 'the same Name twice in one key’s set is refused',
         op: Operation.CreateKeyPair,
-        payload: () => createKeyPairPayload(ver, { common: rsa, priv: [attr.name(`${tag}-twice`)], pub: [attr.name(`${tag}-twice`)] }),
+        payload: () => createKeyPairPayload(ver, { common: rsa, priv: [attr.name(`${tag}-twice`), attr.name(`${tag}-twice`)] }),
         refused: ver.major >= 2 ? ResultReason.NonUniqueNameAttribute : ResultReason.InvalidField,
       },
     ],
