@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KmipClient } from '../../src/client/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { replay } from './replay.js';
-import { CLIENT_REPLAYS } from './replays.js';
+import { CLIENT_REPLAYS, REPLAY_GRANTS } from './replays.js';
 
 let srv: TestKms;
 let c: KmipClient;
 
 beforeAll(async () => {
-  srv = await startTestKms();
+  srv = await startTestKms({ access: { administrators: [], grants: REPLAY_GRANTS } });
   c = await srv.client();
 });
 afterAll(async () => srv?.dispose());
@@ -28,6 +28,6 @@ describe('client replays (docs/clients.md)', () => {
     }
   });
   it.each(CLIENT_REPLAYS.map((r) => [`${r.client} (KMIP ${r.version.major}.${r.version.minor}, ${r.basis})`, r] as const))('%s', async (_name, r) => {
-    await replay(c, r);
+    await replay(c, r, { connect: (identity) => srv.client(identity) });
   });
 });

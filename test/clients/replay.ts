@@ -46,6 +46,8 @@ export interface Step {
   readonly check?: (payload: StructureNode, vars: Vars, response: ParsedResponse) => void;
   /** Save the answer's Unique Identifier under this name. */
   readonly saveUid?: string;
+  /** Send as another enrolled identity (a second device of the same product, a reader with a grant). */
+  readonly as?: string;
 }
 
 export interface Replay {
@@ -75,11 +77,27 @@ export async function sendStep(client: KmipClient, version: KmipVersion, step: S
   return parseResponse(await client.send(msg));
 }
 
-/** Replay every step in order on one connection; the saved values. */
-export async function replay(client: KmipClient, r: Replay, vars: Vars = new Map()): Promise<Vars> {
+export interface ReplayOptions {
+  /** Values saved by an earlier replay. */
+  readonly vars?: Vars;
+  /** A connection for a step's `as` identity. */
+  readonly connect?: (identity: string) => Promise<KmipClient>;
+}
+
+/** Replay every step in order (on `client`, or on the step's `as` identity); the saved values. */
+export async function replay(client: KmipClient, r: Replay, opts: ReplayOptions = {}): Promise<Vars> {
+  const vars = opts.vars ?? new Map<string, string>();
+  const others = new Map<string, KmipClient>();
+  const clientFor = async (step: Step): Promise<KmipClient> => {
+    if (step.as === undefined) return client;
+    if (!opts.connect) throw new Error(`${r.client}: a step runs as ${step.as} but no connect was given`);
+    let other = others.get(step.as);
+    if (!other) others.set(step.as, (other = await opts.connect(step.as)));
+    return other;
+  };
   for (const [i, step] of r.steps.entries()) {
-    const label = `${r.client} ${stepLabel(i, step)}`;
-    const res = await sendStep(client, r.version, step, vars);
+    const label = `${r.client} ${stepLabel(i, step)}${step.as !== undefined ? ` as ${step.as}` : ''}`;
+    const res = await sendStep(await clientFor(step), r.version, step, vars);
     expect(res.items, label).toHaveLength(1);
     const item = res.items[0]!;
     expect(item.operation, `${label}: operation echoed`).toBe(step.op);

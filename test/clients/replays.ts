@@ -7,7 +7,7 @@
  * so. Names and values are made up; uids are saved per step (`saveUid`) and used by later ones.
  */
 import { activatePayload, attr, destroyPayload, discoverVersionsPayload, getPayload, locatePayload, queryPayload, symmetricKeyObject, type KmipVersion } from '../../src/client/index.js';
-import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, QueryFunction, RevocationReasonCode, State } from '../../src/kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, QueryFunction, ResultReason, RevocationReasonCode, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode } from '../../src/ttlv/index.js';
@@ -28,6 +28,15 @@ import { applicationSpecificInformation, createAes, createKeyPairPayload, ENCRYP
 import { located, v, valueOf, type Replay, type Step } from './replay.js';
 
 export const V1_0: KmipVersion = { major: 1, minor: 0 };
+/** The enrolled identities the replays use beside the default one, and their grants (matrix.test.ts configures them). */
+export const RGW_IDENTITY = 'alice';
+export const RGW_GROUP = 'ceph-rgw';
+export const SECOND_LIBRARY = 'bob';
+export const TAPE_GROUP = 'tape-pool-1';
+export const REPLAY_GRANTS = [
+  { identity: RGW_IDENTITY, objectGroup: RGW_GROUP, operations: ['Get', 'Locate'] },
+  { identity: SECOND_LIBRARY, objectGroup: TAPE_GROUP, operations: ['Get', 'Locate', 'GetAttributes'] },
+];
 export const V1_1: KmipVersion = { major: 1, minor: 1 };
 
 /** Steps several clients share. */
@@ -319,10 +328,11 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
     source: 'Ceph RGW KMIP integration docs (keys created in the KMS beforehand; RGW finds the key by a Name made from a template and the S3 key id, then gets it)',
     basis: 'documentation',
     steps: [
-      { does: 'admin creates the bucket key, named from the template', op: Operation.Create, payload: () => createAes(V1_4, [attr.name('rgw-bucket1-key')]), saveUid: 'k' },
+      { does: 'the key administrator creates the bucket key in RGW’s Object Group, named from the template', op: Operation.Create, payload: () => createAes(V1_4, [attr.name('rgw-bucket1-key'), attr.objectGroup(RGW_GROUP)]), saveUid: 'k' },
       steps.activate('k'),
-      { ...steps.locateName(V1_4, 'rgw-bucket1-key', 'k'), does: 'RGW: Locate by the templated Name' },
-      { ...steps.getKey('k'), does: 'RGW: Get the key to encrypt the object' },
+      { ...steps.locateName(V1_4, 'rgw-bucket1-key', 'k'), does: 'RGW: Locate by the templated Name (through its grant)', as: RGW_IDENTITY },
+      { ...steps.getKey('k'), does: 'RGW: Get the key to encrypt the object (through its grant)', as: RGW_IDENTITY },
+      { does: 'RGW may not destroy it: the grant is Get and Locate only', op: Operation.Destroy, payload: (vars) => destroyPayload(v(vars, 'k')), as: RGW_IDENTITY, refused: ResultReason.ItemNotFound },
     ],
   },
   {
@@ -369,7 +379,7 @@ function tapeLibrary(client: string, ver: KmipVersion, lib: string, barcode: str
       {
         does: 'cartridge write: Create the key with Name, Application Specific Information, x-Barcode',
         op: Operation.Create,
-        payload: () => createAes(ver, [attr.name(kad), asi, custom('x', 'Barcode', t.text(0, barcode))]),
+        payload: () => createAes(ver, [attr.name(kad), asi, custom('x', 'Barcode', t.text(0, barcode)), attr.objectGroup(TAPE_GROUP)]),
         saveUid: 'k',
       },
       steps.getKey('k'),
@@ -380,6 +390,14 @@ function tapeLibrary(client: string, ver: KmipVersion, lib: string, barcode: str
         check: (p, vars) => expect(located(p)).toEqual([v(vars, 'k')]),
       },
       steps.getKey('k'),
+      {
+        does: 'the cartridge in a second library: Locate by Application Specific Information through its grant',
+        op: Operation.Locate,
+        payload: () => locatePayload(ver, [asi]),
+        check: (p, vars) => expect(located(p)).toEqual([v(vars, 'k')]),
+        as: SECOND_LIBRARY,
+      },
+      { ...steps.getKey('k'), does: 'second library: Get the key', as: SECOND_LIBRARY },
       {
         does: 'Get Attributes x-Barcode',
         op: Operation.GetAttributes,

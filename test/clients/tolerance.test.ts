@@ -458,7 +458,7 @@ describe('tolerance catalogue (docs/tolerance.md)', () => {
       const again = await startTestKms({}, { dataDir: own.dataDir });
       try {
         const c2 = await again.client();
-        await replay(c2, { ...addOverDefault(V2_1), steps: addOverDefault(V2_1).steps.slice(1, 4) }, vars);
+        await replay(c2, { ...addOverDefault(V2_1), steps: addOverDefault(V2_1).steps.slice(1, 4) }, { vars });
       } finally {
         await again.stop();
       }
