@@ -86,6 +86,7 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
       steps.query(),
       { does: 'Create the key encryption key (AES-256, Encrypt|Decrypt)', op: Operation.Create, payload: () => createAes(V1_1), saveUid: 'kek' },
       steps.activate('kek'),
+      { ...steps.state(V1_1, 'kek', State.Active), does: 'Get Attributes State before using the key (PyKMIP issue 218 shows vCenter sending it)' },
       steps.getKey('kek'),
       { does: 'Get again at a VM power-on (key fetched per host)', op: Operation.Get, payload: (vars) => getPayload(v(vars, 'kek'), { keyFormatType: KeyFormatType.Raw }) },
       { ...steps.revoke('kek'), does: 'key removed from the provider: Revoke' },

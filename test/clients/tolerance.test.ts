@@ -22,14 +22,16 @@ import {
   type KmipClient,
   type KmipVersion,
 } from '../../src/client/index.js';
-import { AsynchronousIndicator, CredentialType, CryptographicAlgorithm, ObjectType, Operation, QueryFunction, ResultReason, ResultStatus, State } from '../../src/kmip/generated/enums.gen.js';
+import { AsynchronousIndicator, CredentialType, CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, QueryFunction, ResultReason, ResultStatus, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { decode, encode, t, TtlvFramer, type StructureNode } from '../../src/ttlv/index.js';
 import { startTestKms, tlsFiles, type TestKms } from '../support/kms.js';
 import {
   addAttributePayload,
+  attribute1x,
   attributeTag,
+  custom,
   createWith,
   deleteAttributePayload,
   getAttributesPayload,
@@ -442,6 +444,27 @@ const locateAll: Replay = {
   ],
 };
 
+/** T16: a KMIP 1.0 client gets only the attributes 1.0 defines (Cosmian KMS issue 687: Fresh sent to a 1.0 client). */
+const attributesOf10: Replay = {
+  client: 'KMIP 1.0 clients that fail on an attribute name their version does not define',
+  version: V1_0,
+  source: 'Cosmian KMS issue 687 (a 1.0 client was sent Fresh, a 1.1 attribute)',
+  basis: 'documentation',
+  steps: [
+    { does: 'Create an AES key', op: Operation.Create, payload: () => createAes(V1_0), saveUid: 'k' },
+    {
+      does: 'Get Attribute List names only 1.0 attributes (no Fresh, Original Creation Date, Random Number Generator, …)',
+      op: Operation.GetAttributeList,
+      payload: (vars) => t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, v(vars, 'k'))]),
+      check: (p) => {
+        const names = findChildren(p, Tag.AttributeName).map((n) => n.value);
+        expect(names).toEqual(expect.arrayContaining(['Unique Identifier', 'Object Type', 'Cryptographic Algorithm', 'State', 'Initial Date']));
+        for (const later of ['Fresh', 'Original Creation Date', 'Random Number Generator', 'Key Format Type', 'Sensitive', 'Extractable', 'Short Unique Identifier']) expect(names).not.toContain(later);
+      },
+    },
+  ],
+};
+
 describe('tolerance catalogue (docs/tolerance.md)', () => {
   it.each([['1.2', V1_2], ['2.0', V2_0]] as const)('T1 a Name in the Common set of Create Key Pair at KMIP %s', async (_label, ver) => {
     await replay(c, commonName(ver));
@@ -520,5 +543,38 @@ describe('tolerance catalogue (docs/tolerance.md)', () => {
   });
   it('T10 Locate with no attributes, and Maximum Items', async () => {
     await replay(c, locateAll);
+  });
+  it('T15 one KMIP 1.0 batch: Query, Locate by x- attributes, Get (Opaque) and Get Attributes through the ID Placeholder (PyKMIP issue 459, a storage array)', async () => {
+    const rid = custom('x', 'ResourceID', t.text(0, 'san01-pod1 351538/351539'));
+    const sid = custom('x', 'SystemID', t.text(0, '351538'));
+    const reg = parseResponse(await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Register, payload: registerSecret(V1_0, Buffer.from('0123456789abcdef0123456789abcdef'), [rid, sid]) }] })));
+    const uid = findChild(reg.items[0]!.payload, Tag.UniqueIdentifier)?.value;
+    const res = parseResponse(
+      await c.send(
+        requestMessage({
+          version: V1_0,
+          batch: [
+            { operation: Operation.Query, payload: queryPayload([QueryFunction.QueryOperations, QueryFunction.QueryObjects, QueryFunction.QueryServerInformation, QueryFunction.QueryApplicationNamespaces]) },
+            { operation: Operation.Locate, payload: t.struct(Tag.RequestPayload, [attribute1x(rid), attribute1x(sid)]) },
+            { operation: Operation.Get, payload: getPayload(undefined, { keyFormatType: KeyFormatType.Opaque }) },
+            { operation: Operation.GetAttributes, payload: t.struct(Tag.RequestPayload, ['Unique Identifier', 'Object Type', 'Initial Date', 'State'].map((n) => t.text(Tag.AttributeName, n))) },
+          ],
+        }),
+      ),
+    );
+    expect(res.items.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success, ResultStatus.Success, ResultStatus.Success]);
+    expect(located(res.items[1]!.payload!)).toEqual([uid]);
+    // Get and Get Attributes gave no identifier: both used the one Locate found.
+    expect(findChild(res.items[2]!.payload, Tag.UniqueIdentifier)?.value).toBe(uid);
+    expect(findChild(findChild(findChild(res.items[2]!.payload, Tag.SecretData), Tag.KeyBlock), Tag.KeyFormatType)?.value).toBe(KeyFormatType.Opaque);
+    expect(valueOf(V1_0, res.items[3]!.payload!, 'State')).toBe(State.PreActive);
+    // A symmetric key asked for as Opaque: Key Format Type Not Supported, the spec's reason for a conversion the server does not make.
+    const key = parseResponse(await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Create, payload: createAes(V1_0) }] })));
+    const keyUid = findChild(key.items[0]!.payload, Tag.UniqueIdentifier)?.value as string;
+    const opaque = parseResponse(await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Get, payload: getPayload(keyUid, { keyFormatType: KeyFormatType.Opaque }) }] })));
+    expect(opaque.items[0]!.reason).toBe(ResultReason.KeyFormatTypeNotSupported);
+  });
+  it('T16 a KMIP 1.0 client is named only 1.0 attributes', async () => {
+    await replay(c, attributesOf10);
   });
 });
