@@ -116,9 +116,9 @@ export const createKeyPair: OperationHandler = {
     stampGenerated(pub, ctx.now);
     await checkNamesUnique(ctx, priv, 'CreateKeyPair');
     await checkNamesUnique(ctx, pub, 'CreateKeyPair');
-    // The two keys of one pair may carry the same Name: a Name in the Common set (PyKMIP's
-    // create_key_pair(name=…), Veeam and others send it there; the spec calls Name "not common to
-    // both keys" but does not forbid it) names both, as the PyKMIP reference server does, so a
+    // The two keys of one pair may carry the same Name: a Name in the Common set (PyKMIP 0.10's
+    // own create_key_pair demo sends it there and in both specific sets; the spec calls Name "not
+    // common to both keys" but does not forbid it) names both, as the PyKMIP reference server does, so a
     // Locate by Name and Object Type finds either key. Against every other object the Name stays
     // unique (checked above). See docs/tolerance.md T1.
 

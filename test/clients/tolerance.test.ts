@@ -61,14 +61,14 @@ afterAll(async () => srv?.dispose());
 const singleValued = (ver: KmipVersion) => (ver.major >= 2 ? ResultReason.AttributeSingleValued : ResultReason.IllegalOperation);
 const wrongState = (ver: KmipVersion) => (ver.major >= 2 ? ResultReason.WrongKeyLifecycleState : ResultReason.PermissionDenied);
 
-/** T1: a Name in Create Key Pair's Common set (PyKMIP's create_key_pair(name=…)). */
+/** T1: a Name in Create Key Pair's Common set (PyKMIP 0.10's create_key_pair demo; the real demo runs in pykmip-demo.test.ts). */
 function commonName(ver: KmipVersion): Replay {
   const tag = `T1-${ver.major}.${ver.minor}`;
   const rsa = [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)];
   return {
-    client: `PyKMIP 0.10 ProxyKmipClient.create_key_pair(name=…) at ${ver.major}.${ver.minor}`,
+    client: `a Name in the Common set of Create Key Pair at ${ver.major}.${ver.minor}`,
     version: ver,
-    source: 'PyKMIP 0.10 pie/client.py create_key_pair (the name goes into the common template attribute)',
+    source: 'PyKMIP 0.10 kmip/demos/units/create_key_pair.py (the Name in the Common Template-Attribute, and in both specific ones)',
     basis: 'client source',
     steps: [
       {
