@@ -465,6 +465,39 @@ const attributesOf10: Replay = {
   ],
 };
 
+/** T11: Operation Policy Name (deprecated 1.3, removed 2.0), sent by Synology DSM and VAST Data. */
+const operationPolicyName: Replay[] = [
+  {
+    client: 'Operation Policy Name at KMIP 1.2 (Synology DSM Register, VAST Add Attribute)',
+    version: V1_2,
+    source: 'Cosmian KMS issue 796 and its Synology / VAST integration pages',
+    basis: 'documentation',
+    steps: [
+      { does: 'Register Secret Data with Operation Policy Name "default"', op: Operation.Register, payload: () => registerSecret(V1_2, Buffer.from('dsm-key-material-32-bytes-long!!'), [t.text(Tag.OperationPolicyName, 'default')]), saveUid: 's' },
+      {
+        does: 'it is stored and returned',
+        op: Operation.GetAttributes,
+        payload: (vars) => getAttributesPayload(V1_2, v(vars, 's'), ['OperationPolicyName']),
+        check: (p) => expect(valueOf(V1_2, p, 'OperationPolicyName')).toBe('default'),
+      },
+    ],
+  },
+  {
+    client: 'Operation Policy Name at KMIP 2.0 (no longer an attribute)',
+    version: V2_0,
+    source: 'KMIP 2.0 (Operation Policy Name removed)',
+    basis: 'documentation',
+    steps: [
+      {
+        does: 'Create with Operation Policy Name: Invalid Attribute',
+        op: Operation.Create,
+        payload: () => createWith(V2_0, ObjectType.SymmetricKey, [...aes(), t.text(Tag.OperationPolicyName, 'default')]),
+        refused: ResultReason.InvalidAttribute,
+      },
+    ],
+  },
+];
+
 describe('tolerance catalogue (docs/tolerance.md)', () => {
   it.each([['1.2', V1_2], ['2.0', V2_0]] as const)('T1 a Name in the Common set of Create Key Pair at KMIP %s', async (_label, ver) => {
     await replay(c, commonName(ver));
@@ -573,6 +606,9 @@ describe('tolerance catalogue (docs/tolerance.md)', () => {
     const keyUid = findChild(key.items[0]!.payload, Tag.UniqueIdentifier)?.value as string;
     const opaque = parseResponse(await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Get, payload: getPayload(keyUid, { keyFormatType: KeyFormatType.Opaque }) }] })));
     expect(opaque.items[0]!.reason).toBe(ResultReason.KeyFormatTypeNotSupported);
+  });
+  it.each(operationPolicyName.map((r) => [r.client, r] as const))('T11 %s', async (_name, r) => {
+    await replay(c, r);
   });
   it('T16 a KMIP 1.0 client is named only 1.0 attributes', async () => {
     await replay(c, attributesOf10);
