@@ -6,6 +6,7 @@
  * their reason, connection-level events in the audit trail (which `kms audit verify` still
  * accepts), and TLS session resumption.
  */
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -331,6 +332,23 @@ describe('TLS', () => {
       expect(`${line!.peer!.verifyError ?? ''} ${line!.err}`, c.name).toMatch(c.error);
       expect(line!.peer!.subject, c.name).toMatch(/CN=/);
       expect(line!.peer!.issuer, c.name).toMatch(/CN=/);
+    }
+    // An independent client (OpenSSL's s_client) reads a close_notify alert, not a bare EOF.
+    for (const version of ['-tls1_2', '-tls1_3']) {
+      // Asynchronously: the server runs in this process.
+      const out = await new Promise<string>((resolve) => {
+        const p = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${s.port}`, version, '-ign_eof', '-servername', 'localhost', '-CAfile', join(CERTS, 'ca.pem'), '-cert', foreign.client.cert, '-key', foreign.client.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let text = '';
+        p.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (text += d.toString()));
+        const timer = setTimeout(() => p.kill(), 10_000);
+        p.on('close', () => {
+          clearTimeout(timer);
+          resolve(text);
+        });
+      });
+      expect(out, version).toMatch(/^closed$/m);
+      expect(out, version).not.toMatch(/unexpected eof/i);
     }
     expect(await servedFresh(s.port)).toBe(ResultStatus.Success);
     const refusals = (await auditAfterStop(s)).filter((r) => r.kind === 'auth') as (AuditRecord & { peer?: { fingerprint?: string; verifyError?: string } })[];
