@@ -170,6 +170,20 @@ describe('the TLS handshake has a budget of its own', () => {
     expect(records.some((r) => r.reason === 'HandshakeTimeout')).toBe(true);
   });
 
+  it('a finished handshake leaves the handshake budget: an established connection outlives handshakeTimeoutMs', async () => {
+    const s = await serverWith({ handshakeTimeoutMs: 400, maxHandshakes: 1 });
+    const a = await s.client();
+    // TLS 1.3: the client is done before the server has read its Finished; an answer means the server is too.
+    await a.send(requestMessage({ version: v21, batch: [{ operation: Operation.DiscoverVersions, payload: discoverVersionsPayload([]) }] }));
+    expect(s.kms.server.handshaking).toBe(0);
+    await new Promise((r) => setTimeout(r, 900));
+    const b = await s.client(); // the budget of 1 is free again
+    for (const c of [a, b]) {
+      const r = parseResponse(await c.send(requestMessage({ version: v21, batch: [{ operation: Operation.DiscoverVersions, payload: discoverVersionsPayload([]) }] })));
+      expect(r.items[0]!.status).toBe(ResultStatus.Success);
+    }
+  });
+
   it('a connection over maxConnections is dropped and audited with its reason', async () => {
     const s = await serverWith({ maxConnections: 1 });
     const a = await s.client();
