@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { startKms } from '../server/bootstrap.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
+import { budgetsHelp } from '../policy/budgets.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -31,6 +32,10 @@ Options (each also settable by the environment variable shown, or in the config 
                      requestTimeoutMs, tlsTicketKeyRotationMs}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
                      maxSessions, kekLabel}
+
+Resource budgets (config file limits section, or the variable; 0 turns one off;
+docs/limits.md says what a client gets when it reaches one):
+${budgetsHelp()}
 
 Key protection: by default a software master key in DIR/master.key (not an HSM).
 With an hsm section (config file or KMS_HSM_* variables) key material is sealed

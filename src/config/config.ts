@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../server/limits.js';
+import { BUDGET_ENV_KEYS } from '../policy/budgets.js';
 import type { IdentitySource } from '../server/auth.js';
 import type { AccessConfig } from '../policy/access.js';
 import type { KeyCacheConfig } from '../hsm/caching-protector.js';
@@ -142,6 +143,7 @@ export class ConfigError extends Error {
 
 /** Environment variables, each overriding one config key. */
 export const ENV_KEYS: Readonly<Record<string, string>> = {
+  ...BUDGET_ENV_KEYS,
   KMS_HOST: 'host',
   KMS_PORT: 'port',
   KMS_DATA_DIR: 'dataDir',

@@ -146,6 +146,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     clock: deps.clock ?? Date.now,
     info: { vendor: 'kmip-kms', product: 'kms', version: packageVersion() },
     versions: SERVED_VERSIONS,
+    budgets: config.limits,
     audit,
     ...(resident && { resident }),
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),

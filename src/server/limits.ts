@@ -1,3 +1,5 @@
+import { DEFAULT_BUDGETS, type ResourceBudgets } from '../policy/budgets.js';
+
 /** Every server limit, named, with its default and its config key (undici style). */
 export interface ServerLimits {
   /** Concurrent connections past the TLS handshake; further ones are closed (and audited). Config: limits.maxConnections */
@@ -35,6 +37,7 @@ export interface ServerLimits {
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
+  ...DEFAULT_BUDGETS,
   maxConnections: 1024,
   maxHandshakes: 128,
   maxHandshakesPerAddress: 16,
@@ -47,3 +50,6 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   maxPipelined: 16,
   tlsTicketKeyRotationMs: 3_600_000,
 });
+
+/** The resource budgets (policy/budgets.ts) are limits too, in the same `limits` config section. */
+export interface ServerLimits extends ResourceBudgets {}

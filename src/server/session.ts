@@ -12,6 +12,7 @@
  * - a client whose certificate fails the identity checks gets Authentication Not
  *   Successful for its first request, then the connection closes.
  */
+import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { decode } from '../ttlv/decode.js';
 import { encode } from '../ttlv/encode.js';
@@ -122,6 +123,12 @@ export class Session {
         }
         await this.handle(frame);
       }
+    } catch (e) {
+      // Nothing may escape a connection: this one fails, the server goes on.
+      this.services.log.error({ conn: this.id, err: e }, 'request handling failed; closing the connection');
+      this.closing = true;
+      this.queue.length = 0;
+      this.socket.destroy();
     } finally {
       this.busy = false;
       const idle = this.idle;
@@ -156,7 +163,13 @@ export class Session {
       this.finalReply(result.response);
       return;
     }
-    if (!this.socket.destroyed) this.socket.write(encode(result.response));
+    if (this.socket.destroyed) return;
+    const bytes = this.encodeReply(result.response, peekVersion(node));
+    if (bytes.ok) this.socket.write(bytes.bytes);
+    else {
+      this.closing = true;
+      this.socket.end(bytes.bytes);
+    }
   }
 
   /** Audit a message refused before the KMIP layer (reason: the codec's error code). */
@@ -199,6 +212,21 @@ export class Session {
 
   private finalReply(response: TtlvNode): void {
     if (this.socket.destroyed) return;
-    this.socket.end(encode(response));
+    this.socket.end(this.encodeReply(response, undefined).bytes);
+  }
+
+  /**
+   * Encode a reply. One that cannot be encoded (a value out of range, a message past what a
+   * TTLV length can say) is logged and replaced by a General Failure message, after which the
+   * connection is closed (`ok` false): the failure stays with this connection.
+   */
+  private encodeReply(response: TtlvNode, version: ReturnType<typeof peekVersion>): { ok: boolean; bytes: Buffer } {
+    try {
+      return { ok: true, bytes: encode(response) };
+    } catch (e) {
+      const ref = randomUUID();
+      this.services.log.error({ conn: this.id, err: e, ref }, 'the response could not be encoded');
+      return { ok: false, bytes: encode(messageFailure(this.services, version, ResultReason.GeneralFailure, `internal error, ref ${ref}`)) };
+    }
   }
 }
