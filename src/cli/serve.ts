@@ -61,6 +61,7 @@ Connection limits (limits.*; docs/connections.md), each also an environment vari
   idleTimeoutMs           no traffic at all (KMS_IDLE_TIMEOUT_MS; default 300000)
   tlsTicketKeyRotationMs  TLS session resumption: ticket key replaced this often, 0 = off
                           (KMS_TLS_TICKET_KEY_ROTATION_MS; default 3600000)
+
   -h, --help         this help
 
 Precedence: defaults < config file < environment < flags.
