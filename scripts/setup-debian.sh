@@ -4,8 +4,9 @@
 #                   interop tests and the benchmark compare against (/usr/bin/python3)
 #   softhsm2        a real PKCS#11 token for the HSM tests
 #   opensc          pkcs11-tool, to inspect tokens by hand
+#   openssl         s_client: an independent TLS client for the connection tests
 set -euo pipefail
-PACKAGES=(python3-pykmip python3-cryptography softhsm2 opensc)
+PACKAGES=(python3-pykmip python3-cryptography softhsm2 opensc openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,7 +28,8 @@ Options (each also settable by the environment variable shown, or in the config 
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
-                     maxItems, maxPipelined}, access {administrators, grants},
+                     maxItems, maxPipelined, maxHandshakes, maxHandshakesPerAddress,
+                     requestTimeoutMs, tlsTicketKeyRotationMs}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
                      maxSessions, kekLabel}
 
@@ -46,6 +47,21 @@ with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
                         or hsm.pinEnv (KMS_HSM_PIN_ENV, another variable's name) is set
   KMS_HSM_MAX_SESSIONS  session pool cap (default 8; the token's limit applies too)
   KMS_HSM_KEK_LABEL     the KEK's label, when the token holds several kms-kek-* keys
+
+Connection limits (limits.*; docs/connections.md), each also an environment variable:
+  maxConnections          established connections (KMS_MAX_CONNECTIONS; default 1024)
+  maxHandshakes           connections still in the TLS handshake, a budget of their own
+                          (KMS_MAX_HANDSHAKES; default 128)
+  maxHandshakesPerAddress of those, from one client address
+                          (KMS_MAX_HANDSHAKES_PER_ADDRESS; default 16)
+  handshakeTimeoutMs      whole TLS handshake, from the TCP accept
+                          (KMS_HANDSHAKE_TIMEOUT_MS; default 10000)
+  requestTimeoutMs        whole request, from its first byte (KMS_REQUEST_TIMEOUT_MS;
+                          default 30000)
+  idleTimeoutMs           no traffic at all (KMS_IDLE_TIMEOUT_MS; default 300000)
+  tlsTicketKeyRotationMs  TLS session resumption: ticket key replaced this often, 0 = off
+                          (KMS_TLS_TICKET_KEY_ROTATION_MS; default 3600000)
+
   -h, --help         this help
 
 Precedence: defaults < config file < environment < flags.

@@ -157,6 +157,11 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   KMS_HANDSHAKE_TIMEOUT_MS: 'limits.handshakeTimeoutMs',
   KMS_IDLE_TIMEOUT_MS: 'limits.idleTimeoutMs',
   KMS_MAX_MESSAGE_BYTES: 'limits.maxMessageBytes',
+  // Connection hardening (docs/connections.md).
+  KMS_MAX_HANDSHAKES: 'limits.maxHandshakes',
+  KMS_MAX_HANDSHAKES_PER_ADDRESS: 'limits.maxHandshakesPerAddress',
+  KMS_REQUEST_TIMEOUT_MS: 'limits.requestTimeoutMs',
+  KMS_TLS_TICKET_KEY_ROTATION_MS: 'limits.tlsTicketKeyRotationMs',
 };
 
 /** Environment variables for the keyCache section. */
