@@ -98,11 +98,16 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummar
 }
 
 async function writeInto(stage: string, target: string, file: BackupFile, fileKey: Buffer, opts: RestoreOptions): Promise<RestoreSummary> {
-  const keys = await openKeys(stage, opts.hsm, { create: true });
-  let store: LevelStore | undefined;
+  let store: LevelStore | undefined = new LevelStore({ path: join(stage, 'db') });
+  await store.open();
+  let keys: Awaited<ReturnType<typeof openKeys>>;
   try {
-    store = new LevelStore({ path: join(stage, 'db') });
-    await store.open();
+    keys = await openKeys(stage, opts.hsm, { create: true, store });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  try {
     const s = store;
     let manifest: Manifest | undefined;
     let ops: StoreOp[] = [];

@@ -48,7 +48,7 @@ function mainHelp(): string {
     '  -h, --help     show help (also: kms <command> --help)',
     '  -v, --version  show the version',
     '',
-    `Exit codes: ${ExitCode.Ok} ok, ${ExitCode.InvalidInput} invalid input, ${ExitCode.Usage} usage error, ${ExitCode.Io} I/O error, ${ExitCode.Refused} refused, ${ExitCode.NotFound} not found.`,
+    `Exit codes: ${ExitCode.Ok} ok, ${ExitCode.InvalidInput} invalid input, ${ExitCode.Usage} usage error, ${ExitCode.Io} I/O error, ${ExitCode.Refused} refused, ${ExitCode.NotFound} not found, ${ExitCode.Custody} key custody (docs/custody.md).`,
   ].join('\n');
 }
 

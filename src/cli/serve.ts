@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { startKms } from '../server/bootstrap.js';
+import { CustodyError } from '../hsm/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
 
@@ -44,7 +45,9 @@ with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
   -h, --help         this help
 
 Precedence: defaults < config file < environment < flags.
-Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files).`;
+Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files,
+folder modes), 6 key custody: the configured protector is not the one the data folder
+is sealed under, or a key it recorded is missing (docs/custody.md).`;
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -101,10 +104,10 @@ export const serveCommand: Command = {
     try {
       let kms;
       try {
-        kms = await startKms(config);
+        kms = await startKms(config, { configFile: values.config ?? (process.env.KMS_CONFIG || undefined) });
       } catch (e) {
         io.stderr.write(`kms serve: cannot start: ${(e as Error).message}\n`);
-        return ExitCode.Io;
+        return e instanceof CustodyError ? ExitCode.Custody : ExitCode.Io;
       }
       if (signalled === undefined) await new Promise<void>((resolve) => (wake = resolve));
       kms.services.log.info({ signal: signalled }, 'stopping: no new connections, finishing requests in flight');
