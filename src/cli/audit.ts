@@ -16,6 +16,7 @@ import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
 import type { AuditKey } from '../audit/audit-key.js';
 import { openFolderKeys } from '../hsm/custody.js';
+import { MIGRATION_ANCHOR_PREFIX } from '../hsm/migrate.js';
 import { decodeRecord } from '../audit/record.js';
 import { buildReport, formatReport } from '../audit/report.js';
 import { verifyAuditLog } from '../audit/verify.js';
@@ -122,7 +123,10 @@ async function verify(values: Values, io: CliIo): Promise<number> {
       return ExitCode.InvalidInput;
     }
     io.stdout.write(`OK: ${result.entries} entries, ${result.checkpoints} checkpoints (audit key ${key.key.id}), sealed through entry ${result.sealedThrough}\n`);
-    if (result.restore) {
+    if (result.restore?.backup.startsWith(MIGRATION_ANCHOR_PREFIX)) {
+      const r = result.restore;
+      io.stdout.write(`migrated: the anchor at entry ${r.seq} (under this audit key, written by kms protector migrate ${r.backup.slice(MIGRATION_ANCHOR_PREFIX.length)}) seals entries 1..${r.covers} and vouches for the ${r.importedCheckpoints} checkpoint(s) made under the earlier audit key\n`);
+    } else if (result.restore) {
       const r = result.restore;
       io.stdout.write(
         `restored: entries 1..${r.covers} were imported from backup ${r.backup}; their hash chain verifies, and the restore anchor at entry ${r.seq} (under this server's audit key) vouches for the ${r.importedCheckpoints} checkpoint(s) made under the old server's key\n`,

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { KmsConfig } from '../config/config.js';
 import { openFolderKeys, type FolderKeys } from '../hsm/custody.js';
+import { SwitchableAuditKey, SwitchableProtector } from '../hsm/switchable.js';
 import { secureDataFolder, warnReadablePin } from './file-modes.js';
 import { CachingProtector } from '../hsm/caching-protector.js';
 import type { ResidentKeys } from '../hsm/resident.js';
@@ -99,8 +100,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     throw e;
   }
 
-  const keyProtector: KeyProtector = keys.protector;
-  const auditKey: AuditKey = keys.auditKey;
+  // Indirections a protector migration on the running server repoints (src/hsm/migrate.ts).
+  const live = { protector: new SwitchableProtector(keys.protector), auditKey: new SwitchableAuditKey(keys.auditKey) };
+  const keyProtector: KeyProtector = live.protector;
+  const auditKey: AuditKey = live.auditKey;
   const resident: ResidentKeys | undefined = keys.backend && config.hsm ? { backend: keys.backend, policy: config.hsm.residentKeys ?? 'requested' } : undefined;
   if (keys.backend) {
     log.info({ protector: keyProtector.description, kekId: keyProtector.kekId, custody: keys.how, maxSessions: keys.backend.capabilities().maxSessions }, 'key material is protected by a KEK inside the HSM');
@@ -147,7 +150,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   // Backups of the running server (kms backup): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
   try {
-    admin = await startAdminSocket(config.dataDir, services, log);
+    admin = await startAdminSocket(config.dataDir, services, log, live);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
   }
