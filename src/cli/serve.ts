@@ -25,6 +25,9 @@ Options (each also settable by the environment variable shown, or in the config 
                      (KMS_IDENTITY)
   --log-level LEVEL  fatal, error, warn, info (default), debug, trace (KMS_LOG_LEVEL)
   --log-format FMT   json (default) or pretty (KMS_LOG_FORMAT)
+                     Log records cut every string to logMaxString characters (config
+                     key; KMS_LOG_MAX_STRING; default 1024, at least 64): client-supplied
+                     identifiers, names and identities never fill the log.
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,

@@ -11,6 +11,7 @@ import type { KmsConfig } from '../config/config.js';
 import { openFolderKeys, type FolderKeys } from '../hsm/custody.js';
 import { SwitchableAuditKey, SwitchableProtector } from '../hsm/switchable.js';
 import { secureDataFolder, warnReadablePin } from './file-modes.js';
+import { boundedFormatters, DEFAULT_LOG_MAX_STRING } from './log-bounds.js';
 import { CachingProtector } from '../hsm/caching-protector.js';
 import type { ResidentKeys } from '../hsm/resident.js';
 import { cryptoPolicyFrom } from '../policy/crypto-policy.js';
@@ -45,10 +46,12 @@ export interface RunningKms {
   close(): Promise<void>;
 }
 
-export function makeLogger(config: Pick<KmsConfig, 'logLevel' | 'logFormat'>): Logger {
+export function makeLogger(config: Pick<KmsConfig, 'logLevel' | 'logFormat'> & { readonly logMaxString?: number }): Logger {
   const opts = {
     level: config.logLevel,
     base: { svc: 'kms' },
+    // Client-supplied strings (identifiers, names, identities) are cut: src/server/log-bounds.ts.
+    formatters: boundedFormatters(config.logMaxString ?? DEFAULT_LOG_MAX_STRING),
     // Defence in depth: fields that could ever carry key material are cut from every record.
     redact: { paths: ['*.keyMaterial', '*.key', '*.secret', '*.password', '*.payload', 'payload', 'keyMaterial'], censor: '[redacted]' },
   };
