@@ -180,7 +180,7 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
     if (!manifest) throw new BackupError('TAMPERED', 'no manifest');
     await writeRestoreAnchor(s, keys.auditKey, file.header.id, [...importedKeyIds]);
     await s.close();
-    writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o644 });
+    writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o600 });
     writeFileSync(join(stage, CONFIG_FILE), configFileContent(target, opts.hsm), { mode: 0o600 });
     return { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
   } finally {

@@ -131,7 +131,7 @@ export const initCommand: Command = {
       }
       const certs = await ensureDevCerts(join(dir, 'certs'));
       const recovery: RecoveryConfig = { format: 1, recipients };
-      writeFileSync(join(dir, RECOVERY_FILE), JSON.stringify(recovery, null, 2) + '\n', { mode: 0o644 });
+      writeFileSync(join(dir, RECOVERY_FILE), JSON.stringify(recovery, null, 2) + '\n', { mode: 0o600 });
       writeFileSync(join(dir, CONFIG_FILE), configFileContent(dir, hsm), { mode: 0o600 });
       if (sharesOut !== undefined) {
         mkdirSync(sharesOut, { recursive: true, mode: 0o700 });

@@ -92,6 +92,8 @@ export const serveCommand: Command = {
       }
       throw e;
     }
+    // Files the server makes later (LevelDB tables, logs) are private too: folders 0700, files 0600.
+    process.umask(0o077);
     // Signals are handled from the start: one that arrives while starting stops the server
     // as soon as it is up.
     let signalled: string | undefined;

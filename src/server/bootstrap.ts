@@ -82,6 +82,14 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     await store.close();
     throw e;
   }
+  // Again now that the store and keys are open: what LevelDB (re)made at open is 0600 too.
+  try {
+    secureDataFolder(config.dataDir);
+  } catch (e) {
+    await keys.close();
+    await store.close();
+    throw e;
+  }
 
   let tls: TlsMaterial;
   let devCerts: RunningKms['devCerts'];
