@@ -182,6 +182,7 @@ export async function rotateKek(o: RotationOptions): Promise<RotationResult> {
   // Custody: the new KEK is recorded (label and the CKA_ID it will get) before it is made, and
   // only KEKs recorded here are ever destroyed.
   const custody = readCustody(o.dataDir);
+  if (custody?.migration) throw new RotationError(`${o.dataDir}: a protector migration is in progress; finish it (kms protector migrate) before rotating`);
   if (custody && custody.protector.kind !== 'hsm') throw new RotationError(`${o.dataDir} is sealed under the software master key (custody.json)`);
   let id: string | undefined;
   if (custody) {
