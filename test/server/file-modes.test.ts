@@ -3,7 +3,8 @@
  * versions and LevelDB leave them) is made 0700/0600 at the next start; and a `kms serve`
  * logs a client's 3 MiB Interop identifier cut to logMaxString characters, with its length.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,17 @@ describe('data folder modes', () => {
 });
 
 describe('bounded log records', () => {
+  it('logMaxString is a config key and KMS_LOG_MAX_STRING; below 64 is refused; serve --help names it', () => {
+    const file = join(root, 'log.json');
+    writeFileSync(file, JSON.stringify({ logMaxString: 300 }));
+    expect(loadConfig({ flags: { config: file } }).logMaxString).toBe(300);
+    expect(loadConfig({ flags: { config: file }, env: { KMS_LOG_MAX_STRING: '500' } }).logMaxString).toBe(500);
+    expect(() => loadConfig({ env: { KMS_LOG_MAX_STRING: '10' } })).toThrow(ConfigError);
+    expect(loadConfig({}).logMaxString).toBeUndefined();
+    const help = spawnSync(process.execPath, [KMS, 'serve', '--help']).stdout.toString();
+    expect(help).toMatch(/logMaxString .*\n.*KMS_LOG_MAX_STRING; default 1024/);
+  });
+
   it('kms serve logs a 3 MiB Interop identifier cut to logMaxString characters', async () => {
     const dir = join(root, 'serve');
     const child = spawn(process.execPath, [KMS, 'serve', '--data-dir', dir, '--port', '0', '--log-level', 'info'], { env: { ...process.env, KMS_CONFIG: '', KMS_LOG_MAX_STRING: '200' } });
