@@ -53,6 +53,11 @@ export interface RecordedKek extends RecordedKey {
   readonly since: string;
   /** current: seals from now on; retired: still opens older bodies; destroyed: gone from the token. */
   readonly state: 'current' | 'retired' | 'destroyed';
+  /**
+   * Recorded from a legacy folder's evidence (no custody record yet): an older version may have
+   * let another folder use the same key, so `rotate-kek --destroy-old` never destroys it.
+   */
+  readonly adopted?: true;
 }
 
 export interface TokenIdentity {
@@ -493,7 +498,7 @@ async function adoptLegacy(dataDir: string, backend: Pkcs11Backend, hsm: HsmConf
       }
       throw new CustodyError('MISSING_KEY', `${dataDir}: the KEK ${label} its data names is not in ${backend.description}`);
     }
-    keks.push({ label, id: found[0]!.id, made: true, since: now, state });
+    keks.push({ label, id: found[0]!.id, made: true, since: now, state, adopted: true });
   }
   if (keks.length === 0) keks.push(...fresh.keks);
   let auditKey = fresh.auditKey;

@@ -141,7 +141,10 @@ export interface RotationResult extends RewrapResult {
   readonly current: string;
   /** KEKs destroyed afterwards (with `destroyOld`). */
   readonly destroyed: readonly string[];
-  /** Retired KEKs of this folder left on the token because records still use them (with `destroyOld`). */
+  /**
+   * Retired KEKs of this folder left on the token (with `destroyOld`): records still use them,
+   * or they were adopted from a folder made before custody records (maybe shared with another).
+   */
   readonly kept?: readonly string[];
 }
 
@@ -220,7 +223,7 @@ export async function rotateKek(o: RotationOptions): Promise<RotationResult> {
       const mine = (readCustody(o.dataDir)?.protector as HsmCustody).keks.filter((k) => k.state === 'retired');
       for (const k of mine) {
         const kid = `hsm:${k.label}`;
-        if ((usage.get(kid) ?? 0) > 0) {
+        if ((usage.get(kid) ?? 0) > 0 || k.adopted) {
           kept.push(kid);
           continue;
         }

@@ -172,6 +172,18 @@ describe('KEK custody per data folder', () => {
     expect({ label: p.auditKey.label, id: p.auditKey.id }).toEqual({ label: recorded.auditKey.label, id: recorded.auditKey.id });
   });
 
+  it('rotate-kek --destroy-old never destroys an adopted KEK (an older version may have shared it with another folder)', async () => {
+    const adopted = (readCustody(f2)!.protector as HsmCustody).keks[0]!;
+    const config = join(root, 'f2.json');
+    writeFileSync(config, JSON.stringify({ dataDir: f2, hsm: hsmA }));
+    const r = spawnSync(process.execPath, [KMS, 'hsm', 'rotate-kek', '--config', config, '--destroy-old'], { timeout: 60_000, env: { ...process.env, KMS_CONFIG: '' } });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(r.stdout.toString()).toMatch(new RegExp(`kept \\(.*adopted from before custody records.*\\): hsm:${adopted.label}`));
+    expect(await tokenKeys(hsmA)).toContainEqual({ label: adopted.label, id: adopted.id });
+    expect((readCustody(f2)!.protector as HsmCustody).keks.map((k) => k.state)).toEqual(['retired', 'current']);
+    await readsBack(f2, hsmA);
+  });
+
   it('warns when the config file holding the PIN is readable by group or others', async () => {
     const dir = join(root, 'pin');
     const lines: string[] = [];
