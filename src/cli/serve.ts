@@ -44,7 +44,8 @@ with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
   KMS_HSM_PIN           the user PIN, unless hsm.pin, hsm.pinFile (KMS_HSM_PIN_FILE)
                         or hsm.pinEnv (KMS_HSM_PIN_ENV, another variable's name) is set
   KMS_HSM_MAX_SESSIONS  session pool cap (default 8; the token's limit applies too)
-  KMS_HSM_KEK_LABEL     the KEK's label, when the token holds several kms-kek-* keys
+  KMS_HSM_KEK_LABEL     the KEK's label for a new folder (or a legacy folder's current
+                        KEK); after that DIR/custody.json names the folder's keys
   -h, --help         this help
 
 Precedence: defaults < config file < environment < flags.

@@ -121,7 +121,7 @@ export interface HsmConfig {
   readonly pinEnv?: string;
   /** Cap on concurrent PKCS#11 sessions (default 8; the token's limit applies too). */
   readonly maxSessions?: number;
-  /** Label of the key-encryption key (default: the one kms-kek-* key on the token, made on first start). */
+  /** Label of a new folder's KEK (default kms-kek-<random>), or a legacy folder's current KEK; then custody.json (src/hsm/custody.ts) names it. */
   readonly kekLabel?: string;
   /** Which keys Create makes inside the HSM (never, requested: Extractable false, always). Default requested. */
   readonly residentKeys?: ResidencyPolicy;
