@@ -126,7 +126,8 @@ export async function migrateProtector(o: MigrationOptions): Promise<MigrationRe
       custody = { ...custody, migration: { ...custody.migration!, phase: 'anchored' } };
       writeCustody(o.dataDir, custody);
     }
-    o.live?.protector.switchTo(newProtector);
+    // The running server keeps the bridge until its restart: a request that read a record before
+    // its rewrap still opens it; everything new is sealed under the new KEK.
     const done: CustodyRecord = {
       format: 1,
       created: custody.created,

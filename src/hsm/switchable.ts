@@ -62,15 +62,36 @@ export class SwitchableProtector implements KeyProtector {
 }
 
 /**
- * During a migration: seals under the new protector, opens each body under the protector its
- * kekId belongs to (the new one's KEKs, else the old one).
+ * During a migration, and on the running server after it until its restart: seals under the
+ * new protector, opens each body under the protector its kekId belongs to (the new one's KEKs,
+ * else the old one), so a request that read a record before it was rewrapped still opens it.
+ * Rotation goes to the new protector.
  */
 export class BridgeProtector implements KeyProtector {
+  private readonly toKekIds: Set<string>;
   constructor(
     private readonly from: KeyProtector,
     private readonly to: KeyProtector,
-    private readonly toKekIds: ReadonlySet<string>,
-  ) {}
+    toKekIds: ReadonlySet<string>,
+  ) {
+    this.toKekIds = new Set(toKekIds);
+  }
+
+  async rotate(label: string, id?: string): Promise<{ previous: string; current: string }> {
+    if (!this.to.rotate) throw new Error(`${this.to.description}: this key protector has no rotation`);
+    const r = await this.to.rotate(label, id);
+    this.toKekIds.add(r.current);
+    return r;
+  }
+
+  destroyKek(kekId: string): Promise<void> {
+    if (!this.to.destroyKek) return Promise.reject(new Error(`${this.to.description}: this key protector has no KEKs to destroy`));
+    return this.to.destroyKek(kekId);
+  }
+
+  async keks(): Promise<string[]> {
+    return (await this.to.keks?.()) ?? [];
+  }
 
   get kekId(): string {
     return this.to.kekId;
