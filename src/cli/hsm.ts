@@ -3,7 +3,8 @@
  *
  *   kms hsm status       the KEKs on the token, which is current, how many objects each seals
  *   kms hsm rotate-kek   a new KEK becomes current; every object is rewrapped under it;
- *                        with --destroy-old the KEKs no object uses any more are destroyed
+ *                        with --destroy-old the folder's own retired KEKs no object uses
+ *                        any more are destroyed (custody.ts)
  *
  * rotate-kek on a running server asks it through its admin socket (DATA/admin/kms.sock, the
  * server's own user only): the server rotates and keeps serving. With no server running it
@@ -33,7 +34,9 @@ const HELP = `Usage: kms hsm <status|rotate-kek> [options]
 Options:
   --data-dir DIR     the data folder (default: from --config / KMS_DATA_DIR / kms-data)
   --config FILE      the server's config file (its hsm section names module, token, PIN)
-  --destroy-old      rotate-kek: afterwards destroy every KEK no object uses any more
+  --destroy-old      rotate-kek: afterwards destroy this folder's retired KEKs (as its
+                     custody.json records them) that no object uses; never another
+                     folder's key, nor one adopted from a folder older versions made
   --label LABEL      rotate-kek: the new KEK's label (default kms-kek-<random hex>)
   -h, --help         this help
 
