@@ -33,6 +33,18 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
+/** Not spawnSync: the server under test runs in this process and must keep serving meanwhile. */
+function cliAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KMS, ...args], { env: { ...process.env, KMS_CONFIG: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 function configFile(name: string, o: object): string {
   const f = join(root, name);
   writeFileSync(f, JSON.stringify(o), { mode: 0o600 });
@@ -143,7 +155,7 @@ describe('kms protector migrate', () => {
     expect(readCustody(dir)!.history?.map((h) => h.protector.kind)).toEqual(['software', 'hsm']);
   });
 
-  it('migrates a running server from the software master key through its admin socket while a client keeps reading', async () => {
+  it('migrates a running server from the software master key through its admin socket while a client keeps reading, then to another token', async () => {
     const live = join(root, 'online');
     let srv = await startTestKms({ audit: { checkpointEvery: 5 } }, { dataDir: live });
     const mine = await fill(srv, 25);
@@ -164,14 +176,7 @@ describe('kms protector migrate', () => {
         }
       }
     })();
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [KMS, 'protector', 'migrate', '--config', target], { env: { ...process.env, KMS_CONFIG: '' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await cliAsync('protector', 'migrate', '--config', target);
     await new Promise((res) => setTimeout(res, 200));
     stop = true;
     await reader;
@@ -186,6 +191,18 @@ describe('kms protector migrate', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toMatch(/migrated: the anchor/);
     srv = await startTestKms({ hsm: hsm1 }, { dataDir: live });
+    await readsBack(srv, mine);
+
+    // And online again, from this token to the other one.
+    const target2 = configFile('online2.json', { dataDir: live, hsm: hsm2 });
+    const r2 = await cliAsync('protector', 'migrate', '--config', target2);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stdout).toMatch(/protector migrated by the running server: KEK kms-kek-[0-9a-f]+ in PKCS#11 token "kms-mig-1" .* -> KEK kms-kek-[0-9a-f]+ in PKCS#11 token "kms-mig-2"/);
+    await readsBack(srv, mine);
+    await srv.stop();
+    const v2 = cli('audit', 'verify', '--config', target2);
+    expect(v2.code, v2.stdout + v2.stderr).toBe(0);
+    srv = await startTestKms({ hsm: hsm2 }, { dataDir: live });
     await readsBack(srv, mine);
     await srv.stop();
   });
