@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { startKms } from '../server/bootstrap.js';
+import { CustodyError } from '../hsm/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
 import { budgetsHelp } from '../policy/budgets.js';
@@ -25,6 +26,9 @@ Options (each also settable by the environment variable shown, or in the config 
                      (KMS_IDENTITY)
   --log-level LEVEL  fatal, error, warn, info (default), debug, trace (KMS_LOG_LEVEL)
   --log-format FMT   json (default) or pretty (KMS_LOG_FORMAT)
+                     Log records cut every string to logMaxString characters (config
+                     key; KMS_LOG_MAX_STRING; default 1024, at least 64): client-supplied
+                     identifiers, names and identities never fill the log.
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
@@ -46,7 +50,8 @@ with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
   KMS_HSM_PIN           the user PIN, unless hsm.pin, hsm.pinFile (KMS_HSM_PIN_FILE)
                         or hsm.pinEnv (KMS_HSM_PIN_ENV, another variable's name) is set
   KMS_HSM_MAX_SESSIONS  session pool cap (default 8; the token's limit applies too)
-  KMS_HSM_KEK_LABEL     the KEK's label, when the token holds several kms-kek-* keys
+  KMS_HSM_KEK_LABEL     the KEK's label for a new folder (or a legacy folder's current
+                        KEK); after that DIR/custody.json names the folder's keys
 
 Connection limits (limits.*; docs/connections.md), each also an environment variable:
   maxConnections          established connections (KMS_MAX_CONNECTIONS; default 1024)
@@ -65,7 +70,9 @@ Connection limits (limits.*; docs/connections.md), each also an environment vari
   -h, --help         this help
 
 Precedence: defaults < config file < environment < flags.
-Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files).`;
+Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files,
+folder modes), 6 key custody: the configured protector is not the one the data folder
+is sealed under, or a key it recorded is missing (docs/custody.md).`;
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -107,6 +114,8 @@ export const serveCommand: Command = {
       }
       throw e;
     }
+    // Files the server makes later (LevelDB tables, logs) are private too: folders 0700, files 0600.
+    process.umask(0o077);
     // Signals are handled from the start: one that arrives while starting stops the server
     // as soon as it is up.
     let signalled: string | undefined;
@@ -122,10 +131,10 @@ export const serveCommand: Command = {
     try {
       let kms;
       try {
-        kms = await startKms(config);
+        kms = await startKms(config, { configFile: values.config ?? (process.env.KMS_CONFIG || undefined) });
       } catch (e) {
         io.stderr.write(`kms serve: cannot start: ${(e as Error).message}\n`);
-        return ExitCode.Io;
+        return e instanceof CustodyError ? ExitCode.Custody : ExitCode.Io;
       }
       if (signalled === undefined) await new Promise<void>((resolve) => (wake = resolve));
       kms.services.log.info({ signal: signalled }, 'stopping: no new connections, finishing requests in flight');

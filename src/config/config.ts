@@ -24,6 +24,8 @@ export interface KmsConfig {
   readonly identity: IdentitySource;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly logFormat: 'json' | 'pretty';
+  /** Longest string a log record carries (client-supplied identifiers, names, identities are cut): src/server/log-bounds.ts. */
+  readonly logMaxString?: number;
   readonly limits: ServerLimits;
   readonly access: AccessConfig;
   /** Protect key material with a KEK inside a PKCS#11 token; absent: the software master key. */
@@ -120,7 +122,7 @@ export interface HsmConfig {
   readonly pinEnv?: string;
   /** Cap on concurrent PKCS#11 sessions (default 8; the token's limit applies too). */
   readonly maxSessions?: number;
-  /** Label of the key-encryption key (default: the one kms-kek-* key on the token, made on first start). */
+  /** Label of a new folder's KEK (default kms-kek-<random>), or a legacy folder's current KEK; then custody.json (src/hsm/custody.ts) names it. */
   readonly kekLabel?: string;
   /** Which keys Create makes inside the HSM (never, requested: Extractable false, always). Default requested. */
   readonly residentKeys?: ResidencyPolicy;
@@ -153,6 +155,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   KMS_IDENTITY: 'identity',
   KMS_LOG_LEVEL: 'logLevel',
   KMS_LOG_FORMAT: 'logFormat',
+  KMS_LOG_MAX_STRING: 'logMaxString',
   KMS_MAX_CONNECTIONS: 'limits.maxConnections',
   KMS_HANDSHAKE_TIMEOUT_MS: 'limits.handshakeTimeoutMs',
   KMS_IDLE_TIMEOUT_MS: 'limits.idleTimeoutMs',
@@ -230,7 +233,7 @@ function setPath(target: Mutable, path: string, raw: unknown, from: string): voi
   const key = parts[parts.length - 1]!;
   const current = obj[key] ?? (DEFAULT_CONFIG as unknown as Mutable)[key];
   let value: unknown = raw;
-  const numeric = path.startsWith('limits.') || path === 'port';
+  const numeric = path.startsWith('limits.') || path === 'port' || path === 'logMaxString';
   if (numeric) {
     value = typeof raw === 'string' ? Number(raw) : raw;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ConfigError(`${from}: ${path} must be a non-negative integer`);
@@ -267,7 +270,7 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.cryptoPolicy = parseCryptoPolicy(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
-    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca') {
+    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca' || k === 'logMaxString') {
       setPath(cfg, k, v, file);
     } else {
       throw new ConfigError(`${file}: unknown key ${k}`);
@@ -334,5 +337,6 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   const tls = [out.cert, out.key, out.ca].filter((x) => x !== undefined).length;
   if (tls !== 0 && tls !== 3) throw new ConfigError('give all of cert, key and ca, or none (development certificates are then made in the data folder)');
   if (out.port > 65535) throw new ConfigError('port must be at most 65535');
+  if (out.logMaxString !== undefined && out.logMaxString < 64) throw new ConfigError('logMaxString must be at least 64');
   return { ...out, dataDir: resolve(out.dataDir) };
 }
