@@ -4,9 +4,10 @@
 #                   interop tests and the benchmark compare against (/usr/bin/python3)
 #   softhsm2        a real PKCS#11 token for the HSM tests
 #   opensc          pkcs11-tool, to inspect tokens by hand
+#   openssl         s_client: an independent TLS client for the connection tests
 #   curl            an independent HTTPS client with client certificates (KMIP over HTTPS tests)
 set -euo pipefail
-PACKAGES=(python3-pykmip python3-cryptography softhsm2 opensc curl)
+PACKAGES=(python3-pykmip python3-cryptography softhsm2 opensc openssl curl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -66,6 +66,17 @@ export class HsmAuditKey implements AuditKey {
     this.id = `hsm:${key.label ?? key.id}`;
   }
 
+  /** The audit key a data folder recorded (custody.ts), already found by label and id. */
+  static fromRef(backend: KeyBackend, key: KeyRef): HsmAuditKey {
+    return new HsmAuditKey(backend, key);
+  }
+
+  /** A new audit key in the token (sensitive, non-extractable HMAC key), under `label` and `id`. */
+  static async generate(backend: KeyBackend, label: string, id: Uint8Array): Promise<HsmAuditKey> {
+    const key = await backend.generateKey({ type: 'GENERIC_SECRET', bits: 256, token: true, sensitive: true, extractable: false, usage: ['sign', 'verify'], label, id });
+    return new HsmAuditKey(backend, key);
+  }
+
   /** `create: false` (verification) refuses to make a key that is not there. */
   static async open(backend: KeyBackend, opts: { create?: boolean } = {}): Promise<HsmAuditKey> {
     const found = (await backend.findKeys({ token: true })).filter((k) => k.label?.startsWith(AUDIT_KEY_LABEL_PREFIX));

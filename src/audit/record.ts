@@ -10,7 +10,12 @@
  *
  * Kinds:
  * - `op`: one batch item (also refused items and whole refused messages);
- * - `auth`: a refused connection or a failed client authentication;
+ * - `auth`: a refused connection or a failed client authentication (with `peer`: the
+ *   certificate's verify error, subject, issuer and SHA-256 fingerprint, when it sent one);
+ * - `conn`: a connection or message dropped below the KMIP layer, with its reason (`op`
+ *   names the event: ConnectionDropped, RequestTimeout, HandshakeTimeout, TlsError,
+ *   InvalidMessage); `count` when several drops of one kind within a second are folded
+ *   into one record (src/server/connection-audit.ts);
  * - `checkpoint`: `mac` = HMAC-SHA-256 under the audit key over
  *   "kms-audit-checkpoint-v1\0" ‖ covers (8 bytes BE) ‖ head (32 bytes), where `head` is
  *   the link of entry `covers`, an earlier entry. Made every N entries and at shutdown; the
@@ -42,7 +47,7 @@ interface Base {
 
 /** The part of an operation or authentication record the server fills in (no chain fields). */
 export interface AuditEvent {
-  readonly kind: 'op' | 'auth';
+  readonly kind: 'op' | 'auth' | 'conn';
   readonly time: string;
   /** Server correlation: `<connection id>/<request number>[/<batch item index>]`. */
   readonly ref: string;
@@ -69,6 +74,21 @@ export interface AuditEvent {
   readonly ms?: number;
   /** Set when an item failed after its state change was committed (a second record). */
   readonly afterCommit?: true;
+  /** `auth`: what the client's certificate said (strings cut to a bounded length). */
+  readonly peer?: PeerSummary;
+  /** `conn`: how many events this record stands for, when more than one. */
+  readonly count?: number;
+}
+
+/** A client certificate as the audit trail and the log describe it. */
+export interface PeerSummary {
+  /** The X.509 verification error code (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE…), when verification failed. */
+  readonly verifyError?: string;
+  readonly subject?: string;
+  readonly issuer?: string;
+  /** SHA-256 fingerprint, colon-separated hex. */
+  readonly fingerprint?: string;
+  readonly validTo?: string;
 }
 
 export type OpRecord = Base & AuditEvent;
@@ -133,7 +153,7 @@ export function decodeRecord(bytes: Uint8Array): AuditRecord {
   if (typeof r !== 'object' || r === null || r.v !== AUDIT_FORMAT || !Number.isSafeInteger(r.seq) || typeof r.prev !== 'string') {
     throw new Error('not an audit record');
   }
-  if (r.kind !== 'op' && r.kind !== 'auth' && r.kind !== 'checkpoint' && r.kind !== 'restore') throw new Error(`unknown record kind ${String((r as { kind: unknown }).kind)}`);
+  if (r.kind !== 'op' && r.kind !== 'auth' && r.kind !== 'conn' && r.kind !== 'checkpoint' && r.kind !== 'restore') throw new Error(`unknown record kind ${String((r as { kind: unknown }).kind)}`);
   return r;
 }
 

@@ -7,8 +7,8 @@
  * 0600; so only the server's own user (and root) can connect — the same people who can
  * already read DIR/master.key. It is never on the network and needs no other credential.
  * What it can do: hand out a backup, which is encrypted to the recovery keys in
- * DIR/recovery.json (the server cannot read it either), and rotate the KEK (src/hsm/
- * rotation-remote.ts). Each is written to the audit log (client "local-operator").
+ * DIR/recovery.json (the server cannot read it either), rotate the KEK (src/hsm/
+ * rotation-remote.ts) and migrate the key protector (src/hsm/migrate-remote.ts). Each is written to the audit log (client "local-operator").
  *
  * Protocol: the client sends one JSON line {"op":"backup"}. The server answers one JSON
  * line, {"ok":true,"objects":N,"auditEntries":M} or {"ok":false,"error":"…"}, then the
@@ -25,6 +25,7 @@ import { adminSocketPath } from './data-folder.js';
 import { BackupError } from './errors.js';
 import { takeBackup } from './take.js';
 import { isRotationRequest, serveRotation } from '../hsm/rotation-remote.js';
+import { isMigrationRequest, serveMigration, type LiveKeys } from '../hsm/migrate-remote.js';
 
 export interface AdminSocket {
   readonly path: string;
@@ -42,7 +43,7 @@ function write(sock: Socket, b: Buffer): Promise<void> {
  * `status` (optional): answers {"op":"status"} with one JSON line, the running server's
  * status for `kms status` (src/cli/status.ts).
  */
-export async function startAdminSocket(dataDir: string, services: ServerServices, log: Logger, status?: () => Promise<unknown>): Promise<AdminSocket> {
+export async function startAdminSocket(dataDir: string, services: ServerServices, log: Logger, live?: LiveKeys, status?: () => Promise<unknown>): Promise<AdminSocket> {
   const path = adminSocketPath(dataDir);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmodSync(dirname(path), 0o700);
@@ -86,6 +87,11 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
         log.error({ err: e }, 'status through the admin socket failed');
         sock.end(JSON.stringify({ ok: false, error: `status failed: ${(e as Error).message}` }) + '\n');
       }
+      return;
+    }
+    if (isMigrationRequest(parsed)) {
+      sock.resume();
+      await serveMigration(sock, parsed, services, live, dataDir, log);
       return;
     }
     if (op !== 'backup') {

@@ -10,15 +10,15 @@
  *   DIR/admin/         mode 0700; kms.sock, the running server's admin socket (backups)
  *
  * `openKeys` opens the key protector and the audit key the same way the server does
- * (bootstrap.ts): the software master key, or the KEK and audit key inside the token.
+ * (bootstrap.ts): those the folder's custody record names (src/hsm/custody.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HsmConfig } from '../config/config.js';
-import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
-import { HsmProtector } from '../hsm/hsm-protector.js';
+import type { AuditKey } from '../audit/audit-key.js';
+import { openFolderKeys } from '../hsm/custody.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
-import { SoftwareProtector } from '../hsm/software/software-protector.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { BackupError } from './errors.js';
 import { RECOVERY_FILE, type RecoveryConfig } from './recovery.js';
 
@@ -43,7 +43,7 @@ export function assertEmptyFolder(dir: string, what: string): void {
 
 export function readRecovery(dataDir: string): RecoveryConfig {
   const p = join(dataDir, RECOVERY_FILE);
-  if (!existsSync(p)) throw new BackupError('NO_RECOVERY', `${p} does not exist: set up recovery keys with 'kms init' (--recovery-key or --shares) before taking backups`);
+  if (!existsSync(p)) throw new BackupError('NO_RECOVERY', `${p} does not exist: set up recovery keys with 'kms recovery add' (--recovery-key or --shares) before taking backups`);
   let r: RecoveryConfig;
   try {
     r = JSON.parse(readFileSync(p, 'utf8')) as RecoveryConfig;
@@ -67,58 +67,17 @@ export function configFileContent(dataDir: string, hsm: HsmConfig | undefined): 
 export interface OpenKeys {
   readonly protector: KeyProtector;
   readonly auditKey: AuditKey;
-  /** The audit key's id, and whether anything was created. */
+  /** Whether the keys were made now (a new folder). */
   readonly created: boolean;
   close(): Promise<void>;
 }
 
 /**
- * The key protector and audit key of a data folder. `create`: make the master key (or the
- * KEK and audit key in the token) when absent; otherwise their absence is an error.
+ * The key protector and audit key of a data folder, as its custody record names them
+ * (src/hsm/custody.ts); `store` must be open (the folder's lock held). `create`: a folder with
+ * no keys yet gets new ones (recorded in custody.json); otherwise that is an error.
  */
-export async function openKeys(dataDir: string, hsm: HsmConfig | undefined, opts: { create: boolean; pin?: string }): Promise<OpenKeys> {
-  if (!hsm) {
-    const path = join(dataDir, MASTER_KEY_FILE);
-    if (!opts.create && !existsSync(path)) throw new BackupError('IO', `${path} does not exist (is this a data folder? with an HSM, give --config)`);
-    const { protector, created } = SoftwareProtector.openOrCreate(path);
-    const auditKey = SoftwareAuditKey.fromMasterKeyFile(path);
-    return {
-      protector,
-      auditKey,
-      created,
-      async close() {
-        await auditKey.close();
-        await protector.close();
-      },
-    };
-  }
-  const { Pkcs11Backend } = await import('../hsm/pkcs11/pkcs11-backend.js');
-  const { resolvePin } = await import('../hsm/pkcs11/pin.js');
-  const backend = await Pkcs11Backend.open({
-    module: hsm.module,
-    ...(hsm.tokenLabel !== undefined ? { tokenLabel: hsm.tokenLabel } : {}),
-    ...(hsm.slot !== undefined ? { slot: hsm.slot } : {}),
-    pin: opts.pin ?? resolvePin(hsm, process.env),
-  });
-  try {
-    if (!opts.create) {
-      // Refuse to make a KEK in a token that should already hold one.
-      const keks = (await backend.findKeys({ token: true })).filter((k) => (hsm.kekLabel !== undefined ? k.label === hsm.kekLabel : k.label?.startsWith('kms-kek-')));
-      if (keks.length === 0) throw new BackupError('IO', `the token holds no KEK (kms-kek-*): wrong token?`);
-    }
-    const { protector, created } = await HsmProtector.open(backend, hsm.kekLabel !== undefined ? { kekLabel: hsm.kekLabel } : {});
-    const auditKey = await HsmAuditKey.open(backend, { create: opts.create });
-    return {
-      protector,
-      auditKey,
-      created,
-      async close() {
-        await auditKey.close();
-        await protector.close(); // closes the backend
-      },
-    };
-  } catch (e) {
-    await backend.close();
-    throw e;
-  }
+export async function openKeys(dataDir: string, hsm: HsmConfig | undefined, opts: { create: boolean; pin?: string; store: ObjectStore }): Promise<OpenKeys> {
+  const keys = await openFolderKeys({ dataDir, store: opts.store, ...(hsm && { hsm }), create: opts.create, ...(opts.pin !== undefined && { pin: opts.pin }) });
+  return { protector: keys.protector, auditKey: keys.auditKey, created: keys.how === 'new', close: () => keys.close() };
 }

@@ -98,11 +98,16 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummar
 }
 
 async function writeInto(stage: string, target: string, file: BackupFile, fileKey: Buffer, opts: RestoreOptions): Promise<RestoreSummary> {
-  const keys = await openKeys(stage, opts.hsm, { create: true });
-  let store: LevelStore | undefined;
+  let store: LevelStore | undefined = new LevelStore({ path: join(stage, 'db') });
+  await store.open();
+  let keys: Awaited<ReturnType<typeof openKeys>>;
   try {
-    store = new LevelStore({ path: join(stage, 'db') });
-    await store.open();
+    keys = await openKeys(stage, opts.hsm, { create: true, store });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  try {
     const s = store;
     let manifest: Manifest | undefined;
     let ops: StoreOp[] = [];
@@ -175,7 +180,7 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
     if (!manifest) throw new BackupError('TAMPERED', 'no manifest');
     await writeRestoreAnchor(s, keys.auditKey, file.header.id, [...importedKeyIds]);
     await s.close();
-    writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o644 });
+    writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o600 });
     writeFileSync(join(stage, CONFIG_FILE), configFileContent(target, opts.hsm), { mode: 0o600 });
     return { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
   } finally {

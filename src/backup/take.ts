@@ -85,7 +85,7 @@ export async function backupStoppedFolder(dataDir: string, hsm: HsmConfig | unde
     throw new BackupError('IO', /lock/i.test(msg) ? `${dataDir}: the database is in use and the server's admin socket does not answer` : msg, { cause: e });
   }
   try {
-    const keys = await openKeys(dataDir, hsm, { create: false });
+    const keys = await openKeys(dataDir, hsm, { create: false, store });
     try {
       return await toFile(out, (sink) => takeBackup({ store, protector: keys.protector, dataDir, source: { taken: 'stopped data folder' }, ...(onProgress ? { onProgress } : {}) }, sink));
     } finally {

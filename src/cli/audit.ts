@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
-import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
+import type { AuditKey } from '../audit/audit-key.js';
+import { openFolderKeys } from '../hsm/custody.js';
+import { MIGRATION_ANCHOR_PREFIX } from '../hsm/migrate.js';
 import { decodeRecord } from '../audit/record.js';
 import { buildReport, formatReport } from '../audit/report.js';
 import { verifyAuditLog } from '../audit/verify.js';
@@ -72,27 +74,10 @@ function configFor(values: Values): KmsConfig {
   return cliConfig(values);
 }
 
-async function openAuditKey(config: KmsConfig): Promise<{ key: AuditKey; close(): Promise<void> }> {
-  if (!config.hsm) {
-    const key = SoftwareAuditKey.fromMasterKeyFile(join(config.dataDir, 'master.key'));
-    return { key, close: () => key.close() };
-  }
-  const { Pkcs11Backend } = await import('../hsm/pkcs11/pkcs11-backend.js');
-  const { resolvePin } = await import('../hsm/pkcs11/pin.js');
-  const hsm = config.hsm;
-  const backend = await Pkcs11Backend.open({
-    module: hsm.module,
-    ...(hsm.tokenLabel !== undefined ? { tokenLabel: hsm.tokenLabel } : {}),
-    ...(hsm.slot !== undefined ? { slot: hsm.slot } : {}),
-    pin: resolvePin(hsm, process.env),
-  });
-  try {
-    const key = await HsmAuditKey.open(backend, { create: false });
-    return { key, close: () => backend.close() };
-  } catch (e) {
-    await backend.close();
-    throw e;
-  }
+/** The audit key the data folder's custody record names (custody.ts); the store must be open (its lock held). */
+async function openAuditKey(config: KmsConfig, store: LevelStore): Promise<{ key: AuditKey; close(): Promise<void> }> {
+  const keys = await openFolderKeys({ dataDir: config.dataDir, store, ...(config.hsm && { hsm: config.hsm }), create: false, refuseMigrating: false });
+  return { key: keys.auditKey, close: () => keys.close() };
 }
 
 async function openStore(dir: string): Promise<LevelStore> {
@@ -113,9 +98,15 @@ async function verify(values: Values, io: CliIo): Promise<number> {
   let store: LevelStore;
   let key: Awaited<ReturnType<typeof openAuditKey>>;
   try {
-    key = await openAuditKey(config);
     store = await openStore(config.dataDir);
   } catch (e) {
+    io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
+    return ExitCode.Io;
+  }
+  try {
+    key = await openAuditKey(config, store);
+  } catch (e) {
+    await store.close();
     io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
     return ExitCode.Io;
   }
@@ -132,7 +123,10 @@ async function verify(values: Values, io: CliIo): Promise<number> {
       return ExitCode.InvalidInput;
     }
     io.stdout.write(`OK: ${result.entries} entries, ${result.checkpoints} checkpoints (audit key ${key.key.id}), sealed through entry ${result.sealedThrough}\n`);
-    if (result.restore) {
+    if (result.restore?.backup.startsWith(MIGRATION_ANCHOR_PREFIX)) {
+      const r = result.restore;
+      io.stdout.write(`migrated: the anchor at entry ${r.seq} (under this audit key, written by kms protector migrate ${r.backup.slice(MIGRATION_ANCHOR_PREFIX.length)}) seals entries 1..${r.covers} and vouches for the ${r.importedCheckpoints} checkpoint(s) made under the earlier audit key\n`);
+    } else if (result.restore) {
       const r = result.restore;
       io.stdout.write(
         `restored: entries 1..${r.covers} were imported from backup ${r.backup}; their hash chain verifies, and the restore anchor at entry ${r.seq} (under this server's audit key) vouches for the ${r.importedCheckpoints} checkpoint(s) made under the old server's key\n`,

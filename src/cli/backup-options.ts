@@ -25,7 +25,8 @@ export const HSM_HELP = `Key backend (default: a new software master key, DIR/ma
   --hsm-token-label L    the token, by label (or --hsm-slot N)
   --hsm-pin-file FILE    read the PIN from this file (else from --hsm-pin-env VAR,
                          else from KMS_HSM_PIN); the PIN is never written anywhere
-  --hsm-kek-label L      the KEK's label (default: the token's kms-kek-* key, or a new one)`;
+  --hsm-kek-label L      the new KEK's label (default kms-kek-<random>); a label another
+                         key on the token has is refused (docs/custody.md)`;
 
 export function hsmFromFlags(v: Record<string, unknown>): HsmConfig | undefined {
   const module = v['hsm-module'] as string | undefined;

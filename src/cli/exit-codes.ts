@@ -14,6 +14,12 @@ export const ExitCode = {
   Refused: 4,
   /** The object asked for does not exist (kms keys show). */
   NotFound: 5,
+  /**
+   * Key custody: the configured key protector is not the one the data folder is sealed under
+   * (software master key vs HSM, another token), a key the folder recorded is missing, or a
+   * protector migration is unfinished (src/hsm/custody.ts, docs/custody.md).
+   */
+  Custody: 6,
 } as const;
 
 export class UsageError extends Error {

@@ -3,7 +3,8 @@
  *
  *   kms hsm status       the KEKs on the token, which is current, how many objects each seals
  *   kms hsm rotate-kek   a new KEK becomes current; every object is rewrapped under it;
- *                        with --destroy-old the KEKs no object uses any more are destroyed
+ *                        with --destroy-old the folder's own retired KEKs no object uses
+ *                        any more are destroyed (custody.ts)
  *
  * rotate-kek on a running server asks it through its admin socket (DATA/admin/kms.sock, the
  * server's own user only): the server rotates and keeps serving. With no server running it
@@ -12,12 +13,9 @@
 import pino from 'pino';
 import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
-import { HsmAuditKey } from '../audit/audit-key.js';
 import { AuditTrail } from '../audit/trail.js';
-import type { HsmProtector } from '../hsm/hsm-protector.js';
-import type { KeyBackend } from '../hsm/key-backend.js';
+import { openFolderKeys, type FolderKeys, type HsmCustody } from '../hsm/custody.js';
 import { kekUsage, rotateKek, RotationError, type RewrapProgress } from '../hsm/rotation.js';
-import { openHsmProtector } from '../server/bootstrap.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { adminSocketPath } from '../backup/data-folder.js';
 import { requestRotation } from '../hsm/rotation-remote.js';
@@ -36,7 +34,9 @@ const HELP = `Usage: kms hsm <status|rotate-kek> [options]
 Options:
   --data-dir DIR     the data folder (default: from --config / KMS_DATA_DIR / kms-data)
   --config FILE      the server's config file (its hsm section names module, token, PIN)
-  --destroy-old      rotate-kek: afterwards destroy every KEK no object uses any more
+  --destroy-old      rotate-kek: afterwards destroy this folder's retired KEKs (as its
+                     custody.json records them) that no object uses; never another
+                     folder's key, nor one adopted from a folder older versions made
   --label LABEL      rotate-kek: the new KEK's label (default kms-kek-<random hex>)
   -h, --help         this help
 
@@ -54,47 +54,56 @@ const OPTIONS = {
 
 interface Opened {
   readonly config: KmsConfig;
-  readonly protector: HsmProtector;
-  readonly backend: KeyBackend;
+  readonly keys: FolderKeys;
   readonly store: LevelStore;
   close(): Promise<void>;
 }
 
 async function open(config: KmsConfig): Promise<Opened> {
   if (!config.hsm) throw new UsageError('no hsm section in the configuration: the software master key has no KEK to rotate (give --config with an hsm section, or KMS_HSM_MODULE…)');
-  const quiet = { info: () => undefined, warn: () => undefined };
-  const { protector, backend } = await openHsmProtector(config.hsm, config.dataDir, quiet);
+  // The folder's lock first: nothing is made in the token for a folder a server holds.
   const store = new LevelStore({ path: join(config.dataDir, 'db') });
   try {
     await store.open();
   } catch (e) {
-    await protector.close();
     const msg = (e as Error).message;
-    throw new Error(/lock/i.test(msg) ? `${config.dataDir}: the database is in use (stop the server first): ${msg}` : msg);
+    throw new Error(/lock|in use/i.test(msg) ? `${config.dataDir}: the database is in use (stop the server first): ${msg}` : msg);
+  }
+  let keys: FolderKeys;
+  try {
+    keys = await openFolderKeys({ dataDir: config.dataDir, hsm: config.hsm, store, create: false });
+  } catch (e) {
+    await store.close();
+    throw e;
   }
   return {
     config,
-    protector,
-    backend,
+    keys,
     store,
     async close() {
       await store.close();
-      await protector.close();
+      await keys.close();
     },
   };
 }
 
 async function status(o: Opened, io: CliIo): Promise<number> {
   const usage = await kekUsage(o.store);
-  const labels = new Set((await o.protector.keks()).map((l) => `hsm:${l}`));
-  for (const k of usage.keys()) labels.add(k);
-  io.stdout.write(`current KEK: ${o.protector.kekId}\n`);
-  for (const id of [...labels].sort()) io.stdout.write(`${id === o.protector.kekId ? '*' : ' '} ${id.padEnd(28)} ${String(usage.get(id) ?? 0).padStart(8)} objects\n`);
+  const p = o.keys.custody.protector as HsmCustody;
+  io.stdout.write(`current KEK: ${o.keys.protector.kekId}\n`);
+  io.stdout.write(`token: "${p.token.label}" serial ${p.token.serial}; audit key hsm:${p.auditKey.label}\n`);
+  const listed = new Set<string>();
+  for (const k of p.keks) {
+    const id = `hsm:${k.label}`;
+    listed.add(id);
+    io.stdout.write(`${id === o.keys.protector.kekId ? '*' : ' '} ${id.padEnd(28)} ${String(usage.get(id) ?? 0).padStart(8)} objects  ${k.state}\n`);
+  }
+  for (const [id, n] of usage) if (!listed.has(id)) io.stdout.write(`! ${id.padEnd(28)} ${String(n).padStart(8)} objects  NOT RECORDED by this folder\n`);
   return ExitCode.Ok;
 }
 
 async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: string }, io: CliIo): Promise<number> {
-  const audit = new AuditTrail({ store: o.store, key: await HsmAuditKey.open(o.backend), log: pino({ level: 'silent' }) });
+  const audit = new AuditTrail({ store: o.store, key: o.keys.auditKey, log: pino({ level: 'silent' }) });
   let last = 0;
   const progress = (p: RewrapProgress) => {
     if (Date.now() - last < 1000 && p.scanned < p.total) return;
@@ -104,7 +113,7 @@ async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: stri
   try {
     const r = await rotateKek({
       store: o.store,
-      protector: o.protector,
+      protector: o.keys.protector,
       dataDir: o.config.dataDir,
       audit,
       destroyOld: values['destroy-old'] === true,
@@ -114,7 +123,8 @@ async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: stri
     });
     io.stdout.write(`KEK rotated: ${r.previous} -> ${r.current}; ${r.rewrapped} objects rewrapped (${r.scanned} scanned, ${r.passes} passes)\n`);
     if (r.destroyed.length) io.stdout.write(`destroyed: ${r.destroyed.join(', ')}\n`);
-    else io.stdout.write(`the old KEK stays on the token: destroy it with kms hsm rotate-kek --destroy-old, or by hand, once backups no longer need it\n`);
+    if (r.kept?.length) io.stdout.write(`kept (records still use them, or adopted from before custody records and maybe shared with another folder: destroy by hand when sure): ${r.kept.join(', ')}\n`);
+    if (!r.destroyed.length && !r.kept?.length) io.stdout.write(`the old KEK stays on the token: destroy it with kms hsm rotate-kek --destroy-old, or by hand, once backups no longer need it\n`);
     return ExitCode.Ok;
   } catch (e) {
     io.stderr.write(`kms hsm rotate-kek: ${(e as Error).message}\n`);

@@ -110,22 +110,28 @@ export const initCommand: Command = {
     const sharesExisted = sharesOut !== undefined && existsSync(sharesOut);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const keys = await openKeys(dir, hsm, { create: true });
-      const kekId = keys.protector.kekId;
-      const auditKeyId = keys.auditKey.id;
-      await keys.close();
+      // The folder's lock (the store) before any key is made.
+      const store = new LevelStore({ path: join(dir, 'db') });
+      await store.open();
+      let kekId: string;
+      let auditKeyId: string;
+      try {
+        const keys = await openKeys(dir, hsm, { create: true, store });
+        kekId = keys.protector.kekId;
+        auditKeyId = keys.auditKey.id;
+        await keys.close();
+      } finally {
+        await store.close();
+      }
       let shares: ShareFile[] = [];
       if (total !== undefined) {
         const made = makeSharedRecipient(threshold!, total);
         recipients.push(made.recipient);
         shares = made.shares;
       }
-      const store = new LevelStore({ path: join(dir, 'db') });
-      await store.open();
-      await store.close();
       const certs = await ensureDevCerts(join(dir, 'certs'));
       const recovery: RecoveryConfig = { format: 1, recipients };
-      writeFileSync(join(dir, RECOVERY_FILE), JSON.stringify(recovery, null, 2) + '\n', { mode: 0o644 });
+      writeFileSync(join(dir, RECOVERY_FILE), JSON.stringify(recovery, null, 2) + '\n', { mode: 0o600 });
       writeFileSync(join(dir, CONFIG_FILE), configFileContent(dir, hsm), { mode: 0o600 });
       if (sharesOut !== undefined) {
         mkdirSync(sharesOut, { recursive: true, mode: 0o700 });

@@ -15,6 +15,8 @@ import { backupCommand } from './backup.js';
 import { restoreCommand } from './restore.js';
 import { statusCommand } from './status.js';
 import { configCommand } from './config-check.js';
+import { protectorCommand } from './protector.js';
+import { recoveryCommand } from './recovery.js';
 
 export interface Command {
   readonly name: string;
@@ -29,7 +31,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, auditCommand, hsmCommand, keysCommand, ttlvCommand, benchCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, recoveryCommand, auditCommand, hsmCommand, protectorCommand, keysCommand, ttlvCommand, benchCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -50,7 +52,7 @@ function mainHelp(): string {
     '  -h, --help     show help (also: kms <command> --help)',
     '  -v, --version  show the version',
     '',
-    `Exit codes: ${ExitCode.Ok} ok, ${ExitCode.InvalidInput} invalid input, ${ExitCode.Usage} usage error, ${ExitCode.Io} I/O error, ${ExitCode.Refused} refused, ${ExitCode.NotFound} not found.`,
+    `Exit codes: ${ExitCode.Ok} ok, ${ExitCode.InvalidInput} invalid input, ${ExitCode.Usage} usage error, ${ExitCode.Io} I/O error, ${ExitCode.Refused} refused, ${ExitCode.NotFound} not found, ${ExitCode.Custody} key custody (docs/custody.md).`,
   ].join('\n');
 }
 

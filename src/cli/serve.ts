@@ -2,8 +2,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { makeLogOutput, startKms } from '../server/bootstrap.js';
+import { CustodyError } from '../hsm/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
+import { budgetsHelp } from '../policy/budgets.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -29,14 +31,22 @@ Options (each also settable by the environment variable shown, or in the config 
   --log-format FMT   json (default) or pretty (KMS_LOG_FORMAT)
   --log-file FILE    write the log (JSON) to FILE instead of stdout, reopened on SIGHUP
                      (KMS_LOG_FILE)
+                     Log records cut every string to logMaxString characters (config
+                     key; KMS_LOG_MAX_STRING; default 1024, at least 64): client-supplied
+                     identifiers, names and identities never fill the log.
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
-                     maxItems, maxPipelined}, access {administrators, grants},
+                     maxItems, maxPipelined, maxHandshakes, maxHandshakesPerAddress,
+                     requestTimeoutMs, tlsTicketKeyRotationMs}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
                      maxSessions, kekLabel}, httpsPort, logFile,
                      metrics {access: loopback | token | mtls, tokenFile, identities}
                      (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE)
+
+Resource budgets (config file limits section, or the variable; 0 turns one off;
+docs/limits.md says what a client gets when it reaches one):
+${budgetsHelp()}
 
 Key protection: by default a software master key in DIR/master.key (not an HSM).
 With an hsm section (config file or KMS_HSM_* variables) key material is sealed
@@ -47,11 +57,29 @@ with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
   KMS_HSM_PIN           the user PIN, unless hsm.pin, hsm.pinFile (KMS_HSM_PIN_FILE)
                         or hsm.pinEnv (KMS_HSM_PIN_ENV, another variable's name) is set
   KMS_HSM_MAX_SESSIONS  session pool cap (default 8; the token's limit applies too)
-  KMS_HSM_KEK_LABEL     the KEK's label, when the token holds several kms-kek-* keys
+  KMS_HSM_KEK_LABEL     the KEK's label for a new folder (or a legacy folder's current
+                        KEK); after that DIR/custody.json names the folder's keys
+
+Connection limits (limits.*; docs/connections.md), each also an environment variable:
+  maxConnections          established connections (KMS_MAX_CONNECTIONS; default 1024)
+  maxHandshakes           connections still in the TLS handshake, a budget of their own
+                          (KMS_MAX_HANDSHAKES; default 128)
+  maxHandshakesPerAddress of those, from one client address
+                          (KMS_MAX_HANDSHAKES_PER_ADDRESS; default 16)
+  handshakeTimeoutMs      whole TLS handshake, from the TCP accept
+                          (KMS_HANDSHAKE_TIMEOUT_MS; default 10000)
+  requestTimeoutMs        whole request, from its first byte (KMS_REQUEST_TIMEOUT_MS;
+                          default 30000)
+  idleTimeoutMs           no traffic at all (KMS_IDLE_TIMEOUT_MS; default 300000)
+  tlsTicketKeyRotationMs  TLS session resumption: ticket key replaced this often, 0 = off
+                          (KMS_TLS_TICKET_KEY_ROTATION_MS; default 3600000)
+
   -h, --help         this help
 
 Precedence: defaults < config file < environment < flags.
-Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files).`;
+Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files,
+folder modes), 6 key custody: the configured protector is not the one the data folder
+is sealed under, or a key it recorded is missing (docs/custody.md).`;
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -95,6 +123,8 @@ export const serveCommand: Command = {
       }
       throw e;
     }
+    // Files the server makes later (LevelDB tables, logs) are private too: folders 0700, files 0600.
+    process.umask(0o077);
     // Signals are handled from the start: one that arrives while starting stops the server
     // as soon as it is up.
     let signalled: string | undefined;
@@ -113,10 +143,10 @@ export const serveCommand: Command = {
     try {
       let kms;
       try {
-        kms = await startKms(config, { log: output.log });
+        kms = await startKms(config, { log: output.log, configFile: values.config ?? (process.env.KMS_CONFIG || undefined) });
       } catch (e) {
         io.stderr.write(`kms serve: cannot start: ${(e as Error).message}\n`);
-        return ExitCode.Io;
+        return e instanceof CustodyError ? ExitCode.Custody : ExitCode.Io;
       }
       if (signalled === undefined) await new Promise<void>((resolve) => (wake = resolve));
       kms.services.log.info({ signal: signalled }, 'stopping: no new connections, finishing requests in flight');

@@ -35,6 +35,11 @@ export interface KmipClientOptions {
    * that open many connections: without it every connect parses the PEM material again.
    */
   readonly secureContext?: tls.SecureContext;
+  /**
+   * A TLS session from an earlier connection to the same server (`client.tlsSession`): the
+   * server may resume it and skip the full handshake.
+   */
+  readonly session?: Buffer;
 }
 
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -52,6 +57,7 @@ export class KmipClient {
   private failure: Error | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly closed: Promise<void>;
+  private session: Buffer | undefined;
 
   private constructor(
     private readonly socket: tls.TLSSocket,
@@ -60,6 +66,7 @@ export class KmipClient {
   ) {
     this.framer = new TtlvFramer({ maxMessageBytes: maxResponseBytes });
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('session', (session: Buffer) => (this.session = session));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new KmipClientError('NETWORK', `connection error: ${err.message}`, { cause: err })));
     socket.on('close', () => this.fail(new KmipClientError('CLOSED', 'connection closed')));
@@ -80,9 +87,14 @@ export class KmipClient {
       key: opts.key,
       minVersion: 'TLSv1.2',
       rejectUnauthorized: true,
+      ...(opts.session !== undefined && { session: opts.session }),
       ...(servername !== undefined && { servername }),
       ...(opts.secureContext !== undefined && { secureContext: opts.secureContext }),
     });
+    // From the first byte: the handshake's small flights must not wait on Nagle's algorithm.
+    socket.setNoDelay(true);
+    let firstSession: Buffer | undefined;
+    socket.once('session', (session: Buffer) => (firstSession = session));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
@@ -109,8 +121,22 @@ export class KmipClient {
       socket.once('close', onClose);
       socket.once('secureConnect', onSecure);
     });
-    socket.setNoDelay(true);
-    return new KmipClient(socket, timeoutMs, maxResponseBytes);
+    const client = new KmipClient(socket, timeoutMs, maxResponseBytes);
+    client.session ??= firstSession;
+    return client;
+  }
+
+  /**
+   * The TLS session to resume on the next connection (pass it as `session`), once the
+   * server has sent one (TLS 1.3 sends it just after the handshake); undefined before.
+   */
+  get tlsSession(): Buffer | undefined {
+    return this.session;
+  }
+
+  /** Whether this connection resumed an earlier TLS session. */
+  get sessionReused(): boolean {
+    return this.socket.isSessionReused();
   }
 
   /** The negotiated TLS version, e.g. "TLSv1.3" (undefined once closed). */

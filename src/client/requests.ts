@@ -86,7 +86,10 @@ export interface RequestMessageSpec {
   readonly version: KmipVersion;
   readonly batch: readonly RequestBatchItemSpec[];
   readonly maximumResponseSize?: number;
-  readonly asynchronousIndicator?: boolean;
+  /** 1.x Boolean; a number is the 2.x Asynchronous Indicator enumeration (Mandatory, Optional, Prohibited). */
+  readonly asynchronousIndicator?: boolean | number;
+  /** KMIP 1.2+: the client can provide attestation when asked. */
+  readonly attestationCapableIndicator?: boolean;
   /** Authentication structure, as a ready node (Tag.Authentication). */
   readonly authentication?: StructureNode;
   /** BatchErrorContinuationOption value (Continue, Stop, Undo). */
@@ -105,7 +108,11 @@ export function requestMessage(spec: RequestMessageSpec): StructureNode {
   const header: TtlvNode[] = [protocolVersion(v)];
   if (spec.maximumResponseSize !== undefined) header.push(t.int(Tag.MaximumResponseSize, spec.maximumResponseSize));
   if (spec.clientCorrelationValue !== undefined) header.push(t.text(Tag.ClientCorrelationValue, spec.clientCorrelationValue));
-  if (spec.asynchronousIndicator !== undefined) header.push(t.bool(Tag.AsynchronousIndicator, spec.asynchronousIndicator));
+  if (spec.asynchronousIndicator !== undefined) {
+    const a = spec.asynchronousIndicator;
+    header.push(typeof a === 'number' ? t.enum(Tag.AsynchronousIndicator, a) : t.bool(Tag.AsynchronousIndicator, a));
+  }
+  if (spec.attestationCapableIndicator !== undefined) header.push(t.bool(Tag.AttestationCapableIndicator, spec.attestationCapableIndicator));
   if (spec.authentication) header.push(spec.authentication);
   if (spec.batchErrorContinuationOption !== undefined) {
     header.push(t.enum(Tag.BatchErrorContinuationOption, spec.batchErrorContinuationOption));

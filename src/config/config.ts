@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../server/limits.js';
+import { BUDGET_ENV_KEYS } from '../policy/budgets.js';
 import type { IdentitySource } from '../server/auth.js';
 import type { AccessConfig } from '../policy/access.js';
 import type { KeyCacheConfig } from '../hsm/caching-protector.js';
@@ -23,6 +24,8 @@ export interface KmsConfig {
   readonly identity: IdentitySource;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly logFormat: 'json' | 'pretty';
+  /** Longest string a log record carries (client-supplied identifiers, names, identities are cut): src/server/log-bounds.ts. */
+  readonly logMaxString?: number;
   readonly limits: ServerLimits;
   readonly access: AccessConfig;
   /** Protect key material with a KEK inside a PKCS#11 token; absent: the software master key. */
@@ -164,7 +167,7 @@ export interface HsmConfig {
   readonly pinEnv?: string;
   /** Cap on concurrent PKCS#11 sessions (default 8; the token's limit applies too). */
   readonly maxSessions?: number;
-  /** Label of the key-encryption key (default: the one kms-kek-* key on the token, made on first start). */
+  /** Label of a new folder's KEK (default kms-kek-<random>), or a legacy folder's current KEK; then custody.json (src/hsm/custody.ts) names it. */
   readonly kekLabel?: string;
   /** Which keys Create makes inside the HSM (never, requested: Extractable false, always). Default requested. */
   readonly residentKeys?: ResidencyPolicy;
@@ -187,6 +190,7 @@ export class ConfigError extends Error {
 
 /** Environment variables, each overriding one config key. */
 export const ENV_KEYS: Readonly<Record<string, string>> = {
+  ...BUDGET_ENV_KEYS,
   KMS_HOST: 'host',
   KMS_PORT: 'port',
   KMS_DATA_DIR: 'dataDir',
@@ -198,10 +202,16 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   KMS_LOG_FORMAT: 'logFormat',
   KMS_LOG_FILE: 'logFile',
   KMS_HTTPS_PORT: 'httpsPort',
+  KMS_LOG_MAX_STRING: 'logMaxString',
   KMS_MAX_CONNECTIONS: 'limits.maxConnections',
   KMS_HANDSHAKE_TIMEOUT_MS: 'limits.handshakeTimeoutMs',
   KMS_IDLE_TIMEOUT_MS: 'limits.idleTimeoutMs',
   KMS_MAX_MESSAGE_BYTES: 'limits.maxMessageBytes',
+  // Connection hardening (docs/connections.md).
+  KMS_MAX_HANDSHAKES: 'limits.maxHandshakes',
+  KMS_MAX_HANDSHAKES_PER_ADDRESS: 'limits.maxHandshakesPerAddress',
+  KMS_REQUEST_TIMEOUT_MS: 'limits.requestTimeoutMs',
+  KMS_TLS_TICKET_KEY_ROTATION_MS: 'limits.tlsTicketKeyRotationMs',
 };
 
 /** Environment variables for the keyCache section. */
@@ -270,7 +280,7 @@ function setPath(target: Mutable, path: string, raw: unknown, from: string): voi
   const key = parts[parts.length - 1]!;
   const current = obj[key] ?? (DEFAULT_CONFIG as unknown as Mutable)[key];
   let value: unknown = raw;
-  const numeric = path.startsWith('limits.') || path === 'port' || path === 'httpsPort';
+  const numeric = path.startsWith('limits.') || path === 'port' || path === 'httpsPort' || path === 'logMaxString';
   if (numeric) {
     value = typeof raw === 'string' ? Number(raw) : raw;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ConfigError(`${from}: ${path} must be a non-negative integer`);
@@ -309,7 +319,7 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.metrics = parseMetrics(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
-    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca' || k === 'httpsPort' || k === 'logFile') {
+    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca' || k === 'httpsPort' || k === 'logFile' || k === 'logMaxString') {
       setPath(cfg, k, v, file);
     } else {
       throw new ConfigError(`${file}: unknown key ${k}`);
@@ -382,6 +392,7 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   if (out.port > 65535) throw new ConfigError('port must be at most 65535');
   if (typeof out.httpsPort === 'number' && out.httpsPort > 65535) throw new ConfigError('httpsPort must be at most 65535');
   if (out.metrics?.access === 'token' && !out.metrics.tokenFile) throw new ConfigError('metrics.access token needs metrics.tokenFile (KMS_METRICS_TOKEN_FILE)');
+  if (out.logMaxString !== undefined && out.logMaxString < 64) throw new ConfigError('logMaxString must be at least 64');
   // The HTTPS listener is on by default; beside an ephemeral KMIP port (tests) it takes one too.
   const httpsPort = out.httpsPort ?? (out.port === 0 ? 'ephemeral' : DEFAULT_HTTPS_PORT);
   return { ...out, httpsPort, dataDir: resolve(out.dataDir) };

@@ -20,17 +20,21 @@ export interface HsmCipherStream {
   readonly generatedIv?: Uint8Array;
   update(data: Uint8Array): Uint8Array;
   final(tag?: Uint8Array): Promise<{ readonly data: Uint8Array; readonly tag?: Uint8Array }>;
+  /** Bytes of data held until the end (the multi-part budgets count them). */
+  held(): number;
 }
 
 export interface HsmDigestStream {
   update(data: Uint8Array): void;
   digest(): Promise<Uint8Array>;
+  /** Bytes of data held until the end (the multi-part budgets count them). */
+  held(): number;
 }
 
 const bad = (m: string) => new CryptoError('BAD_PARAMETERS', m);
 const unsupported = (m: string) => new CryptoError('UNSUPPORTED', m);
 
-function collector(): { add(d: Uint8Array): void; all(): Buffer } {
+function collector(): { add(d: Uint8Array): void; all(): Buffer; held(): number } {
   const parts: Uint8Array[] = [];
   let total = 0;
   return {
@@ -40,6 +44,7 @@ function collector(): { add(d: Uint8Array): void; all(): Buffer } {
       parts.push(d);
     },
     all: () => Buffer.concat(parts),
+    held: () => total,
   };
 }
 
@@ -107,6 +112,7 @@ export function openHsmCipher(
   const data = collector();
   return {
     ...(generated && { generatedIv: generated }),
+    held: data.held,
     update(d) {
       data.add(d);
       return new Uint8Array(0);
@@ -160,6 +166,7 @@ export function openHsmMac(backend: KeyBackend, key: KeyRef, keyAlgorithm: numbe
   if (params.blockCipherMode !== undefined) throw bad('HMAC takes no Block Cipher Mode');
   const data = collector();
   return {
+    held: data.held,
     update: (d) => data.add(d),
     async digest() {
       try {

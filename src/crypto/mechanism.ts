@@ -73,6 +73,8 @@ export interface CipherStream {
   update(data: Uint8Array): Uint8Array;
   /** Finish. Decrypting with an AEAD mode needs `tag`; encrypting with one returns it. */
   final(tag?: Uint8Array): { readonly data: Uint8Array; readonly tag?: Uint8Array };
+  /** Bytes of data held until the end, when the mode collects it (the multi-part budgets count them). */
+  held?(): number;
 }
 
 const bad = (message: string): CryptoError => new CryptoError('BAD_PARAMETERS', message);
@@ -136,10 +138,13 @@ function plainStream(c: Cipher | Decipher, generatedIv: Uint8Array | undefined, 
 /** XTS cannot stream across calls in node; collect the data unit and process it at the end. */
 function xtsStream(name: string, key: Uint8Array, iv: Uint8Array, dir: Direction, generatedIv: Uint8Array | undefined): CipherStream {
   const parts: Uint8Array[] = [];
+  let total = 0;
   return {
     ...(generatedIv && { generatedIv }),
+    held: () => total,
     update(data) {
       parts.push(data);
+      total += data.length;
       return new Uint8Array(0);
     },
     final() {

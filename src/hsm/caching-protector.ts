@@ -51,7 +51,7 @@ export class CachingProtector implements KeyProtector {
   ) {
     this.limits = { ...DEFAULT_KEY_CACHE, ...config };
     const { rotate, destroyKek, keks } = inner;
-    if (rotate) this.rotate = (label) => rotate.call(inner, label);
+    if (rotate) this.rotate = (label, id) => rotate.call(inner, label, id);
     if (destroyKek) {
       this.destroyKek = (kekId) => {
         for (const uid of [...this.entries.keys()]) this.drop(uid); // nothing opened under it may outlive it
@@ -110,7 +110,7 @@ export class CachingProtector implements KeyProtector {
   }
 
   /** Present when the inner protector rotates (see rotation.ts). */
-  readonly rotate?: (label: string) => Promise<{ previous: string; current: string }>;
+  readonly rotate?: (label: string, id?: string) => Promise<{ previous: string; current: string }>;
   readonly destroyKek?: (kekId: string) => Promise<void>;
   readonly keks?: () => Promise<string[]>;
 

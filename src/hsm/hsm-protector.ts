@@ -81,6 +81,12 @@ export async function ensureKek(backend: KeyBackend, opts: { label?: string } = 
 export class HsmProtector implements KeyProtector {
   private kek: KeyRef;
   private readonly older = new Map<string, KeyRef>();
+  /**
+   * With a custody record (custody.ts): the KEKs this data folder recorded, label → CKA_ID
+   * (hex). Only they open bodies, each found by label AND id; any other key on the token,
+   * even one labelled kms-kek-*, is never used.
+   */
+  private recorded: Map<string, string> | undefined;
 
   private constructor(
     private readonly backend: KeyBackend,
@@ -106,10 +112,22 @@ export class HsmProtector implements KeyProtector {
    * AES-256 token key, sensitive, non-extractable). Bodies sealed under the previous KEK still
    * open (by the label in their kekId) until it is destroyed. Returns both ids.
    */
-  async rotate(label: string): Promise<{ previous: string; current: string }> {
+  async rotate(label: string, id?: string): Promise<{ previous: string; current: string }> {
     const previous = this.kekId;
     if (KEK_ID_PREFIX + label === previous) throw new HsmError('BAD_ARGUMENT', `${label} is already the current KEK`);
-    const { kek } = await ensureKek(this.backend, { label });
+    let kek: KeyRef;
+    if (id !== undefined) {
+      // Custody: the new KEK was recorded (label and id) before it is made; a key under that
+      // label with another id belongs to someone else and is never taken over.
+      const same = await this.backend.findKeys({ label, token: true });
+      const foreign = same.filter((k) => k.id !== id);
+      if (foreign.length > 0) throw new HsmError('BAD_ARGUMENT', `the token already holds a key labelled ${label} that this data folder did not record: choose another label`);
+      kek = same[0] ?? (await this.backend.generateKey({ type: 'AES', bits: 256, token: true, sensitive: true, extractable: false, usage: ['encrypt', 'decrypt'], label, id: Buffer.from(id, 'hex') }));
+      assertKek(kek);
+      this.recorded?.set(label, id);
+    } else {
+      ({ kek } = await ensureKek(this.backend, { label }));
+    }
     this.older.set(previous, this.kek);
     this.kek = kek;
     return { previous, current: this.kekId };
@@ -129,6 +147,19 @@ export class HsmProtector implements KeyProtector {
     const labels = new Set(all.map((k) => k.label ?? '').filter((l) => l.startsWith(KEK_LABEL_PREFIX)));
     labels.add(this.kek.label!);
     return [...labels].sort();
+  }
+
+  /**
+   * Protect with a KEK the data folder recorded (custody.ts): `current` is the key found by
+   * its label and id; `recorded` lists every KEK of the folder (label → id hex), the only
+   * ones `open` will use. The protector closes the backend.
+   */
+  static fromRecorded(backend: KeyBackend, current: KeyRef, recorded: ReadonlyMap<string, string>): HsmProtector {
+    if (!backend.capabilities().ciphers.includes('AES_GCM')) throw new HsmError('NOT_SUPPORTED', `${backend.description} does not offer AES-GCM`);
+    assertKek(current);
+    const p = new HsmProtector(backend, current, true);
+    p.recorded = new Map(recorded);
+    return p;
   }
 
   /** Find or create the KEK (see ensureKek) and protect with it. The protector closes the backend. */
@@ -179,9 +210,12 @@ export class HsmProtector implements KeyProtector {
     if (!kekId.startsWith(KEK_ID_PREFIX)) throw new ProtectorError('UNKNOWN_KEK', `object was sealed under ${kekId}, this server protects with ${this.kekId}`);
     const cached = this.older.get(kekId);
     if (cached) return cached;
+    const label = kekId.slice(KEK_ID_PREFIX.length);
+    const id = this.recorded?.get(label);
+    if (this.recorded && id === undefined) throw new ProtectorError('UNKNOWN_KEK', `object was sealed under ${kekId}, a KEK this data folder did not record`);
     let found: KeyRef[];
     try {
-      found = await this.backend.findKeys({ label: kekId.slice(KEK_ID_PREFIX.length), token: true });
+      found = await this.backend.findKeys({ label, token: true, ...(id !== undefined && { id: Buffer.from(id, 'hex') }) });
     } catch (e) {
       throw new ProtectorError('UNAVAILABLE', `cannot look up KEK ${kekId}`, { cause: e });
     }

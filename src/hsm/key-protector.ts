@@ -37,8 +37,12 @@ export interface KeyProtector {
   seal(uid: string, plaintext: Uint8Array): Promise<Uint8Array>;
   open(uid: string, sealed: Uint8Array, kekId: string): Promise<Uint8Array>;
   close(): Promise<void>;
-  /** Make a new KEK current (HSM protectors); bodies under older KEKs keep opening. */
-  rotate?(label: string): Promise<{ previous: string; current: string }>;
+  /**
+   * Make a new KEK current (HSM protectors); bodies under older KEKs keep opening. With `id`
+   * (CKA_ID, hex; custody.ts) the key is found by label and id or made with them, and a key
+   * under that label with another id is refused.
+   */
+  rotate?(label: string, id?: string): Promise<{ previous: string; current: string }>;
   /** Destroy a retired KEK (never the current one). */
   destroyKek?(kekId: string): Promise<void>;
   /** The labels of the KEKs this protector can see (HSM protectors). */

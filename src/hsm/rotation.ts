@@ -20,6 +20,7 @@ import type { ObjectRecord } from '../objects/managed-object.js';
 import { StoreError, type ObjectStore, type StoreOp } from '../store/object-store.js';
 import { KEK_LABEL_PREFIX } from './hsm-protector.js';
 import { writeKekMarker } from './kek-marker.js';
+import { readCustody, writeCustody, type HsmCustody, type RecordedKek } from './custody.js';
 import type { KeyProtector } from './key-protector.js';
 
 const PAGE = 256;
@@ -140,6 +141,11 @@ export interface RotationResult extends RewrapResult {
   readonly current: string;
   /** KEKs destroyed afterwards (with `destroyOld`). */
   readonly destroyed: readonly string[];
+  /**
+   * Retired KEKs of this folder left on the token (with `destroyOld`): records still use them,
+   * or they were adopted from a folder made before custody records (maybe shared with another).
+   */
+  readonly kept?: readonly string[];
 }
 
 export interface RotationOptions {
@@ -176,8 +182,30 @@ export async function rotateKek(o: RotationOptions): Promise<RotationResult> {
     message,
     ms: Date.now() - started,
   });
+  // Custody: the new KEK is recorded (label and the CKA_ID it will get) before it is made, and
+  // only KEKs recorded here are ever destroyed.
+  const custody = readCustody(o.dataDir);
+  if (custody?.migration) throw new RotationError(`${o.dataDir}: a protector migration is in progress; finish it (kms protector migrate) before rotating`);
+  if (custody && custody.protector.kind !== 'hsm') throw new RotationError(`${o.dataDir} is sealed under the software master key (custody.json)`);
+  let id: string | undefined;
+  if (custody) {
+    const hp = custody.protector as HsmCustody;
+    if (hp.keks.some((k) => k.label === label)) throw new RotationError(`${label} is already a KEK of this folder: choose a new label`);
+    id = randomBytes(16).toString('hex');
+    const now = new Date().toISOString();
+    const keks: RecordedKek[] = [...hp.keks.map((k) => (k.state === 'current' ? { ...k, state: 'retired' as const } : k)), { label, id, made: false, since: now, state: 'current' }];
+    writeCustody(o.dataDir, { ...custody, protector: { ...hp, keks } });
+  }
   writeKekMarker(o.dataDir, label);
-  const { previous, current } = await p.rotate(label);
+  let switched: { previous: string; current: string };
+  try {
+    switched = await p.rotate(label, id);
+  } catch (e) {
+    if (custody) writeCustody(o.dataDir, custody); // nothing was made: the record goes back
+    throw e;
+  }
+  const { previous, current } = switched;
+  if (custody) updateKeks(o.dataDir, (k) => (k.label === label ? { ...k, made: true } : k));
   await o.audit?.commitAlone([event('Started', `new KEK ${current} replaces ${previous}`)]);
   let result: RewrapResult;
   try {
@@ -187,19 +215,41 @@ export async function rotateKek(o: RotationOptions): Promise<RotationResult> {
     throw e;
   }
   const destroyed: string[] = [];
+  const kept: string[] = [];
   if (o.destroyOld) {
     const usage = await kekUsage(o.store);
-    const retired = [...usage.keys()].filter((k) => k !== current);
-    if (retired.length > 0) throw new RotationError(`not destroying old KEKs: records still use ${retired.join(', ')}`);
-    for (const l of (await p.keks?.()) ?? []) {
-      const id = `hsm:${l}`;
-      if (id === current) continue;
-      await p.destroyKek(id);
-      destroyed.push(id);
+    if (custody) {
+      // Only KEKs this folder recorded, retired, and sealing none of its records.
+      const mine = (readCustody(o.dataDir)?.protector as HsmCustody).keks.filter((k) => k.state === 'retired');
+      for (const k of mine) {
+        const kid = `hsm:${k.label}`;
+        if ((usage.get(kid) ?? 0) > 0 || k.adopted) {
+          kept.push(kid);
+          continue;
+        }
+        await p.destroyKek(kid);
+        updateKeks(o.dataDir, (x) => (x.label === k.label ? { ...x, state: 'destroyed' } : x));
+        destroyed.push(kid);
+      }
+    } else {
+      const retired = [...usage.keys()].filter((k) => k !== current);
+      if (retired.length > 0) throw new RotationError(`not destroying old KEKs: records still use ${retired.join(', ')}`);
+      for (const l of (await p.keks?.()) ?? []) {
+        const id = `hsm:${l}`;
+        if (id === current) continue;
+        await p.destroyKek(id);
+        destroyed.push(id);
+      }
     }
   }
   await o.audit?.commitAlone([
     event('Success', `rewrapped ${result.rewrapped} objects under ${current} in ${result.passes} passes${destroyed.length ? `; destroyed ${destroyed.join(', ')}` : ''}`),
   ]);
-  return { ...result, previous, current, destroyed };
+  return { ...result, previous, current, destroyed, ...(o.destroyOld && { kept }) };
+}
+
+function updateKeks(dataDir: string, f: (k: RecordedKek) => RecordedKek): void {
+  const c = readCustody(dataDir);
+  if (!c || c.protector.kind !== 'hsm') return;
+  writeCustody(dataDir, { ...c, protector: { ...c.protector, keks: c.protector.keks.map(f) } });
 }

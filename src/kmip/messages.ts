@@ -16,7 +16,11 @@ export interface RequestHeader {
   readonly maximumResponseSize?: number;
   readonly clientCorrelationValue?: string;
   readonly serverCorrelationValue?: string;
-  /** 1.x Boolean true, or 2.x Asynchronous Indicator Mandatory: the client requires an asynchronous answer. */
+  /**
+   * 2.x Asynchronous Indicator Mandatory: the client requires an asynchronous answer. A 1.x
+   * Boolean True only says the client "is able to accept an asynchronous response" (1.4 §6.7): the
+   * server may still answer synchronously, and does (2.x Optional likewise).
+   */
   readonly asynchronousRequired: boolean;
   readonly attestationCapableIndicator?: boolean;
   readonly authentication?: StructureNode;
@@ -117,7 +121,7 @@ export function parseRequestMessage(node: TtlvNode): RequestMessage {
     maximumResponseSize: h.maximumResponseSize?.value,
     clientCorrelationValue: h.clientCorrelationValue?.value,
     serverCorrelationValue: h.serverCorrelationValue?.value,
-    asynchronousRequired: h.asynchronousIndicator?.value === true || h.asynchronousIndicator?.value === AsynchronousIndicator.Mandatory,
+    asynchronousRequired: h.asynchronousIndicator?.type === 'Enumeration' && h.asynchronousIndicator.value === AsynchronousIndicator.Mandatory,
     attestationCapableIndicator: h.attestationCapableIndicator?.value,
     authentication: h.authentication,
     batchErrorContinuationOption: h.batchErrorContinuationOption?.value,

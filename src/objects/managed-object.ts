@@ -56,6 +56,13 @@ export interface ObjectRecord {
    * the Key Block's metadata without a Key Value; cryptography runs in the HSM.
    */
   readonly hsmKey?: string;
+  /**
+   * Single-valued attributes whose value the server supplied by default because the client gave
+   * none (a Cryptographic Usage Mask, Fresh). A client's later Add Attribute of one of them
+   * replaces the default instead of being refused (docs/tolerance.md); any client change of the
+   * attribute takes it off this list.
+   */
+  readonly serverDefaults?: readonly AttributeKey[];
   /** Incremented on every write; the store refuses a write whose expected revision is stale. */
   readonly revision: number;
 }

@@ -79,6 +79,26 @@ export function serverRngParameters(): StructureNode {
   };
 }
 
+/**
+ * Which attributes of a new object's map the server filled in by default (the client gave none),
+ * kept beside the map until the record is written (ObjectRecord.serverDefaults).
+ */
+const DEFAULTED = new WeakMap<ReadonlyMap<AttributeKey, readonly TtlvNode[]>, Set<AttributeKey>>();
+
+/** Set `key` to the server's default value `node` (only when the client gave none) and remember that it is a default. */
+export function setServerDefault(attrs: Map<AttributeKey, TtlvNode[]>, key: AttributeKey, node: TtlvNode): void {
+  if (attrs.has(key)) return;
+  attrs.set(key, [node]);
+  const set = DEFAULTED.get(attrs) ?? new Set<AttributeKey>();
+  set.add(key);
+  DEFAULTED.set(attrs, set);
+}
+
+/** The keys `setServerDefault` filled in on this map, in a stable order (empty when none). */
+export function serverDefaultsOf(attrs: ReadonlyMap<AttributeKey, readonly TtlvNode[]>): AttributeKey[] {
+  return [...(DEFAULTED.get(attrs) ?? [])].filter((k) => attrs.has(k)).sort();
+}
+
 /** Stamp Original Creation Date (= `now`, the Initial Date) and Random Number Generator on an object the server generated. */
 export function stampGenerated(attrs: Map<AttributeKey, TtlvNode[]>, now: bigint): void {
   attrs.set('OriginalCreationDate', [{ tag: Tag.OriginalCreationDate, type: 'DateTime', value: now }]);
@@ -112,7 +132,7 @@ export function stampStored(attrs: Map<AttributeKey, TtlvNode[]>, body: Structur
   const extractable = flagOf(attrs, 'Extractable');
   if (sensitive !== undefined && !attrs.has('AlwaysSensitive')) attrs.set('AlwaysSensitive', [bool(Tag.AlwaysSensitive, sensitive)]);
   if (extractable !== undefined && !attrs.has('NeverExtractable')) attrs.set('NeverExtractable', [bool(Tag.NeverExtractable, !extractable)]);
-  if (!attrs.has('Fresh')) attrs.set('Fresh', [bool(Tag.Fresh, true)]);
+  setServerDefault(attrs, 'Fresh', bool(Tag.Fresh, true));
 }
 
 /**

@@ -7,6 +7,13 @@
  * 0). 2.x: the request's New Attribute holds the attribute; the response is the Unique Identifier
  * only (Table 168). Activation/Deactivation Date go through the life cycle (attribute-change.ts).
  *
+ * A single-valued attribute whose one value the server supplied by default because the creating
+ * request gave none (ObjectRecord.serverDefaults: a Cryptographic Usage Mask, Fresh) has no value
+ * the client created: "For single-instance attributes, this is how the attribute value is created"
+ * (1.4 §4.14), so the client's Add replaces the default (index 0) instead of being refused as a
+ * second instance. Clients that register or create first and then add their attributes (see
+ * docs/tolerance.md) depend on it.
+ *
  * Result Reasons (the table in objects/attributes.ts gives each version's):
  * - 1.x (§11.15): Item Not Found (no such object / not the requester's), Object Archived, Permission Denied
  *   (read-only attribute, or not for this object type; also a lifecycle date outside its
@@ -26,6 +33,7 @@ import {
   checkClientMayInitiallySet,
   checkInstanceLimit,
   checkMultiple,
+  isMultiple,
   readAttribute1x,
   readAttributeWrapper2x,
   writeAttribute1x,
@@ -67,7 +75,9 @@ export const addAttribute: OperationHandler = {
     const { record } = loaded;
     const { key, node: value } = inst;
     checkClientMayInitiallySet(key, record.objectType, ctx.version, 'add');
-    const existing = record.attributes.get(key) ?? [];
+    const stored = record.attributes.get(key) ?? [];
+    const replacesDefault = stored.length === 1 && (record.serverDefaults ?? []).includes(key) && !isMultiple(key, ctx.version);
+    const existing = replacesDefault ? [] : stored;
     checkMultiple(key, existing.length, 1, ctx.version, 'add');
     checkInstanceLimit(key, existing.length + 1, MAX_ATTRIBUTE_INSTANCES, ctx.version);
     checkApplicationData(key, value);

@@ -21,7 +21,7 @@ import type { KeyPairSpec } from '../crypto/asymmetric.js';
 import type { OperationContext } from './context.js';
 import { byVersion, is2x, withReplaced } from './object-support.js';
 import { openBody, saveRecords, sealBody } from './support.js';
-import { stampStored } from '../objects/server-set.js';
+import { serverDefaultsOf, setServerDefault, stampStored } from '../objects/server-set.js';
 
 /** The key of an attribute item in a 1.x Template-Attribute or 2.x Attributes structure (undefined: a Template name). */
 function itemKey(ctx: OperationContext, n: TtlvNode): AttributeKey | undefined {
@@ -30,8 +30,16 @@ function itemKey(ctx: OperationContext, n: TtlvNode): AttributeKey | undefined {
 }
 
 /**
- * One object's attribute source: the Common set's items, less the single-valued attributes the
- * specific set gives (the specific set takes precedence), followed by the specific set's items.
+ * Attributes the spec calls "not common to both keys" (KMIP 1.4 §4.2, 2.1 §6.1.9: "e.g., Name,
+ * Cryptographic Usage Mask"): a specific set that gives one replaces the Common set's instances
+ * even where the attribute is multi-valued.
+ */
+const PER_KEY: ReadonlySet<AttributeKey> = new Set(['Name']);
+
+/**
+ * One object's attribute source: the Common set's items, less the single-valued (and per-key)
+ * attributes the specific set gives (the specific set takes precedence), followed by the specific
+ * set's items.
  */
 export function mergedSource(ctx: OperationContext, common: TtlvNode | undefined, specific: TtlvNode | undefined): StructureNode {
   const tag = is2x(ctx.version) ? Tag.Attributes : Tag.TemplateAttribute;
@@ -41,7 +49,7 @@ export function mergedSource(ctx: OperationContext, common: TtlvNode | undefined
     return n.value;
   };
   const own = kids(specific);
-  const ownKeys = new Set(own.map((n) => itemKey(ctx, n)).filter((k): k is AttributeKey => k !== undefined && !isMultiple(k, ctx.version)));
+  const ownKeys = new Set(own.map((n) => itemKey(ctx, n)).filter((k): k is AttributeKey => k !== undefined && (PER_KEY.has(k) || !isMultiple(k, ctx.version))));
   const fromCommon = kids(common).filter((n) => {
     const k = itemKey(ctx, n);
     return k === undefined || !ownKeys.has(k);
@@ -100,8 +108,8 @@ export function choosePair(ctx: OperationContext, priv: ReadonlyMap<AttributeKey
 
 /** Default usage masks (2.1 §4.14: always has a value): Sign for the private key, Verify for the public. */
 export function defaultMasks(priv: Map<AttributeKey, TtlvNode[]>, pub: Map<AttributeKey, TtlvNode[]>): void {
-  if (!priv.has('CryptographicUsageMask')) priv.set('CryptographicUsageMask', [{ tag: Tag.CryptographicUsageMask, type: 'Integer', value: CryptographicUsageMask.Sign }]);
-  if (!pub.has('CryptographicUsageMask')) pub.set('CryptographicUsageMask', [{ tag: Tag.CryptographicUsageMask, type: 'Integer', value: CryptographicUsageMask.Verify }]);
+  setServerDefault(priv, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: CryptographicUsageMask.Sign });
+  setServerDefault(pub, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: CryptographicUsageMask.Verify });
 }
 
 export function linkNode(linkType: number, uid: string): TtlvNode {
@@ -151,7 +159,8 @@ export async function newRecord(ctx: OperationContext, o: NewObject): Promise<Ob
   stampStored(o.attributes, o.body);
   const attributes = withReplaced(o.attributes, lc.setAttributes);
   const { sealedBody, kekId } = await sealBody(ctx, o.uid, o.body);
-  return { v: 1, uid: o.uid, objectType: o.objectType, owner: ctx.principal.id, state: lc.state, attributes, sealedBody, kekId, revision: 0 };
+  const serverDefaults = serverDefaultsOf(o.attributes);
+  return { v: 1, uid: o.uid, objectType: o.objectType, owner: ctx.principal.id, state: lc.state, attributes, sealedBody, kekId, ...(serverDefaults.length > 0 && { serverDefaults }), revision: 0 };
 }
 
 /** Commit new records and updates of existing ones in one atomic write. */

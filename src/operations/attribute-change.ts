@@ -54,7 +54,8 @@ const LIFECYCLE_DATES: Readonly<Record<string, 'SetActivationDate' | 'SetDeactiv
 
 /**
  * Replace the instances of `key` by `nodes` (empty: remove the attribute) and save the object.
- * Activation/Deactivation Date values go through the life cycle. Returns the record written.
+ * Activation/Deactivation Date values go through the life cycle. A value the server had set by
+ * default becomes the client's (off ObjectRecord.serverDefaults).
  */
 export async function commitAttribute(ctx: OperationContext, loaded: LoadedObject, key: AttributeKey, nodes: readonly TtlvNode[]): Promise<void> {
   const { record } = loaded;
@@ -74,7 +75,9 @@ export async function commitAttribute(ctx: OperationContext, loaded: LoadedObjec
     state = effectiveState(record.state, attrs, ctx.now);
   }
   attrs = touched(attrs, ctx.now);
-  await saveRecords(ctx, [{ record: { ...record, attributes: attrs, state }, previous: record }]);
+  const { serverDefaults, ...rest } = record;
+  const stillDefaults = (serverDefaults ?? []).filter((k) => k !== key);
+  await saveRecords(ctx, [{ record: { ...rest, attributes: attrs, state, ...(stillDefaults.length > 0 && { serverDefaults: stillDefaults }) }, previous: record }]);
 }
 
 const DESTROYED: ReadonlySet<number> = new Set([State.Destroyed, State.DestroyedCompromised]);

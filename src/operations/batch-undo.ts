@@ -38,7 +38,7 @@ import type { OperationContext } from './context.js';
 import { destroyToken } from './resident-tokens.js';
 
 /** The part of the multi-part state the operations use. */
-export type MultipartSessions = Pick<MultipartStore<unknown>, 'open' | 'get' | 'close'>;
+export type MultipartSessions = Pick<MultipartStore<unknown>, 'open' | 'get' | 'close' | 'hold'>;
 
 interface TokenDestroy {
   readonly uid: string;
@@ -66,8 +66,8 @@ export class BatchUndo {
   /** The multi-part state as an Undo batch may use it (see the file comment). */
   sessions(inner: MultipartSessions): MultipartSessions {
     return {
-      open: (owner, operation, uid, state) => {
-        const cv = inner.open(owner, operation, uid, state);
+      open: (owner, operation, uid, state, bytes) => {
+        const cv = inner.open(owner, operation, uid, state, bytes);
         this.compensations.push(() => inner.close(cv));
         return cv;
       },
@@ -78,6 +78,7 @@ export class BatchUndo {
         return inner.get(owner, operation, cv);
       },
       close: (cv) => inner.close(cv),
+      hold: (cv, bytes) => inner.hold(cv, bytes),
     };
   }
 

@@ -124,7 +124,9 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
       if (flags.correlation) store.close(flags.correlation);
     } else {
       out = first;
-      correlation = flags.correlation ?? store.open(ctx.principal.id, use, uid, stream);
+      const held = stream.held?.() ?? 0;
+      if (flags.correlation) store.hold(flags.correlation, held);
+      correlation = flags.correlation ?? store.open(ctx.principal.id, use, uid, stream, held);
     }
   } catch (e) {
     if (flags.correlation) store.close(flags.correlation);

@@ -9,6 +9,7 @@ import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import type { ResidentKeys } from '../hsm/resident.js';
 import type { CryptoPolicy } from '../policy/crypto-policy.js';
+import type { ResourceBudgets } from '../policy/budgets.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { RequestHeader } from '../kmip/messages.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -36,6 +37,8 @@ export interface ServerServices {
   readonly versions: readonly KmipVersion[];
   /** The cryptographic policy (config `cryptoPolicy`); absent: the defaults of src/policy/crypto-policy.ts. */
   readonly cryptoPolicy?: CryptoPolicy;
+  /** Resource budgets (config `limits`, policy/budgets.ts); absent: the defaults. */
+  readonly budgets?: ResourceBudgets;
   /** HSM-resident keys (a PKCS#11 backend is configured): the backend and the residency policy. */
   readonly resident?: ResidentKeys;
   /** The audit trail. Every server started by bootstrap.ts has one; unit tests may omit it. */

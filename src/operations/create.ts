@@ -38,7 +38,7 @@ import type { OperationContext, OperationHandler } from './context.js';
 import type { KeyTemplate } from '../hsm/key-backend.js';
 import { encodeKeyRef, RESIDENT_LABEL_PREFIX, residentTemplate, wantsResident, type ResidentKeys } from '../hsm/resident.js';
 import { newUid } from '../objects/identifiers.js';
-import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
+import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
@@ -71,7 +71,7 @@ export const create: OperationHandler = {
     attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: decision.bits }]);
     if (!attrs.has('CryptographicUsageMask')) {
       if (!is2x(v)) throw new KmipError(ResultReason.MissingData, 'Create needs a Cryptographic Usage Mask (KMIP 1.4 Table 165)');
-      attrs.set('CryptographicUsageMask', [{ tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask }]);
+      setServerDefault(attrs, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask });
     }
     normalizeUsageLimits(attrs, v);
     stampGenerated(attrs, ctx.now);

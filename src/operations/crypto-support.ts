@@ -59,7 +59,8 @@ import { MultipartStore } from '../crypto/multipart.js';
 import type { MultipartSessions } from './batch-undo.js';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
 import { decodeKeyRef } from '../hsm/resident.js';
-import { DEFAULT_CRYPTO_POLICY, MULTIPART_LIMITS, type CryptoPolicy } from '../policy/crypto-policy.js';
+import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../policy/crypto-policy.js';
+import { budgetsOf } from '../policy/budgets.js';
 import type { OperationContext, ServerServices } from './context.js';
 import { usageLimitsCount } from './lease.js';
 import { byVersion, is2x, isDestroyed, loadManaged, updated } from './object-support.js';
@@ -247,7 +248,15 @@ const STORES = new WeakMap<ServerServices, MultipartStore<unknown>>();
 export function multipart(ctx: OperationContext): MultipartSessions {
   let s = STORES.get(ctx.services);
   if (!s) {
-    s = new MultipartStore<unknown>(MULTIPART_LIMITS, ctx.services.clock);
+    const b = budgetsOf(ctx.services);
+    const limits = {
+      maxOperations: b.maxMultipartOperations,
+      maxPerIdentity: b.maxMultipartPerIdentity,
+      maxBytes: b.maxMultipartBytes,
+      maxBytesPerIdentity: b.maxMultipartBytesPerIdentity,
+      idleMs: b.multipartIdleMs,
+    };
+    s = new MultipartStore<unknown>(limits, ctx.services.clock);
     STORES.set(ctx.services, s);
   }
   // In an Undo batch: what the batch opens is closed again on undo (operations/batch-undo.ts).

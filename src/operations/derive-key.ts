@@ -51,7 +51,7 @@ import { hashDerive, hkdfDerive, hmacDerive, pbkdf2Derive, type KdfHash } from '
 import { openSymmetricCipher, type CryptoParams } from '../crypto/mechanism.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
-import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
+import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { openBody, touched } from './support.js';
@@ -219,7 +219,7 @@ export const deriveKey: OperationHandler = {
       if (alg.value === CryptographicAlgorithm.DES3) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), 'Triple DES keys are made by Create, not derived');
       algorithm = alg.value;
       attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: length }]);
-      if (!attrs.has('CryptographicUsageMask')) attrs.set('CryptographicUsageMask', [{ tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask }]);
+      setServerDefault(attrs, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask });
     } else if (is2x(v)) {
       attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: length }]);
     }

@@ -94,7 +94,9 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
       digest = await stream.digest();
       if (flags.correlation) store.close(flags.correlation);
     } else {
-      correlation = flags.correlation ?? store.open(ctx.principal.id, kind, uid, stream);
+      const held = 'held' in stream ? stream.held() : 0;
+      if (flags.correlation) store.hold(flags.correlation, held);
+      correlation = flags.correlation ?? store.open(ctx.principal.id, kind, uid, stream, held);
     }
   } catch (e) {
     if (flags.correlation) store.close(flags.correlation);

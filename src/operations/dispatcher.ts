@@ -12,7 +12,8 @@
  * earlier item, reported Operation Undone (operations/batch-undo.ts); a required asynchronous
  * answer is refused with Feature Not Supported. The ID Placeholder carries from item to
  * item. Each response item echoes Operation and Unique Batch Item ID. A reply larger than
- * the client's Maximum Response Size becomes Response Too Large.
+ * the client's Maximum Response Size, or than the server's limits.maxResponseBytes (counted as
+ * the items run: the item that passes it ends the batch), becomes Response Too Large.
  *
  * Audit (src/audit): every batch item, and every message refused as a whole, gets a record
  * that is durable before the response is returned. An item that changes state writes its
@@ -34,6 +35,7 @@ import { RequestAudit } from '../audit/request-audit.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
 import type { HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
 import { BatchUndo } from './batch-undo.js';
+import { budgetsOf } from '../policy/budgets.js';
 import type { Logger } from 'pino';
 
 export interface DispatchResult {
@@ -88,6 +90,17 @@ export function errorToItem(services: ServerServices, e: unknown, operation?: nu
 export function messageFailure(services: ServerServices, version: KmipVersion | undefined, reason: number, message: string): TtlvNode {
   const v = fallbackVersion(services, version);
   return buildResponseMessage({ version: v, timeStamp: nowSeconds(services) }, [failure(reason, message)]);
+}
+
+/**
+ * The size the response must stay within: the client's Maximum Response Size when it is given
+ * and not above the server's limit (0 = none), else the server's. Undefined: no limit at all.
+ */
+export function responseBudget(clientMax: number | undefined, serverMax: number): { readonly max: number; readonly client: boolean } | undefined {
+  const client = clientMax !== undefined && clientMax > 0 ? clientMax : undefined;
+  const server = serverMax > 0 ? serverMax : undefined;
+  if (client !== undefined && (server === undefined || client <= server)) return { max: client, client: true };
+  return server === undefined ? undefined : { max: server, client: false };
 }
 
 export interface Correlation {
@@ -201,6 +214,12 @@ async function dispatchMessage(
   };
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
   const items: ResponseItem[] = [];
+  // The response's size is kept as the items run: the item that passes the budget (the client's
+  // Maximum Response Size or the server's limits.maxResponseBytes, the smaller) ends the batch.
+  const budget = responseBudget(header.maximumResponseSize, budgetsOf(services).maxResponseBytes);
+  const emptyLength = encodedLength(respond([]));
+  let responseLength = emptyLength;
+  let tooLarge = false;
   for (const [index, item] of req.items.entries()) {
     if (undo) undo.lastItem = index === req.items.length - 1;
     audit?.begin(index, item.operation, item.payload);
@@ -221,18 +240,25 @@ async function dispatchMessage(
     }
     audit?.end(result, ctx.batch.idPlaceholder);
     items.push(result);
+    if (budget) {
+      responseLength += encodedLength(respond([result])) - emptyLength;
+      if (responseLength > budget.max) {
+        tooLarge = true;
+        break;
+      }
+    }
     if (result.status !== ResultStatus.Success && !continueOnError) break;
   }
 
   let response = respond(items);
-  const max = header.maximumResponseSize;
-  const tooLarge = max !== undefined && max > 0 && encodedLength(response) > max;
   const finished = undo && (await undo.finish(ctx, items, tooLarge));
   if (finished && !tooLarge) response = respond(finished.items);
-  if (tooLarge) {
+  if (tooLarge && budget) {
     const undone = finished ? (finished.undone ? '; the batch was undone' : '; the batch could NOT be undone') : '';
+    const limit = budget.client ? `the Maximum Response Size of ${budget.max} bytes` : `the server's response limit of ${budget.max} bytes (limits.maxResponseBytes)`;
+    if (!budget.client) log().warn({ limit: budget.max, items: items.length, of: req.items.length }, 'response over the server limit: Response Too Large');
     response = respond(
-      items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds the Maximum Response Size of ${max} bytes${undone}`, it.operation, it.uniqueBatchItemId)),
+      items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)),
     );
   }
   return audited(audit, { response, closeAfter: false }, auditUnavailable, services.metrics);

@@ -8,8 +8,10 @@
  *
  * How it answers, without reading every record:
  * 1. candidates from the store's indexes: one bounded probe per requested attribute (State
- *    through `storedStatesThatCanBe`, since the effective state can be ahead of the stored one);
- *    when some are narrow (≤ NARROW_ENOUGH objects), their intersection; otherwise the full sets
+ *    through `storedStatesThatCanBe`, since the effective state can be ahead of the stored one)
+ *    and one of the requester's reach (`narrowReach`: its own objects by the `$owner` index and
+ *    its granted Object Groups, so an identity that can see few objects costs few reads however
+ *    large the store); when some are narrow (≤ NARROW_ENOUGH objects), their intersection; otherwise the full sets
  *    with the storage status (the stored state: destroyed states are final, so exact) and the
  *    requester's reach (own objects via `$owner`, granted Object Groups; administrators and "*"
  *    grants unrestricted), intersected smallest first;
@@ -144,11 +146,11 @@ async function union(ctx: OperationContext, queries: readonly IndexQuery[]): Pro
 }
 
 /**
- * The requested attributes' index sets that are narrow (at most NARROW_ENOUGH uids), each read
- * with a bounded probe so a wide one costs NARROW_ENOUGH entries, not the whole field. `null`:
- * nothing can match.
+ * The requested attributes' index sets that are narrow (at most `bound` uids: NARROW_ENOUGH, or
+ * the size of a narrow reach), each read with a bounded probe so a wide one costs `bound`
+ * entries, not the whole field. `null`: nothing can match.
  */
-async function narrowSets(ctx: OperationContext, req: LocateRequest): Promise<Set<string>[] | null> {
+async function narrowSets(ctx: OperationContext, req: LocateRequest, bound = NARROW_ENOUGH): Promise<Set<string>[] | null> {
   const sets: Set<string>[] = [];
   for (const f of req.filters) {
     if (f.key === 'UniqueIdentifier') {
@@ -163,10 +165,10 @@ async function narrowSets(ctx: OperationContext, req: LocateRequest): Promise<Se
     for (const any of plan) {
       const set = new Set<string>();
       for (const q of any) {
-        for (const uid of await ctx.services.store.find(q, NARROW_ENOUGH + 1)) set.add(uid);
-        if (set.size > NARROW_ENOUGH) break;
+        for (const uid of await ctx.services.store.find(q, bound + 1)) set.add(uid);
+        if (set.size > bound) break;
       }
-      if (set.size <= NARROW_ENOUGH) sets.push(set); // every entry was read: the exact set
+      if (set.size <= bound) sets.push(set); // every entry was read: the exact set
     }
   }
   return sets;
@@ -224,10 +226,33 @@ function answers(ctx: OperationContext, req: LocateRequest, record: ObjectRecord
   return true;
 }
 
+/**
+ * The requester's reach (the objects it owns and those of its granted Object Groups, from the
+ * `$owner` and ObjectGroup indexes) when it is narrow: at most NARROW_ENOUGH uids, each index
+ * read with a bounded probe. Undefined when the reach is wide or unrestricted (administrators,
+ * "*" grants). A narrow reach bounds the search by what the caller may see, whatever the
+ * store's size.
+ */
+async function narrowReach(ctx: OperationContext): Promise<Set<string> | undefined> {
+  const groups = ctx.services.access.grantedGroups(ctx.principal, 'Locate');
+  if (groups === '*') return undefined;
+  const reach = new Set<string>();
+  const queries: IndexQuery[] = [{ field: RecordField.Owner, equals: indexText(ctx.principal.id) }, ...groups.map((g): IndexQuery => ({ field: 'ObjectGroup', equals: indexText(g) }))];
+  for (const q of queries) {
+    for (const uid of await ctx.services.store.find(q, NARROW_ENOUGH + 1)) reach.add(uid);
+    if (reach.size > NARROW_ENOUGH) return undefined;
+  }
+  return reach;
+}
+
 /** Load and verify each candidate exactly; the matches, most recently created first. */
 export async function locateRecords(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[]> {
-  const narrow = await narrowSets(ctx, req);
+  // A narrow reach comes first: an attribute's set larger than it narrows nothing further, so
+  // no probe reads more entries than the requester can see.
+  const reach = await narrowReach(ctx);
+  const narrow = await narrowSets(ctx, req, reach?.size ?? NARROW_ENOUGH);
   if (narrow === null) return [];
+  if (reach) narrow.push(reach);
   let candidates: Set<string>;
   if (narrow.length > 0) {
     // A requested attribute already narrows the search to a few objects: the other sets (every

@@ -35,7 +35,7 @@ import { indexText } from '../store/index-encoding.js';
 import type { OperationContext } from './context.js';
 import { loadObject, objectGroups, openBody, saveRecords, sealBody, type LoadedObject } from './support.js';
 import { creationOrderEntry } from './locate-order.js';
-import { stampStored } from '../objects/server-set.js';
+import { serverDefaultsOf, stampStored } from '../objects/server-set.js';
 
 export const is2x = (v: KmipVersion): boolean => v.major >= 2;
 
@@ -248,6 +248,7 @@ export async function commitNewObject(
     sealedBody,
     kekId,
     ...(opts.hsmKey !== undefined && { hsmKey: opts.hsmKey }),
+    ...(serverDefaultsOf(attrs).length > 0 && { serverDefaults: serverDefaultsOf(attrs) }),
     revision: 0,
   };
   await saveRecords(ctx, [{ record }]);

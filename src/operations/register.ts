@@ -55,9 +55,12 @@ const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
   templateAttribute: optional(Tag.TemplateAttribute, 'Structure'),
 };
+// 2.x Attributes is "Required" in the Register request (2.0 §6.1.40), yet clients registering Secret Data or a certificate
+// send none when they have none to give (as 1.x clients leave out the Template-Attribute, which is
+// accepted): an absent Attributes is read as an empty one (docs/tolerance.md).
 const Request2x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
-  attributes: required(Tag.Attributes, 'Structure'),
+  attributes: optional(Tag.Attributes, 'Structure'),
   protectionStorageMasks: optional(Tag.ProtectionStorageMasks, 'Structure'),
 };
 

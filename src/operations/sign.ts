@@ -22,7 +22,7 @@ import { Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, type Parsed } from '../kmip/payload.js';
-import type { KeyObject } from 'node:crypto';
+import { createHash, type Hash, type KeyObject } from 'node:crypto';
 import { AsymmetricError, signWith, type SignatureScheme, type SignInput } from '../crypto/asymmetric.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
@@ -45,20 +45,31 @@ export const SignRequest = {
 
 type SignRequestFields = Parsed<typeof SignRequest>;
 
-/** What a multi-part Sign / Signature Verify keeps between requests. */
+/**
+ * What a multi-part Sign / Signature Verify keeps between requests: for the hash-then-sign
+ * schemes (RSA PKCS#1 v1.5 and PSS, ECDSA) only the running hash; Ed25519, which signs the
+ * message itself, keeps the parts (counted against the multi-part byte budgets).
+ */
 interface SignatureParts {
   readonly scheme: SignatureScheme;
+  readonly hash: Hash | undefined;
   readonly parts: Uint8Array[];
-  bytes: number;
+  /** Bytes kept in `parts`. */
+  held: number;
   /** Signature Verify: the Signature Data, from whichever part carried it. */
   signature?: Uint8Array;
+}
+
+function startParts(scheme: SignatureScheme): SignatureParts {
+  return { scheme, hash: scheme.kind === 'ed25519' ? undefined : createHash(scheme.hash), parts: [], held: 0 };
 }
 
 /**
  * Sign and Signature Verify, one request or several (KMIP 1.4 §4.31-4.32, 2.1 §6.1.52-53: Init
  * Indicator on the first part, Correlation Value on the next ones, Final Indicator on the last).
- * The parts are collected (at most CIPHER_POLICY.maxDataBytes together) and signed or verified
- * at the end; the key is checked again on every part (a key revoked meanwhile stops it).
+ * The parts are hashed as they come (Ed25519: collected, at most CIPHER_POLICY.maxDataBytes
+ * together) and the digest signed or verified at the end; the key is checked again on every
+ * part (a key revoked meanwhile stops it).
  * Digested Data is single-part only. `finish` makes the response fields from the whole input.
  * Signature Verify's Signature Data (`signature`) may come with any part — the Test Cases give
  * it with the first (TC-STREAM-SIGNVFY-1) — and is handed to `finish` at the end.
@@ -100,10 +111,14 @@ export async function signatureFlow(
   // One load per part: it re-checks the key (a key revoked between parts stops the operation).
   try {
     loaded = await loadSigningKey(ctx, uid, use);
-    state ??= { scheme: signatureScheme(ctx, loaded.key, signatureParams(req.cryptographicParameters, loaded.record), use), parts: [], bytes: 0 };
-    state.bytes += data.length;
-    if (state.bytes > CIPHER_POLICY.maxDataBytes) throw new KmipError(ResultReason.InvalidField, `a multi-part signature is limited to ${CIPHER_POLICY.maxDataBytes} bytes`);
-    state.parts.push(data);
+    state ??= startParts(signatureScheme(ctx, loaded.key, signatureParams(req.cryptographicParameters, loaded.record), use));
+    if (state.hash) {
+      state.hash.update(data);
+    } else {
+      if (state.held + data.length > CIPHER_POLICY.maxDataBytes) throw new KmipError(ResultReason.InvalidField, `a multi-part Ed25519 signature is limited to ${CIPHER_POLICY.maxDataBytes} bytes`);
+      state.parts.push(data);
+      state.held += data.length;
+    }
     if (signature !== undefined) {
       if (state.signature !== undefined && !Buffer.from(state.signature).equals(signature)) throw new KmipError(ResultReason.InvalidField, 'the Signature Data differs from the one an earlier part gave');
       state.signature = signature;
@@ -115,12 +130,14 @@ export async function signatureFlow(
   const { key, hsm } = loaded;
   ctx.batch.idPlaceholder = uid;
   if (!flags.final) {
-    cv ??= store.open(ctx.principal.id, use, uid, state);
+    if (cv) store.hold(cv, state.held);
+    else cv = store.open(ctx.principal.id, use, uid, state, state.held);
     return payload(Tag.ResponsePayload, [uidNode(uid), { tag: Tag.CorrelationValue, type: 'ByteString', value: cv }]);
   }
   if (cv) store.close(cv);
-  const all = Buffer.concat(state.parts);
-  return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, state.scheme, { data: all }, hsm, state.signature))]);
+  // Hash-then-sign: the digest of every part, signed as Digested Data would be.
+  const input: SignInput = state.hash ? { digest: state.hash.digest() } : { data: Buffer.concat(state.parts) };
+  return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, state.scheme, input, hsm, state.signature))]);
 }
 
 function missing(): never {

@@ -2,21 +2,22 @@
  * What operation handlers share: resolving the Unique Identifier (or the ID Placeholder),
  * loading an object the principal may touch (others get Item Not Found, so existence does
  * not leak), the effective lifecycle state, sealing and opening object content, saving
- * records (with the Quantum Safe rule every saved object must meet), and the attributes the server computes rather than stores.
+ * records (with the Quantum Safe rule and the size budgets every saved object must meet), and the attributes the server computes rather than stores.
  */
 import { KmipError } from '../kmip/errors.js';
 import { ObjectType, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { decode } from '../ttlv/decode.js';
-import { encode } from '../ttlv/encode.js';
+import { encode, encodedLength } from '../ttlv/encode.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
-import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
+import { parseCustomKey, type AttributeKey, type AttributeMap, type ObjectRecord } from '../objects/managed-object.js';
 import { effectiveState } from '../objects/lifecycle.js';
 import { isMetadataOnly } from '../objects/object-body.js';
 import { withDerived } from '../objects/server-set.js';
 import { ProtectorError } from '../hsm/key-protector.js';
 import { StoreError } from '../store/object-store.js';
 import { quantumSafeSpec } from '../policy/crypto-policy.js';
+import { budgetExceeded, budgetsOf, exceeds } from '../policy/budgets.js';
 import type { OperationContext } from './context.js';
 
 /** The object a request names: its own Unique Identifier, else the batch's ID Placeholder. */
@@ -77,6 +78,7 @@ export async function saveRecords(
   deletions: readonly ObjectRecord[] = [],
 ): Promise<void> {
   for (const c of changes) checkQuantumSafe(c.record, c.previous);
+  for (const c of changes) checkObjectSize(ctx, c.record, c.previous);
   const audit = ctx.audit?.forCommit([...changes, ...deletions.map((record) => ({ record, previous: record }))]);
   // In an Undo batch the commit goes through the batch's journal (operations/batch-undo.ts).
   const store = ctx.undo?.journal ?? ctx.services.store;
@@ -102,6 +104,41 @@ export async function saveRecords(
     }
     throw e;
   }
+}
+
+/**
+ * The size budgets (policy/budgets.ts), checked here because every object saved comes through:
+ * no new attribute value above limits.maxAttributeValueBytes (TTLV-encoded), and no object
+ * above limits.maxObjectBytes (sealed content plus every attribute value) unless the change
+ * does not make it larger. Refused: Server Limit Exceeded (1.x: General Failure).
+ */
+function checkObjectSize(ctx: OperationContext, record: ObjectRecord, previous: ObjectRecord | undefined): void {
+  const budgets = budgetsOf(ctx.services);
+  const size = objectSize(record, (key, node, bytes) => {
+    if (!exceeds(bytes, budgets.maxAttributeValueBytes) || previous?.attributes.get(key)?.includes(node)) return;
+    throw budgetExceeded('maxAttributeValueBytes', budgets.maxAttributeValueBytes, `a value of ${attributeLabel(key)} of ${bytes} bytes is too large`);
+  });
+  if (exceeds(size, budgets.maxObjectBytes) && (previous === undefined || size > objectSize(previous))) {
+    throw budgetExceeded('maxObjectBytes', budgets.maxObjectBytes, `the object would be ${size} bytes`);
+  }
+}
+
+/** An object's size for limits.maxObjectBytes: its sealed content and every attribute value, TTLV-encoded. */
+export function objectSize(record: ObjectRecord, each?: (key: AttributeKey, node: TtlvNode, bytes: number) => void): number {
+  let size = record.sealedBody?.length ?? 0;
+  for (const [key, nodes] of record.attributes) {
+    for (const node of nodes) {
+      const bytes = encodedLength(node);
+      each?.(key, node, bytes);
+      size += bytes;
+    }
+  }
+  return size;
+}
+
+function attributeLabel(key: AttributeKey): string {
+  const custom = parseCustomKey(key);
+  return custom ? `custom attribute ${custom.vendor}-${custom.name}` : key;
 }
 
 /** Objects whose Cryptographic Algorithm is a public-key one (policy/crypto-policy.ts `quantumSafeSpec`). */

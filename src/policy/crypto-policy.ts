@@ -140,14 +140,6 @@ export const CIPHER_POLICY: CipherPolicy = {
   maxDataBytes: 16 << 20,
 };
 
-/** Multi-part operations (Init/Final Indicator, Correlation Value): the state the server keeps. */
-export const MULTIPART_LIMITS = {
-  /** Open multi-part operations kept at once, all principals together; the oldest is dropped beyond this. */
-  maxSessions: 1024,
-  /** An operation idle longer than this is forgotten (its Correlation Value becomes invalid). */
-  idleMs: 10 * 60_000,
-} as const;
-
 // ------------------------------------------------------------------------------ asymmetric keys
 
 /**

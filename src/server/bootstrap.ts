@@ -7,15 +7,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
-import type { HsmConfig, KmsConfig } from '../config/config.js';
-import { HsmProtector } from '../hsm/hsm-protector.js';
-import { readKekMarker } from '../hsm/kek-marker.js';
+import type { KmsConfig } from '../config/config.js';
+import { openFolderKeys, type FolderKeys } from '../hsm/custody.js';
+import { SwitchableAuditKey, SwitchableProtector } from '../hsm/switchable.js';
+import { secureDataFolder, warnReadablePin } from './file-modes.js';
+import { boundedFormatters, DEFAULT_LOG_MAX_STRING } from './log-bounds.js';
 import { CachingProtector } from '../hsm/caching-protector.js';
 import type { ResidentKeys } from '../hsm/resident.js';
 import { cryptoPolicyFrom } from '../policy/crypto-policy.js';
-import { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
-import { resolvePin } from '../hsm/pkcs11/pin.js';
-import { SoftwareProtector } from '../hsm/software/software-protector.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { HANDLERS } from '../operations/index.js';
 import type { ServerServices } from '../operations/context.js';
@@ -24,9 +23,8 @@ import { AccessPolicy } from '../policy/access.js';
 import { openStore } from '../store/index.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { KmipServer, type TlsMaterial } from './server.js';
-import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
+import type { AuditKey } from '../audit/audit-key.js';
 import { AuditTrail } from '../audit/trail.js';
-import type { KeyBackend } from '../hsm/key-backend.js';
 import { startAdminSocket, type AdminSocket } from '../backup/admin-socket.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { KmsMetrics } from '../http/metrics.js';
@@ -60,23 +58,25 @@ export interface RunningKms {
  * The server's logger: JSON to stdout (or pretty), or, with `logFile`, JSON appended to that
  * file; `reopen` reopens the file (call it on SIGHUP, after logrotate moved it).
  */
-export function makeLogOutput(config: Pick<KmsConfig, 'logLevel' | 'logFormat' | 'logFile'>): { log: Logger; reopen?: () => void } {
+export function makeLogOutput(config: Pick<KmsConfig, 'logLevel' | 'logFormat' | 'logFile'> & { readonly logMaxString?: number }): { log: Logger; reopen?: () => void } {
   if (!config.logFile) return { log: makeLogger(config) };
   const dest = pino.destination({ dest: config.logFile, append: true, mkdir: true, sync: false });
-  const log = pino({ ...loggerOptions(config) }, dest);
+  const log = pino(loggerOptions(config), dest);
   return { log, reopen: () => dest.reopen() };
 }
 
-function loggerOptions(config: Pick<KmsConfig, 'logLevel'>) {
+function loggerOptions(config: Pick<KmsConfig, 'logLevel'> & { readonly logMaxString?: number }) {
   return {
     level: config.logLevel,
     base: { svc: 'kms' },
+    // Client-supplied strings (identifiers, names, identities) are cut: src/server/log-bounds.ts.
+    formatters: boundedFormatters(config.logMaxString ?? DEFAULT_LOG_MAX_STRING),
     // Defence in depth: fields that could ever carry key material are cut from every record.
     redact: { paths: ['*.keyMaterial', '*.key', '*.secret', '*.password', '*.payload', 'payload', 'keyMaterial'], censor: '[redacted]' },
   };
 }
 
-export function makeLogger(config: Pick<KmsConfig, 'logLevel' | 'logFormat'>): Logger {
+export function makeLogger(config: Pick<KmsConfig, 'logLevel' | 'logFormat'> & { readonly logMaxString?: number }): Logger {
   const opts = loggerOptions(config);
   return config.logFormat === 'pretty' ? pino({ ...opts, transport: { target: 'pino-pretty', options: { colorize: true } } }) : pino(opts);
 }
@@ -94,75 +94,64 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
-/** The HSM-backed protector: PKCS#11 backend, then the KEK found or generated inside the token. */
-export async function openHsmProtector(hsm: HsmConfig, dataDir: string, log: Pick<Logger, 'info' | 'warn'>): Promise<{ protector: HsmProtector; backend: KeyBackend }> {
-  const backend = await Pkcs11Backend.open({
-    module: hsm.module,
-    ...(hsm.tokenLabel !== undefined ? { tokenLabel: hsm.tokenLabel } : {}),
-    ...(hsm.slot !== undefined ? { slot: hsm.slot } : {}),
-    pin: resolvePin(hsm, process.env),
-    ...(hsm.maxSessions !== undefined ? { maxSessions: hsm.maxSessions } : {}),
-    log: { warn: (obj, msg) => log.warn(obj, msg) },
-  });
-  try {
-    // An explicit hsm.kekLabel pins the KEK; otherwise the one a rotation named (hsm-kek.json), else the one kms-kek-* key.
-    const kekLabel = hsm.kekLabel ?? readKekMarker(dataDir)?.label;
-    const { protector, created } = await HsmProtector.open(backend, kekLabel !== undefined ? { kekLabel } : {});
-    log.info({ protector: protector.description, kekId: protector.kekId, created, maxSessions: backend.capabilities().maxSessions }, 'key material is protected by a KEK inside the HSM');
-    return { protector, backend };
-  } catch (e) {
-    await backend.close();
-    throw e;
-  }
-}
-
-export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: () => number } = {}): Promise<RunningKms> {
+export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: () => number; /** The config file it was loaded from (a PIN in a readable file is warned about). */ configFile?: string } = {}): Promise<RunningKms> {
   const startedAt = Date.now();
   const log = deps.log ?? makeLogger(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  secureDataFolder(config.dataDir, log);
+  warnReadablePin(deps.configFile, config, log);
+
+  // The folder's lock (LevelDB's) comes first: nothing is made in a token, and no key file
+  // written, for a folder another process holds.
+  const store: ObjectStore = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db') });
+  let keys: FolderKeys;
+  try {
+    keys = await openFolderKeys({ dataDir: config.dataDir, store, ...(config.hsm && { hsm: config.hsm }), log: { warn: (obj, msg) => log.warn(obj, msg) } });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  // Again now that the store and keys are open: what LevelDB (re)made at open is 0600 too.
+  try {
+    secureDataFolder(config.dataDir);
+  } catch (e) {
+    await keys.close();
+    await store.close();
+    throw e;
+  }
 
   let tls: TlsMaterial;
   let devCerts: RunningKms['devCerts'];
-  if (config.cert && config.key && config.ca) {
-    tls = { cert: readFileSync(config.cert), key: readFileSync(config.key), ca: readFileSync(config.ca) };
-  } else {
-    const paths = await ensureDevCerts(join(config.dataDir, 'certs'));
-    tls = { cert: readFileSync(paths.server.cert), key: readFileSync(paths.server.key), ca: readFileSync(paths.ca.cert) };
-    devCerts = { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key };
-    log.warn(
-      { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key },
-      'using development certificates from the data folder: point a client at this CA, client certificate and key (for production, give --cert, --key and --ca)',
-    );
-  }
-
-  let keyProtector: KeyProtector;
-  let auditKey: AuditKey;
-  let resident: ResidentKeys | undefined;
-  if (config.hsm) {
-    const hsm = await openHsmProtector(config.hsm, config.dataDir, log);
-    keyProtector = hsm.protector;
-    resident = { backend: hsm.backend, policy: config.hsm.residentKeys ?? 'requested' };
-    try {
-      auditKey = await HsmAuditKey.open(hsm.backend);
-    } catch (e) {
-      await keyProtector.close();
-      throw e;
-    }
-  } else {
-    const { protector, created } = SoftwareProtector.openOrCreate(join(config.dataDir, 'master.key'));
-    log.warn({ protector: protector.description, created }, 'key material is protected by a SOFTWARE master key, not an HSM');
-    keyProtector = protector;
-    auditKey = SoftwareAuditKey.fromMasterKeyFile(join(config.dataDir, 'master.key'));
-  }
-
-  let store: ObjectStore;
   try {
-    store = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db') });
+    if (config.cert && config.key && config.ca) {
+      tls = { cert: readFileSync(config.cert), key: readFileSync(config.key), ca: readFileSync(config.ca) };
+    } else {
+      const paths = await ensureDevCerts(join(config.dataDir, 'certs'));
+      tls = { cert: readFileSync(paths.server.cert), key: readFileSync(paths.server.key), ca: readFileSync(paths.ca.cert) };
+      devCerts = { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key };
+      log.warn(
+        { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key },
+        'using development certificates from the data folder: point a client at this CA, client certificate and key (for production, give --cert, --key and --ca)',
+      );
+    }
   } catch (e) {
-    await auditKey.close();
-    await keyProtector.close();
+    await keys.close();
+    await store.close();
     throw e;
   }
+
+  // Indirections a protector migration on the running server repoints (src/hsm/migrate.ts).
+  const live = { protector: new SwitchableProtector(keys.protector), auditKey: new SwitchableAuditKey(keys.auditKey) };
+  const keyProtector: KeyProtector = live.protector;
+  const auditKey: AuditKey = live.auditKey;
+  const resident: ResidentKeys | undefined = keys.backend && config.hsm ? { backend: keys.backend, policy: config.hsm.residentKeys ?? 'requested' } : undefined;
+  if (keys.backend) {
+    log.info({ protector: keyProtector.description, kekId: keyProtector.kekId, custody: keys.how, maxSessions: keys.backend.capabilities().maxSessions }, 'key material is protected by a KEK inside the HSM');
+  } else {
+    log.warn({ protector: keyProtector.description, custody: keys.how }, 'key material is protected by a SOFTWARE master key, not an HSM');
+  }
+  if (keys.how === 'adopted') log.warn({ custody: keys.custody.origin }, 'a data folder without a custody record: its keys are recorded now (custody.json)');
+
   const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock });
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq }, 'audit trail open');
 
@@ -187,6 +176,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     clock: deps.clock ?? Date.now,
     info: { vendor: 'kmip-kms', product: 'kms', version: packageVersion() },
     versions: SERVED_VERSIONS,
+    budgets: config.limits,
     audit,
     ...(resident && { resident }),
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
@@ -253,7 +243,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         ],
         keyCache: () => cached.stats(),
       });
-    admin = await startAdminSocket(config.dataDir, services, log, status);
+    admin = await startAdminSocket(config.dataDir, services, log, live, status);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
   }

@@ -1,17 +1,32 @@
 /**
  * The KMIP listener: node:tls with the client certificate required and verified against
- * the configured CA bundle, TLS 1.2 and 1.3 only, a handshake timeout and a connection cap.
- * `close()` stops accepting, lets each connection finish its request in flight, then
- * closes them.
+ * the configured CA bundle, TLS 1.2 and 1.3 with AEAD suites only, no renegotiation, and
+ * session resumption by rotated tickets (tls-policy.ts). `close()` stops accepting, lets each
+ * connection finish its request in flight, then closes them.
+ *
+ * Connections are counted in two budgets: those still in the TLS handshake
+ * (`maxHandshakes`, and `maxHandshakesPerAddress` from one address), with a deadline for the
+ * whole handshake from the TCP accept; and established ones (`maxConnections`). A peer that
+ * opens sockets and never finishes a handshake uses up only the first, so clients that do
+ * finish theirs keep getting in. A connection over a budget is closed at once, logged and
+ * audited (connection-audit.ts).
+ *
+ * Client certificates are verified by OpenSSL but judged here, after the handshake
+ * (`rejectUnauthorized` off): Node accepts every certificate inside the handshake and only
+ * reports the verify result afterwards, so it cannot fail the handshake with a reasoned alert
+ * either way. Judging here lets the refusal be logged and audited with its reason and the
+ * certificate's subject, issuer and fingerprint; the refused connection then gets a TLS
+ * close_notify alert (not a bare TCP close), and no request of it is ever read.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
 import { AuthError, principalFromCertificate, type IdentitySource } from './auth.js';
 import type { ServerLimits } from './limits.js';
 import { Session } from './session.js';
-import { authFailureEvent } from '../audit/request-audit.js';
+import { ConnectionAudit, peerSummary } from './connection-audit.js';
+import { rotateTicketKeys, tlsPolicyOptions } from './tls-policy.js';
 
 export interface TlsMaterial {
   readonly cert: string | Buffer;
@@ -29,66 +44,148 @@ export interface KmipServerOptions {
   readonly handlers: HandlerTable;
 }
 
+interface Handshake {
+  readonly addr: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** How long a refused client gets to read our close_notify before the socket is destroyed. */
+const REFUSAL_LINGER_MS = 1000;
+
+/** The TCP socket under a server-side TLS socket. */
+function rawOf(socket: TLSSocket): object {
+  return (socket as unknown as { _parent?: object })._parent ?? socket;
+}
+
 export class KmipServer {
   private readonly server: Server;
   private readonly sessions = new Set<Session>();
-  /** Audit writes for refused handshakes still in flight (awaited by close). */
-  private readonly refusals = new Set<Promise<void>>();
-  /** Peer addresses by raw socket: a failed handshake's TLS socket may no longer know it. */
-  private readonly peers = new WeakMap<object, string>();
+  private readonly audit: ConnectionAudit;
+  /** TCP connections whose TLS handshake has not finished. */
+  private readonly handshakes = new Map<object, Handshake>();
+  private readonly handshakesByAddr = new Map<string, number>();
+  /** Raw sockets we closed ourselves (a limit, the deadline): their TLS errors are ours, not news. */
+  private readonly closedByUs = new WeakSet<object>();
+  private readonly stopRotation: () => void;
 
   constructor(private readonly opts: KmipServerOptions) {
-    const { services, limits } = opts;
+    const { limits } = opts;
+    this.audit = new ConnectionAudit(opts.services);
     this.server = createServer({
       cert: opts.tls.cert,
       key: opts.tls.key,
       ca: opts.tls.ca,
       requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.3',
+      rejectUnauthorized: false, // judged in onSecure, with the reason logged and audited
       handshakeTimeout: limits.handshakeTimeoutMs,
+      ...tlsPolicyOptions(limits.tlsTicketKeyRotationMs),
     });
-    this.server.maxConnections = limits.maxConnections;
-    this.server.on('secureConnection', (socket: TLSSocket) => this.onConnection(socket));
-    this.server.on('connection', (raw: { remoteAddress?: string }) => {
-      if (raw.remoteAddress) this.peers.set(raw, raw.remoteAddress);
-    });
-    this.server.on('tlsClientError', (err, socket) => {
-      const remote = socket.remoteAddress ?? this.peers.get((socket as unknown as { _parent?: object })._parent ?? socket);
-      services.log.warn({ remote, err: err.message }, 'TLS handshake refused');
-      services.metrics?.refused('kmip', 'tls');
-      if (services.audit) {
-        const event = authFailureEvent({ connectionId: randomUUID(), addr: remote, message: err.message, time: services.clock(), tls: true });
-        const p = services.audit.commitAlone([event]).catch(() => undefined); // nothing to answer; AuditTrail logged a failure
-        this.refusals.add(p);
-        void p.finally(() => this.refusals.delete(p));
-      }
-      // Node reports a handshake timeout (or failure) here but, with a listener attached,
-      // leaves the socket open: a peer that never speaks TLS would hold a connection slot
-      // and block shutdown. Close it.
-      socket.destroy();
-    });
+    this.stopRotation = rotateTicketKeys(this.server, limits.tlsTicketKeyRotationMs);
+    this.server.on('connection', (raw: Socket) => this.onTcp(raw));
+    this.server.on('secureConnection', (socket: TLSSocket) => this.onSecure(socket));
+    this.server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => this.onTlsClientError(err, socket));
   }
 
-  private onConnection(socket: TLSSocket): void {
+  private onTcp(raw: Socket): void {
+    // Small writes (the handshake's last flight, each response) go out at once: with Nagle's
+    // algorithm they wait for the peer's delayed ACK, ~40 ms per new connection.
+    raw.setNoDelay(true);
+    const { limits } = this.opts;
+    const addr = raw.remoteAddress ?? 'unknown';
+    const fromAddr = this.handshakesByAddr.get(addr) ?? 0;
+    let refusal: [string, string] | undefined;
+    if (this.sessions.size >= limits.maxConnections) {
+      refusal = ['ConnectionLimit', `${this.sessions.size} connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`];
+    } else if (this.handshakes.size >= limits.maxHandshakes) {
+      refusal = ['HandshakeBudget', `${this.handshakes.size} connections in the TLS handshake, the limit (limits.maxHandshakes) is ${limits.maxHandshakes}`];
+    } else if (fromAddr >= limits.maxHandshakesPerAddress) {
+      refusal = ['AddressHandshakeLimit', `${fromAddr} connections from ${addr} in the TLS handshake, the limit (limits.maxHandshakesPerAddress) is ${limits.maxHandshakesPerAddress}`];
+    }
+    if (refusal) {
+      this.closedByUs.add(raw);
+      this.audit.dropped(addr, refusal[0], refusal[1]);
+      raw.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (!this.handshakes.has(raw)) return;
+      this.closedByUs.add(raw);
+      this.audit.dropped(addr, 'HandshakeTimeout', `TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
+      raw.destroy();
+    }, limits.handshakeTimeoutMs);
+    timer.unref();
+    this.handshakes.set(raw, { addr, timer });
+    this.handshakesByAddr.set(addr, fromAddr + 1);
+    raw.once('close', () => this.handshakeOver(raw));
+  }
+
+  /** The handshake of `raw` finished or failed: it leaves the handshake budget. */
+  private handshakeOver(raw: object): void {
+    const h = this.handshakes.get(raw);
+    if (!h) return;
+    clearTimeout(h.timer);
+    this.handshakes.delete(raw);
+    const n = (this.handshakesByAddr.get(h.addr) ?? 1) - 1;
+    if (n <= 0) this.handshakesByAddr.delete(h.addr);
+    else this.handshakesByAddr.set(h.addr, n);
+  }
+
+  private onTlsClientError(err: Error & { code?: string }, socket: TLSSocket): void {
+    this.opts.services.metrics?.refused('kmip', 'tls');
+    const raw = rawOf(socket);
+    const addr = this.handshakes.get(raw)?.addr ?? socket.remoteAddress;
+    this.handshakeOver(raw);
+    // Node reports a handshake timeout (or failure) here but, with a listener attached,
+    // leaves the socket open: a peer that never speaks TLS would hold a slot. Close it.
+    socket.destroy();
+    if (this.closedByUs.has(raw)) return;
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+      this.audit.dropped(addr, 'HandshakeTimeout', `TLS handshake not finished within ${this.opts.limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
+    } else {
+      this.audit.dropped(addr, 'TlsHandshakeFailed', `TLS handshake failed: ${err.code ?? ''} ${err.message}`.trim());
+    }
+  }
+
+  private onSecure(socket: TLSSocket): void {
+    this.handshakeOver(rawOf(socket));
     const id = randomUUID();
     const { services, handlers, limits } = this.opts;
+    const addr = socket.remoteAddress;
+    socket.on('error', (err: Error & { code?: string }) => {
+      // Any TLS error (a refused renegotiation, a bad record, an alert from the peer) leaves
+      // the connection in no state worth keeping: close it.
+      services.log.info({ conn: id, code: err.code, err: err.message }, 'socket error, closing connection');
+      socket.destroy();
+    });
+    if (this.sessions.size >= limits.maxConnections) {
+      this.audit.dropped(addr, 'ConnectionLimit', `${this.sessions.size} connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`);
+      socket.destroy();
+      return;
+    }
+    if (!socket.authorized) {
+      const cert = socket.getPeerCertificate();
+      const hasCert = cert !== undefined && Object.keys(cert).length > 0;
+      const verifyError = String(socket.authorizationError ?? 'UNKNOWN');
+      const message = hasCert ? `client certificate refused: ${verifyError}` : 'no client certificate';
+      services.metrics?.refused('kmip', 'tls');
+      void this.audit.refusedPeer({ connectionId: id, addr, message, peer: peerSummary(hasCert ? cert : undefined, hasCert ? verifyError : undefined) });
+      socket.end(); // close_notify; nothing the peer sends is read
+      setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+      return;
+    }
     let principal;
+    let refusal: Promise<void> | undefined;
     try {
       principal = principalFromCertificate(socket.getPeerCertificate(), this.opts.identity);
+      services.log.info({ conn: id, remote: addr, principal: principal.id, tls: socket.getProtocol(), resumed: socket.isSessionReused() }, 'connection');
     } catch (e) {
       principal = e instanceof AuthError ? e : new AuthError(String(e));
-      services.log.warn({ conn: id, remote: socket.remoteAddress, err: principal.message }, 'client authentication failed');
+      refusal = this.audit.refusedPeer({ connectionId: id, addr, message: principal.message, peer: peerSummary(socket.getPeerCertificate()) });
       services.metrics?.refused('kmip', 'identity');
     }
-    if (!(principal instanceof Error)) {
-      services.log.info({ conn: id, remote: socket.remoteAddress, principal: principal.id, tls: socket.getProtocol() }, 'connection');
-    }
-    const session = new Session(id, socket, principal, services, handlers, limits);
+    const session = new Session(id, socket, principal, services, handlers, limits, this.audit, refusal);
     this.sessions.add(session);
     services.metrics?.connectionOpened('kmip');
-    socket.on('error', (err) => services.log.debug({ conn: id, err: err.message }, 'socket error'));
     socket.on('close', () => {
       this.sessions.delete(session);
       services.metrics?.connectionClosed('kmip');
@@ -113,11 +210,21 @@ export class KmipServer {
     return this.sessions.size;
   }
 
+  /** Connections still in the TLS handshake. */
+  get handshaking(): number {
+    return this.handshakes.size;
+  }
+
   /** Stop accepting, finish in-flight requests, close every connection. */
   async close(): Promise<void> {
+    this.stopRotation();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const raw of [...this.handshakes.keys()]) {
+      this.closedByUs.add(raw);
+      (raw as Socket).destroy();
+    }
     await Promise.all([...this.sessions].map((s) => s.shutdown()));
     await closed;
-    await Promise.all([...this.refusals]);
+    await this.audit.settle();
   }
 }

@@ -3,11 +3,16 @@
  * connection are answered in order, one at a time; connections run concurrently.
  *
  * Failure handling (the client always gets an answer when one is possible):
- * - a frame that cannot be decoded, or one over the size limit, is answered with an
- *   Invalid Message response, then the connection is closed cleanly;
+ * - a frame that cannot be decoded, one over the size or depth limits, or one whose outer
+ *   header is not a Request Message structure (checked from its 8-byte header, before its
+ *   body is waited for), is answered with an Invalid Message response, then the connection
+ *   is closed cleanly; each is audited with its reason (a `conn` record);
+ * - a request must arrive whole within `requestTimeoutMs` of its first byte (a peer
+ *   trickling bytes does not keep the connection); otherwise it is closed and audited;
  * - a client whose certificate fails the identity checks gets Authentication Not
  *   Successful for its first request, then the connection closes.
  */
+import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { decode } from '../ttlv/decode.js';
 import { encode } from '../ttlv/encode.js';
@@ -20,7 +25,20 @@ import { dispatch, messageFailure } from '../operations/dispatcher.js';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
 import type { Principal } from '../policy/access.js';
 import type { ServerLimits } from './limits.js';
-import { authFailureEvent } from '../audit/request-audit.js';
+import type { ConnectionAudit } from './connection-audit.js';
+import { Tag } from '../kmip/generated/tags.gen.js';
+
+/**
+ * The outer header of every request: a Request Message Structure whose length, like every
+ * structure's, is a multiple of 8. Anything else is refused before its body is awaited.
+ */
+export function checkRequestHeader(header: Buffer, offset: number): void {
+  const tag = (header[0]! << 16) | (header[1]! << 8) | header[2]!;
+  if (tag !== Tag.RequestMessage || header[3] !== 0x01) {
+    throw new TtlvError('BAD_TAG', `the message is not a Request Message structure (tag ${tag.toString(16).toUpperCase().padStart(6, '0')}, type ${header[3]})`, offset, [tag]);
+  }
+  if (header.readUInt32BE(4) % 8 !== 0) throw new TtlvError('BAD_LENGTH', 'a Request Message length must be a multiple of 8', offset, [tag]);
+}
 
 export class Session {
   private readonly framer: TtlvFramer;
@@ -29,8 +47,8 @@ export class Session {
   private closing = false;
   private requestNo = 0;
   private idle: (() => void) | undefined;
-  /** The audit record of a failed authentication, written when the connection opened. */
-  private readonly refusal: Promise<void> | undefined;
+  /** Runs while a request is partly received (limits.requestTimeoutMs). */
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(
     readonly id: string,
@@ -39,13 +57,13 @@ export class Session {
     private readonly services: ServerServices,
     private readonly handlers: HandlerTable,
     private readonly limits: ServerLimits,
+    private readonly audit: ConnectionAudit,
+    /** The audit record of a failed authentication, written when the connection opened. */
+    private readonly refusal?: Promise<void>,
   ) {
-    this.framer = new TtlvFramer({ maxMessageBytes: limits.maxMessageBytes });
-    if (principal instanceof Error && services.audit) {
-      const event = authFailureEvent({ connectionId: id, addr: socket.remoteAddress, message: principal.message, time: services.clock() });
-      this.refusal = services.audit.commitAlone([event]).catch(() => undefined); // the request is refused either way; AuditTrail logged it
-    }
+    this.framer = new TtlvFramer({ maxMessageBytes: limits.maxMessageBytes, checkHeader: checkRequestHeader });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('close', () => this.stopDeadline());
     socket.setTimeout(limits.idleTimeoutMs, () => {
       services.log.info({ conn: id }, 'idle timeout, closing connection');
       socket.destroy();
@@ -72,17 +90,25 @@ export class Session {
     try {
       frames = this.framer.push(chunk);
     } catch (e) {
-      // Over the size limit or unframeable: answer, then close. Nothing more is read.
+      // Over the size limit, not a Request Message, or unframeable: answer, then close.
+      // Nothing more is read.
       this.closing = true;
       this.queue.length = 0;
+      this.stopDeadline();
       const msg = e instanceof TtlvError ? e.message : 'message cannot be framed';
-      this.services.log.warn({ conn: this.id, err: msg }, 'refusing unframeable request');
-      void this.drained().then(() => this.finalReply(messageFailure(this.services, undefined, ResultReason.InvalidMessage, msg)));
+      const code = e instanceof TtlvError ? e.code : 'UNFRAMEABLE';
+      this.services.log.warn({ conn: this.id, code, err: msg }, 'refusing unframeable request');
+      const audited = this.auditMessage(code, msg);
+      void Promise.all([this.drained(), audited]).then(() => this.finalReply(messageFailure(this.services, undefined, ResultReason.InvalidMessage, msg)));
       return;
     }
+    this.trackDeadline(frames.length > 0);
     if (frames.length === 0) return;
     this.queue.push(...frames);
-    if (this.queue.length > this.limits.maxPipelined) this.socket.pause();
+    if (this.queue.length > this.limits.maxPipelined) {
+      this.socket.pause();
+      this.stopDeadline(); // what waits now is our backlog, not the client
+    }
     if (!this.busy) void this.pump();
   }
 
@@ -91,9 +117,18 @@ export class Session {
     try {
       while (this.queue.length > 0 && !this.closing) {
         const frame = this.queue.shift()!;
-        if (this.socket.isPaused() && this.queue.length <= this.limits.maxPipelined / 2) this.socket.resume();
+        if (this.socket.isPaused() && this.queue.length <= this.limits.maxPipelined / 2) {
+          this.socket.resume();
+          this.trackDeadline(false);
+        }
         await this.handle(frame);
       }
+    } catch (e) {
+      // Nothing may escape a connection: this one fails, the server goes on.
+      this.services.log.error({ conn: this.id, err: e }, 'request handling failed; closing the connection');
+      this.closing = true;
+      this.queue.length = 0;
+      this.socket.destroy();
     } finally {
       this.busy = false;
       const idle = this.idle;
@@ -111,7 +146,9 @@ export class Session {
       if (!(e instanceof TtlvError)) throw e;
       this.services.log.warn({ conn: this.id, req: requestNo, code: e.code, offset: e.offset }, 'undecodable request');
       this.closing = true;
-      this.finalReply(messageFailure(this.services, undefined, ResultReason.InvalidMessage, `undecodable message: ${e.code} at byte ${e.offset}`));
+      const msg = `undecodable message: ${e.code} at byte ${e.offset}`;
+      await this.auditMessage(e.code, `${msg}: ${e.message}`, requestNo);
+      this.finalReply(messageFailure(this.services, undefined, ResultReason.InvalidMessage, msg));
       return;
     }
     if (this.principal instanceof Error) {
@@ -126,11 +163,70 @@ export class Session {
       this.finalReply(result.response);
       return;
     }
-    if (!this.socket.destroyed) this.socket.write(encode(result.response));
+    if (this.socket.destroyed) return;
+    const bytes = this.encodeReply(result.response, peekVersion(node));
+    if (bytes.ok) this.socket.write(bytes.bytes);
+    else {
+      this.closing = true;
+      this.socket.end(bytes.bytes);
+    }
+  }
+
+  /** Audit a message refused before the KMIP layer (reason: the codec's error code). */
+  private auditMessage(code: string, message: string, requestNo?: number): Promise<void> {
+    return this.audit.event({
+      connectionId: requestNo !== undefined ? `${this.id}/${requestNo}` : this.id,
+      addr: this.socket.remoteAddress,
+      ...(this.principal instanceof Error ? {} : { client: this.principal.id }),
+      op: 'InvalidMessage',
+      reason: code,
+      message,
+    });
+  }
+
+  /**
+   * The whole-request deadline: armed when a request's first byte is buffered, re-armed
+   * when a request completes and the next has begun, off while nothing partial is held.
+   */
+  private trackDeadline(completed: boolean): void {
+    if (this.framer.buffered === 0 || completed) this.stopDeadline();
+    if (this.framer.buffered === 0 || this.deadline) return;
+    const ms = this.limits.requestTimeoutMs;
+    this.deadline = setTimeout(() => {
+      this.deadline = undefined;
+      if (this.socket.destroyed || this.closing) return;
+      this.closing = true;
+      const message = `request not received whole within ${ms} ms of its first byte (limits.requestTimeoutMs); ${this.framer.buffered} bytes held`;
+      this.services.log.warn({ conn: this.id, remote: this.socket.remoteAddress }, message);
+      void this.audit
+        .event({ connectionId: this.id, addr: this.socket.remoteAddress, ...(this.principal instanceof Error ? {} : { client: this.principal.id }), op: 'RequestTimeout', reason: 'RequestTimeout', message })
+        .finally(() => this.socket.destroy());
+    }, ms);
+    this.deadline.unref();
+  }
+
+  private stopDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
   }
 
   private finalReply(response: TtlvNode): void {
     if (this.socket.destroyed) return;
-    this.socket.end(encode(response));
+    this.socket.end(this.encodeReply(response, undefined).bytes);
+  }
+
+  /**
+   * Encode a reply. One that cannot be encoded (a value out of range, a message past what a
+   * TTLV length can say) is logged and replaced by a General Failure message, after which the
+   * connection is closed (`ok` false): the failure stays with this connection.
+   */
+  private encodeReply(response: TtlvNode, version: ReturnType<typeof peekVersion>): { ok: boolean; bytes: Buffer } {
+    try {
+      return { ok: true, bytes: encode(response) };
+    } catch (e) {
+      const ref = randomUUID();
+      this.services.log.error({ conn: this.id, err: e, ref }, 'the response could not be encoded');
+      return { ok: false, bytes: encode(messageFailure(this.services, version, ResultReason.GeneralFailure, `internal error, ref ${ref}`)) };
+    }
   }
 }

@@ -13,6 +13,7 @@
  *     ByteString   R.SealedBody      (optional)
  *     TextString   R.KekId           (optional)
  *     TextString   R.HsmKey          (optional: an HSM-resident key's reference)
+ *     Structure    R.ServerDefaults  (optional: R.Key per attribute the server defaulted)
  *     Structure    R.Attributes
  *       Structure  R.Attribute       (one per key, in map order)
  *         TextString R.Key
@@ -46,6 +47,7 @@ export const RecordTag = {
   Attribute: 0x54ff0a,
   Key: 0x54ff0b,
   HsmKey: 0x54ff0c,
+  ServerDefaults: 0x54ff0d,
 } as const;
 const R = RecordTag;
 
@@ -77,6 +79,9 @@ export function encodeRecord(rec: ObjectRecord): Buffer {
   if (rec.sealedBody !== undefined) fields.push({ tag: R.SealedBody, type: 'ByteString', value: rec.sealedBody });
   if (rec.kekId !== undefined) fields.push({ tag: R.KekId, type: 'TextString', value: rec.kekId });
   if (rec.hsmKey !== undefined) fields.push({ tag: R.HsmKey, type: 'TextString', value: rec.hsmKey });
+  if (rec.serverDefaults !== undefined && rec.serverDefaults.length > 0) {
+    fields.push({ tag: R.ServerDefaults, type: 'Structure', value: rec.serverDefaults.map((k) => ({ tag: R.Key, type: 'TextString', value: k })) });
+  }
   fields.push({ tag: R.Attributes, type: 'Structure', value: attrs });
   const body = encode({ tag: R.Record, type: 'Structure', value: fields });
   const out = Buffer.allocUnsafe(2 + body.length);
@@ -123,6 +128,7 @@ export function decodeRecord(bytes: Uint8Array, uid?: string): ObjectRecord {
   const sealed = take(R.SealedBody, 'ByteString', true);
   const kek = take(R.KekId, 'TextString', true);
   const hsmKey = take(R.HsmKey, 'TextString', true);
+  const defaultsN = take(R.ServerDefaults, 'Structure', true);
   const attrsN = take(R.Attributes, 'Structure');
   if (i !== kids.length) corrupt('extra fields');
   if (!isValidUid(uidN.value)) corrupt('bad uid');
@@ -147,10 +153,17 @@ export function decodeRecord(bytes: Uint8Array, uid?: string): ObjectRecord {
     sealedBody?: Uint8Array;
     kekId?: string;
     hsmKey?: string;
+    serverDefaults?: AttributeKey[];
     revision: number;
   } = { v: 1, uid: uidN.value, objectType, owner, state, attributes, revision: Number(revBig) };
   if (sealed) rec.sealedBody = sealed.value;
   if (kek) rec.kekId = kek.value;
   if (hsmKey) rec.hsmKey = hsmKey.value;
+  if (defaultsN) {
+    rec.serverDefaults = defaultsN.value.map((k) => {
+      if (k.tag !== R.Key || k.type !== 'TextString') corrupt('bad server-default entry');
+      return k.value;
+    });
+  }
   return rec;
 }

@@ -14,10 +14,17 @@ import { DEFAULT_LIMITS } from './limits.js';
 
 export interface FramerOptions {
   readonly maxMessageBytes?: number;
+  /**
+   * Called with each frame's 8-byte header (and its stream offset) before its body is
+   * awaited; throwing a TtlvError fails the framer, so a stream that starts wrong is refused
+   * at once instead of after the length it announces.
+   */
+  readonly checkHeader?: (header: Buffer, offset: number) => void;
 }
 
 export class TtlvFramer {
   private readonly max: number;
+  private readonly checkHeader: ((header: Buffer, offset: number) => void) | undefined;
   private readonly header = Buffer.alloc(8);
   private headerFill = 0;
   private frame: Buffer | undefined;
@@ -28,6 +35,7 @@ export class TtlvFramer {
 
   constructor(opts: FramerOptions = {}) {
     this.max = opts.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes;
+    this.checkHeader = opts.checkHeader;
   }
 
   /** Bytes held for an incomplete frame (header or body). */
@@ -94,6 +102,14 @@ export class TtlvFramer {
   }
 
   private frameLength(hdr: Buffer): number {
+    if (this.checkHeader) {
+      try {
+        this.checkHeader(hdr, this.consumed);
+      } catch (e) {
+        if (e instanceof TtlvError) this.failed = e;
+        throw e;
+      }
+    }
     const type = hdr[3]!;
     const len = hdr.readUInt32BE(4);
     // A structure's length already includes its children's padding; a primitive's does not.

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSymmetricKeyPayload, getPayload, parseResponse, requestMessage } from '../../src/client/index.js';
-import { BatchErrorContinuationOption, CryptographicAlgorithm, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
+import { AsynchronousIndicator, BatchErrorContinuationOption, CryptographicAlgorithm, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { decodeRecord, type OpRecord } from '../../src/audit/record.js';
 import { SoftwareAuditKey } from '../../src/audit/audit-key.js';
 import { AuditTrail } from '../../src/audit/trail.js';
@@ -57,7 +57,7 @@ describe('audit records of batches', () => {
   it('a message refused as a whole (asynchronous required) gets one record per item', async () => {
     const client = await srv.client('bob');
     const head = srv.kms.services.store.audit.head().seq;
-    const res = parseResponse(await client.send(requestMessage({ version: V2_1, asynchronousIndicator: true, batch: [create(), create()] })));
+    const res = parseResponse(await client.send(requestMessage({ version: V2_1, asynchronousIndicator: AsynchronousIndicator.Mandatory, batch: [create(), create()] })));
     expect(res.items.every((i) => i.status === ResultStatus.OperationFailed)).toBe(true);
     const recs = await opsSince(head);
     expect(recs.map((r) => [r.client, r.op, r.reason])).toEqual([

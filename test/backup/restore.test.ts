@@ -260,7 +260,7 @@ describe('restore refusals leave nothing behind', async () => {
     expect((await kmsHere(['restore', '--in', backupFile, '--data-dir', target, '--recovery-key', keys.ecKey])).code).toBe(4);
     expect(readdirSync(target)).toEqual([]);
     expect((await kmsHere(['restore', '--in', backupFile, '--data-dir', target, '--recovery-key', keys.rsaKey])).code).toBe(0);
-    expect(readdirSync(target).sort()).toEqual(['certs', 'db', 'kms.json', 'master.key', 'recovery.json']);
+    expect(readdirSync(target).sort()).toEqual(['certs', 'custody.json', 'db', 'kms.json', 'master.key', 'recovery.json']);
     noStaging();
   });
 });

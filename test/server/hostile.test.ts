@@ -10,7 +10,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KmipClient } from '../../src/client/index.js';
 import { discoverVersionsPayload, parseResponse, requestMessage } from '../../src/client/requests.js';
-import { Operation, ResultReason, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
+import { AsynchronousIndicator, Operation, ResultReason, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { generateDevCerts } from '../../src/pki/dev-certs.js';
 import { decode, encode, fromHex, t, TtlvFramer, type TtlvNode } from '../../src/ttlv/index.js';
@@ -172,15 +172,17 @@ describe('hostile input over the socket', () => {
     expect(resp.header.version).toEqual({ major: 2, minor: 1 });
   });
 
-  it('a mandatory asynchronous answer is refused with Feature Not Supported (Undo is served: test/operations/batch-undo.test.ts)', async () => {
+  it('a mandatory asynchronous answer (2.x Mandatory) is refused with Feature Not Supported; a 1.x True is answered synchronously (Undo is served: test/operations/batch-undo.test.ts)', async () => {
     const batch = [
       { operation: Operation.DiscoverVersions, payload: discoverVersionsPayload([]) },
       { operation: Operation.DiscoverVersions, payload: discoverVersionsPayload([]) },
     ];
     const undo = parseResponse(await healthy.send(requestMessage({ version: v12, batch, batchErrorContinuationOption: 3 })));
     expect(undo.items.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success]);
-    const asyncReq = parseResponse(await healthy.send(requestMessage({ version: v12, batch, asynchronousIndicator: true })));
-    expect(asyncReq.items[0]!.reason).toBe(ResultReason.FeatureNotSupported);
+    const able = parseResponse(await healthy.send(requestMessage({ version: v12, batch, asynchronousIndicator: true })));
+    expect(able.items.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success]);
+    const mandatory = parseResponse(await healthy.send(requestMessage({ version: { major: 2, minor: 0 }, batch, asynchronousIndicator: AsynchronousIndicator.Mandatory })));
+    expect(mandatory.items[0]!.reason).toBe(ResultReason.FeatureNotSupported);
   });
 
   it('Maximum Response Size: an oversized reply becomes Response Too Large', async () => {

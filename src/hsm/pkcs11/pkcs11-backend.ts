@@ -116,6 +116,8 @@ const CURVES: Readonly<Record<EcCurve, { der: string; bytes: number }>> = {
 
 export class Pkcs11Backend implements KeyBackend {
   readonly description: string;
+  /** Which token this is (CK_TOKEN_INFO, trimmed): what a data folder's custody record names. */
+  readonly tokenInfo: { readonly label: string; readonly serial: string; readonly manufacturer: string; readonly model: string };
   private readonly P = pkcs11js();
   private p11: Pkcs11;
   private slot: Buffer;
@@ -145,6 +147,7 @@ export class Pkcs11Backend implements KeyBackend {
       const label = info.label.trim();
       const manufacturer = info.manufacturerID.trim();
       this.description = `PKCS#11 token "${label}" (${manufacturer} ${info.model.trim()}, serial ${info.serialNumber.trim()}) via ${opts.module}`;
+      this.tokenInfo = { label, serial: info.serialNumber.trim(), manufacturer, model: info.model.trim() };
       const probed = this.probe(manufacturer, info.firmwareVersion);
       this.mechs = probed.mechs;
       this.caps = { ...probed.caps, token: this.description, maxSessions: this.cap };
