@@ -85,5 +85,7 @@ export function loadSeeds(root = defaultTestcasesRoot()): Seeds {
     }
   }
   for (const r of regressionInputs()) other.push(r.bytes);
-  return { requests, responses, other, files, skippedFiles };
+  // The same message appears in several files (versions, profiles): run each once.
+  const unique = (xs: Uint8Array[]): Uint8Array[] => [...new Map(xs.map((x) => [Buffer.from(x).toString('base64'), x])).values()];
+  return { requests: unique(requests), responses: unique(responses), other, files, skippedFiles };
 }
