@@ -119,7 +119,7 @@ interface ScriptCoverage {
 
 /** AFL-style hit-count buckets: 1, 2, 3, 4-7, 8-15, 16-31, 32-127, 128+. */
 function bucket(n: number): number {
-  if (n <= 3) return n;
+  if (n <= 3) return n; // 0: listed but not run
   if (n < 8) return 4;
   if (n < 16) return 5;
   if (n < 32) return 6;
@@ -129,34 +129,36 @@ function bucket(n: number): number {
 
 export const DEFAULT_COVERAGE_FILTER = (url: string): boolean => /\/src\/(ttlv|kmip|objects|operations|policy|crypto|store|audit|pki|server|hsm)\//.test(url) && !url.includes('node_modules');
 
-/** V8 block coverage of this isolate; each `take` returns what ran since the previous one. */
+/**
+ * V8 block coverage of this isolate; each `take` returns what ran since the previous one.
+ *
+ * One session for the whole process, started once and never stopped: V8 gives block counters
+ * only to functions compiled while precise coverage is on, and stopping it drops them, so a
+ * second fuzz run in the same process (the CLI's `all`, the CI test) would otherwise see
+ * function-level coverage only. Importing this module starts it, so start the fuzzer before
+ * running the code under test.
+ */
 export class Coverage {
+  private static shared: Coverage | undefined;
   private readonly session = new Session();
   private readonly scriptIds = new Map<string, number>();
 
-  constructor(private readonly filter: (url: string) => boolean) {}
-
-  start(): void {
+  private constructor() {
     this.session.connect();
     this.post('Profiler.enable');
     this.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
   }
 
-  stop(): void {
-    try {
-      this.post('Profiler.stopPreciseCoverage');
-      this.post('Profiler.disable');
-    } finally {
-      this.session.disconnect();
-    }
+  static get(): Coverage {
+    return (Coverage.shared ??= new Coverage());
   }
 
-  /** Features hit since the last call: `script:start:end:bucket` keys. Resets the counters. */
-  take(): string[] {
+  /** Features hit since the last call in scripts `filter` accepts: `script:start:end:bucket` keys. Resets the counters. */
+  take(filter: (url: string) => boolean): string[] {
     const res = this.post('Profiler.takePreciseCoverage') as { result: ScriptCoverage[] };
     const out: string[] = [];
     for (const s of res.result) {
-      if (!this.filter(s.url)) continue;
+      if (!filter(s.url)) continue;
       let id = this.scriptIds.get(s.url);
       if (id === undefined) {
         id = this.scriptIds.size;
@@ -165,7 +167,11 @@ export class Coverage {
       for (const f of s.functions) {
         const first = f.ranges[0];
         if (!first || first.count === 0) continue;
-        for (const r of f.ranges) if (r.count > 0) out.push(`${id}:${r.startOffset}:${r.endOffset}:${bucket(r.count)}`);
+        // V8 reports a function's range and the nested blocks whose count differs from their
+        // parent's (a block run as often as its parent is not listed). So a block that did not run
+        // is a range with count 0, and which ranges are listed changes with the path taken: every
+        // listed range with its count bucket, zero included, is a feature.
+        for (const r of f.ranges) out.push(`${id}:${r.startOffset}:${r.endOffset}:${bucket(r.count)}`);
       }
     }
     return out;
@@ -183,6 +189,7 @@ export class Coverage {
     return result;
   }
 }
+Coverage.get();
 
 // ---------------------------------------------------------------------------- mutators
 
@@ -428,7 +435,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
   const max = opts.maxInputBytes ?? 64 * 1024;
   const slowMs = opts.slowMs ?? 5000;
   const resetEvery = opts.resetEvery ?? 2000;
-  const cov = new Coverage(opts.coverageFilter ?? DEFAULT_COVERAGE_FILTER);
+  const cov = Coverage.get();
+  const filter = opts.coverageFilter ?? DEFAULT_COVERAGE_FILTER;
   const seen = new Set<string>();
   const corpus: Uint8Array[] = [];
   const findings: Finding[] = [];
@@ -450,7 +458,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     }
     const took = Date.now() - t0;
     if (failure === undefined && took > slowMs) failure = new Error(`slow input: ${took} ms (limit ${slowMs} ms)`);
-    const features = cov.take();
+    const features = cov.take(filter);
     let fresh = false;
     for (const f of features) {
       if (!seen.has(f)) {
@@ -474,9 +482,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     return fresh;
   };
 
-  cov.start();
-  try {
-    cov.take(); // drop what ran before the loop
+  {
+    cov.take(filter); // drop what ran before the loop
     let seedsKept = 0;
     for (const s of opts.seeds) {
       if (stop || Date.now() > deadline) break;
@@ -495,7 +502,5 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     }
     await target.reset?.();
     return { target: target.name, executions, corpusSize: corpus.length, features: seen.size, seedsKept, elapsedMs: Date.now() - started, findings, corpus };
-  } finally {
-    cov.stop();
   }
 }

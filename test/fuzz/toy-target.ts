@@ -17,9 +17,7 @@ export function toyTarget(input: Uint8Array): void {
   if (a.type !== 'Integer') return;
   if (a.value < 0) {
     if (b !== undefined) {
-      if (b.type === 'Boolean') {
-        if (b.value) throw new Error('toy bug reached');
-      }
+      if (b.type === 'Boolean') throw new Error('toy bug reached');
     }
   }
 }
