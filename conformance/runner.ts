@@ -59,8 +59,22 @@ export interface CaseResult {
   readonly durationMs: number;
 }
 
+/**
+ * The crypto policy of the embedded target: the defaults, loosened exactly where the OASIS cases
+ * register test keys that a production policy refuses (policy/key-policy.ts). With the plain
+ * defaults (`--default-policy`) these cases are refused, each naming the setting:
+ * - legacyKeys: 1024-bit RSA private keys in BL-M-7-21 (PKCS#1), BL-M-9-21 (Transparent RSA),
+ *   BL-M-11-21 (PKCS#8) → cryptoPolicy.rsaMinBits; 512-bit DSA keys in BL-M-12-21 and BL-M-13-21
+ *   (a key type the server cannot read) → cryptoPolicy.legacyKeys; secp256k1 EC keys in
+ *   TC-ECC-1-14/-20 and TC-ECDSA-SIGN-1-20 → cryptoPolicy.ecCurves.
+ * - pbkdf2MinIterations 1, pbkdf2MinSaltBytes 4: TC-DERIVEKEY-3 (-10 … -20) derives with PBKDF2,
+ *   1 iteration and a 4-byte salt (the RFC 6070 vectors); TC-DERIVEKEY-4/5 with 4096 iterations
+ *   and the same 4-byte salt.
+ */
+export const OASIS_TEST_KEY_POLICY = { legacyKeys: true, pbkdf2MinIterations: 1, pbkdf2MinSaltBytes: 4 } as const;
+
 export type Target =
-  | { readonly kind: 'embedded'; readonly certsDir: string }
+  | { readonly kind: 'embedded'; readonly certsDir: string; readonly defaultPolicy?: boolean }
   | { readonly kind: 'remote'; readonly host: string; readonly port: number; readonly certsDir: string; readonly servername?: string };
 
 export interface RunOptions {
@@ -172,7 +186,7 @@ function tlsFiles(certsDir: string) {
   };
 }
 
-async function openEmbedded(certsDir: string, timeoutMs: number): Promise<Conn> {
+async function openEmbedded(certsDir: string, timeoutMs: number, defaultPolicy = false): Promise<Conn> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kms-conformance-'));
   let kms: RunningKms | undefined;
   try {
@@ -184,6 +198,7 @@ async function openEmbedded(certsDir: string, timeoutMs: number): Promise<Conn> 
       cert: join(certsDir, 'server.pem'),
       key: join(certsDir, 'server.key'),
       ca: join(certsDir, 'ca.pem'),
+      ...(!defaultPolicy && { cryptoPolicy: OASIS_TEST_KEY_POLICY }),
     };
     kms = await startKms(config, { log: pino({ level: process.env.KMS_CONFORMANCE_LOG ?? 'silent' }) });
     const client = await KmipClient.connect({ host: '127.0.0.1', port: kms.address.port, servername: 'localhost', ...tlsFiles(certsDir), timeoutMs });
@@ -348,7 +363,7 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
     }
   };
   const body = async (): Promise<void> => {
-    conn = opts.target.kind === 'embedded' ? await openEmbedded(opts.target.certsDir, stepTimeoutMs) : await openRemote(opts.target, stepTimeoutMs);
+    conn = opts.target.kind === 'embedded' ? await openEmbedded(opts.target.certsDir, stepTimeoutMs, opts.target.defaultPolicy) : await openRemote(opts.target, stepTimeoutMs);
     if (before) {
       // The case continues from the state its prerequisite leaves: replay that one first, on
       // the same server, and count it against this case only if it does not pass.

@@ -69,6 +69,19 @@ Connection limits (limits.*; docs/connections.md), each also an environment vari
 
   -h, --help         this help
 
+Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
+For every key, generated or given (Register, Import, Re-key, Derive Key) and each
+protecting use (Encrypt, Sign, wrap, MAC):
+  KMS_CRYPTO_RSA_MIN_BITS             rsaMinBits: smallest RSA modulus (2048; 3072, 4096)
+  KMS_CRYPTO_RSA_MIN_PUBLIC_EXPONENT  rsaMinPublicExponent: smallest RSA e (65537)
+  KMS_CRYPTO_HMAC_MIN_BITS            hmacMinBits: smallest HMAC key (112)
+  KMS_CRYPTO_PBKDF2_MIN_ITERATIONS    pbkdf2MinIterations: Derive Key PBKDF2 (1000)
+  KMS_CRYPTO_PBKDF2_MIN_SALT_BYTES    pbkdf2MinSaltBytes: Derive Key PBKDF2 salt (16)
+  KMS_CRYPTO_LEGACY_KEYS              legacyKeys: accept client keys the above refuse (false)
+  KMS_CRYPTO_TRIPLE_DES, KMS_CRYPTO_SHA1_SIGNATURES: tripleDes, sha1Signatures (false);
+  ecCurves (256, 384, 521) and aesModes (CBC, ECB, CTR, GCM, XTS): config file only.
+  Single DES is never accepted.
+
 Precedence: defaults < config file < environment < flags.
 Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files,
 folder modes), 6 key custody: the configured protector is not the one the data folder

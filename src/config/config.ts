@@ -38,15 +38,18 @@ export interface KmsConfig {
   readonly cryptoPolicy?: CryptoPolicyConfig;
 }
 
+const CRYPTO_POLICY_FLAGS: ReadonlySet<string> = new Set(['tripleDes', 'sha1Signatures', 'legacyKeys']);
+const CRYPTO_POLICY_NUMBERS: ReadonlySet<string> = new Set(['rsaMinBits', 'rsaMinPublicExponent', 'hmacMinBits', 'pbkdf2MinIterations', 'pbkdf2MinSaltBytes']);
+
 function parseCryptoPolicy(v: unknown, from: string, into: Mutable = {}): CryptoPolicyConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: cryptoPolicy must be an object`);
   const out: Mutable = { ...into };
   for (const [k, raw] of Object.entries(v as Mutable)) {
-    const val = typeof raw === 'string' && (k === 'tripleDes' || k === 'sha1Signatures') ? raw === 'true' ? true : raw === 'false' ? false : raw : typeof raw === 'string' && k === 'rsaMinBits' && /^\d+$/.test(raw) ? Number(raw) : raw;
-    if (k === 'tripleDes' || k === 'sha1Signatures') {
+    const val = typeof raw === 'string' && CRYPTO_POLICY_FLAGS.has(k) ? raw === 'true' ? true : raw === 'false' ? false : raw : typeof raw === 'string' && CRYPTO_POLICY_NUMBERS.has(k) && /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (CRYPTO_POLICY_FLAGS.has(k)) {
       if (typeof val !== 'boolean') throw new ConfigError(`${from}: cryptoPolicy.${k} must be true or false`);
-    } else if (k === 'rsaMinBits') {
-      if (typeof val !== 'number') throw new ConfigError(`${from}: cryptoPolicy.rsaMinBits must be a number`);
+    } else if (CRYPTO_POLICY_NUMBERS.has(k)) {
+      if (typeof val !== 'number') throw new ConfigError(`${from}: cryptoPolicy.${k} must be a number`);
     } else if (k === 'ecCurves') {
       if (!Array.isArray(val) || !val.every((x) => typeof x === 'number')) throw new ConfigError(`${from}: cryptoPolicy.ecCurves must be a list of numbers (256, 384, 521)`);
     } else if (k === 'aesModes') {
@@ -70,6 +73,11 @@ export const CRYPTO_POLICY_ENV_KEYS: Readonly<Record<string, keyof CryptoPolicyC
   KMS_CRYPTO_TRIPLE_DES: 'tripleDes',
   KMS_CRYPTO_SHA1_SIGNATURES: 'sha1Signatures',
   KMS_CRYPTO_RSA_MIN_BITS: 'rsaMinBits',
+  KMS_CRYPTO_RSA_MIN_PUBLIC_EXPONENT: 'rsaMinPublicExponent',
+  KMS_CRYPTO_HMAC_MIN_BITS: 'hmacMinBits',
+  KMS_CRYPTO_PBKDF2_MIN_ITERATIONS: 'pbkdf2MinIterations',
+  KMS_CRYPTO_PBKDF2_MIN_SALT_BYTES: 'pbkdf2MinSaltBytes',
+  KMS_CRYPTO_LEGACY_KEYS: 'legacyKeys',
 };
 
 function parseKeyCache(v: unknown, from: string): KeyCacheConfig {

@@ -54,6 +54,7 @@ import { destroyTokenAfterBatch } from './batch-undo.js';
 import { IMPORT_EXPORT_SINCE } from './export.js';
 import { unwrapBody } from './key-wrapping.js';
 import { creationOrderEntry } from './locate-order.js';
+import { checkNewKey } from './key-policy-check.js';
 import { checkKeyIdentity, checkNamesUnique, uidPayload, withReplaced } from './object-support.js';
 import { servesObjectType } from './query.js';
 import { saveRecords, sealBody } from './support.js';
@@ -123,6 +124,7 @@ export const importObject: OperationHandler = {
       }
     }
     checkKeyIdentity(objectType, attrs, 'Import');
+    checkNewKey(ctx, objectType, attrs, parsed.body, 'Import');
     if (parsed.digest && !attrs.has('Digest')) attrs.set('Digest', [parsed.digest]);
     // A metadata-only object (Key Block without Key Value) is so here too; Key Value Present must agree with the content.
     if (isMetadataOnly(attrs) !== (parsed.metadataOnly === true) && attrs.has('KeyValuePresent')) throw invalidValue('Key Value Present does not match the object\'s content');
