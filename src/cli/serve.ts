@@ -24,12 +24,16 @@ Options (each also settable by the environment variable shown, or in the config 
                      (KMS_IDENTITY)
   --log-level LEVEL  fatal, error, warn, info (default), debug, trace (KMS_LOG_LEVEL)
   --log-format FMT   json (default) or pretty (KMS_LOG_FORMAT)
+  --audit-anchor FILE  where each audit checkpoint is also anchored, outside the
+                     data folder: appended, fsynced (KMS_AUDIT_ANCHOR_FILE;
+                     audit.anchorFile; default DIR.audit-anchor.jsonl)
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
                      maxItems, maxPipelined}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
-                     maxSessions, kekLabel}
+                     maxSessions, kekLabel}, audit {log, checkpointEvery,
+                     anchorFile}
 
 Key protection: by default a software master key in DIR/master.key (not an HSM).
 With an hsm section (config file or KMS_HSM_* variables) key material is sealed
@@ -56,7 +60,7 @@ export const serveCommand: Command = {
       ({ values } = parseArgs({
         args: argv,
         options: Object.fromEntries(
-          ['host', 'port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'config'].map((k) => [k, { type: 'string' as const }]),
+          ['host', 'port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'config', 'audit-anchor'].map((k) => [k, { type: 'string' as const }]),
         ),
       }) as { values: Record<string, string | undefined> });
     } catch (e) {
@@ -77,6 +81,7 @@ export const serveCommand: Command = {
           logLevel: values['log-level'],
           logFormat: values['log-format'],
           config: values.config,
+          auditAnchorFile: values['audit-anchor'],
         },
       });
     } catch (e) {

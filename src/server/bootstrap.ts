@@ -26,6 +26,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { KmipServer, type TlsMaterial } from './server.js';
 import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
 import { AuditTrail } from '../audit/trail.js';
+import { openAnchors } from '../audit/anchor-config.js';
 import type { KeyBackend } from '../hsm/key-backend.js';
 import { startAdminSocket, type AdminSocket } from '../backup/admin-socket.js';
 
@@ -134,7 +135,16 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     await keyProtector.close();
     throw e;
   }
-  const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock });
+  let anchors;
+  try {
+    anchors = await openAnchors(config, store.audit, auditKey, log);
+  } catch (e) {
+    await store.close();
+    await auditKey.close();
+    await keyProtector.close();
+    throw e;
+  }
+  const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock, anchors });
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq }, 'audit trail open');
 
   const cached = new CachingProtector(keyProtector, config.keyCache);
