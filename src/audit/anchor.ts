@@ -242,11 +242,11 @@ export async function checkAnchors(trail: TrailShape, key: AuditKey, lines: read
   let latest: AnchorCheck['latest'];
   let failure: AnchorCheck['failure'];
   const note = (f: NonNullable<AnchorCheck['failure']>) => {
-    // The most telling failure wins: a cut over a rewrite over the rest.
+    // The most telling failure wins (a cut over a rewrite over the rest), the latest line among equals.
     const rank = { TRUNCATED: 4, 'UNKNOWN INCARNATION': 3, REWRITTEN: 2, FORGED: 1 } as const;
-    if (!failure || rank[f.kind] > rank[failure.kind]) failure = f;
+    if (!failure || rank[f.kind] >= rank[failure.kind]) failure = f;
   };
-  // The longest cut is the one to report: sort by seq, highest last.
+  // In seq order, so the latest line of each kind is the one reported.
   for (const { source, line } of [...lines].sort((a, b) => a.line.seq - b.line.seq)) {
     if (line.keyId !== key.id) {
       otherKeys++;
