@@ -14,6 +14,7 @@ import { createSymmetricKeyPayload, getPayload, uniqueIdentifierOf } from '../..
 import { CryptographicAlgorithm, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { sha256 } from '../../src/audit/record.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { Session, V2_1 } from '../support/kmip-session.js';
 import { ensureBuilt, kms } from './helpers.js';
@@ -175,5 +176,26 @@ describe('audit anchors outside the data folder', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kms-inside-'));
     scratch.push(dir);
     await expect(startTestKms({ audit: { anchorFile: join(dir, 'anchor.jsonl') } }, { dataDir: dir })).rejects.toThrow(/inside the data folder/);
+  });
+});
+
+describe('audit.anchorFile configuration', () => {
+  it('config file key, KMS_AUDIT_ANCHOR_FILE and --audit-anchor, in that precedence; an empty value is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kms-anchor-cfg-'));
+    scratch.push(dir);
+    const file = join(dir, 'kms.json');
+    writeFileSync(file, JSON.stringify({ audit: { anchorFile: '/srv/a.jsonl' } }));
+    expect(loadConfig({ file }).audit?.anchorFile).toBe('/srv/a.jsonl');
+    expect(loadConfig({ file, env: { KMS_AUDIT_ANCHOR_FILE: '/srv/b.jsonl' } }).audit?.anchorFile).toBe('/srv/b.jsonl');
+    expect(loadConfig({ file, env: { KMS_AUDIT_ANCHOR_FILE: '/srv/b.jsonl' }, flags: { auditAnchorFile: '/srv/c.jsonl' } }).audit?.anchorFile).toBe('/srv/c.jsonl');
+    writeFileSync(file, JSON.stringify({ audit: { anchorFile: '' } }));
+    expect(() => loadConfig({ file })).toThrow(ConfigError);
+  });
+
+  it('kms serve --help names the flag, the variable and the key', () => {
+    const r = kms('serve', '--help');
+    expect(r.stdout).toMatch(/--audit-anchor FILE/);
+    expect(r.stdout).toMatch(/KMS_AUDIT_ANCHOR_FILE/);
+    expect(r.stdout).toMatch(/anchorFile/);
   });
 });
