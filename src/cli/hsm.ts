@@ -14,6 +14,7 @@ import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
 import { HsmAuditKey } from '../audit/audit-key.js';
 import { AuditTrail } from '../audit/trail.js';
+import { openAnchors } from '../audit/anchor-config.js';
 import type { HsmProtector } from '../hsm/hsm-protector.js';
 import type { KeyBackend } from '../hsm/key-backend.js';
 import { kekUsage, rotateKek, RotationError, type RewrapProgress } from '../hsm/rotation.js';
@@ -94,7 +95,10 @@ async function status(o: Opened, io: CliIo): Promise<number> {
 }
 
 async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: string }, io: CliIo): Promise<number> {
-  const audit = new AuditTrail({ store: o.store, key: await HsmAuditKey.open(o.backend), log: pino({ level: 'silent' }) });
+  const auditKey = await HsmAuditKey.open(o.backend);
+  const log = pino({ level: 'silent' });
+  // Its closing checkpoint is anchored like the server's (src/audit/anchor.ts).
+  const audit = new AuditTrail({ store: o.store, key: auditKey, log, anchors: await openAnchors(o.config, o.store.audit, auditKey, log) });
   let last = 0;
   const progress = (p: RewrapProgress) => {
     if (Date.now() - last < 1000 && p.scanned < p.total) return;
