@@ -136,10 +136,16 @@ export class AnchorWriter {
     const slot = key.anchorSlot;
     if (slot) {
       try {
-        // Never moved back within one incarnation: a higher line there means the trail was cut.
+        // Never moved back within one incarnation, nor over a line the trail no longer holds:
+        // either means the trail was cut, and the token keeps the evidence.
         const held = (await slot.read()).flatMap((v) => parseAnchorText(v, slot.description).lines).map((l) => l.line);
-        const ahead = held.find((h) => h.keyId === key.id && h.incarnation === line.incarnation && h.seq > line.seq);
-        if (ahead) log.error({ anchor: ahead.seq, seq: line.seq }, `AUDIT TRAIL CUT BACK: ${slot.description} anchors entry ${ahead.seq}, beyond this checkpoint (${line.seq}); it is kept`);
+        let evidence: AnchorLine | undefined;
+        for (const h of held) {
+          if (h.keyId !== key.id || h.incarnation !== line.incarnation || !(await lineVerifies(key, h))) continue;
+          const [e] = h.seq <= line.seq ? await reader.read(h.seq, 1) : [];
+          if (h.seq > line.seq || !e || e.seq !== h.seq || sha256(e.bytes).toString('hex') !== h.link) evidence = h;
+        }
+        if (evidence) log.error({ anchor: evidence.seq, seq: line.seq }, `AUDIT TRAIL CUT BACK: ${slot.description} anchors entry ${evidence.seq}, which this trail does not hold; it is kept as evidence`);
         else await slot.write(JSON.stringify(line));
       } catch (e) {
         log.error({ err: e, seq: entry.seq }, `AUDIT ANCHOR UNAVAILABLE: ${slot.description} could not be written`);

@@ -40,6 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await srv?.dispose();
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
+  for (const d of scratch) rmSync(`${d}.audit-anchor.jsonl`, { force: true });
   token.cleanup();
 });
 
@@ -94,5 +95,22 @@ describe('audit anchor in the HSM token', () => {
     const r = kms('audit', 'verify', '--config', config);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`^TRUNCATED: the trail ends at entry ${at}, but token object kms-anchor-kms-audit-[0-9a-f]+ line 1 anchors checkpoint entry ${lastSeq} `));
+
+    // The attacker serves the cut folder on the same token until the trail is longer than before:
+    // the token's object is never overwritten by the rewritten trail, so verify still fails.
+    const log: string[] = [];
+    const again = await startTestKms({ hsm, audit: { checkpointEvery: 3 } }, { dataDir: dir, captureLog: log });
+    try {
+      const s = new Session(await again.client('alice'), V2_1);
+      for (let i = 0; i < lastSeq; i++) await s.ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: 4 }));
+    } finally {
+      await again.stop();
+    }
+    expect((await readLog(dir)).records.length).toBeGreaterThan(lastSeq);
+    expect(log.join('')).toContain('AUDIT TRAIL CUT BACK');
+    rmSync(`${dir}.audit-anchor.jsonl`, { force: true });
+    const after = kms('audit', 'verify', '--config', config);
+    expect(after.code, after.stdout).toBe(1);
+    expect(after.stdout).toMatch(new RegExp(`^REWRITTEN: entry ${lastSeq} is not the checkpoint token object kms-anchor-kms-audit-[0-9a-f]+ line 1 anchors`));
   });
 });
