@@ -85,9 +85,12 @@ export class AnchorWriter {
       }
     }
     let latest: SourcedLine | undefined;
-    for (const l of lines) {
-      if (l.line.keyId !== key.id || (latest && latest.line.seq >= l.line.seq)) continue;
-      if (await lineVerifies(key, l.line)) latest = l;
+    // Highest first: one MAC check in the usual case, however long the file.
+    for (const l of lines.filter((x) => x.line.keyId === key.id).sort((a, b) => b.line.seq - a.line.seq)) {
+      if (await lineVerifies(key, l.line)) {
+        latest = l;
+        break;
+      }
     }
     if (!latest) return;
     const head = reader.head();
