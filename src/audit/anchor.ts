@@ -215,7 +215,7 @@ export async function trailIncarnations(reader: AuditLogReader, from = 1, to = N
 /** What checkAnchors found, per source and in all. */
 export interface AnchorCheck {
   readonly ok: boolean;
-  /** Set when !ok: TRUNCATED, REWRITTEN, FORGED or CUT PAST RESTORE, with the reason. */
+  /** Set when !ok: the most telling finding (a cut, a line of an incarnation the trail lacks, a rewrite, a forged line). */
   readonly failure?: { readonly kind: 'TRUNCATED' | 'REWRITTEN' | 'FORGED' | 'UNKNOWN INCARNATION'; readonly message: string };
   /** Lines under this audit key that were checked against the trail. */
   readonly checked: number;
