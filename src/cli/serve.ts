@@ -29,13 +29,17 @@ Options (each also settable by the environment variable shown, or in the config 
                      Log records cut every string to logMaxString characters (config
                      key; KMS_LOG_MAX_STRING; default 1024, at least 64): client-supplied
                      identifiers, names and identities never fill the log.
+  --audit-anchor FILE  where each audit checkpoint is also anchored, outside the
+                     data folder: appended, fsynced (KMS_AUDIT_ANCHOR_FILE;
+                     audit.anchorFile; default DIR.audit-anchor.jsonl)
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
                      maxItems, maxPipelined, maxHandshakes, maxHandshakesPerAddress,
                      requestTimeoutMs, tlsTicketKeyRotationMs}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
-                     maxSessions, kekLabel}
+                     maxSessions, kekLabel}, audit {log, checkpointEvery,
+                     anchorFile}
 
 Resource budgets (config file limits section, or the variable; 0 turns one off;
 docs/limits.md says what a client gets when it reaches one):
@@ -97,7 +101,7 @@ export const serveCommand: Command = {
       ({ values } = parseArgs({
         args: argv,
         options: Object.fromEntries(
-          ['host', 'port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'config'].map((k) => [k, { type: 'string' as const }]),
+          ['host', 'port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'config', 'audit-anchor'].map((k) => [k, { type: 'string' as const }]),
         ),
       }) as { values: Record<string, string | undefined> });
     } catch (e) {
@@ -118,6 +122,7 @@ export const serveCommand: Command = {
           logLevel: values['log-level'],
           logFormat: values['log-format'],
           config: values.config,
+          auditAnchorFile: values['audit-anchor'],
         },
       });
     } catch (e) {

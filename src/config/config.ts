@@ -98,11 +98,17 @@ export interface AuditConfig {
   readonly log?: boolean;
   /** Records between authenticated checkpoints. Default 1000. */
   readonly checkpointEvery?: number;
+  /**
+   * Where each checkpoint is also anchored, outside the data folder (src/audit/anchor.ts):
+   * appended and fsynced. Default `<dataDir>.audit-anchor.jsonl` (skipped with a warning when it
+   * cannot be written; a configured one that cannot be written refuses the start).
+   */
+  readonly anchorFile?: string;
 }
 
 function parseAudit(v: unknown, from: string): AuditConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: audit must be an object`);
-  const out: { log?: boolean; checkpointEvery?: number } = {};
+  const out: { log?: boolean; checkpointEvery?: number; anchorFile?: string } = {};
   for (const [k, val] of Object.entries(v as Mutable)) {
     if (k === 'log') {
       if (typeof val !== 'boolean') throw new ConfigError(`${from}: audit.log must be true or false`);
@@ -110,6 +116,9 @@ function parseAudit(v: unknown, from: string): AuditConfig {
     } else if (k === 'checkpointEvery') {
       if (typeof val !== 'number' || !Number.isSafeInteger(val) || val < 1) throw new ConfigError(`${from}: audit.checkpointEvery must be a positive integer`);
       out.checkpointEvery = val;
+    } else if (k === 'anchorFile') {
+      if (typeof val !== 'string' || val === '') throw new ConfigError(`${from}: audit.anchorFile must be a non-empty path`);
+      out.anchorFile = resolve(val);
     } else {
       throw new ConfigError(`${from}: unknown key audit.${k}`);
     }
@@ -337,8 +346,13 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.cryptoPolicy = parseCryptoPolicy({ [key]: v }, `environment ${name}`, cfg.cryptoPolicy as Mutable | undefined);
   }
+  if (env.KMS_AUDIT_ANCHOR_FILE) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ anchorFile: env.KMS_AUDIT_ANCHOR_FILE }, 'environment KMS_AUDIT_ANCHOR_FILE') };
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;
+    if (key === 'auditAnchorFile') {
+      cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ anchorFile: v }, '--audit-anchor') };
+      continue;
+    }
     setPath(cfg, key, v, `--${key}`);
   }
   const out = cfg as unknown as KmsConfig;
