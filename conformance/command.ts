@@ -53,6 +53,8 @@ Target:
   --certs DIR        ca.pem, client.pem, client.key (and server.pem/.key when embedded);
                      default certs/dev (made if missing)
   --testcases DIR    the corpus (default KMS_TESTCASES or ../shared/kmip-testcases)
+  --default-policy   embedded: the server's default crypto policy, not the one loosened for
+                     the OASIS test keys (OASIS_TEST_KEY_POLICY in conformance/runner.ts)
 
 Run:
   --concurrency N    cases at a time (default 2)
@@ -109,6 +111,7 @@ export async function runConformance(argv: string[], io: Io): Promise<number> {
         'write-results': { type: 'boolean' },
         json: { type: 'string' },
         'update-expected': { type: 'boolean' },
+        'default-policy': { type: 'boolean' },
       },
     }));
   } catch (e) {
@@ -146,7 +149,7 @@ export async function runConformance(argv: string[], io: Io): Promise<number> {
           ...(values.servername && { servername: values.servername }),
           ...(values['https-port'] !== undefined && { httpsPort: int(values['https-port'], '--https-port', 5697) }),
         }
-      : { kind: 'embedded', certsDir };
+      : { kind: 'embedded', certsDir, ...(values['default-policy'] && { defaultPolicy: true }) };
 
   const bar = progress(io.stderr);
   bar.start(cases.length);
@@ -179,7 +182,10 @@ export async function runConformance(argv: string[], io: Io): Promise<number> {
 
   const meta = {
     corpus: relative(repoRoot(), root) || root,
-    target: target.kind === 'embedded' ? 'embedded server (LevelDB, software key protector, dev certificates)' : `${target.host}:${target.port}`,
+    target:
+      target.kind === 'embedded'
+        ? `embedded server (LevelDB, software key protector, dev certificates${target.defaultPolicy ? '' : ', crypto policy loosened for the OASIS test keys: OASIS_TEST_KEY_POLICY'})`
+        : `${target.host}:${target.port}`,
   };
   if (values['write-results']) {
     writeFileSync(join(repoRoot(), 'conformance', 'RESULTS.md'), resultsMarkdown(results, expected, meta));

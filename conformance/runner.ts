@@ -59,8 +59,22 @@ export interface CaseResult {
   readonly durationMs: number;
 }
 
+/**
+ * The crypto policy of the embedded target: the defaults, loosened exactly where the OASIS cases
+ * register test keys that a production policy refuses (policy/key-policy.ts). With the plain
+ * defaults (`--default-policy`) these cases are refused, each naming the setting:
+ * - legacyKeys: 1024-bit RSA private keys in BL-M-7-21 (PKCS#1), BL-M-9-21 (Transparent RSA),
+ *   BL-M-11-21 (PKCS#8) → cryptoPolicy.rsaMinBits; 512-bit DSA keys in BL-M-12-21 and BL-M-13-21
+ *   (a key type the server cannot read) → cryptoPolicy.legacyKeys; secp256k1 EC keys in
+ *   TC-ECC-1-14/-20 and TC-ECDSA-SIGN-1-20 → cryptoPolicy.ecCurves.
+ * - pbkdf2MinIterations 1, pbkdf2MinSaltBytes 4: TC-DERIVEKEY-3 (-10 … -20) derives with PBKDF2,
+ *   1 iteration and a 4-byte salt (the RFC 6070 vectors); TC-DERIVEKEY-4/5 with 4096 iterations
+ *   and the same 4-byte salt.
+ */
+export const OASIS_TEST_KEY_POLICY = { legacyKeys: true, pbkdf2MinIterations: 1, pbkdf2MinSaltBytes: 4 } as const;
+
 export type Target =
-  | { readonly kind: 'embedded'; readonly certsDir: string }
+  | { readonly kind: 'embedded'; readonly certsDir: string; readonly defaultPolicy?: boolean }
   | { readonly kind: 'remote'; readonly host: string; readonly port: number; readonly certsDir: string; readonly servername?: string; readonly httpsPort?: number };
 
 /**
@@ -182,7 +196,7 @@ function tlsFiles(certsDir: string) {
   };
 }
 
-async function openEmbedded(certsDir: string, timeoutMs: number, encoding?: KmipEncoding): Promise<Conn> {
+async function openEmbedded(certsDir: string, timeoutMs: number, defaultPolicy = false, encoding?: KmipEncoding): Promise<Conn> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kms-conformance-'));
   let kms: RunningKms | undefined;
   try {
@@ -195,6 +209,7 @@ async function openEmbedded(certsDir: string, timeoutMs: number, encoding?: Kmip
       key: join(certsDir, 'server.key'),
       ca: join(certsDir, 'ca.pem'),
       ...(encoding !== undefined && { httpsPort: 'ephemeral' as const }),
+      ...(!defaultPolicy && { cryptoPolicy: OASIS_TEST_KEY_POLICY }),
     };
     kms = await startKms(config, { log: pino({ level: process.env.KMS_CONFORMANCE_LOG ?? 'silent' }) });
     const client =
@@ -368,7 +383,10 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
   };
   const body = async (): Promise<void> => {
     const encoding = HTTPS_PROFILES[file.profile];
-    conn = opts.target.kind === 'embedded' ? await openEmbedded(opts.target.certsDir, stepTimeoutMs, encoding) : await openRemote(opts.target, stepTimeoutMs, encoding);
+    conn =
+      opts.target.kind === 'embedded'
+        ? await openEmbedded(opts.target.certsDir, stepTimeoutMs, opts.target.defaultPolicy, encoding)
+        : await openRemote(opts.target, stepTimeoutMs, encoding);
     if (before) {
       // The case continues from the state its prerequisite leaves: replay that one first, on
       // the same server, and count it against this case only if it does not pass.

@@ -8,13 +8,31 @@
 import { createHmac, hkdfSync, timingSafeEqual, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
+import type { AnchorSlot } from './anchor.js';
 
 export interface AuditKey {
   /** Names the key without revealing it; stored in each checkpoint. */
   readonly id: string;
   mac(data: Uint8Array): Promise<Uint8Array>;
   verify(data: Uint8Array, mac: Uint8Array): Promise<boolean>;
+  /** Where the key's backend keeps the latest audit anchor (a token data object), when it can. */
+  readonly anchorSlot?: AnchorSlot;
   close(): Promise<void>;
+}
+
+/** What a backend needs to hold the audit anchor: private token data objects (Pkcs11Backend). */
+interface DataObjects {
+  readDataObjects(label: string): Promise<Buffer[]>;
+  writeDataObject(label: string, value: Uint8Array): Promise<void>;
+}
+
+function hasDataObjects(b: unknown): b is DataObjects {
+  return typeof (b as DataObjects).readDataObjects === 'function' && typeof (b as DataObjects).writeDataObject === 'function';
+}
+
+/** Label of the token data object holding the latest anchor line for the audit key labelled `keyLabel`. */
+export function anchorObjectLabel(keyLabel: string): string {
+  return `kms-anchor-${keyLabel}`;
 }
 
 const HKDF_INFO = 'kms-audit-hmac-v1';
@@ -59,11 +77,20 @@ export const AUDIT_KEY_LABEL_PREFIX = 'kms-audit-';
 /** An HMAC key inside the HSM, found by label prefix or generated on first use. */
 export class HsmAuditKey implements AuditKey {
   readonly id: string;
+  readonly anchorSlot?: AnchorSlot;
   private constructor(
     private readonly backend: KeyBackend,
     private readonly key: KeyRef,
   ) {
     this.id = `hsm:${key.label ?? key.id}`;
+    if (hasDataObjects(backend)) {
+      const label = anchorObjectLabel(key.label ?? key.id);
+      this.anchorSlot = {
+        description: `token object ${label}`,
+        read: async () => (await backend.readDataObjects(label)).map((b) => b.toString('utf8')),
+        write: (value) => backend.writeDataObject(label, Buffer.from(value, 'utf8')),
+      };
+    }
   }
 
   /** The audit key a data folder recorded (custody.ts), already found by label and id. */

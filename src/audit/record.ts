@@ -103,6 +103,8 @@ export interface CheckpointRecord extends Base {
   readonly mac: string;
   /** "interval" or "shutdown". */
   readonly why: string;
+  /** Where the server anchored it outside the data folder ("file", "token"; anchor.ts). */
+  readonly anchor?: readonly string[];
 }
 
 /** The restore anchor (see the file comment). */

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { AuditAppend, ObjectStore } from '../store/object-store.js';
 import type { AuditKey } from './audit-key.js';
+import type { AnchorWriter } from './anchor-writer.js';
 import { checkpointInput, decodeRecord, sealRecord, type AuditEvent } from './record.js';
 
 export interface AuditTrailOptions {
@@ -22,6 +23,8 @@ export interface AuditTrailOptions {
   /** Also write each record to the pino log (for a SIEM). */
   readonly logRecords?: boolean;
   readonly clock?: () => number;
+  /** Anchors outside the data folder (anchor.ts): each checkpoint also goes there. */
+  readonly anchors?: AnchorWriter;
 }
 
 export const AUDIT_UNAVAILABLE = 'audit log unavailable';
@@ -33,6 +36,8 @@ export class AuditTrail {
   /** Position of our last checkpoint entry (0 when none yet). */
   private lastCheckpointSeq = 0;
   private checkpointing: Promise<void> | undefined;
+  /** Anchor writes (anchor-writer.ts), chained in checkpoint order. */
+  private anchoring: Promise<void> = Promise.resolve();
   private closed = false;
   /** The last failed audit write, cleared by the next one that succeeds (readiness, src/http/health.ts). */
   lastFailure: { readonly at: number; readonly message: string } | undefined;
@@ -104,20 +109,32 @@ export class AuditTrail {
     const mac = Buffer.from(await this.opts.key.mac(checkpointInput(covers, head.link))).toString('hex');
     const time = new Date((this.opts.clock ?? Date.now)()).toISOString();
     let own = 0;
+    let ownLink: Uint8Array = new Uint8Array(0);
+    // Where this checkpoint is anchored: a later verify misses an anchor the trail says it had.
+    const anchor = this.opts.anchors?.targets;
     await this.opts.store.commit([], {
       audit: [
         {
           seal: (seq, prev) => {
             own = seq;
-            return sealRecord({ kind: 'checkpoint', time, covers, head: headHex, keyId, mac, why }, seq, prev);
+            const sealed = sealRecord({ kind: 'checkpoint', time, covers, head: headHex, keyId, mac, why, ...(anchor && anchor.length > 0 ? { anchor } : {}) }, seq, prev);
+            ownLink = sealed.link;
+            return sealed;
           },
         },
       ],
     });
     this.lastCovered = covers;
     this.lastCheckpointSeq = own;
-    // Always logged: an anchor outside the data folder for whoever keeps the log stream.
-    this.opts.log.info({ auditCheckpoint: { seq: own, covers, head: headHex, keyId, mac, why } }, 'audit checkpoint');
+    // Durable now: anchored outside the data folder (file, token), and always logged, in one
+    // stable message, for whoever keeps the log stream (kms audit verify --anchor takes it).
+    // In order, one at a time, off the checkpoint's own path (the next checkpoint need not wait for an fsync).
+    const seq = own;
+    const link = ownLink;
+    this.anchoring = this.anchoring.then(async () => {
+      const line = await this.opts.anchors?.anchor({ seq, kind: 'checkpoint', link, covers, head: headHex, mac, time });
+      this.opts.log.info({ auditCheckpoint: { ...(line ?? { seq, covers, head: headHex, keyId, mac, link: Buffer.from(link).toString('hex') }), why } }, 'audit checkpoint');
+    }).catch((e: unknown) => this.opts.log.error({ err: e }, 'audit anchor failed'));
   }
 
   /** True when entry `seq` (the head) is a checkpoint covering every entry before it. */
@@ -142,6 +159,7 @@ export class AuditTrail {
     } catch (e) {
       this.opts.log.error({ err: e }, 'audit shutdown checkpoint failed');
     }
+    await this.anchoring;
     await this.opts.key.close();
   }
 }

@@ -22,6 +22,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AuditLogReader } from '../store/object-store.js';
 import type { AuditKey } from './audit-key.js';
 import { checkpointInput, decodeRecord, restoreInput, sha256, type AuditRecord } from './record.js';
+import { checkAnchors, type AnchorCheck, type SourcedLine } from './anchor.js';
 
 export interface VerifyFailure {
   /** 1-based position in key order (0 when the problem is the log as a whole). */
@@ -45,6 +46,14 @@ export interface VerifyResult {
    * that was killed). Their hash chain was still checked.
    */
   readonly unsealed?: number;
+  /** With `anchors`: what the anchors outside the data folder said (anchor.ts). */
+  readonly anchors?: AnchorCheck;
+  /**
+   * Where the trail's checkpoints say they were anchored ("file", "token"), from the
+   * checkpoints a later checkpoint seals plus the last one: verify without such an anchor
+   * cannot tell a cut.
+   */
+  readonly anchoredTo: readonly string[];
 }
 
 export interface VerifyOptions {
@@ -54,6 +63,11 @@ export interface VerifyOptions {
    * by default: `kms audit verify` cannot tell a crash from a truncate-then-append.
    */
   readonly allowUnsealedTail?: boolean;
+  /**
+   * Anchor lines from outside the data folder (anchor files, the log stream, the token): the
+   * trail must reach the latest one under this audit key and hold the entry it names.
+   */
+  readonly anchors?: readonly SourcedLine[];
 }
 
 const PAGE = 1000;
@@ -79,11 +93,16 @@ export async function verifyAuditLog(
   let foreign: VerifyFailure | undefined;
   let foreignCount = 0;
   let restore: VerifyResult['restore'];
+  /** Where incarnations start (entry 1, each restore record), for the anchors. */
+  const incarnations: { seq: number; id: string }[] = [];
+  /** Checkpoints naming where they were anchored: [seq, targets]. */
+  const anchorClaims: [number, readonly string[]][] = [];
   const fail = (position: number, seq: number, message: string, preferForeign = true): VerifyResult => ({
     ok: false,
     entries,
     checkpoints,
     sealedThrough,
+    anchoredTo: [],
     // An earlier unanchored foreign checkpoint is the first break.
     failure: preferForeign && foreign && (position === 0 || foreign.position < position) ? foreign : { position, seq, message },
   });
@@ -110,6 +129,8 @@ export async function verifyAuditLog(
       }
       const link = sha256(e.bytes);
       links.push(link);
+      if (e.seq === 1 || r.kind === 'restore') incarnations.push({ seq: e.seq, id: link.toString('hex') });
+      if (r.kind === 'checkpoint' && Array.isArray(r.anchor)) anchorClaims.push([e.seq, r.anchor.filter((x): x is string => typeof x === 'string')]);
       if (r.kind === 'checkpoint' || r.kind === 'restore') {
         const what = r.kind === 'checkpoint' ? 'checkpoint' : 'restore anchor';
         if (!Number.isSafeInteger(r.covers) || r.covers < 1 || r.covers >= r.seq) return fail(position, e.seq, `${what} covers ${String(r.covers)}, not an earlier entry`);
@@ -156,5 +177,11 @@ export async function verifyAuditLog(
   const head = reader.head();
   if (head.seq !== entries) return fail(0, head.seq, `the store's head says ${head.seq} entries, the log holds ${entries}: truncated or extended`);
   if (entries > 0 && !links[entries]!.equals(Buffer.from(head.link))) return fail(entries, entries, `the store's head link does not match the last entry`);
-  return { ok: true, entries, checkpoints, sealedThrough, ...(restore ? { restore } : {}), ...(options.allowUnsealedTail ? { unsealed } : {}) };
+  // Claims a later checkpoint seals are the trail's own word; the last entry's too (it can only be stripped).
+  const anchoredTo = [...new Set(anchorClaims.filter(([seq]) => seq <= sealedThrough || seq === entries).flatMap(([, t]) => t))].sort();
+  const done = { entries, checkpoints, sealedThrough, anchoredTo, ...(restore ? { restore } : {}), ...(options.allowUnsealedTail ? { unsealed } : {}) };
+  if (!options.anchors) return { ok: true, ...done };
+  const anchors = await checkAnchors({ entries, link: (seq) => links[seq], incarnations }, key, options.anchors);
+  if (anchors.ok) return { ok: true, ...done, anchors };
+  return { ok: false, ...done, anchors, failure: { position: 0, seq: entries, message: `${anchors.failure!.kind}: ${anchors.failure!.message}` } };
 }

@@ -22,6 +22,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { HsmConfig } from '../config/config.js';
 import { sha256 } from '../audit/record.js';
 import { writeRestoreAnchor } from '../audit/restore-anchor.js';
+import { defaultAnchorFile } from '../audit/anchor.js';
+import { AnchorWriter, anchoredEntryAt } from '../audit/anchor-writer.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import type { AuditAppend, StoreOp } from '../store/object-store.js';
@@ -179,6 +181,14 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
     await flushAudit();
     if (!manifest) throw new BackupError('TAMPERED', 'no manifest');
     await writeRestoreAnchor(s, keys.auditKey, file.header.id, [...importedKeyIds]);
+    // The restore record starts a new incarnation of the trail: anchored outside the folder
+    // (the default anchor file next to it, the token) like a checkpoint. Best effort: the
+    // server anchors its first checkpoint anyway.
+    const restoreEntry = await anchoredEntryAt(s.audit, s.audit.head().seq);
+    if (restoreEntry) {
+      const quiet = { warn: () => undefined, error: () => undefined };
+      await (await AnchorWriter.open({ reader: s.audit, key: keys.auditKey, file: defaultAnchorFile(target), log: quiet })).anchor(restoreEntry);
+    }
     await s.close();
     writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o600 });
     writeFileSync(join(stage, CONFIG_FILE), configFileContent(target, opts.hsm), { mode: 0o600 });

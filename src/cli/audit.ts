@@ -20,6 +20,8 @@ import { MIGRATION_ANCHOR_PREFIX } from '../hsm/migrate.js';
 import { decodeRecord } from '../audit/record.js';
 import { buildReport, formatReport } from '../audit/report.js';
 import { verifyAuditLog } from '../audit/verify.js';
+import { parseAnchorText, readAnchorFile, type SourcedLine } from '../audit/anchor.js';
+import { anchorFileOf } from '../audit/anchor-config.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
@@ -48,6 +50,14 @@ Options:
     --interval MS    poll interval with --follow (default 1000)
   verify:
     --progress N     a progress line on stderr every N entries (default 10000)
+    --anchor FILE    an anchor outside the data folder to check the trail against
+                     (repeatable): the anchor file, or log lines holding "audit
+                     checkpoint" records (default: the configured audit.anchorFile,
+                     else DIR.audit-anchor.jsonl; with an HSM the token's anchor
+                     object is read too). The trail must reach the latest entry an
+                     anchor names and hold that very entry: a trail cut back to
+                     an earlier checkpoint fails (TRUNCATED).
+    --no-anchor      check the data folder alone (says so)
   -h, --help         this help
 
 verify and report need the server stopped (LevelDB admits one process).
@@ -66,6 +76,8 @@ const OPTIONS = {
   follow: { type: 'boolean' },
   interval: { type: 'string' },
   progress: { type: 'string' },
+  anchor: { type: 'string', multiple: true },
+  'no-anchor': { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -91,12 +103,50 @@ async function openStore(dir: string): Promise<LevelStore> {
   return store;
 }
 
+/** The anchor lines verify checks against, and a sentence per source for the report. */
+async function gatherAnchors(values: Values, config: KmsConfig, key: AuditKey): Promise<{ lines: SourcedLine[]; sources: string[]; missing: string[]; fileRead: boolean; tokenRead: boolean }> {
+  const lines: SourcedLine[] = [];
+  const sources: string[] = [];
+  const missing: string[] = [];
+  let fileRead = false;
+  let tokenRead = false;
+  const given = values.anchor ?? [];
+  const files = given.length > 0 ? given.map((f) => ({ file: f, explicit: true })) : [{ file: anchorFileOf(config).file, explicit: false }];
+  for (const { file, explicit } of files) {
+    let got;
+    try {
+      got = readAnchorFile(file);
+    } catch (e) {
+      if (explicit) throw new Error(`cannot read the anchor ${file}: ${(e as Error).message}`);
+      missing.push(`no anchor file at ${file}`);
+      continue;
+    }
+    fileRead = true;
+    lines.push(...got.lines);
+    sources.push(`${file} (${got.lines.length} anchor line(s)${got.skipped ? `, ${got.skipped} other line(s) skipped` : ''})`);
+  }
+  if (key.anchorSlot) {
+    const held = await key.anchorSlot.read();
+    const got = held.flatMap((v) => parseAnchorText(v, key.anchorSlot!.description).lines);
+    if (got.length > 0) {
+      tokenRead = true;
+      lines.push(...got);
+      sources.push(`${key.anchorSlot.description} (entry ${Math.max(...got.map((l) => l.line.seq))})`);
+    } else {
+      missing.push(`${key.anchorSlot.description} holds no anchor`);
+    }
+  }
+  return { lines, sources, missing, fileRead, tokenRead };
+}
+
 async function verify(values: Values, io: CliIo): Promise<number> {
   const every = values.progress === undefined ? 10_000 : Number(values.progress);
   if (!Number.isSafeInteger(every) || every < 1) throw new UsageError('--progress must be a positive integer');
+  if (values['no-anchor'] && values.anchor) throw new UsageError('give --anchor or --no-anchor, not both');
   const config = configFor(values);
   let store: LevelStore;
   let key: Awaited<ReturnType<typeof openAuditKey>>;
+  let anchors: Awaited<ReturnType<typeof gatherAnchors>> | undefined;
   try {
     store = await openStore(config.dataDir);
   } catch (e) {
@@ -111,15 +161,41 @@ async function verify(values: Values, io: CliIo): Promise<number> {
     return ExitCode.Io;
   }
   try {
+    if (!values['no-anchor']) anchors = await gatherAnchors(values, config, key.key);
+  } catch (e) {
+    await key.close();
+    await store.close();
+    io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
+    return ExitCode.Io;
+  }
+  try {
     const started = Date.now();
     const total = store.audit.head().seq;
     const result = await verifyAuditLog(store.audit, key.key, (n) => {
       io.stderr.write(`verified ${n}${total ? ` of ${total}` : ''} entries (${Math.round((Date.now() - started) / 1000)} s)\n`);
-    }, every);
+    }, every, anchors ? { anchors: anchors.lines } : {});
+    const against = anchors
+      ? anchors.sources.length > 0
+        ? `checked against ${anchors.sources.join('; ')}${anchors.missing.length ? ` (${anchors.missing.join('; ')})` : ''}`
+        : `checked against nothing outside the data folder (${anchors.missing.join('; ')}): a trail cut back to one of its checkpoints would not show`
+      : 'checked against nothing outside the data folder (--no-anchor): a trail cut back to one of its checkpoints would not show';
+    if (!result.ok && result.anchors && !result.anchors.ok) {
+      io.stdout.write(`${result.failure!.message}\n`);
+      io.stdout.write(`the hash chain and checkpoints verify (${result.entries} entries, sealed through entry ${result.sealedThrough}); ${against}\n`);
+      return ExitCode.InvalidInput;
+    }
     if (!result.ok) {
       const f = result.failure!;
       io.stdout.write(`BROKEN at position ${f.position} (entry ${f.seq}): ${f.message}\n`);
       io.stdout.write(`${result.entries} entries before it verified, ${result.checkpoints} checkpoints, sealed through entry ${result.sealedThrough}\n`);
+      return ExitCode.InvalidInput;
+    }
+    // The trail says where it was anchored: an anchor that is not there cannot vouch for its end.
+    const lacking = anchors ? result.anchoredTo.filter((t) => (t === 'file' && !anchors.fileRead) || (t === 'token' && !anchors.tokenRead)) : [];
+    if (lacking.length > 0) {
+      io.stdout.write(
+        `ANCHOR MISSING: the trail's checkpoints were anchored to the ${lacking.join(' and the ')} (${anchors!.missing.join('; ')}); without it a trail cut back to a checkpoint cannot be told apart: give the anchor with --anchor FILE (the anchor file or the shipped log lines), or --no-anchor to check the data folder alone\n`,
+      );
       return ExitCode.InvalidInput;
     }
     io.stdout.write(`OK: ${result.entries} entries, ${result.checkpoints} checkpoints (audit key ${key.key.id}), sealed through entry ${result.sealedThrough}\n`);
@@ -132,6 +208,10 @@ async function verify(values: Values, io: CliIo): Promise<number> {
         `restored: entries 1..${r.covers} were imported from backup ${r.backup}; their hash chain verifies, and the restore anchor at entry ${r.seq} (under this server's audit key) vouches for the ${r.importedCheckpoints} checkpoint(s) made under the old server's key\n`,
       );
     }
+    const a = result.anchors;
+    const reach = a?.latest ? `: the trail reaches the latest anchored entry ${a.latest.seq} (${a.latest.time}, ${a.latest.source}) and holds it` : a ? ': no anchor line under this audit key yet' : '';
+    const aside = a && (a.superseded || a.otherKeys) ? `; left aside: ${a.superseded} line(s) of a trail restored over, ${a.otherKeys} under other audit keys` : '';
+    io.stdout.write(`anchors: ${against}${reach}${aside}\n`);
     return ExitCode.Ok;
   } finally {
     await store.close();

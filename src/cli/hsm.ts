@@ -15,6 +15,7 @@ import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
 import { AuditTrail } from '../audit/trail.js';
 import { openFolderKeys, type FolderKeys, type HsmCustody } from '../hsm/custody.js';
+import { openAnchors } from '../audit/anchor-config.js';
 import { kekUsage, rotateKek, RotationError, type RewrapProgress } from '../hsm/rotation.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { adminSocketPath } from '../backup/data-folder.js';
@@ -103,7 +104,9 @@ async function status(o: Opened, io: CliIo): Promise<number> {
 }
 
 async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: string }, io: CliIo): Promise<number> {
-  const audit = new AuditTrail({ store: o.store, key: o.keys.auditKey, log: pino({ level: 'silent' }) });
+  const log = pino({ level: 'silent' });
+  // Its closing checkpoint is anchored like the server's (src/audit/anchor.ts).
+  const audit = new AuditTrail({ store: o.store, key: o.keys.auditKey, log, anchors: await openAnchors(o.config, o.store.audit, o.keys.auditKey, log) });
   let last = 0;
   const progress = (p: RewrapProgress) => {
     if (Date.now() - last < 1000 && p.scanned < p.total) return;

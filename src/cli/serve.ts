@@ -34,13 +34,17 @@ Options (each also settable by the environment variable shown, or in the config 
                      Log records cut every string to logMaxString characters (config
                      key; KMS_LOG_MAX_STRING; default 1024, at least 64): client-supplied
                      identifiers, names and identities never fill the log.
+  --audit-anchor FILE  where each audit checkpoint is also anchored, outside the
+                     data folder: appended, fsynced (KMS_AUDIT_ANCHOR_FILE;
+                     audit.anchorFile; default DIR.audit-anchor.jsonl)
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
                      maxItems, maxPipelined, maxHandshakes, maxHandshakesPerAddress,
                      requestTimeoutMs, tlsTicketKeyRotationMs}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
-                     maxSessions, kekLabel}, httpsPort, logFile,
+                     maxSessions, kekLabel}, audit {log, checkpointEvery,
+                     anchorFile}, httpsPort, logFile,
                      metrics {access: loopback | token | mtls, tokenFile, identities}
                      (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE)
 
@@ -76,6 +80,19 @@ Connection limits (limits.*; docs/connections.md), each also an environment vari
 
   -h, --help         this help
 
+Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
+For every key, generated or given (Register, Import, Re-key, Derive Key) and each
+protecting use (Encrypt, Sign, wrap, MAC):
+  KMS_CRYPTO_RSA_MIN_BITS             rsaMinBits: smallest RSA modulus (2048; 3072, 4096)
+  KMS_CRYPTO_RSA_MIN_PUBLIC_EXPONENT  rsaMinPublicExponent: smallest RSA e (65537)
+  KMS_CRYPTO_HMAC_MIN_BITS            hmacMinBits: smallest HMAC key (112)
+  KMS_CRYPTO_PBKDF2_MIN_ITERATIONS    pbkdf2MinIterations: Derive Key PBKDF2 (1000)
+  KMS_CRYPTO_PBKDF2_MIN_SALT_BYTES    pbkdf2MinSaltBytes: Derive Key PBKDF2 salt (16)
+  KMS_CRYPTO_LEGACY_KEYS              legacyKeys: accept client keys the above refuse (false)
+  KMS_CRYPTO_TRIPLE_DES, KMS_CRYPTO_SHA1_SIGNATURES: tripleDes, sha1Signatures (false);
+  ecCurves (256, 384, 521) and aesModes (CBC, ECB, CTR, GCM, XTS): config file only.
+  Single DES is never accepted.
+
 Precedence: defaults < config file < environment < flags.
 Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files,
 folder modes), 6 key custody: the configured protector is not the one the data folder
@@ -91,7 +108,7 @@ export const serveCommand: Command = {
       ({ values } = parseArgs({
         args: argv,
         options: Object.fromEntries(
-          ['host', 'port', 'https-port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config'].map((k) => [k, { type: 'string' as const }]),
+          ['host', 'port', 'https-port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config', 'audit-anchor'].map((k) => [k, { type: 'string' as const }]),
         ),
       }) as { values: Record<string, string | undefined> });
     } catch (e) {
@@ -114,6 +131,7 @@ export const serveCommand: Command = {
           logLevel: values['log-level'],
           logFormat: values['log-format'],
           config: values.config,
+          auditAnchorFile: values['audit-anchor'],
         },
       });
     } catch (e) {

@@ -83,15 +83,18 @@ export const METRICS_ENV_KEYS: Readonly<Record<string, keyof MetricsConfig>> = {
   KMS_METRICS_TOKEN_FILE: 'tokenFile',
 };
 
+const CRYPTO_POLICY_FLAGS: ReadonlySet<string> = new Set(['tripleDes', 'sha1Signatures', 'legacyKeys']);
+const CRYPTO_POLICY_NUMBERS: ReadonlySet<string> = new Set(['rsaMinBits', 'rsaMinPublicExponent', 'hmacMinBits', 'pbkdf2MinIterations', 'pbkdf2MinSaltBytes']);
+
 function parseCryptoPolicy(v: unknown, from: string, into: Mutable = {}): CryptoPolicyConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: cryptoPolicy must be an object`);
   const out: Mutable = { ...into };
   for (const [k, raw] of Object.entries(v as Mutable)) {
-    const val = typeof raw === 'string' && (k === 'tripleDes' || k === 'sha1Signatures') ? raw === 'true' ? true : raw === 'false' ? false : raw : typeof raw === 'string' && k === 'rsaMinBits' && /^\d+$/.test(raw) ? Number(raw) : raw;
-    if (k === 'tripleDes' || k === 'sha1Signatures') {
+    const val = typeof raw === 'string' && CRYPTO_POLICY_FLAGS.has(k) ? raw === 'true' ? true : raw === 'false' ? false : raw : typeof raw === 'string' && CRYPTO_POLICY_NUMBERS.has(k) && /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (CRYPTO_POLICY_FLAGS.has(k)) {
       if (typeof val !== 'boolean') throw new ConfigError(`${from}: cryptoPolicy.${k} must be true or false`);
-    } else if (k === 'rsaMinBits') {
-      if (typeof val !== 'number') throw new ConfigError(`${from}: cryptoPolicy.rsaMinBits must be a number`);
+    } else if (CRYPTO_POLICY_NUMBERS.has(k)) {
+      if (typeof val !== 'number') throw new ConfigError(`${from}: cryptoPolicy.${k} must be a number`);
     } else if (k === 'ecCurves') {
       if (!Array.isArray(val) || !val.every((x) => typeof x === 'number')) throw new ConfigError(`${from}: cryptoPolicy.ecCurves must be a list of numbers (256, 384, 521)`);
     } else if (k === 'aesModes') {
@@ -115,6 +118,11 @@ export const CRYPTO_POLICY_ENV_KEYS: Readonly<Record<string, keyof CryptoPolicyC
   KMS_CRYPTO_TRIPLE_DES: 'tripleDes',
   KMS_CRYPTO_SHA1_SIGNATURES: 'sha1Signatures',
   KMS_CRYPTO_RSA_MIN_BITS: 'rsaMinBits',
+  KMS_CRYPTO_RSA_MIN_PUBLIC_EXPONENT: 'rsaMinPublicExponent',
+  KMS_CRYPTO_HMAC_MIN_BITS: 'hmacMinBits',
+  KMS_CRYPTO_PBKDF2_MIN_ITERATIONS: 'pbkdf2MinIterations',
+  KMS_CRYPTO_PBKDF2_MIN_SALT_BYTES: 'pbkdf2MinSaltBytes',
+  KMS_CRYPTO_LEGACY_KEYS: 'legacyKeys',
 };
 
 function parseKeyCache(v: unknown, from: string): KeyCacheConfig {
@@ -135,11 +143,17 @@ export interface AuditConfig {
   readonly log?: boolean;
   /** Records between authenticated checkpoints. Default 1000. */
   readonly checkpointEvery?: number;
+  /**
+   * Where each checkpoint is also anchored, outside the data folder (src/audit/anchor.ts):
+   * appended and fsynced. Default `<dataDir>.audit-anchor.jsonl` (skipped with a warning when it
+   * cannot be written; a configured one that cannot be written refuses the start).
+   */
+  readonly anchorFile?: string;
 }
 
 function parseAudit(v: unknown, from: string): AuditConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: audit must be an object`);
-  const out: { log?: boolean; checkpointEvery?: number } = {};
+  const out: { log?: boolean; checkpointEvery?: number; anchorFile?: string } = {};
   for (const [k, val] of Object.entries(v as Mutable)) {
     if (k === 'log') {
       if (typeof val !== 'boolean') throw new ConfigError(`${from}: audit.log must be true or false`);
@@ -147,6 +161,9 @@ function parseAudit(v: unknown, from: string): AuditConfig {
     } else if (k === 'checkpointEvery') {
       if (typeof val !== 'number' || !Number.isSafeInteger(val) || val < 1) throw new ConfigError(`${from}: audit.checkpointEvery must be a positive integer`);
       out.checkpointEvery = val;
+    } else if (k === 'anchorFile') {
+      if (typeof val !== 'string' || val === '') throw new ConfigError(`${from}: audit.anchorFile must be a non-empty path`);
+      out.anchorFile = resolve(val);
     } else {
       throw new ConfigError(`${from}: unknown key audit.${k}`);
     }
@@ -382,8 +399,13 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.metrics = parseMetrics({ [key]: v }, `environment ${name}`, cfg.metrics as Mutable | undefined);
   }
+  if (env.KMS_AUDIT_ANCHOR_FILE) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ anchorFile: env.KMS_AUDIT_ANCHOR_FILE }, 'environment KMS_AUDIT_ANCHOR_FILE') };
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;
+    if (key === 'auditAnchorFile') {
+      cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ anchorFile: v }, '--audit-anchor') };
+      continue;
+    }
     setPath(cfg, key, v, `--${key}`);
   }
   const out = cfg as unknown as KmsConfig;

@@ -130,6 +130,11 @@ export class SwitchableAuditKey implements AuditKey {
     return this.inner.id;
   }
 
+  /** The current key's anchor slot, so checkpoints follow the key across a migration. */
+  get anchorSlot(): AuditKey['anchorSlot'] {
+    return this.inner.anchorSlot;
+  }
+
   mac(data: Uint8Array): Promise<Uint8Array> {
     return this.inner.mac(data);
   }

@@ -44,6 +44,7 @@ import type { OperationContext } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged, newObjectAttributes } from './object-support.js';
 import { openBody, type LoadedObject } from './support.js';
 import { openKey } from './asymmetric-support.js';
+import { checkAsymmetricUse } from './key-policy-check.js';
 
 const DAY = 86_400;
 export const DEFAULT_VALIDITY_SECONDS = 365 * DAY;
@@ -136,6 +137,8 @@ async function signingKeyOf(ctx: OperationContext, holder: ObjectRecord, expecte
   if (priv.record.hsmKey !== undefined) throw cannotCertify(`the signing key ${privUid} lives in the HSM; certificate signing with HSM-resident keys is not built`);
   const key = await openKey(ctx, priv.record, ResultReason.PermissionDenied);
   if (!sameBytes(spkiOf(createPublicKey(key)), expectedSpki)) throw cannotCertify(`the signing key ${privUid} does not match the issuer's public key`);
+  const alg = priv.record.attributes.get('CryptographicAlgorithm')?.[0];
+  checkAsymmetricUse(ctx, privUid, alg?.type === 'Enumeration' ? alg.value : undefined, key);
   return key;
 }
 

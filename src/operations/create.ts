@@ -34,6 +34,7 @@ import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
 import { rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
+import { keyPolicyOf } from './key-policy-check.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import type { KeyTemplate } from '../hsm/key-backend.js';
 import { encodeKeyRef, RESIDENT_LABEL_PREFIX, residentTemplate, wantsResident, type ResidentKeys } from '../hsm/resident.js';
@@ -66,7 +67,7 @@ export const create: OperationHandler = {
     const alg = attrs.get('CryptographicAlgorithm')?.[0];
     if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.MissingData, 'Create needs a Cryptographic Algorithm');
     const len = attrs.get('CryptographicLength')?.[0];
-    const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined);
+    const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined, keyPolicyOf(ctx));
     if (!decision.ok) throw new KmipError(ResultReason.InvalidAttributeValue, decision.why);
     attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: decision.bits }]);
     if (!attrs.has('CryptographicUsageMask')) {

@@ -63,6 +63,7 @@ import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../policy/crypto-polic
 import { budgetsOf } from '../policy/budgets.js';
 import type { OperationContext, ServerServices } from './context.js';
 import { usageLimitsCount } from './lease.js';
+import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
 import { byVersion, is2x, isDestroyed, loadManaged, updated } from './object-support.js';
 import { openBody, saveRecords, touched, withAttribute } from './support.js';
 
@@ -173,9 +174,13 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
   if (kb.wrapped) throw new KmipError(noValue, `the key ${uid} is stored wrapped; the server cannot use it`);
   const algorithm = kb.algorithm ?? int(record.attributes.get('CryptographicAlgorithm')?.[0]);
   if (record.objectType === ObjectType.PublicKey || record.objectType === ObjectType.PrivateKey) {
-    return { record, objectType: record.objectType, algorithm, keyObject: rsaKeyObject(record.objectType, kb.keyFormatType, kb.material) };
+    const keyObject = rsaKeyObject(record.objectType, kb.keyFormatType, kb.material);
+    // The crypto policy for protecting uses (operations/key-policy-check.ts); Decrypt stays possible.
+    if (PROTECTS[use]) checkAsymmetricUse(ctx, uid, algorithm, keyObject);
+    return { record, objectType: record.objectType, algorithm, keyObject };
   }
   if (!kb.material) throw new KmipError(noValue, `the key ${uid} has no usable key material`);
+  if (PROTECTS[use]) checkSymmetricUse(ctx, uid, algorithm, kb.material);
   return { record, objectType: record.objectType, algorithm, material: kb.material };
 }
 

@@ -51,6 +51,8 @@ import { hashDerive, hkdfDerive, hmacDerive, pbkdf2Derive, type KdfHash } from '
 import { openSymmetricCipher, type CryptoParams } from '../crypto/mechanism.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
+import { checkSymmetricUse, keyPolicyOf } from './key-policy-check.js';
+import { checkPbkdf2, type KeyPolicy } from '../policy/key-policy.js';
 import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
@@ -149,10 +151,13 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
   const kb = readKeyBlock((await openBody(ctx, record)).value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
   if (kb.wrapped || !kb.material) throw new KmipError(noValue, `object ${uid} is stored wrapped or holds no usable bytes`);
   const algNode = record.attributes.get('CryptographicAlgorithm')?.[0];
-  return { record, material: kb.material, algorithm: kb.algorithm ?? (algNode?.type === 'Enumeration' ? algNode.value : undefined) };
+  const algorithm = kb.algorithm ?? (algNode?.type === 'Enumeration' ? algNode.value : undefined);
+  // The crypto policy for a key about to be used (operations/key-policy-check.ts).
+  checkSymmetricUse(ctx, uid, algorithm, kb.material);
+  return { record, material: kb.material, algorithm };
 }
 
-async function derive(method: number, base: BaseObject, p: { params: CryptoParams; data?: Uint8Array; salt?: Uint8Array; iterations?: number; iv?: Uint8Array }, bytes: number, policy: CipherPolicy): Promise<Uint8Array> {
+async function derive(method: number, base: BaseObject, p: { params: CryptoParams; data?: Uint8Array; salt?: Uint8Array; iterations?: number; iv?: Uint8Array }, bytes: number, policy: CipherPolicy, keys: KeyPolicy): Promise<Uint8Array> {
   const needData = (): Uint8Array => {
     if (!p.data) throw new CryptoError('BAD_PARAMETERS', 'this derivation method needs Derivation Data');
     return p.data;
@@ -160,11 +165,17 @@ async function derive(method: number, base: BaseObject, p: { params: CryptoParam
   switch (method) {
     case DerivationMethod.PBKDF2:
       if (!p.salt || p.iterations === undefined) throw new CryptoError('BAD_PARAMETERS', 'PBKDF2 needs a Salt and an Iteration Count');
+      {
+        const refused = checkPbkdf2(keys, p.iterations, p.salt.length);
+        if (refused) throw new CryptoError('BAD_PARAMETERS', refused.why);
+      }
       return pbkdf2Derive(base.material, p.salt, p.iterations, bytes, hashFrom(p.params, 'sha1'));
     case DerivationMethod.HKDF:
       return hkdfDerive(base.material, p.salt ?? new Uint8Array(0), p.data ?? new Uint8Array(0), bytes, hashFrom(p.params, 'sha256'));
     case DerivationMethod.HMAC: {
       const own = base.algorithm !== undefined ? HMAC_HASH.get(base.algorithm) : undefined;
+      // The base key is the HMAC key here, whatever its own algorithm.
+      if (base.material.length * 8 < keys.hmacMinBits) throw new CryptoError('BAD_PARAMETERS', `HMAC keys must be at least ${keys.hmacMinBits} bits; the base key is ${base.material.length * 8} (cryptoPolicy.hmacMinBits)`);
       return hmacDerive(base.material, needData(), bytes, own ?? hashFrom(p.params, undefined));
     }
     case DerivationMethod.HASH:
@@ -213,7 +224,7 @@ export const deriveKey: OperationHandler = {
     if (objectType === ObjectType.SymmetricKey) {
       const alg = attrs.get('CryptographicAlgorithm')?.[0];
       if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.InvalidField, 'Derive Key needs the Cryptographic Algorithm of the key to derive');
-      const decision = symmetricKeySpec(alg.value, length);
+      const decision = symmetricKeySpec(alg.value, length, keyPolicyOf(ctx));
       if (!decision.ok) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), decision.why);
       // A derived byte string is no TDES key bundle (parity, distinct non-weak parts): Create makes those.
       if (alg.value === CryptographicAlgorithm.DES3) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), 'Triple DES keys are made by Create, not derived');
@@ -242,7 +253,7 @@ export const deriveKey: OperationHandler = {
         ...(dp.salt && { salt: dp.salt.value }),
         ...(dp.iterationCount && { iterations: dp.iterationCount.value }),
         ...(dp.iv && { iv: dp.iv.value }),
-      }, length / 8, cryptoPolicyOf(ctx).cipher),
+      }, length / 8, cryptoPolicyOf(ctx).cipher, keyPolicyOf(ctx)),
     );
     try {
       const uid = newUid();

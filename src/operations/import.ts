@@ -22,8 +22,11 @@
  * The Unique Identifier goes into the ID Placeholder.
  *
  * Result Reasons:
- * - Object Already Exists: an object with that identifier exists and Replace Existing is not true,
- *   or it belongs to another identity (never replaced; its owner and contents are not revealed).
+ * - Object Already Exists: an object with that identifier exists, the importer may see it (its
+ *   owner, an administrator, a grant for Import), and Replace Existing is not true or the object
+ *   is not the importer's own (another identity's object is never replaced).
+ * - Object Not Found: the identifier belongs to an object the importer may not see; the answer
+ *   (reason and message) is the one every operation gives for an object that does not exist.
  * - Invalid Field: a missing or second object, a bad identifier, a wrapped object without Key Wrap
  *   Type, an object that breaks its structure.
  * - Invalid Object Type: an Object Type this server does not store in this version.
@@ -54,9 +57,13 @@ import { destroyTokenAfterBatch } from './batch-undo.js';
 import { IMPORT_EXPORT_SINCE } from './export.js';
 import { unwrapBody } from './key-wrapping.js';
 import { creationOrderEntry } from './locate-order.js';
+import { checkNewKey } from './key-policy-check.js';
 import { checkKeyIdentity, checkNamesUnique, uidPayload, withReplaced } from './object-support.js';
 import { servesObjectType } from './query.js';
-import { saveRecords, sealBody } from './support.js';
+import { notFound, objectGroups, saveRecords, sealBody } from './support.js';
+
+/** May the importer see (and so learn of) this existing object: its owner, an administrator, a grant for Import. */
+const visible = (ctx: OperationContext, r: ObjectRecord): boolean => ctx.services.access.allows(ctx.principal, 'Import', r.owner, objectGroups(r.attributes));
 
 const Request = {
   uid: required(Tag.UniqueIdentifier, 'TextString'),
@@ -123,15 +130,18 @@ export const importObject: OperationHandler = {
       }
     }
     checkKeyIdentity(objectType, attrs, 'Import');
+    checkNewKey(ctx, objectType, attrs, parsed.body, 'Import');
     if (parsed.digest && !attrs.has('Digest')) attrs.set('Digest', [parsed.digest]);
     // A metadata-only object (Key Block without Key Value) is so here too; Key Value Present must agree with the content.
     if (isMetadataOnly(attrs) !== (parsed.metadataOnly === true) && attrs.has('KeyValuePresent')) throw invalidValue('Key Value Present does not match the object\'s content');
     if (parsed.metadataOnly) attrs.set('KeyValuePresent', [KEY_VALUE_ABSENT]);
 
     const previous = await ctx.services.store.get(uid);
-    if (previous && (previous.owner !== ctx.principal.id || req.replaceExisting?.value !== true)) {
-      // Another identity's object is never replaced; the answer is the same either way.
-      throw new KmipError(ResultReason.ObjectAlreadyExists, `an object with Unique Identifier ${uid} already exists`);
+    if (previous) {
+      // An object the importer may not see reads as not there, as in every operation (its
+      // existence does not leak); it is never replaced.
+      if (!visible(ctx, previous)) throw notFound(ctx, uid);
+      if (previous.owner !== ctx.principal.id || req.replaceExisting?.value !== true) throw new KmipError(ResultReason.ObjectAlreadyExists, `an object with Unique Identifier ${uid} already exists`);
     }
     await checkNamesUnique(ctx, attrs, 'Import', uid);
 
@@ -151,6 +161,8 @@ export const importObject: OperationHandler = {
     } catch (e) {
       // Another request made (or changed) an object with this identifier meanwhile.
       if (e instanceof KmipError && e.cause instanceof StoreError && e.cause.code === 'CONFLICT') {
+        const now = await ctx.services.store.get(uid);
+        if (now && !visible(ctx, now)) throw notFound(ctx, uid);
         throw new KmipError(ResultReason.ObjectAlreadyExists, `an object with Unique Identifier ${uid} already exists`, { cause: e });
       }
       throw e;

@@ -57,6 +57,7 @@ import { macEquals, openMac, rsaDecrypt, rsaEncrypt, type CryptoParams } from '.
 import type { CipherPolicy } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
 import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
+import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
 import { byVersion, is2x, isArchived, isDestroyed } from './object-support.js';
 import { allAttributes, loadObject, openBody } from './support.js';
 
@@ -192,14 +193,19 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
   const algorithm = kb.algorithm ?? int(record.attributes.get('CryptographicAlgorithm')?.[0]);
   if (record.objectType === ObjectType.SymmetricKey) {
     if (!kb.material) throw new KmipError(ResultReason.KeyValueNotPresent, `the key ${uid} has no usable key material`);
+    // The crypto policy for protecting uses (operations/key-policy-check.ts); unwrapping stays possible.
+    if (PROTECTING.has(dir)) checkSymmetricUse(ctx, uid, algorithm, kb.material);
     return { record, algorithm, material: kb.material };
   }
+  let keyObject: KeyObject;
   try {
-    return { record, algorithm, keyObject: keyFromBlock(record.objectType, kbNode) };
+    keyObject = keyFromBlock(record.objectType, kbNode);
   } catch (e) {
     if (e instanceof KeyFormatError) throw new KmipError(ResultReason.KeyFormatTypeNotSupported, `the wrapping key ${uid} cannot be read: ${e.message}`);
     throw e;
   }
+  if (PROTECTING.has(dir)) checkAsymmetricUse(ctx, uid, algorithm, keyObject);
+  return { record, algorithm, keyObject };
 }
 
 /** Run the mechanism of `key` with `params` in `dir` over `data`. Mechanism errors are CryptoErrors. */

@@ -26,6 +26,7 @@ import { keyValueNotPresent, resolveUid } from './support.js';
 import { addLink, commitAll, newRecord, newUid } from './asymmetric-support.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
+import { keyPolicyOf } from './key-policy-check.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -61,7 +62,7 @@ export const reKey: OperationHandler = {
     const alg = attrs.get('CryptographicAlgorithm')?.[0];
     const len = attrs.get('CryptographicLength')?.[0];
     if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.MissingData, 'the key has no Cryptographic Algorithm');
-    const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined);
+    const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined, keyPolicyOf(ctx));
     if (!decision.ok) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), decision.why);
     attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: decision.bits }]);
     normalizeUsageLimits(attrs, v);

@@ -49,6 +49,7 @@ import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { REGISTERED_WRAPPING_KEY, unwrapBody, withRegisteredForm } from './key-wrapping.js';
 import { servesObjectType } from './query.js';
+import { checkNewKey } from './key-policy-check.js';
 import { byVersion, checkKeyIdentity, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
 const Request1x = {
@@ -110,6 +111,8 @@ export const register: OperationHandler = {
       }
     }
     checkKeyIdentity(objectType, attrs, 'Register');
+    // The crypto policy for every key (operations/key-policy-check.ts), on the plain content.
+    checkNewKey(ctx, objectType, attrs, parsed.body, 'Register');
     if (parsed.digest) attrs.set('Digest', [parsed.digest]);
     // Metadata-only (Key Block without Key Value): the server records that the value is absent.
     if (parsed.metadataOnly) attrs.set('KeyValuePresent', [KEY_VALUE_ABSENT]);

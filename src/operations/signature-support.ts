@@ -32,6 +32,7 @@ import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { openKey } from './asymmetric-support.js';
+import { checkAsymmetricUse } from './key-policy-check.js';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
 import { decodeKeyRef, residentPublicKey } from '../hsm/resident.js';
 
@@ -176,5 +177,8 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
     if (!resident || !pub) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} lives in an HSM this server is not configured with`);
     return { record, key: pub, hsm: { backend: resident.backend, key: decodeKeyRef(record.hsmKey) } };
   }
-  return { record, key: await openKey(ctx, record, ResultReason.KeyValueNotPresent) };
+  const key = await openKey(ctx, record, ResultReason.KeyValueNotPresent);
+  // The crypto policy for protecting uses (operations/key-policy-check.ts); Verify stays possible.
+  if (use === 'Sign') checkAsymmetricUse(ctx, uid, int(record.attributes.get('CryptographicAlgorithm')?.[0]), key);
+  return { record, key };
 }

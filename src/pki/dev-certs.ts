@@ -18,6 +18,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { SHORT_NAME_OIDS } from './x509-read.js';
 
 export type DevKeyType = 'ec' | 'rsa';
 
@@ -149,6 +150,25 @@ function distinguishedName(commonName: string): pkijs.RelativeDistinguishedNames
     new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type, value: new asn1js.Utf8String({ value }) }).toSchema()] });
   const name = new asn1js.Sequence({ value: [rdn(OID.organizationName, ORGANIZATION), rdn(OID.commonName, commonName)] });
   return pkijs.RelativeDistinguishedNames.fromBER(name.toBER(false));
+}
+
+/** One attribute of a subject: a short name (CN, O, OU, C, L, ST, STREET, DC, UID) or a dotted OID, and its value. */
+export interface SubjectAttribute {
+  readonly type: string;
+  readonly value: string;
+}
+
+/** A Name from RDNs in DER order, each RDN one or more attributes (multi-valued), values as UTF8String. */
+function nameOf(rdns: readonly (readonly SubjectAttribute[])[]): pkijs.RelativeDistinguishedNames {
+  const set = (rdn: readonly SubjectAttribute[]): asn1js.Set =>
+    new asn1js.Set({
+      value: rdn.map((a) => {
+        const type = SHORT_NAME_OIDS[a.type] ?? (/^\d+(\.\d+)+$/.test(a.type) ? a.type : undefined);
+        if (!type) throw new Error(`unknown subject attribute type ${a.type}`);
+        return new pkijs.AttributeTypeAndValue({ type, value: new asn1js.Utf8String({ value: a.value }) }).toSchema();
+      }),
+    });
+  return pkijs.RelativeDistinguishedNames.fromBER(new asn1js.Sequence({ value: rdns.map(set) }).toBER(false));
 }
 
 /** IPv4 or IPv6 text → 4 or 16 bytes. */
@@ -355,13 +375,14 @@ export async function ensureDevCerts(dir: string, opts: DevCertOptions = {}): Pr
 
 /**
  * Issue a client certificate (CN = name, EKU clientAuth) signed by the CA in `caDir`
- * (ca.pem + ca.key), writing `<name>.pem` and `<name>.key` into `outDir`.
+ * (ca.pem + ca.key), writing `<name>.pem` and `<name>.key` into `outDir`. `subject` replaces
+ * the usual O + CN subject: RDNs in DER order, each one or more attributes.
  */
 export async function issueClientCert(
   caDir: string,
   name: string,
   outDir: string,
-  opts: { days?: number } = {},
+  opts: { days?: number; subject?: readonly (readonly SubjectAttribute[])[] } = {},
 ): Promise<CertKeyPaths> {
   checkName(name);
   const caPem = await readFile(join(caDir, 'ca.pem'), 'utf8');
@@ -378,14 +399,14 @@ export async function issueClientCert(
   const issuer: Issuer = { name: caCert.subject, privateKey: caPrivateKey, keyId: subjectKeyId(caCert) };
   const keys = await generateKeyPair(keyType);
   const usage = KU_DIGITAL_SIGNATURE | (keyType === 'rsa' ? KU_KEY_ENCIPHERMENT : 0);
-  const cert = await buildClientCert(issuer, name, keys.publicKey, opts.days ?? DEFAULT_DAYS, usage);
+  const cert = await buildClientCert(issuer, name, keys.publicKey, opts.days ?? DEFAULT_DAYS, usage, opts.subject && nameOf(opts.subject));
   await mkdir(outDir, { recursive: true });
   return writePair(outDir, name, cert, keys.privateKey);
 }
 
-function buildClientCert(issuer: Issuer, name: string, publicKey: webcrypto.CryptoKey, days: number, keyUsage: number): Promise<pkijs.Certificate> {
+function buildClientCert(issuer: Issuer, name: string, publicKey: webcrypto.CryptoKey, days: number, keyUsage: number, subject?: pkijs.RelativeDistinguishedNames): Promise<pkijs.Certificate> {
   return buildCertificate({
-    subject: distinguishedName(name),
+    subject: subject ?? distinguishedName(name),
     publicKey,
     issuer,
     days,

@@ -15,6 +15,7 @@
  */
 import { BlockCipherMode, CryptographicAlgorithm, HashingAlgorithm, PaddingMethod } from '../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
+import { DEFAULT_KEY_POLICY, KEY_POLICY_BOUNDS, type KeyPolicy } from './key-policy.js';
 
 export interface SymmetricAlgorithmPolicy {
   /** The lengths Create accepts, in bits (AES: exactly these). */
@@ -58,7 +59,7 @@ export type SymmetricKeyDecision = { readonly ok: true; readonly bits: number; r
  * May Create generate a key of `algorithm` with `requestedBits` (undefined: the request gave no
  * Cryptographic Length)? Lengths must be whole bytes.
  */
-export function symmetricKeySpec(algorithm: number, requestedBits: number | undefined): SymmetricKeyDecision {
+export function symmetricKeySpec(algorithm: number, requestedBits: number | undefined, keys: KeyPolicy = DEFAULT_KEY_POLICY): SymmetricKeyDecision {
   if (algorithm === CryptographicAlgorithm.DES) return { ok: false, why: 'single DES keys are not generated (NIST SP 800-131A Rev. 2)' };
   const p = SYMMETRIC_KEY_POLICY.get(algorithm);
   if (!p) return { ok: false, why: 'this server generates AES, three-key Triple DES and HMAC-SHA1/224/256/384/512 keys only' };
@@ -68,7 +69,7 @@ export function symmetricKeySpec(algorithm: number, requestedBits: number | unde
   }
   if (bits === undefined) return { ok: false, why: 'Cryptographic Length is required for this algorithm' };
   if (p.lengths && !p.lengths.includes(bits)) return { ok: false, why: `Cryptographic Length must be one of ${p.lengths.join(', ')}` };
-  if (p.minBits !== undefined && bits < p.minBits) return { ok: false, why: `Cryptographic Length must be at least ${p.minBits} bits` };
+  if (p.minBits !== undefined && bits < Math.max(p.minBits, keys.hmacMinBits)) return { ok: false, why: `Cryptographic Length must be at least ${Math.max(p.minBits, keys.hmacMinBits)} bits (cryptoPolicy.hmacMinBits)` };
   if (p.maxBits !== undefined && bits > p.maxBits) return { ok: false, why: `Cryptographic Length must be at most ${p.maxBits} bits` };
   if (bits <= 0 || bits % 8 !== 0) return { ok: false, why: 'Cryptographic Length must be a positive multiple of 8' };
   return { ok: true, bits, usageMask: p.defaultUsageMask };
@@ -280,6 +281,13 @@ export function quantumSafeSpec(o: { readonly publicKeyObject: boolean; readonly
  *   rsaMinBits       the smallest RSA modulus Create Key Pair makes: 2048 (default), 3072 or 4096
  *   ecCurves         the EC curves Create Key Pair makes, by size: any of 256, 384, 521
  *   aesModes         the AES Block Cipher Modes served: any of CBC, ECB, CTR, GCM, XTS
+ * and, for every key — registered, imported, re-keyed, derived, and each protecting use
+ * (Encrypt, Sign, wrap, MAC) — policy/key-policy.ts: rsaMinBits and ecCurves again,
+ *   rsaMinPublicExponent  smallest RSA public exponent (default 65537)
+ *   hmacMinBits           smallest HMAC key (default 112 bits)
+ *   pbkdf2MinIterations   Derive Key PBKDF2: fewest iterations (default 1000)
+ *   pbkdf2MinSaltBytes    Derive Key PBKDF2: shortest salt (default 16 bytes)
+ *   legacyKeys            accept and use client keys the settings above refuse (default false)
  * A request the policy refuses is told which setting refused it.
  */
 export interface CryptoPolicyConfig {
@@ -288,14 +296,21 @@ export interface CryptoPolicyConfig {
   readonly rsaMinBits?: number;
   readonly ecCurves?: readonly number[];
   readonly aesModes?: readonly string[];
+  readonly rsaMinPublicExponent?: number;
+  readonly hmacMinBits?: number;
+  readonly pbkdf2MinIterations?: number;
+  readonly pbkdf2MinSaltBytes?: number;
+  readonly legacyKeys?: boolean;
 }
 
 export interface CryptoPolicy {
   readonly cipher: CipherPolicy;
   readonly asymmetric: AsymmetricPolicy;
+  /** Every key, not only generated ones (policy/key-policy.ts). */
+  readonly keys: KeyPolicy;
 }
 
-export const DEFAULT_CRYPTO_POLICY: CryptoPolicy = { cipher: CIPHER_POLICY, asymmetric: ASYMMETRIC_KEY_POLICY };
+export const DEFAULT_CRYPTO_POLICY: CryptoPolicy = { cipher: CIPHER_POLICY, asymmetric: ASYMMETRIC_KEY_POLICY, keys: DEFAULT_KEY_POLICY };
 
 export const AES_MODE_NAMES: Readonly<Record<string, number>> = {
   CBC: BlockCipherMode.CBC,
@@ -320,8 +335,27 @@ export function cryptoPolicyFrom(cfg: CryptoPolicyConfig | undefined): CryptoPol
   const modes = cfg.aesModes ?? Object.keys(AES_MODE_NAMES);
   for (const m of modes) if (AES_MODE_NAMES[m] === undefined) throw new CryptoPolicyError(`cryptoPolicy.aesModes: ${m} is not one of ${Object.keys(AES_MODE_NAMES).join(', ')}`);
   const name = 'the server crypto policy (cryptoPolicy)';
+  const bounded = (k: keyof typeof KEY_POLICY_BOUNDS, v: number | undefined, dflt: number): number => {
+    const n = v ?? dflt;
+    const b = KEY_POLICY_BOUNDS[k];
+    if (!Number.isSafeInteger(n) || n < b.min || n > b.max) throw new CryptoPolicyError(`cryptoPolicy.${k} must be a whole number from ${b.min} to ${b.max}`);
+    return n;
+  };
+  const d = DEFAULT_KEY_POLICY;
+  const rsaMinPublicExponent = bounded('rsaMinPublicExponent', cfg.rsaMinPublicExponent, Number(d.rsaMinPublicExponent));
+  if (rsaMinPublicExponent % 2 === 0) throw new CryptoPolicyError('cryptoPolicy.rsaMinPublicExponent must be odd');
+  const keys: KeyPolicy = {
+    rsaMinBits,
+    rsaMinPublicExponent: BigInt(rsaMinPublicExponent),
+    ecLengths,
+    hmacMinBits: bounded('hmacMinBits', cfg.hmacMinBits, d.hmacMinBits),
+    pbkdf2MinIterations: bounded('pbkdf2MinIterations', cfg.pbkdf2MinIterations, d.pbkdf2MinIterations),
+    pbkdf2MinSaltBytes: bounded('pbkdf2MinSaltBytes', cfg.pbkdf2MinSaltBytes, d.pbkdf2MinSaltBytes),
+    legacyKeys: cfg.legacyKeys ?? false,
+  };
   return {
     cipher: { ...CIPHER_POLICY, tripleDes: cfg.tripleDes ?? false, aesModes: new Set(modes.map((m) => AES_MODE_NAMES[m]!)) },
     asymmetric: { ...a, name, rsaMinBits, rsaLengths: a.rsaLengths.filter((b) => b >= rsaMinBits), ecLengths, allowSha1Signatures: cfg.sha1Signatures ?? false },
+    keys,
   };
 }

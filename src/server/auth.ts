@@ -1,11 +1,20 @@
 /**
  * Client certificate → Principal. The TLS layer has already verified the chain against
  * the configured CA bundle; here the certificate must also carry the clientAuth extended
- * key usage, and the identity is taken from it: the subject CN (default), the first SAN
- * (DNS, email or URI), or the full subject DN, by configuration.
+ * key usage, and the identity is taken from it, by configuration:
+ * - cn (default): the subject's first CN, as it stands. Every other attribute (O, OU, …) is
+ *   ignored: two certificates with the same CN are the same identity.
+ * - san: the first SAN of type DNS, email or URI.
+ * - dn: the RFC 4514 string of the whole subject, read from the certificate's DER: RDNs in
+ *   reverse order, multi-valued RDNs kept (joined with "+"), values escaped (RFC 4514 §2.4),
+ *   attributes without a short name as `dotted.oid=#hex`. Distinct subjects give distinct
+ *   strings (CN="kms-client,O=evil" is `CN=kms-client\,O=evil`, the two-RDN subject
+ *   CN=kms-client, O=evil is `O=evil,CN=kms-client`); only the ASN.1 string type of a value is
+ *   not part of it.
  */
 import type { PeerCertificate } from 'node:tls';
 import type { Principal } from '../policy/access.js';
+import { nameToString, readCertificate } from '../pki/x509-read.js';
 
 export type IdentitySource = 'cn' | 'san' | 'dn';
 
@@ -30,10 +39,12 @@ export function principalFromCertificate(cert: PeerCertificate | undefined, sour
     const san = cert.subjectaltname?.split(',').map((s) => s.trim()).find((s) => /^(DNS|email|URI):/.test(s));
     id = san?.slice(san.indexOf(':') + 1);
   } else {
-    const subj = cert.subject as unknown as Record<string, string | string[]>;
-    id = Object.entries(subj)
-      .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
-      .join(',');
+    if (!cert.raw) throw new AuthError('client certificate DER not available');
+    try {
+      id = nameToString(readCertificate(cert.raw).subject);
+    } catch (e) {
+      throw new AuthError(`client certificate subject cannot be read: ${(e as Error).message}`);
+    }
   }
   if (!id) throw new AuthError(`client certificate has no identity in its ${source.toUpperCase()}`);
   return { id };

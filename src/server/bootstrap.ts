@@ -25,6 +25,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { KmipServer, type TlsMaterial } from './server.js';
 import type { AuditKey } from '../audit/audit-key.js';
 import { AuditTrail } from '../audit/trail.js';
+import { openAnchors } from '../audit/anchor-config.js';
 import { startAdminSocket, type AdminSocket } from '../backup/admin-socket.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { KmsMetrics } from '../http/metrics.js';
@@ -152,7 +153,15 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   }
   if (keys.how === 'adopted') log.warn({ custody: keys.custody.origin }, 'a data folder without a custody record: its keys are recorded now (custody.json)');
 
-  const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock });
+  let anchors;
+  try {
+    anchors = await openAnchors(config, store.audit, auditKey, log);
+  } catch (e) {
+    await keys.close();
+    await store.close();
+    throw e;
+  }
+  const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock, anchors });
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq }, 'audit trail open');
 
   // Metrics are collected when the HTTPS listener (which serves them) is on.

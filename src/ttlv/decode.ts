@@ -57,6 +57,9 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
   const tag = (b[off]! << 16) | (b[off + 1]! << 8) | b[off + 2]!;
   const type = b[off + 3]!;
   const len = b.readUInt32BE(off + 4);
+  // Tag 0 is no tag (the encoder refuses it too); accepting it let a message decode that no
+  // response could echo (found by fuzzing, test/fuzz/regressions/decoder-tag-zero.hex).
+  if (tag === 0) err(st, 'BAD_TAG', 'tag 000000 is not a tag', off, tag);
   if (++st.items > st.limits.maxItems) err(st, 'TOO_MANY_ITEMS', `more than ${st.limits.maxItems} items`, off, tag);
   const v = off + 8; // value start
 

@@ -65,7 +65,7 @@ describe('a server with a tightened policy', () => {
     const gcm = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid, params: { mode: BlockCipherMode.GCM }, data: Buffer.alloc(16), iv: Buffer.alloc(12) }));
     expect(bytesOf(gcm, Tag.Data)).toHaveLength(16);
 
-    const des3 = await registerKey(c, V2_1, Buffer.alloc(24, 0x21), CryptographicAlgorithm.DES3, M.Encrypt | M.Decrypt);
+    const des3 = await registerKey(c, V2_1, Buffer.from('0123456789abcdef23456789abcdef01456789abcdef0123', 'hex'), CryptographicAlgorithm.DES3, M.Encrypt | M.Decrypt);
     const refused = await fails(c, V2_1, Operation.Encrypt, cipherPayload({ uid: des3, params: { mode: BlockCipherMode.CBC, padding: PaddingMethod.PKCS5 }, data: Buffer.alloc(8), iv: Buffer.alloc(8) }));
     expect(refused.reason).toBe(ResultReason.UnsupportedCryptographicParameters);
     expect(refused.message).toMatch(/cryptoPolicy.tripleDes/);

@@ -4,8 +4,8 @@
  * - a symmetric key and a key pair's keys move from server A to server B with their identifiers and
  *   attributes (server-set ones included) and give the same cryptographic results there;
  * - an existing identifier is refused (Object Already Exists); Replace Existing replaces only the
- *   importer's own object; another principal's identifier is never taken over; the importer owns
- *   what it imports; bad identifiers are refused;
+ *   importer's own object; another principal's identifier is never taken over and reads as not
+ *   there (Object Not Found, as its Get); the importer owns what it imports; bad identifiers are refused;
  * - a wrapped export imported Not Wrapped (unwrapped under the same KEK moved before) and As
  *   Registered (stored wrapped, unwrapped by a later Get);
  * - Sensitive and non-extractable keys are refused as by Get;
@@ -191,8 +191,14 @@ describe.each([V2_0, V2_1] as KmipVersion[])('Export and Import at %o', (v) => {
     // Absent or false: Object Already Exists.
     expect((await fails(cb, v, Operation.Import, importFrom(first))).reason).toBe(ResultReason.ObjectAlreadyExists);
     expect((await fails(cb, v, Operation.Import, importFrom(second, { uid, replace: false }))).reason).toBe(ResultReason.ObjectAlreadyExists);
-    // Another principal: refused even with Replace Existing; the owner's object is untouched and still invisible to it.
-    expect((await fails(aliceB, v, Operation.Import, importFrom(second, { uid, replace: true }))).reason).toBe(ResultReason.ObjectAlreadyExists);
+    // Another principal: refused even with Replace Existing, and answered exactly as for an
+    // object that does not exist (as its Get is), so the identifier's existence does not leak;
+    // the owner's object is untouched and still invisible to it.
+    const asIfAbsent = await fails(aliceB, v, Operation.Get, [uidNode(uid)]);
+    for (const replace of [true, false]) {
+      const refused = await fails(aliceB, v, Operation.Import, importFrom(second, { uid, replace }));
+      expect([refused.reason, refused.message]).toEqual([notFoundReason(v), asIfAbsent.message]);
+    }
     expect(toHex(plainMaterial(await ok(cb, v, Operation.Get, [uidNode(uid)])))).toBe(toHex(plainMaterial(first)));
     expect((await fails(aliceB, v, Operation.Export, [uidNode(uid)])).reason).toBe(notFoundReason(v));
     // The owner replaces it: the other key's material and attributes under this identifier.
@@ -207,7 +213,7 @@ describe.each([V2_0, V2_1] as KmipVersion[])('Export and Import at %o', (v) => {
     expect((await fails(cb, v, Operation.Get, [uidNode(aliceUid)])).reason).toBe(notFoundReason(v));
     expect(toHex(plainMaterial(await ok(aliceB, v, Operation.Get, [uidNode(aliceUid)])))).toBe(toHex(plainMaterial(first)));
     // ... and the first client cannot take it over by importing on top of it.
-    expect((await fails(cb, v, Operation.Import, importFrom(second, { uid: aliceUid, replace: true }))).reason).toBe(ResultReason.ObjectAlreadyExists);
+    expect((await fails(cb, v, Operation.Import, importFrom(second, { uid: aliceUid, replace: true }))).reason).toBe(notFoundReason(v));
     expect(toHex(plainMaterial(await ok(aliceB, v, Operation.Get, [uidNode(aliceUid)])))).toBe(toHex(plainMaterial(first)));
   });
 

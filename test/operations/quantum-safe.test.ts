@@ -170,7 +170,7 @@ describe('Quantum Safe: Register, Re-key, Derive Key, Set Attribute', () => {
       t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
       uidNode(base),
       t.enum(Tag.DerivationMethod, DerivationMethod.PBKDF2),
-      t.struct(Tag.DerivationParameters, [t.bytes(Tag.Salt, new TextEncoder().encode('salt')), t.int(Tag.IterationCount, 2)]),
+      t.struct(Tag.DerivationParameters, [t.bytes(Tag.Salt, new TextEncoder().encode('salt of 16 bytes')), t.int(Tag.IterationCount, 1000)]),
       attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(bits), attr.cryptographicUsageMask(Encrypt | Decrypt), qs(true)]),
     ];
     await refusedAsNotSafe(Operation.DeriveKey, derive(128));

@@ -4,6 +4,7 @@
  * and every Result Reason in src/operations/register.ts. Object layouts follow 1.4 §2.2 Tables
  * 45-52 and the OASIS test cases (OMOS-M-1-21 for the Opaque Object).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, certificateObject, findChild, findPath, keyBlock, symmetricKeyObject, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import {
@@ -39,6 +40,10 @@ beforeAll(async () => {
 afterAll(async () => srv?.dispose());
 
 const bytes = (n: number, seed: number): Uint8Array => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
+// Real keys: key material that does not parse is refused (operations/key-policy-check.ts).
+const RSA = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const RSA_PKCS8 = RSA.privateKey.export({ format: 'der', type: 'pkcs8' });
+const RSA_PUB_PKCS1 = RSA.publicKey.export({ format: 'der', type: 'pkcs1' });
 // A real certificate and PKCS#10 request (the server parses both; certificates-register.test.ts checks what it reads).
 const CERT = pyChain('ec').leaf;
 const CSR = pyCsr('register-test').der;
@@ -68,14 +73,14 @@ const CASES: readonly Case[] = [
   {
     name: 'Private Key (PKCS#8)',
     type: ObjectType.PrivateKey,
-    object: t.struct(Tag.PrivateKey, [keyBlock(bytes(1190, 2), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 2048)]),
+    object: t.struct(Tag.PrivateKey, [keyBlock(RSA_PKCS8, KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 2048)]),
     attributes: [attr.cryptographicUsageMask(CryptographicUsageMask.Sign)],
     derived: [['CryptographicLength', t.int(Tag.CryptographicLength, 2048)]],
   },
   {
     name: 'Public Key (PKCS#1)',
     type: ObjectType.PublicKey,
-    object: t.struct(Tag.PublicKey, [keyBlock(bytes(270, 3), KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 2048)]),
+    object: t.struct(Tag.PublicKey, [keyBlock(RSA_PUB_PKCS1, KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 2048)]),
     attributes: [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)],
   },
   {
@@ -195,12 +200,12 @@ describe.each([
     expect(r.reason).toBe(v2 ? ResultReason.InvalidAttributeValue : ResultReason.InvalidField);
   });
 
-  it('a key whose algorithm is neither in the attributes nor in the Key Block is Missing Data; given as attributes it is accepted', async () => {
+  it('a key whose algorithm is neither in the attributes nor in the Key Block is Missing Data; given as attributes it is accepted if its material parses', async () => {
     const obj = t.struct(Tag.PrivateKey, [keyBlock(bytes(100, 1), KeyFormatType.PKCS_8)]);
     expect((await fails(c, v, Operation.Register, reg(v, ObjectType.PrivateKey, obj, [attr.cryptographicUsageMask(CryptographicUsageMask.Sign)]))).reason).toBe(ResultReason.MissingData);
-    const uid = uidOf(
-      await ok(c, v, Operation.Register, reg(v, ObjectType.PrivateKey, obj, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048), attr.cryptographicUsageMask(CryptographicUsageMask.Sign)])),
-    );
+    const stated = [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048), attr.cryptographicUsageMask(CryptographicUsageMask.Sign)];
+    expect((await fails(c, v, Operation.Register, reg(v, ObjectType.PrivateKey, obj, stated))).reason).toBe(ResultReason.InvalidField);
+    const uid = uidOf(await ok(c, v, Operation.Register, reg(v, ObjectType.PrivateKey, t.struct(Tag.PrivateKey, [keyBlock(RSA_PKCS8, KeyFormatType.PKCS_8)]), stated)));
     expect((await srv.kms.services.store.get(uid))?.attributes.get('CryptographicAlgorithm')).toEqual([t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.RSA)]);
   });
 

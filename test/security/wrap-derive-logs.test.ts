@@ -79,11 +79,11 @@ describe('wrapping and derivation secrets never reach the logs', () => {
         t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
         uidNode(pw),
         t.enum(Tag.DerivationMethod, DerivationMethod.PBKDF2),
-        t.struct(Tag.DerivationParameters, [cryptoParams({ hashing: HashingAlgorithm.SHA_256 }), t.bytes(Tag.Salt, salt), t.int(Tag.IterationCount, 10)]),
+        t.struct(Tag.DerivationParameters, [cryptoParams({ hashing: HashingAlgorithm.SHA_256 }), t.bytes(Tag.Salt, salt), t.int(Tag.IterationCount, 1000)]),
         attrs(v, [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES), t.int(Tag.CryptographicLength, 256)]),
       ]),
     );
-    secrets.push(pbkdf2Sync(password, salt, 10, 32, 'sha256'));
+    secrets.push(pbkdf2Sync(password, salt, 1000, 32, 'sha256'));
     const hk = await registerKey(c, v, hmacKey, CryptographicAlgorithm.HMAC_SHA256, DeriveKey);
     const data = randomBytes(16);
     await ok(c, v, Operation.DeriveKey, [

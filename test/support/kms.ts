@@ -85,6 +85,8 @@ export async function startTestKms(overrides: Partial<KmsConfig> = {}, opts: { d
     async dispose() {
       await stop();
       rmSync(dataDir, { recursive: true, force: true });
+      // The audit anchor next to the folder (src/audit/anchor.ts), unless the test named another.
+      if (!overrides.audit?.anchorFile) rmSync(`${resolve(dataDir)}.audit-anchor.jsonl`, { force: true });
     },
   };
 }

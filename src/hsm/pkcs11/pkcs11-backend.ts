@@ -466,6 +466,42 @@ export class Pkcs11Backend implements KeyBackend {
     });
   }
 
+  /**
+   * The values of the private token data objects (CKO_DATA) labelled `label`: normally one, two
+   * when a rewrite was cut short (see writeDataObject). For the audit anchor
+   * (src/audit/anchor.ts); never key material.
+   */
+  async readDataObjects(label: string): Promise<Buffer[]> {
+    const P = this.P;
+    return this.withSession('C_GetAttributeValue', (s) =>
+      this.find(s, [{ type: P.CKA_CLASS, value: P.CKO_DATA }, { type: P.CKA_TOKEN, value: true }, { type: P.CKA_LABEL, value: label }]).flatMap((h) => {
+        const [a] = this.p11.C_GetAttributeValue(s, h, [{ type: P.CKA_VALUE }]);
+        return a ? [Buffer.from(a.value)] : [];
+      }),
+    );
+  }
+
+  /**
+   * Replace the private token data object labelled `label` (readable after login only). Tokens
+   * may keep CKA_VALUE read-only (SoftHSM2 does), so the new object is created first and the old
+   * ones destroyed after: a crash in between leaves both, never none.
+   */
+  async writeDataObject(label: string, value: Uint8Array): Promise<void> {
+    const P = this.P;
+    await this.withSession('C_CreateObject', (s) => {
+      const old = this.find(s, [{ type: P.CKA_CLASS, value: P.CKO_DATA }, { type: P.CKA_TOKEN, value: true }, { type: P.CKA_LABEL, value: label }]);
+      this.p11.C_CreateObject(s, [
+        { type: P.CKA_CLASS, value: P.CKO_DATA },
+        { type: P.CKA_TOKEN, value: true },
+        { type: P.CKA_PRIVATE, value: true },
+        { type: P.CKA_LABEL, value: label },
+        { type: P.CKA_APPLICATION, value: 'kmip-kms' },
+        { type: P.CKA_VALUE, value: Buffer.from(value) },
+      ]);
+      for (const h of old) this.p11.C_DestroyObject(s, h);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
