@@ -32,6 +32,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { rotateTicketKeys, tlsPolicyOptions } from '../server/tls-policy.js';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
 import { dispatch, messageFailure } from '../operations/dispatcher.js';
 import { ResultReason } from '../kmip/generated/enums.gen.js';
@@ -94,6 +95,7 @@ export class HttpsFace {
   /** Per connection: an id for the log and audit trail, and the requests served on it. */
   private readonly conns = new WeakMap<object, { id: string; requests: number }>();
   private closing = false;
+  private readonly stopRotation: () => void;
   private readonly tokenDigest: Buffer | undefined;
 
   constructor(private readonly opts: HttpsFaceOptions) {
@@ -105,8 +107,8 @@ export class HttpsFace {
         ca: opts.tls.ca,
         requestCert: true,
         rejectUnauthorized: false,
-        minVersion: 'TLSv1.2',
-        maxVersion: 'TLSv1.3',
+        // The KMIP port's policy: TLS 1.2/1.3 AEAD suites, no renegotiation, rotated tickets.
+        ...tlsPolicyOptions(limits.tlsTicketKeyRotationMs),
         handshakeTimeout: limits.handshakeTimeoutMs,
       },
       (req, res) => void this.onRequest(req, res),
@@ -115,6 +117,7 @@ export class HttpsFace {
     this.server.keepAliveTimeout = limits.idleTimeoutMs;
     this.server.requestTimeout = limits.idleTimeoutMs;
     this.server.headersTimeout = Math.min(limits.idleTimeoutMs, 60_000);
+    this.stopRotation = rotateTicketKeys(this.server, limits.tlsTicketKeyRotationMs);
     this.tokenDigest = opts.metricsAccess.kind === 'token' ? sha256(opts.metricsAccess.token) : undefined;
     this.server.on('secureConnection', (socket: TLSSocket) => {
       this.sockets.add(socket);
@@ -153,6 +156,7 @@ export class HttpsFace {
   /** Stop accepting, let requests in flight finish, close every connection. */
   async close(): Promise<void> {
     this.closing = true;
+    this.stopRotation();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     if (this.inFlight > 0) {
