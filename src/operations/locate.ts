@@ -183,15 +183,6 @@ async function wideCandidates(ctx: OperationContext, req: LocateRequest): Promis
   for (const f of req.filters) for (const any of indexQueries(f) ?? []) sets.push(await union(ctx, any));
   sets.push(await union(ctx, req.storedStates.map((s) => ({ field: RecordField.State, equals: indexEnum(s) }))));
   if (req.storage.archived && !req.storage.online && !req.storage.destroyed) sets.push(await union(ctx, [{ field: 'ArchiveDate', exists: true }]));
-  const groups = ctx.services.access.grantedGroups(ctx.principal, 'Locate');
-  if (groups !== '*') {
-    sets.push(
-      await union(ctx, [
-        { field: RecordField.Owner, equals: indexText(ctx.principal.id) },
-        ...groups.map((g): IndexQuery => ({ field: 'ObjectGroup', equals: indexText(g) })),
-      ]),
-    );
-  }
   return intersect(sets);
 }
 
@@ -245,6 +236,17 @@ async function narrowReach(ctx: OperationContext): Promise<Set<string> | undefin
   return reach;
 }
 
+/**
+ * The whole reach of a restricted requester (own objects and granted Object Groups), read when
+ * `narrowReach` found it wide; undefined for an unrestricted one (administrators, "*" grants),
+ * whose reach is the store.
+ */
+async function wideReach(ctx: OperationContext): Promise<Set<string> | undefined> {
+  const groups = ctx.services.access.grantedGroups(ctx.principal, 'Locate');
+  if (groups === '*') return undefined;
+  return union(ctx, [{ field: RecordField.Owner, equals: indexText(ctx.principal.id) }, ...groups.map((g): IndexQuery => ({ field: 'ObjectGroup', equals: indexText(g) }))]);
+}
+
 /** Load and verify each candidate exactly; the matches, most recently created first. */
 export async function locateRecords(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[]> {
   // A narrow reach comes first: an attribute's set larger than it narrows nothing further, so
@@ -260,9 +262,12 @@ export async function locateRecords(ctx: OperationContext, req: LocateRequest): 
     // typically) are not read, since each candidate is verified exactly below.
     candidates = intersect(narrow);
   } else {
-    const walked = await newestFirst(ctx, req);
+    // A restricted requester whose reach is wide: its reach is read whole and drives the
+    // search, so the cost stays bounded by what it may see (not by the store's size).
+    const wide = await wideReach(ctx);
+    const walked = await newestFirst(ctx, req, wide?.size);
     if (walked) return walked;
-    candidates = await wideCandidates(ctx, req);
+    candidates = wide ? intersect([wide, ...((await narrowSets(ctx, req, wide.size)) ?? [])]) : await wideCandidates(ctx, req);
   }
   const found: ObjectRecord[] = [];
   for (const uid of candidates) {
@@ -284,7 +289,7 @@ const WALK_PAGE = 256;
  * Undefined when the request does not qualify, or when the walk did not see every object (a
  * record without a creation stamp, from before stamps existed): then the index path answers.
  */
-async function newestFirst(ctx: OperationContext, req: LocateRequest): Promise<ObjectRecord[] | undefined> {
+async function newestFirst(ctx: OperationContext, req: LocateRequest, maxVisits = Infinity): Promise<ObjectRecord[] | undefined> {
   const max = req.maximumItems;
   if (max === undefined || req.offsetItems !== undefined || req.objectGroupMember !== undefined) return undefined;
   const store = ctx.services.store;
@@ -294,6 +299,8 @@ async function newestFirst(ctx: OperationContext, req: LocateRequest): Promise<O
   for (;;) {
     const page = await store.scan(CREATION_ORDER_KEY, { reverse: true, limit: WALK_PAGE, ...(cursor && { cursor }) });
     for (const uid of page.uids) {
+      // A restricted requester's walk stops after as many objects as it may see; its reach answers then.
+      if (visited >= maxVisits) return undefined;
       visited++;
       const record = await store.get(uid);
       if (!record || !answers(ctx, req, record)) continue;

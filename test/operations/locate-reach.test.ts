@@ -88,3 +88,64 @@ describe('Locate by an identity that owns 3 of 3,003 objects', () => {
     expect(newest.uids.some((u) => mine.includes(u))).toBe(false);
   });
 });
+
+/**
+ * A restricted identity whose reach is wide (more than the narrow-reach bound): 1,100 older
+ * objects of bob, then 3,000 newer ones of kms-client. Bob's Locate is driven by his reach, so
+ * it reads about what he may see; a walk of the whole store newest first would read kms-client's
+ * 3,000 records before any of his.
+ */
+describe('Locate by a restricted identity with a wide reach', () => {
+  const BOB = 1100;
+  let wide: TestKms;
+  let bob: Session;
+  const counted = { records: 0, entries: 0 };
+
+  beforeAll(async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kms-locate-wide-'));
+    await preload(dataDir, 0, BOB, 'bob');
+    await preload(dataDir, BOB, BOB + N, 'kms-client');
+    wide = await startTestKms({}, { dataDir });
+    const store = wide.kms.services.store as { get: (uid: string) => Promise<ObjectRecord | undefined>; find: (q: IndexQuery, limit?: number) => Promise<string[]> };
+    const get = store.get.bind(store);
+    const find = store.find.bind(store);
+    store.get = (uid) => {
+      counted.records++;
+      return get(uid);
+    };
+    store.find = async (q, limit) => {
+      const r = await find(q, limit);
+      counted.entries += r.length;
+      return r;
+    };
+    bob = new Session(await wide.client('bob'), V2_1);
+  }, 120_000);
+  afterAll(() => wide?.dispose());
+
+  async function locateWide(attrs: Parameters<typeof locatePayload>[1], opts: Parameters<typeof locatePayload>[2] = {}) {
+    const before = { ...counted };
+    const uids = uniqueIdentifiersOf(await bob.ok(Operation.Locate, locatePayload(V2_1, attrs, opts)));
+    return { uids, records: counted.records - before.records, entries: counted.entries - before.entries };
+  }
+
+  it('Maximum Items with no attributes reads about his reach, not the newer objects of others', async () => {
+    const r = await locateWide([], { maximumItems: 5 });
+    expect(r.uids).toHaveLength(5);
+    // every answer is one of bob's (preloaded names 0..BOB-1, newest first)
+    const names = await Promise.all(r.uids.map(async (uid) => (await wide.kms.services.store.get(uid))!.owner));
+    expect(new Set(names)).toEqual(new Set(['bob']));
+    expect(r.records).toBeLessThanOrEqual(2 * BOB + 10);
+  });
+
+  it('a wide attribute (Object Type) is probed only as far as his reach', async () => {
+    const r = await locateWide([attr.objectType(ObjectType.SymmetricKey)]);
+    expect(r.uids).toHaveLength(BOB);
+    expect(r.records).toBeLessThanOrEqual(BOB + 10);
+    expect(r.entries).toBeLessThanOrEqual(4 * BOB + 10); // bounded probes of his reach and of the type; the whole store is 4,100
+  });
+
+  it("another identity's object is never found, by name", async () => {
+    const r = await locateWide([attr.name(preloadName(BOB + 17))]);
+    expect(r.uids).toEqual([]);
+  });
+});
