@@ -74,7 +74,7 @@ export const getAttributes: OperationHandler = {
     const visible = visibleAttributes(allAttributes(record, state, { derived }), ctx.version);
     const selected = everything ? listOrder([...visible.keys()]) : keys.filter((k) => visible.has(k));
     const instances = selected.flatMap((key) => (visible.get(key) ?? []).map((n, index) => ({ key, node: n, index })));
-    const body = v2 ? [writeAttributes2x(instances)] : instances.map((i) => writeAttribute1x(i.key, i.node, i.index));
+    const body = v2 ? [writeAttributes2x(instances)] : instances.map((i) => writeAttribute1x(i.key, i.node, i.index, true));
     return payload(Tag.ResponsePayload, [uidNode(record.uid), ...body]);
   },
 };
