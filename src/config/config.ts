@@ -11,6 +11,7 @@ import type { AccessConfig } from '../policy/access.js';
 import type { KeyCacheConfig } from '../hsm/caching-protector.js';
 import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
+import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -33,6 +34,8 @@ export interface KmsConfig {
   readonly keyCache?: KeyCacheConfig;
   /** Allowed algorithms and sizes (src/policy/crypto-policy.ts, CryptoPolicyConfig); safe defaults. */
   readonly cryptoPolicy?: CryptoPolicyConfig;
+  /** Per-client profiles (src/policy/client-profiles.ts, docs/client-profiles.md); absent: the default profile for every client. */
+  readonly clientProfiles?: ClientProfilesConfig;
 }
 
 function parseCryptoPolicy(v: unknown, from: string, into: Mutable = {}): CryptoPolicyConfig {
@@ -260,6 +263,12 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.cryptoPolicy = parseCryptoPolicy(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
+    } else if (k === 'clientProfiles') {
+      try {
+        cfg.clientProfiles = parseClientProfiles(v, file);
+      } catch (e) {
+        throw e instanceof ClientProfileError ? new ConfigError(e.message) : e;
+      }
     } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca') {
       setPath(cfg, k, v, file);
     } else {

@@ -16,6 +16,7 @@ import type { AccessPolicy, Principal } from '../policy/access.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import type { BatchUndo } from './batch-undo.js';
+import type { ClientProfiles } from '../policy/client-profiles.js';
 
 export interface ServerInfo {
   readonly vendor: string;
@@ -39,6 +40,8 @@ export interface ServerServices {
   readonly resident?: ResidentKeys;
   /** The audit trail. Every server started by bootstrap.ts has one; unit tests may omit it. */
   readonly audit?: AuditTrail;
+  /** Per-client profiles (config `clientProfiles`, policy/client-profiles.ts); absent: the default profile for everyone. */
+  readonly clientProfiles?: ClientProfiles;
 }
 
 export interface BatchState {

@@ -3,6 +3,7 @@
  * logger, listener. Used by `kms serve` and by the end-to-end tests (which start real
  * servers on port 0).
  */
+import { ClientProfiles } from '../policy/client-profiles.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -149,6 +150,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     audit,
     ...(resident && { resident }),
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
+    clientProfiles: new ClientProfiles(config.clientProfiles),
   };
   const server = new KmipServer({
     host: config.host,
