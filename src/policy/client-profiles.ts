@@ -79,6 +79,8 @@ const PYKMIP_010_LAST: KmipVersion = { major: 2, minor: 0 };
 /** Whether PyKMIP 0.10 decodes attribute `key` in a Get Attributes response at `version`. */
 export function pykmip010Decodes(key: AttributeKey, version: KmipVersion): boolean {
   const custom = parseCustomKey(key);
+  // KMIP 1.0's Digest has no Key Format Type (added in 1.1); PyKMIP 0.10's Digest reads one always.
+  if (key === 'Digest' && version.major === 1 && version.minor === 0) return false;
   if (version.major < 2) return custom ? custom.vendor === 'x' : PYKMIP_010_DECODES_1X.has(key);
   return custom ? false : PYKMIP_010_DECODES_2X.has(key);
 }
