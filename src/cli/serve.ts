@@ -29,7 +29,10 @@ Options (each also settable by the environment variable shown, or in the config 
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
                      maxItems, maxPipelined}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
-                     maxSessions, kekLabel}
+                     maxSessions, kekLabel},
+                     clientProfiles {default, profiles [{name, identities,
+                     getAllAttributes full | pykmip-0.10, omitAttributes,
+                     defaultProtocolVersion}]} (docs/client-profiles.md)
 
 Key protection: by default a software master key in DIR/master.key (not an HSM).
 With an hsm section (config file or KMS_HSM_* variables) key material is sealed
