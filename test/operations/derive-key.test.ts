@@ -27,7 +27,7 @@ import {
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, fails, linksOf, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
 import { cryptoParams, hex, registerKey, toHex, type Params } from './crypto-kit.js';
 
@@ -38,7 +38,7 @@ let srv: TestKms;
 let c: KmipClient;
 let alice: KmipClient;
 beforeAll(async () => {
-  srv = await startTestKms();
+  srv = await startTestKms(FULL_ATTRIBUTES);
   [c, alice] = await Promise.all([srv.client(), srv.client('alice')]);
 });
 afterAll(async () => srv?.dispose());
