@@ -32,7 +32,7 @@ import {
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { attributesOf } from './asymmetric-kit.js';
 import { cipherPayload, cryptoParams, hex } from './crypto-kit.js';
 import { attrs, fails, ok, uidNode, uidOf, V1_0, V1_4, V2_1 } from './object-kit.js';
@@ -52,7 +52,7 @@ beforeAll(async () => {
   keys = recoveryKeys(work);
   const init = await kmsHere(['init', '--data-dir', dataDir, '--recovery-key', keys.rsaPub]);
   expect(init.code, init.stderr).toBe(0);
-  srv = await startTestKms({}, { dataDir });
+  srv = await startTestKms(FULL_ATTRIBUTES, { dataDir });
   c = await srv.client();
 }, 60_000);
 afterAll(async () => {
@@ -300,7 +300,7 @@ describe('a metadata-only record across a restart and a backup/restore', () => {
     const uid = await registerMetaAes(V2_1, where);
     await ok(c, V2_1, Operation.Activate, [uidNode(uid)]);
     await srv!.stop();
-    srv = await startTestKms({}, { dataDir });
+    srv = await startTestKms(FULL_ATTRIBUTES, { dataDir });
     c = await srv.client();
     await expectMetadataOnly(V2_1, uid, where);
     await expectMetadataOnly(V1_4, uid, where);
@@ -315,7 +315,7 @@ describe('a metadata-only record across a restart and a backup/restore', () => {
     const restored = join(work, 'restored');
     const r = await kmsHere(['restore', '--in', file, '--data-dir', restored, '--recovery-key', keys.rsaKey]);
     expect(r.code, r.stderr).toBe(0);
-    srv = await startTestKms({}, { dataDir: restored });
+    srv = await startTestKms(FULL_ATTRIBUTES, { dataDir: restored });
     c = await srv.client();
     await expectMetadataOnly(V2_1, uid, where);
   }, 120_000);
