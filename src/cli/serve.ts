@@ -46,7 +46,10 @@ Options (each also settable by the environment variable shown, or in the config 
                      maxSessions, kekLabel}, audit {log, checkpointEvery,
                      anchorFile}, httpsPort, logFile,
                      metrics {access: loopback | token | mtls, tokenFile, identities}
-                     (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE)
+                     (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE),
+                     clientProfiles {default, profiles [{name, identities,
+                     getAllAttributes full | pykmip-0.10, omitAttributes,
+                     defaultProtocolVersion}]} (docs/client-profiles.md)
 
 Resource budgets (config file limits section, or the variable; 0 turns one off;
 docs/limits.md says what a client gets when it reaches one):

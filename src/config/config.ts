@@ -12,6 +12,7 @@ import type { AccessConfig } from '../policy/access.js';
 import type { KeyCacheConfig } from '../hsm/caching-protector.js';
 import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
+import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -45,6 +46,8 @@ export interface KmsConfig {
   readonly metrics?: MetricsConfig;
   /** Also write the log to this file (appended; reopened on SIGHUP for log rotation). */
   readonly logFile?: string;
+  /** Per-client profiles (src/policy/client-profiles.ts, docs/client-profiles.md); absent: the default profile for every client. */
+  readonly clientProfiles?: ClientProfilesConfig;
 }
 
 /** The `metrics` section. */
@@ -336,6 +339,12 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.metrics = parseMetrics(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
+    } else if (k === 'clientProfiles') {
+      try {
+        cfg.clientProfiles = parseClientProfiles(v, file);
+      } catch (e) {
+        throw e instanceof ClientProfileError ? new ConfigError(e.message) : e;
+      }
     } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca' || k === 'httpsPort' || k === 'logFile' || k === 'logMaxString') {
       setPath(cfg, k, v, file);
     } else {

@@ -367,13 +367,18 @@ export function readAttributes1x(nodes: readonly TtlvNode[], version: KmipVersio
 }
 
 /**
- * A 1.x Attribute structure. `index` is written only when it is greater than 0, as the 1.x test
- * cases do (index 0 is the default, 1.4 §2.1.1).
+ * A 1.x Attribute structure. `index` is written when it is greater than 0, as the 1.x test cases
+ * do (index 0 is the default, 1.4 §2.1.1: "When the Attribute structure is used to specify or
+ * return a particular instance of an Attribute and the Attribute Index is not specified it SHALL
+ * be assumed to be 0"), and also when it is 0 with `explicitZero`: operation responses write it,
+ * because deployed clients read it there (PyKMIP 0.10 reads `attribute_index.value` of each
+ * attribute a Get Attributes, Modify Attribute or Delete Attribute returns, and fails on None);
+ * the OASIS comparison rules allow an Attribute Index of 0 to be present or omitted.
  */
-export function writeAttribute1x(key: AttributeKey, node: TtlvNode, index?: number): TtlvNode {
+export function writeAttribute1x(key: AttributeKey, node: TtlvNode, index?: number, explicitZero = false): TtlvNode {
   const value = { ...node, tag: T.AttributeValue } as TtlvNode;
   const parts: TtlvNode[] = [{ tag: T.AttributeName, type: 'TextString', value: attributeName1x(key) }];
-  if (index !== undefined && index > 0) parts.push({ tag: T.AttributeIndex, type: 'Integer', value: index });
+  if (index !== undefined && (index > 0 || (explicitZero && index === 0))) parts.push({ tag: T.AttributeIndex, type: 'Integer', value: index });
   parts.push(value);
   return { tag: T.Attribute, type: 'Structure', value: parts };
 }

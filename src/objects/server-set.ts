@@ -34,13 +34,12 @@
  *   SHALL set the value to False/True if not provided"); Always Sensitive and Never Extractable
  *   False when not stored (they are stored at creation whenever they could be True).
  * - Lease Time (the policy default) on a key object stored before `stampStored` set it.
- * Which listings show them: `derivedInFullListing`.
+ * Which listings show them: every one; a Get Attributes naming none leaves out, per client
+ * profile, what the client cannot decode (policy/client-profiles.ts).
  */
 import { createHash } from 'node:crypto';
 import { CryptographicAlgorithm, DRBGAlgorithm, RNGAlgorithm } from '../kmip/generated/enums.gen.js';
 import { ProtectionStorageMask } from '../kmip/generated/masks.gen.js';
-import { compareVersions } from '../kmip/registry.js';
-import type { KmipVersion } from '../kmip/spec-types.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { LEASE_POLICY } from '../policy/crypto-policy.js';
@@ -191,25 +190,6 @@ export function derivedAttributes(record: Pick<ObjectRecord, 'uid' | 'objectType
   if (KEY_BLOCK_TYPES.has(record.objectType)) put('LeaseTime', { tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds });
   return out;
 }
-
-/**
- * Whether a Get Attributes naming no attribute ("all attributes") includes the derived values, in
- * protocol `version`. Get Attribute List, and Get Attributes naming them, always do (within the
- * attributes the version defines).
- *
- * KMIP 2.1 and later: yes (2.1 §6.1.20 "the server SHALL return all attributes"; test cases
- * SKLC-O-1-21, AKLC-O-1-21). KMIP 2.0 and 1.x: no — a compatibility choice. The widely deployed
- * PyKMIP 0.10 client, which speaks 1.0-2.0, aborts decoding the whole response on any attribute it
- * has no class for: at 1.4 Always Sensitive, Extractable and Never Extractable, at 2.0 also Short
- * Unique Identifier and Protection Storage Mask; its get_attributes() of all attributes would then
- * fail on every object (test/interop). Values a client set, and followers stored from them, are
- * returned in every version as before.
- */
-export function derivedInFullListing(version: KmipVersion): boolean {
-  return compareVersions(version, FULL_LISTING_FROM) >= 0;
-}
-
-const FULL_LISTING_FROM: KmipVersion = { major: 2, minor: 1 };
 
 /** `attrs` plus the derived values it lacks (derived ones after the stored ones). */
 export function withDerived(record: Pick<ObjectRecord, 'uid' | 'objectType' | 'hsmKey' | 'attributes'>, attrs: AttributeMap): Map<AttributeKey, readonly TtlvNode[]> {

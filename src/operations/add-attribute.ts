@@ -84,6 +84,6 @@ export const addAttribute: OperationHandler = {
     checkNameNotHeld(ctx, existing, key, value);
     await checkNameUnique(ctx, record.uid, key, value);
     await commitAttribute(ctx, loaded, key, [...existing, value]);
-    return payload(Tag.ResponsePayload, [uidNode(record.uid), v2 ? undefined : writeAttribute1x(key, value, existing.length)]);
+    return payload(Tag.ResponsePayload, [uidNode(record.uid), v2 ? undefined : writeAttribute1x(key, value, existing.length, true)]);
   },
 };

@@ -18,6 +18,7 @@ import type { AuditTrail } from '../audit/trail.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import type { BatchUndo } from './batch-undo.js';
 import type { KmsMetrics } from '../http/metrics.js';
+import type { ClientProfiles } from '../policy/client-profiles.js';
 
 export interface ServerInfo {
   readonly vendor: string;
@@ -45,6 +46,8 @@ export interface ServerServices {
   readonly audit?: AuditTrail;
   /** Prometheus metrics (src/http/metrics.ts): fed by the dispatcher and the listeners when present. */
   readonly metrics?: KmsMetrics;
+  /** Per-client profiles (config `clientProfiles`, policy/client-profiles.ts); absent: the default profile for everyone. */
+  readonly clientProfiles?: ClientProfiles;
 }
 
 export interface BatchState {

@@ -12,7 +12,8 @@
  *   - Cryptographic Usage Mask must hold the operation's bit: Incompatible Cryptographic Usage Mask
  *     (2.x) / Permission Denied (1.x);
  *   - the key material, opened from its sealed body (never logged); a wrapped or destroyed key has
- *     none: Key Value Not Present (1.2+) / Object Destroyed (2.x for destroyed).
+ *     none: Key Value Not Present (1.2+); a destroyed one Object Destroyed (2.x) / Item Not Found
+ *     (1.x), see destroyed.ts.
  * - the translation of mechanism errors (src/crypto/errors.ts) to Result Reasons:
  *   BAD_PARAMETERS → Bad Cryptographic Parameters (2.x) / Invalid Field (1.x);
  *   UNSUPPORTED → Unsupported Cryptographic Parameters (2.x) / Invalid Field (1.x);
@@ -65,6 +66,7 @@ import type { OperationContext, ServerServices } from './context.js';
 import { usageLimitsCount } from './lease.js';
 import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
 import { byVersion, is2x, isDestroyed, loadManaged, updated } from './object-support.js';
+import { destroyedValueReason } from './destroyed.js';
 import { openBody, saveRecords, touched, withAttribute } from './support.js';
 
 /** The running server's crypto policy. */
@@ -145,7 +147,7 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
     throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), `${use} cannot use an object of this type`);
   }
   if (isDestroyed(state) || !record.sealedBody) {
-    throw new KmipError(is2x(v) ? ResultReason.ObjectDestroyed : v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied, `the key ${uid} has been destroyed`);
+    throw new KmipError(destroyedValueReason(v, 'Crypto'), `the key ${uid} has been destroyed`);
   }
   const wrongState = byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState);
   if (PROTECTS[use]) {

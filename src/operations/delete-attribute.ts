@@ -83,6 +83,6 @@ export const deleteAttribute: OperationHandler = {
     const deleted = list[i];
     if (deleted === undefined) throw new KmipError(ResultReason.ItemNotFound, `no instance ${i} of ${key}`);
     await commitAttribute(ctx, loaded, key, list.filter((_, j) => j !== i));
-    return payload(Tag.ResponsePayload, [uidNode(record.uid), writeAttribute1x(key, deleted, i)]);
+    return payload(Tag.ResponsePayload, [uidNode(record.uid), writeAttribute1x(key, deleted, i, true)]);
   },
 };

@@ -55,6 +55,7 @@ import { checkSymmetricUse, keyPolicyOf } from './key-policy-check.js';
 import { checkPbkdf2, type KeyPolicy } from '../policy/key-policy.js';
 import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
+import { destroyedValueError } from './destroyed.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { openBody, touched } from './support.js';
 
@@ -140,7 +141,8 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
     throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `object ${uid} is not a Symmetric Key or Secret Data; keys are derived from those`);
   }
   const noValue = v.major === 1 && v.minor < 2 ? ResultReason.InvalidField : ResultReason.KeyValueNotPresent;
-  if (isDestroyed(state) || !record.sealedBody) throw new KmipError(noValue, `object ${uid} has been destroyed`);
+  if (isDestroyed(state)) throw destroyedValueError(v, 'DeriveKey', uid);
+  if (!record.sealedBody) throw new KmipError(noValue, `object ${uid} has no key material`);
   if (state !== State.Active) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.WrongKeyLifecycleState), `object ${uid} is not Active; it cannot be used to derive a key`);
   const maskNode = record.attributes.get('CryptographicUsageMask')?.[0];
   const mask = maskNode?.type === 'Integer' ? maskNode.value : 0;

@@ -8,9 +8,10 @@
  * structure.
  * The attributes are the stored ones plus those the server derives (Unique Identifier, Object
  * Type, State as it reads now, and the always-valued ones of objects/server-set.ts
- * `derivedAttributes`: in a request naming no attribute only from KMIP 2.1 on, see
- * `derivedInFullListing`), limited to those the client's version defines. All attributes come in
- * the Get Attribute List order. A requested
+ * `derivedAttributes`), limited to those the client's version defines. All attributes come in
+ * the Get Attribute List order. A request naming no attribute returns what the client's profile
+ * lets it decode (policy/client-profiles.ts: by default, at 1.0-2.0, only the attributes PyKMIP
+ * 0.10 decodes; the "full" profile: every attribute of the version, derived ones included). A requested
  * attribute the object does not have is left out (both versions: "SHALL NOT be present").
  * A name that is no attribute of the version is Invalid Field (1.4 §11.1 "unknown field"; the
  * 1.x error table §11.13 lists no other reason for it); in 2.x a reference to a tag that is no
@@ -32,7 +33,7 @@ import {
   writeAttributes2x,
 } from '../objects/attributes.js';
 import type { AttributeKey } from '../objects/managed-object.js';
-import { derivedInFullListing } from '../objects/server-set.js';
+import { DEFAULT_CLIENT_PROFILE, inFullListing } from '../policy/client-profiles.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { is2x, loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
@@ -70,11 +71,12 @@ export const getAttributes: OperationHandler = {
     }
     const { record, state } = await loadFor(ctx, uid, 'GetAttributes');
     const everything = keys.length === 0;
-    const derived = !everything || derivedInFullListing(ctx.version);
-    const visible = visibleAttributes(allAttributes(record, state, { derived }), ctx.version);
-    const selected = everything ? listOrder([...visible.keys()]) : keys.filter((k) => visible.has(k));
+    const profile = ctx.services.clientProfiles?.forIdentity(ctx.principal.id) ?? DEFAULT_CLIENT_PROFILE;
+    // Derived values are listed like stored ones; what a client cannot decode its profile leaves out.
+    const visible = visibleAttributes(allAttributes(record, state, { derived: true }), ctx.version);
+    const selected = everything ? listOrder([...visible.keys()]).filter((k) => inFullListing(profile, k, ctx.version)) : keys.filter((k) => visible.has(k));
     const instances = selected.flatMap((key) => (visible.get(key) ?? []).map((n, index) => ({ key, node: n, index })));
-    const body = v2 ? [writeAttributes2x(instances)] : instances.map((i) => writeAttribute1x(i.key, i.node, i.index));
+    const body = v2 ? [writeAttributes2x(instances)] : instances.map((i) => writeAttribute1x(i.key, i.node, i.index, true));
     return payload(Tag.ResponsePayload, [uidNode(record.uid), ...body]);
   },
 };

@@ -19,8 +19,8 @@
  * Result Reasons:
  * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
  * - Object Archived: the object is archived (1.4 §11.12).
- * - Object Destroyed (2.x; test case BL-M-8-21) / Key Value Not Present (1.2-1.4; Permission
- *   Denied in 1.0/1.1, which lack it): the key material was destroyed.
+ * - Object Destroyed (2.x; test case BL-M-8-21) / Item Not Found (1.x, which has no reason for
+ *   it; see destroyed.ts): the key material was destroyed.
  * - Key Format Type Not Supported: a format the object cannot be given in.
  * - Key Compression Type Not Supported: a compression other than the stored one.
  * - Key Wrap Type Not Supported (2.x) / Feature Not Supported (1.x): Not Wrapped for a key
@@ -50,6 +50,7 @@ import { StoreError } from '../store/object-store.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { keyValueNotPresent, openBody, resolveUid, saveRecords, touched } from './support.js';
 import { isFresh, served } from '../objects/server-set.js';
+import { destroyedValueError } from './destroyed.js';
 import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet } from './key-wrapping.js';
 
 const Request = {
@@ -91,7 +92,7 @@ export type ServedObjectFields = Parsed<typeof Request>;
  * The object as Get returns it (format, compression, Key Wrap Type, Key Wrapping Specification,
  * and the Sensitive / Extractable refusals); Export (2.1 §6.1.18) gives the same "in the same
  * manner as the Get operation". A destroyed object: Object Destroyed (2.x Get) / Key Value Not
- * Present (2.x Export, Table 219; Get at 1.2-1.4) / Permission Denied (1.0/1.1).
+ * Present (2.x Export, Table 219) / Item Not Found (1.x; destroyed.ts).
  */
 export async function servedBody(ctx: OperationContext, record: ObjectRecord, state: number, req: ServedObjectFields, operation: 'Get' | 'Export'): Promise<StructureNode> {
   const v = ctx.version;
@@ -99,8 +100,9 @@ export async function servedBody(ctx: OperationContext, record: ObjectRecord, st
   if (record.objectType === ObjectType.Template && is2x(v)) throw new KmipError(ResultReason.InvalidObjectType, 'Templates are KMIP 1.x objects');
   const wrapping = req.keyWrappingSpecification && readWrappingSpecification(req.keyWrappingSpecification);
   if (isDestroyed(state) || !record.sealedBody) {
-    const reason = is2x(v) && operation === 'Get' ? ResultReason.ObjectDestroyed : is2x(v) || v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied;
-    throw new KmipError(reason, `object ${uid} has been destroyed; only its attributes remain`);
+    // destroyed.ts: Item Not Found (1.x), Object Destroyed (2.x Get), Key Value Not Present (2.x Export, Table 219).
+    if (operation === 'Get' || !is2x(v)) throw destroyedValueError(v, 'Get', uid);
+    throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} has been destroyed; only its attributes remain`);
   }
   const kwt = req.keyWrapType?.value;
   const registeredWrapped = record.attributes.has(REGISTERED_WRAPPING_KEY);

@@ -80,6 +80,6 @@ export const modifyAttribute: OperationHandler = {
     checkApplicationData(key, value);
     await checkNameUnique(ctx, record.uid, key, value);
     await commitAttribute(ctx, loaded, key, list.map((n, j) => (j === i ? value : n)));
-    return payload(Tag.ResponsePayload, [uidNode(record.uid), v2 ? undefined : writeAttribute1x(key, value, i)]);
+    return payload(Tag.ResponsePayload, [uidNode(record.uid), v2 ? undefined : writeAttribute1x(key, value, i, true)]);
   },
 };

@@ -9,7 +9,7 @@
  *     its Process Start Date;
  *   - the Cryptographic Usage Mask must hold Sign / Verify: Incompatible Cryptographic Usage Mask
  *     (2.x) / Permission Denied (1.x);
- *   - a destroyed key: Object Destroyed (2.x) / Key Value Not Present (1.x); a wrapped or unreadable
+ *   - a destroyed key: Object Destroyed (2.x) / Item Not Found (1.x; destroyed.ts); a wrapped or unreadable
  *     key: Key Value Not Present.
  * - the signature scheme from the Cryptographic Parameters (request's, else the key's attribute):
  *   RSA with Padding Method PKCS1 v1.5 (default) or PSS (Salt Length honoured), or Digital Signature
@@ -31,6 +31,7 @@ import { cryptoPolicyOf } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext } from './context.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
+import { destroyedValueReason } from './destroyed.js';
 import { openKey } from './asymmetric-support.js';
 import { checkAsymmetricUse } from './key-policy-check.js';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
@@ -152,7 +153,7 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
   if (record.objectType !== want) {
     throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), `${use === 'Sign' ? 'Sign needs a Private Key' : 'Signature Verify needs a Public Key'}`);
   }
-  if (isDestroyed(state)) throw new KmipError(is2x(v) ? ResultReason.ObjectDestroyed : ResultReason.KeyValueNotPresent, `object ${uid} has been destroyed`);
+  if (isDestroyed(state)) throw new KmipError(destroyedValueReason(v, 'Crypto'), `object ${uid} has been destroyed`);
   if (!ALLOWED_STATES[use].includes(state)) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState), `${use} is not permitted in the key's state`);
   }

@@ -3,6 +3,7 @@
  * logger, listener. Used by `kms serve` and by the end-to-end tests (which start real
  * servers on port 0).
  */
+import { ClientProfiles } from '../policy/client-profiles.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -190,6 +191,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     ...(resident && { resident }),
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
     ...(metrics && { metrics }),
+    clientProfiles: new ClientProfiles(config.clientProfiles),
   };
   const server = new KmipServer({
     host: config.host,

@@ -10,7 +10,7 @@ import { CryptographicAlgorithm, KeyFormatType, LinkType, ObjectType, Operation,
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, batch, fails, ok, uidOf, V1_4, V2_1 } from './object-kit.js';
 import { attributesOf, bigHex, getKeyBlock, intAttr, keyPairPayload, links, materialBytes, materialStruct, pairUids, pyGen, pyPriv, pyPub } from './asymmetric-kit.js';
 import { expectSuccess } from '../../src/client/index.js';
@@ -19,7 +19,7 @@ let srv: TestKms;
 let c: KmipClient;
 
 beforeAll(async () => {
-  srv = await startTestKms();
+  srv = await startTestKms(FULL_ATTRIBUTES);
   c = await srv.client();
 });
 afterAll(async () => srv?.dispose());

@@ -10,7 +10,7 @@ import { CryptographicAlgorithm, KeyFormatType, LinkType, ObjectType, Operation,
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, batch, fails, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
 import { attributesOf, dateAttr, getKeyBlock, intAttr, keyPairPayload, links, materialBytes, pairUids, pyPriv } from './asymmetric-kit.js';
 
@@ -18,7 +18,7 @@ let srv: TestKms;
 let c: KmipClient;
 
 beforeAll(async () => {
-  srv = await startTestKms();
+  srv = await startTestKms(FULL_ATTRIBUTES);
   c = await srv.client();
 });
 afterAll(async () => srv?.dispose());

@@ -12,7 +12,7 @@ import { certificateObject, findChild, type KmipClient, type KmipVersion } from 
 import { CertificateRequestType, CertificateType, CryptographicAlgorithm, DigitalSignatureAlgorithm, HashingAlgorithm, ObjectType, Operation, ResultReason } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, fails, ok, uidNode, uidOf, V1_0, V1_4, V2_1 } from './object-kit.js';
 import { certAttributes, certificateDer, child, children, derInteger, hexOf, pyChain, pyCsr, pyFacts, texts, x509, type PyCertFacts } from './certificate-kit.js';
 
@@ -22,7 +22,7 @@ let chain: { ca: Buffer; leaf: Buffer };
 let leaf: PyCertFacts;
 
 beforeAll(async () => {
-  srv = await startTestKms();
+  srv = await startTestKms(FULL_ATTRIBUTES);
   c = await srv.client();
   chain = pyChain('rsa');
   leaf = pyFacts(chain.leaf);

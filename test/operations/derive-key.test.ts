@@ -27,7 +27,7 @@ import {
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, fails, linksOf, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
 import { cryptoParams, hex, registerKey, toHex, type Params } from './crypto-kit.js';
 
@@ -40,7 +40,7 @@ let alice: KmipClient;
 beforeAll(async () => {
   // The published vectors (RFC 6070, 7914, 4231) use 1 iteration, 4-byte salts and a 4-byte HMAC
   // key, which the default policy refuses (test/policy/key-policy.test.ts): loosened here, by name.
-  srv = await startTestKms({ cryptoPolicy: { pbkdf2MinIterations: 1, pbkdf2MinSaltBytes: 4, hmacMinBits: 32 } });
+  srv = await startTestKms({ ...FULL_ATTRIBUTES, cryptoPolicy: { pbkdf2MinIterations: 1, pbkdf2MinSaltBytes: 4, hmacMinBits: 32 } });
   [c, alice] = await Promise.all([srv.client(), srv.client('alice')]);
 });
 afterAll(async () => srv?.dispose());

@@ -137,10 +137,10 @@ describe.each([
     expect(r.message).toBe('no object ' + mine);
   });
 
-  it('a destroyed key: Object Destroyed (2.x) / Key Value Not Present (1.2+)', async () => {
+  it('a destroyed key: Object Destroyed (2.x) / Item Not Found (1.x; operations/destroyed.ts)', async () => {
     const uid = await createAes(v);
     await ok(c, v, Operation.Destroy, [uidNode(uid)]);
-    expect((await fails(c, v, Operation.Get, getReq(uid))).reason).toBe(v2 ? ResultReason.ObjectDestroyed : ResultReason.KeyValueNotPresent);
+    expect((await fails(c, v, Operation.Get, getReq(uid))).reason).toBe(v2 ? ResultReason.ObjectDestroyed : ResultReason.ItemNotFound);
   });
 
   it('an archived key is Object Archived until Recover', async () => {
@@ -153,11 +153,11 @@ describe.each([
 });
 
 describe('Get, version and attribute specifics', () => {
-  it('1.0 has no Key Value Not Present: a destroyed key is Permission Denied', async () => {
+  it('a destroyed key is Item Not Found at 1.0 and 1.2 alike (1.x has no reason for a destroyed object)', async () => {
     const uid = await createAes(V1_0);
     await ok(c, V1_0, Operation.Destroy, [uidNode(uid)]);
-    expect((await fails(c, V1_0, Operation.Get, getReq(uid))).reason).toBe(ResultReason.PermissionDenied);
-    expect((await fails(c, V1_2, Operation.Get, getReq(uid))).reason).toBe(ResultReason.KeyValueNotPresent);
+    expect((await fails(c, V1_0, Operation.Get, getReq(uid))).reason).toBe(ResultReason.ItemNotFound);
+    expect((await fails(c, V1_2, Operation.Get, getReq(uid))).reason).toBe(ResultReason.ItemNotFound);
   });
 
   it('Sensitive → Sensitive; Extractable false → Not Extractable (2.x)', async () => {

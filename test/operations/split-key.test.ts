@@ -24,7 +24,7 @@ import {
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { attrs, fails, linksOf, ok, uidNode, uidOf, V1_4, V2_1 } from './object-kit.js';
 import { bytesOf, cipherPayload, hex, registerKey, toHex } from './crypto-kit.js';
 
@@ -37,7 +37,7 @@ let c: KmipClient;
 let alice: KmipClient;
 beforeAll(async () => {
   // alice may run both operations on anything, but not Get: splitting or joining would hand her the value.
-  srv = await startTestKms({ access: { administrators: [], grants: [{ identity: 'alice', objectGroup: '*', operations: ['CreateSplitKey', 'JoinSplitKey'] }] } }, { captureLog: logLines });
+  srv = await startTestKms({ ...FULL_ATTRIBUTES, access: { administrators: [], grants: [{ identity: 'alice', objectGroup: '*', operations: ['CreateSplitKey', 'JoinSplitKey'] }] } }, { captureLog: logLines });
   [c, alice] = await Promise.all([srv.client(), srv.client('alice')]);
 });
 afterAll(async () => srv?.dispose());

@@ -26,6 +26,15 @@ export interface TestKms {
   dispose(): Promise<void>;
 }
 
+/**
+ * Config for a server whose test clients get the spec's full attribute set from a Get Attributes
+ * naming none (client profile "full", docs/client-profiles.md), for tests about that set rather
+ * than about what PyKMIP 0.10 decodes (the default profile).
+ */
+export const FULL_ATTRIBUTES: Partial<KmsConfig> = {
+  clientProfiles: { profiles: [{ name: 'spec-full', identities: ['kms-client', 'alice', 'bob', 'admin'], getAllAttributes: 'full' }] },
+};
+
 export function tlsFiles(identity = 'kms-client') {
   const base = identity === 'kms-client' ? 'client' : identity;
   return {
