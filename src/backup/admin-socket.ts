@@ -16,7 +16,8 @@
  * the summary. A connection that ends without the zero length is a failed backup.
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { connectAdmin } from '../admin/client.js';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { ServerServices } from '../operations/context.js';
@@ -144,11 +145,7 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
  * when no server listens there (no socket, or connection refused).
  */
 export async function requestBackup(path: string, sink: (b: Buffer) => Promise<void>, onBytes?: (n: number) => void): Promise<BackupSummary | undefined> {
-  const sock = await new Promise<Socket | undefined>((resolve, reject) => {
-    const s = createConnection(path);
-    s.once('connect', () => resolve(s));
-    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? resolve(undefined) : reject(e)));
-  });
+  const sock = await connectAdmin(path);
   if (!sock) return undefined;
   sock.write(JSON.stringify({ op: 'backup' }) + '\n');
   let buf = Buffer.alloc(0);

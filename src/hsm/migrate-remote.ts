@@ -6,7 +6,8 @@
  *   request:  {"op":"protector-migrate","to":{hsm section},"pin":"…"}   (the PIN the CLI resolved)
  *   replies:  {"progress":{…}} …  then {"ok":true,"result":{…}} or {"ok":false,"error":"…"}
  */
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { requestWithProgress } from '../admin/client.js';
 import type { Logger } from 'pino';
 import type { HsmConfig } from '../config/config.js';
 import type { AuditTrail } from '../audit/trail.js';
@@ -72,28 +73,6 @@ export async function serveMigration(sock: Socket, req: MigrationRequest, servic
 
 /** Ask the server at `path` to migrate; undefined when no server listens there. */
 export async function requestMigration(path: string, to: HsmConfig, pin: string, onProgress?: (p: RewrapProgress) => void): Promise<MigrationResult | undefined> {
-  const sock = await new Promise<Socket | undefined>((resolve, reject) => {
-    const s = createConnection(path);
-    s.once('connect', () => resolve(s));
-    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? resolve(undefined) : reject(e)));
-  });
-  if (!sock) return undefined;
   const { pin: _pin, pinFile: _f, pinEnv: _e, ...section } = to;
-  sock.write(JSON.stringify({ op: 'protector-migrate', to: section, pin }) + '\n');
-  let buf = '';
-  try {
-    for await (const d of sock as AsyncIterable<Buffer>) {
-      buf += d.toString('utf8');
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const msg = JSON.parse(buf.slice(0, nl)) as { progress?: RewrapProgress; ok?: boolean; error?: string; result?: MigrationResult };
-        buf = buf.slice(nl + 1);
-        if (msg.progress) onProgress?.(msg.progress);
-        else if (msg.ok === true && msg.result) return msg.result;
-        else if (msg.ok === false) throw new Error(`the server refused: ${msg.error ?? 'unknown error'}`);
-      }
-    }
-  } finally {
-    sock.destroy();
-  }
-  throw new Error('the server closed the connection before the migration finished');
+  return requestWithProgress<MigrationResult, RewrapProgress>(path, { op: 'protector-migrate', to: section, pin }, 'migration', onProgress);
 }

@@ -8,7 +8,8 @@
  *             {"ok":true,"result":{previous,current,rewrapped,scanned,passes,destroyed}}
  *          or {"ok":false,"error":"…"}
  */
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { requestWithProgress } from '../admin/client.js';
 import type { Logger } from 'pino';
 import type { ServerServices } from '../operations/context.js';
 import { rotateKek, type RewrapProgress, type RotationResult } from './rotation.js';
@@ -68,27 +69,5 @@ export async function serveRotation(sock: Socket, req: RotationRequest, services
  * (no socket file, or connection refused): the caller then rotates the stopped folder itself.
  */
 export async function requestRotation(path: string, req: Omit<RotationRequest, 'op'>, onProgress?: (p: RewrapProgress) => void): Promise<RotationResult | undefined> {
-  const sock = await new Promise<Socket | undefined>((resolve, reject) => {
-    const s = createConnection(path);
-    s.once('connect', () => resolve(s));
-    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? resolve(undefined) : reject(e)));
-  });
-  if (!sock) return undefined;
-  sock.write(JSON.stringify({ op: 'rotate-kek', ...req }) + '\n');
-  let buf = '';
-  try {
-    for await (const d of sock as AsyncIterable<Buffer>) {
-      buf += d.toString('utf8');
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const msg = JSON.parse(buf.slice(0, nl)) as { progress?: RewrapProgress; ok?: boolean; error?: string; result?: RotationResult };
-        buf = buf.slice(nl + 1);
-        if (msg.progress) onProgress?.(msg.progress);
-        else if (msg.ok === true && msg.result) return msg.result;
-        else if (msg.ok === false) throw new Error(`the server refused: ${msg.error ?? 'unknown error'}`);
-      }
-    }
-  } finally {
-    sock.destroy();
-  }
-  throw new Error('the server closed the connection before the rotation finished');
+  return requestWithProgress<RotationResult, RewrapProgress>(path, { op: 'rotate-kek', ...req }, 'rotation', onProgress);
 }

@@ -149,7 +149,48 @@ function sec1FromScalar(curve: CurveInfo, d: Buffer): Buffer {
 
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
+/**
+ * A DER key read by its stated Key Format Type; when that fails (or the type is Raw), by the
+ * other DER structures its object type can hold. Deployed clients mislabel: PyKMIP's own
+ * integration suite registers PKCS#1 bytes as PKCS#8 (after the KMIP 1.1 test documents) and
+ * SubjectPublicKeyInfo / PKCS#8 bytes as Raw. The bytes are stored and returned as registered.
+ */
 function fromDer(objectType: number, format: number, bytes: Uint8Array): KeyObject {
+  const priv = objectType === ObjectType.PrivateKey;
+  const mislabelled = priv ? PRIVATE_DER : PUBLIC_DER;
+  if (format === KeyFormatType.Raw) return fromAnyDer(priv, bytes, mislabelled) ?? unsupported(`Key Format Type ${format} is not a byte-string key format this server reads`);
+  try {
+    return fromStatedDer(objectType, format, bytes);
+  } catch (e) {
+    if (e instanceof KeyFormatError || !mislabelled.includes(DER_TYPE_OF[format] ?? '')) throw e;
+    const other = fromAnyDer(priv, bytes, mislabelled);
+    if (other) return other;
+    throw e;
+  }
+}
+
+const PRIVATE_DER: readonly string[] = ['pkcs8', 'pkcs1', 'sec1'];
+const PUBLIC_DER: readonly string[] = ['spki', 'pkcs1'];
+const DER_TYPE_OF: Readonly<Record<number, string>> = {
+  [KeyFormatType.PKCS_1]: 'pkcs1',
+  [KeyFormatType.PKCS_8]: 'pkcs8',
+  [KeyFormatType.X_509]: 'spki',
+  [KeyFormatType.ECPrivateKey]: 'sec1',
+};
+
+function fromAnyDer(priv: boolean, bytes: Uint8Array, types: readonly string[]): KeyObject | undefined {
+  const key = Buffer.from(bytes);
+  for (const type of types) {
+    try {
+      return priv ? createPrivateKey({ key, format: 'der', type: type as 'pkcs8' | 'pkcs1' | 'sec1' }) : createPublicKey({ key, format: 'der', type: type as 'spki' | 'pkcs1' });
+    } catch {
+      // not this structure
+    }
+  }
+  return undefined;
+}
+
+function fromStatedDer(objectType: number, format: number, bytes: Uint8Array): KeyObject {
   const key = Buffer.from(bytes);
   const priv = objectType === ObjectType.PrivateKey;
   switch (format) {

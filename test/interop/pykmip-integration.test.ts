@@ -46,6 +46,9 @@ const DESELECTED: Readonly<Record<string, string>> = {
   [`${P}test_derive_key_using_pbkdf2`]: 'derives from a Pre-Active Secret Data (1.4 §3.22: Pre-Active "SHALL NOT be used for any cryptographic purpose") an AES key of 160 bits, which AES does not have',
   [`${P}test_derive_key_using_encryption`]: 'derives from a Pre-Active Blowfish key by Blowfish-CBC encryption; Pre-Active keys are not used, and Blowfish is not a cipher this server runs',
   [`${P}test_derive_key_using_nist_800_108c`]: 'registers a 512-bit "AES" key and derives with NIST SP 800-108 counter mode, a Derivation Method this server does not serve (Invalid Field)',
+  [`${I}test_private_key_register_get_destroy`]:
+    'registers an RSA-1024 private key (PKCS#8 DER sent as Raw, stated length 2048); the default crypto policy refuses RSA below 2048 bits at Register (cryptoPolicy.rsaMinBits, NIST SP 800-131A)',
+  [`${I}test_public_key_register_get_destroy`]: 'registers the RSA-1024 public key of the same pair (SubjectPublicKeyInfo sent as Raw); refused by cryptoPolicy.rsaMinBits, as above',
   [`${P}test_derive_key_using_hmac`]: 'derives from a Pre-Active Secret Data (1.4 §3.22; Derive Key needs an Active base object)',
 };
 
