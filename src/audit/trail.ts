@@ -149,6 +149,11 @@ export class AuditTrail {
     }
   }
 
+  /** Resolves when every checkpoint so far is anchored (file, token): await it before the key's backend closes. */
+  anchored(): Promise<void> {
+    return this.anchoring;
+  }
+
   /** Finish a running checkpoint and write the shutdown one. Call before closing the store. */
   async close(): Promise<void> {
     if (this.closed) return;

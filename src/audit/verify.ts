@@ -175,8 +175,11 @@ export async function verifyAuditLog(
     }
   }
   const head = reader.head();
-  if (head.seq !== entries) return fail(0, head.seq, `the store's head says ${head.seq} entries, the log holds ${entries}: truncated or extended`);
-  if (entries > 0 && !links[entries]!.equals(Buffer.from(head.link))) return fail(entries, entries, `the store's head link does not match the last entry`);
+  // A running server (allowUnsealedTail) may have appended since the last read: a head ahead of
+  // what was read is its new entries, not a cut.
+  const live = options.allowUnsealedTail === true && head.seq > entries;
+  if (head.seq !== entries && !live) return fail(0, head.seq, `the store's head says ${head.seq} entries, the log holds ${entries}: truncated or extended`);
+  if (!live && entries > 0 && !links[entries]!.equals(Buffer.from(head.link))) return fail(entries, entries, `the store's head link does not match the last entry`);
   // Claims a later checkpoint seals are the trail's own word; the last entry's too (it can only be stripped).
   const anchoredTo = [...new Set(anchorClaims.filter(([seq]) => seq <= sealedThrough || seq === entries).flatMap(([, t]) => t))].sort();
   const done = { entries, checkpoints, sealedThrough, anchoredTo, ...(restore ? { restore } : {}), ...(options.allowUnsealedTail ? { unsealed } : {}) };

@@ -119,7 +119,7 @@ async function migrate(values: { 'data-dir'?: string; config?: string; 'from-con
       if (custody?.protector.kind === 'hsm' && !from) throw new UsageError(`${config.dataDir} is sealed under ${describeCustody(custody.protector)}: give --from-config with the configuration that opens it`);
       const keys = await openFolderKeys({ dataDir: config.dataDir, store, ...(from && { hsm: from }), create: false, refuseMigrating: false });
       try {
-        const r = await migrateProtector({ dataDir: config.dataDir, store, protector: keys.protector, auditKey: keys.auditKey, to, pin, onProgress: progress(''), actor: `operator (kms protector migrate, uid ${process.getuid?.() ?? '?'})` });
+        const r = await migrateProtector({ dataDir: config.dataDir, ...(config.audit && { audit: config.audit }), store, protector: keys.protector, auditKey: keys.auditKey, to, pin, onProgress: progress(''), actor: `operator (kms protector migrate, uid ${process.getuid?.() ?? '?'})` });
         await r.newProtector.close();
         return done(r, '');
       } finally {

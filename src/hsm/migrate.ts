@@ -19,7 +19,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { HsmConfig } from '../config/config.js';
+import type { HsmConfig, KmsConfig } from '../config/config.js';
+import { openAnchors } from '../audit/anchor-config.js';
 import type { AuditKey } from '../audit/audit-key.js';
 import { decodeRecord } from '../audit/record.js';
 import { writeRestoreAnchor } from '../audit/restore-anchor.js';
@@ -51,6 +52,8 @@ export const MIGRATION_ANCHOR_PREFIX = 'migration:';
 
 export interface MigrationOptions {
   readonly dataDir: string;
+  /** The audit section (anchor file) of the folder's config: a stopped folder's closing checkpoint is anchored like the server's. */
+  readonly audit?: KmsConfig['audit'];
   /** Open: the folder's lock is held. */
   readonly store: ObjectStore;
   /** The folder's current protector and audit key (as custody.json names them). */
@@ -142,9 +145,11 @@ export async function migrateProtector(o: MigrationOptions): Promise<MigrationRe
     if (o.live) await o.live.trail.commitAlone([ok]);
     else {
       // A stopped folder ends sealed, as a server's shutdown leaves it: a checkpoint under the new key.
-      const t = quietTrail(o.store, real.audit);
+      const quiet = pino({ level: 'silent' });
+      const t = new AuditTrail({ store: o.store, key: real.audit, log: quiet, anchors: await openAnchors({ dataDir: o.dataDir, ...(o.audit && { audit: o.audit }) }, o.store.audit, real.audit, quiet) });
       await t.commitAlone([ok]);
       await t.checkpoint('shutdown');
+      await t.anchored();
     }
     o.log?.info({ protectorMigration: result }, 'protector migration finished');
     return { ...result, newProtector, newAuditKey: real.audit };
