@@ -209,6 +209,19 @@ describe.each([
     expect((await srv.kms.services.store.get(uid))?.attributes.get('CryptographicAlgorithm')).toEqual([t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.RSA)]);
   });
 
+  it('deployed clients mislabel DER keys: PKCS#1 bytes sent as PKCS#8 and SubjectPublicKeyInfo sent as Raw are read by their structure and returned as registered; bytes no structure reads stay refused', async () => {
+    const pkcs1 = RSA.privateKey.export({ format: 'der', type: 'pkcs1' });
+    const spki = RSA.publicKey.export({ format: 'der', type: 'spki' });
+    const stated = [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048), attr.cryptographicUsageMask(CryptographicUsageMask.Sign)];
+    const priv = uidOf(await ok(c, v, Operation.Register, reg(v, ObjectType.PrivateKey, t.struct(Tag.PrivateKey, [keyBlock(pkcs1, KeyFormatType.PKCS_8)]), stated)));
+    const got = await ok(c, v, Operation.Get, [uidNode(priv)]);
+    expect(Buffer.from(findPath(got, Tag.PrivateKey, Tag.KeyBlock, Tag.KeyValue, Tag.KeyMaterial)!.value as Uint8Array)).toEqual(pkcs1);
+    const verify = [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048), attr.cryptographicUsageMask(CryptographicUsageMask.Verify)];
+    await ok(c, v, Operation.Register, reg(v, ObjectType.PublicKey, t.struct(Tag.PublicKey, [keyBlock(spki, KeyFormatType.Raw)]), verify));
+    expect((await fails(c, v, Operation.Register, reg(v, ObjectType.PublicKey, t.struct(Tag.PublicKey, [keyBlock(bytes(300, 7), KeyFormatType.Raw)]), verify))).reason).not.toBe(ResultReason.Success);
+    expect((await fails(c, v, Operation.Register, reg(v, ObjectType.PrivateKey, t.struct(Tag.PrivateKey, [keyBlock(bytes(300, 7), KeyFormatType.PKCS_8)]), stated))).reason).toBe(ResultReason.InvalidField);
+  });
+
   it('a Name already taken is refused; another identity may use it (names are not disclosed across identities)', async () => {
     const name = `reg-dup-${v.major}`;
     const obj = t.struct(Tag.OpaqueObject, [t.enum(Tag.OpaqueDataType, 0x80000000), t.bytes(Tag.OpaqueDataValue, bytes(8, 1))]);
