@@ -4,7 +4,8 @@
  * — can be backed up. Backups read the file when they are taken, so a running server picks up
  * a change at its next backup. The file is written atomically, mode 0600.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { replaceFileDurably } from '../hsm/software/durable-file.js';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { BackupError } from '../backup/errors.js';
 import { makeSharedRecipient, recipientFromPem, RECOVERY_FILE, type Recipient, type RecoveryConfig } from '../backup/recovery.js';
@@ -61,16 +62,7 @@ function current(dir: string): Recipient[] {
 }
 
 function save(dir: string, recipients: readonly Recipient[]): void {
-  const p = join(dir, RECOVERY_FILE);
-  const tmp = `${p}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeFileSync(fd, JSON.stringify({ format: 1, recipients } satisfies RecoveryConfig, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, p);
+  replaceFileDurably(join(dir, RECOVERY_FILE), JSON.stringify({ format: 1, recipients } satisfies RecoveryConfig, null, 2) + '\n');
 }
 
 function assertDataFolder(dir: string): void {

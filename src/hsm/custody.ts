@@ -22,8 +22,9 @@
  *   newest checkpoint names. Each must be on the token exactly once. A folder whose data
  *   names no KEK gets a new one; the token's other kms-kek-* keys are never adopted.
  */
+import { replaceFileDurably } from './software/durable-file.js';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HsmConfig } from '../config/config.js';
 import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
@@ -152,22 +153,7 @@ export function readCustody(dataDir: string): CustodyRecord | undefined {
 
 /** Written atomically (temporary file, fsync, rename, fsync of the folder), mode 0600. */
 export function writeCustody(dataDir: string, c: CustodyRecord): void {
-  const path = custodyPath(dataDir);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(c, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dataDir, 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  replaceFileDurably(custodyPath(dataDir), JSON.stringify(c, null, 2) + '\n');
 }
 
 /** One line naming a protector, for messages. */

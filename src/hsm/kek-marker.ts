@@ -7,7 +7,8 @@
  * one, that label: if the key is missing (a crash between writing the marker and generating
  * the key) the server generates it under that label, and nothing was sealed under it yet.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { replaceFileDurably } from './software/durable-file.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const KEK_MARKER_FILE = 'hsm-kek.json';
@@ -32,20 +33,5 @@ export function readKekMarker(dataDir: string): KekMarker | undefined {
 }
 
 export function writeKekMarker(dataDir: string, label: string, now = new Date()): void {
-  const path = join(dataDir, KEK_MARKER_FILE);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify({ label, since: now.toISOString() }) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dataDir, 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  replaceFileDurably(join(dataDir, KEK_MARKER_FILE), JSON.stringify({ label, since: now.toISOString() }) + '\n');
 }
