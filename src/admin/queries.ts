@@ -53,21 +53,35 @@ function optString(o: Record<string, unknown>, k: string): string | undefined {
   return v;
 }
 
-/** Read `count` JSON lines from `sock` (what follows the request line). */
-async function readLines(sock: Socket, count: number): Promise<unknown[]> {
+/** Read `count` JSON lines from `sock` (what follows the request line); the socket stays open for the answer. */
+function readLines(sock: Socket, count: number): Promise<unknown[]> {
   const out: unknown[] = [];
-  if (count === 0) return out;
-  let buf = '';
-  for await (const d of sock as AsyncIterable<Buffer>) {
-    buf += d.toString('utf8');
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      out.push(JSON.parse(buf.slice(0, nl)));
-      buf = buf.slice(nl + 1);
-      if (out.length === count) return out;
-    }
-    if (buf.length > MAX_ANCHOR_LINE) throw new Error(`an anchor line over ${MAX_ANCHOR_LINE} bytes`);
-  }
-  throw new Error(`the client sent ${out.length} of ${count} anchor lines`);
+  if (count === 0) return Promise.resolve(out);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const done = (e?: Error) => {
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      if (e) reject(e);
+      else resolve(out);
+    };
+    const onEnd = () => done(new Error(`the client sent ${out.length} of ${count} anchor lines`));
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      try {
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          out.push(JSON.parse(buf.slice(0, nl)));
+          buf = buf.slice(nl + 1);
+          if (out.length === count) return done();
+        }
+      } catch (e) {
+        return done(e as Error);
+      }
+      if (buf.length > MAX_ANCHOR_LINE) done(new Error(`an anchor line over ${MAX_ANCHOR_LINE} bytes`));
+    };
+    sock.on('data', onData);
+    sock.once('end', onEnd);
+  });
 }
 
 /** The anchor files the CLI read, with their lines (each checked like a line read from a file). */
