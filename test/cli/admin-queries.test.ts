@@ -99,6 +99,41 @@ describe('kms audit verify / report: running server and stopped folder print the
   });
 });
 
+describe('kms audit verify on a running server under load', () => {
+  it('passes while a client keeps writing (interval checkpoints and their anchors land meanwhile), and stops at its own sealing checkpoint', async () => {
+    const srv = await startTestKms({ audit: { checkpointEvery: 3 } });
+    try {
+      let stop = false;
+      let made = 0;
+      const writer = (async () => {
+        const c = await srv.client();
+        const s = new Session(c, V2_1);
+        while (!stop) {
+          await s.ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: 12 }));
+          made++;
+        }
+        await c.close();
+      })();
+      while (made < 10) await new Promise((r) => setTimeout(r, 10));
+      const runs = [];
+      const before = made;
+      for (let i = 0; i < 3; i++) runs.push(await runKmsHere(['audit', 'verify', '--data-dir', srv.dataDir]));
+      // The writer kept going while the server verified.
+      expect(made).toBeGreaterThan(before);
+      stop = true;
+      await writer;
+      for (const r of runs) {
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        const m = /^OK: (\d+) entries, \d+ checkpoints \(audit key \S+\), sealed through entry (\d+)$/m.exec(r.stdout);
+        expect(m, r.stdout).not.toBeNull();
+        expect(Number(m![2])).toBe(Number(m![1]) - 1);
+      }
+    } finally {
+      await srv.dispose();
+    }
+  });
+});
+
 describe('kms hsm status: running server and stopped folder print the same', () => {
   const token = createSoftHsmToken('kms-hsm-status');
   const hsm = { module: token.module, tokenLabel: token.label, pin: token.pin };
