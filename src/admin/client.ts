@@ -17,12 +17,14 @@ export function connectAdmin(path: string): Promise<Socket | undefined> {
 /**
  * Send `request` and read JSON lines: `{"progress":…}` lines go to `onProgress` until one
  * `{"ok":true,"result":…}` (resolved) or `{"ok":false,"error":…}` (thrown). Undefined when no
- * server listens at `path`; `what` names the job in the error for a connection that ends first.
+ * server listens at `path`; `body`: lines sent after the request; `what` names the job in the error for a connection that ends first.
  */
-export async function requestWithProgress<R, P>(path: string, request: object, what: string, onProgress?: (p: P) => void): Promise<R | undefined> {
+export async function requestWithProgress<R, P>(path: string, request: object, what: string, onProgress?: (p: P) => void, body?: readonly string[]): Promise<R | undefined> {
   const sock = await connectAdmin(path);
   if (!sock) return undefined;
   sock.write(JSON.stringify(request) + '\n');
+  // A body after the request line (JSON lines, e.g. anchor lines for audit-verify).
+  for (const l of body ?? []) sock.write(l + '\n');
   let buf = '';
   try {
     for await (const d of sock as AsyncIterable<Buffer>) {

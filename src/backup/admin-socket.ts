@@ -28,6 +28,9 @@ import { takeBackup } from './take.js';
 import { isRotationRequest, serveRotation } from '../hsm/rotation-remote.js';
 import { isMigrationRequest, serveMigration, type LiveKeys } from '../hsm/migrate-remote.js';
 
+/** A read-only query served on the admin socket (src/admin/queries.ts): it answers on `sock` and ends it. */
+export type AdminHandler = (sock: Socket, request: Record<string, unknown>) => Promise<void>;
+
 export interface AdminSocket {
   readonly path: string;
   close(): Promise<void>;
@@ -44,7 +47,7 @@ function write(sock: Socket, b: Buffer): Promise<void> {
  * `status` (optional): answers {"op":"status"} with one JSON line, the running server's
  * status for `kms status` (src/cli/status.ts).
  */
-export async function startAdminSocket(dataDir: string, services: ServerServices, log: Logger, live?: LiveKeys, status?: () => Promise<unknown>): Promise<AdminSocket> {
+export async function startAdminSocket(dataDir: string, services: ServerServices, log: Logger, live?: LiveKeys, status?: () => Promise<unknown>, queries?: Readonly<Record<string, AdminHandler>>): Promise<AdminSocket> {
   const path = adminSocketPath(dataDir);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmodSync(dirname(path), 0o700);
@@ -56,15 +59,18 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
     active.add(sock);
     sock.on('close', () => active.delete(sock));
     sock.on('error', () => undefined);
-    let line = '';
+    let buf = Buffer.alloc(0);
     const onData = (d: Buffer) => {
-      line += d.toString('utf8');
-      if (line.length > 4096) return sock.destroy();
-      const nl = line.indexOf('\n');
+      buf = Buffer.concat([buf, d]);
+      const nl = buf.indexOf(0x0a);
+      if (nl < 0 && buf.length > 4096) return sock.destroy();
       if (nl < 0) return;
+      if (nl > 4096) return sock.destroy();
       sock.off('data', onData);
       sock.pause();
-      void serve(sock, line.slice(0, nl), ++n);
+      // What follows the request line (a query's body, admin/queries.ts) is read by its handler.
+      if (nl + 1 < buf.length) sock.unshift(buf.subarray(nl + 1));
+      void serve(sock, buf.subarray(0, nl).toString('utf8'), ++n);
     };
     sock.on('data', onData);
   });
@@ -88,6 +94,12 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
         log.error({ err: e }, 'status through the admin socket failed');
         sock.end(JSON.stringify({ ok: false, error: `status failed: ${(e as Error).message}` }) + '\n');
       }
+      return;
+    }
+    const query = typeof op === 'string' && queries && Object.hasOwn(queries, op) ? queries[op] : undefined;
+    if (query) {
+      sock.resume();
+      await query(sock, parsed as Record<string, unknown>);
       return;
     }
     if (isMigrationRequest(parsed)) {

@@ -5,7 +5,9 @@
  *   kms audit report   per key: store facts plus who used it, how, how often, first/last use
  *   kms audit tail     the last records as JSON lines; --follow for new ones
  *
- * verify and report read a stopped server's data folder (LevelDB allows one process).
+ * verify and report on a running server ask it through its admin socket (DATA/admin/kms.sock,
+ * the server's own user only; src/admin/queries.ts) and print the same lines; with no server
+ * running they open the stopped data folder (LevelDB allows one process).
  * tail on a running server reads a copy of the database taken each poll.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,9 +20,10 @@ import type { AuditKey } from '../audit/audit-key.js';
 import { openFolderKeys } from '../hsm/custody.js';
 import { MIGRATION_ANCHOR_PREFIX } from '../hsm/migrate.js';
 import { decodeRecord } from '../audit/record.js';
-import { buildReport, formatReport } from '../audit/report.js';
-import { verifyAuditLog } from '../audit/verify.js';
-import { parseAnchorText, readAnchorFile, type SourcedLine } from '../audit/anchor.js';
+import { buildReport, formatReport, type KeyReport } from '../audit/report.js';
+import { gatherAnchors, readAnchorFiles, runVerify, type AnchorFileLines, type GatheredAnchors, type VerifyOutcome } from '../audit/verify-run.js';
+import { requestWithProgress } from '../admin/client.js';
+import { adminSocketPath } from '../backup/data-folder.js';
 import { anchorFileOf } from '../audit/anchor-config.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { ExitCode, UsageError } from './exit-codes.js';
@@ -60,7 +63,11 @@ Options:
     --no-anchor      check the data folder alone (says so)
   -h, --help         this help
 
-verify and report need the server stopped (LevelDB admits one process).
+verify and report on a running server ask it through its admin socket (DIR/admin/
+kms.sock) and print the same as on the stopped folder: the server seals its trail with a
+checkpoint first and verifies up to it, with the anchors of its configuration (audit.
+anchorFile, the token's anchor object); --anchor FILE is read here and its lines sent.
+With no server running they open the stopped data folder.
 Exit codes: 0 ok, 1 the audit log is broken, 2 usage error, 3 the data folder or key
 could not be read.`;
 
@@ -103,40 +110,74 @@ async function openStore(dir: string): Promise<LevelStore> {
   return store;
 }
 
-/** The anchor lines verify checks against, and a sentence per source for the report. */
-async function gatherAnchors(values: Values, config: KmsConfig, key: AuditKey): Promise<{ lines: SourcedLine[]; sources: string[]; missing: string[]; fileRead: boolean; tokenRead: boolean }> {
-  const lines: SourcedLine[] = [];
-  const sources: string[] = [];
-  const missing: string[] = [];
-  let fileRead = false;
-  let tokenRead = false;
-  const given = values.anchor ?? [];
-  const files = given.length > 0 ? given.map((f) => ({ file: f, explicit: true })) : [{ file: anchorFileOf(config).file, explicit: false }];
-  for (const { file, explicit } of files) {
-    let got;
-    try {
-      got = readAnchorFile(file);
-    } catch (e) {
-      if (explicit) throw new Error(`cannot read the anchor ${file}: ${(e as Error).message}`);
-      missing.push(`no anchor file at ${file}`);
-      continue;
-    }
-    fileRead = true;
-    lines.push(...got.lines);
-    sources.push(`${file} (${got.lines.length} anchor line(s)${got.skipped ? `, ${got.skipped} other line(s) skipped` : ''})`);
+/** Print what verify found (the same lines for a stopped folder and a running server) and give the exit code. */
+function printVerify(o: VerifyOutcome, io: CliIo): number {
+  const { result, anchors } = o;
+  const against = anchors
+    ? anchors.sources.length > 0
+      ? `checked against ${anchors.sources.join('; ')}${anchors.missing.length ? ` (${anchors.missing.join('; ')})` : ''}`
+      : `checked against nothing outside the data folder (${anchors.missing.join('; ')}): a trail cut back to one of its checkpoints would not show`
+    : 'checked against nothing outside the data folder (--no-anchor): a trail cut back to one of its checkpoints would not show';
+  if (!result.ok && result.anchors && !result.anchors.ok) {
+    io.stdout.write(`${result.failure!.message}\n`);
+    io.stdout.write(`the hash chain and checkpoints verify (${result.entries} entries, sealed through entry ${result.sealedThrough}); ${against}\n`);
+    return ExitCode.InvalidInput;
   }
-  if (key.anchorSlot) {
-    const held = await key.anchorSlot.read();
-    const got = held.flatMap((v) => parseAnchorText(v, key.anchorSlot!.description).lines);
-    if (got.length > 0) {
-      tokenRead = true;
-      lines.push(...got);
-      sources.push(`${key.anchorSlot.description} (entry ${Math.max(...got.map((l) => l.line.seq))})`);
-    } else {
-      missing.push(`${key.anchorSlot.description} holds no anchor`);
-    }
+  if (!result.ok) {
+    const f = result.failure!;
+    io.stdout.write(`BROKEN at position ${f.position} (entry ${f.seq}): ${f.message}\n`);
+    io.stdout.write(`${result.entries} entries before it verified, ${result.checkpoints} checkpoints, sealed through entry ${result.sealedThrough}\n`);
+    return ExitCode.InvalidInput;
   }
-  return { lines, sources, missing, fileRead, tokenRead };
+  // The trail says where it was anchored: an anchor that is not there cannot vouch for its end.
+  const lacking = anchors ? result.anchoredTo.filter((t) => (t === 'file' && !anchors.fileRead) || (t === 'token' && !anchors.tokenRead)) : [];
+  if (lacking.length > 0) {
+    io.stdout.write(
+      `ANCHOR MISSING: the trail's checkpoints were anchored to the ${lacking.join(' and the ')} (${anchors!.missing.join('; ')}); without it a trail cut back to a checkpoint cannot be told apart: give the anchor with --anchor FILE (the anchor file or the shipped log lines), or --no-anchor to check the data folder alone\n`,
+    );
+    return ExitCode.InvalidInput;
+  }
+  io.stdout.write(`OK: ${result.entries} entries, ${result.checkpoints} checkpoints (audit key ${o.keyId}), sealed through entry ${result.sealedThrough}\n`);
+  if (result.restore?.backup.startsWith(MIGRATION_ANCHOR_PREFIX)) {
+    const r = result.restore;
+    io.stdout.write(`migrated: the anchor at entry ${r.seq} (under this audit key, written by kms protector migrate ${r.backup.slice(MIGRATION_ANCHOR_PREFIX.length)}) seals entries 1..${r.covers} and vouches for the ${r.importedCheckpoints} checkpoint(s) made under the earlier audit key\n`);
+  } else if (result.restore) {
+    const r = result.restore;
+    io.stdout.write(
+      `restored: entries 1..${r.covers} were imported from backup ${r.backup}; their hash chain verifies, and the restore anchor at entry ${r.seq} (under this server's audit key) vouches for the ${r.importedCheckpoints} checkpoint(s) made under the old server's key\n`,
+    );
+  }
+  const a = result.anchors;
+  const reach = a?.latest ? `: the trail reaches the latest anchored entry ${a.latest.seq} (${a.latest.time}, ${a.latest.source}) and holds it` : a ? ': no anchor line under this audit key yet' : '';
+  const aside = a && (a.superseded || a.otherKeys) ? `; left aside: ${a.superseded} line(s) of a trail restored over, ${a.otherKeys} under other audit keys` : '';
+  io.stdout.write(`anchors: ${against}${reach}${aside}\n`);
+  return ExitCode.Ok;
+}
+
+const progressLine = (started: number) => (n: number, total: number) => `verified ${n}${total ? ` of ${total}` : ''} entries (${Math.round((Date.now() - started) / 1000)} s)\n`;
+
+/** Verify through a running server's admin socket; undefined when no server answers there. */
+async function verifyOnline(values: Values, config: KmsConfig, every: number, io: CliIo): Promise<number | undefined> {
+  // --anchor FILE is read here (the server may not see the file) and its lines sent along.
+  let files: AnchorFileLines[] = [];
+  try {
+    if (values.anchor) files = readAnchorFiles(values.anchor.map((file) => ({ file, explicit: true }))) as AnchorFileLines[];
+  } catch (e) {
+    io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
+    return ExitCode.Io;
+  }
+  const started = Date.now();
+  const line = progressLine(started);
+  const request = { op: 'audit-verify', every, noAnchor: values['no-anchor'] === true, anchorFiles: values.anchor ? files.map((f) => ({ file: f.file, skipped: f.skipped, lines: f.lines.length })) : undefined };
+  const body = files.flatMap((f) => f.lines.map((l) => JSON.stringify(l)));
+  let outcome: VerifyOutcome | undefined;
+  try {
+    outcome = await requestWithProgress<VerifyOutcome, { entries: number; total: number }>(adminSocketPath(config.dataDir), request, 'verify', (p) => io.stderr.write(line(p.entries, p.total)), body);
+  } catch (e) {
+    io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
+    return ExitCode.Io;
+  }
+  return outcome && printVerify(outcome, io);
 }
 
 async function verify(values: Values, io: CliIo): Promise<number> {
@@ -144,9 +185,11 @@ async function verify(values: Values, io: CliIo): Promise<number> {
   if (!Number.isSafeInteger(every) || every < 1) throw new UsageError('--progress must be a positive integer');
   if (values['no-anchor'] && values.anchor) throw new UsageError('give --anchor or --no-anchor, not both');
   const config = configFor(values);
+  const online = await verifyOnline(values, config, every, io);
+  if (online !== undefined) return online;
   let store: LevelStore;
   let key: Awaited<ReturnType<typeof openAuditKey>>;
-  let anchors: Awaited<ReturnType<typeof gatherAnchors>> | undefined;
+  let anchors: GatheredAnchors | undefined;
   try {
     store = await openStore(config.dataDir);
   } catch (e) {
@@ -161,7 +204,11 @@ async function verify(values: Values, io: CliIo): Promise<number> {
     return ExitCode.Io;
   }
   try {
-    if (!values['no-anchor']) anchors = await gatherAnchors(values, config, key.key);
+    if (!values['no-anchor']) {
+      const given = values.anchor ?? [];
+      const files = given.length > 0 ? given.map((f) => ({ file: f, explicit: true })) : [{ file: anchorFileOf(config).file, explicit: false }];
+      anchors = await gatherAnchors(readAnchorFiles(files), key.key);
+    }
   } catch (e) {
     await key.close();
     await store.close();
@@ -169,50 +216,9 @@ async function verify(values: Values, io: CliIo): Promise<number> {
     return ExitCode.Io;
   }
   try {
-    const started = Date.now();
-    const total = store.audit.head().seq;
-    const result = await verifyAuditLog(store.audit, key.key, (n) => {
-      io.stderr.write(`verified ${n}${total ? ` of ${total}` : ''} entries (${Math.round((Date.now() - started) / 1000)} s)\n`);
-    }, every, anchors ? { anchors: anchors.lines } : {});
-    const against = anchors
-      ? anchors.sources.length > 0
-        ? `checked against ${anchors.sources.join('; ')}${anchors.missing.length ? ` (${anchors.missing.join('; ')})` : ''}`
-        : `checked against nothing outside the data folder (${anchors.missing.join('; ')}): a trail cut back to one of its checkpoints would not show`
-      : 'checked against nothing outside the data folder (--no-anchor): a trail cut back to one of its checkpoints would not show';
-    if (!result.ok && result.anchors && !result.anchors.ok) {
-      io.stdout.write(`${result.failure!.message}\n`);
-      io.stdout.write(`the hash chain and checkpoints verify (${result.entries} entries, sealed through entry ${result.sealedThrough}); ${against}\n`);
-      return ExitCode.InvalidInput;
-    }
-    if (!result.ok) {
-      const f = result.failure!;
-      io.stdout.write(`BROKEN at position ${f.position} (entry ${f.seq}): ${f.message}\n`);
-      io.stdout.write(`${result.entries} entries before it verified, ${result.checkpoints} checkpoints, sealed through entry ${result.sealedThrough}\n`);
-      return ExitCode.InvalidInput;
-    }
-    // The trail says where it was anchored: an anchor that is not there cannot vouch for its end.
-    const lacking = anchors ? result.anchoredTo.filter((t) => (t === 'file' && !anchors.fileRead) || (t === 'token' && !anchors.tokenRead)) : [];
-    if (lacking.length > 0) {
-      io.stdout.write(
-        `ANCHOR MISSING: the trail's checkpoints were anchored to the ${lacking.join(' and the ')} (${anchors!.missing.join('; ')}); without it a trail cut back to a checkpoint cannot be told apart: give the anchor with --anchor FILE (the anchor file or the shipped log lines), or --no-anchor to check the data folder alone\n`,
-      );
-      return ExitCode.InvalidInput;
-    }
-    io.stdout.write(`OK: ${result.entries} entries, ${result.checkpoints} checkpoints (audit key ${key.key.id}), sealed through entry ${result.sealedThrough}\n`);
-    if (result.restore?.backup.startsWith(MIGRATION_ANCHOR_PREFIX)) {
-      const r = result.restore;
-      io.stdout.write(`migrated: the anchor at entry ${r.seq} (under this audit key, written by kms protector migrate ${r.backup.slice(MIGRATION_ANCHOR_PREFIX.length)}) seals entries 1..${r.covers} and vouches for the ${r.importedCheckpoints} checkpoint(s) made under the earlier audit key\n`);
-    } else if (result.restore) {
-      const r = result.restore;
-      io.stdout.write(
-        `restored: entries 1..${r.covers} were imported from backup ${r.backup}; their hash chain verifies, and the restore anchor at entry ${r.seq} (under this server's audit key) vouches for the ${r.importedCheckpoints} checkpoint(s) made under the old server's key\n`,
-      );
-    }
-    const a = result.anchors;
-    const reach = a?.latest ? `: the trail reaches the latest anchored entry ${a.latest.seq} (${a.latest.time}, ${a.latest.source}) and holds it` : a ? ': no anchor line under this audit key yet' : '';
-    const aside = a && (a.superseded || a.otherKeys) ? `; left aside: ${a.superseded} line(s) of a trail restored over, ${a.otherKeys} under other audit keys` : '';
-    io.stdout.write(`anchors: ${against}${reach}${aside}\n`);
-    return ExitCode.Ok;
+    const line = progressLine(Date.now());
+    const outcome = await runVerify({ reader: store.audit, key: key.key, every, ...(anchors && { anchors }), onProgress: (n, total) => io.stderr.write(line(n, total)) });
+    return printVerify(outcome, io);
   } finally {
     await store.close();
     await key.close();
@@ -236,6 +242,16 @@ async function report(values: Values, io: CliIo): Promise<number> {
     ...(values.until !== undefined ? { until: isoTime(values.until, '--until') } : {}),
   };
   const config = configFor(values);
+  try {
+    const online = await requestWithProgress<{ report: KeyReport[] }, never>(adminSocketPath(config.dataDir), { op: 'audit-report', filter }, 'report');
+    if (online) {
+      io.stdout.write(formatReport(online.report, format));
+      return ExitCode.Ok;
+    }
+  } catch (e) {
+    io.stderr.write(`kms audit report: ${(e as Error).message}\n`);
+    return ExitCode.Io;
+  }
   let store: LevelStore;
   try {
     store = await openStore(config.dataDir);

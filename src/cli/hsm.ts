@@ -8,15 +8,18 @@
  *
  * rotate-kek on a running server asks it through its admin socket (DATA/admin/kms.sock, the
  * server's own user only): the server rotates and keeps serving. With no server running it
- * opens the stopped data folder itself. status needs the server stopped.
+ * opens the stopped data folder itself. status likewise: the running server answers it (the
+ * same lines, src/hsm/status-report.ts), else the stopped folder is opened.
  */
 import pino from 'pino';
 import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
 import { AuditTrail } from '../audit/trail.js';
-import { openFolderKeys, type FolderKeys, type HsmCustody } from '../hsm/custody.js';
+import { openFolderKeys, type FolderKeys } from '../hsm/custody.js';
 import { openAnchors } from '../audit/anchor-config.js';
-import { kekUsage, rotateKek, RotationError, type RewrapProgress } from '../hsm/rotation.js';
+import { rotateKek, RotationError, type RewrapProgress } from '../hsm/rotation.js';
+import { formatHsmStatus, hsmStatusOf, type HsmStatus } from '../hsm/status-report.js';
+import { requestWithProgress } from '../admin/client.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { adminSocketPath } from '../backup/data-folder.js';
 import { requestRotation } from '../hsm/rotation-remote.js';
@@ -41,8 +44,9 @@ Options:
   --label LABEL      rotate-kek: the new KEK's label (default kms-kek-<random hex>)
   -h, --help         this help
 
-rotate-kek on a running server goes through its admin socket (the server keeps serving);
-otherwise it works on the stopped data folder. status needs the server stopped.
+status and rotate-kek on a running server go through its admin socket (DIR/admin/kms.sock;
+the server keeps serving, status prints the same as on the stopped folder); otherwise
+they work on the stopped data folder.
 Exit codes: 0 ok, 1 the rotation failed (every key still opens under the old or new
 KEK; run it again), 2 usage error, 3 the data folder or the HSM could not be opened.`;
 
@@ -61,7 +65,7 @@ interface Opened {
 }
 
 async function open(config: KmsConfig): Promise<Opened> {
-  if (!config.hsm) throw new UsageError('no hsm section in the configuration: the software master key has no KEK to rotate (give --config with an hsm section, or KMS_HSM_MODULE…)');
+  if (!config.hsm) throw new UsageError(NO_HSM);
   // The folder's lock first: nothing is made in the token for a folder a server holds.
   const store = new LevelStore({ path: join(config.dataDir, 'db') });
   try {
@@ -88,18 +92,27 @@ async function open(config: KmsConfig): Promise<Opened> {
   };
 }
 
+const NO_HSM = 'no hsm section in the configuration: the software master key has no KEK to rotate (give --config with an hsm section, or KMS_HSM_MODULE…)';
+
 async function status(o: Opened, io: CliIo): Promise<number> {
-  const usage = await kekUsage(o.store);
-  const p = o.keys.custody.protector as HsmCustody;
-  io.stdout.write(`current KEK: ${o.keys.protector.kekId}\n`);
-  io.stdout.write(`token: "${p.token.label}" serial ${p.token.serial}; audit key hsm:${p.auditKey.label}\n`);
-  const listed = new Set<string>();
-  for (const k of p.keks) {
-    const id = `hsm:${k.label}`;
-    listed.add(id);
-    io.stdout.write(`${id === o.keys.protector.kekId ? '*' : ' '} ${id.padEnd(28)} ${String(usage.get(id) ?? 0).padStart(8)} objects  ${k.state}\n`);
+  const s = await hsmStatusOf(o.keys.custody, o.keys.protector.kekId, o.keys.protector.description, o.store);
+  if (s.kind !== 'hsm') throw new UsageError(NO_HSM);
+  io.stdout.write(formatHsmStatus(s));
+  return ExitCode.Ok;
+}
+
+/** Status from a running server's admin socket (the same lines); undefined when no server answers there. */
+async function statusOnline(config: KmsConfig, io: CliIo): Promise<number | undefined> {
+  let s: HsmStatus | undefined;
+  try {
+    s = await requestWithProgress<HsmStatus, never>(adminSocketPath(config.dataDir), { op: 'hsm-status' }, 'status');
+  } catch (e) {
+    io.stderr.write(`kms hsm status: ${(e as Error).message}\n`);
+    return ExitCode.Io;
   }
-  for (const [id, n] of usage) if (!listed.has(id)) io.stdout.write(`! ${id.padEnd(28)} ${String(n).padStart(8)} objects  NOT RECORDED by this folder\n`);
+  if (!s) return undefined;
+  if (s.kind !== 'hsm') throw new UsageError(!config.hsm ? NO_HSM : `the running server's key protector is ${s.description}: it has no KEK in an HSM`);
+  io.stdout.write(formatHsmStatus(s));
   return ExitCode.Ok;
 }
 
@@ -172,10 +185,8 @@ export const hsmCommand: Command = {
     if (sub === 'rotate-kek' && config.hsm?.kekLabel !== undefined) {
       throw new UsageError(`hsm.kekLabel (${config.hsm.kekLabel}) pins the KEK in the configuration: remove it (the data folder's hsm-kek.json will name the current KEK) and run again`);
     }
-    if (sub === 'rotate-kek') {
-      const online = await rotateOnline(config, values, io);
-      if (online !== undefined) return online;
-    }
+    const online = sub === 'rotate-kek' ? await rotateOnline(config, values, io) : await statusOnline(config, io);
+    if (online !== undefined) return online;
     let opened: Opened;
     try {
       opened = await open(config);

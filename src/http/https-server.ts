@@ -23,14 +23,19 @@
  * is a KMIP result in a 200 reply (an undecodable message is Invalid Message, as on the
  * KMIP port).
  *
- * Limits (the same named limits as the KMIP port): limits.maxConnections,
- * limits.handshakeTimeoutMs, limits.idleTimeoutMs (keep-alive and whole-request timeout),
+ * Limits (the same named limits as the KMIP port, counted for this listener apart from it):
+ * limits.maxConnections (established connections), limits.maxHandshakes and
+ * limits.maxHandshakesPerAddress (connections still in the TLS handshake, all and from one
+ * address), limits.handshakeTimeoutMs (the whole handshake from the TCP accept); a
+ * connection over one is closed at once, logged, audited (ConnectionDropped, folded as on
+ * the KMIP port) and counted in kms_connection_refusals_total{transport="https"};
+ * limits.idleTimeoutMs (keep-alive and whole-request timeout),
  * limits.maxMessageBytes (body), limits.maxDepth and limits.maxItems (after decoding).
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { rotateTicketKeys, tlsPolicyOptions } from '../server/tls-policy.js';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
@@ -46,7 +51,8 @@ import type { ServerLimits } from '../server/limits.js';
 import type { TlsMaterial } from '../server/server.js';
 import { acceptAllows, decodeBody, encodeBody, encodingOfContentType, MEDIA_TYPE, type KmipEncoding } from './encodings.js';
 import { checkReadiness, type HealthSources } from './health.js';
-import type { KmsMetrics } from './metrics.js';
+import type { KmsMetrics, RefusalReason } from './metrics.js';
+import { ConnectionAudit } from '../server/connection-audit.js';
 
 /** Who may read /metrics. */
 export type MetricsAccess =
@@ -83,6 +89,11 @@ class HttpStatus extends Error {
   }
 }
 
+/** The TCP socket under a server-side TLS socket. */
+function rawOf(socket: TLSSocket): object {
+  return (socket as unknown as { _parent?: object })._parent ?? socket;
+}
+
 function sha256(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
@@ -97,9 +108,16 @@ export class HttpsFace {
   private closing = false;
   private readonly stopRotation: () => void;
   private readonly tokenDigest: Buffer | undefined;
+  /** TCP connections whose TLS handshake has not finished (the KMIP port's budgets, server.ts). */
+  private readonly handshakes = new Map<object, { readonly addr: string; readonly timer: NodeJS.Timeout }>();
+  private readonly handshakesByAddr = new Map<string, number>();
+  /** Raw sockets closed here at a budget or the deadline: their TLS errors are not news. */
+  private readonly closedByUs = new WeakSet<object>();
+  private readonly audit: ConnectionAudit;
 
   constructor(private readonly opts: HttpsFaceOptions) {
     const { limits } = opts;
+    this.audit = new ConnectionAudit(opts.services);
     this.server = createServer(
       {
         cert: opts.tls.cert,
@@ -113,13 +131,20 @@ export class HttpsFace {
       },
       (req, res) => void this.onRequest(req, res),
     );
-    this.server.maxConnections = limits.maxConnections;
+    this.server.on('connection', (raw: Socket) => this.onTcp(raw));
     this.server.keepAliveTimeout = limits.idleTimeoutMs;
     this.server.requestTimeout = limits.idleTimeoutMs;
     this.server.headersTimeout = Math.min(limits.idleTimeoutMs, 60_000);
     this.stopRotation = rotateTicketKeys(this.server, limits.tlsTicketKeyRotationMs);
     this.tokenDigest = opts.metricsAccess.kind === 'token' ? sha256(opts.metricsAccess.token) : undefined;
     this.server.on('secureConnection', (socket: TLSSocket) => {
+      this.handshakeOver(rawOf(socket));
+      if (this.sockets.size >= limits.maxConnections) {
+        // Handshakes that were in flight when the last slot went.
+        this.refuse(socket.remoteAddress, 'connection_limit', 'ConnectionLimit', `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`);
+        socket.destroy();
+        return;
+      }
       this.sockets.add(socket);
       this.conns.set(socket, { id: randomUUID(), requests: 0 });
       opts.metrics?.connectionOpened('https');
@@ -129,10 +154,74 @@ export class HttpsFace {
       });
     });
     this.server.on('tlsClientError', (err, socket) => {
+      const raw = rawOf(socket);
+      this.handshakeOver(raw);
+      socket.destroy();
+      // A socket we closed at a budget or the deadline was counted there.
+      if (this.closedByUs.has(raw)) return;
+      if ((err as Error & { code?: string }).code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+        this.refuse(socket.remoteAddress, 'handshake_timeout', 'HandshakeTimeout', `HTTPS TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
+        return;
+      }
       opts.services.log.warn({ remote: socket.remoteAddress, err: err.message, listener: 'https' }, 'TLS handshake refused');
       opts.metrics?.refused('https', 'tls');
-      socket.destroy();
     });
+  }
+
+  /**
+   * A new TCP connection: over a budget it is closed at once (counted, logged, audited), else it
+   * enters the handshake budget until its handshake ends, with a deadline from now.
+   */
+  private onTcp(raw: Socket): void {
+    raw.setNoDelay(true);
+    const { limits } = this.opts;
+    const addr = raw.remoteAddress ?? 'unknown';
+    const fromAddr = this.handshakesByAddr.get(addr) ?? 0;
+    let refusal: [RefusalReason, string, string] | undefined;
+    if (this.sockets.size >= limits.maxConnections) {
+      refusal = ['connection_limit', 'ConnectionLimit', `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`];
+    } else if (this.handshakes.size >= limits.maxHandshakes) {
+      refusal = ['handshake_budget', 'HandshakeBudget', `${this.handshakes.size} HTTPS connections in the TLS handshake, the limit (limits.maxHandshakes) is ${limits.maxHandshakes}`];
+    } else if (fromAddr >= limits.maxHandshakesPerAddress) {
+      refusal = ['address_handshake_limit', 'AddressHandshakeLimit', `${fromAddr} HTTPS connections from ${addr} in the TLS handshake, the limit (limits.maxHandshakesPerAddress) is ${limits.maxHandshakesPerAddress}`];
+    }
+    if (refusal) {
+      this.closedByUs.add(raw);
+      this.refuse(addr, ...refusal);
+      raw.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (!this.handshakes.has(raw)) return;
+      this.closedByUs.add(raw);
+      this.refuse(addr, 'handshake_timeout', 'HandshakeTimeout', `HTTPS TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
+      raw.destroy();
+    }, limits.handshakeTimeoutMs);
+    timer.unref();
+    this.handshakes.set(raw, { addr, timer });
+    this.handshakesByAddr.set(addr, fromAddr + 1);
+    raw.once('close', () => this.handshakeOver(raw));
+  }
+
+  private refuse(addr: string | undefined, metric: RefusalReason, reason: string, message: string): void {
+    this.opts.metrics?.refused('https', metric);
+    this.audit.dropped(addr, reason, message);
+  }
+
+  /** The handshake of `raw` finished or failed: it leaves the handshake budget. */
+  private handshakeOver(raw: object): void {
+    const h = this.handshakes.get(raw);
+    if (!h) return;
+    clearTimeout(h.timer);
+    this.handshakes.delete(raw);
+    const n = (this.handshakesByAddr.get(h.addr) ?? 1) - 1;
+    if (n <= 0) this.handshakesByAddr.delete(h.addr);
+    else this.handshakesByAddr.set(h.addr, n);
+  }
+
+  /** Connections still in the TLS handshake. */
+  get handshaking(): number {
+    return this.handshakes.size;
   }
 
   listen(): Promise<AddressInfo> {
@@ -167,7 +256,12 @@ export class HttpsFace {
       clearTimeout(timer);
     }
     this.server.closeAllConnections();
+    for (const raw of [...this.handshakes.keys()]) {
+      this.closedByUs.add(raw);
+      (raw as Socket).destroy();
+    }
     await closed;
+    await this.audit.settle();
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

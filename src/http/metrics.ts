@@ -20,7 +20,12 @@ import { RecordField, indexEnum } from '../store/index-encoding.js';
 import type { KeyCacheStats } from '../hsm/caching-protector.js';
 
 export type Transport = 'kmip' | 'https';
-export type RefusalReason = 'tls' | 'identity' | 'connection_limit';
+/**
+ * tls: handshake failed or certificate refused; identity: certificate without a usable identity;
+ * connection_limit: limits.maxConnections; handshake_budget: limits.maxHandshakes;
+ * address_handshake_limit: limits.maxHandshakesPerAddress; handshake_timeout: limits.handshakeTimeoutMs.
+ */
+export type RefusalReason = 'tls' | 'identity' | 'connection_limit' | 'handshake_budget' | 'address_handshake_limit' | 'handshake_timeout';
 
 const T = {
   ResponseHeader: tagFromName('ResponseHeader'),
@@ -92,7 +97,7 @@ export class KmsMetrics {
     this.handshakes = new Counter({ name: 'kms_tls_handshakes_total', help: 'TLS handshakes completed', labelNames: ['transport'], registers });
     this.refusals = new Counter({
       name: 'kms_connection_refusals_total',
-      help: 'Connections or requests refused before any KMIP operation ran, by reason (tls: handshake failed; identity: certificate without a usable identity)',
+      help: 'Connections or requests refused before any KMIP operation ran, by reason (tls: handshake failed; identity: certificate without a usable identity; connection_limit, handshake_budget, address_handshake_limit, handshake_timeout: the connection budgets in limits)',
       labelNames: ['transport', 'reason'],
       registers,
     });

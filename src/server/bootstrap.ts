@@ -28,6 +28,7 @@ import type { AuditKey } from '../audit/audit-key.js';
 import { AuditTrail } from '../audit/trail.js';
 import { openAnchors } from '../audit/anchor-config.js';
 import { startAdminSocket, type AdminSocket } from '../backup/admin-socket.js';
+import { adminQueries } from '../admin/queries.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { KmsMetrics } from '../http/metrics.js';
 import { MeteredProtector } from '../http/metered-protector.js';
@@ -254,7 +255,9 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         ],
         keyCache: () => cached.stats(),
       });
-    admin = await startAdminSocket(config.dataDir, services, log, live, status);
+    // kms hsm status, kms audit verify / report on the running server (src/admin/queries.ts).
+    const queries = adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log });
+    admin = await startAdminSocket(config.dataDir, services, log, live, status, queries);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
   }

@@ -27,6 +27,7 @@ import type { ServerLimits } from './limits.js';
 import { Session } from './session.js';
 import { ConnectionAudit, peerSummary } from './connection-audit.js';
 import { rotateTicketKeys, tlsPolicyOptions } from './tls-policy.js';
+import type { RefusalReason } from '../http/metrics.js';
 
 export interface TlsMaterial {
   readonly cert: string | Buffer;
@@ -93,16 +94,17 @@ export class KmipServer {
     const { limits } = this.opts;
     const addr = raw.remoteAddress ?? 'unknown';
     const fromAddr = this.handshakesByAddr.get(addr) ?? 0;
-    let refusal: [string, string] | undefined;
+    let refusal: [string, string, RefusalReason] | undefined;
     if (this.sessions.size >= limits.maxConnections) {
-      refusal = ['ConnectionLimit', `${this.sessions.size} connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`];
+      refusal = ['ConnectionLimit', `${this.sessions.size} connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`, 'connection_limit'];
     } else if (this.handshakes.size >= limits.maxHandshakes) {
-      refusal = ['HandshakeBudget', `${this.handshakes.size} connections in the TLS handshake, the limit (limits.maxHandshakes) is ${limits.maxHandshakes}`];
+      refusal = ['HandshakeBudget', `${this.handshakes.size} connections in the TLS handshake, the limit (limits.maxHandshakes) is ${limits.maxHandshakes}`, 'handshake_budget'];
     } else if (fromAddr >= limits.maxHandshakesPerAddress) {
-      refusal = ['AddressHandshakeLimit', `${fromAddr} connections from ${addr} in the TLS handshake, the limit (limits.maxHandshakesPerAddress) is ${limits.maxHandshakesPerAddress}`];
+      refusal = ['AddressHandshakeLimit', `${fromAddr} connections from ${addr} in the TLS handshake, the limit (limits.maxHandshakesPerAddress) is ${limits.maxHandshakesPerAddress}`, 'address_handshake_limit'];
     }
     if (refusal) {
       this.closedByUs.add(raw);
+      this.opts.services.metrics?.refused('kmip', refusal[2]);
       this.audit.dropped(addr, refusal[0], refusal[1]);
       raw.destroy();
       return;
@@ -110,6 +112,7 @@ export class KmipServer {
     const timer = setTimeout(() => {
       if (!this.handshakes.has(raw)) return;
       this.closedByUs.add(raw);
+      this.opts.services.metrics?.refused('kmip', 'handshake_timeout');
       this.audit.dropped(addr, 'HandshakeTimeout', `TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
       raw.destroy();
     }, limits.handshakeTimeoutMs);
@@ -131,7 +134,6 @@ export class KmipServer {
   }
 
   private onTlsClientError(err: Error & { code?: string }, socket: TLSSocket): void {
-    this.opts.services.metrics?.refused('kmip', 'tls');
     const raw = rawOf(socket);
     const addr = this.handshakes.get(raw)?.addr ?? socket.remoteAddress;
     this.handshakeOver(raw);
@@ -139,6 +141,7 @@ export class KmipServer {
     // leaves the socket open: a peer that never speaks TLS would hold a slot. Close it.
     socket.destroy();
     if (this.closedByUs.has(raw)) return;
+    this.opts.services.metrics?.refused('kmip', err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake_timeout' : 'tls');
     if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
       this.audit.dropped(addr, 'HandshakeTimeout', `TLS handshake not finished within ${this.opts.limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
     } else {
@@ -158,6 +161,7 @@ export class KmipServer {
       socket.destroy();
     });
     if (this.sessions.size >= limits.maxConnections) {
+      services.metrics?.refused('kmip', 'connection_limit');
       this.audit.dropped(addr, 'ConnectionLimit', `${this.sessions.size} connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`);
       socket.destroy();
       return;
