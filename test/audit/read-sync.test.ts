@@ -111,7 +111,7 @@ describe('audit.readSync batched', () => {
       { operation: Operation.Get, payload: getPayload('no-such-object') },
     ]);
     expect(reads.items[1]!.status).toBe(ResultStatus.OperationFailed);
-    expect(seen).toEqual([{ ops: 0, audit: 2, deferSync: true, pendingAtResolve: 1 }]);
+    expect(seen).toEqual([{ ops: 0, audit: 2, deferSync: true, pendingAtResolve: 2 }]);
   });
 
   it('a deferred record is synced by the store on its own (window timer), and at close', async () => {
