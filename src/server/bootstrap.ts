@@ -175,9 +175,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     const m = new KmsMetrics({ store, keyCache: () => cached.stats(), certificates: { server: tls.cert, ca: tls.ca } });
     metrics = m;
     cached = new CachingProtector(new MeteredProtector(keyProtector, m), config.keyCache);
-    if (store instanceof LevelStore) store.onGroupWritten = (n, secs, synced) => {
-      if (synced) m.storeGroupWritten(n, secs);
-    };
+    if (store instanceof LevelStore) store.onGroupWritten = (n, secs) => m.storeGroupWritten(n, secs);
   } else {
     cached = new CachingProtector(keyProtector, config.keyCache);
   }
