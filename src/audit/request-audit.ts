@@ -9,6 +9,8 @@
  * An Undo batch that is rolled back adds one OperationUndone record per undone item, in the
  * rollback's own commit (`forUndo`); a rollback that could not be written, a BatchUndo record
  * with OperationFailed (`undoFailed`). Records are never removed: the log shows what happened.
+ * With `audit.readSync` "batched", `flush` does not wait for the disk sync when every item was
+ * a read-only operation and nothing was committed (read-durability.ts).
  */
 import type { ResponseItem } from '../kmip/messages.js';
 import { enumValueName, tagName } from '../kmip/registry.js';
@@ -20,6 +22,7 @@ import { encode } from '../ttlv/encode.js';
 import type { AuditAppend } from '../store/object-store.js';
 import { LOCATE_SAMPLE, type AuditEvent } from './record.js';
 import type { AuditTrail } from './trail.js';
+import { isReadOnlyOperation } from './read-durability.js';
 
 export interface RequestIdentity {
   readonly connectionId: string;
@@ -74,6 +77,8 @@ export class RequestAudit {
   private item: OpenItem | undefined;
   /** Operation and uids of each finished item, by batch index (for undo records). */
   private readonly ended = new Map<number, { op: string; uids: readonly string[] }>();
+  /** Every item so far was a read-only operation, and nothing was committed (read-durability.ts). */
+  private readsOnly = true;
 
   constructor(
     readonly trail: AuditTrail,
@@ -122,6 +127,7 @@ export class RequestAudit {
     const events = this.inFlight ?? [];
     this.inFlight = undefined;
     if (!ok) return;
+    this.readsOnly = false;
     this.pending = [];
     if (this.item) this.item.committed = true;
     this.trail.committed(events);
@@ -131,6 +137,7 @@ export class RequestAudit {
   end(result: ResponseItem, idPlaceholder: string | undefined): void {
     const it = this.item;
     this.item = undefined;
+    if (!it || !isReadOnlyOperation(it.operation)) this.readsOnly = false;
     const ok = result.status === ResultStatus.Success;
     const op = operationName(result.operation ?? it?.operation);
     const responseUids = topUids(result.payload);
@@ -157,6 +164,7 @@ export class RequestAudit {
    * OperationUndone record per undone item (by batch index). Follow with `afterCommit`.
    */
   forUndo(indices: readonly number[], message: string): AuditAppend[] {
+    this.readsOnly = false;
     const events = [...this.pending];
     for (const index of indices) {
       const e = this.ended.get(index);
@@ -168,6 +176,7 @@ export class RequestAudit {
 
   /** An Undo batch could not be rolled back: its items stand (written by `flush`). */
   undoFailed(uids: readonly string[], message: string): void {
+    this.readsOnly = false;
     this.pending.push({ ...this.base(undefined), op: 'BatchUndo', ...(uids.length > 0 ? { uids } : {}), status: 'OperationFailed', reason: 'GeneralFailure', message });
   }
 
@@ -176,11 +185,16 @@ export class RequestAudit {
     for (const r of items) this.end(r, undefined);
   }
 
-  /** Write what is still owed, durably. Throws when the audit log cannot be written. */
+  /** Written before the response goes: with sync, or (batched reads) synced within the window. */
+  get deferSync(): boolean {
+    return this.readsOnly && this.trail.readSync === 'batched';
+  }
+
+  /** Write what is still owed, durably (see `deferSync`). Throws when the audit log cannot be written. */
   async flush(): Promise<void> {
     const events = this.pending;
     this.pending = [];
-    await this.trail.commitAlone(events);
+    await this.trail.commitAlone(events, { deferSync: this.deferSync });
   }
 }
 

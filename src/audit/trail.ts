@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { AuditAppend, ObjectStore } from '../store/object-store.js';
 import type { AuditKey } from './audit-key.js';
 import type { AnchorWriter } from './anchor-writer.js';
+import { DEFAULT_READ_SYNC, type ReadSync } from './read-durability.js';
 import { checkpointInput, decodeRecord, sealRecord, type AuditEvent } from './record.js';
 
 export interface AuditTrailOptions {
@@ -25,12 +26,15 @@ export interface AuditTrailOptions {
   readonly clock?: () => number;
   /** Anchors outside the data folder (anchor.ts): each checkpoint also goes there. */
   readonly anchors?: AnchorWriter;
+  /** Whether read-only requests wait for the disk sync (read-durability.ts); default DEFAULT_READ_SYNC. */
+  readonly readSync?: ReadSync;
 }
 
 export const AUDIT_UNAVAILABLE = 'audit log unavailable';
 
 export class AuditTrail {
   readonly checkpointEvery: number;
+  readonly readSync: ReadSync;
   /** Highest entry a checkpoint of ours covers. */
   private lastCovered: number;
   /** Position of our last checkpoint entry (0 when none yet). */
@@ -44,6 +48,7 @@ export class AuditTrail {
 
   constructor(private readonly opts: AuditTrailOptions) {
     this.checkpointEvery = Math.max(1, Math.floor(opts.checkpointEvery ?? 1000));
+    this.readSync = opts.readSync ?? DEFAULT_READ_SYNC;
     this.lastCovered = opts.store.audit.head().seq;
   }
 
@@ -63,11 +68,14 @@ export class AuditTrail {
     this.maybeCheckpoint();
   }
 
-  /** Write `events` on their own (durably). Throws on failure, after logging it. */
-  async commitAlone(events: readonly AuditEvent[]): Promise<void> {
+  /**
+   * Write `events` on their own, durably (with `deferSync`: written now, synced within the
+   * store's window; see read-durability.ts). Throws on failure, after logging it.
+   */
+  async commitAlone(events: readonly AuditEvent[], opts: { readonly deferSync?: boolean } = {}): Promise<void> {
     if (events.length === 0) return;
     try {
-      await this.opts.store.commit([], { audit: this.appendsFor(events) });
+      await this.opts.store.commit([], { audit: this.appendsFor(events), ...(opts.deferSync ? { deferSync: true } : {}) });
     } catch (e) {
       this.failed(e);
       throw e;

@@ -37,6 +37,11 @@ Options (each also settable by the environment variable shown, or in the config 
   --audit-anchor FILE  where each audit checkpoint is also anchored, outside the
                      data folder: appended, fsynced (KMS_AUDIT_ANCHOR_FILE;
                      audit.anchorFile; default DIR.audit-anchor.jsonl)
+                     Read-only requests (Get, Get Attributes, Locate, Query, crypto that
+                     changes nothing): audit.readSync (KMS_AUDIT_READ_SYNC) "batched"
+                     (default) writes their record before the response, synced within
+                     audit.readSyncWindowMs (KMS_AUDIT_READ_SYNC_WINDOW_MS; default 5, at
+                     most 1000); "always" waits for the sync. Changes always wait.
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
@@ -44,7 +49,7 @@ Options (each also settable by the environment variable shown, or in the config 
                      requestTimeoutMs, tlsTicketKeyRotationMs}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
                      maxSessions, kekLabel}, audit {log, checkpointEvery,
-                     anchorFile}, httpsPort, logFile,
+                     anchorFile, readSync, readSyncWindowMs}, httpsPort, logFile,
                      metrics {access: loopback | token | mtls, tokenFile, identities}
                      (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE),
                      clientProfiles {default, profiles [{name, identities,

@@ -12,6 +12,7 @@ import type { AccessConfig } from '../policy/access.js';
 import type { KeyCacheConfig } from '../hsm/caching-protector.js';
 import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
+import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 
 export interface KmsConfig {
@@ -152,11 +153,15 @@ export interface AuditConfig {
    * cannot be written; a configured one that cannot be written refuses the start).
    */
   readonly anchorFile?: string;
+  /** Read-only requests: "always" wait for the disk sync, or "batched" (src/audit/read-durability.ts). Default batched. */
+  readonly readSync?: ReadSync;
+  /** batched: longest a read record waits for its sync, ms (default 5, at most 1000). */
+  readonly readSyncWindowMs?: number;
 }
 
 function parseAudit(v: unknown, from: string): AuditConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: audit must be an object`);
-  const out: { log?: boolean; checkpointEvery?: number; anchorFile?: string } = {};
+  const out: { log?: boolean; checkpointEvery?: number; anchorFile?: string; readSync?: ReadSync; readSyncWindowMs?: number } = {};
   for (const [k, val] of Object.entries(v as Mutable)) {
     if (k === 'log') {
       if (typeof val !== 'boolean') throw new ConfigError(`${from}: audit.log must be true or false`);
@@ -167,6 +172,15 @@ function parseAudit(v: unknown, from: string): AuditConfig {
     } else if (k === 'anchorFile') {
       if (typeof val !== 'string' || val === '') throw new ConfigError(`${from}: audit.anchorFile must be a non-empty path`);
       out.anchorFile = resolve(val);
+    } else if (k === 'readSync') {
+      if (!READ_SYNC_MODES.includes(val as ReadSync)) throw new ConfigError(`${from}: audit.readSync must be ${READ_SYNC_MODES.join(' or ')}`);
+      out.readSync = val as ReadSync;
+    } else if (k === 'readSyncWindowMs') {
+      const n = typeof val === 'string' && /^[0-9]+$/.test(val) ? Number(val) : val;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > MAX_READ_SYNC_WINDOW_MS) {
+        throw new ConfigError(`${from}: audit.readSyncWindowMs must be an integer from 1 to ${MAX_READ_SYNC_WINDOW_MS}`);
+      }
+      out.readSyncWindowMs = n;
     } else {
       throw new ConfigError(`${from}: unknown key audit.${k}`);
     }
@@ -408,6 +422,8 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.metrics = parseMetrics({ [key]: v }, `environment ${name}`, cfg.metrics as Mutable | undefined);
   }
+  if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };
+  if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };
   if (env.KMS_AUDIT_ANCHOR_FILE) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ anchorFile: env.KMS_AUDIT_ANCHOR_FILE }, 'environment KMS_AUDIT_ANCHOR_FILE') };
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;

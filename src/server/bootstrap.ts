@@ -106,7 +106,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
 
   // The folder's lock (LevelDB's) comes first: nothing is made in a token, and no key file
   // written, for a folder another process holds.
-  const store: ObjectStore = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db') });
+  const store: ObjectStore = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db'), ...(config.audit?.readSyncWindowMs !== undefined && { syncWindowMs: config.audit.readSyncWindowMs }) });
   let keys: FolderKeys;
   try {
     keys = await openFolderKeys({ dataDir: config.dataDir, store, ...(config.hsm && { hsm: config.hsm }), log: { warn: (obj, msg) => log.warn(obj, msg) } });
@@ -163,8 +163,9 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     await store.close();
     throw e;
   }
-  const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock, anchors });
-  log.info({ auditKey: auditKey.id, head: store.audit.head().seq }, 'audit trail open');
+  const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock, anchors, ...(config.audit?.readSync && { readSync: config.audit.readSync }) });
+  if (store instanceof LevelStore) store.onDeferredSyncFailed = (e) => log.error({ err: e }, 'AUDIT: a due sync of read records failed; retried');
+  log.info({ auditKey: auditKey.id, head: store.audit.head().seq, readSync: audit.readSync }, 'audit trail open');
 
   // Metrics are collected when the HTTPS listener (which serves them) is on.
   const httpsPort = config.httpsPort === 'ephemeral' ? 0 : config.httpsPort;

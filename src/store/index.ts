@@ -32,7 +32,7 @@ export { encodeRecord, decodeRecord } from './record-codec.js';
 export { MemoryStore } from './memory.js';
 export { LevelStore, type LevelStoreOptions, type CheckReport, SCHEMA_VERSION } from './leveldb/index.js';
 
-export type StoreConfig = { readonly kind: 'memory' } | { readonly kind: 'leveldb'; readonly path: string; readonly maxGroupCommits?: number };
+export type StoreConfig = { readonly kind: 'memory' } | { readonly kind: 'leveldb'; readonly path: string; readonly maxGroupCommits?: number; readonly syncWindowMs?: number };
 
 /** Create and open a store. */
 export async function openStore(config: StoreConfig): Promise<ObjectStore> {

@@ -66,6 +66,14 @@ export interface ScanPage {
 export interface CommitOptions {
   /** Audit entries written in the same atomic, durable batch as the ops (ops may be empty). */
   readonly audit?: readonly AuditAppend[];
+  /**
+   * Only for a commit of audit entries and no ops (ignored otherwise: a change is always
+   * synced): resolve once the entries are written to the store's log, where a crash of the
+   * process cannot lose them, and make them durable within the store's sync window (LevelStore
+   * `syncWindowMs`) or with the next synced commit, whichever is first. Entries stay in order:
+   * a power loss can only lose a tail of the log. See src/audit/read-durability.ts.
+   */
+  readonly deferSync?: boolean;
 }
 
 export interface AuditEntry {

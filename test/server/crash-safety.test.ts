@@ -20,6 +20,13 @@
  *   object's stored state, and every object it says was created exists (nothing half-present).
  * At the end the server stops cleanly and `kms audit verify` passes on the folder.
  *
+ * The clients also read (Get, Get Attributes) their keys, and every acknowledged read must
+ * have its Success record after the kill. The whole run is made under both settings of
+ * audit.readSync (src/audit/read-durability.ts): "always" (every response waits for its synced
+ * record) and "batched" (a read's record is written before its response and synced later; the
+ * window is set to its longest, 1000 ms, so the kills catch read records not yet synced, which
+ * a crash of the process must not lose). Fewer cycles for the second setting.
+ *
  * Seeded: KMS_CRASH_SEED=<n> replays a run's choices (operations, key bytes, kill delays; the
  * interleaving still depends on timing); the seed is in every failure message.
  * KMS_CRASH_CYCLES sets the number of cycles (default 20).
@@ -46,6 +53,12 @@ import { runKms, runKmsHere, startServeProcess, writeServeConfig, type ServeProc
 
 const SEED = process.env.KMS_CRASH_SEED !== undefined ? Number(process.env.KMS_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
 const CYCLES = process.env.KMS_CRASH_CYCLES !== undefined ? Number(process.env.KMS_CRASH_CYCLES) : 20;
+/** Share of a client's requests that are reads. */
+const READS = 0.35;
+const SETTINGS = [
+  { readSync: 'always', cycles: CYCLES, audit: {} },
+  { readSync: 'batched', cycles: Math.max(3, Math.ceil(CYCLES / 3)), audit: { readSyncWindowMs: 1000 } },
+] as const;
 
 const V21 = { major: 2, minor: 1 };
 const CLIENTS: readonly ClientSpec[] = [
@@ -190,6 +203,18 @@ function checkAgainstModel(model: CrashModel, snap: Snapshot, cycle: number): { 
     }
   }
   for (const op of model.acked) if (!seen.has(`${op.op} ${op.uid}`)) problems.push(`no audit record for the acknowledged ${op.op} of ${op.uid} (cycle ${op.cycle})`);
+  // … and for every acknowledged read, counted per client, operation and object.
+  const readRecords = new Map<string, number>();
+  for (const a of snap.audit) {
+    if (a.kind !== 'op' || a.status !== 'Success' || (a.op !== 'Get' && a.op !== 'GetAttributes')) continue;
+    for (const uid of a.uids ?? []) readRecords.set(`${a.client} ${a.op} ${uid}`, (readRecords.get(`${a.client} ${a.op} ${uid}`) ?? 0) + 1);
+  }
+  const readsAcked = new Map<string, number>();
+  for (const r of model.ackedReads) readsAcked.set(`${r.identity} ${r.op} ${r.uid}`, (readsAcked.get(`${r.identity} ${r.op} ${r.uid}`) ?? 0) + 1);
+  for (const [k, n] of readsAcked) {
+    const have = readRecords.get(k) ?? 0;
+    if (have < n) problems.push(`${n} acknowledged reads (${k}), ${have} audit records`);
+  }
   // … and it agrees with the store both ways (each change was written with its record).
   for (const [uid, state] of replayed) {
     const r = snap.records.get(uid);
@@ -235,7 +260,7 @@ async function checkThroughKmip(s: ServeProcess, snap: Snapshot, model: CrashMod
 
 async function workload(s: ServeProcess, model: CrashModel, cycle: number, rand: () => number): Promise<number> {
   const conns = await Promise.all(CLIENTS.map((c) => s.client(c.identity)));
-  const runs = CLIENTS.map((c, i) => runClient(model, c, conns[i]!, cycle, prng(Math.floor(rand() * 2 ** 31))));
+  const runs = CLIENTS.map((c, i) => runClient(model, c, conns[i]!, cycle, prng(Math.floor(rand() * 2 ** 31)), { reads: READS }));
   // The kill: a random moment while the clients are busy.
   const killAfter = 80 + Math.floor(rand() * 600);
   await new Promise((r) => setTimeout(r, killAfter));
@@ -244,11 +269,12 @@ async function workload(s: ServeProcess, model: CrashModel, cycle: number, rand:
   return done.reduce((a, b) => a + b, 0);
 }
 
-describe('crash safety: SIGKILL at random moments loses nothing acknowledged', () => {
+describe.each(SETTINGS)('crash safety (audit.readSync $readSync): SIGKILL at random moments loses nothing acknowledged', ({ readSync, cycles: CYCLES, audit: auditExtra }) => {
   it(`${CYCLES} kill/restart cycles on one data folder (seed ${SEED})`, { timeout: 240_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kms-crash-'));
     folders.push(dataDir);
-    const config = writeServeConfig(dataDir, { access: { administrators: ['admin'] }, audit: { checkpointEvery: 25 } });
+    const config = writeServeConfig(dataDir, { access: { administrators: ['admin'] }, audit: { checkpointEvery: 25, readSync, ...auditExtra } });
+    for (const k of Object.keys(inFlight) as (keyof typeof inFlight)[]) inFlight[k] = 0;
     const rand = prng(SEED);
     const model = new CrashModel();
     let audit: AuditRecord[] = [];
@@ -267,11 +293,12 @@ describe('crash safety: SIGKILL at random moments loses nothing acknowledged', (
         await checkThroughKmip(s, snap, model, touched, rand);
       }
       process.stderr.write(
-        `crash-safety seed ${SEED}: ${CYCLES} kills, ${acknowledged} acknowledged requests, ${model.keys.size} objects, ${audit.length} audit entries; ` +
+        `crash-safety (readSync ${readSync}) seed ${SEED}: ${CYCLES} kills, ${acknowledged} acknowledged requests (${model.ackedReads.length} reads), ${model.keys.size} objects, ${audit.length} audit entries; ` +
           `in flight at the kills: creates ${inFlight.createsDurable} durable / ${inFlight.createsLost} not, changes ${inFlight.changesDurable} durable / ${inFlight.changesLost} not\n`,
       );
       // Every cycle did work, and some keys went all the way through their lifecycle.
       expect(acknowledged).toBeGreaterThan(CYCLES * 5);
+      expect(model.ackedReads.length, 'reads were acknowledged').toBeGreaterThan(CYCLES);
       // The kills did catch requests in flight (else the "may or may not" paths went untested).
       expect(inFlight.createsDurable + inFlight.createsLost + inFlight.changesDurable + inFlight.changesLost).toBeGreaterThan(CYCLES);
       const states = new Set([...model.keys.values()].map((k) => k.state));
@@ -298,14 +325,18 @@ describe('crash safety: SIGKILL at random moments loses nothing acknowledged', (
   it('killed, restarted and stopped with no request in between: the audit log still verifies', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kms-crash-'));
     folders.push(dataDir);
-    const config = writeServeConfig(dataDir);
+    const config = writeServeConfig(dataDir, { audit: { readSync, ...auditExtra } });
     let s = await startServeProcess(config);
     const c = await s.client();
     const r = parseResponse(
       await c.send(requestMessage({ version: V21, batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(V21, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }) }] })),
     );
-    expectSuccess(r.items[0]!);
+    const uid = uniqueIdentifiersOf(expectSuccess(r.items[0]!))[0]!;
+    // Two reads (the first clears Fresh, a change; the second changes nothing): both in the tail.
+    for (let i = 0; i < 2; i++) expectSuccess(parseResponse(await c.send(requestMessage({ version: V21, batch: [{ operation: Operation.Get, payload: getPayload(uid) }] }))).items[0]!);
     await s.kill();
+    const snap = await readFolder(dataDir, []);
+    expect(snap.audit.filter((a) => a.kind === 'op' && a.op === 'Get' && a.status === 'Success' && a.uids?.includes(uid)).length, 'both acknowledged Gets are in the log').toBe(2);
     // Right after the kill the last entries are not sealed by a checkpoint.
     expect((await runKms(['audit', 'verify', '--data-dir', dataDir])).code).toBe(1);
     s = await startServeProcess(config);

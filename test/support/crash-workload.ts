@@ -11,6 +11,8 @@ import {
   createSymmetricKeyPayload,
   destroyPayload,
   expectSuccess,
+  getPayload,
+  keyMaterialOf,
   parseResponse,
   registerPayload,
   requestMessage,
@@ -66,9 +68,18 @@ export interface AckedOp {
   readonly cycle: number;
 }
 
+/** A read-only request whose response arrived: its audit record must be in the log. */
+export interface AckedRead {
+  readonly op: 'Get' | 'GetAttributes';
+  readonly uid: string;
+  readonly identity: string;
+  readonly cycle: number;
+}
+
 export class CrashModel {
   readonly keys = new Map<string, KeyModel>();
   readonly acked: AckedOp[] = [];
+  readonly ackedReads: AckedRead[] = [];
   pendingCreates: PendingCreate[] = [];
   private seq = 0;
 
@@ -109,10 +120,24 @@ function revokePayload(uid: string) {
  * Run one client until its connection is lost (the server was killed). Every KMIP failure is
  * a bug (the workload only asks for valid transitions) and rejects.
  */
-export async function runClient(model: CrashModel, spec: ClientSpec, client: KmipClient, cycle: number, rand: () => number): Promise<number> {
+export async function runClient(model: CrashModel, spec: ClientSpec, client: KmipClient, cycle: number, rand: () => number, opts: { readonly reads?: number } = {}): Promise<number> {
   const { index, version } = spec;
+  const reads = opts.reads ?? 0;
   let done = 0;
   for (;;) {
+    if (reads > 0 && rand() < reads) {
+      const readable = model.ownedBy(index, [State.PreActive, State.Active, State.Deactivated]);
+      if (readable.length > 0) {
+        try {
+          await read(model, client, spec, readable[Math.floor(rand() * readable.length)]!, rand() < 0.7 ? 'Get' : 'GetAttributes', cycle);
+          done++;
+          continue;
+        } catch (e) {
+          if (isConnectionLoss(e)) return done;
+          throw e;
+        }
+      }
+    }
     const r = rand();
     const pre = model.ownedBy(index, [State.PreActive]);
     const active = model.ownedBy(index, [State.Active]);
@@ -139,6 +164,14 @@ export async function runClient(model: CrashModel, spec: ClientSpec, client: Kmi
       throw e;
     }
   }
+}
+
+async function read(model: CrashModel, client: KmipClient, spec: ClientSpec, key: KeyModel, op: AckedRead['op'], cycle: number): Promise<void> {
+  const [payload] = await send(client, spec.version, [
+    op === 'Get' ? { operation: Operation.Get, payload: getPayload(key.uid) } : { operation: Operation.GetAttributes, payload: t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, key.uid)]) },
+  ]);
+  if (op === 'Get' && key.bytes && !Buffer.from(keyMaterialOf(payload!)).equals(key.bytes)) throw new Error(`Get ${key.uid}: key bytes differ`);
+  model.ackedReads.push({ op, uid: key.uid, identity: spec.identity, cycle });
 }
 
 async function transition(

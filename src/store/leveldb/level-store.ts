@@ -12,6 +12,15 @@
  * share one fsync (group commit), while each keeps its own all-or-nothing outcome and the
  * order they were called in.
  *
+ * Deferred sync (CommitOptions.deferSync, audit-only commits): the queue is drained in runs
+ * of one kind. A run of deferred commits is written in one batch WITHOUT sync and resolves
+ * when LevelDB has handed it to the OS (each log record is flushed with write(2); a process
+ * crash loses nothing); a sync is then due within `syncWindowMs`. Every synced batch also
+ * puts again the entries written since the last sync (and the audit head): LevelDB closes a
+ * full log file without fsync when it switches memtables, so a later fsync of the NEW log
+ * would not cover them; written again in the synced batch they are durable whichever log
+ * holds them. So the durable audit log is always a prefix of what was written.
+ *
  * Reads (`get`, `find`, `list`) go straight to LevelDB; a batch is atomic, so they see a
  * commit entirely or not at all. `find` is a range scan over the index sublevel only.
  * `snapshot()` is a LevelDB explicit snapshot: the records, the count and the audit log
@@ -40,11 +49,15 @@ export interface LevelStoreOptions {
    * folder's lock, so a running server's folder is refused (IO, "in use").
    */
   readonly readOnly?: boolean;
+  /** Longest a deferred-sync commit waits for its sync, in ms (default 5). */
+  readonly syncWindowMs?: number;
 }
 
 interface Pending {
   readonly ops: readonly StoreOp[];
   readonly options: CommitOptions | undefined;
+  /** Written without sync (see the file comment). */
+  readonly deferred: boolean;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -93,8 +106,16 @@ function concat(a: Uint8Array, b: Uint8Array): Buffer {
 export class LevelStore implements ObjectStore {
   readonly path: string;
   private readonly maxGroup: number;
-  /** Told after each synced group write: how many commits it carried and how long the write took (metrics). */
-  onGroupWritten: ((commits: number, seconds: number) => void) | undefined;
+  /** Told after each group write: how many commits it carried, how long the write took (metrics), and whether it was synced. */
+  onGroupWritten: ((commits: number, seconds: number, synced: boolean) => void) | undefined;
+  /** Told when a due sync of deferred entries failed (it is retried after another window). */
+  onDeferredSyncFailed: ((e: unknown) => void) | undefined;
+  /** Batches written: with sync, and without (deferred commits). */
+  readonly writes = { synced: 0, unsynced: 0 };
+  private readonly syncWindowMs: number;
+  /** Audit entries written without sync since the last synced batch (put again by the next one). */
+  private unsynced: AuditEntry[] = [];
+  private syncTimer: NodeJS.Timeout | undefined;
   private db: Db | undefined;
   private rec!: Records;
   private index!: Index;
@@ -128,6 +149,12 @@ export class LevelStore implements ObjectStore {
     this.path = o.path;
     this.maxGroup = Math.max(1, Math.floor(o.maxGroupCommits ?? 64));
     this.readOnly = o.readOnly === true;
+    this.syncWindowMs = Math.max(0, o.syncWindowMs ?? 5);
+  }
+
+  /** Audit entries written but not yet synced. */
+  get pendingSync(): number {
+    return this.unsynced.length;
   }
 
   async open(): Promise<void> {
@@ -192,6 +219,9 @@ export class LevelStore implements ObjectStore {
     this.state = 'closing';
     this.closing = (async () => {
       while (this.draining) await this.draining;
+      clearTimeout(this.syncTimer);
+      this.syncTimer = undefined;
+      if (this.unsynced.length > 0) await this.syncNow().catch(() => undefined);
       for (const snap of [...this.snapshots]) await snap.close().catch(() => undefined);
       try {
         await this.db?.close();
@@ -227,10 +257,32 @@ export class LevelStore implements ObjectStore {
     } catch (e) {
       return Promise.reject(e);
     }
+    const deferred = options?.deferSync === true && ops.length === 0 && (options.audit?.length ?? 0) > 0;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, options, resolve, reject });
+      this.queue.push({ ops, options, deferred, resolve, reject });
       this.kick();
     });
+  }
+
+  /** A synced write of whatever is written but not yet synced (an empty synced commit). */
+  private syncNow(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ops: [], options: undefined, deferred: false, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private armSync(): void {
+    if (this.syncTimer || this.unsynced.length === 0) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      if (this.state !== 'open' || this.unsynced.length === 0) return;
+      this.syncNow().catch((e: unknown) => {
+        this.onDeferredSyncFailed?.(e);
+        this.armSync();
+      });
+    }, this.syncWindowMs);
+    this.syncTimer.unref();
   }
 
   private kick(): void {
@@ -243,7 +295,11 @@ export class LevelStore implements ObjectStore {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const group = this.queue.splice(0, this.maxGroup);
+      // A run of one kind: deferred commits never wait for a sync that synced ones need.
+      const deferred = this.queue[0]!.deferred;
+      let n = 1;
+      while (n < this.queue.length && n < this.maxGroup && this.queue[n]!.deferred === deferred) n++;
+      const group = this.queue.splice(0, n);
       try {
         await this.writeGroup(group);
       } catch (e) {
@@ -260,7 +316,7 @@ export class LevelStore implements ObjectStore {
     const uids = [...new Set(group.flatMap((p) => uidsOf(p.ops)))];
     let stored: (Uint8Array | undefined)[];
     try {
-      stored = await this.rec.getMany(uids);
+      stored = uids.length === 0 ? [] : await this.rec.getMany(uids);
     } catch (e) {
       const err = io(e, 'commit: reading current records');
       for (const p of group) p.reject(err);
@@ -322,19 +378,33 @@ export class LevelStore implements ObjectStore {
       for (const t of added) batch.put(concat(fieldPrefix(t.field), valueKey(t.value, ch.uid)), EMPTY, { sublevel: this.index });
     }
     if (count !== this.recordCount) batch.put(MetaKey.Count, String(count), { sublevel: this.meta });
+    const sync = !group[0]!.deferred;
+    // A synced batch makes the entries written without sync durable too (see the file comment).
+    const again = sync ? this.unsynced : [];
+    for (const e of again) batch.put(auditKey(e.seq), e.bytes, { sublevel: this.auditLevel });
     for (const e of audit) batch.put(auditKey(e.seq), e.bytes, { sublevel: this.auditLevel });
-    if (audit.length > 0) batch.put(MetaKey.AuditHead, `${auditHead.seq} ${Buffer.from(auditHead.link).toString('hex')}`, { sublevel: this.meta });
+    if (audit.length > 0 || again.length > 0) batch.put(MetaKey.AuditHead, `${auditHead.seq} ${Buffer.from(auditHead.link).toString('hex')}`, { sublevel: this.meta });
+    const hasData = batch.length > 0;
     const t0 = performance.now();
     try {
-      await batch.write({ sync: true });
+      await batch.write({ sync });
     } catch (e) {
       const err = io(e, 'commit: writing the batch');
       for (const p of accepted) p.reject(err);
       return;
     }
-    this.onGroupWritten?.(accepted.length, (performance.now() - t0) / 1000);
+    if (hasData) this.writes[sync ? 'synced' : 'unsynced']++;
+    this.onGroupWritten?.(accepted.length, (performance.now() - t0) / 1000, sync);
     this.recordCount = count;
     this.auditHead = auditHead;
+    if (sync) {
+      this.unsynced = [];
+      clearTimeout(this.syncTimer);
+      this.syncTimer = undefined;
+    } else {
+      this.unsynced.push(...audit);
+      this.armSync();
+    }
     for (const p of accepted) p.resolve();
   }
 
