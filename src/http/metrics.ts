@@ -102,8 +102,8 @@ export class KmsMetrics {
       registers,
     });
     this.httpResponses = new Counter({ name: 'kms_http_responses_total', help: 'HTTPS responses by status code', labelNames: ['status'], registers });
-    this.storeCommit = new Histogram({ name: 'kms_store_commit_duration_seconds', help: 'Time of one synced store write (one commit group)', buckets: LATENCY_BUCKETS, registers });
-    this.groupSize = new Histogram({ name: 'kms_store_commit_group_size', help: 'Commits written together in one synced store write (group commit)', buckets: SIZE_BUCKETS, registers });
+    this.storeCommit = new Histogram({ name: 'kms_store_commit_duration_seconds', help: 'Time of one store write (one commit group; synced, or deferred read records under audit.readSync batched)', buckets: LATENCY_BUCKETS, registers });
+    this.groupSize = new Histogram({ name: 'kms_store_commit_group_size', help: 'Commits written together in one store write (group commit)', buckets: SIZE_BUCKETS, registers });
     this.auditAppend = new Histogram({
       name: 'kms_audit_append_duration_seconds',
       help: 'Time from the end of a request\'s operations until its audit records are durable',
