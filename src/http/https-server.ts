@@ -38,6 +38,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { rotateTicketKeys, tlsPolicyOptions } from '../server/tls-policy.js';
+import { HandshakeGate } from '../server/handshake-gate.js';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
 import { dispatch, messageFailure } from '../operations/dispatcher.js';
 import { ResultReason } from '../kmip/generated/enums.gen.js';
@@ -108,16 +109,14 @@ export class HttpsFace {
   private closing = false;
   private readonly stopRotation: () => void;
   private readonly tokenDigest: Buffer | undefined;
-  /** TCP connections whose TLS handshake has not finished (the KMIP port's budgets, server.ts). */
-  private readonly handshakes = new Map<object, { readonly addr: string; readonly timer: NodeJS.Timeout }>();
-  private readonly handshakesByAddr = new Map<string, number>();
-  /** Raw sockets closed here at a budget or the deadline: their TLS errors are not news. */
-  private readonly closedByUs = new WeakSet<object>();
+  /** TCP connections whose TLS handshake has not finished: the KMIP port's budgets (handshake-gate.ts). */
+  private readonly gate: HandshakeGate;
   private readonly audit: ConnectionAudit;
 
   constructor(private readonly opts: HttpsFaceOptions) {
     const { limits } = opts;
     this.audit = new ConnectionAudit(opts.services);
+    this.gate = new HandshakeGate({ listener: 'https', limits, audit: this.audit, metrics: opts.metrics, established: () => this.sockets.size });
     this.server = createServer(
       {
         cert: opts.tls.cert,
@@ -138,7 +137,7 @@ export class HttpsFace {
     this.stopRotation = rotateTicketKeys(this.server, limits.tlsTicketKeyRotationMs);
     this.tokenDigest = opts.metricsAccess.kind === 'token' ? sha256(opts.metricsAccess.token) : undefined;
     this.server.on('secureConnection', (socket: TLSSocket) => {
-      this.handshakeOver(rawOf(socket));
+      this.gate.over(rawOf(socket));
       if (this.sockets.size >= limits.maxConnections) {
         // Handshakes that were in flight when the last slot went.
         this.refuse(socket.remoteAddress, 'connection_limit', 'ConnectionLimit', `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`);
@@ -155,10 +154,10 @@ export class HttpsFace {
     });
     this.server.on('tlsClientError', (err, socket) => {
       const raw = rawOf(socket);
-      this.handshakeOver(raw);
+      this.gate.over(raw);
       socket.destroy();
       // A socket we closed at a budget or the deadline was counted there.
-      if (this.closedByUs.has(raw)) return;
+      if (this.gate.closedItself(raw)) return;
       if ((err as Error & { code?: string }).code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
         this.refuse(socket.remoteAddress, 'handshake_timeout', 'HandshakeTimeout', `HTTPS TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
         return;
@@ -168,39 +167,10 @@ export class HttpsFace {
     });
   }
 
-  /**
-   * A new TCP connection: over a budget it is closed at once (counted, logged, audited), else it
-   * enters the handshake budget until its handshake ends, with a deadline from now.
-   */
+  /** A new TCP connection: admitted into the handshake budget, or closed at once (counted, audited). */
   private onTcp(raw: Socket): void {
     raw.setNoDelay(true);
-    const { limits } = this.opts;
-    const addr = raw.remoteAddress ?? 'unknown';
-    const fromAddr = this.handshakesByAddr.get(addr) ?? 0;
-    let refusal: [RefusalReason, string, string] | undefined;
-    if (this.sockets.size >= limits.maxConnections) {
-      refusal = ['connection_limit', 'ConnectionLimit', `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`];
-    } else if (this.handshakes.size >= limits.maxHandshakes) {
-      refusal = ['handshake_budget', 'HandshakeBudget', `${this.handshakes.size} HTTPS connections in the TLS handshake, the limit (limits.maxHandshakes) is ${limits.maxHandshakes}`];
-    } else if (fromAddr >= limits.maxHandshakesPerAddress) {
-      refusal = ['address_handshake_limit', 'AddressHandshakeLimit', `${fromAddr} HTTPS connections from ${addr} in the TLS handshake, the limit (limits.maxHandshakesPerAddress) is ${limits.maxHandshakesPerAddress}`];
-    }
-    if (refusal) {
-      this.closedByUs.add(raw);
-      this.refuse(addr, ...refusal);
-      raw.destroy();
-      return;
-    }
-    const timer = setTimeout(() => {
-      if (!this.handshakes.has(raw)) return;
-      this.closedByUs.add(raw);
-      this.refuse(addr, 'handshake_timeout', 'HandshakeTimeout', `HTTPS TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
-      raw.destroy();
-    }, limits.handshakeTimeoutMs);
-    timer.unref();
-    this.handshakes.set(raw, { addr, timer });
-    this.handshakesByAddr.set(addr, fromAddr + 1);
-    raw.once('close', () => this.handshakeOver(raw));
+    this.gate.admit(raw);
   }
 
   private refuse(addr: string | undefined, metric: RefusalReason, reason: string, message: string): void {
@@ -208,20 +178,11 @@ export class HttpsFace {
     this.audit.dropped(addr, reason, message);
   }
 
-  /** The handshake of `raw` finished or failed: it leaves the handshake budget. */
-  private handshakeOver(raw: object): void {
-    const h = this.handshakes.get(raw);
-    if (!h) return;
-    clearTimeout(h.timer);
-    this.handshakes.delete(raw);
-    const n = (this.handshakesByAddr.get(h.addr) ?? 1) - 1;
-    if (n <= 0) this.handshakesByAddr.delete(h.addr);
-    else this.handshakesByAddr.set(h.addr, n);
-  }
+
 
   /** Connections still in the TLS handshake. */
   get handshaking(): number {
-    return this.handshakes.size;
+    return this.gate.size;
   }
 
   listen(): Promise<AddressInfo> {
@@ -256,10 +217,7 @@ export class HttpsFace {
       clearTimeout(timer);
     }
     this.server.closeAllConnections();
-    for (const raw of [...this.handshakes.keys()]) {
-      this.closedByUs.add(raw);
-      (raw as Socket).destroy();
-    }
+    this.gate.closeAll();
     await closed;
     await this.audit.settle();
   }

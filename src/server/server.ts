@@ -27,7 +27,7 @@ import type { ServerLimits } from './limits.js';
 import { Session } from './session.js';
 import { ConnectionAudit, peerSummary } from './connection-audit.js';
 import { rotateTicketKeys, tlsPolicyOptions } from './tls-policy.js';
-import type { RefusalReason } from '../http/metrics.js';
+import { HandshakeGate } from './handshake-gate.js';
 
 export interface TlsMaterial {
   readonly cert: string | Buffer;
@@ -45,11 +45,6 @@ export interface KmipServerOptions {
   readonly handlers: HandlerTable;
 }
 
-interface Handshake {
-  readonly addr: string;
-  readonly timer: NodeJS.Timeout;
-}
-
 /** How long a refused client gets to read our close_notify before the socket is destroyed. */
 const REFUSAL_LINGER_MS = 1000;
 
@@ -62,16 +57,14 @@ export class KmipServer {
   private readonly server: Server;
   private readonly sessions = new Set<Session>();
   private readonly audit: ConnectionAudit;
-  /** TCP connections whose TLS handshake has not finished. */
-  private readonly handshakes = new Map<object, Handshake>();
-  private readonly handshakesByAddr = new Map<string, number>();
-  /** Raw sockets we closed ourselves (a limit, the deadline): their TLS errors are ours, not news. */
-  private readonly closedByUs = new WeakSet<object>();
+  /** TCP connections whose TLS handshake has not finished, and their budget. */
+  private readonly gate: HandshakeGate;
   private readonly stopRotation: () => void;
 
   constructor(private readonly opts: KmipServerOptions) {
     const { limits } = opts;
     this.audit = new ConnectionAudit(opts.services);
+    this.gate = new HandshakeGate({ listener: 'kmip', limits, audit: this.audit, metrics: opts.services.metrics, established: () => this.sessions.size });
     this.server = createServer({
       cert: opts.tls.cert,
       key: opts.tls.key,
@@ -91,56 +84,17 @@ export class KmipServer {
     // Small writes (the handshake's last flight, each response) go out at once: with Nagle's
     // algorithm they wait for the peer's delayed ACK, ~40 ms per new connection.
     raw.setNoDelay(true);
-    const { limits } = this.opts;
-    const addr = raw.remoteAddress ?? 'unknown';
-    const fromAddr = this.handshakesByAddr.get(addr) ?? 0;
-    let refusal: [string, string, RefusalReason] | undefined;
-    if (this.sessions.size >= limits.maxConnections) {
-      refusal = ['ConnectionLimit', `${this.sessions.size} connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`, 'connection_limit'];
-    } else if (this.handshakes.size >= limits.maxHandshakes) {
-      refusal = ['HandshakeBudget', `${this.handshakes.size} connections in the TLS handshake, the limit (limits.maxHandshakes) is ${limits.maxHandshakes}`, 'handshake_budget'];
-    } else if (fromAddr >= limits.maxHandshakesPerAddress) {
-      refusal = ['AddressHandshakeLimit', `${fromAddr} connections from ${addr} in the TLS handshake, the limit (limits.maxHandshakesPerAddress) is ${limits.maxHandshakesPerAddress}`, 'address_handshake_limit'];
-    }
-    if (refusal) {
-      this.closedByUs.add(raw);
-      this.opts.services.metrics?.refused('kmip', refusal[2]);
-      this.audit.dropped(addr, refusal[0], refusal[1]);
-      raw.destroy();
-      return;
-    }
-    const timer = setTimeout(() => {
-      if (!this.handshakes.has(raw)) return;
-      this.closedByUs.add(raw);
-      this.opts.services.metrics?.refused('kmip', 'handshake_timeout');
-      this.audit.dropped(addr, 'HandshakeTimeout', `TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
-      raw.destroy();
-    }, limits.handshakeTimeoutMs);
-    timer.unref();
-    this.handshakes.set(raw, { addr, timer });
-    this.handshakesByAddr.set(addr, fromAddr + 1);
-    raw.once('close', () => this.handshakeOver(raw));
-  }
-
-  /** The handshake of `raw` finished or failed: it leaves the handshake budget. */
-  private handshakeOver(raw: object): void {
-    const h = this.handshakes.get(raw);
-    if (!h) return;
-    clearTimeout(h.timer);
-    this.handshakes.delete(raw);
-    const n = (this.handshakesByAddr.get(h.addr) ?? 1) - 1;
-    if (n <= 0) this.handshakesByAddr.delete(h.addr);
-    else this.handshakesByAddr.set(h.addr, n);
+    this.gate.admit(raw);
   }
 
   private onTlsClientError(err: Error & { code?: string }, socket: TLSSocket): void {
     const raw = rawOf(socket);
-    const addr = this.handshakes.get(raw)?.addr ?? socket.remoteAddress;
-    this.handshakeOver(raw);
+    const addr = this.gate.addressOf(raw) ?? socket.remoteAddress;
+    this.gate.over(raw);
     // Node reports a handshake timeout (or failure) here but, with a listener attached,
     // leaves the socket open: a peer that never speaks TLS would hold a slot. Close it.
     socket.destroy();
-    if (this.closedByUs.has(raw)) return;
+    if (this.gate.closedItself(raw)) return;
     this.opts.services.metrics?.refused('kmip', err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake_timeout' : 'tls');
     if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
       this.audit.dropped(addr, 'HandshakeTimeout', `TLS handshake not finished within ${this.opts.limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
@@ -150,7 +104,7 @@ export class KmipServer {
   }
 
   private onSecure(socket: TLSSocket): void {
-    this.handshakeOver(rawOf(socket));
+    this.gate.over(rawOf(socket));
     const id = randomUUID();
     const { services, handlers, limits } = this.opts;
     const addr = socket.remoteAddress;
@@ -216,17 +170,14 @@ export class KmipServer {
 
   /** Connections still in the TLS handshake. */
   get handshaking(): number {
-    return this.handshakes.size;
+    return this.gate.size;
   }
 
   /** Stop accepting, finish in-flight requests, close every connection. */
   async close(): Promise<void> {
     this.stopRotation();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const raw of [...this.handshakes.keys()]) {
-      this.closedByUs.add(raw);
-      (raw as Socket).destroy();
-    }
+    this.gate.closeAll();
     await Promise.all([...this.sessions].map((s) => s.shutdown()));
     await closed;
     await this.audit.settle();
