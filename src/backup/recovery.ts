@@ -32,6 +32,7 @@ import {
   constants,
   type KeyObject,
 } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { combine, split, type Share } from './shamir.js';
 import { BackupError } from './errors.js';
 
@@ -66,6 +67,23 @@ export function keyIdOf(pub: KeyObject): string {
 }
 
 /** A recipient from a public key (or certificate-less private key) PEM. Refuses weak or unsupported keys. */
+/** The recovery public keys in PEM files, as recipients; an unreadable file is IO, an unusable key BAD_KEY. */
+export function recipientsFromFiles(files: readonly string[]): Recipient[] {
+  return files.map((f) => {
+    let pem: Buffer;
+    try {
+      pem = readFileSync(f);
+    } catch (e) {
+      throw new BackupError('IO', `cannot read ${f}: ${(e as Error).message}`);
+    }
+    try {
+      return recipientFromPem(pem);
+    } catch (e) {
+      throw new BackupError('BAD_KEY', `${f}: ${(e as Error).message}`);
+    }
+  });
+}
+
 export function recipientFromPem(pem: string | Buffer): Recipient {
   let pub: KeyObject;
   try {

@@ -2,11 +2,11 @@
  * `kms init`: make a new data folder — key backend, recovery setup for backups, server
  * certificates, config file — and refuse one that already holds anything.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { assertEmptyFolder, CONFIG_FILE, configFileContent, openKeys } from '../backup/data-folder.js';
 import { BackupError } from '../backup/errors.js';
-import { makeSharedRecipient, recipientFromPem, RECOVERY_FILE, type Recipient, type RecoveryConfig, type ShareFile } from '../backup/recovery.js';
+import { makeSharedRecipient, recipientsFromFiles, RECOVERY_FILE, type Recipient, type RecoveryConfig, type ShareFile } from '../backup/recovery.js';
 import { ensureDevCerts } from '../pki/dev-certs.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { failure, HSM_HELP, HSM_OPTIONS, hsmFromFlags } from './backup-options.js';
@@ -86,19 +86,7 @@ export const initCommand: Command = {
 
     let recipients: Recipient[];
     try {
-      recipients = keyFiles.map((f) => {
-        let pem: Buffer;
-        try {
-          pem = readFileSync(f);
-        } catch (e) {
-          throw new BackupError('IO', `cannot read ${f}: ${(e as Error).message}`);
-        }
-        try {
-          return recipientFromPem(pem);
-        } catch (e) {
-          throw new BackupError('BAD_KEY', `${f}: ${(e as Error).message}`);
-        }
-      });
+      recipients = recipientsFromFiles(keyFiles);
       if (new Set(recipients.map((r) => r.keyId)).size !== recipients.length) throw new BackupError('BAD_KEY', 'the same recovery key was given twice');
       assertEmptyFolder(dir, 'already initialised (kms init makes a new data folder only)');
       if (sharesOut !== undefined) assertEmptyFolder(sharesOut, 'the share files would overwrite something');

@@ -8,7 +8,7 @@ import { replaceFileDurably } from '../hsm/software/durable-file.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { BackupError } from '../backup/errors.js';
-import { makeSharedRecipient, recipientFromPem, RECOVERY_FILE, type Recipient, type RecoveryConfig } from '../backup/recovery.js';
+import { makeSharedRecipient, recipientsFromFiles, RECOVERY_FILE, type Recipient, type RecoveryConfig } from '../backup/recovery.js';
 import { createFileDurably } from '../hsm/software/durable-file.js';
 import { assertEmptyFolder } from '../backup/data-folder.js';
 import { cliConfig, parseCli } from './args.js';
@@ -89,19 +89,7 @@ function add(dir: string, values: Record<string, unknown>, io: CliIo): number {
   try {
     assertDataFolder(dir);
     const have = current(dir);
-    const added = keyFiles.map((f) => {
-      let pem: Buffer;
-      try {
-        pem = readFileSync(f);
-      } catch (e) {
-        throw new BackupError('IO', `cannot read ${f}: ${(e as Error).message}`);
-      }
-      try {
-        return recipientFromPem(pem);
-      } catch (e) {
-        throw new BackupError('BAD_KEY', `${f}: ${(e as Error).message}`);
-      }
-    });
+    const added = recipientsFromFiles(keyFiles);
     const ids = new Set(have.map((r) => r.keyId));
     for (const r of added) {
       if (ids.has(r.keyId)) throw new BackupError('BAD_KEY', `recovery key ${r.keyId} is already set up (or given twice)`);
