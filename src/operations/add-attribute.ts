@@ -39,17 +39,9 @@ import {
   writeAttribute1x,
   type AttributeInstance,
 } from '../objects/attributes.js';
-import {
-  checkApplicationData,
-  checkNameNotHeld,
-  checkNameUnique,
-  commitAttribute,
-  is2x,
-  loadFor,
-  MAX_ATTRIBUTE_INSTANCES,
-  uidNode,
-} from './attribute-change.js';
+import { checkApplicationData, checkNameNotHeld, checkNameUnique, commitAttribute, loadFor, MAX_ATTRIBUTE_INSTANCES, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
+import { is2x } from '../kmip/version-rules.js';
 
 const Request1x = { uid: optional(Tag.UniqueIdentifier, 'TextString'), attribute: required(Tag.Attribute, 'Structure') };
 const Request2x = { uid: optional(Tag.UniqueIdentifier, 'TextString'), newAttribute: required(Tag.NewAttribute, 'Structure') };

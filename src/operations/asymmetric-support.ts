@@ -19,9 +19,10 @@ import { cryptoPolicyOf } from './crypto-support.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 import type { KeyPairSpec } from '../crypto/asymmetric.js';
 import type { OperationContext } from './context.js';
-import { byVersion, is2x, withReplaced } from './object-support.js';
+import { withReplaced } from './object-support.js';
 import { openBody, saveRecords, sealBody } from './support.js';
 import { serverDefaultsOf, setServerDefault, stampStored } from '../objects/server-set.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 /** The key of an attribute item in a 1.x Template-Attribute or 2.x Attributes structure (undefined: a Template name). */
 function itemKey(ctx: OperationContext, n: TtlvNode): AttributeKey | undefined {
@@ -82,7 +83,7 @@ export interface PairChoice {
  * Attribute Value (2.x) for disagreement or what the policy refuses (the message names the policy).
  */
 export function choosePair(ctx: OperationContext, priv: ReadonlyMap<AttributeKey, readonly TtlvNode[]>, pub: ReadonlyMap<AttributeKey, readonly TtlvNode[]>): PairChoice {
-  const bad = byVersion(ctx.version, ResultReason.InvalidField, ResultReason.InvalidAttributeValue);
+  const bad = versionReason(ctx.version, 'InvalidAttributeValue');
   const alg = num(priv, 'CryptographicAlgorithm');
   if (alg === undefined || num(pub, 'CryptographicAlgorithm') === undefined) throw new KmipError(ResultReason.MissingData, 'Create Key Pair needs a Cryptographic Algorithm');
   if (alg !== num(pub, 'CryptographicAlgorithm')) throw new KmipError(bad, 'the private and public key must have the same Cryptographic Algorithm');

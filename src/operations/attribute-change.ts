@@ -27,8 +27,7 @@ import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationContext } from './context.js';
 import { loadManaged } from './object-support.js';
 import { objectGroups, resolveUid, saveRecords, touched, withAttribute, type LoadedObject } from './support.js';
-
-export const is2x = (v: KmipVersion): boolean => v.major >= 2;
+import { is2x } from '../kmip/version-rules.js';
 
 /** The Unique Identifier node of a response. */
 export function uidNode(uid: string): TtlvNode {

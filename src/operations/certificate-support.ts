@@ -41,10 +41,11 @@ import { issueCertificate, KeyUsageBit } from '../pki/x509-issue.js';
 import { derValue, readCertificate, readName, readRequest, SHORT_NAME_OIDS, UnsupportedRequestType, X509Error, type CertificateFacts, type RequestFacts } from '../pki/x509-read.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { OperationContext } from './context.js';
-import { byVersion, is2x, isDestroyed, loadManaged, newObjectAttributes } from './object-support.js';
+import { isDestroyed, loadManaged, newObjectAttributes } from './object-support.js';
 import { openBody, type LoadedObject } from './support.js';
 import { openKey } from './asymmetric-support.js';
 import { checkAsymmetricUse } from './key-policy-check.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const DAY = 86_400;
 export const DEFAULT_VALIDITY_SECONDS = 365 * DAY;
@@ -53,10 +54,10 @@ export const DEFAULT_VALIDITY_SECONDS = 365 * DAY;
 export const cannotCertify = (m: string): KmipError => new KmipError(ResultReason.PermissionDenied, m);
 
 /** A wrong object type: Permission Denied (1.x) / Invalid Object Type (2.x). */
-export const wrongType = (ctx: OperationContext, m: string): KmipError => new KmipError(byVersion(ctx.version, ResultReason.PermissionDenied, ResultReason.InvalidObjectType), m);
+export const wrongType = (ctx: OperationContext, m: string): KmipError => new KmipError(versionReason(ctx.version, 'ObjectTypeNotCertifiable'), m);
 
 /** A request that is not a signed request of its type: Invalid Field (1.x) / Invalid CSR (2.x). */
-export const badCsr = (ctx: OperationContext, m: string): KmipError => new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.InvalidCSR), m);
+export const badCsr = (ctx: OperationContext, m: string): KmipError => new KmipError(versionReason(ctx.version, 'InvalidCSR'), m);
 
 /** The Linked Object Identifier of the first Link of `linkType`. */
 export function linkedUid(attrs: AttributeMap, linkType: number): string | undefined {
@@ -74,7 +75,7 @@ export function parseRequest(ctx: OperationContext, type: number, value: Uint8Ar
   try {
     return readRequest(type, value);
   } catch (e) {
-    if (e instanceof UnsupportedRequestType) throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.FeatureNotSupported), e.message);
+    if (e instanceof UnsupportedRequestType) throw new KmipError(versionReason(ctx.version, 'FeatureNotSupported'), e.message);
     if (e instanceof X509Error) throw badCsr(ctx, `the Certificate Request is not a signed request of its type: ${e.message}`);
     throw e;
   }
@@ -275,7 +276,7 @@ export async function certificateRequestAttributes(
  */
 export function splitSubject(ctx: OperationContext, set: TtlvNode | undefined): { rest: TtlvNode | undefined; subject?: Uint8Array } {
   if (set === undefined || set.type !== 'Structure') return { rest: set };
-  const bad = byVersion(ctx.version, ResultReason.InvalidField, ResultReason.InvalidAttributeValue);
+  const bad = versionReason(ctx.version, 'InvalidAttributeValue');
   const rest: TtlvNode[] = [];
   const parts: asn1js.Set[] = [];
   let subject: Uint8Array | undefined;
@@ -346,7 +347,7 @@ export interface IssueInput {
 
 /** Issue and return the Certificate object's body and the attributes it states (incl. Digest). */
 export function issue(ctx: OperationContext, input: IssueInput): { body: StructureNode; derived: Map<AttributeKey, TtlvNode[]> } {
-  if (input.notAfter <= input.notBefore) throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), 'the Deactivation Date must be after the Activation Date');
+  if (input.notAfter <= input.notBefore) throw new KmipError(versionReason(ctx.version, 'InvalidAttributeValue'), 'the Deactivation Date must be after the Activation Date');
   let der: Uint8Array;
   try {
     der = issueCertificate({
@@ -393,6 +394,6 @@ export function validity(attrs: Map<AttributeKey, TtlvNode[]>, now: bigint, peri
 export function checkCertificateType(ctx: OperationContext, attrs: AttributeMap): void {
   const t = attrs.get('CertificateType')?.[0];
   if (t && !(t.type === 'Enumeration' && t.value === CertificateType.X_509)) {
-    throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.FeatureNotSupported), 'only X.509 certificates are issued');
+    throw new KmipError(versionReason(ctx.version, 'FeatureNotSupported'), 'only X.509 certificates are issued');
   }
 }

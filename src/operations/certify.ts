@@ -31,7 +31,7 @@ import type { RequestFacts } from '../pki/x509-read.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
-import { checkNamesUnique, is2x, isDestroyed, loadManaged, uidPayload } from './object-support.js';
+import { checkNamesUnique, isDestroyed, loadManaged, uidPayload } from './object-support.js';
 import { resolveUid, touched } from './support.js';
 import { addLink, commitAll, linkNode, newRecord, newUid, openKey } from './asymmetric-support.js';
 import {
@@ -51,6 +51,7 @@ import {
   validity,
   wrongType,
 } from './certificate-support.js';
+import { is2x } from '../kmip/version-rules.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

@@ -25,8 +25,9 @@ import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import type { OperationHandler } from './context.js';
 import { grantableLease, usageLimitsCount } from './lease.js';
-import { byVersion, loadManaged, uidPayload } from './object-support.js';
+import { loadManaged, uidPayload } from './object-support.js';
 import { resolveUid } from './support.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -44,19 +45,19 @@ export const check: OperationHandler = {
     const uid = resolveUid(ctx, req.uid);
     const { record } = await loadManaged(ctx, uid, 'Check');
     if (record.objectType === ObjectType.Template) {
-      throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.IllegalObjectType), 'Check does not apply to a Template');
+      throw new KmipError(versionReason(v, 'ObjectTypeIllegal'), 'Check does not apply to a Template');
     }
     const denied: { what: string; reason: ResultReasonValue }[] = [];
     if (req.cryptographicUsageMask !== undefined) {
       const m = record.attributes.get('CryptographicUsageMask')?.[0];
       const have = m?.type === 'Integer' ? m.value : 0;
       const want = req.cryptographicUsageMask.value;
-      if ((want & ~have) !== 0) denied.push({ what: 'Cryptographic Usage Mask', reason: byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask) });
+      if ((want & ~have) !== 0) denied.push({ what: 'Cryptographic Usage Mask', reason: versionReason(v, 'IncompatibleCryptographicUsageMask') });
     }
     if (req.usageLimitsCount !== undefined) {
       const left = usageLimitsCount(record.attributes);
       if (left !== undefined && req.usageLimitsCount.value > left) {
-        denied.push({ what: 'Usage Limits Count', reason: byVersion(v, ResultReason.PermissionDenied, ResultReason.UsageLimitExceeded) });
+        denied.push({ what: 'Usage Limits Count', reason: versionReason(v, 'UsageLimitExceeded') });
       }
     }
     if (req.leaseTime !== undefined) {

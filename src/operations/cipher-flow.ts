@@ -13,10 +13,10 @@ import { hsmRsaDecrypt, openHsmCipher, type HsmCipherStream } from '../crypto/hs
 import { openSymmetricCipher, rsaDecrypt, rsaEncrypt, type CipherStream, type Direction } from '../crypto/mechanism.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
-import { byVersion } from './object-support.js';
 import { checkDataSize, cryptoPolicyOf, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { resolveUid } from './support.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -72,9 +72,9 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
       // An HSM-resident RSA private key: OAEP decryption in the HSM, one-shot.
       if (!isOneShot(flags)) throw new KmipError(ResultReason.FeatureNotSupported, 'RSA Encrypt/Decrypt is one-shot only');
       if (req.iv !== undefined || req.aad !== undefined || req.tag !== undefined) {
-        throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'RSA takes no IV, Additional Data or Tag');
+        throw new KmipError(versionReason(ctx.version, 'BadCryptographicParameters'), 'RSA takes no IV, Additional Data or Tag');
       }
-      if (dir === 'encrypt') throw new KmipError(byVersion(ctx.version, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), 'Encrypt takes a public key');
+      if (dir === 'encrypt') throw new KmipError(versionReason(ctx.version, 'ObjectTypeNotUsable'), 'Encrypt takes a public key');
       const out = await mechanism(ctx, () => hsmRsaDecrypt(hsmPrivate.backend, hsmPrivate.key, params, data, cryptoPolicyOf(ctx).cipher));
       ctx.batch.idPlaceholder = uid;
       return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
@@ -82,7 +82,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
     if (key.keyObject) {
       if (!isOneShot(flags)) throw new KmipError(ResultReason.FeatureNotSupported, 'RSA Encrypt/Decrypt is one-shot only');
       if (req.iv !== undefined || req.aad !== undefined || req.tag !== undefined) {
-        throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'RSA takes no IV, Additional Data or Tag');
+        throw new KmipError(versionReason(ctx.version, 'BadCryptographicParameters'), 'RSA takes no IV, Additional Data or Tag');
       }
       const keyObject = key.keyObject;
       if (dir === 'encrypt') await spendUsage(ctx, record, data.length);
@@ -90,7 +90,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
       ctx.batch.idPlaceholder = uid;
       return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
     }
-    if (key.algorithm === undefined) throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'the key has no Cryptographic Algorithm');
+    if (key.algorithm === undefined) throw new KmipError(versionReason(ctx.version, 'BadCryptographicParameters'), 'the key has no Cryptographic Algorithm');
     const algorithm = key.algorithm;
     const input = { ...(req.iv && { iv: req.iv.value }), ...(req.aad && { aad: req.aad.value }) };
     const hsm = key.hsm;

@@ -34,11 +34,12 @@ import { optional, payload, readPayload } from '../kmip/payload.js';
 import { generateAsymmetricPair, type GeneratedPair } from '../crypto/asymmetric.js';
 import { asymmetricKeyBody } from '../objects/key-formats.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { byVersion, checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { checkNamesUnique, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Request1x = {
   common: optional(Tag.CommonTemplateAttribute, 'Structure'),
@@ -126,7 +127,7 @@ export const createKeyPair: OperationHandler = {
     if (resident && wantsResident(resident, priv)) {
       const t = residentPairTemplate(resident, choice.spec);
       if ('template' in t) return createResidentPair(ctx, t.template, choice, priv, pub);
-      if (resident.policy === 'always') throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${t.why} (the server keeps every key in the HSM)`);
+      if (resident.policy === 'always') throw new KmipError(versionReason(v, 'InvalidAttributeValue'), `${t.why} (the server keeps every key in the HSM)`);
       // requested: the HSM cannot hold it; the pair is made in the host and the private key still never returned (Extractable false).
     }
     const keys = await generatePair(choice);

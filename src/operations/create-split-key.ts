@@ -43,9 +43,10 @@ import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { mechanism } from './crypto-support.js';
 import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
-import { byVersion, checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
+import { checkNamesUnique, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { loadMaterial, splitKeyBody, type KeyFacts } from './split-key-support.js';
 import { touched } from './support.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Common = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -88,7 +89,7 @@ async function secretToSplit(ctx: OperationContext, uid: string | undefined, att
   if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.InvalidField, 'Create Split Key of a new key needs its Cryptographic Algorithm (or the Unique Identifier of a key to split)');
   const len = attrs.get('CryptographicLength')?.[0];
   const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined);
-  if (!decision.ok) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), decision.why);
+  if (!decision.ok) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), decision.why);
   return {
     material: generateSymmetricKey(alg.value, decision.bits),
     facts: { keyFormatType: KeyFormatType.Raw, algorithm: alg.value, length: decision.bits },
@@ -104,11 +105,11 @@ export const createSplitKey: OperationHandler = {
     const v = ctx.version;
     const req = is2x(v) ? readPayload(node, Request2x, { what: 'Create Split Key request payload' }) : readPayload(node, Request1x, { what: 'Create Split Key request payload' });
     if (req.objectType.value !== ObjectType.SplitKey) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), 'Create Split Key makes Split Key objects (Object Type Split Key)');
+      throw new KmipError(versionReason(v, 'ObjectTypeNotAccepted'), 'Create Split Key makes Split Key objects (Object Type Split Key)');
     }
     const method = req.method.value;
     if (!SERVED_SPLIT_METHODS.has(method)) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.FeatureNotSupported), `Split Key Method ${method} is not served (XOR and Polynomial Sharing GF(2^8) are)`);
+      throw new KmipError(versionReason(v, 'FeatureNotSupported'), `Split Key Method ${method} is not served (XOR and Polynomial Sharing GF(2^8) are)`);
     }
     const fields = { parts: req.parts.value, threshold: req.threshold.value, method };
     const problem = splitShapeProblem(method, fields.parts, fields.threshold);
@@ -116,7 +117,7 @@ export const createSplitKey: OperationHandler = {
 
     const attrs = await newObjectAttributes(ctx, ObjectType.SplitKey, 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) }, 'CreateSplitKey');
     if ((attrs.get('Name')?.length ?? 0) > 0 && fields.parts > 1) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.NonUniqueNameAttribute), 'a Name would be carried by every part; names are unique here');
+      throw new KmipError(versionReason(v, 'NonUniqueNameAttribute'), 'a Name would be carried by every part; names are unique here');
     }
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'CreateSplitKey');

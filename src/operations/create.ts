@@ -41,7 +41,8 @@ import { encodeKeyRef, RESIDENT_LABEL_PREFIX, residentTemplate, wantsResident, t
 import { newUid } from '../objects/identifiers.js';
 import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
-import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { checkNamesUnique, commitNewObject, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Request1x = { objectType: required(Tag.ObjectType, 'Enumeration'), templateAttribute: optional(Tag.TemplateAttribute, 'Structure') };
 const Request2x = {
@@ -60,7 +61,7 @@ export const create: OperationHandler = {
       : readPayload(node, Request1x, { what: 'Create request payload' });
     const objectType = req.objectType.value;
     if (objectType !== ObjectType.SymmetricKey) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), 'this server creates Symmetric Keys only (use Register for other objects)');
+      throw new KmipError(versionReason(v, 'ObjectTypeNotAccepted'), 'this server creates Symmetric Keys only (use Register for other objects)');
     }
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Create');
 

@@ -65,9 +65,10 @@ import { budgetsOf } from '../policy/budgets.js';
 import type { OperationContext, ServerServices } from './context.js';
 import { usageLimitsCount } from './lease.js';
 import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
-import { byVersion, is2x, isDestroyed, loadManaged, updated } from './object-support.js';
+import { isDestroyed, loadManaged, updated } from './object-support.js';
 import { destroyedValueReason } from './destroyed.js';
 import { openBody, saveRecords, touched, withAttribute } from './support.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 /** The running server's crypto policy. */
 export function cryptoPolicyOf(ctx: OperationContext): CryptoPolicy {
@@ -144,12 +145,12 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
   const v = ctx.version;
   const { record, state } = await loadManaged(ctx, uid, use);
   if (!ALLOWED_TYPES[use].includes(record.objectType)) {
-    throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), `${use} cannot use an object of this type`);
+    throw new KmipError(versionReason(v, 'ObjectTypeNotUsable'), `${use} cannot use an object of this type`);
   }
   if (isDestroyed(state) || !record.sealedBody) {
     throw new KmipError(destroyedValueReason(v, 'Crypto'), `the key ${uid} has been destroyed`);
   }
-  const wrongState = byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState);
+  const wrongState = versionReason(v, 'WrongKeyLifecycleState');
   if (PROTECTS[use]) {
     if (state !== State.Active) throw new KmipError(wrongState, `the key ${uid} is not Active; it cannot be used to ${use === 'MAC' ? 'MAC' : 'encrypt'}`);
     const stop = dateAttribute(record.attributes, 'ProtectStopDate');
@@ -163,7 +164,7 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
   }
   const mask = int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0;
   if ((mask & USE_BIT[use]) === 0) {
-    throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key's Cryptographic Usage Mask does not allow ${use}`);
+    throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key's Cryptographic Usage Mask does not allow ${use}`);
   }
   if (record.hsmKey !== undefined) {
     const resident = ctx.services.resident;
@@ -172,7 +173,7 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
   }
   const body = await openBody(ctx, record);
   const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored key');
-  const noValue = byVersion(v, v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied, ResultReason.KeyValueNotPresent);
+  const noValue = versionReason(v, 'KeyValueNotPresent');
   if (kb.wrapped) throw new KmipError(noValue, `the key ${uid} is stored wrapped; the server cannot use it`);
   const algorithm = kb.algorithm ?? int(record.attributes.get('CryptographicAlgorithm')?.[0]);
   if (record.objectType === ObjectType.PublicKey || record.objectType === ObjectType.PrivateKey) {
@@ -215,9 +216,9 @@ export function translate(ctx: OperationContext, e: unknown): unknown {
   const reason: ResultReasonValue = (() => {
     switch (e.code) {
       case 'BAD_PARAMETERS':
-        return byVersion(v, ResultReason.InvalidField, ResultReason.BadCryptographicParameters);
+        return versionReason(v, 'BadCryptographicParameters');
       case 'UNSUPPORTED':
-        return byVersion(v, ResultReason.InvalidField, ResultReason.UnsupportedCryptographicParameters);
+        return versionReason(v, 'UnsupportedCryptographicParameters');
       case 'MISSING_IV':
         // Invalid Message, not Missing Initialization Vector / Invalid Field: the profile test cases
         // CS-BC-M-11/12/13 (see the header).
@@ -246,7 +247,7 @@ export async function mechanism<T>(ctx: OperationContext, f: () => T | Promise<T
 
 /** The refusal for a Correlation Value that names no open operation of this principal. */
 export function unknownCorrelation(ctx: OperationContext): KmipError {
-  return new KmipError(byVersion(ctx.version, ResultReason.ItemNotFound, ResultReason.InvalidCorrelationValue), 'no outstanding operation with that Correlation Value');
+  return new KmipError(versionReason(ctx.version, 'InvalidCorrelationValue'), 'no outstanding operation with that Correlation Value');
 }
 
 const STORES = new WeakMap<ServerServices, MultipartStore<unknown>>();

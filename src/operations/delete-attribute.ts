@@ -32,8 +32,9 @@ import {
 } from '../objects/attributes.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
-import { commitAttribute, is2x, loadFor, uidNode } from './attribute-change.js';
+import { commitAttribute, loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
+import { is2x } from '../kmip/version-rules.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

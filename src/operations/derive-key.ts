@@ -56,8 +56,9 @@ import { checkPbkdf2, type KeyPolicy } from '../policy/key-policy.js';
 import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
 import { destroyedValueError } from './destroyed.js';
-import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
+import { checkNamesUnique, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { openBody, touched } from './support.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -138,16 +139,16 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
   const v = ctx.version;
   const { record, state } = await loadManaged(ctx, uid, 'DeriveKey');
   if (record.objectType !== ObjectType.SymmetricKey && record.objectType !== ObjectType.SecretData) {
-    throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `object ${uid} is not a Symmetric Key or Secret Data; keys are derived from those`);
+    throw new KmipError(versionReason(v, 'ObjectTypeNotAccepted'), `object ${uid} is not a Symmetric Key or Secret Data; keys are derived from those`);
   }
-  const noValue = v.major === 1 && v.minor < 2 ? ResultReason.InvalidField : ResultReason.KeyValueNotPresent;
+  const noValue = versionReason(v, 'DerivationBaseValueAbsent');
   if (isDestroyed(state)) throw destroyedValueError(v, 'DeriveKey', uid);
   if (!record.sealedBody) throw new KmipError(noValue, `object ${uid} has no key material`);
-  if (state !== State.Active) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.WrongKeyLifecycleState), `object ${uid} is not Active; it cannot be used to derive a key`);
+  if (state !== State.Active) throw new KmipError(versionReason(v, 'InputWrongKeyLifecycleState'), `object ${uid} is not Active; it cannot be used to derive a key`);
   const maskNode = record.attributes.get('CryptographicUsageMask')?.[0];
   const mask = maskNode?.type === 'Integer' ? maskNode.value : 0;
   if ((mask & CryptographicUsageMask.DeriveKey) === 0) {
-    throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.IncompatibleCryptographicUsageMask), `object ${uid}'s Cryptographic Usage Mask does not allow Derive Key`);
+    throw new KmipError(versionReason(v, 'InputIncompatibleCryptographicUsageMask'), `object ${uid}'s Cryptographic Usage Mask does not allow Derive Key`);
   }
   if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `object ${uid} lives in the HSM; deriving from HSM-resident keys is not built`);
   const kb = readKeyBlock((await openBody(ctx, record)).value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
@@ -207,13 +208,13 @@ export const deriveKey: OperationHandler = {
     const req = is2x(v) ? readPayload(node, Request2x, { what: 'Derive Key request payload' }) : readPayload(node, Request1x, { what: 'Derive Key request payload' });
     const objectType = req.objectType.value;
     if (objectType !== ObjectType.SymmetricKey && objectType !== ObjectType.SecretData) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), 'Derive Key makes Symmetric Keys and Secret Data');
+      throw new KmipError(versionReason(v, 'ObjectTypeNotAccepted'), 'Derive Key makes Symmetric Keys and Secret Data');
     }
     if (req.uids.length === 0) throw new KmipError(ResultReason.InvalidField, 'Derive Key needs the Unique Identifier of the object to derive from (the ID Placeholder is not used)');
     if (req.uids.length > 2) throw new KmipError(ResultReason.InvalidField, 'Derive Key takes a base object and at most one Secret Data object holding the Derivation Data');
     const method = req.method.value;
     if (!SERVED_METHODS.has(method) || (method === DerivationMethod.HKDF && !is2x(v))) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.FeatureNotSupported), `Derivation Method ${method} is not served (PBKDF2, HASH, HMAC, ENCRYPT${is2x(v) ? ', HKDF' : ''} are)`);
+      throw new KmipError(versionReason(v, 'FeatureNotSupported'), `Derivation Method ${method} is not served (PBKDF2, HASH, HMAC, ENCRYPT${is2x(v) ? ', HKDF' : ''} are)`);
     }
     const dp = readPayload(req.parameters, ParametersSchema, { what: 'Derivation Parameters' });
     if (dp.data.length > 1) throw new KmipError(ResultReason.InvalidField, 'one Derivation Data is taken by these methods');
@@ -227,9 +228,9 @@ export const deriveKey: OperationHandler = {
       const alg = attrs.get('CryptographicAlgorithm')?.[0];
       if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.InvalidField, 'Derive Key needs the Cryptographic Algorithm of the key to derive');
       const decision = symmetricKeySpec(alg.value, length, keyPolicyOf(ctx));
-      if (!decision.ok) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), decision.why);
+      if (!decision.ok) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), decision.why);
       // A derived byte string is no TDES key bundle (parity, distinct non-weak parts): Create makes those.
-      if (alg.value === CryptographicAlgorithm.DES3) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), 'Triple DES keys are made by Create, not derived');
+      if (alg.value === CryptographicAlgorithm.DES3) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), 'Triple DES keys are made by Create, not derived');
       algorithm = alg.value;
       attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: length }]);
       setServerDefault(attrs, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask });
@@ -244,7 +245,7 @@ export const deriveKey: OperationHandler = {
     let data = dp.data[0]?.value;
     if (bases[1]) {
       if (data) throw new KmipError(ResultReason.InvalidMessage, 'Derivation Data is given both in the request and by a Secret Data object');
-      if (bases[1].record.objectType !== ObjectType.SecretData) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), 'the second object must be Secret Data (the Derivation Data)');
+      if (bases[1].record.objectType !== ObjectType.SecretData) throw new KmipError(versionReason(v, 'ObjectTypeNotAccepted'), 'the second object must be Secret Data (the Derivation Data)');
       data = bases[1].material;
     }
     const params = readCryptoParams(dp.cryptographicParameters) ?? {};

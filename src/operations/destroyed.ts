@@ -35,7 +35,7 @@
  *   Destroyed Compromised (transition 10), any other Revoke is Illegal Operation / Wrong Key
  *   Lifecycle State.
  */
-import { ResultReason } from '../kmip/generated/enums.gen.js';
+import { versionReason } from '../kmip/version-rules.js';
 import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 
@@ -44,8 +44,7 @@ export type ValueUse = 'Get' | 'Crypto' | 'DeriveKey';
 
 /** The Result Reason for `use` of a destroyed object's key material at `version`. */
 export function destroyedValueReason(version: KmipVersion, use: ValueUse): ResultReasonValue {
-  if (version.major < 2) return ResultReason.ItemNotFound;
-  return use === 'DeriveKey' ? ResultReason.KeyValueNotPresent : ResultReason.ObjectDestroyed;
+  return versionReason(version, use === 'DeriveKey' ? 'DestroyedDerivationBase' : 'ObjectDestroyed');
 }
 
 /** The error for `use` of the destroyed object `uid`. */

@@ -19,9 +19,10 @@ import { tagDefByName } from '../kmip/registry.js';
 import { attributeName1x, visibleAttributes } from '../objects/attributes.js';
 import { parseCustomKey, type AttributeKey } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
-import { is2x, loadFor, uidNode } from './attribute-change.js';
+import { loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
 import { allAttributes } from './support.js';
+import { is2x } from '../kmip/version-rules.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 

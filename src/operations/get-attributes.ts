@@ -35,10 +35,11 @@ import {
 import type { AttributeKey } from '../objects/managed-object.js';
 import { DEFAULT_CLIENT_PROFILE, inFullListing } from '../policy/client-profiles.js';
 import type { TtlvNode } from '../ttlv/node.js';
-import { is2x, loadFor, uidNode } from './attribute-change.js';
+import { loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
 import { listOrder } from './get-attribute-list.js';
 import { allAttributes } from './support.js';
+import { is2x } from '../kmip/version-rules.js';
 
 const Request1x = { uid: optional(Tag.UniqueIdentifier, 'TextString'), names: repeated(Tag.AttributeName, 'TextString') };
 const Request2x = { uid: optional(Tag.UniqueIdentifier, 'TextString'), refs: repeated(Tag.AttributeReference, 'Enumeration', 'Structure') };

@@ -23,8 +23,9 @@ import { dateAttribute } from '../objects/lifecycle.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { usageLimitsCount } from './lease.js';
-import { byVersion, loadManaged, uidPayload, updated } from './object-support.js';
+import { loadManaged, uidPayload, updated } from './object-support.js';
 import { resolveUid, saveRecords, touched, withAttribute } from './support.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString'), usageLimitsCount: optional(Tag.UsageLimitsCount, 'LongInteger') };
 const PROTECTING: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.PublicKey, ObjectType.SplitKey, ObjectType.PGPKey]);
@@ -41,19 +42,19 @@ export const getUsageAllocation: OperationHandler = {
     const uid = resolveUid(ctx, req.uid);
     const { record, state } = await loadManaged(ctx, uid, 'GetUsageAllocation');
     if (!PROTECTING.has(record.objectType)) {
-      throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), 'this object cannot be used to apply cryptographic protection');
+      throw new KmipError(versionReason(v, 'ObjectTypeNotUsable'), 'this object cannot be used to apply cryptographic protection');
     }
     const ul = record.attributes.get('UsageLimits')?.[0];
     const left = usageLimitsCount(record.attributes);
     if (ul?.type !== 'Structure' || left === undefined) {
-      throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.AttributeNotFound), 'the object has no Usage Limits');
+      throw new KmipError(versionReason(v, 'UsageLimitsAbsent'), 'the object has no Usage Limits');
     }
     const stop = dateAttribute(record.attributes, 'ProtectStopDate');
     if (state !== State.Active || (stop !== undefined && stop <= ctx.now)) {
       throw new KmipError(ResultReason.PermissionDenied, 'the object cannot apply protection now (not Active, or past its Protect Stop Date)');
     }
     if (amount > left) {
-      throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.UsageLimitExceeded), `only ${left} units of the Usage Limits are left`);
+      throw new KmipError(versionReason(v, 'UsageLimitExceeded'), `only ${left} units of the Usage Limits are left`);
     }
     const next: TtlvNode = {
       ...ul,

@@ -47,11 +47,12 @@ import type { OperationContext, OperationHandler } from './context.js';
 import type { StructureNode } from '../ttlv/node.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { StoreError } from '../store/object-store.js';
-import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
+import { isDestroyed, loadManaged } from './object-support.js';
 import { keyValueNotPresent, openBody, resolveUid, saveRecords, touched } from './support.js';
 import { isFresh, served } from '../objects/server-set.js';
 import { destroyedValueError } from './destroyed.js';
 import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet } from './key-wrapping.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -124,11 +125,11 @@ export async function servedBody(ctx: OperationContext, record: ObjectRecord, st
     if (kwt === KeyWrapType.NotWrapped && isWrapped(body)) {
       // Stored as given: unwrap now if the wrapping key is held here (its refusals have their reasons).
       const now = await unwrapBody(ctx, body, 'get');
-      if (!now) throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key was registered wrapped under a key this server does not hold');
+      if (!now) throw new KmipError(versionReason(v, 'KeyWrapTypeNotSupported'), 'the key was registered wrapped under a key this server does not hold');
       body = now.body;
     }
     if (kwt !== KeyWrapType.NotWrapped && kwt !== KeyWrapType.AsRegistered) {
-      throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), `Key Wrap Type ${kwt} is not supported`);
+      throw new KmipError(versionReason(v, 'KeyWrapTypeNotSupported'), `Key Wrap Type ${kwt} is not supported`);
     }
   }
   if (req.keyCompressionType !== undefined && req.keyCompressionType.value !== keyCompressionTypeOf(body)) {

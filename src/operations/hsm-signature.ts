@@ -13,14 +13,14 @@ import { AsymmetricError, checkDigest, HASH_BYTES, type SignatureScheme, type Si
 import { encodeSig } from '../crypto/ecdsa-prehash.js';
 import { HsmError, type AsymmetricSignParams, type DigestHash } from '../hsm/key-backend.js';
 import type { OperationContext } from './context.js';
-import { byVersion } from './object-support.js';
 import type { ResidentSigningKey } from './signature-support.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 const HSM_HASHES: readonly string[] = ['sha224', 'sha256', 'sha384', 'sha512'] satisfies DigestHash[];
 
 export async function signInHsm(ctx: OperationContext, hsm: ResidentSigningKey, scheme: SignatureScheme, input: SignInput): Promise<Uint8Array> {
   const unsupported = (m: string): never => {
-    throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.UnsupportedCryptographicParameters), m);
+    throw new KmipError(versionReason(ctx.version, 'UnsupportedCryptographicParameters'), m);
   };
   if (scheme.kind === 'ed25519') return unsupported('Ed25519 keys are not HSM-resident');
   if (!HSM_HASHES.includes(scheme.hash)) return unsupported(`${scheme.hash} signatures are not made with HSM-resident keys`);
@@ -30,7 +30,7 @@ export async function signInHsm(ctx: OperationContext, hsm: ResidentSigningKey, 
     try {
       checkDigest(scheme, input.digest);
     } catch (e) {
-      if (e instanceof AsymmetricError) throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), e.message);
+      if (e instanceof AsymmetricError) throw new KmipError(versionReason(ctx.version, 'BadCryptographicParameters'), e.message);
       throw e;
     }
     digest = input.digest;
@@ -48,7 +48,7 @@ export async function signInHsm(ctx: OperationContext, hsm: ResidentSigningKey, 
     out = await hsm.backend.signDigest(params, hsm.key, digest);
   } catch (e) {
     if (e instanceof HsmError && (e.code === 'BAD_ARGUMENT' || e.code === 'NOT_SUPPORTED')) {
-      throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), e.message);
+      throw new KmipError(versionReason(ctx.version, 'BadCryptographicParameters'), e.message);
     }
     throw new KmipError(ResultReason.CryptographicFailure, 'the HSM could not sign', { cause: e });
   }

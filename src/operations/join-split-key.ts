@@ -38,8 +38,9 @@ import type { StructureNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { mechanism } from './crypto-support.js';
 import { keyDigest } from './asymmetric-support.js';
-import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { checkNamesUnique, commitNewObject, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { chainedTogether, loadPart, parentLinks, type LoadedPart } from './split-key-support.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Common = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -73,7 +74,7 @@ export const joinSplitKey: OperationHandler = {
     const v = ctx.version;
     const req = is2x(v) ? readPayload(node, Request2x, { what: 'Join Split Key request payload' }) : readPayload(node, Request1x, { what: 'Join Split Key request payload' });
     const objectType = req.objectType.value;
-    const wrongType = byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType);
+    const wrongType = versionReason(v, 'ObjectTypeNotAccepted');
     if (objectType !== ObjectType.SymmetricKey && objectType !== ObjectType.SecretData) throw new KmipError(wrongType, 'Join Split Key forms a Symmetric Key or Secret Data');
     const uids = req.uids.map((u) => u.value);
     if (uids.length === 0) throw new KmipError(ResultReason.InvalidField, 'Join Split Key needs the Unique Identifiers of the parts');
@@ -84,7 +85,7 @@ export const joinSplitKey: OperationHandler = {
     for (const uid of uids) parts.push(await loadPart(ctx, uid));
     const first = parts[0]!;
     if (!SERVED_SPLIT_METHODS.has(first.method)) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.FeatureNotSupported), `Split Key Method ${first.method} is not served (XOR and Polynomial Sharing GF(2^8) are)`);
+      throw new KmipError(versionReason(v, 'FeatureNotSupported'), `Split Key Method ${first.method} is not served (XOR and Polynomial Sharing GF(2^8) are)`);
     }
     // A registered split may state a shape its method cannot have (XOR with fewer needed than made).
     const shape = splitShapeProblem(first.method, first.parts, first.threshold);
@@ -95,7 +96,7 @@ export const joinSplitKey: OperationHandler = {
     if (parts.length < first.threshold) throw new KmipError(ResultReason.CryptographicFailure, `${parts.length} part(s) given; this split needs ${first.threshold}`);
 
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) }, 'JoinSplitKey');
-    const badValue = byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue);
+    const badValue = versionReason(v, 'InvalidAttributeValue');
     const bits = first.material.length * 8;
     const askedAlg = attrs.get('CryptographicAlgorithm')?.[0];
     const askedLen = attrs.get('CryptographicLength')?.[0];

@@ -28,7 +28,7 @@ import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { checkAsymmetricKey, checkSymmetricKey, checkUnreadableKey, type AsymmetricFacts, type KeyPolicy, type KeyRefusal } from '../policy/key-policy.js';
 import type { OperationContext } from './context.js';
 import { DEFAULT_CRYPTO_POLICY } from '../policy/crypto-policy.js';
-import { byVersion } from './object-support.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 export function keyPolicyOf(ctx: OperationContext): KeyPolicy {
   return (ctx.services.cryptoPolicy ?? DEFAULT_CRYPTO_POLICY).keys;
@@ -57,11 +57,11 @@ export function factsOf(key: KeyObject): AsymmetricFacts {
 
 function storeError(ctx: OperationContext, r: KeyRefusal, operation: string): KmipError {
   if (r.malformed) return new KmipError(ResultReason.InvalidField, `${operation}: ${r.why}`);
-  return new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${operation}: ${r.why}`);
+  return new KmipError(versionReason(ctx.version, 'InvalidAttributeValue'), `${operation}: ${r.why}`);
 }
 
 function useError(ctx: OperationContext, r: KeyRefusal, uid: string): KmipError {
-  return new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.UnsupportedCryptographicParameters), `the key ${uid} may not be used to protect data: ${r.why}`);
+  return new KmipError(versionReason(ctx.version, 'UnsupportedCryptographicParameters'), `the key ${uid} may not be used to protect data: ${r.why}`);
 }
 
 /** The refusal for an asymmetric Key Block, if the policy refuses it. */

@@ -58,8 +58,9 @@ import type { CipherPolicy } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
 import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
 import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
-import { byVersion, is2x, isArchived, isDestroyed } from './object-support.js';
+import { isArchived, isDestroyed } from './object-support.js';
 import { allAttributes, loadObject, openBody } from './support.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 /**
  * Server-internal attribute key (as locate-order.ts's): the Key Wrapping Data of a key the server
@@ -146,21 +147,21 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
   } catch (e) {
     if (e instanceof KmipError && (e.reason === ResultReason.ItemNotFound || e.reason === ResultReason.ObjectNotFound)) {
       if (missing === 'skip') return undefined;
-      throw new KmipError(byVersion(v, ResultReason.ItemNotFound, ResultReason.WrappingObjectNotFound), `no wrapping key ${uid}`);
+      throw new KmipError(versionReason(v, 'WrappingObjectNotFound'), `no wrapping key ${uid}`);
     }
     throw e;
   }
-  if (isArchived(record.attributes)) throw new KmipError(byVersion(v, ResultReason.ObjectArchived, ResultReason.WrappingObjectArchived), `the wrapping key ${uid} is archived`);
+  if (isArchived(record.attributes)) throw new KmipError(versionReason(v, 'WrappingObjectArchived'), `the wrapping key ${uid} is archived`);
   if (!DIRECTION_TYPES[dir].includes(record.objectType)) {
     throw new KmipError(
-      byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType),
+      versionReason(v, 'ObjectTypeNotUsable'),
       dir === 'mac' || dir === 'macVerify'
         ? `the object ${uid} cannot MAC a wrapped key (a Symmetric Key can; signing keys are not built)`
         : `the object ${uid} cannot ${dir} keys (a Symmetric Key, or an RSA ${dir === 'wrap' ? 'Public' : 'Private'} Key, can)`,
     );
   }
-  if (isDestroyed(state) || !record.sealedBody) throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrappingObjectDestroyed), `the wrapping key ${uid} has been destroyed`);
-  const wrongState = byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState);
+  if (isDestroyed(state) || !record.sealedBody) throw new KmipError(versionReason(v, 'WrappingObjectDestroyed'), `the wrapping key ${uid} has been destroyed`);
+  const wrongState = versionReason(v, 'WrongKeyLifecycleState');
   if (PROTECTING.has(dir)) {
     if (state !== State.Active) throw new KmipError(wrongState, `the wrapping key ${uid} is not Active`);
     const stop = dateAttribute(record.attributes, 'ProtectStopDate');
@@ -183,7 +184,7 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
   };
   const bitName: Record<Direction, string> = { wrap: 'Wrap Key', unwrap: 'Unwrap Key', mac: 'MAC Generate', macVerify: 'MAC Verify' };
   if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bits[dir]) === 0) {
-    throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key ${uid}'s Cryptographic Usage Mask does not allow ${bitName[dir]}`);
+    throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key ${uid}'s Cryptographic Usage Mask does not allow ${bitName[dir]}`);
   }
   if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
   const body = await openBody(ctx, record);
@@ -337,15 +338,15 @@ function wrappedBody(ctx: OperationContext, body: StructureNode, kb: StructureNo
 export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, state: number, body: StructureNode, spec: WrappingRequest): Promise<StructureNode> {
   const v = ctx.version;
   const kb = keyBlockOfBody(body);
-  if (!kb) throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), 'only objects with a Key Block can be returned wrapped');
+  if (!kb) throw new KmipError(versionReason(v, 'ObjectTypeNotUsable'), 'only objects with a Key Block can be returned wrapped');
   if (kb.value.some((c) => c.tag === Tag.KeyWrappingData)) {
-    throw new KmipError(byVersion(v, ResultReason.FeatureNotSupported, ResultReason.KeyWrapTypeNotSupported), 'the key is stored wrapped under a key the server does not hold; it cannot be wrapped again');
+    throw new KmipError(versionReason(v, 'KeyWrapTypeNotSupported'), 'the key is stored wrapped under a key the server does not hold; it cannot be wrapped again');
   }
   const key = (await loadWrappingKey(ctx, spec.encryption.uid, 'wrap', 'Get', 'refuse'))!;
   if (key.record.uid === target.uid) throw new KmipError(ResultReason.InvalidField, 'a key cannot wrap itself');
   if (spec.encryption.params && !paramsMatch(spec.encryption.params, key.record)) {
     throw new KmipError(
-      byVersion(v, ResultReason.ItemNotFound, ResultReason.BadCryptographicParameters),
+      versionReason(v, 'MacKeyParametersNotFound'),
       'the Cryptographic Parameters in the Encryption Key Information match none of the wrapping key\'s Cryptographic Parameters attribute',
     );
   }
@@ -358,7 +359,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
   if (spec.mac) {
     const macKey = (await loadWrappingKey(ctx, spec.mac.uid, 'mac', 'Get', 'refuse'))!;
     if (spec.mac.params && !paramsMatch(spec.mac.params, macKey.record)) {
-      throw new KmipError(byVersion(v, ResultReason.ItemNotFound, ResultReason.BadCryptographicParameters), 'the Cryptographic Parameters in the MAC/Signature Key Information match none of the MAC key\'s');
+      throw new KmipError(versionReason(v, 'MacKeyParametersNotFound'), 'the Cryptographic Parameters in the MAC/Signature Key Information match none of the MAC key\'s');
     }
     const macParamsNode = spec.mac.params ?? macKey.record.attributes.get('CryptographicParameters')?.[0];
     const tag = await mechanism(ctx, () => macOf(macKey, readCryptoParams(macParamsNode) ?? {}, wrapped));

@@ -56,12 +56,13 @@ import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import { indexEnum, indexText, RecordField } from '../store/index-encoding.js';
 import type { IndexQuery } from '../store/object-store.js';
 import type { TtlvNode } from '../ttlv/node.js';
-import { is2x, remapReason, uidNode } from './attribute-change.js';
+import { remapReason, uidNode } from './attribute-change.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { indexQueries, matches, type LocateFilter } from './locate-filters.js';
 import { compareByCreationDesc, CREATION_ORDER_KEY } from './locate-order.js';
 import { isArchived } from './object-support.js';
 import { allAttributes, objectGroups } from './support.js';
+import { is2x } from '../kmip/version-rules.js';
 
 const COMMON = {
   maximumItems: optional(Tag.MaximumItems, 'Integer'),

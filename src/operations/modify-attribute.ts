@@ -36,8 +36,9 @@ import {
 } from '../objects/attributes.js';
 import { withDerived } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
-import { checkApplicationData, checkNameUnique, commitAttribute, is2x, loadFor, uidNode } from './attribute-change.js';
+import { checkApplicationData, checkNameUnique, commitAttribute, loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
+import { is2x } from '../kmip/version-rules.js';
 
 const Request1x = { uid: optional(Tag.UniqueIdentifier, 'TextString'), attribute: required(Tag.Attribute, 'Structure') };
 const Request2x = {

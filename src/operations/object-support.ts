@@ -36,13 +36,7 @@ import type { OperationContext } from './context.js';
 import { loadObject, objectGroups, openBody, saveRecords, sealBody, type LoadedObject } from './support.js';
 import { creationOrderEntry } from './locate-order.js';
 import { serverDefaultsOf, stampStored } from '../objects/server-set.js';
-
-export const is2x = (v: KmipVersion): boolean => v.major >= 2;
-
-/** Pick the reason for the negotiated version. */
-export function byVersion(version: KmipVersion, v1: ResultReasonValue, v2: ResultReasonValue): ResultReasonValue {
-  return is2x(version) ? v2 : v1;
-}
+import { versionReason } from '../kmip/version-rules.js';
 
 export function isArchived(attrs: AttributeMap): boolean {
   return (attrs.get('ArchiveDate')?.length ?? 0) > 0;
@@ -190,14 +184,14 @@ export function checkKeyIdentity(objectType: number, attrs: AttributeMap, operat
 
 export async function checkNamesUnique(ctx: OperationContext, attrs: AttributeMap, operation: string, exceptUid?: string): Promise<void> {
   const names = nameValues(attrs);
-  if (new Set(names).size !== names.length) throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.NonUniqueNameAttribute), 'the same Name is given twice');
+  if (new Set(names).size !== names.length) throw new KmipError(versionReason(ctx.version, 'NonUniqueNameAttribute'), 'the same Name is given twice');
   for (const name of names) {
     for (const uid of await ctx.services.store.find({ field: 'Name', equals: indexText(name) })) {
       if (uid === exceptUid) continue;
       const r = await ctx.services.store.get(uid);
       if (!r || isDestroyed(r.state)) continue;
       if (!ctx.services.access.allows(ctx.principal, operation, r.owner, objectGroups(r.attributes))) continue;
-      throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.NonUniqueNameAttribute), `an object named ${JSON.stringify(name.slice(0, 100))} already exists`);
+      throw new KmipError(versionReason(ctx.version, 'NonUniqueNameAttribute'), `an object named ${JSON.stringify(name.slice(0, 100))} already exists`);
     }
   }
 }
@@ -206,7 +200,7 @@ export async function checkNamesUnique(ctx: OperationContext, attrs: AttributeMa
 export function normalizeUsageLimits(attrs: Map<AttributeKey, TtlvNode[]>, version: KmipVersion): void {
   const ul = attrs.get('UsageLimits')?.[0];
   if (!ul) return;
-  const reason = byVersion(version, ResultReason.InvalidField, ResultReason.InvalidAttributeValue);
+  const reason = versionReason(version, 'InvalidAttributeValue');
   if (ul.type !== 'Structure') throw new KmipError(reason, 'Usage Limits must be a structure');
   const total = ul.value.find((c) => c.tag === Tag.UsageLimitsTotal);
   const unit = ul.value.find((c) => c.tag === Tag.UsageLimitsUnit);
@@ -260,6 +254,6 @@ export async function commitNewObject(
 /** Templates exist only in KMIP 1.x; a 2.x request naming one gets Invalid Object Type. */
 export function refuseTemplate(ctx: OperationContext, record: ObjectRecord, what: string): void {
   if (record.objectType === ObjectType.Template) {
-    throw new KmipError(byVersion(ctx.version, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), `${what} does not apply to a Template`);
+    throw new KmipError(versionReason(ctx.version, 'ObjectTypeNotUsable'), `${what} does not apply to a Template`);
   }
 }

@@ -17,8 +17,9 @@ import { KmipError } from '../kmip/errors.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import type { OperationHandler } from './context.js';
 import { grantableLease, usageLimitsCount } from './lease.js';
-import { byVersion, isDestroyed, loadManaged, uidPayload } from './object-support.js';
+import { isDestroyed, loadManaged, uidPayload } from './object-support.js';
 import { dateNode, resolveUid } from './support.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 
@@ -33,7 +34,7 @@ export const obtainLease: OperationHandler = {
       throw new KmipError(ResultReason.PermissionDenied, 'no lease is issued for this object');
     }
     if (usageLimitsCount(record.attributes) === 0n) {
-      throw new KmipError(byVersion(ctx.version, ResultReason.PermissionDenied, ResultReason.UsageLimitExceeded), 'the object has used up its Usage Limits');
+      throw new KmipError(versionReason(ctx.version, 'UsageLimitExceeded'), 'the object has used up its Usage Limits');
     }
     const lcd = record.attributes.get('LastChangeDate')?.[0];
     return uidPayload(uid, [

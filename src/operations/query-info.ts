@@ -19,6 +19,7 @@
  *   keys when the client gives none (objects/server-set.ts). Other defaults are policy-dependent
  *   (Lease Time is not a client-settable attribute) and not listed.
  */
+import { is2x } from '../kmip/version-rules.js';
 import { ObjectType, ProfileName } from '../kmip/generated/enums.gen.js';
 import { ProtectionStorageMask } from '../kmip/generated/masks.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
@@ -77,7 +78,7 @@ export function profileInformation(v: KmipVersion): StructureNode[] {
     .filter((name) => defs.some((d) => d.value === name && isAvailable(d, v)))
     .map((name) => {
       const value: TtlvNode[] = [{ tag: Tag.ProfileName, type: 'Enumeration', value: name }];
-      if (v.major >= 2) {
+      if (is2x(v)) {
         value.push({
           tag: Tag.ProfileVersion,
           type: 'Structure',

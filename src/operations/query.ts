@@ -6,6 +6,7 @@
  * is true of this server (operations/query-info.ts); one with nothing to state adds nothing.
  * Result Reasons: Invalid Field.
  */
+import { is2x } from '../kmip/version-rules.js';
 import { CapabilityInformation } from './capabilities.js';
 import { ObjectType, Operation, QueryFunction } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
@@ -46,7 +47,7 @@ export const SERVED_OBJECT_TYPES: readonly number[] = [
  */
 export function servesObjectType(objectType: number, v: { readonly major: number; readonly minor: number }): boolean {
   if (!SERVED_OBJECT_TYPES.includes(objectType)) return false;
-  if (objectType === ObjectType.Template) return v.major < 2;
+  if (objectType === ObjectType.Template) return !is2x(v);
   const def = enumDef('ObjectType')?.values.find((d) => d.value === objectType);
   return def !== undefined && isAvailable(def, v);
 }

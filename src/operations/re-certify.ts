@@ -32,7 +32,7 @@ import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import type { RequestFacts } from '../pki/x509-read.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
-import { checkNamesUnique, is2x, isDestroyed, loadManaged, uidPayload } from './object-support.js';
+import { checkNamesUnique, isDestroyed, loadManaged, uidPayload } from './object-support.js';
 import { resolveUid, touched } from './support.js';
 import { addLink, commitAll, linkNode, newRecord, newUid } from './asymmetric-support.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
@@ -51,6 +51,7 @@ import {
   validity,
   wrongType,
 } from './certificate-support.js';
+import { is2x } from '../kmip/version-rules.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

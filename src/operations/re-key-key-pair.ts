@@ -20,7 +20,7 @@ import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, normalizeUsageLimits } from './object-support.js';
+import { checkNamesUnique, isDestroyed, loadManaged, normalizeUsageLimits } from './object-support.js';
 import { keyValueNotPresent, resolveUid } from './support.js';
 import { isMetadataOnly } from '../objects/object-body.js';
 import { addLink, choosePair, commitAll, newRecord } from './asymmetric-support.js';
@@ -28,6 +28,7 @@ import { generatePair, pairAttributes, pairObjects, residentPairObjects } from '
 import { residentPairTemplate, wantsResident } from '../hsm/resident.js';
 import { stampGenerated } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Request1x = {
   uid: optional(Tag.PrivateKeyUniqueIdentifier, 'TextString'),
@@ -60,12 +61,12 @@ function linked(record: ObjectRecord, linkType: number): string | undefined {
 async function existingPair(ctx: OperationContext, uid: string) {
   const v = ctx.version;
   const priv = await loadManaged(ctx, uid, 'ReKeyKeyPair');
-  const wrongType = byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType);
+  const wrongType = versionReason(v, 'ObjectTypeNotUsable');
   if (priv.record.objectType !== ObjectType.PrivateKey) throw new KmipError(wrongType, 'Re-key Key Pair names the Private Key of the pair');
   const pubUid = linked(priv.record, LinkType.PublicKeyLink);
   if (pubUid === undefined) throw new KmipError(wrongType, 'the Private Key has no Public Key link');
   const pub = await loadManaged(ctx, pubUid, 'ReKeyKeyPair');
-  if (isDestroyed(priv.state) || isDestroyed(pub.state)) throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState), 'the key pair has been destroyed');
+  if (isDestroyed(priv.state) || isDestroyed(pub.state)) throw new KmipError(versionReason(v, 'WrongKeyLifecycleState'), 'the key pair has been destroyed');
   // The value of a metadata-only key lives elsewhere; a replacement here would not replace it.
   if (isMetadataOnly(priv.record.attributes)) throw keyValueNotPresent(ctx, priv.record.uid);
   return { priv: priv.record, pub: pub.record };
@@ -96,7 +97,7 @@ export const reKeyKeyPair: OperationHandler = {
     const resident = ctx.services.resident;
     const residentT = resident && (old.priv.hsmKey !== undefined || wantsResident(resident, priv)) ? residentPairTemplate(resident, choice.spec) : undefined;
     if (residentT && 'why' in residentT && (old.priv.hsmKey !== undefined || resident?.policy === 'always')) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${residentT.why} (the key pair must stay in the HSM)`);
+      throw new KmipError(versionReason(v, 'InvalidAttributeValue'), `${residentT.why} (the key pair must stay in the HSM)`);
     }
     const inHsm = residentT && 'template' in residentT ? await residentPairObjects(ctx, residentT.template, choice, priv, pub) : undefined;
     const objs = inHsm ?? pairObjects(choice, await generatePair(choice), priv, pub);

@@ -21,12 +21,13 @@ import { optional, payload, readPayload } from '../kmip/payload.js';
 import { isMetadataOnly, rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
 import type { OperationHandler } from './context.js';
-import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { checkNamesUnique, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { keyValueNotPresent, resolveUid } from './support.js';
 import { addLink, commitAll, newRecord, newUid } from './asymmetric-support.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
 import { keyPolicyOf } from './key-policy-check.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -47,8 +48,8 @@ export const reKey: OperationHandler = {
     const v = ctx.version;
     const req = is2x(v) ? readPayload(node, Request2x, { what: 'Re-key request payload' }) : readPayload(node, Request1x, { what: 'Re-key request payload' });
     const { record: old, state } = await loadManaged(ctx, resolveUid(ctx, req.uid), 'ReKey');
-    if (old.objectType !== ObjectType.SymmetricKey) throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), 'Re-key replaces Symmetric Keys (use Re-key Key Pair for key pairs)');
-    if (isDestroyed(state)) throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState), 'the key has been destroyed');
+    if (old.objectType !== ObjectType.SymmetricKey) throw new KmipError(versionReason(v, 'ObjectTypeNotUsable'), 'Re-key replaces Symmetric Keys (use Re-key Key Pair for key pairs)');
+    if (isDestroyed(state)) throw new KmipError(versionReason(v, 'WrongKeyLifecycleState'), 'the key has been destroyed');
     // The value of a metadata-only key lives elsewhere; a replacement here would not replace it.
     if (isMetadataOnly(old.attributes)) throw keyValueNotPresent(ctx, old.uid);
     const src = 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) };
@@ -63,7 +64,7 @@ export const reKey: OperationHandler = {
     const len = attrs.get('CryptographicLength')?.[0];
     if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.MissingData, 'the key has no Cryptographic Algorithm');
     const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined, keyPolicyOf(ctx));
-    if (!decision.ok) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), decision.why);
+    if (!decision.ok) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), decision.why);
     attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: decision.bits }]);
     normalizeUsageLimits(attrs, v);
     stampGenerated(attrs, ctx.now);

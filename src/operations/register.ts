@@ -50,7 +50,8 @@ import type { OperationHandler } from './context.js';
 import { REGISTERED_WRAPPING_KEY, unwrapBody, withRegisteredForm } from './key-wrapping.js';
 import { servesObjectType } from './query.js';
 import { checkNewKey } from './key-policy-check.js';
-import { byVersion, checkKeyIdentity, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { checkKeyIdentity, checkNamesUnique, commitNewObject, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
+import { is2x, versionReason } from '../kmip/version-rules.js';
 
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -81,7 +82,7 @@ export const register: OperationHandler = {
     const objectType = req.objectType.value;
     const def = OBJECT_TYPE_DEFS.get(objectType);
     if (!def || !servesObjectType(objectType, v)) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `Object Type ${objectType} cannot be registered in KMIP ${v.major}.${v.minor}`);
+      throw new KmipError(versionReason(v, 'ObjectTypeNotAccepted'), `Object Type ${objectType} cannot be registered in KMIP ${v.major}.${v.minor}`);
     }
     let parsed = parseObject(objectType, objects[0], v);
     // A key wrapped under a key the caller holds is unwrapped and stored plain (operations/key-wrapping.ts).
@@ -96,7 +97,7 @@ export const register: OperationHandler = {
       const given = attrs.get(key);
       if (given && given.length > 0) {
         if (!given.every((g) => nodes.some((d) => nodesEqual(g, d)))) {
-          throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${key} does not match the object's content`);
+          throw new KmipError(versionReason(v, 'InvalidAttributeValue'), `${key} does not match the object's content`);
         }
       } else {
         attrs.set(key, nodes);
@@ -107,7 +108,7 @@ export const register: OperationHandler = {
       const given = attrs.get(d.key)?.[0];
       if (given === undefined) attrs.set(d.key, [d.node]);
       else if (d.key === 'CryptographicLength' && !nodesEqual(given, d.node)) {
-        throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), 'Cryptographic Length does not match the key');
+        throw new KmipError(versionReason(v, 'InvalidAttributeValue'), 'Cryptographic Length does not match the key');
       }
     }
     checkKeyIdentity(objectType, attrs, 'Register');

@@ -28,7 +28,7 @@ import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { isOneShot, multipart, partFlags, unknownCorrelation } from './crypto-support.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { byVersion } from './object-support.js';
+import { versionReason } from '../kmip/version-rules.js';
 import { resolveUid } from './support.js';
 import { loadSigningKey, signatureParams, signatureScheme, type ResidentSigningKey } from './signature-support.js';
 import { signInHsm } from './hsm-signature.js';
@@ -147,8 +147,7 @@ function missing(): never {
 /** A mechanism refusal as the version's reason. */
 export function asymmetricFailure(ctx: OperationContext, e: unknown): never {
   if (e instanceof AsymmetricError) {
-    const reason = e.code === 'UNSUPPORTED' ? ResultReason.UnsupportedCryptographicParameters : ResultReason.BadCryptographicParameters;
-    throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, reason), e.message);
+    throw new KmipError(versionReason(ctx.version, e.code === 'UNSUPPORTED' ? 'UnsupportedCryptographicParameters' : 'BadCryptographicParameters'), e.message);
   }
   throw new KmipError(ResultReason.CryptographicFailure, 'the signature operation failed', { cause: e });
 }

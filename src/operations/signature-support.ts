@@ -30,12 +30,13 @@ import type { HashName, SignatureScheme } from '../crypto/asymmetric.js';
 import { cryptoPolicyOf } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext } from './context.js';
-import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
+import { isDestroyed, loadManaged } from './object-support.js';
 import { destroyedValueReason } from './destroyed.js';
 import { openKey } from './asymmetric-support.js';
 import { checkAsymmetricUse } from './key-policy-check.js';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
 import { decodeKeyRef, residentPublicKey } from '../hsm/resident.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 export type SignUse = 'Sign' | 'SignatureVerify';
 
@@ -93,10 +94,10 @@ export function signatureParams(request: TtlvNode | undefined, record: ObjectRec
 /** Map the parameters onto a scheme for `key`. */
 export function signatureScheme(ctx: OperationContext, key: KeyObject, p: SignatureParams, use: SignUse): SignatureScheme {
   const unsupported = (m: string): never => {
-    throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.UnsupportedCryptographicParameters), m);
+    throw new KmipError(versionReason(ctx.version, 'UnsupportedCryptographicParameters'), m);
   };
   const bad = (m: string): never => {
-    throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), m);
+    throw new KmipError(versionReason(ctx.version, 'BadCryptographicParameters'), m);
   };
   const kt = key.asymmetricKeyType;
   const ca = p.cryptographicAlgorithm;
@@ -151,15 +152,15 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
   const { record, state } = await loadManaged(ctx, uid, use);
   const want = use === 'Sign' ? ObjectType.PrivateKey : ObjectType.PublicKey;
   if (record.objectType !== want) {
-    throw new KmipError(byVersion(v, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), `${use === 'Sign' ? 'Sign needs a Private Key' : 'Signature Verify needs a Public Key'}`);
+    throw new KmipError(versionReason(v, 'ObjectTypeNotUsable'), `${use === 'Sign' ? 'Sign needs a Private Key' : 'Signature Verify needs a Public Key'}`);
   }
   if (isDestroyed(state)) throw new KmipError(destroyedValueReason(v, 'Crypto'), `object ${uid} has been destroyed`);
   if (!ALLOWED_STATES[use].includes(state)) {
-    throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState), `${use} is not permitted in the key's state`);
+    throw new KmipError(versionReason(v, 'WrongKeyLifecycleState'), `${use} is not permitted in the key's state`);
   }
   // Sign applies protection, Verify processes it: the same date limits as Encrypt/Decrypt
   // (crypto-support.ts loadKeyFor; test case CS-AC-M-8-21).
-  const wrongDate = byVersion(v, ResultReason.PermissionDenied, ResultReason.WrongKeyLifecycleState);
+  const wrongDate = versionReason(v, 'WrongKeyLifecycleState');
   if (use === 'Sign') {
     const stop = dateAttribute(record.attributes, 'ProtectStopDate');
     if (stop !== undefined && ctx.now > stop) throw new KmipError(wrongDate, `the key ${uid} is past its Protect Stop Date`);
@@ -170,7 +171,7 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
   const mask = int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0;
   const bit = use === 'Sign' ? CryptographicUsageMask.Sign : CryptographicUsageMask.Verify;
   if ((mask & bit) === 0) {
-    throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key's Cryptographic Usage Mask does not allow ${use === 'Sign' ? 'Sign' : 'Verify'}`);
+    throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key's Cryptographic Usage Mask does not allow ${use === 'Sign' ? 'Sign' : 'Verify'}`);
   }
   if (record.hsmKey !== undefined) {
     const resident = ctx.services.resident;

@@ -11,8 +11,9 @@ import { readKeyBlock } from '../objects/object-body.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { OperationContext } from './context.js';
-import { byVersion, isDestroyed, loadManaged } from './object-support.js';
+import { isDestroyed, loadManaged } from './object-support.js';
 import { notFound, objectGroups, openBody } from './support.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 /** The Key Block facts a part carries over from the split secret. */
 export interface KeyFacts {
@@ -79,13 +80,12 @@ export async function loadMaterial(ctx: OperationContext, uid: string, operation
   const v = ctx.version;
   const { record, state } = await loadManaged(ctx, uid, operation);
   if (!ctx.services.access.allows(ctx.principal, 'Get', record.owner, objectGroups(record.attributes))) throw notFound(ctx, uid);
-  if (!types.allowed.has(record.objectType)) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidObjectType), `object ${uid} is not ${types.what}`);
+  if (!types.allowed.has(record.objectType)) throw new KmipError(versionReason(v, 'ObjectTypeNotAccepted'), `object ${uid} is not ${types.what}`);
   if (isDestroyed(state) || !record.sealedBody) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} has been destroyed`);
-  if (state === State.Compromised) throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.WrongKeyLifecycleState), `object ${uid} is Compromised`);
+  if (state === State.Compromised) throw new KmipError(versionReason(v, 'InputWrongKeyLifecycleState'), `object ${uid} is Compromised`);
   if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `object ${uid} lives in the HSM; its value never leaves it`);
-  const before14 = v.major === 1 && v.minor < 4;
-  if (flag(record.attributes, 'Extractable') === false) throw new KmipError(before14 ? ResultReason.PermissionDenied : ResultReason.NotExtractable, `object ${uid} is not Extractable`);
-  if (flag(record.attributes, 'Sensitive') === true) throw new KmipError(before14 ? ResultReason.PermissionDenied : ResultReason.Sensitive, `object ${uid} is Sensitive`);
+  if (flag(record.attributes, 'Extractable') === false) throw new KmipError(versionReason(v, 'NotExtractable'), `object ${uid} is not Extractable`);
+  if (flag(record.attributes, 'Sensitive') === true) throw new KmipError(versionReason(v, 'Sensitive'), `object ${uid} is Sensitive`);
   const body = await openBody(ctx, record);
   const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
   if (kb.wrapped || !kb.material) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} is stored wrapped or holds no usable bytes`);

@@ -19,6 +19,7 @@ import { StoreError } from '../store/object-store.js';
 import { quantumSafeSpec } from '../policy/crypto-policy.js';
 import { budgetExceeded, budgetsOf, exceeds } from '../policy/budgets.js';
 import type { OperationContext } from './context.js';
+import { versionReason } from '../kmip/version-rules.js';
 
 /** The object a request names: its own Unique Identifier, else the batch's ID Placeholder. */
 export function resolveUid(ctx: OperationContext, uid: TtlvNode | undefined): string {
@@ -46,7 +47,7 @@ export function objectGroups(attrs: AttributeMap): string[] {
  * error tables; test case BL-M-4-21).
  */
 export function notFound(ctx: OperationContext, uid: string): KmipError {
-  return new KmipError(ctx.version.major >= 2 ? ResultReason.ObjectNotFound : ResultReason.ItemNotFound, `no object ${uid}`);
+  return new KmipError(versionReason(ctx.version, 'ObjectNotFound'), `no object ${uid}`);
 }
 
 /** Load an object for `operation`; missing and not-permitted both read as not found. */
@@ -180,9 +181,7 @@ export async function sealBody(ctx: OperationContext, uid: string, body: Structu
 
 /** Key Value Not Present (1.2+; Permission Denied at 1.0/1.1, which lack the reason): a metadata-only object. */
 export function keyValueNotPresent(ctx: OperationContext, uid: string): KmipError {
-  const v = ctx.version;
-  const reason = v.major === 1 && v.minor < 2 ? ResultReason.PermissionDenied : ResultReason.KeyValueNotPresent;
-  return new KmipError(reason, `object ${uid} is metadata-only: its key value is not on this server (see its Key Value Location)`);
+  return new KmipError(versionReason(ctx.version, 'KeyValueNotPresent'), `object ${uid} is metadata-only: its key value is not on this server (see its Key Value Location)`);
 }
 
 /**
