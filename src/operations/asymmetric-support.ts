@@ -23,6 +23,8 @@ import { withReplaced } from './object-support.js';
 import { openBody, saveRecords, sealBody } from './support.js';
 import { serverDefaultsOf, setServerDefault, stampStored } from '../objects/server-set.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance, instances, linkNode } from '../objects/typed-attributes.js';
 
 /** The key of an attribute item in a 1.x Template-Attribute or 2.x Attributes structure (undefined: a Template name). */
 function itemKey(ctx: OperationContext, n: TtlvNode): AttributeKey | undefined {
@@ -65,7 +67,7 @@ const num = (attrs: ReadonlyMap<AttributeKey, readonly TtlvNode[]>, key: Attribu
 
 /** The Recommended Curve in a Cryptographic Domain Parameters attribute. */
 function recommendedCurve(attrs: ReadonlyMap<AttributeKey, readonly TtlvNode[]>): number | undefined {
-  const dp = attrs.get('CryptographicDomainParameters')?.[0];
+  const dp = instance(attrs, 'CryptographicDomainParameters');
   const c = dp?.type === 'Structure' ? dp.value.find((x) => x.tag === Tag.RecommendedCurve) : undefined;
   return c?.type === 'Enumeration' ? c.value : undefined;
 }
@@ -109,24 +111,13 @@ export function choosePair(ctx: OperationContext, priv: ReadonlyMap<AttributeKey
 
 /** Default usage masks (2.1 §4.14: always has a value): Sign for the private key, Verify for the public. */
 export function defaultMasks(priv: Map<AttributeKey, TtlvNode[]>, pub: Map<AttributeKey, TtlvNode[]>): void {
-  setServerDefault(priv, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: CryptographicUsageMask.Sign });
-  setServerDefault(pub, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: CryptographicUsageMask.Verify });
-}
-
-export function linkNode(linkType: number, uid: string): TtlvNode {
-  return {
-    tag: Tag.Link,
-    type: 'Structure',
-    value: [
-      { tag: Tag.LinkType, type: 'Enumeration', value: linkType },
-      { tag: Tag.LinkedObjectIdentifier, type: 'TextString', value: uid },
-    ],
-  };
+  setServerDefault(priv, 'CryptographicUsageMask', item('CryptographicUsageMask', CryptographicUsageMask.Sign));
+  setServerDefault(pub, 'CryptographicUsageMask', item('CryptographicUsageMask', CryptographicUsageMask.Verify));
 }
 
 /** Add a Link instance to an attribute map. */
 export function addLink(attrs: Map<AttributeKey, TtlvNode[]>, linkType: number, uid: string): void {
-  attrs.set('Link', [...(attrs.get('Link') ?? []), linkNode(linkType, uid)]);
+  attrs.set('Link', [...instances(attrs, 'Link'), linkNode(linkType, uid)]);
 }
 
 /** The Digest of a key body: SHA-256 over its Key Material bytes, with the Key Format Type (1.4 §3.17). */
@@ -140,9 +131,9 @@ export function keyDigest(body: StructureNode): TtlvNode | undefined {
     tag: Tag.Digest,
     type: 'Structure',
     value: [
-      { tag: Tag.HashingAlgorithm, type: 'Enumeration', value: HashingAlgorithm.SHA_256 },
-      { tag: Tag.DigestValue, type: 'ByteString', value: createHash('sha256').update(m.value).digest() },
-      { tag: Tag.KeyFormatType, type: 'Enumeration', value: fmt.value },
+      item('HashingAlgorithm', HashingAlgorithm.SHA_256),
+      item('DigestValue', createHash('sha256').update(m.value).digest()),
+      item('KeyFormatType', fmt.value),
     ],
   };
 }

@@ -28,10 +28,11 @@ import type { OperationContext } from './context.js';
 import { loadManaged } from './object-support.js';
 import { objectGroups, resolveUid, saveRecords, touched, withAttribute, type LoadedObject } from './support.js';
 import { is2x } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
 
 /** The Unique Identifier node of a response. */
 export function uidNode(uid: string): TtlvNode {
-  return { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid };
+  return item('UniqueIdentifier', uid);
 }
 
 /**

@@ -15,19 +15,20 @@
 import { DestroyAction, RNGMode, ShreddingAlgorithm, UnwrapMode } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { StructureNode } from '../ttlv/node.js';
+import { item } from '../kmip/items.js';
 
 export const CapabilityInformation: StructureNode = {
   tag: Tag.CapabilityInformation,
   type: 'Structure',
   value: [
-    { tag: Tag.StreamingCapability, type: 'Boolean', value: true },
-    { tag: Tag.AsynchronousCapability, type: 'Boolean', value: false },
-    { tag: Tag.AttestationCapability, type: 'Boolean', value: false },
-    { tag: Tag.BatchUndoCapability, type: 'Boolean', value: true },
-    { tag: Tag.BatchContinueCapability, type: 'Boolean', value: true },
-    { tag: Tag.UnwrapMode, type: 'Enumeration', value: UnwrapMode.Processed },
-    { tag: Tag.DestroyAction, type: 'Enumeration', value: DestroyAction.KeyMaterialDeleted },
-    { tag: Tag.ShreddingAlgorithm, type: 'Enumeration', value: ShreddingAlgorithm.Unsupported },
-    { tag: Tag.RNGMode, type: 'Enumeration', value: RNGMode.SharedInstantiation },
+    item('StreamingCapability', true),
+    item('AsynchronousCapability', false),
+    item('AttestationCapability', false),
+    item('BatchUndoCapability', true),
+    item('BatchContinueCapability', true),
+    item('UnwrapMode', UnwrapMode.Processed),
+    item('DestroyAction', DestroyAction.KeyMaterialDeleted),
+    item('ShreddingAlgorithm', ShreddingAlgorithm.Unsupported),
+    item('RNGMode', RNGMode.SharedInstantiation),
   ],
 };

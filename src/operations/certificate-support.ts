@@ -46,6 +46,8 @@ import { openBody, type LoadedObject } from './support.js';
 import { openKey } from './asymmetric-support.js';
 import { checkAsymmetricUse } from './key-policy-check.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance, linkedUid } from '../objects/typed-attributes.js';
 
 const DAY = 86_400;
 export const DEFAULT_VALIDITY_SECONDS = 365 * DAY;
@@ -60,15 +62,7 @@ export const wrongType = (ctx: OperationContext, m: string): KmipError => new Km
 export const badCsr = (ctx: OperationContext, m: string): KmipError => new KmipError(versionReason(ctx.version, 'InvalidCSR'), m);
 
 /** The Linked Object Identifier of the first Link of `linkType`. */
-export function linkedUid(attrs: AttributeMap, linkType: number): string | undefined {
-  for (const l of attrs.get('Link') ?? []) {
-    if (l.type !== 'Structure') continue;
-    const lt = l.value.find((c) => c.tag === Tag.LinkType);
-    const id = l.value.find((c) => c.tag === Tag.LinkedObjectIdentifier);
-    if (lt?.type === 'Enumeration' && lt.value === linkType && id?.type === 'TextString') return id.value;
-  }
-  return undefined;
-}
+export { linkedUid };
 
 /** Read a certificate request given inline; refusals per version. */
 export function parseRequest(ctx: OperationContext, type: number, value: Uint8Array): RequestFacts {
@@ -109,7 +103,7 @@ export const spkiOf = (key: KeyObject): Uint8Array => new Uint8Array(key.export(
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
 
 function usageMask(record: ObjectRecord): number {
-  const n = record.attributes.get('CryptographicUsageMask')?.[0];
+  const n = instance(record.attributes, 'CryptographicUsageMask');
   return n?.type === 'Integer' ? n.value : 0;
 }
 
@@ -138,7 +132,7 @@ async function signingKeyOf(ctx: OperationContext, holder: ObjectRecord, expecte
   if (priv.record.hsmKey !== undefined) throw cannotCertify(`the signing key ${privUid} lives in the HSM; certificate signing with HSM-resident keys is not built`);
   const key = await openKey(ctx, priv.record, ResultReason.PermissionDenied);
   if (!sameBytes(spkiOf(createPublicKey(key)), expectedSpki)) throw cannotCertify(`the signing key ${privUid} does not match the issuer's public key`);
-  const alg = priv.record.attributes.get('CryptographicAlgorithm')?.[0];
+  const alg = instance(priv.record.attributes, 'CryptographicAlgorithm');
   checkAsymmetricUse(ctx, privUid, alg?.type === 'Enumeration' ? alg.value : undefined, key);
   return key;
 }
@@ -310,7 +304,7 @@ export function splitSubject(ctx: OperationContext, set: TtlvNode | undefined): 
 
 /** CN = the object's first Name, else its uid. */
 export function fallbackSubject(record: ObjectRecord): Uint8Array {
-  const n = record.attributes.get('Name')?.[0];
+  const n = instance(record.attributes, 'Name');
   const v = n?.type === 'Structure' ? n.value.find((c) => c.tag === Tag.NameValue) : undefined;
   return nameDer([atv('2.5.4.3', v?.type === 'TextString' ? v.value : record.uid)]);
 }
@@ -370,8 +364,8 @@ export function issue(ctx: OperationContext, input: IssueInput): { body: Structu
     tag: Tag.Certificate,
     type: 'Structure',
     value: [
-      { tag: Tag.CertificateType, type: 'Enumeration', value: CertificateType.X_509 },
-      { tag: Tag.CertificateValue, type: 'ByteString', value: der },
+      item('CertificateType', CertificateType.X_509),
+      item('CertificateValue', der),
     ],
   };
   const parsed = parseObject(ObjectType.Certificate, body, ctx.version);
@@ -385,14 +379,14 @@ export function issue(ctx: OperationContext, input: IssueInput): { body: Structu
 export function validity(attrs: Map<AttributeKey, TtlvNode[]>, now: bigint, period: bigint): { notBefore: bigint; notAfter: bigint } {
   const notBefore = dateAttribute(attrs, 'ActivationDate') ?? now;
   const notAfter = dateAttribute(attrs, 'DeactivationDate') ?? notBefore + period;
-  if (!attrs.has('ActivationDate')) attrs.set('ActivationDate', [{ tag: Tag.ActivationDate, type: 'DateTime', value: notBefore }]);
-  if (!attrs.has('DeactivationDate')) attrs.set('DeactivationDate', [{ tag: Tag.DeactivationDate, type: 'DateTime', value: notAfter }]);
+  if (!attrs.has('ActivationDate')) attrs.set('ActivationDate', [item('ActivationDate', notBefore)]);
+  if (!attrs.has('DeactivationDate')) attrs.set('DeactivationDate', [item('DeactivationDate', notAfter)]);
   return { notBefore, notAfter };
 }
 
 /** A Certificate Type the request asks for must be X.509 (the only type this server issues). */
 export function checkCertificateType(ctx: OperationContext, attrs: AttributeMap): void {
-  const t = attrs.get('CertificateType')?.[0];
+  const t = instance(attrs, 'CertificateType');
   if (t && !(t.type === 'Enumeration' && t.value === CertificateType.X_509)) {
     throw new KmipError(versionReason(ctx.version, 'FeatureNotSupported'), 'only X.509 certificates are issued');
   }

@@ -33,7 +33,7 @@ import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { checkNamesUnique, isDestroyed, loadManaged, uidPayload } from './object-support.js';
 import { resolveUid, touched } from './support.js';
-import { addLink, commitAll, linkNode, newRecord, newUid, openKey } from './asymmetric-support.js';
+import { addLink, commitAll, newRecord, newUid, openKey } from './asymmetric-support.js';
 import {
   badCsr,
   caIssuer,
@@ -52,6 +52,7 @@ import {
   wrongType,
 } from './certificate-support.js';
 import { is2x } from '../kmip/version-rules.js';
+import { instances, linkNode } from '../objects/typed-attributes.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -117,5 +118,5 @@ export const certify: OperationHandler = {
 
 /** `attrs` with one more Link instance. */
 function withLink(attrs: AttributeMap, linkType: number, uid: string): Map<AttributeKey, readonly TtlvNode[]> {
-  return new Map(attrs).set('Link', [...(attrs.get('Link') ?? []), linkNode(linkType, uid)]);
+  return new Map(attrs).set('Link', [...instances(attrs, 'Link'), linkNode(linkType, uid)]);
 }

@@ -28,6 +28,7 @@ import { grantableLease, usageLimitsCount } from './lease.js';
 import { loadManaged, uidPayload } from './object-support.js';
 import { resolveUid } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { instance } from '../objects/typed-attributes.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -49,7 +50,7 @@ export const check: OperationHandler = {
     }
     const denied: { what: string; reason: ResultReasonValue }[] = [];
     if (req.cryptographicUsageMask !== undefined) {
-      const m = record.attributes.get('CryptographicUsageMask')?.[0];
+      const m = instance(record.attributes, 'CryptographicUsageMask');
       const have = m?.type === 'Integer' ? m.value : 0;
       const want = req.cryptographicUsageMask.value;
       if ((want & ~have) !== 0) denied.push({ what: 'Cryptographic Usage Mask', reason: versionReason(v, 'IncompatibleCryptographicUsageMask') });

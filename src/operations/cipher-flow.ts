@@ -17,6 +17,7 @@ import { checkDataSize, cryptoPolicyOf, effectiveParams, isOneShot, loadKeyFor, 
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { resolveUid } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -77,7 +78,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
       if (dir === 'encrypt') throw new KmipError(versionReason(ctx.version, 'ObjectTypeNotUsable'), 'Encrypt takes a public key');
       const out = await mechanism(ctx, () => hsmRsaDecrypt(hsmPrivate.backend, hsmPrivate.key, params, data, cryptoPolicyOf(ctx).cipher));
       ctx.batch.idPlaceholder = uid;
-      return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
+      return payload(Tag.ResponsePayload, [item('UniqueIdentifier', uid), bytes(Tag.Data, out)]);
     }
     if (key.keyObject) {
       if (!isOneShot(flags)) throw new KmipError(ResultReason.FeatureNotSupported, 'RSA Encrypt/Decrypt is one-shot only');
@@ -88,7 +89,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
       if (dir === 'encrypt') await spendUsage(ctx, record, data.length);
       const out = await mechanism(ctx, () => (dir === 'encrypt' ? rsaEncrypt(keyObject, params, data, cryptoPolicyOf(ctx).cipher) : rsaDecrypt(keyObject, params, data, cryptoPolicyOf(ctx).cipher)));
       ctx.batch.idPlaceholder = uid;
-      return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
+      return payload(Tag.ResponsePayload, [item('UniqueIdentifier', uid), bytes(Tag.Data, out)]);
     }
     if (key.algorithm === undefined) throw new KmipError(versionReason(ctx.version, 'BadCryptographicParameters'), 'the key has no Cryptographic Algorithm');
     const algorithm = key.algorithm;
@@ -134,7 +135,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
   }
   ctx.batch.idPlaceholder = uid;
   return payload(Tag.ResponsePayload, [
-    { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
+    item('UniqueIdentifier', uid),
     // Data is required for single-part only (1.4 Table 230, 2.1 Table 215): a part that yields no
     // output (a block still being filled) answers without it.
     bytes(Tag.Data, out.length === 0 && !isOneShot(flags) ? undefined : out),

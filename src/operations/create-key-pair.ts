@@ -40,6 +40,8 @@ import type { AttributeKey } from '../objects/managed-object.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance } from '../objects/typed-attributes.js';
 
 const Request1x = {
   common: optional(Tag.CommonTemplateAttribute, 'Structure'),
@@ -88,8 +90,8 @@ export function pairObjects(choice: PairChoice, keys: GeneratedPair, priv: AttrM
     [priv, privBody],
     [pub, pubBody],
   ] as const) {
-    m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
-    m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
+    m.set('CryptographicAlgorithm', [item('CryptographicAlgorithm', choice.algorithm)]);
+    m.set('CryptographicLength', [item('CryptographicLength', choice.bits)]);
     const d = keyDigest(body);
     if (d) m.set('Digest', [d]);
     stampKeyFormatType(m, body);
@@ -136,8 +138,8 @@ export const createKeyPair: OperationHandler = {
     ctx.log.debug({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, algorithm: choice.algorithm, bits: choice.bits }, 'key pair stored');
     ctx.batch.idPlaceholder = objs.privateKey.uid;
     return payload(Tag.ResponsePayload, [
-      { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: objs.privateKey.uid },
-      { tag: Tag.PublicKeyUniqueIdentifier, type: 'TextString', value: objs.publicKey.uid },
+      item('PrivateKeyUniqueIdentifier', objs.privateKey.uid),
+      item('PublicKeyUniqueIdentifier', objs.publicKey.uid),
     ]);
   },
 };
@@ -162,14 +164,14 @@ export async function residentPairObjects(ctx: OperationContext, template: KeyPa
   const ref = generated.privateKey;
   const pubBody = asymmetricKeyBody(createPublicKey({ key: Buffer.from(generated.publicKey), format: 'der', type: 'spki' }), choice.algorithm, choice.bits);
   for (const m of [priv, pub]) {
-    m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
-    m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
+    m.set('CryptographicAlgorithm', [item('CryptographicAlgorithm', choice.algorithm)]);
+    m.set('CryptographicLength', [item('CryptographicLength', choice.bits)]);
   }
   const d = keyDigest(pubBody);
   if (d) pub.set('Digest', [d]);
   priv.delete('Digest');
-  priv.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
-  priv.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
+  priv.set('Extractable', [item('Extractable', false)]);
+  priv.set('NeverExtractable', [item('NeverExtractable', true)]);
   addLink(priv, LinkType.PublicKeyLink, pubUid);
   addLink(pub, LinkType.PrivateKeyLink, privUid);
   return {
@@ -184,7 +186,7 @@ export async function residentPairObjects(ctx: OperationContext, template: KeyPa
 
 /** The token key's usage from the Cryptographic Usage Mask: Sign; Decrypt or Unwrap Key (RSA) adds decryption. */
 function residentUsage(template: KeyPairTemplate, priv: AttrMap): ('sign' | 'decrypt')[] {
-  const m = priv.get('CryptographicUsageMask')?.[0];
+  const m = instance(priv, 'CryptographicUsageMask');
   const mask = m?.type === 'Integer' ? m.value : 0;
   const decrypt = template.type === 'RSA' && (mask & (CryptographicUsageMask.Decrypt | CryptographicUsageMask.UnwrapKey)) !== 0;
   return decrypt ? ['sign', 'decrypt'] : ['sign'];
@@ -201,8 +203,8 @@ async function createResidentPair(ctx: OperationContext, template: KeyPairTempla
   ctx.log.info({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, hsmKeyId: objs.ref.id, algorithm: choice.algorithm, bits: choice.bits }, 'HSM-resident key pair created');
   ctx.batch.idPlaceholder = objs.privateKey.uid;
   return payload(Tag.ResponsePayload, [
-    { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: objs.privateKey.uid },
-    { tag: Tag.PublicKeyUniqueIdentifier, type: 'TextString', value: objs.publicKey.uid },
+    item('PrivateKeyUniqueIdentifier', objs.privateKey.uid),
+    item('PublicKeyUniqueIdentifier', objs.publicKey.uid),
   ]);
 }
 

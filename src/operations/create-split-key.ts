@@ -42,11 +42,13 @@ import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { mechanism } from './crypto-support.js';
-import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
+import { addLink, commitAll, keyDigest, newRecord, newUid } from './asymmetric-support.js';
 import { checkNamesUnique, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { loadMaterial, splitKeyBody, type KeyFacts } from './split-key-support.js';
 import { touched } from './support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { hasAttribute, instance, instances, linkNode } from '../objects/typed-attributes.js';
 
 const Common = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -77,7 +79,7 @@ async function secretToSplit(ctx: OperationContext, uid: string | undefined, att
   const v = ctx.version;
   if (uid !== undefined) {
     const key = await loadMaterial(ctx, uid, 'CreateSplitKey', { allowed: SPLITTABLE, what: 'a Symmetric Key or Secret Data; those are split' });
-    const mask = key.record.attributes.get('CryptographicUsageMask')?.[0];
+    const mask = instance(key.record.attributes, 'CryptographicUsageMask');
     const facts: KeyFacts = {
       keyFormatType: key.facts.keyFormatType === KeyFormatType.TransparentSymmetricKey ? KeyFormatType.Raw : key.facts.keyFormatType,
       ...(key.facts.algorithm !== undefined && { algorithm: key.facts.algorithm }),
@@ -85,15 +87,15 @@ async function secretToSplit(ctx: OperationContext, uid: string | undefined, att
     };
     return { material: key.material, facts, source: key.record, ...(mask && { usageMask: mask }), fresh: false };
   }
-  const alg = attrs.get('CryptographicAlgorithm')?.[0];
+  const alg = instance(attrs, 'CryptographicAlgorithm');
   if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.InvalidField, 'Create Split Key of a new key needs its Cryptographic Algorithm (or the Unique Identifier of a key to split)');
-  const len = attrs.get('CryptographicLength')?.[0];
+  const len = instance(attrs, 'CryptographicLength');
   const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined);
   if (!decision.ok) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), decision.why);
   return {
     material: generateSymmetricKey(alg.value, decision.bits),
     facts: { keyFormatType: KeyFormatType.Raw, algorithm: alg.value, length: decision.bits },
-    usageMask: { tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask },
+    usageMask: item('CryptographicUsageMask', decision.usageMask),
     fresh: true,
   };
 }
@@ -116,7 +118,7 @@ export const createSplitKey: OperationHandler = {
     if (problem) throw new KmipError(ResultReason.InvalidField, problem);
 
     const attrs = await newObjectAttributes(ctx, ObjectType.SplitKey, 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) }, 'CreateSplitKey');
-    if ((attrs.get('Name')?.length ?? 0) > 0 && fields.parts > 1) {
+    if (hasAttribute(attrs, 'Name') && fields.parts > 1) {
       throw new KmipError(versionReason(v, 'NonUniqueNameAttribute'), 'a Name would be carried by every part; names are unique here');
     }
     normalizeUsageLimits(attrs, v);
@@ -129,10 +131,10 @@ export const createSplitKey: OperationHandler = {
       // The key's own algorithm and length take precedence over the request's.
       attrs.delete('CryptographicAlgorithm');
       attrs.delete('CryptographicLength');
-      if (secret.facts.algorithm !== undefined) attrs.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: secret.facts.algorithm }]);
-      if (secret.facts.length !== undefined) attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: secret.facts.length }]);
+      if (secret.facts.algorithm !== undefined) attrs.set('CryptographicAlgorithm', [item('CryptographicAlgorithm', secret.facts.algorithm)]);
+      if (secret.facts.length !== undefined) attrs.set('CryptographicLength', [item('CryptographicLength', secret.facts.length)]);
       if (!attrs.has('CryptographicUsageMask')) {
-        attrs.set('CryptographicUsageMask', [secret.usageMask ?? { tag: Tag.CryptographicUsageMask, type: 'Integer', value: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt }]);
+        attrs.set('CryptographicUsageMask', [secret.usageMask ?? item('CryptographicUsageMask', CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt)]);
       }
       stampGenerated(attrs, ctx.now);
 
@@ -154,12 +156,12 @@ export const createSplitKey: OperationHandler = {
       const changed: { record: ObjectRecord; previous: ObjectRecord }[] = [];
       if (secret.source) {
         const a = new Map(secret.source.attributes);
-        a.set('Link', [...(a.get('Link') ?? []), ...records.map((r) => linkNode(LinkType.ChildLink, r.uid))]);
+        a.set('Link', [...instances(a, 'Link'), ...records.map((r) => linkNode(LinkType.ChildLink, r.uid))]);
         changed.push({ record: updated(secret.source, { attributes: touched(a, ctx.now) }), previous: secret.source });
       }
       await commitAll(ctx, records, changed);
       ctx.batch.idPlaceholder = records[0]!.uid;
-      return payload(Tag.ResponsePayload, records.map((r) => ({ tag: Tag.UniqueIdentifier, type: 'TextString', value: r.uid })));
+      return payload(Tag.ResponsePayload, records.map((r) => (item('UniqueIdentifier', r.uid))));
     } finally {
       for (const p of parts) p.material.fill(0);
       if (secret.fresh) secret.material.fill(0);

@@ -43,6 +43,8 @@ import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { checkNamesUnique, commitNewObject, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance } from '../objects/typed-attributes.js';
 
 const Request1x = { objectType: required(Tag.ObjectType, 'Enumeration'), templateAttribute: optional(Tag.TemplateAttribute, 'Structure') };
 const Request2x = {
@@ -65,15 +67,15 @@ export const create: OperationHandler = {
     }
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Create');
 
-    const alg = attrs.get('CryptographicAlgorithm')?.[0];
+    const alg = instance(attrs, 'CryptographicAlgorithm');
     if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.MissingData, 'Create needs a Cryptographic Algorithm');
-    const len = attrs.get('CryptographicLength')?.[0];
+    const len = instance(attrs, 'CryptographicLength');
     const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined, keyPolicyOf(ctx));
     if (!decision.ok) throw new KmipError(ResultReason.InvalidAttributeValue, decision.why);
-    attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: decision.bits }]);
+    attrs.set('CryptographicLength', [item('CryptographicLength', decision.bits)]);
     if (!attrs.has('CryptographicUsageMask')) {
       if (!is2x(v)) throw new KmipError(ResultReason.MissingData, 'Create needs a Cryptographic Usage Mask (KMIP 1.4 Table 165)');
-      setServerDefault(attrs, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask });
+      setServerDefault(attrs, 'CryptographicUsageMask', item('CryptographicUsageMask', decision.usageMask));
     }
     normalizeUsageLimits(attrs, v);
     stampGenerated(attrs, ctx.now);
@@ -94,8 +96,8 @@ export const create: OperationHandler = {
       stampKeyFormatType(attrs, body);
       const uid = await commitNewObject(ctx, objectType, attrs, body);
       return payload(Tag.ResponsePayload, [
-        { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
-        { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
+        item('ObjectType', objectType),
+        item('UniqueIdentifier', uid),
       ]);
     } finally {
       key.fill(0);
@@ -119,8 +121,8 @@ async function createResident(
 ): Promise<StructureNode> {
   const uid = newUid();
   const ref = await resident.backend.generateKey({ ...template, label: RESIDENT_LABEL_PREFIX + uid });
-  attrs.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
-  attrs.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
+  attrs.set('Extractable', [item('Extractable', false)]);
+  attrs.set('NeverExtractable', [item('NeverExtractable', true)]);
   attrs.delete('Digest');
   try {
     const body = symmetricKeyBody(undefined, algorithm, bits);
@@ -132,7 +134,7 @@ async function createResident(
   }
   ctx.log.info({ uid, hsmKeyId: ref.id }, 'HSM-resident key created');
   return payload(Tag.ResponsePayload, [
-    { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
-    { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
+    item('ObjectType', objectType),
+    item('UniqueIdentifier', uid),
   ]);
 }

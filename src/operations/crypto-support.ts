@@ -69,6 +69,8 @@ import { isDestroyed, loadManaged, updated } from './object-support.js';
 import { destroyedValueReason } from './destroyed.js';
 import { openBody, saveRecords, touched, withAttribute } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { attribute, instance } from '../objects/typed-attributes.js';
 
 /** The running server's crypto policy. */
 export function cryptoPolicyOf(ctx: OperationContext): CryptoPolicy {
@@ -116,7 +118,7 @@ export function readCryptoParams(node: TtlvNode | undefined): CryptoParams | und
 
 /** The parameters to use: the request's, else the key's Cryptographic Parameters attribute, else none. */
 export function effectiveParams(record: ObjectRecord | undefined, fromRequest: TtlvNode | undefined): CryptoParams {
-  return readCryptoParams(fromRequest) ?? readCryptoParams(record?.attributes.get('CryptographicParameters')?.[0]) ?? {};
+  return readCryptoParams(fromRequest) ?? readCryptoParams(instance(record?.attributes, 'CryptographicParameters')) ?? {};
 }
 
 /** A key ready for a mechanism. */
@@ -162,20 +164,20 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
     const start = dateAttribute(record.attributes, 'ProcessStartDate');
     if (start !== undefined && ctx.now < start) throw new KmipError(wrongState, `the key ${uid} is before its Process Start Date`);
   }
-  const mask = int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0;
+  const mask = attribute(record.attributes, 'CryptographicUsageMask') ?? 0;
   if ((mask & USE_BIT[use]) === 0) {
     throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key's Cryptographic Usage Mask does not allow ${use}`);
   }
   if (record.hsmKey !== undefined) {
     const resident = ctx.services.resident;
     if (!resident) throw new KmipError(ResultReason.CryptographicFailure, `the key ${uid} lives in an HSM this server is not connected to`);
-    return { record, objectType: record.objectType, algorithm: int(record.attributes.get('CryptographicAlgorithm')?.[0]), hsm: { backend: resident.backend, key: decodeKeyRef(record.hsmKey) } };
+    return { record, objectType: record.objectType, algorithm: attribute(record.attributes, 'CryptographicAlgorithm'), hsm: { backend: resident.backend, key: decodeKeyRef(record.hsmKey) } };
   }
   const body = await openBody(ctx, record);
   const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored key');
   const noValue = versionReason(v, 'KeyValueNotPresent');
   if (kb.wrapped) throw new KmipError(noValue, `the key ${uid} is stored wrapped; the server cannot use it`);
-  const algorithm = kb.algorithm ?? int(record.attributes.get('CryptographicAlgorithm')?.[0]);
+  const algorithm = kb.algorithm ?? attribute(record.attributes, 'CryptographicAlgorithm');
   if (record.objectType === ObjectType.PublicKey || record.objectType === ObjectType.PrivateKey) {
     const keyObject = rsaKeyObject(record.objectType, kb.keyFormatType, kb.material);
     // The crypto policy for protecting uses (operations/key-policy-check.ts); Decrypt stays possible.
@@ -300,7 +302,7 @@ export function checkDataSize(data: Uint8Array | undefined, max: number): void {
  * The record is written with its revision checked, so concurrent uses cannot both spend the last units.
  */
 export async function spendUsage(ctx: OperationContext, record: ObjectRecord, bytes: number): Promise<void> {
-  const ul = record.attributes.get('UsageLimits')?.[0];
+  const ul = instance(record.attributes, 'UsageLimits');
   const left = usageLimitsCount(record.attributes);
   if (ul?.type !== 'Structure' || left === undefined) return;
   const unit = int(ul.value.find((c) => c.tag === Tag.UsageLimitsUnit));
@@ -311,7 +313,7 @@ export async function spendUsage(ctx: OperationContext, record: ObjectRecord, by
   }
   const next: TtlvNode = {
     ...ul,
-    value: ul.value.map((c): TtlvNode => (c.tag === Tag.UsageLimitsCount ? { tag: Tag.UsageLimitsCount, type: 'LongInteger', value: left - amount } : c)),
+    value: ul.value.map((c): TtlvNode => (c.tag === Tag.UsageLimitsCount ? item('UsageLimitsCount', left - amount) : c)),
   };
   const attributes = touched(withAttribute(record.attributes, 'UsageLimits', [next]), ctx.now);
   await saveRecords(ctx, [{ record: updated(record, { attributes }), previous: record }]);

@@ -54,11 +54,13 @@ import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js
 import { checkSymmetricUse, keyPolicyOf } from './key-policy-check.js';
 import { checkPbkdf2, type KeyPolicy } from '../policy/key-policy.js';
 import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
-import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './asymmetric-support.js';
+import { addLink, commitAll, keyDigest, newRecord, newUid } from './asymmetric-support.js';
 import { destroyedValueError } from './destroyed.js';
 import { checkNamesUnique, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { openBody, touched } from './support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance, instances, linkNode } from '../objects/typed-attributes.js';
 
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -145,7 +147,7 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
   if (isDestroyed(state)) throw destroyedValueError(v, 'DeriveKey', uid);
   if (!record.sealedBody) throw new KmipError(noValue, `object ${uid} has no key material`);
   if (state !== State.Active) throw new KmipError(versionReason(v, 'InputWrongKeyLifecycleState'), `object ${uid} is not Active; it cannot be used to derive a key`);
-  const maskNode = record.attributes.get('CryptographicUsageMask')?.[0];
+  const maskNode = instance(record.attributes, 'CryptographicUsageMask');
   const mask = maskNode?.type === 'Integer' ? maskNode.value : 0;
   if ((mask & CryptographicUsageMask.DeriveKey) === 0) {
     throw new KmipError(versionReason(v, 'InputIncompatibleCryptographicUsageMask'), `object ${uid}'s Cryptographic Usage Mask does not allow Derive Key`);
@@ -153,7 +155,7 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
   if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `object ${uid} lives in the HSM; deriving from HSM-resident keys is not built`);
   const kb = readKeyBlock((await openBody(ctx, record)).value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
   if (kb.wrapped || !kb.material) throw new KmipError(noValue, `object ${uid} is stored wrapped or holds no usable bytes`);
-  const algNode = record.attributes.get('CryptographicAlgorithm')?.[0];
+  const algNode = instance(record.attributes, 'CryptographicAlgorithm');
   const algorithm = kb.algorithm ?? (algNode?.type === 'Enumeration' ? algNode.value : undefined);
   // The crypto policy for a key about to be used (operations/key-policy-check.ts).
   checkSymmetricUse(ctx, uid, algorithm, kb.material);
@@ -225,17 +227,17 @@ export const deriveKey: OperationHandler = {
     if (length <= 0 || length % 8 !== 0) throw new KmipError(ResultReason.InvalidField, 'Cryptographic Length must be a positive multiple of 8');
     let algorithm: number | undefined;
     if (objectType === ObjectType.SymmetricKey) {
-      const alg = attrs.get('CryptographicAlgorithm')?.[0];
+      const alg = instance(attrs, 'CryptographicAlgorithm');
       if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.InvalidField, 'Derive Key needs the Cryptographic Algorithm of the key to derive');
       const decision = symmetricKeySpec(alg.value, length, keyPolicyOf(ctx));
       if (!decision.ok) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), decision.why);
       // A derived byte string is no TDES key bundle (parity, distinct non-weak parts): Create makes those.
       if (alg.value === CryptographicAlgorithm.DES3) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), 'Triple DES keys are made by Create, not derived');
       algorithm = alg.value;
-      attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: length }]);
-      setServerDefault(attrs, 'CryptographicUsageMask', { tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask });
+      attrs.set('CryptographicLength', [item('CryptographicLength', length)]);
+      setServerDefault(attrs, 'CryptographicUsageMask', item('CryptographicUsageMask', decision.usageMask));
     } else if (is2x(v)) {
-      attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: length }]);
+      attrs.set('CryptographicLength', [item('CryptographicLength', length)]);
     }
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'DeriveKey');
@@ -267,13 +269,13 @@ export const deriveKey: OperationHandler = {
               tag: Tag.SecretData,
               type: 'Structure',
               value: [
-                { tag: Tag.SecretDataType, type: 'Enumeration', value: SecretDataType.Seed },
+                item('SecretDataType', SecretDataType.Seed),
                 {
                   tag: Tag.KeyBlock,
                   type: 'Structure',
                   value: [
-                    { tag: Tag.KeyFormatType, type: 'Enumeration', value: KeyFormatType.Opaque },
-                    { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: derived }] },
+                    item('KeyFormatType', KeyFormatType.Opaque),
+                    item('KeyValue', [item('KeyMaterial', derived)]),
                   ],
                 },
               ],
@@ -286,12 +288,12 @@ export const deriveKey: OperationHandler = {
       const fresh = await newRecord(ctx, { uid, objectType, attributes: attrs, body });
       const changed = [...new Map(bases.map((b) => [b.record.uid, b.record])).values()].map((old) => {
         const a = new Map(old.attributes);
-        a.set('Link', [...(a.get('Link') ?? []), linkNode(LinkType.DerivedKeyLink, uid)]);
+        a.set('Link', [...instances(a, 'Link'), linkNode(LinkType.DerivedKeyLink, uid)]);
         return { record: updated(old, { attributes: touched(a, ctx.now) }), previous: old };
       });
       await commitAll(ctx, [fresh], changed);
       ctx.batch.idPlaceholder = uid;
-      return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
+      return payload(Tag.ResponsePayload, [item('UniqueIdentifier', uid)]);
     } finally {
       derived.fill(0);
     }

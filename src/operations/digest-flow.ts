@@ -16,6 +16,7 @@ import type { OperationContext } from './context.js';
 import { checkDataSize, cryptoPolicyOf, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, readCryptoParams, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { resolveUid } from './support.js';
+import { item } from '../kmip/items.js';
 
 export type DigestKind = 'MAC' | 'MACVerify' | 'Hash';
 
@@ -29,7 +30,7 @@ const Request = {
   finalIndicator: optional(Tag.FinalIndicator, 'Boolean'),
 };
 
-const uidNode = (uid: string | undefined): TtlvNode | undefined => (uid === undefined ? undefined : { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid });
+const uidNode = (uid: string | undefined): TtlvNode | undefined => (uid === undefined ? undefined : item('UniqueIdentifier', uid));
 const bytes = (tag: number, value: Uint8Array | undefined): TtlvNode | undefined => (value === undefined ? undefined : { tag, type: 'ByteString', value });
 
 export async function digestOperation(ctx: OperationContext, node: StructureNode | undefined, kind: DigestKind): Promise<StructureNode> {
@@ -111,7 +112,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
       return payload(Tag.ResponsePayload, [uidNode(uid), bytes(Tag.MACData, digest), cv]);
     case 'MACVerify': {
       const validity = digest === undefined ? ValidityIndicator.Unknown : macEquals(digest, req.macData!.value) ? ValidityIndicator.Valid : ValidityIndicator.Invalid;
-      return payload(Tag.ResponsePayload, [uidNode(uid), { tag: Tag.ValidityIndicator, type: 'Enumeration', value: validity }, cv]);
+      return payload(Tag.ResponsePayload, [uidNode(uid), item('ValidityIndicator', validity), cv]);
     }
   }
 }

@@ -30,6 +30,7 @@ import { servedBody, ServedObjectRequest } from './get.js';
 import { loadManaged } from './object-support.js';
 import { allAttributes, resolveUid } from './support.js';
 import type { TtlvNode } from '../ttlv/node.js';
+import { item } from '../kmip/items.js';
 
 /** Export and Import are served from KMIP 2.0 on. */
 export const IMPORT_EXPORT_SINCE: KmipVersion = { major: 2, minor: 0 };
@@ -51,8 +52,8 @@ export const exportObject: OperationHandler = {
     const body = await servedBody(ctx, record, state, req, 'Export');
     ctx.batch.idPlaceholder = uid;
     return payload(Tag.ResponsePayload, [
-      { tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType },
-      { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
+      item('ObjectType', record.objectType),
+      item('UniqueIdentifier', uid),
       exportedAttributes(record, state, ctx.version),
       body,
     ]);

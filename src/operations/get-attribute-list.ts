@@ -23,6 +23,7 @@ import { loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
 import { allAttributes } from './support.js';
 import { is2x } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 
@@ -50,14 +51,14 @@ export function attributeReference2x(key: AttributeKey): TtlvNode {
       tag: Tag.AttributeReference,
       type: 'Structure',
       value: [
-        { tag: Tag.VendorIdentification, type: 'TextString', value: c.vendor },
-        { tag: Tag.AttributeName, type: 'TextString', value: c.name },
+        item('VendorIdentification', c.vendor),
+        item('AttributeName', c.name),
       ],
     };
   }
   const def = tagDefByName(key);
   if (!def) throw new RangeError(`no attribute ${key}`);
-  return { tag: Tag.AttributeReference, type: 'Enumeration', value: def.tag };
+  return item('AttributeReference', def.tag);
 }
 
 export const getAttributeList: OperationHandler = {
@@ -69,7 +70,7 @@ export const getAttributeList: OperationHandler = {
     const keys = listOrder([...visibleAttributes(allAttributes(record, state, { derived: true }), ctx.version).keys()]);
     const names = is2x(ctx.version)
       ? keys.map(attributeReference2x)
-      : keys.map((k): TtlvNode => ({ tag: Tag.AttributeName, type: 'TextString', value: attributeName1x(k) }));
+      : keys.map((k): TtlvNode => (item('AttributeName', attributeName1x(k))));
     return payload(Tag.ResponsePayload, [uidNode(record.uid), ...names]);
   },
 };

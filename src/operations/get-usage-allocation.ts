@@ -26,6 +26,8 @@ import { usageLimitsCount } from './lease.js';
 import { loadManaged, uidPayload, updated } from './object-support.js';
 import { resolveUid, saveRecords, touched, withAttribute } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance } from '../objects/typed-attributes.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString'), usageLimitsCount: optional(Tag.UsageLimitsCount, 'LongInteger') };
 const PROTECTING: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.PublicKey, ObjectType.SplitKey, ObjectType.PGPKey]);
@@ -44,7 +46,7 @@ export const getUsageAllocation: OperationHandler = {
     if (!PROTECTING.has(record.objectType)) {
       throw new KmipError(versionReason(v, 'ObjectTypeNotUsable'), 'this object cannot be used to apply cryptographic protection');
     }
-    const ul = record.attributes.get('UsageLimits')?.[0];
+    const ul = instance(record.attributes, 'UsageLimits');
     const left = usageLimitsCount(record.attributes);
     if (ul?.type !== 'Structure' || left === undefined) {
       throw new KmipError(versionReason(v, 'UsageLimitsAbsent'), 'the object has no Usage Limits');
@@ -58,7 +60,7 @@ export const getUsageAllocation: OperationHandler = {
     }
     const next: TtlvNode = {
       ...ul,
-      value: ul.value.map((c): TtlvNode => (c.tag === Tag.UsageLimitsCount ? { tag: Tag.UsageLimitsCount, type: 'LongInteger', value: left - amount } : c)),
+      value: ul.value.map((c): TtlvNode => (c.tag === Tag.UsageLimitsCount ? item('UsageLimitsCount', left - amount) : c)),
     };
     const attributes = touched(withAttribute(record.attributes, 'UsageLimits', [next]), ctx.now);
     await saveRecords(ctx, [{ record: updated(record, { attributes }), previous: record }]);

@@ -53,6 +53,8 @@ import { isFresh, served } from '../objects/server-set.js';
 import { destroyedValueError } from './destroyed.js';
 import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet } from './key-wrapping.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { flag } from '../objects/typed-attributes.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -62,10 +64,6 @@ const Request = {
   keyWrappingSpecification: optional(Tag.KeyWrappingSpecification, 'Structure'),
 };
 
-function flag(attrs: ReadonlyMap<string, readonly { type: string; value: unknown }[]>, key: string): boolean | undefined {
-  const n = attrs.get(key)?.[0];
-  return n?.type === 'Boolean' ? (n.value as boolean) : undefined;
-}
 
 export const get: OperationHandler = {
   operation: Operation.Get,
@@ -78,8 +76,8 @@ export const get: OperationHandler = {
     // Served: Fresh becomes False (2.1 §4.24, 1.4 §3.34), a server change of an attribute.
     if (isFresh(record.attributes)) await markServed(ctx, record, state);
     return payload(Tag.ResponsePayload, [
-      { tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType },
-      { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
+      item('ObjectType', record.objectType),
+      item('UniqueIdentifier', uid),
       body,
     ]);
   },

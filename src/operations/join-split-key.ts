@@ -41,6 +41,8 @@ import { keyDigest } from './asymmetric-support.js';
 import { checkNamesUnique, commitNewObject, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { chainedTogether, loadPart, parentLinks, type LoadedPart } from './split-key-support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance } from '../objects/typed-attributes.js';
 
 const Common = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -98,8 +100,8 @@ export const joinSplitKey: OperationHandler = {
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) }, 'JoinSplitKey');
     const badValue = versionReason(v, 'InvalidAttributeValue');
     const bits = first.material.length * 8;
-    const askedAlg = attrs.get('CryptographicAlgorithm')?.[0];
-    const askedLen = attrs.get('CryptographicLength')?.[0];
+    const askedAlg = instance(attrs, 'CryptographicAlgorithm');
+    const askedLen = instance(attrs, 'CryptographicLength');
     if (askedLen && (askedLen.type !== 'Integer' || askedLen.value !== bits)) throw new KmipError(badValue, `the parts rebuild a ${bits}-bit value; Cryptographic Length does not match`);
     let algorithm: number | undefined;
     if (objectType === ObjectType.SymmetricKey) {
@@ -110,14 +112,14 @@ export const joinSplitKey: OperationHandler = {
       if (algorithm === undefined) throw new KmipError(badValue, 'a Symmetric Key needs a Cryptographic Algorithm (neither the parts nor the request state one)');
       const decision = symmetricKeySpec(algorithm, bits);
       if (!decision.ok) throw new KmipError(badValue, decision.why);
-      attrs.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: algorithm }]);
-      attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: bits }]);
+      attrs.set('CryptographicAlgorithm', [item('CryptographicAlgorithm', algorithm)]);
+      attrs.set('CryptographicLength', [item('CryptographicLength', bits)]);
       if (!attrs.has('CryptographicUsageMask')) {
-        const partMask = first.record.attributes.get('CryptographicUsageMask')?.[0];
-        attrs.set('CryptographicUsageMask', [partMask ?? { tag: Tag.CryptographicUsageMask, type: 'Integer', value: decision.usageMask }]);
+        const partMask = instance(first.record.attributes, 'CryptographicUsageMask');
+        attrs.set('CryptographicUsageMask', [partMask ?? item('CryptographicUsageMask', decision.usageMask)]);
       }
     } else if (is2x(v)) {
-      attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: bits }]);
+      attrs.set('CryptographicLength', [item('CryptographicLength', bits)]);
     }
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'JoinSplitKey');
@@ -131,13 +133,13 @@ export const joinSplitKey: OperationHandler = {
               tag: Tag.SecretData,
               type: 'Structure',
               value: [
-                { tag: Tag.SecretDataType, type: 'Enumeration', value: req.secretDataType?.value ?? SecretDataType.Seed },
+                item('SecretDataType', req.secretDataType?.value ?? SecretDataType.Seed),
                 {
                   tag: Tag.KeyBlock,
                   type: 'Structure',
                   value: [
-                    { tag: Tag.KeyFormatType, type: 'Enumeration', value: first.facts.keyFormatType === KeyFormatType.Opaque ? KeyFormatType.Opaque : KeyFormatType.Raw },
-                    { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: secret }] },
+                    item('KeyFormatType', first.facts.keyFormatType === KeyFormatType.Opaque ? KeyFormatType.Opaque : KeyFormatType.Raw),
+                    item('KeyValue', [item('KeyMaterial', secret)]),
                   ],
                 },
               ],
@@ -146,7 +148,7 @@ export const joinSplitKey: OperationHandler = {
       if (digest) attrs.set('Digest', [digest]);
       stampKeyFormatType(attrs, body);
       const uid = await commitNewObject(ctx, objectType, attrs, body);
-      return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
+      return payload(Tag.ResponsePayload, [item('UniqueIdentifier', uid)]);
     } finally {
       secret.fill(0);
     }

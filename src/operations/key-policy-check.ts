@@ -29,6 +29,7 @@ import { checkAsymmetricKey, checkSymmetricKey, checkUnreadableKey, type Asymmet
 import type { OperationContext } from './context.js';
 import { DEFAULT_CRYPTO_POLICY } from '../policy/crypto-policy.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { attribute } from '../objects/typed-attributes.js';
 
 export function keyPolicyOf(ctx: OperationContext): KeyPolicy {
   return (ctx.services.cryptoPolicy ?? DEFAULT_CRYPTO_POLICY).keys;
@@ -83,7 +84,7 @@ function asymmetricRefusal(p: KeyPolicy, objectType: number, kb: StructureNode, 
  */
 export function checkNewKey(ctx: OperationContext, objectType: number, attrs: AttributeMap, body: StructureNode, operation: string): void {
   const p = keyPolicyOf(ctx);
-  const claimed = enumValue(attrs.get('CryptographicAlgorithm')?.[0]);
+  const claimed = attribute(attrs, 'CryptographicAlgorithm');
   const kbNode = keyBlockOfBody(body);
   if (!kbNode) return;
   if (objectType === ObjectType.SymmetricKey) {

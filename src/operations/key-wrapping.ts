@@ -61,6 +61,8 @@ import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
 import { isArchived, isDestroyed } from './object-support.js';
 import { allAttributes, loadObject, openBody } from './support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { attribute, instance, instances } from '../objects/typed-attributes.js';
 
 /**
  * Server-internal attribute key (as locate-order.ts's): the Key Wrapping Data of a key the server
@@ -183,7 +185,7 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
     macVerify: CryptographicUsageMask.MACVerify,
   };
   const bitName: Record<Direction, string> = { wrap: 'Wrap Key', unwrap: 'Unwrap Key', mac: 'MAC Generate', macVerify: 'MAC Verify' };
-  if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bits[dir]) === 0) {
+  if (((attribute(record.attributes, 'CryptographicUsageMask') ?? 0) & bits[dir]) === 0) {
     throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key ${uid}'s Cryptographic Usage Mask does not allow ${bitName[dir]}`);
   }
   if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
@@ -191,7 +193,7 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
   const kbNode = keyBlockOfBody(body);
   const kb = readKeyBlock(kbNode, 'stored key');
   if (kb.wrapped || !kbNode) throw new KmipError(v.major === 1 && v.minor < 2 ? ResultReason.PermissionDenied : ResultReason.KeyValueNotPresent, `the key ${uid} is stored wrapped; the server cannot use it`);
-  const algorithm = kb.algorithm ?? int(record.attributes.get('CryptographicAlgorithm')?.[0]);
+  const algorithm = kb.algorithm ?? attribute(record.attributes, 'CryptographicAlgorithm');
   if (record.objectType === ObjectType.SymmetricKey) {
     if (!kb.material) throw new KmipError(ResultReason.KeyValueNotPresent, `the key ${uid} has no usable key material`);
     // The crypto policy for protecting uses (operations/key-policy-check.ts); unwrapping stays possible.
@@ -242,8 +244,7 @@ function sameField(a: TtlvNode, b: TtlvNode): boolean {
 }
 
 function paramsMatch(given: StructureNode, key: ObjectRecord): boolean {
-  const instances = key.attributes.get('CryptographicParameters') ?? [];
-  return instances.some((inst) => inst.type === 'Structure' && given.value.every((g) => inst.value.some((c) => sameField(c, g))));
+  return instances(key.attributes, 'CryptographicParameters').some((inst) => given.value.every((g) => inst.value.some((c) => sameField(c, g))));
 }
 
 function keyInformation(node: TtlvNode | undefined, what: string): { uid: string; params?: StructureNode } | undefined {
@@ -294,8 +295,8 @@ function plaintextOf(ctx: OperationContext, kb: StructureNode, encoding: number 
   }
   if (encoding !== undefined && encoding !== EncodingOption.TTLVEncoding) throw encodingError(ctx, `Encoding Option ${encoding} is not served`);
   const material = kv.value.filter((c) => c.tag === Tag.KeyMaterial);
-  const attrs = is2x(ctx.version) ? (attributes.length > 0 ? [{ tag: Tag.Attributes, type: 'Structure', value: [...attributes] } as TtlvNode] : []) : attributes;
-  return encode({ tag: Tag.KeyValue, type: 'Structure', value: [...material, ...attrs] });
+  const attrs = is2x(ctx.version) ? (attributes.length > 0 ? [item('Attributes', [...attributes]) as TtlvNode] : []) : attributes;
+  return encode(item('KeyValue', [...material, ...attrs]));
 }
 
 /** The attributes the Attribute Names ask to wrap with the key, in the version's Key Value form. */
@@ -319,8 +320,8 @@ function wrappedBody(ctx: OperationContext, body: StructureNode, kb: StructureNo
   // String form) exchange it.
   const keyValue: TtlvNode =
     is2x(ctx.version) || encoding !== EncodingOption.NoEncoding
-      ? { tag: Tag.KeyValue, type: 'ByteString', value: wrapped }
-      : { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: wrapped }] };
+      ? item('KeyValue', wrapped)
+      : item('KeyValue', [item('KeyMaterial', wrapped)]);
   const newKb: StructureNode = {
     ...kb,
     value: [
@@ -351,7 +352,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
     );
   }
   // The parameters used: the specification's, else the key's attribute; Key Wrapping Data names them.
-  const paramsNode = spec.encryption.params ?? key.record.attributes.get('CryptographicParameters')?.[0];
+  const paramsNode = spec.encryption.params ?? instance(key.record.attributes, 'CryptographicParameters');
   const params = readCryptoParams(paramsNode) ?? {};
   const plaintext = plaintextOf(ctx, kb, spec.encoding, wrappedAttributes(ctx, target, state, spec.attributeNames), spec.attributeNames.length > 0);
   const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext, cryptoPolicyOf(ctx).cipher));
@@ -361,29 +362,29 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
     if (spec.mac.params && !paramsMatch(spec.mac.params, macKey.record)) {
       throw new KmipError(versionReason(v, 'MacKeyParametersNotFound'), 'the Cryptographic Parameters in the MAC/Signature Key Information match none of the MAC key\'s');
     }
-    const macParamsNode = spec.mac.params ?? macKey.record.attributes.get('CryptographicParameters')?.[0];
+    const macParamsNode = spec.mac.params ?? instance(macKey.record.attributes, 'CryptographicParameters');
     const tag = await mechanism(ctx, () => macOf(macKey, readCryptoParams(macParamsNode) ?? {}, wrapped));
     macPart = [
       {
         tag: Tag.MACSignatureKeyInformation,
         type: 'Structure',
-        value: [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: spec.mac.uid }, ...(macParamsNode?.type === 'Structure' ? [{ ...macParamsNode, tag: Tag.CryptographicParameters }] : [])],
+        value: [item('UniqueIdentifier', spec.mac.uid), ...(macParamsNode?.type === 'Structure' ? [{ ...macParamsNode, tag: Tag.CryptographicParameters }] : [])],
       },
-      { tag: Tag.MACSignature, type: 'ByteString', value: tag },
+      item('MACSignature', tag),
     ];
   }
   const wrappingData: StructureNode = {
     tag: Tag.KeyWrappingData,
     type: 'Structure',
     value: [
-      { tag: Tag.WrappingMethod, type: 'Enumeration', value: spec.method },
+      item('WrappingMethod', spec.method),
       {
         tag: Tag.EncryptionKeyInformation,
         type: 'Structure',
-        value: [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: spec.encryption.uid }, ...(paramsNode?.type === 'Structure' ? [{ ...paramsNode, tag: Tag.CryptographicParameters }] : [])],
+        value: [item('UniqueIdentifier', spec.encryption.uid), ...(paramsNode?.type === 'Structure' ? [{ ...paramsNode, tag: Tag.CryptographicParameters }] : [])],
       },
       ...macPart,
-      ...(spec.encoding !== undefined ? [{ tag: Tag.EncodingOption, type: 'Enumeration', value: spec.encoding } as TtlvNode] : []),
+      ...(spec.encoding !== undefined ? [item('EncodingOption', spec.encoding) as TtlvNode] : []),
     ],
   };
   return wrappedBody(ctx, body, kb, wrapped, wrappingData, spec.encoding);
@@ -438,15 +439,15 @@ export async function unwrapBody(ctx: OperationContext, body: StructureNode, mod
   if (macKey && macInfo) {
     // Encrypt then MAC/sign: the MAC over the wrapped bytes is checked first (constant time).
     const k = macKey;
-    const macParams = readCryptoParams(macInfo.params) ?? readCryptoParams(k.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
+    const macParams = readCryptoParams(macInfo.params) ?? readCryptoParams(instance(k.record.attributes, 'CryptographicParameters')) ?? {};
     const expected = await mechanism(ctx, () => macOf(k, macParams, wrappedBytes));
     if (!d.mac || !macEquals(expected, d.mac.value)) throw new KmipError(ResultReason.CryptographicFailure, 'the MAC of the wrapped key does not verify');
   }
-  const params = readCryptoParams(enc.params) ?? readCryptoParams(key.record.attributes.get('CryptographicParameters')?.[0]) ?? {};
+  const params = readCryptoParams(enc.params) ?? readCryptoParams(instance(key.record.attributes, 'CryptographicParameters')) ?? {};
   const plain = await mechanism(ctx, () => runMechanism(key, params, 'unwrap', wrappedBytes, cryptoPolicyOf(ctx).cipher));
   let keyValue: TtlvNode;
   if (encoding === EncodingOption.NoEncoding) {
-    keyValue = { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: plain }] };
+    keyValue = item('KeyValue', [item('KeyMaterial', plain)]);
   } else if (encoding === undefined || encoding === EncodingOption.TTLVEncoding) {
     try {
       keyValue = decode(plain);

@@ -14,6 +14,7 @@
 import type { AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationContext } from './context.js';
+import { instance } from '../objects/typed-attributes.js';
 
 /** Server-internal attribute key; "$" keeps it apart from every attribute name and custom key. */
 export const CREATION_ORDER_KEY = '$creationOrder';
@@ -38,7 +39,7 @@ export function creationOrderEntry(ctx: OperationContext): [string, readonly Ttl
 export function creationKey(attrs: AttributeMap): bigint {
   const stamp = attrs.get(CREATION_ORDER_KEY)?.[0];
   if (stamp?.type === 'LongInteger') return stamp.value;
-  const initial = attrs.get('InitialDate')?.[0];
+  const initial = instance(attrs, 'InitialDate');
   if (initial?.type === 'DateTime') return initial.value * 1_000_000n;
   return 0n;
 }

@@ -63,6 +63,8 @@ import { compareByCreationDesc, CREATION_ORDER_KEY } from './locate-order.js';
 import { isArchived } from './object-support.js';
 import { allAttributes, objectGroups } from './support.js';
 import { is2x } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance } from '../objects/typed-attributes.js';
 
 const COMMON = {
   maximumItems: optional(Tag.MaximumItems, 'Integer'),
@@ -212,7 +214,7 @@ function answers(ctx: OperationContext, req: LocateRequest, record: ObjectRecord
   const attrs = allAttributes(record, effectiveState(record.state, record.attributes, ctx.now), { derived });
   if (!req.filters.every((f) => matches(f, attrs.get(f.key) ?? []))) return false;
   if (req.objectGroupMember === ObjectGroupMember.GroupMemberFresh) {
-    const fresh = attrs.get('Fresh')?.[0];
+    const fresh = instance(attrs, 'Fresh');
     if (fresh?.type === 'Boolean' && !fresh.value) return false;
   }
   return true;
@@ -323,7 +325,7 @@ export const locate: OperationHandler = {
     const offset = req.offsetItems ?? 0;
     const page = found.slice(offset, req.maximumItems === undefined ? undefined : offset + req.maximumItems);
     ctx.batch.idPlaceholder = page.length === 1 ? page[0]?.uid : undefined;
-    const located: TtlvNode | undefined = req.offsetItems !== undefined ? { tag: Tag.LocatedItems, type: 'Integer', value: found.length } : undefined;
+    const located: TtlvNode | undefined = req.offsetItems !== undefined ? item('LocatedItems', found.length) : undefined;
     return payload(Tag.ResponsePayload, [located, ...page.map((r) => uidNode(r.uid))]);
   },
 };

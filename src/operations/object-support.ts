@@ -37,9 +37,11 @@ import { loadObject, objectGroups, openBody, saveRecords, sealBody, type LoadedO
 import { creationOrderEntry } from './locate-order.js';
 import { serverDefaultsOf, stampStored } from '../objects/server-set.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { hasAttribute, instance, instances } from '../objects/typed-attributes.js';
 
 export function isArchived(attrs: AttributeMap): boolean {
-  return (attrs.get('ArchiveDate')?.length ?? 0) > 0;
+  return hasAttribute(attrs, 'ArchiveDate');
 }
 
 export function isDestroyed(state: number): boolean {
@@ -63,7 +65,7 @@ export async function loadManaged(ctx: OperationContext, uid: string, operation:
 
 /** A response payload holding just the Unique Identifier. */
 export function uidPayload(uid: string, extra: readonly TtlvNode[] = []): StructureNode {
-  return { tag: Tag.ResponsePayload, type: 'Structure', value: [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, ...extra] };
+  return item('ResponsePayload', [item('UniqueIdentifier', uid), ...extra]);
 }
 
 /** `attrs` with each given attribute replacing that attribute's instances. */
@@ -159,7 +161,7 @@ async function templateAttributes(ctx: OperationContext, nameNode: TtlvNode, ope
 
 /** Name values in a new attribute map. */
 function nameValues(attrs: AttributeMap): string[] {
-  return (attrs.get('Name') ?? []).flatMap((n) => {
+  return instances(attrs, 'Name').flatMap((n) => {
     const v = n.type === 'Structure' ? n.value.find((c) => c.tag === Tag.NameValue) : undefined;
     return v?.type === 'TextString' ? [v.value] : [];
   });
@@ -198,7 +200,7 @@ export async function checkNamesUnique(ctx: OperationContext, attrs: AttributeMa
 
 /** Usage Limits given at creation: the server sets the Count to the Total (1.4 §3.21, 2.1 §4.58). */
 export function normalizeUsageLimits(attrs: Map<AttributeKey, TtlvNode[]>, version: KmipVersion): void {
-  const ul = attrs.get('UsageLimits')?.[0];
+  const ul = instance(attrs, 'UsageLimits');
   if (!ul) return;
   const reason = versionReason(version, 'InvalidAttributeValue');
   if (ul.type !== 'Structure') throw new KmipError(reason, 'Usage Limits must be a structure');
@@ -210,7 +212,7 @@ export function normalizeUsageLimits(attrs: Map<AttributeKey, TtlvNode[]>, versi
     {
       tag: Tag.UsageLimits,
       type: 'Structure',
-      value: [total, { tag: Tag.UsageLimitsCount, type: 'LongInteger', value: total.value }, unit],
+      value: [total, item('UsageLimitsCount', total.value), unit],
     },
   ]);
 }

@@ -20,6 +20,8 @@ import { grantableLease, usageLimitsCount } from './lease.js';
 import { isDestroyed, loadManaged, uidPayload } from './object-support.js';
 import { dateNode, resolveUid } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance } from '../objects/typed-attributes.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 
@@ -36,9 +38,9 @@ export const obtainLease: OperationHandler = {
     if (usageLimitsCount(record.attributes) === 0n) {
       throw new KmipError(versionReason(ctx.version, 'UsageLimitExceeded'), 'the object has used up its Usage Limits');
     }
-    const lcd = record.attributes.get('LastChangeDate')?.[0];
+    const lcd = instance(record.attributes, 'LastChangeDate');
     return uidPayload(uid, [
-      { tag: Tag.LeaseTime, type: 'Interval', value: grantableLease(record.attributes) },
+      item('LeaseTime', grantableLease(record.attributes)),
       lcd?.type === 'DateTime' ? lcd : dateNode(Tag.LastChangeDate, ctx.now),
     ]);
   },

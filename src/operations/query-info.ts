@@ -26,6 +26,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { enumDef, isAvailable, specVersionOf } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import { item } from '../kmip/items.js';
 
 /** Server profiles passed per protocol version (mandatory OASIS cases, conformance/RESULTS.md). */
 export const SERVER_PROFILES: Readonly<Record<string, readonly ProfileName[]>> = {
@@ -77,14 +78,14 @@ export function profileInformation(v: KmipVersion): StructureNode[] {
   return names
     .filter((name) => defs.some((d) => d.value === name && isAvailable(d, v)))
     .map((name) => {
-      const value: TtlvNode[] = [{ tag: Tag.ProfileName, type: 'Enumeration', value: name }];
+      const value: TtlvNode[] = [item('ProfileName', name)];
       if (is2x(v)) {
         value.push({
           tag: Tag.ProfileVersion,
           type: 'Structure',
           value: [
-            { tag: Tag.ProfileVersionMajor, type: 'Integer', value: v.major },
-            { tag: Tag.ProfileVersionMinor, type: 'Integer', value: v.minor },
+            item('ProfileVersionMajor', v.major),
+            item('ProfileVersionMinor', v.minor),
           ],
         });
       }
@@ -99,7 +100,7 @@ export function protectionStorageMasks(hsmConfigured: boolean): StructureNode {
   return {
     tag: Tag.ProtectionStorageMasks,
     type: 'Structure',
-    value: masks.map((m) => ({ tag: Tag.ProtectionStorageMask, type: 'Integer', value: m })),
+    value: masks.map((m) => (item('ProtectionStorageMask', m))),
   };
 }
 
@@ -115,13 +116,13 @@ export function defaultsInformation(): StructureNode {
       tag: Tag.ObjectDefaults,
       type: 'Structure',
       value: [
-        { tag: Tag.ObjectType, type: 'Enumeration', value: t },
+        item('ObjectType', t),
         {
           tag: Tag.Attributes,
           type: 'Structure',
           value: [
-            { tag: Tag.Sensitive, type: 'Boolean', value: false },
-            { tag: Tag.Extractable, type: 'Boolean', value: true },
+            item('Sensitive', false),
+            item('Extractable', true),
           ],
         },
       ],

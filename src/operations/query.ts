@@ -18,6 +18,7 @@ import { servedIn } from './dispatcher.js';
 import { defaultsInformation, profileInformation, protectionStorageMasks } from './query-info.js';
 import { serverRngParameters } from '../objects/server-set.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
+import { item } from '../kmip/items.js';
 
 /** Whether Query Function `fn` exists in protocol `v` (the registry's enumeration). */
 function queryFunctionIn(fn: number, v: KmipVersion): boolean {
@@ -66,17 +67,17 @@ export function makeQuery(table: () => HandlerTable): OperationHandler {
       // Items in the order of the response payload table (2.1 Table 283).
       if (asks(QueryFunction.QueryOperations)) {
         const ops = [...table().keys()].filter((op) => servedIn(table(), op, v) !== undefined).sort((a, b) => a - b);
-        for (const op of ops) out.push({ tag: Tag.Operation, type: 'Enumeration', value: op });
+        for (const op of ops) out.push(item('Operation', op));
       }
       if (asks(QueryFunction.QueryObjects)) {
         for (const t of SERVED_OBJECT_TYPES) {
-          if (servesObjectType(t, v)) out.push({ tag: Tag.ObjectType, type: 'Enumeration', value: t });
+          if (servesObjectType(t, v)) out.push(item('ObjectType', t));
         }
       }
       if (asks(QueryFunction.QueryServerInformation)) {
         const info = ctx.services.info;
-        out.push({ tag: Tag.VendorIdentification, type: 'TextString', value: `${info.vendor} ${info.product} ${info.version}` });
-        out.push({ tag: Tag.ServerInformation, type: 'Structure', value: [] });
+        out.push(item('VendorIdentification', `${info.vendor} ${info.product} ${info.version}`));
+        out.push(item('ServerInformation', []));
       }
       // Query Application Namespaces, Extension List / Map, Attestation Types, Validations and
       // Client Registration Methods: the server has none to state (operations/query-info.ts).

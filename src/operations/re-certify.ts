@@ -34,7 +34,7 @@ import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { checkNamesUnique, isDestroyed, loadManaged, uidPayload } from './object-support.js';
 import { resolveUid, touched } from './support.js';
-import { addLink, commitAll, linkNode, newRecord, newUid } from './asymmetric-support.js';
+import { addLink, commitAll, newRecord, newUid } from './asymmetric-support.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
 import {
   badCsr,
@@ -52,6 +52,7 @@ import {
   wrongType,
 } from './certificate-support.js';
 import { is2x } from '../kmip/version-rules.js';
+import { instances, linkNode } from '../objects/typed-attributes.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -135,7 +136,7 @@ export const reCertify: OperationHandler = {
 
 /** The public key's Certificate Link to the existing certificate now points to the new one (added if it had none). */
 function movedCertificateLink(pub: ObjectRecord, oldUid: string, newUid: string): Map<AttributeKey, readonly TtlvNode[]> {
-  const links = [...(pub.attributes.get('Link') ?? [])];
+  const links = [...instances(pub.attributes, 'Link')];
   const i = links.findIndex((l) => l.type === 'Structure' && l.value.some((c) => c.tag === Tag.LinkType && c.value === LinkType.CertificateLink) && l.value.some((c) => c.tag === Tag.LinkedObjectIdentifier && c.value === oldUid));
   if (i >= 0) links[i] = linkNode(LinkType.CertificateLink, newUid);
   else links.push(linkNode(LinkType.CertificateLink, newUid));

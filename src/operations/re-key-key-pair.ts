@@ -29,6 +29,8 @@ import { residentPairTemplate, wantsResident } from '../hsm/resident.js';
 import { stampGenerated } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { linkedUid } from '../objects/typed-attributes.js';
 
 const Request1x = {
   uid: optional(Tag.PrivateKeyUniqueIdentifier, 'TextString'),
@@ -49,13 +51,7 @@ const Request2x = {
 };
 
 function linked(record: ObjectRecord, linkType: number): string | undefined {
-  for (const l of record.attributes.get('Link') ?? []) {
-    if (l.type !== 'Structure') continue;
-    const lt = l.value.find((c) => c.tag === Tag.LinkType);
-    const id = l.value.find((c) => c.tag === Tag.LinkedObjectIdentifier);
-    if (lt?.type === 'Enumeration' && lt.value === linkType && id?.type === 'TextString') return id.value;
-  }
-  return undefined;
+  return linkedUid(record.attributes, linkType);
 }
 
 async function existingPair(ctx: OperationContext, uid: string) {
@@ -120,8 +116,8 @@ export const reKeyKeyPair: OperationHandler = {
     ctx.log.debug({ replaced: old.priv.uid, privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid }, 'key pair re-keyed');
     ctx.batch.idPlaceholder = objs.privateKey.uid;
     return payload(Tag.ResponsePayload, [
-      { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: objs.privateKey.uid },
-      { tag: Tag.PublicKeyUniqueIdentifier, type: 'TextString', value: objs.publicKey.uid },
+      item('PrivateKeyUniqueIdentifier', objs.privateKey.uid),
+      item('PublicKeyUniqueIdentifier', objs.publicKey.uid),
     ]);
   },
 };

@@ -28,6 +28,8 @@ import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
 import { keyPolicyOf } from './key-policy-check.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instance } from '../objects/typed-attributes.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -60,12 +62,12 @@ export const reKey: OperationHandler = {
       dates: ['ActivationDate', 'DeactivationDate', 'ProcessStartDate', 'ProtectStopDate'],
       ...(offset !== undefined && { offset }),
     });
-    const alg = attrs.get('CryptographicAlgorithm')?.[0];
-    const len = attrs.get('CryptographicLength')?.[0];
+    const alg = instance(attrs, 'CryptographicAlgorithm');
+    const len = instance(attrs, 'CryptographicLength');
     if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.MissingData, 'the key has no Cryptographic Algorithm');
     const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined, keyPolicyOf(ctx));
     if (!decision.ok) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), decision.why);
-    attrs.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: decision.bits }]);
+    attrs.set('CryptographicLength', [item('CryptographicLength', decision.bits)]);
     normalizeUsageLimits(attrs, v);
     stampGenerated(attrs, ctx.now);
     if (asked.has('Name')) await checkNamesUnique(ctx, new Map([['Name', asked.get('Name')!]]), 'ReKey');
@@ -80,7 +82,7 @@ export const reKey: OperationHandler = {
       const fresh = await newRecord(ctx, { uid, objectType: ObjectType.SymmetricKey, attributes: attrs, body });
       await commitAll(ctx, [fresh], [{ record: replacedRecord(old, uid, ctx.now), previous: old }]);
       ctx.batch.idPlaceholder = uid;
-      return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
+      return payload(Tag.ResponsePayload, [item('UniqueIdentifier', uid)]);
     } finally {
       key.fill(0);
     }

@@ -52,6 +52,7 @@ import { servesObjectType } from './query.js';
 import { checkNewKey } from './key-policy-check.js';
 import { checkKeyIdentity, checkNamesUnique, commitNewObject, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
 
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -121,6 +122,6 @@ export const register: OperationHandler = {
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'Register');
     const uid = await commitNewObject(ctx, objectType, attrs, unwrapped ? withRegisteredForm(parsed.body, unwrapped.registeredKeyBlock) : parsed.body);
-    return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
+    return payload(Tag.ResponsePayload, [item('UniqueIdentifier', uid)]);
   },
 };

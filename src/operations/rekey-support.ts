@@ -18,9 +18,9 @@ import { nodesEqual, type TtlvNode } from '../ttlv/node.js';
 import { dateAttribute } from '../objects/lifecycle.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import { CREATION_ORDER_KEY } from './locate-order.js';
-import { linkNode } from './asymmetric-support.js';
 import { REGISTERED_WRAPPING_KEY } from './key-wrapping.js';
 import { dateNode, touched } from './support.js';
+import { instances, linkNode } from '../objects/typed-attributes.js';
 
 const NOT_COPIED: ReadonlySet<AttributeKey> = new Set([
   'UniqueIdentifier',
@@ -80,7 +80,7 @@ export function replacementAttributes(old: AttributeMap, requested: ReadonlyMap<
     if (k === 'Name') {
       // Names are added to the ones moved over, as the Test Cases show (TC-REKEY-1: after two
       // Re-keys naming "first" and "second", the key holds "original", "first", "second").
-      const moved = out.get('Name') ?? [];
+      const moved = instances(out, 'Name');
       out.set('Name', [...moved, ...v.filter((n) => !moved.some((m) => nodesEqual(m, n)))]);
       continue;
     }
@@ -93,7 +93,7 @@ export function replacementAttributes(old: AttributeMap, requested: ReadonlyMap<
 export function replacedRecord(old: ObjectRecord, replacementUid: string, now: bigint): ObjectRecord {
   const attrs = new Map(old.attributes);
   attrs.delete('Name');
-  attrs.set('Link', [...(attrs.get('Link') ?? []), linkNode(LinkType.ReplacementObjectLink, replacementUid)]);
+  attrs.set('Link', [...instances(attrs, 'Link'), linkNode(LinkType.ReplacementObjectLink, replacementUid)]);
   return { ...old, attributes: touched(attrs, now) };
 }
 

@@ -14,6 +14,7 @@ import { KmipError } from '../kmip/errors.js';
 import { payload, readPayload, required } from '../kmip/payload.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationHandler } from './context.js';
+import { item } from '../kmip/items.js';
 
 const Request = { dataLength: required(Tag.DataLength, 'Integer') };
 
@@ -30,6 +31,6 @@ export const rngRetrieve: OperationHandler = {
     } catch (e) {
       throw new KmipError(ResultReason.CryptographicFailure, 'the random number generator failed', { cause: e });
     }
-    return payload(Tag.ResponsePayload, [{ tag: Tag.Data, type: 'ByteString', value: data }]);
+    return payload(Tag.ResponsePayload, [item('Data', data)]);
   },
 };

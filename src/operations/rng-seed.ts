@@ -15,6 +15,7 @@ import { KmipError } from '../kmip/errors.js';
 import { payload, readPayload, required } from '../kmip/payload.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationHandler } from './context.js';
+import { item } from '../kmip/items.js';
 
 const Request = { data: required(Tag.Data, 'ByteString') };
 
@@ -26,6 +27,6 @@ export const rngSeed: OperationHandler = {
     const n = req.data.value.length;
     if (n > CIPHER_POLICY.rngMaxBytes) throw new KmipError(ResultReason.InvalidField, `Data is limited to ${CIPHER_POLICY.rngMaxBytes} bytes`);
     ctx.log.debug({ bytes: n }, 'RNG Seed: data accepted; node\'s CSPRNG cannot be seeded, so it is not used');
-    return payload(Tag.ResponsePayload, [{ tag: Tag.DataLength, type: 'Integer', value: n }]);
+    return payload(Tag.ResponsePayload, [item('DataLength', n)]);
   },
 };

@@ -26,6 +26,7 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { payload, readPayload, required } from '../kmip/payload.js';
 import type { OperationHandler } from './context.js';
+import { item } from '../kmip/items.js';
 
 const Request = { role: required(Tag.EndpointRole, 'Enumeration') };
 
@@ -39,6 +40,6 @@ export const setEndpointRole: OperationHandler = {
       throw new KmipError(ResultReason.FeatureNotSupported, 'this server acts only as the server endpoint and sends no server-to-client operations; Endpoint Role Client is not supported');
     }
     if (role !== EndpointRole.Server) throw new KmipError(ResultReason.InvalidField, `Endpoint Role ${role} is not defined (Client or Server)`);
-    return payload(Tag.ResponsePayload, [{ tag: Tag.EndpointRole, type: 'Enumeration', value: EndpointRole.Server }]);
+    return payload(Tag.ResponsePayload, [item('EndpointRole', EndpointRole.Server)]);
   },
 };

@@ -32,6 +32,7 @@ import { versionReason } from '../kmip/version-rules.js';
 import { resolveUid } from './support.js';
 import { loadSigningKey, signatureParams, signatureScheme, type ResidentSigningKey } from './signature-support.js';
 import { signInHsm } from './hsm-signature.js';
+import { item } from '../kmip/items.js';
 
 export const SignRequest = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -84,7 +85,7 @@ export async function signatureFlow(
   const flags = partFlags(req.initIndicator, req.finalIndicator, req.correlationValue);
   if (req.data !== undefined && req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'give Data or Digested Data, not both');
   const store = multipart(ctx);
-  const uidNode = (uid: string): TtlvNode => ({ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid });
+  const uidNode = (uid: string): TtlvNode => (item('UniqueIdentifier', uid));
   if (isOneShot(flags)) {
     const uid = resolveUid(ctx, req.uid);
     const input: SignInput = req.digestedData !== undefined ? { digest: req.digestedData.value } : req.data !== undefined ? { data: req.data.value } : missing();
@@ -132,7 +133,7 @@ export async function signatureFlow(
   if (!flags.final) {
     if (cv) store.hold(cv, state.held);
     else cv = store.open(ctx.principal.id, use, uid, state, state.held);
-    return payload(Tag.ResponsePayload, [uidNode(uid), { tag: Tag.CorrelationValue, type: 'ByteString', value: cv }]);
+    return payload(Tag.ResponsePayload, [uidNode(uid), item('CorrelationValue', cv)]);
   }
   if (cv) store.close(cv);
   // Hash-then-sign: the digest of every part, signed as Digested Data would be.
@@ -158,14 +159,14 @@ export const sign: OperationHandler = {
   async handle(ctx, node) {
     const req = readPayload(node, SignRequest, { what: 'Sign request payload' });
     return signatureFlow(ctx, req, 'Sign', async (key, scheme, input, hsm) => {
-      if (hsm) return [{ tag: Tag.SignatureData, type: 'ByteString', value: await signInHsm(ctx, hsm, scheme, input) }];
+      if (hsm) return [item('SignatureData', await signInHsm(ctx, hsm, scheme, input))];
       let signature: Uint8Array;
       try {
         signature = signWith(key, scheme, input);
       } catch (e) {
         asymmetricFailure(ctx, e);
       }
-      return [{ tag: Tag.SignatureData, type: 'ByteString', value: signature }];
+      return [item('SignatureData', signature)];
     });
   },
 };

@@ -37,6 +37,7 @@ import { checkAsymmetricUse } from './key-policy-check.js';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
 import { decodeKeyRef, residentPublicKey } from '../hsm/resident.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { attribute, instance } from '../objects/typed-attributes.js';
 
 export type SignUse = 'Sign' | 'SignatureVerify';
 
@@ -75,7 +76,7 @@ const int = (n: TtlvNode | undefined): number | undefined => (n?.type === 'Integ
 
 /** The request's Cryptographic Parameters, else the key's Cryptographic Parameters attribute. */
 export function signatureParams(request: TtlvNode | undefined, record: ObjectRecord): SignatureParams {
-  const node = request ?? record.attributes.get('CryptographicParameters')?.[0];
+  const node = request ?? instance(record.attributes, 'CryptographicParameters');
   if (node === undefined) return {};
   if (node.type !== 'Structure') throw new KmipError(ResultReason.InvalidField, 'Cryptographic Parameters must be a structure');
   const f = (tag: number) => int(node.value.find((c) => c.tag === tag));
@@ -168,7 +169,7 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
     const start = dateAttribute(record.attributes, 'ProcessStartDate');
     if (start !== undefined && ctx.now < start) throw new KmipError(wrongDate, `the key ${uid} is before its Process Start Date`);
   }
-  const mask = int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0;
+  const mask = attribute(record.attributes, 'CryptographicUsageMask') ?? 0;
   const bit = use === 'Sign' ? CryptographicUsageMask.Sign : CryptographicUsageMask.Verify;
   if ((mask & bit) === 0) {
     throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key's Cryptographic Usage Mask does not allow ${use === 'Sign' ? 'Sign' : 'Verify'}`);
@@ -181,6 +182,6 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
   }
   const key = await openKey(ctx, record, ResultReason.KeyValueNotPresent);
   // The crypto policy for protecting uses (operations/key-policy-check.ts); Verify stays possible.
-  if (use === 'Sign') checkAsymmetricUse(ctx, uid, int(record.attributes.get('CryptographicAlgorithm')?.[0]), key);
+  if (use === 'Sign') checkAsymmetricUse(ctx, uid, attribute(record.attributes, 'CryptographicAlgorithm'), key);
   return { record, key };
 }

@@ -23,6 +23,7 @@ import { optional, readPayload } from '../kmip/payload.js';
 import { verifyWith } from '../crypto/asymmetric.js';
 import type { OperationHandler } from './context.js';
 import { asymmetricFailure, SignRequest, signatureFlow } from './sign.js';
+import { item } from '../kmip/items.js';
 
 const Request = { ...SignRequest, signatureData: optional(Tag.SignatureData, 'ByteString') };
 
@@ -39,7 +40,7 @@ export const signatureVerify: OperationHandler = {
       } catch (e) {
         asymmetricFailure(ctx, e);
       }
-      return [{ tag: Tag.ValidityIndicator, type: 'Enumeration', value: valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid }];
+      return [item('ValidityIndicator', valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid)];
     }, req.signatureData?.value);
   },
 };

@@ -14,6 +14,8 @@ import type { OperationContext } from './context.js';
 import { isDestroyed, loadManaged } from './object-support.js';
 import { notFound, objectGroups, openBody } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { flag, instance, instances, links } from '../objects/typed-attributes.js';
 
 /** The Key Block facts a part carries over from the split secret. */
 export interface KeyFacts {
@@ -31,20 +33,20 @@ export interface SplitFields {
 /** A Split Key body: the split's fields, this part's identifier and a Key Block holding its material. */
 export function splitKeyBody(f: SplitFields, id: number, material: Uint8Array, key: KeyFacts): StructureNode {
   const kb: TtlvNode[] = [
-    { tag: Tag.KeyFormatType, type: 'Enumeration', value: key.keyFormatType },
-    { tag: Tag.KeyValue, type: 'Structure', value: [{ tag: Tag.KeyMaterial, type: 'ByteString', value: material }] },
+    item('KeyFormatType', key.keyFormatType),
+    item('KeyValue', [item('KeyMaterial', material)]),
   ];
-  if (key.algorithm !== undefined) kb.push({ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: key.algorithm });
-  if (key.length !== undefined) kb.push({ tag: Tag.CryptographicLength, type: 'Integer', value: key.length });
+  if (key.algorithm !== undefined) kb.push(item('CryptographicAlgorithm', key.algorithm));
+  if (key.length !== undefined) kb.push(item('CryptographicLength', key.length));
   return {
     tag: Tag.SplitKey,
     type: 'Structure',
     value: [
-      { tag: Tag.SplitKeyParts, type: 'Integer', value: f.parts },
-      { tag: Tag.KeyPartIdentifier, type: 'Integer', value: id },
-      { tag: Tag.SplitKeyThreshold, type: 'Integer', value: f.threshold },
-      { tag: Tag.SplitKeyMethod, type: 'Enumeration', value: f.method },
-      { tag: Tag.KeyBlock, type: 'Structure', value: kb },
+      item('SplitKeyParts', f.parts),
+      item('KeyPartIdentifier', id),
+      item('SplitKeyThreshold', f.threshold),
+      item('SplitKeyMethod', f.method),
+      item('KeyBlock', kb),
     ],
   };
 }
@@ -89,8 +91,8 @@ export async function loadMaterial(ctx: OperationContext, uid: string, operation
   const body = await openBody(ctx, record);
   const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
   if (kb.wrapped || !kb.material) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} is stored wrapped or holds no usable bytes`);
-  const algNode = record.attributes.get('CryptographicAlgorithm')?.[0];
-  const lenNode = record.attributes.get('CryptographicLength')?.[0];
+  const algNode = instance(record.attributes, 'CryptographicAlgorithm');
+  const lenNode = instance(record.attributes, 'CryptographicLength');
   const algorithm = kb.algorithm ?? (algNode?.type === 'Enumeration' ? algNode.value : undefined);
   const length = kb.length ?? (lenNode?.type === 'Integer' ? lenNode.value : undefined);
   return {
@@ -110,12 +112,7 @@ export async function loadPart(ctx: OperationContext, uid: string): Promise<Load
 
 /** The targets of a record's Links of `linkType`. */
 export function linkTargets(record: Pick<ObjectRecord, 'attributes'>, linkType: number): string[] {
-  return (record.attributes.get('Link') ?? []).flatMap((l) => {
-    if (l.type !== 'Structure') return [];
-    const type = l.value.find((c) => c.tag === Tag.LinkType);
-    const target = l.value.find((c) => c.tag === Tag.LinkedObjectIdentifier);
-    return type?.type === 'Enumeration' && type.value === linkType && target?.type === 'TextString' ? [target.value] : [];
-  });
+  return links(record.attributes).flatMap((l) => (l.linkType === linkType ? [l.uid] : []));
 }
 
 /** The Parent Link targets of a record (the key a part was split from). */
@@ -146,7 +143,3 @@ export async function chainedTogether(ctx: OperationContext, parts: readonly Loa
   return true;
 }
 
-function flag(attrs: ReadonlyMap<string, readonly TtlvNode[]>, key: string): boolean | undefined {
-  const n = attrs.get(key)?.[0];
-  return n?.type === 'Boolean' ? n.value : undefined;
-}

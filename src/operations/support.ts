@@ -20,6 +20,8 @@ import { quantumSafeSpec } from '../policy/crypto-policy.js';
 import { budgetExceeded, budgetsOf, exceeds } from '../policy/budgets.js';
 import type { OperationContext } from './context.js';
 import { versionReason } from '../kmip/version-rules.js';
+import { item } from '../kmip/items.js';
+import { instances } from '../objects/typed-attributes.js';
 
 /** The object a request names: its own Unique Identifier, else the batch's ID Placeholder. */
 export function resolveUid(ctx: OperationContext, uid: TtlvNode | undefined): string {
@@ -38,7 +40,7 @@ export interface LoadedObject {
 }
 
 export function objectGroups(attrs: AttributeMap): string[] {
-  return (attrs.get('ObjectGroup') ?? []).flatMap((n) => (n.type === 'TextString' ? [n.value] : []));
+  return instances(attrs, 'ObjectGroup').flatMap((n) => (n.type === 'TextString' ? [n.value] : []));
 }
 
 /**
@@ -216,9 +218,9 @@ export async function openBody(ctx: OperationContext, record: ObjectRecord, opts
  */
 export function allAttributes(record: ObjectRecord, state: number, opts: { readonly derived?: boolean } = {}): Map<AttributeKey, readonly TtlvNode[]> {
   const out = new Map<AttributeKey, readonly TtlvNode[]>();
-  out.set('UniqueIdentifier', [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: record.uid }]);
-  out.set('ObjectType', [{ tag: Tag.ObjectType, type: 'Enumeration', value: record.objectType }]);
-  out.set('State', [{ tag: Tag.State, type: 'Enumeration', value: state }]);
+  out.set('UniqueIdentifier', [item('UniqueIdentifier', record.uid)]);
+  out.set('ObjectType', [item('ObjectType', record.objectType)]);
+  out.set('State', [item('State', state)]);
   for (const [k, v] of record.attributes) if (!out.has(k)) out.set(k, v);
   return opts.derived ? withDerived(record, out) : out;
 }
