@@ -344,3 +344,8 @@ export function applyEvent(current: LifecycleSubject | null, event: LifecycleEve
   for (const { key, node } of set) after.set(key, [node]);
   return { state: effectiveState(tr.to, after, now), transition: tr, setAttributes: set };
 }
+
+/** Destroyed or Destroyed Compromised: the key material is gone, the metadata stays. */
+export function isDestroyed(state: number): boolean {
+  return state === State.Destroyed || state === State.DestroyedCompromised;
+}

@@ -92,3 +92,8 @@ export function linkedUid(attrs: AttributeMap, linkType: number): string | undef
 export function linkNode(linkType: number, uid: string): ItemOf<'Link'> {
   return item('Link', [item('LinkType', linkType), item('LinkedObjectIdentifier', uid)]);
 }
+
+/** Archived: Archive sets the server-only Archive Date (1.4 §3.33, 2.1 §4.5); its presence is the marker, Recover removes it. */
+export function isArchived(attrs: AttributeMap): boolean {
+  return hasAttribute(attrs, 'ArchiveDate');
+}

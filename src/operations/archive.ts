@@ -13,8 +13,9 @@ import { Operation } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import type { OperationHandler } from './context.js';
-import { loadManaged, uidPayload, updated } from './object-support.js';
-import { dateNode, resolveUid, saveRecords, touched, withAttribute } from './support.js';
+import { uidPayload, updated } from './object-support.js';
+import { dateNode, saveRecords, touched, withAttribute } from './support.js';
+import { loadManaged, resolveUid } from './object-service.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 

@@ -15,16 +15,17 @@ import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import { newUid } from '../objects/identifiers.js';
 import { EC_CURVES, KeyFormatError, keyBlockOfBody, keyFromBlock } from '../objects/key-formats.js';
 import { keyPairSpec } from '../policy/crypto-policy.js';
-import { cryptoPolicyOf } from './crypto-support.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 import type { KeyPairSpec } from '../crypto/asymmetric.js';
 import type { OperationContext } from './context.js';
 import { withReplaced } from './object-support.js';
-import { openBody, saveRecords, sealBody } from './support.js';
+import { saveRecords } from './support.js';
 import { serverDefaultsOf, setServerDefault, stampStored } from '../objects/server-set.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { instance, instances, linkNode } from '../objects/typed-attributes.js';
+import { cryptoPolicyOf } from './crypto-params.js';
+import { openBody, sealBody } from './object-service.js';
 
 /** The key of an attribute item in a 1.x Template-Attribute or 2.x Attributes structure (undefined: a Template name). */
 function itemKey(ctx: OperationContext, n: TtlvNode): AttributeKey | undefined {

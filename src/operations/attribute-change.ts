@@ -18,17 +18,16 @@
 import { KmipError } from '../kmip/errors.js';
 import { ResultReason, State } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import type { KmipVersion } from '../kmip/spec-types.js';
 import { applyEvent, effectiveState } from '../objects/lifecycle.js';
 import { followChange } from '../objects/server-set.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import { indexValue } from '../store/index-encoding.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationContext } from './context.js';
-import { loadManaged } from './object-support.js';
-import { objectGroups, resolveUid, saveRecords, touched, withAttribute, type LoadedObject } from './support.js';
+import { saveRecords, touched, withAttribute } from './support.js';
 import { is2x } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
+import { type LoadedObject, loadManaged, objectGroups, resolveUid } from './object-service.js';
 
 /** The Unique Identifier node of a response. */
 export function uidNode(uid: string): TtlvNode {

@@ -31,8 +31,8 @@ import type { RequestFacts } from '../pki/x509-read.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
-import { checkNamesUnique, isDestroyed, loadManaged, uidPayload } from './object-support.js';
-import { resolveUid, touched } from './support.js';
+import { checkNamesUnique, uidPayload } from './object-support.js';
+import { touched } from './support.js';
 import { addLink, commitAll, newRecord, newUid, openKey } from './asymmetric-support.js';
 import {
   badCsr,
@@ -53,6 +53,8 @@ import {
 } from './certificate-support.js';
 import { is2x } from '../kmip/version-rules.js';
 import { instances, linkNode } from '../objects/typed-attributes.js';
+import { isDestroyed } from '../objects/lifecycle.js';
+import { loadManaged, resolveUid } from './object-service.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

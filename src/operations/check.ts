@@ -25,10 +25,10 @@ import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import type { OperationHandler } from './context.js';
 import { grantableLease, usageLimitsCount } from './lease.js';
-import { loadManaged, uidPayload } from './object-support.js';
-import { resolveUid } from './support.js';
+import { uidPayload } from './object-support.js';
 import { versionReason } from '../kmip/version-rules.js';
 import { instance } from '../objects/typed-attributes.js';
+import { loadManaged, resolveUid } from './object-service.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

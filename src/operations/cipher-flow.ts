@@ -13,11 +13,12 @@ import { hsmRsaDecrypt, openHsmCipher, type HsmCipherStream } from '../crypto/hs
 import { openSymmetricCipher, rsaDecrypt, rsaEncrypt, type CipherStream, type Direction } from '../crypto/mechanism.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
-import { checkDataSize, cryptoPolicyOf, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
+import { checkDataSize, effectiveParams, isOneShot, loadKeyFor, multipart, partFlags, spendUsage, unknownCorrelation } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { resolveUid } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
+import { cryptoPolicyOf, mechanism, translate } from './crypto-params.js';
+import { resolveUid } from './object-service.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

@@ -41,7 +41,6 @@ import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { mechanism } from './crypto-support.js';
 import { addLink, commitAll, keyDigest, newRecord, newUid } from './asymmetric-support.js';
 import { checkNamesUnique, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { loadMaterial, splitKeyBody, type KeyFacts } from './split-key-support.js';
@@ -49,6 +48,7 @@ import { touched } from './support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { hasAttribute, instance, instances, linkNode } from '../objects/typed-attributes.js';
+import { mechanism } from './crypto-params.js';
 
 const Common = {
   objectType: required(Tag.ObjectType, 'Enumeration'),

@@ -49,33 +49,28 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { KeyFormatType, ObjectType, ResultReason, State, UsageLimitsUnit } from '../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
+import { KmipError } from '../kmip/errors.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { readKeyBlock } from '../objects/object-body.js';
-import { dateAttribute } from '../objects/lifecycle.js';
+import { dateAttribute, isDestroyed } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { CryptoError } from '../crypto/errors.js';
 import type { CryptoParams } from '../crypto/mechanism.js';
 import { MultipartStore } from '../crypto/multipart.js';
 import type { MultipartSessions } from './batch-undo.js';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
 import { decodeKeyRef } from '../hsm/resident.js';
-import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../policy/crypto-policy.js';
 import { budgetsOf } from '../policy/budgets.js';
 import type { OperationContext, ServerServices } from './context.js';
 import { usageLimitsCount } from './lease.js';
 import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
-import { isDestroyed, loadManaged, updated } from './object-support.js';
+import { updated } from './object-support.js';
 import { destroyedValueReason } from './destroyed.js';
-import { openBody, saveRecords, touched, withAttribute } from './support.js';
+import { saveRecords, touched, withAttribute } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { attribute, instance } from '../objects/typed-attributes.js';
-
-/** The running server's crypto policy. */
-export function cryptoPolicyOf(ctx: OperationContext): CryptoPolicy {
-  return ctx.services.cryptoPolicy ?? DEFAULT_CRYPTO_POLICY;
-}
+import { readCryptoParams } from './crypto-params.js';
+import { loadManaged, openBody } from './object-service.js';
 
 export type KeyUse = 'Encrypt' | 'Decrypt' | 'MAC' | 'MACVerify';
 
@@ -90,30 +85,6 @@ const PROTECTS: Readonly<Record<KeyUse, boolean>> = { Encrypt: true, MAC: true, 
 
 function int(n: TtlvNode | undefined): number | undefined {
   return n?.type === 'Integer' || n?.type === 'Enumeration' ? n.value : undefined;
-}
-
-/** Cryptographic Parameters from a structure (fields this server does not act on are ignored). */
-export function readCryptoParams(node: TtlvNode | undefined): CryptoParams | undefined {
-  if (node === undefined) return undefined;
-  if (node.type !== 'Structure') throw new KmipError(ResultReason.InvalidField, 'Cryptographic Parameters must be a structure');
-  const f = (tag: number): TtlvNode | undefined => node.value.find((c) => c.tag === tag);
-  const random = f(Tag.RandomIV);
-  const p: { -readonly [K in keyof CryptoParams]: CryptoParams[K] } = {};
-  const set = <K extends keyof CryptoParams>(k: K, v: CryptoParams[K] | undefined): void => {
-    if (v !== undefined) p[k] = v;
-  };
-  set('blockCipherMode', int(f(Tag.BlockCipherMode)));
-  set('paddingMethod', int(f(Tag.PaddingMethod)));
-  set('hashingAlgorithm', int(f(Tag.HashingAlgorithm)));
-  set('cryptographicAlgorithm', int(f(Tag.CryptographicAlgorithm)));
-  set('randomIV', random?.type === 'Boolean' ? random.value : undefined);
-  set('tagLength', int(f(Tag.TagLength)));
-  set('initialCounterValue', int(f(Tag.InitialCounterValue)));
-  set('maskGenerator', int(f(Tag.MaskGenerator)));
-  set('maskGeneratorHashingAlgorithm', int(f(Tag.MaskGeneratorHashingAlgorithm)));
-  const pSource = f(Tag.PSource);
-  set('pSource', pSource?.type === 'ByteString' ? pSource.value : undefined);
-  return p;
 }
 
 /** The parameters to use: the request's, else the key's Cryptographic Parameters attribute, else none. */
@@ -208,42 +179,6 @@ function rsaKeyObject(objectType: number, format: number, material: Uint8Array |
   } catch (e) {
     if (e instanceof KmipError) throw e;
     throw new KmipError(ResultReason.CryptographicFailure, 'the stored key material cannot be parsed', { cause: e });
-  }
-}
-
-/** A mechanism error as the Result Reason of the negotiated version. */
-export function translate(ctx: OperationContext, e: unknown): unknown {
-  if (!(e instanceof CryptoError)) return e;
-  const v = ctx.version;
-  const reason: ResultReasonValue = (() => {
-    switch (e.code) {
-      case 'BAD_PARAMETERS':
-        return versionReason(v, 'BadCryptographicParameters');
-      case 'UNSUPPORTED':
-        return versionReason(v, 'UnsupportedCryptographicParameters');
-      case 'MISSING_IV':
-        // Invalid Message, not Missing Initialization Vector / Invalid Field: the profile test cases
-        // CS-BC-M-11/12/13 (see the header).
-        return ResultReason.InvalidMessage;
-      case 'INVALID_TAG_LENGTH':
-        // General Failure, not Bad Cryptographic Parameters / Invalid Field: the profile test cases
-        // CS-BC-M-GCM-1 and CS-BC-M-CHACHA20POLY1305-1, steps 7-8 (see the header).
-        return ResultReason.GeneralFailure;
-      case 'BAD_DATA':
-        return ResultReason.InvalidField;
-      case 'FAILURE':
-        return ResultReason.CryptographicFailure;
-    }
-  })();
-  return new KmipError(reason, e.message, { cause: e });
-}
-
-/** Run `f`, translating mechanism errors. */
-export async function mechanism<T>(ctx: OperationContext, f: () => T | Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    throw translate(ctx, e);
   }
 }
 

@@ -50,17 +50,19 @@ import { CryptoError } from '../crypto/errors.js';
 import { hashDerive, hkdfDerive, hmacDerive, pbkdf2Derive, type KdfHash } from '../crypto/kdf.js';
 import { openSymmetricCipher, type CryptoParams } from '../crypto/mechanism.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
 import { checkSymmetricUse, keyPolicyOf } from './key-policy-check.js';
 import { checkPbkdf2, type KeyPolicy } from '../policy/key-policy.js';
 import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { addLink, commitAll, keyDigest, newRecord, newUid } from './asymmetric-support.js';
 import { destroyedValueError } from './destroyed.js';
-import { checkNamesUnique, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
-import { openBody, touched } from './support.js';
+import { checkNamesUnique, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
+import { touched } from './support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { instance, instances, linkNode } from '../objects/typed-attributes.js';
+import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-params.js';
+import { isDestroyed } from '../objects/lifecycle.js';
+import { loadManaged, openBody } from './object-service.js';
 
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),

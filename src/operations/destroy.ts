@@ -21,8 +21,9 @@ import { applyEvent } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationHandler } from './context.js';
 import { destroyTokenAfterBatch } from './batch-undo.js';
-import { loadManaged, uidPayload, withReplaced } from './object-support.js';
-import { resolveUid, saveRecords, touched } from './support.js';
+import { uidPayload, withReplaced } from './object-support.js';
+import { saveRecords, touched } from './support.js';
+import { loadManaged, resolveUid } from './object-service.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 

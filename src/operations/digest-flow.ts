@@ -13,10 +13,11 @@ import { openHsmMac, type HsmDigestStream } from '../crypto/hsm-mechanism.js';
 import { macEquals, openHash, openMac, type DigestStream } from '../crypto/mechanism.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
-import { checkDataSize, cryptoPolicyOf, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, readCryptoParams, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
+import { checkDataSize, effectiveParams, isOneShot, loadKeyFor, multipart, partFlags, spendUsage, unknownCorrelation } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { resolveUid } from './support.js';
 import { item } from '../kmip/items.js';
+import { cryptoPolicyOf, mechanism, readCryptoParams, translate } from './crypto-params.js';
+import { resolveUid } from './object-service.js';
 
 export type DigestKind = 'MAC' | 'MACVerify' | 'Hash';
 

@@ -4,7 +4,7 @@
  * Returns Object Type, Unique Identifier, all the object's attributes (the stored ones and the
  * always-valued ones the server derives — Short Unique Identifier, Protection Storage Mask,
  * Sensitive/Extractable and their followers, Lease Time — in the Get Attribute List order) and the
- * object "in the same manner as the Get operation" (get.ts `servedBody`: Key Format Type, Key Wrap
+ * object "in the same manner as the Get operation" (get.ts `servedObject`: Key Format Type, Key Wrap
  * Type, Key Compression Type, Key Wrapping Specification). What Export returns is what Import
  * (import.ts) takes, so an object moves between servers with its identifier and attributes.
  * Export does not mark the object served: Fresh keeps its value (test case TC-IMPEXP-3-20 reads
@@ -21,25 +21,14 @@
 import { Operation } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { payload, readPayload } from '../kmip/payload.js';
-import { visibleAttributes, writeAttributes2x } from '../objects/attributes.js';
-import type { AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { OperationHandler } from './context.js';
-import { listOrder } from './get-attribute-list.js';
-import { servedBody, ServedObjectRequest } from './get.js';
-import { loadManaged } from './object-support.js';
-import { allAttributes, resolveUid } from './support.js';
-import type { TtlvNode } from '../ttlv/node.js';
 import { item } from '../kmip/items.js';
+import { exportedAttributes } from '../objects/served-attributes.js';
+import { loadManaged, resolveUid, servedObject, ServedObjectRequest } from './object-service.js';
 
 /** Export and Import are served from KMIP 2.0 on. */
 export const IMPORT_EXPORT_SINCE: KmipVersion = { major: 2, minor: 0 };
-
-/** All the attributes of `record` a client of `version` sees, as one 2.x Attributes structure. */
-export function exportedAttributes(record: ObjectRecord, state: number, version: KmipVersion): TtlvNode {
-  const visible: AttributeMap = visibleAttributes(allAttributes(record, state, { derived: true }), version);
-  return writeAttributes2x(listOrder([...visible.keys()]).flatMap((key) => (visible.get(key) ?? []).map((node) => ({ key, node }))));
-}
 
 export const exportObject: OperationHandler = {
   operation: Operation.Export,
@@ -49,7 +38,7 @@ export const exportObject: OperationHandler = {
     const req = readPayload(node, ServedObjectRequest, { what: 'Export request payload' });
     const uid = resolveUid(ctx, req.uid);
     const { record, state } = await loadManaged(ctx, uid, 'Export');
-    const body = await servedBody(ctx, record, state, req, 'Export');
+    const body = await servedObject(ctx, record, state, req, 'Export');
     ctx.batch.idPlaceholder = uid;
     return payload(Tag.ResponsePayload, [
       item('ObjectType', record.objectType),

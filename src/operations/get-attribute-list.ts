@@ -16,32 +16,17 @@ import { Operation } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import { tagDefByName } from '../kmip/registry.js';
-import { attributeName1x, visibleAttributes } from '../objects/attributes.js';
+import { attributeName1x } from '../objects/attributes.js';
 import { parseCustomKey, type AttributeKey } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
-import { allAttributes } from './support.js';
 import { is2x } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
+import { servedAttributes } from '../objects/served-attributes.js';
+import { listOrder } from '../objects/served-attributes.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
-
-/** Listed first, in this order; the rest follow by name (the order of the OASIS test cases, e.g. SKFF-M-10-14). */
-const FIRST: readonly AttributeKey[] = ['UniqueIdentifier', 'ShortUniqueIdentifier', 'ObjectType', 'CryptographicAlgorithm', 'CryptographicLength'];
-
-/** Sorting name: Key Format Type (2.x) right after Digest, whose 1.x structure held it (SKFF-M-9-21, TC-ECC-3-20). */
-const sortName = (k: AttributeKey): string => (k === 'KeyFormatType' ? 'Digest\u0001' : k);
-
-/** The list order: FIRST, then standard attributes by name, then custom/vendor ones as stored. */
-export function listOrder(keys: readonly AttributeKey[]): AttributeKey[] {
-  const rank = (k: AttributeKey) => (FIRST.includes(k) ? FIRST.indexOf(k) : parseCustomKey(k) ? FIRST.length + 1 : FIRST.length);
-  const byName = (a: AttributeKey, b: AttributeKey) => (sortName(a) < sortName(b) ? -1 : sortName(a) > sortName(b) ? 1 : 0);
-  return keys
-    .map((k, i) => ({ k, i }))
-    .sort((a, b) => rank(a.k) - rank(b.k) || (rank(a.k) === FIRST.length ? byName(a.k, b.k) : a.i - b.i))
-    .map((x) => x.k);
-}
 
 /** A 2.x Attribute Reference for a record key (2.1 §7.3). */
 export function attributeReference2x(key: AttributeKey): TtlvNode {
@@ -67,7 +52,7 @@ export const getAttributeList: OperationHandler = {
   async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Get Attribute List request payload' });
     const { record, state } = await loadFor(ctx, req.uid, 'GetAttributeList');
-    const keys = listOrder([...visibleAttributes(allAttributes(record, state, { derived: true }), ctx.version).keys()]);
+    const keys = listOrder([...servedAttributes(record, state, ctx.version).keys()]);
     const names = is2x(ctx.version)
       ? keys.map(attributeReference2x)
       : keys.map((k): TtlvNode => (item('AttributeName', attributeName1x(k))));

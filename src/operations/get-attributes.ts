@@ -25,21 +25,14 @@ import { KmipError } from '../kmip/errors.js';
 import { Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { optional, payload, readPayload, repeated } from '../kmip/payload.js';
-import {
-  keyFromAttributeName1x,
-  readAttributeReference2x,
-  visibleAttributes,
-  writeAttribute1x,
-  writeAttributes2x,
-} from '../objects/attributes.js';
+import { keyFromAttributeName1x, readAttributeReference2x, writeAttribute1x, writeAttributes2x } from '../objects/attributes.js';
 import type { AttributeKey } from '../objects/managed-object.js';
 import { DEFAULT_CLIENT_PROFILE, inFullListing } from '../policy/client-profiles.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { loadFor, uidNode } from './attribute-change.js';
 import type { OperationHandler } from './context.js';
-import { listOrder } from './get-attribute-list.js';
-import { allAttributes } from './support.js';
 import { is2x } from '../kmip/version-rules.js';
+import { listOrder, servedAttributes } from '../objects/served-attributes.js';
 
 const Request1x = { uid: optional(Tag.UniqueIdentifier, 'TextString'), names: repeated(Tag.AttributeName, 'TextString') };
 const Request2x = { uid: optional(Tag.UniqueIdentifier, 'TextString'), refs: repeated(Tag.AttributeReference, 'Enumeration', 'Structure') };
@@ -74,7 +67,7 @@ export const getAttributes: OperationHandler = {
     const everything = keys.length === 0;
     const profile = ctx.services.clientProfiles?.forIdentity(ctx.principal.id) ?? DEFAULT_CLIENT_PROFILE;
     // Derived values are listed like stored ones; what a client cannot decode its profile leaves out.
-    const visible = visibleAttributes(allAttributes(record, state, { derived: true }), ctx.version);
+    const visible = servedAttributes(record, state, ctx.version);
     const selected = everything ? listOrder([...visible.keys()]).filter((k) => inFullListing(profile, k, ctx.version)) : keys.filter((k) => visible.has(k));
     const instances = selected.flatMap((key) => (visible.get(key) ?? []).map((n, index) => ({ key, node: n, index })));
     const body = v2 ? [writeAttributes2x(instances)] : instances.map((i) => writeAttribute1x(i.key, i.node, i.index, true));

@@ -23,11 +23,12 @@ import { dateAttribute } from '../objects/lifecycle.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
 import { usageLimitsCount } from './lease.js';
-import { loadManaged, uidPayload, updated } from './object-support.js';
-import { resolveUid, saveRecords, touched, withAttribute } from './support.js';
+import { uidPayload, updated } from './object-support.js';
+import { saveRecords, touched, withAttribute } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { instance } from '../objects/typed-attributes.js';
+import { loadManaged, resolveUid } from './object-service.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString'), usageLimitsCount: optional(Tag.UsageLimitsCount, 'LongInteger') };
 const PROTECTING: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.PublicKey, ObjectType.SplitKey, ObjectType.PGPKey]);

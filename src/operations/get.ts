@@ -37,42 +37,26 @@
  *   logs it and keeps serving.
  * - Invalid Field: a payload that breaks its schema.
  */
-import { KeyWrapType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { Operation } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
-import { optional, payload, readPayload, type Parsed } from '../kmip/payload.js';
-import { inKeyFormat, isMetadataOnly, isWrapped, keyCompressionTypeOf, keyFormatTypeOf } from '../objects/object-body.js';
-import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-formats.js';
+import { payload, readPayload } from '../kmip/payload.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import type { StructureNode } from '../ttlv/node.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { StoreError } from '../store/object-store.js';
-import { isDestroyed, loadManaged } from './object-support.js';
-import { keyValueNotPresent, openBody, resolveUid, saveRecords, touched } from './support.js';
+import { saveRecords, touched } from './support.js';
 import { isFresh, served } from '../objects/server-set.js';
-import { destroyedValueError } from './destroyed.js';
-import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet } from './key-wrapping.js';
-import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
-import { flag } from '../objects/typed-attributes.js';
-
-const Request = {
-  uid: optional(Tag.UniqueIdentifier, 'TextString'),
-  keyFormatType: optional(Tag.KeyFormatType, 'Enumeration'),
-  keyWrapType: optional(Tag.KeyWrapType, 'Enumeration'),
-  keyCompressionType: optional(Tag.KeyCompressionType, 'Enumeration'),
-  keyWrappingSpecification: optional(Tag.KeyWrappingSpecification, 'Structure'),
-};
-
+import { loadManaged, resolveUid, ServedObjectRequest, servedObject } from './object-service.js';
 
 export const get: OperationHandler = {
   operation: Operation.Get,
   name: 'Get',
   async handle(ctx, node) {
-    const req = readPayload(node, Request, { what: 'Get request payload' });
+    const req = readPayload(node, ServedObjectRequest, { what: 'Get request payload' });
     const uid = resolveUid(ctx, req.uid);
     const { record, state } = await loadManaged(ctx, uid, 'Get');
-    const body = await servedBody(ctx, record, state, req, 'Get');
+    const body = await servedObject(ctx, record, state, req, 'Get');
     // Served: Fresh becomes False (2.1 §4.24, 1.4 §3.34), a server change of an attribute.
     if (isFresh(record.attributes)) await markServed(ctx, record, state);
     return payload(Tag.ResponsePayload, [
@@ -82,75 +66,6 @@ export const get: OperationHandler = {
     ]);
   },
 };
-
-/** The Get/Export request fields that shape the returned object (2.1 Tables 217 and 220). */
-export const ServedObjectRequest = Request;
-export type ServedObjectFields = Parsed<typeof Request>;
-
-/**
- * The object as Get returns it (format, compression, Key Wrap Type, Key Wrapping Specification,
- * and the Sensitive / Extractable refusals); Export (2.1 §6.1.18) gives the same "in the same
- * manner as the Get operation". A destroyed object: Object Destroyed (2.x Get) / Key Value Not
- * Present (2.x Export, Table 219) / Item Not Found (1.x; destroyed.ts).
- */
-export async function servedBody(ctx: OperationContext, record: ObjectRecord, state: number, req: ServedObjectFields, operation: 'Get' | 'Export'): Promise<StructureNode> {
-  const v = ctx.version;
-  const uid = record.uid;
-  if (record.objectType === ObjectType.Template && is2x(v)) throw new KmipError(ResultReason.InvalidObjectType, 'Templates are KMIP 1.x objects');
-  const wrapping = req.keyWrappingSpecification && readWrappingSpecification(req.keyWrappingSpecification);
-  if (isDestroyed(state) || !record.sealedBody) {
-    // destroyed.ts: Item Not Found (1.x), Object Destroyed (2.x Get), Key Value Not Present (2.x Export, Table 219).
-    if (operation === 'Get' || !is2x(v)) throw destroyedValueError(v, 'Get', uid);
-    throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} has been destroyed; only its attributes remain`);
-  }
-  const kwt = req.keyWrapType?.value;
-  const registeredWrapped = record.attributes.has(REGISTERED_WRAPPING_KEY);
-  if (flag(record.attributes, 'Extractable') === false) throw new KmipError(ResultReason.NotExtractable, `object ${uid} is not Extractable`);
-
-  // Metadata-only: the Key Block as registered, without Key Value; anything that would need the
-  // value (Export, wrapping, another Key Format Type) is Key Value Not Present.
-  const opened = await openBody(ctx, record, { metadataOnly: 'serve' });
-  if (isMetadataOnly(record.attributes)) {
-    const otherFormat = req.keyFormatType !== undefined && req.keyFormatType.value !== keyFormatTypeOf(opened);
-    if (operation === 'Export' || wrapping || otherFormat) throw keyValueNotPresent(ctx, uid);
-  }
-  const stored = withoutRegisteredForm(opened);
-  let body = stored.body;
-  // Sensitive: never returned in the clear; wrapped (asked for, as registered, or stored so) is fine.
-  const plainOut = !wrapping && (registeredWrapped || isWrapped(body) ? kwt === KeyWrapType.NotWrapped : true);
-  if (plainOut && flag(record.attributes, 'Sensitive') === true) throw new KmipError(ResultReason.Sensitive, `object ${uid} is Sensitive and cannot be returned unwrapped`);
-  if (kwt !== undefined) {
-    if (kwt === KeyWrapType.NotWrapped && isWrapped(body)) {
-      // Stored as given: unwrap now if the wrapping key is held here (its refusals have their reasons).
-      const now = await unwrapBody(ctx, body, 'get');
-      if (!now) throw new KmipError(versionReason(v, 'KeyWrapTypeNotSupported'), 'the key was registered wrapped under a key this server does not hold');
-      body = now.body;
-    }
-    if (kwt !== KeyWrapType.NotWrapped && kwt !== KeyWrapType.AsRegistered) {
-      throw new KmipError(versionReason(v, 'KeyWrapTypeNotSupported'), `Key Wrap Type ${kwt} is not supported`);
-    }
-  }
-  if (req.keyCompressionType !== undefined && req.keyCompressionType.value !== keyCompressionTypeOf(body)) {
-    throw new KmipError(ResultReason.KeyCompressionTypeNotSupported, 'the object cannot be given in that Key Compression Type');
-  }
-  if (req.keyFormatType !== undefined) {
-    let r = inKeyFormat(record.objectType, body, req.keyFormatType.value);
-    if (!r.ok && isAsymmetricKeyType(record.objectType) && !isWrapped(body)) r = asymmetricInKeyFormat(record.objectType, body, req.keyFormatType.value);
-    if (!r.ok) throw new KmipError(ResultReason.KeyFormatTypeNotSupported, r.why);
-    body = r.body;
-  }
-  if (wrapping) body = await wrapForGet(ctx, record, state, body, wrapping);
-  else if (stored.registered && kwt !== KeyWrapType.NotWrapped) {
-    // As Registered (the default for a key registered wrapped): the Key Block exactly as it came.
-    const fmt = stored.registered.value.find((c) => c.tag === Tag.KeyFormatType);
-    if (req.keyFormatType !== undefined && (fmt?.type !== 'Enumeration' || fmt.value !== req.keyFormatType.value)) {
-      throw new KmipError(ResultReason.KeyFormatTypeNotSupported, 'a key returned as registered keeps the Key Format Type it was registered in');
-    }
-    const registered = stored.registered;
-    body = { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? registered : c)) };
-  }
-  return body;
-}
 
 /**
  * Fresh becomes False. Concurrent first Gets of one object (or any concurrent change) must not

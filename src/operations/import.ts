@@ -60,7 +60,8 @@ import { creationOrderEntry } from './locate-order.js';
 import { checkNewKey } from './key-policy-check.js';
 import { checkKeyIdentity, checkNamesUnique, uidPayload, withReplaced } from './object-support.js';
 import { servesObjectType } from './query.js';
-import { notFound, objectGroups, saveRecords, sealBody } from './support.js';
+import { saveRecords } from './support.js';
+import { notFound, objectGroups, objectKeys, sealBody } from './object-service.js';
 
 /** May the importer see (and so learn of) this existing object: its owner, an administrator, a grant for Import. */
 const visible = (ctx: OperationContext, r: ObjectRecord): boolean => ctx.services.access.allows(ctx.principal, 'Import', r.owner, objectGroups(r.attributes));
@@ -109,7 +110,7 @@ export const importObject: OperationHandler = {
     if (isWrapped(parsed.body)) {
       if (kwt === undefined) throw new KmipError(ResultReason.InvalidField, 'a wrapped object needs a Key Wrap Type (2.1 Table 238)');
       if (kwt === KeyWrapType.NotWrapped) {
-        const plain = await unwrapBody(ctx, parsed.body, 'get');
+        const plain = await unwrapBody(ctx, parsed.body, 'get', objectKeys);
         if (!plain) throw new KmipError(ResultReason.WrappingObjectNotFound, 'the wrapping key is not available on this server');
         parsed = parseObject(objectType, plain.body, v);
       }

@@ -36,13 +36,13 @@ import { stampKeyFormatType } from '../objects/server-set.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
 import type { StructureNode } from '../ttlv/node.js';
 import type { OperationHandler } from './context.js';
-import { mechanism } from './crypto-support.js';
 import { keyDigest } from './asymmetric-support.js';
 import { checkNamesUnique, commitNewObject, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { chainedTogether, loadPart, parentLinks, type LoadedPart } from './split-key-support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { instance } from '../objects/typed-attributes.js';
+import { mechanism } from './crypto-params.js';
 
 const Common = {
   objectType: required(Tag.ObjectType, 'Enumeration'),

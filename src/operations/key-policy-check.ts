@@ -24,7 +24,7 @@ import { KmipError } from '../kmip/errors.js';
 import type { AttributeMap } from '../objects/managed-object.js';
 import { EC_CURVES, KeyFormatError, keyBlockOfBody, keyFromBlock } from '../objects/key-formats.js';
 import { readKeyBlock } from '../objects/object-body.js';
-import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import type { StructureNode } from '../ttlv/node.js';
 import { checkAsymmetricKey, checkSymmetricKey, checkUnreadableKey, type AsymmetricFacts, type KeyPolicy, type KeyRefusal } from '../policy/key-policy.js';
 import type { OperationContext } from './context.js';
 import { DEFAULT_CRYPTO_POLICY } from '../policy/crypto-policy.js';
@@ -33,10 +33,6 @@ import { attribute } from '../objects/typed-attributes.js';
 
 export function keyPolicyOf(ctx: OperationContext): KeyPolicy {
   return (ctx.services.cryptoPolicy ?? DEFAULT_CRYPTO_POLICY).keys;
-}
-
-function enumValue(n: TtlvNode | undefined): number | undefined {
-  return n?.type === 'Enumeration' ? n.value : undefined;
 }
 
 /** What node:crypto tells about a key object. */

@@ -46,9 +46,9 @@ import { optional, readPayload, repeated, required } from '../kmip/payload.js';
 import { decode } from '../ttlv/decode.js';
 import { encode } from '../ttlv/encode.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
-import { keyFromAttributeName1x, visibleAttributes, writeAttribute1x, writeAttribute2x } from '../objects/attributes.js';
+import { keyFromAttributeName1x, writeAttribute1x, writeAttribute2x } from '../objects/attributes.js';
 import { keyBlockOfBody, keyFromBlock, KeyFormatError } from '../objects/key-formats.js';
-import { dateAttribute } from '../objects/lifecycle.js';
+import { dateAttribute, isDestroyed } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { readKeyBlock } from '../objects/object-body.js';
 import { aesUnwrap, aesWrap } from '../crypto/key-wrap.js';
@@ -56,13 +56,22 @@ import { CryptoError } from '../crypto/errors.js';
 import { macEquals, openMac, rsaDecrypt, rsaEncrypt, type CryptoParams } from '../crypto/mechanism.js';
 import type { CipherPolicy } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
-import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js';
 import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
-import { isArchived, isDestroyed } from './object-support.js';
-import { allAttributes, loadObject, openBody } from './support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
-import { attribute, instance, instances } from '../objects/typed-attributes.js';
+import { attribute, instance, instances, isArchived } from '../objects/typed-attributes.js';
+import { servedAttributes } from '../objects/served-attributes.js';
+import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-params.js';
+
+/**
+ * How key wrapping reaches the keys it wraps and unwraps with: load with the access check, and
+ * open the sealed content. The object service hands its own down (operations/object-service.ts
+ * `objectKeys`), so this module never calls back up into it.
+ */
+export interface KeySource {
+  load(ctx: OperationContext, uid: string, operation: string): Promise<{ readonly record: ObjectRecord; readonly state: number }>;
+  open(ctx: OperationContext, record: ObjectRecord): Promise<StructureNode>;
+}
 
 /**
  * Server-internal attribute key (as locate-order.ts's): the Key Wrapping Data of a key the server
@@ -132,20 +141,16 @@ interface WrappingKey {
 const encodingError = (ctx: OperationContext, message: string): KmipError =>
   new KmipError(is2x(ctx.version) || ctx.version.minor >= 1 ? ResultReason.EncodingOptionError : ResultReason.InvalidField, message);
 
-function int(n: TtlvNode | undefined): number | undefined {
-  return n?.type === 'Integer' || n?.type === 'Enumeration' ? n.value : undefined;
-}
-
 /**
  * Load the key `uid` to wrap or unwrap with. `missing` decides what a key the caller cannot see
  * gives: the refusal (Get), or undefined (Register stores the key as given).
  */
-async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Direction, operation: string, missing: 'refuse' | 'skip'): Promise<WrappingKey | undefined> {
+async function loadWrappingKey(ctx: OperationContext, keys: KeySource, uid: string, dir: Direction, operation: string, missing: 'refuse' | 'skip'): Promise<WrappingKey | undefined> {
   const v = ctx.version;
   let record: ObjectRecord;
   let state: number;
   try {
-    ({ record, state } = await loadObject(ctx, uid, operation));
+    ({ record, state } = await keys.load(ctx, uid, operation));
   } catch (e) {
     if (e instanceof KmipError && (e.reason === ResultReason.ItemNotFound || e.reason === ResultReason.ObjectNotFound)) {
       if (missing === 'skip') return undefined;
@@ -189,7 +194,7 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
     throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key ${uid}'s Cryptographic Usage Mask does not allow ${bitName[dir]}`);
   }
   if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
-  const body = await openBody(ctx, record);
+  const body = await keys.open(ctx, record);
   const kbNode = keyBlockOfBody(body);
   const kb = readKeyBlock(kbNode, 'stored key');
   if (kb.wrapped || !kbNode) throw new KmipError(v.major === 1 && v.minor < 2 ? ResultReason.PermissionDenied : ResultReason.KeyValueNotPresent, `the key ${uid} is stored wrapped; the server cannot use it`);
@@ -302,7 +307,7 @@ function plaintextOf(ctx: OperationContext, kb: StructureNode, encoding: number 
 /** The attributes the Attribute Names ask to wrap with the key, in the version's Key Value form. */
 function wrappedAttributes(ctx: OperationContext, target: ObjectRecord, state: number, names: readonly string[]): TtlvNode[] {
   if (names.length === 0) return [];
-  const all = visibleAttributes(allAttributes(target, state, { derived: true }), ctx.version);
+  const all = servedAttributes(target, state, ctx.version);
   const out: TtlvNode[] = [];
   for (const name of names) {
     const key = keyFromAttributeName1x(name, ctx.version);
@@ -336,14 +341,14 @@ function wrappedBody(ctx: OperationContext, body: StructureNode, kb: StructureNo
  * Get: wrap `body` (already in the requested Key Format Type) of `target` as `spec` asks.
  * The key must have a plain Key Block; certificates and opaque objects have none.
  */
-export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, state: number, body: StructureNode, spec: WrappingRequest): Promise<StructureNode> {
+export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, state: number, body: StructureNode, spec: WrappingRequest, keys: KeySource): Promise<StructureNode> {
   const v = ctx.version;
   const kb = keyBlockOfBody(body);
   if (!kb) throw new KmipError(versionReason(v, 'ObjectTypeNotUsable'), 'only objects with a Key Block can be returned wrapped');
   if (kb.value.some((c) => c.tag === Tag.KeyWrappingData)) {
     throw new KmipError(versionReason(v, 'KeyWrapTypeNotSupported'), 'the key is stored wrapped under a key the server does not hold; it cannot be wrapped again');
   }
-  const key = (await loadWrappingKey(ctx, spec.encryption.uid, 'wrap', 'Get', 'refuse'))!;
+  const key = (await loadWrappingKey(ctx, keys, spec.encryption.uid, 'wrap', 'Get', 'refuse'))!;
   if (key.record.uid === target.uid) throw new KmipError(ResultReason.InvalidField, 'a key cannot wrap itself');
   if (spec.encryption.params && !paramsMatch(spec.encryption.params, key.record)) {
     throw new KmipError(
@@ -358,7 +363,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
   const wrapped = await mechanism(ctx, () => runMechanism(key, params, 'wrap', plaintext, cryptoPolicyOf(ctx).cipher));
   let macPart: TtlvNode[] = [];
   if (spec.mac) {
-    const macKey = (await loadWrappingKey(ctx, spec.mac.uid, 'mac', 'Get', 'refuse'))!;
+    const macKey = (await loadWrappingKey(ctx, keys, spec.mac.uid, 'mac', 'Get', 'refuse'))!;
     if (spec.mac.params && !paramsMatch(spec.mac.params, macKey.record)) {
       throw new KmipError(versionReason(v, 'MacKeyParametersNotFound'), 'the Cryptographic Parameters in the MAC/Signature Key Information match none of the MAC key\'s');
     }
@@ -402,7 +407,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
  *   thrown with their reasons; undefined only when the server does not hold it.
  * Both: MAC/sign methods give undefined; a failed integrity check is Cryptographic Failure.
  */
-export async function unwrapBody(ctx: OperationContext, body: StructureNode, mode: 'register' | 'get'): Promise<{ body: StructureNode; wrappingData: StructureNode; registeredKeyBlock: StructureNode } | undefined> {
+export async function unwrapBody(ctx: OperationContext, body: StructureNode, mode: 'register' | 'get', keys: KeySource): Promise<{ body: StructureNode; wrappingData: StructureNode; registeredKeyBlock: StructureNode } | undefined> {
   const kb = keyBlockOfBody(body);
   const data = kb?.value.find((c) => c.tag === Tag.KeyWrappingData);
   if (!kb || data?.type !== 'Structure') return undefined;
@@ -413,7 +418,7 @@ export async function unwrapBody(ctx: OperationContext, body: StructureNode, mod
   const enc = keyInformation(d.encryption, 'Encryption Key Information')!;
   let key: WrappingKey | undefined;
   try {
-    key = await loadWrappingKey(ctx, enc.uid, 'unwrap', mode === 'register' ? 'Register' : 'Get', 'skip');
+    key = await loadWrappingKey(ctx, keys, enc.uid, 'unwrap', mode === 'register' ? 'Register' : 'Get', 'skip');
   } catch (e) {
     if (mode === 'register' && e instanceof KmipError && e.reason !== ResultReason.GeneralFailure) return undefined;
     throw e;
@@ -423,7 +428,7 @@ export async function unwrapBody(ctx: OperationContext, body: StructureNode, mod
   const macInfo = keyInformation(d.macSignature, 'MAC/Signature Key Information');
   if (macInfo) {
     try {
-      macKey = await loadWrappingKey(ctx, macInfo.uid, 'macVerify', mode === 'register' ? 'Register' : 'Get', 'skip');
+      macKey = await loadWrappingKey(ctx, keys, macInfo.uid, 'macVerify', mode === 'register' ? 'Register' : 'Get', 'skip');
     } catch (e) {
       if (mode === 'register' && e instanceof KmipError && e.reason !== ResultReason.GeneralFailure) return undefined;
       throw e;

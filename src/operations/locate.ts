@@ -60,11 +60,11 @@ import { remapReason, uidNode } from './attribute-change.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { indexQueries, matches, type LocateFilter } from './locate-filters.js';
 import { compareByCreationDesc, CREATION_ORDER_KEY } from './locate-order.js';
-import { isArchived } from './object-support.js';
-import { allAttributes, objectGroups } from './support.js';
 import { is2x } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
-import { instance } from '../objects/typed-attributes.js';
+import { instance, isArchived } from '../objects/typed-attributes.js';
+import { allAttributes } from '../objects/served-attributes.js';
+import { objectGroups } from './object-service.js';
 
 const COMMON = {
   maximumItems: optional(Tag.MaximumItems, 'Integer'),

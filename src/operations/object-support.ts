@@ -15,9 +15,9 @@
  * - `commitNewObject`: lifecycle Create, Initial/Last Change Date, sealed body, one durable commit,
  *   the ID Placeholder.
  */
-import { ObjectType, ResultReason, State } from '../kmip/generated/enums.gen.js';
+import { ObjectType, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
+import { KmipError } from '../kmip/errors.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import {
@@ -33,35 +33,15 @@ import type { AttributeKey, AttributeMap, ObjectRecord } from '../objects/manage
 import { newUid } from '../objects/identifiers.js';
 import { indexText } from '../store/index-encoding.js';
 import type { OperationContext } from './context.js';
-import { loadObject, objectGroups, openBody, saveRecords, sealBody, type LoadedObject } from './support.js';
+import { saveRecords } from './support.js';
 import { creationOrderEntry } from './locate-order.js';
 import { serverDefaultsOf, stampStored } from '../objects/server-set.js';
 import { versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
-import { hasAttribute, instance, instances } from '../objects/typed-attributes.js';
-
-export function isArchived(attrs: AttributeMap): boolean {
-  return hasAttribute(attrs, 'ArchiveDate');
-}
-
-export function isDestroyed(state: number): boolean {
-  return state === State.Destroyed || state === State.DestroyedCompromised;
-}
-
-/**
- * Load an object for `operation` (spec normalized name). Not found / not permitted: Item Not
- * Found, in every version, as support.ts `loadObject` answers for every operation of this server.
- * (KMIP 2.1 lists Object Not Found for this, and test case BL-M-4-21 expects it; switching is one
- * change in support.ts for all operations together, not here.) Archived: Object Archived, unless
- * `allowArchived`.
- */
-export async function loadManaged(ctx: OperationContext, uid: string, operation: string, opts: { allowArchived?: boolean } = {}): Promise<LoadedObject> {
-  const loaded = await loadObject(ctx, uid, operation);
-  if (!opts.allowArchived && isArchived(loaded.record.attributes)) {
-    throw new KmipError(ResultReason.ObjectArchived, `object ${uid} is archived; Recover it first`);
-  }
-  return loaded;
-}
+import { instance, instances } from '../objects/typed-attributes.js';
+import { isArchived } from '../objects/typed-attributes.js';
+import { isDestroyed } from '../objects/lifecycle.js';
+import { objectGroups, openBody, sealBody } from './object-service.js';
 
 /** A response payload holding just the Unique Identifier. */
 export function uidPayload(uid: string, extra: readonly TtlvNode[] = []): StructureNode {

@@ -17,11 +17,13 @@ import { KmipError } from '../kmip/errors.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import type { OperationHandler } from './context.js';
 import { grantableLease, usageLimitsCount } from './lease.js';
-import { isDestroyed, loadManaged, uidPayload } from './object-support.js';
-import { dateNode, resolveUid } from './support.js';
+import { uidPayload } from './object-support.js';
+import { dateNode } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { instance } from '../objects/typed-attributes.js';
+import { isDestroyed } from '../objects/lifecycle.js';
+import { loadManaged, resolveUid } from './object-service.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 

@@ -14,14 +14,13 @@
  * - Wrong Key Lifecycle State (2.x) / Permission Denied (1.x): a destroyed key pair.
  * - As Create Key Pair: policy and attribute refusals, Cryptographic Failure.
  */
-import { LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import { LinkType, ObjectType, Operation } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { checkNamesUnique, isDestroyed, loadManaged, normalizeUsageLimits } from './object-support.js';
-import { keyValueNotPresent, resolveUid } from './support.js';
+import { checkNamesUnique, normalizeUsageLimits } from './object-support.js';
 import { isMetadataOnly } from '../objects/object-body.js';
 import { addLink, choosePair, commitAll, newRecord } from './asymmetric-support.js';
 import { generatePair, pairAttributes, pairObjects, residentPairObjects } from './create-key-pair.js';
@@ -31,6 +30,8 @@ import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support
 import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { linkedUid } from '../objects/typed-attributes.js';
+import { isDestroyed } from '../objects/lifecycle.js';
+import { keyValueNotPresent, loadManaged, resolveUid } from './object-service.js';
 
 const Request1x = {
   uid: optional(Tag.PrivateKeyUniqueIdentifier, 'TextString'),

@@ -21,8 +21,7 @@ import { optional, payload, readPayload } from '../kmip/payload.js';
 import { isMetadataOnly, rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
 import type { OperationHandler } from './context.js';
-import { checkNamesUnique, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
-import { keyValueNotPresent, resolveUid } from './support.js';
+import { checkNamesUnique, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { addLink, commitAll, newRecord, newUid } from './asymmetric-support.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
@@ -30,6 +29,8 @@ import { keyPolicyOf } from './key-policy-check.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
 import { instance } from '../objects/typed-attributes.js';
+import { isDestroyed } from '../objects/lifecycle.js';
+import { keyValueNotPresent, loadManaged, resolveUid } from './object-service.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

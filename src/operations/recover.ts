@@ -12,8 +12,10 @@ import { Operation } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { optional, readPayload } from '../kmip/payload.js';
 import type { OperationHandler } from './context.js';
-import { isArchived, loadManaged, uidPayload, updated } from './object-support.js';
-import { resolveUid, saveRecords, touched, withAttribute } from './support.js';
+import { uidPayload, updated } from './object-support.js';
+import { saveRecords, touched, withAttribute } from './support.js';
+import { isArchived } from '../objects/typed-attributes.js';
+import { loadManaged, resolveUid } from './object-service.js';
 
 const Request = { uid: optional(Tag.UniqueIdentifier, 'TextString') };
 

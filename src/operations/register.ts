@@ -53,6 +53,7 @@ import { checkNewKey } from './key-policy-check.js';
 import { checkKeyIdentity, checkNamesUnique, commitNewObject, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { is2x, versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
+import { objectKeys } from './object-service.js';
 
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -87,7 +88,7 @@ export const register: OperationHandler = {
     }
     let parsed = parseObject(objectType, objects[0], v);
     // A key wrapped under a key the caller holds is unwrapped and stored plain (operations/key-wrapping.ts).
-    const unwrapped = await unwrapBody(ctx, parsed.body, 'register');
+    const unwrapped = await unwrapBody(ctx, parsed.body, 'register', objectKeys);
     if (unwrapped) parsed = parseObject(objectType, unwrapped.body, v);
     const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { attributes: req.attributes } : { templateAttribute: req.templateAttribute }, 'Register');
 

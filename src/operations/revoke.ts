@@ -20,8 +20,9 @@ import { KmipError } from '../kmip/errors.js';
 import { optional, readPayload, required } from '../kmip/payload.js';
 import { applyEvent } from '../objects/lifecycle.js';
 import type { OperationHandler } from './context.js';
-import { loadManaged, refuseTemplate, uidPayload, updated, withReplaced } from './object-support.js';
-import { resolveUid, saveRecords, touched } from './support.js';
+import { refuseTemplate, uidPayload, updated, withReplaced } from './object-support.js';
+import { saveRecords, touched } from './support.js';
+import { loadManaged, resolveUid } from './object-service.js';
 
 const Request = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

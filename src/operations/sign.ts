@@ -29,10 +29,10 @@ import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { isOneShot, multipart, partFlags, unknownCorrelation } from './crypto-support.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { versionReason } from '../kmip/version-rules.js';
-import { resolveUid } from './support.js';
 import { loadSigningKey, signatureParams, signatureScheme, type ResidentSigningKey } from './signature-support.js';
 import { signInHsm } from './hsm-signature.js';
 import { item } from '../kmip/items.js';
+import { resolveUid } from './object-service.js';
 
 export const SignRequest = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),

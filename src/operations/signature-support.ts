@@ -19,7 +19,7 @@
  *   Refusals: Unsupported Cryptographic Parameters / Bad Cryptographic Parameters (2.x), Invalid
  *   Field (1.x).
  */
-import { dateAttribute } from '../objects/lifecycle.js';
+import { dateAttribute, isDestroyed } from '../objects/lifecycle.js';
 import type { KeyObject } from 'node:crypto';
 import { CryptographicAlgorithm, DigitalSignatureAlgorithm, HashingAlgorithm, ObjectType, PaddingMethod, ResultReason, State } from '../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
@@ -27,10 +27,8 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { HashName, SignatureScheme } from '../crypto/asymmetric.js';
-import { cryptoPolicyOf } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext } from './context.js';
-import { isDestroyed, loadManaged } from './object-support.js';
 import { destroyedValueReason } from './destroyed.js';
 import { openKey } from './asymmetric-support.js';
 import { checkAsymmetricUse } from './key-policy-check.js';
@@ -38,6 +36,8 @@ import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
 import { decodeKeyRef, residentPublicKey } from '../hsm/resident.js';
 import { versionReason } from '../kmip/version-rules.js';
 import { attribute, instance } from '../objects/typed-attributes.js';
+import { cryptoPolicyOf } from './crypto-params.js';
+import { loadManaged } from './object-service.js';
 
 export type SignUse = 'Sign' | 'SignatureVerify';
 

@@ -11,11 +11,11 @@ import { readKeyBlock } from '../objects/object-body.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { OperationContext } from './context.js';
-import { isDestroyed, loadManaged } from './object-support.js';
-import { notFound, objectGroups, openBody } from './support.js';
 import { versionReason } from '../kmip/version-rules.js';
 import { item } from '../kmip/items.js';
-import { flag, instance, instances, links } from '../objects/typed-attributes.js';
+import { flag, instance, links } from '../objects/typed-attributes.js';
+import { isDestroyed } from '../objects/lifecycle.js';
+import { loadManaged, notFound, objectGroups, openBody } from './object-service.js';
 
 /** The Key Block facts a part carries over from the split secret. */
 export interface KeyFacts {

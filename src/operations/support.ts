@@ -7,67 +7,13 @@
 import { KmipError } from '../kmip/errors.js';
 import { ObjectType, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { decode } from '../ttlv/decode.js';
-import { encode, encodedLength } from '../ttlv/encode.js';
-import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import { encodedLength } from '../ttlv/encode.js';
+import type { TtlvNode } from '../ttlv/node.js';
 import { parseCustomKey, type AttributeKey, type AttributeMap, type ObjectRecord } from '../objects/managed-object.js';
-import { effectiveState } from '../objects/lifecycle.js';
-import { isMetadataOnly } from '../objects/object-body.js';
-import { withDerived } from '../objects/server-set.js';
-import { ProtectorError } from '../hsm/key-protector.js';
 import { StoreError } from '../store/object-store.js';
 import { quantumSafeSpec } from '../policy/crypto-policy.js';
 import { budgetExceeded, budgetsOf, exceeds } from '../policy/budgets.js';
 import type { OperationContext } from './context.js';
-import { versionReason } from '../kmip/version-rules.js';
-import { item } from '../kmip/items.js';
-import { instances } from '../objects/typed-attributes.js';
-
-/** The object a request names: its own Unique Identifier, else the batch's ID Placeholder. */
-export function resolveUid(ctx: OperationContext, uid: TtlvNode | undefined): string {
-  if (uid !== undefined) {
-    if (uid.type !== 'TextString' && uid.type !== 'Identifier') throw new KmipError(ResultReason.InvalidField, 'Unique Identifier must be a Text String');
-    return uid.value;
-  }
-  if (ctx.batch.idPlaceholder !== undefined) return ctx.batch.idPlaceholder;
-  throw new KmipError(ResultReason.InvalidField, 'no Unique Identifier given and no ID Placeholder from an earlier batch item');
-}
-
-export interface LoadedObject {
-  readonly record: ObjectRecord;
-  /** The lifecycle state now, with the date attributes applied. */
-  readonly state: number;
-}
-
-export function objectGroups(attrs: AttributeMap): string[] {
-  return instances(attrs, 'ObjectGroup').flatMap((n) => (n.type === 'TextString' ? [n.value] : []));
-}
-
-/**
- * The refusal for an object that does not exist or that the principal may not see (the two
- * are indistinguishable): Item Not Found in 1.x, Object Not Found in 2.x (2.1 operation
- * error tables; test case BL-M-4-21).
- */
-export function notFound(ctx: OperationContext, uid: string): KmipError {
-  return new KmipError(versionReason(ctx.version, 'ObjectNotFound'), `no object ${uid}`);
-}
-
-/** Load an object for `operation`; missing and not-permitted both read as not found. */
-export async function loadObject(ctx: OperationContext, uid: string, operation: string): Promise<LoadedObject> {
-  let record: ObjectRecord | undefined;
-  try {
-    record = await ctx.services.store.get(uid);
-  } catch (e) {
-    if (e instanceof StoreError && e.code === 'CORRUPT') {
-      throw new KmipError(ResultReason.GeneralFailure, `object ${uid} is damaged in storage and cannot be read`, { cause: e });
-    }
-    throw e;
-  }
-  if (!record || !ctx.services.access.allows(ctx.principal, operation, record.owner, objectGroups(record.attributes))) {
-    throw notFound(ctx, uid);
-  }
-  return { record, state: effectiveState(record.state, record.attributes, ctx.now) };
-}
 
 /**
  * Write records atomically and durably; a concurrent change is reported, not overwritten.
@@ -172,57 +118,6 @@ function checkQuantumSafe(record: ObjectRecord, previous: ObjectRecord | undefin
     ...(typeof bits === 'number' && { bits }),
   });
   if (!decision.ok) throw new KmipError(ResultReason.GeneralFailure, `Quantum Safe refused: ${decision.why}`);
-}
-
-/** Seal object content (a Key Block, certificate value, …) for storage, bound to `uid`. */
-export async function sealBody(ctx: OperationContext, uid: string, body: StructureNode): Promise<{ sealedBody: Uint8Array; kekId: string }> {
-  const protector = ctx.services.protector;
-  const kekId = protector.kekId; // read before seal: see KeyProtector.kekId
-  return { sealedBody: await protector.seal(uid, encode(body)), kekId };
-}
-
-/** Key Value Not Present (1.2+; Permission Denied at 1.0/1.1, which lack the reason): a metadata-only object. */
-export function keyValueNotPresent(ctx: OperationContext, uid: string): KmipError {
-  return new KmipError(versionReason(ctx.version, 'KeyValueNotPresent'), `object ${uid} is metadata-only: its key value is not on this server (see its Key Value Location)`);
-}
-
-/**
- * Open an object's sealed content. A record that fails authentication is reported, never served.
- * A metadata-only object (Key Value Present false, objects/object-body.ts) has no value to use:
- * it is refused with Key Value Not Present, unless the caller only serves the content as stored
- * (`metadataOnly: 'serve'`: Get).
- */
-export async function openBody(ctx: OperationContext, record: ObjectRecord, opts: { readonly metadataOnly?: 'serve' } = {}): Promise<StructureNode> {
-  if (!record.sealedBody || !record.kekId) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${record.uid} has no content (destroyed)`);
-  if (opts.metadataOnly !== 'serve' && isMetadataOnly(record.attributes)) throw keyValueNotPresent(ctx, record.uid);
-  let plain: Uint8Array;
-  try {
-    plain = await ctx.services.protector.open(record.uid, record.sealedBody, record.kekId);
-  } catch (e) {
-    if (e instanceof ProtectorError) {
-      ctx.log.error({ uid: record.uid, code: e.code }, 'sealed object content failed to open');
-      throw new KmipError(ResultReason.GeneralFailure, `object ${record.uid} failed its integrity check and cannot be served`, { cause: e });
-    }
-    throw e;
-  }
-  const node = decode(plain);
-  if (node.type !== 'Structure') throw new KmipError(ResultReason.GeneralFailure, `object ${record.uid} content is malformed`);
-  return node;
-}
-
-/**
- * The attributes as a client sees them: what is stored, plus those the server derives from
- * the record (Unique Identifier, Object Type, State — effective now), and with `derived` the
- * always-valued attributes the record does not store (objects/server-set.ts `derivedAttributes`:
- * Short Unique Identifier, Protection Storage Mask, the Sensitive/Extractable defaults, …).
- */
-export function allAttributes(record: ObjectRecord, state: number, opts: { readonly derived?: boolean } = {}): Map<AttributeKey, readonly TtlvNode[]> {
-  const out = new Map<AttributeKey, readonly TtlvNode[]>();
-  out.set('UniqueIdentifier', [item('UniqueIdentifier', record.uid)]);
-  out.set('ObjectType', [item('ObjectType', record.objectType)]);
-  out.set('State', [item('State', state)]);
-  for (const [k, v] of record.attributes) if (!out.has(k)) out.set(k, v);
-  return opts.derived ? withDerived(record, out) : out;
 }
 
 /** A copy of `attrs` with `key` set to `nodes` (removed when empty). */
