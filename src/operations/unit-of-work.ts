@@ -17,7 +17,8 @@
  *
  * Commit (`close`, called by the dispatcher with the handler's result):
  * 1. A failed item is abandoned: nothing it staged is written, its undo journal runs (newest
- *    first), the ID Placeholder goes back to what it was, and its record (the failure) is owed.
+ *    first), and its record (the failure) is owed. The ID Placeholder is the handler's to set
+ *    on failure (Check empties it when it denies).
  * 2. A successful item with no changes commits nothing now: its record is owed, and is written
  *    with the next item's commit or by `MessageWork.finish` before the response leaves, so the
  *    log keeps item order and a batch of reads costs one write.
@@ -30,8 +31,9 @@
  *    are recomputed (Get clearing Fresh retries while the object is still Fresh) and the commit
  *    is tried again, up to CONFLICT_RETRIES times; a stale group without it is refused with
  *    General Failure "the object was changed concurrently; retry the request". Any failed
- *    commit is then handled as in 1 and the item answers with the mapped error: no record of
- *    its success exists (the record rode in the commit that failed).
+ *    commit is then handled as in 1, the ID Placeholder goes back to what it was before the
+ *    item, and the item answers with the mapped error: no record of its success exists (the
+ *    record rode in the commit that failed).
  * 4. After the commit: the after-commit effects run; a token key is retired now, or in an Undo
  *    batch when the batch stands.
  *
@@ -319,6 +321,8 @@ export class UnitOfWork {
     try {
       committed = await this.commit(result);
     } catch (e) {
+      // The placeholder the item set names what was not written.
+      this.batch.idPlaceholder = this.placeholderBefore;
       await this.abandon();
       const failed = mapError(isConflict(e) ? concurrent(e) : e);
       this.message.resultRecord(this.item, failed, this.batch.idPlaceholder);
@@ -372,10 +376,9 @@ export class UnitOfWork {
     this.groups = next;
   }
 
-  /** Nothing of the item stands: run its undo journal, put the ID Placeholder back. */
+  /** Nothing of the item stands: run its undo journal. */
   private async abandon(): Promise<void> {
     this.groups = [];
-    this.batch.idPlaceholder = this.placeholderBefore;
     for (const effect of this.undoJournal.reverse()) {
       try {
         await effect();
