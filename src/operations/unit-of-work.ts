@@ -61,7 +61,6 @@ import { RequestRecords, type ItemStart, type RequestIdentity } from '../audit/r
 import { isReadOnlyOperation } from '../audit/read-durability.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import type { ResidentKeys } from '../hsm/resident.js';
-import type { KmsMetrics } from '../http/metrics.js';
 import { BatchUndo, type MultipartSessions, type UndoWriter } from './batch-undo.js';
 import { destroyToken } from './resident-tokens.js';
 
@@ -95,7 +94,8 @@ export interface WorkDeps {
   readonly audit?: AuditTrail;
   readonly protector: Pick<KeyProtector, 'forget'>;
   readonly resident?: ResidentKeys;
-  readonly metrics?: KmsMetrics;
+  /** Metrics (src/http/metrics.ts): the time of each message's last audit write. */
+  readonly metrics?: { auditAppended(seconds: number): void };
   readonly clock: () => number;
   /** The request's logger, made on first use. */
   readonly log: () => Logger;
