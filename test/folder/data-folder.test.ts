@@ -5,7 +5,7 @@
  * and its anchors, in the file and in the token, before the store, before the token).
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -13,13 +13,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { anchorFileOf } from '../../src/audit/anchor-config.js';
 import { parseAnchorText, readAnchorFile } from '../../src/audit/anchor.js';
 import { decodeRecord } from '../../src/audit/record.js';
-import { CustodyError, custodyPath, readCustody } from '../../src/folder/custody.js';
+import { CustodyError, custodyPath, readCustody, writeCustody as writeCustodyRecord } from '../../src/folder/custody.js';
 import { DataFolder } from '../../src/folder/data-folder.js';
 import { FolderError } from '../../src/folder/errors.js';
 import { folderLayout } from '../../src/folder/layout.js';
 import { recipientFromPem } from '../../src/backup/recovery.js';
 import { writeRecoverySetup } from '../../src/folder/recovery-setup.js';
-import { generateKeyPairSync } from 'node:crypto';
 import { createSoftHsmToken } from '../hsm/softhsm.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kms-folder-'));
@@ -169,6 +168,22 @@ describe('a protector that is not the recorded one', () => {
     const sw = await refusal(DataFolder.open({ dataDir: hdir, keys: 'create' }));
     expect((sw as CustodyError).code).toBe('MISMATCH');
     expect(existsSync(folderLayout(hdir).masterKey)).toBe(false);
+  });
+});
+
+describe('a protector migration in progress', () => {
+  it('refuses the folder (MIGRATING) unless the opener finishes or reads it (allowMigrating)', async () => {
+    const dir = fresh();
+    await (await DataFolder.open({ dataDir: dir, keys: 'create' })).close();
+    const c = readCustody(dir)!;
+    const to = { kind: 'hsm' as const, module: token.module, token: { label: token.label, serial: '0', manufacturer: 'x', model: 'y' }, keks: [{ label: 'kms-kek-test', id: '00', made: false, since: c.created, state: 'current' as const }], auditKey: { label: 'kms-audit-test', id: '01', made: false } };
+    writeCustodyRecord(dir, { ...c, migration: { id: 'm1', started: c.created, to, phase: 'rewrap' } });
+    const e = await refusal(DataFolder.open({ dataDir: dir }));
+    expect((e as CustodyError).code).toBe('MIGRATING');
+    expect(e.message).toMatch(/kms protector migrate/);
+    const reader = await DataFolder.open({ dataDir: dir, allowMigrating: true });
+    expect(reader.protector.kekId).toBe((c.protector as { kekId: string }).kekId);
+    await reader.close();
   });
 });
 
