@@ -39,11 +39,9 @@
  */
 import { Operation } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { KmipError } from '../kmip/errors.js';
 import { payload, readPayload } from '../kmip/payload.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError } from '../store/object-store.js';
 import { saveRecords, touched } from './support.js';
 import { isFresh, served } from '../objects/server-set.js';
 import { item } from '../kmip/items.js';
@@ -73,14 +71,13 @@ export const get: OperationHandler = {
  * while the object is still Fresh.
  */
 async function markServed(ctx: OperationContext, record: ObjectRecord, state: number): Promise<void> {
-  let current: ObjectRecord | undefined = record;
-  for (let attempt = 0; current && isFresh(current.attributes); attempt++) {
-    try {
-      await saveRecords(ctx, [{ record: { ...current, attributes: touched(served(current.attributes), ctx.now), state: attempt === 0 ? state : current.state }, previous: current }]);
-      return;
-    } catch (e) {
-      if (!(e instanceof KmipError && e.cause instanceof StoreError) || attempt >= 8) throw e;
-      current = await ctx.services.store.get(record.uid);
-    }
-  }
+  if (!isFresh(record.attributes)) return;
+  const unfresh = (current: ObjectRecord, state: number) => [{ record: { ...current, attributes: touched(served(current.attributes), ctx.now), state }, previous: current }];
+  await saveRecords(ctx, unfresh(record, state), [], {
+    // Retried by the unit of work (unit-of-work.ts CONFLICT_RETRIES) while the object is still Fresh.
+    onConflict: async () => {
+      const current = await ctx.services.store.get(record.uid);
+      return { changes: current && isFresh(current.attributes) ? unfresh(current, current.state) : [] };
+    },
+  });
 }
