@@ -15,7 +15,7 @@
  * 2048/3072/4096 and EC P-256/P-384 pairs are generated in the token; the private key is a
  * sensitive, non-extractable token object labelled kms-obj-<uid>, its record holds the reference
  * with the public key (encodePairRef) and a Key Block without Key Value; the public key is an
- * ordinary Public Key object. Sign with it runs in the HSM (operations/hsm-signature.ts);
+ * ordinary Public Key object. Sign with it runs in the HSM (operations/crypto/hsm-signature.ts);
  * Signature Verify uses the public key in the host. An RSA private key whose Cryptographic Usage
  * Mask has Decrypt (or Unwrap Key) may also decrypt in the HSM, RSA-OAEP one-shot, with the OAEP
  * hashes the token offers (SoftHSM2: SHA-1 only; others: Unsupported Cryptographic Parameters).
