@@ -82,6 +82,8 @@ export const VERSION_REASONS = {
 
   // ------------------------------------------------------------------ key wrapping
   KeyWrapTypeNotSupported: row(R.FeatureNotSupported, R.KeyWrapTypeNotSupported, '1.4 §11.12; 2.1 §6.1.19.1'),
+  /** An Encoding Option this server does not serve; 1.0 lacks the reason. */
+  EncodingOptionError: { from: [['1.0', R.InvalidField], ['1.1', R.EncodingOptionError]], ref: '1.1 §11; 2.1 §11' },
   WrappingObjectNotFound: row(R.ItemNotFound, R.WrappingObjectNotFound, '1.4 §11.12; 2.1 §11'),
   WrappingObjectArchived: row(R.ObjectArchived, R.WrappingObjectArchived, '1.4 §11.12; 2.1 §11'),
   WrappingObjectDestroyed: row(R.PermissionDenied, R.WrappingObjectDestroyed, '1.4 §11.12; 2.1 §11'),

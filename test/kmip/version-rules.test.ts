@@ -54,6 +54,8 @@ describe('the version table', () => {
     ['KeyWrapTypeNotSupported', '2.1', ResultReason.KeyWrapTypeNotSupported],
     ['WrappingObjectNotFound', '1.4', ResultReason.ItemNotFound],
     ['WrappingObjectArchived', '1.4', ResultReason.ObjectArchived],
+    ['EncodingOptionError', '1.0', ResultReason.InvalidField],
+    ['EncodingOptionError', '1.1', ResultReason.EncodingOptionError],
     ['AttributeInstanceLimit', '1.4', ResultReason.IndexOutOfBounds],
     ['AttributeInstanceLimit', '2.1', ResultReason.ServerLimitExceeded],
     ['AttributeReadOnlyOnCreate', '2.1', ResultReason.AttributeReadOnly],

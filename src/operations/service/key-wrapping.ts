@@ -139,7 +139,7 @@ interface WrappingKey {
 }
 
 const encodingError = (ctx: OperationContext, message: string): KmipError =>
-  new KmipError(is2x(ctx.version) || ctx.version.minor >= 1 ? ResultReason.EncodingOptionError : ResultReason.InvalidField, message);
+  new KmipError(versionReason(ctx.version, 'EncodingOptionError'), message);
 
 /**
  * Load the key `uid` to wrap or unwrap with. `missing` decides what a key the caller cannot see
@@ -197,7 +197,7 @@ async function loadWrappingKey(ctx: OperationContext, keys: KeySource, uid: stri
   const body = await keys.open(ctx, record);
   const kbNode = keyBlockOfBody(body);
   const kb = readKeyBlock(kbNode, 'stored key');
-  if (kb.wrapped || !kbNode) throw new KmipError(v.major === 1 && v.minor < 2 ? ResultReason.PermissionDenied : ResultReason.KeyValueNotPresent, `the key ${uid} is stored wrapped; the server cannot use it`);
+  if (kb.wrapped || !kbNode) throw new KmipError(versionReason(v, 'KeyValueNotPresent'), `the key ${uid} is stored wrapped; the server cannot use it`);
   const algorithm = kb.algorithm ?? attribute(record.attributes, 'CryptographicAlgorithm');
   if (record.objectType === ObjectType.SymmetricKey) {
     if (!kb.material) throw new KmipError(ResultReason.KeyValueNotPresent, `the key ${uid} has no usable key material`);
