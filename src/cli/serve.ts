@@ -6,6 +6,7 @@ import { CustodyError } from '../hsm/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
 import { budgetsHelp } from '../policy/budgets.js';
+import { clientsHelp } from '../clients/config.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -30,7 +31,8 @@ Options (each also settable by the environment variable shown, or in the config 
   --log-level LEVEL  fatal, error, warn, info (default), debug, trace (KMS_LOG_LEVEL)
   --log-format FMT   json (default) or pretty (KMS_LOG_FORMAT)
   --log-file FILE    write the log (JSON) to FILE instead of stdout, reopened on SIGHUP
-                     (KMS_LOG_FILE)
+                     (KMS_LOG_FILE). SIGHUP also reloads --cert/--key/--ca (or the
+                     development ones): new connections use them (kms certs reload).
                      Log records cut every string to logMaxString characters (config
                      key; KMS_LOG_MAX_STRING; default 1024, at least 64): client-supplied
                      identifiers, names and identities never fill the log.
@@ -54,7 +56,9 @@ Options (each also settable by the environment variable shown, or in the config 
                      (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE),
                      clientProfiles {default, profiles [{name, identities,
                      getAllAttributes full | pykmip-0.10, omitAttributes,
-                     defaultProtocolVersion}]} (docs/client-profiles.md)
+                     defaultProtocolVersion}]} (docs/client-profiles.md),
+                     clients {maxCertificates, crlValidityHours, defaultDays,
+                     expiryWarningDays} (docs/clients-lifecycle.md)
 
 Resource budgets (config file limits section, or the variable; 0 turns one off;
 docs/limits.md says what a client gets when it reaches one):
@@ -100,6 +104,8 @@ protecting use (Encrypt, Sign, wrap, MAC):
   KMS_CRYPTO_TRIPLE_DES, KMS_CRYPTO_SHA1_SIGNATURES: tripleDes, sha1Signatures (false);
   ecCurves (256, 384, 521) and aesModes (CBC, ECB, CTR, GCM, XTS): config file only.
   Single DES is never accepted.
+
+${clientsHelp()}
 
 Precedence: defaults < config file < environment < flags.
 Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files,
@@ -162,7 +168,12 @@ export const serveCommand: Command = {
     const onTerm = () => onSignal('SIGTERM');
     const onInt = () => onSignal('SIGINT');
     const output = makeLogOutput(config);
-    const onHup = () => output.reopen?.();
+    let running: Awaited<ReturnType<typeof startKms>> | undefined;
+    // SIGHUP: reopen the log file, and reload the server certificate, key and CA (src/clients/tls-reload.ts).
+    const onHup = () => {
+      output.reopen?.();
+      running?.reloadTls().catch((e: unknown) => output.log.error({ err: e }, 'TLS certificate reload refused: the previous certificate stays in use'));
+    };
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
@@ -170,6 +181,7 @@ export const serveCommand: Command = {
       let kms;
       try {
         kms = await startKms(config, { log: output.log, configFile: values.config ?? (process.env.KMS_CONFIG || undefined) });
+        running = kms;
       } catch (e) {
         io.stderr.write(`kms serve: cannot start: ${(e as Error).message}\n`);
         return e instanceof CustodyError ? ExitCode.Custody : ExitCode.Io;

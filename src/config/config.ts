@@ -14,6 +14,7 @@ import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
+import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from '../clients/config.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -49,6 +50,8 @@ export interface KmsConfig {
   readonly logFile?: string;
   /** Per-client profiles (src/policy/client-profiles.ts, docs/client-profiles.md); absent: the default profile for every client. */
   readonly clientProfiles?: ClientProfilesConfig;
+  /** The client-certificate registry's bounds and defaults (src/clients/config.ts, docs/clients-lifecycle.md). */
+  readonly clients?: ClientsConfig;
 }
 
 /** The `metrics` section. */
@@ -353,6 +356,8 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.metrics = parseMetrics(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
+    } else if (k === 'clients') {
+      cfg.clients = clientsSection(v, file, cfg.clients);
     } else if (k === 'clientProfiles') {
       try {
         cfg.clientProfiles = parseClientProfiles(v, file);
@@ -364,6 +369,14 @@ function applyFile(cfg: Mutable, file: string): void {
     } else {
       throw new ConfigError(`${file}: unknown key ${k}`);
     }
+  }
+}
+
+function clientsSection(v: unknown, from: string, into: unknown): ClientsConfig {
+  try {
+    return parseClientsSection(v, from, into as ClientsConfig | undefined);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
   }
 }
 
@@ -421,6 +434,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(METRICS_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.metrics = parseMetrics({ [key]: v }, `environment ${name}`, cfg.metrics as Mutable | undefined);
+  }
+  for (const [name, key] of Object.entries(CLIENTS_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.clients = clientsSection({ [key]: v }, `environment ${name}`, cfg.clients);
   }
   if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };
   if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };

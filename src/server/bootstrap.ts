@@ -34,6 +34,10 @@ import { KmsMetrics } from '../http/metrics.js';
 import { MeteredProtector } from '../http/metered-protector.js';
 import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
 import { serverStatus } from '../http/status.js';
+import { ClientRegistry } from '../clients/registry.js';
+import { revocationCheckOf } from '../clients/deny-list.js';
+import { clientAdminHandlers } from '../clients/admin.js';
+import { readTlsFiles, type TlsFiles, type TlsReloaded } from '../clients/tls-reload.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -54,6 +58,10 @@ export interface RunningKms {
   readonly services: ServerServices;
   /** Where the development certificates are, when they were made for this data folder. */
   readonly devCerts?: { ca: string; clientCert: string; clientKey: string };
+  /** The client-certificate registry (src/clients/): list, issue, sign, revoke, deny list, CRL. */
+  readonly clients: ClientRegistry;
+  /** Re-read the server certificate, key and CA bundle; new handshakes use them (SIGHUP, kms certs reload). */
+  reloadTls(): Promise<TlsReloaded>;
   close(): Promise<void>;
 }
 
@@ -125,11 +133,14 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
 
   let tls: TlsMaterial;
   let devCerts: RunningKms['devCerts'];
+  let tlsFiles: TlsFiles;
   try {
     if (config.cert && config.key && config.ca) {
+      tlsFiles = { cert: config.cert, key: config.key, ca: config.ca };
       tls = { cert: readFileSync(config.cert), key: readFileSync(config.key), ca: readFileSync(config.ca) };
     } else {
       const paths = await ensureDevCerts(join(config.dataDir, 'certs'));
+      tlsFiles = { cert: paths.server.cert, key: paths.server.key, ca: paths.ca.cert };
       tls = { cert: readFileSync(paths.server.cert), key: readFileSync(paths.server.key), ca: readFileSync(paths.ca.cert) };
       devCerts = { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key };
       log.warn(
@@ -167,13 +178,31 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   if (store instanceof LevelStore) store.onDeferredSyncFailed = (e) => log.error({ err: e }, 'AUDIT: a due sync of read records failed; retried');
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq, readSync: audit.readSync }, 'audit trail open');
 
+  // The client-certificate registry and its deny list (src/clients/), shared through the store.
+  let clients: ClientRegistry;
+  try {
+    clients = await ClientRegistry.open({ store, dataDir: config.dataDir, policy: cryptoPolicyFrom(config.cryptoPolicy), config: config.clients, audit, ...(deps.clock && { clock: deps.clock }), onError: (e) => log.error({ err: e }, 'client registry: reloading the deny list failed (retried at the next change)') });
+  } catch (e) {
+    await audit.close();
+    await keys.close();
+    await store.close();
+    throw e;
+  }
+  const expiring = clients.expiring();
+  if (expiring.length > 0) {
+    log.warn(
+      { within: clients.settings.expiryWarningDays, certificates: expiring.slice(0, 20).map((c) => ({ name: c.name, fingerprint: c.fingerprint, notAfter: c.notAfter })), count: expiring.length },
+      'client certificates expire within clients.expiryWarningDays (kms certs expiring)',
+    );
+  }
+
   // Metrics are collected when the HTTPS listener (which serves them) is on.
   const httpsPort = config.httpsPort === 'ephemeral' ? 0 : config.httpsPort;
   const httpsOn = httpsPort !== undefined && (httpsPort !== 0 || config.httpsPort === 'ephemeral');
   let cached: CachingProtector;
   let metrics: KmsMetrics | undefined;
   if (httpsOn) {
-    const m = new KmsMetrics({ store, keyCache: () => cached.stats(), certificates: { server: tls.cert, ca: tls.ca } });
+    const m = new KmsMetrics({ store, keyCache: () => cached.stats(), certificates: { server: tls.cert, ca: tls.ca }, clientCertificates: () => clients.list() });
     metrics = m;
     cached = new CachingProtector(new MeteredProtector(keyProtector, m), config.keyCache);
     if (store instanceof LevelStore) store.onGroupWritten = (n, secs) => m.storeGroupWritten(n, secs);
@@ -203,6 +232,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     limits: config.limits,
     services,
     handlers: HANDLERS,
+    revocation: revocationCheckOf(clients),
   });
   let address: AddressInfo;
   try {
@@ -229,6 +259,11 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         health: { store, protector: keyProtector, audit },
         ...(metrics && { metrics }),
         metricsAccess: metricsAccessFrom(config),
+        revocation: revocationCheckOf(clients),
+        crl: () => clients.crl().catch((e: unknown) => {
+          if ((e as { code?: unknown }).code === 'NO_CA') return undefined;
+          throw e;
+        }),
       });
       httpsAddress = await https.listen();
     } catch (e) {
@@ -238,8 +273,18 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
       await cached.close();
       throw e;
     }
-    log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics)');
+    log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics, /crl)');
   }
+  // Server certificate renewal without downtime (src/clients/tls-reload.ts).
+  const reloadTls = async (): Promise<TlsReloaded> => {
+    const { material, summary } = readTlsFiles(tlsFiles);
+    server.setTls(material);
+    https?.setTls(material);
+    metrics?.setCertificateExpiry('server', material.cert);
+    metrics?.setCertificateExpiry('ca', material.ca);
+    log.info({ certificate: summary }, 'TLS certificate reloaded: new connections use it');
+    return summary;
+  };
   // Backups of the running server (kms backup): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
   try {
@@ -257,7 +302,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         keyCache: () => cached.stats(),
       });
     // kms hsm status, kms audit verify / report on the running server (src/admin/queries.ts).
-    const queries = adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log });
+    const queries = { ...adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log }), ...clientAdminHandlers({ registry: clients, reloadTls, log }) };
     admin = await startAdminSocket(config.dataDir, services, log, live, status, queries);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
@@ -270,11 +315,14 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     ...(httpsAddress && { httpsAddress }),
     services,
     devCerts,
+    clients,
+    reloadTls,
     close() {
       closed ??= (async () => {
         await https?.close();
         await server.close();
         await admin?.close();
+        clients.close();
         await audit.close();
         await store.close();
         await cached.close();
