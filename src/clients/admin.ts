@@ -19,6 +19,7 @@
 import { createPublicKey } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AdminHandler } from '../backup/admin-socket.js';
+import { connectAdmin } from '../admin/client.js';
 import { ClientsError } from './errors.js';
 import { isRevocationReason } from './crl.js';
 import type { ClientRegistry, Issued } from './registry.js';
@@ -130,4 +131,26 @@ export function clientAdminHandlers(s: ClientAdminSources): Record<string, Admin
     }),
     'certs-reload': handle('certs reload', async () => s.reloadTls()),
   };
+}
+
+/** A running server's answer: its result, or its refusal with the registry's code. */
+export type AdminAnswer<R> = { readonly ok: true; readonly result: R } | { readonly ok: false; readonly code: string; readonly error: string };
+
+/** Send one certs-* request (and body lines) to the admin socket at `path`; undefined when no server listens there. */
+export async function askServer<R>(path: string, request: object, body: readonly string[] = []): Promise<AdminAnswer<R> | undefined> {
+  const sock = await connectAdmin(path);
+  if (!sock) return undefined;
+  sock.write(JSON.stringify(request) + '\n');
+  for (const l of body) sock.write(l + '\n');
+  let buf = '';
+  try {
+    for await (const d of sock as AsyncIterable<Buffer>) {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) return JSON.parse(buf.slice(0, nl)) as AdminAnswer<R>;
+    }
+  } finally {
+    sock.destroy();
+  }
+  throw new Error('the server closed the admin connection without an answer');
 }
