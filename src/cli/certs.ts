@@ -7,7 +7,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KmsConfig } from '../config/config.js';
-import { adminSocketPath } from '../backup/data-folder.js';
+import { adminSocketPath } from '../folder/layout.js';
 import { askServer, type AdminAnswer } from '../clients/admin.js';
 import { caPaths, hasFolderCa } from '../clients/ca.js';
 import { CLIENT_NAME_RE, newClientKeyPair } from '../clients/certificates.js';

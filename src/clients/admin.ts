@@ -1,5 +1,5 @@
 /**
- * `kms certs …` on a running server: handlers for its admin socket (src/backup/admin-socket.ts;
+ * `kms certs …` on a running server: handlers for its admin socket (src/server/admin-socket.ts;
  * the server's own user only), registered beside the other queries. Each answers one JSON line,
  * {"ok":true,"result":…} or {"ok":false,"code":ClientsErrorCode|"ERROR","error":"…"}:
  *
@@ -18,7 +18,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { AdminHandler } from '../backup/admin-socket.js';
+import type { AdminHandler } from '../server/admin-socket.js';
 import { connectAdmin } from '../admin/client.js';
 import { ClientsError } from './errors.js';
 import { isRevocationReason } from './crl.js';

@@ -8,6 +8,7 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { folderLayout } from '../folder/layout.js';
 import { nameToString, readCertificate, type CertificateFacts } from '../pki/x509-read.js';
 import { ClientsError } from './errors.js';
 
@@ -22,7 +23,7 @@ export interface IssuingCa {
 
 /** Where the folder's CA lives. */
 export function caPaths(dataDir: string): { readonly dir: string; readonly cert: string; readonly key: string } {
-  const dir = join(dataDir, 'certs');
+  const dir = folderLayout(dataDir).certs;
   return { dir, cert: join(dir, 'ca.pem'), key: join(dir, 'ca.key') };
 }
 
