@@ -55,8 +55,11 @@ export function fingerprintOf(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
 }
 
+const CANONICAL_FP = /^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/;
+
 /** A fingerprint as typed by an operator (any case, with or without colons) → the canonical form, or undefined. */
 export function normalizeFingerprint(text: string): string | undefined {
+  if (text.length === 95 && CANONICAL_FP.test(text)) return text; // node's fingerprint256 form already
   const hex = text.replace(/:/g, '').toUpperCase();
   if (!/^[0-9A-F]{64}$/.test(hex)) return undefined;
   return hex.match(/../g)!.join(':');

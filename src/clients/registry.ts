@@ -97,7 +97,7 @@ export class ClientRegistry {
   readonly settings: ClientsSettings;
   private byFingerprint = new Map<string, ClientCertificate>();
   private revokedFingerprints = new Set<string>();
-  private revokedSerials = new Set<string>();
+  private revokedSerials = new Map<string, ClientCertificate>();
   private reloading: Promise<void> | undefined;
   private again = false;
   private crlCache: { readonly entry: CrlEntryStored; readonly der: Uint8Array } | undefined;
@@ -147,11 +147,11 @@ export class ClientRegistry {
           after = page[page.length - 1]!.key;
         }
         const fps = new Set<string>();
-        const serials = new Set<string>();
+        const serials = new Map<string, ClientCertificate>();
         for (const c of all.values()) {
           if (c.revokedAt === undefined) continue;
           fps.add(c.fingerprint);
-          serials.add(c.serial);
+          serials.set(c.serial, c);
         }
         this.byFingerprint = all;
         this.revokedFingerprints = fps;
@@ -183,8 +183,7 @@ export class ClientRegistry {
     const fp = peer.fingerprint ? normalizeFingerprint(peer.fingerprint) : undefined;
     if (fp && this.revokedFingerprints.has(fp)) return this.byFingerprint.get(fp);
     const serial = peer.serial?.toUpperCase().replace(/^(00)+(?=.)/, '');
-    if (serial && this.revokedSerials.has(serial)) return [...this.byFingerprint.values()].find((c) => c.serial === serial && c.revokedAt !== undefined);
-    return undefined;
+    return serial ? this.revokedSerials.get(serial) : undefined;
   }
 
   /** Unrevoked certificates whose notAfter is before now + days (expired ones included), soonest first. */
