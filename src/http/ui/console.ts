@@ -178,6 +178,7 @@ export class ConsoleApp {
       let form = new URLSearchParams();
       if (method === 'POST') {
         if (!sameOrigin(req)) {
+          this.src.services.log.warn({ origin: req.headers.origin, site: req.headers['sec-fetch-site'], host: req.headers.host, listener: 'https' }, 'console refused a cross-site POST');
           plain(403, 'Forbidden', 'Cross-site request refused (Origin / Sec-Fetch-Site).');
           return status;
         }

@@ -88,7 +88,7 @@ nav a { color: #d8def0; text-decoration: none; }
 nav a[aria-current] { color: #fff; font-weight: 600; border-bottom: 2px solid #7fb2ff; }
 nav .who { margin-left: auto; color: #aab4cc; }
 main { padding: 1rem 1.5rem; max-width: 72rem; }
-h1 { font-size: 1.4rem; margin-top: 0; }
+h1 { font-size: 1.4rem; margin-top: 0; } h2 { font-size: 1.1rem; }
 table { border-collapse: collapse; background: #fff; margin: .5rem 0 1rem; font-size: .9rem; }
 th, td { border: 1px solid #d5d9e2; padding: .3rem .6rem; text-align: left; vertical-align: top; }
 th { background: #e9ecf2; }
