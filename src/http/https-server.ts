@@ -12,6 +12,7 @@
  *                  appendable, else 503 (JSON body with each check).
  *   GET /version   the server's vendor, product, version and KMIP versions (JSON).
  *   GET /metrics   Prometheus text format, if the configured access rule allows the caller.
+ *   /ui/           the administrators' web console (src/http/ui/console.ts, docs/console.md).
  *
  * TLS asks every client for a certificate but does not refuse a connection without one, so
  * load balancers can probe /livez and /readyz; /kmip (and /metrics under the `mtls` rule)

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createToken } from '../../src/http/ui/tokens.js';
+import { issueClientCert } from '../../src/pki/dev-certs.js';
 import { CERTS, startTestKms, type TestKms } from '../support/kms.js';
 import { createKey } from './support.js';
 
@@ -65,6 +66,7 @@ async function shot(page: Page, name: string): Promise<void> {
 describe('the console in chromium', () => {
   it('an administrator finds a key by name, revokes it after confirming, and sees the Revoke audited as them', async () => {
     const client = await kms.client('kms-client');
+    await issueClientCert(CERTS, 'tape-lib-7', join(kms.dataDir, 'certs', 'clients'));
     for (let i = 0; i < 3; i++) await createKey(client, `tape-key-${i}`, 'backups');
     const uid = await createKey(client, 'payroll-db-key', 'databases');
 
@@ -122,6 +124,7 @@ describe('the console in chromium', () => {
 
     await page.getByRole('link', { name: 'Clients' }).click();
     await page.locator('table.clients td', { hasText: 'bob' }).first().waitFor();
+    await page.locator('table.certs td', { hasText: 'tape-lib-7' }).first().waitFor();
     await shot(page, 'clients');
 
     await page.getByRole('link', { name: 'HSM & protector' }).click();

@@ -10,7 +10,11 @@ import { effectiveState } from '../../src/objects/lifecycle.js';
 import { State } from '../../src/kmip/generated/enums.gen.js';
 import { createToken, revokeToken } from '../../src/http/ui/tokens.js';
 import { runCli } from '../../src/cli/main.js';
-import { startTestKms, type TestKms } from '../support/kms.js';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { issueClientCert } from '../../src/pki/dev-certs.js';
+import { CERTS, startTestKms, type TestKms } from '../support/kms.js';
 import { createKey, csrfOf, ui } from './support.js';
 
 let kms: TestKms;
@@ -203,8 +207,14 @@ describe('console: audit', () => {
 });
 
 describe('console: clients and HSM pages', () => {
-  it('clients lists identities from the access config and the audit trail; the HSM page names the protector', async () => {
+  it('clients lists identities from the access config, the audit trail and the certificates issued into the data folder; the HSM page names the protector', async () => {
+    const issued = await issueClientCert(CERTS, 'tape-lib-7', join(kms.dataDir, 'certs', 'clients'), { days: 10 });
+    const fingerprint = new X509Certificate(readFileSync(issued.cert)).fingerprint256;
     const r = await ui(port, '/ui/clients');
+    expect(r.body).toMatch(/<td>tape-lib-7<\/td><td>certificate issued<\/td>/);
+    expect(r.body).toContain(fingerprint);
+    expect(r.body).toMatch(/<span class="bad">expires /); // 10 days left: under console.certWarnDays
+    expect(r.body).not.toContain('PRIVATE KEY');
     expect(r.body).toMatch(/<td>admin<\/td><td>administrator/);
     expect(r.body).toMatch(/<td>kms-client<\/td>/);
     const h = await ui(port, '/ui/hsm');
@@ -242,6 +252,20 @@ describe('console tokens', () => {
     const { token } = createToken(kms.dataDir, { identity: 'alice', name: 'x', ttlMs: 3_600_000 });
     expect((await ui(port, '/ui/', { identity: null, headers: { Authorization: `Bearer ${token}` } })).status).toBe(403);
     expect((await ui(port, '/ui/login', { identity: null, form: { token } })).status).toBe(401);
+  });
+
+  it('a damaged token file lets no token in and the console keeps serving certificates', async () => {
+    const { token } = createToken(kms.dataDir, { identity: 'admin', name: 'before-damage', ttlMs: 3_600_000 });
+    const file = join(kms.dataDir, 'console-tokens.json');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.slice(0, 20));
+    try {
+      expect((await ui(port, '/ui/', { identity: null, headers: { Authorization: `Bearer ${token}` } })).status).toBe(303);
+      expect((await ui(port, '/ui/')).status).toBe(200);
+    } finally {
+      writeFileSync(file, good);
+    }
+    expect((await ui(port, '/ui/', { identity: null, headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
   it('an expired token is refused', async () => {

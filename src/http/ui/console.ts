@@ -105,7 +105,7 @@ export class ConsoleApp {
     this.settings = consoleSettings(src.config.console);
     this.limiter = new RateLimiter(this.settings.requestsPerMinute);
     this.sessions = new Sessions(this.settings.sessionTtlMs, this.settings.maxSessions);
-    this.tokens = new TokenVerifier(src.config.dataDir);
+    this.tokens = new TokenVerifier(src.config.dataDir, (e) => src.services.log.error({ err: e.message }, 'console tokens file unreadable: no token is accepted'));
   }
 
   /** A console token in `Authorization: Bearer` that names a current administrator (for /metrics). */

@@ -85,7 +85,10 @@ export function revokeToken(dataDir: string, id: string, now = Date.now()): bool
 export class TokenVerifier {
   private cache: { key: string; tokens: Map<string, StoredToken> } | undefined;
 
-  constructor(private readonly dataDir: string) {}
+  constructor(
+    private readonly dataDir: string,
+    private readonly onError?: (e: Error) => void,
+  ) {}
 
   private tokens(): Map<string, StoredToken> {
     const file = tokensPath(this.dataDir);
@@ -97,7 +100,13 @@ export class TokenVerifier {
       // no file: no tokens
     }
     if (this.cache?.key === key) return this.cache.tokens;
-    const list = key === 'absent' ? [] : readTokens(this.dataDir);
+    let list: StoredToken[] = [];
+    try {
+      if (key !== 'absent') list = readTokens(this.dataDir);
+    } catch (e) {
+      // A damaged file lets no token in (fail closed) until it is fixed; certificates still work.
+      this.onError?.(e as Error);
+    }
     const tokens = new Map(list.map((t) => [t.id, t]));
     this.cache = { key, tokens };
     return tokens;
