@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { effectiveState } from '../../src/objects/lifecycle.js';
-import { State } from '../../src/kmip/generated/enums.gen.js';
+import { Operation, ResultReason, State } from '../../src/kmip/generated/enums.gen.js';
+import { getPayload, parseResponse, requestMessage } from '../../src/client/requests.js';
 import { createToken, revokeToken } from '../../src/http/ui/tokens.js';
 import { runCli } from '../../src/cli/main.js';
 import { X509Certificate } from 'node:crypto';
@@ -83,6 +84,26 @@ describe('console: headers and access', () => {
     const r = await ui(port, '/ui', { identity: null });
     expect(r.status).toBe(308);
     expect(r.headers.location).toBe('/ui/');
+  });
+});
+
+describe('console: dashboard', () => {
+  it('request totals, errors by reason and the rate since the last view come from the metrics registry', async () => {
+    const figures = (body: string) => {
+      const m = /(\d+) batch item\(s\) answered since start, (\d+) failed/.exec(body);
+      if (!m) throw new Error('no request figures on the dashboard');
+      return { total: Number(m[1]), failed: Number(m[2]) };
+    };
+    const before = figures((await ui(port, '/ui/')).body);
+    const c = await kms.client('kms-client');
+    await createKey(c, 'dashboard-key');
+    const res = parseResponse(await c.send(requestMessage({ version: { major: 2, minor: 1 }, batch: [{ operation: Operation.Get, payload: getPayload('no-such-object') }] })));
+    expect(res.items[0]!.reason).toBe(ResultReason.ObjectNotFound); // 2.x
+    const after = await ui(port, '/ui/');
+    expect(figures(after.body)).toEqual({ total: before.total + 2, failed: before.failed + 1 });
+    expect(after.body).toMatch(/<td>ObjectNotFound<\/td><td>\d+<\/td>/);
+    expect(after.body).toMatch(/: [\d.]+\/s, 1 error\(s\)\./);
+    expect(after.body).toMatch(/<td>server<\/td><td>[^<]*CN&#61;localhost<\/td><td>\d{4}-/);
   });
 });
 

@@ -12,12 +12,27 @@ import { certificateInfo, type PageContext } from './console.js';
 /** Object counts are re-read at most this often (each is an index scan per type and state). */
 export const COUNT_TTL_MS = 30_000;
 
-let counts: { at: number; store: object; byType: [string, number][]; byState: [string, number][]; total: number } | undefined;
+interface Counts {
+  readonly at: number;
+  readonly byType: [string, number][];
+  readonly byState: [string, number][];
+  readonly total: number;
+}
+/** Per server (keyed by its store): the last counts, and request totals seen at earlier views. */
+const perServer = new WeakMap<object, { counts?: Counts; samples: { at: number; total: number; failed: number }[] }>();
+
+function stateOf(ctx: PageContext) {
+  const key = ctx.src.services.store;
+  let s = perServer.get(key);
+  if (!s) perServer.set(key, (s = { samples: [] }));
+  return s;
+}
 
 async function objectCounts(ctx: PageContext) {
   const store = ctx.src.services.store;
   const now = Date.now();
-  if (counts && counts.store === store && now - counts.at < COUNT_TTL_MS) return counts;
+  const mine = stateOf(ctx);
+  if (mine.counts && now - mine.counts.at < COUNT_TTL_MS) return mine.counts;
   const byType: [string, number][] = [];
   for (const [name, v] of Object.entries(ObjectType)) {
     const n = (await store.find({ field: RecordField.ObjectType, equals: indexEnum(v) })).length;
@@ -25,12 +40,11 @@ async function objectCounts(ctx: PageContext) {
   }
   const byState: [string, number][] = [];
   for (const [name, v] of Object.entries(State)) byState.push([name, (await store.find({ field: RecordField.State, equals: indexEnum(v) })).length]);
-  counts = { at: now, store, byType, byState, total: await store.count() };
-  return counts;
+  mine.counts = { at: now, byType, byState, total: await store.count() };
+  return mine.counts;
 }
 
-/** Request totals seen at earlier dashboard views (for a rate over the last minutes). */
-const samples: { at: number; total: number; failed: number }[] = [];
+/** The request rate is taken against the oldest earlier view within this window. */
 const RATE_WINDOW_MS = 5 * 60_000;
 
 async function requestFigures(ctx: PageContext) {
@@ -49,6 +63,7 @@ async function requestFigures(ctx: PageContext) {
     }
   }
   const now = Date.now();
+  const samples = stateOf(ctx).samples;
   while (samples.length > 0 && now - samples[0]!.at > RATE_WINDOW_MS) samples.shift();
   const base = samples[0];
   samples.push({ at: now, total, failed });
