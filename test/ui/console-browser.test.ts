@@ -82,7 +82,7 @@ describe('the console in chromium', () => {
     await page.locator('input[name="name"]').fill('payroll-db-key');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.waitForURL(/name=payroll-db-key/);
-    await expect.poll(() => page.locator('#key-count').innerText()).toContain('1 object(s)');
+    await page.locator('#key-count', { hasText: '1 object(s);' }).waitFor();
     await shot(page, 'keys');
 
     await page.getByRole('link', { name: uid }).click();

@@ -146,6 +146,16 @@ describe('console: keys', () => {
     expect((await ui(port, '/ui/keys?size=50')).status).toBe(200);
   });
 
+  it('a form body over console.maxFormBytes is 413 and runs nothing', async () => {
+    const c = await kms.client('kms-client');
+    const uid = await createKey(c, 'big-form');
+    const csrf = csrfOf((await ui(port, `/ui/keys/${uid}/confirm?action=activate`)).body);
+    const r = await ui(port, `/ui/keys/${uid}/action`, { form: { action: 'activate', _csrf: csrf, pad: 'x'.repeat(16 * 1024) } });
+    expect(r.status).toBe(413);
+    expect(r.body).toContain('console.maxFormBytes');
+    expect(await stateOf(uid)).toBe(State.PreActive);
+  });
+
   it('the detail page shows attributes but never key material', async () => {
     const c = await kms.client('kms-client');
     const uid = await createKey(c, 'material-check');

@@ -24,6 +24,8 @@ export interface ConsoleConfig {
   readonly tokenMaxTtlHours?: number;
   /** The dashboard warns about the server and CA certificates this many days before they expire. */
   readonly certWarnDays?: number;
+  /** Longest POST body (a console form) read; more gets 413. */
+  readonly maxFormBytes?: number;
 }
 
 export type ConsoleSettings = Required<ConsoleConfig>;
@@ -39,6 +41,7 @@ export const DEFAULT_CONSOLE: ConsoleSettings = {
   maxSessions: 1000,
   tokenMaxTtlHours: 90 * 24,
   certWarnDays: 30,
+  maxFormBytes: 16 * 1024,
 };
 
 /** Environment variables, one per key. */
@@ -53,6 +56,7 @@ export const CONSOLE_ENV_KEYS: Readonly<Record<string, keyof ConsoleConfig>> = {
   KMS_CONSOLE_MAX_SESSIONS: 'maxSessions',
   KMS_CONSOLE_TOKEN_MAX_TTL_HOURS: 'tokenMaxTtlHours',
   KMS_CONSOLE_CERT_WARN_DAYS: 'certWarnDays',
+  KMS_CONSOLE_MAX_FORM_BYTES: 'maxFormBytes',
 };
 
 export class ConsoleConfigError extends Error {
@@ -101,5 +105,6 @@ export function consoleHelp(): string {
     `  KMS_CONSOLE_MAX_SESSIONS          maxSessions: token logins held (${d.maxSessions})`,
     `  KMS_CONSOLE_TOKEN_MAX_TTL_HOURS   tokenMaxTtlHours: longest token lifetime (${d.tokenMaxTtlHours})`,
     `  KMS_CONSOLE_CERT_WARN_DAYS        certWarnDays: certificate expiry warning (${d.certWarnDays})`,
+    `  KMS_CONSOLE_MAX_FORM_BYTES        maxFormBytes: longest form POST read (${d.maxFormBytes})`,
   ].join('\n');
 }

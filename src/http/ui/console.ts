@@ -90,9 +90,6 @@ export class ConsoleError extends Error {
   }
 }
 
-/** Longest POST body the console reads (its forms are small). */
-export const MAX_FORM_BYTES = 16 * 1024;
-
 export class ConsoleApp {
   readonly settings: ConsoleSettings;
   private readonly csrf = new Csrf();
@@ -182,7 +179,7 @@ export class ConsoleApp {
           plain(403, 'Forbidden', 'Cross-site request refused (Origin / Sec-Fetch-Site).');
           return status;
         }
-        form = await readForm(req);
+        form = await readForm(req, this.settings.maxFormBytes);
       }
       if (path === '/ui/login') {
         if (method === 'POST') this.login(req, form, send, plain);
@@ -286,17 +283,17 @@ function loginPage(error?: string): string {
   );
 }
 
-function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+function readForm(req: IncomingMessage, max: number): Promise<URLSearchParams> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
     req.on('data', (c: Buffer) => {
       n += c.length;
-      if (n > MAX_FORM_BYTES) {
+      if (n > max) {
         req.removeAllListeners('data');
         req.resume();
-        reject(new ConsoleError(413, `form over ${MAX_FORM_BYTES} bytes`, { Connection: 'close' }));
+        reject(new ConsoleError(413, `form over ${max} bytes (console.maxFormBytes)`, { Connection: 'close' }));
         return;
       }
       chunks.push(c);
