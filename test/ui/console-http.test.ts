@@ -67,6 +67,9 @@ describe('console: headers and access', () => {
     }
     const post = await ui(port, '/ui/audit/verify', { identity: 'alice', form: { _csrf: 'x' } });
     expect(post.status).toBe(403);
+    // Each refusal is in the audit trail under alice's identity.
+    const audit = await ui(port, '/ui/audit?identity=alice&op=Console');
+    expect(audit.body).toMatch(/<td>alice<\/td><td>[^<]*<\/td><td>Console<\/td><td><span class="mono"><\/span><\/td><td>OperationFailed PermissionDenied<\/td>/);
   });
 
   it('without a certificate: pages send to the login page, POSTs are 401', async () => {
@@ -273,6 +276,7 @@ describe('console tokens', () => {
     const badLogin = await ui(port, '/ui/login', { identity: null, form: { token: wrong } });
     expect(badLogin.status).toBe(401);
     expect(badLogin.headers['set-cookie']).toBeUndefined();
+    expect((await ui(port, '/ui/audit?op=Authenticate&result=AuthenticationNotSuccessful')).body).toContain('<td>Authenticate</td>');
     const login = await ui(port, '/ui/login', { identity: null, form: { token } });
     expect(login.status).toBe(303);
     const cookie = String(login.headers['set-cookie']).split(';')[0]!;
@@ -280,6 +284,7 @@ describe('console tokens', () => {
     const dash = await ui(port, '/ui/', { identity: null, headers: { Cookie: cookie } });
     expect(dash.status).toBe(200);
     expect(dash.body).toContain('admin (token)');
+    expect((await ui(port, '/ui/audit?identity=admin&op=ConsoleLogin')).body).toMatch(/<td>ConsoleLogin<\/td><td><span class="mono"><\/span><\/td><td>Success<\/td>/);
     // /metrics (loopback rule here, but the token is accepted as well) and never /kmip.
     expect((await ui(port, '/metrics', { identity: null, headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await ui(port, '/kmip', { identity: null, method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream', 'Content-Length': '0' } })).status).toBe(401);

@@ -31,6 +31,8 @@ import { consoleSettings, type ConsoleSettings } from './config.js';
 import { CSS, html, page, type Html } from './html.js';
 import { cookieOf, Csrf, RateLimiter, sameOrigin, SECURITY_HEADERS, SESSION_COOKIE, Sessions } from './security.js';
 import { TokenVerifier } from './tokens.js';
+import { authFailureEvent } from '../../audit/request-audit.js';
+import type { AuditEvent } from '../../audit/record.js';
 import { dashboardPage } from './page-dashboard.js';
 import { keyActionConfirm, keyActionRun, keyDetailPage, keysPage } from './page-keys.js';
 import { auditCsv, auditPage, auditVerify, type VerifyState } from './page-audit.js';
@@ -116,6 +118,11 @@ export class ConsoleApp {
     return m ? this.tokens.verify(m[1]!) : undefined;
   }
 
+  /** An access event of the console in the audit trail (logins and refusals; actions are audited by the dispatcher). */
+  private async audit(e: AuditEvent): Promise<void> {
+    await this.src.services.audit?.commitAlone([e]).catch(() => undefined); // AuditTrail logged a failure
+  }
+
   private caller(req: IncomingMessage): Caller | undefined {
     const access = this.src.services.access;
     const session = this.sessions.get(cookieOf(req, SESSION_COOKIE));
@@ -182,7 +189,7 @@ export class ConsoleApp {
         form = await readForm(req, this.settings.maxFormBytes);
       }
       if (path === '/ui/login') {
-        if (method === 'POST') this.login(req, form, send, plain);
+        if (method === 'POST') await this.login(req, form, send);
         else send(caller?.isAdmin ? 303 : 200, 'text/html; charset=utf-8', caller?.isAdmin ? '' : loginPage(), caller?.isAdmin ? { Location: '/ui/' } : {});
         return status;
       }
@@ -193,6 +200,17 @@ export class ConsoleApp {
       }
       if (!caller.isAdmin) {
         this.src.services.log.warn({ identity: caller.id, via: caller.via, listener: 'https' }, 'console refused: not an administrator');
+        await this.audit({
+          kind: 'auth',
+          time: new Date(this.src.services.clock()).toISOString(),
+          ref: `console-${randomUUID()}`,
+          client: caller.id,
+          addr: req.socket.remoteAddress,
+          op: 'Console',
+          status: 'OperationFailed',
+          reason: 'PermissionDenied',
+          message: 'not a console administrator',
+        });
         plain(403, 'Forbidden', `The identity ${caller.id} is not one of the console's administrators (access.administrators).`);
         return status;
       }
@@ -254,23 +272,20 @@ export class ConsoleApp {
     return false;
   }
 
-  private login(
-    req: IncomingMessage,
-    form: URLSearchParams,
-    send: (code: number, type: string, body: string, headers?: Record<string, string>) => void,
-    plain: (code: number, title: string, text: string) => void,
-  ): void {
+  private async login(req: IncomingMessage, form: URLSearchParams, send: (code: number, type: string, body: string, headers?: Record<string, string>) => void): Promise<void> {
     const tok = this.tokens.verify(form.get('token') ?? '');
+    const time = this.src.services.clock();
     if (!tok || !this.src.services.access.isAdmin({ id: tok.identity })) {
       this.src.services.log.warn({ remote: req.socket.remoteAddress, listener: 'https' }, 'console login refused: unknown, expired or revoked token, or not an administrator');
+      await this.audit(authFailureEvent({ connectionId: `console-${randomUUID()}`, addr: req.socket.remoteAddress, message: 'console token refused', time }));
       send(401, 'text/html; charset=utf-8', loginPage('That token is not valid (unknown, expired, revoked, or not an administrator\'s).'));
       return;
     }
     const s = this.sessions.open(tok.id, tok.identity, Date.parse(tok.expires));
     const maxAge = Math.max(1, Math.floor((s.expires - Date.now()) / 1000));
     this.src.services.log.info({ identity: tok.identity, token: tok.id, listener: 'https' }, 'console login with a token');
+    await this.audit({ kind: 'auth', time: new Date(time).toISOString(), ref: `console-${randomUUID()}`, client: tok.identity, addr: req.socket.remoteAddress, op: 'ConsoleLogin', status: 'Success', message: `token ${tok.id}` });
     send(303, 'text/plain; charset=utf-8', '', { Location: '/ui/', 'Set-Cookie': `${SESSION_COOKIE}=${s.id}; Path=/ui/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}` });
-    void plain;
   }
 }
 
