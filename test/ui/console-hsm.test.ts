@@ -3,7 +3,7 @@
  * each KEK seals, before and after a KEK rotation on the running server.
  */
 import { describe, expect, it } from 'vitest';
-import { rotateKek } from '../../src/hsm/rotation.js';
+import { rotateKek } from '../../src/folder/kek-rotation.js';
 import type { TestKms } from '../support/kms.js';
 import { useHsmTestKms } from '../hsm/hsm-kms.js';
 import { createKey, ui } from './support.js';

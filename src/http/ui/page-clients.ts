@@ -7,7 +7,8 @@
  * (`kms certs issue --client NAME`).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { folderLayout } from '../../folder/layout.js';
 import { html, table } from './html.js';
 import { certificateInfo, type PageContext } from './console.js';
 import { newestFirst } from './audit-scan.js';
@@ -20,7 +21,7 @@ interface IssuedCert {
 
 /** Client certificates in the data folder's certs/ (readable PEM files only; keys are never read). */
 function issuedCertificates(dataDir: string): IssuedCert[] {
-  const dir = join(dataDir, 'certs');
+  const dir = folderLayout(dataDir).certs;
   const files: string[] = [];
   if (existsSync(join(dir, 'client.pem'))) files.push(join(dir, 'client.pem'));
   const clients = join(dir, 'clients');
@@ -34,7 +35,7 @@ function issuedCertificates(dataDir: string): IssuedCert[] {
     }
     if (!info) return [];
     const cn = /(?:^|, )CN=([^,]+)/.exec(info.subject)?.[1];
-    return [{ file: file.slice(dataDir.length + 1), ...(cn !== undefined && { identity: cn }), info }];
+    return [{ file: relative(dataDir, file), ...(cn !== undefined && { identity: cn }), info }];
   });
 }
 

@@ -1,10 +1,10 @@
 /**
- * HSM and key protector: what `kms hsm status` shows on a running server (src/hsm/status-report.ts):
+ * HSM and key protector: what `kms hsm status` shows on a running server (src/folder/hsm-status.ts):
  * the protector, the current KEK, the token and audit key, every KEK the custody record names
  * with the objects it seals, and whether a KEK rotation has left objects under older KEKs.
  */
-import { readCustody } from '../../hsm/custody.js';
-import { hsmStatusOf } from '../../hsm/status-report.js';
+import { readCustody } from '../../folder/custody.js';
+import { hsmStatusOf } from '../../folder/hsm-status.js';
 import { html, table } from './html.js';
 import type { PageContext } from './console.js';
 

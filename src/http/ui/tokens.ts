@@ -9,9 +9,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-export const TOKENS_FILE = 'console-tokens.json';
+import { folderLayout } from '../../folder/layout.js';
 
 export interface StoredToken {
   readonly id: string;
@@ -36,7 +34,7 @@ function digest(secret: string): Buffer {
 }
 
 export function tokensPath(dataDir: string): string {
-  return join(dataDir, TOKENS_FILE);
+  return folderLayout(dataDir).consoleTokens;
 }
 
 export function readTokens(dataDir: string): StoredToken[] {
