@@ -147,6 +147,16 @@ describe('console: keys', () => {
     expect(big.status).toBe(400);
     expect(big.body).toContain('console.maxPageSize');
     expect((await ui(port, '/ui/keys?size=50')).status).toBe(200);
+    // Unfiltered: the newest objects first, walked only as far as the page, with a next page.
+    const newest = await ui(port, '/ui/keys?size=2');
+    expect(newest.body).toContain('Page 1; more on the next page');
+    expect(newest.body.match(/<a class="mono" href="\/ui\/keys\//g)).toHaveLength(2);
+    expect(newest.body).toContain('rel="next"');
+    const newestTwo = [...newest.body.matchAll(/<a class="mono" href="\/ui\/keys\/([^"]+)"/g)].map((m) => m[1]);
+    const second = await ui(port, '/ui/keys?size=2&page=2');
+    const secondTwo = [...second.body.matchAll(/<a class="mono" href="\/ui\/keys\/([^"]+)"/g)].map((m) => m[1]);
+    expect(secondTwo).toHaveLength(2);
+    expect(secondTwo.some((u) => newestTwo.includes(u))).toBe(false);
   });
 
   it('a form body over console.maxFormBytes is 413 and runs nothing', async () => {

@@ -95,8 +95,12 @@ export interface KeySearch {
   readonly group?: string;
 }
 
-/** Search as the administrator; every match (most recently created first), then paged by the caller. */
-export async function searchKeys(ctx: PageContext, s: KeySearch): Promise<ObjectRecord[]> {
+/**
+ * Search as the administrator; the matches, most recently created first, then paged by the
+ * caller. With `atMost` (a search naming nothing), Locate walks the creation-order index and
+ * stops there, so an unfiltered page costs the objects up to it, not the whole store.
+ */
+export async function searchKeys(ctx: PageContext, s: KeySearch, atMost?: number): Promise<ObjectRecord[]> {
   const filters: LocateFilter[] = [];
   if (s.name) filters.push({ key: 'Name', nodes: [t.struct(Tag.Name, [t.text(Tag.NameValue, s.name)])] });
   let state: number | undefined;
@@ -116,6 +120,7 @@ export async function searchKeys(ctx: PageContext, s: KeySearch): Promise<Object
     filters,
     storage: { online: !destroyed, archived: !destroyed, destroyed },
     storedStates: destroyed ? [...DESTROYED] : [State.PreActive, State.Active, State.Deactivated, State.Compromised],
+    ...(atMost !== undefined && filters.length === 0 && !s.owner && { maximumItems: atMost }),
   };
   const found = await locateRecords(adminContext(ctx), req);
   // KMIP has no owner attribute: the owner filter is applied to the Locate matches.
@@ -127,10 +132,13 @@ export async function keysPage(ctx: PageContext): Promise<void> {
   const s: KeySearch = { name: q.get('name') ?? '', state: q.get('state') ?? '', type: q.get('type') ?? '', owner: q.get('owner') ?? '', group: q.get('group') ?? '' };
   const size = pageSizeOf(ctx);
   const pageNo = Math.max(1, Number(q.get('page') ?? '1') | 0);
-  const all = await searchKeys(ctx, s);
+  const unfiltered = !s.name && !s.state && !s.type && !s.owner && !s.group;
+  // Unfiltered: one more than this page needs, to know whether there is a next page.
+  const all = await searchKeys(ctx, s, unfiltered ? pageNo * size + 1 : undefined);
   const now = nowSeconds(ctx);
   const rows = all.slice((pageNo - 1) * size, pageNo * size).map((r) => rowOf(r, now));
-  const pages = Math.max(1, Math.ceil(all.length / size));
+  const open = unfiltered && all.length > pageNo * size; // the walk stopped: the total is not counted
+  const pages = open ? pageNo + 1 : Math.max(1, Math.ceil(all.length / size));
   const link = (p: number) => `/ui/keys${qs({ ...s, page: p, size: q.get('size') ?? undefined })}`;
   ctx.render(
     'Keys',
@@ -142,7 +150,7 @@ export async function keysPage(ctx: PageContext): Promise<void> {
 <label>Owner <input name="owner" value="${s.owner}"></label>
 <label>Object group <input name="group" value="${s.group}"></label>
 <button type="submit">Search</button></form>
-<p id="key-count">${all.length} object(s); page ${pageNo} of ${pages}.</p>
+<p id="key-count">${open ? `Page ${pageNo}; more on the next page (newest first).` : `${all.length} object(s); page ${pageNo} of ${pages}.`}</p>
 ${table(
   ['Unique identifier', 'Name', 'Type', 'Algorithm', 'Length', 'State', 'Owner', 'Object groups'],
   rows.map((r) => [html`<a class="mono" href="/ui/keys/${encodeURIComponent(r.uid)}">${r.uid}</a>`, r.names.join(', '), r.type, r.algorithm, r.length, r.state, r.owner, r.groups.join(', ')]),
