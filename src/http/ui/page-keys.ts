@@ -15,6 +15,7 @@ import { dispatch } from '../../operations/dispatcher.js';
 import { locateRecords, type LocateRequest } from '../../operations/locate.js';
 import type { LocateFilter } from '../../operations/locate-filters.js';
 import type { OperationContext } from '../../operations/context.js';
+import { MessageWork } from '../../operations/unit-of-work.js';
 import { allAttributes, objectGroups } from '../../operations/support.js';
 import { toKmipJson } from '../../kmip/json.js';
 import { t, type TtlvNode } from '../../ttlv/node.js';
@@ -39,17 +40,23 @@ function nowSeconds(ctx: PageContext): bigint {
   return BigInt(Math.floor(ctx.src.services.clock() / 1000));
 }
 
-/** An operation context for the administrator, for the read-only Locate path (not a KMIP request). */
+/**
+ * An operation context for the administrator, for the read-only Locate path (not a KMIP
+ * request: nothing is staged on its unit of work, which is never committed, and nothing audited).
+ */
 function adminContext(ctx: PageContext): OperationContext {
   const services = ctx.src.services;
+  const batch = {};
+  const message = new MessageWork({ store: services.store, protector: services.protector, clock: services.clock, log: () => services.log }, { connectionId: 'console', requestNo: 0, client: ctx.caller.id });
   return {
     services,
     principal: { id: ctx.caller.id },
     version: V21,
     header: { version: V21, asynchronousRequired: false, batchCount: 1 },
     now: nowSeconds(ctx),
-    batch: {},
+    batch,
     log: services.log,
+    work: message.open(0, Operation.Locate, undefined, batch),
   };
 }
 
