@@ -18,7 +18,7 @@ import type { KeyPairSpec } from '../crypto/asymmetric.js';
 import type { ResidentKeys } from '../hsm/resident.js';
 import { hostCustody } from './host-custody.js';
 import { HsmCustody, type CustodyLog } from './hsm-custody.js';
-import type { AttrMap, KeyCustody, OpenOptions, UsableKey } from './key-custody.js';
+import type { KeyCustody, OpenOptions, UsableKey } from './key-custody.js';
 import { wantsResident } from './residency.js';
 
 export type { AttrMap, CustodyKind, HostKey, KeyCipher, KeyCustody, KeyMac, MadePair, MadeSecret, OpenOptions, PairSpec, SecretSpec, UsableKey } from './key-custody.js';

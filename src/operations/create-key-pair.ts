@@ -29,7 +29,6 @@ import { LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated
 import type { KeyCustody } from '../custody/index.js';
 import { keyCustody } from './key-custody.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
