@@ -15,6 +15,7 @@ import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '..
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from '../clients/config.js';
+import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -52,6 +53,8 @@ export interface KmsConfig {
   readonly clientProfiles?: ClientProfilesConfig;
   /** The client-certificate registry's bounds and defaults (src/clients/config.ts, docs/clients-lifecycle.md). */
   readonly clients?: ClientsConfig;
+  /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
+  readonly console?: ConsoleConfig;
 }
 
 /** The `metrics` section. */
@@ -358,6 +361,12 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k === 'clients') {
       cfg.clients = clientsSection(v, file, cfg.clients);
+    } else if (k === 'console') {
+      try {
+        cfg.console = parseConsole(v, file, cfg.console as ConsoleConfig | undefined);
+      } catch (e) {
+        throw e instanceof ConsoleConfigError ? new ConfigError(e.message) : e;
+      }
     } else if (k === 'clientProfiles') {
       try {
         cfg.clientProfiles = parseClientProfiles(v, file);
@@ -438,6 +447,15 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(CLIENTS_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.clients = clientsSection({ [key]: v }, `environment ${name}`, cfg.clients);
+  }
+  for (const [name, key] of Object.entries(CONSOLE_ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    try {
+      cfg.console = parseConsole({ [key]: v }, `environment ${name}`, cfg.console as ConsoleConfig | undefined);
+    } catch (e) {
+      throw e instanceof ConsoleConfigError ? new ConfigError(e.message) : e;
+    }
   }
   if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };
   if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };

@@ -14,6 +14,7 @@
  *   GET /metrics   Prometheus text format, if the configured access rule allows the caller.
  *   GET /crl       the client-issuing CA's CRL (DER, application/pkix-crl), to anyone: a CRL is
  *                  signed and public by design (src/clients/crl.ts, docs/clients-lifecycle.md).
+ *   /ui/           the administrators' web console (src/http/ui/console.ts, docs/console.md).
  *
  * TLS asks every client for a certificate but does not refuse a connection without one, so
  * load balancers can probe /livez and /readyz; /kmip (and /metrics under the `mtls` rule)
@@ -59,6 +60,7 @@ import type { KmsMetrics, RefusalReason } from './metrics.js';
 import { ConnectionAudit, peerSummary } from '../server/connection-audit.js';
 import { secureContextOptions } from '../server/server.js';
 import type { RevocationCheck } from '../clients/deny-list.js';
+import type { ConsoleApp } from './ui/console.js';
 
 /** Who may read /metrics. */
 export type MetricsAccess =
@@ -82,6 +84,8 @@ export interface HttpsFaceOptions {
   readonly revocation?: RevocationCheck;
   /** GET /crl: the CRL's DER, undefined when there is none (no CA in the data folder). */
   readonly crl?: () => Promise<Uint8Array | undefined>;
+  /** The web console at /ui/ (src/http/ui/console.ts); absent: /ui/ is 404. */
+  readonly console?: ConsoleApp;
 }
 
 /** How long close() waits for requests in flight before it cuts their connections. */
@@ -262,6 +266,7 @@ export class HttpsFace {
       else if (path === '/version') this.version(req, res);
       else if (path === '/metrics') await this.metricsEndpoint(req, res);
       else if (path === '/crl') await this.crlEndpoint(req, res);
+      else if ((path === '/ui' || path?.startsWith('/ui/')) && this.opts.console) this.opts.metrics?.httpResponse(await this.opts.console.handle(req, res));
       else throw new HttpStatus(404, 'not found');
     } catch (e) {
       if (e instanceof HttpStatus) {
@@ -327,6 +332,8 @@ export class HttpsFace {
 
   private allowMetrics(req: IncomingMessage): void {
     const access = this.opts.metricsAccess;
+    // A console token of an administrator reads /metrics too, whatever the rule (docs/console.md).
+    if (this.opts.console?.bearerAllows(req)) return;
     if (access.kind === 'loopback') {
       if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) throw new HttpStatus(403, '/metrics is served to loopback clients only');
       return;

@@ -32,6 +32,7 @@ import { ClientRegistry } from '../clients/registry.js';
 import { revocationCheckOf } from '../clients/deny-list.js';
 import { clientAdminHandlers } from '../clients/admin.js';
 import { readTlsFiles, type TlsFiles, type TlsReloaded } from '../clients/tls-reload.js';
+import { ConsoleApp } from '../http/ui/console.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -252,6 +253,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         crl: () => clients.crl().catch((e: unknown) => {
           if ((e as { code?: unknown }).code === 'NO_CA') return undefined;
           throw e;
+        }),
+        // The web console at /ui/ (docs/console.md), unless console.enabled is false.
+        ...(config.console?.enabled !== false && {
+          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt }),
         }),
       });
       httpsAddress = await https.listen();
