@@ -28,6 +28,8 @@ import { KmsMetrics } from '../http/metrics.js';
 import { MeteredProtector } from '../http/metered-protector.js';
 import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
 import { serverStatus } from '../http/status.js';
+import { RotationScheduler } from '../rotation/scheduler.js';
+import { rotationQueries } from '../rotation/admin.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -48,6 +50,8 @@ export interface RunningKms {
   readonly services: ServerServices;
   /** Where the development certificates are, when they were made for this data folder. */
   readonly devCerts?: { ca: string; clientCert: string; clientKey: string };
+  /** The key rotation scheduler (src/rotation/, docs/rotation.md); started when rotation.enabled. */
+  readonly rotation: RotationScheduler;
   close(): Promise<void>;
 }
 
@@ -230,6 +234,9 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     }
     log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics)');
   }
+  // Key rotation policies (src/rotation/): the scheduler runs every rotation.checkIntervalSeconds.
+  const rotation = new RotationScheduler({ services, handlers: HANDLERS, ...(config.rotation && { config: config.rotation }) });
+  rotation.start();
   // The admin socket (kms backup, hsm rotate-kek, protector migrate, status and queries on the
   // running server): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
@@ -248,7 +255,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         keyCache: () => cached.stats(),
       });
     // kms hsm status, kms audit verify / report on the running server (src/admin/queries.ts).
-    const queries = adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log });
+    const queries = { ...adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log }), ...rotationQueries(rotation) };
     admin = await startAdminSocket(config.dataDir, services, log, live, status, queries);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
@@ -261,8 +268,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     ...(httpsAddress && { httpsAddress }),
     services,
     devCerts,
+    rotation,
     close() {
       closed ??= (async () => {
+        await rotation.stop();
         await https?.close();
         await server.close();
         await admin?.close();
