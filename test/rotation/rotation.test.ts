@@ -10,7 +10,7 @@ import { CryptographicAlgorithm, LinkType, Operation, ResultReason, State } from
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
-import { decodeRecord, type AuditRecord } from '../../src/audit/record.js';
+import { decodeRecord, type OpRecord } from '../../src/audit/record.js';
 import { RotationScheduler } from '../../src/rotation/scheduler.js';
 import { localLeasesFor } from '../../src/rotation/lease.js';
 import { HANDLERS } from '../../src/operations/index.js';
@@ -80,9 +80,10 @@ async function stateOf(uid: string): Promise<number | undefined> {
   return intAttr(await attributesOf(c, V2_1, uid), Tag.State);
 }
 
-async function auditRecords(): Promise<AuditRecord[]> {
+/** The operation records of the running server's trail. */
+async function auditRecords(): Promise<OpRecord[]> {
   const entries = await srv.kms.services.store.audit.read(1, 1_000_000);
-  return entries.map((e) => decodeRecord(e.bytes));
+  return entries.map((e) => decodeRecord(e.bytes)).filter((r): r is OpRecord => 'op' in r);
 }
 
 const vendorMark = (m: Map<number, TtlvNode[]>): string | undefined => {
