@@ -14,6 +14,7 @@ import { decodeRecord, type OpRecord } from '../../src/audit/record.js';
 import { RotationScheduler } from '../../src/rotation/scheduler.js';
 import { localLeasesFor } from '../../src/rotation/lease.js';
 import { HANDLERS } from '../../src/operations/index.js';
+import { cryptoPolicyFrom } from '../../src/policy/crypto-policy.js';
 import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { runKmsHere } from '../support/kms-process.js';
 import { attrs, fails, ok, uidNode, uidOf, V2_1 } from '../operations/object-kit.js';
@@ -251,6 +252,24 @@ describe('failures are reported and retried, not looped', () => {
     const run3 = await rotation().runOnce();
     expect(run3.rotated.map((x) => x.job)).toContain(`${uid}#0`);
     expect((await rotation().status()).due.map((d) => d.uid)).not.toContain(uid);
+  });
+
+  it('a policy refusal (the crypto policy tightened since the key was made) is reported with the policy\'s reason', async () => {
+    const p = await ok(c, V2_1, Operation.Create, [
+      t.enum(Tag.ObjectType, 0x02),
+      attrs(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.HMAC_SHA256), attr.cryptographicLength(128), attr.cryptographicUsageMask(CryptographicUsageMask.MACGenerate), attr.name('fail-hmac'), t.text(Tag.ObjectGroup, 'payments'), t.date(Tag.ActivationDate, nowS())]),
+    ]);
+    const uid = uidOf(p);
+    advanceDays(31);
+    // A scheduler over the same store whose server now asks for HMAC keys of 256 bits at least.
+    const tight = new RotationScheduler({ services: { ...srv.kms.services, cryptoPolicy: cryptoPolicyFrom({ hmacMinBits: 256 }) }, handlers: HANDLERS, config: rotation().config, holder: 'tight' });
+    nowMs += rotation().config.leaseSeconds * 1000; // the built-in scheduler's lease has expired
+    const run = await tight.runOnce();
+    expect(run.skipped).toBeUndefined();
+    expect(run.failed.find((f) => f.job === `${uid}#0`)?.reason).toMatch(/ReKey: InvalidAttributeValue: .*cryptoPolicy\.hmacMinBits/);
+    expect(await locateByName('fail-hmac')).toEqual([uid]);
+    expect((await tight.status()).due).toContainEqual(expect.objectContaining({ uid, status: 'failed' }));
+    await tight.stop();
   });
 
   it('a destroyed key is not rotated (and not reported as due)', async () => {
