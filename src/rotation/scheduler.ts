@@ -213,6 +213,7 @@ export class RotationScheduler {
     let dueCount = 0;
     let expiring = 0;
     let overdue = 0;
+    let failing = 0;
     let scanned = 0;
     let skipped: string | undefined;
     const now = BigInt(Math.floor(nowMs / 1000));
@@ -259,6 +260,7 @@ export class RotationScheduler {
           }
           const f = this.failures.get(job);
           if (f && f.nextAttempt > nowMs) {
+            failing++;
             listDue({ uid: rec.uid, policy: policy.label, dueAt: dueIso, status: 'failed', reason: f.reason });
             continue;
           }
@@ -272,6 +274,7 @@ export class RotationScheduler {
             rotated.push({ job, newUid: r.value, policy: policy.label });
           } else {
             failed.push({ job, reason: r.reason });
+            failing++;
             listDue({ uid: rec.uid, policy: policy.label, dueAt: dueIso, status: 'failed', reason: r.reason });
           }
         }
@@ -285,7 +288,7 @@ export class RotationScheduler {
     if (this.gauges) {
       this.gauges.expiring.set(expiring);
       this.gauges.due.set({ status: 'overdue' }, overdue);
-      this.gauges.due.set({ status: 'failed' }, due.filter((d) => d.status === 'failed').length);
+      this.gauges.due.set({ status: 'failed' }, failing);
     }
     for (const d of due) {
       if (d.status === 'due-soon') this.log.warn({ rotation: { uid: d.uid, policy: d.policy, dueAt: d.dueAt } }, 'key rotation due soon');
