@@ -15,6 +15,7 @@ import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '..
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from '../rotation/config.js';
+import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -52,6 +53,8 @@ export interface KmsConfig {
   readonly clientProfiles?: ClientProfilesConfig;
   /** Key rotation policies and the scheduler's bounds (src/rotation/config.ts, docs/rotation.md); absent: the defaults. */
   readonly rotation?: Partial<RotationConfig>;
+  /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
+  readonly console?: ConsoleConfig;
 }
 
 /** The `metrics` section. */
@@ -362,6 +365,12 @@ function applyFile(cfg: Mutable, file: string): void {
       } catch (e) {
         throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
       }
+    } else if (k === 'console') {
+      try {
+        cfg.console = parseConsole(v, file, cfg.console as ConsoleConfig | undefined);
+      } catch (e) {
+        throw e instanceof ConsoleConfigError ? new ConfigError(e.message) : e;
+      }
     } else if (k === 'clientProfiles') {
       try {
         cfg.clientProfiles = parseClientProfiles(v, file);
@@ -438,6 +447,15 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
       cfg.rotation = parseRotationConfig({ [key]: v }, `environment ${name}`, cfg.rotation as Partial<RotationConfig> | undefined);
     } catch (e) {
       throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
+      }
+    }
+  for (const [name, key] of Object.entries(CONSOLE_ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    try {
+      cfg.console = parseConsole({ [key]: v }, `environment ${name}`, cfg.console as ConsoleConfig | undefined);
+    } catch (e) {
+      throw e instanceof ConsoleConfigError ? new ConfigError(e.message) : e;
     }
   }
   if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };

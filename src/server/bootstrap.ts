@@ -30,6 +30,7 @@ import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
 import { serverStatus } from '../http/status.js';
 import { RotationScheduler } from '../rotation/scheduler.js';
 import { rotationQueries } from '../rotation/admin.js';
+import { ConsoleApp } from '../http/ui/console.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -192,6 +193,9 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     ...(metrics && { metrics }),
     clientProfiles: new ClientProfiles(config.clientProfiles),
   };
+  // Key rotation policies (src/rotation/): the scheduler runs every rotation.checkIntervalSeconds
+  // (started once the listeners are up); the admin socket and the console show its status.
+  const rotation = new RotationScheduler({ services, handlers: HANDLERS, ...(config.rotation && { config: config.rotation }) });
   const server = new KmipServer({
     host: config.host,
     port: config.port,
@@ -224,6 +228,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         health: { store, protector: keyProtector, audit },
         ...(metrics && { metrics }),
         metricsAccess: metricsAccessFrom(config),
+        // The web console at /ui/ (docs/console.md), unless console.enabled is false.
+        ...(config.console?.enabled !== false && {
+          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt, rotation }),
+        }),
       });
       httpsAddress = await https.listen();
     } catch (e) {
@@ -234,8 +242,6 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     }
     log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics)');
   }
-  // Key rotation policies (src/rotation/): the scheduler runs every rotation.checkIntervalSeconds.
-  const rotation = new RotationScheduler({ services, handlers: HANDLERS, ...(config.rotation && { config: config.rotation }) });
   rotation.start();
   // The admin socket (kms backup, hsm rotate-kek, protector migrate, status and queries on the
   // running server): a Unix socket only the server's user can reach.

@@ -17,6 +17,7 @@ import { HANDLERS } from '../../src/operations/index.js';
 import { cryptoPolicyFrom } from '../../src/policy/crypto-policy.js';
 import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
 import { runKmsHere } from '../support/kms-process.js';
+import { ui } from '../ui/support.js';
 import { attrs, fails, ok, uidNode, uidOf, V2_1 } from '../operations/object-kit.js';
 import { attributesOf, dateAttr, intAttr, keyPairPayload, links, pairUids } from '../operations/asymmetric-kit.js';
 
@@ -36,6 +37,7 @@ beforeAll(async () => {
     {
       ...FULL_ATTRIBUTES,
       httpsPort: 'ephemeral',
+      access: { administrators: ['admin'], grants: [] },
       rotation: {
         checkIntervalSeconds: 86_400,
         warnDays: 14,
@@ -357,5 +359,21 @@ describe('kms keys rotation (admin socket of the running server)', () => {
     const nu = run.rotated.find((r) => r.job === `${uid}#0`)!.newUid;
     const f = await fails(alice, V2_1, Operation.Get, [uidNode(nu)]);
     expect([ResultReason.ObjectNotFound, ResultReason.ItemNotFound]).toContain(f.reason);
+  });
+});
+
+describe('the web console dashboard', () => {
+  it('has a Key rotation card: policies, the keys due with status and reason, the last run', async () => {
+    const uid = await createKey('console-a', perKey(20));
+    advanceDays(10);
+    await rotation().runOnce();
+    const r = await ui(srv.kms.httpsAddress!.port, '/ui/');
+    expect(r.status).toBe(200);
+    const card = /<div class="card" id="rotation">([\s\S]*?)<\/div>/.exec(r.body)?.[1] ?? '';
+    expect(card).toContain('group:payments (30 d, overlap 2 d)');
+    expect(card).toContain(`href="/ui/keys/${uid}"`);
+    expect(card).toMatch(new RegExp(`${uid}</a></td><td><span class="warn">due-soon</span>`));
+    expect(card).toMatch(/Last run .* rotated, \d+ completed, \d+ failed of \d+ keys/);
+    expect((await ui(srv.kms.httpsAddress!.port, '/ui/', { identity: 'alice' })).status).toBe(403);
   });
 });
