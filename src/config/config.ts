@@ -15,6 +15,7 @@ import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '..
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from '../clients/config.js';
+import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from '../rotation/config.js';
 import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
 
 export interface KmsConfig {
@@ -53,6 +54,8 @@ export interface KmsConfig {
   readonly clientProfiles?: ClientProfilesConfig;
   /** The client-certificate registry's bounds and defaults (src/clients/config.ts, docs/clients-lifecycle.md). */
   readonly clients?: ClientsConfig;
+  /** Key rotation policies and the scheduler's bounds (src/rotation/config.ts, docs/rotation.md); absent: the defaults. */
+  readonly rotation?: Partial<RotationConfig>;
   /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
   readonly console?: ConsoleConfig;
 }
@@ -361,6 +364,12 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k === 'clients') {
       cfg.clients = clientsSection(v, file, cfg.clients);
+    } else if (k === 'rotation') {
+      try {
+        cfg.rotation = parseRotationConfig(v, file);
+      } catch (e) {
+        throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
+      }
     } else if (k === 'console') {
       try {
         cfg.console = parseConsole(v, file, cfg.console as ConsoleConfig | undefined);
@@ -448,6 +457,15 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.clients = clientsSection({ [key]: v }, `environment ${name}`, cfg.clients);
   }
+  for (const [name, key] of Object.entries(ROTATION_ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    try {
+      cfg.rotation = parseRotationConfig({ [key]: v }, `environment ${name}`, cfg.rotation as Partial<RotationConfig> | undefined);
+    } catch (e) {
+      throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
+      }
+    }
   for (const [name, key] of Object.entries(CONSOLE_ENV_KEYS)) {
     const v = env[name];
     if (v === undefined || v === '') continue;

@@ -32,6 +32,8 @@ import { ClientRegistry } from '../clients/registry.js';
 import { revocationCheckOf } from '../clients/deny-list.js';
 import { clientAdminHandlers } from '../clients/admin.js';
 import { readTlsFiles, type TlsFiles, type TlsReloaded } from '../clients/tls-reload.js';
+import { RotationScheduler } from '../rotation/scheduler.js';
+import { rotationQueries } from '../rotation/admin.js';
 import { ConsoleApp } from '../http/ui/console.js';
 
 export const SERVED_VERSIONS = [
@@ -57,6 +59,8 @@ export interface RunningKms {
   readonly clients: ClientRegistry;
   /** Re-read the server certificate, key and CA bundle; new handshakes use them (SIGHUP, kms certs reload). */
   reloadTls(): Promise<TlsReloaded>;
+  /** The key rotation scheduler (src/rotation/, docs/rotation.md); started when rotation.enabled. */
+  readonly rotation: RotationScheduler;
   close(): Promise<void>;
 }
 
@@ -216,6 +220,9 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     ...(metrics && { metrics }),
     clientProfiles: new ClientProfiles(config.clientProfiles),
   };
+  // Key rotation policies (src/rotation/): the scheduler runs every rotation.checkIntervalSeconds
+  // (started once the listeners are up); the admin socket and the console show its status.
+  const rotation = new RotationScheduler({ services, handlers: HANDLERS, ...(config.rotation && { config: config.rotation }) });
   const server = new KmipServer({
     host: config.host,
     port: config.port,
@@ -256,7 +263,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         }),
         // The web console at /ui/ (docs/console.md), unless console.enabled is false.
         ...(config.console?.enabled !== false && {
-          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt }),
+          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt, rotation }),
         }),
       });
       httpsAddress = await https.listen();
@@ -278,6 +285,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     log.info({ certificate: summary }, 'TLS certificate reloaded: new connections use it');
     return summary;
   };
+  rotation.start();
   // The admin socket (kms backup, hsm rotate-kek, protector migrate, status and queries on the
   // running server): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
@@ -296,7 +304,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         keyCache: () => cached.stats(),
       });
     // kms hsm status, kms audit verify / report on the running server (src/admin/queries.ts).
-    const queries = { ...adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log }), ...clientAdminHandlers({ registry: clients, reloadTls, log }) };
+    const queries = { ...adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log }), ...rotationQueries(rotation), ...clientAdminHandlers({ registry: clients, reloadTls, log }) };
     admin = await startAdminSocket(config.dataDir, services, log, live, status, queries);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
@@ -311,8 +319,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     devCerts,
     clients,
     reloadTls,
+    rotation,
     close() {
       closed ??= (async () => {
+        await rotation.stop();
         await https?.close();
         await server.close();
         await admin?.close();
