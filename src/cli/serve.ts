@@ -88,6 +88,19 @@ Connection limits (limits.*; docs/connections.md), each also an environment vari
 
   -h, --help         this help
 
+Asynchronous operations (config section async; docs/async-and-s2c.md): a client that
+allows it (Asynchronous Indicator) gets Operation Pending, then Poll / Cancel:
+  KMS_ASYNC_PENDING_AFTER_MS          async.pendingAfterMs: an eligible item not done by
+                                      then is answered Pending (300; 0 = at once)
+  KMS_ASYNC_OPERATIONS                async.operations: eligible operations, comma list
+                                      (CreateKeyPair, ReKeyKeyPair, Certify, ReCertify,
+                                      DeriveKey, split keys, Locate, crypto)
+  KMS_ASYNC_MAX_PENDING_PER_IDENTITY  async.maxPendingPerIdentity: results held per
+                                      client identity (64)
+  KMS_ASYNC_MAX_PENDING               async.maxPending: results held in total (4096)
+  KMS_ASYNC_RESULT_TTL_MS             async.resultTtlMs: an unpolled result is
+                                      forgotten after (600000)
+
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each
 protecting use (Encrypt, Sign, wrap, MAC):

@@ -14,6 +14,7 @@ import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
+import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from '../operations/async-requests.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -49,6 +50,8 @@ export interface KmsConfig {
   readonly logFile?: string;
   /** Per-client profiles (src/policy/client-profiles.ts, docs/client-profiles.md); absent: the default profile for every client. */
   readonly clientProfiles?: ClientProfilesConfig;
+  /** Asynchronous operations (src/operations/async-requests.ts, docs/async-and-s2c.md); absent keys: the defaults. */
+  readonly async?: Partial<AsyncConfig>;
 }
 
 /** The `metrics` section. */
@@ -353,6 +356,8 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.metrics = parseMetrics(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
+    } else if (k === 'async') {
+      cfg.async = asConfigError(() => parseAsyncConfig(v, file, cfg.async as Partial<AsyncConfig> | undefined));
     } else if (k === 'clientProfiles') {
       try {
         cfg.clientProfiles = parseClientProfiles(v, file);
@@ -364,6 +369,15 @@ function applyFile(cfg: Mutable, file: string): void {
     } else {
       throw new ConfigError(`${file}: unknown key ${k}`);
     }
+  }
+}
+
+/** A section parser's plain Error as a ConfigError. */
+function asConfigError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof ConfigError ? e : new ConfigError((e as Error).message);
   }
 }
 
@@ -421,6 +435,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(METRICS_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.metrics = parseMetrics({ [key]: v }, `environment ${name}`, cfg.metrics as Mutable | undefined);
+  }
+  for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.async = asConfigError(() => parseAsyncConfig({ [key]: v }, `environment ${name}`, cfg.async as Partial<AsyncConfig> | undefined));
   }
   if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };
   if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };

@@ -9,8 +9,10 @@
  *   under that id and never sent.
  * Batch semantics: items run in order; Batch Error Continuation Option Stop (the default)
  * ends the batch at the first failure, Continue goes on, Undo ends it and rolls back every
- * earlier item, reported Operation Undone (operations/batch-undo.ts); a required asynchronous
- * answer is refused with Feature Not Supported. The ID Placeholder carries from item to
+ * earlier item, reported Operation Undone (operations/batch-undo.ts). A client that accepts an
+ * asynchronous answer may get Operation Pending for an eligible item (operations/async-requests.ts;
+ * never in an Undo batch, where Mandatory is refused: Feature Not Supported). Changes that stand
+ * are handed to the server-to-client sink after the response is final (src/notify). The ID Placeholder carries from item to
  * item. Each response item echoes Operation and Unique Batch Item ID. A reply larger than
  * the client's Maximum Response Size, or than the server's limits.maxResponseBytes (counted as
  * the items run: the item that passes it ends the batch), becomes Response Too Large.
@@ -33,8 +35,9 @@ import type { KmipVersion } from '../kmip/spec-types.js';
 import type { Principal } from '../policy/access.js';
 import { RequestAudit } from '../audit/request-audit.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
-import type { HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
+import type { ConnectionHooks, HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
 import { BatchUndo } from './batch-undo.js';
+import { AsyncBatch } from './async-requests.js';
 import { budgetsOf } from '../policy/budgets.js';
 import type { Logger } from 'pino';
 
@@ -108,6 +111,8 @@ export interface Correlation {
   readonly requestNo: number;
   /** The client's address, for the audit trail. */
   readonly remote?: string;
+  /** The connection (KMIP port): Set Endpoint Role Client makes it a server-to-client channel. */
+  readonly connection?: ConnectionHooks;
 }
 
 /**
@@ -194,11 +199,11 @@ async function dispatchMessage(
     }));
 
   const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
-  if (header.asynchronousRequired) {
-    return refuseAll(ResultReason.FeatureNotSupported, 'asynchronous operations are not supported');
-  }
-
   const undo = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo ? new BatchUndo(services.store) : undefined;
+  if (header.asynchronousRequired && (undo || !services.asyncRequests)) {
+    const why = undo ? 'an Undo batch is never answered asynchronously (its rollback needs the whole batch)' : 'asynchronous operations are not enabled';
+    return refuseAll(ResultReason.FeatureNotSupported, why);
+  }
   const ctx: OperationContext = {
     services,
     principal,
@@ -211,8 +216,39 @@ async function dispatchMessage(
     },
     ...(audit ? { audit } : {}),
     ...(undo ? { undo } : {}),
+    changes: [],
+    ...(correlation.connection ? { connection: correlation.connection } : {}),
   };
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
+  // Items run with a context (the message's, or an asynchronous item's own: async-requests.ts).
+  const execute = async (c: OperationContext, index: number): Promise<ResponseItem> => {
+    const item = req.items[index]!;
+    c.audit?.begin(index, item.operation, item.payload);
+    const handler = servedIn(handlers, item.operation, version);
+    let result: ResponseItem;
+    if (!handler) {
+      result = failure(ResultReason.OperationNotSupported, `operation ${item.operation} is not supported`, item.operation, item.uniqueBatchItemId);
+    } else if (item.messageExtensions.some((x) => x.value.some((ch) => ch.type === 'Boolean' && ch.value && ch.tag === Tag.CriticalityIndicator))) {
+      // A critical message extension we do not understand (Criticality Indicator true).
+      result = failure(ResultReason.FeatureNotSupported, 'critical message extension not supported', item.operation, item.uniqueBatchItemId);
+    } else {
+      try {
+        const outcome = handler.handleItem ? await handler.handleItem(c, item.payload) : { status: ResultStatus.Success, payload: await handler.handle(c, item.payload) };
+        result = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, ...outcome };
+      } catch (e) {
+        result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log());
+      }
+    }
+    c.audit?.end(result, c.batch.idPlaceholder);
+    return result;
+  };
+  const publish = (c: OperationContext) => {
+    if (c.changes && c.changes.length > 0) services.serverToClient?.publish(c.changes, correlation.connectionId);
+  };
+  const asyncBatch =
+    header.asynchronousAllowed && !undo && services.asyncRequests
+      ? new AsyncBatch(services.asyncRequests, { ctx, items: req.items, who: { ...who, kmip: `${version.major}.${version.minor}` }, mandatory: header.asynchronousRequired, continueOnError, run: execute, afterBackground: publish })
+      : undefined;
   const items: ResponseItem[] = [];
   // The response's size is kept as the items run: the item that passes the budget (the client's
   // Maximum Response Size or the server's limits.maxResponseBytes, the smaller) ends the batch.
@@ -222,23 +258,18 @@ async function dispatchMessage(
   let tooLarge = false;
   for (const [index, item] of req.items.entries()) {
     if (undo) undo.lastItem = index === req.items.length - 1;
-    audit?.begin(index, item.operation, item.payload);
-    const handler = servedIn(handlers, item.operation, version);
     let result: ResponseItem;
-    if (!handler) {
-      result = failure(ResultReason.OperationNotSupported, `operation ${item.operation} is not supported`, item.operation, item.uniqueBatchItemId);
-    } else if (item.messageExtensions.some((x) => x.value.some((c) => c.type === 'Boolean' && c.value && c.tag === Tag.CriticalityIndicator))) {
-      // A critical message extension we do not understand (Criticality Indicator true).
-      result = failure(ResultReason.FeatureNotSupported, 'critical message extension not supported', item.operation, item.uniqueBatchItemId);
-    } else {
-      try {
-        const payload = await handler.handle(ctx, item.payload);
-        result = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, status: ResultStatus.Success, payload };
-      } catch (e) {
-        result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log());
+    if (asyncBatch?.eligible(item.operation)) {
+      const step = await asyncBatch.start(index);
+      if (step.kind === 'pending') {
+        // This item and the rest of the batch run in the background (async-requests.ts).
+        items.push(...step.results);
+        break;
       }
+      result = step.result;
+    } else {
+      result = await execute(ctx, index);
     }
-    audit?.end(result, ctx.batch.idPlaceholder);
     items.push(result);
     if (budget) {
       responseLength += encodedLength(respond([result])) - emptyLength;
@@ -261,5 +292,8 @@ async function dispatchMessage(
       items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)),
     );
   }
-  return audited(audit, { response, closeAfter: false }, auditUnavailable, services.metrics);
+  const out = await audited(audit, { response, closeAfter: false }, auditUnavailable, services.metrics);
+  // Server-to-client events only for changes that stand: not undone, answered with their audit durable.
+  if (out.response === response && !(finished && finished.undone)) publish(ctx);
+  return out;
 }

@@ -91,6 +91,7 @@ export async function saveRecords(
       audit && { audit },
     );
     ctx.audit?.afterCommit(true);
+    ctx.changes?.push(...changes); // for server-to-client events once the message stands (src/notify)
     const { protector } = ctx.services;
     // A body destroyed or replaced must not live on in the key cache.
     if (protector.forget) {

@@ -19,6 +19,7 @@ import { cryptoPolicyFrom } from '../policy/crypto-policy.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { HANDLERS } from '../operations/index.js';
 import type { ServerServices } from '../operations/context.js';
+import { AsyncRequests, DEFAULT_ASYNC_CONFIG } from '../operations/async-requests.js';
 import { ensureDevCerts } from '../pki/dev-certs.js';
 import { AccessPolicy } from '../policy/access.js';
 import { openStore } from '../store/index.js';
@@ -194,6 +195,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
     ...(metrics && { metrics }),
     clientProfiles: new ClientProfiles(config.clientProfiles),
+    asyncRequests: new AsyncRequests({ ...DEFAULT_ASYNC_CONFIG, ...config.async }, log.child({ component: 'async' })),
   };
   const server = new KmipServer({
     host: config.host,
@@ -275,6 +277,9 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         await https?.close();
         await server.close();
         await admin?.close();
+        // Asynchronous items still running finish (and commit) before the store closes.
+        await services.asyncRequests?.drain();
+        services.asyncRequests?.close();
         await audit.close();
         await store.close();
         await cached.close();
