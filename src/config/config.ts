@@ -15,6 +15,7 @@ import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '..
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from '../operations/async-requests.js';
+import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from '../notify/hub.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -52,6 +53,8 @@ export interface KmsConfig {
   readonly clientProfiles?: ClientProfilesConfig;
   /** Asynchronous operations (src/operations/async-requests.ts, docs/async-and-s2c.md); absent keys: the defaults. */
   readonly async?: Partial<AsyncConfig>;
+  /** Server-to-client Notify / Put (src/notify/hub.ts, docs/async-and-s2c.md); absent keys: the defaults. */
+  readonly serverToClient?: Partial<ServerToClientConfig>;
 }
 
 /** The `metrics` section. */
@@ -356,6 +359,8 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.metrics = parseMetrics(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
+    } else if (k === 'serverToClient') {
+      cfg.serverToClient = asConfigError(() => parseServerToClient(v, file, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
     } else if (k === 'async') {
       cfg.async = asConfigError(() => parseAsyncConfig(v, file, cfg.async as Partial<AsyncConfig> | undefined));
     } else if (k === 'clientProfiles') {
@@ -435,6 +440,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(METRICS_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.metrics = parseMetrics({ [key]: v }, `environment ${name}`, cfg.metrics as Mutable | undefined);
+  }
+  for (const [name, key] of Object.entries(SERVER_TO_CLIENT_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.serverToClient = asConfigError(() => parseServerToClient({ [key]: v }, `environment ${name}`, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
   }
   for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
     const v = env[name];

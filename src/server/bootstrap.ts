@@ -20,6 +20,7 @@ import type { KeyProtector } from '../hsm/key-protector.js';
 import { HANDLERS } from '../operations/index.js';
 import type { ServerServices } from '../operations/context.js';
 import { AsyncRequests, DEFAULT_ASYNC_CONFIG } from '../operations/async-requests.js';
+import { DEFAULT_SERVER_TO_CLIENT, ServerToClientHub } from '../notify/hub.js';
 import { ensureDevCerts } from '../pki/dev-certs.js';
 import { AccessPolicy } from '../policy/access.js';
 import { openStore } from '../store/index.js';
@@ -181,7 +182,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   } else {
     cached = new CachingProtector(keyProtector, config.keyCache);
   }
-  const services: ServerServices = {
+  const base: ServerServices = {
     store,
     protector: cached,
     access: new AccessPolicy(config.access),
@@ -197,6 +198,8 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     clientProfiles: new ClientProfiles(config.clientProfiles),
     asyncRequests: new AsyncRequests({ ...DEFAULT_ASYNC_CONFIG, ...config.async }, log.child({ component: 'async' })),
   };
+  // The hub reads the services (access, audit, metrics); the dispatcher hands it committed changes.
+  const services: ServerServices = { ...base, serverToClient: new ServerToClientHub(base, { ...DEFAULT_SERVER_TO_CLIENT, ...config.serverToClient }) };
   const server = new KmipServer({
     host: config.host,
     port: config.port,
