@@ -18,8 +18,9 @@
  * - Every delivery is audited (op Notify / Put, the uid, the subscriber's identity, the outcome;
  *   never key material) and counted.
  * - Query lists Notify and Put to a client when the server can send them to it: the feature is
- *   on (`serverToClient.enabled`) and the client speaks KMIP 2.x (where Set Endpoint Role exists).
- *   There is no 1.x delivery path (1.x leaves it "out of band"; no configured endpoints yet).
+ *   on (`serverToClient.enabled`) and either the client speaks KMIP 2.x (where Set Endpoint Role
+ *   exists) or an endpoint is configured for its identity (`serverToClient.endpoints`, any
+ *   version: the server connects to it, endpoint-channel.ts).
  * - Channels live on this node; a cluster peer's changes are not seen here.
  */
 import type { Logger } from 'pino';
@@ -33,6 +34,7 @@ import type { Principal } from '../policy/access.js';
 import { objectGroups } from '../operations/support.js';
 import type { AuditEvent } from '../audit/record.js';
 import { eventsOf, notifyPayload, putPayload, s2cRequest, type S2cEvent } from './events.js';
+import { EndpointChannel, parseEndpoint, type EndpointConfig } from './endpoint-channel.js';
 
 export interface ServerToClientConfig {
   /** Serve Set Endpoint Role Client and send Notify / Put (default true). */
@@ -45,6 +47,8 @@ export interface ServerToClientConfig {
   readonly maxAttempts: number;
   /** First retry delay; doubled each attempt. */
   readonly retryBaseMs: number;
+  /** Client endpoints the server connects to (any protocol version; endpoint-channel.ts). */
+  readonly endpoints?: readonly EndpointConfig[];
 }
 
 export const DEFAULT_SERVER_TO_CLIENT: ServerToClientConfig = { enabled: true, maxQueue: 1000, responseTimeoutMs: 10_000, maxAttempts: 3, retryBaseMs: 500 };
@@ -62,7 +66,10 @@ export function parseServerToClient(v: unknown, from: string, into?: Partial<Ser
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${from}: serverToClient must be an object`);
   const out: Record<string, unknown> = { ...(into ?? {}) };
   for (const [k, raw] of Object.entries(v as Record<string, unknown>)) {
-    if (k === 'enabled') {
+    if (k === 'endpoints') {
+      if (!Array.isArray(raw)) throw new Error(`${from}: serverToClient.endpoints must be a list`);
+      out[k] = raw.map((e, i) => parseEndpoint(e, `${from}: serverToClient.endpoints[${i}]`));
+    } else if (k === 'enabled') {
       const b = raw === 'true' ? true : raw === 'false' ? false : raw;
       if (typeof b !== 'boolean') throw new Error(`${from}: serverToClient.enabled must be true or false`);
       out[k] = b;
@@ -102,6 +109,7 @@ export class ServerToClientHub implements ServerToClientSink {
   private readonly counter: Counter<'operation' | 'outcome'> | undefined;
   private readonly log: Logger;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly endpoints: readonly EndpointChannel[];
   /** Per outcome, since start (also in the metric when metrics are on). */
   readonly counts: Record<Outcome, number> = { sent: 0, failed: 0, dropped: 0 };
 
@@ -113,10 +121,21 @@ export class ServerToClientHub implements ServerToClientSink {
     this.counter = services.metrics
       ? new Counter({ name: 'kms_s2c_messages_total', help: 'Server-to-client messages (Notify, Put) by outcome: sent, failed (given up after retries), dropped (queue full)', labelNames: ['operation', 'outcome'], registers: [services.metrics.registry] })
       : undefined;
+    this.endpoints = config.enabled ? (config.endpoints ?? []).map((e) => new EndpointChannel(e)) : [];
+    for (const e of this.endpoints) this.subscribers.set(e.id, { channel: e, queue: [], busy: false });
   }
 
-  canSendTo(_principal: Principal, version: KmipVersion): boolean {
-    return this.config.enabled && version.major >= 2;
+  /** 2.x: the client can take the client role on a connection; any version: a configured endpoint for it. */
+  canSendTo(principal: Principal, version: KmipVersion): boolean {
+    return this.config.enabled && (version.major >= 2 || this.endpoints.some((e) => e.principal.id === principal.id));
+  }
+
+  /** Close the configured endpoints' connections (server shutdown). */
+  close(): void {
+    for (const e of this.endpoints) {
+      e.close();
+      this.subscribers.delete(e.id);
+    }
   }
 
   register(channel: S2cChannel): void {

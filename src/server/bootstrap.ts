@@ -283,6 +283,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         // Asynchronous items still running finish (and commit) before the store closes.
         await services.asyncRequests?.drain();
         services.asyncRequests?.close();
+        if (services.serverToClient instanceof ServerToClientHub) services.serverToClient.close();
         await audit.close();
         await store.close();
         await cached.close();

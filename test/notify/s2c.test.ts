@@ -4,6 +4,9 @@
  * (src/notify/, KMIP 2.1 §6.1.54, §6.2; 1.4 §5). The subscriber here is a raw TLS connection with
  * its own framing, independent of the server's session code.
  */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, createSymmetricKeyPayload, findChild, findChildren, parseResponse, requestMessage, type KmipVersion } from '../../src/client/index.js';
@@ -13,7 +16,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { decode, encode, t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 import { TtlvFramer } from '../../src/ttlv/framer.js';
 import { ServerToClientHub } from '../../src/notify/hub.js';
-import { startTestKms, tlsFiles, type TestKms } from '../support/kms.js';
+import { CERTS, startTestKms, tlsFiles, type TestKms } from '../support/kms.js';
 import { modifyAttributePayload, V1_4, V2_1 } from '../support/kmip-session.js';
 import { ok, uidNode } from '../operations/object-kit.js';
 
@@ -215,5 +218,98 @@ describe('server-to-client turned off', () => {
     const ops = findChildren(await ok(c, V2_1, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryOperations)]), Tag.Operation).map((n) => (n as { value: number }).value);
     expect(ops).not.toContain(Operation.Notify);
     expect(ops).toContain(Operation.Poll);
+  });
+});
+
+/** A client endpoint the server connects to (serverToClient.endpoints): records requests, answers Success. */
+async function startReceiver(): Promise<{ port: number; received: Received[]; versions: string[]; close(): Promise<void> }> {
+  const received: Received[] = [];
+  const versions: string[] = [];
+  const files = tlsFiles('kms-client');
+  const server = tls.createServer({ cert: readFileSync(join(CERTS, 'server.pem')), key: readFileSync(join(CERTS, 'server.key')), ca: files.ca, requestCert: true, rejectUnauthorized: true }, (socket) => {
+    const framer = new TtlvFramer({ maxMessageBytes: 1 << 20 });
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of framer.push(chunk)) {
+        const node = decode(frame) as StructureNode;
+        const header = findChild(node, Tag.RequestHeader) as StructureNode;
+        const pv = findChild(header, Tag.ProtocolVersion) as StructureNode;
+        versions.push(`${(findChild(pv, Tag.ProtocolVersionMajor) as { value: number }).value}.${(findChild(pv, Tag.ProtocolVersionMinor) as { value: number }).value}`);
+        const item = findChild(node, Tag.BatchItem) as StructureNode;
+        const op = (findChild(item, Tag.Operation) as { value: number }).value;
+        received.push({ operation: op, payload: findChild(item, Tag.RequestPayload) as StructureNode });
+        socket.write(
+          encode(
+            t.struct(Tag.ResponseMessage, [
+              t.struct(Tag.ResponseHeader, [pv, t.date(Tag.TimeStamp, BigInt(Math.floor(Date.now() / 1000))), t.int(Tag.BatchCount, 1)]),
+              t.struct(Tag.BatchItem, [t.enum(Tag.Operation, op), t.enum(Tag.ResultStatus, ResultStatus.Success)]),
+            ]),
+          ),
+        );
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, received, versions, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const endpointFor = (identity: string, port: number, version: string) => ({
+  identity,
+  host: '127.0.0.1',
+  port,
+  version,
+  servername: 'localhost',
+  ca: join(CERTS, 'ca.pem'),
+  cert: join(CERTS, 'client.pem'),
+  key: join(CERTS, 'client.key'),
+});
+
+describe('server-to-client over a configured endpoint (serverToClient.endpoints, KMIP 1.x)', () => {
+  let srv: TestKms;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    srv = await startTestKms({ serverToClient: { endpoints: [endpointFor('alice', receiver.port, '1.4'), endpointFor('bob', 1, '1.4')], retryBaseMs: 50, maxAttempts: 2, responseTimeoutMs: 2000 } });
+  });
+  afterAll(async () => {
+    await srv.dispose();
+    await receiver.close();
+  });
+
+  it('Query at 1.4 lists Notify and Put to an identity with an endpoint, not to one without', async () => {
+    const opsFor = async (identity: string) => findChildren(await ok(await srv.client(identity), V1_4, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryOperations)]), Tag.Operation).map((n) => (n as { value: number }).value);
+    expect(await opsFor('alice')).toEqual(expect.arrayContaining([Operation.Notify, Operation.Put]));
+    const other = await opsFor('kms-client');
+    expect(other).not.toContain(Operation.Notify);
+    expect(other).not.toContain(Operation.Put);
+  });
+
+  it('the endpoint gets a 1.4 Put with 1.x Attribute structures for a new key, and a Notify after Activate', async () => {
+    const c = await srv.client('alice');
+    const uid = uidOf(await ok(c, V1_4, Operation.Create, aes(V1_4).value));
+    const deadline = Date.now() + 10_000;
+    while (!receiver.received.some(forUid(uid, Operation.Put)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const put = receiver.received.find(forUid(uid, Operation.Put))!;
+    expect(put).toBeDefined();
+    expect(receiver.versions).toContain('1.4');
+    expect(findChild(put.payload, Tag.PutFunction)).toMatchObject({ value: PutFunction.New });
+    const names = findChildren(put.payload, Tag.Attribute).map((a) => (findChild(a, Tag.AttributeName) as { value: string }).value);
+    expect(names).toEqual(expect.arrayContaining(['Cryptographic Algorithm', 'State', 'Last Change Date']));
+    await ok(c, V1_4, Operation.Activate, [uidNode(uid)]);
+    while (!receiver.received.some(forUid(uid, Operation.Notify)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const notify = receiver.received.find(forUid(uid, Operation.Notify))!;
+    const changed = findChildren(notify.payload, Tag.Attribute).map((a) => (findChild(a, Tag.AttributeName) as { value: string }).value);
+    expect(changed).toEqual(expect.arrayContaining(['State', 'Activation Date', 'Last Change Date']));
+  });
+
+  it('an unreachable endpoint (bob) does not slow bob\'s requests; its messages fail after the retries and are counted', async () => {
+    const hub = srv.kms.services.serverToClient as ServerToClientHub;
+    const failed0 = hub.counts.failed;
+    const c = await srv.client('bob');
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) await ok(c, V1_4, Operation.Create, aes(V1_4).value);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    await hub.idle();
+    expect(hub.counts.failed - failed0).toBe(3);
   });
 });
