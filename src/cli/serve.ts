@@ -101,6 +101,17 @@ allows it (Asynchronous Indicator) gets Operation Pending, then Poll / Cancel:
   KMS_ASYNC_RESULT_TTL_MS             async.resultTtlMs: an unpolled result is
                                       forgotten after (600000)
 
+Server-to-client Notify / Put (config section serverToClient; docs/async-and-s2c.md): to a
+2.x connection that sent Set Endpoint Role Client, and to serverToClient.endpoints
+[{identity, host, port, version, ca, cert, key, servername}] (config file only; any version):
+  KMS_S2C_ENABLED                     serverToClient.enabled (true)
+  KMS_S2C_MAX_QUEUE                   serverToClient.maxQueue: events queued per
+                                      subscriber, more are dropped (1000)
+  KMS_S2C_RESPONSE_TIMEOUT_MS         serverToClient.responseTimeoutMs (10000)
+  KMS_S2C_MAX_ATTEMPTS                serverToClient.maxAttempts (3)
+  KMS_S2C_RETRY_BASE_MS               serverToClient.retryBaseMs: first retry delay,
+                                      doubled each attempt (500)
+
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each
 protecting use (Encrypt, Sign, wrap, MAC):
