@@ -268,13 +268,12 @@ export class AsyncBatch {
     return this.input.mandatory || this.table.operations.has(operation);
   }
 
-  private itemContext(index: number): OperationContext {
+  /** A context of its own for an item that may outlive the message: its own audit records and changes. */
+  private itemContext(): OperationContext {
     const { ctx, who } = this.input;
     const trail = ctx.services.audit;
     const audit = trail && new RequestAudit(trail, who, ctx.services.clock);
-    const c: OperationContext = { ...ctx, ...(audit ? { audit } : {}), changes: [] };
-    void index;
-    return c;
+    return { ...ctx, ...(audit ? { audit } : {}), changes: [] };
   }
 
   /** Run item `index` (and the rest of the batch if it goes Pending). */
@@ -296,7 +295,7 @@ export class AsyncBatch {
         },
       };
     }
-    const first = this.itemContext(index);
+    const first = this.itemContext();
     const running = this.runDurably(first, index);
     const threshold = mandatory ? 0 : this.table.config.pendingAfterMs;
     let timer: NodeJS.Timeout | undefined;
@@ -367,7 +366,7 @@ export class AsyncBatch {
           continue;
         }
         entry.state = 'running';
-        const c = n === 0 ? firstCtx : this.itemContext(j);
+        const c = n === 0 ? firstCtx : this.itemContext();
         let result: ResponseItem;
         try {
           result = n === 0 ? await firstRun : await this.runDurably(c, j);
