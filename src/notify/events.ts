@@ -70,6 +70,10 @@ function subscriberContext(services: ServerServices, principal: Principal, versi
     now: BigInt(Math.floor(services.clock() / 1000)),
     batch: {},
     log: services.log,
+    // Building a message reads only: nothing may be staged (a write here is a bug, and fails).
+    get work(): never {
+      throw new Error('server-to-client messages are built read-only');
+    },
   };
 }
 

@@ -40,9 +40,9 @@ import type { Logger } from 'pino';
 import { CancellationResult, Operation, ResultReason, ResultStatus } from '../kmip/generated/enums.gen.js';
 import { enumValueFromName } from '../kmip/registry.js';
 import type { ResponseItem } from '../kmip/messages.js';
-import { RequestAudit, type RequestIdentity } from '../audit/request-audit.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
 import type { OperationContext } from './context.js';
+import type { StructureNode } from '../ttlv/node.js';
 
 export interface AsyncConfig {
   /** An eligible item not finished within this many ms is answered Pending (0: at once). */
@@ -234,18 +234,32 @@ export class AsyncRequests {
   }
 }
 
-/** Runs one batch item with the given context (audit begin/end on `c.audit`); never throws. */
-export type ItemRunner = (c: OperationContext, index: number) => Promise<ResponseItem>;
+/**
+ * Where an item that may outlive its message runs: a unit of work and audit records of its own
+ * (a MessageWork, made by the dispatcher) and a context over it.
+ */
+export interface ItemScope {
+  readonly ctx: OperationContext;
+  /** Run batch item `index` here (unit of work opened and closed); never throws. */
+  run(index: number): Promise<ResponseItem>;
+  /** Make the scope's audit records durable; false when they cannot be written. */
+  finish(): Promise<boolean>;
+  /** Hand the scope's committed changes to the server-to-client sink. */
+  publish(): void;
+}
 
 export interface AsyncBatchInput {
+  /** The message's context (principal, services, log). */
   readonly ctx: OperationContext;
-  readonly items: readonly { readonly operation: number; readonly uniqueBatchItemId?: Uint8Array; readonly payload?: import('../ttlv/node.js').StructureNode }[];
-  readonly who: RequestIdentity;
+  readonly items: readonly { readonly operation: number; readonly uniqueBatchItemId?: Uint8Array; readonly payload?: StructureNode }[];
   readonly mandatory: boolean;
   readonly continueOnError: boolean;
-  readonly run: ItemRunner;
-  /** Called with an item's context after it finished in the background (changes to publish). */
-  readonly afterBackground?: (c: OperationContext) => void;
+  /** A new scope for an item that may go asynchronous. */
+  readonly scope: () => ItemScope;
+  /** Run item `index` in the message's own unit of work (Poll / Cancel after a pending item). */
+  readonly runHere: (index: number) => Promise<ResponseItem>;
+  /** Record, in the message's audit records, that item `index` was answered Pending. */
+  readonly recordPending: (index: number, audited: ResponseItem) => Promise<void>;
 }
 
 export type AsyncStep = { readonly kind: 'done'; readonly result: ResponseItem } | { readonly kind: 'pending'; readonly results: readonly ResponseItem[] };
@@ -268,14 +282,6 @@ export class AsyncBatch {
     return this.input.mandatory || this.table.operations.has(operation);
   }
 
-  /** A context of its own for an item that may outlive the message: its own audit records and changes. */
-  private itemContext(): OperationContext {
-    const { ctx, who } = this.input;
-    const trail = ctx.services.audit;
-    const audit = trail && new RequestAudit(trail, who, ctx.services.clock);
-    return { ...ctx, ...(audit ? { audit } : {}), changes: [] };
-  }
-
   /** Run item `index` (and the rest of the batch if it goes Pending). */
   async start(index: number): Promise<AsyncStep> {
     const { ctx, items, mandatory } = this.input;
@@ -284,49 +290,44 @@ export class AsyncBatch {
     const remaining = items.length - index;
     if (mandatory && !this.table.room(owner, remaining)) {
       const limit = this.table.held(owner) + remaining > this.table.config.maxPendingPerIdentity ? 'async.maxPendingPerIdentity' : 'async.maxPending';
-      return {
-        kind: 'done',
-        result: {
-          operation: item.operation,
-          uniqueBatchItemId: item.uniqueBatchItemId,
-          status: ResultStatus.OperationFailed,
-          reason: ResultReason.ServerLimitExceeded,
-          message: `too many asynchronous results held (${limit}); poll or cancel earlier ones`,
-        },
+      const refused: ResponseItem = {
+        operation: item.operation,
+        uniqueBatchItemId: item.uniqueBatchItemId,
+        status: ResultStatus.OperationFailed,
+        reason: ResultReason.ServerLimitExceeded,
+        message: `too many asynchronous results held (${limit}); poll or cancel earlier ones`,
       };
+      await this.input.recordPending(index, refused);
+      return { kind: 'done', result: refused };
     }
-    const first = this.itemContext();
+    const first = this.input.scope();
     const running = this.runDurably(first, index);
     const threshold = mandatory ? 0 : this.table.config.pendingAfterMs;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), threshold)));
-    const first_ = await Promise.race([running, late]);
+    const raced = await Promise.race([running, late]);
     clearTimeout(timer);
-    if (first_ !== 'late') {
-      this.input.afterBackground?.(first);
-      return { kind: 'done', result: first_ };
+    if (raced !== 'late') {
+      first.publish();
+      return { kind: 'done', result: raced };
     }
     if (!this.table.room(owner, remaining)) {
       // No room to hold the results: the batch stays synchronous (Optional / 1.x True only).
       const result = await running;
-      this.input.afterBackground?.(first);
+      first.publish();
       return { kind: 'done', result };
     }
     return { kind: 'pending', results: await this.goPending(index, first, running) };
   }
 
   /** The item's result once its audit records are durable (else General Failure). */
-  private async runDurably(c: OperationContext, index: number): Promise<ResponseItem> {
-    const result = await this.input.run(c, index);
-    try {
-      await c.audit?.flush();
-      return result;
-    } catch {
-      return { operation: result.operation, uniqueBatchItemId: result.uniqueBatchItemId, status: ResultStatus.OperationFailed, reason: ResultReason.GeneralFailure, message: AUDIT_UNAVAILABLE };
-    }
+  private async runDurably(scope: ItemScope, index: number): Promise<ResponseItem> {
+    const result = await scope.run(index);
+    if (await scope.finish()) return result;
+    return { operation: result.operation, uniqueBatchItemId: result.uniqueBatchItemId, status: ResultStatus.OperationFailed, reason: ResultReason.GeneralFailure, message: AUDIT_UNAVAILABLE };
   }
 
-  private async goPending(index: number, firstCtx: OperationContext, firstRun: Promise<ResponseItem>): Promise<ResponseItem[]> {
+  private async goPending(index: number, firstScope: ItemScope, firstRun: Promise<ResponseItem>): Promise<ResponseItem[]> {
     const { ctx, items, continueOnError } = this.input;
     const owner = ctx.principal.id;
     const out: ResponseItem[] = [];
@@ -335,7 +336,7 @@ export class AsyncBatch {
       const it = items[j]!;
       if (j > index && SYNC_ONLY.has(it.operation)) {
         // Poll / Cancel: answered now, never asynchronously.
-        out.push(await this.input.run(ctx, j));
+        out.push(await this.input.runHere(j));
         continue;
       }
       const { value, entry } = this.table.add(owner, it.operation, j === index ? 'running' : 'queued');
@@ -343,8 +344,7 @@ export class AsyncBatch {
       const pending: ResponseItem = { operation: it.operation, uniqueBatchItemId: it.uniqueBatchItemId, status: ResultStatus.OperationPending, asynchronousCorrelationValue: value };
       out.push(pending);
       // The Pending answer is audited in the message's own records (written before it is sent).
-      ctx.audit?.begin(j, it.operation, it.payload);
-      ctx.audit?.end({ ...pending, message: `asynchronous, correlation value ${entry.key}` }, undefined);
+      await this.input.recordPending(j, { ...pending, message: `asynchronous, correlation value ${entry.key}` });
     }
     const log = ctx.log;
     const background = (async () => {
@@ -366,16 +366,16 @@ export class AsyncBatch {
           continue;
         }
         entry.state = 'running';
-        const c = n === 0 ? firstCtx : this.itemContext();
+        const scope = n === 0 ? firstScope : this.input.scope();
         let result: ResponseItem;
         try {
-          result = n === 0 ? await firstRun : await this.runDurably(c, j);
+          result = n === 0 ? await firstRun : await this.runDurably(scope, j);
         } catch (e) {
           log.error({ err: e }, 'asynchronous batch item failed unexpectedly');
           result = { operation: it.operation, uniqueBatchItemId: it.uniqueBatchItemId, status: ResultStatus.OperationFailed, reason: ResultReason.GeneralFailure, message: 'internal error' };
         }
         this.table.complete(entry, result);
-        this.input.afterBackground?.(c);
+        scope.publish();
         if (result.status !== ResultStatus.Success && !continueOnError) stopped = `batch item ${j + 1} failed`;
       }
     })();

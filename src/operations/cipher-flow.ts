@@ -132,6 +132,8 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
     if (flags.correlation) store.close(flags.correlation);
     throw translate(ctx, e);
   }
+  // A part whose Usage Limits spend is not committed ends its multi-part operation, as any failure does.
+  if (correlation) ctx.work.onUndo(() => store.close(correlation));
   ctx.batch.idPlaceholder = uid;
   return payload(Tag.ResponsePayload, [
     { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },

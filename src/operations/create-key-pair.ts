@@ -159,6 +159,8 @@ export async function residentPairObjects(ctx: OperationContext, template: KeyPa
     throw new KmipError(ResultReason.CryptographicFailure, 'key pair generation in the HSM failed', { cause: e });
   }
   const ref = generated.privateKey;
+  // Undo journal: a failed commit (or item) removes the token key.
+  ctx.work.onUndo(() => resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid: privUid, err }, 'could not remove the token key of a failed key pair commit')));
   const pubBody = asymmetricKeyBody(createPublicKey({ key: Buffer.from(generated.publicKey), format: 'der', type: 'spki' }), choice.algorithm, choice.bits);
   for (const m of [priv, pub]) {
     m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
@@ -175,8 +177,6 @@ export async function residentPairObjects(ctx: OperationContext, template: KeyPa
     privateKey: { uid: privUid, objectType: ObjectType.PrivateKey, attributes: priv, body: residentPrivateBody(choice.algorithm, choice.bits) },
     publicKey: { uid: pubUid, objectType: ObjectType.PublicKey, attributes: pub, body: pubBody },
     hsmKey: encodePairRef(ref, generated.publicKey),
-    /** Remove the token key after a failed commit. */
-    discard: () => resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid: privUid, err }, 'could not remove the token key of a failed key pair commit')),
     ref,
   };
 }
@@ -191,13 +191,8 @@ function residentUsage(template: KeyPairTemplate, priv: AttrMap): ('sign' | 'dec
 
 async function createResidentPair(ctx: OperationContext, template: KeyPairTemplate, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
   const objs = await residentPairObjects(ctx, template, choice, priv, pub);
-  try {
-    await commitAll(ctx, [{ ...(await newRecord(ctx, objs.privateKey)), hsmKey: objs.hsmKey }, await newRecord(ctx, objs.publicKey)]);
-  } catch (e) {
-    await objs.discard();
-    throw e;
-  }
-  ctx.log.info({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, hsmKeyId: objs.ref.id, algorithm: choice.algorithm, bits: choice.bits }, 'HSM-resident key pair created');
+  await commitAll(ctx, [{ ...(await newRecord(ctx, objs.privateKey)), hsmKey: objs.hsmKey }, await newRecord(ctx, objs.publicKey)]);
+  ctx.work.afterCommit(() => ctx.log.info({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, hsmKeyId: objs.ref.id, algorithm: choice.algorithm, bits: choice.bits }, 'HSM-resident key pair created'));
   ctx.batch.idPlaceholder = objs.privateKey.uid;
   return payload(Tag.ResponsePayload, [
     { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: objs.privateKey.uid },

@@ -105,7 +105,7 @@ export const create: OperationHandler = {
 /**
  * Create an HSM-resident key: generated in the token (sensitive, non-extractable, label
  * kms-obj-<uid>), Extractable false and Never Extractable true, no Digest (the value is never in
- * the host); the record holds the reference. A failed commit destroys the new token key.
+ * the host); the record holds the reference. A failed commit destroys the new token key (the unit of work's undo journal).
  */
 async function createResident(
   ctx: OperationContext,
@@ -118,18 +118,14 @@ async function createResident(
 ): Promise<StructureNode> {
   const uid = newUid();
   const ref = await resident.backend.generateKey({ ...template, label: RESIDENT_LABEL_PREFIX + uid });
+  ctx.work.onUndo(() => resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid, err }, 'could not remove the token key of a failed Create')));
   attrs.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
   attrs.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
   attrs.delete('Digest');
-  try {
-    const body = symmetricKeyBody(undefined, algorithm, bits);
-    stampKeyFormatType(attrs, body);
-    await commitNewObject(ctx, objectType, attrs, body, { uid, hsmKey: encodeKeyRef(ref) });
-  } catch (e) {
-    await resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid, err }, 'could not remove the token key of a failed Create'));
-    throw e;
-  }
-  ctx.log.info({ uid, hsmKeyId: ref.id }, 'HSM-resident key created');
+  const body = symmetricKeyBody(undefined, algorithm, bits);
+  stampKeyFormatType(attrs, body);
+  await commitNewObject(ctx, objectType, attrs, body, { uid, hsmKey: encodeKeyRef(ref) });
+  ctx.work.afterCommit(() => ctx.log.info({ uid, hsmKeyId: ref.id }, 'HSM-resident key created'));
   return payload(Tag.ResponsePayload, [
     { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
     { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },

@@ -267,7 +267,7 @@ export function multipart(ctx: OperationContext): MultipartSessions {
     STORES.set(ctx.services, s);
   }
   // In an Undo batch: what the batch opens is closed again on undo (operations/batch-undo.ts).
-  return ctx.undo ? ctx.undo.sessions(s) : s;
+  return ctx.work.sessions(s);
 }
 
 /** Init / Final Indicators and Correlation Value of a request, checked for consistency. */

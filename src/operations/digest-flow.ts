@@ -102,6 +102,8 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
     if (flags.correlation) store.close(flags.correlation);
     throw translate(ctx, e);
   }
+  // A part whose Usage Limits spend is not committed ends its multi-part operation, as any failure does.
+  if (correlation) ctx.work.onUndo(() => store.close(correlation));
   if (uid !== undefined) ctx.batch.idPlaceholder = uid;
   const cv = bytes(Tag.CorrelationValue, correlation);
   switch (kind) {

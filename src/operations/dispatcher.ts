@@ -17,11 +17,14 @@
  * the client's Maximum Response Size, or than the server's limits.maxResponseBytes (counted as
  * the items run: the item that passes it ends the batch), becomes Response Too Large.
  *
- * Audit (src/audit): every batch item, and every message refused as a whole, gets a record
- * that is durable before the response is returned. An item that changes state writes its
- * record in the same store commit (saveRecords); the rest are written together after the
- * loop. If they cannot be written the whole response becomes General Failure "audit log
- * unavailable" (fail closed).
+ * Writes and audit: the dispatcher opens a unit of work for each batch item
+ * (operations/unit-of-work.ts) and closes it with the item's result: the unit commits what the
+ * handler staged together with the item's audit record, or abandons it (running its undo
+ * journal) when the item failed; a commit that fails answers the item with the mapped error.
+ * Every batch item, and every message refused as a whole, gets a record that is durable before
+ * the response is returned (`MessageWork.finish`, which also decides the durability class). If
+ * they cannot be written the whole response becomes General Failure "audit log unavailable"
+ * (fail closed).
  */
 import { randomUUID } from 'node:crypto';
 import { encodedLength } from '../ttlv/encode.js';
@@ -33,11 +36,10 @@ import { buildResponseMessage, parseRequestMessage, peekVersion, type RequestMes
 import { compareVersions, enumDef, isAvailable } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { Principal } from '../policy/access.js';
-import { RequestAudit } from '../audit/request-audit.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
 import type { ConnectionHooks, HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
-import { BatchUndo } from './batch-undo.js';
-import { AsyncBatch } from './async-requests.js';
+import { MessageWork, type WorkDeps } from './unit-of-work.js';
+import { AsyncBatch, type ItemScope } from './async-requests.js';
 import { budgetsOf } from '../policy/budgets.js';
 import type { Logger } from 'pino';
 
@@ -116,20 +118,13 @@ export interface Correlation {
 }
 
 /**
- * Make the request's audit records durable, then hand back `result`; when they cannot be
- * written, `unavailable` (every item General Failure) instead.
+ * Make the message's audit records durable (`MessageWork.finish`), then hand back `result`;
+ * when they cannot be written, `unavailable` (every item General Failure) instead.
  */
-async function audited(audit: RequestAudit | undefined, result: DispatchResult, unavailable: () => TtlvNode, metrics?: ServerServices['metrics']): Promise<DispatchResult> {
-  if (!audit) return result;
-  try {
-    const t0 = performance.now();
-    await audit.flush();
-    metrics?.auditAppended((performance.now() - t0) / 1000);
-    return result;
-  } catch {
-    // AuditTrail logged the cause.
-    return { response: unavailable(), closeAfter: result.closeAfter };
-  }
+async function audited(work: MessageWork, result: DispatchResult, unavailable: () => TtlvNode): Promise<DispatchResult> {
+  if (await work.finish()) return result;
+  // AuditTrail logged the cause.
+  return { response: unavailable(), closeAfter: result.closeAfter };
 }
 
 /** Answer one request message (any transport); with metrics on, its items and time are counted. */
@@ -156,6 +151,20 @@ async function dispatchMessage(
   correlation: Correlation,
 ): Promise<DispatchResult> {
   const who = { connectionId: correlation.connectionId, requestNo: correlation.requestNo, client: principal.id, addr: correlation.remote };
+  // The request's child logger is made when something logs: building one (bindings serialized,
+  // redaction set up) for every request cost more than a Get's own work in the profile.
+  let requestLog: Logger | undefined;
+  let logBindings: Record<string, unknown> = { conn: correlation.connectionId, req: correlation.requestNo, principal: principal.id };
+  const log = (): Logger => (requestLog ??= services.log.child(logBindings));
+  const deps: WorkDeps = {
+    store: services.store,
+    ...(services.audit && { audit: services.audit }),
+    protector: services.protector,
+    ...(services.resident && { resident: services.resident }),
+    ...(services.metrics && { metrics: services.metrics }),
+    clock: services.clock,
+    log,
+  };
   let req: RequestMessage;
   try {
     req = parseRequestMessage(requestNode);
@@ -163,67 +172,63 @@ async function dispatchMessage(
     const reason = e instanceof KmipError ? e.reason : ResultReason.InvalidMessage;
     const message = e instanceof KmipError ? e.message : 'malformed request';
     const v = peekVersion(requestNode);
-    const audit = services.audit && new RequestAudit(services.audit, { ...who, kmip: v && `${v.major}.${v.minor}` }, services.clock);
-    audit?.refused([failure(reason, message)]);
-    return audited(
-      audit,
-      { response: messageFailure(services, v, reason, message), closeAfter: true },
-      () => messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE),
-      services.metrics,
+    const work = new MessageWork(deps, { ...who, kmip: v && `${v.major}.${v.minor}` });
+    work.refused([failure(reason, message)]);
+    return audited(work, { response: messageFailure(services, v, reason, message), closeAfter: true }, () =>
+      messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE),
     );
   }
   const { header } = req;
   const version = header.version;
   const respond = (items: ResponseItem[]): TtlvNode =>
     buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services) }, items);
-  const audit = services.audit && new RequestAudit(services.audit, { ...who, kmip: `${version.major}.${version.minor}` }, services.clock);
+  const undoing = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo;
+  const work = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` }, { undo: undoing });
   const auditUnavailable = () => respond(req.items.map((it) => failure(ResultReason.GeneralFailure, AUDIT_UNAVAILABLE, it.operation, it.uniqueBatchItemId)));
   const refuse = (items: ResponseItem[]): Promise<DispatchResult> => {
-    audit?.refused(items);
-    return audited(audit, { response: respond(items), closeAfter: false }, auditUnavailable, services.metrics);
+    work.refused(items);
+    return audited(work, { response: respond(items), closeAfter: false }, auditUnavailable);
   };
 
   if (!isSupportedVersion(services, version)) {
     return refuse([failure(ResultReason.InvalidMessage, `protocol version ${version.major}.${version.minor} is not supported`)]);
   }
-  // The request's child logger is made when something logs: building one (bindings serialized,
-  // redaction set up) for every request cost more than a Get's own work in the profile.
-  let requestLog: Logger | undefined;
-  const log = (): Logger =>
-    (requestLog ??= services.log.child({
-      conn: correlation.connectionId,
-      req: correlation.requestNo,
-      principal: principal.id,
-      kmip: `${version.major}.${version.minor}`,
-      ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
-    }));
+  logBindings = {
+    ...logBindings,
+    kmip: `${version.major}.${version.minor}`,
+    ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
+  };
 
   const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
-  const undo = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo ? new BatchUndo(services.store) : undefined;
-  if (header.asynchronousRequired && (undo || !services.asyncRequests)) {
-    const why = undo ? 'an Undo batch is never answered asynchronously (its rollback needs the whole batch)' : 'asynchronous operations are not enabled';
+  if (header.asynchronousRequired && (undoing || !services.asyncRequests)) {
+    const why = undoing ? 'an Undo batch is never answered asynchronously (its rollback needs the whole batch)' : 'asynchronous operations are not enabled';
     return refuseAll(ResultReason.FeatureNotSupported, why);
   }
-  const ctx: OperationContext = {
+
+  const now = nowSeconds(services);
+  const batch = {};
+  // A context over a MessageWork: the message's own, or an asynchronous item's (async-requests.ts).
+  const contextFor = (w: MessageWork): OperationContext => ({
     services,
     principal,
     version,
     header,
-    now: nowSeconds(services),
-    batch: {},
+    now,
+    batch,
     get log() {
       return log();
     },
-    ...(audit ? { audit } : {}),
-    ...(undo ? { undo } : {}),
-    changes: [],
+    get work() {
+      return w.current;
+    },
     ...(correlation.connection ? { connection: correlation.connection } : {}),
-  };
+  });
+  const ctx = contextFor(work);
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
-  // Items run with a context (the message's, or an asynchronous item's own: async-requests.ts).
-  const execute = async (c: OperationContext, index: number): Promise<ResponseItem> => {
+  // Run item `index` in `w` (its unit of work opened and closed there); never throws.
+  const execute = async (c: OperationContext, w: MessageWork, index: number): Promise<ResponseItem> => {
     const item = req.items[index]!;
-    c.audit?.begin(index, item.operation, item.payload);
+    const unit = w.open(index, item.operation, item.payload, c.batch);
     const handler = servedIn(handlers, item.operation, version);
     let result: ResponseItem;
     if (!handler) {
@@ -239,15 +244,30 @@ async function dispatchMessage(
         result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log());
       }
     }
-    c.audit?.end(result, c.batch.idPlaceholder);
-    return result;
+    // Commit what the item staged with its audit record, or abandon it (see unit-of-work.ts).
+    return unit.close(result, (e) => errorToItem(services, e, item.operation, item.uniqueBatchItemId, log()));
   };
-  const publish = (c: OperationContext) => {
-    if (c.changes && c.changes.length > 0) services.serverToClient?.publish(c.changes, correlation.connectionId);
+  const publish = (w: MessageWork) => {
+    if (w.committed.length > 0) services.serverToClient?.publish(w.committed, correlation.connectionId);
   };
   const asyncBatch =
-    header.asynchronousAllowed && !undo && services.asyncRequests
-      ? new AsyncBatch(services.asyncRequests, { ctx, items: req.items, who: { ...who, kmip: `${version.major}.${version.minor}` }, mandatory: header.asynchronousRequired, continueOnError, run: execute, afterBackground: publish })
+    header.asynchronousAllowed && !undoing && services.asyncRequests
+      ? new AsyncBatch(services.asyncRequests, {
+          ctx,
+          items: req.items,
+          mandatory: header.asynchronousRequired,
+          continueOnError,
+          scope: (): ItemScope => {
+            const w = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` });
+            const c = contextFor(w);
+            return { ctx: c, run: (index) => execute(c, w, index), finish: () => w.finish(), publish: () => publish(w) };
+          },
+          runHere: (index) => execute(ctx, work, index),
+          recordPending: async (index, audited) => {
+            const it = req.items[index]!;
+            await work.open(index, it.operation, it.payload, ctx.batch).close(audited, (e) => errorToItem(services, e, it.operation, it.uniqueBatchItemId, log()));
+          },
+        })
       : undefined;
   const items: ResponseItem[] = [];
   // The response's size is kept as the items run: the item that passes the budget (the client's
@@ -257,7 +277,7 @@ async function dispatchMessage(
   let responseLength = emptyLength;
   let tooLarge = false;
   for (const [index, item] of req.items.entries()) {
-    if (undo) undo.lastItem = index === req.items.length - 1;
+    if (work.undo) work.undo.lastItem = index === req.items.length - 1;
     let result: ResponseItem;
     if (asyncBatch?.eligible(item.operation)) {
       const step = await asyncBatch.start(index);
@@ -268,7 +288,7 @@ async function dispatchMessage(
       }
       result = step.result;
     } else {
-      result = await execute(ctx, index);
+      result = await execute(ctx, work, index);
     }
     items.push(result);
     if (budget) {
@@ -282,7 +302,7 @@ async function dispatchMessage(
   }
 
   let response = respond(items);
-  const finished = undo && (await undo.finish(ctx, items, tooLarge));
+  const finished = await work.finishBatch(items, tooLarge);
   if (finished && !tooLarge) response = respond(finished.items);
   if (tooLarge && budget) {
     const undone = finished ? (finished.undone ? '; the batch was undone' : '; the batch could NOT be undone') : '';
@@ -292,8 +312,8 @@ async function dispatchMessage(
       items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)),
     );
   }
-  const out = await audited(audit, { response, closeAfter: false }, auditUnavailable, services.metrics);
+  const out = await audited(work, { response, closeAfter: false }, auditUnavailable);
   // Server-to-client events only for changes that stand: not undone, answered with their audit durable.
-  if (out.response === response && !(finished && finished.undone)) publish(ctx);
+  if (out.response === response && !finished?.undone) publish(work);
   return out;
 }

@@ -103,19 +103,14 @@ export const reKeyKeyPair: OperationHandler = {
     addLink(objs.privateKey.attributes, LinkType.ReplacedObjectLink, old.priv.uid);
     addLink(objs.publicKey.attributes, LinkType.ReplacedObjectLink, old.pub.uid);
     const privRecord = await newRecord(ctx, objs.privateKey);
-    try {
-      await commitAll(
-        ctx,
-        [inHsm ? { ...privRecord, hsmKey: inHsm.hsmKey } : privRecord, await newRecord(ctx, objs.publicKey)],
-        [
-          { record: replacedRecord(old.priv, objs.privateKey.uid, ctx.now), previous: old.priv },
-          { record: replacedRecord(old.pub, objs.publicKey.uid, ctx.now), previous: old.pub },
-        ],
-      );
-    } catch (e) {
-      await inHsm?.discard();
-      throw e;
-    }
+    await commitAll(
+      ctx,
+      [inHsm ? { ...privRecord, hsmKey: inHsm.hsmKey } : privRecord, await newRecord(ctx, objs.publicKey)],
+      [
+        { record: replacedRecord(old.priv, objs.privateKey.uid, ctx.now), previous: old.priv },
+        { record: replacedRecord(old.pub, objs.publicKey.uid, ctx.now), previous: old.pub },
+      ],
+    );
     ctx.log.debug({ replaced: old.priv.uid, privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid }, 'key pair re-keyed');
     ctx.batch.idPlaceholder = objs.privateKey.uid;
     return payload(Tag.ResponsePayload, [
