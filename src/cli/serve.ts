@@ -6,6 +6,7 @@ import { CustodyError } from '../folder/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
 import { budgetsHelp } from '../policy/budgets.js';
+import { consoleHelp } from '../http/ui/config.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -111,6 +112,8 @@ Server-to-client Notify / Put (config section serverToClient; docs/async-and-s2c
   KMS_S2C_MAX_ATTEMPTS                serverToClient.maxAttempts (3)
   KMS_S2C_RETRY_BASE_MS               serverToClient.retryBaseMs: first retry delay,
                                       doubled each attempt (500)
+
+${consoleHelp()}
 
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each

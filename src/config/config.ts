@@ -16,6 +16,7 @@ import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audi
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from '../operations/async-requests.js';
 import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from '../notify/hub.js';
+import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -55,6 +56,8 @@ export interface KmsConfig {
   readonly async?: Partial<AsyncConfig>;
   /** Server-to-client Notify / Put (src/notify/hub.ts, docs/async-and-s2c.md); absent keys: the defaults. */
   readonly serverToClient?: Partial<ServerToClientConfig>;
+  /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
+  readonly console?: ConsoleConfig;
 }
 
 /** The `metrics` section. */
@@ -363,6 +366,12 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.serverToClient = asConfigError(() => parseServerToClient(v, file, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
     } else if (k === 'async') {
       cfg.async = asConfigError(() => parseAsyncConfig(v, file, cfg.async as Partial<AsyncConfig> | undefined));
+    } else if (k === 'console') {
+      try {
+        cfg.console = parseConsole(v, file, cfg.console as ConsoleConfig | undefined);
+      } catch (e) {
+        throw e instanceof ConsoleConfigError ? new ConfigError(e.message) : e;
+      }
     } else if (k === 'clientProfiles') {
       try {
         cfg.clientProfiles = parseClientProfiles(v, file);
@@ -448,6 +457,15 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.async = asConfigError(() => parseAsyncConfig({ [key]: v }, `environment ${name}`, cfg.async as Partial<AsyncConfig> | undefined));
+  }
+  for (const [name, key] of Object.entries(CONSOLE_ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    try {
+      cfg.console = parseConsole({ [key]: v }, `environment ${name}`, cfg.console as ConsoleConfig | undefined);
+    } catch (e) {
+      throw e instanceof ConsoleConfigError ? new ConfigError(e.message) : e;
+    }
   }
   if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };
   if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };

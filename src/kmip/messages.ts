@@ -23,7 +23,7 @@ export interface RequestHeader {
    */
   readonly asynchronousRequired: boolean;
   /** 1.x Asynchronous Indicator True, 2.x Optional or Mandatory: a Pending answer is acceptable. */
-  readonly asynchronousAllowed: boolean;
+  readonly asynchronousAllowed?: boolean;
   readonly attestationCapableIndicator?: boolean;
   readonly authentication?: StructureNode;
   readonly batchErrorContinuationOption?: number;
