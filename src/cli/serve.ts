@@ -55,7 +55,20 @@ Options (each also settable by the environment variable shown, or in the config 
                      (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE),
                      clientProfiles {default, profiles [{name, identities,
                      getAllAttributes full | pykmip-0.10, omitAttributes,
-                     defaultProtocolVersion}]} (docs/client-profiles.md)
+                     defaultProtocolVersion}]} (docs/client-profiles.md),
+                     rotation {…} (below)
+
+Key rotation (config rotation section, or the variable; docs/rotation.md): keys with
+Rotate Automatic + Rotate Interval (KMIP 2.1), or in an Object Group of
+rotation.policies [{objectGroup, everyDays, overlapDays}], are re-keyed when due:
+  rotation.enabled               KMS_ROTATION_ENABLED (default true)
+  rotation.checkIntervalSeconds  KMS_ROTATION_CHECK_INTERVAL_SECONDS (default 3600, 1-86400)
+  rotation.warnDays              KMS_ROTATION_WARN_DAYS: report keys due within (default 14)
+  rotation.overlapDays           KMS_ROTATION_OVERLAP_DAYS: per-key policies' overlap (default 7)
+  rotation.retryMinutes          KMS_ROTATION_RETRY_MINUTES: after a failure (default 60)
+  rotation.maxPerRun             KMS_ROTATION_MAX_PER_RUN (default 100)
+  rotation.leaseSeconds          KMS_ROTATION_LEASE_SECONDS (default 300)
+  rotation.maxHistory            KMS_ROTATION_MAX_HISTORY: runs kept (default 50)
 
 Resource budgets (config file limits section, or the variable; 0 turns one off;
 docs/limits.md says what a client gets when it reaches one):

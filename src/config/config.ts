@@ -16,6 +16,7 @@ import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audi
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from '../operations/async-requests.js';
 import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from '../notify/hub.js';
+import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from '../rotation/config.js';
 import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
 
 export interface KmsConfig {
@@ -56,6 +57,8 @@ export interface KmsConfig {
   readonly async?: Partial<AsyncConfig>;
   /** Server-to-client Notify / Put (src/notify/hub.ts, docs/async-and-s2c.md); absent keys: the defaults. */
   readonly serverToClient?: Partial<ServerToClientConfig>;
+  /** Key rotation policies and the scheduler's bounds (src/rotation/config.ts, docs/rotation.md); absent: the defaults. */
+  readonly rotation?: Partial<RotationConfig>;
   /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
   readonly console?: ConsoleConfig;
 }
@@ -366,6 +369,12 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.serverToClient = asConfigError(() => parseServerToClient(v, file, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
     } else if (k === 'async') {
       cfg.async = asConfigError(() => parseAsyncConfig(v, file, cfg.async as Partial<AsyncConfig> | undefined));
+    } else if (k === 'rotation') {
+      try {
+        cfg.rotation = parseRotationConfig(v, file);
+      } catch (e) {
+        throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
+      }
     } else if (k === 'console') {
       try {
         cfg.console = parseConsole(v, file, cfg.console as ConsoleConfig | undefined);
@@ -457,6 +466,15 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.async = asConfigError(() => parseAsyncConfig({ [key]: v }, `environment ${name}`, cfg.async as Partial<AsyncConfig> | undefined));
+  }
+  for (const [name, key] of Object.entries(ROTATION_ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    try {
+      cfg.rotation = parseRotationConfig({ [key]: v }, `environment ${name}`, cfg.rotation as Partial<RotationConfig> | undefined);
+    } catch (e) {
+      throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
+    }
   }
   for (const [name, key] of Object.entries(CONSOLE_ENV_KEYS)) {
     const v = env[name];

@@ -30,6 +30,8 @@ import { KmsMetrics } from '../http/metrics.js';
 import { MeteredProtector } from '../http/metered-protector.js';
 import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
 import { serverStatus } from '../http/status.js';
+import { RotationScheduler } from '../rotation/scheduler.js';
+import { rotationQueries } from '../rotation/admin.js';
 import { ConsoleApp } from '../http/ui/console.js';
 
 export const SERVED_VERSIONS = [
@@ -51,6 +53,8 @@ export interface RunningKms {
   readonly services: ServerServices;
   /** Where the development certificates are, when they were made for this data folder. */
   readonly devCerts?: { ca: string; clientCert: string; clientKey: string };
+  /** The key rotation scheduler (src/rotation/, docs/rotation.md); started when rotation.enabled. */
+  readonly rotation: RotationScheduler;
   close(): Promise<void>;
 }
 
@@ -194,6 +198,9 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   };
   // The hub reads the services (access, audit, metrics); the dispatcher hands it committed changes.
   const services: ServerServices = { ...base, serverToClient: new ServerToClientHub(base, { ...DEFAULT_SERVER_TO_CLIENT, ...config.serverToClient }) };
+  // Key rotation policies (src/rotation/): the scheduler runs every rotation.checkIntervalSeconds
+  // (started once the listeners are up); the admin socket and the console show its status.
+  const rotation = new RotationScheduler({ services, handlers: HANDLERS, ...(config.rotation && { config: config.rotation }) });
   const server = new KmipServer({
     host: config.host,
     port: config.port,
@@ -228,7 +235,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         metricsAccess: metricsAccessFrom(config),
         // The web console at /ui/ (docs/console.md), unless console.enabled is false.
         ...(config.console?.enabled !== false && {
-          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt }),
+          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt, rotation }),
         }),
       });
       httpsAddress = await https.listen();
@@ -240,6 +247,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     }
     log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics)');
   }
+  rotation.start();
   // The admin socket (kms backup, hsm rotate-kek, protector migrate, status and queries on the
   // running server): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
@@ -258,7 +266,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         keyCache: () => cached.stats(),
       });
     // kms hsm status, kms audit verify / report on the running server (src/admin/queries.ts).
-    const queries = adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log });
+    const queries = { ...adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log }), ...rotationQueries(rotation) };
     admin = await startAdminSocket(config.dataDir, services, log, live, status, queries);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
@@ -271,8 +279,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     ...(httpsAddress && { httpsAddress }),
     services,
     devCerts,
+    rotation,
     close() {
       closed ??= (async () => {
+        await rotation.stop();
         await https?.close();
         await server.close();
         await admin?.close();

@@ -16,6 +16,7 @@
  * are exactly those of a KMIP client's request. Pages never show key material: attributes and
  * links only, never the Key Value or the sealed body.
  */
+import type { RotationStatus } from '../../rotation/scheduler.js';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -53,6 +54,8 @@ export interface ConsoleSources {
   /** The listener's certificates (PEM), for expiry warnings. */
   readonly certificates: { readonly server: string | Buffer; readonly ca: string | Buffer };
   readonly startedAt: number;
+  /** The key rotation scheduler's status (src/rotation/), for the dashboard's Key rotation card. */
+  readonly rotation?: { status(): Promise<RotationStatus> };
 }
 
 /** Who is asking, once authenticated. */

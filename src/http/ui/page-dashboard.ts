@@ -8,6 +8,7 @@ import { indexEnum, RecordField } from '../../store/index-encoding.js';
 import { checkReadiness } from '../health.js';
 import { html, table } from './html.js';
 import { certificateInfo, type PageContext } from './console.js';
+import { rotationCard } from '../../rotation/console-card.js';
 
 /** Object counts are re-read at most this often (each is an index scan per type and state). */
 export const COUNT_TTL_MS = 30_000;
@@ -74,7 +75,7 @@ async function requestFigures(ctx: PageContext) {
 }
 
 export async function dashboardPage(ctx: PageContext): Promise<void> {
-  const [ready, c, req] = await Promise.all([checkReadiness(ctx.src.health), objectCounts(ctx), requestFigures(ctx)]);
+  const [ready, c, req, rotation] = await Promise.all([checkReadiness(ctx.src.health), objectCounts(ctx), requestFigures(ctx), ctx.src.rotation?.status()]);
   const warnDays = ctx.settings.certWarnDays;
   const certs = (['server', 'ca'] as const).map((k) => [k, certificateInfo(ctx.src.certificates[k])] as const);
   const warnings = certs.filter(([, i]) => i && i.days < warnDays);
@@ -99,6 +100,7 @@ ${table(['Result', 'Count'], req.reasons.map(([k, n]) => [k, String(n)]), 'error
       ['Certificate', 'Subject', 'Not after', 'Days left'],
       certs.map(([k, i]) => [k, i?.subject ?? 'unreadable', i?.notAfter ?? '', i ? html`<span class="${i.days < warnDays ? 'bad' : 'ok'}">${i.days}</span>` : '']),
     )}</div>
+${rotation ? rotationCard(rotation) : ''}
 </div>`,
   );
 }
