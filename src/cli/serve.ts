@@ -106,6 +106,30 @@ Connection limits (limits.*; docs/connections.md), each also an environment vari
 
   -h, --help         this help
 
+Asynchronous operations (config section async; docs/async-and-s2c.md): a client that
+allows it (Asynchronous Indicator) gets Operation Pending, then Poll / Cancel:
+  KMS_ASYNC_PENDING_AFTER_MS          async.pendingAfterMs: an eligible item not done by
+                                      then is answered Pending (300; 0 = at once)
+  KMS_ASYNC_OPERATIONS                async.operations: eligible operations, comma list
+                                      (CreateKeyPair, ReKeyKeyPair, Certify, ReCertify,
+                                      DeriveKey, split keys, Locate, crypto)
+  KMS_ASYNC_MAX_PENDING_PER_IDENTITY  async.maxPendingPerIdentity: results held per
+                                      client identity (64)
+  KMS_ASYNC_MAX_PENDING               async.maxPending: results held in total (4096)
+  KMS_ASYNC_RESULT_TTL_MS             async.resultTtlMs: an unpolled result is
+                                      forgotten after (600000)
+
+Server-to-client Notify / Put (config section serverToClient; docs/async-and-s2c.md): to a
+2.x connection that sent Set Endpoint Role Client, and to serverToClient.endpoints
+[{identity, host, port, version, ca, cert, key, servername}] (config file only; any version):
+  KMS_S2C_ENABLED                     serverToClient.enabled (true)
+  KMS_S2C_MAX_QUEUE                   serverToClient.maxQueue: events queued per
+                                      subscriber, more are dropped (1000)
+  KMS_S2C_RESPONSE_TIMEOUT_MS         serverToClient.responseTimeoutMs (10000)
+  KMS_S2C_MAX_ATTEMPTS                serverToClient.maxAttempts (3)
+  KMS_S2C_RETRY_BASE_MS               serverToClient.retryBaseMs: first retry delay,
+                                      doubled each attempt (500)
+
 ${consoleHelp()}
 
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).

@@ -15,6 +15,8 @@ import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '..
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from '../clients/config.js';
+import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from '../operations/async-requests.js';
+import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from '../notify/hub.js';
 import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from '../rotation/config.js';
 import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
 
@@ -54,6 +56,10 @@ export interface KmsConfig {
   readonly clientProfiles?: ClientProfilesConfig;
   /** The client-certificate registry's bounds and defaults (src/clients/config.ts, docs/clients-lifecycle.md). */
   readonly clients?: ClientsConfig;
+  /** Asynchronous operations (src/operations/async-requests.ts, docs/async-and-s2c.md); absent keys: the defaults. */
+  readonly async?: Partial<AsyncConfig>;
+  /** Server-to-client Notify / Put (src/notify/hub.ts, docs/async-and-s2c.md); absent keys: the defaults. */
+  readonly serverToClient?: Partial<ServerToClientConfig>;
   /** Key rotation policies and the scheduler's bounds (src/rotation/config.ts, docs/rotation.md); absent: the defaults. */
   readonly rotation?: Partial<RotationConfig>;
   /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
@@ -364,6 +370,10 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k === 'clients') {
       cfg.clients = clientsSection(v, file, cfg.clients);
+    } else if (k === 'serverToClient') {
+      cfg.serverToClient = asConfigError(() => parseServerToClient(v, file, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
+    } else if (k === 'async') {
+      cfg.async = asConfigError(() => parseAsyncConfig(v, file, cfg.async as Partial<AsyncConfig> | undefined));
     } else if (k === 'rotation') {
       try {
         cfg.rotation = parseRotationConfig(v, file);
@@ -395,6 +405,15 @@ function clientsSection(v: unknown, from: string, into: unknown): ClientsConfig 
     return parseClientsSection(v, from, into as ClientsConfig | undefined);
   } catch (e) {
     throw new ConfigError((e as Error).message);
+  }
+}
+
+/** A section parser's plain Error as a ConfigError. */
+function asConfigError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof ConfigError ? e : new ConfigError((e as Error).message);
   }
 }
 
@@ -457,6 +476,14 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.clients = clientsSection({ [key]: v }, `environment ${name}`, cfg.clients);
   }
+  for (const [name, key] of Object.entries(SERVER_TO_CLIENT_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.serverToClient = asConfigError(() => parseServerToClient({ [key]: v }, `environment ${name}`, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
+  }
+  for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.async = asConfigError(() => parseAsyncConfig({ [key]: v }, `environment ${name}`, cfg.async as Partial<AsyncConfig> | undefined));
+  }
   for (const [name, key] of Object.entries(ROTATION_ENV_KEYS)) {
     const v = env[name];
     if (v === undefined || v === '') continue;
@@ -464,8 +491,8 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
       cfg.rotation = parseRotationConfig({ [key]: v }, `environment ${name}`, cfg.rotation as Partial<RotationConfig> | undefined);
     } catch (e) {
       throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
-      }
     }
+  }
   for (const [name, key] of Object.entries(CONSOLE_ENV_KEYS)) {
     const v = env[name];
     if (v === undefined || v === '') continue;

@@ -3,7 +3,8 @@
  * what this server does. Kept as data beside the operations.
  * - Streaming: Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify and Hash take Init /
  *   Final Indicators and a Correlation Value (multi-part).
- * - No asynchronous operations, no attestation.
+ * - Asynchronous operations: Operation Pending, Poll and Cancel (operations/async-requests.ts). No
+ *   attestation.
  * - Batch Undo and Batch Continue are served.
  * - Unwrap Mode Processed: a wrapped key registered under a key the server holds is unwrapped
  *   and stored sealed (operations/key-wrapping.ts).
@@ -21,7 +22,7 @@ export const CapabilityInformation: StructureNode = {
   type: 'Structure',
   value: [
     { tag: Tag.StreamingCapability, type: 'Boolean', value: true },
-    { tag: Tag.AsynchronousCapability, type: 'Boolean', value: false },
+    { tag: Tag.AsynchronousCapability, type: 'Boolean', value: true },
     { tag: Tag.AttestationCapability, type: 'Boolean', value: false },
     { tag: Tag.BatchUndoCapability, type: 'Boolean', value: true },
     { tag: Tag.BatchContinueCapability, type: 'Boolean', value: true },

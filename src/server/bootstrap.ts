@@ -17,6 +17,8 @@ import { cryptoPolicyFrom } from '../policy/crypto-policy.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { HANDLERS } from '../operations/index.js';
 import type { ServerServices } from '../operations/context.js';
+import { AsyncRequests, DEFAULT_ASYNC_CONFIG } from '../operations/async-requests.js';
+import { DEFAULT_SERVER_TO_CLIENT, ServerToClientHub } from '../notify/hub.js';
 import { ensureDevCerts } from '../pki/dev-certs.js';
 import { AccessPolicy } from '../policy/access.js';
 import { KmipServer, type TlsMaterial } from './server.js';
@@ -205,7 +207,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   } else {
     cached = new CachingProtector(keyProtector, config.keyCache);
   }
-  const services: ServerServices = {
+  const base: ServerServices = {
     store,
     protector: cached,
     access: new AccessPolicy(config.access),
@@ -219,7 +221,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
     ...(metrics && { metrics }),
     clientProfiles: new ClientProfiles(config.clientProfiles),
+    asyncRequests: new AsyncRequests({ ...DEFAULT_ASYNC_CONFIG, ...config.async }, log.child({ component: 'async' })),
   };
+  // The hub reads the services (access, audit, metrics); the dispatcher hands it committed changes.
+  const services: ServerServices = { ...base, serverToClient: new ServerToClientHub(base, { ...DEFAULT_SERVER_TO_CLIENT, ...config.serverToClient }) };
   // Key rotation policies (src/rotation/): the scheduler runs every rotation.checkIntervalSeconds
   // (started once the listeners are up); the admin socket and the console show its status.
   const rotation = new RotationScheduler({ services, handlers: HANDLERS, ...(config.rotation && { config: config.rotation }) });
@@ -327,6 +332,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         await server.close();
         await admin?.close();
         clients.close();
+        // Asynchronous items still running finish (and commit) before the store closes.
+        await services.asyncRequests?.drain();
+        services.asyncRequests?.close();
+        if (services.serverToClient instanceof ServerToClientHub) services.serverToClient.close();
         // The trail's shutdown checkpoint and anchors, the store, then the keys (the token).
         await folder.close();
         await cached.close(); // the key cache's entries are wiped (the folder closed the protector)
