@@ -27,6 +27,7 @@ import type { TtlvNode } from '../src/ttlv/node.js';
 import { BindError, Bindings, loadCase, type ExpNode, type LoadedCase } from './bind.js';
 import { prerequisiteOf, type CaseFile } from './cases.js';
 import { compareMessage, type Diff, type RuleName } from './compare.js';
+import { s2cReceiverPort } from './s2c-receiver.js';
 
 export type CaseStatus = 'pass' | 'fail' | 'na' | 'invalid';
 
@@ -222,6 +223,12 @@ async function openEmbedded(certsDir: string, timeoutMs: number, defaultPolicy =
       // The OASIS cases expect the spec's full attribute set from a Get Attributes naming none; the
       // default profile is PyKMIP 0.10's (docs/client-profiles.md), so the runner's identity gets "full".
       clientProfiles: { profiles: [{ name: 'oasis-conformance', identities: [runnerIdentity(certsDir)], getAllAttributes: 'full' }] },
+      // The runner is a client the server can send Notify / Put to at any version (s2c-receiver.ts).
+      serverToClient: {
+        endpoints: [
+          { identity: runnerIdentity(certsDir), host: '127.0.0.1', port: await s2cReceiverPort(certsDir), version: '1.4', servername: 'localhost', ca: join(certsDir, 'ca.pem'), cert: join(certsDir, 'client.pem'), key: join(certsDir, 'client.key') },
+        ],
+      },
     };
     kms = await startKms(config, { log: pino({ level: process.env.KMS_CONFORMANCE_LOG ?? 'silent' }) });
     const client =

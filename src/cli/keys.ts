@@ -19,13 +19,18 @@ import {
   type KeySummary,
 } from './keys-source.js';
 import type { CliIo, Command } from './main.js';
+import { keysRotation } from './keys-rotation.js';
 
 const HELP = `Usage: kms keys list [filters] [source] [--format table|json|csv]
        kms keys show UID [source] [--json]
+       kms keys rotation [--data-dir DIR | --config FILE] [--run] [--json]
 
   list   every managed object: uid, object type, algorithm, length, state, names, owner
   show   one object: every attribute (never key material), its links, owner and whether
          it still holds content
+  rotation  a RUNNING server's key rotation policies, the keys due (or past due and not
+         rotated, with why) and the scheduler's last runs, through its admin socket;
+         --run asks for a run now (docs/rotation.md)
 
 Source (one of):
   --data-dir DIR     a STOPPED server's data folder (KMS_DATA_DIR; default ./kms-data);
@@ -67,6 +72,7 @@ const OPTIONS = {
   format: { type: 'string' },
   json: { type: 'boolean' },
   csv: { type: 'boolean' },
+  run: { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -171,7 +177,13 @@ export function formatShow(d: KeyDetail, format: string): string {
 
 async function run(values: Values, positionals: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = positionals;
-  if (sub !== 'list' && sub !== 'show') throw new UsageError(sub === undefined ? 'give a subcommand: list or show' : `unknown subcommand ${sub}`);
+  if (sub === 'rotation') {
+    if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+    if (values.server !== undefined) throw new UsageError('rotation asks the running server through its admin socket: give --data-dir or --config, not --server');
+    return keysRotation(cliConfig(values), { run: values.run === true, json: values.json === true || values.format === 'json' }, io);
+  }
+  if (values.run !== undefined) throw new UsageError('--run is for kms keys rotation');
+  if (sub !== 'list' && sub !== 'show') throw new UsageError(sub === undefined ? 'give a subcommand: list, show or rotation' : `unknown subcommand ${sub}`);
   let uid: string | undefined;
   let format: string;
   let filter: KeyFilter = {};

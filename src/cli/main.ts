@@ -17,6 +17,7 @@ import { statusCommand } from './status.js';
 import { configCommand } from './config-check.js';
 import { protectorCommand } from './protector.js';
 import { recoveryCommand } from './recovery.js';
+import { adminCommand } from './admin.js';
 
 export interface Command {
   readonly name: string;
@@ -31,7 +32,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, recoveryCommand, auditCommand, hsmCommand, protectorCommand, keysCommand, ttlvCommand, benchCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, recoveryCommand, adminCommand, auditCommand, hsmCommand, protectorCommand, keysCommand, ttlvCommand, benchCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

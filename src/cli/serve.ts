@@ -6,6 +6,8 @@ import { CustodyError } from '../folder/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './main.js';
 import { budgetsHelp } from '../policy/budgets.js';
+import { clientsHelp } from '../clients/config.js';
+import { consoleHelp } from '../http/ui/config.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -30,7 +32,8 @@ Options (each also settable by the environment variable shown, or in the config 
   --log-level LEVEL  fatal, error, warn, info (default), debug, trace (KMS_LOG_LEVEL)
   --log-format FMT   json (default) or pretty (KMS_LOG_FORMAT)
   --log-file FILE    write the log (JSON) to FILE instead of stdout, reopened on SIGHUP
-                     (KMS_LOG_FILE)
+                     (KMS_LOG_FILE). SIGHUP also reloads --cert/--key/--ca (or the
+                     development ones): new connections use them (kms certs reload).
                      Log records cut every string to logMaxString characters (config
                      key; KMS_LOG_MAX_STRING; default 1024, at least 64): client-supplied
                      identifiers, names and identities never fill the log.
@@ -54,7 +57,22 @@ Options (each also settable by the environment variable shown, or in the config 
                      (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE),
                      clientProfiles {default, profiles [{name, identities,
                      getAllAttributes full | pykmip-0.10, omitAttributes,
-                     defaultProtocolVersion}]} (docs/client-profiles.md)
+                     defaultProtocolVersion}]} (docs/client-profiles.md),
+                     clients {maxCertificates, crlValidityHours, defaultDays,
+                     expiryWarningDays} (docs/clients-lifecycle.md),
+                     rotation {…} (below)
+
+Key rotation (config rotation section, or the variable; docs/rotation.md): keys with
+Rotate Automatic + Rotate Interval (KMIP 2.1), or in an Object Group of
+rotation.policies [{objectGroup, everyDays, overlapDays}], are re-keyed when due:
+  rotation.enabled               KMS_ROTATION_ENABLED (default true)
+  rotation.checkIntervalSeconds  KMS_ROTATION_CHECK_INTERVAL_SECONDS (default 3600, 1-86400)
+  rotation.warnDays              KMS_ROTATION_WARN_DAYS: report keys due within (default 14)
+  rotation.overlapDays           KMS_ROTATION_OVERLAP_DAYS: per-key policies' overlap (default 7)
+  rotation.retryMinutes          KMS_ROTATION_RETRY_MINUTES: after a failure (default 60)
+  rotation.maxPerRun             KMS_ROTATION_MAX_PER_RUN (default 100)
+  rotation.leaseSeconds          KMS_ROTATION_LEASE_SECONDS (default 300)
+  rotation.maxHistory            KMS_ROTATION_MAX_HISTORY: runs kept (default 50)
 
 Resource budgets (config file limits section, or the variable; 0 turns one off;
 docs/limits.md says what a client gets when it reaches one):
@@ -88,6 +106,32 @@ Connection limits (limits.*; docs/connections.md), each also an environment vari
 
   -h, --help         this help
 
+Asynchronous operations (config section async; docs/async-and-s2c.md): a client that
+allows it (Asynchronous Indicator) gets Operation Pending, then Poll / Cancel:
+  KMS_ASYNC_PENDING_AFTER_MS          async.pendingAfterMs: an eligible item not done by
+                                      then is answered Pending (300; 0 = at once)
+  KMS_ASYNC_OPERATIONS                async.operations: eligible operations, comma list
+                                      (CreateKeyPair, ReKeyKeyPair, Certify, ReCertify,
+                                      DeriveKey, split keys, Locate, crypto)
+  KMS_ASYNC_MAX_PENDING_PER_IDENTITY  async.maxPendingPerIdentity: results held per
+                                      client identity (64)
+  KMS_ASYNC_MAX_PENDING               async.maxPending: results held in total (4096)
+  KMS_ASYNC_RESULT_TTL_MS             async.resultTtlMs: an unpolled result is
+                                      forgotten after (600000)
+
+Server-to-client Notify / Put (config section serverToClient; docs/async-and-s2c.md): to a
+2.x connection that sent Set Endpoint Role Client, and to serverToClient.endpoints
+[{identity, host, port, version, ca, cert, key, servername}] (config file only; any version):
+  KMS_S2C_ENABLED                     serverToClient.enabled (true)
+  KMS_S2C_MAX_QUEUE                   serverToClient.maxQueue: events queued per
+                                      subscriber, more are dropped (1000)
+  KMS_S2C_RESPONSE_TIMEOUT_MS         serverToClient.responseTimeoutMs (10000)
+  KMS_S2C_MAX_ATTEMPTS                serverToClient.maxAttempts (3)
+  KMS_S2C_RETRY_BASE_MS               serverToClient.retryBaseMs: first retry delay,
+                                      doubled each attempt (500)
+
+${consoleHelp()}
+
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each
 protecting use (Encrypt, Sign, wrap, MAC):
@@ -100,6 +144,8 @@ protecting use (Encrypt, Sign, wrap, MAC):
   KMS_CRYPTO_TRIPLE_DES, KMS_CRYPTO_SHA1_SIGNATURES: tripleDes, sha1Signatures (false);
   ecCurves (256, 384, 521) and aesModes (CBC, ECB, CTR, GCM, XTS): config file only.
   Single DES is never accepted.
+
+${clientsHelp()}
 
 Precedence: defaults < config file < environment < flags.
 Exit codes: 0 stopped cleanly, 2 bad configuration, 3 could not start (port, files,
@@ -162,7 +208,12 @@ export const serveCommand: Command = {
     const onTerm = () => onSignal('SIGTERM');
     const onInt = () => onSignal('SIGINT');
     const output = makeLogOutput(config);
-    const onHup = () => output.reopen?.();
+    let running: Awaited<ReturnType<typeof startKms>> | undefined;
+    // SIGHUP: reopen the log file, and reload the server certificate, key and CA (src/clients/tls-reload.ts).
+    const onHup = () => {
+      output.reopen?.();
+      running?.reloadTls().catch((e: unknown) => output.log.error({ err: e }, 'TLS certificate reload refused: the previous certificate stays in use'));
+    };
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
@@ -170,6 +221,7 @@ export const serveCommand: Command = {
       let kms;
       try {
         kms = await startKms(config, { log: output.log, configFile: values.config ?? (process.env.KMS_CONFIG || undefined) });
+        running = kms;
       } catch (e) {
         io.stderr.write(`kms serve: cannot start: ${(e as Error).message}\n`);
         return e instanceof CustodyError ? ExitCode.Custody : ExitCode.Io;

@@ -14,6 +14,11 @@ import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
+import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from '../clients/config.js';
+import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from '../operations/async-requests.js';
+import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from '../notify/hub.js';
+import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from '../rotation/config.js';
+import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -49,6 +54,16 @@ export interface KmsConfig {
   readonly logFile?: string;
   /** Per-client profiles (src/policy/client-profiles.ts, docs/client-profiles.md); absent: the default profile for every client. */
   readonly clientProfiles?: ClientProfilesConfig;
+  /** The client-certificate registry's bounds and defaults (src/clients/config.ts, docs/clients-lifecycle.md). */
+  readonly clients?: ClientsConfig;
+  /** Asynchronous operations (src/operations/async-requests.ts, docs/async-and-s2c.md); absent keys: the defaults. */
+  readonly async?: Partial<AsyncConfig>;
+  /** Server-to-client Notify / Put (src/notify/hub.ts, docs/async-and-s2c.md); absent keys: the defaults. */
+  readonly serverToClient?: Partial<ServerToClientConfig>;
+  /** Key rotation policies and the scheduler's bounds (src/rotation/config.ts, docs/rotation.md); absent: the defaults. */
+  readonly rotation?: Partial<RotationConfig>;
+  /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
+  readonly console?: ConsoleConfig;
 }
 
 /** The `metrics` section. */
@@ -353,6 +368,24 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.metrics = parseMetrics(v, file);
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
+    } else if (k === 'clients') {
+      cfg.clients = clientsSection(v, file, cfg.clients);
+    } else if (k === 'serverToClient') {
+      cfg.serverToClient = asConfigError(() => parseServerToClient(v, file, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
+    } else if (k === 'async') {
+      cfg.async = asConfigError(() => parseAsyncConfig(v, file, cfg.async as Partial<AsyncConfig> | undefined));
+    } else if (k === 'rotation') {
+      try {
+        cfg.rotation = parseRotationConfig(v, file);
+      } catch (e) {
+        throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
+      }
+    } else if (k === 'console') {
+      try {
+        cfg.console = parseConsole(v, file, cfg.console as ConsoleConfig | undefined);
+      } catch (e) {
+        throw e instanceof ConsoleConfigError ? new ConfigError(e.message) : e;
+      }
     } else if (k === 'clientProfiles') {
       try {
         cfg.clientProfiles = parseClientProfiles(v, file);
@@ -364,6 +397,23 @@ function applyFile(cfg: Mutable, file: string): void {
     } else {
       throw new ConfigError(`${file}: unknown key ${k}`);
     }
+  }
+}
+
+function clientsSection(v: unknown, from: string, into: unknown): ClientsConfig {
+  try {
+    return parseClientsSection(v, from, into as ClientsConfig | undefined);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+}
+
+/** A section parser's plain Error as a ConfigError. */
+function asConfigError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof ConfigError ? e : new ConfigError((e as Error).message);
   }
 }
 
@@ -421,6 +471,36 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(METRICS_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.metrics = parseMetrics({ [key]: v }, `environment ${name}`, cfg.metrics as Mutable | undefined);
+  }
+  for (const [name, key] of Object.entries(CLIENTS_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.clients = clientsSection({ [key]: v }, `environment ${name}`, cfg.clients);
+  }
+  for (const [name, key] of Object.entries(SERVER_TO_CLIENT_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.serverToClient = asConfigError(() => parseServerToClient({ [key]: v }, `environment ${name}`, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
+  }
+  for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.async = asConfigError(() => parseAsyncConfig({ [key]: v }, `environment ${name}`, cfg.async as Partial<AsyncConfig> | undefined));
+  }
+  for (const [name, key] of Object.entries(ROTATION_ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    try {
+      cfg.rotation = parseRotationConfig({ [key]: v }, `environment ${name}`, cfg.rotation as Partial<RotationConfig> | undefined);
+    } catch (e) {
+      throw e instanceof RotationConfigError ? new ConfigError(e.message) : e;
+    }
+  }
+  for (const [name, key] of Object.entries(CONSOLE_ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    try {
+      cfg.console = parseConsole({ [key]: v }, `environment ${name}`, cfg.console as ConsoleConfig | undefined);
+    } catch (e) {
+      throw e instanceof ConsoleConfigError ? new ConfigError(e.message) : e;
+    }
   }
   if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };
   if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };

@@ -12,10 +12,14 @@
  *                  appendable, else 503 (JSON body with each check).
  *   GET /version   the server's vendor, product, version and KMIP versions (JSON).
  *   GET /metrics   Prometheus text format, if the configured access rule allows the caller.
+ *   GET /crl       the client-issuing CA's CRL (DER, application/pkix-crl), to anyone: a CRL is
+ *                  signed and public by design (src/clients/crl.ts, docs/clients-lifecycle.md).
+ *   /ui/           the administrators' web console (src/http/ui/console.ts, docs/console.md).
  *
  * TLS asks every client for a certificate but does not refuse a connection without one, so
  * load balancers can probe /livez and /readyz; /kmip (and /metrics under the `mtls` rule)
- * require a verified client certificate.
+ * require a verified client certificate. A certificate the client registry records as revoked
+ * is refused right after the handshake (close_notify, logged, audited; src/clients/deny-list.ts).
  *
  * Transport errors are HTTP statuses (400 bad header, 401 no verified client certificate,
  * 404, 405, 406 Accept excludes the request's encoding, 411 no Content-Length, 413 body
@@ -53,7 +57,10 @@ import type { TlsMaterial } from '../server/server.js';
 import { acceptAllows, decodeBody, encodeBody, encodingOfContentType, MEDIA_TYPE, type KmipEncoding } from './encodings.js';
 import { checkReadiness, type HealthSources } from './health.js';
 import type { KmsMetrics, RefusalReason } from './metrics.js';
-import { ConnectionAudit } from '../server/connection-audit.js';
+import { ConnectionAudit, peerSummary } from '../server/connection-audit.js';
+import { secureContextOptions } from '../server/server.js';
+import type { RevocationCheck } from '../clients/deny-list.js';
+import type { ConsoleApp } from './ui/console.js';
 
 /** Who may read /metrics. */
 export type MetricsAccess =
@@ -73,6 +80,12 @@ export interface HttpsFaceOptions {
   readonly health: HealthSources;
   readonly metrics?: KmsMetrics;
   readonly metricsAccess: MetricsAccess;
+  /** Revoked client certificates, refused after the handshake (src/clients/deny-list.ts). */
+  readonly revocation?: RevocationCheck;
+  /** GET /crl: the CRL's DER, undefined when there is none (no CA in the data folder). */
+  readonly crl?: () => Promise<Uint8Array | undefined>;
+  /** The web console at /ui/ (src/http/ui/console.ts); absent: /ui/ is 404. */
+  readonly console?: ConsoleApp;
 }
 
 /** How long close() waits for requests in flight before it cuts their connections. */
@@ -112,6 +125,8 @@ export class HttpsFace {
   /** TCP connections whose TLS handshake has not finished: the KMIP port's budgets (handshake-gate.ts). */
   private readonly gate: HandshakeGate;
   private readonly audit: ConnectionAudit;
+  /** Connections refused after the handshake (a revoked certificate): whatever they sent is not served. */
+  private readonly refusedSockets = new WeakSet<object>();
 
   constructor(private readonly opts: HttpsFaceOptions) {
     const { limits } = opts;
@@ -142,6 +157,15 @@ export class HttpsFace {
         // Handshakes that were in flight when the last slot went.
         this.refuse(socket.remoteAddress, 'connection_limit', 'ConnectionLimit', `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`);
         socket.destroy();
+        return;
+      }
+      const revoked = opts.revocation?.check(socket.getPeerCertificate());
+      if (revoked) {
+        opts.metrics?.refused('https', 'revoked');
+        void this.audit.refusedPeer({ connectionId: randomUUID(), addr: socket.remoteAddress, message: revoked, peer: peerSummary(socket.getPeerCertificate(), 'CERT_REVOKED') });
+        this.refusedSockets.add(socket);
+        socket.end(); // close_notify; no request of it is served (onRequest)
+        setTimeout(() => socket.destroy(), 1000).unref();
         return;
       }
       this.sockets.add(socket);
@@ -199,6 +223,11 @@ export class HttpsFace {
     return this.server.address() as AddressInfo;
   }
 
+  /** New handshakes use `tls` (certificate renewal without downtime); open connections keep theirs. */
+  setTls(tls: TlsMaterial): void {
+    this.server.setSecureContext(secureContextOptions(tls, this.opts.limits.tlsTicketKeyRotationMs, this.server));
+  }
+
   get connections(): number {
     return this.sockets.size;
   }
@@ -223,6 +252,10 @@ export class HttpsFace {
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.refusedSockets.has(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
     this.inFlight++;
     try {
       if (this.closing) res.setHeader('Connection', 'close');
@@ -232,6 +265,8 @@ export class HttpsFace {
       else if (path === '/readyz') await this.readyz(req, res);
       else if (path === '/version') this.version(req, res);
       else if (path === '/metrics') await this.metricsEndpoint(req, res);
+      else if (path === '/crl') await this.crlEndpoint(req, res);
+      else if ((path === '/ui' || path?.startsWith('/ui/')) && this.opts.console) this.opts.metrics?.httpResponse(await this.opts.console.handle(req, res));
       else throw new HttpStatus(404, 'not found');
     } catch (e) {
       if (e instanceof HttpStatus) {
@@ -288,8 +323,17 @@ export class HttpsFace {
     this.send(res, 200, metrics.contentType, Buffer.from(await metrics.text()));
   }
 
+  private async crlEndpoint(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.onlyGet(req);
+    const der = await this.opts.crl?.();
+    if (!der) throw new HttpStatus(404, 'no CRL: the data folder has no client-issuing CA');
+    this.send(res, 200, 'application/pkix-crl', Buffer.from(der), { 'Cache-Control': 'max-age=300' });
+  }
+
   private allowMetrics(req: IncomingMessage): void {
     const access = this.opts.metricsAccess;
+    // A console token of an administrator reads /metrics too, whatever the rule (docs/console.md).
+    if (this.opts.console?.bearerAllows(req)) return;
     if (access.kind === 'loopback') {
       if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) throw new HttpStatus(403, '/metrics is served to loopback clients only');
       return;

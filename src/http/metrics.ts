@@ -23,9 +23,10 @@ export type Transport = 'kmip' | 'https';
 /**
  * tls: handshake failed or certificate refused; identity: certificate without a usable identity;
  * connection_limit: limits.maxConnections; handshake_budget: limits.maxHandshakes;
- * address_handshake_limit: limits.maxHandshakesPerAddress; handshake_timeout: limits.handshakeTimeoutMs.
+ * address_handshake_limit: limits.maxHandshakesPerAddress; handshake_timeout: limits.handshakeTimeoutMs;
+ * revoked: a client certificate the client registry records as revoked (src/clients/deny-list.ts).
  */
-export type RefusalReason = 'tls' | 'identity' | 'connection_limit' | 'handshake_budget' | 'address_handshake_limit' | 'handshake_timeout';
+export type RefusalReason = 'tls' | 'identity' | 'connection_limit' | 'handshake_budget' | 'address_handshake_limit' | 'handshake_timeout' | 'revoked';
 
 const T = {
   ResponseHeader: tagFromName('ResponseHeader'),
@@ -59,7 +60,17 @@ export interface MetricsSources {
   readonly keyCache?: () => KeyCacheStats;
   /** PEM certificates whose notAfter is exported (label `cert`: server, ca). */
   readonly certificates?: Readonly<Partial<Record<'server' | 'ca', string | Buffer>>>;
+  /** The client registry's certificates (src/clients/registry.ts), for kms_client_certificates_expiring. */
+  readonly clientCertificates?: () => readonly { readonly notAfter: string; readonly revokedAt?: string }[];
 }
+
+/** kms_client_certificates_expiring windows (label `within`): a fixed set, never client names. */
+export const CLIENT_EXPIRY_WINDOWS: readonly (readonly [string, number])[] = [
+  ['expired', 0],
+  ['7d', 7],
+  ['30d', 30],
+  ['90d', 90],
+];
 
 export class KmsMetrics {
   readonly registry = new Registry();
@@ -76,6 +87,7 @@ export class KmsMetrics {
   private readonly protectorCalls: Counter<'function'>;
   private readonly protectorErrors: Counter<'function'>;
   private objectsCache: { at: number; byType: Map<string, number>; byState: Map<string, number> } | undefined;
+  private readonly certificateExpiry: Gauge<'cert'>;
 
   constructor(sources: MetricsSources = {}, opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -97,7 +109,7 @@ export class KmsMetrics {
     this.handshakes = new Counter({ name: 'kms_tls_handshakes_total', help: 'TLS handshakes completed', labelNames: ['transport'], registers });
     this.refusals = new Counter({
       name: 'kms_connection_refusals_total',
-      help: 'Connections or requests refused before any KMIP operation ran, by reason (tls: handshake failed; identity: certificate without a usable identity; connection_limit, handshake_budget, address_handshake_limit, handshake_timeout: the connection budgets in limits)',
+      help: 'Connections or requests refused before any KMIP operation ran, by reason (tls: handshake failed; identity: certificate without a usable identity; connection_limit, handshake_budget, address_handshake_limit, handshake_timeout: the connection budgets in limits; revoked: a revoked client certificate)',
       labelNames: ['transport', 'reason'],
       registers,
     });
@@ -169,16 +181,32 @@ export class KmsMetrics {
       });
     }
     const certs = sources.certificates ?? {};
-    const expiry = new Gauge({ name: 'kms_certificate_expiry_timestamp_seconds', help: 'notAfter of the server certificate and of the CA, Unix seconds', labelNames: ['cert'], registers });
-    for (const [name, pem] of Object.entries(certs)) {
-      if (!pem) continue;
-      try {
-        expiry.set({ cert: name }, Math.floor(new Date(new X509Certificate(pem).validTo).getTime() / 1000));
-      } catch {
-        // An unreadable certificate has no expiry to show; the TLS layer already refused or accepted it.
-      }
+    this.certificateExpiry = new Gauge({ name: 'kms_certificate_expiry_timestamp_seconds', help: 'notAfter of the server certificate and of the CA, Unix seconds', labelNames: ['cert'], registers });
+    for (const [name, pem] of Object.entries(certs)) if (pem) this.setCertificateExpiry(name as 'server' | 'ca', pem);
+    const clientCerts = sources.clientCertificates;
+    if (clientCerts) {
+      new Gauge({
+        name: 'kms_client_certificates_expiring',
+        help: 'Client certificates in the registry, not revoked, whose notAfter is within the window (expired: already past; 7d, 30d, 90d: within that many days, cumulative)',
+        labelNames: ['within'],
+        registers,
+        collect() {
+          const now = Date.now();
+          const live = clientCerts().filter((c) => c.revokedAt === undefined).map((c) => Date.parse(c.notAfter));
+          for (const [label, days] of CLIENT_EXPIRY_WINDOWS) this.set({ within: label }, live.filter((t) => t <= now + days * 86_400_000).length);
+        },
+      });
     }
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kms_' });
+  }
+
+  /** The notAfter of the server certificate or the CA (again after a reload of the server certificate). */
+  setCertificateExpiry(cert: 'server' | 'ca', pem: string | Buffer): void {
+    try {
+      this.certificateExpiry.set({ cert }, Math.floor(new Date(new X509Certificate(pem).validTo).getTime() / 1000));
+    } catch {
+      // An unreadable certificate has no expiry to show; the TLS layer already refused or accepted it.
+    }
   }
 
   private async objectCounts(store: ObjectStore): Promise<{ byType: Map<string, number>; byState: Map<string, number> }> {

@@ -22,6 +22,8 @@ export interface RequestHeader {
    * server may still answer synchronously, and does (2.x Optional likewise).
    */
   readonly asynchronousRequired: boolean;
+  /** 1.x Asynchronous Indicator True, 2.x Optional or Mandatory: a Pending answer is acceptable. */
+  readonly asynchronousAllowed?: boolean;
   readonly attestationCapableIndicator?: boolean;
   readonly authentication?: StructureNode;
   readonly batchErrorContinuationOption?: number;
@@ -49,6 +51,8 @@ export interface ResponseItem {
   readonly status: number;
   readonly reason?: number;
   readonly message?: string;
+  /** With Result Status Operation Pending: the value Poll and Cancel name (1.4 §6.8, 2.1 §9.x). */
+  readonly asynchronousCorrelationValue?: Uint8Array;
   readonly payload?: StructureNode;
 }
 
@@ -122,6 +126,10 @@ export function parseRequestMessage(node: TtlvNode): RequestMessage {
     clientCorrelationValue: h.clientCorrelationValue?.value,
     serverCorrelationValue: h.serverCorrelationValue?.value,
     asynchronousRequired: h.asynchronousIndicator?.type === 'Enumeration' && h.asynchronousIndicator.value === AsynchronousIndicator.Mandatory,
+    asynchronousAllowed:
+      h.asynchronousIndicator?.type === 'Boolean'
+        ? h.asynchronousIndicator.value
+        : h.asynchronousIndicator?.value === AsynchronousIndicator.Mandatory || h.asynchronousIndicator?.value === AsynchronousIndicator.Optional,
     attestationCapableIndicator: h.attestationCapableIndicator?.value,
     authentication: h.authentication,
     batchErrorContinuationOption: h.batchErrorContinuationOption?.value,
@@ -218,6 +226,7 @@ export function buildResponseMessage(h: ResponseHeaderFields, items: readonly Re
       c.push({ tag: Tag.ResultReason, type: 'Enumeration', value: reasonForVersion(it.reason, h.version) });
     }
     if (it.message !== undefined) c.push({ tag: Tag.ResultMessage, type: 'TextString', value: asciiMessage(it.message) });
+    if (it.asynchronousCorrelationValue !== undefined) c.push({ tag: Tag.AsynchronousCorrelationValue, type: 'ByteString', value: it.asynchronousCorrelationValue });
     if (it.payload !== undefined) c.push(it.payload);
     return { tag: Tag.BatchItem, type: 'Structure', value: c };
   });

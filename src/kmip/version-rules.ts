@@ -79,6 +79,8 @@ export const VERSION_REASONS = {
   InvalidCSR: row(R.InvalidField, R.InvalidCSR, '1.4 §11.8; 2.1 §6.1.6.1'),
   /** Multi-part operations: an unknown Correlation Value. */
   InvalidCorrelationValue: row(R.ItemNotFound, R.InvalidCorrelationValue, '2.1 §11'),
+  /** Poll: no asynchronous result held under the Asynchronous Correlation Value for the caller (1.x lacks the reason). */
+  InvalidAsynchronousCorrelationValue: row(R.ItemNotFound, R.InvalidAsynchronousCorrelationValue, '1.4 §4.28; 2.1 §6.1.36, §11'),
 
   // ------------------------------------------------------------------ key wrapping
   KeyWrapTypeNotSupported: row(R.FeatureNotSupported, R.KeyWrapTypeNotSupported, '1.4 §11.12; 2.1 §6.1.19.1'),

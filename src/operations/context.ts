@@ -18,6 +18,9 @@ import type { AuditTrail } from '../audit/trail.js';
 import type { UnitOfWork } from './unit-of-work.js';
 import type { KmsMetrics } from '../http/metrics.js';
 import type { ClientProfiles } from '../policy/client-profiles.js';
+import type { AsyncRequests } from './async-requests.js';
+import type { ObjectRecord } from '../objects/managed-object.js';
+import type { ResponseItem } from '../kmip/messages.js';
 
 export interface ServerInfo {
   readonly vendor: string;
@@ -47,6 +50,31 @@ export interface ServerServices {
   readonly metrics?: KmsMetrics;
   /** Per-client profiles (config `clientProfiles`, policy/client-profiles.ts); absent: the default profile for everyone. */
   readonly clientProfiles?: ClientProfiles;
+  /** Pending asynchronous results (operations/async-requests.ts); absent: every answer is synchronous. */
+  readonly asyncRequests?: AsyncRequests;
+  /** Server-to-client delivery (src/notify): Notify / Put after committed changes; absent: none. */
+  readonly serverToClient?: ServerToClientSink;
+}
+
+/** A change an item committed (operations/service/save.ts saveRecords), for server-to-client events. */
+export interface CommittedChange {
+  readonly record: ObjectRecord;
+  readonly previous?: ObjectRecord;
+}
+
+/** What the dispatcher hands committed changes to (src/notify/hub.ts implements it). */
+export interface ServerToClientSink {
+  /** Changes that stand (committed, batch not undone, audit durable); `origin` made them. */
+  publish(changes: readonly CommittedChange[], origin: string): void;
+  /** Whether Notify and Put can be sent to `principal` at `version` (Query lists them then). */
+  canSendTo(principal: Principal, version: KmipVersion): boolean;
+}
+
+/** The connection a request came on, for Set Endpoint Role (absent over HTTPS). */
+export interface ConnectionHooks {
+  readonly id: string;
+  /** Make this connection a server-to-client channel; false when it cannot be one. */
+  takeClientRole(principal: Principal, version: KmipVersion): boolean;
 }
 
 export interface BatchState {
@@ -69,6 +97,8 @@ export interface OperationContext {
    * dispatcher when the item succeeds, and dropped with its undo journal run when it fails.
    */
   readonly work: UnitOfWork;
+  /** The connection the request came on (KMIP port only): Set Endpoint Role Client. */
+  readonly connection?: ConnectionHooks;
 }
 
 /**
@@ -87,6 +117,11 @@ export interface OperationHandler {
    */
   readonly since?: KmipVersion;
   handle(ctx: OperationContext, payload: StructureNode | undefined): Promise<StructureNode>;
+  /**
+   * For an operation whose answer is not always Success or a KmipError (Poll: the polled item's
+   * own status, Operation Pending included): the whole outcome. The dispatcher prefers it.
+   */
+  handleItem?(ctx: OperationContext, payload: StructureNode | undefined): Promise<Omit<ResponseItem, 'operation' | 'uniqueBatchItemId'>>;
 }
 
 export type HandlerTable = ReadonlyMap<number, OperationHandler>;

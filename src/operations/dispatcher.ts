@@ -9,8 +9,10 @@
  *   under that id and never sent.
  * Batch semantics: items run in order; Batch Error Continuation Option Stop (the default)
  * ends the batch at the first failure, Continue goes on, Undo ends it and rolls back every
- * earlier item, reported Operation Undone (operations/batch-undo.ts); a required asynchronous
- * answer is refused with Feature Not Supported. The ID Placeholder carries from item to
+ * earlier item, reported Operation Undone (operations/batch-undo.ts). A client that accepts an
+ * asynchronous answer may get Operation Pending for an eligible item (operations/async-requests.ts;
+ * never in an Undo batch, where Mandatory is refused: Feature Not Supported). Changes that stand
+ * are handed to the server-to-client sink after the response is final (src/notify). The ID Placeholder carries from item to
  * item. Each response item echoes Operation and Unique Batch Item ID. A reply larger than
  * the client's Maximum Response Size, or than the server's limits.maxResponseBytes (counted as
  * the items run: the item that passes it ends the batch), becomes Response Too Large.
@@ -35,8 +37,9 @@ import { compareVersions, enumDef, isAvailable } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { Principal } from '../policy/access.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
-import type { HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
+import type { ConnectionHooks, HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
 import { MessageWork, type WorkDeps } from './unit-of-work.js';
+import { AsyncBatch, type ItemScope } from './async-requests.js';
 import { budgetsOf } from '../policy/budgets.js';
 import type { Logger } from 'pino';
 
@@ -110,6 +113,8 @@ export interface Correlation {
   readonly requestNo: number;
   /** The client's address, for the audit trail. */
   readonly remote?: string;
+  /** The connection (KMIP port): Set Endpoint Role Client makes it a server-to-client channel. */
+  readonly connection?: ConnectionHooks;
 }
 
 /**
@@ -195,25 +200,75 @@ async function dispatchMessage(
   };
 
   const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
-  if (header.asynchronousRequired) {
-    return refuseAll(ResultReason.FeatureNotSupported, 'asynchronous operations are not supported');
+  if (header.asynchronousRequired && (undoing || !services.asyncRequests)) {
+    const why = undoing ? 'an Undo batch is never answered asynchronously (its rollback needs the whole batch)' : 'asynchronous operations are not enabled';
+    return refuseAll(ResultReason.FeatureNotSupported, why);
   }
 
-  const ctx: OperationContext = {
+  const now = nowSeconds(services);
+  const batch = {};
+  // A context over a MessageWork: the message's own, or an asynchronous item's (async-requests.ts).
+  const contextFor = (w: MessageWork): OperationContext => ({
     services,
     principal,
     version,
     header,
-    now: nowSeconds(services),
-    batch: {},
+    now,
+    batch,
     get log() {
       return log();
     },
     get work() {
-      return work.current;
+      return w.current;
     },
-  };
+    ...(correlation.connection ? { connection: correlation.connection } : {}),
+  });
+  const ctx = contextFor(work);
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
+  // Run item `index` in `w` (its unit of work opened and closed there); never throws.
+  const execute = async (c: OperationContext, w: MessageWork, index: number): Promise<ResponseItem> => {
+    const item = req.items[index]!;
+    const unit = w.open(index, item.operation, item.payload, c.batch);
+    const handler = servedIn(handlers, item.operation, version);
+    let result: ResponseItem;
+    if (!handler) {
+      result = failure(ResultReason.OperationNotSupported, `operation ${item.operation} is not supported`, item.operation, item.uniqueBatchItemId);
+    } else if (item.messageExtensions.some((x) => x.value.some((ch) => ch.type === 'Boolean' && ch.value && ch.tag === Tag.CriticalityIndicator))) {
+      // A critical message extension we do not understand (Criticality Indicator true).
+      result = failure(ResultReason.FeatureNotSupported, 'critical message extension not supported', item.operation, item.uniqueBatchItemId);
+    } else {
+      try {
+        const outcome = handler.handleItem ? await handler.handleItem(c, item.payload) : { status: ResultStatus.Success, payload: await handler.handle(c, item.payload) };
+        result = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, ...outcome };
+      } catch (e) {
+        result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log());
+      }
+    }
+    // Commit what the item staged with its audit record, or abandon it (see unit-of-work.ts).
+    return unit.close(result, (e) => errorToItem(services, e, item.operation, item.uniqueBatchItemId, log()));
+  };
+  const publish = (w: MessageWork) => {
+    if (w.committed.length > 0) services.serverToClient?.publish(w.committed, correlation.connectionId);
+  };
+  const asyncBatch =
+    header.asynchronousAllowed && !undoing && services.asyncRequests
+      ? new AsyncBatch(services.asyncRequests, {
+          ctx,
+          items: req.items,
+          mandatory: header.asynchronousRequired,
+          continueOnError,
+          scope: (): ItemScope => {
+            const w = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` });
+            const c = contextFor(w);
+            return { ctx: c, run: (index) => execute(c, w, index), finish: () => w.finish(), publish: () => publish(w) };
+          },
+          runHere: (index) => execute(ctx, work, index),
+          recordPending: async (index, audited) => {
+            const it = req.items[index]!;
+            await work.open(index, it.operation, it.payload, ctx.batch).close(audited, (e) => errorToItem(services, e, it.operation, it.uniqueBatchItemId, log()));
+          },
+        })
+      : undefined;
   const items: ResponseItem[] = [];
   // The response's size is kept as the items run: the item that passes the budget (the client's
   // Maximum Response Size or the server's limits.maxResponseBytes, the smaller) ends the batch.
@@ -223,24 +278,18 @@ async function dispatchMessage(
   let tooLarge = false;
   for (const [index, item] of req.items.entries()) {
     if (work.undo) work.undo.lastItem = index === req.items.length - 1;
-    const unit = work.open(index, item.operation, item.payload, ctx.batch);
-    const handler = servedIn(handlers, item.operation, version);
     let result: ResponseItem;
-    if (!handler) {
-      result = failure(ResultReason.OperationNotSupported, `operation ${item.operation} is not supported`, item.operation, item.uniqueBatchItemId);
-    } else if (item.messageExtensions.some((x) => x.value.some((c) => c.type === 'Boolean' && c.value && c.tag === Tag.CriticalityIndicator))) {
-      // A critical message extension we do not understand (Criticality Indicator true).
-      result = failure(ResultReason.FeatureNotSupported, 'critical message extension not supported', item.operation, item.uniqueBatchItemId);
-    } else {
-      try {
-        const payload = await handler.handle(ctx, item.payload);
-        result = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, status: ResultStatus.Success, payload };
-      } catch (e) {
-        result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log());
+    if (asyncBatch?.eligible(item.operation)) {
+      const step = await asyncBatch.start(index);
+      if (step.kind === 'pending') {
+        // This item and the rest of the batch run in the background (async-requests.ts).
+        items.push(...step.results);
+        break;
       }
+      result = step.result;
+    } else {
+      result = await execute(ctx, work, index);
     }
-    // Commit what the item staged with its audit record, or abandon it (see unit-of-work.ts).
-    result = await unit.close(result, (e) => errorToItem(services, e, item.operation, item.uniqueBatchItemId, log()));
     items.push(result);
     if (budget) {
       responseLength += encodedLength(respond([result])) - emptyLength;
@@ -263,5 +312,8 @@ async function dispatchMessage(
       items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)),
     );
   }
-  return audited(work, { response, closeAfter: false }, auditUnavailable);
+  const out = await audited(work, { response, closeAfter: false }, auditUnavailable);
+  // Server-to-client events only for changes that stand: not undone, answered with their audit durable.
+  if (out.response === response && !finished?.undone) publish(work);
+  return out;
 }

@@ -11,6 +11,8 @@ import { log } from './query-and-session/log.js';
 import { ping } from './query-and-session/ping.js';
 import { makeQuery } from './query-and-session/query.js';
 import { setEndpointRole } from './query-and-session/set-endpoint-role.js';
+import { poll } from './query-and-session/poll.js';
+import { cancel } from './query-and-session/cancel.js';
 // lifecycle
 import { activate } from './lifecycle/activate.js';
 import { archive } from './lifecycle/archive.js';
@@ -106,6 +108,9 @@ const handlers: OperationHandler[] = [
   // session
   log,
   setEndpointRole,
+  // asynchronous operations (operations/async-requests.ts)
+  poll,
+  cancel,
 ];
 for (const h of handlers) {
   if (table.has(h.operation)) throw new Error(`two handlers for operation ${h.name}`);

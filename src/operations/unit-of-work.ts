@@ -137,6 +137,8 @@ export class MessageWork implements UndoWriter {
   private unit: UnitOfWork | undefined;
   /** Present when the message asks for Batch Error Continuation Option Undo. */
   readonly undo: BatchUndo | undefined;
+  /** Record changes committed by this message's items, in order (server-to-client events: src/notify). */
+  readonly committed: RecordChange[] = [];
 
   constructor(
     readonly deps: WorkDeps,
@@ -330,6 +332,7 @@ export class UnitOfWork {
       return failed;
     }
     if (!committed) this.message.resultRecord(this.item, result, this.batch.idPlaceholder);
+    else for (const g of this.groups) this.message.committed.push(...g.changes);
     this.message.closed(this, committed);
     await this.afterEffects(committed);
     return result;

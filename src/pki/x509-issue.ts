@@ -15,6 +15,7 @@ import { derValue, OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, OID_SKI } from './x509-
 
 const OID_AKI = '2.5.29.35';
 const OID_SAN = '2.5.29.17';
+export const OID_EKU = '2.5.29.37';
 
 /** keyUsage bits (RFC 5280 §4.2.1.3) as a 9-bit number, bit 0 = digitalSignature. */
 export const KeyUsageBit = {
@@ -46,6 +47,10 @@ export interface IssueSpec {
   readonly keyUsage: readonly number[];
   /** Extensions asked for in a certificate request (only subjectAltName is copied). */
   readonly requested?: readonly pkijs.Extension[];
+  /** extKeyUsage purposes (OIDs); absent or empty: no extKeyUsage extension. */
+  readonly extKeyUsage?: readonly string[];
+  /** A given serial number (positive, at most 20 octets); default 16 random bytes. */
+  readonly serial?: Uint8Array;
 }
 
 const ab = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
@@ -69,7 +74,7 @@ function keyUsageValue(bits: readonly number[]): asn1js.BitString {
 }
 
 /** The signature algorithm and node:crypto digest for a CA key. */
-function signatureFor(key: KeyObject): { alg: pkijs.AlgorithmIdentifier; hash: string | null } {
+export function signatureFor(key: KeyObject): { alg: pkijs.AlgorithmIdentifier; hash: string | null } {
   const t = key.asymmetricKeyType;
   if (t === 'rsa') return { alg: new pkijs.AlgorithmIdentifier({ algorithmId: '1.2.840.113549.1.1.11', algorithmParams: new asn1js.Null() }), hash: 'sha256' };
   if (t === 'ed25519') return { alg: new pkijs.AlgorithmIdentifier({ algorithmId: '1.3.101.112' }), hash: null };
@@ -93,7 +98,7 @@ export function issueCertificate(spec: IssueSpec): Uint8Array {
   const { alg, hash } = signatureFor(spec.signingKey);
   const cert = new pkijs.Certificate();
   cert.version = 2;
-  cert.serialNumber = serialNumber();
+  cert.serialNumber = spec.serial ? new asn1js.Integer({ valueHex: ab(spec.serial) }) : serialNumber();
   cert.signature = alg;
   cert.signatureAlgorithm = alg;
   cert.issuer = new pkijs.RelativeDistinguishedNames({ schema: derValue(spec.issuer, 'the issuer name') });
@@ -112,6 +117,7 @@ export function issueCertificate(spec: IssueSpec): Uint8Array {
   extensions.push(extension(OID_AKI, false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: ab(aki) }) }).toSchema()));
   const san = spec.requested?.find((e) => e.extnID === OID_SAN);
   if (san) extensions.push(new pkijs.Extension({ extnID: OID_SAN, critical: san.critical, extnValue: san.extnValue.valueBlock.valueHexView.slice().buffer }));
+  if (spec.extKeyUsage && spec.extKeyUsage.length > 0) extensions.push(extension(OID_EKU, false, new pkijs.ExtKeyUsage({ keyPurposes: [...spec.extKeyUsage] }).toSchema()));
   cert.extensions = extensions;
 
   const tbs = new Uint8Array(cert.encodeTBS().toBER(false));

@@ -7,6 +7,12 @@
 export interface Principal {
   /** The identity taken from the client certificate (CN by default). */
   readonly id: string;
+  /**
+   * A server principal acting for an object's owner (the key rotation scheduler, src/rotation/):
+   * it may do what that owner may, and the objects it makes belong to that owner. Never set from
+   * a client certificate.
+   */
+  readonly actingFor?: string;
 }
 
 export interface AccessGrant {
@@ -53,7 +59,7 @@ export class AccessPolicy {
 
   /** May `p` perform `operation` on an object with this owner and these Object Groups? */
   allows(p: Principal, operation: string, owner: string, objectGroups: readonly string[]): boolean {
-    if (p.id === owner || this.admins.has(p.id)) return true;
+    if (p.id === owner || p.actingFor === owner || this.admins.has(p.id)) return true;
     return this.config.grants.some(
       (g) =>
         g.identity === p.id &&

@@ -17,6 +17,8 @@ import { cryptoPolicyFrom } from '../policy/crypto-policy.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { HANDLERS } from '../operations/index.js';
 import type { ServerServices } from '../operations/context.js';
+import { AsyncRequests, DEFAULT_ASYNC_CONFIG } from '../operations/async-requests.js';
+import { DEFAULT_SERVER_TO_CLIENT, ServerToClientHub } from '../notify/hub.js';
 import { ensureDevCerts } from '../pki/dev-certs.js';
 import { AccessPolicy } from '../policy/access.js';
 import { KmipServer, type TlsMaterial } from './server.js';
@@ -28,6 +30,13 @@ import { KmsMetrics } from '../http/metrics.js';
 import { MeteredProtector } from '../http/metered-protector.js';
 import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
 import { serverStatus } from '../http/status.js';
+import { ClientRegistry } from '../clients/registry.js';
+import { revocationCheckOf } from '../clients/deny-list.js';
+import { clientAdminHandlers } from '../clients/admin.js';
+import { readTlsFiles, type TlsFiles, type TlsReloaded } from '../clients/tls-reload.js';
+import { RotationScheduler } from '../rotation/scheduler.js';
+import { rotationQueries } from '../rotation/admin.js';
+import { ConsoleApp } from '../http/ui/console.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -48,6 +57,12 @@ export interface RunningKms {
   readonly services: ServerServices;
   /** Where the development certificates are, when they were made for this data folder. */
   readonly devCerts?: { ca: string; clientCert: string; clientKey: string };
+  /** The client-certificate registry (src/clients/): list, issue, sign, revoke, deny list, CRL. */
+  readonly clients: ClientRegistry;
+  /** Re-read the server certificate, key and CA bundle; new handshakes use them (SIGHUP, kms certs reload). */
+  reloadTls(): Promise<TlsReloaded>;
+  /** The key rotation scheduler (src/rotation/, docs/rotation.md); started when rotation.enabled. */
+  readonly rotation: RotationScheduler;
   close(): Promise<void>;
 }
 
@@ -120,11 +135,14 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
 
   let tls: TlsMaterial;
   let devCerts: RunningKms['devCerts'];
+  let tlsFiles: TlsFiles;
   try {
     if (config.cert && config.key && config.ca) {
+      tlsFiles = { cert: config.cert, key: config.key, ca: config.ca };
       tls = { cert: readFileSync(config.cert), key: readFileSync(config.key), ca: readFileSync(config.ca) };
     } else {
       const paths = await ensureDevCerts(folder.layout.certs);
+      tlsFiles = { cert: paths.server.cert, key: paths.server.key, ca: paths.ca.cert };
       tls = { cert: readFileSync(paths.server.cert), key: readFileSync(paths.server.key), ca: readFileSync(paths.ca.cert) };
       devCerts = { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key };
       log.warn(
@@ -160,20 +178,36 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   store.onDeferredSyncFailed = (e) => log.error({ err: e }, 'AUDIT: a due sync of read records failed; retried');
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq, readSync: audit.readSync }, 'audit trail open');
 
+  // The client-certificate registry and its deny list (src/clients/), shared through the store.
+  let clients: ClientRegistry;
+  try {
+    clients = await ClientRegistry.open({ store, dataDir: config.dataDir, policy: cryptoPolicyFrom(config.cryptoPolicy), config: config.clients, audit, ...(deps.clock && { clock: deps.clock }), onError: (e) => log.error({ err: e }, 'client registry: reloading the deny list failed (retried at the next change)') });
+  } catch (e) {
+    await folder.close();
+    throw e;
+  }
+  const expiring = clients.expiring();
+  if (expiring.length > 0) {
+    log.warn(
+      { within: clients.settings.expiryWarningDays, certificates: expiring.slice(0, 20).map((c) => ({ name: c.name, fingerprint: c.fingerprint, notAfter: c.notAfter })), count: expiring.length },
+      'client certificates expire within clients.expiryWarningDays (kms certs expiring)',
+    );
+  }
+
   // Metrics are collected when the HTTPS listener (which serves them) is on.
   const httpsPort = config.httpsPort === 'ephemeral' ? 0 : config.httpsPort;
   const httpsOn = httpsPort !== undefined && (httpsPort !== 0 || config.httpsPort === 'ephemeral');
   let cached: CachingProtector;
   let metrics: KmsMetrics | undefined;
   if (httpsOn) {
-    const m = new KmsMetrics({ store, keyCache: () => cached.stats(), certificates: { server: tls.cert, ca: tls.ca } });
+    const m = new KmsMetrics({ store, keyCache: () => cached.stats(), certificates: { server: tls.cert, ca: tls.ca }, clientCertificates: () => clients.list() });
     metrics = m;
     cached = new CachingProtector(new MeteredProtector(keyProtector, m), config.keyCache);
     store.onGroupWritten = (n, secs) => m.storeGroupWritten(n, secs);
   } else {
     cached = new CachingProtector(keyProtector, config.keyCache);
   }
-  const services: ServerServices = {
+  const base: ServerServices = {
     store,
     protector: cached,
     access: new AccessPolicy(config.access),
@@ -187,7 +221,13 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     cryptoPolicy: cryptoPolicyFrom(config.cryptoPolicy),
     ...(metrics && { metrics }),
     clientProfiles: new ClientProfiles(config.clientProfiles),
+    asyncRequests: new AsyncRequests({ ...DEFAULT_ASYNC_CONFIG, ...config.async }, log.child({ component: 'async' })),
   };
+  // The hub reads the services (access, audit, metrics); the dispatcher hands it committed changes.
+  const services: ServerServices = { ...base, serverToClient: new ServerToClientHub(base, { ...DEFAULT_SERVER_TO_CLIENT, ...config.serverToClient }) };
+  // Key rotation policies (src/rotation/): the scheduler runs every rotation.checkIntervalSeconds
+  // (started once the listeners are up); the admin socket and the console show its status.
+  const rotation = new RotationScheduler({ services, handlers: HANDLERS, ...(config.rotation && { config: config.rotation }) });
   const server = new KmipServer({
     host: config.host,
     port: config.port,
@@ -196,6 +236,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     limits: config.limits,
     services,
     handlers: HANDLERS,
+    revocation: revocationCheckOf(clients),
   });
   let address: AddressInfo;
   try {
@@ -220,6 +261,15 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         health: { store, protector: keyProtector, audit },
         ...(metrics && { metrics }),
         metricsAccess: metricsAccessFrom(config),
+        revocation: revocationCheckOf(clients),
+        crl: () => clients.crl().catch((e: unknown) => {
+          if ((e as { code?: unknown }).code === 'NO_CA') return undefined;
+          throw e;
+        }),
+        // The web console at /ui/ (docs/console.md), unless console.enabled is false.
+        ...(config.console?.enabled !== false && {
+          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt, rotation }),
+        }),
       });
       httpsAddress = await https.listen();
     } catch (e) {
@@ -228,8 +278,19 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
       await cached.close(); // the key cache's entries are wiped (the folder closed the protector)
       throw e;
     }
-    log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics)');
+    log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics, /crl)');
   }
+  // Server certificate renewal without downtime (src/clients/tls-reload.ts).
+  const reloadTls = async (): Promise<TlsReloaded> => {
+    const { material, summary } = readTlsFiles(tlsFiles);
+    server.setTls(material);
+    https?.setTls(material);
+    metrics?.setCertificateExpiry('server', material.cert);
+    metrics?.setCertificateExpiry('ca', material.ca);
+    log.info({ certificate: summary }, 'TLS certificate reloaded: new connections use it');
+    return summary;
+  };
+  rotation.start();
   // The admin socket (kms backup, hsm rotate-kek, protector migrate, status and queries on the
   // running server): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
@@ -248,7 +309,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         keyCache: () => cached.stats(),
       });
     // kms hsm status, kms audit verify / report on the running server (src/admin/queries.ts).
-    const queries = adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log });
+    const queries = { ...adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log }), ...rotationQueries(rotation), ...clientAdminHandlers({ registry: clients, reloadTls, log }) };
     admin = await startAdminSocket(config.dataDir, services, log, live, status, queries);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');
@@ -261,11 +322,20 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     ...(httpsAddress && { httpsAddress }),
     services,
     devCerts,
+    clients,
+    reloadTls,
+    rotation,
     close() {
       closed ??= (async () => {
+        await rotation.stop();
         await https?.close();
         await server.close();
         await admin?.close();
+        clients.close();
+        // Asynchronous items still running finish (and commit) before the store closes.
+        await services.asyncRequests?.drain();
+        services.asyncRequests?.close();
+        if (services.serverToClient instanceof ServerToClientHub) services.serverToClient.close();
         // The trail's shutdown checkpoint and anchors, the store, then the keys (the token).
         await folder.close();
         await cached.close(); // the key cache's entries are wiped (the folder closed the protector)

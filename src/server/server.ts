@@ -19,7 +19,7 @@
  * close_notify alert (not a bare TCP close), and no request of it is ever read.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
 import { AuthError, principalFromCertificate, type IdentitySource } from './auth.js';
@@ -28,6 +28,7 @@ import { Session } from './session.js';
 import { ConnectionAudit, peerSummary } from './connection-audit.js';
 import { rotateTicketKeys, tlsPolicyOptions } from './tls-policy.js';
 import { HandshakeGate } from './handshake-gate.js';
+import type { RevocationCheck } from '../clients/deny-list.js';
 
 export interface TlsMaterial {
   readonly cert: string | Buffer;
@@ -43,10 +44,18 @@ export interface KmipServerOptions {
   readonly limits: ServerLimits;
   readonly services: ServerServices;
   readonly handlers: HandlerTable;
+  /** Revoked client certificates, refused after the handshake (src/clients/deny-list.ts). */
+  readonly revocation?: RevocationCheck;
 }
 
 /** How long a refused client gets to read our close_notify before the socket is destroyed. */
 const REFUSAL_LINGER_MS = 1000;
+
+/** The options for setSecureContext: the listener's TLS policy again, its current ticket key kept (resumption goes on). */
+export function secureContextOptions(tls: TlsMaterial, ticketKeyRotationMs: number, server: { getTicketKeys(): Buffer }): SecureContextOptions {
+  const policy = tlsPolicyOptions(ticketKeyRotationMs);
+  return { cert: tls.cert, key: tls.key, ca: tls.ca, ...policy, ...(policy.ticketKeys !== undefined && { ticketKeys: server.getTicketKeys() }) };
+}
 
 /** The TCP socket under a server-side TLS socket. */
 function rawOf(socket: TLSSocket): object {
@@ -131,6 +140,14 @@ export class KmipServer {
       setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
       return;
     }
+    const revoked = this.opts.revocation?.check(socket.getPeerCertificate());
+    if (revoked) {
+      services.metrics?.refused('kmip', 'revoked');
+      void this.audit.refusedPeer({ connectionId: id, addr, message: revoked, peer: peerSummary(socket.getPeerCertificate(), 'CERT_REVOKED') });
+      socket.end(); // close_notify; nothing the peer sends is read
+      setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+      return;
+    }
     let principal;
     let refusal: Promise<void> | undefined;
     try {
@@ -162,6 +179,11 @@ export class KmipServer {
 
   address(): AddressInfo {
     return this.server.address() as AddressInfo;
+  }
+
+  /** New handshakes use `tls` (certificate renewal without downtime); open connections keep theirs. */
+  setTls(tls: TlsMaterial): void {
+    this.server.setSecureContext(secureContextOptions(tls, this.opts.limits.tlsTicketKeyRotationMs, this.server));
   }
 
   get connections(): number {

@@ -27,6 +27,7 @@ import type { Principal } from '../policy/access.js';
 import type { ServerLimits } from './limits.js';
 import type { ConnectionAudit } from './connection-audit.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
+import { ConnectionChannel } from '../notify/connection-channel.js';
 
 /**
  * The outer header of every request: a Request Message Structure whose length, like every
@@ -42,6 +43,8 @@ export function checkRequestHeader(header: Buffer, offset: number): void {
 
 export class Session {
   private readonly framer: TtlvFramer;
+  /** Set Endpoint Role Client: this connection as a server-to-client channel (src/notify/connection-channel.ts). */
+  private readonly s2c: ConnectionChannel;
   private readonly queue: Buffer[] = [];
   private busy = false;
   private closing = false;
@@ -61,9 +64,14 @@ export class Session {
     /** The audit record of a failed authentication, written when the connection opened. */
     private readonly refusal?: Promise<void>,
   ) {
-    this.framer = new TtlvFramer({ maxMessageBytes: limits.maxMessageBytes, checkHeader: checkRequestHeader });
+    this.s2c = new ConnectionChannel(id, socket, services, checkRequestHeader);
+    // In the client role (Set Endpoint Role Client) the peer also sends Response Messages (s2c).
+    this.framer = new TtlvFramer({ maxMessageBytes: limits.maxMessageBytes, checkHeader: (h, off) => this.s2c.checkHeader(h, off) });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('close', () => this.stopDeadline());
+    socket.on('close', () => {
+      this.stopDeadline();
+      this.s2c.closedNow();
+    });
     socket.setTimeout(limits.idleTimeoutMs, () => {
       services.log.info({ conn: id }, 'idle timeout, closing connection');
       socket.destroy();
@@ -157,7 +165,8 @@ export class Session {
       this.finalReply(messageFailure(this.services, peekVersion(node), ResultReason.AuthenticationNotSuccessful, this.principal.message));
       return;
     }
-    const result = await dispatch(this.services, this.handlers, this.principal, node, { connectionId: this.id, requestNo, remote: this.socket.remoteAddress });
+    if (this.s2c.onResponse(node)) return;
+    const result = await dispatch(this.services, this.handlers, this.principal, node, { connectionId: this.id, requestNo, remote: this.socket.remoteAddress, connection: this.s2c.hooks });
     if (result.closeAfter) {
       this.closing = true;
       this.finalReply(result.response);
@@ -165,8 +174,10 @@ export class Session {
     }
     if (this.socket.destroyed) return;
     const bytes = this.encodeReply(result.response, peekVersion(node));
-    if (bytes.ok) this.socket.write(bytes.bytes);
-    else {
+    if (bytes.ok) {
+      this.socket.write(bytes.bytes);
+      this.s2c.replied(); // a Set Endpoint Role Client answered: the channel opens now
+    } else {
       this.closing = true;
       this.socket.end(bytes.bytes);
     }

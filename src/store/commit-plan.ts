@@ -11,9 +11,10 @@
  * - One failing op rejects the whole commit; nothing is written.
  */
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError, type AuditAppend, type AuditEntry, type StoreOp } from './object-store.js';
+import { StoreError, type AuditAppend, type AuditEntry, type CommitOp } from './object-store.js';
 import { encodeRecord, isValidUid } from './record-codec.js';
 import { indexTerms, type IndexTerm } from './index-encoding.js';
+import { checkMetaOp } from './meta.js';
 
 /** What the store holds for one uid, as far as a commit needs it. */
 export interface Stored {
@@ -35,9 +36,13 @@ export interface Change {
 }
 
 /** Throws TypeError on ops that are not well-formed (a programming error, not a conflict). */
-export function checkOps(ops: readonly StoreOp[]): void {
+export function checkOps(ops: readonly CommitOp[]): void {
   if (!Array.isArray(ops)) throw new TypeError('commit expects an array of ops');
   for (const op of ops) {
+    if (op.type === 'meta-put' || op.type === 'meta-delete') {
+      checkMetaOp(op);
+      continue;
+    }
     const uid = op.type === 'put' ? op.record?.uid : op.type === 'delete' ? op.uid : undefined;
     if (op.type !== 'put' && op.type !== 'delete') throw new TypeError(`unknown op type ${String((op as { type: unknown }).type)}`);
     if (!isValidUid(uid)) throw new TypeError('op uid must be a non-empty well-formed string');
@@ -49,9 +54,9 @@ export function checkOps(ops: readonly StoreOp[]): void {
 }
 
 /** The uids an op list touches, first-seen order. */
-export function uidsOf(ops: readonly StoreOp[]): string[] {
+export function uidsOf(ops: readonly CommitOp[]): string[] {
   const s = new Set<string>();
-  for (const op of ops) s.add(op.type === 'put' ? op.record.uid : op.uid);
+  for (const op of ops) if (op.type === 'put' || op.type === 'delete') s.add(op.type === 'put' ? op.record.uid : op.uid);
   return [...s];
 }
 
@@ -59,11 +64,12 @@ export function uidsOf(ops: readonly StoreOp[]): string[] {
  * Plan one commit. `current(uid)` gives the state before the commit (it may throw, e.g.
  * CORRUPT). Returns the changes keyed by uid, or throws StoreError CONFLICT / NOT_FOUND.
  */
-export function planCommit(ops: readonly StoreOp[], current: (uid: string) => Stored | undefined): Map<string, Change> {
+export function planCommit(ops: readonly CommitOp[], current: (uid: string) => Stored | undefined): Map<string, Change> {
   const changes = new Map<string, Change>();
   /** Revision of each touched uid as of the ops applied so far (0: absent). */
   const rev = new Map<string, number>();
   for (const op of ops) {
+    if (op.type !== 'put' && op.type !== 'delete') continue; // meta ops: planMeta (meta.ts)
     const uid = op.type === 'put' ? op.record.uid : op.uid;
     let ch = changes.get(uid);
     if (!ch) {

@@ -5,7 +5,8 @@
  * LevelDB store uses, and `find` is a binary-searched range over that index.
  */
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type ScanOptions, type ScanPage, type StoreOp, type StoreSnapshot } from './object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type MetaEntry, type MetaSpace, type ObjectStore, type ScanOptions, type ScanPage, type StoreOp, type CommitOp, type StoreSnapshot } from './object-store.js';
+import { MetaWatchers, planMeta, type StoredMeta } from './meta.js';
 import { sealAudit } from './commit-plan.js';
 import { decodeRecord } from './record-codec.js';
 import { checkOps, planCommit, termDiff, type Stored } from './commit-plan.js';
@@ -56,6 +57,26 @@ export class MemoryStore implements ObjectStore {
   /** The audit log: entry i has seq i + 1. */
   private auditLog: Buffer[] = [];
   private auditLink: Uint8Array = new Uint8Array(0);
+  /** Server metadata (meta.ts). */
+  private metaEntries = new Map<string, StoredMeta>();
+  private readonly watchers = new MetaWatchers();
+
+  readonly meta: MetaSpace = {
+    get: async (key: string): Promise<MetaEntry | undefined> => {
+      this.assertOpen();
+      const m = this.metaEntries.get(key);
+      return m && { key, revision: m.revision, value: Buffer.from(m.value) };
+    },
+    list: async (prefix: string, opts: { after?: string; limit: number }): Promise<MetaEntry[]> => {
+      this.assertOpen();
+      const keys = [...this.metaEntries.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort();
+      return keys.slice(0, Math.max(0, opts.limit)).map((key) => {
+        const m = this.metaEntries.get(key) as StoredMeta;
+        return { key, revision: m.revision, value: Buffer.from(m.value) };
+      });
+    },
+    watch: (prefix, listener) => this.watchers.add(prefix, listener),
+  };
 
   readonly audit: AuditLogReader = {
     read: async (from: number, limit: number): Promise<AuditEntry[]> => {
@@ -85,11 +106,12 @@ export class MemoryStore implements ObjectStore {
     return e && decodeRecord(e.bytes, uid);
   }
 
-  async commit(ops: readonly StoreOp[], options?: CommitOptions): Promise<void> {
+  async commit(ops: readonly CommitOp[], options?: CommitOptions): Promise<void> {
     this.assertOpen();
     checkOps(ops);
     // Synchronous from here on: plan and seal first (may throw, nothing touched), then apply.
     const changes = planCommit(ops, (uid) => this.records.get(uid));
+    const metaChanges = planMeta(ops, (key) => this.metaEntries.get(key));
     const sealed = sealAudit(options?.audit, { seq: this.auditLog.length, link: this.auditLink });
     for (const e of sealed.entries) this.auditLog.push(Buffer.from(e.bytes));
     this.auditLink = sealed.head.link;
@@ -105,6 +127,11 @@ export class MemoryStore implements ObjectStore {
         this.removeUid(ch.uid);
       }
     }
+    for (const m of metaChanges.values()) {
+      if (m.after) this.metaEntries.set(m.key, m.after);
+      else this.metaEntries.delete(m.key);
+    }
+    this.watchers.changed(metaChanges.keys());
   }
 
   async scan(field: string, opts: ScanOptions): Promise<ScanPage> {

@@ -30,6 +30,39 @@ export type StoreOp =
   | { readonly type: 'delete'; readonly uid: string; readonly expectedRevision: number };
 
 /**
+ * Server metadata (src/store/meta.ts): create or replace the entry `key` (expectedRevision 0:
+ * must not exist yet), or delete it (it must exist). Revisions as for records.
+ */
+export type MetaOp =
+  | { readonly type: 'meta-put'; readonly key: string; readonly value: Uint8Array; readonly expectedRevision: number }
+  | { readonly type: 'meta-delete'; readonly key: string; readonly expectedRevision: number };
+
+/** What one commit applies: record ops and meta ops, in order. */
+export type CommitOp = StoreOp | MetaOp;
+
+/** One server-metadata entry (src/store/meta.ts). */
+export interface MetaEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly revision: number;
+}
+
+/**
+ * Reading the server-metadata key space (written only through `commit`): small values under
+ * printable-ASCII keys, shared by every node of a cluster. See src/store/meta.ts.
+ */
+export interface MetaSpace {
+  get(key: string): Promise<MetaEntry | undefined>;
+  /** Entries whose key starts with `prefix`, in ascending key order, after `after` (exclusive), at most `limit`. */
+  list(prefix: string, opts: { readonly after?: string; readonly limit: number }): Promise<MetaEntry[]>;
+  /**
+   * `listener` gets the keys under `prefix` each commit changed, once the commit is durable and
+   * before it resolves (a clustered store: other nodes' commits too). Returns the unsubscribe.
+   */
+  watch(prefix: string, listener: (keys: readonly string[]) => void): () => void;
+}
+
+/**
  * An index query. `field` is an attribute key (standard attribute name or custom key) or
  * one of the record fields '$objectType', '$state', '$owner'. Values are compared in the
  * order-preserving byte encoding of src/store/index-encoding.ts.
@@ -114,9 +147,11 @@ export interface ObjectStore {
    * Apply all ops atomically and durably, or none (StoreError CONFLICT on a stale revision).
    * Audit entries given in `options` are written in the same batch, or not at all.
    */
-  commit(ops: readonly StoreOp[], options?: CommitOptions): Promise<void>;
+  commit(ops: readonly CommitOp[], options?: CommitOptions): Promise<void>;
   /** The audit log (append-only, written only through `commit`). */
   readonly audit: AuditLogReader;
+  /** Server metadata (meta-put / meta-delete ops in `commit`). */
+  readonly meta: MetaSpace;
   /**
    * The uids matching one index query, in ascending uid order. With `limit`: at most that many
    * index entries are read (a probe: "are there more than N?"), and the uids are in no

@@ -54,10 +54,10 @@ describe('audit records of batches', () => {
     expect(new Set(recs.map((r) => r.ref.split('/').slice(0, 2).join('/'))).size).toBe(1);
   });
 
-  it('a message refused as a whole (asynchronous required) gets one record per item', async () => {
+  it('a message refused as a whole (asynchronous required in an Undo batch) gets one record per item', async () => {
     const client = await srv.client('bob');
     const head = srv.kms.services.store.audit.head().seq;
-    const res = parseResponse(await client.send(requestMessage({ version: V2_1, asynchronousIndicator: AsynchronousIndicator.Mandatory, batch: [create(), create()] })));
+    const res = parseResponse(await client.send(requestMessage({ version: V2_1, asynchronousIndicator: AsynchronousIndicator.Mandatory, batchErrorContinuationOption: BatchErrorContinuationOption.Undo, batch: [create(), create()] })));
     expect(res.items.every((i) => i.status === ResultStatus.OperationFailed)).toBe(true);
     const recs = await opsSince(head);
     expect(recs.map((r) => [r.client, r.op, r.reason])).toEqual([

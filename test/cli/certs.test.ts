@@ -13,6 +13,7 @@ import { createSymmetricKeyPayload, parseResponse, requestMessage, uniqueIdentif
 import { DEFAULT_CONFIG } from '../../src/config/config.js';
 import { CryptographicAlgorithm, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { startKms, type RunningKms } from '../../src/server/bootstrap.js';
+import { runKms } from '../support/kms-process.js';
 
 const KMS = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const run = (args: string[]) => spawnSync(process.execPath, [KMS, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -30,9 +31,11 @@ describe('kms certs issue', () => {
 
     // The first server start makes the CA; then the operator enrolls the agent.
     kms = await startKms({ ...DEFAULT_CONFIG, port: 0, dataDir }, { log: pino({ level: 'silent' }) });
-    const r = run(['certs', 'issue', '--client', 'tape-lib-7', '--data-dir', dataDir]);
+    // Asynchronously: with a server running, the command asks it through its admin socket, and
+    // this process (the server's) must keep answering meanwhile.
+    const r = await runKms(['certs', 'issue', '--client', 'tape-lib-7', '--data-dir', dataDir]);
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expect(r.code).toBe(0);
     const cert = join(dataDir, 'certs', 'clients', 'tape-lib-7.pem');
     const key = join(dataDir, 'certs', 'clients', 'tape-lib-7.key');
     expect(statSync(key).mode & 0o777).toBe(0o600);

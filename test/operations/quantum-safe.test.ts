@@ -72,10 +72,11 @@ describe('Set Endpoint Role', () => {
     await ok(c, v, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryOperations)]);
   });
 
-  it('Endpoint Role Client: Feature Not Supported (the server sends no server-to-client operations)', async () => {
-    const r = await fails(c, v, Operation.SetEndpointRole, [role(EndpointRole.Client)]);
-    expect(r.reason).toBe(ResultReason.FeatureNotSupported);
-    expect(r.message).toMatch(/server endpoint/);
+  it('Endpoint Role Client: Success, the response names Client (the connection then receives server-to-client Notify / Put: test/notify/s2c.test.ts)', async () => {
+    const own = await srv.client();
+    const p = await ok(own, v, Operation.SetEndpointRole, [role(EndpointRole.Client)]);
+    expect(p.value).toEqual([role(EndpointRole.Client)]);
+    await own.close();
   });
 
   it('an undefined role, or no role: Invalid Field; also at KMIP 2.0', async () => {

@@ -43,7 +43,7 @@ describe('Query Capabilities', () => {
     const info = await capabilities(v);
     const value = (tag: number) => findChild(info!, tag)?.value;
     expect(value(Tag.StreamingCapability)).toBe(true);
-    expect(value(Tag.AsynchronousCapability)).toBe(false);
+    expect(value(Tag.AsynchronousCapability)).toBe(true);
     expect(value(Tag.AttestationCapability)).toBe(false);
     expect(value(Tag.BatchUndoCapability)).toBe(true);
     expect(value(Tag.BatchContinueCapability)).toBe(true);

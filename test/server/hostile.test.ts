@@ -172,7 +172,7 @@ describe('hostile input over the socket', () => {
     expect(resp.header.version).toEqual({ major: 2, minor: 1 });
   });
 
-  it('a mandatory asynchronous answer (2.x Mandatory) is refused with Feature Not Supported; a 1.x True is answered synchronously (Undo is served: test/operations/batch-undo.test.ts)', async () => {
+  it('a mandatory asynchronous answer (2.x Mandatory) in an Undo batch is refused with Feature Not Supported; a 1.x True is answered synchronously (Undo is served: test/operations/batch-undo.test.ts; asynchronous answers: test/operations/async.test.ts)', async () => {
     const batch = [
       { operation: Operation.DiscoverVersions, payload: discoverVersionsPayload([]) },
       { operation: Operation.DiscoverVersions, payload: discoverVersionsPayload([]) },
@@ -181,7 +181,7 @@ describe('hostile input over the socket', () => {
     expect(undo.items.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success]);
     const able = parseResponse(await healthy.send(requestMessage({ version: v12, batch, asynchronousIndicator: true })));
     expect(able.items.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success]);
-    const mandatory = parseResponse(await healthy.send(requestMessage({ version: { major: 2, minor: 0 }, batch, asynchronousIndicator: AsynchronousIndicator.Mandatory })));
+    const mandatory = parseResponse(await healthy.send(requestMessage({ version: { major: 2, minor: 0 }, batch, asynchronousIndicator: AsynchronousIndicator.Mandatory, batchErrorContinuationOption: 3 })));
     expect(mandatory.items[0]!.reason).toBe(ResultReason.FeatureNotSupported);
   });
 

@@ -19,6 +19,7 @@ import {
   type ObjectStore,
   type StoreErrorCode,
   type StoreOp,
+  type CommitOp,
 } from '../../src/store/index.js';
 import { activation, altName, appInfo, cv, link, name, rec } from './records.js';
 
@@ -484,6 +485,100 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         await expect(s.commit([put(rec('\uD800'))])).rejects.toBeInstanceOf(TypeError);
         await expect(s.commit([del('a', -1)])).rejects.toBeInstanceOf(TypeError);
         expect(await s.count()).toBe(0);
+      });
+    });
+
+    describe('server metadata (meta-put / meta-delete)', () => {
+      const mput = (key: string, value: string, expectedRevision = 0): CommitOp => ({ type: 'meta-put', key, value: Buffer.from(value), expectedRevision });
+      const mdel = (key: string, expectedRevision: number): CommitOp => ({ type: 'meta-delete', key, expectedRevision });
+      const text = (e: { value: Uint8Array } | undefined) => (e ? Buffer.from(e.value).toString() : undefined);
+
+      it('puts, replaces at the expected revision, deletes; a stale op is CONFLICT and changes nothing', async () => {
+        const s = await fresh();
+        expect(await s.meta.get('clients/a')).toBeUndefined();
+        await s.commit([mput('clients/a', 'one')]);
+        expect(await s.meta.get('clients/a')).toMatchObject({ key: 'clients/a', revision: 1 });
+        expect(text(await s.meta.get('clients/a'))).toBe('one');
+        await rejectsWith(s.commit([mput('clients/a', 'again', 0)]), 'CONFLICT');
+        await s.commit([mput('clients/a', 'two', 1)]);
+        await rejectsWith(s.commit([mput('clients/a', 'three', 1)]), 'CONFLICT');
+        expect(await s.meta.get('clients/a')).toMatchObject({ revision: 2 });
+        expect(text(await s.meta.get('clients/a'))).toBe('two');
+        await rejectsWith(s.commit([mdel('clients/a', 1)]), 'CONFLICT');
+        await rejectsWith(s.commit([mdel('clients/ghost', 0)]), 'NOT_FOUND');
+        await s.commit([mdel('clients/a', 2)]);
+        expect(await s.meta.get('clients/a')).toBeUndefined();
+        // Metadata is not a record: no count, no uid.
+        expect(await s.count()).toBe(0);
+        expect(await s.list(undefined, 10)).toEqual([]);
+      });
+
+      it('is atomic with records and audit entries: one stale op rejects all of them', async () => {
+        const s = await fresh();
+        await s.commit([mput('m/x', 'x')]);
+        const seal = { seal: (seq: number) => ({ bytes: Buffer.from(`e${seq}`), link: Buffer.from(`l${seq}`) }) };
+        await rejectsWith(s.commit([put(rec('k1')), mput('m/y', 'y'), mput('m/x', 'stale', 0)], { audit: [seal] }), 'CONFLICT');
+        expect(await s.get('k1')).toBeUndefined();
+        expect(await s.meta.get('m/y')).toBeUndefined();
+        expect(s.audit.head().seq).toBe(0);
+        await s.commit([put(rec('k1')), mput('m/y', 'y'), mput('m/x', 'x2', 1)], { audit: [seal] });
+        expect(await s.get('k1')).toBeDefined();
+        expect(text(await s.meta.get('m/x'))).toBe('x2');
+        expect(s.audit.head().seq).toBe(1);
+      });
+
+      it('applies the meta ops of one commit in order', async () => {
+        const s = await fresh();
+        await s.commit([mput('m/a', '1'), mput('m/a', '2', 1), mput('m/b', 'b'), mdel('m/b', 1)]);
+        expect(await s.meta.get('m/a')).toMatchObject({ revision: 2 });
+        expect(text(await s.meta.get('m/a'))).toBe('2');
+        expect(await s.meta.get('m/b')).toBeUndefined();
+      });
+
+      it('lists by prefix in key order, in pages', async () => {
+        const s = await fresh();
+        const keys = ['c/b', 'c/a', 'c/c', 'd/a', 'b/z', 'c-', 'c/a/x'];
+        await s.commit(keys.map((k) => mput(k, k)));
+        const all = await s.meta.list('c/', { limit: 100 });
+        expect(all.map((e) => e.key)).toEqual(['c/a', 'c/a/x', 'c/b', 'c/c']);
+        expect(all.map(text)).toEqual(['c/a', 'c/a/x', 'c/b', 'c/c']);
+        const page1 = await s.meta.list('c/', { limit: 2 });
+        expect(page1.map((e) => e.key)).toEqual(['c/a', 'c/a/x']);
+        const page2 = await s.meta.list('c/', { after: 'c/a/x', limit: 2 });
+        expect(page2.map((e) => e.key)).toEqual(['c/b', 'c/c']);
+        expect(await s.meta.list('c/', { after: 'c/c', limit: 2 })).toEqual([]);
+        expect(await s.meta.list('none/', { limit: 5 })).toEqual([]);
+        expect((await s.meta.list('', { limit: 100 })).length).toBe(keys.length);
+      });
+
+      it('tells watchers of their prefix which keys changed, before the commit resolves', async () => {
+        const s = await fresh();
+        const seen: string[][] = [];
+        const stop = s.meta.watch('deny/', (keys) => seen.push([...keys].sort()));
+        let resolved = false;
+        const p = s.commit([mput('deny/1', 'a'), mput('other/1', 'b')]).then(() => (resolved = true));
+        const seenAtResolve = await p.then(() => seen.length);
+        expect(resolved).toBe(true);
+        expect(seenAtResolve).toBe(1);
+        expect(seen).toEqual([['deny/1']]);
+        await s.commit([mput('other/2', 'c')]);
+        expect(seen).toHaveLength(1);
+        await rejectsWith(s.commit([mput('deny/1', 'x', 0)]), 'CONFLICT');
+        expect(seen).toHaveLength(1);
+        await s.commit([mdel('deny/1', 1), mput('deny/2', 'd')]);
+        expect(seen[1]).toEqual(['deny/1', 'deny/2']);
+        stop();
+        await s.commit([mput('deny/3', 'e')]);
+        expect(seen).toHaveLength(2);
+      });
+
+      it('refuses malformed meta ops with a TypeError', async () => {
+        const s = await fresh();
+        await expect(s.commit([mput('', 'x')])).rejects.toBeInstanceOf(TypeError);
+        await expect(s.commit([mput('has space', 'x')])).rejects.toBeInstanceOf(TypeError);
+        await expect(s.commit([mput('k'.repeat(257), 'x')])).rejects.toBeInstanceOf(TypeError);
+        await expect(s.commit([mdel('k', -1)])).rejects.toBeInstanceOf(TypeError);
+        await expect(s.commit([{ type: 'meta-put', key: 'k', value: 'text' as unknown as Uint8Array, expectedRevision: 0 }])).rejects.toBeInstanceOf(TypeError);
       });
     });
 

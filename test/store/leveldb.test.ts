@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { LevelStore, StoreError, indexText, type StoreOp } from '../../src/store/index.js';
+import { LevelStore, StoreError, indexText, type StoreOp, type CommitOp } from '../../src/store/index.js';
 import { MetaKey, SCHEMA_VERSION, Sublevel } from '../../src/store/leveldb/index.js';
 import { fieldPrefix, valueKey } from '../../src/store/index-keys.js';
 import { storeContract } from './contract.js';
@@ -166,6 +166,27 @@ describe('LevelStore', () => {
       expect(await s.count()).toBe(102);
       expect((await s.check()).problems).toEqual([]);
       await s.close();
+    });
+
+    it('server metadata: concurrent creates of one key, one wins; chained replaces keep call order; kept across reopen', async () => {
+      const path = newPath();
+      const s = new LevelStore({ path });
+      await s.open();
+      const mput = (key: string, value: string, expectedRevision: number): CommitOp => ({ type: 'meta-put', key, value: Buffer.from(value), expectedRevision });
+      const race = Array.from({ length: 20 }, (_, i) => codeOf(s.commit([mput('names/x', `r${i}`, 0)])));
+      const chain = Array.from({ length: 10 }, (_, i) => s.commit([mput('chain', `c${i}`, i)]));
+      const outcomes = await Promise.all(race);
+      await Promise.all(chain);
+      expect(outcomes.filter((c) => c === 'ok')).toHaveLength(1);
+      expect(outcomes.filter((c) => c === 'CONFLICT')).toHaveLength(19);
+      await s.close();
+      const again = new LevelStore({ path, readOnly: true });
+      await again.open();
+      expect(Buffer.from((await again.meta.get('names/x'))!.value).toString()).toBe('r0');
+      expect(await again.meta.get('chain')).toMatchObject({ revision: 10 });
+      expect(Buffer.from((await again.meta.get('chain'))!.value).toString()).toBe('c9');
+      expect((await again.check()).problems).toEqual([]);
+      await again.close();
     });
 
     it('works the same with group commit disabled', async () => {

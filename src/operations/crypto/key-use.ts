@@ -57,8 +57,7 @@ import type { ObjectRecord } from '../../objects/managed-object.js';
 import type { CryptoParams } from '../../crypto/mechanism.js';
 import { MultipartStore } from '../../crypto/multipart.js';
 import type { MultipartSessions } from '../batch-undo.js';
-import type { KeyBackend, KeyRef } from '../../hsm/key-backend.js';
-import { decodeKeyRef } from '../../hsm/resident.js';
+import type { HostKey, UsableKey } from '../../custody/index.js';
 import { budgetsOf } from '../../policy/budgets.js';
 import type { OperationContext, ServerServices } from '../context.js';
 import { usageLimitsCount } from '../lifecycle/lease.js';
@@ -70,7 +69,7 @@ import { versionReason } from '../../kmip/version-rules.js';
 import { item } from '../../kmip/items.js';
 import { attribute, instance } from '../../objects/typed-attributes.js';
 import { readCryptoParams } from '../service/crypto-params.js';
-import { loadManaged, openBody } from '../service/object-service.js';
+import { loadManaged, openBody, openKeyForUse } from '../service/object-service.js';
 
 export type KeyUse = 'Encrypt' | 'Decrypt' | 'MAC' | 'MACVerify';
 
@@ -92,19 +91,8 @@ export function effectiveParams(record: ObjectRecord | undefined, fromRequest: T
   return readCryptoParams(fromRequest) ?? readCryptoParams(instance(record?.attributes, 'CryptographicParameters')) ?? {};
 }
 
-/** A key ready for a mechanism. */
-export interface UsableKey {
-  readonly record: ObjectRecord;
-  readonly objectType: number;
-  /** Cryptographic Algorithm from the Key Block, else the attribute. */
-  readonly algorithm: number | undefined;
-  /** Symmetric key bytes (Symmetric Key, Secret Data). */
-  readonly material?: Uint8Array;
-  /** RSA keys as node KeyObjects. */
-  readonly keyObject?: KeyObject;
-  /** An HSM-resident key: the backend and the token key (no material in the host). */
-  readonly hsm?: { readonly backend: KeyBackend; readonly key: KeyRef };
-}
+/** A key ready for a mechanism, wherever it lives (src/custody/). */
+export type { UsableKey } from '../../custody/index.js';
 
 const ALLOWED_TYPES: Readonly<Record<KeyUse, readonly number[]>> = {
   Encrypt: [ObjectType.SymmetricKey, ObjectType.PublicKey],
@@ -139,11 +127,13 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
   if ((mask & USE_BIT[use]) === 0) {
     throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key's Cryptographic Usage Mask does not allow ${use}`);
   }
-  if (record.hsmKey !== undefined) {
-    const resident = ctx.services.resident;
-    if (!resident) throw new KmipError(ResultReason.CryptographicFailure, `the key ${uid} lives in an HSM this server is not connected to`);
-    return { record, objectType: record.objectType, algorithm: attribute(record.attributes, 'CryptographicAlgorithm'), hsm: { backend: resident.backend, key: decodeKeyRef(record.hsmKey) } };
-  }
+  return openKeyForUse(ctx, record, { unavailable: ResultReason.CryptographicFailure, host: () => hostKeyFor(ctx, record, use) });
+}
+
+/** A host-sealed key's value, opened from the sealed content and checked against the crypto policy. */
+async function hostKeyFor(ctx: OperationContext, record: ObjectRecord, use: KeyUse): Promise<HostKey> {
+  const v = ctx.version;
+  const uid = record.uid;
   const body = await openBody(ctx, record);
   const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored key');
   const noValue = versionReason(v, 'KeyValueNotPresent');
@@ -153,11 +143,11 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
     const keyObject = rsaKeyObject(record.objectType, kb.keyFormatType, kb.material);
     // The crypto policy for protecting uses (operations/crypto/key-policy-check.ts); Decrypt stays possible.
     if (PROTECTS[use]) checkAsymmetricUse(ctx, uid, algorithm, keyObject);
-    return { record, objectType: record.objectType, algorithm, keyObject };
+    return { algorithm, keyObject };
   }
   if (!kb.material) throw new KmipError(noValue, `the key ${uid} has no usable key material`);
   if (PROTECTS[use]) checkSymmetricUse(ctx, uid, algorithm, kb.material);
-  return { record, objectType: record.objectType, algorithm, material: kb.material };
+  return { algorithm, material: kb.material };
 }
 
 /** A Public Key (PKCS#1 or X.509 SubjectPublicKeyInfo DER) or Private Key (PKCS#1 or PKCS#8 DER). */

@@ -63,6 +63,7 @@ import { instance, instances, linkNode } from '../../objects/typed-attributes.js
 import { cryptoPolicyOf, mechanism, readCryptoParams } from '../service/crypto-params.js';
 import { isDestroyed } from '../../objects/lifecycle.js';
 import { loadManaged, openBody } from '../service/object-service.js';
+import { keyCustody } from '../key-custody.js';
 
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -154,7 +155,7 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
   if ((mask & CryptographicUsageMask.DeriveKey) === 0) {
     throw new KmipError(versionReason(v, 'InputIncompatibleCryptographicUsageMask'), `object ${uid}'s Cryptographic Usage Mask does not allow Derive Key`);
   }
-  if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `object ${uid} lives in the HSM; deriving from HSM-resident keys is not built`);
+  keyCustody(ctx).requireHostValue(record, `object ${uid} lives in the HSM; deriving from HSM-resident keys is not built`);
   const kb = readKeyBlock((await openBody(ctx, record)).value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
   if (kb.wrapped || !kb.material) throw new KmipError(noValue, `object ${uid} is stored wrapped or holds no usable bytes`);
   const algNode = instance(record.attributes, 'CryptographicAlgorithm');

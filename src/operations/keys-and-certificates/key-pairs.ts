@@ -153,7 +153,7 @@ export async function newRecord(ctx: OperationContext, o: NewObject): Promise<Ob
   const attributes = withReplaced(o.attributes, lc.setAttributes);
   const { sealedBody, kekId } = await sealBody(ctx, o.uid, o.body);
   const serverDefaults = serverDefaultsOf(o.attributes);
-  return { v: 1, uid: o.uid, objectType: o.objectType, owner: ctx.principal.id, state: lc.state, attributes, sealedBody, kekId, ...(serverDefaults.length > 0 && { serverDefaults }), revision: 0 };
+  return { v: 1, uid: o.uid, objectType: o.objectType, owner: ctx.principal.actingFor ?? ctx.principal.id, state: lc.state, attributes, sealedBody, kekId, ...(serverDefaults.length > 0 && { serverDefaults }), revision: 0 };
 }
 
 /** Commit new records and updates of existing ones in one atomic write. */

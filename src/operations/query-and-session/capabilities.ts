@@ -3,7 +3,8 @@
  * what this server does. Kept as data beside the operations.
  * - Streaming: Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify and Hash take Init /
  *   Final Indicators and a Correlation Value (multi-part).
- * - No asynchronous operations, no attestation.
+ * - Asynchronous operations: Operation Pending, Poll and Cancel (operations/async-requests.ts). No
+ *   attestation.
  * - Batch Undo and Batch Continue are served.
  * - Unwrap Mode Processed: a wrapped key registered under a key the server holds is unwrapped
  *   and stored sealed (operations/service/key-wrapping.ts).
@@ -22,7 +23,7 @@ export const CapabilityInformation: StructureNode = {
   type: 'Structure',
   value: [
     item('StreamingCapability', true),
-    item('AsynchronousCapability', false),
+    item('AsynchronousCapability', true),
     item('AttestationCapability', false),
     item('BatchUndoCapability', true),
     item('BatchContinueCapability', true),

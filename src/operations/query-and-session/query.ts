@@ -1,7 +1,10 @@
 /**
  * Query. KMIP 1.4 §4.25, KMIP 2.1 §6.1.40 (Tables 282-284).
  * Operations and object types are read from the same handler table the dispatcher uses,
- * filtered by the request's version, so what is advertised is what is served.
+ * filtered by the request's version, so what is advertised is what is served; Poll and Cancel are
+ * in it. Notify and Put (server-to-client) are listed exactly when the server can send them to the
+ * asking client (ServerToClientSink.canSendTo: the feature on and a 2.x client, which can take the
+ * client role with Set Endpoint Role).
  * Each Query Function is answered only in the versions that define it (the registry), with what
  * is true of this server (operations/query-and-session/query-info.ts); one with nothing to state adds nothing.
  * Result Reasons: Invalid Field.
@@ -66,7 +69,10 @@ export function makeQuery(table: () => HandlerTable): OperationHandler {
       const out: TtlvNode[] = [];
       // Items in the order of the response payload table (2.1 Table 283).
       if (asks(QueryFunction.QueryOperations)) {
-        const ops = [...table().keys()].filter((op) => servedIn(table(), op, v) !== undefined).sort((a, b) => a - b);
+        const ops = [...table().keys()].filter((op) => servedIn(table(), op, v) !== undefined);
+        // Server-to-client operations: listed when the server can send them to this client (src/notify/hub.ts).
+        if (ctx.services.serverToClient?.canSendTo(ctx.principal, v)) ops.push(Operation.Notify, Operation.Put);
+        ops.sort((a, b) => a - b);
         for (const op of ops) out.push(item('Operation', op));
       }
       if (asks(QueryFunction.QueryObjects)) {

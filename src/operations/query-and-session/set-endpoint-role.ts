@@ -9,17 +9,19 @@
  * after it the server would send server-to-client operations, §6.2, over the same channel and the
  * client would answer them). The response echoes the role "as applied by the server".
  *
- * What this server answers (it only ever acts as the server endpoint and sends no
- * server-to-client operations — no Notify, Put, server-side Query or Discover Versions):
+ * What this server answers:
  * - Endpoint Role Server: Success, Endpoint Role Server. It is the role the server already has,
- *   so nothing changes on the connection; the answer is true.
- * - Endpoint Role Client: Operation Failed, Feature Not Supported (in Table 333). Taking the
- *   client role would mean sending requests to the client, which this server never does; the
- *   operation itself is served, only this role is not, so Operation Not Supported would mislead.
- *   Permission Denied (also in the table) would suggest another principal might be allowed.
+ *   so nothing changes on the connection.
+ * - Endpoint Role Client, on a KMIP-port connection with server-to-client operations on
+ *   (`serverToClient.enabled`, the default): Success, Endpoint Role Client. Once this response is
+ *   written the connection is a server-to-client channel (src/notify/connection-channel.ts): the
+ *   server sends Notify and Put Request Messages on it (src/notify/hub.ts, docs/async-and-s2c.md)
+ *   and the client answers them; it may still send its own requests.
+ * - Endpoint Role Client over KMIP over HTTPS (no connection to send on) or with the feature off:
+ *   Operation Failed, Feature Not Supported (in Table 333); Permission Denied would suggest another
+ *   principal might be allowed.
  * - Any other Endpoint Role value (the extension range 8XXXXXXX, or one the enumeration does not
  *   define): Invalid Field. So is a payload without Endpoint Role, or with anything else in it.
- * Nothing is stored or remembered per connection: the answer is the same every time.
  */
 import { EndpointRole, Operation, ResultReason } from '../../kmip/generated/enums.gen.js';
 import { Tag } from '../../kmip/generated/tags.gen.js';
@@ -33,11 +35,15 @@ const Request = { role: required(Tag.EndpointRole, 'Enumeration') };
 export const setEndpointRole: OperationHandler = {
   operation: Operation.SetEndpointRole,
   name: 'SetEndpointRole',
-  async handle(_ctx, node) {
+  async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Set Endpoint Role request payload' });
     const role = req.role.value;
     if (role === EndpointRole.Client) {
-      throw new KmipError(ResultReason.FeatureNotSupported, 'this server acts only as the server endpoint and sends no server-to-client operations; Endpoint Role Client is not supported');
+      if (!ctx.connection?.takeClientRole(ctx.principal, ctx.version)) {
+        const why = ctx.connection ? 'server-to-client operations are turned off (serverToClient.enabled)' : 'this transport has no connection to send server-to-client requests on (use the KMIP port)';
+        throw new KmipError(ResultReason.FeatureNotSupported, `Endpoint Role Client is not available: ${why}`);
+      }
+      return payload(Tag.ResponsePayload, [item('EndpointRole', EndpointRole.Client)]);
     }
     if (role !== EndpointRole.Server) throw new KmipError(ResultReason.InvalidField, `Endpoint Role ${role} is not defined (Client or Server)`);
     return payload(Tag.ResponsePayload, [item('EndpointRole', EndpointRole.Server)]);

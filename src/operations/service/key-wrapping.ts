@@ -62,6 +62,7 @@ import { item } from '../../kmip/items.js';
 import { attribute, instance, instances, isArchived } from '../../objects/typed-attributes.js';
 import { servedAttributes } from '../../objects/served-attributes.js';
 import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-params.js';
+import { keyCustody } from '../key-custody.js';
 
 /**
  * How key wrapping reaches the keys it wraps and unwraps with: load with the access check, and
@@ -193,7 +194,7 @@ async function loadWrappingKey(ctx: OperationContext, keys: KeySource, uid: stri
   if (((attribute(record.attributes, 'CryptographicUsageMask') ?? 0) & bits[dir]) === 0) {
     throw new KmipError(versionReason(v, 'IncompatibleCryptographicUsageMask'), `the key ${uid}'s Cryptographic Usage Mask does not allow ${bitName[dir]}`);
   }
-  if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
+  keyCustody(ctx).requireHostValue(record, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
   const body = await keys.open(ctx, record);
   const kbNode = keyBlockOfBody(body);
   const kb = readKeyBlock(kbNode, 'stored key');

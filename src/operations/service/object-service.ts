@@ -8,8 +8,10 @@
  *   Item Not Found at 1.x, Object Not Found at 2.x, kmip/version-rules.ts), `loadManaged` (and
  *   Object Archived unless the operation takes archived objects).
  * - Open and seal the content: `openBody`, `sealBody`, the only calls to the key protector in
- *   operations/ (the custody seam goes in here, one change for every operation). A metadata-only
- *   object is refused with Key Value Not Present where its value is needed.
+ *   operations/. A metadata-only object is refused with Key Value Not Present where its value is
+ *   needed.
+ * - Open a key for use: `openKeyForUse`, through the key-custody seam (operations/key-custody.ts,
+ *   src/custody/): one path for host-sealed keys (opened with `openBody`) and HSM-resident ones.
  * - Save: operations/service/save.ts `saveRecords` (through the context's commit).
  * - Serve: `servedObject` for Get and Export: the destroyed-object rules (destroyed.ts), the
  *   Sensitive / Extractable refusals, then down to the key forms (objects/object-body.ts,
@@ -39,6 +41,8 @@ import { flag, instances, isArchived } from '../../objects/typed-attributes.js';
 import { ProtectorError } from '../../hsm/key-protector.js';
 import { StoreError } from '../../store/object-store.js';
 import type { OperationContext } from '../context.js';
+import type { OpenOptions, UsableKey } from '../../custody/index.js';
+import { keyCustody } from '../key-custody.js';
 import { destroyedValueError } from './destroyed.js';
 import { readWrappingSpecification, REGISTERED_WRAPPING_KEY, unwrapBody, withoutRegisteredForm, wrapForGet, type KeySource } from './key-wrapping.js';
 
@@ -138,6 +142,16 @@ export async function openBody(ctx: OperationContext, record: ObjectRecord, opts
   const node = decode(plain);
   if (node.type !== 'Structure') throw new KmipError(ResultReason.GeneralFailure, `object ${record.uid} content is malformed`);
   return node;
+}
+
+/**
+ * Open an object's key for use, wherever it lives: the key-custody seam (operations/key-custody.ts,
+ * src/custody/) takes the one path. A host-sealed key is opened by `opts.host` (which opens the
+ * sealed content with openBody and checks the value); an HSM-resident key is used through its
+ * token reference and never opened here.
+ */
+export function openKeyForUse(ctx: OperationContext, record: ObjectRecord, opts: OpenOptions): Promise<UsableKey> {
+  return keyCustody(ctx).open(record, opts);
 }
 
 /** Key wrapping's way to the wrapping keys: this service's load (access check) and open. */

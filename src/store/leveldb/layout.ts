@@ -10,6 +10,7 @@
  * | `m`      | `count`                                    | number of records, decimal text         |
  * | `m`      | `audit-head`                               | last audit seq, space, its link (hex)   |
  * | `a`      | audit seq, 16 hex digits                   | the audit entry (src/audit/record.ts)   |
+ * | `s`      | server-metadata key (printable ASCII)      | revision (6 bytes BE), value (meta.ts)  |
  *
  * Every commit writes its records, its index changes, its audit entries, the new count
  * and the new audit head in one synced batch (the `a` sublevel is append-only; an older
@@ -23,6 +24,8 @@ export const Sublevel = {
   Index: 'i',
   Meta: 'm',
   Audit: 'a',
+  /** Server metadata (src/store/meta.ts); absent in older folders, which start it empty. */
+  ServerMeta: 's',
 } as const;
 
 /** The key of audit entry `seq`: fixed-width hex, so key order is sequence order. */

@@ -31,7 +31,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { ObjectRecord } from '../../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type ObjectStore, type ScanOptions, type ScanPage, type StoreOp, type StoreSnapshot } from '../object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type MetaEntry, type MetaSpace, type ObjectStore, type ScanOptions, type ScanPage, type StoreOp, type CommitOp, type StoreSnapshot } from '../object-store.js';
+import { decodeMeta, encodeMeta, metaKeysOf, MetaWatchers, planMeta, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
 import { indexTerms } from '../index-encoding.js';
 import { checkOps, planCommit, sealAudit, termDiff, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
@@ -54,7 +55,7 @@ export interface LevelStoreOptions {
 }
 
 interface Pending {
-  readonly ops: readonly StoreOp[];
+  readonly ops: readonly CommitOp[];
   readonly options: CommitOptions | undefined;
   /** Written without sync (see the file comment). */
   readonly deferred: boolean;
@@ -73,6 +74,9 @@ const metaOf = (db: Db) => db.sublevel<string, string>(Sublevel.Meta, { keyEncod
 /** audit key (auditKey) → entry bytes. */
 const auditOf = (db: Db) => db.sublevel<string, Uint8Array>(Sublevel.Audit, { keyEncoding: 'utf8', valueEncoding: 'view' });
 type Records = ReturnType<typeof recordsOf>;
+/** server-metadata key → revision + value (src/store/meta.ts). */
+const serverMetaOf = (db: Db) => db.sublevel<string, Uint8Array>(Sublevel.ServerMeta, { keyEncoding: 'utf8', valueEncoding: 'view' });
+type ServerMeta = ReturnType<typeof serverMetaOf>;
 type AuditLevel = ReturnType<typeof auditOf>;
 type Index = ReturnType<typeof indexOf>;
 type Meta = ReturnType<typeof metaOf>;
@@ -119,7 +123,9 @@ export class LevelStore implements ObjectStore {
   private db: Db | undefined;
   private rec!: Records;
   private index!: Index;
-  private meta!: Meta;
+  private sysMeta!: Meta;
+  private serverMeta!: ServerMeta;
+  private readonly watchers = new MetaWatchers();
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
@@ -142,6 +148,33 @@ export class LevelStore implements ObjectStore {
       }
     },
     head: () => this.auditHead,
+  };
+
+  /** Server metadata: the `s` sublevel (layout.ts, src/store/meta.ts). */
+  readonly meta: MetaSpace = {
+    get: async (key: string): Promise<MetaEntry | undefined> => {
+      this.assertReadable();
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await this.serverMeta.get(key);
+      } catch (e) {
+        throw io(e, `meta get ${key}`);
+      }
+      return bytes && decodeMeta(key, bytes);
+    },
+    list: async (prefix: string, opts: { after?: string; limit: number }): Promise<MetaEntry[]> => {
+      this.assertReadable();
+      if (!(opts.limit > 0)) return [];
+      // Printable ASCII keys: every key with the prefix sorts before prefix + DEL (0x7f).
+      const range = { ...(opts.after !== undefined && opts.after >= prefix ? { gt: opts.after } : { gte: prefix }), lt: `${prefix}\x7f`, limit: opts.limit };
+      try {
+        const entries = await this.serverMeta.iterator(range).all();
+        return entries.map(([k, v]) => decodeMeta(k, v));
+      } catch (e) {
+        throw io(e, 'meta list');
+      }
+    },
+    watch: (prefix, listener) => this.watchers.add(prefix, listener),
   };
 
   constructor(opts: LevelStoreOptions | string) {
@@ -174,17 +207,18 @@ export class LevelStore implements ObjectStore {
     try {
       this.rec = recordsOf(db);
       this.index = indexOf(db);
-      this.meta = metaOf(db);
+      this.sysMeta = metaOf(db);
       this.auditLevel = auditOf(db);
-      const schema = await this.meta.get(MetaKey.Schema);
+      this.serverMeta = serverMetaOf(db);
+      const schema = await this.sysMeta.get(MetaKey.Schema);
       if (schema === undefined && this.readOnly) throw new StoreError('CORRUPT', `${this.path} is not a kms database (no schema version)`);
       if (schema === undefined) {
         const anyKey = await db.keys({ limit: 1 }).all();
         if (anyKey.length > 0) throw new StoreError('CORRUPT', `${this.path} holds data but no schema version`);
         await db.batch(
           [
-            { type: 'put', sublevel: this.meta, key: MetaKey.Schema, value: String(SCHEMA_VERSION) },
-            { type: 'put', sublevel: this.meta, key: MetaKey.Count, value: '0' },
+            { type: 'put', sublevel: this.sysMeta, key: MetaKey.Schema, value: String(SCHEMA_VERSION) },
+            { type: 'put', sublevel: this.sysMeta, key: MetaKey.Count, value: '0' },
           ],
           { sync: true },
         );
@@ -196,10 +230,10 @@ export class LevelStore implements ObjectStore {
           throw new StoreError('SCHEMA', `${this.path} has schema version ${v}, newer than this server's ${SCHEMA_VERSION}`);
         }
         // v < SCHEMA_VERSION: migrations go here once there is a version 2.
-        const count = await this.meta.get(MetaKey.Count);
+        const count = await this.sysMeta.get(MetaKey.Count);
         if (count === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(count)) throw new StoreError('CORRUPT', 'bad record count');
         this.recordCount = Number(count);
-        this.auditHead = parseAuditHead(await this.meta.get(MetaKey.AuditHead));
+        this.auditHead = parseAuditHead(await this.sysMeta.get(MetaKey.AuditHead));
       }
     } catch (e) {
       await db.close().catch(() => undefined);
@@ -249,7 +283,7 @@ export class LevelStore implements ObjectStore {
     return bytes && decodeRecord(bytes, uid);
   }
 
-  commit(ops: readonly StoreOp[], options?: CommitOptions): Promise<void> {
+  commit(ops: readonly CommitOp[], options?: CommitOptions): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new StoreError('CLOSED', `store is ${this.state === 'new' ? 'not open' : 'closed'}`));
     if (this.readOnly) return Promise.reject(new StoreError('CLOSED', 'store is open read-only'));
     try {
@@ -324,6 +358,20 @@ export class LevelStore implements ObjectStore {
     }
     const base = new Map<string, Uint8Array | undefined>();
     uids.forEach((u, i) => base.set(u, stored[i]));
+    // The stored state of every meta key the group touches.
+    const metaKeys = [...new Set(group.flatMap((p) => metaKeysOf(p.ops)))];
+    const baseMeta = new Map<string, StoredMeta | undefined>();
+    try {
+      const got = metaKeys.length === 0 ? [] : await this.serverMeta.getMany(metaKeys);
+      metaKeys.forEach((k, i) => {
+        const b = got[i];
+        baseMeta.set(k, b && decodeMeta(k, b));
+      });
+    } catch (e) {
+      const err = io(e, 'commit: reading current metadata');
+      for (const p of group) p.reject(err);
+      return;
+    }
     const decoded = new Map<string, Stored | undefined>();
     const baseState = (uid: string): Stored | undefined => {
       if (decoded.has(uid)) return decoded.get(uid);
@@ -339,16 +387,22 @@ export class LevelStore implements ObjectStore {
 
     // The group's net effect per uid: state before the group, state after the last accepted commit.
     const net = new Map<string, Change>();
+    const netMeta = new Map<string, MetaChange>();
     const accepted: Pending[] = [];
     const audit: AuditEntry[] = [];
     let auditHead = this.auditHead;
     for (const p of group) {
       let changes: Map<string, Change>;
+      let metaChanges: Map<string, MetaChange>;
       let sealed: ReturnType<typeof sealAudit>;
       try {
         changes = planCommit(p.ops, (uid) => {
           const n = net.get(uid);
           return n ? n.after : baseState(uid);
+        });
+        metaChanges = planMeta(p.ops, (key) => {
+          const n = netMeta.get(key);
+          return n ? n.after : baseMeta.get(key);
         });
         sealed = sealAudit(p.options?.audit, auditHead);
       } catch (e) {
@@ -361,6 +415,11 @@ export class LevelStore implements ObjectStore {
         const n = net.get(ch.uid);
         if (n) n.after = ch.after;
         else net.set(ch.uid, { uid: ch.uid, before: ch.before, after: ch.after });
+      }
+      for (const m of metaChanges.values()) {
+        const n = netMeta.get(m.key);
+        if (n) n.after = m.after;
+        else netMeta.set(m.key, { key: m.key, before: m.before, after: m.after });
       }
       accepted.push(p);
     }
@@ -377,13 +436,17 @@ export class LevelStore implements ObjectStore {
       for (const t of removed) batch.del(concat(fieldPrefix(t.field), valueKey(t.value, ch.uid)), { sublevel: this.index });
       for (const t of added) batch.put(concat(fieldPrefix(t.field), valueKey(t.value, ch.uid)), EMPTY, { sublevel: this.index });
     }
-    if (count !== this.recordCount) batch.put(MetaKey.Count, String(count), { sublevel: this.meta });
+    for (const m of netMeta.values()) {
+      if (m.after) batch.put(m.key, encodeMeta(m.after), { sublevel: this.serverMeta });
+      else if (m.before) batch.del(m.key, { sublevel: this.serverMeta });
+    }
+    if (count !== this.recordCount) batch.put(MetaKey.Count, String(count), { sublevel: this.sysMeta });
     const sync = !group[0]!.deferred;
     // A synced batch makes the entries written without sync durable too (see the file comment).
     const again = sync ? this.unsynced : [];
     for (const e of again) batch.put(auditKey(e.seq), e.bytes, { sublevel: this.auditLevel });
     for (const e of audit) batch.put(auditKey(e.seq), e.bytes, { sublevel: this.auditLevel });
-    if (audit.length > 0 || again.length > 0) batch.put(MetaKey.AuditHead, `${auditHead.seq} ${Buffer.from(auditHead.link).toString('hex')}`, { sublevel: this.meta });
+    if (audit.length > 0 || again.length > 0) batch.put(MetaKey.AuditHead, `${auditHead.seq} ${Buffer.from(auditHead.link).toString('hex')}`, { sublevel: this.sysMeta });
     const hasData = batch.length > 0;
     const t0 = performance.now();
     try {
@@ -405,6 +468,7 @@ export class LevelStore implements ObjectStore {
       this.unsynced.push(...audit);
       this.armSync();
     }
+    this.watchers.changed(netMeta.keys());
     for (const p of accepted) p.resolve();
   }
 
@@ -475,10 +539,10 @@ export class LevelStore implements ObjectStore {
     let count: number;
     let auditHead: AuditHead;
     try {
-      const c = await this.meta.get(MetaKey.Count, { snapshot: snap });
+      const c = await this.sysMeta.get(MetaKey.Count, { snapshot: snap });
       if (c === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(c)) throw new StoreError('CORRUPT', 'bad record count');
       count = Number(c);
-      auditHead = parseAuditHead(await this.meta.get(MetaKey.AuditHead, { snapshot: snap }));
+      auditHead = parseAuditHead(await this.sysMeta.get(MetaKey.AuditHead, { snapshot: snap }));
     } catch (e) {
       await snap.close().catch(() => undefined);
       throw io(e, 'snapshot');
@@ -535,7 +599,7 @@ export class LevelStore implements ObjectStore {
     }
     for (const id of expected) problems.push(`missing index entry ${JSON.stringify(id)}`);
     if (records !== this.recordCount) problems.push(`count says ${this.recordCount}, found ${records} records`);
-    const stored = await this.meta.get(MetaKey.Count);
+    const stored = await this.sysMeta.get(MetaKey.Count);
     if (stored !== String(records)) problems.push(`stored count ${String(stored)}, found ${records} records`);
     return { records, indexEntries, problems };
   }
