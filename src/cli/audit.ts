@@ -27,7 +27,7 @@ import { adminSocketPath } from '../backup/data-folder.js';
 import { anchorFileOf } from '../audit/anchor-config.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms audit <verify|report|tail> [options]
 

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { issueClientCert } from '../pki/dev-certs.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms certs issue --client NAME [options]
 

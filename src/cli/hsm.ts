@@ -25,7 +25,7 @@ import { adminSocketPath } from '../backup/data-folder.js';
 import { requestRotation } from '../hsm/rotation-remote.js';
 import { join } from 'node:path';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms hsm <status|rotate-kek> [options]
 

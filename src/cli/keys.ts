@@ -18,7 +18,7 @@ import {
   type KeySource,
   type KeySummary,
 } from './keys-source.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms keys list [filters] [source] [--format table|json|csv]
        kms keys show UID [source] [--json]

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { makeLogOutput, startKms } from '../server/bootstrap.js';
 import { CustodyError } from '../hsm/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';
 
 const HELP = `Usage: kms serve [options]
