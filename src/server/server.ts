@@ -28,6 +28,7 @@ import { Session } from './session.js';
 import { ConnectionAudit, peerSummary } from './connection-audit.js';
 import { rotateTicketKeys, tlsPolicyOptions } from './tls-policy.js';
 import { HandshakeGate } from './handshake-gate.js';
+import { TcpSockets } from './tcp-sockets.js';
 
 export interface TlsMaterial {
   readonly cert: string | Buffer;
@@ -48,17 +49,14 @@ export interface KmipServerOptions {
 /** How long a refused client gets to read our close_notify before the socket is destroyed. */
 const REFUSAL_LINGER_MS = 1000;
 
-/** The TCP socket under a server-side TLS socket. */
-function rawOf(socket: TLSSocket): object {
-  return (socket as unknown as { _parent?: object })._parent ?? socket;
-}
-
 export class KmipServer {
   private readonly server: Server;
   private readonly sessions = new Set<Session>();
   private readonly audit: ConnectionAudit;
   /** TCP connections whose TLS handshake has not finished, and their budget. */
   private readonly gate: HandshakeGate;
+  /** The TCP socket under each TLS socket, for the gate. */
+  private readonly tcp = new TcpSockets();
   private readonly stopRotation: () => void;
 
   constructor(private readonly opts: KmipServerOptions) {
@@ -84,11 +82,12 @@ export class KmipServer {
     // Small writes (the handshake's last flight, each response) go out at once: with Nagle's
     // algorithm they wait for the peer's delayed ACK, ~40 ms per new connection.
     raw.setNoDelay(true);
+    this.tcp.track(raw);
     this.gate.admit(raw);
   }
 
   private onTlsClientError(err: Error & { code?: string }, socket: TLSSocket): void {
-    const raw = rawOf(socket);
+    const raw = this.tcp.of(socket);
     const addr = this.gate.addressOf(raw) ?? socket.remoteAddress;
     this.gate.over(raw);
     // Node reports a handshake timeout (or failure) here but, with a listener attached,
@@ -104,7 +103,7 @@ export class KmipServer {
   }
 
   private onSecure(socket: TLSSocket): void {
-    this.gate.over(rawOf(socket));
+    this.gate.over(this.tcp.of(socket));
     const id = randomUUID();
     const { services, handlers, limits } = this.opts;
     const addr = socket.remoteAddress;
