@@ -13,7 +13,7 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
 import type { AuditKey } from '../audit/audit-key.js';

@@ -3,7 +3,7 @@
  * running server through KMIP. Attributes only: key material is never read or printed.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { cliConfig, parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import {

@@ -40,13 +40,12 @@ import {
   sameToken,
   writeCustody,
   type CustodyRecord,
-  type HsmCustody,
 } from './custody.js';
 import { HsmProtector } from './hsm-protector.js';
 import { writeKekMarker } from './kek-marker.js';
 import type { KeyProtector } from './key-protector.js';
 import { rewrapAll, type RewrapProgress } from './rotation.js';
-import { BridgeProtector, SwitchableAuditKey, SwitchableProtector } from './switchable.js';
+import { BridgeProtector, type SwitchableAuditKey, type SwitchableProtector } from './switchable.js';
 
 export const MIGRATION_ANCHOR_PREFIX = 'migration:';
 
