@@ -98,7 +98,7 @@ const TS_FILES = ['**/*.ts'];
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'src/kmip/generated/**', 'eslint-rules/*.d.ts'],
+    ignores: ['dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'src/kmip/generated/**', 'eslint-rules/*.d.ts', 'eslint.config.d.ts'],
   },
   {
     linterOptions: { reportUnusedDisableDirectives: 'error' },
