@@ -58,11 +58,6 @@ export const FIXED_LENGTH_BY_CODE: readonly (number | undefined)[] = ITEM_TYPE_N
   return byCode;
 }, []);
 
-/** Text-like types: UTF-8 strings of variable length. */
-export function isTextType(t: ItemTypeName): t is 'TextString' | 'Identifier' | 'Reference' | 'NameReference' {
-  return t === 'TextString' || t === 'Identifier' || t === 'Reference' || t === 'NameReference';
-}
-
 /** Round up to a multiple of 8 with plain arithmetic (safe for lengths up to 2^32-1). */
 export function pad8(n: number): number {
   const r = n % 8;
