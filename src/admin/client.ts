@@ -1,7 +1,8 @@
 /**
- * The client side of the admin socket (DATA/admin/kms.sock, served by backup/admin-socket.ts):
+ * The client side of the admin socket (DATA/admin/kms.sock, served by src/server/admin-socket.ts):
  * one connection per request, a JSON request line, then JSON lines back. Every admin command
- * that talks to a running server (backup, KEK rotation, protector migration) goes through here.
+ * that talks to a running server (backup, KEK rotation, protector migration: requests.ts; status,
+ * queries) goes through here.
  */
 import { createConnection, type Socket } from 'node:net';
 

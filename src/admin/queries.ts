@@ -1,5 +1,5 @@
 /**
- * Read-only queries a running server answers on its admin socket (src/backup/admin-socket.ts;
+ * Read-only queries a running server answers on its admin socket (src/server/admin-socket.ts;
  * the server's own user only), for the commands that otherwise need the data folder's lock:
  *
  *   {"op":"hsm-status"}                          -> {"ok":true,"result":HsmStatus}
@@ -21,13 +21,13 @@ import type { ServerServices } from '../operations/context.js';
 import type { AuditKey } from '../audit/audit-key.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
-import { readCustody } from '../hsm/custody.js';
-import { hsmStatusOf } from '../hsm/status-report.js';
+import { readCustody } from '../folder/custody.js';
+import { hsmStatusOf } from '../folder/hsm-status.js';
 import { buildReport, type ReportFilter } from '../audit/report.js';
 import { anchorFileOf } from '../audit/anchor-config.js';
 import { parseAnchorText, type SourcedLine } from '../audit/anchor.js';
 import { gatherAnchors, liveSnapshot, readAnchorFiles, runVerify, type AnchorFileLines } from '../audit/verify-run.js';
-import type { AdminHandler } from '../backup/admin-socket.js';
+import type { AdminHandler } from '../server/admin-socket.js';
 
 /** Longest anchor line accepted after an audit-verify request (an anchor line is ~500 bytes). */
 const MAX_ANCHOR_LINE = 16 * 1024;

@@ -15,7 +15,7 @@ import { Operation } from '../kmip/generated/enums.gen.js';
 
 export type ReadSync = 'always' | 'batched';
 export const READ_SYNC_MODES: readonly ReadSync[] = ['always', 'batched'];
-/** The default; the README's crash-safety section says why. */
+/** The default; docs/operating.md (crash safety) and docs/read-durability.md say why. */
 export const DEFAULT_READ_SYNC: ReadSync = 'batched';
 /** Longest a batched read record waits for its sync (ms). */
 export const DEFAULT_READ_SYNC_WINDOW_MS = 5;

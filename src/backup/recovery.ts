@@ -2,7 +2,8 @@
  * Recovery: how the per-backup file key is found again on a NEW server (another machine,
  * another HSM, nothing of the old server's secrets).
  *
- * The data folder's recovery.json (written by `kms init`) lists recipients, public keys only:
+ * The data folder's recovery.json (written by `kms init`; src/folder/recovery-setup.ts) lists
+ * recipients, public keys only:
  *   - `rsa-oaep-sha256`: an operator's RSA key (≥ 2048 bits); the file key is encrypted with
  *     RSA-OAEP, SHA-256 and MGF1-SHA-256, OAEP label "kms-backup-file-key-v1".
  *   - `ecies-p256`: a P-256 key. For each backup an ephemeral P-256 key pair is drawn;
@@ -35,27 +36,14 @@ import {
 import { readFileSync } from 'node:fs';
 import { combine, split, type Share } from './shamir.js';
 import { BackupError } from './errors.js';
+import type { Recipient, RecipientKind, RecoveryConfig } from '../folder/recovery-setup.js';
 
-export const RECOVERY_FILE = 'recovery.json';
+// The recovery setup's format belongs to the data folder (src/folder/recovery-setup.ts).
+export type { Recipient, RecipientKind, RecoveryConfig };
+
 const OAEP_LABEL = Buffer.from('kms-backup-file-key-v1');
 const ECIES_INFO = 'kms-backup-ecies-p256-v1';
 const FILE_KEY_AAD = 'kms-backup-file-key-v1\0';
-
-export type RecipientKind = 'rsa-oaep-sha256' | 'ecies-p256';
-
-export interface Recipient {
-  readonly kind: RecipientKind;
-  readonly keyId: string;
-  /** SPKI PEM. */
-  readonly publicKey: string;
-  /** Set when the private key exists only as Shamir shares. */
-  readonly shares?: { readonly set: string; readonly threshold: number; readonly total: number };
-}
-
-export interface RecoveryConfig {
-  readonly format: 1;
-  readonly recipients: readonly Recipient[];
-}
 
 /** A recipient entry in a backup header: the file key, wrapped. */
 export type WrappedKey =

@@ -22,16 +22,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { HsmConfig } from '../config/config.js';
 import { sha256 } from '../audit/record.js';
 import { writeRestoreAnchor } from '../audit/restore-anchor.js';
-import { defaultAnchorFile } from '../audit/anchor.js';
 import { AnchorWriter, anchoredEntryAt } from '../audit/anchor-writer.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { LevelStore } from '../store/leveldb/index.js';
 import type { AuditAppend, StoreOp } from '../store/object-store.js';
+import { DataFolder } from '../folder/data-folder.js';
+import { assertEmptyFolder, configFileContent, folderLayout } from '../folder/layout.js';
 import { scanBackup, type BackupProgress, type Manifest } from './content.js';
-import { assertEmptyFolder, CONFIG_FILE, configFileContent, openKeys } from './data-folder.js';
 import { BackupError } from './errors.js';
 import { BackupFile } from './format.js';
-import { RECOVERY_FILE, unwrapFileKey } from './recovery.js';
+import { unwrapFileKey } from './recovery.js';
 
 export interface RestoreOptions {
   readonly file: string;
@@ -100,17 +99,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummar
 }
 
 async function writeInto(stage: string, target: string, file: BackupFile, fileKey: Buffer, opts: RestoreOptions): Promise<RestoreSummary> {
-  let store: LevelStore | undefined = new LevelStore({ path: join(stage, 'db') });
-  await store.open();
-  let keys: Awaited<ReturnType<typeof openKeys>>;
+  // The staging folder, opened as the new server will open it: new keys, recorded in its custody.json.
+  const folder = await DataFolder.open({ dataDir: stage, ...(opts.hsm && { hsm: opts.hsm }), keys: 'create' });
+  const keys = { protector: folder.protector, auditKey: folder.auditKey };
+  const layout = folderLayout(stage);
   try {
-    keys = await openKeys(stage, opts.hsm, { create: true, store });
-  } catch (e) {
-    await store.close();
-    throw e;
-  }
-  try {
-    const s = store;
+    const s = folder.store;
     let manifest: Manifest | undefined;
     let ops: StoreOp[] = [];
     let appends: AuditAppend[] = [];
@@ -166,7 +160,7 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
             break;
           }
           case 'file': {
-            const dir = join(stage, 'certs');
+            const dir = layout.certs;
             mkdirSync(dir, { recursive: true, mode: 0o700 });
             writeFileSync(join(dir, f.name), f.bytes, { mode: f.name.endsWith('.key') ? 0o600 : 0o644 });
             f.bytes.fill(0);
@@ -187,15 +181,15 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
     const restoreEntry = await anchoredEntryAt(s.audit, s.audit.head().seq);
     if (restoreEntry) {
       const quiet = { warn: () => undefined, error: () => undefined };
-      await (await AnchorWriter.open({ reader: s.audit, key: keys.auditKey, file: defaultAnchorFile(target), log: quiet })).anchor(restoreEntry);
+      await (await AnchorWriter.open({ reader: s.audit, key: keys.auditKey, file: folderLayout(target).auditAnchor, log: quiet })).anchor(restoreEntry);
     }
-    await s.close();
-    writeFileSync(join(stage, RECOVERY_FILE), JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o600 });
-    writeFileSync(join(stage, CONFIG_FILE), configFileContent(target, opts.hsm), { mode: 0o600 });
-    return { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
+    const summary = { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
+    await folder.close();
+    writeFileSync(layout.recovery, JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(layout.config, configFileContent(target, opts.hsm), { mode: 0o600 });
+    return summary;
   } finally {
-    await store?.close();
-    await keys.close();
+    await folder.close();
   }
 }
 

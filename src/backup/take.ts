@@ -7,16 +7,17 @@ import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HsmConfig } from '../config/config.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
-import { LevelStore } from '../store/leveldb/index.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { DataFolder } from '../folder/data-folder.js';
+import { CERT_FILES, folderLayout } from '../folder/layout.js';
+import { readRecoverySetup } from '../folder/recovery-setup.js';
 import { writeBackup, type BackupProgress, type BackupSummary } from './content.js';
-import { CERT_FILES, openKeys, readRecovery } from './data-folder.js';
-import { BackupError } from './errors.js';
 import { partialName } from './restore.js';
 
 /** The data folder's certificates, carried so agents keep trusting a restored server. */
 export function certFiles(dataDir: string): { name: string; bytes: Buffer }[] {
-  return CERT_FILES.map((name) => ({ name, path: join(dataDir, 'certs', name) }))
+  const certs = folderLayout(dataDir).certs;
+  return CERT_FILES.map((name) => ({ name, path: join(certs, name) }))
     .filter((f) => existsSync(f.path))
     .map((f) => ({ name: f.name, bytes: readFileSync(f.path) }));
 }
@@ -33,7 +34,7 @@ export interface TakeOptions {
 
 /** Snapshot the store and write the backup to `sink`. */
 export async function takeBackup(opts: TakeOptions, sink: (b: Buffer) => Promise<void>): Promise<BackupSummary> {
-  const recovery = readRecovery(opts.dataDir);
+  const recovery = readRecoverySetup(folderLayout(opts.dataDir).recovery);
   const snapshot = await opts.store.snapshot();
   try {
     return await writeBackup(
@@ -75,23 +76,11 @@ export async function toFile<T>(out: string, write: (sink: (b: Buffer) => Promis
 
 /** Back up a stopped data folder (its database must not be in use). */
 export async function backupStoppedFolder(dataDir: string, hsm: HsmConfig | undefined, out: string, onProgress?: (p: BackupProgress) => void): Promise<BackupSummary> {
-  readRecovery(dataDir); // fail early, before opening anything
-  const store = new LevelStore({ path: join(dataDir, 'db') });
-  if (!existsSync(join(dataDir, 'db'))) throw new BackupError('IO', `${dataDir} has no database (db/)`);
+  // The recovery setup is checked before anything is opened.
+  const folder = await DataFolder.open({ dataDir, ...(hsm && { hsm }), keys: 'open', mustExist: true, requireRecovery: true, inUse: ", and the server's admin socket does not answer" });
   try {
-    await store.open();
-  } catch (e) {
-    const msg = (e as Error).message;
-    throw new BackupError('IO', /lock/i.test(msg) ? `${dataDir}: the database is in use and the server's admin socket does not answer` : msg, { cause: e });
-  }
-  try {
-    const keys = await openKeys(dataDir, hsm, { create: false, store });
-    try {
-      return await toFile(out, (sink) => takeBackup({ store, protector: keys.protector, dataDir, source: { taken: 'stopped data folder' }, ...(onProgress ? { onProgress } : {}) }, sink));
-    } finally {
-      await keys.close();
-    }
+    return await toFile(out, (sink) => takeBackup({ store: folder.store, protector: folder.protector, dataDir, source: { taken: 'stopped data folder' }, ...(onProgress ? { onProgress } : {}) }, sink));
   } finally {
-    await store.close();
+    await folder.close();
   }
 }

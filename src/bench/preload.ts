@@ -3,24 +3,24 @@
  * AES-256 keys shaped as Create + (three in four) Activate make them: Name "pre-<i>", Object
  * Group "group-<i mod 100>", custom attribute x-bench-app = "app-<i div 10>" (ten objects per
  * value), creation order, lifecycle dates, Digest; the key is random and sealed by the data
- * folder's key protector (master.key, made if missing) with the uid bound in, as the server
+ * folder's key protector (DataFolder.open: the keys its custody record names, made for a new
+ * folder) with the uid bound in, as the server
  * would. Records go through the store's own commit path (index entries and count stay right)
  * in large batches, several in flight so group commit merges them.
  *
  * Preloaded objects have no audit records: they were never requested through the server.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { CryptographicAlgorithm, NameType, ObjectType } from '../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { SoftwareProtector } from '../hsm/software/software-protector.js';
+import { DataFolder } from '../folder/data-folder.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
 import { applyEvent } from '../objects/lifecycle.js';
 import { customKey, type AttributeKey, type ObjectRecord } from '../objects/managed-object.js';
 import { newUid } from '../objects/identifiers.js';
 import { rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
 import { CREATION_ORDER_KEY, CREATION_ORDER_TAG, nextCreationStamp } from '../operations/locate-order.js';
-import { LevelStore } from '../store/leveldb/index.js';
 import type { StoreOp } from '../store/object-store.js';
 import { encode, t, type TtlvNode } from '../ttlv/index.js';
 import { BENCH_VERSION } from './mixes.js';
@@ -38,7 +38,7 @@ export interface PreloadResult {
   readonly seconds: number;
 }
 
-async function buildRecord(i: number, owner: string, protector: SoftwareProtector, nowMs: number): Promise<ObjectRecord> {
+async function buildRecord(i: number, owner: string, protector: KeyProtector, nowMs: number): Promise<ObjectRecord> {
   const uid = newUid();
   const key = randomBytes(32);
   const attrs = new Map<AttributeKey, readonly TtlvNode[]>([
@@ -71,9 +71,8 @@ async function buildRecord(i: number, owner: string, protector: SoftwareProtecto
  */
 export async function preload(dataDir: string, from: number, to: number, owner: string, progress?: PreloadProgress): Promise<PreloadResult> {
   const started = performance.now();
-  const { protector } = SoftwareProtector.openOrCreate(join(dataDir, 'master.key'));
-  const store = new LevelStore({ path: join(dataDir, 'db') });
-  await store.open();
+  const folder = await DataFolder.open({ dataDir, keys: 'create' });
+  const { store, protector } = folder;
   const sampleEvery = Math.max(1, Math.floor((to - from) / 2000));
   const sampleUids: string[] = [];
   const BATCH = 2000;
@@ -100,8 +99,7 @@ export async function preload(dataDir: string, from: number, to: number, owner: 
     }
     await Promise.all(inFlight);
   } finally {
-    await store.close();
-    await protector.close();
+    await folder.close();
   }
   return { sampleUids, seconds: (performance.now() - started) / 1000 };
 }

@@ -16,16 +16,15 @@ import { join } from 'node:path';
 import type { parseArgs } from 'node:util';
 import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
-import type { AuditKey } from '../audit/audit-key.js';
-import { openFolderKeys } from '../hsm/custody.js';
-import { MIGRATION_ANCHOR_PREFIX } from '../hsm/migrate.js';
+import { DataFolder } from '../folder/data-folder.js';
+import { adminSocketPath, folderLayout } from '../folder/layout.js';
+import { MIGRATION_ANCHOR_PREFIX } from '../folder/protector-migration.js';
 import { decodeRecord } from '../audit/record.js';
 import { buildReport, formatReport, type KeyReport } from '../audit/report.js';
 import { gatherAnchors, readAnchorFiles, runVerify, type AnchorFileLines, type GatheredAnchors, type VerifyOutcome } from '../audit/verify-run.js';
 import { requestWithProgress } from '../admin/client.js';
-import { adminSocketPath } from '../backup/data-folder.js';
 import { anchorFileOf } from '../audit/anchor-config.js';
-import { LevelStore } from '../store/leveldb/index.js';
+import type { LevelStore } from '../store/leveldb/index.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
 
@@ -93,21 +92,9 @@ function configFor(values: Values): KmsConfig {
   return cliConfig(values);
 }
 
-/** The audit key the data folder's custody record names (custody.ts); the store must be open (its lock held). */
-async function openAuditKey(config: KmsConfig, store: LevelStore): Promise<{ key: AuditKey; close(): Promise<void> }> {
-  const keys = await openFolderKeys({ dataDir: config.dataDir, store, ...(config.hsm && { hsm: config.hsm }), create: false, refuseMigrating: false });
-  return { key: keys.auditKey, close: () => keys.close() };
-}
-
+/** A stopped folder's store, without its keys (closing the store closes the folder); a running server holds its lock. */
 async function openStore(dir: string): Promise<LevelStore> {
-  const store = new LevelStore({ path: join(dir, 'db') });
-  try {
-    await store.open();
-  } catch (e) {
-    const msg = (e as Error).message;
-    throw new Error(/lock/i.test(msg) ? `${dir}: the database is in use (stop the server first): ${msg}` : msg);
-  }
-  return store;
+  return (await DataFolder.open({ dataDir: dir, keys: 'none' })).store;
 }
 
 /** Print what verify found (the same lines for a stopped folder and a running server) and give the exit code. */
@@ -187,19 +174,12 @@ async function verify(values: Values, io: CliIo): Promise<number> {
   const config = configFor(values);
   const online = await verifyOnline(values, config, every, io);
   if (online !== undefined) return online;
-  let store: LevelStore;
-  let key: Awaited<ReturnType<typeof openAuditKey>>;
+  let folder: DataFolder;
   let anchors: GatheredAnchors | undefined;
   try {
-    store = await openStore(config.dataDir);
+    // The audit key the folder's custody record names (also mid-migration: verify is read-only).
+    folder = await DataFolder.open({ dataDir: config.dataDir, ...(config.hsm && { hsm: config.hsm }), keys: 'open', mustExist: true, allowMigrating: true });
   } catch (e) {
-    io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
-    return ExitCode.Io;
-  }
-  try {
-    key = await openAuditKey(config, store);
-  } catch (e) {
-    await store.close();
     io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
     return ExitCode.Io;
   }
@@ -207,21 +187,19 @@ async function verify(values: Values, io: CliIo): Promise<number> {
     if (!values['no-anchor']) {
       const given = values.anchor ?? [];
       const files = given.length > 0 ? given.map((f) => ({ file: f, explicit: true })) : [{ file: anchorFileOf(config).file, explicit: false }];
-      anchors = await gatherAnchors(readAnchorFiles(files), key.key);
+      anchors = await gatherAnchors(readAnchorFiles(files), folder.auditKey);
     }
   } catch (e) {
-    await key.close();
-    await store.close();
+    await folder.close();
     io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
     return ExitCode.Io;
   }
   try {
     const line = progressLine(Date.now());
-    const outcome = await runVerify({ reader: store.audit, key: key.key, every, ...(anchors && { anchors }), onProgress: (n, total) => io.stderr.write(line(n, total)) });
+    const outcome = await runVerify({ reader: folder.store.audit, key: folder.auditKey, every, ...(anchors && { anchors }), onProgress: (n, total) => io.stderr.write(line(n, total)) });
     return printVerify(outcome, io);
   } finally {
-    await store.close();
-    await key.close();
+    await folder.close();
   }
 }
 
@@ -275,7 +253,7 @@ async function withLog<T>(dir: string, f: (store: LevelStore) => Promise<T>): Pr
     store = await openStore(dir);
   } catch {
     copy = mkdtempSync(join(tmpdir(), 'kms-audit-tail-'));
-    cpSync(join(dir, 'db'), join(copy, 'db'), { recursive: true, filter: (src) => !src.endsWith('LOCK') });
+    cpSync(folderLayout(dir).db, folderLayout(copy).db, { recursive: true, filter: (src) => !src.endsWith('LOCK') });
     store = await openStore(copy);
   }
   try {

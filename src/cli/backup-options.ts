@@ -1,12 +1,13 @@
 /**
  * Options shared by `kms init`, `kms backup` and `kms restore`: the key backend of a new
  * data folder (--hsm-*), the recovery credential (--recovery-key / --share), and the
- * mapping of backup errors to exit codes.
+ * mapping of backup and data-folder errors to exit codes.
  */
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import type { HsmConfig } from '../config/config.js';
 import { BackupError } from '../backup/errors.js';
+import { FolderError } from '../folder/errors.js';
 import { parseShareFile, privateKeyFromPem, privateKeyFromShares } from '../backup/recovery.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo } from './command.js';
@@ -88,6 +89,16 @@ export function failure(cmd: string, e: unknown, io: CliIo): number {
       case 'NOT_EMPTY':
         return ExitCode.Refused;
       case 'BAD_KEY':
+      case 'NO_RECOVERY':
+        return ExitCode.Usage;
+      default:
+        return ExitCode.Io;
+    }
+  }
+  if (e instanceof FolderError) {
+    switch (e.code) {
+      case 'NOT_EMPTY':
+        return ExitCode.Refused;
       case 'NO_RECOVERY':
         return ExitCode.Usage;
       default:

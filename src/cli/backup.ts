@@ -4,12 +4,12 @@
  * `kms backup verify FILE`: decrypt and check a whole backup without restoring it.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type KmsConfig } from '../config/config.js';
 import { parseCli } from './args.js';
-import { requestBackup } from '../backup/admin-socket.js';
+import { requestBackup } from '../admin/requests.js';
 import type { BackupSummary } from '../backup/content.js';
-import { adminSocketPath, CONFIG_FILE } from '../backup/data-folder.js';
+import { folderLayout } from '../folder/layout.js';
 import { verifyBackupFile } from '../backup/restore.js';
 import { backupStoppedFolder, toFile } from '../backup/take.js';
 import { CREDENTIAL_HELP, CREDENTIAL_OPTIONS, credentialFromFlags, failure, progressPrinter } from './backup-options.js';
@@ -61,7 +61,7 @@ const OPTIONS = {
 export function folderConfig(values: { 'data-dir'?: string | undefined; config?: string | undefined }): KmsConfig {
   try {
     const base = loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: values.config } });
-    const own = join(base.dataDir, CONFIG_FILE);
+    const own = folderLayout(base.dataDir).config;
     if (values.config === undefined && existsSync(own)) return loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: own } });
     return base;
   } catch (e) {
@@ -84,7 +84,7 @@ async function backup(values: Record<string, unknown>, io: CliIo): Promise<numbe
     try {
       let lastNote = 0;
       summary = await toFile(out, async (sink) => {
-        const s = await requestBackup(adminSocketPath(config.dataDir), sink, (n) => {
+        const s = await requestBackup(folderLayout(config.dataDir).adminSocket, sink, (n) => {
           if (Date.now() - lastNote >= 1000) {
             lastNote = Date.now();
             io.stderr.write(`backup: received ${(n / 1048576).toFixed(1)} MiB from the running server\n`);

@@ -17,7 +17,7 @@ export const ExitCode = {
   /**
    * Key custody: the configured key protector is not the one the data folder is sealed under
    * (software master key vs HSM, another token), a key the folder recorded is missing, or a
-   * protector migration is unfinished (src/hsm/custody.ts, docs/custody.md).
+   * protector migration is unfinished (src/folder/custody.ts, docs/custody.md).
    */
   Custody: 6,
 } as const;

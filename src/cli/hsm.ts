@@ -4,26 +4,22 @@
  *   kms hsm status       the KEKs on the token, which is current, how many objects each seals
  *   kms hsm rotate-kek   a new KEK becomes current; every object is rewrapped under it;
  *                        with --destroy-old the folder's own retired KEKs no object uses
- *                        any more are destroyed (custody.ts)
+ *                        any more are destroyed (src/folder/custody.ts)
  *
  * rotate-kek on a running server asks it through its admin socket (DATA/admin/kms.sock, the
  * server's own user only): the server rotates and keeps serving. With no server running it
  * opens the stopped data folder itself. status likewise: the running server answers it (the
- * same lines, src/hsm/status-report.ts), else the stopped folder is opened.
+ * same lines, src/folder/hsm-status.ts), else the stopped folder is opened.
  */
 import pino from 'pino';
 import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
-import { AuditTrail } from '../audit/trail.js';
-import { openFolderKeys, type FolderKeys } from '../hsm/custody.js';
-import { openAnchors } from '../audit/anchor-config.js';
-import { rotateKek, RotationError, type RewrapProgress } from '../hsm/rotation.js';
-import { formatHsmStatus, hsmStatusOf, type HsmStatus } from '../hsm/status-report.js';
+import { DataFolder } from '../folder/data-folder.js';
+import { rotateKek, RotationError, type RewrapProgress } from '../folder/kek-rotation.js';
+import { formatHsmStatus, hsmStatusOf, type HsmStatus } from '../folder/hsm-status.js';
+import { adminSocketPath } from '../folder/layout.js';
 import { requestWithProgress } from '../admin/client.js';
-import { LevelStore } from '../store/leveldb/index.js';
-import { adminSocketPath } from '../backup/data-folder.js';
-import { requestRotation } from '../hsm/rotation-remote.js';
-import { join } from 'node:path';
+import { requestRotation } from '../admin/requests.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
 
@@ -59,43 +55,20 @@ const OPTIONS = {
 
 interface Opened {
   readonly config: KmsConfig;
-  readonly keys: FolderKeys;
-  readonly store: LevelStore;
-  close(): Promise<void>;
+  readonly folder: DataFolder;
 }
 
 async function open(config: KmsConfig): Promise<Opened> {
   if (!config.hsm) throw new UsageError(NO_HSM);
   // The folder's lock first: nothing is made in the token for a folder a server holds.
-  const store = new LevelStore({ path: join(config.dataDir, 'db') });
-  try {
-    await store.open();
-  } catch (e) {
-    const msg = (e as Error).message;
-    throw new Error(/lock|in use/i.test(msg) ? `${config.dataDir}: the database is in use (stop the server first): ${msg}` : msg);
-  }
-  let keys: FolderKeys;
-  try {
-    keys = await openFolderKeys({ dataDir: config.dataDir, hsm: config.hsm, store, create: false });
-  } catch (e) {
-    await store.close();
-    throw e;
-  }
-  return {
-    config,
-    keys,
-    store,
-    async close() {
-      await store.close();
-      await keys.close();
-    },
-  };
+  return { config, folder: await DataFolder.open({ dataDir: config.dataDir, hsm: config.hsm, keys: 'open', mustExist: true }) };
 }
 
 const NO_HSM = 'no hsm section in the configuration: the software master key has no KEK to rotate (give --config with an hsm section, or KMS_HSM_MODULE…)';
 
 async function status(o: Opened, io: CliIo): Promise<number> {
-  const s = await hsmStatusOf(o.keys.custody, o.keys.protector.kekId, o.keys.protector.description, o.store);
+  const keys = o.folder.keys!;
+  const s = await hsmStatusOf(keys.custody, keys.protector.kekId, keys.protector.description, o.folder.store);
   if (s.kind !== 'hsm') throw new UsageError(NO_HSM);
   io.stdout.write(formatHsmStatus(s));
   return ExitCode.Ok;
@@ -117,9 +90,8 @@ async function statusOnline(config: KmsConfig, io: CliIo): Promise<number | unde
 }
 
 async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: string }, io: CliIo): Promise<number> {
-  const log = pino({ level: 'silent' });
-  // Its closing checkpoint is anchored like the server's (src/audit/anchor.ts).
-  const audit = new AuditTrail({ store: o.store, key: o.keys.auditKey, log, anchors: await openAnchors(o.config, o.store.audit, o.keys.auditKey, log) });
+  // Its closing checkpoint is anchored like the server's (src/audit/anchor.ts); the folder closes it first.
+  const audit = await o.folder.openTrail({ log: pino({ level: 'silent' }), ...(o.config.audit && { audit: o.config.audit }) });
   let last = 0;
   const progress = (p: RewrapProgress) => {
     if (Date.now() - last < 1000 && p.scanned < p.total) return;
@@ -128,8 +100,8 @@ async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: stri
   };
   try {
     const r = await rotateKek({
-      store: o.store,
-      protector: o.keys.protector,
+      store: o.folder.store,
+      protector: o.folder.protector,
       dataDir: o.config.dataDir,
       audit,
       destroyOld: values['destroy-old'] === true,
@@ -145,8 +117,6 @@ async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: stri
   } catch (e) {
     io.stderr.write(`kms hsm rotate-kek: ${(e as Error).message}\n`);
     return e instanceof RotationError ? ExitCode.Usage : ExitCode.InvalidInput;
-  } finally {
-    await audit.close();
   }
 }
 
@@ -198,7 +168,7 @@ export const hsmCommand: Command = {
     try {
       return sub === 'status' ? await status(opened, io) : await rotate(opened, values, io);
     } finally {
-      await opened.close();
+      await opened.folder.close();
     }
   },
 };

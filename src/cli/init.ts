@@ -4,11 +4,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { assertEmptyFolder, CONFIG_FILE, configFileContent, openKeys } from '../backup/data-folder.js';
 import { BackupError } from '../backup/errors.js';
-import { makeSharedRecipient, recipientsFromFiles, RECOVERY_FILE, type Recipient, type RecoveryConfig, type ShareFile } from '../backup/recovery.js';
+import { makeSharedRecipient, recipientsFromFiles, type Recipient, type RecoveryConfig, type ShareFile } from '../backup/recovery.js';
+import { DataFolder } from '../folder/data-folder.js';
+import { assertEmptyFolder, configFileContent, folderLayout } from '../folder/layout.js';
 import { ensureDevCerts } from '../pki/dev-certs.js';
-import { LevelStore } from '../store/leveldb/index.js';
 import { failure, HSM_HELP, HSM_OPTIONS, hsmFromFlags } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseCli } from './args.js';
@@ -69,6 +69,7 @@ export const initCommand: Command = {
     const { values } = parseCli(argv, OPTIONS, { positionals: false });
     if (values['data-dir'] === undefined) throw new UsageError('--data-dir DIR is required');
     const dir = resolve(values['data-dir']);
+    const layout = folderLayout(dir);
     const hsm = hsmFromFlags(values);
     const total = int(values.shares, '--shares', 1, 255);
     const threshold = int(values.threshold, '--threshold', 1, 255);
@@ -97,40 +98,31 @@ export const initCommand: Command = {
     const existed = existsSync(dir);
     const sharesExisted = sharesOut !== undefined && existsSync(sharesOut);
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      // The folder's lock (the store) before any key is made.
-      const store = new LevelStore({ path: join(dir, 'db') });
-      await store.open();
-      let kekId: string;
-      let auditKeyId: string;
-      try {
-        const keys = await openKeys(dir, hsm, { create: true, store });
-        kekId = keys.protector.kekId;
-        auditKeyId = keys.auditKey.id;
-        await keys.close();
-      } finally {
-        await store.close();
-      }
+      // The folder's lock (the store) before any key is made: DataFolder.open.
+      const folder = await DataFolder.open({ dataDir: dir, ...(hsm && { hsm }), keys: 'create' });
+      const kekId = folder.protector.kekId;
+      const auditKeyId = folder.auditKey.id;
+      await folder.close();
       let shares: ShareFile[] = [];
       if (total !== undefined) {
         const made = makeSharedRecipient(threshold!, total);
         recipients.push(made.recipient);
         shares = made.shares;
       }
-      const certs = await ensureDevCerts(join(dir, 'certs'));
+      const certs = await ensureDevCerts(layout.certs);
       const recovery: RecoveryConfig = { format: 1, recipients };
-      writeFileSync(join(dir, RECOVERY_FILE), JSON.stringify(recovery, null, 2) + '\n', { mode: 0o600 });
-      writeFileSync(join(dir, CONFIG_FILE), configFileContent(dir, hsm), { mode: 0o600 });
+      writeFileSync(layout.recovery, JSON.stringify(recovery, null, 2) + '\n', { mode: 0o600 });
+      writeFileSync(layout.config, configFileContent(dir, hsm), { mode: 0o600 });
       if (sharesOut !== undefined) {
         mkdirSync(sharesOut, { recursive: true, mode: 0o700 });
         for (const s of shares) writeFileSync(join(sharesOut, `share-${s.index}-of-${s.total}.json`), JSON.stringify(s) + '\n', { mode: 0o600, flag: 'wx' });
       }
       const lines = [
         `initialised ${dir}`,
-        `  keys:      ${hsm ? `KEK ${kekId} in token ${hsm.tokenLabel ?? `slot ${hsm.slot}`}` : `software master key ${join(dir, 'master.key')} (not an HSM)`}; audit key ${auditKeyId}`,
+        `  keys:      ${hsm ? `KEK ${kekId} in token ${hsm.tokenLabel ?? `slot ${hsm.slot}`}` : `software master key ${layout.masterKey} (not an HSM)`}; audit key ${auditKeyId}`,
         ...recipients.map((r) => `  recovery:  ${r.kind} key ${r.keyId}${r.shares ? ` split into ${r.shares.total} shares, any ${r.shares.threshold} restore (${sharesOut})` : ''}`),
         `  certs:     CA ${certs.ca.cert}, server ${certs.server.cert}, client ${certs.client.cert}`,
-        `  start:     kms serve --config ${join(dir, CONFIG_FILE)}`,
+        `  start:     kms serve --config ${layout.config}`,
       ];
       io.stdout.write(lines.join('\n') + '\n');
       return ExitCode.Ok;

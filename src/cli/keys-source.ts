@@ -4,8 +4,6 @@
  * mutual TLS). Both give the same shapes; neither ever reads key material: the folder's
  * sealed content is never opened, and over KMIP only attributes are asked for.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { KmipClient } from '../client/client.js';
 import { expectSuccess, findChild, locatePayload, parseResponse, requestMessage, uniqueIdentifiersOf, type AttributeNode } from '../client/requests.js';
 import { ObjectType, Operation, ResultReason, State } from '../kmip/generated/enums.gen.js';
@@ -17,8 +15,9 @@ import { effectiveState } from '../objects/lifecycle.js';
 import { isMetadataOnly } from '../objects/object-body.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { withDerived } from '../objects/server-set.js';
-import { LevelStore } from '../store/leveldb/index.js';
-import { StoreError } from '../store/object-store.js';
+import type { LevelStore } from '../store/leveldb/index.js';
+import { DataFolder } from '../folder/data-folder.js';
+import { FolderError } from '../folder/errors.js';
 import { t, type StructureNode, type TtlvNode } from '../ttlv/index.js';
 
 /** One attribute as shown: its name and each instance as plain JSON (enums by name). */
@@ -152,18 +151,15 @@ function matches(d: KeySummary, f: KeyFilter): boolean {
 export class FolderSource implements KeySource {
   private constructor(private readonly store: LevelStore) {}
 
-  /** Open `dataDir/db` read-only; refused (SourceError io) when missing or held by a server. */
+  /** Open the folder's store read-only, without its keys; refused (SourceError io) when missing or held by a server. */
   static async open(dataDir: string): Promise<FolderSource> {
-    if (!existsSync(join(dataDir, 'db'))) throw new SourceError('io', `${dataDir} holds no database (not a data folder, or its server never started)`);
-    const store = new LevelStore({ path: join(dataDir, 'db'), readOnly: true });
     try {
-      await store.open();
+      const folder = await DataFolder.open({ dataDir, store: 'read-only', keys: 'none', inUse: ': stop it, or ask the server (--server host:port with --cert, --key, --ca)' });
+      return new FolderSource(folder.store);
     } catch (e) {
-      const msg = e instanceof StoreError ? e.message : String(e);
-      if (/in use/.test(msg)) throw new SourceError('io', `${dataDir} is in use by a running server: stop it, or ask the server (--server host:port with --cert, --key, --ca)`, { cause: e });
-      throw new SourceError('io', `cannot read the data folder ${dataDir}: ${msg}`, { cause: e });
+      if (e instanceof FolderError) throw new SourceError('io', e.message, { cause: e });
+      throw e;
     }
-    return new FolderSource(store);
   }
 
   private view(r: ObjectRecord): KeyDetail {

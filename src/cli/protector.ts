@@ -4,20 +4,19 @@
  *   kms protector status    the folder's custody record (custody.json): protector, token,
  *                           KEKs, audit key, a migration in progress, earlier protectors
  *   kms protector migrate   move the folder from the software master key to a KEK in a
- *                           PKCS#11 token, or to another token (src/hsm/migrate.ts)
+ *                           PKCS#11 token, or to another token (src/folder/protector-migration.ts)
  *
  * migrate on a running server goes through its admin socket (the server keeps serving);
  * otherwise it opens the stopped folder. Either way it can be run again to finish.
  */
-import { join } from 'node:path';
 import { loadConfig, ConfigError, type HsmConfig } from '../config/config.js';
-import { adminSocketPath } from '../backup/data-folder.js';
-import { CustodyError, describeCustody, openFolderKeys, readCustody } from '../hsm/custody.js';
-import { MigrationError, migrateProtector } from '../hsm/migrate.js';
-import { requestMigration } from '../hsm/migrate-remote.js';
+import { requestMigration } from '../admin/requests.js';
+import { CustodyError, describeCustody, readCustody } from '../folder/custody.js';
+import { DataFolder } from '../folder/data-folder.js';
+import type { RewrapProgress } from '../folder/kek-rotation.js';
+import { adminSocketPath } from '../folder/layout.js';
+import { MigrationError, migrateProtector } from '../folder/protector-migration.js';
 import { resolvePin } from '../hsm/pkcs11/pin.js';
-import type { RewrapProgress } from '../hsm/rotation.js';
-import { LevelStore } from '../store/leveldb/index.js';
 import { cliConfig, parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
@@ -107,26 +106,16 @@ async function migrate(values: { 'data-dir'?: string; config?: string; 'from-con
     const pin = resolvePin(to, process.env);
     const online = await requestMigration(adminSocketPath(config.dataDir), to, pin, progress(' (running server)'));
     if (online) return done(online, ' by the running server');
-    const store = new LevelStore({ path: join(config.dataDir, 'db') });
+    const custody = readCustody(config.dataDir);
+    const from = fromConfig(values['from-config']);
+    if (custody?.protector.kind === 'hsm' && !from) throw new UsageError(`${config.dataDir} is sealed under ${describeCustody(custody.protector)}: give --from-config with the configuration that opens it`);
+    const folder = await DataFolder.open({ dataDir: config.dataDir, ...(from && { hsm: from }), keys: 'open', mustExist: true, allowMigrating: true });
     try {
-      await store.open();
-    } catch (e) {
-      throw new Error(`${config.dataDir}: cannot open the database: ${(e as Error).message}`);
-    }
-    try {
-      const custody = readCustody(config.dataDir);
-      const from = fromConfig(values['from-config']);
-      if (custody?.protector.kind === 'hsm' && !from) throw new UsageError(`${config.dataDir} is sealed under ${describeCustody(custody.protector)}: give --from-config with the configuration that opens it`);
-      const keys = await openFolderKeys({ dataDir: config.dataDir, store, ...(from && { hsm: from }), create: false, refuseMigrating: false });
-      try {
-        const r = await migrateProtector({ dataDir: config.dataDir, ...(config.audit && { audit: config.audit }), store, protector: keys.protector, auditKey: keys.auditKey, to, pin, onProgress: progress(''), actor: `operator (kms protector migrate, uid ${process.getuid?.() ?? '?'})` });
-        await r.newProtector.close();
-        return done(r, '');
-      } finally {
-        await keys.close();
-      }
+      const r = await migrateProtector({ dataDir: config.dataDir, ...(config.audit && { audit: config.audit }), store: folder.store, protector: folder.protector, auditKey: folder.auditKey, to, pin, onProgress: progress(''), actor: `operator (kms protector migrate, uid ${process.getuid?.() ?? '?'})` });
+      await r.newProtector.close();
+      return done(r, '');
     } finally {
-      await store.close();
+      await folder.close();
     }
   } catch (e) {
     if (e instanceof UsageError) throw e;

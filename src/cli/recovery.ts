@@ -4,13 +4,13 @@
  * — can be backed up. Backups read the file when they are taken, so a running server picks up
  * a change at its next backup. The file is written atomically, mode 0600.
  */
-import { replaceFileDurably } from '../hsm/software/durable-file.js';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { BackupError } from '../backup/errors.js';
-import { makeSharedRecipient, recipientsFromFiles, RECOVERY_FILE, type Recipient, type RecoveryConfig } from '../backup/recovery.js';
+import { makeSharedRecipient, recipientsFromFiles } from '../backup/recovery.js';
 import { createFileDurably } from '../hsm/software/durable-file.js';
-import { assertEmptyFolder } from '../backup/data-folder.js';
+import { assertEmptyFolder, folderLayout } from '../folder/layout.js';
+import { readRecipients, writeRecoverySetup } from '../folder/recovery-setup.js';
 import { cliConfig, parseCli } from './args.js';
 import { failure } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
@@ -49,24 +49,11 @@ const OPTIONS = {
   'shares-out': { type: 'string' },
 } as const;
 
-function current(dir: string): Recipient[] {
-  const p = join(dir, RECOVERY_FILE);
-  if (!existsSync(p)) return [];
-  try {
-    const r = JSON.parse(readFileSync(p, 'utf8')) as RecoveryConfig;
-    if (r?.format !== 1 || !Array.isArray(r.recipients)) throw new Error('not a recovery file');
-    return [...r.recipients];
-  } catch (e) {
-    throw new BackupError('IO', `${p}: ${(e as Error).message}`);
-  }
-}
-
-function save(dir: string, recipients: readonly Recipient[]): void {
-  replaceFileDurably(join(dir, RECOVERY_FILE), JSON.stringify({ format: 1, recipients } satisfies RecoveryConfig, null, 2) + '\n');
-}
+const current = (dir: string) => readRecipients(folderLayout(dir).recovery);
 
 function assertDataFolder(dir: string): void {
-  if (!existsSync(join(dir, 'db')) && !existsSync(join(dir, 'custody.json'))) throw new BackupError('IO', `${dir} is not a data folder (no db/): start the server once, or kms init`);
+  const layout = folderLayout(dir);
+  if (!existsSync(layout.db) && !existsSync(layout.custody)) throw new BackupError('IO', `${dir} is not a data folder (no db/): start the server once, or kms init`);
 }
 
 function int(v: string | undefined, flag: string): number | undefined {
@@ -102,7 +89,7 @@ function add(dir: string, values: Record<string, unknown>, io: CliIo): number {
       for (const s of made.shares) createFileDurably(join(out, `share-${s.index}-of-${s.total}.json`), Buffer.from(JSON.stringify(s) + '\n'));
       added.push(made.recipient);
     }
-    save(dir, [...have, ...added]);
+    writeRecoverySetup(folderLayout(dir).recovery, [...have, ...added]);
     for (const r of added) io.stdout.write(`added recovery key ${r.keyId} (${r.kind}${r.shares ? `, split into ${r.shares.total} shares, any ${r.shares.threshold} restore: ${out}` : ''})\n`);
     io.stdout.write(`${dir}: ${have.length + added.length} recovery key(s); kms backup can run now\n`);
     return ExitCode.Ok;
@@ -136,7 +123,7 @@ function remove(dir: string, keyId: string, io: CliIo): number {
       io.stderr.write(`kms recovery remove: ${keyId} is the folder's last recovery key: add another first (backups need one)\n`);
       return ExitCode.Refused;
     }
-    save(dir, left);
+    writeRecoverySetup(folderLayout(dir).recovery, left);
     io.stdout.write(`removed recovery key ${keyId}; ${left.length} left\n`);
     return ExitCode.Ok;
   } catch (e) {

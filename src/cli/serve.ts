@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { makeLogOutput, startKms } from '../server/bootstrap.js';
-import { CustodyError } from '../hsm/custody.js';
+import { CustodyError } from '../folder/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';

@@ -4,7 +4,7 @@
  * server's own user (and root) can reach the socket.
  */
 import { createConnection } from 'node:net';
-import { adminSocketPath } from '../backup/data-folder.js';
+import { adminSocketPath } from '../folder/layout.js';
 import { formatStatus, type ServerStatus } from '../http/status.js';
 import { cliConfig, parseCli } from './args.js';
 import { ExitCode } from './exit-codes.js';

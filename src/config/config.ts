@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../server/limits.js';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 import { BUDGET_ENV_KEYS } from '../policy/budgets.js';
-import type { IdentitySource } from '../server/auth.js';
+import type { IdentitySource } from './identity.js';
 import type { AccessConfig } from '../policy/access.js';
 import type { KeyCacheConfig } from '../hsm/caching-protector.js';
 import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
@@ -201,7 +201,7 @@ export interface HsmConfig {
   readonly pinEnv?: string;
   /** Cap on concurrent PKCS#11 sessions (default 8; the token's limit applies too). */
   readonly maxSessions?: number;
-  /** Label of a new folder's KEK (default kms-kek-<random>), or a legacy folder's current KEK; then custody.json (src/hsm/custody.ts) names it. */
+  /** Label of a new folder's KEK (default kms-kek-<random>), or a legacy folder's current KEK; then custody.json (src/folder/custody.ts) names it. */
   readonly kekLabel?: string;
   /** Which keys Create makes inside the HSM (never, requested: Extractable false, always). Default requested. */
   readonly residentKeys?: ResidencyPolicy;

@@ -15,8 +15,9 @@
 import type { PeerCertificate } from 'node:tls';
 import type { Principal } from '../policy/access.js';
 import { nameToString, readCertificate } from '../pki/x509-read.js';
+import type { IdentitySource } from '../config/identity.js';
 
-export type IdentitySource = 'cn' | 'san' | 'dn';
+export type { IdentitySource };
 
 export const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 

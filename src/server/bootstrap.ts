@@ -5,12 +5,10 @@
  */
 import { ClientProfiles } from '../policy/client-profiles.js';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { KmsConfig } from '../config/config.js';
-import { openFolderKeys, type FolderKeys } from '../hsm/custody.js';
-import { SwitchableAuditKey, SwitchableProtector } from '../hsm/switchable.js';
+import { DataFolder } from '../folder/data-folder.js';
 import { secureDataFolder, warnReadablePin } from './file-modes.js';
 import { boundedFormatters, DEFAULT_LOG_MAX_STRING } from './log-bounds.js';
 import { CachingProtector } from '../hsm/caching-protector.js';
@@ -21,15 +19,11 @@ import { HANDLERS } from '../operations/index.js';
 import type { ServerServices } from '../operations/context.js';
 import { ensureDevCerts } from '../pki/dev-certs.js';
 import { AccessPolicy } from '../policy/access.js';
-import { openStore } from '../store/index.js';
-import type { ObjectStore } from '../store/object-store.js';
 import { KmipServer, type TlsMaterial } from './server.js';
 import type { AuditKey } from '../audit/audit-key.js';
-import { AuditTrail } from '../audit/trail.js';
-import { openAnchors } from '../audit/anchor-config.js';
-import { startAdminSocket, type AdminSocket } from '../backup/admin-socket.js';
+import type { AuditTrail } from '../audit/trail.js';
+import { startAdminSocket, type AdminSocket } from './admin-socket.js';
 import { adminQueries } from '../admin/queries.js';
-import { LevelStore } from '../store/leveldb/index.js';
 import { KmsMetrics } from '../http/metrics.js';
 import { MeteredProtector } from '../http/metered-protector.js';
 import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
@@ -104,22 +98,23 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   secureDataFolder(config.dataDir, log);
   warnReadablePin(deps.configFile, config, log);
 
-  // The folder's lock (LevelDB's) comes first: nothing is made in a token, and no key file
-  // written, for a folder another process holds.
-  const store: ObjectStore = await openStore({ kind: 'leveldb', path: join(config.dataDir, 'db'), ...(config.audit?.readSyncWindowMs !== undefined && { syncWindowMs: config.audit.readSyncWindowMs }) });
-  let keys: FolderKeys;
-  try {
-    keys = await openFolderKeys({ dataDir: config.dataDir, store, ...(config.hsm && { hsm: config.hsm }), log: { warn: (obj, msg) => log.warn(obj, msg) } });
-  } catch (e) {
-    await store.close();
-    throw e;
-  }
+  // The data folder (src/folder/data-folder.ts): its lock (LevelDB's) comes first, so nothing is
+  // made in a token, and no key file written, for a folder another process holds; then the keys
+  // its custody record names (made and recorded at its first start).
+  const folder = await DataFolder.open({
+    dataDir: config.dataDir,
+    keys: 'create',
+    ...(config.hsm && { hsm: config.hsm }),
+    ...(config.audit?.readSyncWindowMs !== undefined && { syncWindowMs: config.audit.readSyncWindowMs }),
+    log: { warn: (obj, msg) => log.warn(obj, msg) },
+  });
+  const store = folder.store;
+  const keys = folder.keys!;
   // Again now that the store and keys are open: what LevelDB (re)made at open is 0600 too.
   try {
     secureDataFolder(config.dataDir);
   } catch (e) {
-    await keys.close();
-    await store.close();
+    await folder.close();
     throw e;
   }
 
@@ -129,7 +124,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     if (config.cert && config.key && config.ca) {
       tls = { cert: readFileSync(config.cert), key: readFileSync(config.key), ca: readFileSync(config.ca) };
     } else {
-      const paths = await ensureDevCerts(join(config.dataDir, 'certs'));
+      const paths = await ensureDevCerts(folder.layout.certs);
       tls = { cert: readFileSync(paths.server.cert), key: readFileSync(paths.server.key), ca: readFileSync(paths.ca.cert) };
       devCerts = { ca: paths.ca.cert, clientCert: paths.client.cert, clientKey: paths.client.key };
       log.warn(
@@ -138,13 +133,13 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
       );
     }
   } catch (e) {
-    await keys.close();
-    await store.close();
+    await folder.close();
     throw e;
   }
 
-  // Indirections a protector migration on the running server repoints (src/hsm/migrate.ts).
-  const live = { protector: new SwitchableProtector(keys.protector), auditKey: new SwitchableAuditKey(keys.auditKey) };
+  // The folder's keys are indirections a protector migration on the running server repoints
+  // (src/folder/protector-migration.ts, through the admin socket).
+  const live = { protector: keys.protector, auditKey: keys.auditKey };
   const keyProtector: KeyProtector = live.protector;
   const auditKey: AuditKey = live.auditKey;
   const resident: ResidentKeys | undefined = keys.backend && config.hsm ? { backend: keys.backend, policy: config.hsm.residentKeys ?? 'requested' } : undefined;
@@ -155,16 +150,14 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   }
   if (keys.how === 'adopted') log.warn({ custody: keys.custody.origin }, 'a data folder without a custody record: its keys are recorded now (custody.json)');
 
-  let anchors;
+  let audit: AuditTrail;
   try {
-    anchors = await openAnchors(config, store.audit, auditKey, log);
+    audit = await folder.openTrail({ log, ...(config.audit && { audit: config.audit }), checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock, ...(config.audit?.readSync && { readSync: config.audit.readSync }) });
   } catch (e) {
-    await keys.close();
-    await store.close();
+    await folder.close();
     throw e;
   }
-  const audit = new AuditTrail({ store, key: auditKey, log, checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock, anchors, ...(config.audit?.readSync && { readSync: config.audit.readSync }) });
-  if (store instanceof LevelStore) store.onDeferredSyncFailed = (e) => log.error({ err: e }, 'AUDIT: a due sync of read records failed; retried');
+  store.onDeferredSyncFailed = (e) => log.error({ err: e }, 'AUDIT: a due sync of read records failed; retried');
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq, readSync: audit.readSync }, 'audit trail open');
 
   // Metrics are collected when the HTTPS listener (which serves them) is on.
@@ -176,7 +169,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
     const m = new KmsMetrics({ store, keyCache: () => cached.stats(), certificates: { server: tls.cert, ca: tls.ca } });
     metrics = m;
     cached = new CachingProtector(new MeteredProtector(keyProtector, m), config.keyCache);
-    if (store instanceof LevelStore) store.onGroupWritten = (n, secs) => m.storeGroupWritten(n, secs);
+    store.onGroupWritten = (n, secs) => m.storeGroupWritten(n, secs);
   } else {
     cached = new CachingProtector(keyProtector, config.keyCache);
   }
@@ -208,9 +201,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   try {
     address = await server.listen();
   } catch (e) {
-    await audit.close();
-    await store.close();
-    await keyProtector.close();
+    await folder.close();
     throw e;
   }
   log.info({ host: address.address, port: address.port, dataDir: config.dataDir }, 'KMIP server listening');
@@ -233,14 +224,14 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
       httpsAddress = await https.listen();
     } catch (e) {
       await server.close();
-      await audit.close();
-      await store.close();
-      await cached.close();
+      await folder.close();
+      await cached.close(); // the key cache's entries are wiped (the folder closed the protector)
       throw e;
     }
     log.info({ host: httpsAddress.address, port: httpsAddress.port }, 'HTTPS listening (KMIP over HTTPS, /livez, /readyz, /version, /metrics)');
   }
-  // Backups of the running server (kms backup): a Unix socket only the server's user can reach.
+  // The admin socket (kms backup, hsm rotate-kek, protector migrate, status and queries on the
+  // running server): a Unix socket only the server's user can reach.
   let admin: AdminSocket | undefined;
   try {
     const h = https;
@@ -275,9 +266,9 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         await https?.close();
         await server.close();
         await admin?.close();
-        await audit.close();
-        await store.close();
-        await cached.close();
+        // The trail's shutdown checkpoint and anchors, the store, then the keys (the token).
+        await folder.close();
+        await cached.close(); // the key cache's entries are wiped (the folder closed the protector)
         log.info('KMIP server stopped');
       })();
       return closed;

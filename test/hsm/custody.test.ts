@@ -1,5 +1,5 @@
 /**
- * KEK custody per data folder (src/hsm/custody.ts, docs/custody.md) with real SoftHSM2
+ * KEK custody per data folder (src/folder/custody.ts, docs/custody.md) with real SoftHSM2
  * tokens: a start refused on a locked folder makes nothing in the token; two folders on one
  * token each record (and use) their own KEK and audit key; rotate-kek --destroy-old on one
  * destroys only its own retired KEKs; a configured protector other than the folder's is
@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSymmetricKeyPayload, getPayload, keyMaterialOf, uniqueIdentifierOf } from '../../src/client/index.js';
 import { DEFAULT_CONFIG, type KmsConfig } from '../../src/config/config.js';
 import { CryptographicAlgorithm, Operation } from '../../src/kmip/generated/enums.gen.js';
-import { CUSTODY_FILE, readCustody, type HsmCustody } from '../../src/hsm/custody.js';
+import { readCustody, type HsmCustody } from '../../src/folder/custody.js';
+import { FOLDER_FILES } from '../../src/folder/layout.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { startKms } from '../../src/server/bootstrap.js';
 import { LevelStore } from '../../src/store/leveldb/index.js';
@@ -161,7 +162,7 @@ describe('KEK custody per data folder', () => {
 
   it('a folder made before custody records adopts only the KEK its own records name, never another kms-kek-* on the token', async () => {
     const recorded = readCustody(f2)!.protector as HsmCustody;
-    rmSync(join(f2, CUSTODY_FILE)); // as an older version left it
+    rmSync(join(f2, FOLDER_FILES.custody)); // as an older version left it
     // The token holds f1's KEK too: older versions refused ("2 candidate KEKs") or took whichever was there.
     expect((await tokenKeys(hsmA)).filter((k) => k.label.startsWith('kms-kek-')).length).toBeGreaterThan(1);
     await readsBack(f2, hsmA);
@@ -200,6 +201,6 @@ describe('KEK custody per data folder', () => {
       if (mode === 0o644) expect(warned.map((w) => [w.file, w.msg])).toEqual([[file, 'the config file holds the HSM PIN and is readable by everyone: chmod 600 it']]);
       else expect(warned).toEqual([]);
     }
-    expect(JSON.parse(readFileSync(join(dir, CUSTODY_FILE), 'utf8')).protector.kind).toBe('hsm');
+    expect(JSON.parse(readFileSync(join(dir, FOLDER_FILES.custody), 'utf8')).protector.kind).toBe('hsm');
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `kms protector migrate` with real SoftHSM2 tokens (src/hsm/migrate.ts, docs/custody.md):
+ * `kms protector migrate` with real SoftHSM2 tokens (src/folder/protector-migration.ts, docs/custody.md):
  * a software folder moved offline to a token after an interrupted first attempt (resumed);
  * a running software server moved online while a client keeps reading; a folder moved from
  * one token to another. After each: every key reads back with its bytes under the new KEK,
@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSymmetricKeyPayload, getPayload, keyMaterialOf, uniqueIdentifierOf } from '../../src/client/index.js';
 import { CryptographicAlgorithm, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
-import { openFolderKeys, readCustody, type HsmCustody } from '../../src/hsm/custody.js';
+import { openFolderKeys, readCustody, type HsmCustody } from '../../src/folder/custody.js';
 import type { KeyProtector } from '../../src/hsm/key-protector.js';
-import { migrateProtector } from '../../src/hsm/migrate.js';
-import { kekUsage } from '../../src/hsm/rotation.js';
+import { migrateProtector } from '../../src/folder/protector-migration.js';
+import { kekUsage } from '../../src/folder/kek-rotation.js';
 import { LevelStore } from '../../src/store/leveldb/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { Session, V2_1 } from '../support/kmip-session.js';

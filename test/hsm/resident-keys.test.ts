@@ -13,7 +13,7 @@ import { CryptographicUsageMask as M, ProtectionStorageMask } from '../../src/km
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { RESIDENT_LABEL_PREFIX } from '../../src/hsm/resident.js';
-import { rotateKek } from '../../src/hsm/rotation.js';
+import { rotateKek } from '../../src/folder/kek-rotation.js';
 import type { KmipClient } from '../../src/client/index.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';

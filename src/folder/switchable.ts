@@ -1,13 +1,13 @@
 /**
  * Indirections that let a running server change its key protector and audit key while it
- * serves (`kms protector migrate` through the admin socket, src/hsm/migrate.ts): the server's
+ * serves (`kms protector migrate` through the admin socket, protector-migration.ts): the server's
  * CachingProtector and AuditTrail hold these, and migration points them elsewhere.
  *
  * Each call picks its target synchronously when it is made, so a seal reads `kekId` and seals
  * under the same protector, and a checkpoint names and MACs under the same audit key.
  */
 import type { AuditKey } from '../audit/audit-key.js';
-import type { KeyProtector } from './key-protector.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
 
 export class SwitchableProtector implements KeyProtector {
   constructor(private inner: KeyProtector) {}

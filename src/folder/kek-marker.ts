@@ -7,11 +7,9 @@
  * one, that label: if the key is missing (a crash between writing the marker and generating
  * the key) the server generates it under that label, and nothing was sealed under it yet.
  */
-import { replaceFileDurably } from './software/durable-file.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-export const KEK_MARKER_FILE = 'hsm-kek.json';
+import { replaceFileDurably } from '../hsm/software/durable-file.js';
+import { folderLayout } from './layout.js';
 
 export interface KekMarker {
   readonly label: string;
@@ -19,7 +17,7 @@ export interface KekMarker {
 }
 
 export function readKekMarker(dataDir: string): KekMarker | undefined {
-  const path = join(dataDir, KEK_MARKER_FILE);
+  const path = folderLayout(dataDir).kekMarker;
   if (!existsSync(path)) return undefined;
   let parsed: unknown;
   try {
@@ -33,5 +31,5 @@ export function readKekMarker(dataDir: string): KekMarker | undefined {
 }
 
 export function writeKekMarker(dataDir: string, label: string, now = new Date()): void {
-  replaceFileDurably(join(dataDir, KEK_MARKER_FILE), JSON.stringify({ label, since: now.toISOString() }) + '\n');
+  replaceFileDurably(folderLayout(dataDir).kekMarker, JSON.stringify({ label, since: now.toISOString() }) + '\n');
 }

@@ -6,7 +6,7 @@
  */
 import type { ObjectStore } from '../store/object-store.js';
 import type { CustodyRecord } from './custody.js';
-import { kekUsage } from './rotation.js';
+import { kekUsage } from './kek-rotation.js';
 
 export type HsmStatus =
   | { readonly kind: 'software'; readonly description: string }

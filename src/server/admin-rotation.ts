@@ -1,7 +1,8 @@
 /**
- * KEK rotation on a running server, through its admin socket (src/backup/admin-socket.ts:
- * a Unix socket reachable only by the server's own user). The server runs `rotateKek` itself
- * and keeps serving; the client gets progress and the result as JSON lines:
+ * KEK rotation on a running server, through its admin socket (admin-socket.ts: a Unix socket
+ * reachable only by the server's own user). The server runs `rotateKek` (src/folder/
+ * kek-rotation.ts) itself and keeps serving; the client (src/admin/requests.ts) gets progress
+ * and the result as JSON lines:
  *
  *   request:  {"op":"rotate-kek","destroyOld":false,"label":"kms-kek-…"}      (label optional)
  *   replies:  {"progress":{"pass":1,"scanned":256,"total":1000,"rewrapped":256}}   (any number)
@@ -9,10 +10,9 @@
  *          or {"ok":false,"error":"…"}
  */
 import type { Socket } from 'node:net';
-import { requestWithProgress } from '../admin/client.js';
 import type { Logger } from 'pino';
 import type { ServerServices } from '../operations/context.js';
-import { rotateKek, type RewrapProgress, type RotationResult } from './rotation.js';
+import { rotateKek } from '../folder/kek-rotation.js';
 
 export interface RotationRequest {
   readonly op: 'rotate-kek';
@@ -62,12 +62,4 @@ export async function serveRotation(sock: Socket, req: RotationRequest, services
   } finally {
     running = false;
   }
-}
-
-/**
- * Ask the server listening at `path` to rotate. Resolves undefined when no server listens there
- * (no socket file, or connection refused): the caller then rotates the stopped folder itself.
- */
-export async function requestRotation(path: string, req: Omit<RotationRequest, 'op'>, onProgress?: (p: RewrapProgress) => void): Promise<RotationResult | undefined> {
-  return requestWithProgress<RotationResult, RewrapProgress>(path, { op: 'rotate-kek', ...req }, 'rotation', onProgress);
 }

@@ -1,20 +1,19 @@
 /**
  * `kms protector migrate` on a running server, through its admin socket (the server's own
- * user only, src/backup/admin-socket.ts). The server migrates itself and keeps serving; the
- * client gets progress and the result as JSON lines, as for rotate-kek (rotation-remote.ts):
+ * user only, admin-socket.ts). The server migrates itself (src/folder/protector-migration.ts)
+ * and keeps serving; the client (src/admin/requests.ts) gets progress and the result as JSON
+ * lines, as for rotate-kek (admin-rotation.ts):
  *
  *   request:  {"op":"protector-migrate","to":{hsm section},"pin":"…"}   (the PIN the CLI resolved)
  *   replies:  {"progress":{…}} …  then {"ok":true,"result":{…}} or {"ok":false,"error":"…"}
  */
 import type { Socket } from 'node:net';
-import { requestWithProgress } from '../admin/client.js';
 import type { Logger } from 'pino';
 import type { HsmConfig } from '../config/config.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { ServerServices } from '../operations/context.js';
-import { migrateProtector, type MigrationResult } from './migrate.js';
-import type { RewrapProgress } from './rotation.js';
-import type { SwitchableAuditKey, SwitchableProtector } from './switchable.js';
+import { migrateProtector } from '../folder/protector-migration.js';
+import type { SwitchableAuditKey, SwitchableProtector } from '../folder/switchable.js';
 
 export interface MigrationRequest {
   readonly op: 'protector-migrate';
@@ -69,10 +68,4 @@ export async function serveMigration(sock: Socket, req: MigrationRequest, servic
   } finally {
     running = false;
   }
-}
-
-/** Ask the server at `path` to migrate; undefined when no server listens there. */
-export async function requestMigration(path: string, to: HsmConfig, pin: string, onProgress?: (p: RewrapProgress) => void): Promise<MigrationResult | undefined> {
-  const { pin: _pin, pinFile: _f, pinEnv: _e, ...section } = to;
-  return requestWithProgress<MigrationResult, RewrapProgress>(path, { op: 'protector-migrate', to: section, pin }, 'migration', onProgress);
 }

@@ -22,25 +22,21 @@
  *   newest checkpoint names. Each must be on the token exactly once. A folder whose data
  *   names no KEK gets a new one; the token's other kms-kek-* keys are never adopted.
  */
-import { replaceFileDurably } from './software/durable-file.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { HsmConfig } from '../config/config.js';
-import { HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
+import { AUDIT_KEY_LABEL_PREFIX, HsmAuditKey, SoftwareAuditKey, type AuditKey } from '../audit/audit-key.js';
 import { decodeRecord } from '../audit/record.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { HsmProtector, KEK_LABEL_PREFIX } from './hsm-protector.js';
+import { HsmProtector, KEK_LABEL_PREFIX } from '../hsm/hsm-protector.js';
+import type { KeyRef } from '../hsm/key-backend.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
+import { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
+import { resolvePin } from '../hsm/pkcs11/pin.js';
+import { replaceFileDurably } from '../hsm/software/durable-file.js';
+import { SoftwareProtector } from '../hsm/software/software-protector.js';
 import { readKekMarker } from './kek-marker.js';
-import type { KeyRef } from './key-backend.js';
-import type { KeyProtector } from './key-protector.js';
-import { Pkcs11Backend } from './pkcs11/pkcs11-backend.js';
-import { resolvePin } from './pkcs11/pin.js';
-import { SoftwareProtector } from './software/software-protector.js';
-import { AUDIT_KEY_LABEL_PREFIX } from '../audit/audit-key.js';
-
-export const CUSTODY_FILE = 'custody.json';
-export const MASTER_KEY = 'master.key';
+import { FOLDER_FILES, folderLayout } from './layout.js';
 
 export interface RecordedKey {
   readonly label: string;
@@ -85,7 +81,7 @@ export interface HsmCustody {
 
 export type ProtectorCustody = SoftwareCustody | HsmCustody;
 
-/** A protector migration in progress (src/hsm/migrate.ts): where to, and how far. */
+/** A protector migration in progress (protector-migration.ts): where to, and how far. */
 export interface MigrationRecord {
   readonly id: string;
   readonly started: string;
@@ -129,7 +125,7 @@ export class CustodyError extends Error {
 }
 
 export function custodyPath(dataDir: string): string {
-  return join(dataDir, CUSTODY_FILE);
+  return folderLayout(dataDir).custody;
 }
 
 export function readCustody(dataDir: string): CustodyRecord | undefined {
@@ -272,7 +268,7 @@ async function evidence(dataDir: string, store: ObjectStore): Promise<Evidence> 
   const marker = readKekMarker(dataDir)?.label;
   return {
     empty: (await store.count()) === 0 && head === 0,
-    masterKey: existsSync(join(dataDir, MASTER_KEY)),
+    masterKey: existsSync(folderLayout(dataDir).masterKey),
     ...(marker !== undefined && { marker }),
     usage,
     ...(auditKeyId !== undefined && { auditKeyId }),
@@ -296,7 +292,7 @@ function mismatch(dataDir: string, sealed: string, configured: string): CustodyE
 }
 
 async function openSoftware(o: OpenFolderKeysOptions, recorded: CustodyRecord | undefined): Promise<FolderKeys> {
-  const path = join(o.dataDir, MASTER_KEY);
+  const path = folderLayout(o.dataDir).masterKey;
   let how: FolderKeys['how'] = 'recorded';
   let origin = '';
   if (recorded) {
@@ -308,9 +304,9 @@ async function openSoftware(o: OpenFolderKeysOptions, recorded: CustodyRecord | 
     if (sealed === 'hsm') throw mismatch(o.dataDir, `a KEK in a PKCS#11 token (${e.marker ?? [...e.usage.keys()].find((k) => k.startsWith('hsm:')) ?? e.auditKeyId})`, describeConfigured(undefined));
     if (!e.masterKey && sealed === 'software') throw new CustodyError('MISSING_KEY', `${path} is missing, but the folder holds data sealed under a software master key`);
     if (!e.masterKey && !e.empty && o.create === false) throw new CustodyError('MISSING_KEY', `${path} is missing`);
-    if (e.empty && !e.masterKey && o.create === false) throw new CustodyError('MISSING_KEY', `${o.dataDir} is not an initialised data folder (no ${MASTER_KEY}, no custody record)`);
+    if (e.empty && !e.masterKey && o.create === false) throw new CustodyError('MISSING_KEY', `${o.dataDir} is not an initialised data folder (no ${FOLDER_FILES.masterKey}, no custody record)`);
     how = e.empty && !e.masterKey ? 'new' : 'adopted';
-    origin = how === 'new' ? 'new' : `adopted ${new Date().toISOString()}: a folder without a custody record; its own ${MASTER_KEY}`;
+    origin = how === 'new' ? 'new' : `adopted ${new Date().toISOString()}: a folder without a custody record; its own ${FOLDER_FILES.masterKey}`;
   }
   const { protector } = SoftwareProtector.openOrCreate(path);
   const auditKey = SoftwareAuditKey.fromMasterKeyFile(path);
@@ -411,7 +407,7 @@ async function openHsm(o: OpenFolderKeysOptions, hsm: HsmConfig, recorded: Custo
     } else {
       const e = await evidence(o.dataDir, o.store);
       const sealed = sealedUnder(e);
-      if (sealed === 'software') throw mismatch(o.dataDir, `the software master key (${e.masterKey ? join(o.dataDir, MASTER_KEY) : [...e.usage.keys()][0]})`, describeConfigured(hsm, backend));
+      if (sealed === 'software') throw mismatch(o.dataDir, `the software master key (${e.masterKey ? folderLayout(o.dataDir).masterKey : [...e.usage.keys()][0]})`, describeConfigured(hsm, backend));
       if (e.empty && e.marker === undefined) {
         if (o.create === false) throw new CustodyError('MISSING_KEY', `${o.dataDir} is not an initialised data folder (no custody record, no data)`);
         how = 'new';

@@ -7,8 +7,10 @@
  * 0600; so only the server's own user (and root) can connect — the same people who can
  * already read DIR/master.key. It is never on the network and needs no other credential.
  * What it can do: hand out a backup, which is encrypted to the recovery keys in
- * DIR/recovery.json (the server cannot read it either), rotate the KEK (src/hsm/
- * rotation-remote.ts) and migrate the key protector (src/hsm/migrate-remote.ts). Each is written to the audit log (client "local-operator").
+ * DIR/recovery.json (the server cannot read it either), rotate the KEK (admin-rotation.ts),
+ * migrate the key protector (admin-migration.ts), answer status and the read-only queries of
+ * src/admin/queries.ts. Each change is written to the audit log (client "local-operator").
+ * The client side of every request is src/admin/ (client.ts, requests.ts).
  *
  * Protocol: the client sends one JSON line {"op":"backup"}. The server answers one JSON
  * line, {"ok":true,"objects":N,"auditEntries":M} or {"ok":false,"error":"…"}, then the
@@ -17,16 +19,15 @@
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { connectAdmin } from '../admin/client.js';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { ServerServices } from '../operations/context.js';
-import type { BackupProgress, BackupSummary } from './content.js';
-import { adminSocketPath } from './data-folder.js';
-import { BackupError } from './errors.js';
-import { takeBackup } from './take.js';
-import { isRotationRequest, serveRotation } from '../hsm/rotation-remote.js';
-import { isMigrationRequest, serveMigration, type LiveKeys } from '../hsm/migrate-remote.js';
+import { BackupError } from '../backup/errors.js';
+import { takeBackup } from '../backup/take.js';
+import { FolderError } from '../folder/errors.js';
+import { adminSocketPath } from '../folder/layout.js';
+import { isRotationRequest, serveRotation } from './admin-rotation.js';
+import { isMigrationRequest, serveMigration, type LiveKeys } from './admin-migration.js';
 
 /** A read-only query served on the admin socket (src/admin/queries.ts): it answers on `sock` and ends it. */
 export type AdminHandler = (sock: Socket, request: Record<string, unknown>) => Promise<void>;
@@ -129,7 +130,7 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
       log.info({ backup: { id: summary.id, objects: summary.objects, auditEntries: summary.auditEntries, bytes: summary.bytes, ms: Date.now() - started } }, 'backup taken through the admin socket');
     } catch (e) {
       log.error({ err: e }, 'backup through the admin socket failed');
-      const msg = e instanceof BackupError ? e.message : `backup failed: ${(e as Error).message}`;
+      const msg = e instanceof BackupError || e instanceof FolderError ? e.message : `backup failed: ${(e as Error).message}`;
       // Before the first segment the client reads this line; after, the missing end marker tells it.
       sock.end(JSON.stringify({ ok: false, error: msg }) + '\n');
     }
@@ -151,61 +152,3 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
     },
   };
 }
-
-/**
- * Ask the server at `path` for a backup; `sink` gets the file's bytes. Resolves undefined
- * when no server listens there (no socket, or connection refused).
- */
-export async function requestBackup(path: string, sink: (b: Buffer) => Promise<void>, onBytes?: (n: number) => void): Promise<BackupSummary | undefined> {
-  const sock = await connectAdmin(path);
-  if (!sock) return undefined;
-  sock.write(JSON.stringify({ op: 'backup' }) + '\n');
-  let buf = Buffer.alloc(0);
-  let state = 'status' as 'status' | 'segments' | 'summary';
-  let received = 0;
-  try {
-    for await (const d of sock as AsyncIterable<Buffer>) {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        if (state === 'status') {
-          const nl = buf.indexOf(0x0a);
-          if (nl < 0) break;
-          const st = JSON.parse(buf.subarray(0, nl).toString('utf8')) as { ok: boolean; error?: string };
-          if (!st.ok) throw new BackupError('IO', `the server refused: ${st.error ?? 'unknown error'}`);
-          buf = buf.subarray(nl + 1);
-          state = 'segments';
-        } else if (state === 'segments') {
-          if (buf.length < 4) break;
-          const len = buf.readUInt32BE(0);
-          if (len === 0) {
-            buf = buf.subarray(4);
-            state = 'summary';
-            continue;
-          }
-          if (buf.length < 4 + len) break;
-          const seg = buf.subarray(4, 4 + len);
-          buf = buf.subarray(4 + len);
-          received += seg.length;
-          await sink(Buffer.from(seg));
-          onBytes?.(received);
-        } else {
-          break;
-        }
-      }
-    }
-  } finally {
-    sock.destroy();
-  }
-  if (state !== 'summary') {
-    const tail = buf.toString('utf8');
-    const m = /\{"ok":false,"error":(".*?")\}/.exec(tail);
-    throw new BackupError('IO', m ? `the server failed the backup: ${JSON.parse(m[1]!) as string}` : 'the server closed the connection before the backup was complete');
-  }
-  try {
-    return JSON.parse(buf.toString('utf8')) as BackupSummary;
-  } catch {
-    throw new BackupError('IO', 'the server sent no summary');
-  }
-}
-
-export type { BackupProgress };

@@ -18,10 +18,10 @@ import { randomBytes } from 'node:crypto';
 import type { AuditTrail } from '../audit/trail.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { StoreError, type ObjectStore, type StoreOp } from '../store/object-store.js';
-import { KEK_LABEL_PREFIX } from './hsm-protector.js';
-import { writeKekMarker } from './kek-marker.js';
+import { KEK_LABEL_PREFIX } from '../hsm/hsm-protector.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
 import { readCustody, writeCustody, type HsmCustody, type RecordedKek } from './custody.js';
-import type { KeyProtector } from './key-protector.js';
+import { writeKekMarker } from './kek-marker.js';
 
 const PAGE = 256;
 const MAX_PASSES = 8;

@@ -8,7 +8,7 @@
  *    for under a new key).
  * 2. custody.json gets `migration: { to, phase: "rewrap" }`: the target token, and the labels
  *    and CKA_IDs of the new KEK and audit key, BEFORE they are made; then they are made.
- * 3. Every sealed body is rewrapped (rotation.ts `rewrapAll`): opened under the old protector,
+ * 3. Every sealed body is rewrapped (kek-rotation.ts `rewrapAll`): opened under the old protector,
  *    sealed under the new KEK, committed with its revision. Bodies open under either meanwhile.
  *    An interruption leaves each body under the old or the new KEK; running again continues.
  * 4. The audit key changes: an anchor (the restore-anchor record, backup id "migration:<id>")
@@ -41,10 +41,10 @@ import {
   writeCustody,
   type CustodyRecord,
 } from './custody.js';
-import { HsmProtector } from './hsm-protector.js';
+import { HsmProtector } from '../hsm/hsm-protector.js';
+import type { KeyProtector } from '../hsm/key-protector.js';
 import { writeKekMarker } from './kek-marker.js';
-import type { KeyProtector } from './key-protector.js';
-import { rewrapAll, type RewrapProgress } from './rotation.js';
+import { rewrapAll, type RewrapProgress } from './kek-rotation.js';
 import { BridgeProtector, type SwitchableAuditKey, type SwitchableProtector } from './switchable.js';
 
 export const MIGRATION_ANCHOR_PREFIX = 'migration:';
