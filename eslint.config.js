@@ -96,7 +96,11 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     ...js.configs.recommended,
-    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', setImmediate: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      ecmaVersion: 2023,
+      sourceType: 'module',
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', setImmediate: 'readonly', URL: 'readonly' },
+    },
   },
   // TypeScript: a modest set that catches real bugs, type-aware where it pays.
   {

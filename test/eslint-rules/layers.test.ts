@@ -76,7 +76,10 @@ describe('the project config', () => {
     const { readdirSync } = await import('node:fs');
     const blocks = (config as { rules?: Record<string, unknown> }[]).filter((b) => b.rules?.['local/layers']);
     expect(blocks).toHaveLength(1);
-    const [, opts] = blocks[0]!.rules!['local/layers'] as [string, { layers: { name: string; files: string[]; allow: string[] }[]; exceptions: { file: string; allow: string[]; why: string }[] }];
+    const [, opts] = blocks[0]!.rules!['local/layers'] as [
+      string,
+      { layers: { name: string; files: string[]; allow: string[] }[]; exceptions: { file: string; allow: string[]; why: string }[] },
+    ];
     const names = new Set(opts.layers.map((l) => l.name));
     for (const l of opts.layers) for (const a of l.allow) expect(names, `${l.name} allows ${a}`).toContain(a);
     for (const e of opts.exceptions) {

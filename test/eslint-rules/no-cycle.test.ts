@@ -19,7 +19,7 @@ const TREE: Record<string, string> = {
   'src/b/three.ts': "import { one } from '../a/one.js';\nexport type Three = typeof one;\n",
   'src/b/four.ts': "import { one } from '../a/one.js';\nexport const four = one;\n",
   'src/c/index.ts': "export { five } from './five.js';\n",
-  'src/c/five.ts': "export const five = 5;\n",
+  'src/c/five.ts': 'export const five = 5;\n',
   'src/c/six.ts': "import { five } from './index.js';\nexport const six = five;\n",
 };
 for (const [f, text] of Object.entries(TREE)) {
