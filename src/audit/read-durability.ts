@@ -9,7 +9,8 @@
  * synced write; a power loss loses at most that window of read records, always a tail of the
  * chain. A request that changed state (the first Get clearing Fresh, a use spending Usage
  * Limits, Activate, ...) is never batched: its change and record are one synced commit, and
- * the decision is made on what the request did (RequestAudit), not only on its operations.
+ * the decision is made on what the request did, not only on its operations, in one place:
+ * the unit of work (src/operations/unit-of-work.ts, `MessageWork.deferSync`).
  */
 import { Operation } from '../kmip/generated/enums.gen.js';
 
@@ -23,8 +24,8 @@ export const MAX_READ_SYNC_WINDOW_MS = 1000;
 
 /**
  * Operations that change nothing in the store by themselves. One of them that does change
- * something on a given call (Fresh, Usage Limits) commits through saveRecords and the
- * request is then not batched.
+ * something on a given call (Fresh, Usage Limits) commits a change through its unit of work
+ * and the request is then not batched.
  */
 export const READ_ONLY_OPERATIONS: ReadonlySet<number> = new Set<number>([
   Operation.Get,

@@ -1,16 +1,17 @@
 /**
- * The audit records of one request message (`ctx.audit`). The dispatcher opens an item
- * before its handler runs and closes it with the result; a handler that changes state calls
- * `saveRecords`, which asks `forCommit` for the entries to write in the same store batch:
- * the records still waiting (earlier read-only items, so the log keeps item order) plus this
- * item's own record, written as a success — the change is only durable if it succeeds.
- * What is left is written by `flush`, which the dispatcher awaits before the response goes.
- * An item that fails after its change was committed gets a second record (`afterCommit`).
- * An Undo batch that is rolled back adds one OperationUndone record per undone item, in the
- * rollback's own commit (`forUndo`); a rollback that could not be written, a BatchUndo record
- * with OperationFailed (`undoFailed`). Records are never removed: the log shows what happened.
- * With `audit.readSync` "batched", `flush` does not wait for the disk sync when every item was
- * a read-only operation and nothing was committed (read-durability.ts).
+ * The audit records of one request message, as values: what each batch item's record says.
+ * This module builds records and writes nothing; the unit of work
+ * (src/operations/unit-of-work.ts) decides when and how they are written (with the item's
+ * change, or after it; synced or not) and is the only caller.
+ *
+ * - An item whose change is committed: one record, Success, with the uids it wrote and the
+ *   names of the attributes whose values changed (`committedItem`).
+ * - Any other item (read-only, failed, refused, or whose commit failed): one record with its
+ *   result, the uids of the response or the request (else the ID Placeholder it failed on),
+ *   the attribute names it asked for, and for Locate how many objects it found (`resultItem`).
+ * - An Undo batch rolled back: one OperationUndone record per undone item (`undone`); a
+ *   rollback that could not be written, one BatchUndo record with OperationFailed (`undoFailed`).
+ * Records are never removed: the log shows what happened.
  */
 import type { ResponseItem } from '../kmip/messages.js';
 import { enumValueName, tagName } from '../kmip/registry.js';
@@ -19,10 +20,7 @@ import { ResultStatus } from '../kmip/generated/enums.gen.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { encode } from '../ttlv/encode.js';
-import type { AuditAppend } from '../store/object-store.js';
 import { LOCATE_SAMPLE, type AuditEvent } from './record.js';
-import type { AuditTrail } from './trail.js';
-import { isReadOnlyOperation } from './read-durability.js';
 
 export interface RequestIdentity {
   readonly connectionId: string;
@@ -30,16 +28,6 @@ export interface RequestIdentity {
   readonly client?: string;
   readonly addr?: string;
   readonly kmip?: string;
-}
-
-interface OpenItem {
-  readonly index: number;
-  readonly operation: number;
-  readonly started: number;
-  readonly requestPayload: StructureNode | undefined;
-  /** Attribute names from the request. */
-  readonly requested: readonly string[];
-  committed: boolean;
 }
 
 export function operationName(op: number | undefined): string {
@@ -71,17 +59,19 @@ function changedAttributes(record: ObjectRecord, previous: ObjectRecord | undefi
   return [...keys].filter((k) => !same(record.attributes.get(k), previous?.attributes.get(k))).sort();
 }
 
-export class RequestAudit {
-  private pending: AuditEvent[] = [];
-  private inFlight: AuditEvent[] | undefined;
-  private item: OpenItem | undefined;
+export interface ItemStart {
+  readonly index: number;
+  readonly operation: number;
+  /** clock() when the item started. */
+  readonly started: number;
+  readonly requestPayload: StructureNode | undefined;
+}
+
+export class RequestRecords {
   /** Operation and uids of each finished item, by batch index (for undo records). */
   private readonly ended = new Map<number, { op: string; uids: readonly string[] }>();
-  /** Every item so far was a read-only operation, and nothing was committed (read-durability.ts). */
-  private readsOnly = true;
 
   constructor(
-    readonly trail: AuditTrail,
     private readonly who: RequestIdentity,
     private readonly clock: () => number,
   ) {}
@@ -98,103 +88,54 @@ export class RequestAudit {
     };
   }
 
-  /** Before an item's handler runs. */
-  begin(index: number, operation: number, payload: StructureNode | undefined): void {
-    this.item = { index, operation, started: this.clock(), requestPayload: payload, requested: [...attributeNames(payload)].sort(), committed: false };
+  /** The record of an item whose change is being committed (it rides in the same commit). */
+  committedItem(it: ItemStart, result: ResponseItem, changes: readonly { record: ObjectRecord; previous?: ObjectRecord }[]): AuditEvent {
+    const op = operationName(result.operation ?? it.operation);
+    const uids = [...new Set(changes.map((c) => c.record.uid))];
+    this.ended.set(it.index, { op, uids });
+    return {
+      ...this.base(it.index),
+      op,
+      uids,
+      attrs: [...new Set(changes.flatMap((c) => changedAttributes(c.record, c.previous)))].sort(),
+      status: 'Success',
+      ms: this.clock() - it.started,
+    };
   }
 
-  /** Entries for a store commit made by the current item (see the file comment). */
-  forCommit(changes: readonly { record: ObjectRecord; previous?: ObjectRecord }[]): AuditAppend[] {
-    const it = this.item;
-    const events = [...this.pending];
-    if (it) {
-      events.push({
-        ...this.base(it.index),
-        op: operationName(it.operation),
-        uids: changes.map((c) => c.record.uid),
-        attrs: [...new Set(changes.flatMap((c) => changedAttributes(c.record, c.previous)))].sort(),
-        status: 'Success',
-        ms: this.clock() - it.started,
-        ...(it.committed ? { message: 'further change by the same item' } : {}),
-      });
-    }
-    this.inFlight = events;
-    return this.trail.appendsFor(events);
-  }
-
-  /** After that commit: on success the entries are durable; on failure they are still owed. */
-  afterCommit(ok: boolean): void {
-    const events = this.inFlight ?? [];
-    this.inFlight = undefined;
-    if (!ok) return;
-    this.readsOnly = false;
-    this.pending = [];
-    if (this.item) this.item.committed = true;
-    this.trail.committed(events);
-  }
-
-  /** The item's result is known. */
-  end(result: ResponseItem, idPlaceholder: string | undefined): void {
-    const it = this.item;
-    this.item = undefined;
-    if (!it || !isReadOnlyOperation(it.operation)) this.readsOnly = false;
+  /** The record of an item that committed nothing (`it` absent: a whole message refused before its items ran). */
+  resultItem(it: ItemStart | undefined, result: ResponseItem, idPlaceholder: string | undefined): AuditEvent {
     const ok = result.status === ResultStatus.Success;
     const op = operationName(result.operation ?? it?.operation);
     const responseUids = topUids(result.payload);
     const requestUids = topUids(it?.requestPayload);
     const uids = responseUids.length > 0 ? responseUids : requestUids.length > 0 ? requestUids : idPlaceholder !== undefined && !ok ? [idPlaceholder] : [];
     if (it) this.ended.set(it.index, { op, uids });
-    if (it?.committed && ok) return; // its record went with its change
+    const requested = it ? [...attributeNames(it.requestPayload)].sort() : [];
     const isLocate = op === 'Locate';
-    this.pending.push({
+    return {
       ...this.base(it?.index),
       op,
       ...(uids.length > 0 ? { uids: isLocate ? uids.slice(0, LOCATE_SAMPLE) : uids } : {}),
       ...(isLocate && ok ? { found: responseUids.length } : {}),
-      ...(it && it.requested.length > 0 ? { attrs: it.requested } : {}),
+      ...(requested.length > 0 ? { attrs: requested } : {}),
       status: enumValueName('ResultStatus', result.status) ?? String(result.status),
       ...(ok ? {} : { reason: result.reason !== undefined ? (enumValueName('ResultReason', result.reason) ?? String(result.reason)) : undefined, message: result.message }),
       ...(it ? { ms: this.clock() - it.started } : {}),
-      ...(it?.committed ? { afterCommit: true as const } : {}),
+    };
+  }
+
+  /** One OperationUndone record per undone item (by batch index), for the rollback's commit. */
+  undone(indices: readonly number[], message: string): AuditEvent[] {
+    return indices.map((index) => {
+      const e = this.ended.get(index);
+      return { ...this.base(index), op: e?.op ?? 'Unknown', ...(e && e.uids.length > 0 ? { uids: e.uids } : {}), status: 'OperationUndone', message };
     });
   }
 
-  /**
-   * Entries for the commit that rolls an Undo batch back: what is still owed, then one
-   * OperationUndone record per undone item (by batch index). Follow with `afterCommit`.
-   */
-  forUndo(indices: readonly number[], message: string): AuditAppend[] {
-    this.readsOnly = false;
-    const events = [...this.pending];
-    for (const index of indices) {
-      const e = this.ended.get(index);
-      events.push({ ...this.base(index), op: e?.op ?? 'Unknown', ...(e && e.uids.length > 0 ? { uids: e.uids } : {}), status: 'OperationUndone', message });
-    }
-    this.inFlight = events;
-    return this.trail.appendsFor(events);
-  }
-
-  /** An Undo batch could not be rolled back: its items stand (written by `flush`). */
-  undoFailed(uids: readonly string[], message: string): void {
-    this.readsOnly = false;
-    this.pending.push({ ...this.base(undefined), op: 'BatchUndo', ...(uids.length > 0 ? { uids } : {}), status: 'OperationFailed', reason: 'GeneralFailure', message });
-  }
-
-  /** A whole message refused before its items ran: one record per item (or one, unparsed). */
-  refused(items: readonly ResponseItem[]): void {
-    for (const r of items) this.end(r, undefined);
-  }
-
-  /** Written before the response goes: with sync, or (batched reads) synced within the window. */
-  get deferSync(): boolean {
-    return this.readsOnly && this.trail.readSync === 'batched';
-  }
-
-  /** Write what is still owed, durably (see `deferSync`). Throws when the audit log cannot be written. */
-  async flush(): Promise<void> {
-    const events = this.pending;
-    this.pending = [];
-    await this.trail.commitAlone(events, { deferSync: this.deferSync });
+  /** An Undo batch could not be rolled back: its items stand. */
+  undoFailed(uids: readonly string[], message: string): AuditEvent {
+    return { ...this.base(undefined), op: 'BatchUndo', ...(uids.length > 0 ? { uids } : {}), status: 'OperationFailed', reason: 'GeneralFailure', message };
   }
 }
 

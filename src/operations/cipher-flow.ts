@@ -9,8 +9,8 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
-import { hsmRsaDecrypt, openHsmCipher, type HsmCipherStream } from '../crypto/hsm-mechanism.js';
-import { openSymmetricCipher, rsaDecrypt, rsaEncrypt, type CipherStream, type Direction } from '../crypto/mechanism.js';
+import type { Direction } from '../crypto/mechanism.js';
+import type { KeyCipher } from '../custody/index.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
 import { byVersion } from './object-support.js';
@@ -47,7 +47,7 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
   const store = multipart(ctx);
 
   let uid: string;
-  let stream: CipherStream | HsmCipherStream;
+  let stream: KeyCipher;
   let record: ObjectRecord;
   if (flags.correlation) {
     const s = store.get(ctx.principal.id, use, flags.correlation);
@@ -61,42 +61,26 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
       store.close(flags.correlation);
       throw e;
     }
-    stream = s.state as CipherStream | HsmCipherStream;
+    stream = s.state as KeyCipher;
   } else {
     uid = resolveUid(ctx, req.uid);
     const key = await loadKeyFor(ctx, uid, use);
     record = key.record;
     const params = effectiveParams(key.record, req.cryptographicParameters);
-    const hsmPrivate = key.objectType === ObjectType.PrivateKey ? key.hsm : undefined;
-    if (hsmPrivate) {
-      // An HSM-resident RSA private key: OAEP decryption in the HSM, one-shot.
+    if (key.objectType === ObjectType.PublicKey || key.objectType === ObjectType.PrivateKey) {
+      // RSA: one-shot (OAEP or PKCS#1 v1.5 encryption; OAEP decryption, in the HSM for a resident private key).
       if (!isOneShot(flags)) throw new KmipError(ResultReason.FeatureNotSupported, 'RSA Encrypt/Decrypt is one-shot only');
       if (req.iv !== undefined || req.aad !== undefined || req.tag !== undefined) {
         throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'RSA takes no IV, Additional Data or Tag');
       }
-      if (dir === 'encrypt') throw new KmipError(byVersion(ctx.version, ResultReason.IllegalOperation, ResultReason.InvalidObjectType), 'Encrypt takes a public key');
-      const out = await mechanism(ctx, () => hsmRsaDecrypt(hsmPrivate.backend, hsmPrivate.key, params, data, cryptoPolicyOf(ctx).cipher));
-      ctx.batch.idPlaceholder = uid;
-      return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
-    }
-    if (key.keyObject) {
-      if (!isOneShot(flags)) throw new KmipError(ResultReason.FeatureNotSupported, 'RSA Encrypt/Decrypt is one-shot only');
-      if (req.iv !== undefined || req.aad !== undefined || req.tag !== undefined) {
-        throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'RSA takes no IV, Additional Data or Tag');
-      }
-      const keyObject = key.keyObject;
       if (dir === 'encrypt') await spendUsage(ctx, record, data.length);
-      const out = await mechanism(ctx, () => (dir === 'encrypt' ? rsaEncrypt(keyObject, params, data, cryptoPolicyOf(ctx).cipher) : rsaDecrypt(keyObject, params, data, cryptoPolicyOf(ctx).cipher)));
+      const out = await mechanism(ctx, () => key.rsa(dir, params, data, cryptoPolicyOf(ctx).cipher));
       ctx.batch.idPlaceholder = uid;
       return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }, bytes(Tag.Data, out)]);
     }
     if (key.algorithm === undefined) throw new KmipError(byVersion(ctx.version, ResultReason.InvalidField, ResultReason.BadCryptographicParameters), 'the key has no Cryptographic Algorithm');
-    const algorithm = key.algorithm;
     const input = { ...(req.iv && { iv: req.iv.value }), ...(req.aad && { aad: req.aad.value }) };
-    const hsm = key.hsm;
-    stream = hsm
-      ? await mechanism(ctx, () => openHsmCipher(hsm.backend, hsm.key, algorithm, params, dir, input, cryptoPolicyOf(ctx).cipher))
-      : await mechanism(ctx, () => openSymmetricCipher(algorithm, key.material!, params, dir, input, cryptoPolicyOf(ctx).cipher));
+    stream = await mechanism(ctx, () => key.openCipher(params, dir, input, cryptoPolicyOf(ctx).cipher));
   }
 
   const finishing = isOneShot(flags) || flags.final;
@@ -132,6 +116,8 @@ export async function cipherOperation(ctx: OperationContext, node: StructureNode
     if (flags.correlation) store.close(flags.correlation);
     throw translate(ctx, e);
   }
+  // A part whose Usage Limits spend is not committed ends its multi-part operation, as any failure does.
+  if (correlation) ctx.work.onUndo(() => store.close(correlation));
   ctx.batch.idPlaceholder = uid;
   return payload(Tag.ResponsePayload, [
     { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },

@@ -1,8 +1,8 @@
 /**
  * What an operation handler gets. `ServerServices` are shared by every request;
  * `OperationContext` is made per request message (never stored on a shared object) and
- * carries the principal, the negotiated version, the request time and the batch-scoped
- * ID Placeholder.
+ * carries the principal, the negotiated version, the request time, the batch-scoped
+ * ID Placeholder and the open batch item's unit of work (`work`: the only way a handler writes).
  */
 import type { Logger } from 'pino';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
@@ -15,8 +15,7 @@ import type { RequestHeader } from '../kmip/messages.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { AccessPolicy, Principal } from '../policy/access.js';
 import type { AuditTrail } from '../audit/trail.js';
-import type { RequestAudit } from '../audit/request-audit.js';
-import type { BatchUndo } from './batch-undo.js';
+import type { UnitOfWork } from './unit-of-work.js';
 import type { KmsMetrics } from '../http/metrics.js';
 import type { ClientProfiles } from '../policy/client-profiles.js';
 
@@ -64,10 +63,12 @@ export interface OperationContext {
   readonly now: bigint;
   readonly batch: BatchState;
   readonly log: Logger;
-  /** This message's audit records (present when the server has an audit trail); see saveRecords. */
-  readonly audit?: RequestAudit;
-  /** Present when the message asks for Batch Error Continuation Option Undo (operations/batch-undo.ts). */
-  readonly undo?: BatchUndo;
+  /**
+   * The unit of work of the batch item being run (operations/unit-of-work.ts): changes staged
+   * here (through support.ts `saveRecords`) are committed with the item's audit record by the
+   * dispatcher when the item succeeds, and dropped with its undo journal run when it fails.
+   */
+  readonly work: UnitOfWork;
 }
 
 /**

@@ -9,9 +9,11 @@
  * when none is given (Sign / Verify), Link Public Key on the private key and Link Private Key on the
  * public key, Digest, Original Creation Date, Random Number Generator, Key Format Type, and the
  * lifecycle dates; both records are written in one atomic commit. The ID Placeholder becomes the
- * private key's uid. Stored forms: objects/key-formats.ts. With a PKCS#11 backend, a private key
- * asked to be non-Extractable (or every one under hsm.residentKeys = always) is generated in the
- * HSM and stays there: createResidentPair.
+ * private key's uid. Stored forms: objects/key-formats.ts. Where the private key lives is the
+ * key-custody seam's choice (src/custody/): with a PKCS#11 backend, a private key asked to be
+ * non-Extractable (or every one under hsm.residentKeys = always) is generated in the HSM and stays
+ * there (RSA 2048/3072/4096, EC P-256/P-384; no Digest, Extractable false); its public key is an
+ * ordinary Public Key object.
  *
  * Result Reasons:
  * - Missing Data: no Cryptographic Algorithm.
@@ -23,16 +25,11 @@
  * - Cryptographic Failure: the generator failed.
  * - Invalid Field: a payload that breaks its schema.
  */
-import { createPublicKey } from 'node:crypto';
-import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
-import { KeyFormatType, LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
-import { encodePairRef, RESIDENT_LABEL_PREFIX, residentPairTemplate, wantsResident } from '../hsm/resident.js';
-import type { KeyPairTemplate, KeyRef } from '../hsm/key-backend.js';
+import { LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
+import type { KeyCustody } from '../custody/index.js';
+import { keyCustody } from './key-custody.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
-import { generateAsymmetricPair, type GeneratedPair } from '../crypto/asymmetric.js';
-import { asymmetricKeyBody } from '../objects/key-formats.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 import { addLink, choosePair, commitAll, defaultMasks, keyDigest, mergedSource, newRecord, newUid, type PairChoice } from './asymmetric-support.js';
@@ -68,24 +65,20 @@ export async function pairAttributes(ctx: OperationContext, common: TtlvNode | u
   };
 }
 
-/** Generate under `choice`; a generator failure is a Cryptographic Failure. */
-export async function generatePair(choice: PairChoice): Promise<GeneratedPair> {
-  try {
-    return await generateAsymmetricPair(choice.spec);
-  } catch (e) {
-    throw new KmipError(ResultReason.CryptographicFailure, 'key pair generation failed', { cause: e });
-  }
-}
-
-/** Build both new objects (uids, Links, algorithm/length, Digest) from generated keys. */
-export function pairObjects(choice: PairChoice, keys: GeneratedPair, priv: AttrMap, pub: AttrMap) {
+/**
+ * Make a key pair under `choice` where `custody` keeps it, and build both new objects (uids,
+ * Links, algorithm/length, Digest, Key Format Type) around it. Shared with Re-key Key Pair; the
+ * caller stages the records (the private one with `made.hsmKey`) and puts `made.discard` in the
+ * unit of work's undo journal.
+ */
+export async function pairObjects(custody: KeyCustody, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
   const privUid = newUid();
   const pubUid = newUid();
-  const privBody = asymmetricKeyBody(keys.privateKey, choice.algorithm, choice.bits);
-  const pubBody = asymmetricKeyBody(keys.publicKey, choice.algorithm, choice.bits);
+  const mask = priv.get('CryptographicUsageMask')?.[0];
+  const made = await custody.generatePair({ privateUid: privUid, algorithm: choice.algorithm, bits: choice.bits, spec: choice.spec, usageMask: mask?.type === 'Integer' ? mask.value : 0 });
   for (const [m, body] of [
-    [priv, privBody],
-    [pub, pubBody],
+    [priv, made.privateBody],
+    [pub, made.publicBody],
   ] as const) {
     m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
     m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
@@ -93,12 +86,20 @@ export function pairObjects(choice: PairChoice, keys: GeneratedPair, priv: AttrM
     if (d) m.set('Digest', [d]);
     stampKeyFormatType(m, body);
   }
+  made.stamp(priv);
   addLink(priv, LinkType.PublicKeyLink, pubUid);
   addLink(pub, LinkType.PrivateKeyLink, privUid);
   return {
-    privateKey: { uid: privUid, objectType: ObjectType.PrivateKey, attributes: priv, body: privBody },
-    publicKey: { uid: pubUid, objectType: ObjectType.PublicKey, attributes: pub, body: pubBody },
+    privateKey: { uid: privUid, objectType: ObjectType.PrivateKey, attributes: priv, body: made.privateBody },
+    publicKey: { uid: pubUid, objectType: ObjectType.PublicKey, attributes: pub, body: made.publicBody },
+    made,
   };
+}
+
+/** The private key's record, referring to its token key when it lives in the HSM. */
+export async function privateRecord(ctx: OperationContext, objs: Awaited<ReturnType<typeof pairObjects>>) {
+  const r = await newRecord(ctx, objs.privateKey);
+  return objs.made.hsmKey !== undefined ? { ...r, hsmKey: objs.made.hsmKey } : r;
 }
 
 export const createKeyPair: OperationHandler = {
@@ -122,16 +123,13 @@ export const createKeyPair: OperationHandler = {
     // Locate by Name and Object Type finds either key. Against every other object the Name stays
     // unique (checked above). See docs/tolerance.md T1.
 
-    const resident = ctx.services.resident;
-    if (resident && wantsResident(resident, priv)) {
-      const t = residentPairTemplate(resident, choice.spec);
-      if ('template' in t) return createResidentPair(ctx, t.template, choice, priv, pub);
-      if (resident.policy === 'always') throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${t.why} (the server keeps every key in the HSM)`);
-      // requested: the HSM cannot hold it; the pair is made in the host and the private key still never returned (Extractable false).
-    }
-    const keys = await generatePair(choice);
-    const objs = pairObjects(choice, keys, priv, pub);
-    await commitAll(ctx, [await newRecord(ctx, objs.privateKey), await newRecord(ctx, objs.publicKey)]);
+    // Where the private key lives (src/custody/): in the HSM when the residency policy and its
+    // Extractable ask for it and the token holds the pair, else in the host, sealed.
+    const custody = keyCustody(ctx).forPair({ attributes: priv, refusal: byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue) }, choice.spec);
+    const objs = await pairObjects(custody, choice, priv, pub);
+    // A token key made for an item whose commit fails (or that fails later) is removed: the unit of work's undo journal.
+    ctx.work.onUndo(() => objs.made.discard());
+    await commitAll(ctx, [await privateRecord(ctx, objs), await newRecord(ctx, objs.publicKey)]);
     ctx.log.debug({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, algorithm: choice.algorithm, bits: choice.bits }, 'key pair stored');
     ctx.batch.idPlaceholder = objs.privateKey.uid;
     return payload(Tag.ResponsePayload, [
@@ -140,86 +138,3 @@ export const createKeyPair: OperationHandler = {
     ]);
   },
 };
-
-/**
- * An HSM-resident private key (issue 4 item 3): the pair is generated in the token, the private
- * key a sensitive, non-extractable token object labelled kms-obj-<uid>; the Private Key record
- * holds its reference (with the public key, for choosing signature schemes) and a Key Block
- * without Key Value; Extractable false, Never Extractable true, no Digest. The public key is read
- * out of the token and stored as an ordinary Public Key. Shared with Re-key Key Pair.
- */
-export async function residentPairObjects(ctx: OperationContext, template: KeyPairTemplate, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
-  const resident = ctx.services.resident!;
-  const privUid = newUid();
-  const pubUid = newUid();
-  let generated: { privateKey: KeyRef; publicKey: Uint8Array };
-  try {
-    generated = await resident.backend.generateKeyPair({ ...template, usage: residentUsage(template, priv), label: RESIDENT_LABEL_PREFIX + privUid });
-  } catch (e) {
-    throw new KmipError(ResultReason.CryptographicFailure, 'key pair generation in the HSM failed', { cause: e });
-  }
-  const ref = generated.privateKey;
-  const pubBody = asymmetricKeyBody(createPublicKey({ key: Buffer.from(generated.publicKey), format: 'der', type: 'spki' }), choice.algorithm, choice.bits);
-  for (const m of [priv, pub]) {
-    m.set('CryptographicAlgorithm', [{ tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: choice.algorithm }]);
-    m.set('CryptographicLength', [{ tag: Tag.CryptographicLength, type: 'Integer', value: choice.bits }]);
-  }
-  const d = keyDigest(pubBody);
-  if (d) pub.set('Digest', [d]);
-  priv.delete('Digest');
-  priv.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
-  priv.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
-  addLink(priv, LinkType.PublicKeyLink, pubUid);
-  addLink(pub, LinkType.PrivateKeyLink, privUid);
-  return {
-    privateKey: { uid: privUid, objectType: ObjectType.PrivateKey, attributes: priv, body: residentPrivateBody(choice.algorithm, choice.bits) },
-    publicKey: { uid: pubUid, objectType: ObjectType.PublicKey, attributes: pub, body: pubBody },
-    hsmKey: encodePairRef(ref, generated.publicKey),
-    /** Remove the token key after a failed commit. */
-    discard: () => resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid: privUid, err }, 'could not remove the token key of a failed key pair commit')),
-    ref,
-  };
-}
-
-/** The token key's usage from the Cryptographic Usage Mask: Sign; Decrypt or Unwrap Key (RSA) adds decryption. */
-function residentUsage(template: KeyPairTemplate, priv: AttrMap): ('sign' | 'decrypt')[] {
-  const m = priv.get('CryptographicUsageMask')?.[0];
-  const mask = m?.type === 'Integer' ? m.value : 0;
-  const decrypt = template.type === 'RSA' && (mask & (CryptographicUsageMask.Decrypt | CryptographicUsageMask.UnwrapKey)) !== 0;
-  return decrypt ? ['sign', 'decrypt'] : ['sign'];
-}
-
-async function createResidentPair(ctx: OperationContext, template: KeyPairTemplate, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
-  const objs = await residentPairObjects(ctx, template, choice, priv, pub);
-  try {
-    await commitAll(ctx, [{ ...(await newRecord(ctx, objs.privateKey)), hsmKey: objs.hsmKey }, await newRecord(ctx, objs.publicKey)]);
-  } catch (e) {
-    await objs.discard();
-    throw e;
-  }
-  ctx.log.info({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, hsmKeyId: objs.ref.id, algorithm: choice.algorithm, bits: choice.bits }, 'HSM-resident key pair created');
-  ctx.batch.idPlaceholder = objs.privateKey.uid;
-  return payload(Tag.ResponsePayload, [
-    { tag: Tag.PrivateKeyUniqueIdentifier, type: 'TextString', value: objs.privateKey.uid },
-    { tag: Tag.PublicKeyUniqueIdentifier, type: 'TextString', value: objs.publicKey.uid },
-  ]);
-}
-
-/** A Private Key body whose Key Block says what the key is, with no Key Value (the key is in the HSM). */
-function residentPrivateBody(algorithm: number, bits: number) {
-  return {
-    tag: Tag.PrivateKey,
-    type: 'Structure' as const,
-    value: [
-      {
-        tag: Tag.KeyBlock,
-        type: 'Structure' as const,
-        value: [
-          { tag: Tag.KeyFormatType, type: 'Enumeration' as const, value: KeyFormatType.PKCS_8 },
-          { tag: Tag.CryptographicAlgorithm, type: 'Enumeration' as const, value: algorithm },
-          { tag: Tag.CryptographicLength, type: 'Integer' as const, value: bits },
-        ],
-      },
-    ],
-  };
-}

@@ -14,6 +14,9 @@
  * Unique Identifier, Object Type, State (lifecycle Create: Pre-Active, or Active when the Activation
  * Date has passed), Initial Date, Last Change Date, Original Creation Date, Random Number Generator,
  * Key Format Type, Digest (SHA-256 of the Raw key), and the Usage Limits Count. The new uid becomes the ID Placeholder.
+ * Where the key lives is the key-custody seam's choice (src/custody/): sealed in the host, or,
+ * with a PKCS#11 backend and hsm.residentKeys / Extractable false, generated in the HSM (no
+ * Digest then, Extractable false, Never Extractable true).
  *
  * Result Reasons:
  * - Invalid Field (1.x) / Invalid Object Type (2.x): an Object Type other than Symmetric Key.
@@ -28,19 +31,15 @@
  * - Invalid Field: a payload that breaks its schema.
  */
 import { ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
-import { generateSymmetricKey } from '../crypto/tdes-key.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, required } from '../kmip/payload.js';
-import { rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
 import { keyPolicyOf } from './key-policy-check.js';
-import type { OperationContext, OperationHandler } from './context.js';
-import type { KeyTemplate } from '../hsm/key-backend.js';
-import { encodeKeyRef, RESIDENT_LABEL_PREFIX, residentTemplate, wantsResident, type ResidentKeys } from '../hsm/resident.js';
+import type { OperationHandler } from './context.js';
+import { keyCustody } from './key-custody.js';
 import { newUid } from '../objects/identifiers.js';
 import { setServerDefault, stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
-import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { byVersion, checkNamesUnique, commitNewObject, is2x, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
 
 const Request1x = { objectType: required(Tag.ObjectType, 'Enumeration'), templateAttribute: optional(Tag.TemplateAttribute, 'Structure') };
@@ -78,60 +77,23 @@ export const create: OperationHandler = {
     stampGenerated(attrs, ctx.now);
     await checkNamesUnique(ctx, attrs, 'Create');
 
-    const resident = ctx.services.resident;
-    if (resident && wantsResident(resident, attrs)) {
-      const t = residentTemplate(resident, alg.value, decision.bits);
-      if ('template' in t) return createResident(ctx, resident, t.template, objectType, attrs, alg.value, decision.bits);
-      if (resident.policy === 'always') throw new KmipError(ResultReason.InvalidAttributeValue, `${t.why} (the server keeps every key in the HSM)`);
-      // requested: the HSM cannot hold it; the key is made in the host, sealed, and still never returned (Extractable false).
-    }
-
-    const key = generateSymmetricKey(alg.value, decision.bits);
+    // Where the key lives (src/custody/): in the HSM when the residency policy and Extractable
+    // ask for it and the token holds it, else in the host, sealed.
+    const custody = keyCustody(ctx).forSecret({ attributes: attrs, refusal: ResultReason.InvalidAttributeValue }, alg.value, decision.bits);
+    const uid = newUid();
+    const made = await custody.generate({ uid, algorithm: alg.value, bits: decision.bits });
+    // A token key made for an item whose commit fails (or that fails later) is removed: the unit of work's undo journal.
+    ctx.work.onUndo(() => made.discard());
     try {
-      attrs.set('Digest', [rawKeyDigest(key)]);
-      const body = symmetricKeyBody(key, alg.value, decision.bits);
-      stampKeyFormatType(attrs, body);
-      const uid = await commitNewObject(ctx, objectType, attrs, body);
-      return payload(Tag.ResponsePayload, [
-        { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
-        { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
-      ]);
+      made.stamp(attrs);
+      stampKeyFormatType(attrs, made.body);
+      await commitNewObject(ctx, objectType, attrs, made.body, { uid, ...(made.hsmKey !== undefined && { hsmKey: made.hsmKey }) });
     } finally {
-      key.fill(0);
+      made.wipe();
     }
+    return payload(Tag.ResponsePayload, [
+      { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
+      { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
+    ]);
   },
 };
-
-/**
- * Create an HSM-resident key: generated in the token (sensitive, non-extractable, label
- * kms-obj-<uid>), Extractable false and Never Extractable true, no Digest (the value is never in
- * the host); the record holds the reference. A failed commit destroys the new token key.
- */
-async function createResident(
-  ctx: OperationContext,
-  resident: ResidentKeys,
-  template: KeyTemplate,
-  objectType: number,
-  attrs: Map<string, TtlvNode[]>,
-  algorithm: number,
-  bits: number,
-): Promise<StructureNode> {
-  const uid = newUid();
-  const ref = await resident.backend.generateKey({ ...template, label: RESIDENT_LABEL_PREFIX + uid });
-  attrs.set('Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]);
-  attrs.set('NeverExtractable', [{ tag: Tag.NeverExtractable, type: 'Boolean', value: true }]);
-  attrs.delete('Digest');
-  try {
-    const body = symmetricKeyBody(undefined, algorithm, bits);
-    stampKeyFormatType(attrs, body);
-    await commitNewObject(ctx, objectType, attrs, body, { uid, hsmKey: encodeKeyRef(ref) });
-  } catch (e) {
-    await resident.backend.destroyKey(ref).catch((err: unknown) => ctx.log.error({ uid, err }, 'could not remove the token key of a failed Create'));
-    throw e;
-  }
-  ctx.log.info({ uid, hsmKeyId: ref.id }, 'HSM-resident key created');
-  return payload(Tag.ResponsePayload, [
-    { tag: Tag.ObjectType, type: 'Enumeration', value: objectType },
-    { tag: Tag.UniqueIdentifier, type: 'TextString', value: uid },
-  ]);
-}

@@ -58,8 +58,8 @@ import { CryptoError } from '../crypto/errors.js';
 import type { CryptoParams } from '../crypto/mechanism.js';
 import { MultipartStore } from '../crypto/multipart.js';
 import type { MultipartSessions } from './batch-undo.js';
-import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
-import { decodeKeyRef } from '../hsm/resident.js';
+import type { HostKey, UsableKey } from '../custody/index.js';
+import { keyCustody } from './key-custody.js';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../policy/crypto-policy.js';
 import { budgetsOf } from '../policy/budgets.js';
 import type { OperationContext, ServerServices } from './context.js';
@@ -118,19 +118,8 @@ export function effectiveParams(record: ObjectRecord | undefined, fromRequest: T
   return readCryptoParams(fromRequest) ?? readCryptoParams(record?.attributes.get('CryptographicParameters')?.[0]) ?? {};
 }
 
-/** A key ready for a mechanism. */
-export interface UsableKey {
-  readonly record: ObjectRecord;
-  readonly objectType: number;
-  /** Cryptographic Algorithm from the Key Block, else the attribute. */
-  readonly algorithm: number | undefined;
-  /** Symmetric key bytes (Symmetric Key, Secret Data). */
-  readonly material?: Uint8Array;
-  /** RSA keys as node KeyObjects. */
-  readonly keyObject?: KeyObject;
-  /** An HSM-resident key: the backend and the token key (no material in the host). */
-  readonly hsm?: { readonly backend: KeyBackend; readonly key: KeyRef };
-}
+/** A key ready for a mechanism, wherever it lives (src/custody/). */
+export type { UsableKey } from '../custody/index.js';
 
 const ALLOWED_TYPES: Readonly<Record<KeyUse, readonly number[]>> = {
   Encrypt: [ObjectType.SymmetricKey, ObjectType.PublicKey],
@@ -165,11 +154,13 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
   if ((mask & USE_BIT[use]) === 0) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key's Cryptographic Usage Mask does not allow ${use}`);
   }
-  if (record.hsmKey !== undefined) {
-    const resident = ctx.services.resident;
-    if (!resident) throw new KmipError(ResultReason.CryptographicFailure, `the key ${uid} lives in an HSM this server is not connected to`);
-    return { record, objectType: record.objectType, algorithm: int(record.attributes.get('CryptographicAlgorithm')?.[0]), hsm: { backend: resident.backend, key: decodeKeyRef(record.hsmKey) } };
-  }
+  return keyCustody(ctx).open(record, { unavailable: ResultReason.CryptographicFailure, host: () => hostKeyFor(ctx, record, use) });
+}
+
+/** A host-sealed key's value, opened from the sealed content and checked against the crypto policy. */
+async function hostKeyFor(ctx: OperationContext, record: ObjectRecord, use: KeyUse): Promise<HostKey> {
+  const v = ctx.version;
+  const uid = record.uid;
   const body = await openBody(ctx, record);
   const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored key');
   const noValue = byVersion(v, v.minor >= 2 ? ResultReason.KeyValueNotPresent : ResultReason.PermissionDenied, ResultReason.KeyValueNotPresent);
@@ -179,11 +170,11 @@ export async function loadKeyFor(ctx: OperationContext, uid: string, use: KeyUse
     const keyObject = rsaKeyObject(record.objectType, kb.keyFormatType, kb.material);
     // The crypto policy for protecting uses (operations/key-policy-check.ts); Decrypt stays possible.
     if (PROTECTS[use]) checkAsymmetricUse(ctx, uid, algorithm, keyObject);
-    return { record, objectType: record.objectType, algorithm, keyObject };
+    return { algorithm, keyObject };
   }
   if (!kb.material) throw new KmipError(noValue, `the key ${uid} has no usable key material`);
   if (PROTECTS[use]) checkSymmetricUse(ctx, uid, algorithm, kb.material);
-  return { record, objectType: record.objectType, algorithm, material: kb.material };
+  return { algorithm, material: kb.material };
 }
 
 /** A Public Key (PKCS#1 or X.509 SubjectPublicKeyInfo DER) or Private Key (PKCS#1 or PKCS#8 DER). */
@@ -267,7 +258,7 @@ export function multipart(ctx: OperationContext): MultipartSessions {
     STORES.set(ctx.services, s);
   }
   // In an Undo batch: what the batch opens is closed again on undo (operations/batch-undo.ts).
-  return ctx.undo ? ctx.undo.sessions(s) : s;
+  return ctx.work.sessions(s);
 }
 
 /** Init / Final Indicators and Correlation Value of a request, checked for consistency. */

@@ -58,6 +58,7 @@ import { addLink, commitAll, keyDigest, linkNode, newRecord, newUid } from './as
 import { destroyedValueError } from './destroyed.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits, updated } from './object-support.js';
 import { openBody, touched } from './support.js';
+import { keyCustody } from './key-custody.js';
 
 const Request1x = {
   objectType: required(Tag.ObjectType, 'Enumeration'),
@@ -149,7 +150,7 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
   if ((mask & CryptographicUsageMask.DeriveKey) === 0) {
     throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.IncompatibleCryptographicUsageMask), `object ${uid}'s Cryptographic Usage Mask does not allow Derive Key`);
   }
-  if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `object ${uid} lives in the HSM; deriving from HSM-resident keys is not built`);
+  keyCustody(ctx).requireHostValue(record, `object ${uid} lives in the HSM; deriving from HSM-resident keys is not built`);
   const kb = readKeyBlock((await openBody(ctx, record)).value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
   if (kb.wrapped || !kb.material) throw new KmipError(noValue, `object ${uid} is stored wrapped or holds no usable bytes`);
   const algNode = record.attributes.get('CryptographicAlgorithm')?.[0];

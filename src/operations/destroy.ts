@@ -21,7 +21,6 @@ import { optional, readPayload } from '../kmip/payload.js';
 import { applyEvent } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationHandler } from './context.js';
-import { destroyTokenAfterBatch } from './batch-undo.js';
 import { loadManaged, uidPayload, withReplaced } from './object-support.js';
 import { resolveUid, saveRecords, touched } from './support.js';
 
@@ -44,7 +43,7 @@ export const destroy: OperationHandler = {
     await saveRecords(ctx, [{ record: next, previous: record }]);
     // The token object goes once the record no longer refers to it (and, in an Undo batch, once
     // the batch stands: a destroyed token key could not be brought back).
-    if (hsmKey !== undefined) await destroyTokenAfterBatch(ctx, uid, hsmKey);
+    if (hsmKey !== undefined) ctx.work.retireToken(uid, hsmKey);
     return uidPayload(uid);
   },
 };

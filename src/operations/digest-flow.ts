@@ -9,8 +9,8 @@ import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
-import { openHsmMac, type HsmDigestStream } from '../crypto/hsm-mechanism.js';
-import { macEquals, openHash, openMac, type DigestStream } from '../crypto/mechanism.js';
+import { macEquals, openHash } from '../crypto/mechanism.js';
+import type { KeyMac } from '../custody/index.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { OperationContext } from './context.js';
 import { checkDataSize, cryptoPolicyOf, effectiveParams, isOneShot, loadKeyFor, mechanism, multipart, partFlags, readCryptoParams, spendUsage, translate, unknownCorrelation } from './crypto-support.js';
@@ -42,7 +42,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
   const store = multipart(ctx);
 
   let uid: string | undefined;
-  let stream: DigestStream | HsmDigestStream;
+  let stream: KeyMac;
   let record: ObjectRecord | undefined;
   if (flags.correlation) {
     const s = store.get(ctx.principal.id, kind, flags.correlation);
@@ -57,7 +57,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
         throw e;
       }
     }
-    stream = s.state as DigestStream | HsmDigestStream;
+    stream = s.state as KeyMac;
   } else if (kind === 'Hash') {
     const params = readCryptoParams(req.cryptographicParameters);
     if (!params) throw new KmipError(ResultReason.InvalidField, 'Hash request payload: Cryptographic Parameters are required');
@@ -67,10 +67,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
     const key = await loadKeyFor(ctx, uid, kind);
     record = key.record;
     const params = effectiveParams(key.record, req.cryptographicParameters);
-    const hsm = key.hsm;
-    stream = hsm
-      ? await mechanism(ctx, () => openHsmMac(hsm.backend, hsm.key, key.algorithm, params))
-      : await mechanism(ctx, () => openMac(key.algorithm, key.material!, params));
+    stream = await mechanism(ctx, () => key.openMac(params));
   }
 
   const finishing = isOneShot(flags) || flags.final;
@@ -94,7 +91,7 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
       digest = await stream.digest();
       if (flags.correlation) store.close(flags.correlation);
     } else {
-      const held = 'held' in stream ? stream.held() : 0;
+      const held = stream.held?.() ?? 0;
       if (flags.correlation) store.hold(flags.correlation, held);
       correlation = flags.correlation ?? store.open(ctx.principal.id, kind, uid, stream, held);
     }
@@ -102,6 +99,8 @@ export async function digestOperation(ctx: OperationContext, node: StructureNode
     if (flags.correlation) store.close(flags.correlation);
     throw translate(ctx, e);
   }
+  // A part whose Usage Limits spend is not committed ends its multi-part operation, as any failure does.
+  if (correlation) ctx.work.onUndo(() => store.close(correlation));
   if (uid !== undefined) ctx.batch.idPlaceholder = uid;
   const cv = bytes(Tag.CorrelationValue, correlation);
   switch (kind) {

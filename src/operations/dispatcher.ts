@@ -15,11 +15,14 @@
  * the client's Maximum Response Size, or than the server's limits.maxResponseBytes (counted as
  * the items run: the item that passes it ends the batch), becomes Response Too Large.
  *
- * Audit (src/audit): every batch item, and every message refused as a whole, gets a record
- * that is durable before the response is returned. An item that changes state writes its
- * record in the same store commit (saveRecords); the rest are written together after the
- * loop. If they cannot be written the whole response becomes General Failure "audit log
- * unavailable" (fail closed).
+ * Writes and audit: the dispatcher opens a unit of work for each batch item
+ * (operations/unit-of-work.ts) and closes it with the item's result: the unit commits what the
+ * handler staged together with the item's audit record, or abandons it (running its undo
+ * journal) when the item failed; a commit that fails answers the item with the mapped error.
+ * Every batch item, and every message refused as a whole, gets a record that is durable before
+ * the response is returned (`MessageWork.finish`, which also decides the durability class). If
+ * they cannot be written the whole response becomes General Failure "audit log unavailable"
+ * (fail closed).
  */
 import { randomUUID } from 'node:crypto';
 import { encodedLength } from '../ttlv/encode.js';
@@ -31,10 +34,9 @@ import { buildResponseMessage, parseRequestMessage, peekVersion, type RequestMes
 import { compareVersions, enumDef, isAvailable } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { Principal } from '../policy/access.js';
-import { RequestAudit } from '../audit/request-audit.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
 import type { HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
-import { BatchUndo } from './batch-undo.js';
+import { MessageWork, type WorkDeps } from './unit-of-work.js';
 import { budgetsOf } from '../policy/budgets.js';
 import type { Logger } from 'pino';
 
@@ -111,20 +113,13 @@ export interface Correlation {
 }
 
 /**
- * Make the request's audit records durable, then hand back `result`; when they cannot be
- * written, `unavailable` (every item General Failure) instead.
+ * Make the message's audit records durable (`MessageWork.finish`), then hand back `result`;
+ * when they cannot be written, `unavailable` (every item General Failure) instead.
  */
-async function audited(audit: RequestAudit | undefined, result: DispatchResult, unavailable: () => TtlvNode, metrics?: ServerServices['metrics']): Promise<DispatchResult> {
-  if (!audit) return result;
-  try {
-    const t0 = performance.now();
-    await audit.flush();
-    metrics?.auditAppended((performance.now() - t0) / 1000);
-    return result;
-  } catch {
-    // AuditTrail logged the cause.
-    return { response: unavailable(), closeAfter: result.closeAfter };
-  }
+async function audited(work: MessageWork, result: DispatchResult, unavailable: () => TtlvNode): Promise<DispatchResult> {
+  if (await work.finish()) return result;
+  // AuditTrail logged the cause.
+  return { response: unavailable(), closeAfter: result.closeAfter };
 }
 
 /** Answer one request message (any transport); with metrics on, its items and time are counted. */
@@ -151,6 +146,20 @@ async function dispatchMessage(
   correlation: Correlation,
 ): Promise<DispatchResult> {
   const who = { connectionId: correlation.connectionId, requestNo: correlation.requestNo, client: principal.id, addr: correlation.remote };
+  // The request's child logger is made when something logs: building one (bindings serialized,
+  // redaction set up) for every request cost more than a Get's own work in the profile.
+  let requestLog: Logger | undefined;
+  let logBindings: Record<string, unknown> = { conn: correlation.connectionId, req: correlation.requestNo, principal: principal.id };
+  const log = (): Logger => (requestLog ??= services.log.child(logBindings));
+  const deps: WorkDeps = {
+    store: services.store,
+    ...(services.audit && { audit: services.audit }),
+    protector: services.protector,
+    ...(services.resident && { resident: services.resident }),
+    ...(services.metrics && { metrics: services.metrics }),
+    clock: services.clock,
+    log,
+  };
   let req: RequestMessage;
   try {
     req = parseRequestMessage(requestNode);
@@ -158,47 +167,38 @@ async function dispatchMessage(
     const reason = e instanceof KmipError ? e.reason : ResultReason.InvalidMessage;
     const message = e instanceof KmipError ? e.message : 'malformed request';
     const v = peekVersion(requestNode);
-    const audit = services.audit && new RequestAudit(services.audit, { ...who, kmip: v && `${v.major}.${v.minor}` }, services.clock);
-    audit?.refused([failure(reason, message)]);
-    return audited(
-      audit,
-      { response: messageFailure(services, v, reason, message), closeAfter: true },
-      () => messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE),
-      services.metrics,
+    const work = new MessageWork(deps, { ...who, kmip: v && `${v.major}.${v.minor}` });
+    work.refused([failure(reason, message)]);
+    return audited(work, { response: messageFailure(services, v, reason, message), closeAfter: true }, () =>
+      messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE),
     );
   }
   const { header } = req;
   const version = header.version;
   const respond = (items: ResponseItem[]): TtlvNode =>
     buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services) }, items);
-  const audit = services.audit && new RequestAudit(services.audit, { ...who, kmip: `${version.major}.${version.minor}` }, services.clock);
+  const undoing = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo;
+  const work = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` }, { undo: undoing });
   const auditUnavailable = () => respond(req.items.map((it) => failure(ResultReason.GeneralFailure, AUDIT_UNAVAILABLE, it.operation, it.uniqueBatchItemId)));
   const refuse = (items: ResponseItem[]): Promise<DispatchResult> => {
-    audit?.refused(items);
-    return audited(audit, { response: respond(items), closeAfter: false }, auditUnavailable, services.metrics);
+    work.refused(items);
+    return audited(work, { response: respond(items), closeAfter: false }, auditUnavailable);
   };
 
   if (!isSupportedVersion(services, version)) {
     return refuse([failure(ResultReason.InvalidMessage, `protocol version ${version.major}.${version.minor} is not supported`)]);
   }
-  // The request's child logger is made when something logs: building one (bindings serialized,
-  // redaction set up) for every request cost more than a Get's own work in the profile.
-  let requestLog: Logger | undefined;
-  const log = (): Logger =>
-    (requestLog ??= services.log.child({
-      conn: correlation.connectionId,
-      req: correlation.requestNo,
-      principal: principal.id,
-      kmip: `${version.major}.${version.minor}`,
-      ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
-    }));
+  logBindings = {
+    ...logBindings,
+    kmip: `${version.major}.${version.minor}`,
+    ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
+  };
 
   const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
   if (header.asynchronousRequired) {
     return refuseAll(ResultReason.FeatureNotSupported, 'asynchronous operations are not supported');
   }
 
-  const undo = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo ? new BatchUndo(services.store) : undefined;
   const ctx: OperationContext = {
     services,
     principal,
@@ -209,8 +209,9 @@ async function dispatchMessage(
     get log() {
       return log();
     },
-    ...(audit ? { audit } : {}),
-    ...(undo ? { undo } : {}),
+    get work() {
+      return work.current;
+    },
   };
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
   const items: ResponseItem[] = [];
@@ -221,8 +222,8 @@ async function dispatchMessage(
   let responseLength = emptyLength;
   let tooLarge = false;
   for (const [index, item] of req.items.entries()) {
-    if (undo) undo.lastItem = index === req.items.length - 1;
-    audit?.begin(index, item.operation, item.payload);
+    if (work.undo) work.undo.lastItem = index === req.items.length - 1;
+    const unit = work.open(index, item.operation, item.payload, ctx.batch);
     const handler = servedIn(handlers, item.operation, version);
     let result: ResponseItem;
     if (!handler) {
@@ -238,7 +239,8 @@ async function dispatchMessage(
         result = errorToItem(services, e, item.operation, item.uniqueBatchItemId, log());
       }
     }
-    audit?.end(result, ctx.batch.idPlaceholder);
+    // Commit what the item staged with its audit record, or abandon it (see unit-of-work.ts).
+    result = await unit.close(result, (e) => errorToItem(services, e, item.operation, item.uniqueBatchItemId, log()));
     items.push(result);
     if (budget) {
       responseLength += encodedLength(respond([result])) - emptyLength;
@@ -251,7 +253,7 @@ async function dispatchMessage(
   }
 
   let response = respond(items);
-  const finished = undo && (await undo.finish(ctx, items, tooLarge));
+  const finished = await work.finishBatch(items, tooLarge);
   if (finished && !tooLarge) response = respond(finished.items);
   if (tooLarge && budget) {
     const undone = finished ? (finished.undone ? '; the batch was undone' : '; the batch could NOT be undone') : '';
@@ -261,5 +263,5 @@ async function dispatchMessage(
       items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)),
     );
   }
-  return audited(audit, { response, closeAfter: false }, auditUnavailable, services.metrics);
+  return audited(work, { response, closeAfter: false }, auditUnavailable);
 }

@@ -47,7 +47,6 @@ import { asymmetricInKeyFormat, isAsymmetricKeyType } from '../objects/key-forma
 import type { OperationContext, OperationHandler } from './context.js';
 import type { StructureNode } from '../ttlv/node.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError } from '../store/object-store.js';
 import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
 import { keyValueNotPresent, openBody, resolveUid, saveRecords, touched } from './support.js';
 import { isFresh, served } from '../objects/server-set.js';
@@ -160,14 +159,13 @@ export async function servedBody(ctx: OperationContext, record: ObjectRecord, st
  * while the object is still Fresh.
  */
 async function markServed(ctx: OperationContext, record: ObjectRecord, state: number): Promise<void> {
-  let current: ObjectRecord | undefined = record;
-  for (let attempt = 0; current && isFresh(current.attributes); attempt++) {
-    try {
-      await saveRecords(ctx, [{ record: { ...current, attributes: touched(served(current.attributes), ctx.now), state: attempt === 0 ? state : current.state }, previous: current }]);
-      return;
-    } catch (e) {
-      if (!(e instanceof KmipError && e.cause instanceof StoreError) || attempt >= 8) throw e;
-      current = await ctx.services.store.get(record.uid);
-    }
-  }
+  if (!isFresh(record.attributes)) return;
+  const unfresh = (current: ObjectRecord, state: number) => [{ record: { ...current, attributes: touched(served(current.attributes), ctx.now), state }, previous: current }];
+  await saveRecords(ctx, unfresh(record, state), [], {
+    // Retried by the unit of work (unit-of-work.ts CONFLICT_RETRIES) while the object is still Fresh.
+    onConflict: async () => {
+      const current = await ctx.services.store.get(record.uid);
+      return { changes: current && isFresh(current.attributes) ? unfresh(current, current.state) : [] };
+    },
+  });
 }

@@ -49,11 +49,9 @@ import { applyEvent } from '../objects/lifecycle.js';
 import type { AttributeKey, ObjectRecord } from '../objects/managed-object.js';
 import { isMetadataOnly, isWrapped, KEY_VALUE_ABSENT, parseObject, takeObjects } from '../objects/object-body.js';
 import { stampStored } from '../objects/server-set.js';
-import { StoreError } from '../store/object-store.js';
 import { isValidUid } from '../store/record-codec.js';
 import { nodesEqual, type StructureNode, type TtlvNode } from '../ttlv/node.js';
 import type { OperationContext, OperationHandler } from './context.js';
-import { destroyTokenAfterBatch } from './batch-undo.js';
 import { IMPORT_EXPORT_SINCE } from './export.js';
 import { unwrapBody } from './key-wrapping.js';
 import { creationOrderEntry } from './locate-order.js';
@@ -156,19 +154,16 @@ export const importObject: OperationHandler = {
 
     const { sealedBody, kekId } = await sealBody(ctx, uid, parsed.body);
     const record: ObjectRecord = { v: 1, uid, objectType, owner: ctx.principal.id, state: given.state ?? lc.state, attributes: filled, sealedBody, kekId, revision: 0 };
-    try {
-      await saveRecords(ctx, [{ record, ...(previous && { previous }) }]);
-    } catch (e) {
+    await saveRecords(ctx, [{ record, ...(previous && { previous }) }], [], {
       // Another request made (or changed) an object with this identifier meanwhile.
-      if (e instanceof KmipError && e.cause instanceof StoreError && e.cause.code === 'CONFLICT') {
+      onConflict: async (e) => {
         const now = await ctx.services.store.get(uid);
         if (now && !visible(ctx, now)) throw notFound(ctx, uid);
         throw new KmipError(ResultReason.ObjectAlreadyExists, `an object with Unique Identifier ${uid} already exists`, { cause: e });
-      }
-      throw e;
-    }
+      },
+    });
     // A replaced HSM-resident key: its token object goes once the record no longer refers to it.
-    if (previous?.hsmKey !== undefined) await destroyTokenAfterBatch(ctx, uid, previous.hsmKey);
+    if (previous?.hsmKey !== undefined) ctx.work.retireToken(uid, previous.hsmKey);
     if (ctx.services.log.isLevelEnabled('debug')) ctx.log.debug({ uid, objectType, replaced: previous !== undefined }, 'object imported');
     ctx.batch.idPlaceholder = uid;
     return uidPayload(uid);

@@ -60,6 +60,7 @@ import { cryptoPolicyOf, mechanism, readCryptoParams } from './crypto-support.js
 import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
 import { byVersion, is2x, isArchived, isDestroyed } from './object-support.js';
 import { allAttributes, loadObject, openBody } from './support.js';
+import { keyCustody } from './key-custody.js';
 
 /**
  * Server-internal attribute key (as locate-order.ts's): the Key Wrapping Data of a key the server
@@ -185,7 +186,7 @@ async function loadWrappingKey(ctx: OperationContext, uid: string, dir: Directio
   if (((int(record.attributes.get('CryptographicUsageMask')?.[0]) ?? 0) & bits[dir]) === 0) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key ${uid}'s Cryptographic Usage Mask does not allow ${bitName[dir]}`);
   }
-  if (record.hsmKey !== undefined) throw new KmipError(ResultReason.FeatureNotSupported, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
+  keyCustody(ctx).requireHostValue(record, `the key ${uid} lives in the HSM; wrapping with HSM-resident keys is not built`);
   const body = await openBody(ctx, record);
   const kbNode = keyBlockOfBody(body);
   const kb = readKeyBlock(kbNode, 'stored key');

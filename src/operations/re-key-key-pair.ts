@@ -24,8 +24,8 @@ import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, normalizeU
 import { keyValueNotPresent, resolveUid } from './support.js';
 import { isMetadataOnly } from '../objects/object-body.js';
 import { addLink, choosePair, commitAll, newRecord } from './asymmetric-support.js';
-import { generatePair, pairAttributes, pairObjects, residentPairObjects } from './create-key-pair.js';
-import { residentPairTemplate, wantsResident } from '../hsm/resident.js';
+import { pairAttributes, pairObjects, privateRecord } from './create-key-pair.js';
+import { keyCustody } from './key-custody.js';
 import { stampGenerated } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
 
@@ -92,30 +92,22 @@ export const reKeyKeyPair: OperationHandler = {
     // Names the request gives must be free; the moved Names are the existing keys' own.
     for (const a of [asked.priv, asked.pub]) if (a.has('Name')) await checkNamesUnique(ctx, new Map([['Name', a.get('Name')!]]), 'ReKeyKeyPair');
 
-    // An HSM-resident pair (or any pair under residentKeys = always) is replaced by a new resident pair.
-    const resident = ctx.services.resident;
-    const residentT = resident && (old.priv.hsmKey !== undefined || wantsResident(resident, priv)) ? residentPairTemplate(resident, choice.spec) : undefined;
-    if (residentT && 'why' in residentT && (old.priv.hsmKey !== undefined || resident?.policy === 'always')) {
-      throw new KmipError(byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue), `${residentT.why} (the key pair must stay in the HSM)`);
-    }
-    const inHsm = residentT && 'template' in residentT ? await residentPairObjects(ctx, residentT.template, choice, priv, pub) : undefined;
-    const objs = inHsm ?? pairObjects(choice, await generatePair(choice), priv, pub);
+    // Where the new private key lives (src/custody/): a resident pair is replaced by a resident
+    // pair; otherwise as for Create Key Pair.
+    const refusal = byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue);
+    const custody = keyCustody(ctx).forPair({ attributes: priv, replacesResident: keyCustody(ctx).of(old.priv).kind === 'hsm', refusal }, choice.spec);
+    const objs = await pairObjects(custody, choice, priv, pub);
     addLink(objs.privateKey.attributes, LinkType.ReplacedObjectLink, old.priv.uid);
     addLink(objs.publicKey.attributes, LinkType.ReplacedObjectLink, old.pub.uid);
-    const privRecord = await newRecord(ctx, objs.privateKey);
-    try {
-      await commitAll(
-        ctx,
-        [inHsm ? { ...privRecord, hsmKey: inHsm.hsmKey } : privRecord, await newRecord(ctx, objs.publicKey)],
-        [
-          { record: replacedRecord(old.priv, objs.privateKey.uid, ctx.now), previous: old.priv },
-          { record: replacedRecord(old.pub, objs.publicKey.uid, ctx.now), previous: old.pub },
-        ],
-      );
-    } catch (e) {
-      await inHsm?.discard();
-      throw e;
-    }
+    ctx.work.onUndo(() => objs.made.discard());
+    await commitAll(
+      ctx,
+      [await privateRecord(ctx, objs), await newRecord(ctx, objs.publicKey)],
+      [
+        { record: replacedRecord(old.priv, objs.privateKey.uid, ctx.now), previous: old.priv },
+        { record: replacedRecord(old.pub, objs.publicKey.uid, ctx.now), previous: old.pub },
+      ],
+    );
     ctx.log.debug({ replaced: old.priv.uid, privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid }, 'key pair re-keyed');
     ctx.batch.idPlaceholder = objs.privateKey.uid;
     return payload(Tag.ResponsePayload, [

@@ -5,7 +5,9 @@
  * as Create), fresh key bytes, attributes copied from the existing key (rekey-support.ts), its
  * Names moved, Offset dates (Activation, Deactivation, Process Start, Protect Stop), Replaced
  * Object link on the new key and Replacement Object link on the existing one; both records in one
- * atomic commit; the ID Placeholder becomes the new uid.
+ * atomic commit; the ID Placeholder becomes the new uid. Where the new key lives is the
+ * key-custody seam's choice (src/custody/), as for Create; an HSM-resident key is replaced by a
+ * resident key (the replaced key's token object stays until it is destroyed).
  *
  * Result Reasons:
  * - Item Not Found (1.x) / Object Not Found (2.x); Object Archived.
@@ -13,12 +15,11 @@
  * - Wrong Key Lifecycle State (2.x) / Permission Denied (1.x): a destroyed key.
  * - Invalid Field (1.x) / Invalid Attribute Value (2.x): what the policy refuses; attribute rules.
  */
-import { generateSymmetricKey } from '../crypto/tdes-key.js';
 import { LinkType, ObjectType, Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload } from '../kmip/payload.js';
-import { isMetadataOnly, rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
+import { isMetadataOnly } from '../objects/object-body.js';
 import { symmetricKeySpec } from '../policy/crypto-policy.js';
 import type { OperationHandler } from './context.js';
 import { byVersion, checkNamesUnique, is2x, isDestroyed, loadManaged, newObjectAttributes, normalizeUsageLimits } from './object-support.js';
@@ -27,6 +28,7 @@ import { addLink, commitAll, newRecord, newUid } from './asymmetric-support.js';
 import { stampGenerated, stampKeyFormatType } from '../objects/server-set.js';
 import { offsetOf, replacedRecord, replacementAttributes } from './rekey-support.js';
 import { keyPolicyOf } from './key-policy-check.js';
+import { keyCustody } from './key-custody.js';
 
 const Request1x = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -69,19 +71,23 @@ export const reKey: OperationHandler = {
     stampGenerated(attrs, ctx.now);
     if (asked.has('Name')) await checkNamesUnique(ctx, new Map([['Name', asked.get('Name')!]]), 'ReKey');
 
-    const key = generateSymmetricKey(alg.value, decision.bits);
+    // Where the new key lives (src/custody/): a resident key is replaced by a resident key;
+    // otherwise as for Create.
+    const refusal = byVersion(v, ResultReason.InvalidField, ResultReason.InvalidAttributeValue);
+    const custody = keyCustody(ctx).forSecret({ attributes: attrs, replacesResident: keyCustody(ctx).of(old).kind === 'hsm', refusal }, alg.value, decision.bits);
+    const uid = newUid();
+    const made = await custody.generate({ uid, algorithm: alg.value, bits: decision.bits });
+    ctx.work.onUndo(() => made.discard());
     try {
-      const uid = newUid();
-      attrs.set('Digest', [rawKeyDigest(key)]);
+      made.stamp(attrs);
       addLink(attrs, LinkType.ReplacedObjectLink, old.uid);
-      const body = symmetricKeyBody(key, alg.value, decision.bits);
-      stampKeyFormatType(attrs, body);
-      const fresh = await newRecord(ctx, { uid, objectType: ObjectType.SymmetricKey, attributes: attrs, body });
-      await commitAll(ctx, [fresh], [{ record: replacedRecord(old, uid, ctx.now), previous: old }]);
-      ctx.batch.idPlaceholder = uid;
-      return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
+      stampKeyFormatType(attrs, made.body);
+      const fresh = await newRecord(ctx, { uid, objectType: ObjectType.SymmetricKey, attributes: attrs, body: made.body });
+      await commitAll(ctx, [made.hsmKey !== undefined ? { ...fresh, hsmKey: made.hsmKey } : fresh], [{ record: replacedRecord(old, uid, ctx.now), previous: old }]);
     } finally {
-      key.fill(0);
+      made.wipe();
     }
+    ctx.batch.idPlaceholder = uid;
+    return payload(Tag.ResponsePayload, [{ tag: Tag.UniqueIdentifier, type: 'TextString', value: uid }]);
   },
 };

@@ -22,16 +22,16 @@ import { Operation, ResultReason } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, payload, readPayload, type Parsed } from '../kmip/payload.js';
-import { createHash, type Hash, type KeyObject } from 'node:crypto';
-import { AsymmetricError, signWith, type SignatureScheme, type SignInput } from '../crypto/asymmetric.js';
+import { createHash, type Hash } from 'node:crypto';
+import { AsymmetricError, type SignatureScheme, type SignInput } from '../crypto/asymmetric.js';
+import type { UsableKey } from '../custody/index.js';
 import { CIPHER_POLICY } from '../policy/crypto-policy.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { isOneShot, multipart, partFlags, unknownCorrelation } from './crypto-support.js';
 import type { OperationContext, OperationHandler } from './context.js';
 import { byVersion } from './object-support.js';
 import { resolveUid } from './support.js';
-import { loadSigningKey, signatureParams, signatureScheme, type ResidentSigningKey } from './signature-support.js';
-import { signInHsm } from './hsm-signature.js';
+import { loadSigningKey, signatureParams, signatureScheme } from './signature-support.js';
 
 export const SignRequest = {
   uid: optional(Tag.UniqueIdentifier, 'TextString'),
@@ -78,7 +78,7 @@ export async function signatureFlow(
   ctx: OperationContext,
   req: SignRequestFields,
   use: 'Sign' | 'SignatureVerify',
-  finish: (key: KeyObject, scheme: SignatureScheme, input: SignInput, hsm: ResidentSigningKey | undefined, signature: Uint8Array | undefined) => TtlvNode[] | Promise<TtlvNode[]>,
+  finish: (key: UsableKey, scheme: SignatureScheme, input: SignInput, signature: Uint8Array | undefined) => TtlvNode[] | Promise<TtlvNode[]>,
   signature?: Uint8Array,
 ): Promise<StructureNode> {
   const flags = partFlags(req.initIndicator, req.finalIndicator, req.correlationValue);
@@ -88,9 +88,9 @@ export async function signatureFlow(
   if (isOneShot(flags)) {
     const uid = resolveUid(ctx, req.uid);
     const input: SignInput = req.digestedData !== undefined ? { digest: req.digestedData.value } : req.data !== undefined ? { data: req.data.value } : missing();
-    const { record, key, hsm } = await loadSigningKey(ctx, uid, use);
-    const scheme = signatureScheme(ctx, key, signatureParams(req.cryptographicParameters, record), use);
-    return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, scheme, input, hsm, signature))]);
+    const { record, key, asymmetric } = await loadSigningKey(ctx, uid, use);
+    const scheme = signatureScheme(ctx, asymmetric, signatureParams(req.cryptographicParameters, record), use);
+    return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, scheme, input, signature))]);
   }
   if (req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'Digested Data is single-part; a multi-part signature takes Data');
   const data = req.data?.value ?? new Uint8Array(0);
@@ -111,7 +111,7 @@ export async function signatureFlow(
   // One load per part: it re-checks the key (a key revoked between parts stops the operation).
   try {
     loaded = await loadSigningKey(ctx, uid, use);
-    state ??= startParts(signatureScheme(ctx, loaded.key, signatureParams(req.cryptographicParameters, loaded.record), use));
+    state ??= startParts(signatureScheme(ctx, loaded.asymmetric, signatureParams(req.cryptographicParameters, loaded.record), use));
     if (state.hash) {
       state.hash.update(data);
     } else {
@@ -127,7 +127,7 @@ export async function signatureFlow(
     if (cv) store.close(cv);
     throw e;
   }
-  const { key, hsm } = loaded;
+  const { key } = loaded;
   ctx.batch.idPlaceholder = uid;
   if (!flags.final) {
     if (cv) store.hold(cv, state.held);
@@ -137,7 +137,7 @@ export async function signatureFlow(
   if (cv) store.close(cv);
   // Hash-then-sign: the digest of every part, signed as Digested Data would be.
   const input: SignInput = state.hash ? { digest: state.hash.digest() } : { data: Buffer.concat(state.parts) };
-  return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, state.scheme, input, hsm, state.signature))]);
+  return payload(Tag.ResponsePayload, [uidNode(uid), ...(await finish(key, state.scheme, input, state.signature))]);
 }
 
 function missing(): never {
@@ -158,11 +158,10 @@ export const sign: OperationHandler = {
   name: 'Sign',
   async handle(ctx, node) {
     const req = readPayload(node, SignRequest, { what: 'Sign request payload' });
-    return signatureFlow(ctx, req, 'Sign', async (key, scheme, input, hsm) => {
-      if (hsm) return [{ tag: Tag.SignatureData, type: 'ByteString', value: await signInHsm(ctx, hsm, scheme, input) }];
+    return signatureFlow(ctx, req, 'Sign', async (key, scheme, input) => {
       let signature: Uint8Array;
       try {
-        signature = signWith(key, scheme, input);
+        signature = await key.sign(scheme, input);
       } catch (e) {
         asymmetricFailure(ctx, e);
       }

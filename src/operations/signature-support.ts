@@ -34,8 +34,15 @@ import { byVersion, isDestroyed, loadManaged } from './object-support.js';
 import { destroyedValueReason } from './destroyed.js';
 import { openKey } from './asymmetric-support.js';
 import { checkAsymmetricUse } from './key-policy-check.js';
-import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
-import { decodeKeyRef, residentPublicKey } from '../hsm/resident.js';
+import type { HostKey, UsableKey } from '../custody/index.js';
+import { keyCustody } from './key-custody.js';
+
+/** A key loaded for Sign / Signature Verify: `asymmetric` chooses the scheme, `key` signs or verifies. */
+export interface SigningKey {
+  readonly record: ObjectRecord;
+  readonly key: UsableKey;
+  readonly asymmetric: KeyObject;
+}
 
 export type SignUse = 'Sign' | 'SignatureVerify';
 
@@ -135,18 +142,12 @@ const ALLOWED_STATES: Readonly<Record<SignUse, readonly number[]>> = {
   SignatureVerify: [State.Active, State.Deactivated, State.Compromised],
 };
 
-/** A private key that lives in the HSM: signatures are made there (hsm-signature.ts). */
-export interface ResidentSigningKey {
-  readonly backend: KeyBackend;
-  readonly key: KeyRef;
-}
-
 /**
- * Load the key for Sign / Signature Verify with the checks of their error tables. For an
- * HSM-resident private key, `key` is its public key (what the scheme is chosen by) and `hsm`
- * says where to sign.
+ * Load the key for Sign / Signature Verify with the checks of their error tables, opened by its
+ * custody (src/custody/): `asymmetric` is what the scheme is chosen by (an HSM-resident private
+ * key's public key), and the key signs or verifies wherever it lives.
  */
-export async function loadSigningKey(ctx: OperationContext, uid: string, use: SignUse): Promise<{ record: ObjectRecord; key: KeyObject; hsm?: ResidentSigningKey }> {
+export async function loadSigningKey(ctx: OperationContext, uid: string, use: SignUse): Promise<SigningKey> {
   const v = ctx.version;
   const { record, state } = await loadManaged(ctx, uid, use);
   const want = use === 'Sign' ? ObjectType.PrivateKey : ObjectType.PublicKey;
@@ -172,14 +173,14 @@ export async function loadSigningKey(ctx: OperationContext, uid: string, use: Si
   if ((mask & bit) === 0) {
     throw new KmipError(byVersion(v, ResultReason.PermissionDenied, ResultReason.IncompatibleCryptographicUsageMask), `the key's Cryptographic Usage Mask does not allow ${use === 'Sign' ? 'Sign' : 'Verify'}`);
   }
-  if (record.hsmKey !== undefined) {
-    const resident = ctx.services.resident;
-    const pub = residentPublicKey(record.hsmKey);
-    if (!resident || !pub) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} lives in an HSM this server is not configured with`);
-    return { record, key: pub, hsm: { backend: resident.backend, key: decodeKeyRef(record.hsmKey) } };
-  }
-  const key = await openKey(ctx, record, ResultReason.KeyValueNotPresent);
-  // The crypto policy for protecting uses (operations/key-policy-check.ts); Verify stays possible.
-  if (use === 'Sign') checkAsymmetricUse(ctx, uid, int(record.attributes.get('CryptographicAlgorithm')?.[0]), key);
-  return { record, key };
+  const host = async (): Promise<HostKey> => {
+    const keyObject = await openKey(ctx, record, ResultReason.KeyValueNotPresent);
+    const algorithm = int(record.attributes.get('CryptographicAlgorithm')?.[0]);
+    // The crypto policy for protecting uses (operations/key-policy-check.ts); Verify stays possible.
+    if (use === 'Sign') checkAsymmetricUse(ctx, uid, algorithm, keyObject);
+    return { algorithm, keyObject };
+  };
+  const key = await keyCustody(ctx).open(record, { unavailable: ResultReason.KeyValueNotPresent, host });
+  if (!key.asymmetric) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} holds no key this server can sign or verify with`);
+  return { record, key, asymmetric: key.asymmetric };
 }

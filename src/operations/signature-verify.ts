@@ -20,7 +20,6 @@ import { Operation, ResultReason, ValidityIndicator } from '../kmip/generated/en
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { KmipError } from '../kmip/errors.js';
 import { optional, readPayload } from '../kmip/payload.js';
-import { verifyWith } from '../crypto/asymmetric.js';
 import type { OperationHandler } from './context.js';
 import { asymmetricFailure, SignRequest, signatureFlow } from './sign.js';
 
@@ -31,11 +30,11 @@ export const signatureVerify: OperationHandler = {
   name: 'SignatureVerify',
   async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Signature Verify request payload' });
-    return signatureFlow(ctx, req, 'SignatureVerify', (key, scheme, input, _hsm, signature) => {
+    return signatureFlow(ctx, req, 'SignatureVerify', (key, scheme, input, signature) => {
       if (signature === undefined) throw new KmipError(ResultReason.MissingData, 'no part of the request carried Signature Data');
       let valid: boolean;
       try {
-        valid = verifyWith(key, scheme, input, signature);
+        valid = key.verify(scheme, input, signature);
       } catch (e) {
         asymmetricFailure(ctx, e);
       }

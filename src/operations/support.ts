@@ -16,6 +16,7 @@ import { isMetadataOnly } from '../objects/object-body.js';
 import { withDerived } from '../objects/server-set.js';
 import { ProtectorError } from '../hsm/key-protector.js';
 import { StoreError } from '../store/object-store.js';
+import type { SaveOptions } from './unit-of-work.js';
 import { quantumSafeSpec } from '../policy/crypto-policy.js';
 import { budgetExceeded, budgetsOf, exceeds } from '../policy/budgets.js';
 import type { OperationContext } from './context.js';
@@ -67,43 +68,22 @@ export async function loadObject(ctx: OperationContext, uid: string, operation: 
 }
 
 /**
- * Write records atomically and durably; a concurrent change is reported, not overwritten.
- * Every state change of an operation goes through here (so an Undo batch can roll it back).
- * The item's audit record (and any still owed by earlier items) rides in the same commit.
- * `deletions` removes whole records (a 1.x Template on Destroy) in the same batch.
+ * Save records: checked here (the Quantum Safe rule and the size budgets every saved object
+ * must meet), then staged in the item's unit of work (`ctx.work`, operations/unit-of-work.ts),
+ * which commits them atomically and durably with the item's audit record when the item
+ * succeeds; a concurrent change is refused there (or met by `opts.onConflict`), never
+ * overwritten. Every state change of an operation goes through here (so an Undo batch can roll
+ * it back). `deletions` removes whole records (a 1.x Template on Destroy) in the same commit.
  */
 export async function saveRecords(
   ctx: OperationContext,
   changes: readonly { record: ObjectRecord; previous?: ObjectRecord }[],
   deletions: readonly ObjectRecord[] = [],
+  opts: SaveOptions = {},
 ): Promise<void> {
   for (const c of changes) checkQuantumSafe(c.record, c.previous);
   for (const c of changes) checkObjectSize(ctx, c.record, c.previous);
-  const audit = ctx.audit?.forCommit([...changes, ...deletions.map((record) => ({ record, previous: record }))]);
-  // In an Undo batch the commit goes through the batch's journal (operations/batch-undo.ts).
-  const store = ctx.undo?.journal ?? ctx.services.store;
-  try {
-    await store.commit(
-      [
-        ...changes.map(({ record, previous }) => ({ type: 'put' as const, record: { ...record, revision: (previous?.revision ?? 0) + 1 }, expectedRevision: previous?.revision ?? 0 })),
-        ...deletions.map((r) => ({ type: 'delete' as const, uid: r.uid, expectedRevision: r.revision })),
-      ],
-      audit && { audit },
-    );
-    ctx.audit?.afterCommit(true);
-    const { protector } = ctx.services;
-    // A body destroyed or replaced must not live on in the key cache.
-    if (protector.forget) {
-      for (const c of changes) if (c.previous && c.record.sealedBody !== c.previous.sealedBody) protector.forget(c.record.uid);
-      for (const r of deletions) protector.forget(r.uid);
-    }
-  } catch (e) {
-    ctx.audit?.afterCommit(false);
-    if (e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND')) {
-      throw new KmipError(ResultReason.GeneralFailure, 'the object was changed concurrently; retry the request', { cause: e });
-    }
-    throw e;
-  }
+  ctx.work.save({ changes, deletions }, opts);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
- * Cryptography with an HSM-resident key: the same KMIP parameters as mechanism.ts, turned into
- * KeyBackend calls, so the key value never leaves the token. A part-by-part operation collects
- * the data and runs one HSM call at the end (PKCS#11 single-part calls on a pooled session; a
+ * Cryptography with an HSM-resident key: the same KMIP Cryptographic Parameters as the host's
+ * mechanisms (src/crypto/mechanism.ts), turned into KeyBackend calls (PKCS#11 mechanisms), so the key value never leaves the token. A part-by-part
+ * operation collects the data and runs one HSM call at the end (PKCS#11 single-part calls on a pooled session; a
  * PKCS#11 multi-part operation would pin a session across requests).
  *
  * Served: AES in ECB, CBC (PKCS5 or no padding), CTR and GCM; HMAC-SHA1/224/256/384/512. Other
@@ -10,8 +10,8 @@
 import { BlockCipherMode, CryptographicAlgorithm } from '../kmip/generated/enums.gen.js';
 import { HsmError, type AsymmetricDecryptParams, type CipherParams, type KeyBackend, type KeyRef, type MacMechanism } from '../hsm/key-backend.js';
 import { CIPHER_POLICY, type CipherPolicy } from '../policy/crypto-policy.js';
-import { CryptoError } from './errors.js';
-import { aeadTag, counterBlock, ivFor, padded, rsaDecryptScheme, type CipherInput, type CryptoParams, type Direction } from './mechanism.js';
+import { CryptoError } from '../crypto/errors.js';
+import { aeadTag, counterBlock, ivFor, padded, rsaDecryptScheme, type CipherInput, type CryptoParams, type Direction } from '../crypto/mechanism.js';
 
 /** Data collected across parts before the one HSM call (a bound on memory per operation). */
 export const HSM_MAX_DATA_BYTES = 16 * 1024 * 1024;
