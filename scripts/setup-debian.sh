@@ -6,13 +6,14 @@
 #   opensc          pkcs11-tool, to inspect tokens by hand
 #   openssl         s_client: an independent TLS client for the connection tests
 #   curl            an independent HTTPS client with client certificates (KMIP over HTTPS tests)
+#   chromium        the browser the web console tests drive headless (playwright-core, test/ui/)
 #   python3-pytest, python3-testtools, dpkg-dev
 #                   run PyKMIP's own integration suite (kmip/tests/integration), which comes
 #                   from Debian's source package python-pykmip (deb-src entry below), fetched
 #                   with `apt-get source` into .cache/python-pykmip (git-ignored; see
 #                   test/interop/pykmip-integration.test.ts)
 set -euo pipefail
-PACKAGES=(python3-pykmip python3-cryptography softhsm2 opensc openssl curl python3-pytest python3-testtools dpkg-dev)
+PACKAGES=(python3-pykmip python3-cryptography softhsm2 opensc openssl curl chromium python3-pytest python3-testtools dpkg-dev)
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYKMIP_SRC="$REPO/.cache/python-pykmip"
 DEB_SRC=/etc/apt/sources.list.d/kms-deb-src.sources

@@ -19,10 +19,11 @@ import { configCommand } from './config-check.js';
 import { protectorCommand } from './protector.js';
 import { recoveryCommand } from './recovery.js';
 import { loadConformanceCommand } from './conformance.js';
+import { adminCommand } from './admin.js';
 
 export type { CliIo, Command } from './command.js';
 
-const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, recoveryCommand, auditCommand, hsmCommand, protectorCommand, keysCommand, ttlvCommand, benchCommand, ...(await loadConformanceCommand().then((c) => (c ? [c] : [])))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, recoveryCommand, adminCommand, auditCommand, hsmCommand, protectorCommand, keysCommand, ttlvCommand, benchCommand, ...(await loadConformanceCommand().then((c) => (c ? [c] : [])))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

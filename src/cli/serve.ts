@@ -6,6 +6,7 @@ import { CustodyError } from '../folder/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';
+import { consoleHelp } from '../http/ui/config.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -87,6 +88,8 @@ Connection limits (limits.*; docs/connections.md), each also an environment vari
                           (KMS_TLS_TICKET_KEY_ROTATION_MS; default 3600000)
 
   -h, --help         this help
+
+${consoleHelp()}
 
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each

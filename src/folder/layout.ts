@@ -10,6 +10,7 @@
  *   DIR/recovery.json    the recovery recipients for backups (public keys only; recovery-setup.ts)
  *   DIR/certs/           server certificates and the development CA
  *   DIR/admin/           mode 0700; kms.sock, the running server's admin socket
+ *   DIR/console-tokens.json  the web console's tokens, SHA-256 only (src/http/ui/tokens.ts)
  *   DIR.audit-anchor.jsonl   the default audit anchor file: next to the folder, outside it
  *
  * DataFolder.open() (data-folder.ts) opens what is in it; this file only says where things are.
@@ -31,6 +32,7 @@ export const FOLDER_FILES = {
   certs: 'certs',
   adminDir: 'admin',
   adminSocket: 'kms.sock',
+  consoleTokens: 'console-tokens.json',
 } as const;
 
 export const CONFIG_FILE = FOLDER_FILES.config;
@@ -49,6 +51,7 @@ export interface FolderLayout {
   readonly certs: string;
   readonly adminDir: string;
   readonly adminSocket: string;
+  readonly consoleTokens: string;
   /** The default audit anchor file (audit.anchorFile overrides it): a sibling of the folder. */
   readonly auditAnchor: string;
 }
@@ -67,6 +70,7 @@ export function folderLayout(dataDir: string): FolderLayout {
     certs: at(FOLDER_FILES.certs),
     adminDir: at(FOLDER_FILES.adminDir),
     adminSocket: join(dir, FOLDER_FILES.adminDir, FOLDER_FILES.adminSocket),
+    consoleTokens: at(FOLDER_FILES.consoleTokens),
     auditAnchor: defaultAnchorFile(dir),
   };
 }

@@ -12,6 +12,7 @@
  *                  appendable, else 503 (JSON body with each check).
  *   GET /version   the server's vendor, product, version and KMIP versions (JSON).
  *   GET /metrics   Prometheus text format, if the configured access rule allows the caller.
+ *   /ui/           the administrators' web console (src/http/ui/console.ts, docs/console.md).
  *
  * TLS asks every client for a certificate but does not refuse a connection without one, so
  * load balancers can probe /livez and /readyz; /kmip (and /metrics under the `mtls` rule)
@@ -54,6 +55,7 @@ import { acceptAllows, decodeBody, encodeBody, encodingOfContentType, MEDIA_TYPE
 import { checkReadiness, type HealthSources } from './health.js';
 import type { KmsMetrics, RefusalReason } from './metrics.js';
 import { ConnectionAudit } from '../server/connection-audit.js';
+import type { ConsoleApp } from './ui/console.js';
 
 /** Who may read /metrics. */
 export type MetricsAccess =
@@ -73,6 +75,8 @@ export interface HttpsFaceOptions {
   readonly health: HealthSources;
   readonly metrics?: KmsMetrics;
   readonly metricsAccess: MetricsAccess;
+  /** The web console at /ui/ (src/http/ui/console.ts); absent: /ui/ is 404. */
+  readonly console?: ConsoleApp;
 }
 
 /** How long close() waits for requests in flight before it cuts their connections. */
@@ -232,6 +236,7 @@ export class HttpsFace {
       else if (path === '/readyz') await this.readyz(req, res);
       else if (path === '/version') this.version(req, res);
       else if (path === '/metrics') await this.metricsEndpoint(req, res);
+      else if ((path === '/ui' || path?.startsWith('/ui/')) && this.opts.console) this.opts.metrics?.httpResponse(await this.opts.console.handle(req, res));
       else throw new HttpStatus(404, 'not found');
     } catch (e) {
       if (e instanceof HttpStatus) {
@@ -290,6 +295,8 @@ export class HttpsFace {
 
   private allowMetrics(req: IncomingMessage): void {
     const access = this.opts.metricsAccess;
+    // A console token of an administrator reads /metrics too, whatever the rule (docs/console.md).
+    if (this.opts.console?.bearerAllows(req)) return;
     if (access.kind === 'loopback') {
       if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) throw new HttpStatus(403, '/metrics is served to loopback clients only');
       return;

@@ -28,6 +28,7 @@ import { KmsMetrics } from '../http/metrics.js';
 import { MeteredProtector } from '../http/metered-protector.js';
 import { HttpsFace, type MetricsAccess } from '../http/https-server.js';
 import { serverStatus } from '../http/status.js';
+import { ConsoleApp } from '../http/ui/console.js';
 
 export const SERVED_VERSIONS = [
   { major: 2, minor: 1 },
@@ -220,6 +221,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         health: { store, protector: keyProtector, audit },
         ...(metrics && { metrics }),
         metricsAccess: metricsAccessFrom(config),
+        // The web console at /ui/ (docs/console.md), unless console.enabled is false.
+        ...(config.console?.enabled !== false && {
+          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt }),
+        }),
       });
       httpsAddress = await https.listen();
     } catch (e) {
