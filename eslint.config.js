@@ -23,7 +23,7 @@
 //   backup      backup, restore, recovery keys                 : ttlv, kmip, pki, objects, crypto, hsm, store, audit, config, custody, datafolder
 //   server      mTLS listener, sessions, admin socket server    : ttlv, kmip, pki, objects, policy, store, audit, config, operations, metrics, datafolder, backup
 //   admin       admin socket queries and client requests       : the layers below server, backup, server
-//   http        HTTPS listener, health, status                  : ttlv, kmip, encodings, hsm, store, audit, config, operations, server, metrics
+//   http        HTTPS listener, health, status, web console    : ttlv, kmip, encodings, objects, hsm, store, audit, config, operations, datafolder, server, metrics
 //   bootstrap   src/server/bootstrap.ts: wires a running server : every layer above but client, bench, cli
 //   client      the KMIP client library                        : ttlv, kmip, encodings
 //   bench       `kms bench`                                    : every layer above but cli
@@ -62,7 +62,7 @@ const layers = [
   { name: 'backup', files: ['src/backup/**'], allow: ['ttlv', 'kmip', 'pki', 'objects', 'crypto', 'hsm', 'store', 'audit', 'config', 'custody', 'datafolder'] },
   { name: 'server', files: ['src/server/**'], allow: ['ttlv', 'kmip', 'pki', 'objects', 'policy', 'store', 'audit', 'config', 'operations', 'metrics', 'datafolder', 'backup'] },
   { name: 'admin', files: ['src/admin/**'], allow: [...BELOW_SERVER, 'backup', 'server'] },
-  { name: 'http', files: ['src/http/**'], allow: ['ttlv', 'kmip', 'encodings', 'hsm', 'store', 'audit', 'config', 'operations', 'server', 'metrics'] },
+  { name: 'http', files: ['src/http/**'], allow: ['ttlv', 'kmip', 'encodings', 'objects', 'hsm', 'store', 'audit', 'config', 'operations', 'datafolder', 'server', 'metrics'] },
   { name: 'bootstrap', files: ['src/server/bootstrap.ts'], allow: [...BELOW_SERVER, 'server', 'admin', 'http'] },
   { name: 'client', files: ['src/client/**'], allow: ['ttlv', 'kmip', 'encodings'] },
   { name: 'bench', files: ['src/bench/**'], allow: [...BELOW_SERVER, 'backup', 'server', 'admin', 'http', 'bootstrap', 'client'] },
@@ -70,15 +70,26 @@ const layers = [
 ];
 
 // Known breaks of the layers, per file: { file, allow: [layers], why: 'wt-NAME: the work that
-// removes it' }. None left: the work on issue #14 removed the last ones (hsm/ importing store,
+// removes it' }. The work on issue #14 removed the first ones (hsm/ importing store,
 // audit, config, kmip and ttlv; crypto <-> hsm; config -> server; backup -> admin). The rule
 // reports an entry no import needs any more, so one added here is deleted when its work lands.
-const layerExceptions = [];
+const layerExceptions = [
+  // The web console (merged last): its key page builds requests with the client library's builders.
+  { file: 'src/http/ui/page-keys.ts', allow: ['client'], why: 'wt-console follow-up: request builders below the client, or the page dispatching built nodes' },
+];
 
 // Known file cycles, per import: { from, to, why }, left out of the graph until the named work
-// removes them. None left (the operations batch-undo/context/resident-tokens cycle went with
+// removes them. (The operations batch-undo/context/resident-tokens cycle went with
 // the unit of work per batch item).
-const cycleExceptions = [];
+const cycleExceptions = [
+  // The web console (merged last): console.ts imports its pages, and each page imports PageContext
+  // and helpers back from console.ts.
+  ...['page-dashboard', 'page-keys', 'page-audit', 'page-clients', 'page-hsm'].map((p) => ({
+    from: 'src/http/ui/console.ts',
+    to: `src/http/ui/${p}.ts`,
+    why: 'wt-console follow-up: PageContext, ConsoleError, pageSizeOf, certificateInfo out of console.ts',
+  })),
+];
 
 const TS_FILES = ['**/*.ts'];
 

@@ -6,7 +6,7 @@ import { CustodyError } from '../folder/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';
-import { consoleHelp } from '../http/ui/config.js';
+import { consoleHelp } from '../config/console.js';
 
 const HELP = `Usage: kms serve [options]
 

@@ -14,7 +14,7 @@ import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
-import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
+import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from './console.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -50,7 +50,7 @@ export interface KmsConfig {
   readonly logFile?: string;
   /** Per-client profiles (src/policy/client-profiles.ts, docs/client-profiles.md); absent: the default profile for every client. */
   readonly clientProfiles?: ClientProfilesConfig;
-  /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
+  /** The web console at /ui/ on the HTTPS listener (src/config/console.ts, docs/console.md). */
   readonly console?: ConsoleConfig;
 }
 
