@@ -65,7 +65,7 @@ import { budgetsOf } from '../policy/budgets.js';
 import type { OperationContext, ServerServices } from './context.js';
 import { usageLimitsCount } from './lease.js';
 import { checkAsymmetricUse, checkSymmetricUse } from './key-policy-check.js';
-import { byVersion, is2x, isDestroyed, loadManaged, updated } from './object-support.js';
+import { byVersion, isDestroyed, loadManaged, updated } from './object-support.js';
 import { destroyedValueReason } from './destroyed.js';
 import { openBody, saveRecords, touched, withAttribute } from './support.js';
 

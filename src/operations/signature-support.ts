@@ -30,7 +30,7 @@ import type { HashName, SignatureScheme } from '../crypto/asymmetric.js';
 import { cryptoPolicyOf } from './crypto-support.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import type { OperationContext } from './context.js';
-import { byVersion, is2x, isDestroyed, loadManaged } from './object-support.js';
+import { byVersion, isDestroyed, loadManaged } from './object-support.js';
 import { destroyedValueReason } from './destroyed.js';
 import { openKey } from './asymmetric-support.js';
 import { checkAsymmetricUse } from './key-policy-check.js';
