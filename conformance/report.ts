@@ -64,17 +64,6 @@ export function summaryTable(results: readonly CaseResult[]): string {
   return lines.join('\n');
 }
 
-/** Per version: pass counts, mandatory and optional apart (for a short console summary). */
-export function versionTable(results: readonly CaseResult[]): string {
-  const versions = [...new Set(results.map((r) => r.file.version))].sort((a, b) => compareVersionStrings(b, a));
-  const lines = ['| Version | Mandatory pass / fail / n/a | Optional | Test Cases |', '|---|---|---|---|'];
-  for (const v of versions) {
-    const t = totals(results.filter((r) => r.file.version === v));
-    lines.push(`| ${v} | ${cell(t.mandatory)} | ${cell(t.optional)} | ${cell(t.testcases)} |`);
-  }
-  return lines.join('\n');
-}
-
 export function formatFailure(f: StepFailure): string[] {
   const out = [`  step ${f.step} (${f.operation})${f.error ? `: ${f.error}` : ''}`];
   if (f.outcome) out.push(`    server answered: ${f.outcome.join('; ')}`);

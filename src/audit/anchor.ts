@@ -59,14 +59,6 @@ export interface SourcedLine {
   readonly line: AnchorLine;
 }
 
-/** A place that holds the latest line (the HSM token object). */
-export interface AnchorSlot {
-  readonly description: string;
-  /** The values held (normally one; two after a rewrite cut short). */
-  read(): Promise<string[]>;
-  write(value: string): Promise<void>;
-}
-
 export function anchorMacInput(seq: number, link: Uint8Array, incarnation: Uint8Array): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(BigInt(seq), 0);

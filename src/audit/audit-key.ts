@@ -8,7 +8,14 @@
 import { createHmac, hkdfSync, timingSafeEqual, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { KeyBackend, KeyRef } from '../hsm/key-backend.js';
-import type { AnchorSlot } from './anchor.js';
+
+/** A place that holds the latest line (the HSM token object) for the anchor lines of audit/anchor.ts. */
+export interface AnchorSlot {
+  readonly description: string;
+  /** The values held (normally one; two after a rewrite cut short). */
+  read(): Promise<string[]>;
+  write(value: string): Promise<void>;
+}
 
 export interface AuditKey {
   /** Names the key without revealing it; stored in each checkpoint. */

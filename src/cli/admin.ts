@@ -6,10 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { consoleSettings } from '../http/ui/config.js';
+import { consoleSettings } from '../config/console.js';
 import { createToken, readTokens, revokeToken, TokenError } from '../http/ui/tokens.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms admin token <create|list|revoke> [options]
 

@@ -13,7 +13,7 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
 import { DataFolder } from '../folder/data-folder.js';
@@ -26,7 +26,7 @@ import { requestWithProgress } from '../admin/client.js';
 import { anchorFileOf } from '../audit/anchor-config.js';
 import type { LevelStore } from '../store/leveldb/index.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms audit <verify|report|tail> [options]
 

@@ -10,7 +10,7 @@ import { BackupError } from '../backup/errors.js';
 import { FolderError } from '../folder/errors.js';
 import { parseShareFile, privateKeyFromPem, privateKeyFromShares } from '../backup/recovery.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './command.js';
 
 export const HSM_OPTIONS = {
   'hsm-module': { type: 'string' },

@@ -15,7 +15,7 @@ import { backupStoppedFolder, toFile } from '../backup/take.js';
 import { CREDENTIAL_HELP, CREDENTIAL_OPTIONS, credentialFromFlags, failure, progressPrinter } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { hsmResidentWarning } from './restore.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms backup --out FILE [--data-dir DIR | --config FILE]
        kms backup verify FILE (--recovery-key FILE | --share FILE...)

@@ -9,7 +9,7 @@ import { machine, naPoint, ratios, renderRatios, renderTable, runPoint, sweep, t
 import { attachServer, startOurServer, startPyKmipServer, type BenchTarget } from '../bench/servers.js';
 import { DEFAULT_CLIENT_NAME, ensureDevCerts, type DevCertPaths } from '../pki/dev-certs.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms bench [options]
 

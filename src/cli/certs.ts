@@ -18,7 +18,7 @@ import type { ClientCertificate, ClientRegistry, Issued } from '../clients/regis
 import type { TlsReloaded } from '../clients/tls-reload.js';
 import { cliConfig, parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms certs <subcommand> [options]
 

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { ConfigError, loadConfig, type KmsConfig } from '../config/config.js';
 import { parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms config check [--config FILE]
 

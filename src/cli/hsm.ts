@@ -21,7 +21,7 @@ import { adminSocketPath } from '../folder/layout.js';
 import { requestWithProgress } from '../admin/client.js';
 import { requestRotation } from '../admin/requests.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms hsm <status|rotate-kek> [options]
 

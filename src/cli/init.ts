@@ -12,7 +12,7 @@ import { ensureDevCerts } from '../pki/dev-certs.js';
 import { failure, HSM_HELP, HSM_OPTIONS, hsmFromFlags } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseCli } from './args.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms init --data-dir DIR [--hsm-…] (--recovery-key PEM... | --shares N --threshold M --shares-out DIR2)
 

@@ -76,10 +76,6 @@ export function enumFromUserText(enumName: 'State' | 'ObjectType', text: string)
   return enumDef(enumName)?.values.find((v) => norm(v.name) === norm(text))?.value;
 }
 
-export function enumNames(enumName: 'State' | 'ObjectType'): string[] {
-  return (enumDef(enumName)?.values ?? []).map((v) => v.name);
-}
-
 /** A TTLV value as plain JSON: structures as objects of their children (repeated → arrays). */
 export function plainValue(node: TtlvNode): unknown {
   if (node.type !== 'Structure') return toKmipJson(node).value;

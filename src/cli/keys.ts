@@ -3,7 +3,7 @@
  * running server through KMIP. Attributes only: key material is never read or printed.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { cliConfig, parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import {
@@ -18,7 +18,7 @@ import {
   type KeySource,
   type KeySummary,
 } from './keys-source.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 import { keysRotation } from './keys-rotation.js';
 
 const HELP = `Usage: kms keys list [filters] [source] [--format table|json|csv]

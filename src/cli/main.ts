@@ -2,6 +2,7 @@
 /** The `kms` command: one entry point, one module per subcommand. */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { CliIo, Command } from './command.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { auditCommand } from './audit.js';
 import { benchCommand } from './bench.js';
@@ -17,22 +18,12 @@ import { statusCommand } from './status.js';
 import { configCommand } from './config-check.js';
 import { protectorCommand } from './protector.js';
 import { recoveryCommand } from './recovery.js';
+import { loadConformanceCommand } from './conformance.js';
 import { adminCommand } from './admin.js';
 
-export interface Command {
-  readonly name: string;
-  readonly summary: string;
-  readonly help: string;
-  run(argv: string[], io: CliIo): Promise<number>;
-}
+export type { CliIo, Command } from './command.js';
 
-export interface CliIo {
-  readonly stdin: NodeJS.ReadableStream;
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-}
-
-const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, recoveryCommand, adminCommand, auditCommand, hsmCommand, protectorCommand, keysCommand, ttlvCommand, benchCommand, ...(await import('./conformance.js').then((m) => [m.conformanceCommand], () => []))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, recoveryCommand, adminCommand, auditCommand, hsmCommand, protectorCommand, keysCommand, ttlvCommand, benchCommand, ...(await loadConformanceCommand().then((c) => (c ? [c] : [])))]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

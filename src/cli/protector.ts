@@ -19,7 +19,7 @@ import { MigrationError, migrateProtector } from '../folder/protector-migration.
 import { resolvePin } from '../hsm/pkcs11/pin.js';
 import { cliConfig, parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms protector status [--data-dir DIR | --config FILE]
        kms protector migrate --config TARGET.json [--from-config OLD.json] [--data-dir DIR]

@@ -14,7 +14,7 @@ import { readRecipients, writeRecoverySetup } from '../folder/recovery-setup.js'
 import { cliConfig, parseCli } from './args.js';
 import { failure } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms recovery add (--recovery-key PEM... | --shares N --threshold M --shares-out DIR2) [--data-dir DIR | --config FILE]
        kms recovery list [--data-dir DIR | --config FILE]

@@ -7,7 +7,7 @@ import { restoreBackup } from '../backup/restore.js';
 import { CREDENTIAL_HELP, CREDENTIAL_OPTIONS, credentialFromFlags, failure, HSM_HELP, HSM_OPTIONS, hsmFromFlags, progressPrinter } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseCli } from './args.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 export function hsmResidentWarning(n: number): string {
   return `warning: ${n} object(s) are HSM-resident keys (non-extractable by design): the backup carries their records and references, not their values; they work only where the token holds the same keys (the HSM vendor's own replication)\n`;

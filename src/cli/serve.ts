@@ -4,10 +4,10 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { makeLogOutput, startKms } from '../server/bootstrap.js';
 import { CustodyError } from '../folder/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';
 import { clientsHelp } from '../clients/config.js';
-import { consoleHelp } from '../http/ui/config.js';
+import { consoleHelp } from '../config/console.js';
 
 const HELP = `Usage: kms serve [options]
 

@@ -8,7 +8,7 @@ import { adminSocketPath } from '../folder/layout.js';
 import { formatStatus, type ServerStatus } from '../http/status.js';
 import { cliConfig, parseCli } from './args.js';
 import { ExitCode } from './exit-codes.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms status [--data-dir DIR | --config FILE] [--json]
 

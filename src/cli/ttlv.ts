@@ -15,7 +15,7 @@ import { ExitCode, UsageError } from './exit-codes.js';
 import { KmipHttpsClient } from '../client/https-client.js';
 import { KmipClientError } from '../client/errors.js';
 import { ENCODINGS, type KmipEncoding } from '../http/encodings.js';
-import type { CliIo, Command } from './main.js';
+import type { CliIo, Command } from './command.js';
 
 const FROM = ['auto', 'hex', 'bin', 'xml', 'json'] as const;
 const TO = ['tree', 'hex', 'annotated', 'bin', 'xml', 'json'] as const;

@@ -18,7 +18,7 @@ import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from '../cl
 import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from '../operations/async-requests.js';
 import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from '../notify/hub.js';
 import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from '../rotation/config.js';
-import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from '../http/ui/config.js';
+import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from './console.js';
 
 export interface KmsConfig {
   readonly host: string;
@@ -62,7 +62,7 @@ export interface KmsConfig {
   readonly serverToClient?: Partial<ServerToClientConfig>;
   /** Key rotation policies and the scheduler's bounds (src/rotation/config.ts, docs/rotation.md); absent: the defaults. */
   readonly rotation?: Partial<RotationConfig>;
-  /** The web console at /ui/ on the HTTPS listener (src/http/ui/config.ts, docs/console.md). */
+  /** The web console at /ui/ on the HTTPS listener (src/config/console.ts, docs/console.md). */
   readonly console?: ConsoleConfig;
 }
 

@@ -40,13 +40,12 @@ import {
   sameToken,
   writeCustody,
   type CustodyRecord,
-  type HsmCustody,
 } from './custody.js';
 import { HsmProtector } from '../hsm/hsm-protector.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { writeKekMarker } from './kek-marker.js';
 import { rewrapAll, type RewrapProgress } from './kek-rotation.js';
-import { BridgeProtector, SwitchableAuditKey, SwitchableProtector } from './switchable.js';
+import { BridgeProtector, type SwitchableAuditKey, type SwitchableProtector } from './switchable.js';
 
 export const MIGRATION_ANCHOR_PREFIX = 'migration:';
 

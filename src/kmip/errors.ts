@@ -3,7 +3,7 @@
  * spec names; the dispatcher maps it to a failed batch item, in one place. `message` is
  * safe to send to the client; `cause` (if any) is logged, never sent.
  */
-import { ResultReason } from './generated/enums.gen.js';
+import type { ResultReason } from './generated/enums.gen.js';
 
 export type ResultReasonValue = (typeof ResultReason)[keyof typeof ResultReason];
 
@@ -17,5 +17,3 @@ export class KmipError extends Error {
     super(message, options);
   }
 }
-
-export const Reasons = ResultReason;

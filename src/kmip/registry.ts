@@ -139,14 +139,6 @@ export function maskDef(name: string): MaskDef | undefined {
   return maskTables.get(name)?.def;
 }
 
-export function enumDefs(): readonly EnumDef[] {
-  return [...enumTables.values()].map((t) => t.def);
-}
-
-export function maskDefs(): readonly MaskDef[] {
-  return MASK_DEFS;
-}
-
 /** Normalized name of an enumeration value; undefined for an unknown enumeration or value. */
 export function enumValueName(enumName: string, value: number): string | undefined {
   return enumTables.get(enumName)?.byValue.get(value >>> 0)?.name;

@@ -42,7 +42,6 @@ import { CryptographicAlgorithm, DRBGAlgorithm, RNGAlgorithm } from '../kmip/gen
 import { ProtectionStorageMask } from '../kmip/generated/masks.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
-import { LEASE_POLICY } from '../policy/crypto-policy.js';
 import { keyBlockOfBody } from './key-formats.js';
 import { KEY_BLOCK_TYPES } from './object-body.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from './managed-object.js';
@@ -108,6 +107,13 @@ function bool(tag: number, value: boolean): TtlvNode {
   return { tag, type: 'Boolean', value };
 }
 
+/**
+ * The Lease Time the server sets on objects with a Key Block when the client gave none (1.4
+ * §3.20, 2.1 §4.30); policy/crypto-policy.ts LEASE_POLICY names it as the lease policy's default.
+ * Defined here, below policy, so objects/ does not import policy/.
+ */
+export const DEFAULT_LEASE_SECONDS = 3600;
+
 function flagOf(attrs: ReadonlyMap<AttributeKey, readonly TtlvNode[]>, key: AttributeKey): boolean | undefined {
   const n = attrs.get(key)?.[0];
   return n?.type === 'Boolean' ? n.value : undefined;
@@ -126,7 +132,7 @@ export function stampKeyFormatType(attrs: Map<AttributeKey, TtlvNode[]>, body: S
  * Extractable.
  */
 export function stampStored(attrs: Map<AttributeKey, TtlvNode[]>, body: StructureNode): void {
-  if (keyBlockOfBody(body) && !attrs.has('LeaseTime')) attrs.set('LeaseTime', [{ tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds }]);
+  if (keyBlockOfBody(body) && !attrs.has('LeaseTime')) attrs.set('LeaseTime', [{ tag: Tag.LeaseTime, type: 'Interval', value: DEFAULT_LEASE_SECONDS }]);
   const sensitive = flagOf(attrs, 'Sensitive');
   const extractable = flagOf(attrs, 'Extractable');
   if (sensitive !== undefined && !attrs.has('AlwaysSensitive')) attrs.set('AlwaysSensitive', [bool(Tag.AlwaysSensitive, sensitive)]);
@@ -187,7 +193,7 @@ export function derivedAttributes(record: Pick<ObjectRecord, 'uid' | 'objectType
   // followers then): Sensitive started False and Extractable True, so neither follower can be True.
   put('AlwaysSensitive', bool(Tag.AlwaysSensitive, false));
   put('NeverExtractable', bool(Tag.NeverExtractable, false));
-  if (KEY_BLOCK_TYPES.has(record.objectType)) put('LeaseTime', { tag: Tag.LeaseTime, type: 'Interval', value: LEASE_POLICY.defaultSeconds });
+  if (KEY_BLOCK_TYPES.has(record.objectType)) put('LeaseTime', { tag: Tag.LeaseTime, type: 'Interval', value: DEFAULT_LEASE_SECONDS });
   return out;
 }
 

@@ -16,6 +16,7 @@
 import { BlockCipherMode, CryptographicAlgorithm, HashingAlgorithm, PaddingMethod } from '../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../kmip/generated/masks.gen.js';
 import { DEFAULT_KEY_POLICY, KEY_POLICY_BOUNDS, type KeyPolicy } from './key-policy.js';
+import { DEFAULT_LEASE_SECONDS } from '../objects/server-set.js';
 
 export interface SymmetricAlgorithmPolicy {
   /** The lengths Create accepts, in bits (AES: exactly these). */
@@ -80,7 +81,7 @@ export function symmetricKeySpec(algorithm: number, requestedBits: number | unde
  * set, is the longest lease it may get; otherwise `defaultSeconds`. 0 would mean "no lease
  * interval is effective".
  */
-export const LEASE_POLICY = { defaultSeconds: 3600 } as const;
+export const LEASE_POLICY = { defaultSeconds: DEFAULT_LEASE_SECONDS } as const;
 
 // ------------------------------------------------------------ cryptographic operations (Encrypt, …)
 

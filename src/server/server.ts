@@ -29,6 +29,7 @@ import { ConnectionAudit, peerSummary } from './connection-audit.js';
 import { rotateTicketKeys, tlsPolicyOptions } from './tls-policy.js';
 import { HandshakeGate } from './handshake-gate.js';
 import type { RevocationCheck } from '../clients/deny-list.js';
+import { TcpSockets } from './tcp-sockets.js';
 
 export interface TlsMaterial {
   readonly cert: string | Buffer;
@@ -57,17 +58,14 @@ export function secureContextOptions(tls: TlsMaterial, ticketKeyRotationMs: numb
   return { cert: tls.cert, key: tls.key, ca: tls.ca, ...policy, ...(policy.ticketKeys !== undefined && { ticketKeys: server.getTicketKeys() }) };
 }
 
-/** The TCP socket under a server-side TLS socket. */
-function rawOf(socket: TLSSocket): object {
-  return (socket as unknown as { _parent?: object })._parent ?? socket;
-}
-
 export class KmipServer {
   private readonly server: Server;
   private readonly sessions = new Set<Session>();
   private readonly audit: ConnectionAudit;
   /** TCP connections whose TLS handshake has not finished, and their budget. */
   private readonly gate: HandshakeGate;
+  /** The TCP socket under each TLS socket, for the gate. */
+  private readonly tcp = new TcpSockets();
   private readonly stopRotation: () => void;
 
   constructor(private readonly opts: KmipServerOptions) {
@@ -93,11 +91,12 @@ export class KmipServer {
     // Small writes (the handshake's last flight, each response) go out at once: with Nagle's
     // algorithm they wait for the peer's delayed ACK, ~40 ms per new connection.
     raw.setNoDelay(true);
+    this.tcp.track(raw);
     this.gate.admit(raw);
   }
 
   private onTlsClientError(err: Error & { code?: string }, socket: TLSSocket): void {
-    const raw = rawOf(socket);
+    const raw = this.tcp.of(socket);
     const addr = this.gate.addressOf(raw) ?? socket.remoteAddress;
     this.gate.over(raw);
     // Node reports a handshake timeout (or failure) here but, with a listener attached,
@@ -113,7 +112,7 @@ export class KmipServer {
   }
 
   private onSecure(socket: TLSSocket): void {
-    this.gate.over(rawOf(socket));
+    this.gate.over(this.tcp.of(socket));
     const id = randomUUID();
     const { services, handlers, limits } = this.opts;
     const addr = socket.remoteAddress;

@@ -49,7 +49,8 @@ export class Session {
   private busy = false;
   private closing = false;
   private requestNo = 0;
-  private idle: (() => void) | undefined;
+  /** Who waits for `drained()`: every waiter is resolved when the queue empties. */
+  private readonly idle: (() => void)[] = [];
   /** Runs while a request is partly received (limits.requestTimeoutMs). */
   private deadline: NodeJS.Timeout | undefined;
 
@@ -81,7 +82,7 @@ export class Session {
   /** Resolves when the session has nothing in flight. */
   drained(): Promise<void> {
     if (!this.busy && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.idle = resolve));
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
   /** Stop taking requests; finish the one in flight, then close. */
@@ -107,7 +108,9 @@ export class Session {
       const code = e instanceof TtlvError ? e.code : 'UNFRAMEABLE';
       this.services.log.warn({ conn: this.id, code, err: msg }, 'refusing unframeable request');
       const audited = this.auditMessage(code, msg);
-      void Promise.all([this.drained(), audited]).then(() => this.finalReply(messageFailure(this.services, undefined, ResultReason.InvalidMessage, msg)));
+      void Promise.all([this.drained(), audited])
+        .then(() => this.finalReply(messageFailure(this.services, undefined, ResultReason.InvalidMessage, msg)))
+        .catch((err: unknown) => this.fail(err, 'refusing an unframeable request failed'));
       return;
     }
     this.trackDeadline(frames.length > 0);
@@ -117,7 +120,7 @@ export class Session {
       this.socket.pause();
       this.stopDeadline(); // what waits now is our backlog, not the client
     }
-    if (!this.busy) void this.pump();
+    if (!this.busy) void this.pump().catch((err: unknown) => this.fail(err, 'request handling failed'));
   }
 
   private async pump(): Promise<void> {
@@ -133,15 +136,10 @@ export class Session {
       }
     } catch (e) {
       // Nothing may escape a connection: this one fails, the server goes on.
-      this.services.log.error({ conn: this.id, err: e }, 'request handling failed; closing the connection');
-      this.closing = true;
-      this.queue.length = 0;
-      this.socket.destroy();
+      this.fail(e, 'request handling failed');
     } finally {
       this.busy = false;
-      const idle = this.idle;
-      this.idle = undefined;
-      idle?.();
+      for (const resolve of this.idle.splice(0)) resolve();
     }
   }
 
@@ -211,9 +209,18 @@ export class Session {
       this.services.log.warn({ conn: this.id, remote: this.socket.remoteAddress }, message);
       void this.audit
         .event({ connectionId: this.id, addr: this.socket.remoteAddress, ...(this.principal instanceof Error ? {} : { client: this.principal.id }), op: 'RequestTimeout', reason: 'RequestTimeout', message })
+        .catch((err: unknown) => this.services.log.error({ conn: this.id, err }, 'auditing a request timeout failed'))
         .finally(() => this.socket.destroy());
     }, ms);
     this.deadline.unref();
+  }
+
+  /** This connection cannot go on: log why, drop what is queued, close it. The server goes on. */
+  private fail(err: unknown, what: string): void {
+    this.services.log.error({ conn: this.id, err }, `${what}; closing the connection`);
+    this.closing = true;
+    this.queue.length = 0;
+    this.socket.destroy();
   }
 
   private stopDeadline(): void {

@@ -10,7 +10,7 @@ import { isUtf8 } from 'node:buffer';
 import { TtlvError, type TtlvErrorCode } from './errors.js';
 import type { TtlvNode } from './node.js';
 import { resolveLimits, type TtlvLimits } from './limits.js';
-import { pad8 } from './item-type.js';
+import { FIXED_LENGTH_BY_CODE, pad8 } from './item-type.js';
 
 /** Text up to this many bytes is scanned for ASCII in JS; longer text goes to isUtf8 (SIMD). */
 const ASCII_SCAN_MAX = 256;
@@ -84,7 +84,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
     case 0x05: // Enumeration
     case 0x0a: {
       // Interval
-      fixed(st, off, end, tag, len, 4, short);
+      fixed(st, off, end, tag, len, FIXED_LENGTH_BY_CODE[type]!, short);
       if (b.readUInt32BE(v + 4) !== 0) err(st, 'BAD_PADDING', `non-zero padding in ${hex6(tag)}`, v + 4, tag);
       st.next = v + 8;
       if (type === 0x02) return { tag, type: 'Integer', value: b.readInt32BE(v) };
@@ -95,7 +95,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
     case 0x09: // Date-Time
     case 0x0b: {
       // Date-Time Extended
-      fixed(st, off, end, tag, len, 8, short);
+      fixed(st, off, end, tag, len, FIXED_LENGTH_BY_CODE[type]!, short);
       st.next = v + 8;
       const x = b.readBigInt64BE(v);
       return type === 0x03
@@ -106,7 +106,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
     }
     case 0x06: {
       // Boolean
-      fixed(st, off, end, tag, len, 8, short);
+      fixed(st, off, end, tag, len, FIXED_LENGTH_BY_CODE[type]!, short);
       const hi = b.readUInt32BE(v);
       const lo = b.readUInt32BE(v + 4);
       if (hi !== 0 || lo > 1) err(st, 'BAD_BOOLEAN', `Boolean ${hex6(tag)} is neither 0 nor 1`, v, tag);

@@ -5,7 +5,7 @@
  */
 import { TtlvError } from './errors.js';
 import type { TtlvNode } from './node.js';
-import { ItemType, pad8 } from './item-type.js';
+import { FIXED_LENGTH, ItemType, pad8 } from './item-type.js';
 
 const MIN_CAPACITY = 64 * 1024;
 /** A scratch buffer that has grown past this is released after use. */
@@ -127,7 +127,7 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
       const v = node.value;
       if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) fail('BAD_VALUE', `Integer ${v} out of range`, path, tag);
       w.ensure(16);
-      w.header(tag, ItemType.Integer, 4);
+      w.header(tag, ItemType.Integer, FIXED_LENGTH.Integer);
       w.u32(v);
       w.u32(0);
       return;
@@ -137,7 +137,7 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
       const v = node.value;
       if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) fail('BAD_VALUE', `${node.type} ${v} out of range`, path, tag);
       w.ensure(16);
-      w.header(tag, node.type === 'Enumeration' ? ItemType.Enumeration : ItemType.Interval, 4);
+      w.header(tag, ItemType[node.type], FIXED_LENGTH[node.type]);
       w.u32(v);
       w.u32(0);
       return;
@@ -148,7 +148,7 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
       const v = node.value;
       if (typeof v !== 'bigint' || v < INT64_MIN || v > INT64_MAX) fail('BAD_VALUE', `${node.type} ${String(v)} out of range`, path, tag);
       w.ensure(16);
-      w.header(tag, ItemType[node.type], 8);
+      w.header(tag, ItemType[node.type], FIXED_LENGTH[node.type]);
       w.buf.writeBigInt64BE(v, w.pos);
       w.pos += 8;
       return;
@@ -156,7 +156,7 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
     case 'Boolean': {
       if (typeof node.value !== 'boolean') fail('BAD_VALUE', 'Boolean value is not a boolean', path, tag);
       w.ensure(16);
-      w.header(tag, ItemType.Boolean, 8);
+      w.header(tag, ItemType.Boolean, FIXED_LENGTH.Boolean);
       w.u32(0);
       w.u32(node.value ? 1 : 0);
       return;

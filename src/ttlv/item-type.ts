@@ -38,10 +38,11 @@ export function isItemTypeName(name: string): name is ItemTypeName {
 }
 
 /**
- * Fixed value lengths in bytes, by type; `undefined` means variable length.
- * Big Integer is variable but must be a multiple of 8.
+ * Fixed value lengths in bytes, by type; a type not listed has a variable length (Big Integer's
+ * must be a multiple of 8). The one source of these lengths: the decoder checks and the encoder
+ * writes them from here.
  */
-export const FIXED_LENGTH: Readonly<Partial<Record<ItemTypeName, number>>> = {
+export const FIXED_LENGTH = {
   Integer: 4,
   LongInteger: 8,
   Enumeration: 4,
@@ -49,12 +50,13 @@ export const FIXED_LENGTH: Readonly<Partial<Record<ItemTypeName, number>>> = {
   DateTime: 8,
   Interval: 4,
   DateTimeExtended: 8,
-};
+} as const satisfies Partial<Record<ItemTypeName, number>>;
 
-/** Text-like types: UTF-8 strings of variable length. */
-export function isTextType(t: ItemTypeName): t is 'TextString' | 'Identifier' | 'Reference' | 'NameReference' {
-  return t === 'TextString' || t === 'Identifier' || t === 'Reference' || t === 'NameReference';
-}
+/** FIXED_LENGTH by wire code (undefined for variable-length and unknown codes). */
+export const FIXED_LENGTH_BY_CODE: readonly (number | undefined)[] = ITEM_TYPE_NAMES.reduce<(number | undefined)[]>((byCode, name) => {
+  byCode[ItemType[name]] = (FIXED_LENGTH as Partial<Record<ItemTypeName, number>>)[name];
+  return byCode;
+}, []);
 
 /** Round up to a multiple of 8 with plain arithmetic (safe for lengths up to 2^32-1). */
 export function pad8(n: number): number {

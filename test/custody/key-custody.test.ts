@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockCipherMode, CryptographicAlgorithm, HashingAlgorithm, ObjectType, PaddingMethod, ResultReason } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask as M } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
-import { KmipError } from '../../src/kmip/errors.js';
+import type { KmipError } from '../../src/kmip/errors.js';
 import type { ObjectRecord } from '../../src/objects/managed-object.js';
 import type { TtlvNode } from '../../src/ttlv/node.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';

@@ -5,7 +5,7 @@
  * back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attr, findChild, type KmipClient, type KmipVersion } from '../../src/client/index.js';
+import { attr, findChild, type KmipClient } from '../../src/client/index.js';
 import { CryptographicAlgorithm, KeyFormatType, LinkType, ObjectType, Operation, RecommendedCurve, ResultReason, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';

@@ -21,7 +21,7 @@ import {
   uniqueIdentifiersOf,
   type KmipVersion,
 } from '../../src/client/index.js';
-import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State } from '../../src/kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, ObjectType, Operation, ResultStatus, RevocationReasonCode, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, toHex, type StructureNode } from '../../src/ttlv/index.js';

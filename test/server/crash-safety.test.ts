@@ -35,7 +35,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KmipClient } from '../../src/client/index.js';
+import type { KmipClient } from '../../src/client/index.js';
 import { attr, expectSuccess, findPath, getPayload, keyMaterialOf, locatePayload, parseResponse, requestMessage, uniqueIdentifiersOf, createSymmetricKeyPayload } from '../../src/client/requests.js';
 import { CryptographicAlgorithm, ObjectType, Operation, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask, StorageStatusMask } from '../../src/kmip/generated/masks.gen.js';

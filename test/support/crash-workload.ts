@@ -4,7 +4,7 @@
  * ACKNOWLEDGED. A request whose response arrived is acknowledged; one that was cut off by
  * the kill is in flight (`pending`): its effect may or may not be durable, never half.
  */
-import { KmipClient, KmipClientError } from '../../src/client/index.js';
+import { type KmipClient, KmipClientError } from '../../src/client/index.js';
 import {
   activatePayload,
   attr,

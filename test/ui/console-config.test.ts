@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { CONSOLE_ENV_KEYS, DEFAULT_CONSOLE, consoleSettings } from '../../src/http/ui/config.js';
+import { CONSOLE_ENV_KEYS, DEFAULT_CONSOLE, consoleSettings } from '../../src/config/console.js';
 import { runCli } from '../../src/cli/main.js';
 
 function file(content: unknown): string {

@@ -28,7 +28,7 @@ import type { HandlerTable, ServerServices } from '../../operations/context.js';
 import { AuthError, principalFromCertificate, type IdentitySource } from '../../server/auth.js';
 import type { HealthSources } from '../health.js';
 import type { KmsMetrics } from '../metrics.js';
-import { consoleSettings, type ConsoleSettings } from './config.js';
+import { consoleSettings, type ConsoleSettings } from '../../config/console.js';
 import { CSS, html, page, type Html } from './html.js';
 import { cookieOf, Csrf, RateLimiter, sameOrigin, SECURITY_HEADERS, SESSION_COOKIE, Sessions } from './security.js';
 import { TokenVerifier } from './tokens.js';

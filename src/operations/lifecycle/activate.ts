@@ -4,7 +4,8 @@
  * table (objects/lifecycle.ts); Last Change Date updated; one durable commit.
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Permission Denied (1.x) / Wrong Key Lifecycle State (2.x): not Pre-Active.
  * - Illegal Operation (1.x) / Invalid Object Type (2.x): a Template, or (1.x, where State does not
  *   apply to it, 1.4 §3.22) an Opaque Object.

@@ -5,7 +5,8 @@
  * Until Recover, other operations on it answer Object Archived (1.4 §11.11-§11.22).
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Object Archived: already archived.
  * - Invalid Field: a payload that breaks its schema.
  */

@@ -11,7 +11,8 @@
  * attributes that caused the denial are named in the Result Message.
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Permission Denied (1.x) / Incompatible Cryptographic Usage Mask (2.x): the usage mask.
  * - Permission Denied (1.x) / Usage Limit Exceeded (2.x): the usage count.
  * - Permission Denied: the lease time.

@@ -7,7 +7,8 @@
  * until compaction; that value is the sealed content, never the key in the clear.
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Permission Denied (1.x) / Wrong Key Lifecycle State (2.x): Active (only Pre-Active,
  *   Deactivated and Compromised objects may be destroyed).
  * - Permission Denied (1.x) / Object Destroyed (2.x): already destroyed.

@@ -11,7 +11,8 @@
  * Fresh True after an Export). The Unique Identifier goes into the ID Placeholder.
  *
  * Result Reasons (Table 219, and Get's):
- * - Item Not Found: no such object, or not the caller's (as every operation here; support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (as every
+ *   operation here; notFound in service/object-service.ts).
  * - Object Archived: the object is archived.
  * - Key Value Not Present: the object was destroyed ("the key material … SHALL not be returned").
  * - Sensitive: a Sensitive object asked for unwrapped. Not Extractable: Extractable is False.

@@ -6,7 +6,8 @@
  * PGP keys) while they are Active and before any Protect Stop Date.
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Invalid Message: no Usage Limits Count in the request (1.4 §11.19).
  * - Invalid Field: a count that is not positive.
  * - Illegal Operation (1.x) / Attribute Not Found (2.x): the object has no Usage Limits (with a count).

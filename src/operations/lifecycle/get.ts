@@ -17,7 +17,8 @@
  * Change Date stamped).
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Object Archived: the object is archived (1.4 §11.12).
  * - Object Destroyed (2.x; test case BL-M-8-21) / Item Not Found (1.x, which has no reason for
  *   it; see destroyed.ts): the key material was destroyed.

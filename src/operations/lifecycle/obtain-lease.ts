@@ -5,7 +5,8 @@
  * nothing (Last Change Date is not implicitly set by Obtain Lease, 1.4 §3.38).
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Permission Denied: no lease for a destroyed object or a Template.
  * - Permission Denied (1.x) / Usage Limit Exceeded (2.x): its Usage Limits are used up.
  * - Object Archived: the object is archived.

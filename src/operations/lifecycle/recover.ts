@@ -5,7 +5,8 @@
  * that is not archived succeeds and changes nothing.
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Invalid Field: a payload that breaks its schema.
  */
 import { Operation } from '../../kmip/generated/enums.gen.js';

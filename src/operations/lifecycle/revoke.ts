@@ -6,7 +6,8 @@
  * lifecycle table (objects/lifecycle.ts); Last Change Date updated; one durable commit.
  *
  * Result Reasons:
- * - Item Not Found: no such object, or not the caller's (both versions; see object-support.ts).
+ * - Item Not Found (1.x) / Object Not Found (2.x): no such object, or not the caller's (see
+ *   notFound in service/object-service.ts).
  * - Invalid Field: a Revocation Reason Code the spec does not define; a Compromise Occurrence Date
  *   with a reason other than a compromise ("SHALL NOT be specified", 1.4 Table 212).
  * - Illegal Operation (1.x) / Wrong Key Lifecycle State (2.x): the state does not allow it.
