@@ -8,7 +8,7 @@ import { adminSocketPath } from '../folder/layout.js';
 import type { KmsConfig } from '../config/config.js';
 import type { RotationStatus, RunRecord } from '../rotation/scheduler.js';
 import { ExitCode } from './exit-codes.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './command.js';
 
 export function formatRotation(s: RotationStatus, lastRun?: RunRecord): string {
   const lines: string[] = [];

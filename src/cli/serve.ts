@@ -6,7 +6,7 @@ import { CustodyError } from '../folder/custody.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';
-import { clientsHelp } from '../clients/config.js';
+import { clientsHelp } from '../config/clients.js';
 import { consoleHelp } from '../config/console.js';
 
 const HELP = `Usage: kms serve [options]

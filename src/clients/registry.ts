@@ -26,7 +26,7 @@ import type { CryptoPolicy } from '../policy/crypto-policy.js';
 import { StoreError, type MetaEntry, type MetaOp, type ObjectStore } from '../store/object-store.js';
 import { hasFolderCa, loadFolderCa, normalizeFingerprint, type IssuingCa } from './ca.js';
 import { checkClientName, issueForKey, signRequest, type IssuedCertificate } from './certificates.js';
-import { clientsSettings, type ClientsConfig, type ClientsSettings } from './config.js';
+import { clientsSettings, type ClientsConfig, type ClientsSettings } from '../config/clients.js';
 import { buildCrl, type RevocationReason } from './crl.js';
 import { ClientsError } from './errors.js';
 

@@ -14,10 +14,10 @@ import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
-import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from '../clients/config.js';
-import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from '../operations/async-requests.js';
-import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from '../notify/hub.js';
-import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from '../rotation/config.js';
+import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from './clients.js';
+import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from './async.js';
+import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from './server-to-client.js';
+import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from './rotation.js';
 import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from './console.js';
 
 export interface KmsConfig {

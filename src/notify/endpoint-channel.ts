@@ -18,36 +18,12 @@ import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { Principal } from '../policy/access.js';
-import type { S2cChannel } from './hub.js';
+import type { S2cChannel } from './channel.js';
 
-export interface EndpointConfig {
-  /** The client identity the endpoint receives events for (as its certificate would name it). */
-  readonly identity: string;
-  readonly host: string;
-  readonly port: number;
-  /** Protocol version of the messages sent, "1.4" (default "2.1"). */
-  readonly version?: string;
-  /** PEM files: the CA the endpoint's certificate chains to, and the server's client certificate and key. */
-  readonly ca: string;
-  readonly cert: string;
-  readonly key: string;
-  /** Name to verify the endpoint's certificate against (default: host, when it is not an IP address). */
-  readonly servername?: string;
-}
+export { parseEndpoint, type EndpointConfig } from '../config/server-to-client.js';
+import type { EndpointConfig } from '../config/server-to-client.js';
 
 const MAX_RESPONSE_BYTES = 1 << 20;
-
-/** Check one `serverToClient.endpoints` entry (strict). */
-export function parseEndpoint(v: unknown, where: string): EndpointConfig {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${where} must be an object`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!['identity', 'host', 'port', 'version', 'ca', 'cert', 'key', 'servername'].includes(k)) throw new Error(`${where}: unknown key ${k}`);
-  for (const k of ['identity', 'host', 'ca', 'cert', 'key']) if (typeof o[k] !== 'string' || o[k] === '') throw new Error(`${where}.${k} must be a non-empty string`);
-  if (typeof o.port !== 'number' || !Number.isSafeInteger(o.port) || o.port < 1 || o.port > 65535) throw new Error(`${where}.port must be 1 to 65535`);
-  if (o.version !== undefined && (typeof o.version !== 'string' || !/^[12]\.\d$/.test(o.version))) throw new Error(`${where}.version must be a protocol version such as "1.4" or "2.1"`);
-  if (o.servername !== undefined && typeof o.servername !== 'string') throw new Error(`${where}.servername must be a string`);
-  return o as unknown as EndpointConfig;
-}
 
 export class EndpointChannel implements S2cChannel {
   readonly id: string;

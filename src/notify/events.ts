@@ -18,7 +18,8 @@
  * 2.x Attributes), only those that version defines.
  */
 import { randomUUID } from 'node:crypto';
-import { LinkType, ObjectType, Operation, PutFunction } from '../kmip/generated/enums.gen.js';
+import type { Operation} from '../kmip/generated/enums.gen.js';
+import { LinkType, ObjectType, PutFunction } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { protocolVersionNode } from '../kmip/messages.js';
 import type { KmipVersion } from '../kmip/spec-types.js';

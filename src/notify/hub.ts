@@ -28,73 +28,18 @@ import { Counter } from 'prom-client';
 import { Operation, ResultStatus } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
-import type { StructureNode, TtlvNode } from '../ttlv/node.js';
+import type { TtlvNode } from '../ttlv/node.js';
 import type { CommittedChange, ServerServices, ServerToClientSink } from '../operations/context.js';
 import type { Principal } from '../policy/access.js';
 import { objectGroups } from '../operations/service/object-service.js';
 import type { AuditEvent } from '../audit/record.js';
 import { eventsOf, notifyPayload, putPayload, s2cRequest, type S2cEvent } from './events.js';
-import { EndpointChannel, parseEndpoint, type EndpointConfig } from './endpoint-channel.js';
+import { EndpointChannel } from './endpoint-channel.js';
 
-export interface ServerToClientConfig {
-  /** Serve Set Endpoint Role Client and send Notify / Put (default true). */
-  readonly enabled: boolean;
-  /** Events queued per channel; more are dropped. */
-  readonly maxQueue: number;
-  /** A message not answered within this is retried (or given up). */
-  readonly responseTimeoutMs: number;
-  /** Attempts per message. */
-  readonly maxAttempts: number;
-  /** First retry delay; doubled each attempt. */
-  readonly retryBaseMs: number;
-  /** Client endpoints the server connects to (any protocol version; endpoint-channel.ts). */
-  readonly endpoints?: readonly EndpointConfig[];
-}
-
-export const DEFAULT_SERVER_TO_CLIENT: ServerToClientConfig = { enabled: true, maxQueue: 1000, responseTimeoutMs: 10_000, maxAttempts: 3, retryBaseMs: 500 };
-
-export const SERVER_TO_CLIENT_ENV_KEYS: Readonly<Record<string, keyof ServerToClientConfig>> = {
-  KMS_S2C_ENABLED: 'enabled',
-  KMS_S2C_MAX_QUEUE: 'maxQueue',
-  KMS_S2C_RESPONSE_TIMEOUT_MS: 'responseTimeoutMs',
-  KMS_S2C_MAX_ATTEMPTS: 'maxAttempts',
-  KMS_S2C_RETRY_BASE_MS: 'retryBaseMs',
-};
-
-/** Parse (part of) a `serverToClient` section; strict. */
-export function parseServerToClient(v: unknown, from: string, into?: Partial<ServerToClientConfig>): Partial<ServerToClientConfig> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${from}: serverToClient must be an object`);
-  const out: Record<string, unknown> = { ...(into ?? {}) };
-  for (const [k, raw] of Object.entries(v as Record<string, unknown>)) {
-    if (k === 'endpoints') {
-      if (!Array.isArray(raw)) throw new Error(`${from}: serverToClient.endpoints must be a list`);
-      out[k] = raw.map((e, i) => parseEndpoint(e, `${from}: serverToClient.endpoints[${i}]`));
-    } else if (k === 'enabled') {
-      const b = raw === 'true' ? true : raw === 'false' ? false : raw;
-      if (typeof b !== 'boolean') throw new Error(`${from}: serverToClient.enabled must be true or false`);
-      out[k] = b;
-    } else if (k === 'maxQueue' || k === 'responseTimeoutMs' || k === 'maxAttempts' || k === 'retryBaseMs') {
-      const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
-      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new Error(`${from}: serverToClient.${k} must be a positive integer`);
-      out[k] = n;
-    } else {
-      throw new Error(`${from}: unknown key serverToClient.${k}`);
-    }
-  }
-  return out as Partial<ServerToClientConfig>;
-}
-
-/** One client endpoint the server can send requests to. */
-export interface S2cChannel {
-  /** The connection id (events caused by it are not sent back to it). */
-  readonly id: string;
-  readonly principal: Principal;
-  readonly version: KmipVersion;
-  readonly remote?: string;
-  /** Send one Request Message; resolves with the Response Message (rejects on timeout or close). */
-  exchange(message: StructureNode, timeoutMs: number): Promise<TtlvNode>;
-  readonly closed: boolean;
-}
+export { DEFAULT_SERVER_TO_CLIENT, parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from '../config/server-to-client.js';
+import type { ServerToClientConfig } from '../config/server-to-client.js';
+export type { S2cChannel } from './channel.js';
+import type { S2cChannel } from './channel.js';
 
 interface Subscriber {
   readonly channel: S2cChannel;

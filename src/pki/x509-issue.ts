@@ -16,6 +16,8 @@ import { derValue, OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, OID_SKI } from './x509-
 const OID_AKI = '2.5.29.35';
 const OID_SAN = '2.5.29.17';
 export const OID_EKU = '2.5.29.37';
+/** The clientAuth extended key usage (RFC 5280 §4.2.1.12): every KMIP client certificate carries it. */
+export const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** keyUsage bits (RFC 5280 §4.2.1.3) as a 9-bit number, bit 0 = digitalSignature. */
 export const KeyUsageBit = {

@@ -14,7 +14,7 @@ import { LinkType, ObjectType } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { dateAttribute } from '../objects/lifecycle.js';
 import { customKey, type AttributeMap } from '../objects/managed-object.js';
-import type { RotationConfig } from './config.js';
+import type { RotationConfig } from '../config/rotation.js';
 
 export const DAY = 86_400;
 

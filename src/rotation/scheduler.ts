@@ -36,7 +36,7 @@ import { dispatch } from '../operations/dispatcher.js';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
 import type { Principal } from '../policy/access.js';
 import { requestMessage, parseResponse } from '../client/requests.js';
-import { rotationConfigOf, type RotationConfig } from './config.js';
+import { rotationConfigOf, type RotationConfig } from '../config/rotation.js';
 import { localLeasesFor, type LeaseGrant, type LeaseStore } from './lease.js';
 import { DAY, dueAt, generationOf, isRotatable, madeByRotation, policyOf, replacementOf, ROTATION_MARK_NAME, ROTATION_MARK_VENDOR, type KeyPolicy } from './policy.js';
 

@@ -19,7 +19,8 @@ import type { IdentitySource } from '../config/identity.js';
 
 export type { IdentitySource };
 
-export const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+import { CLIENT_AUTH_OID } from '../pki/x509-issue.js';
+export { CLIENT_AUTH_OID };
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';

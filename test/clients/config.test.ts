@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { clientsSettings, DEFAULT_CLIENTS } from '../../src/clients/config.js';
+import { clientsSettings, DEFAULT_CLIENTS } from '../../src/config/clients.js';
 import { runKmsHere } from '../support/kms-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kms-clients-config-'));

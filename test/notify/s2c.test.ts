@@ -15,7 +15,7 @@ import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { decode, encode, t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
 import { TtlvFramer } from '../../src/ttlv/framer.js';
-import { ServerToClientHub } from '../../src/notify/hub.js';
+import type { ServerToClientHub } from '../../src/notify/hub.js';
 import { CERTS, startTestKms, tlsFiles, type TestKms } from '../support/kms.js';
 import { modifyAttributePayload, V1_4, V2_1 } from '../support/kmip-session.js';
 import { ok, uidNode } from '../operations/object-kit.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { rotationConfigOf, DEFAULT_ROTATION } from '../../src/rotation/config.js';
+import { rotationConfigOf, DEFAULT_ROTATION } from '../../src/config/rotation.js';
 import { LocalLeases } from '../../src/rotation/lease.js';
 import { runKmsHere } from '../support/kms-process.js';
 

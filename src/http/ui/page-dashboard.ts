@@ -8,7 +8,7 @@ import { indexEnum, RecordField } from '../../store/index-encoding.js';
 import { checkReadiness } from '../health.js';
 import { html, table } from './html.js';
 import { certificateInfo, type PageContext } from './console.js';
-import { rotationCard } from '../../rotation/console-card.js';
+import { rotationCard } from './rotation-card.js';
 
 /** Object counts are re-read at most this often (each is an index scan per type and state). */
 export const COUNT_TTL_MS = 30_000;

@@ -31,7 +31,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { ObjectRecord } from '../../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type MetaEntry, type MetaSpace, type ObjectStore, type ScanOptions, type ScanPage, type StoreOp, type CommitOp, type StoreSnapshot } from '../object-store.js';
+import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type MetaEntry, type MetaSpace, type ObjectStore, type ScanOptions, type ScanPage, type CommitOp, type StoreSnapshot } from '../object-store.js';
 import { decodeMeta, encodeMeta, metaKeysOf, MetaWatchers, planMeta, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
 import { indexTerms } from '../index-encoding.js';

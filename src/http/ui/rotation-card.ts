@@ -3,8 +3,8 @@
  * soon or past due (with why) and the last run, from the same status as `kms keys rotation`.
  * Uids and reasons are escaped by the html template; no key material is ever in the status.
  */
-import { html, table, type Html } from '../http/ui/html.js';
-import type { RotationStatus } from './scheduler.js';
+import { html, table, type Html } from './html.js';
+import type { RotationStatus } from '../../rotation/scheduler.js';
 
 /** Due keys shown on the card (the rest are counted). */
 export const CARD_DUE_ROWS = 10;
