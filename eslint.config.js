@@ -95,13 +95,6 @@ const layerExceptions = [
 // removes them. (The operations batch-undo/context/resident-tokens cycle went with
 // the unit of work per batch item).
 const cycleExceptions = [
-  // The web console (merged last): console.ts imports its pages, and each page imports PageContext
-  // and helpers back from console.ts.
-  ...['page-dashboard', 'page-keys', 'page-audit', 'page-clients', 'page-hsm'].map((p) => ({
-    from: 'src/http/ui/console.ts',
-    to: `src/http/ui/${p}.ts`,
-    why: 'wt-console follow-up: PageContext, ConsoleError, pageSizeOf, certificateInfo out of console.ts',
-  })),
 ];
 
 const TS_FILES = ['**/*.ts'];

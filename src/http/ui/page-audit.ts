@@ -5,17 +5,12 @@
  * server does it), and a CSV export streamed up to console.csvMaxRows rows.
  */
 import { anchorFileOf } from '../../audit/anchor-config.js';
-import { gatherAnchors, liveSnapshot, readAnchorFiles, runVerify, type VerifyOutcome } from '../../audit/verify-run.js';
+import { gatherAnchors, liveSnapshot, readAnchorFiles, runVerify } from '../../audit/verify-run.js';
 import type { OpRecord } from '../../audit/record.js';
 import { html, qs, table } from './html.js';
 import { SECURITY_HEADERS } from './security.js';
-import { ConsoleError, pageSizeOf, type PageContext } from './console.js';
+import { ConsoleError, pageSizeOf, type PageContext, type VerifyState } from './page-context.js';
 import { matchesFilter, newestFirst, parseTime, scanAudit, type AuditFilter } from './audit-scan.js';
-
-export interface VerifyState {
-  running: boolean;
-  last?: { readonly at: string; readonly by: string; readonly outcome?: VerifyOutcome; readonly error?: string };
-}
 
 const FIELDS = ['key', 'identity', 'op', 'result', 'since', 'until'] as const;
 

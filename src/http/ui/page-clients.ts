@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { folderLayout } from '../../folder/layout.js';
 import { html, table } from './html.js';
-import { certificateInfo, type PageContext } from './console.js';
+import { certificateInfo, type PageContext } from './page-context.js';
 import { newestFirst } from './audit-scan.js';
 
 interface IssuedCert {

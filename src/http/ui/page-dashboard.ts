@@ -7,7 +7,7 @@ import { ObjectType, State } from '../../kmip/generated/enums.gen.js';
 import { indexEnum, RecordField } from '../../store/index-encoding.js';
 import { checkReadiness } from '../health.js';
 import { html, table } from './html.js';
-import { certificateInfo, type PageContext } from './console.js';
+import { certificateInfo, type PageContext } from './page-context.js';
 import { rotationCard } from './rotation-card.js';
 
 /** Object counts are re-read at most this often (each is an index scan per type and state). */

@@ -6,7 +6,7 @@
 import { readCustody } from '../../folder/custody.js';
 import { hsmStatusOf } from '../../folder/hsm-status.js';
 import { html, table } from './html.js';
-import type { PageContext } from './console.js';
+import type { PageContext } from './page-context.js';
 
 export async function hsmPage(ctx: PageContext): Promise<void> {
   const { protector, services, config } = ctx.src;

@@ -21,7 +21,7 @@ import { allAttributes } from '../../objects/served-attributes.js';
 import { toKmipJson } from '../../kmip/json.js';
 import { t, type TtlvNode } from '../../ttlv/node.js';
 import { html, qs, table, type Html } from './html.js';
-import { ConsoleError, pageSizeOf, type PageContext } from './console.js';
+import { ConsoleError, pageSizeOf, type PageContext } from './page-context.js';
 import { scanAudit } from './audit-scan.js';
 
 const V21 = { major: 2, minor: 1 };
