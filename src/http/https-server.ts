@@ -63,10 +63,7 @@ import type { RevocationCheck } from '../clients/deny-list.js';
 import type { ConsoleApp } from './ui/console.js';
 
 /** Who may read /metrics. */
-export type MetricsAccess =
-  | { readonly kind: 'loopback' }
-  | { readonly kind: 'token'; readonly token: string }
-  | { readonly kind: 'mtls'; readonly identities: readonly string[] };
+export type MetricsAccess = { readonly kind: 'loopback' } | { readonly kind: 'token'; readonly token: string } | { readonly kind: 'mtls'; readonly identities: readonly string[] };
 
 export interface HttpsFaceOptions {
   readonly host: string;
@@ -155,7 +152,12 @@ export class HttpsFace {
       this.gate.over(rawOf(socket));
       if (this.sockets.size >= limits.maxConnections) {
         // Handshakes that were in flight when the last slot went.
-        this.refuse(socket.remoteAddress, 'connection_limit', 'ConnectionLimit', `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`);
+        this.refuse(
+          socket.remoteAddress,
+          'connection_limit',
+          'ConnectionLimit',
+          `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`,
+        );
         socket.destroy();
         return;
       }
@@ -201,8 +203,6 @@ export class HttpsFace {
     this.opts.metrics?.refused('https', metric);
     this.audit.dropped(addr, reason, message);
   }
-
-
 
   /** Connections still in the TLS handshake. */
   get handshaking(): number {
@@ -427,9 +427,7 @@ export class HttpsFace {
       services.log.warn({ conn: connectionId, req: requestNo, remote: socket.remoteAddress, err: err.message, listener: 'https' }, 'client authentication failed');
       this.opts.metrics?.refused('https', 'identity');
       if (services.audit) {
-        await services.audit
-          .commitAlone([authFailureEvent({ connectionId, addr: socket.remoteAddress, message: err.message, time: services.clock() })])
-          .catch(() => undefined); // refused either way; AuditTrail logged it
+        await services.audit.commitAlone([authFailureEvent({ connectionId, addr: socket.remoteAddress, message: err.message, time: services.clock() })]).catch(() => undefined); // refused either way; AuditTrail logged it
       }
       this.reply(res, enc, messageFailure(services, peekVersion(node), ResultReason.AuthenticationNotSuccessful, err.message));
       return;

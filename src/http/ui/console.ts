@@ -97,8 +97,7 @@ export class ConsoleApp {
       res.writeHead(code, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(buf.length), ...headers });
       res.end(req.method === 'HEAD' ? undefined : buf);
     };
-    const plain = (code: number, title: string, text: string, headers: Record<string, string> = {}) =>
-      send(code, 'text/html; charset=utf-8', page({ title }, html`<p>${text}</p>`), headers);
+    const plain = (code: number, title: string, text: string, headers: Record<string, string> = {}) => send(code, 'text/html; charset=utf-8', page({ title }, html`<p>${text}</p>`), headers);
     try {
       const url = new URL(req.url ?? '/', 'https://console.invalid');
       const path = url.pathname;
@@ -220,13 +219,22 @@ export class ConsoleApp {
     if (!tok || !this.src.services.access.isAdmin({ id: tok.identity })) {
       this.src.services.log.warn({ remote: req.socket.remoteAddress, listener: 'https' }, 'console login refused: unknown, expired or revoked token, or not an administrator');
       await this.audit(authFailureEvent({ connectionId: `console-${randomUUID()}`, addr: req.socket.remoteAddress, message: 'console token refused', time }));
-      send(401, 'text/html; charset=utf-8', loginPage('That token is not valid (unknown, expired, revoked, or not an administrator\'s).'));
+      send(401, 'text/html; charset=utf-8', loginPage("That token is not valid (unknown, expired, revoked, or not an administrator's)."));
       return;
     }
     const s = this.sessions.open(tok.id, tok.identity, Date.parse(tok.expires));
     const maxAge = Math.max(1, Math.floor((s.expires - Date.now()) / 1000));
     this.src.services.log.info({ identity: tok.identity, token: tok.id, listener: 'https' }, 'console login with a token');
-    await this.audit({ kind: 'auth', time: new Date(time).toISOString(), ref: `console-${randomUUID()}`, client: tok.identity, addr: req.socket.remoteAddress, op: 'ConsoleLogin', status: 'Success', message: `token ${tok.id}` });
+    await this.audit({
+      kind: 'auth',
+      time: new Date(time).toISOString(),
+      ref: `console-${randomUUID()}`,
+      client: tok.identity,
+      addr: req.socket.remoteAddress,
+      op: 'ConsoleLogin',
+      status: 'Success',
+      message: `token ${tok.id}`,
+    });
     send(303, 'text/plain; charset=utf-8', '', { Location: '/ui/', 'Set-Cookie': `${SESSION_COOKIE}=${s.id}; Path=/ui/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}` });
   }
 }
@@ -235,8 +243,13 @@ function loginPage(error?: string): string {
   return page(
     { title: 'Log in' },
     html`${error ? html`<p class="error">${error}</p>` : ''}
-<p>The console is for the server's administrators (<code>access.administrators</code>). Present an administrator's client certificate in the browser, or paste a console token made with <code>kms admin token create</code>.</p>
-<form method="post" action="/ui/login" class="filters"><label>Console token <input type="password" name="token" autocomplete="off" size="60" required></label><button type="submit">Log in</button></form>`,
+      <p>
+        The console is for the server's administrators (<code>access.administrators</code>). Present an administrator's client certificate in the browser, or paste a console token made with
+        <code>kms admin token create</code>.
+      </p>
+      <form method="post" action="/ui/login" class="filters">
+        <label>Console token <input type="password" name="token" autocomplete="off" size="60" required /></label><button type="submit">Log in</button>
+      </form>`,
   );
 }
 
