@@ -38,6 +38,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
+import { readBoundedBody } from './body.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -357,22 +358,7 @@ export class HttpsFace {
 
   private readBody(req: IncomingMessage): Promise<Buffer> {
     const max = this.opts.limits.maxMessageBytes;
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let n = 0;
-      req.on('data', (c: Buffer) => {
-        n += c.length;
-        if (n > max) {
-          req.removeAllListeners('data');
-          req.resume();
-          reject(new HttpStatus(413, `request body over the limit of ${max} bytes (limits.maxMessageBytes)`, { Connection: 'close' }));
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on('end', () => resolve(Buffer.concat(chunks, n)));
-      req.on('error', reject);
-    });
+    return readBoundedBody(req, max, () => new HttpStatus(413, `request body over the limit of ${max} bytes (limits.maxMessageBytes)`, { Connection: 'close' }));
   }
 
   private async kmip(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -24,6 +24,7 @@ import { consoleSettings, type ConsoleSettings } from '../../config/console.js';
 import { CSS, html, page } from './html.js';
 import { ConsoleError, type Caller, type ConsoleSources, type PageContext, type VerifyState } from './page-context.js';
 export { certificateInfo, ConsoleError, pageSizeOf, type Caller, type ConsoleSources, type PageContext, type VerifyState } from './page-context.js';
+import { readBoundedBody } from '../body.js';
 import { cookieOf, Csrf, RateLimiter, sameOrigin, SECURITY_HEADERS, SESSION_COOKIE, Sessions } from './security.js';
 import { TokenVerifier } from './tokens.js';
 import { authFailureEvent } from '../../audit/request-audit.js';
@@ -253,25 +254,9 @@ function loginPage(error?: string): string {
   );
 }
 
-function readForm(req: IncomingMessage, max: number): Promise<URLSearchParams> {
+async function readForm(req: IncomingMessage, max: number): Promise<URLSearchParams> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > max) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new ConsoleError(413, `form over ${max} bytes (console.maxFormBytes)`, { Connection: 'close' }));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (n > 0 && type !== 'application/x-www-form-urlencoded') return reject(new ConsoleError(415, 'forms are sent as application/x-www-form-urlencoded'));
-      resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-    });
-    req.on('error', reject);
-  });
+  const body = await readBoundedBody(req, max, () => new ConsoleError(413, `form over ${max} bytes (console.maxFormBytes)`, { Connection: 'close' }));
+  if (body.length > 0 && type !== 'application/x-www-form-urlencoded') throw new ConsoleError(415, 'forms are sent as application/x-www-form-urlencoded');
+  return new URLSearchParams(body.toString('utf8'));
 }
