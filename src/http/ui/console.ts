@@ -244,13 +244,8 @@ function loginPage(error?: string): string {
   return page(
     { title: 'Log in' },
     html`${error ? html`<p class="error">${error}</p>` : ''}
-      <p>
-        The console is for the server's administrators (<code>access.administrators</code>). Present an administrator's client certificate in the browser, or paste a console token made with
-        <code>kms admin token create</code>.
-      </p>
-      <form method="post" action="/ui/login" class="filters">
-        <label>Console token <input type="password" name="token" autocomplete="off" size="60" required /></label><button type="submit">Log in</button>
-      </form>`,
+<p>The console is for the server's administrators (<code>access.administrators</code>). Present an administrator's client certificate in the browser, or paste a console token made with <code>kms admin token create</code>.</p>
+<form method="post" action="/ui/login" class="filters"><label>Console token <input type="password" name="token" autocomplete="off" size="60" required></label><button type="submit">Log in</button></form>`,
   );
 }
 

@@ -71,26 +71,21 @@ export async function clientsPage(ctx: PageContext): Promise<void> {
         [...e.roles].join(', '),
         profiles ? profiles.forIdentity(id).name : 'default',
         e.grants.join('; '),
-        html`${mine.map((c) => html`<div>${c.info.subject}<br /><span class="mono">${c.info.fingerprint}</span><br />${c.info.days < ctx.settings.certWarnDays ? html`<span class="bad">expires ${c.info.notAfter}</span>` : `expires ${c.info.notAfter}`}</div>`)}`,
+        html`${mine.map((c) => html`<div>${c.info.subject}<br><span class="mono">${c.info.fingerprint}</span><br>${c.info.days < ctx.settings.certWarnDays ? html`<span class="bad">expires ${c.info.notAfter}</span>` : `expires ${c.info.notAfter}`}</div>`)}`,
         seen ? `${seen.time} (${seen.count} record(s))` : 'not in the last records read',
       ];
     });
   ctx.render(
     'Clients',
     'clients',
-    html`<p>
-        Identities from the access configuration, the client profiles, the certificates issued into this data folder and the audit trail (the newest ${ctx.settings.auditScanMax} records,
-        console.auditScanMax; ${scanned} read).
-      </p>
-      ${table(['Identity', 'Known as', 'Profile', 'Grants', 'Certificates', 'Last seen'], rows, 'clients')}
-      <h2>Certificates in the data folder</h2>
-      ${table(
-        ['File', 'Subject', 'SHA-256 fingerprint', 'Not after', 'clientAuth'],
-        certs.map((c) => [c.file, c.info.subject, html`<span class="mono">${c.info.fingerprint}</span>`, c.info.notAfter, c.info.clientAuth ? 'yes' : 'NO']),
-        'certs',
-      )}
-      <p>
-        Enrol a new client with <code>kms certs issue --client NAME</code> (a client certificate from the folder's CA). Signing a CSR and revoking certificates are not on this server yet.
-      </p>`,
+    html`<p>Identities from the access configuration, the client profiles, the certificates issued into this data folder and the audit trail (the newest ${ctx.settings.auditScanMax} records, console.auditScanMax; ${scanned} read).</p>
+${table(['Identity', 'Known as', 'Profile', 'Grants', 'Certificates', 'Last seen'], rows, 'clients')}
+<h2>Certificates in the data folder</h2>
+${table(
+  ['File', 'Subject', 'SHA-256 fingerprint', 'Not after', 'clientAuth'],
+  certs.map((c) => [c.file, c.info.subject, html`<span class="mono">${c.info.fingerprint}</span>`, c.info.notAfter, c.info.clientAuth ? 'yes' : 'NO']),
+  'certs',
+)}
+<p>Enrol a new client with <code>kms certs issue --client NAME</code> (a client certificate from the folder's CA). Signing a CSR and revoking certificates are not on this server yet.</p>`,
   );
 }
