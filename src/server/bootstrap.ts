@@ -268,7 +268,7 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         }),
         // The web console at /ui/ (docs/console.md), unless console.enabled is false.
         ...(config.console?.enabled !== false && {
-          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt, rotation }),
+          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt, rotation, clients }),
         }),
       });
       httpsAddress = await https.listen();
