@@ -3,7 +3,7 @@
  * Notify and Put Request Messages an embedded server sends (src/notify/endpoint-channel.ts) and
  * answers each with Success. Every embedded server gets it as `serverToClient.endpoints` for the
  * runner's identity, so the server can really deliver Notify and Put to the runner at any
- * protocol version — which is what its Query then says (operations/query.ts: Notify and Put are
+ * protocol version — which is what its Query then says (operations/query-and-session/query.ts: Notify and Put are
  * listed exactly when they can be sent to the asking client). One listener serves the whole run;
  * it does not keep the process alive.
  */

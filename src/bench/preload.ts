@@ -20,7 +20,7 @@ import { applyEvent } from '../objects/lifecycle.js';
 import { customKey, type AttributeKey, type ObjectRecord } from '../objects/managed-object.js';
 import { newUid } from '../objects/identifiers.js';
 import { rawKeyDigest, symmetricKeyBody } from '../objects/object-body.js';
-import { CREATION_ORDER_KEY, CREATION_ORDER_TAG, nextCreationStamp } from '../operations/locate-order.js';
+import { CREATION_ORDER_KEY, CREATION_ORDER_TAG, nextCreationStamp } from '../operations/attributes/locate-order.js';
 import type { StoreOp } from '../store/object-store.js';
 import { encode, t, type TtlvNode } from '../ttlv/index.js';
 import { BENCH_VERSION } from './mixes.js';

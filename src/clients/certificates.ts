@@ -14,7 +14,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { factsOf } from '../operations/key-policy-check.js';
+import { factsOf } from '../operations/crypto/key-policy-check.js';
 import { checkAsymmetricKey } from '../policy/key-policy.js';
 import type { CryptoPolicy } from '../policy/crypto-policy.js';
 import { CLIENT_AUTH_OID, issueCertificate, KeyUsageBit, OID_EKU } from '../pki/x509-issue.js';

@@ -2,7 +2,7 @@
  * Asymmetric primitives on node:crypto: key pair generation (RSA, EC on the NIST curves,
  * Ed25519), signatures (RSA PKCS#1 v1.5 and PSS, ECDSA with DER signatures, Ed25519) and their
  * verification. This module speaks KeyObjects and hash names, not KMIP; the operations map the
- * KMIP parameters onto it (operations/sign.ts, signature-verify.ts).
+ * KMIP parameters onto it (operations/crypto/sign.ts, signature-verify.ts).
  *
  * Key bytes never leave this module other than through the KeyObjects it returns; nothing here logs.
  */

@@ -1,6 +1,6 @@
 /**
  * The coded error of the mechanism layer (src/crypto). It knows nothing of KMIP; the operations
- * translate each code to the Result Reason of the negotiated version (operations/crypto-support.ts).
+ * translate each code to the Result Reason of the negotiated version (operations/crypto/key-use.ts).
  * Messages never hold key bytes, plaintext or ciphertext.
  */
 export type CryptoErrorCode =

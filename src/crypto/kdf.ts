@@ -1,6 +1,6 @@
 /**
  * Key derivation functions for Derive Key (KMIP 1.4 §4.6, 2.1 §6.1.14 and §7.12), on node:crypto.
- * Bytes in, bytes out; the KMIP side is operations/derive-key.ts. Failures are CryptoErrors:
+ * Bytes in, bytes out; the KMIP side is operations/keys-and-certificates/derive-key.ts. Failures are CryptoErrors:
  * - PBKDF2 (RFC 8018 / PKCS#5 v2.1; vectors RFC 6070): PRF HMAC with SHA-1 (the PKCS#5 default) …
  *   SHA-512; the iteration count bounded by `KDF_LIMITS.maxIterations` (BAD_PARAMETERS beyond it);
  * - HKDF (RFC 5869): extract and expand, output at most 255 hash lengths;

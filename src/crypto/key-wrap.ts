@@ -1,6 +1,6 @@
 /**
  * Key wrapping mechanisms, on node:crypto. This layer speaks keys and bytes; the KMIP side
- * (Key Wrapping Specification / Key Wrapping Data) is operations/key-wrapping.ts.
+ * (Key Wrapping Specification / Key Wrapping Data) is operations/service/key-wrapping.ts.
  *
  * - AES Key Wrap, RFC 3394 / NIST SP 800-38F KW: the data is at least 16 bytes and a whole number
  *   of 8-byte blocks; the default integrity check value A6A6A6A6A6A6A6A6.

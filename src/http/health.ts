@@ -4,8 +4,10 @@
  *
  * Live: the process answers. Ready: each check below passed just now, each bounded by
  * READY_CHECK_TIMEOUT_MS:
- * - store: an empty synced commit goes through the store's write path (the same queue and
- *   group commit every change takes);
+ * - store: a synced write of this node's probe entry in the store's metadata space
+ *   (`health/ready/<node>`: the time of the probe), through the same queue and group commit every
+ *   change takes, and read back (an empty commit would prove nothing: a store may skip it);
+ *   concurrent probes share one write;
  * - protector: a random 32-byte probe is sealed and opened again by the key protector (the
  *   HSM when one is configured), and must come back the same;
  * - audit: the audit log's head is readable and the last audit write did not fail (the
@@ -13,11 +15,41 @@
  *   this says the next record can be appended).
  */
 import { randomBytes } from 'node:crypto';
-import type { ObjectStore } from '../store/object-store.js';
+import { hostname } from 'node:os';
+import { StoreError, type ObjectStore } from '../store/object-store.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import type { AuditTrail } from '../audit/trail.js';
 
 export const READY_CHECK_TIMEOUT_MS = 5_000;
+
+/** This machine's store probe key: one entry per host, rewritten by every probe (never a new one per start). */
+const STORE_PROBE_KEY = `health/ready/${hostname()}`;
+/** Two servers on one host sharing a store may race on the entry: retry a lost race this often. */
+const STORE_PROBE_RETRIES = 3;
+/** The store probe in flight per store: concurrent readiness checks wait for the same write. */
+const storeProbes = new WeakMap<ObjectStore, Promise<void>>();
+
+/** Write the probe entry (synced, like any change) and read it back. */
+function probeStore(store: ObjectStore): Promise<void> {
+  const running = storeProbes.get(store);
+  if (running) return running;
+  const p = (async () => {
+    const stamp = new TextEncoder().encode(`${new Date().toISOString()} ${process.pid} ${randomBytes(4).toString('hex')}`);
+    for (let attempt = 1; ; attempt++) {
+      const current = await store.meta.get(STORE_PROBE_KEY);
+      try {
+        await store.commit([{ type: 'meta-put', key: STORE_PROBE_KEY, value: stamp, expectedRevision: current?.revision ?? 0 }]);
+        break;
+      } catch (e) {
+        if (!(e instanceof StoreError && e.code === 'CONFLICT') || attempt >= STORE_PROBE_RETRIES) throw e;
+      }
+    }
+    const back = await store.meta.get(STORE_PROBE_KEY);
+    if (!back || !Buffer.from(back.value).equals(Buffer.from(stamp))) throw new Error('the store did not return the probe it just wrote');
+  })().finally(() => storeProbes.delete(store));
+  storeProbes.set(store, p);
+  return p;
+}
 
 /** The uid the protector probe is sealed under (bound in as associated data; never stored). */
 const PROBE_UID = 'kms-readiness-probe';
@@ -60,7 +92,7 @@ async function timed(what: string, f: () => Promise<void>, timeoutMs: number): P
 
 export async function checkReadiness(src: HealthSources, timeoutMs = READY_CHECK_TIMEOUT_MS): Promise<Readiness> {
   const [store, protector, audit] = await Promise.all([
-    timed('store', () => src.store.commit([]), timeoutMs),
+    timed('store', () => probeStore(src.store), timeoutMs),
     timed(
       'protector',
       async () => {

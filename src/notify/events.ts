@@ -2,7 +2,7 @@
  * Server-to-client events and their messages. KMIP 1.4 §5 (Server-to-Client Operations: §5.1
  * Notify, §5.2 Put), KMIP 2.1 §6.2. The OASIS test case TC-NP-2-14 shows the 1.x exchange.
  *
- * From a committed change (operations/support.ts saveRecords):
+ * From a committed change (operations/service/save.ts saveRecords):
  * - an existing object whose attributes (or effective State) changed → Notify, to every
  *   subscriber that may see the object (access policy, Get Attributes): Unique Identifier and
  *   the changed attributes with their new values (Last Change Date among them). A deleted
@@ -26,13 +26,13 @@ import type { KmipVersion } from '../kmip/spec-types.js';
 import { tagDefByName } from '../kmip/registry.js';
 import { effectiveState } from '../objects/lifecycle.js';
 import { parseCustomKey, type AttributeKey, type ObjectRecord } from '../objects/managed-object.js';
-import { visibleAttributes, writeAttribute1x, writeAttributes2x } from '../objects/attributes.js';
+import { writeAttribute1x, writeAttributes2x } from '../objects/attributes.js';
 import { encode } from '../ttlv/encode.js';
 import type { StructureNode, TtlvNode } from '../ttlv/node.js';
 import type { CommittedChange, OperationContext, ServerServices } from '../operations/context.js';
 import type { Principal } from '../policy/access.js';
-import { allAttributes } from '../operations/support.js';
-import { servedBody } from '../operations/get.js';
+import { servedAttributes } from '../objects/served-attributes.js';
+import { servedObject } from '../operations/service/object-service.js';
 
 export type S2cEvent =
   | { readonly kind: 'notify'; readonly record: ObjectRecord; readonly previous: ObjectRecord }
@@ -103,8 +103,8 @@ function attributeItems(version: KmipVersion, list: { key: AttributeKey; node: T
 /** Notify request payload for `version`, or undefined when nothing the version shows changed. */
 export function notifyPayload(services: ServerServices, version: KmipVersion, record: ObjectRecord, previous: ObjectRecord): StructureNode | undefined {
   const now = BigInt(Math.floor(services.clock() / 1000));
-  const after = visibleAttributes(allAttributes(record, effectiveState(record.state, record.attributes, now), { derived: true }), version);
-  const before = visibleAttributes(allAttributes(previous, effectiveState(previous.state, previous.attributes, now), { derived: true }), version);
+  const after = servedAttributes(record, effectiveState(record.state, record.attributes, now), version);
+  const before = servedAttributes(previous, effectiveState(previous.state, previous.attributes, now), version);
   const changed: { key: AttributeKey; node: TtlvNode; index: number }[] = [];
   for (const [key, list] of after) {
     if (!same(list, before.get(key))) list.forEach((node, index) => changed.push({ key, node, index }));
@@ -127,11 +127,11 @@ export async function putPayload(services: ServerServices, principal: Principal,
   const state = effectiveState(record.state, record.attributes, ctx.now);
   let body: StructureNode;
   try {
-    body = await servedBody(ctx, record, state, {} as Parameters<typeof servedBody>[3], 'Get');
+    body = await servedObject(ctx, record, state, {} as Parameters<typeof servedObject>[3], 'Get');
   } catch {
     return undefined; // Sensitive, not Extractable, destroyed, metadata-only…: no key material goes out
   }
-  const attrs = visibleAttributes(allAttributes(record, state, { derived: true }), version);
+  const attrs = servedAttributes(record, state, version);
   const list: { key: AttributeKey; node: TtlvNode; index: number }[] = [];
   for (const [key, nodes] of attrs) nodes.forEach((node, index) => list.push({ key, node, index }));
   return {

@@ -31,7 +31,7 @@ import type { KmipVersion } from '../kmip/spec-types.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { CommittedChange, ServerServices, ServerToClientSink } from '../operations/context.js';
 import type { Principal } from '../policy/access.js';
-import { objectGroups } from '../operations/support.js';
+import { objectGroups } from '../operations/service/object-service.js';
 import type { AuditEvent } from '../audit/record.js';
 import { eventsOf, notifyPayload, putPayload, s2cRequest, type S2cEvent } from './events.js';
 import { EndpointChannel } from './endpoint-channel.js';

@@ -42,6 +42,7 @@ import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
 import { enumValueName, isAvailable, tagDef, tagDefByName } from '../kmip/registry.js';
 import type { AttributeRule, KmipVersion } from '../kmip/spec-types.js';
 import { normalizeName } from '../kmip/text-values.js';
+import { is2x, versionReason as reasonAt } from '../kmip/version-rules.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { customKey, parseCustomKey, type AttributeKey, type AttributeMap } from './managed-object.js';
 
@@ -55,8 +56,6 @@ export interface AttributeInstance {
 
 /** How a client is trying to put an attribute on an object. */
 export type InitialSetVia = 'create' | 'add' | 'set';
-
-const is2x = (v: KmipVersion): boolean => v.major >= 2;
 
 function fail(reason: ResultReasonValue, message: string): never {
   throw new KmipError(reason, message);
@@ -96,7 +95,7 @@ function label(key: AttributeKey): string {
 /** The rule for a standard key in v, or a KmipError for an unknown/unavailable attribute. */
 function requireRule(key: AttributeKey, version: KmipVersion): AttributeRule {
   const r = attributeRule(key, version);
-  if (!r) fail(is2x(version) ? ResultReason.InvalidAttribute : ResultReason.InvalidField, `${key} is not an attribute in KMIP ${version.major}.${version.minor}`);
+  if (!r) fail(reasonAt(version, 'InvalidAttribute'), `${key} is not an attribute in KMIP ${version.major}.${version.minor}`);
   return r;
 }
 
@@ -125,10 +124,9 @@ export const SERVER_SET_FROM_REQUEST: ReadonlySet<string> = new Set(['Cryptograp
  */
 export function checkClientMayInitiallySet(key: AttributeKey, objectType: number, version: KmipVersion, via: InitialSetVia = 'create'): void {
   const custom = parseCustomKey(key);
-  const v2 = is2x(version);
   const readOnly = (): never =>
     fail(
-      v2 ? (via === 'create' ? ResultReason.AttributeReadOnly : ResultReason.ReadOnlyAttribute) : via === 'create' ? ResultReason.InvalidField : ResultReason.PermissionDenied,
+      reasonAt(version, via === 'create' ? 'AttributeReadOnlyOnCreate' : 'ReadOnlyAttribute'),
       `${label(key)} is set by the server only`,
     );
   if (custom) {
@@ -139,7 +137,7 @@ export function checkClientMayInitiallySet(key: AttributeKey, objectType: number
   if (!rule.initiallySetBy.includes('client') && !(via === 'create' && SERVER_SET_FROM_REQUEST.has(key))) readOnly();
   if (!appliesTo(rule, objectType)) {
     fail(
-      v2 ? ResultReason.InvalidAttribute : via === 'create' ? ResultReason.InvalidField : ResultReason.PermissionDenied,
+      reasonAt(version, via === 'create' ? 'AttributeNotApplicableOnCreate' : 'AttributeNotApplicable'),
       `${key} does not apply to ${objectTypeName(objectType)}`,
     );
   }
@@ -151,18 +149,17 @@ export function checkClientMayInitiallySet(key: AttributeKey, objectType: number
  * (`effectiveState`: the State value as objects/lifecycle.ts computes it now).
  */
 export function checkClientMayModify(key: AttributeKey, objectType: number, effectiveState: number, version: KmipVersion): void {
-  const v2 = is2x(version);
   const custom = parseCustomKey(key);
   if (custom) {
-    if (!clientOwnsVendor(custom.vendor)) fail(v2 ? ResultReason.AttributeReadOnly : ResultReason.PermissionDenied, `${label(key)} is the server's`);
+    if (!clientOwnsVendor(custom.vendor)) fail(reasonAt(version, 'AttributeReadOnly'), `${label(key)} is the server's`);
     return;
   }
   const rule = requireRule(key, version);
-  if (!rule.modifiableByClient) fail(v2 ? ResultReason.AttributeReadOnly : ResultReason.PermissionDenied, `${key} is not modifiable by a client`);
-  if (!appliesTo(rule, objectType)) fail(v2 ? ResultReason.InvalidAttribute : ResultReason.PermissionDenied, `${key} does not apply to ${objectTypeName(objectType)}`);
+  if (!rule.modifiableByClient) fail(reasonAt(version, 'AttributeReadOnly'), `${key} is not modifiable by a client`);
+  if (!appliesTo(rule, objectType)) fail(reasonAt(version, 'AttributeNotApplicable'), `${key} does not apply to ${objectTypeName(objectType)}`);
   if (rule.modifiableInStates && !rule.modifiableInStates.includes(stateName(effectiveState))) {
     fail(
-      v2 ? ResultReason.WrongKeyLifecycleState : ResultReason.PermissionDenied,
+      reasonAt(version, 'WrongKeyLifecycleState'),
       `${key} may only be modified in state ${rule.modifiableInStates.join(' or ')}, not ${stateName(effectiveState)}`,
     );
   }
@@ -170,14 +167,13 @@ export function checkClientMayModify(key: AttributeKey, objectType: number, effe
 
 /** May a client delete an instance (Delete Attribute)? Checks "Deletable by client". */
 export function checkClientMayDelete(key: AttributeKey, version: KmipVersion): void {
-  const v2 = is2x(version);
   const custom = parseCustomKey(key);
   if (custom) {
-    if (!clientOwnsVendor(custom.vendor)) fail(v2 ? ResultReason.AttributeReadOnly : ResultReason.PermissionDenied, `${label(key)} is the server's`);
+    if (!clientOwnsVendor(custom.vendor)) fail(reasonAt(version, 'AttributeReadOnly'), `${label(key)} is the server's`);
     return;
   }
   const rule = requireRule(key, version);
-  if (!rule.deletableByClient) fail(v2 ? ResultReason.AttributeReadOnly : ResultReason.PermissionDenied, `${key} is not deletable by a client`);
+  if (!rule.deletableByClient) fail(reasonAt(version, 'AttributeReadOnly'), `${key} is not deletable by a client`);
 }
 
 /** Is the attribute multi-instance ("Multiple instances permitted")? Custom attributes are. */
@@ -192,9 +188,8 @@ export function isMultiple(key: AttributeKey, version: KmipVersion): boolean {
  */
 export function checkMultiple(key: AttributeKey, existing: number, adding: number, version: KmipVersion, via: InitialSetVia = 'add'): void {
   if (adding <= 0 || isMultiple(key, version) || existing + adding <= 1) return;
-  const v2 = is2x(version);
   fail(
-    v2 ? ResultReason.AttributeSingleValued : via === 'create' ? ResultReason.InvalidField : ResultReason.IllegalOperation,
+    reasonAt(version, via === 'create' ? 'AttributeSingleValuedOnCreate' : 'AttributeSingleValued'),
     existing > 0 ? `${key} already has a value and is single-valued` : `${key} is single-valued`,
   );
 }
@@ -207,7 +202,7 @@ export function checkSettable(key: AttributeKey, version: KmipVersion): void {
 /** The server's limit on instances of one attribute (Index Out of Bounds / Server Limit Exceeded). */
 export function checkInstanceLimit(key: AttributeKey, count: number, limit: number, version: KmipVersion): void {
   if (count > limit) {
-    fail(is2x(version) ? ResultReason.ServerLimitExceeded : ResultReason.IndexOutOfBounds, `${label(key)}: at most ${limit} instances`);
+    fail(reasonAt(version, 'AttributeInstanceLimit'), `${label(key)}: at most ${limit} instances`);
   }
 }
 
@@ -222,23 +217,22 @@ export function findInstance(
   version: KmipVersion,
   sel: { readonly index?: number; readonly current?: TtlvNode; readonly via: 'modify' | 'delete' },
 ): number {
-  const v2 = is2x(version);
   const list = attrs.get(key);
   if (!list || list.length === 0) {
     fail(
-      v2 ? ResultReason.AttributeNotFound : sel.via === 'modify' ? ResultReason.InvalidField : ResultReason.ItemNotFound,
+      reasonAt(version, sel.via === 'modify' ? 'AttributeNotFoundOnModify' : 'AttributeNotFoundOnDelete'),
       `the object has no ${label(key)}`,
     );
   }
   if (sel.current !== undefined) {
     const cur = sel.current;
     const i = list.findIndex((n) => sameValue(n, cur));
-    if (i < 0) fail(v2 ? ResultReason.AttributeInstanceNotFound : ResultReason.ItemNotFound, `no such instance of ${label(key)}`);
+    if (i < 0) fail(reasonAt(version, 'AttributeInstanceNotFound'), `no such instance of ${label(key)}`);
     return i;
   }
   const i = sel.index ?? 0;
   if (!Number.isInteger(i) || i < 0 || i >= list.length) {
-    fail(v2 ? ResultReason.AttributeInstanceNotFound : ResultReason.ItemNotFound, `${label(key)} has no instance ${i}`);
+    fail(reasonAt(version, 'AttributeInstanceNotFound'), `${label(key)} has no instance ${i}`);
   }
   return i;
 }
@@ -271,10 +265,9 @@ function stateName(state: number): string {
 export function checkValue(key: AttributeKey, node: TtlvNode, version: KmipVersion): void {
   if (parseCustomKey(key)) return;
   const def = tagDefByName(key);
-  const v2 = is2x(version);
-  if (!def || node.tag !== def.tag) fail(v2 ? ResultReason.InvalidAttribute : ResultReason.InvalidField, `value for ${key} has the wrong tag`);
+  if (!def || node.tag !== def.tag) fail(reasonAt(version, 'InvalidAttribute'), `value for ${key} has the wrong tag`);
   if (!def.types.includes(node.type)) {
-    fail(v2 ? ResultReason.InvalidAttributeValue : ResultReason.InvalidField, `${key} is ${def.types.join(' or ')}, not ${node.type}`);
+    fail(reasonAt(version, 'InvalidAttributeValue'), `${key} is ${def.types.join(' or ')}, not ${node.type}`);
   }
 }
 

@@ -39,6 +39,7 @@ import { KmipError, type ResultReasonValue } from '../kmip/errors.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import type { AttributeKey, AttributeMap } from './managed-object.js';
+import { is2x } from '../kmip/version-rules.js';
 
 export type StateValue = (typeof State)[keyof typeof State];
 
@@ -287,7 +288,7 @@ export function refusal(kind: RequestKind, from: StateValue, version: KmipVersio
   const base = REFUSALS[kind];
   const r = (from === Destroyed || from === DestroyedCompromised) && base.destroyed ? base.destroyed : base;
   const name = Object.entries(State).find(([, v]) => v === from)?.[0] ?? String(from);
-  return new KmipError(version.major >= 2 ? r.v2 : r.v1, `${kind} is not permitted in state ${name}`);
+  return new KmipError(is2x(version) ? r.v2 : r.v1, `${kind} is not permitted in state ${name}`);
 }
 
 /**
@@ -342,4 +343,9 @@ export function applyEvent(current: LifecycleSubject | null, event: LifecycleEve
   const after = new Map(attrs);
   for (const { key, node } of set) after.set(key, [node]);
   return { state: effectiveState(tr.to, after, now), transition: tr, setAttributes: set };
+}
+
+/** Destroyed or Destroyed Compromised: the key material is gone, the metadata stays. */
+export function isDestroyed(state: number): boolean {
+  return state === State.Destroyed || state === State.DestroyedCompromised;
 }

@@ -4,7 +4,7 @@
  * Block), Certificate, Certificate Request (2.x), Opaque Object, Template (1.x).
  * KMIP 1.4 §2.2 Tables 45-52 and §2.1.3 (Key Block), §2.1.4 (Key Value); KMIP 2.1 §2 and §2.1.3.
  *
- * The body is stored as the object structure itself, sealed (operations/support.ts `sealBody`);
+ * The body is stored as the object structure itself, sealed (operations/service/save.ts `sealBody`);
  * it never reaches the store or a log in the clear. This module:
  * - checks a registered structure (`parseObject`): required parts present, right item types, the
  *   tag matching the Object Type — failures are Invalid Field (KMIP 1.4 §11.4 "Object Type does not
@@ -16,7 +16,7 @@
  * - accepts a metadata-only Key Block (KMIP 1.2+: no Key Value, the value lives where the Key Value
  *   Location says; 1.4 §2.1.3 and §3.41-3.42, 2.1 §4.27-4.28) for the object types Key Value Present
  *   applies to; such an object has no Digest and its record carries Key Value Present false
- *   (`isMetadataOnly`), which operations/support.ts `openBody` refuses to hand to value users;
+ *   (`isMetadataOnly`), which operations/service/save.ts `openBody` refuses to hand to value users;
  * - builds the Symmetric Key body Create makes (Key Format Type Raw);
  * - converts a symmetric key between Raw and Transparent Symmetric Key for Get.
  */

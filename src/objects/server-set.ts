@@ -12,7 +12,7 @@
  *   not get it yet although 2.1 §4.26 says the server sets it on every key: PyKMIP 0.10 cannot
  *   decode a Key Format Type attribute, and its get_attributes (all) of a registered key would fail.
  * - Fresh true on every new object unless the client gave False (2.1 §4.24); the first Get that
- *   serves the object sets it False (operations/get.ts).
+ *   serves the object sets it False (operations/lifecycle/get.ts).
  * - Always Sensitive = the given Sensitive, Never Extractable = not the given Extractable (2.1 §4.3,
  *   §4.33), stored at creation when the client gave Sensitive / Extractable; every later change of
  *   Sensitive or Extractable stores both followers (`followChange`): Always Sensitive stays True

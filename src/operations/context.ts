@@ -56,7 +56,7 @@ export interface ServerServices {
   readonly serverToClient?: ServerToClientSink;
 }
 
-/** A change an item committed (operations/support.ts saveRecords), for server-to-client events. */
+/** A change an item committed (operations/service/save.ts saveRecords), for server-to-client events. */
 export interface CommittedChange {
   readonly record: ObjectRecord;
   readonly previous?: ObjectRecord;
@@ -93,7 +93,7 @@ export interface OperationContext {
   readonly log: Logger;
   /**
    * The unit of work of the batch item being run (operations/unit-of-work.ts): changes staged
-   * here (through support.ts `saveRecords`) are committed with the item's audit record by the
+   * here (through service/save.ts `saveRecords`) are committed with the item's audit record by the
    * dispatcher when the item succeeds, and dropped with its undo journal run when it fails.
    */
   readonly work: UnitOfWork;

@@ -268,7 +268,7 @@ export class UnitOfWork {
     this.placeholderBefore = batch.idPlaceholder;
   }
 
-  /** Stage records to write when the item succeeds (checks of what may be saved are the caller's: operations/support.ts `saveRecords`). */
+  /** Stage records to write when the item succeeds (checks of what may be saved are the caller's: operations/service/save.ts `saveRecords`). */
   save(staged: StagedChanges, opts: SaveOptions = {}): void {
     this.assertOpen();
     this.groups.push({ changes: [...staged.changes], deletions: [...(staged.deletions ?? [])], ...(opts.onConflict && { onConflict: opts.onConflict }) });

@@ -8,7 +8,7 @@
  *   that passes it and every earlier one answer Response Too Large, later items are not run.
  * - maxMultipart*: the multi-part (streaming) operations' state (crypto/multipart.ts), per
  *   identity and in total; a new operation beyond them is refused, never another's evicted.
- * - maxObjectBytes / maxAttributeValueBytes: every object saved (operations/support.ts
+ * - maxObjectBytes / maxAttributeValueBytes: every object saved (operations/service/save.ts
  *   saveRecords).
  */
 import { KmipError } from '../kmip/errors.js';

@@ -11,7 +11,7 @@
  * iterations), SP 800-67 Rev. 2 (Triple DES: three distinct DES keys; a key bundle with K1 = K2 or
  * K2 = K3 is single DES).
  *
- * Pure functions over facts the caller read; operations/key-policy-check.ts applies them.
+ * Pure functions over facts the caller read; operations/crypto/key-policy-check.ts applies them.
  */
 import { CryptographicAlgorithm } from '../kmip/generated/enums.gen.js';
 

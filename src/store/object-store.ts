@@ -1,7 +1,7 @@
 /**
  * The store contract. Implementations: memory (tests, tools) and LevelDB (the embedded
  * default); PostgreSQL later. Every `commit` is atomic and durable before it resolves.
- * The store knows records and index terms, not KMIP semantics: operations/locate.ts
+ * The store knows records and index terms, not KMIP semantics: operations/attributes/locate.ts
  * decides what to ask for and verifies each candidate.
  */
 import type { ObjectRecord } from '../objects/managed-object.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProfileName } from '../../src/kmip/generated/enums.gen.js';
-import { SERVER_PROFILES } from '../../src/operations/query-info.js';
+import { SERVER_PROFILES } from '../../src/operations/query-and-session/query-info.js';
 import { repoRoot } from '../../conformance/cases.js';
 
 /** The OASIS case prefix of each server profile, by the start of its ProfileName. */

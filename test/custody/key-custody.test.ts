@@ -22,8 +22,8 @@ import { AsymmetricError, type SignatureScheme } from '../../src/crypto/asymmetr
 import { CryptoError } from '../../src/crypto/errors.js';
 import { custodies, type KeyCipher, type UsableKey } from '../../src/custody/index.js';
 import { hostUsableKey } from '../../src/custody/host-custody.js';
-import { translate } from '../../src/operations/crypto-support.js';
-import { asymmetricFailure } from '../../src/operations/sign.js';
+import { translate } from '../../src/operations/service/crypto-params.js';
+import { asymmetricFailure } from '../../src/operations/crypto/sign.js';
 import type { OperationContext } from '../../src/operations/context.js';
 import { createSoftHsmToken } from '../hsm/softhsm.js';
 

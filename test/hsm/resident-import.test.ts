@@ -1,5 +1,5 @@
 /**
- * Export and Import with HSM-resident keys on a real SoftHSM2 token (src/operations/export.ts,
+ * Export and Import with HSM-resident keys on a real SoftHSM2 token (src/operations/lifecycle/export.ts,
  * import.ts): a resident key is never exported (Not Extractable, wrapped or not); Import with
  * Replace Existing over the owner's resident key stores the imported key in its place and removes
  * the token object, which nothing refers to any more.

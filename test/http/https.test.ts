@@ -221,6 +221,15 @@ describe('readiness fails when a check fails', () => {
           req.on('error', reject);
         });
       expect((await get('/readyz')).status).toBe(200);
+      // The store check wrote something durable (an empty commit proves nothing): this host's
+      // probe entry, rewritten by the next probe.
+      const probes = await k.kms.services.store.meta.list('health/ready/', { limit: 10 });
+      expect(probes).toHaveLength(1);
+      expect((await get('/readyz')).status).toBe(200);
+      const again = await k.kms.services.store.meta.list('health/ready/', { limit: 10 });
+      expect(again).toHaveLength(1);
+      expect(again[0]!.revision).toBeGreaterThan(probes[0]!.revision);
+      expect(Buffer.from(again[0]!.value).equals(Buffer.from(probes[0]!.value))).toBe(false);
       await k.kms.services.store.close();
       const r = await get('/readyz');
       expect(r.status).toBe(503);

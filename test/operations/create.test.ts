@@ -1,7 +1,7 @@
 /**
  * Create (KMIP 1.4 §4.1, 2.1 §6.1.8) over a real mTLS server with LevelDB: AES and HMAC keys at
  * 1.x and 2.x, the server-set attributes, the crypto policy, attribute rules, Templates, Names,
- * the ID Placeholder, and every Result Reason in src/operations/create.ts.
+ * the ID Placeholder, and every Result Reason in src/operations/lifecycle/create.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, findChild, findPath, type KmipClient, type KmipVersion } from '../../src/client/index.js';

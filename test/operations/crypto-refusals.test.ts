@@ -1,6 +1,6 @@
 /**
- * The refusals the cryptographic operations' file headers list (src/operations/encrypt.ts,
- * decrypt.ts, mac.ts, crypto-support.ts), at 1.4 and 2.1, over a real mTLS server: lifecycle state
+ * The refusals the cryptographic operations' file headers list (src/operations/crypto/encrypt.ts,
+ * decrypt.ts, mac.ts, crypto/key-use.ts), at 1.4 and 2.1, over a real mTLS server: lifecycle state
  * and dates, usage mask, unknown / other principal's Correlation Value, bad and unsupported
  * parameters, missing IV (Invalid Message, CS-BC-M-11/12/13), Usage Limits (Permission Denied,
  * CS-BC-M-7), an impossible Tag Length (General Failure, CS-BC-M-GCM-1 steps 7-8), tag mismatch
@@ -62,7 +62,7 @@ const VERSIONS: readonly Versioned[] = [
     badParams: ResultReason.BadCryptographicParameters,
     unsupported: ResultReason.UnsupportedCryptographicParameters,
     // Invalid Message at every version, not Missing Initialization Vector: the profile test cases
-    // CS-BC-M-11/12/13-21 expect it (src/operations/crypto-support.ts quotes the error tables).
+    // CS-BC-M-11/12/13-21 expect it (src/operations/crypto/key-use.ts quotes the error tables).
     missingIv: ResultReason.InvalidMessage,
     unknownCv: ResultReason.InvalidCorrelationValue,
     // Permission Denied at every version, not Usage Limit Exceeded: profile test case CS-BC-M-7-21.

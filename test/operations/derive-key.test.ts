@@ -1,5 +1,5 @@
 /**
- * Derive Key (src/operations/derive-key.ts) over a real mTLS server, at 2.1 and 1.4: the base
+ * Derive Key (src/operations/keys-and-certificates/derive-key.ts) over a real mTLS server, at 2.1 and 1.4: the base
  * object is registered, Derive Key runs, and the derived object's bytes (Get) are compared with
  * published vectors — RFC 6070 (PBKDF2-HMAC-SHA1), RFC 7914 §11 (PBKDF2-HMAC-SHA256), RFC 5869
  * (HKDF, 2.x only), RFC 4231 (HMAC derivation), FIPS-197 C.1 (ENCRYPT derivation with AES-ECB) and

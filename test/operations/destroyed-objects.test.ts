@@ -1,6 +1,6 @@
 /**
  * What a Destroyed / Destroyed Compromised object answers at every protocol version, as
- * src/operations/destroyed.ts decides and docs/destroyed-objects.md tabulates: Get, Get Attributes,
+ * src/operations/service/destroyed.ts decides and docs/destroyed-objects.md tabulates: Get, Get Attributes,
  * Get Attribute List, Locate (without and with a State filter or the Destroyed Storage bit),
  * Destroy, Revoke, Activate, Encrypt, Sign and MAC; the metadata and the audit report stay.
  */

@@ -1,6 +1,6 @@
 /**
  * Get (KMIP 1.4 §4.11, 2.1 §6.1.19) over a real mTLS server with LevelDB: formats, refusals (every
- * Result Reason in src/operations/get.ts), access by other identities, destroyed and archived
+ * Result Reason in src/operations/lifecycle/get.ts), access by other identities, destroyed and archived
  * objects, a sealed body moved onto another record, and a plaintext scan of the data folder.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -137,7 +137,7 @@ describe.each([
     expect(r.message).toBe('no object ' + mine);
   });
 
-  it('a destroyed key: Object Destroyed (2.x) / Item Not Found (1.x; operations/destroyed.ts)', async () => {
+  it('a destroyed key: Object Destroyed (2.x) / Item Not Found (1.x; operations/service/destroyed.ts)', async () => {
     const uid = await createAes(v);
     await ok(c, v, Operation.Destroy, [uidNode(uid)]);
     expect((await fails(c, v, Operation.Get, getReq(uid))).reason).toBe(v2 ? ResultReason.ObjectDestroyed : ResultReason.ItemNotFound);

@@ -1,6 +1,6 @@
 /**
  * Export and Import (KMIP 2.1 §6.1.18 / §6.1.25, 2.0 §6.1.18 / §6.1.24) end to end over mutual TLS,
- * between two real servers (src/operations/export.ts, import.ts), at 2.0 and 2.1:
+ * between two real servers (src/operations/lifecycle/export.ts, import.ts), at 2.0 and 2.1:
  * - a symmetric key and a key pair's keys move from server A to server B with their identifiers and
  *   attributes (server-set ones included) and give the same cryptographic results there;
  * - an existing identifier is refused (Object Already Exists); Replace Existing replaces only the

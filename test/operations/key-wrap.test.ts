@@ -1,6 +1,6 @@
 /**
  * Key wrapping through Get (Key Wrapping Specification) and Register (Key Wrapping Data), over a
- * real mTLS server (src/operations/key-wrapping.ts), at 2.1 and 1.4:
+ * real mTLS server (src/operations/service/key-wrapping.ts), at 2.1 and 1.4:
  * - known answers: RFC 3394 §4.1 and §4.6 (AES Key Wrap), RFC 5649 §6 (both vectors, AES Key Wrap
  *   with Padding), with Encoding Option No Encoding, the KEK registered and the wrapped key got back;
  * - TTLV Encoding (the default) wraps the Key Value structure, checked by unwrapping with node's

@@ -18,7 +18,7 @@ import {
 import { CryptographicUsageMask, StorageStatusMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { customKey } from '../../src/objects/managed-object.js';
-import { CREATION_ORDER_KEY, CREATION_ORDER_TAG } from '../../src/operations/locate-order.js';
+import { CREATION_ORDER_KEY, CREATION_ORDER_TAG } from '../../src/operations/attributes/locate-order.js';
 import { t, type TtlvNode } from '../../src/ttlv/node.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { attr1, batch, call, date, failed, ok, seed, uidText, V12, V14, V20, V21, vendorAttr, type Seed } from './attribute-kit.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KmipClient } from '../../src/client/index.js';
 import { Operation, ResultReason } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
-import { LOG_MESSAGE_MAX } from '../../src/operations/log.js';
+import { LOG_MESSAGE_MAX } from '../../src/operations/query-and-session/log.js';
 import { t } from '../../src/ttlv/index.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { fails, ok, V1_4, V2_1 } from './object-kit.js';

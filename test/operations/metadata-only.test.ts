@@ -264,7 +264,7 @@ describe.each([
     const uid = await registerMetaAes(v, 'HSM-destroy');
     expect(uidOf(await ok(c, v, Operation.Destroy, [uidNode(uid)]))).toBe(uid);
     const g = await fails(c, v, Operation.Get, [uidNode(uid)]);
-    // Destroyed: Item Not Found at 1.x, Object Destroyed at 2.x (operations/destroyed.ts), not Key Value Not Present.
+    // Destroyed: Item Not Found at 1.x, Object Destroyed at 2.x (operations/service/destroyed.ts), not Key Value Not Present.
     expect(g.reason).toBe(v.major >= 2 ? ResultReason.ObjectDestroyed : ResultReason.ItemNotFound);
     expect((await attributesOf(c, v, uid)).get(Tag.KeyValuePresent)?.map((n) => n.value)).toEqual([false]);
   });

@@ -1,7 +1,7 @@
 /**
  * Register (KMIP 1.4 §4.3, 2.1 §6.1.43) over a real mTLS server with LevelDB: every object type
  * this server stores, at 1.x and 2.x, the attributes derived from the content, Templates (1.x),
- * and every Result Reason in src/operations/register.ts. Object layouts follow 1.4 §2.2 Tables
+ * and every Result Reason in src/operations/lifecycle/register.ts. Object layouts follow 1.4 §2.2 Tables
  * 45-52 and the OASIS test cases (OMOS-M-1-21 for the Opaque Object).
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -40,7 +40,7 @@ beforeAll(async () => {
 afterAll(async () => srv?.dispose());
 
 const bytes = (n: number, seed: number): Uint8Array => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
-// Real keys: key material that does not parse is refused (operations/key-policy-check.ts).
+// Real keys: key material that does not parse is refused (operations/crypto/key-policy-check.ts).
 const RSA = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const RSA_PKCS8 = RSA.privateKey.export({ format: 'der', type: 'pkcs8' });
 const RSA_PUB_PKCS1 = RSA.publicKey.export({ format: 'der', type: 'pkcs1' });

@@ -1,5 +1,5 @@
 /**
- * Create Split Key and Join Split Key (src/operations/create-split-key.ts, join-split-key.ts) over
+ * Create Split Key and Join Split Key (src/operations/keys-and-certificates/create-split-key.ts, join-split-key.ts) over
  * a real mTLS server at 2.1 and 1.4: split a new key and an existing one (XOR, Polynomial Sharing
  * GF(2^8)), the parts as Split Key objects (Get), links, joins with enough / too few / mixed parts,
  * the joined key encrypting like the original, Secret Data, and the refusals with their Result

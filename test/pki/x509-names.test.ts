@@ -1,13 +1,13 @@
 /**
  * Distinguished names as the 1.x Certificate Subject/Issuer Distinguished Name text (RFC 4514):
- * src/pki/x509-read.ts renders a Name DER and certificate-support.ts parses the text back. The
+ * src/pki/x509-read.ts renders a Name DER and keys-and-certificates/certificate-issuing.ts parses the text back. The
  * oracle is Python `cryptography` (Name.rfc4514_string and Name.public_bytes) on names with every
  * character RFC 4514 §2.4 escapes, a non-ASCII value and an attribute without a short name.
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { nameToString, readName } from '../../src/pki/x509-read.js';
-import { nameFromString } from '../../src/operations/certificate-support.js';
+import { nameFromString } from '../../src/operations/keys-and-certificates/certificate-issuing.js';
 
 const PY = String.raw`
 import json, sys

@@ -1,5 +1,5 @@
 /**
- * The crypto policy on every key (src/policy/key-policy.ts, src/operations/key-policy-check.ts),
+ * The crypto policy on every key (src/policy/key-policy.ts, src/operations/crypto/key-policy-check.ts),
  * over a real mTLS server: what Register and Import refuse, what Derive Key refuses, and what a
  * stored key may no longer protect once the policy is tightened (Sign, Encrypt, wrap, MAC) while
  * Signature Verify and MAC Verify keep working (legacy use). Each refusal names its setting.

@@ -1,5 +1,5 @@
 /**
- * Keys: search (Locate's index path, src/operations/locate.ts `locateRecords`, as the
+ * Keys: search (Locate's index path, src/operations/attributes/locate.ts `locateRecords`, as the
  * administrator), a detail page (attributes, links, the lifecycle timeline from the audit
  * trail; never key material), and the Activate / Revoke / Destroy actions, each behind a
  * confirmation page and run through the operations dispatcher as the administrator.
@@ -12,11 +12,12 @@ import { parseResponse, requestMessage } from '../../client/requests.js';
 import { effectiveState } from '../../objects/lifecycle.js';
 import type { ObjectRecord } from '../../objects/managed-object.js';
 import { dispatch } from '../../operations/dispatcher.js';
-import { locateRecords, type LocateRequest } from '../../operations/locate.js';
-import type { LocateFilter } from '../../operations/locate-filters.js';
+import { locateRecords, type LocateRequest } from '../../operations/attributes/locate.js';
+import type { LocateFilter } from '../../operations/attributes/locate-filters.js';
 import type { OperationContext } from '../../operations/context.js';
 import { MessageWork } from '../../operations/unit-of-work.js';
-import { allAttributes, objectGroups } from '../../operations/support.js';
+import { objectGroups } from '../../operations/service/object-service.js';
+import { allAttributes } from '../../objects/served-attributes.js';
 import { toKmipJson } from '../../kmip/json.js';
 import { t, type TtlvNode } from '../../ttlv/node.js';
 import { html, qs, table, type Html } from './html.js';
