@@ -150,10 +150,7 @@ function checkRoundTrip(messages: readonly BenchMessage[]): void {
     if (!again.equals(m.bytes)) {
       let at = 0;
       while (at < again.length && at < m.bytes.length && again[at] === m.bytes[at]) at++;
-      throw new Error(
-        `ROUND TRIP FAILED for ${m.name}: encode(decode(bytes)) gives ${again.length} bytes, ` +
-          `expected ${m.bytes.length}; first difference at offset ${at}`,
-      );
+      throw new Error(`ROUND TRIP FAILED for ${m.name}: encode(decode(bytes)) gives ${again.length} bytes, ` + `expected ${m.bytes.length}; first difference at offset ${at}`);
     }
   }
 }
@@ -206,17 +203,7 @@ class PyKmip {
   }
 
   static async start(script: string, messagesFile: string, opts: Options): Promise<PyKmip> {
-    const args = [
-      script,
-      'serve',
-      messagesFile,
-      '--rounds',
-      String(opts.rounds),
-      '--round-seconds',
-      String(opts.roundMs / 1000),
-      '--warmup-seconds',
-      String(opts.warmupMs / 1000),
-    ];
+    const args = [script, 'serve', messagesFile, '--rounds', String(opts.rounds), '--round-seconds', String(opts.roundMs / 1000), '--warmup-seconds', String(opts.warmupMs / 1000)];
     const child = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stderr.pipe(process.stderr);
     const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -270,8 +257,7 @@ function spread(m: Measurement): string {
 
 function renderTable(head: readonly string[], body: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ') + ' |';
+  const line = (cells: readonly string[]): string => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   return [line(head), rule, ...body.map(line)].join('\n');
 }
@@ -283,18 +269,7 @@ function spreadTable(rows: readonly Row[]): string {
 }
 
 function table(rows: readonly Row[]): string {
-  const head = [
-    'message',
-    'bytes',
-    'our decode msg/s',
-    'MB/s',
-    'PyKMIP decode msg/s',
-    'ratio',
-    'our encode msg/s',
-    'MB/s',
-    'PyKMIP encode msg/s',
-    'ratio',
-  ];
+  const head = ['message', 'bytes', 'our decode msg/s', 'MB/s', 'PyKMIP decode msg/s', 'ratio', 'our encode msg/s', 'MB/s', 'PyKMIP encode msg/s', 'ratio'];
   const body = rows.map((r) => [
     r.name,
     r.bytes.toLocaleString('en-US'),
@@ -387,10 +362,7 @@ async function main(): Promise<void> {
   out.push('');
   out.push(spreadTable(rows));
   out.push('');
-  const below = rows.flatMap((r) => [
-    ...(r.ratio.decode < TARGET_RATIO ? [`${r.name} decode`] : []),
-    ...(r.ratio.encode < TARGET_RATIO ? [`${r.name} encode`] : []),
-  ]);
+  const below = rows.flatMap((r) => [...(r.ratio.decode < TARGET_RATIO ? [`${r.name} decode`] : []), ...(r.ratio.encode < TARGET_RATIO ? [`${r.name} encode`] : [])]);
   out.push(below.length === 0 ? `Target met: every ratio is at least ${TARGET_RATIO}×.` : `Below the ${TARGET_RATIO}× target: ${below.join(', ')}.`);
   process.stdout.write(out.join('\n') + '\n');
 

@@ -28,11 +28,24 @@ const V = { major: 2, minor: 1 };
 
 async function startServer(): Promise<{ port: number; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kms-bench-connect-'));
-  const child = spawn(process.execPath, [
-    new URL('../src/cli/main.js', import.meta.url).pathname,
-    'serve', '--port', '0', '--data-dir', dataDir,
-    '--cert', join(certs, 'server.pem'), '--key', join(certs, 'server.key'), '--ca', join(certs, 'ca.pem'),
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      new URL('../src/cli/main.js', import.meta.url).pathname,
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--cert',
+      join(certs, 'server.pem'),
+      '--key',
+      join(certs, 'server.key'),
+      '--ca',
+      join(certs, 'ca.pem'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -66,7 +79,12 @@ async function main(): Promise<void> {
   try {
     const setup = await KmipClient.connect(base);
     const created = parseResponse(
-      await setup.send(requestMessage({ version: V, batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(V, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: 0x0c /* Encrypt | Decrypt */ }) }] })),
+      await setup.send(
+        requestMessage({
+          version: V,
+          batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(V, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: 0x0c /* Encrypt | Decrypt */ }) }],
+        }),
+      ),
     );
     const uid = uniqueIdentifierOf(expectSuccess(created.items[0]!));
     await setup.close();

@@ -102,11 +102,7 @@ export function selectCases(all: readonly CaseFile[], sel: Selection): CaseFile[
   let sets = sel.sets && sel.sets.length > 0 ? new Set<CaseSet>(sel.sets) : undefined;
   if (sel.mandatoryOnly) sets = new Set<CaseSet>(['mandatory']);
   return all.filter(
-    (c) =>
-      (!versions || versions.has(c.version)) &&
-      (!profiles || profiles.has(c.profile.toLowerCase())) &&
-      (!cases || cases.has(c.id.toLowerCase())) &&
-      (!sets || sets.has(c.set)),
+    (c) => (!versions || versions.has(c.version)) && (!profiles || profiles.has(c.profile.toLowerCase())) && (!cases || cases.has(c.id.toLowerCase())) && (!sets || sets.has(c.set)),
   );
 }
 

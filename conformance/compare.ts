@@ -32,10 +32,12 @@ export const RULES = {
   },
   'extra-attributes': {
     summary: 'The server may return more attributes than the case shows (it sets more); every expected one must appear with an equal value (in any order only under attribute-order).',
-    where: 'Get Attributes and Export responses: the Attributes structure (2.x) or the Attribute items (1.x); Get Attribute List response: AttributeName (1.x) / AttributeReference (2.x) items',
+    where:
+      'Get Attributes and Export responses: the Attributes structure (2.x) or the Attribute items (1.x); Get Attribute List response: AttributeName (1.x) / AttributeReference (2.x) items',
   },
   'attribute-order': {
-    summary: 'The KMIP specifications give the attributes of a Get Attributes, Export or Get Attribute List answer no order (the reference servers of the cases differ between the two operations); the expected ones may come in another order.',
+    summary:
+      'The KMIP specifications give the attributes of a Get Attributes, Export or Get Attribute List answer no order (the reference servers of the cases differ between the two operations); the expected ones may come in another order.',
     where: 'the same items as extra-attributes',
   },
   'query-extras': {
@@ -63,7 +65,8 @@ export const RULES = {
     where: 'HashingAlgorithm, DigestValue and KeyFormatType inside a Digest attribute of a response (2.x Digest structure, 1.x AttributeValue of an Attribute named "Digest")',
   },
   'rng-algorithm': {
-    summary: 'The Random Number Generator attribute names the generator the server used (a server choice): its RNGAlgorithm value may differ (the cases print ANSIX9_31; this server states DRBG); the rest must be equal.',
+    summary:
+      'The Random Number Generator attribute names the generator the server used (a server choice): its RNGAlgorithm value may differ (the cases print ANSIX9_31; this server states DRBG); the rest must be equal.',
     where: 'RNGAlgorithm inside a Random Number Generator attribute of a response (2.x RandomNumberGenerator structure, 1.x AttributeValue of an Attribute named "Random Number Generator")',
   },
   'server-correlation-value': {
@@ -71,17 +74,20 @@ export const RULES = {
     where: 'ResponseHeader/ServerCorrelationValue given as a literal',
   },
   'generated-key-material': {
-    summary: 'Some files (all 1.0–1.2 ones, and SKFF/TL/TC-ECC cases up to 2.1) print the key bytes their server generated instead of $KEY_MATERIAL; a KeyMaterial no request of the file supplied is server-generated and passes with any value of the same length.',
+    summary:
+      'Some files (all 1.0–1.2 ones, and SKFF/TL/TC-ECC cases up to 2.1) print the key bytes their server generated instead of $KEY_MATERIAL; a KeyMaterial no request of the file supplied is server-generated and passes with any value of the same length.',
     where: 'literal KeyMaterial (ByteString) in a response, when no request of the file carries those bytes',
   },
   'reconstructed-whitespace': {
-    summary: 'The 1.0–1.2 files keep the runs of spaces of their HTML source ("Unique   Identifier"); HTML shows one space, so text values are read with each run collapsed (requests and responses).',
+    summary:
+      'The 1.0–1.2 files keep the runs of spaces of their HTML source ("Unique   Identifier"); HTML shows one space, so text values are read with each run collapsed (requests and responses).',
     where: 'TextString values of <KmipTestCase> files, applied when the file is loaded (bind.ts)',
   },
   'varying-crypto-output': {
     summary:
-      'Cryptographic output that depends on something this server chose differs from the file: key material it generated in this case (Create, Create Key Pair, Re-key, Derive Key), an IV it generated (the request gave none), or randomness the operation itself uses (RNG Retrieve; RSA encryption, whose OAEP and PKCS#1 v1.5 paddings are randomised; RSA-PSS, ECDSA and DSA signatures, named by the Sign request or the key\'s registration). Such a literal passes with any value of the same length (a signature with any length: DER-encoded ECDSA signatures vary), and is then bound like a placeholder: a later request that sends the literal back (Decrypt of the ciphertext, Verify of the signature) sends this server\'s value, and a later response that shows it must show this server\'s value.',
-    where: 'literal Data, IVCounterNonce, AuthenticatedEncryptionTag, SignatureData, MACData (ByteString) in the response payload of Encrypt, Decrypt, Sign, MAC or RNG Retrieve, under the conditions named',
+      "Cryptographic output that depends on something this server chose differs from the file: key material it generated in this case (Create, Create Key Pair, Re-key, Derive Key), an IV it generated (the request gave none), or randomness the operation itself uses (RNG Retrieve; RSA encryption, whose OAEP and PKCS#1 v1.5 paddings are randomised; RSA-PSS, ECDSA and DSA signatures, named by the Sign request or the key's registration). Such a literal passes with any value of the same length (a signature with any length: DER-encoded ECDSA signatures vary), and is then bound like a placeholder: a later request that sends the literal back (Decrypt of the ciphertext, Verify of the signature) sends this server's value, and a later response that shows it must show this server's value.",
+    where:
+      'literal Data, IVCounterNonce, AuthenticatedEncryptionTag, SignatureData, MACData (ByteString) in the response payload of Encrypt, Decrypt, Sign, MAC or RNG Retrieve, under the conditions named',
   },
   'message-extensions': {
     summary: 'The server may add non-critical MessageExtension items.',
@@ -518,7 +524,15 @@ function matchAsSet(
     else out.diff({ path: s.path, expected: 'the attributes in the order shown', got: 'another order' });
   }
   const rest: ExpNode = { ...e, children: e.children.filter((c) => !inSet(c.node.tag)) };
-  alignOrdered(rest, actual.filter((a) => !inSet(a.tag)), s, b, out, ctx, basePolicy(s, e.node.tag, out));
+  alignOrdered(
+    rest,
+    actual.filter((a) => !inSet(a.tag)),
+    s,
+    b,
+    out,
+    ctx,
+    basePolicy(s, e.node.tag, out),
+  );
 }
 
 function withExtra(p: Policy, extra: (a: TtlvNode) => RuleName | undefined): Policy {
@@ -575,7 +589,7 @@ function alignOrdered(parent: ExpNode, actual: readonly TtlvNode[], s: Scope, b:
       }
       // Extra actual items the policy allows, followed by a match for e.
       let matched = -1;
-      for (let k = j; k < actual.length && policy.extra(actual[k] as TtlvNode) !== undefined; ) {
+      for (let k = j; k < actual.length && policy.extra(actual[k] as TtlvNode) !== undefined;) {
         k++;
         if (k < actual.length && tryMatch(e, actual[k] as TtlvNode, sc, b, out, ctx)) {
           matched = k;

@@ -163,7 +163,6 @@ function opName(op: ExpNode): string {
   return typeof v === 'number' ? (enumValueName('Operation', v) ?? `0x${v.toString(16)}`) : String(v);
 }
 
-
 interface Pair {
   readonly request: ExpNode;
   readonly response?: ExpNode;
@@ -226,7 +225,16 @@ async function openEmbedded(certsDir: string, timeoutMs: number, defaultPolicy =
       // The runner is a client the server can send Notify / Put to at any version (s2c-receiver.ts).
       serverToClient: {
         endpoints: [
-          { identity: runnerIdentity(certsDir), host: '127.0.0.1', port: await s2cReceiverPort(certsDir), version: '1.4', servername: 'localhost', ca: join(certsDir, 'ca.pem'), cert: join(certsDir, 'client.pem'), key: join(certsDir, 'client.key') },
+          {
+            identity: runnerIdentity(certsDir),
+            host: '127.0.0.1',
+            port: await s2cReceiverPort(certsDir),
+            version: '1.4',
+            servername: 'localhost',
+            ca: join(certsDir, 'ca.pem'),
+            cert: join(certsDir, 'client.pem'),
+            key: join(certsDir, 'client.key'),
+          },
         ],
       },
     };
@@ -253,7 +261,7 @@ async function openEmbedded(certsDir: string, timeoutMs: number, defaultPolicy =
 
 async function openRemote(t: Extract<Target, { kind: 'remote' }>, timeoutMs: number, encoding?: KmipEncoding): Promise<Conn> {
   if (encoding !== undefined) {
-    if (t.httpsPort === undefined) throw new Error('this case goes over KMIP over HTTPS: give the server\'s HTTPS port (--https-port)');
+    if (t.httpsPort === undefined) throw new Error("this case goes over KMIP over HTTPS: give the server's HTTPS port (--https-port)");
     const https = new KmipHttpsClient({ host: t.host, port: t.httpsPort, servername: t.servername ?? t.host, ...tlsFiles(t.certsDir), timeoutMs, encoding });
     return { client: https, close: () => https.close() };
   }
@@ -343,7 +351,13 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
   const version = first ? requestVersion(first.request.node) : undefined;
   if (!version) return done({ ...base, status: 'invalid', steps: steps.length, stepsRun: 0, note: 'the first request has no ProtocolVersion' });
   if (!served.some((v) => v.major === version.major && v.minor === version.minor)) {
-    return done({ ...base, status: 'na', steps: steps.length, stepsRun: 0, note: `the server does not serve KMIP ${versionText(version)} (it serves ${served.map(versionText).join(', ')})` });
+    return done({
+      ...base,
+      status: 'na',
+      steps: steps.length,
+      stepsRun: 0,
+      note: `the server does not serve KMIP ${versionText(version)} (it serves ${served.map(versionText).join(', ')})`,
+    });
   }
 
   const failures: StepFailure[] = [];
@@ -403,9 +417,7 @@ export async function runCase(file: CaseFile, served: readonly Version[], opts: 
   const body = async (): Promise<void> => {
     const encoding = HTTPS_PROFILES[file.profile];
     conn =
-      opts.target.kind === 'embedded'
-        ? await openEmbedded(opts.target.certsDir, stepTimeoutMs, opts.target.defaultPolicy, encoding)
-        : await openRemote(opts.target, stepTimeoutMs, encoding);
+      opts.target.kind === 'embedded' ? await openEmbedded(opts.target.certsDir, stepTimeoutMs, opts.target.defaultPolicy, encoding) : await openRemote(opts.target, stepTimeoutMs, encoding);
     if (before) {
       // The case continues from the state its prerequisite leaves: replay that one first, on
       // the same server, and count it against this case only if it does not pass.

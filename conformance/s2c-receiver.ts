@@ -29,7 +29,11 @@ function answer(request: StructureNode): TtlvNode {
     tag: Tag.ResponseMessage,
     type: 'Structure',
     value: [
-      { tag: Tag.ResponseHeader, type: 'Structure', value: [...(pv ? [pv] : []), { tag: Tag.TimeStamp, type: 'DateTime', value: BigInt(Math.floor(Date.now() / 1000)) }, { tag: Tag.BatchCount, type: 'Integer', value: 1 }] },
+      {
+        tag: Tag.ResponseHeader,
+        type: 'Structure',
+        value: [...(pv ? [pv] : []), { tag: Tag.TimeStamp, type: 'DateTime', value: BigInt(Math.floor(Date.now() / 1000)) }, { tag: Tag.BatchCount, type: 'Integer', value: 1 }],
+      },
       { tag: Tag.BatchItem, type: 'Structure', value: [...keep, { tag: Tag.ResultStatus, type: 'Enumeration', value: ResultStatus.Success }] },
     ],
   };

@@ -127,7 +127,8 @@ function bucket(n: number): number {
   return 8;
 }
 
-export const DEFAULT_COVERAGE_FILTER = (url: string): boolean => /\/src\/(ttlv|kmip|objects|operations|policy|crypto|store|audit|pki|server|hsm)\//.test(url) && !url.includes('node_modules');
+export const DEFAULT_COVERAGE_FILTER = (url: string): boolean =>
+  /\/src\/(ttlv|kmip|objects|operations|policy|crypto|store|audit|pki|server|hsm)\//.test(url) && !url.includes('node_modules');
 
 /**
  * V8 block coverage of this isolate; each `take` returns what ran since the previous one.
@@ -308,7 +309,7 @@ function mutateScalar(rng: Rng, n: Exclude<TtlvNode, { type: 'Structure' }>): Tt
   switch (n.type) {
     case 'Integer':
     case 'Interval':
-      return { ...n, value: n.type === 'Interval' ? (rng.pick(INTERESTING_32) >>> 0) : rng.chance(0.5) ? rng.pick(INTERESTING_32) : n.value + rng.below(17) - 8 };
+      return { ...n, value: n.type === 'Interval' ? rng.pick(INTERESTING_32) >>> 0 : rng.chance(0.5) ? rng.pick(INTERESTING_32) : n.value + rng.below(17) - 8 };
     case 'Enumeration': {
       const vs = enumValuesOf(n.tag);
       return { ...n, value: vs.length && rng.chance(0.8) ? rng.pick(vs) : rng.pick(INTERESTING_32) >>> 0 };
@@ -427,7 +428,10 @@ export function mutate(rng: Rng, input: Uint8Array, corpus: readonly Uint8Array[
 function signatureOf(e: unknown): string {
   if (!(e instanceof Error)) return `non-error: ${String(e).slice(0, 120)}`;
   const frame = (e.stack ?? '').split('\n').find((l) => /\/(src|fuzz)\//.test(l) && !l.includes('/fuzz/engine')) ?? '';
-  return `${e.name}: ${e.message.split('\n')[0]!.slice(0, 160)} @ ${frame.trim().replace(/^at /, '').replace(/:\d+\)?$/, '')}`;
+  return `${e.name}: ${e.message.split('\n')[0]!.slice(0, 160)} @ ${frame
+    .trim()
+    .replace(/^at /, '')
+    .replace(/:\d+\)?$/, '')}`;
 }
 
 export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzStats> {
@@ -497,7 +501,9 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
       const now = Date.now();
       if (opts.progress && now - lastProgress >= (opts.progressEveryMs ?? 10_000)) {
         lastProgress = now;
-        opts.progress(`[${target.name}] ${Math.round((now - started) / 1000)}s exec ${executions} (${Math.round((executions * 1000) / (now - started))}/s) corpus ${corpus.length} features ${seen.size} findings ${findings.length}`);
+        opts.progress(
+          `[${target.name}] ${Math.round((now - started) / 1000)}s exec ${executions} (${Math.round((executions * 1000) / (now - started))}/s) corpus ${corpus.length} features ${seen.size} findings ${findings.length}`,
+        );
       }
     }
     await target.reset?.();

@@ -48,10 +48,7 @@ async function main(argv: string[]): Promise<number> {
     keyType: values.rsa ? 'rsa' : 'ec',
   };
   const paths = values['if-missing'] ? await ensureDevCerts(values.out, opts) : await generateDevCerts(values.out, opts);
-  process.stdout.write(
-    [`CA:     ${paths.ca.cert}`, `server: ${paths.server.cert}`, ...Object.entries(paths.clients).map(([n, p]) => `client ${n}: ${p.cert}`)].join('\n') +
-      '\n',
-  );
+  process.stdout.write([`CA:     ${paths.ca.cert}`, `server: ${paths.server.cert}`, ...Object.entries(paths.clients).map(([n, p]) => `client ${n}: ${p.cert}`)].join('\n') + '\n');
   return 0;
 }
 

@@ -120,12 +120,7 @@ function genTags(tags: readonly JsonTag[]): string {
   out.push('export type TagName = keyof typeof Tag;', '');
   out.push('export const TAG_DEFS: readonly TagDef[] = [');
   for (const t of tags) {
-    const parts = [
-      `name: ${q(t.name)}`,
-      `specName: ${q(t.specName)}`,
-      `tag: ${hex(num(t.tag, t.name), 6)}`,
-      `types: [${t.types.map(q).join(', ')}]`,
-    ];
+    const parts = [`name: ${q(t.name)}`, `specName: ${q(t.specName)}`, `tag: ${hex(num(t.tag, t.name), 6)}`, `types: [${t.types.map(q).join(', ')}]`];
     if (t.enum) parts.push(`enum: ${q(t.enum)}`);
     if (t.mask) parts.push(`mask: ${q(t.mask)}`);
     parts.push(versionFields(t), `ref: ${q(t.ref)}`);
@@ -135,11 +130,7 @@ function genTags(tags: readonly JsonTag[]): string {
   return out.join('\n');
 }
 
-function genTables(
-  kind: 'enum' | 'mask',
-  defs: readonly JsonEnum[],
-  objectName: (d: JsonEnum) => string | null,
-): string {
+function genTables(kind: 'enum' | 'mask', defs: readonly JsonEnum[], objectName: (d: JsonEnum) => string | null): string {
   const typeName = kind === 'enum' ? 'EnumDef' : 'MaskDef';
   const arrayName = kind === 'enum' ? 'ENUM_DEFS' : 'MASK_DEFS';
   const aliasName = kind === 'enum' ? 'ENUM_VALUE_ALIASES' : 'MASK_BIT_ALIASES';
@@ -168,9 +159,7 @@ function genTables(
   for (const d of defs) {
     out.push(`  { name: ${q(d.name)}, specName: ${q(d.specName)}, ${versionFields(d)}, ref: ${q(d.ref)}, values: [`);
     for (const v of d.values) {
-      out.push(
-        `    { name: ${q(v.name)}, specName: ${q(v.specName)}, value: ${hex(num(v.value, v.name), 8)}, ${versionFields(v)} },`,
-      );
+      out.push(`    { name: ${q(v.name)}, specName: ${q(v.specName)}, value: ${hex(num(v.value, v.name), 8)}, ${versionFields(v)} },`);
     }
     out.push('  ] },');
   }
@@ -235,9 +224,22 @@ interface JsonAttributeRule {
 }
 
 const RULE_KEYS = new Set([
-  'name', 'specName', 'alwaysHasValue', 'alwaysHasValueExcept', 'initiallySetBy', 'modifiableByServer',
-  'modifiableByClient', 'modifiableInStates', 'deletableByClient', 'multiple', 'implicitlySetBy', 'appliesTo', 'notes',
-  'added', 'removed', 'ref',
+  'name',
+  'specName',
+  'alwaysHasValue',
+  'alwaysHasValueExcept',
+  'initiallySetBy',
+  'modifiableByServer',
+  'modifiableByClient',
+  'modifiableInStates',
+  'deletableByClient',
+  'multiple',
+  'implicitlySetBy',
+  'appliesTo',
+  'notes',
+  'added',
+  'removed',
+  'ref',
 ]);
 const VERSION_ORDER = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '3.0'];
 
@@ -273,11 +275,7 @@ function genAttributeRules(rules: readonly JsonAttributeRule[], tags: readonly J
     const list = (xs: readonly string[]): string => `[${xs.map(q).join(', ')}]`;
     const parts = [`name: ${q(r.name)}`, `specName: ${q(r.specName)}`, `alwaysHasValue: ${r.alwaysHasValue}`];
     if (r.alwaysHasValueExcept) parts.push(`alwaysHasValueExcept: ${list(r.alwaysHasValueExcept)}`);
-    parts.push(
-      `initiallySetBy: ${list(r.initiallySetBy)}`,
-      `modifiableByServer: ${r.modifiableByServer}`,
-      `modifiableByClient: ${r.modifiableByClient}`,
-    );
+    parts.push(`initiallySetBy: ${list(r.initiallySetBy)}`, `modifiableByServer: ${r.modifiableByServer}`, `modifiableByClient: ${r.modifiableByClient}`);
     if (r.modifiableInStates) parts.push(`modifiableInStates: ${list(r.modifiableInStates)}`);
     parts.push(
       `deletableByClient: ${r.deletableByClient}`,
@@ -285,7 +283,12 @@ function genAttributeRules(rules: readonly JsonAttributeRule[], tags: readonly J
       `implicitlySetBy: ${list(r.implicitlySetBy)}`,
       `appliesTo: ${r.appliesTo === 'all' ? q('all') : list(r.appliesTo)}`,
     );
-    if (r.notes) parts.push(`notes: { ${Object.entries(r.notes).map(([k, v]) => `${k}: ${q(v)}`).join(', ')} }`);
+    if (r.notes)
+      parts.push(
+        `notes: { ${Object.entries(r.notes)
+          .map(([k, v]) => `${k}: ${q(v)}`)
+          .join(', ')} }`,
+      );
     parts.push(versionFields(r), `ref: ${q(r.ref)}`);
     out.push(`  { ${parts.join(', ')} },`);
   }
@@ -311,7 +314,7 @@ function genItemTypes(tags: readonly JsonTag[], rules: readonly JsonAttributeRul
   out.push('} as const;', '');
   const names = [...new Set(rules.map((r) => r.name))];
   for (const n of names) check(tagNames.has(n), `attribute ${n}: no such tag`);
-  out.push('/** Every attribute of KMIP 1.0-2.1 (attributes.json), by normalized name; the attribute\'s tag has the same name. */');
+  out.push("/** Every attribute of KMIP 1.0-2.1 (attributes.json), by normalized name; the attribute's tag has the same name. */");
   out.push('export const ATTRIBUTE_NAMES = [');
   for (const n of names) out.push(`  ${q(n)},`);
   out.push('] as const;', '');

@@ -93,7 +93,10 @@ async function anchorFilesFrom(sock: Socket, req: Record<string, unknown>): Prom
     if (typeof o?.file !== 'string' || !Number.isSafeInteger(o.skipped) || !Number.isSafeInteger(o.lines) || (o.lines as number) < 0) throw new Error('bad anchorFiles');
     return { file: o.file, skipped: o.skipped as number, lines: o.lines as number };
   });
-  const raw = await readLines(sock, files.reduce((n, f) => n + f.lines, 0));
+  const raw = await readLines(
+    sock,
+    files.reduce((n, f) => n + f.lines, 0),
+  );
   let at = 0;
   return files.map((f) => {
     const lines: SourcedLine[] = raw.slice(at, (at += f.lines)).map((x) => {

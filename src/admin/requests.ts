@@ -12,7 +12,11 @@ import type { MigrationResult } from '../folder/protector-migration.js';
 import { connectAdmin, requestWithProgress } from './client.js';
 
 /** Ask the server at `path` to rotate its KEK (request: {"op":"rotate-kek","destroyOld":…,"label":…}). */
-export async function requestRotation(path: string, req: { readonly destroyOld?: boolean; readonly label?: string }, onProgress?: (p: RewrapProgress) => void): Promise<RotationResult | undefined> {
+export async function requestRotation(
+  path: string,
+  req: { readonly destroyOld?: boolean; readonly label?: string },
+  onProgress?: (p: RewrapProgress) => void,
+): Promise<RotationResult | undefined> {
   return requestWithProgress<RotationResult, RewrapProgress>(path, { op: 'rotate-kek', ...req }, 'rotation', onProgress);
 }
 

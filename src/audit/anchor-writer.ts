@@ -148,7 +148,11 @@ export class AnchorWriter {
           const [e] = h.seq <= line.seq ? await reader.read(h.seq, 1) : [];
           if (h.seq > line.seq || !e || e.seq !== h.seq || sha256(e.bytes).toString('hex') !== h.link) evidence = h;
         }
-        if (evidence) log.error({ anchor: evidence.seq, seq: line.seq }, `AUDIT TRAIL CUT BACK: ${slot.description} anchors entry ${evidence.seq}, which this trail does not hold; it is kept as evidence`);
+        if (evidence)
+          log.error(
+            { anchor: evidence.seq, seq: line.seq },
+            `AUDIT TRAIL CUT BACK: ${slot.description} anchors entry ${evidence.seq}, which this trail does not hold; it is kept as evidence`,
+          );
         else await slot.write(JSON.stringify(line));
       } catch (e) {
         log.error({ err: e, seq: entry.seq }, `AUDIT ANCHOR UNAVAILABLE: ${slot.description} could not be written`);

@@ -79,8 +79,15 @@ export function isInside(file: string, dir: string): boolean {
 function isLine(o: unknown): o is AnchorLine {
   const l = o as AnchorLine;
   return (
-    typeof o === 'object' && o !== null && l.auditAnchor === ANCHOR_FORMAT && Number.isSafeInteger(l.seq) && l.seq >= 1 &&
-    typeof l.link === 'string' && typeof l.incarnation === 'string' && typeof l.keyId === 'string' && typeof l.anchorMac === 'string'
+    typeof o === 'object' &&
+    o !== null &&
+    l.auditAnchor === ANCHOR_FORMAT &&
+    Number.isSafeInteger(l.seq) &&
+    l.seq >= 1 &&
+    typeof l.link === 'string' &&
+    typeof l.incarnation === 'string' &&
+    typeof l.keyId === 'string' &&
+    typeof l.anchorMac === 'string'
   );
 }
 
@@ -185,7 +192,7 @@ export function probeAnchorFile(path: string): void {
 export async function trailIncarnations(reader: AuditLogReader, from = 1, to = Number.MAX_SAFE_INTEGER): Promise<{ seq: number; id: Buffer }[]> {
   const PAGE = 1000;
   const out: { seq: number; id: Buffer }[] = [];
-  for (let at = from; at <= to; ) {
+  for (let at = from; at <= to;) {
     const page = await reader.read(at, Math.min(PAGE, to - at + 1));
     if (page.length === 0) break;
     for (const e of page) {
@@ -268,7 +275,10 @@ export async function checkAnchors(trail: TrailShape, key: AuditKey, lines: read
     const end = last ? trail.entries : trail.incarnations[i + 1]!.seq - 1;
     if (line.seq > end) {
       if (last) {
-        note({ kind: 'TRUNCATED', message: `the trail ends at entry ${trail.entries}, but ${source} anchors ${line.kind} entry ${line.seq} (${line.time}): entries ${trail.entries + 1}..${line.seq} at least were cut away` });
+        note({
+          kind: 'TRUNCATED',
+          message: `the trail ends at entry ${trail.entries}, but ${source} anchors ${line.kind} entry ${line.seq} (${line.time}): entries ${trail.entries + 1}..${line.seq} at least were cut away`,
+        });
       } else {
         superseded++;
       }

@@ -155,7 +155,8 @@ export function decodeRecord(bytes: Uint8Array): AuditRecord {
   if (typeof r !== 'object' || r === null || r.v !== AUDIT_FORMAT || !Number.isSafeInteger(r.seq) || typeof r.prev !== 'string') {
     throw new Error('not an audit record');
   }
-  if (r.kind !== 'op' && r.kind !== 'auth' && r.kind !== 'conn' && r.kind !== 'checkpoint' && r.kind !== 'restore') throw new Error(`unknown record kind ${String((r as { kind: unknown }).kind)}`);
+  if (r.kind !== 'op' && r.kind !== 'auth' && r.kind !== 'conn' && r.kind !== 'checkpoint' && r.kind !== 'restore')
+    throw new Error(`unknown record kind ${String((r as { kind: unknown }).kind)}`);
   return r;
 }
 
@@ -174,7 +175,11 @@ export function restoreInput(covers: number, head: Uint8Array, backupId: string)
 }
 
 /** Chain fields + body → stored bytes and link (the store's `seal` callback). */
-export function sealRecord<T extends AuditEvent | Omit<CheckpointRecord, keyof Base> | Omit<RestoreRecord, keyof Base>>(body: T & { time: string }, seq: number, prevLink: Uint8Array): { bytes: Buffer; link: Buffer } {
+export function sealRecord<T extends AuditEvent | Omit<CheckpointRecord, keyof Base> | Omit<RestoreRecord, keyof Base>>(
+  body: T & { time: string },
+  seq: number,
+  prevLink: Uint8Array,
+): { bytes: Buffer; link: Buffer } {
   const record = { ...body, v: AUDIT_FORMAT, seq, prev: Buffer.from(prevLink).toString('hex') } as AuditRecord;
   const bytes = encodeRecord(record);
   return { bytes, link: sha256(bytes) };

@@ -60,7 +60,7 @@ function describe(uid: string, r: ObjectRecord | undefined): Omit<KeyReport, 'us
 export async function buildReport(store: ObjectStore, filter: ReportFilter = {}): Promise<KeyReport[]> {
   // uid → "identity\0operation" → line
   const usage = new Map<string, Map<string, { identity: string; operation: string; count: number; failed: number; first: string; last: string }>>();
-  for (let from = 1; ; ) {
+  for (let from = 1; ;) {
     const page = await store.audit.read(from, 1000);
     if (page.length === 0) break;
     from = page[page.length - 1]!.seq + 1;
@@ -95,7 +95,7 @@ export async function buildReport(store: ObjectStore, filter: ReportFilter = {})
   const uids = new Set<string>();
   if (filter.key !== undefined) uids.add(filter.key);
   else {
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const page = await store.list(after, 1000);
       if (page.length === 0) break;
       for (const u of page) uids.add(u);
@@ -148,6 +148,10 @@ export function formatReport(report: readonly KeyReport[], format: 'table' | 'js
   const rows = reportRows(report);
   if (format === 'csv') return [COLUMNS.join(','), ...rows.map((r) => COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
   const width = COLUMNS.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: readonly string[]) => cells.map((s, i) => s.padEnd(width[i]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((s, i) => s.padEnd(width[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(COLUMNS), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(COLUMNS.map((c) => r[c])))].join('\n') + '\n';
 }

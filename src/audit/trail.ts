@@ -139,10 +139,12 @@ export class AuditTrail {
     // In order, one at a time, off the checkpoint's own path (the next checkpoint need not wait for an fsync).
     const seq = own;
     const link = ownLink;
-    this.anchoring = this.anchoring.then(async () => {
-      const line = await this.opts.anchors?.anchor({ seq, kind: 'checkpoint', link, covers, head: headHex, mac, time });
-      this.opts.log.info({ auditCheckpoint: { ...(line ?? { seq, covers, head: headHex, keyId, mac, link: Buffer.from(link).toString('hex') }), why } }, 'audit checkpoint');
-    }).catch((e: unknown) => this.opts.log.error({ err: e }, 'audit anchor failed'));
+    this.anchoring = this.anchoring
+      .then(async () => {
+        const line = await this.opts.anchors?.anchor({ seq, kind: 'checkpoint', link, covers, head: headHex, mac, time });
+        this.opts.log.info({ auditCheckpoint: { ...(line ?? { seq, covers, head: headHex, keyId, mac, link: Buffer.from(link).toString('hex') }), why } }, 'audit checkpoint');
+      })
+      .catch((e: unknown) => this.opts.log.error({ err: e }, 'audit anchor failed'));
   }
 
   /** True when entry `seq` (the head) is a checkpoint covering every entry before it. */

@@ -171,7 +171,11 @@ export async function verifyAuditLog(
     const lastSealedOk = (last?.kind === 'checkpoint' || last?.kind === 'restore') && sealedThrough === entries - 1;
     if (!lastSealedOk && options.allowUnsealedTail) unsealed = entries - sealedThrough;
     else if (!lastSealedOk) {
-      return fail(sealedThrough + 1, sealedThrough + 1, `entries ${sealedThrough + 1}..${entries} are not covered by a checkpoint: truncated and appended to, or the server did not stop cleanly`);
+      return fail(
+        sealedThrough + 1,
+        sealedThrough + 1,
+        `entries ${sealedThrough + 1}..${entries} are not covered by a checkpoint: truncated and appended to, or the server did not stop cleanly`,
+      );
     }
   }
   const head = reader.head();

@@ -51,7 +51,10 @@ export type WrappedKey =
   | { readonly kind: 'ecies-p256'; readonly keyId: string; readonly ephemeral: string; readonly iv: string; readonly wrapped: string };
 
 export function keyIdOf(pub: KeyObject): string {
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** A recipient from a public key (or certificate-less private key) PEM. Refuses weak or unsupported keys. */
@@ -177,7 +180,8 @@ export function privateKeyFromShares(files: readonly ShareFile[]): KeyObject {
       format: 'jwk',
       key: { kty: 'EC', crv: 'P-256', d: d.toString('base64url'), x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
     });
-    if (keyIdOf(createPublicKey(key)) !== first.keyId) throw new BackupError('WRONG_CREDENTIAL', 'the shares do not reconstruct the recovery key (a share is wrong, or too few were combined)');
+    if (keyIdOf(createPublicKey(key)) !== first.keyId)
+      throw new BackupError('WRONG_CREDENTIAL', 'the shares do not reconstruct the recovery key (a share is wrong, or too few were combined)');
     return key;
   } finally {
     d.fill(0);

@@ -79,7 +79,9 @@ export async function backupStoppedFolder(dataDir: string, hsm: HsmConfig | unde
   // The recovery setup is checked before anything is opened.
   const folder = await DataFolder.open({ dataDir, ...(hsm && { hsm }), keys: 'open', mustExist: true, requireRecovery: true, inUse: ", and the server's admin socket does not answer" });
   try {
-    return await toFile(out, (sink) => takeBackup({ store: folder.store, protector: folder.protector, dataDir, source: { taken: 'stopped data folder' }, ...(onProgress ? { onProgress } : {}) }, sink));
+    return await toFile(out, (sink) =>
+      takeBackup({ store: folder.store, protector: folder.protector, dataDir, source: { taken: 'stopped data folder' }, ...(onProgress ? { onProgress } : {}) }, sink),
+    );
   } finally {
     await folder.close();
   }

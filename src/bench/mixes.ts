@@ -91,10 +91,7 @@ function customAttribute(value: string): StructureNode {
 }
 
 function locateBytes(attributes: readonly TtlvNode[], maximumItems?: number): Uint8Array {
-  return message(
-    Operation.Locate,
-    t.struct(Tag.RequestPayload, [...(maximumItems !== undefined ? [t.int(Tag.MaximumItems, maximumItems)] : []), ...attributes]),
-  );
+  return message(Operation.Locate, t.struct(Tag.RequestPayload, [...(maximumItems !== undefined ? [t.int(Tag.MaximumItems, maximumItems)] : []), ...attributes]));
 }
 
 const encryptData = new Uint8Array(1024).fill(0x5a);
@@ -104,11 +101,7 @@ function encryptBytes(uid: string): Uint8Array {
     Operation.Encrypt,
     t.struct(Tag.RequestPayload, [
       t.text(Tag.UniqueIdentifier, uid),
-      t.struct(Tag.CryptographicParameters, [
-        t.enum(Tag.BlockCipherMode, BlockCipherMode.GCM),
-        t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
-        t.int(Tag.TagLength, 16),
-      ]),
+      t.struct(Tag.CryptographicParameters, [t.enum(Tag.BlockCipherMode, BlockCipherMode.GCM), t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES), t.int(Tag.TagLength, 16)]),
       t.bytes(Tag.Data, encryptData),
       t.bytes(Tag.IVCounterNonce, randomBytes(12)),
     ]),

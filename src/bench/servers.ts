@@ -103,7 +103,27 @@ export async function startOurServer(opts: OurServerOptions): Promise<BenchTarge
   const c = opts.certs;
   const child = spawn(
     process.execPath,
-    [...nodeFlags, main, 'serve', '--host', '127.0.0.1', '--port', String(port), '--https-port', '0', '--data-dir', opts.dataDir, '--cert', c.server.cert, '--key', c.server.key, '--ca', c.ca.cert, '--log-level', opts.logLevel ?? 'warn'],
+    [
+      ...nodeFlags,
+      main,
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--https-port',
+      '0',
+      '--data-dir',
+      opts.dataDir,
+      '--cert',
+      c.server.cert,
+      '--key',
+      c.server.key,
+      '--ca',
+      c.ca.cert,
+      '--log-level',
+      opts.logLevel ?? 'warn',
+    ],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = capture(child);
@@ -157,11 +177,12 @@ export async function writePyKmipServerConfig(dir: string, port: number, certs: 
 export async function startPyKmipServer(dir: string, certs: DevCertPaths, python = '/usr/bin/python3'): Promise<BenchTarget> {
   const port = await freePort();
   await writePyKmipServerConfig(dir, port, certs, 'WARNING');
-  const child = spawn(
-    python,
-    ['-c', 'import sys; from kmip.services.server.server import main; sys.exit(main())', '-f', join(dir, 'server.conf'), '-l', join(dir, 'server.log')],
-    { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore' } },
-  );
+  const child = spawn(python, ['-c', 'import sys; from kmip.services.server.server import main; sys.exit(main())', '-f', join(dir, 'server.conf'), '-l', join(dir, 'server.log')], {
+    cwd: dir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONWARNINGS: 'ignore' },
+  });
   const output = capture(child);
   const client = await clientOptions(certs, '127.0.0.1', port);
   const pid = child.pid as number;

@@ -74,7 +74,8 @@ export const adminCommand: Command = {
         const maxHours = consoleSettings(config.console).tokenMaxTtlHours;
         if (ttlMs > maxHours * 3_600_000) throw new UsageError(`--ttl is over console.tokenMaxTtlHours (${maxHours} h)`);
         const name = (values.name as string | undefined) ?? identity;
-        if (!config.access.administrators.includes(identity)) io.stderr.write(`kms admin token: warning: ${identity} is not in access.administrators of this configuration; the server refuses the token until it is\n`);
+        if (!config.access.administrators.includes(identity))
+          io.stderr.write(`kms admin token: warning: ${identity} is not in access.administrators of this configuration; the server refuses the token until it is\n`);
         const { token, stored } = createToken(dataDir, { identity, name, ttlMs });
         io.stderr.write(`token ${stored.id} for ${identity}, expires ${stored.expires}; it is shown only now:\n`);
         io.stdout.write(token + '\n');
@@ -85,7 +86,15 @@ export const adminCommand: Command = {
         if (values.json) io.stdout.write(JSON.stringify(tokens, null, 2) + '\n');
         else {
           const now = Date.now();
-          io.stdout.write(['id            name                 identity             expires                   status', ...tokens.map((t) => `${t.id.padEnd(13)} ${t.name.padEnd(20)} ${t.identity.padEnd(20)} ${t.expires.padEnd(25)} ${t.revoked ? `revoked ${t.revoked}` : Date.parse(t.expires) <= now ? 'expired' : 'current'}`)].join('\n') + '\n');
+          io.stdout.write(
+            [
+              'id            name                 identity             expires                   status',
+              ...tokens.map(
+                (t) =>
+                  `${t.id.padEnd(13)} ${t.name.padEnd(20)} ${t.identity.padEnd(20)} ${t.expires.padEnd(25)} ${t.revoked ? `revoked ${t.revoked}` : Date.parse(t.expires) <= now ? 'expired' : 'current'}`,
+              ),
+            ].join('\n') + '\n',
+          );
         }
         return ExitCode.Ok;
       }

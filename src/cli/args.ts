@@ -9,7 +9,11 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * parseArgs (strict; positionals allowed unless `positionals` is false), a bad flag or an
  * unexpected argument reported as a usage error.
  */
-export function parseCli<O extends Options>(argv: string[], options: O, opts: { positionals?: boolean } = {}): ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>> {
+export function parseCli<O extends Options>(
+  argv: string[],
+  options: O,
+  opts: { positionals?: boolean } = {},
+): ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>> {
   try {
     return parseArgs({ args: argv, options, allowPositionals: opts.positionals ?? true, strict: true });
   } catch (e) {

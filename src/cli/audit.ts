@@ -127,7 +127,9 @@ function printVerify(o: VerifyOutcome, io: CliIo): number {
   io.stdout.write(`OK: ${result.entries} entries, ${result.checkpoints} checkpoints (audit key ${o.keyId}), sealed through entry ${result.sealedThrough}\n`);
   if (result.restore?.backup.startsWith(MIGRATION_ANCHOR_PREFIX)) {
     const r = result.restore;
-    io.stdout.write(`migrated: the anchor at entry ${r.seq} (under this audit key, written by kms protector migrate ${r.backup.slice(MIGRATION_ANCHOR_PREFIX.length)}) seals entries 1..${r.covers} and vouches for the ${r.importedCheckpoints} checkpoint(s) made under the earlier audit key\n`);
+    io.stdout.write(
+      `migrated: the anchor at entry ${r.seq} (under this audit key, written by kms protector migrate ${r.backup.slice(MIGRATION_ANCHOR_PREFIX.length)}) seals entries 1..${r.covers} and vouches for the ${r.importedCheckpoints} checkpoint(s) made under the earlier audit key\n`,
+    );
   } else if (result.restore) {
     const r = result.restore;
     io.stdout.write(
@@ -135,7 +137,11 @@ function printVerify(o: VerifyOutcome, io: CliIo): number {
     );
   }
   const a = result.anchors;
-  const reach = a?.latest ? `: the trail reaches the latest anchored entry ${a.latest.seq} (${a.latest.time}, ${a.latest.source}) and holds it` : a ? ': no anchor line under this audit key yet' : '';
+  const reach = a?.latest
+    ? `: the trail reaches the latest anchored entry ${a.latest.seq} (${a.latest.time}, ${a.latest.source}) and holds it`
+    : a
+      ? ': no anchor line under this audit key yet'
+      : '';
   const aside = a && (a.superseded || a.otherKeys) ? `; left aside: ${a.superseded} line(s) of a trail restored over, ${a.otherKeys} under other audit keys` : '';
   io.stdout.write(`anchors: ${against}${reach}${aside}\n`);
   return ExitCode.Ok;
@@ -155,11 +161,22 @@ async function verifyOnline(values: Values, config: KmsConfig, every: number, io
   }
   const started = Date.now();
   const line = progressLine(started);
-  const request = { op: 'audit-verify', every, noAnchor: values['no-anchor'] === true, anchorFiles: values.anchor ? files.map((f) => ({ file: f.file, skipped: f.skipped, lines: f.lines.length })) : undefined };
+  const request = {
+    op: 'audit-verify',
+    every,
+    noAnchor: values['no-anchor'] === true,
+    anchorFiles: values.anchor ? files.map((f) => ({ file: f.file, skipped: f.skipped, lines: f.lines.length })) : undefined,
+  };
   const body = files.flatMap((f) => f.lines.map((l) => JSON.stringify(l)));
   let outcome: VerifyOutcome | undefined;
   try {
-    outcome = await requestWithProgress<VerifyOutcome, { entries: number; total: number }>(adminSocketPath(config.dataDir), request, 'verify', (p) => io.stderr.write(line(p.entries, p.total)), body);
+    outcome = await requestWithProgress<VerifyOutcome, { entries: number; total: number }>(
+      adminSocketPath(config.dataDir),
+      request,
+      'verify',
+      (p) => io.stderr.write(line(p.entries, p.total)),
+      body,
+    );
   } catch (e) {
     io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
     return ExitCode.Io;

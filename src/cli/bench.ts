@@ -107,7 +107,9 @@ export function parseBenchArgs(argv: string[]): Options {
   // Against a server someone started (--connect), e.g. on a preloaded data folder, locate-state
   // (which needs no setup) is allowed too.
   const allowed: readonly string[] = preloadN !== undefined ? SCALE_MIX_NAMES : str('connect') !== undefined ? [...MIX_NAMES, 'locate-state'] : MIX_NAMES;
-  const mixes = (str('mixes')?.split(',').map((m) => m.trim()) ?? [...allowed]) as MixName[];
+  const mixes = (str('mixes')
+    ?.split(',')
+    .map((m) => m.trim()) ?? [...allowed]) as MixName[];
   for (const m of mixes) if (!allowed.includes(m)) throw new UsageError(`unknown mix ${JSON.stringify(m)}${preloadN !== undefined ? ' for --preload' : ''}; mixes: ${allowed.join(', ')}`);
   let connect: Options['connect'];
   if (str('connect') !== undefined) {
@@ -271,7 +273,9 @@ async function scaleRun(opts: Options, certs: DevCertPaths, tmp: string, report:
       for (const mix of opts.mixes) {
         for (const c of opts.concurrency) {
           const p = await runPoint(target, mix, setup, c, { warmupMs: opts.warmupMs, durationMs: opts.durationMs, threads: opts.threads }, { objects: size });
-          say(`${size.toLocaleString('en-US')} objects, ${MIX_TITLES[mix]} c=${c}: ${Math.round(p.opsPerSec)} ops/s, p99 ${p.latencyMs?.p99.toFixed(2)} ms, RSS ${((p.serverRssBytes ?? 0) / 2 ** 20).toFixed(0)} MB, errors ${p.errors}`);
+          say(
+            `${size.toLocaleString('en-US')} objects, ${MIX_TITLES[mix]} c=${c}: ${Math.round(p.opsPerSec)} ops/s, p99 ${p.latencyMs?.p99.toFixed(2)} ms, RSS ${((p.serverRssBytes ?? 0) / 2 ** 20).toFixed(0)} MB, errors ${p.errors}`,
+          );
           report.points.push(p);
         }
       }

@@ -113,13 +113,19 @@ function clientName(v: string | undefined): string {
 }
 
 function table(certs: readonly ClientCertificate[]): string {
-  const rows = [['NAME', 'SUBJECT', 'FINGERPRINT (SHA-256)', 'NOT-AFTER', 'REVOKED'], ...certs.map((c) => [c.name, c.subject, c.fingerprint, c.notAfter, c.revokedAt ? `${c.revokedAt} (${c.reason ?? 'unspecified'})` : '-'])];
+  const rows = [
+    ['NAME', 'SUBJECT', 'FINGERPRINT (SHA-256)', 'NOT-AFTER', 'REVOKED'],
+    ...certs.map((c) => [c.name, c.subject, c.fingerprint, c.notAfter, c.revokedAt ? `${c.revokedAt} (${c.reason ?? 'unspecified'})` : '-']),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
 
 function expiringTable(certs: readonly ClientCertificate[], now: number): string {
-  const rows = [['NAME', 'FINGERPRINT (SHA-256)', 'NOT-AFTER', 'DAYS LEFT'], ...certs.map((c) => [c.name, c.fingerprint, c.notAfter, String(Math.floor((Date.parse(c.notAfter) - now) / 86_400_000))])];
+  const rows = [
+    ['NAME', 'FINGERPRINT (SHA-256)', 'NOT-AFTER', 'DAYS LEFT'],
+    ...certs.map((c) => [c.name, c.fingerprint, c.notAfter, String(Math.floor((Date.parse(c.notAfter) - now) / 86_400_000))]),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
@@ -180,41 +186,73 @@ export const certsCommand: Command = {
       case 'sign':
         return sign(config, sock, values, io);
       case 'list':
-        return run<{ certificates: ClientCertificate[] }>(config, io, sub, () => askServer(sock, { op: 'certs-list' }), async (reg) => {
-          return { certificates: reg.list() };
-        }, false, (r) => {
-          io.stdout.write(values.json ? JSON.stringify(r.certificates, null, 2) + '\n' : table(r.certificates));
-          return ExitCode.Ok;
-        });
+        return run<{ certificates: ClientCertificate[] }>(
+          config,
+          io,
+          sub,
+          () => askServer(sock, { op: 'certs-list' }),
+          async (reg) => {
+            return { certificates: reg.list() };
+          },
+          false,
+          (r) => {
+            io.stdout.write(values.json ? JSON.stringify(r.certificates, null, 2) + '\n' : table(r.certificates));
+            return ExitCode.Ok;
+          },
+        );
       case 'expiring': {
         const d = days(values.days);
-        return run<{ days: number; certificates: ClientCertificate[] }>(config, io, sub, () => askServer(sock, { op: 'certs-expiring', ...(d !== undefined && { days: d }) }), async (reg) => {
-          const n = d ?? reg.settings.expiryWarningDays;
-          return { days: n, certificates: reg.expiring(n) };
-        }, false, (r) => {
-          if (values.json) io.stdout.write(JSON.stringify(r.certificates, null, 2) + '\n');
-          else if (r.certificates.length === 0) io.stdout.write(`no client certificate expires within ${r.days} days\n`);
-          else io.stdout.write(`${r.certificates.length} client certificate(s) expire within ${r.days} days:\n${expiringTable(r.certificates, Date.now())}`);
-          return ExitCode.Ok;
-        });
+        return run<{ days: number; certificates: ClientCertificate[] }>(
+          config,
+          io,
+          sub,
+          () => askServer(sock, { op: 'certs-expiring', ...(d !== undefined && { days: d }) }),
+          async (reg) => {
+            const n = d ?? reg.settings.expiryWarningDays;
+            return { days: n, certificates: reg.expiring(n) };
+          },
+          false,
+          (r) => {
+            if (values.json) io.stdout.write(JSON.stringify(r.certificates, null, 2) + '\n');
+            else if (r.certificates.length === 0) io.stdout.write(`no client certificate expires within ${r.days} days\n`);
+            else io.stdout.write(`${r.certificates.length} client certificate(s) expire within ${r.days} days:\n${expiringTable(r.certificates, Date.now())}`);
+            return ExitCode.Ok;
+          },
+        );
       }
       case 'revoke': {
         const target = positionals[1];
         if (!target) throw new UsageError('revoke: give a client NAME or a certificate FINGERPRINT');
         const reason = values.reason;
         if (reason !== undefined && !isRevocationReason(reason)) throw new UsageError(`--reason must be one of ${Object.keys(REVOCATION_REASONS).join(', ')}`);
-        return run<{ revoked: ClientCertificate[] }>(config, io, sub, () => askServer(sock, { op: 'certs-revoke', target, ...(reason !== undefined && { reason }) }), async (reg) => {
-          return { revoked: await reg.revoke({ target, ...(reason !== undefined && { reason }), actor: operator() }) };
-        }, true, (r, where) => {
-          for (const c of r.revoked) io.stdout.write(`revoked ${c.name}: ${c.fingerprint} (serial ${c.serial}, ${c.reason ?? 'unspecified'}) by ${where}\n`);
-          return ExitCode.Ok;
-        });
+        return run<{ revoked: ClientCertificate[] }>(
+          config,
+          io,
+          sub,
+          () => askServer(sock, { op: 'certs-revoke', target, ...(reason !== undefined && { reason }) }),
+          async (reg) => {
+            return { revoked: await reg.revoke({ target, ...(reason !== undefined && { reason }), actor: operator() }) };
+          },
+          true,
+          (r, where) => {
+            for (const c of r.revoked) io.stdout.write(`revoked ${c.name}: ${c.fingerprint} (serial ${c.serial}, ${c.reason ?? 'unspecified'}) by ${where}\n`);
+            return ExitCode.Ok;
+          },
+        );
       }
       case 'reload':
-        return run<TlsReloaded>(config, io, sub, () => askServer(sock, { op: 'certs-reload' }), undefined, false, (r) => {
-          io.stdout.write(`the running server now presents ${r.subject} (${r.fingerprint}, until ${r.notAfter}) to new connections; ${r.caCertificates} CA certificate(s)\n`);
-          return ExitCode.Ok;
-        });
+        return run<TlsReloaded>(
+          config,
+          io,
+          sub,
+          () => askServer(sock, { op: 'certs-reload' }),
+          undefined,
+          false,
+          (r) => {
+            io.stdout.write(`the running server now presents ${r.subject} (${r.fingerprint}, until ${r.notAfter}) to new connections; ${r.caCertificates} CA certificate(s)\n`);
+            return ExitCode.Ok;
+          },
+        );
     }
   },
 };
@@ -256,7 +294,9 @@ async function issue(config: KmsConfig, sock: string, values: Values, io: CliIo)
         io.stderr.write(`kms certs issue: the certificate was issued and recorded (${r.record.fingerprint}) but the files could not be written: ${(e as Error).message}\n`);
         return ExitCode.Io;
       }
-      io.stdout.write(`issued ${name}: ${certFile}\n         key: ${keyFile} (mode 0600)\n          CA: ${caPaths(config.dataDir).cert}\n fingerprint: ${r.record.fingerprint}\n   not after: ${r.record.notAfter}\n`);
+      io.stdout.write(
+        `issued ${name}: ${certFile}\n         key: ${keyFile} (mode 0600)\n          CA: ${caPaths(config.dataDir).cert}\n fingerprint: ${r.record.fingerprint}\n   not after: ${r.record.notAfter}\n`,
+      );
       for (const s of r.superseded) io.stdout.write(`  superseded: ${s.fingerprint} (revoked)\n`);
       return ExitCode.Ok;
     },
@@ -300,7 +340,9 @@ async function sign(config: KmsConfig, sock: string, values: Values, io: CliIo):
         io.stdout.write(r.pem);
         return ExitCode.Io;
       }
-      io.stderr.write(`signed ${name}: ${out}\n fingerprint: ${r.record.fingerprint}\n     subject: ${r.record.subject}\n   not after: ${r.record.notAfter}\n          CA: ${caPaths(config.dataDir).cert}\n`);
+      io.stderr.write(
+        `signed ${name}: ${out}\n fingerprint: ${r.record.fingerprint}\n     subject: ${r.record.subject}\n   not after: ${r.record.notAfter}\n          CA: ${caPaths(config.dataDir).cert}\n`,
+      );
       for (const s of r.superseded) io.stderr.write(`  superseded: ${s.fingerprint} (revoked)\n`);
       io.stdout.write(r.pem);
       return ExitCode.Ok;

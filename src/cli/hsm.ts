@@ -111,8 +111,10 @@ async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: stri
     });
     io.stdout.write(`KEK rotated: ${r.previous} -> ${r.current}; ${r.rewrapped} objects rewrapped (${r.scanned} scanned, ${r.passes} passes)\n`);
     if (r.destroyed.length) io.stdout.write(`destroyed: ${r.destroyed.join(', ')}\n`);
-    if (r.kept?.length) io.stdout.write(`kept (records still use them, or adopted from before custody records and maybe shared with another folder: destroy by hand when sure): ${r.kept.join(', ')}\n`);
-    if (!r.destroyed.length && !r.kept?.length) io.stdout.write(`the old KEK stays on the token: destroy it with kms hsm rotate-kek --destroy-old, or by hand, once backups no longer need it\n`);
+    if (r.kept?.length)
+      io.stdout.write(`kept (records still use them, or adopted from before custody records and maybe shared with another folder: destroy by hand when sure): ${r.kept.join(', ')}\n`);
+    if (!r.destroyed.length && !r.kept?.length)
+      io.stdout.write(`the old KEK stays on the token: destroy it with kms hsm rotate-kek --destroy-old, or by hand, once backups no longer need it\n`);
     return ExitCode.Ok;
   } catch (e) {
     io.stderr.write(`kms hsm rotate-kek: ${(e as Error).message}\n`);

@@ -76,7 +76,7 @@ export const initCommand: Command = {
     const sharesOutFlag = values['shares-out'];
     if ((total === undefined) !== (threshold === undefined)) throw new UsageError('--shares and --threshold go together');
     if (total !== undefined && threshold! > total) throw new UsageError('--threshold cannot exceed --shares');
-    if (total !== undefined && sharesOutFlag === undefined) throw new UsageError('--shares needs --shares-out DIR2 (where the custodians\' share files go)');
+    if (total !== undefined && sharesOutFlag === undefined) throw new UsageError("--shares needs --shares-out DIR2 (where the custodians' share files go)");
     if (total === undefined && sharesOutFlag !== undefined) throw new UsageError('--shares-out needs --shares and --threshold');
     const keyFiles = values['recovery-key'] ?? [];
     if (keyFiles.length === 0 && total === undefined) throw new UsageError('a recovery setup is required: --recovery-key PEM (repeatable) and/or --shares N --threshold M --shares-out DIR2');

@@ -21,7 +21,9 @@ export function formatRotation(s: RotationStatus, lastRun?: RunRecord): string {
   const runs = lastRun ? [lastRun, ...s.runs] : s.runs;
   lines.push(`Last runs: ${runs.length === 0 ? 'none yet' : ''}`);
   for (const r of runs.slice(0, 10)) {
-    lines.push(`  ${r.started}  ${r.holder}${r.token !== undefined ? ` (token ${r.token})` : ''}  ${r.skipped ? `skipped: ${r.skipped}` : `scanned ${r.scanned}, rotated ${r.rotated.length}, completed ${r.completed.length}, failed ${r.failed.length}`}`);
+    lines.push(
+      `  ${r.started}  ${r.holder}${r.token !== undefined ? ` (token ${r.token})` : ''}  ${r.skipped ? `skipped: ${r.skipped}` : `scanned ${r.scanned}, rotated ${r.rotated.length}, completed ${r.completed.length}, failed ${r.failed.length}`}`,
+    );
     for (const x of r.rotated) lines.push(`    rotated ${x.job} -> ${x.newUid} (${x.policy})`);
     for (const x of r.failed) lines.push(`    failed  ${x.job}: ${x.reason}`);
   }

@@ -168,14 +168,14 @@ export class FolderSource implements KeySource {
       : isMetadataOnly(r.attributes)
         ? 'none here (metadata-only; the value is where its Key Value Location says)'
         : r.hsmKey !== undefined
-        ? `in the HSM (non-extractable); metadata sealed under ${r.kekId ?? 'unknown KEK'}`
-        : `sealed under ${r.kekId ?? 'unknown KEK'} (not shown)`;
+          ? `in the HSM (non-extractable); metadata sealed under ${r.kekId ?? 'unknown KEK'}`
+          : `sealed under ${r.kekId ?? 'unknown KEK'} (not shown)`;
     return describe(r.uid, recordAttributes(r, Date.now()), r.owner, content);
   }
 
   async list(filter: KeyFilter): Promise<KeySummary[]> {
     const out: KeySummary[] = [];
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const page = await this.store.list(after, 500);
       if (page.length === 0) break;
       for (const uid of page) {

@@ -6,18 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { parseArgs } from 'node:util';
 import { cliConfig, parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import {
-  enumFromUserText,
-  FolderSource,
-  KmipSource,
-  SourceError,
-  STATE_NAMES,
-  TYPE_NAMES,
-  type KeyDetail,
-  type KeyFilter,
-  type KeySource,
-  type KeySummary,
-} from './keys-source.js';
+import { enumFromUserText, FolderSource, KmipSource, SourceError, STATE_NAMES, TYPE_NAMES, type KeyDetail, type KeyFilter, type KeySource, type KeySummary } from './keys-source.js';
 import type { CliIo, Command } from './command.js';
 import { keysRotation } from './keys-rotation.js';
 
@@ -147,7 +136,12 @@ export function formatList(keys: readonly KeySummary[], format: string): string 
   }
   const rows = [COLUMNS.map((c) => c.head), ...keys.map((k) => COLUMNS.map((c) => c.get(k)))];
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   return lines.join('\n') + `\n${keys.length} object${keys.length === 1 ? '' : 's'}\n`;
 }
 
@@ -166,13 +160,15 @@ export function formatShow(d: KeyDetail, format: string): string {
   ];
   const w = Math.max(...head.map(([k]) => k.length));
   const aw = Math.max(0, ...d.attributes.map((a) => a.name.length));
-  return [
-    ...head.map(([k, v]) => `${k.padEnd(w)}  ${v}`),
-    'Attributes:',
-    ...d.attributes.flatMap((a) => a.values.map((v, i) => `  ${(i === 0 ? a.name : '').padEnd(aw)}  ${shown(v)}`)),
-    `Links:${d.links.length === 0 ? ' none' : ''}`,
-    ...d.links.map((l) => `  ${l.type} -> ${l.uid}`),
-  ].join('\n') + '\n';
+  return (
+    [
+      ...head.map(([k, v]) => `${k.padEnd(w)}  ${v}`),
+      'Attributes:',
+      ...d.attributes.flatMap((a) => a.values.map((v, i) => `  ${(i === 0 ? a.name : '').padEnd(aw)}  ${shown(v)}`)),
+      `Links:${d.links.length === 0 ? ' none' : ''}`,
+      ...d.links.map((l) => `  ${l.type} -> ${l.uid}`),
+    ].join('\n') + '\n'
+  );
 }
 
 async function run(values: Values, positionals: string[], io: CliIo): Promise<number> {

@@ -23,7 +23,24 @@ import { adminCommand } from './admin.js';
 
 export type { CliIo, Command } from './command.js';
 
-const COMMANDS: readonly Command[] = [serveCommand, statusCommand, configCommand, initCommand, certsCommand, backupCommand, restoreCommand, recoveryCommand, adminCommand, auditCommand, hsmCommand, protectorCommand, keysCommand, ttlvCommand, benchCommand, ...(await loadConformanceCommand().then((c) => (c ? [c] : [])))]; // conformance/ is not in the published package
+const COMMANDS: readonly Command[] = [
+  serveCommand,
+  statusCommand,
+  configCommand,
+  initCommand,
+  certsCommand,
+  backupCommand,
+  restoreCommand,
+  recoveryCommand,
+  adminCommand,
+  auditCommand,
+  hsmCommand,
+  protectorCommand,
+  keysCommand,
+  ttlvCommand,
+  benchCommand,
+  ...(await loadConformanceCommand().then((c) => (c ? [c] : []))),
+]; // conformance/ is not in the published package
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -108,10 +108,21 @@ async function migrate(values: { 'data-dir'?: string; config?: string; 'from-con
     if (online) return done(online, ' by the running server');
     const custody = readCustody(config.dataDir);
     const from = fromConfig(values['from-config']);
-    if (custody?.protector.kind === 'hsm' && !from) throw new UsageError(`${config.dataDir} is sealed under ${describeCustody(custody.protector)}: give --from-config with the configuration that opens it`);
+    if (custody?.protector.kind === 'hsm' && !from)
+      throw new UsageError(`${config.dataDir} is sealed under ${describeCustody(custody.protector)}: give --from-config with the configuration that opens it`);
     const folder = await DataFolder.open({ dataDir: config.dataDir, ...(from && { hsm: from }), keys: 'open', mustExist: true, allowMigrating: true });
     try {
-      const r = await migrateProtector({ dataDir: config.dataDir, ...(config.audit && { audit: config.audit }), store: folder.store, protector: folder.protector, auditKey: folder.auditKey, to, pin, onProgress: progress(''), actor: `operator (kms protector migrate, uid ${process.getuid?.() ?? '?'})` });
+      const r = await migrateProtector({
+        dataDir: config.dataDir,
+        ...(config.audit && { audit: config.audit }),
+        store: folder.store,
+        protector: folder.protector,
+        auditKey: folder.auditKey,
+        to,
+        pin,
+        onProgress: progress(''),
+        actor: `operator (kms protector migrate, uid ${process.getuid?.() ?? '?'})`,
+      });
       await r.newProtector.close();
       return done(r, '');
     } finally {

@@ -72,7 +72,8 @@ function add(dir: string, values: Record<string, unknown>, io: CliIo): number {
   if ((total === undefined) !== (outFlag === undefined)) throw new UsageError('--shares needs --shares-out DIR2, and --shares-out needs --shares');
   if (keyFiles.length === 0 && total === undefined) throw new UsageError('give --recovery-key PEM (repeatable) and/or --shares N --threshold M --shares-out DIR2');
   const out = outFlag === undefined ? undefined : resolve(outFlag);
-  if (out !== undefined && !relative(dir, out).startsWith('..') && relative(dir, out) !== out) throw new UsageError('--shares-out must be outside the data folder (the shares are for custodians, not for the server)');
+  if (out !== undefined && !relative(dir, out).startsWith('..') && relative(dir, out) !== out)
+    throw new UsageError('--shares-out must be outside the data folder (the shares are for custodians, not for the server)');
   try {
     assertDataFolder(dir);
     const have = current(dir);
@@ -90,7 +91,8 @@ function add(dir: string, values: Record<string, unknown>, io: CliIo): number {
       added.push(made.recipient);
     }
     writeRecoverySetup(folderLayout(dir).recovery, [...have, ...added]);
-    for (const r of added) io.stdout.write(`added recovery key ${r.keyId} (${r.kind}${r.shares ? `, split into ${r.shares.total} shares, any ${r.shares.threshold} restore: ${out}` : ''})\n`);
+    for (const r of added)
+      io.stdout.write(`added recovery key ${r.keyId} (${r.kind}${r.shares ? `, split into ${r.shares.total} shares, any ${r.shares.threshold} restore: ${out}` : ''})\n`);
     io.stdout.write(`${dir}: ${have.length + added.length} recovery key(s); kms backup can run now\n`);
     return ExitCode.Ok;
   } catch (e) {

@@ -162,7 +162,10 @@ export const serveCommand: Command = {
       ({ values } = parseArgs({
         args: argv,
         options: Object.fromEntries(
-          ['host', 'port', 'https-port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config', 'audit-anchor'].map((k) => [k, { type: 'string' as const }]),
+          ['host', 'port', 'https-port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config', 'audit-anchor'].map((k) => [
+            k,
+            { type: 'string' as const },
+          ]),
         ),
       }) as { values: Record<string, string | undefined> });
     } catch (e) {

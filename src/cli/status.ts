@@ -64,7 +64,7 @@ export async function requestStatus(socketPath: string, timeoutMs = 30_000): Pro
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'show the running server\'s readiness, listeners, objects and KEKs',
+  summary: "show the running server's readiness, listeners, objects and KEKs",
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
     const { values } = parseCli(argv, OPTIONS, { positionals: false });

@@ -38,8 +38,7 @@ export const attr = {
   cryptographicLength: (bits: number): AttributeNode => t.int(Tag.CryptographicLength, bits),
   /** A bit mask of CryptographicUsageMask values. */
   cryptographicUsageMask: (mask: number): AttributeNode => t.int(Tag.CryptographicUsageMask, mask),
-  name: (value: string, type: number = NameType.UninterpretedTextString): AttributeNode =>
-    t.struct(Tag.Name, [t.text(Tag.NameValue, value), t.enum(Tag.NameType, type)]),
+  name: (value: string, type: number = NameType.UninterpretedTextString): AttributeNode => t.struct(Tag.Name, [t.text(Tag.NameValue, value), t.enum(Tag.NameType, type)]),
   objectGroup: (value: string): AttributeNode => t.text(Tag.ObjectGroup, value),
   uniqueIdentifier: (value: string): AttributeNode => t.text(Tag.UniqueIdentifier, value),
   state: (value: number): AttributeNode => t.enum(Tag.State, value),
@@ -68,7 +67,10 @@ export function attributeV1(a: AttributeNode, index?: number): StructureNode {
 export function templateAttributes(version: KmipVersion, attributes: readonly AttributeNode[]): StructureNode {
   return versionAtLeast(version, 2, 0)
     ? t.struct(Tag.Attributes, [...attributes])
-    : t.struct(Tag.TemplateAttribute, attributes.map((a) => attributeV1(a)));
+    : t.struct(
+        Tag.TemplateAttribute,
+        attributes.map((a) => attributeV1(a)),
+      );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,11 +129,7 @@ export function requestMessage(spec: RequestMessageSpec): StructureNode {
   const items = spec.batch.map((item) => {
     const payload = isStructure(item.payload) ? item.payload : t.struct(Tag.RequestPayload, [...item.payload]);
     if (payload.tag !== Tag.RequestPayload) throw new RangeError('a batch item payload must be a Request Payload structure');
-    return t.struct(Tag.BatchItem, [
-      t.enum(Tag.Operation, item.operation),
-      ...(item.uniqueBatchItemId ? [t.bytes(Tag.UniqueBatchItemID, item.uniqueBatchItemId)] : []),
-      payload,
-    ]);
+    return t.struct(Tag.BatchItem, [t.enum(Tag.Operation, item.operation), ...(item.uniqueBatchItemId ? [t.bytes(Tag.UniqueBatchItemID, item.uniqueBatchItemId)] : []), payload]);
   });
   return t.struct(Tag.RequestMessage, [t.struct(Tag.RequestHeader, header), ...items]);
 }
@@ -240,12 +238,7 @@ export function discoverVersionsPayload(versions: readonly KmipVersion[] = []): 
 }
 
 /** Register (1.4 §4.3 / 2.0 §6.1.40): Object Type, attributes, and the object itself. */
-export function registerPayload(
-  version: KmipVersion,
-  objectType: number,
-  object: StructureNode,
-  attributes: readonly AttributeNode[] = [],
-): StructureNode {
+export function registerPayload(version: KmipVersion, objectType: number, object: StructureNode, attributes: readonly AttributeNode[] = []): StructureNode {
   return payload([t.enum(Tag.ObjectType, objectType), templateAttributes(version, attributes), object]);
 }
 
@@ -312,12 +305,7 @@ function tagLabel(tag: number): string {
   return tagDef(tag)?.name ?? `0x${tag.toString(16).toUpperCase().padStart(6, '0')}`;
 }
 
-function one<T extends TtlvNode['type']>(
-  parent: StructureNode,
-  tag: number,
-  type: T,
-  where: string,
-): NodeOf<T> | undefined {
+function one<T extends TtlvNode['type']>(parent: StructureNode, tag: number, type: T, where: string): NodeOf<T> | undefined {
   const found = parent.value.filter((c) => c.tag === tag);
   if (found.length > 1) throw bad(`${where} has ${found.length} ${tagLabel(tag)} items, expected at most one`);
   const node = found[0];

@@ -142,7 +142,10 @@ export function signRequest(ca: IssuingCa, name: string, csr: Uint8Array | strin
   keyPolicyCheck(o.policy, publicKeyOf(facts.spki));
   const cn = firstCn(facts.subject);
   if (!o.overrideCn && cn !== name) {
-    throw new ClientsError('BAD_REQUEST', `the CSR's subject CN is ${cn === undefined ? 'missing' : JSON.stringify(cn)}, not the client name ${JSON.stringify(name)} (give the name it asks for, or override the CN explicitly)`);
+    throw new ClientsError(
+      'BAD_REQUEST',
+      `the CSR's subject CN is ${cn === undefined ? 'missing' : JSON.stringify(cn)}, not the client name ${JSON.stringify(name)} (give the name it asks for, or override the CN explicitly)`,
+    );
   }
   const eku = facts.extensions.find((e) => e.extnID === OID_EKU);
   if (eku) {
@@ -152,7 +155,8 @@ export function signRequest(ca: IssuingCa, name: string, csr: Uint8Array | strin
     } catch {
       throw new ClientsError('BAD_REQUEST', 'the CSR asks for a malformed extended key usage');
     }
-    if (!purposes.includes(CLIENT_AUTH_OID)) throw new ClientsError('BAD_REQUEST', `the CSR asks for extended key usages ${purposes.join(', ')} without clientAuth: a KMIP client certificate is for clientAuth`);
+    if (!purposes.includes(CLIENT_AUTH_OID))
+      throw new ClientsError('BAD_REQUEST', `the CSR asks for extended key usages ${purposes.join(', ')} without clientAuth: a KMIP client certificate is for clientAuth`);
   }
   return issue(ca, o.overrideCn ? cnName(name) : facts.subject.der, facts.spki, o.days, facts.extensions, o.now);
 }

@@ -26,7 +26,13 @@ export async function openFolderRegistry(config: KmsConfig, write: boolean): Pro
   });
   try {
     const audit = write ? await folder.openTrail({ log: pino({ level: 'silent' }), ...(config.audit && { audit: config.audit }) }) : undefined;
-    const registry = await ClientRegistry.open({ store: folder.store, dataDir: config.dataDir, policy: cryptoPolicyFrom(config.cryptoPolicy), config: config.clients, ...(audit && { audit }) });
+    const registry = await ClientRegistry.open({
+      store: folder.store,
+      dataDir: config.dataDir,
+      policy: cryptoPolicyFrom(config.cryptoPolicy),
+      config: config.clients,
+      ...(audit && { audit }),
+    });
     return {
       registry,
       async close() {

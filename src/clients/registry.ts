@@ -208,11 +208,32 @@ export class ClientRegistry {
   }
 
   /** Sign a PKCS#10 request (PEM or DER) for client `name` (certificates.ts says what is checked). */
-  sign(p: { readonly name: string; readonly csr: Uint8Array | string; readonly days?: number; readonly force?: boolean; readonly overrideCn?: boolean; readonly actor: string }): Promise<Issued> {
-    return this.enrol(p.name, p.force === true, p.actor, 'sign', (ca, days) => signRequest(ca, p.name, p.csr, { days, policy: this.o.policy, overrideCn: p.overrideCn === true, now: this.now() }), p.days);
+  sign(p: {
+    readonly name: string;
+    readonly csr: Uint8Array | string;
+    readonly days?: number;
+    readonly force?: boolean;
+    readonly overrideCn?: boolean;
+    readonly actor: string;
+  }): Promise<Issued> {
+    return this.enrol(
+      p.name,
+      p.force === true,
+      p.actor,
+      'sign',
+      (ca, days) => signRequest(ca, p.name, p.csr, { days, policy: this.o.policy, overrideCn: p.overrideCn === true, now: this.now() }),
+      p.days,
+    );
   }
 
-  private async enrol(name: string, force: boolean, actor: string, via: 'issue' | 'sign', make: (ca: IssuingCa, days: number) => IssuedCertificate, daysGiven: number | undefined): Promise<Issued> {
+  private async enrol(
+    name: string,
+    force: boolean,
+    actor: string,
+    via: 'issue' | 'sign',
+    make: (ca: IssuingCa, days: number) => IssuedCertificate,
+    daysGiven: number | undefined,
+  ): Promise<Issued> {
     const op = via === 'issue' ? 'ClientCertificateIssue' : 'ClientCertificateSign';
     try {
       checkClientName(name);
@@ -226,7 +247,10 @@ export class ClientRegistry {
       const had = nameEntry ? parse<NameEntry>(nameEntry).fingerprints : [];
       const live = had.map((f) => this.byFingerprint.get(f)).filter((c): c is ClientCertificate => c !== undefined && this.valid(c));
       if (live.length > 0 && !force) {
-        throw new ClientsError('EXISTS', `client ${name} has a valid certificate (${live.map((c) => c.fingerprint).join(', ')}, until ${live.map((c) => c.notAfter).join(', ')}); give --force to replace it (the old one is then revoked)`);
+        throw new ClientsError(
+          'EXISTS',
+          `client ${name} has a valid certificate (${live.map((c) => c.fingerprint).join(', ')}, until ${live.map((c) => c.notAfter).join(', ')}); give --force to replace it (the old one is then revoked)`,
+        );
       }
       const cert = make(this.ca(), days);
       const now = new Date(this.now()).toISOString();
@@ -248,7 +272,14 @@ export class ClientRegistry {
       ];
       for (const s of superseded) ops.push(await this.revisionPut(s));
       if (superseded.length > 0) ops.push(...(await this.crlOps(superseded)));
-      const events = [this.event(actor, op, 'Success', `client ${name}: certificate ${record.fingerprint} serial ${record.serial} until ${record.notAfter}${superseded.length ? `; superseded ${superseded.map((s) => s.fingerprint).join(', ')}` : ''}`)];
+      const events = [
+        this.event(
+          actor,
+          op,
+          'Success',
+          `client ${name}: certificate ${record.fingerprint} serial ${record.serial} until ${record.notAfter}${superseded.length ? `; superseded ${superseded.map((s) => s.fingerprint).join(', ')}` : ''}`,
+        ),
+      ];
       await this.commit(ops, events);
       return { certificate: cert, record, superseded };
     } catch (e) {

@@ -53,5 +53,8 @@ export function readTlsFiles(files: TlsFiles): { material: TlsMaterial; summary:
       throw new Error(`${files.ca}: a certificate in it does not parse (${(e as Error).message})`);
     }
   }
-  return { material: { cert, key, ca }, summary: { subject: x.subject.replace(/\n/g, ', '), fingerprint: x.fingerprint256, notAfter: new Date(x.validTo).toISOString(), caCertificates: cas.length } };
+  return {
+    material: { cert, key, ca },
+    summary: { subject: x.subject.replace(/\n/g, ', '), fingerprint: x.fingerprint256, notAfter: new Date(x.validTo).toISOString(), caCertificates: cas.length },
+  };
 }

@@ -58,7 +58,13 @@ export function parseAsyncConfig(v: unknown, from: string, into?: Partial<AsyncC
   const out: Record<string, unknown> = { ...(into ?? {}) };
   for (const [k, raw] of Object.entries(v as Record<string, unknown>)) {
     if (k === 'operations') {
-      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw;
+      const list =
+        typeof raw === 'string'
+          ? raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== '')
+          : raw;
       if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && enumValueFromName('Operation', x) !== undefined)) {
         throw new Error(`${from}: async.operations must be a list of operation names (e.g. CreateKeyPair, Locate)`);
       }

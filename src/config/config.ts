@@ -109,7 +109,16 @@ function parseCryptoPolicy(v: unknown, from: string, into: Mutable = {}): Crypto
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: cryptoPolicy must be an object`);
   const out: Mutable = { ...into };
   for (const [k, raw] of Object.entries(v as Mutable)) {
-    const val = typeof raw === 'string' && CRYPTO_POLICY_FLAGS.has(k) ? raw === 'true' ? true : raw === 'false' ? false : raw : typeof raw === 'string' && CRYPTO_POLICY_NUMBERS.has(k) && /^\d+$/.test(raw) ? Number(raw) : raw;
+    const val =
+      typeof raw === 'string' && CRYPTO_POLICY_FLAGS.has(k)
+        ? raw === 'true'
+          ? true
+          : raw === 'false'
+            ? false
+            : raw
+        : typeof raw === 'string' && CRYPTO_POLICY_NUMBERS.has(k) && /^\d+$/.test(raw)
+          ? Number(raw)
+          : raw;
     if (CRYPTO_POLICY_FLAGS.has(k)) {
       if (typeof val !== 'boolean') throw new ConfigError(`${from}: cryptoPolicy.${k} must be true or false`);
     } else if (CRYPTO_POLICY_NUMBERS.has(k)) {
@@ -288,7 +297,8 @@ const HSM_INT_KEYS = ['slot', 'maxSessions'] as const;
 function setHsmKey(target: Mutable, key: string, raw: unknown, from: string): void {
   if ((HSM_STRING_KEYS as readonly string[]).includes(key)) {
     if (typeof raw !== 'string' || raw === '') throw new ConfigError(`${from}: hsm.${key} must be a non-empty string`);
-    if (key === 'residentKeys' && !(RESIDENCY_POLICIES as readonly string[]).includes(raw)) throw new ConfigError(`${from}: hsm.residentKeys must be one of ${RESIDENCY_POLICIES.join(', ')}`);
+    if (key === 'residentKeys' && !(RESIDENCY_POLICIES as readonly string[]).includes(raw))
+      throw new ConfigError(`${from}: hsm.residentKeys must be one of ${RESIDENCY_POLICIES.join(', ')}`);
     target[key] = raw;
   } else if ((HSM_INT_KEYS as readonly string[]).includes(key)) {
     const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
@@ -478,7 +488,8 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   }
   for (const [name, key] of Object.entries(SERVER_TO_CLIENT_ENV_KEYS)) {
     const v = env[name];
-    if (v !== undefined && v !== '') cfg.serverToClient = asConfigError(() => parseServerToClient({ [key]: v }, `environment ${name}`, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
+    if (v !== undefined && v !== '')
+      cfg.serverToClient = asConfigError(() => parseServerToClient({ [key]: v }, `environment ${name}`, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
   }
   for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
     const v = env[name];
@@ -503,7 +514,8 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     }
   }
   if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };
-  if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };
+  if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS)
+    cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };
   if (env.KMS_AUDIT_ANCHOR_FILE) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ anchorFile: env.KMS_AUDIT_ANCHOR_FILE }, 'environment KMS_AUDIT_ANCHOR_FILE') };
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;

@@ -88,7 +88,8 @@ function parsePolicy(v: unknown, what: string): GroupPolicy {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RotationConfigError(`${what} must be an object {objectGroup, everyDays, overlapDays}`);
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) if (k !== 'objectGroup' && k !== 'everyDays' && k !== 'overlapDays') throw new RotationConfigError(`unknown key ${what}.${k}`);
-  if (typeof o.objectGroup !== 'string' || o.objectGroup === '' || o.objectGroup.length > 256) throw new RotationConfigError(`${what}.objectGroup must be a non-empty Object Group name (at most 256 characters)`);
+  if (typeof o.objectGroup !== 'string' || o.objectGroup === '' || o.objectGroup.length > 256)
+    throw new RotationConfigError(`${what}.objectGroup must be a non-empty Object Group name (at most 256 characters)`);
   // Fractions of a day are allowed (0.5 = 12 hours), so short periods can be tried out.
   const everyDays = num(o.everyDays, `${what}.everyDays`, [1 / 24, MAX_DAYS], false);
   const overlapDays = o.overlapDays === undefined ? 0 : num(o.overlapDays, `${what}.overlapDays`, [0, MAX_DAYS], false);

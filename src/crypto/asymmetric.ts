@@ -14,9 +14,7 @@ import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa-prehash.js';
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 export type KeyPairSpec =
-  | { readonly kind: 'rsa'; readonly bits: number; readonly publicExponent?: number }
-  | { readonly kind: 'ec'; readonly curve: NodeCurve }
-  | { readonly kind: 'ed25519' };
+  { readonly kind: 'rsa'; readonly bits: number; readonly publicExponent?: number } | { readonly kind: 'ec'; readonly curve: NodeCurve } | { readonly kind: 'ed25519' };
 
 /** The curve names node:crypto (OpenSSL) knows. */
 export type NodeCurve = 'P-256' | 'P-384' | 'P-521';

@@ -25,7 +25,8 @@ const hkdfAsync = promisify(hkdf);
 
 function checkLength(bytes: number, max: number, method: string): void {
   if (!Number.isInteger(bytes) || bytes <= 0) throw new CryptoError('BAD_PARAMETERS', 'the derived length must be a positive whole number of bytes');
-  if (bytes > Math.min(max, KDF_LIMITS.maxOutputBytes)) throw new CryptoError('FAILURE', `${method} gives at most ${Math.min(max, KDF_LIMITS.maxOutputBytes)} bytes here; ${bytes} were asked for`);
+  if (bytes > Math.min(max, KDF_LIMITS.maxOutputBytes))
+    throw new CryptoError('FAILURE', `${method} gives at most ${Math.min(max, KDF_LIMITS.maxOutputBytes)} bytes here; ${bytes} were asked for`);
 }
 
 export async function pbkdf2Derive(password: Uint8Array, salt: Uint8Array, iterations: number, bytes: number, hash: KdfHash): Promise<Uint8Array> {

@@ -156,15 +156,7 @@ function xtsStream(name: string, key: Uint8Array, iv: Uint8Array, dir: Direction
   };
 }
 
-function aeadStream(
-  name: string,
-  key: Uint8Array,
-  iv: Uint8Array,
-  dir: Direction,
-  tagLength: number,
-  aad: Uint8Array | undefined,
-  generatedIv: Uint8Array | undefined,
-): CipherStream {
+function aeadStream(name: string, key: Uint8Array, iv: Uint8Array, dir: Direction, tagLength: number, aad: Uint8Array | undefined, generatedIv: Uint8Array | undefined): CipherStream {
   const opts = { authTagLength: tagLength };
   if (dir === 'encrypt') {
     const c = createCipheriv(name as 'aes-128-gcm', key, iv, opts);
@@ -226,14 +218,7 @@ export function aeadTag(params: CryptoParams, policy: CipherPolicy): number {
 }
 
 /** Open a symmetric cipher for `algorithm` (the key's, or the parameters'). */
-export function openSymmetricCipher(
-  algorithm: number,
-  key: Uint8Array,
-  params: CryptoParams,
-  dir: Direction,
-  input: CipherInput,
-  policy: CipherPolicy = CIPHER_POLICY,
-): CipherStream {
+export function openSymmetricCipher(algorithm: number, key: Uint8Array, params: CryptoParams, dir: Direction, input: CipherInput, policy: CipherPolicy = CIPHER_POLICY): CipherStream {
   try {
     return openCipher(algorithm, key, params, dir, input, policy);
   } catch (e) {
@@ -246,7 +231,7 @@ export function openSymmetricCipher(
 function openCipher(algorithm: number, key: Uint8Array, params: CryptoParams, dir: Direction, input: CipherInput, policy: CipherPolicy): CipherStream {
   const mode = params.blockCipherMode;
   if (algorithm === CryptographicAlgorithm.AES) {
-    if (mode === undefined) throw bad('Block Cipher Mode is required for AES (in the request or the key\'s Cryptographic Parameters)');
+    if (mode === undefined) throw bad("Block Cipher Mode is required for AES (in the request or the key's Cryptographic Parameters)");
     if (!policy.aesModes.has(mode)) throw unsupported(`AES in Block Cipher Mode ${mode} is not allowed by the server crypto policy (cryptoPolicy.aesModes)`);
     if (input.aad && mode !== BlockCipherMode.GCM) throw bad('Authenticated Encryption Additional Data applies to GCM only');
     switch (mode) {

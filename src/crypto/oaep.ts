@@ -55,7 +55,9 @@ export function emeOaepEncode(scheme: OaepScheme, k: number, message: Uint8Array
   const hLen = HASH_BYTES[scheme.hash];
   if (seed.length !== hLen) throw new RangeError(`the OAEP seed is ${hLen} bytes`);
   if (message.length > maxMessageBytes(scheme, k)) throw new CryptoError('BAD_DATA', 'the data is too long for this RSA key and padding');
-  const lHash = createHash(scheme.hash).update(scheme.label ?? new Uint8Array(0)).digest();
+  const lHash = createHash(scheme.hash)
+    .update(scheme.label ?? new Uint8Array(0))
+    .digest();
   // DB = lHash ‖ PS (zeros) ‖ 0x01 ‖ M
   const db = Buffer.alloc(k - hLen - 1);
   lHash.copy(db, 0);
@@ -80,7 +82,9 @@ export function emeOaepDecode(scheme: OaepScheme, k: number, em: Uint8Array): Bu
   const hLen = HASH_BYTES[scheme.hash];
   // Public facts only (lengths): no secret has been looked at yet.
   if (em.length !== k || k < 2 * hLen + 2) throw decryptionError();
-  const lHash = createHash(scheme.hash).update(scheme.label ?? new Uint8Array(0)).digest();
+  const lHash = createHash(scheme.hash)
+    .update(scheme.label ?? new Uint8Array(0))
+    .digest();
   const maskedSeed = em.subarray(1, 1 + hLen);
   const db = Buffer.from(em.subarray(1 + hLen));
   const seedMask = mgf1(scheme.mgfHash, db, hLen);

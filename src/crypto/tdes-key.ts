@@ -23,14 +23,23 @@ export const TDES_KEY_BYTES = 24;
 /** The weak and semi-weak DES keys (SP 800-67 Rev. 2 §3.3.2), parity bits set. */
 const WEAK_AND_SEMI_WEAK_HEX = [
   // weak
-  '0101010101010101', 'fefefefefefefefe', 'e0e0e0e0f1f1f1f1', '1f1f1f1f0e0e0e0e',
+  '0101010101010101',
+  'fefefefefefefefe',
+  'e0e0e0e0f1f1f1f1',
+  '1f1f1f1f0e0e0e0e',
   // semi-weak pairs
-  '011f011f010e010e', '1f011f010e010e01',
-  '01e001e001f101f1', 'e001e001f101f101',
-  '01fe01fe01fe01fe', 'fe01fe01fe01fe01',
-  '1fe01fe00ef10ef1', 'e01fe01ff10ef10e',
-  '1ffe1ffe0efe0efe', 'fe1ffe1ffe0efe0e',
-  'e0fee0fef1fef1fe', 'fee0fee0fef1fef1',
+  '011f011f010e010e',
+  '1f011f010e010e01',
+  '01e001e001f101f1',
+  'e001e001f101f101',
+  '01fe01fe01fe01fe',
+  'fe01fe01fe01fe01',
+  '1fe01fe00ef10ef1',
+  'e01fe01ff10ef10e',
+  '1ffe1ffe0efe0efe',
+  'fe1ffe1ffe0efe0e',
+  'e0fee0fef1fef1fe',
+  'fee0fee0fef1fef1',
 ];
 
 /** Compared without their parity bits: a key equals a weak key whatever its parity bits say. */

@@ -142,7 +142,11 @@ export function readCustody(dataDir: string): CustodyRecord | undefined {
     c?.format === 1 &&
     (p?.kind === 'software'
       ? typeof p.kekId === 'string' && typeof p.auditKeyId === 'string'
-      : p?.kind === 'hsm' && Array.isArray(p.keks) && p.keks.filter((k) => k.state === 'current').length === 1 && typeof p.auditKey?.label === 'string' && typeof p.token?.serial === 'string');
+      : p?.kind === 'hsm' &&
+        Array.isArray(p.keks) &&
+        p.keks.filter((k) => k.state === 'current').length === 1 &&
+        typeof p.auditKey?.label === 'string' &&
+        typeof p.token?.serial === 'string');
   if (!ok) throw new CustodyError('BAD_RECORD', `${path} is not a custody record this version understands`);
   return c;
 }
@@ -297,14 +301,17 @@ async function openSoftware(o: OpenFolderKeysOptions, recorded: CustodyRecord | 
   let origin = '';
   if (recorded) {
     if (recorded.protector.kind !== 'software') throw mismatch(o.dataDir, describeCustody(recorded.protector), describeConfigured(undefined));
-    if (!existsSync(path)) throw new CustodyError('MISSING_KEY', `${path} is missing: the folder recorded master key ${recorded.protector.kekId} (restore the file; a new key would open nothing)`);
+    if (!existsSync(path))
+      throw new CustodyError('MISSING_KEY', `${path} is missing: the folder recorded master key ${recorded.protector.kekId} (restore the file; a new key would open nothing)`);
   } else {
     const e = await evidence(o.dataDir, o.store);
     const sealed = sealedUnder(e);
-    if (sealed === 'hsm') throw mismatch(o.dataDir, `a KEK in a PKCS#11 token (${e.marker ?? [...e.usage.keys()].find((k) => k.startsWith('hsm:')) ?? e.auditKeyId})`, describeConfigured(undefined));
+    if (sealed === 'hsm')
+      throw mismatch(o.dataDir, `a KEK in a PKCS#11 token (${e.marker ?? [...e.usage.keys()].find((k) => k.startsWith('hsm:')) ?? e.auditKeyId})`, describeConfigured(undefined));
     if (!e.masterKey && sealed === 'software') throw new CustodyError('MISSING_KEY', `${path} is missing, but the folder holds data sealed under a software master key`);
     if (!e.masterKey && !e.empty && o.create === false) throw new CustodyError('MISSING_KEY', `${path} is missing`);
-    if (e.empty && !e.masterKey && o.create === false) throw new CustodyError('MISSING_KEY', `${o.dataDir} is not an initialised data folder (no ${FOLDER_FILES.masterKey}, no custody record)`);
+    if (e.empty && !e.masterKey && o.create === false)
+      throw new CustodyError('MISSING_KEY', `${o.dataDir} is not an initialised data folder (no ${FOLDER_FILES.masterKey}, no custody record)`);
     how = e.empty && !e.masterKey ? 'new' : 'adopted';
     origin = how === 'new' ? 'new' : `adopted ${new Date().toISOString()}: a folder without a custody record; its own ${FOLDER_FILES.masterKey}`;
   }
@@ -376,7 +383,8 @@ export async function realiseHsmKeys(backend: Pkcs11Backend, p: HsmCustody, wher
 /** A label a new key is about to take must not be another key's already. */
 async function assertLabelFree(backend: Pkcs11Backend, label: string): Promise<void> {
   const taken = await backend.findKeys({ label, token: true });
-  if (taken.length > 0) throw new CustodyError('UNRECORDED', `the token already holds a key labelled ${label} that this data folder did not record: it is never adopted (choose another label)`);
+  if (taken.length > 0)
+    throw new CustodyError('UNRECORDED', `the token already holds a key labelled ${label} that this data folder did not record: it is never adopted (choose another label)`);
 }
 
 /** A fresh HSM custody for a folder: new KEK and audit key labels and ids (not yet made). */
@@ -407,7 +415,8 @@ async function openHsm(o: OpenFolderKeysOptions, hsm: HsmConfig, recorded: Custo
     } else {
       const e = await evidence(o.dataDir, o.store);
       const sealed = sealedUnder(e);
-      if (sealed === 'software') throw mismatch(o.dataDir, `the software master key (${e.masterKey ? folderLayout(o.dataDir).masterKey : [...e.usage.keys()][0]})`, describeConfigured(hsm, backend));
+      if (sealed === 'software')
+        throw mismatch(o.dataDir, `the software master key (${e.masterKey ? folderLayout(o.dataDir).masterKey : [...e.usage.keys()][0]})`, describeConfigured(hsm, backend));
       if (e.empty && e.marker === undefined) {
         if (o.create === false) throw new CustodyError('MISSING_KEY', `${o.dataDir} is not an initialised data folder (no custody record, no data)`);
         how = 'new';
@@ -464,7 +473,10 @@ async function adoptLegacy(dataDir: string, backend: Pkcs11Backend, hsm: HsmConf
   const used = [...e.usage.keys()].filter((k) => k.startsWith('hsm:')).map((k) => k.slice(4));
   const current = hsm.kekLabel ?? e.marker ?? (used.length === 1 ? used[0] : undefined);
   if (current === undefined && used.length > 1) {
-    throw new CustodyError('UNRECORDED', `${dataDir} has no custody record and its records are sealed under ${used.length} KEKs (${used.join(', ')}): name the current one with hsm.kekLabel for this first start`);
+    throw new CustodyError(
+      'UNRECORDED',
+      `${dataDir} has no custody record and its records are sealed under ${used.length} KEKs (${used.join(', ')}): name the current one with hsm.kekLabel for this first start`,
+    );
   }
   const labels = [...new Set([...(current !== undefined ? [current] : []), ...used])];
   const now = new Date().toISOString();
@@ -487,7 +499,11 @@ async function adoptLegacy(dataDir: string, backend: Pkcs11Backend, hsm: HsmConf
   if (e.auditKeyId?.startsWith('hsm:')) {
     const label = e.auditKeyId.slice(4);
     const found = await backend.findKeys({ label, token: true });
-    if (found.length !== 1) throw new CustodyError('MISSING_KEY', `${dataDir}: the audit key ${label} its newest checkpoint names is ${found.length ? 'on the token more than once' : `not in ${backend.description}`}`);
+    if (found.length !== 1)
+      throw new CustodyError(
+        'MISSING_KEY',
+        `${dataDir}: the audit key ${label} its newest checkpoint names is ${found.length ? 'on the token more than once' : `not in ${backend.description}`}`,
+      );
     auditKey = { label, id: found[0]!.id, made: true };
   }
   return { ...fresh, keks, auditKey };

@@ -90,7 +90,8 @@ export class DataFolder {
       await store.open();
     } catch (e) {
       const msg = (e as Error).message;
-      if (/in use|lock/i.test(msg)) throw new FolderError('IN_USE', `${layout.dir} is in use by a running server (another process holds its lock)${o.inUse ?? ': stop it first'}`, { cause: e });
+      if (/in use|lock/i.test(msg))
+        throw new FolderError('IN_USE', `${layout.dir} is in use by a running server (another process holds its lock)${o.inUse ?? ': stop it first'}`, { cause: e });
       throw new FolderError('IO', `cannot open the database of ${layout.dir}: ${msg}`, { cause: e });
     }
     if ((o.keys ?? 'open') === 'none') return new DataFolder(layout, store, undefined);

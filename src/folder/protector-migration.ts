@@ -93,17 +93,22 @@ export async function migrateProtector(o: MigrationOptions): Promise<MigrationRe
     const resumed = custody.migration !== undefined;
     if (custody.migration) {
       if (!sameToken(custody.migration.to.token, backend.tokenInfo)) {
-        throw new MigrationError(`a migration to ${describeCustody(custody.migration.to)} is in progress; the configuration names token "${backend.tokenInfo.label}" (serial ${backend.tokenInfo.serial}): give that target to finish it`);
+        throw new MigrationError(
+          `a migration to ${describeCustody(custody.migration.to)} is in progress; the configuration names token "${backend.tokenInfo.label}" (serial ${backend.tokenInfo.serial}): give that target to finish it`,
+        );
       }
     } else {
-      if (from.kind === 'hsm' && sameToken(from.token, backend.tokenInfo)) throw new MigrationError(`${o.dataDir} is already sealed under token "${from.token.label}" (serial ${from.token.serial}): to change its KEK there, use kms hsm rotate-kek`);
+      if (from.kind === 'hsm' && sameToken(from.token, backend.tokenInfo))
+        throw new MigrationError(`${o.dataDir} is already sealed under token "${from.token.label}" (serial ${from.token.serial}): to change its KEK there, use kms hsm rotate-kek`);
       const resident = await residentCount(o.store);
       if (resident > 0) throw new MigrationError(`${resident} object(s) are HSM-resident keys of the current token (non-extractable): they cannot move to another token`);
       await checkAuditLog(o);
       const migration = { id: randomBytes(8).toString('hex'), started: new Date().toISOString(), to: freshHsmCustody(backend, o.to), phase: 'rewrap' as const };
       custody = { ...custody, migration };
       writeCustody(o.dataDir, custody); // recorded before anything is made in the target token
-      await (o.live?.trail ?? quietTrail(o.store, o.auditKey)).commitAlone([event(o, migration.id, 'Started', `protector migration from ${describeCustody(from)} to ${describeCustody(migration.to)}`)]);
+      await (o.live?.trail ?? quietTrail(o.store, o.auditKey)).commitAlone([
+        event(o, migration.id, 'Started', `protector migration from ${describeCustody(from)} to ${describeCustody(migration.to)}`),
+      ]);
     }
     const migration = custody.migration!;
     const real = await realiseHsmKeys(backend, migration.to, o.dataDir);
@@ -145,7 +150,12 @@ export async function migrateProtector(o: MigrationOptions): Promise<MigrationRe
     else {
       // A stopped folder ends sealed, as a server's shutdown leaves it: a checkpoint under the new key.
       const quiet = pino({ level: 'silent' });
-      const t = new AuditTrail({ store: o.store, key: real.audit, log: quiet, anchors: await openAnchors({ dataDir: o.dataDir, ...(o.audit && { audit: o.audit }) }, o.store.audit, real.audit, quiet) });
+      const t = new AuditTrail({
+        store: o.store,
+        key: real.audit,
+        log: quiet,
+        anchors: await openAnchors({ dataDir: o.dataDir, ...(o.audit && { audit: o.audit }) }, o.store.audit, real.audit, quiet),
+      });
       await t.commitAlone([ok]);
       await t.checkpoint('shutdown');
       await t.anchored();
@@ -181,7 +191,10 @@ async function checkAuditLog(o: MigrationOptions): Promise<void> {
   // A running server seals what it wrote so far first; the few entries after that are its own.
   if (o.live) await o.live.trail.checkpoint('interval');
   const r = await verifyAuditLog(o.store.audit, o.live ? o.live.auditKey.current : o.auditKey, undefined, 10_000, { allowUnsealedTail: o.live !== undefined });
-  if (!r.ok) throw new MigrationError(`the audit log does not verify under the current audit key (${r.failure?.message ?? 'broken'} at position ${r.failure?.position}): not migrating (a folder whose server was killed: start and stop it once; otherwise see kms audit verify)`);
+  if (!r.ok)
+    throw new MigrationError(
+      `the audit log does not verify under the current audit key (${r.failure?.message ?? 'broken'} at position ${r.failure?.position}): not migrating (a folder whose server was killed: start and stop it once; otherwise see kms audit verify)`,
+    );
 }
 
 /**

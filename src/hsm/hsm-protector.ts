@@ -63,10 +63,7 @@ export async function ensureKek(backend: KeyBackend, opts: { label?: string } = 
     found = (await backend.findKeys({ token: true })).filter((k) => k.label?.startsWith(KEK_LABEL_PREFIX));
   }
   if (found.length > 1) {
-    throw new HsmError(
-      'BAD_ARGUMENT',
-      `${found.length} candidate KEKs on the token (${found.map((k) => k.label).join(', ')}): name the current one with hsm.kekLabel`,
-    );
+    throw new HsmError('BAD_ARGUMENT', `${found.length} candidate KEKs on the token (${found.map((k) => k.label).join(', ')}): name the current one with hsm.kekLabel`);
   }
   const existing = found[0];
   if (existing) {
@@ -122,7 +119,9 @@ export class HsmProtector implements KeyProtector {
       const same = await this.backend.findKeys({ label, token: true });
       const foreign = same.filter((k) => k.id !== id);
       if (foreign.length > 0) throw new HsmError('BAD_ARGUMENT', `the token already holds a key labelled ${label} that this data folder did not record: choose another label`);
-      kek = same[0] ?? (await this.backend.generateKey({ type: 'AES', bits: 256, token: true, sensitive: true, extractable: false, usage: ['encrypt', 'decrypt'], label, id: Buffer.from(id, 'hex') }));
+      kek =
+        same[0] ??
+        (await this.backend.generateKey({ type: 'AES', bits: 256, token: true, sensitive: true, extractable: false, usage: ['encrypt', 'decrypt'], label, id: Buffer.from(id, 'hex') }));
       assertKek(kek);
       this.recorded?.set(label, id);
     } else {

@@ -41,10 +41,7 @@ export type AsymmetricSignParams =
 export type AsymmetricSignMechanism = AsymmetricSignParams['mechanism'];
 
 /** A key pair to generate: the private key stays in the backend, the public key comes back as SubjectPublicKeyInfo DER. */
-export type KeyPairTemplate = (
-  | { readonly type: 'RSA'; readonly bits: number }
-  | { readonly type: 'EC'; readonly curve: EcCurve }
-) & {
+export type KeyPairTemplate = ({ readonly type: 'RSA'; readonly bits: number } | { readonly type: 'EC'; readonly curve: EcCurve }) & {
   readonly token: boolean;
   readonly sensitive: boolean;
   readonly extractable: boolean;
@@ -80,9 +77,7 @@ export type CipherParams =
   | { readonly mechanism: 'AES_CTR'; readonly counterBlock: Uint8Array; readonly counterBits?: number }
   | { readonly mechanism: 'AES_ECB' };
 
-export type WrapParams =
-  | { readonly mechanism: 'AES_KEY_WRAP' | 'AES_KEY_WRAP_PAD' }
-  | { readonly mechanism: 'AES_GCM'; readonly iv: Uint8Array; readonly aad?: Uint8Array };
+export type WrapParams = { readonly mechanism: 'AES_KEY_WRAP' | 'AES_KEY_WRAP_PAD' } | { readonly mechanism: 'AES_GCM'; readonly iv: Uint8Array; readonly aad?: Uint8Array };
 
 export interface UnwrapTemplate {
   readonly type: SecretKeyType;
@@ -339,7 +334,8 @@ export function checkCipherParams(p: CipherParams): void {
       return;
     case 'AES_CTR':
       if (p.counterBlock.length !== 16) throw new HsmError('BAD_ARGUMENT', 'CTR counter block must be 16 bytes');
-      if (p.counterBits !== undefined && (!Number.isSafeInteger(p.counterBits) || p.counterBits < 1 || p.counterBits > 128)) throw new HsmError('BAD_ARGUMENT', 'CTR counter bits must be 1 to 128');
+      if (p.counterBits !== undefined && (!Number.isSafeInteger(p.counterBits) || p.counterBits < 1 || p.counterBits > 128))
+        throw new HsmError('BAD_ARGUMENT', 'CTR counter bits must be 1 to 128');
       return;
     case 'AES_ECB':
       return;

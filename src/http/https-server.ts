@@ -38,6 +38,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
+import { readBoundedBody } from './body.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -63,10 +64,7 @@ import type { RevocationCheck } from '../clients/deny-list.js';
 import type { ConsoleApp } from './ui/console.js';
 
 /** Who may read /metrics. */
-export type MetricsAccess =
-  | { readonly kind: 'loopback' }
-  | { readonly kind: 'token'; readonly token: string }
-  | { readonly kind: 'mtls'; readonly identities: readonly string[] };
+export type MetricsAccess = { readonly kind: 'loopback' } | { readonly kind: 'token'; readonly token: string } | { readonly kind: 'mtls'; readonly identities: readonly string[] };
 
 export interface HttpsFaceOptions {
   readonly host: string;
@@ -155,7 +153,12 @@ export class HttpsFace {
       this.gate.over(rawOf(socket));
       if (this.sockets.size >= limits.maxConnections) {
         // Handshakes that were in flight when the last slot went.
-        this.refuse(socket.remoteAddress, 'connection_limit', 'ConnectionLimit', `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`);
+        this.refuse(
+          socket.remoteAddress,
+          'connection_limit',
+          'ConnectionLimit',
+          `${this.sockets.size} HTTPS connections open, the limit (limits.maxConnections) is ${limits.maxConnections}`,
+        );
         socket.destroy();
         return;
       }
@@ -201,8 +204,6 @@ export class HttpsFace {
     this.opts.metrics?.refused('https', metric);
     this.audit.dropped(addr, reason, message);
   }
-
-
 
   /** Connections still in the TLS handshake. */
   get handshaking(): number {
@@ -357,22 +358,7 @@ export class HttpsFace {
 
   private readBody(req: IncomingMessage): Promise<Buffer> {
     const max = this.opts.limits.maxMessageBytes;
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let n = 0;
-      req.on('data', (c: Buffer) => {
-        n += c.length;
-        if (n > max) {
-          req.removeAllListeners('data');
-          req.resume();
-          reject(new HttpStatus(413, `request body over the limit of ${max} bytes (limits.maxMessageBytes)`, { Connection: 'close' }));
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on('end', () => resolve(Buffer.concat(chunks, n)));
-      req.on('error', reject);
-    });
+    return readBoundedBody(req, max, () => new HttpStatus(413, `request body over the limit of ${max} bytes (limits.maxMessageBytes)`, { Connection: 'close' }));
   }
 
   private async kmip(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -427,9 +413,7 @@ export class HttpsFace {
       services.log.warn({ conn: connectionId, req: requestNo, remote: socket.remoteAddress, err: err.message, listener: 'https' }, 'client authentication failed');
       this.opts.metrics?.refused('https', 'identity');
       if (services.audit) {
-        await services.audit
-          .commitAlone([authFailureEvent({ connectionId, addr: socket.remoteAddress, message: err.message, time: services.clock() })])
-          .catch(() => undefined); // refused either way; AuditTrail logged it
+        await services.audit.commitAlone([authFailureEvent({ connectionId, addr: socket.remoteAddress, message: err.message, time: services.clock() })]).catch(() => undefined); // refused either way; AuditTrail logged it
       }
       this.reply(res, enc, messageFailure(services, peekVersion(node), ResultReason.AuthenticationNotSuccessful, err.message));
       return;

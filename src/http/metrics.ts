@@ -114,15 +114,25 @@ export class KmsMetrics {
       registers,
     });
     this.httpResponses = new Counter({ name: 'kms_http_responses_total', help: 'HTTPS responses by status code', labelNames: ['status'], registers });
-    this.storeCommit = new Histogram({ name: 'kms_store_commit_duration_seconds', help: 'Time of one store write (one commit group; synced, or deferred read records under audit.readSync batched)', buckets: LATENCY_BUCKETS, registers });
-    this.groupSize = new Histogram({ name: 'kms_store_commit_group_size', help: 'Commits written together in one store write (group commit)', buckets: SIZE_BUCKETS, registers });
-    this.auditAppend = new Histogram({
-      name: 'kms_audit_append_duration_seconds',
-      help: 'Time from the end of a request\'s operations until its audit records are durable',
+    this.storeCommit = new Histogram({
+      name: 'kms_store_commit_duration_seconds',
+      help: 'Time of one store write (one commit group; synced, or deferred read records under audit.readSync batched)',
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.protectorCalls = new Counter({ name: 'kms_key_protector_calls_total', help: 'Calls into the key protector (HSM or software master key), by function', labelNames: ['function'], registers });
+    this.groupSize = new Histogram({ name: 'kms_store_commit_group_size', help: 'Commits written together in one store write (group commit)', buckets: SIZE_BUCKETS, registers });
+    this.auditAppend = new Histogram({
+      name: 'kms_audit_append_duration_seconds',
+      help: "Time from the end of a request's operations until its audit records are durable",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.protectorCalls = new Counter({
+      name: 'kms_key_protector_calls_total',
+      help: 'Calls into the key protector (HSM or software master key), by function',
+      labelNames: ['function'],
+      registers,
+    });
     this.protectorErrors = new Counter({ name: 'kms_key_protector_errors_total', help: 'Key protector calls that failed, by function', labelNames: ['function'], registers });
 
     const cache = sources.keyCache;
@@ -181,7 +191,12 @@ export class KmsMetrics {
       });
     }
     const certs = sources.certificates ?? {};
-    this.certificateExpiry = new Gauge({ name: 'kms_certificate_expiry_timestamp_seconds', help: 'notAfter of the server certificate and of the CA, Unix seconds', labelNames: ['cert'], registers });
+    this.certificateExpiry = new Gauge({
+      name: 'kms_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the server certificate and of the CA, Unix seconds',
+      labelNames: ['cert'],
+      registers,
+    });
     for (const [name, pem] of Object.entries(certs)) if (pem) this.setCertificateExpiry(name as 'server' | 'ca', pem);
     const clientCerts = sources.clientCertificates;
     if (clientCerts) {
@@ -192,7 +207,9 @@ export class KmsMetrics {
         registers,
         collect() {
           const now = Date.now();
-          const live = clientCerts().filter((c) => c.revokedAt === undefined).map((c) => Date.parse(c.notAfter));
+          const live = clientCerts()
+            .filter((c) => c.revokedAt === undefined)
+            .map((c) => Date.parse(c.notAfter));
           for (const [label, days] of CLIENT_EXPIRY_WINDOWS) this.set({ within: label }, live.filter((t) => t <= now + days * 86_400_000).length);
         },
       });
@@ -239,8 +256,7 @@ export class KmsMetrics {
       first ??= operation;
       const status = num(child(bi, T.ResultStatus));
       const reason = num(child(bi, T.ResultReason));
-      const result =
-        status === 0 ? 'Success' : reason !== undefined ? (enumValueName('ResultReason', reason) ?? 'unknown') : (enumValueName('ResultStatus', status ?? -1) ?? 'unknown');
+      const result = status === 0 ? 'Success' : reason !== undefined ? (enumValueName('ResultReason', reason) ?? 'unknown') : (enumValueName('ResultStatus', status ?? -1) ?? 'unknown');
       this.requests.inc({ operation, version, result });
     }
     this.latency.observe({ operation: first ?? 'none' }, seconds);

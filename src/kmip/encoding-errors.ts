@@ -23,9 +23,7 @@ export class KmipEncodingError extends Error {
     message: string,
     where: { path?: string; line?: number } = {},
   ) {
-    const loc = [where.path ? `at ${where.path}` : '', where.line !== undefined && !message.includes('(line ') ? `line ${where.line}` : '']
-      .filter(Boolean)
-      .join(', ');
+    const loc = [where.path ? `at ${where.path}` : '', where.line !== undefined && !message.includes('(line ') ? `line ${where.line}` : ''].filter(Boolean).join(', ');
     super(loc ? `${message} (${loc})` : message);
     this.path = where.path ?? '';
     this.line = where.line;

@@ -128,13 +128,7 @@ function badJson(site: ValueSite, type: ItemTypeName, v: unknown, why: string): 
   throw new KmipEncodingError('BAD_VALUE', `${site.tagName}: ${JSON.stringify(v)} is not a valid ${type} value (${why})`, site);
 }
 
-function scalarFromJson(
-  v: unknown,
-  type: Exclude<ItemTypeName, 'Structure'>,
-  meaning: ValueMeaning,
-  site: ValueSite,
-  opts: ParseOptions | undefined,
-): TtlvValue {
+function scalarFromJson(v: unknown, type: Exclude<ItemTypeName, 'Structure'>, meaning: ValueMeaning, site: ValueSite, opts: ParseOptions | undefined): TtlvValue {
   if (typeof v === 'string') {
     if (isPlaceholder(v, type)) return resolvePlaceholder(v, type, site, opts);
     if (type === 'BigInteger' && !/^0x/i.test(v)) badJson(site, type, v, 'expected a number or 0x hex');

@@ -115,9 +115,7 @@ export function parseRequestMessage(node: TtlvNode): RequestMessage {
   if (node.tag !== Tag.RequestMessage || node.type !== 'Structure') {
     throw new KmipError(ResultReason.InvalidMessage, `expected a Request Message, got ${tagName(node.tag)}`);
   }
-  const top = asInvalidMessage(() =>
-    readPayload(node, { header: required(Tag.RequestHeader, 'Structure'), items: repeated(Tag.BatchItem, 'Structure') }, { what: 'Request Message' }),
-  );
+  const top = asInvalidMessage(() => readPayload(node, { header: required(Tag.RequestHeader, 'Structure'), items: repeated(Tag.BatchItem, 'Structure') }, { what: 'Request Message' }));
   const h = asInvalidMessage(() => readPayload(top.header, HeaderSchema, { what: 'Request Header' }));
   const pv = asInvalidMessage(() => readPayload(h.protocolVersion, ProtocolVersionSchema, { what: 'Protocol Version' }));
   const header: RequestHeader = {

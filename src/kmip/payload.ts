@@ -23,14 +23,7 @@ export const repeated = <T extends ItemTypeName>(tag: number, ...types: T[]): Fi
 
 export type Schema = Readonly<Record<string, FieldSpec>>;
 
-type FieldValue<F> =
-  F extends FieldSpec<infer T, infer C>
-    ? C extends 'required'
-      ? NodeOf<T>
-      : C extends 'optional'
-        ? NodeOf<T> | undefined
-        : NodeOf<T>[]
-    : never;
+type FieldValue<F> = F extends FieldSpec<infer T, infer C> ? (C extends 'required' ? NodeOf<T> : C extends 'optional' ? NodeOf<T> | undefined : NodeOf<T>[]) : never;
 
 export type Parsed<S extends Schema> = { -readonly [K in keyof S]: FieldValue<S[K]> };
 

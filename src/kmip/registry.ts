@@ -32,9 +32,7 @@ import type { EnumDef, EnumValueDef, KmipVersion, MaskDef, SpecVersion, TagDef }
 /** The enumeration whose values are tags. */
 export const TAG_ENUM = 'Tag';
 
-export const SPEC_VERSIONS: readonly SpecVersion[] = Object.freeze([
-  '1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '3.0',
-] as const);
+export const SPEC_VERSIONS: readonly SpecVersion[] = Object.freeze(['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1', '3.0'] as const);
 
 function deepFreeze<T>(x: T): T {
   if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) {

@@ -8,16 +8,7 @@
 import type { ItemTypeName } from '../ttlv/item-type.js';
 import { bigIntToBytes, type TtlvNode } from '../ttlv/node.js';
 import { KmipEncodingError } from './encoding-errors.js';
-import {
-  TAG_ENUM,
-  enumValueFromName,
-  enumValueName,
-  maskFromNames,
-  maskToNames,
-  tagDef,
-  tagDefByName,
-  tagFromName,
-} from './registry.js';
+import { TAG_ENUM, enumValueFromName, enumValueName, maskFromNames, maskToNames, tagDef, tagDefByName, tagFromName } from './registry.js';
 import type { TagDef } from './spec-types.js';
 
 export type TtlvValue = TtlvNode['value'];
@@ -88,10 +79,7 @@ export function hexTag(tag: number): string {
  * - `plain`: numbers (hex for enumerations).
  */
 export type ValueMeaning =
-  | { readonly kind: 'plain' }
-  | { readonly kind: 'enum'; readonly enumName: string }
-  | { readonly kind: 'mask'; readonly maskName: string }
-  | { readonly kind: 'tag' };
+  { readonly kind: 'plain' } | { readonly kind: 'enum'; readonly enumName: string } | { readonly kind: 'mask'; readonly maskName: string } | { readonly kind: 'tag' };
 
 const PLAIN: ValueMeaning = { kind: 'plain' };
 const TAG_VALUED: ValueMeaning = { kind: 'tag' };
@@ -272,11 +260,7 @@ export function parseEnumText(text: string, meaning: ValueMeaning, site: ValueSi
     if (v !== undefined) return v;
     throw new KmipEncodingError('UNKNOWN_NAME', `${site.tagName}: ${JSON.stringify(text)} is not a tag name`, site);
   }
-  throw new KmipEncodingError(
-    'UNKNOWN_NAME',
-    `${site.tagName}: enumeration value ${JSON.stringify(text)} cannot be resolved (no enumeration is known for this item; write 0x hex)`,
-    site,
-  );
+  throw new KmipEncodingError('UNKNOWN_NAME', `${site.tagName}: enumeration value ${JSON.stringify(text)} cannot be resolved (no enumeration is known for this item; write 0x hex)`, site);
 }
 
 export function formatEnum(value: number, meaning: ValueMeaning): string {
@@ -534,13 +518,7 @@ export function attributeNameAmong(siblings: readonly TtlvNode[]): string | unde
  * Parse the text spelling of a scalar value (the XML `value` attribute, or a JSON string).
  * Mask components may be separated by whitespace (XML) or `|` (JSON) in either encoding.
  */
-export function parseScalarText(
-  text: string,
-  type: Exclude<ItemTypeName, 'Structure'>,
-  meaning: ValueMeaning,
-  site: ValueSite,
-  opts: ParseOptions | undefined,
-): TtlvValue {
+export function parseScalarText(text: string, type: Exclude<ItemTypeName, 'Structure'>, meaning: ValueMeaning, site: ValueSite, opts: ParseOptions | undefined): TtlvValue {
   if (isPlaceholder(text, type)) return resolvePlaceholder(text, type, site, opts);
   switch (type) {
     case 'Integer':

@@ -25,7 +25,13 @@ export interface VersionReasonRow {
 }
 
 const R = ResultReason;
-const row = (v1: ResultReasonValue, v2: ResultReasonValue, ref: string): VersionReasonRow => ({ from: [['1.0', v1], ['2.0', v2]], ref });
+const row = (v1: ResultReasonValue, v2: ResultReasonValue, ref: string): VersionReasonRow => ({
+  from: [
+    ['1.0', v1],
+    ['2.0', v2],
+  ],
+  ref,
+});
 
 /** Situation → Result Reason per version. */
 export const VERSION_REASONS = {
@@ -37,13 +43,37 @@ export const VERSION_REASONS = {
   /** Derive Key from a destroyed object (2.1 Derive Key error table lists Key Value Not Present). */
   DestroyedDerivationBase: row(R.ItemNotFound, R.KeyValueNotPresent, '2.1 §6.1.14.1'),
   /** A metadata-only object (Key Value Present false) asked for its value; 1.0/1.1 lack the reason. */
-  KeyValueNotPresent: { from: [['1.0', R.PermissionDenied], ['1.2', R.KeyValueNotPresent]], ref: '1.2 §11; 2.1 §11' },
+  KeyValueNotPresent: {
+    from: [
+      ['1.0', R.PermissionDenied],
+      ['1.2', R.KeyValueNotPresent],
+    ],
+    ref: '1.2 §11; 2.1 §11',
+  },
   /** Derive Key from an object without key material; 1.0/1.1 lack Key Value Not Present. */
-  DerivationBaseValueAbsent: { from: [['1.0', R.InvalidField], ['1.2', R.KeyValueNotPresent]], ref: '1.4 §11.14; 2.1 §6.1.14.1' },
+  DerivationBaseValueAbsent: {
+    from: [
+      ['1.0', R.InvalidField],
+      ['1.2', R.KeyValueNotPresent],
+    ],
+    ref: '1.4 §11.14; 2.1 §6.1.14.1',
+  },
   /** Split-key parts of a Sensitive object; 1.4 added Sensitive (1.0-1.3: Permission Denied). */
-  Sensitive: { from: [['1.0', R.PermissionDenied], ['1.4', R.Sensitive]], ref: '1.4 §11; 2.1 §11' },
+  Sensitive: {
+    from: [
+      ['1.0', R.PermissionDenied],
+      ['1.4', R.Sensitive],
+    ],
+    ref: '1.4 §11; 2.1 §11',
+  },
   /** The same for an object whose Extractable is False. */
-  NotExtractable: { from: [['1.0', R.PermissionDenied], ['1.4', R.NotExtractable]], ref: '1.4 §11; 2.1 §11' },
+  NotExtractable: {
+    from: [
+      ['1.0', R.PermissionDenied],
+      ['1.4', R.NotExtractable],
+    ],
+    ref: '1.4 §11; 2.1 §11',
+  },
   /** A Template (a 1.x object) named, or an object of a type the operation cannot use. */
   ObjectTypeNotUsable: row(R.IllegalOperation, R.InvalidObjectType, '1.4 §11 Illegal Operation; 2.1 §11 Invalid Object Type'),
   /** The request's Object Type, or an input object, is of a type the operation does not take. */
@@ -85,7 +115,13 @@ export const VERSION_REASONS = {
   // ------------------------------------------------------------------ key wrapping
   KeyWrapTypeNotSupported: row(R.FeatureNotSupported, R.KeyWrapTypeNotSupported, '1.4 §11.12; 2.1 §6.1.19.1'),
   /** An Encoding Option this server does not serve; 1.0 lacks the reason. */
-  EncodingOptionError: { from: [['1.0', R.InvalidField], ['1.1', R.EncodingOptionError]], ref: '1.1 §11; 2.1 §11' },
+  EncodingOptionError: {
+    from: [
+      ['1.0', R.InvalidField],
+      ['1.1', R.EncodingOptionError],
+    ],
+    ref: '1.1 §11; 2.1 §11',
+  },
   WrappingObjectNotFound: row(R.ItemNotFound, R.WrappingObjectNotFound, '1.4 §11.12; 2.1 §11'),
   WrappingObjectArchived: row(R.ObjectArchived, R.WrappingObjectArchived, '1.4 §11.12; 2.1 §11'),
   WrappingObjectDestroyed: row(R.PermissionDenied, R.WrappingObjectDestroyed, '1.4 §11.12; 2.1 §11'),

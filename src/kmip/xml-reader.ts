@@ -49,13 +49,27 @@ export function escapeXmlAttr(s: string): string {
     const c = s.charCodeAt(i);
     let rep: string | undefined;
     switch (c) {
-      case 0x26: rep = '&amp;'; break;
-      case 0x3c: rep = '&lt;'; break;
-      case 0x3e: rep = '&gt;'; break;
-      case 0x22: rep = '&quot;'; break;
-      case 0x09: rep = '&#9;'; break;
-      case 0x0a: rep = '&#10;'; break;
-      case 0x0d: rep = '&#13;'; break;
+      case 0x26:
+        rep = '&amp;';
+        break;
+      case 0x3c:
+        rep = '&lt;';
+        break;
+      case 0x3e:
+        rep = '&gt;';
+        break;
+      case 0x22:
+        rep = '&quot;';
+        break;
+      case 0x09:
+        rep = '&#9;';
+        break;
+      case 0x0a:
+        rep = '&#10;';
+        break;
+      case 0x0d:
+        rep = '&#13;';
+        break;
       default:
         if (c < 0x20) {
           // Not representable in XML 1.0 at all, not even as a character reference.
@@ -278,12 +292,5 @@ class XmlReader {
 }
 
 function isXmlChar(cp: number): boolean {
-  return (
-    cp === 0x9 ||
-    cp === 0xa ||
-    cp === 0xd ||
-    (cp >= 0x20 && cp <= 0xd7ff) ||
-    (cp >= 0xe000 && cp <= 0xfffd) ||
-    (cp >= 0x10000 && cp <= 0x10ffff)
-  );
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
 }

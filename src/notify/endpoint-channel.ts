@@ -54,7 +54,14 @@ export class EndpointChannel implements S2cChannel {
   private connect(timeoutMs: number): Promise<tls.TLSSocket> {
     if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
     const servername = this.cfg.servername ?? (isIP(this.cfg.host) ? undefined : this.cfg.host);
-    const socket = tls.connect({ host: this.cfg.host, port: this.cfg.port, ...this.tlsFiles, minVersion: 'TLSv1.2', rejectUnauthorized: true, ...(servername !== undefined ? { servername } : {}) });
+    const socket = tls.connect({
+      host: this.cfg.host,
+      port: this.cfg.port,
+      ...this.tlsFiles,
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: true,
+      ...(servername !== undefined ? { servername } : {}),
+    });
     socket.setNoDelay(true);
     this.framer = new TtlvFramer({ maxMessageBytes: MAX_RESPONSE_BYTES });
     return new Promise((resolve, reject) => {

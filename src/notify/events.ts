@@ -18,7 +18,7 @@
  * 2.x Attributes), only those that version defines.
  */
 import { randomUUID } from 'node:crypto';
-import type { Operation} from '../kmip/generated/enums.gen.js';
+import type { Operation } from '../kmip/generated/enums.gen.js';
 import { LinkType, ObjectType, PutFunction } from '../kmip/generated/enums.gen.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { protocolVersionNode } from '../kmip/messages.js';
@@ -35,8 +35,7 @@ import { servedAttributes } from '../objects/served-attributes.js';
 import { servedObject } from '../operations/service/object-service.js';
 
 export type S2cEvent =
-  | { readonly kind: 'notify'; readonly record: ObjectRecord; readonly previous: ObjectRecord }
-  | { readonly kind: 'put'; readonly record: ObjectRecord; readonly replaced?: string };
+  { readonly kind: 'notify'; readonly record: ObjectRecord; readonly previous: ObjectRecord } | { readonly kind: 'put'; readonly record: ObjectRecord; readonly replaced?: string };
 
 /** The events a change stands for (none when nothing a client sees changed). */
 export function eventsOf(change: CommittedChange): S2cEvent[] {
@@ -85,7 +84,14 @@ function attributeItems(version: KmipVersion, list: { key: AttributeKey; node: T
       const c = parseCustomKey(key);
       const def = c ? undefined : tagDefByName(key);
       if (c) {
-        out.push({ tag: Tag.AttributeReference, type: 'Structure', value: [{ tag: Tag.VendorIdentification, type: 'TextString', value: c.vendor }, { tag: Tag.AttributeName, type: 'TextString', value: c.name }] });
+        out.push({
+          tag: Tag.AttributeReference,
+          type: 'Structure',
+          value: [
+            { tag: Tag.VendorIdentification, type: 'TextString', value: c.vendor },
+            { tag: Tag.AttributeName, type: 'TextString', value: c.name },
+          ],
+        });
       } else if (def) {
         out.push({ tag: Tag.AttributeReference, type: 'Enumeration', value: def.tag });
       }
@@ -122,7 +128,13 @@ export function notifyPayload(services: ServerServices, version: KmipVersion, re
 }
 
 /** Put request payload for the owner at `version`, or undefined when the object is not served in the clear. */
-export async function putPayload(services: ServerServices, principal: Principal, version: KmipVersion, record: ObjectRecord, replaced: string | undefined): Promise<StructureNode | undefined> {
+export async function putPayload(
+  services: ServerServices,
+  principal: Principal,
+  version: KmipVersion,
+  record: ObjectRecord,
+  replaced: string | undefined,
+): Promise<StructureNode | undefined> {
   const ctx = subscriberContext(services, principal, version);
   const state = effectiveState(record.state, record.attributes, ctx.now);
   let body: StructureNode;
@@ -148,7 +160,12 @@ export async function putPayload(services: ServerServices, principal: Principal,
 }
 
 /** A server-to-client Request Message carrying one Notify or Put (1.4 §7.1 / 2.1 §8). */
-export function s2cRequest(version: KmipVersion, operation: typeof Operation.Notify | typeof Operation.Put, payloadNode: StructureNode, nowSeconds: bigint): { readonly message: StructureNode; readonly id: Uint8Array } {
+export function s2cRequest(
+  version: KmipVersion,
+  operation: typeof Operation.Notify | typeof Operation.Put,
+  payloadNode: StructureNode,
+  nowSeconds: bigint,
+): { readonly message: StructureNode; readonly id: Uint8Array } {
   const id = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
   return {
     id,

@@ -64,7 +64,12 @@ export class ServerToClientHub implements ServerToClientSink {
   ) {
     this.log = services.log.child({ component: 's2c' });
     this.counter = services.metrics
-      ? new Counter({ name: 'kms_s2c_messages_total', help: 'Server-to-client messages (Notify, Put) by outcome: sent, failed (given up after retries), dropped (queue full)', labelNames: ['operation', 'outcome'], registers: [services.metrics.registry] })
+      ? new Counter({
+          name: 'kms_s2c_messages_total',
+          help: 'Server-to-client messages (Notify, Put) by outcome: sent, failed (given up after retries), dropped (queue full)',
+          labelNames: ['operation', 'outcome'],
+          registers: [services.metrics.registry],
+        })
       : undefined;
     this.endpoints = config.enabled ? (config.endpoints ?? []).map((e) => new EndpointChannel(e)) : [];
     for (const e of this.endpoints) this.subscribers.set(e.id, { channel: e, queue: [], busy: false });
@@ -151,7 +156,8 @@ export class ServerToClientHub implements ServerToClientSink {
   }
 
   private async deliver(ch: S2cChannel, ev: S2cEvent): Promise<void> {
-    const payloadNode = ev.kind === 'notify' ? notifyPayload(this.services, ch.version, ev.record, ev.previous) : await putPayload(this.services, ch.principal, ch.version, ev.record, ev.replaced);
+    const payloadNode =
+      ev.kind === 'notify' ? notifyPayload(this.services, ch.version, ev.record, ev.previous) : await putPayload(this.services, ch.principal, ch.version, ev.record, ev.replaced);
     if (!payloadNode) return; // nothing this version shows changed, or an object not served in the clear
     const op = ev.kind === 'notify' ? Operation.Notify : Operation.Put;
     const { message } = s2cRequest(ch.version, op, payloadNode, BigInt(Math.floor(this.services.clock() / 1000)));

@@ -124,11 +124,7 @@ export const SERVER_SET_FROM_REQUEST: ReadonlySet<string> = new Set(['Cryptograp
  */
 export function checkClientMayInitiallySet(key: AttributeKey, objectType: number, version: KmipVersion, via: InitialSetVia = 'create'): void {
   const custom = parseCustomKey(key);
-  const readOnly = (): never =>
-    fail(
-      reasonAt(version, via === 'create' ? 'AttributeReadOnlyOnCreate' : 'ReadOnlyAttribute'),
-      `${label(key)} is set by the server only`,
-    );
+  const readOnly = (): never => fail(reasonAt(version, via === 'create' ? 'AttributeReadOnlyOnCreate' : 'ReadOnlyAttribute'), `${label(key)} is set by the server only`);
   if (custom) {
     if (!clientOwnsVendor(custom.vendor)) readOnly();
     return;
@@ -136,10 +132,7 @@ export function checkClientMayInitiallySet(key: AttributeKey, objectType: number
   const rule = requireRule(key, version);
   if (!rule.initiallySetBy.includes('client') && !(via === 'create' && SERVER_SET_FROM_REQUEST.has(key))) readOnly();
   if (!appliesTo(rule, objectType)) {
-    fail(
-      reasonAt(version, via === 'create' ? 'AttributeNotApplicableOnCreate' : 'AttributeNotApplicable'),
-      `${key} does not apply to ${objectTypeName(objectType)}`,
-    );
+    fail(reasonAt(version, via === 'create' ? 'AttributeNotApplicableOnCreate' : 'AttributeNotApplicable'), `${key} does not apply to ${objectTypeName(objectType)}`);
   }
 }
 
@@ -158,10 +151,7 @@ export function checkClientMayModify(key: AttributeKey, objectType: number, effe
   if (!rule.modifiableByClient) fail(reasonAt(version, 'AttributeReadOnly'), `${key} is not modifiable by a client`);
   if (!appliesTo(rule, objectType)) fail(reasonAt(version, 'AttributeNotApplicable'), `${key} does not apply to ${objectTypeName(objectType)}`);
   if (rule.modifiableInStates && !rule.modifiableInStates.includes(stateName(effectiveState))) {
-    fail(
-      reasonAt(version, 'WrongKeyLifecycleState'),
-      `${key} may only be modified in state ${rule.modifiableInStates.join(' or ')}, not ${stateName(effectiveState)}`,
-    );
+    fail(reasonAt(version, 'WrongKeyLifecycleState'), `${key} may only be modified in state ${rule.modifiableInStates.join(' or ')}, not ${stateName(effectiveState)}`);
   }
 }
 
@@ -219,10 +209,7 @@ export function findInstance(
 ): number {
   const list = attrs.get(key);
   if (!list || list.length === 0) {
-    fail(
-      reasonAt(version, sel.via === 'modify' ? 'AttributeNotFoundOnModify' : 'AttributeNotFoundOnDelete'),
-      `the object has no ${label(key)}`,
-    );
+    fail(reasonAt(version, sel.via === 'modify' ? 'AttributeNotFoundOnModify' : 'AttributeNotFoundOnDelete'), `the object has no ${label(key)}`);
   }
   if (sel.current !== undefined) {
     const cur = sel.current;
@@ -241,10 +228,13 @@ function sameValue(a: TtlvNode, b: TtlvNode): boolean {
   if (a.type !== b.type) return false;
   if (a.type === 'Structure') {
     const bv = (b as typeof a).value;
-    return a.value.length === bv.length && a.value.every((c, i) => {
-      const d = bv[i];
-      return d !== undefined && c.tag === d.tag && sameValue(c, d);
-    });
+    return (
+      a.value.length === bv.length &&
+      a.value.every((c, i) => {
+        const d = bv[i];
+        return d !== undefined && c.tag === d.tag && sameValue(c, d);
+      })
+    );
   }
   const x = a.value;
   const y = b.value;
@@ -309,12 +299,7 @@ export function attributeName1x(key: AttributeKey): string {
   return def.specName;
 }
 
-const TEMPLATE_ATTRIBUTE_TAGS: ReadonlySet<number> = new Set([
-  T.TemplateAttribute,
-  T.CommonTemplateAttribute,
-  T.PrivateKeyTemplateAttribute,
-  T.PublicKeyTemplateAttribute,
-]);
+const TEMPLATE_ATTRIBUTE_TAGS: ReadonlySet<number> = new Set([T.TemplateAttribute, T.CommonTemplateAttribute, T.PrivateKeyTemplateAttribute, T.PublicKeyTemplateAttribute]);
 
 /** One 1.x Attribute structure (Attribute Name, Attribute Index?, Attribute Value?). */
 export function readAttribute1x(node: TtlvNode, version: KmipVersion): AttributeInstance {

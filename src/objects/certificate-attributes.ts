@@ -106,7 +106,8 @@ export function certificateAttributes(f: CertificateFacts): CertificateAttribute
     ...nameAttributes(f.subject, 'subject'),
     ...nameAttributes(f.issuer, 'issuer'),
   ];
-  if (f.digitalSignatureAlgorithm !== undefined) out.push({ key: 'DigitalSignatureAlgorithm', node: { tag: Tag.DigitalSignatureAlgorithm, type: 'Enumeration', value: f.digitalSignatureAlgorithm } });
+  if (f.digitalSignatureAlgorithm !== undefined)
+    out.push({ key: 'DigitalSignatureAlgorithm', node: { tag: Tag.DigitalSignatureAlgorithm, type: 'Enumeration', value: f.digitalSignatureAlgorithm } });
   try {
     const k = keyFacts(publicKeyOf(f.spki));
     out.push({ key: 'CryptographicAlgorithm', node: { tag: Tag.CryptographicAlgorithm, type: 'Enumeration', value: k.algorithm } });

@@ -398,7 +398,11 @@ export function isAsymmetricKeyType(objectType: number): boolean {
  * Get's hook: a Public/Private Key in the requested Key Format Type, or why not (the key is
  * wrapped, unreadable, or cannot take that format).
  */
-export function asymmetricInKeyFormat(objectType: number, body: StructureNode, requested: number): { readonly ok: true; readonly body: StructureNode } | { readonly ok: false; readonly why: string } {
+export function asymmetricInKeyFormat(
+  objectType: number,
+  body: StructureNode,
+  requested: number,
+): { readonly ok: true; readonly body: StructureNode } | { readonly ok: false; readonly why: string } {
   try {
     return { ok: true, body: convertKeyBody(objectType, body, requested) };
   } catch (e) {

@@ -60,14 +60,7 @@ export type Trigger =
 
 /** The date attributes the life cycle writes. */
 export type LifecycleAttribute =
-  | 'InitialDate'
-  | 'ActivationDate'
-  | 'DeactivationDate'
-  | 'CompromiseDate'
-  | 'CompromiseOccurrenceDate'
-  | 'DestroyDate'
-  | 'RevocationReason'
-  | 'LastChangeDate';
+  'InitialDate' | 'ActivationDate' | 'DeactivationDate' | 'CompromiseDate' | 'CompromiseOccurrenceDate' | 'DestroyDate' | 'RevocationReason' | 'LastChangeDate';
 
 export interface Transition {
   /** The spec's transition number (1.4 §3.22 / 2.1 §4.57), or null for an allowed event that changes no state. */
@@ -225,7 +218,7 @@ function asState(s: number): StateValue {
 export function effectiveState(state: number, attrs: AttributeMap, now: Instant): StateValue {
   let s = asState(state);
   const t = toSeconds(now);
-  for (let moved = true; moved; ) {
+  for (let moved = true; moved;) {
     moved = false;
     for (const tt of TIME_TRIGGERS) {
       const r = row(s, tt.on);
@@ -246,7 +239,7 @@ export function effectiveState(state: number, attrs: AttributeMap, now: Instant)
 export function storedStatesThatCanBe(effective: number): StateValue[] {
   const target = asState(effective);
   const out = new Set<StateValue>([target]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const t of TRANSITIONS) {
       if (t.time && t.from !== null && out.has(t.to) && !out.has(t.from)) {

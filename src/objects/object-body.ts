@@ -56,7 +56,7 @@ export function takeObjects(node: TtlvNode | undefined): { objects: TtlvNode[]; 
   const children = node?.type === 'Structure' ? node.value : [];
   return {
     objects: children.filter((c) => OBJECT_TAGS.has(c.tag)),
-    rest: node === undefined ? undefined : { ...node, value: children.filter((c) => !OBJECT_TAGS.has(c.tag)) } as TtlvNode,
+    rest: node === undefined ? undefined : ({ ...node, value: children.filter((c) => !OBJECT_TAGS.has(c.tag)) } as TtlvNode),
   };
 }
 
@@ -261,11 +261,7 @@ export function parseObject(objectType: number, node: TtlvNode | undefined, vers
       return { body, derived, digest: digestNode(c.value.value, fmt) };
     }
     case ObjectType.CertificateRequest: {
-      const c = readPayload(
-        body,
-        { type: required(Tag.CertificateRequestType, 'Enumeration'), value: required(Tag.CertificateRequestValue, 'ByteString') },
-        { what },
-      );
+      const c = readPayload(body, { type: required(Tag.CertificateRequestType, 'Enumeration'), value: required(Tag.CertificateRequestValue, 'ByteString') }, { what });
       if (c.value.value.length === 0) bad('empty Certificate Request Value');
       try {
         readRequest(c.type.value, c.value.value);

@@ -64,14 +64,22 @@ type BooleanAttribute = 'Sensitive' | 'AlwaysSensitive' | 'Extractable' | 'Never
 export function withAttributeValues<N extends AttributeName>(attrs: AttributeMap, name: N, ...values: ValueOf<N>[]): Map<AttributeKey, readonly TtlvNode[]> {
   const m = new Map(attrs);
   if (values.length === 0) m.delete(name);
-  else m.set(name, values.map((v) => item(name, v)));
+  else
+    m.set(
+      name,
+      values.map((v) => item(name, v)),
+    );
   return m;
 }
 
 /** Set attribute `name` to `values` in a map being built (a new object's attributes). */
 export function setAttributeValues<N extends AttributeName>(attrs: Map<AttributeKey, TtlvNode[]>, name: N, ...values: ValueOf<N>[]): void {
   if (values.length === 0) attrs.delete(name);
-  else attrs.set(name, values.map((v) => item(name, v)));
+  else
+    attrs.set(
+      name,
+      values.map((v) => item(name, v)),
+    );
 }
 
 /** The object's Links (2.1 §4.33, 1.4 §3.35) as Link Type and Linked Object Identifier. */

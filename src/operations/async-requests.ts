@@ -261,7 +261,13 @@ export class AsyncBatch {
   private async runDurably(scope: ItemScope, index: number): Promise<ResponseItem> {
     const result = await scope.run(index);
     if (await scope.finish()) return result;
-    return { operation: result.operation, uniqueBatchItemId: result.uniqueBatchItemId, status: ResultStatus.OperationFailed, reason: ResultReason.GeneralFailure, message: AUDIT_UNAVAILABLE };
+    return {
+      operation: result.operation,
+      uniqueBatchItemId: result.uniqueBatchItemId,
+      status: ResultStatus.OperationFailed,
+      reason: ResultReason.GeneralFailure,
+      message: AUDIT_UNAVAILABLE,
+    };
   }
 
   private async goPending(index: number, firstScope: ItemScope, firstRun: Promise<ResponseItem>): Promise<ResponseItem[]> {

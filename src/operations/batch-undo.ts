@@ -139,7 +139,10 @@ export class BatchUndo {
       const conflict = e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND');
       const why = conflict ? 'an object it changed was changed by another request since' : 'the undo could not be written';
       log().warn({ err: e, uids: written.map((w) => w.uid) }, 'Undo batch could not be rolled back');
-      writer.undoFailed(written.map((w) => w.uid), `batch not undone (${cause}): ${why}`);
+      writer.undoFailed(
+        written.map((w) => w.uid),
+        `batch not undone (${cause}): ${why}`,
+      );
       return why;
     }
     for (const c of this.compensations.reverse()) c();

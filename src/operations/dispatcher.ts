@@ -128,13 +128,7 @@ async function audited(work: MessageWork, result: DispatchResult, unavailable: (
 }
 
 /** Answer one request message (any transport); with metrics on, its items and time are counted. */
-export async function dispatch(
-  services: ServerServices,
-  handlers: HandlerTable,
-  principal: Principal,
-  requestNode: TtlvNode,
-  correlation: Correlation,
-): Promise<DispatchResult> {
+export async function dispatch(services: ServerServices, handlers: HandlerTable, principal: Principal, requestNode: TtlvNode, correlation: Correlation): Promise<DispatchResult> {
   const metrics = services.metrics;
   if (!metrics) return dispatchMessage(services, handlers, principal, requestNode, correlation);
   const t0 = performance.now();
@@ -143,13 +137,7 @@ export async function dispatch(
   return result;
 }
 
-async function dispatchMessage(
-  services: ServerServices,
-  handlers: HandlerTable,
-  principal: Principal,
-  requestNode: TtlvNode,
-  correlation: Correlation,
-): Promise<DispatchResult> {
+async function dispatchMessage(services: ServerServices, handlers: HandlerTable, principal: Principal, requestNode: TtlvNode, correlation: Correlation): Promise<DispatchResult> {
   const who = { connectionId: correlation.connectionId, requestNo: correlation.requestNo, client: principal.id, addr: correlation.remote };
   // The request's child logger is made when something logs: building one (bindings serialized,
   // redaction set up) for every request cost more than a Get's own work in the profile.
@@ -174,14 +162,11 @@ async function dispatchMessage(
     const v = peekVersion(requestNode);
     const work = new MessageWork(deps, { ...who, kmip: v && `${v.major}.${v.minor}` });
     work.refused([failure(reason, message)]);
-    return audited(work, { response: messageFailure(services, v, reason, message), closeAfter: true }, () =>
-      messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE),
-    );
+    return audited(work, { response: messageFailure(services, v, reason, message), closeAfter: true }, () => messageFailure(services, v, ResultReason.GeneralFailure, AUDIT_UNAVAILABLE));
   }
   const { header } = req;
   const version = header.version;
-  const respond = (items: ResponseItem[]): TtlvNode =>
-    buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services) }, items);
+  const respond = (items: ResponseItem[]): TtlvNode => buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services) }, items);
   const undoing = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo;
   const work = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` }, { undo: undoing });
   const auditUnavailable = () => respond(req.items.map((it) => failure(ResultReason.GeneralFailure, AUDIT_UNAVAILABLE, it.operation, it.uniqueBatchItemId)));
@@ -308,9 +293,7 @@ async function dispatchMessage(
     const undone = finished ? (finished.undone ? '; the batch was undone' : '; the batch could NOT be undone') : '';
     const limit = budget.client ? `the Maximum Response Size of ${budget.max} bytes` : `the server's response limit of ${budget.max} bytes (limits.maxResponseBytes)`;
     if (!budget.client) log().warn({ limit: budget.max, items: items.length, of: req.items.length }, 'response over the server limit: Response Too Large');
-    response = respond(
-      items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)),
-    );
+    response = respond(items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)));
   }
   const out = await audited(work, { response, closeAfter: false }, auditUnavailable);
   // Server-to-client events only for changes that stand: not undone, answered with their audit durable.

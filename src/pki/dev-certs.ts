@@ -90,9 +90,7 @@ function getEngine(): pkijs.CryptoEngine {
 }
 
 function keyAlgorithm(type: DevKeyType): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
-  return type === 'ec'
-    ? { name: 'ECDSA', namedCurve: 'P-256' }
-    : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+  return type === 'ec' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
 }
 
 async function generateKeyPair(type: DevKeyType): Promise<webcrypto.CryptoKeyPair> {
@@ -146,8 +144,7 @@ interface CertSpec {
  * all attributes into one multi-valued RDN ("O=… + CN=…"), so the DER is built here.
  */
 function distinguishedName(commonName: string): pkijs.RelativeDistinguishedNames {
-  const rdn = (type: string, value: string): asn1js.Set =>
-    new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type, value: new asn1js.Utf8String({ value }) }).toSchema()] });
+  const rdn = (type: string, value: string): asn1js.Set => new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type, value: new asn1js.Utf8String({ value }) }).toSchema()] });
   const name = new asn1js.Sequence({ value: [rdn(OID.organizationName, ORGANIZATION), rdn(OID.commonName, commonName)] });
   return pkijs.RelativeDistinguishedNames.fromBER(name.toBER(false));
 }
@@ -231,20 +228,14 @@ async function buildCertificate(spec: CertSpec): Promise<pkijs.Certificate> {
     extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: spec.ca }).toSchema()),
     extension(OID.keyUsage, true, keyUsageBits(spec.keyUsage)),
     extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: arrayBufferOf(keyId) })),
-    extension(
-      OID.authorityKeyIdentifier,
-      false,
-      new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: arrayBufferOf(issuerKeyId) }) }).toSchema(),
-    ),
+    extension(OID.authorityKeyIdentifier, false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: arrayBufferOf(issuerKeyId) }) }).toSchema()),
   ];
   if (spec.extKeyUsage) {
     extensions.push(extension(OID.extKeyUsage, false, new pkijs.ExtKeyUsage({ keyPurposes: [...spec.extKeyUsage] }).toSchema()));
   }
   if (spec.sanHosts && spec.sanHosts.length > 0) {
     const altNames = spec.sanHosts.map((h) =>
-      isIP(h)
-        ? new pkijs.GeneralName({ type: 7, value: new asn1js.OctetString({ valueHex: arrayBufferOf(ipToBytes(h)) }) })
-        : new pkijs.GeneralName({ type: 2, value: h }),
+      isIP(h) ? new pkijs.GeneralName({ type: 7, value: new asn1js.OctetString({ valueHex: arrayBufferOf(ipToBytes(h)) }) }) : new pkijs.GeneralName({ type: 2, value: h }),
     );
     extensions.push(extension(OID.subjectAltName, false, new pkijs.AltName({ altNames }).toSchema()));
   }
@@ -378,24 +369,13 @@ export async function ensureDevCerts(dir: string, opts: DevCertOptions = {}): Pr
  * (ca.pem + ca.key), writing `<name>.pem` and `<name>.key` into `outDir`. `subject` replaces
  * the usual O + CN subject: RDNs in DER order, each one or more attributes.
  */
-export async function issueClientCert(
-  caDir: string,
-  name: string,
-  outDir: string,
-  opts: { days?: number; subject?: readonly (readonly SubjectAttribute[])[] } = {},
-): Promise<CertKeyPaths> {
+export async function issueClientCert(caDir: string, name: string, outDir: string, opts: { days?: number; subject?: readonly (readonly SubjectAttribute[])[] } = {}): Promise<CertKeyPaths> {
   checkName(name);
   const caPem = await readFile(join(caDir, 'ca.pem'), 'utf8');
   const caKeyPem = await readFile(join(caDir, 'ca.key'), 'utf8');
   const caCert = pkijs.Certificate.fromBER(fromPem('CERTIFICATE', caPem));
   const keyType: DevKeyType = createPrivateKey(caKeyPem).asymmetricKeyType === 'rsa' ? 'rsa' : 'ec';
-  const caPrivateKey = await webcrypto.subtle.importKey(
-    'pkcs8',
-    fromPem('PRIVATE KEY', caKeyPem),
-    keyAlgorithm(keyType),
-    false,
-    ['sign'],
-  );
+  const caPrivateKey = await webcrypto.subtle.importKey('pkcs8', fromPem('PRIVATE KEY', caKeyPem), keyAlgorithm(keyType), false, ['sign']);
   const issuer: Issuer = { name: caCert.subject, privateKey: caPrivateKey, keyId: subjectKeyId(caCert) };
   const keys = await generateKeyPair(keyType);
   const usage = KU_DIGITAL_SIGNATURE | (keyType === 'rsa' ? KU_KEY_ENCIPHERMENT : 0);
@@ -404,7 +384,14 @@ export async function issueClientCert(
   return writePair(outDir, name, cert, keys.privateKey);
 }
 
-function buildClientCert(issuer: Issuer, name: string, publicKey: webcrypto.CryptoKey, days: number, keyUsage: number, subject?: pkijs.RelativeDistinguishedNames): Promise<pkijs.Certificate> {
+function buildClientCert(
+  issuer: Issuer,
+  name: string,
+  publicKey: webcrypto.CryptoKey,
+  days: number,
+  keyUsage: number,
+  subject?: pkijs.RelativeDistinguishedNames,
+): Promise<pkijs.Certificate> {
   return buildCertificate({
     subject: subject ?? distinguishedName(name),
     publicKey,

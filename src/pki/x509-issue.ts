@@ -82,7 +82,12 @@ export function signatureFor(key: KeyObject): { alg: pkijs.AlgorithmIdentifier; 
   if (t === 'ed25519') return { alg: new pkijs.AlgorithmIdentifier({ algorithmId: '1.3.101.112' }), hash: null };
   if (t === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    const [oid, hash] = curve === 'secp384r1' || curve === 'P-384' ? ['1.2.840.10045.4.3.3', 'sha384'] : curve === 'secp521r1' || curve === 'P-521' ? ['1.2.840.10045.4.3.4', 'sha512'] : ['1.2.840.10045.4.3.2', 'sha256'];
+    const [oid, hash] =
+      curve === 'secp384r1' || curve === 'P-384'
+        ? ['1.2.840.10045.4.3.3', 'sha384']
+        : curve === 'secp521r1' || curve === 'P-521'
+          ? ['1.2.840.10045.4.3.4', 'sha512']
+          : ['1.2.840.10045.4.3.2', 'sha256'];
     return { alg: new pkijs.AlgorithmIdentifier({ algorithmId: oid }), hash };
   }
   throw new Error(`${String(t)} keys cannot sign certificates here`);

@@ -59,7 +59,16 @@ export interface DistinguishedName {
 
 function stringValue(v: asn1js.AsnType): string | undefined {
   const block = (v as { valueBlock?: { value?: unknown } }).valueBlock;
-  if (v instanceof asn1js.Utf8String || v instanceof asn1js.PrintableString || v instanceof asn1js.IA5String || v instanceof asn1js.TeletexString || v instanceof asn1js.BmpString || v instanceof asn1js.UniversalString || v instanceof asn1js.VisibleString || v instanceof asn1js.NumericString) {
+  if (
+    v instanceof asn1js.Utf8String ||
+    v instanceof asn1js.PrintableString ||
+    v instanceof asn1js.IA5String ||
+    v instanceof asn1js.TeletexString ||
+    v instanceof asn1js.BmpString ||
+    v instanceof asn1js.UniversalString ||
+    v instanceof asn1js.VisibleString ||
+    v instanceof asn1js.NumericString
+  ) {
     return typeof block?.value === 'string' ? block.value : undefined;
   }
   return undefined;
@@ -200,7 +209,10 @@ const bytesOf = (s: { toSchema(): asn1js.AsnType }): Uint8Array => new Uint8Arra
 
 function unsignedHex(b: Uint8Array): string {
   // As OpenSSL prints it (node's X509Certificate.serialNumber): whole bytes, leading zero bytes dropped.
-  const hex = Buffer.from(b).toString('hex').replace(/^(00)+/, '').toUpperCase();
+  const hex = Buffer.from(b)
+    .toString('hex')
+    .replace(/^(00)+/, '')
+    .toUpperCase();
   return hex === '' ? '00' : hex;
 }
 

@@ -61,10 +61,7 @@ export class AccessPolicy {
   allows(p: Principal, operation: string, owner: string, objectGroups: readonly string[]): boolean {
     if (p.id === owner || p.actingFor === owner || this.admins.has(p.id)) return true;
     return this.config.grants.some(
-      (g) =>
-        g.identity === p.id &&
-        (g.operations.includes('*') || g.operations.includes(operation)) &&
-        (g.objectGroup === '*' || objectGroups.includes(g.objectGroup)),
+      (g) => g.identity === p.id && (g.operations.includes('*') || g.operations.includes(operation)) && (g.objectGroup === '*' || objectGroups.includes(g.objectGroup)),
     );
   }
 }

@@ -66,7 +66,7 @@ const SUMMARY: Readonly<Record<keyof ResourceBudgets, string>> = {
   maxMultipartOperations: 'open multi-part operations, all clients',
   maxMultipartPerIdentity: 'open multi-part operations per client identity',
   maxMultipartBytes: 'data held by multi-part operations, all clients',
-  maxMultipartBytesPerIdentity: 'data held by one identity\'s multi-part operations',
+  maxMultipartBytesPerIdentity: "data held by one identity's multi-part operations",
   multipartIdleMs: 'an idle multi-part operation is forgotten after this',
   maxObjectBytes: 'largest stored object (content + attributes)',
   maxAttributeValueBytes: 'largest single attribute value',

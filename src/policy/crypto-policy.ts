@@ -70,7 +70,8 @@ export function symmetricKeySpec(algorithm: number, requestedBits: number | unde
   }
   if (bits === undefined) return { ok: false, why: 'Cryptographic Length is required for this algorithm' };
   if (p.lengths && !p.lengths.includes(bits)) return { ok: false, why: `Cryptographic Length must be one of ${p.lengths.join(', ')}` };
-  if (p.minBits !== undefined && bits < Math.max(p.minBits, keys.hmacMinBits)) return { ok: false, why: `Cryptographic Length must be at least ${Math.max(p.minBits, keys.hmacMinBits)} bits (cryptoPolicy.hmacMinBits)` };
+  if (p.minBits !== undefined && bits < Math.max(p.minBits, keys.hmacMinBits))
+    return { ok: false, why: `Cryptographic Length must be at least ${Math.max(p.minBits, keys.hmacMinBits)} bits (cryptoPolicy.hmacMinBits)` };
   if (p.maxBits !== undefined && bits > p.maxBits) return { ok: false, why: `Cryptographic Length must be at most ${p.maxBits} bits` };
   if (bits <= 0 || bits % 8 !== 0) return { ok: false, why: 'Cryptographic Length must be a positive multiple of 8' };
   return { ok: true, bits, usageMask: p.defaultUsageMask };

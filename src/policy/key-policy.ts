@@ -134,9 +134,7 @@ export function checkAsymmetricKey(p: KeyPolicy, claimed: number | undefined, f:
   const family = f.kind === 'rsa' ? 'RSA' : f.kind === 'ec' ? 'EC' : f.kind === 'ed25519' ? 'Ed25519' : 'another algorithm';
   if (claimed !== undefined) {
     const fits =
-      (f.kind === 'rsa' && claimed === CryptographicAlgorithm.RSA) ||
-      (f.kind === 'ec' && EC_FAMILY.has(claimed)) ||
-      (f.kind === 'ed25519' && claimed === CryptographicAlgorithm.Ed25519);
+      (f.kind === 'rsa' && claimed === CryptographicAlgorithm.RSA) || (f.kind === 'ec' && EC_FAMILY.has(claimed)) || (f.kind === 'ed25519' && claimed === CryptographicAlgorithm.Ed25519);
     if (!fits && f.kind !== 'other') return malformed(`the key material is an ${family} key, not the Cryptographic Algorithm the object states`);
   }
   if (p.legacyKeys) return undefined;

@@ -143,7 +143,12 @@ export class RotationScheduler {
             rotations: m.registry.getSingleMetric('kms_key_rotations_total') as Counter<'result'>,
           }
         : {
-            due: new Gauge({ name: 'kms_keys_rotation_due', help: 'Keys under a rotation policy that are past due, by status (overdue: not yet tried or waiting for the next run; failed: the last try failed)', labelNames: ['status'], registers }),
+            due: new Gauge({
+              name: 'kms_keys_rotation_due',
+              help: 'Keys under a rotation policy that are past due, by status (overdue: not yet tried or waiting for the next run; failed: the last try failed)',
+              labelNames: ['status'],
+              registers,
+            }),
             expiring: new Gauge({ name: 'kms_keys_expiring', help: 'Keys under a rotation policy due within rotation.warnDays', registers }),
             rotations: new Counter({ name: 'kms_key_rotations_total', help: 'Scheduled rotations, by result', labelNames: ['result'], registers }),
           };
@@ -183,7 +188,10 @@ export class RotationScheduler {
       checkIntervalSeconds: c.checkIntervalSeconds,
       warnDays: c.warnDays,
       // Per-key policies have their own period (Rotate Interval); the overlap is the config's.
-      policies: [{ label: 'key', everyDays: null, overlapDays: c.overlapDays }, ...c.policies.map((p) => ({ label: `group:${p.objectGroup}`, everyDays: p.everyDays, overlapDays: p.overlapDays }))],
+      policies: [
+        { label: 'key', everyDays: null, overlapDays: c.overlapDays },
+        ...c.policies.map((p) => ({ label: `group:${p.objectGroup}`, everyDays: p.everyDays, overlapDays: p.overlapDays })),
+      ],
       ...(lease && { lease: { holder: lease.holder, token: lease.token, expiresAt: new Date(lease.expiresAt).toISOString() } }),
       due: this.due,
       dueCount: this.dueCount,
@@ -294,8 +302,19 @@ export class RotationScheduler {
       if (d.status === 'due-soon') this.log.warn({ rotation: { uid: d.uid, policy: d.policy, dueAt: d.dueAt } }, 'key rotation due soon');
       else this.log.warn({ rotation: { uid: d.uid, policy: d.policy, dueAt: d.dueAt, status: d.status, reason: d.reason } }, 'key past its rotation date and not rotated');
     }
-    const record = this.remember({ started, holder: this.holder, token: grant.token, ...(skipped && { skipped }), scanned, rotated, completed, failed, ms: Math.round(performance.now() - t0) });
-    if (rotated.length + completed.length + failed.length > 0) this.log.info({ rotationRun: { rotated: rotated.length, completed: completed.length, failed: failed.length, scanned } }, 'key rotation run');
+    const record = this.remember({
+      started,
+      holder: this.holder,
+      token: grant.token,
+      ...(skipped && { skipped }),
+      scanned,
+      rotated,
+      completed,
+      failed,
+      ms: Math.round(performance.now() - t0),
+    });
+    if (rotated.length + completed.length + failed.length > 0)
+      this.log.info({ rotationRun: { rotated: rotated.length, completed: completed.length, failed: failed.length, scanned } }, 'key rotation run');
     return record;
   }
 
@@ -313,7 +332,10 @@ export class RotationScheduler {
       const prev = this.failures.get(job);
       this.failures.set(job, { attempts: (prev?.attempts ?? 0) + 1, reason, nextAttempt: this.now() + this.config.retryMinutes * 60_000 });
       this.gauges?.rotations.inc({ result: cls });
-      this.log.warn({ rotation: { job, policy: policy.label, attempts: (prev?.attempts ?? 0) + 1, retryMinutes: this.config.retryMinutes, holderToken: grant.token }, reason }, 'key rotation failed; retried later');
+      this.log.warn(
+        { rotation: { job, policy: policy.label, attempts: (prev?.attempts ?? 0) + 1, retryMinutes: this.config.retryMinutes, holderToken: grant.token }, reason },
+        'key rotation failed; retried later',
+      );
       return { ok: false, reason };
     }
   }
@@ -346,7 +368,11 @@ export class RotationScheduler {
   private async rotate(grant: LeaseGrant, old: ObjectRecord, policy: KeyPolicy, now: bigint): Promise<string> {
     const gen = generationOf(old.attributes) + 1;
     const mark = t.struct(Tag.Attributes, [
-      t.struct(Tag.Attribute, [t.text(Tag.VendorIdentification, ROTATION_MARK_VENDOR), t.text(Tag.AttributeName, ROTATION_MARK_NAME), t.text(Tag.AttributeValue, `gen=${gen} policy=${policy.label}`)]),
+      t.struct(Tag.Attribute, [
+        t.text(Tag.VendorIdentification, ROTATION_MARK_VENDOR),
+        t.text(Tag.AttributeName, ROTATION_MARK_NAME),
+        t.text(Tag.AttributeValue, `gen=${gen} policy=${policy.label}`),
+      ]),
     ]);
     await this.fence(grant);
     const symmetric = !isPrivate(old);

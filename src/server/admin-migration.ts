@@ -31,7 +31,14 @@ export function isMigrationRequest(r: unknown): r is MigrationRequest {
   if (typeof r !== 'object' || r === null) return false;
   const o = r as Record<string, unknown>;
   const to = o.to as Record<string, unknown> | undefined;
-  return o.op === 'protector-migrate' && typeof o.pin === 'string' && typeof to === 'object' && to !== null && typeof to.module === 'string' && (typeof to.tokenLabel === 'string' || typeof to.slot === 'number');
+  return (
+    o.op === 'protector-migrate' &&
+    typeof o.pin === 'string' &&
+    typeof to === 'object' &&
+    to !== null &&
+    typeof to.module === 'string' &&
+    (typeof to.tokenLabel === 'string' || typeof to.slot === 'number')
+  );
 }
 
 let running = false;
@@ -40,12 +47,17 @@ export async function serveMigration(sock: Socket, req: MigrationRequest, servic
   const line = (o: unknown) => {
     if (!sock.destroyed) sock.write(JSON.stringify(o) + '\n');
   };
-  if (!live || !services.audit) return void sock.end(JSON.stringify({ ok: false, error: 'this server cannot migrate while running: stop it and run kms protector migrate on the folder' }) + '\n');
+  if (!live || !services.audit)
+    return void sock.end(JSON.stringify({ ok: false, error: 'this server cannot migrate while running: stop it and run kms protector migrate on the folder' }) + '\n');
   if (running) return void sock.end(JSON.stringify({ ok: false, error: 'a protector migration is already running' }) + '\n');
   running = true;
   let last = 0;
   try {
-    const { newProtector: _p, newAuditKey: _k, ...result } = await migrateProtector({
+    const {
+      newProtector: _p,
+      newAuditKey: _k,
+      ...result
+    } = await migrateProtector({
       dataDir,
       store: services.store,
       protector: live.protector.current,

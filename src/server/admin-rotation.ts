@@ -23,7 +23,11 @@ export interface RotationRequest {
 export function isRotationRequest(r: unknown): r is RotationRequest {
   if (typeof r !== 'object' || r === null) return false;
   const o = r as Record<string, unknown>;
-  return o.op === 'rotate-kek' && (o.destroyOld === undefined || typeof o.destroyOld === 'boolean') && (o.label === undefined || (typeof o.label === 'string' && /^[\x21-\x7e]{1,64}$/.test(o.label)));
+  return (
+    o.op === 'rotate-kek' &&
+    (o.destroyOld === undefined || typeof o.destroyOld === 'boolean') &&
+    (o.label === undefined || (typeof o.label === 'string' && /^[\x21-\x7e]{1,64}$/.test(o.label)))
+  );
 }
 
 let running = false;

@@ -48,7 +48,14 @@ function write(sock: Socket, b: Buffer): Promise<void> {
  * `status` (optional): answers {"op":"status"} with one JSON line, the running server's
  * status for `kms status` (src/cli/status.ts).
  */
-export async function startAdminSocket(dataDir: string, services: ServerServices, log: Logger, live?: LiveKeys, status?: () => Promise<unknown>, queries?: Readonly<Record<string, AdminHandler>>): Promise<AdminSocket> {
+export async function startAdminSocket(
+  dataDir: string,
+  services: ServerServices,
+  log: Logger,
+  live?: LiveKeys,
+  status?: () => Promise<unknown>,
+  queries?: Readonly<Record<string, AdminHandler>>,
+): Promise<AdminSocket> {
   const path = adminSocketPath(dataDir);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmodSync(dirname(path), 0o700);
@@ -127,7 +134,10 @@ export async function startAdminSocket(dataDir: string, services: ServerServices
       });
       await write(sock, Buffer.alloc(4));
       sock.end(JSON.stringify(summary) + '\n');
-      log.info({ backup: { id: summary.id, objects: summary.objects, auditEntries: summary.auditEntries, bytes: summary.bytes, ms: Date.now() - started } }, 'backup taken through the admin socket');
+      log.info(
+        { backup: { id: summary.id, objects: summary.objects, auditEntries: summary.auditEntries, bytes: summary.bytes, ms: Date.now() - started } },
+        'backup taken through the admin socket',
+      );
     } catch (e) {
       log.error({ err: e }, 'backup through the admin socket failed');
       const msg = e instanceof BackupError || e instanceof FolderError ? e.message : `backup failed: ${(e as Error).message}`;

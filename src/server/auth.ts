@@ -38,7 +38,10 @@ export function principalFromCertificate(cert: PeerCertificate | undefined, sour
   if (source === 'cn') {
     id = first(cert.subject?.CN);
   } else if (source === 'san') {
-    const san = cert.subjectaltname?.split(',').map((s) => s.trim()).find((s) => /^(DNS|email|URI):/.test(s));
+    const san = cert.subjectaltname
+      ?.split(',')
+      .map((s) => s.trim())
+      .find((s) => /^(DNS|email|URI):/.test(s));
     id = san?.slice(san.indexOf(':') + 1);
   } else {
     if (!cert.raw) throw new AuthError('client certificate DER not available');

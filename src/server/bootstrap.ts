@@ -106,7 +106,10 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
-export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: () => number; /** The config file it was loaded from (a PIN in a readable file is warned about). */ configFile?: string } = {}): Promise<RunningKms> {
+export async function startKms(
+  config: KmsConfig,
+  deps: { log?: Logger; clock?: () => number; /** The config file it was loaded from (a PIN in a readable file is warned about). */ configFile?: string } = {},
+): Promise<RunningKms> {
   const startedAt = Date.now();
   const log = deps.log ?? makeLogger(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -162,7 +165,10 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   const auditKey: AuditKey = live.auditKey;
   const resident: ResidentKeys | undefined = keys.backend && config.hsm ? { backend: keys.backend, policy: config.hsm.residentKeys ?? 'requested' } : undefined;
   if (keys.backend) {
-    log.info({ protector: keyProtector.description, kekId: keyProtector.kekId, custody: keys.how, maxSessions: keys.backend.capabilities().maxSessions }, 'key material is protected by a KEK inside the HSM');
+    log.info(
+      { protector: keyProtector.description, kekId: keyProtector.kekId, custody: keys.how, maxSessions: keys.backend.capabilities().maxSessions },
+      'key material is protected by a KEK inside the HSM',
+    );
   } else {
     log.warn({ protector: keyProtector.description, custody: keys.how }, 'key material is protected by a SOFTWARE master key, not an HSM');
   }
@@ -170,7 +176,14 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
 
   let audit: AuditTrail;
   try {
-    audit = await folder.openTrail({ log, ...(config.audit && { audit: config.audit }), checkpointEvery: config.audit?.checkpointEvery, logRecords: config.audit?.log, clock: deps.clock, ...(config.audit?.readSync && { readSync: config.audit.readSync }) });
+    audit = await folder.openTrail({
+      log,
+      ...(config.audit && { audit: config.audit }),
+      checkpointEvery: config.audit?.checkpointEvery,
+      logRecords: config.audit?.log,
+      clock: deps.clock,
+      ...(config.audit?.readSync && { readSync: config.audit.readSync }),
+    });
   } catch (e) {
     await folder.close();
     throw e;
@@ -181,7 +194,15 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   // The client-certificate registry and its deny list (src/clients/), shared through the store.
   let clients: ClientRegistry;
   try {
-    clients = await ClientRegistry.open({ store, dataDir: config.dataDir, policy: cryptoPolicyFrom(config.cryptoPolicy), config: config.clients, audit, ...(deps.clock && { clock: deps.clock }), onError: (e) => log.error({ err: e }, 'client registry: reloading the deny list failed (retried at the next change)') });
+    clients = await ClientRegistry.open({
+      store,
+      dataDir: config.dataDir,
+      policy: cryptoPolicyFrom(config.cryptoPolicy),
+      config: config.clients,
+      audit,
+      ...(deps.clock && { clock: deps.clock }),
+      onError: (e) => log.error({ err: e }, 'client registry: reloading the deny list failed (retried at the next change)'),
+    });
   } catch (e) {
     await folder.close();
     throw e;
@@ -189,7 +210,11 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
   const expiring = clients.expiring();
   if (expiring.length > 0) {
     log.warn(
-      { within: clients.settings.expiryWarningDays, certificates: expiring.slice(0, 20).map((c) => ({ name: c.name, fingerprint: c.fingerprint, notAfter: c.notAfter })), count: expiring.length },
+      {
+        within: clients.settings.expiryWarningDays,
+        certificates: expiring.slice(0, 20).map((c) => ({ name: c.name, fingerprint: c.fingerprint, notAfter: c.notAfter })),
+        count: expiring.length,
+      },
       'client certificates expire within clients.expiryWarningDays (kms certs expiring)',
     );
   }
@@ -262,13 +287,28 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         ...(metrics && { metrics }),
         metricsAccess: metricsAccessFrom(config),
         revocation: revocationCheckOf(clients),
-        crl: () => clients.crl().catch((e: unknown) => {
-          if ((e as { code?: unknown }).code === 'NO_CA') return undefined;
-          throw e;
-        }),
+        crl: () =>
+          clients.crl().catch((e: unknown) => {
+            if ((e as { code?: unknown }).code === 'NO_CA') return undefined;
+            throw e;
+          }),
         // The web console at /ui/ (docs/console.md), unless console.enabled is false.
         ...(config.console?.enabled !== false && {
-          console: new ConsoleApp({ config, identity: config.identity, services, handlers: HANDLERS, health: { store, protector: keyProtector, audit }, ...(metrics && { metrics }), protector: keyProtector, auditKey, trail: audit, certificates: { server: tls.cert, ca: tls.ca }, startedAt, rotation, clients }),
+          console: new ConsoleApp({
+            config,
+            identity: config.identity,
+            services,
+            handlers: HANDLERS,
+            health: { store, protector: keyProtector, audit },
+            ...(metrics && { metrics }),
+            protector: keyProtector,
+            auditKey,
+            trail: audit,
+            certificates: { server: tls.cert, ca: tls.ca },
+            startedAt,
+            rotation,
+            clients,
+          }),
         }),
       });
       httpsAddress = await https.listen();
@@ -309,7 +349,11 @@ export async function startKms(config: KmsConfig, deps: { log?: Logger; clock?: 
         keyCache: () => cached.stats(),
       });
     // kms hsm status, kms audit verify / report on the running server (src/admin/queries.ts).
-    const queries = { ...adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log }), ...rotationQueries(rotation), ...clientAdminHandlers({ registry: clients, reloadTls, log }) };
+    const queries = {
+      ...adminQueries({ config, services, protector: keyProtector, auditKey, trail: audit, log }),
+      ...rotationQueries(rotation),
+      ...clientAdminHandlers({ registry: clients, reloadTls, log }),
+    };
     admin = await startAdminSocket(config.dataDir, services, log, live, status, queries);
   } catch (e) {
     log.warn({ err: e }, 'admin socket not available: kms backup will not reach this running server');

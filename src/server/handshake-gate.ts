@@ -42,14 +42,25 @@ export class HandshakeGate {
     } else if (this.pending.size >= limits.maxHandshakes) {
       refusal = ['handshake_budget', 'HandshakeBudget', `${this.pending.size} ${what} in the TLS handshake, the limit (limits.maxHandshakes) is ${limits.maxHandshakes}`];
     } else if (fromAddr >= limits.maxHandshakesPerAddress) {
-      refusal = ['address_handshake_limit', 'AddressHandshakeLimit', `${fromAddr} ${what} from ${addr} in the TLS handshake, the limit (limits.maxHandshakesPerAddress) is ${limits.maxHandshakesPerAddress}`];
+      refusal = [
+        'address_handshake_limit',
+        'AddressHandshakeLimit',
+        `${fromAddr} ${what} from ${addr} in the TLS handshake, the limit (limits.maxHandshakesPerAddress) is ${limits.maxHandshakesPerAddress}`,
+      ];
     }
     if (refusal) {
       this.refuse(raw, addr, ...refusal);
       return false;
     }
     const timer = setTimeout(() => {
-      if (this.pending.has(raw)) this.refuse(raw, addr, 'handshake_timeout', 'HandshakeTimeout', `${listener === 'kmip' ? '' : 'HTTPS '}TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`);
+      if (this.pending.has(raw))
+        this.refuse(
+          raw,
+          addr,
+          'handshake_timeout',
+          'HandshakeTimeout',
+          `${listener === 'kmip' ? '' : 'HTTPS '}TLS handshake not finished within ${limits.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`,
+        );
     }, limits.handshakeTimeoutMs);
     timer.unref();
     this.pending.set(raw, { addr, timer });

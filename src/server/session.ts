@@ -208,7 +208,14 @@ export class Session {
       const message = `request not received whole within ${ms} ms of its first byte (limits.requestTimeoutMs); ${this.framer.buffered} bytes held`;
       this.services.log.warn({ conn: this.id, remote: this.socket.remoteAddress }, message);
       void this.audit
-        .event({ connectionId: this.id, addr: this.socket.remoteAddress, ...(this.principal instanceof Error ? {} : { client: this.principal.id }), op: 'RequestTimeout', reason: 'RequestTimeout', message })
+        .event({
+          connectionId: this.id,
+          addr: this.socket.remoteAddress,
+          ...(this.principal instanceof Error ? {} : { client: this.principal.id }),
+          op: 'RequestTimeout',
+          reason: 'RequestTimeout',
+          message,
+        })
         .catch((err: unknown) => this.services.log.error({ conn: this.id, err }, 'auditing a request timeout failed'))
         .finally(() => this.socket.destroy());
     }, ms);

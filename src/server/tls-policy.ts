@@ -36,9 +36,7 @@ export function tlsPolicyOptions(ticketKeyRotationMs: number): TlsOptions {
     ciphers: [...TLS13_CIPHERS, ...TLS12_CIPHERS].join(':'),
     honorCipherOrder: true,
     secureOptions: constants.SSL_OP_NO_RENEGOTIATION | (resume ? 0 : constants.SSL_OP_NO_TICKET),
-    ...(resume
-      ? { ticketKeys: randomBytes(48), sessionTimeout: Math.max(1, Math.floor(ticketKeyRotationMs / 1000)), sessionIdContext: 'kmip-kms' }
-      : { sessionTimeout: 0 }),
+    ...(resume ? { ticketKeys: randomBytes(48), sessionTimeout: Math.max(1, Math.floor(ticketKeyRotationMs / 1000)), sessionIdContext: 'kmip-kms' } : { sessionTimeout: 0 }),
   };
 }
 

@@ -22,16 +22,7 @@ export {
   type CommitOptions,
   type StoreSnapshot,
 } from './object-store.js';
-export {
-  indexValue,
-  indexText,
-  indexEnum,
-  indexTerms,
-  linkField,
-  applicationField,
-  RecordField,
-  type IndexTerm,
-} from './index-encoding.js';
+export { indexValue, indexText, indexEnum, indexTerms, linkField, applicationField, RecordField, type IndexTerm } from './index-encoding.js';
 export { encodeRecord, decodeRecord } from './record-codec.js';
 export { MemoryStore } from './memory.js';
 export { LevelStore, type LevelStoreOptions, type CheckReport, SCHEMA_VERSION } from './leveldb/index.js';

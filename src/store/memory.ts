@@ -5,7 +5,20 @@
  * LevelDB store uses, and `find` is a binary-searched range over that index.
  */
 import type { ObjectRecord } from '../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type MetaEntry, type MetaSpace, type ObjectStore, type ScanOptions, type ScanPage, type CommitOp, type StoreSnapshot } from './object-store.js';
+import {
+  StoreError,
+  type AuditEntry,
+  type AuditLogReader,
+  type CommitOptions,
+  type IndexQuery,
+  type MetaEntry,
+  type MetaSpace,
+  type ObjectStore,
+  type ScanOptions,
+  type ScanPage,
+  type CommitOp,
+  type StoreSnapshot,
+} from './object-store.js';
 import { MetaWatchers, planMeta, type StoredMeta } from './meta.js';
 import { sealAudit } from './commit-plan.js';
 import { decodeRecord } from './record-codec.js';

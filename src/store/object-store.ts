@@ -26,8 +26,7 @@ export type StoreOp =
    * The store writes the record with `revision = expectedRevision + 1` (the record's own
    * `revision` field is ignored); a delete needs the record to exist (else NOT_FOUND).
    */
-  | { readonly type: 'put'; readonly record: ObjectRecord; readonly expectedRevision: number }
-  | { readonly type: 'delete'; readonly uid: string; readonly expectedRevision: number };
+  { readonly type: 'put'; readonly record: ObjectRecord; readonly expectedRevision: number } | { readonly type: 'delete'; readonly uid: string; readonly expectedRevision: number };
 
 /**
  * Server metadata (src/store/meta.ts): create or replace the entry `key` (expectedRevision 0:

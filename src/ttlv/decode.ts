@@ -98,11 +98,7 @@ function item(st: State, off: number, end: number, depth: number): TtlvNode {
       fixed(st, off, end, tag, len, FIXED_LENGTH_BY_CODE[type]!, short);
       st.next = v + 8;
       const x = b.readBigInt64BE(v);
-      return type === 0x03
-        ? { tag, type: 'LongInteger', value: x }
-        : type === 0x09
-          ? { tag, type: 'DateTime', value: x }
-          : { tag, type: 'DateTimeExtended', value: x };
+      return type === 0x03 ? { tag, type: 'LongInteger', value: x } : type === 0x09 ? { tag, type: 'DateTime', value: x } : { tag, type: 'DateTimeExtended', value: x };
     }
     case 0x06: {
       // Boolean

@@ -98,7 +98,6 @@ export function encodedLength(node: TtlvNode): number {
   }
 }
 
-
 function fail(code: 'BAD_VALUE' | 'BAD_TAG', msg: string, path: number[], tag: number): never {
   throw new TtlvError(code, msg, -1, [...path, tag]);
 }
@@ -182,8 +181,7 @@ function writeNode(w: Writer, node: TtlvNode, path: number[]): void {
     case 'BigInteger': {
       const v = node.value;
       if (!(v instanceof Uint8Array)) fail('BAD_VALUE', `${typeName} value is not bytes`, path, tag);
-      if (node.type === 'BigInteger' && (v.length === 0 || v.length % 8 !== 0))
-        fail('BAD_VALUE', `Big Integer length ${v.length} is not a positive multiple of 8`, path, tag);
+      if (node.type === 'BigInteger' && (v.length === 0 || v.length % 8 !== 0)) fail('BAD_VALUE', `Big Integer length ${v.length} is not a positive multiple of 8`, path, tag);
       const n = v.length;
       w.ensure(8 + pad8(n));
       w.header(tag, ItemType[node.type], n);

@@ -115,12 +115,7 @@ export class TtlvFramer {
     // A structure's length already includes its children's padding; a primitive's does not.
     const total = 8 + (type === 0x01 ? len : pad8(len));
     if (total > this.max) {
-      this.failed = new TtlvError(
-        'TOO_LARGE',
-        `message announces ${total} bytes, the limit is ${this.max}`,
-        this.consumed,
-        [(hdr[0]! << 16) | (hdr[1]! << 8) | hdr[2]!],
-      );
+      this.failed = new TtlvError('TOO_LARGE', `message announces ${total} bytes, the limit is ${this.max}`, this.consumed, [(hdr[0]! << 16) | (hdr[1]! << 8) | hdr[2]!]);
       throw this.failed;
     }
     return total;

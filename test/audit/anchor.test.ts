@@ -66,7 +66,9 @@ beforeAll(async () => {
   srv = await startTestKms({ audit: { checkpointEvery: 4, anchorFile } }, { captureLog: logLines });
   const s = new Session(await srv.client('alice'), V2_1);
   for (let i = 0; i < 8; i++) {
-    const uid = uniqueIdentifierOf(await s.ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt, name: `anchor-${i}` })));
+    const uid = uniqueIdentifierOf(
+      await s.ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt, name: `anchor-${i}` })),
+    );
     await s.ok(Operation.Get, getPayload(uid));
   }
   await srv.stop();
@@ -84,7 +86,10 @@ describe('audit anchors outside the data folder', () => {
   it('every checkpoint goes to the anchor file (fsynced lines) and to the log stream, in one stable message', () => {
     const checkpoints = entries.filter((e) => e.kind === 'checkpoint');
     expect(checkpoints.length).toBeGreaterThan(3);
-    const lines = readFileSync(anchorFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(anchorFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.seq)).toEqual(checkpoints.map((c) => c.seq));
     expect(lines.every((l) => l.keyId === checkpoints[0]!.keyId && typeof l.anchorMac === 'string' && (l.anchorMac as string).length === 64)).toBe(true);
     // The checkpoint record says where it was anchored.
@@ -162,7 +167,8 @@ describe('audit anchors outside the data folder', () => {
     const again = await startTestKms({ audit: { checkpointEvery: 4, anchorFile } }, { dataDir: dir, captureLog: log });
     try {
       const s = new Session(await again.client('alice'), V2_1);
-      for (let i = 0; i < 12; i++) await s.ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }));
+      for (let i = 0; i < 12; i++)
+        await s.ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }));
     } finally {
       await again.stop();
     }

@@ -10,7 +10,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attr, createSymmetricKeyPayload, destroyPayload, discoverVersionsPayload, getPayload, keyMaterialOf, locatePayload, requestMessage, uniqueIdentifierOf, uniqueIdentifiersOf } from '../../src/client/index.js';
+import {
+  attr,
+  createSymmetricKeyPayload,
+  destroyPayload,
+  discoverVersionsPayload,
+  getPayload,
+  keyMaterialOf,
+  locatePayload,
+  requestMessage,
+  uniqueIdentifierOf,
+  uniqueIdentifiersOf,
+} from '../../src/client/index.js';
 import { CryptographicAlgorithm, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { encode } from '../../src/ttlv/index.js';
@@ -33,7 +44,14 @@ const NAME = `audit-${Date.now()}`;
 function badClientAuth(port: number): Promise<void> {
   return new Promise((resolve) => {
     const sock = connect(
-      { host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(join(CERTS, 'ca.pem')), cert: readFileSync(join(CERTS, 'server.pem')), key: readFileSync(join(CERTS, 'server.key')) },
+      {
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        ca: readFileSync(join(CERTS, 'ca.pem')),
+        cert: readFileSync(join(CERTS, 'server.pem')),
+        key: readFileSync(join(CERTS, 'server.key')),
+      },
       () => sock.write(encode(requestMessage({ version: V2_1, batch: [{ operation: Operation.DiscoverVersions, payload: discoverVersionsPayload() }] }))),
     );
     sock.on('data', () => undefined);
@@ -47,7 +65,10 @@ function badClientAuth(port: number): Promise<void> {
 }
 
 const create = (s: Session, name: string) =>
-  s.ok(Operation.Create, createSymmetricKeyPayload(s.version, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt, name }));
+  s.ok(
+    Operation.Create,
+    createSymmetricKeyPayload(s.version, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt, name }),
+  );
 
 beforeAll(async () => {
   ensureBuilt();
@@ -101,7 +122,12 @@ describe('audit records', () => {
     const auth = records.filter((r) => r.kind === 'auth') as OpRecord[];
     expect(auth).toHaveLength(1);
     // Refused by OpenSSL's purpose check at the handshake, or by auth.ts's EKU check after it.
-    expect(auth[0]).toMatchObject({ op: expect.stringMatching(/^(TlsHandshake|Authenticate)$/), status: 'OperationFailed', reason: 'AuthenticationNotSuccessful', addr: expect.stringMatching(/127\.0\.0\.1/) });
+    expect(auth[0]).toMatchObject({
+      op: expect.stringMatching(/^(TlsHandshake|Authenticate)$/),
+      status: 'OperationFailed',
+      reason: 'AuthenticationNotSuccessful',
+      addr: expect.stringMatching(/127\.0\.0\.1/),
+    });
     expect(auth[0]!.message).toEqual(expect.any(String)); // OpenSSL's words, or auth.ts's
     expect(auth[0]!.client).toBeUndefined();
   });
@@ -143,7 +169,16 @@ describe('kms audit report', () => {
   it('per key: store facts, and per identity and operation the count, failures, first and last use', () => {
     const out = kms('audit', 'report', '--data-dir', srv.dataDir, '--format', 'json');
     expect(out.code, out.stderr).toBe(0);
-    const report = JSON.parse(out.stdout) as { uid: string; objectType?: string; algorithm?: string; length?: number; state?: string; usageMask?: number; owner?: string; uses: { identity: string; operation: string; count: number; failed: number; first: string; last: string }[] }[];
+    const report = JSON.parse(out.stdout) as {
+      uid: string;
+      objectType?: string;
+      algorithm?: string;
+      length?: number;
+      state?: string;
+      usageMask?: number;
+      owner?: string;
+      uses: { identity: string; operation: string; count: number; failed: number; first: string; last: string }[];
+    }[];
     const a = report.find((k) => k.uid === uid.a)!;
     expect(a).toMatchObject({ objectType: 'SymmetricKey', algorithm: 'AES', length: 256, owner: 'alice', usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt });
     const gets = times('alice', 'Get', uid.a);
@@ -174,9 +209,13 @@ describe('kms audit report', () => {
     expect(oneKey.map((k) => k.uid)).toEqual([uid.b]);
 
     const after = times('alice', 'Get', uid.a)[1]!;
-    const late = JSON.parse(kms('audit', 'report', '--data-dir', srv.dataDir, '--format', 'json', '--key', uid.a, '--since', after).stdout) as { uses: { operation: string; identity: string; count: number }[] }[];
+    const late = JSON.parse(kms('audit', 'report', '--data-dir', srv.dataDir, '--format', 'json', '--key', uid.a, '--since', after).stdout) as {
+      uses: { operation: string; identity: string; count: number }[];
+    }[];
     expect(late[0]!.uses).toEqual([expect.objectContaining({ identity: 'alice', operation: 'Get', count: 1 })]);
-    const early = JSON.parse(kms('audit', 'report', '--data-dir', srv.dataDir, '--format', 'json', '--key', uid.a, '--until', times('alice', 'Create', uid.a)[0]!).stdout) as { uses: { operation: string }[] }[];
+    const early = JSON.parse(kms('audit', 'report', '--data-dir', srv.dataDir, '--format', 'json', '--key', uid.a, '--until', times('alice', 'Create', uid.a)[0]!).stdout) as {
+      uses: { operation: string }[];
+    }[];
     expect(early[0]!.uses.map((u) => u.operation)).toEqual(['Create']);
 
     const csv = kms('audit', 'report', '--data-dir', srv.dataDir, '--format', 'csv', '--key', uid.a).stdout.trim().split('\n');
@@ -191,7 +230,10 @@ describe('kms audit report', () => {
   it('kms audit tail prints the last records as JSON lines', () => {
     const out = kms('audit', 'tail', '--data-dir', srv.dataDir, '-n', '3');
     expect(out.code, out.stderr).toBe(0);
-    const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditRecord);
     expect(lines.map((r) => r.seq)).toEqual([records.length - 2, records.length - 1, records.length]);
   });
 });

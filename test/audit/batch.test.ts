@@ -57,7 +57,16 @@ describe('audit records of batches', () => {
   it('a message refused as a whole (asynchronous required in an Undo batch) gets one record per item', async () => {
     const client = await srv.client('bob');
     const head = srv.kms.services.store.audit.head().seq;
-    const res = parseResponse(await client.send(requestMessage({ version: V2_1, asynchronousIndicator: AsynchronousIndicator.Mandatory, batchErrorContinuationOption: BatchErrorContinuationOption.Undo, batch: [create(), create()] })));
+    const res = parseResponse(
+      await client.send(
+        requestMessage({
+          version: V2_1,
+          asynchronousIndicator: AsynchronousIndicator.Mandatory,
+          batchErrorContinuationOption: BatchErrorContinuationOption.Undo,
+          batch: [create(), create()],
+        }),
+      ),
+    );
     expect(res.items.every((i) => i.status === ResultStatus.OperationFailed)).toBe(true);
     const recs = await opsSince(head);
     expect(recs.map((r) => [r.client, r.op, r.reason])).toEqual([

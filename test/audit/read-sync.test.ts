@@ -175,10 +175,31 @@ describe('configuration', () => {
   });
 
   it('the read-only class: reads and crypto that change nothing; never a state change', () => {
-    for (const op of [Operation.Get, Operation.GetAttributes, Operation.GetAttributeList, Operation.Locate, Operation.Query, Operation.DiscoverVersions, Operation.Encrypt, Operation.MACVerify, Operation.RNGRetrieve]) {
+    for (const op of [
+      Operation.Get,
+      Operation.GetAttributes,
+      Operation.GetAttributeList,
+      Operation.Locate,
+      Operation.Query,
+      Operation.DiscoverVersions,
+      Operation.Encrypt,
+      Operation.MACVerify,
+      Operation.RNGRetrieve,
+    ]) {
       expect(isReadOnlyOperation(op)).toBe(true);
     }
-    for (const op of [Operation.Create, Operation.Activate, Operation.Revoke, Operation.Destroy, Operation.GetUsageAllocation, Operation.Check, Operation.RNGSeed, Operation.Export, Operation.ModifyAttribute, undefined]) {
+    for (const op of [
+      Operation.Create,
+      Operation.Activate,
+      Operation.Revoke,
+      Operation.Destroy,
+      Operation.GetUsageAllocation,
+      Operation.Check,
+      Operation.RNGSeed,
+      Operation.Export,
+      Operation.ModifyAttribute,
+      undefined,
+    ]) {
       expect(isReadOnlyOperation(op)).toBe(false);
     }
   });

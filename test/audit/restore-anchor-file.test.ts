@@ -47,7 +47,10 @@ afterAll(() => {
 
 describe('anchors and restore', () => {
   it('restore anchors its restore record next to the new folder; the restored folder verifies against it', async () => {
-    const lines = readFileSync(`${restored}.audit-anchor.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; seq: number });
+    const lines = readFileSync(`${restored}.audit-anchor.jsonl`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; seq: number });
     const { records } = await readLog(restored);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ kind: 'restore', seq: records.length });

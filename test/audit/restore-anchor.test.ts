@@ -63,7 +63,11 @@ describe('restore anchor', () => {
     await s.commit([], { audit: [{ seal: (seq, prev) => sealRecord({ kind: 'op', time, ref: '2/1', op: 'Get', status: 'Success' }, seq, prev) }] });
     const head = s.audit.head();
     const mac = Buffer.from(await newKey.mac(checkpointInput(head.seq, head.link))).toString('hex');
-    await s.commit([], { audit: [{ seal: (seq, prev) => sealRecord({ kind: 'checkpoint', time, covers: head.seq, head: Buffer.from(head.link).toString('hex'), keyId: newKey.id, mac, why: 'shutdown' }, seq, prev) }] });
+    await s.commit([], {
+      audit: [
+        { seal: (seq, prev) => sealRecord({ kind: 'checkpoint', time, covers: head.seq, head: Buffer.from(head.link).toString('hex'), keyId: newKey.id, mac, why: 'shutdown' }, seq, prev) },
+      ],
+    });
     expect(await verifyAuditLog(s.audit, newKey)).toMatchObject({ ok: true, entries: 14, checkpoints: 2, sealedThrough: 13 });
   });
 
@@ -105,7 +109,11 @@ describe('restore anchor', () => {
     const s = await restored(await oldLog());
     const head = s.audit.head();
     const mac = Buffer.from(await oldKey.mac(checkpointInput(head.seq, head.link))).toString('hex');
-    await s.commit([], { audit: [{ seal: (seq, prev) => sealRecord({ kind: 'checkpoint', time, covers: head.seq, head: Buffer.from(head.link).toString('hex'), keyId: oldKey.id, mac, why: 'shutdown' }, seq, prev) }] });
+    await s.commit([], {
+      audit: [
+        { seal: (seq, prev) => sealRecord({ kind: 'checkpoint', time, covers: head.seq, head: Buffer.from(head.link).toString('hex'), keyId: oldKey.id, mac, why: 'shutdown' }, seq, prev) },
+      ],
+    });
     const r = await verifyAuditLog(s.audit, newKey);
     expect(r.ok).toBe(false);
     expect(r.failure).toMatchObject({ position: 13 });

@@ -33,7 +33,10 @@ it('follows new records while the server runs', async () => {
     expect(await waitFor(before)).toBe(true);
     const after = await create();
     expect(await waitFor(after)).toBe(true);
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; op?: string; uids?: string[] });
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; op?: string; uids?: string[] });
     expect(lines.map((l) => l.seq)).toEqual([...lines.map((l) => l.seq)].sort((a, b) => a - b));
     expect(new Set(lines.map((l) => l.seq)).size).toBe(lines.length); // nothing printed twice
     expect(lines.find((l) => l.uids?.includes(after))?.op).toBe('Create');

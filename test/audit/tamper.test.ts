@@ -47,7 +47,11 @@ const key = (seq: number) => seq.toString(16).padStart(16, '0');
 
 function openDb(dir: string) {
   const db = new ClassicLevel<string, string>(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
-  return { db, audit: db.sublevel<string, string>('a', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), meta: db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) };
+  return {
+    db,
+    audit: db.sublevel<string, string>('a', { keyEncoding: 'utf8', valueEncoding: 'utf8' }),
+    meta: db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }),
+  };
 }
 
 async function load(dir: string): Promise<Entry[]> {
@@ -114,7 +118,7 @@ describe('kms audit verify', () => {
     expect(r.stderr).toMatch(new RegExp(`^verified 5 of ${n} entries .*\nverified 10 of ${n} entries`));
   });
 
-  it('edit: a changed field breaks the next entry\'s link', async () => {
+  it("edit: a changed field breaks the next entry's link", async () => {
     const dir = await tampered(async (s, e) => {
       await s.audit.put(key(3), canonicalJson({ ...e[2]!, op: 'Gex' }));
     });
@@ -122,7 +126,12 @@ describe('kms audit verify', () => {
   });
 
   it('edit, chain rebuilt: the next checkpoint no longer matches', async () => {
-    const dir = await tampered(async (s, e) => rewriteChained(s, e.map((x) => (x.seq === 3 ? { ...x, client: 'mallory' } : x))));
+    const dir = await tampered(async (s, e) =>
+      rewriteChained(
+        s,
+        e.map((x) => (x.seq === 3 ? { ...x, client: 'mallory' } : x)),
+      ),
+    );
     const cp = firstCheckpointAfter(await load(srv.dataDir), 3);
     expectBroken(dir, new RegExp(`position ${cp} \\(entry ${cp}\\): checkpoint MAC does not verify`));
   });
@@ -133,7 +142,12 @@ describe('kms audit verify', () => {
   });
 
   it('delete, chain rebuilt: the next checkpoint gives it away', async () => {
-    const dir = await tampered(async (s, e) => rewriteChained(s, e.filter((x) => x.seq !== 2)));
+    const dir = await tampered(async (s, e) =>
+      rewriteChained(
+        s,
+        e.filter((x) => x.seq !== 2),
+      ),
+    );
     expectBroken(dir, /checkpoint (MAC does not verify|head does not match)/);
   });
 

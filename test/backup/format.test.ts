@@ -84,7 +84,7 @@ beforeAll(async () => {
   writeFileSync(file, good);
   bodyStart = 16 + good.readUInt32BE(12);
   chunks = [];
-  for (let pos = bodyStart; pos < good.length; ) {
+  for (let pos = bodyStart; pos < good.length;) {
     const end = pos + 4 + good.readUInt32BE(pos) + 16;
     chunks.push({ start: pos, end });
     pos = end;
@@ -198,7 +198,12 @@ describe('recovery credentials', () => {
     expect((await verifyBackupFile(file, rsa.privateKey)).objects).toBe(40);
     expect((await verifyBackupFile(file, ec.privateKey)).objects).toBe(40);
     const s = shared.shares;
-    for (const pick of [[0, 1, 2], [4, 2, 0], [1, 3, 4], [0, 1, 2, 3, 4]]) {
+    for (const pick of [
+      [0, 1, 2],
+      [4, 2, 0],
+      [1, 3, 4],
+      [0, 1, 2, 3, 4],
+    ]) {
       expect((await verifyBackupFile(file, privateKeyFromShares(pick.map((i) => s[i]!)))).objects).toBe(40);
     }
     await expect(verifyBackupFile(file, stranger.privateKey)).rejects.toMatchObject({ code: 'WRONG_CREDENTIAL' });

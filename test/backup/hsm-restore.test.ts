@@ -68,7 +68,10 @@ beforeAll(async () => {
     for (const uid of await populate(c, 8)) bytes.set(uid, await keyBytes(c, uid));
     // One HSM-resident key (non-extractable token key): carried as a reference only.
     resident = uniqueIdentifierOf(
-      await new Session(c, V2_1).ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: 12, attributes: [t.bool(Tag.Extractable, false)] })),
+      await new Session(c, V2_1).ok(
+        Operation.Create,
+        createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: 12, attributes: [t.bool(Tag.Extractable, false)] }),
+      ),
     );
     // Taken from the running server, through its admin socket.
     const b = await kmsHere(['backup', '--out', file, '--data-dir', srcDir]);
@@ -104,7 +107,7 @@ describe('restore onto a second token', () => {
     expect(readdirSync(work).filter((f) => f.includes('.restoring-'))).toEqual([]);
   });
 
-  it('rewraps every key under the destination token\'s own KEK', async () => {
+  it("rewraps every key under the destination token's own KEK", async () => {
     const r = await kmsHere(['restore', '--in', file, '--data-dir', dstDir, '--recovery-key', keys.ecKey, '--hsm-module', src.module, '--hsm-token-label', 'kms-dst']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: 1 object\(s\) are HSM-resident keys/);
@@ -140,7 +143,7 @@ describe('restore onto a second token', () => {
     }
   });
 
-  it('kms audit verify passes with the destination token\'s audit key', async () => {
+  it("kms audit verify passes with the destination token's audit key", async () => {
     const v = await kmsHere(['audit', 'verify', '--config', join(dstDir, 'kms.json')]);
     expect(v.stdout, v.stderr).toMatch(/^OK: \d+ entries, \d+ checkpoints \(audit key hsm:kms-audit-/);
     expect(v.stdout).toMatch(/restored: entries 1\.\.\d+ were imported/);

@@ -42,7 +42,13 @@ export async function kmsHere(args: string[]): Promise<{ code: number; stdout: s
   const { runCli } = await import('../../src/cli/main.js');
   let stdout = '';
   let stderr = '';
-  const sink = (f: (s: string) => void) => new Writable({ write(chunk, _e, cb) { f(String(chunk)); cb(); } });
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(chunk, _e, cb) {
+        f(String(chunk));
+        cb();
+      },
+    });
   const code = await runCli(args, { stdin: process.stdin, stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) });
   return { code, stdout, stderr };
 }
@@ -79,7 +85,10 @@ export async function populate(c: KmipClient, n = 12): Promise<string[]> {
     if (i % 6 === 0) await s.ok(Operation.Destroy, destroyPayload(uid));
   }
   for (let i = 0; i < 3; i++) {
-    const reg = registerPayload(V2_1, ObjectType.SymmetricKey, symmetricKeyObject(randomBytes(32), CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(12), attr.name(`registered-${i}`)]);
+    const reg = registerPayload(V2_1, ObjectType.SymmetricKey, symmetricKeyObject(randomBytes(32), CryptographicAlgorithm.AES), [
+      attr.cryptographicUsageMask(12),
+      attr.name(`registered-${i}`),
+    ]);
     uids.push(uniqueIdentifierOf(await s.ok(Operation.Register, reg)));
   }
   return uids;

@@ -21,8 +21,7 @@ function slowMul(a: number, b: number): number {
 }
 
 /** A random subset of `k` of the items, order shuffled. */
-const subset = <T>(items: readonly T[], k: number) =>
-  fc.shuffledSubarray([...items], { minLength: k, maxLength: k });
+const subset = <T>(items: readonly T[], k: number) => fc.shuffledSubarray([...items], { minLength: k, maxLength: k });
 
 describe('GF(256)', () => {
   it('FIPS 197 example products', () => {

@@ -103,7 +103,16 @@ describe('bench options and ratios', () => {
 
   it('ratios pair points by mix and connections; a mix the other server cannot do is n/a', () => {
     const p = (server: string, mix: PointResult['mix'], c: number, opsPerSec: number, cpuPerOpMs?: number, na?: string): PointResult => ({
-      server, mix, title: mix, connections: c, ops: na ? 0 : 100, errors: 0, seconds: 1, opsPerSec, ...(cpuPerOpMs !== undefined && { cpuPerOpMs }), ...(na !== undefined && { na }),
+      server,
+      mix,
+      title: mix,
+      connections: c,
+      ops: na ? 0 : 100,
+      errors: 0,
+      seconds: 1,
+      opsPerSec,
+      ...(cpuPerOpMs !== undefined && { cpuPerOpMs }),
+      ...(na !== undefined && { na }),
     });
     const rs = ratios(
       [p('kms', 'get', 1, 1000, 0.1), p('kms', 'get', 4, 3000, 0.05), p('kms', 'encrypt', 1, 500, 0.2)],

@@ -46,14 +46,7 @@ describe('kms bench', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as { points: PointResult[]; machine: { cores: number } };
     expect(report.machine.cores).toBeGreaterThan(0);
-    expect(report.points.map((p) => `${p.server} ${p.mix} ${p.connections}`)).toEqual([
-      'kms get 1',
-      'kms get 2',
-      'kms lifecycle 1',
-      'kms lifecycle 2',
-      'kms connect 1',
-      'kms connect 2',
-    ]);
+    expect(report.points.map((p) => `${p.server} ${p.mix} ${p.connections}`)).toEqual(['kms get 1', 'kms get 2', 'kms lifecycle 1', 'kms lifecycle 2', 'kms connect 1', 'kms connect 2']);
     report.points.forEach(checkPoint);
     // A lifecycle op is five requests on the server: it costs more CPU than one Get.
     const cpu = (mix: string) => report.points.find((p) => p.mix === mix && p.connections === 1)!.cpuPerOpMs!;
@@ -66,7 +59,22 @@ describe('kms bench', () => {
   it('--preload: objects written with the server stopped are served, and found by name and custom attribute', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kms-bench-test-'));
     const json = join(dir, 'scale.json');
-    const r = await bench(['--preload', '300', '--mixes', 'get,locate,locate-custom', '--concurrency', '1', '--duration', '0.7', '--warmup', '0.2', '--data-dir', join(dir, 'data'), '--json', json]);
+    const r = await bench([
+      '--preload',
+      '300',
+      '--mixes',
+      'get,locate,locate-custom',
+      '--concurrency',
+      '1',
+      '--duration',
+      '0.7',
+      '--warmup',
+      '0.2',
+      '--data-dir',
+      join(dir, 'data'),
+      '--json',
+      json,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as { points: PointResult[]; preload: { objects: number }[] };
     expect(report.preload.map((p) => p.objects)).toEqual([300]);

@@ -50,7 +50,12 @@ describe('kms certs issue', () => {
     });
     const v = { major: 2, minor: 1 };
     const created = parseResponse(
-      await client.send(requestMessage({ version: v, batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(v, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: 12 }) }] })),
+      await client.send(
+        requestMessage({
+          version: v,
+          batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(v, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: 12 }) }],
+        }),
+      ),
     );
     expect(created.items[0]!.status).toBe(ResultStatus.Success);
     const record = await kms.services.store.get(uniqueIdentifierOf(created.items[0]!.payload));

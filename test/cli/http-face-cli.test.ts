@@ -34,7 +34,9 @@ describe('kms status and kms ttlv --send against a running server', () => {
           await c.send(
             requestMessage({
               version: V21,
-              batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(V21, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }) }],
+              batch: [
+                { operation: Operation.Create, payload: createSymmetricKeyPayload(V21, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }) },
+              ],
             }),
           ),
         ).items[0]!,

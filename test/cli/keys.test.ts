@@ -8,7 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KmipClient } from '../../src/client/index.js';
-import { activatePayload, attr, createSymmetricKeyPayload, destroyPayload, expectSuccess, findChild, parseResponse, registerPayload, requestMessage, symmetricKeyObject, uniqueIdentifierOf, type RequestBatchItemSpec } from '../../src/client/requests.js';
+import {
+  activatePayload,
+  attr,
+  createSymmetricKeyPayload,
+  destroyPayload,
+  expectSuccess,
+  findChild,
+  parseResponse,
+  registerPayload,
+  requestMessage,
+  symmetricKeyObject,
+  uniqueIdentifierOf,
+  type RequestBatchItemSpec,
+} from '../../src/client/requests.js';
 import { CryptographicAlgorithm, ObjectType, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
@@ -60,7 +73,13 @@ beforeAll(async () => {
   const [one] = await ok(c, [create('k-one'), { operation: Operation.Activate, payload: activatePayload() }]);
   uids.one = uniqueIdentifierOf(one);
   const [two] = await ok(c, [
-    { operation: Operation.Register, payload: registerPayload(V, ObjectType.SymmetricKey, symmetricKeyObject(KEY_BYTES, CryptographicAlgorithm.AES), [attr.name('k-two'), attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt)]) },
+    {
+      operation: Operation.Register,
+      payload: registerPayload(V, ObjectType.SymmetricKey, symmetricKeyObject(KEY_BYTES, CryptographicAlgorithm.AES), [
+        attr.name('k-two'),
+        attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt),
+      ]),
+    },
   ]);
   uids.two = uniqueIdentifierOf(two);
   const [three] = await ok(c, [create('k-three', 128), { operation: Operation.Destroy, payload: destroyPayload() }]);
@@ -110,7 +129,7 @@ describe('kms keys through KMIP (running server)', () => {
     noKeyMaterial(r.stdout);
   });
 
-  it('an identity sees only what it may: kms-client not alice\'s key; filters go to Locate', async () => {
+  it("an identity sees only what it may: kms-client not alice's key; filters go to Locate", async () => {
     const mine = JSON.parse((await kms(['keys', 'list', '--json', ...remote('kms-client')])).stdout) as Row[];
     expect(mine.map((x) => x.uid)).not.toContain(uids.alice);
     expect(mine).toHaveLength(5);
@@ -182,7 +201,11 @@ describe('kms keys from a stopped data folder', () => {
   });
 
   it('show: owner, content sealed or destroyed, links; never key material', async () => {
-    const two = JSON.parse((await kms(['keys', 'show', uids.two!, '--json', '--data-dir', dataDir])).stdout) as { owner: string; content: string; attributes: { name: string; values: unknown[] }[] };
+    const two = JSON.parse((await kms(['keys', 'show', uids.two!, '--json', '--data-dir', dataDir])).stdout) as {
+      owner: string;
+      content: string;
+      attributes: { name: string; values: unknown[] }[];
+    };
     expect(two.owner).toBe('kms-client');
     expect(two.content).toMatch(/^sealed under sw:/);
     expect(two.attributes.find((a) => a.name === 'CryptographicLength')?.values).toEqual([128]);

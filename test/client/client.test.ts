@@ -35,9 +35,7 @@ const clients: KmipClient[] = [];
 
 beforeAll(async () => {
   const p = devCertPaths('certs/dev');
-  const [ca, cert, key, serverCert, serverKey] = await Promise.all(
-    [p.ca.cert, p.client.cert, p.client.key, p.server.cert, p.server.key].map((f) => readFile(f)),
-  );
+  const [ca, cert, key, serverCert, serverKey] = await Promise.all([p.ca.cert, p.client.cert, p.client.key, p.server.cert, p.server.key].map((f) => readFile(f)));
   pem = { ca: ca!, cert: cert!, key: key!, serverCert: serverCert!, serverKey: serverKey! };
   tmp = await mkdtemp(join(tmpdir(), 'kms-client-'));
   otherCa = await readFile((await generateDevCerts(join(tmp, 'other'))).ca.cert);
@@ -57,29 +55,26 @@ async function startPeer(behaviour: Behaviour): Promise<Peer> {
   const sockets = new Set<tls.TLSSocket>();
   const peer: Peer = { port: 0, received: [], maxOutstanding: 0, close: async () => undefined };
   let outstanding = 0;
-  const server = tls.createServer(
-    { ca: pem.ca, cert: pem.serverCert, key: pem.serverKey, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
-    (sock) => {
-      sockets.add(sock);
-      sock.on('close', () => sockets.delete(sock));
-      sock.on('error', () => undefined);
-      const framer = new TtlvFramer({ maxMessageBytes: 1 << 20 });
-      const write = sock.write.bind(sock);
-      // Count what is answered: every write is treated as one response.
-      (sock as { write: typeof sock.write }).write = ((...args: Parameters<typeof sock.write>) => {
-        outstanding = Math.max(0, outstanding - 1);
-        return write(...args);
-      }) as typeof sock.write;
-      sock.on('data', (chunk: Buffer) => {
-        for (const frame of framer.push(chunk)) {
-          peer.received.push(Buffer.from(frame));
-          outstanding++;
-          peer.maxOutstanding = Math.max(peer.maxOutstanding, outstanding);
-          behaviour(Buffer.from(frame), sock, peer.received.length - 1);
-        }
-      });
-    },
-  );
+  const server = tls.createServer({ ca: pem.ca, cert: pem.serverCert, key: pem.serverKey, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    const framer = new TtlvFramer({ maxMessageBytes: 1 << 20 });
+    const write = sock.write.bind(sock);
+    // Count what is answered: every write is treated as one response.
+    (sock as { write: typeof sock.write }).write = ((...args: Parameters<typeof sock.write>) => {
+      outstanding = Math.max(0, outstanding - 1);
+      return write(...args);
+    }) as typeof sock.write;
+    sock.on('data', (chunk: Buffer) => {
+      for (const frame of framer.push(chunk)) {
+        peer.received.push(Buffer.from(frame));
+        outstanding++;
+        peer.maxOutstanding = Math.max(peer.maxOutstanding, outstanding);
+        behaviour(Buffer.from(frame), sock, peer.received.length - 1);
+      }
+    });
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   peer.port = (server.address() as AddressInfo).port;
   peer.close = () =>
@@ -250,9 +245,7 @@ describe('KmipClient', () => {
 
   it('refuses a server whose certificate does not match the name', async () => {
     const peer = await startPeer(echo);
-    const err = await rejection(
-      KmipClient.connect({ host: '127.0.0.1', port: peer.port, ca: pem.ca, cert: pem.cert, key: pem.key, servername: 'kms.example.com' }),
-    );
+    const err = await rejection(KmipClient.connect({ host: '127.0.0.1', port: peer.port, ca: pem.ca, cert: pem.cert, key: pem.key, servername: 'kms.example.com' }));
     expect((err as KmipClientError).code).toBe('CONNECT');
     expect((err as Error).message).toMatch(/kms\.example\.com|altnames/i);
   });

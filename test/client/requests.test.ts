@@ -1,23 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KmipClientError, KmipResultError } from '../../src/client/errors.js';
-import {
-  attr,
-  attributeV1,
-  expectSuccess,
-  keyMaterialOf,
-  parseResponse,
-  queryPayload,
-  requestMessage,
-  templateAttributes,
-  versionAtLeast,
-} from '../../src/client/requests.js';
-import {
-  BatchErrorContinuationOption,
-  Operation,
-  QueryFunction,
-  ResultReason,
-  ResultStatus,
-} from '../../src/kmip/generated/enums.gen.js';
+import { attr, attributeV1, expectSuccess, keyMaterialOf, parseResponse, queryPayload, requestMessage, templateAttributes, versionAtLeast } from '../../src/client/requests.js';
+import { BatchErrorContinuationOption, Operation, QueryFunction, ResultReason, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { encode, t, type TtlvNode } from '../../src/ttlv/index.js';
 
@@ -67,23 +51,15 @@ describe('requestMessage', () => {
 
   it('refuses an empty batch and a payload with the wrong tag', () => {
     expect(() => requestMessage({ version: { major: 1, minor: 4 }, batch: [] })).toThrow(RangeError);
-    expect(() =>
-      requestMessage({ version: { major: 1, minor: 4 }, batch: [{ operation: Operation.Query, payload: t.struct(Tag.ResponsePayload, []) }] }),
-    ).toThrow(RangeError);
+    expect(() => requestMessage({ version: { major: 1, minor: 4 }, batch: [{ operation: Operation.Query, payload: t.struct(Tag.ResponsePayload, []) }] })).toThrow(RangeError);
   });
 });
 
 describe('attributes by version', () => {
   it('renders 1.x Attribute structures with the spec name and 2.x tagged values', () => {
-    expect(attributeV1(attr.cryptographicLength(256))).toEqual(
-      t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'Cryptographic Length'), t.int(Tag.AttributeValue, 256)]),
-    );
+    expect(attributeV1(attr.cryptographicLength(256))).toEqual(t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'Cryptographic Length'), t.int(Tag.AttributeValue, 256)]));
     expect(attributeV1(attr.name('k1'), 2)).toEqual(
-      t.struct(Tag.Attribute, [
-        t.text(Tag.AttributeName, 'Name'),
-        t.int(Tag.AttributeIndex, 2),
-        t.struct(Tag.AttributeValue, [t.text(Tag.NameValue, 'k1'), t.enum(Tag.NameType, 1)]),
-      ]),
+      t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'Name'), t.int(Tag.AttributeIndex, 2), t.struct(Tag.AttributeValue, [t.text(Tag.NameValue, 'k1'), t.enum(Tag.NameType, 1)])]),
     );
     expect(templateAttributes({ major: 1, minor: 4 }, [attr.objectGroup('g')]).tag).toBe(Tag.TemplateAttribute);
     expect(templateAttributes({ major: 2, minor: 1 }, [attr.objectGroup('g')])).toEqual(t.struct(Tag.Attributes, [t.text(Tag.ObjectGroup, 'g')]));
@@ -153,9 +129,7 @@ describe('parseResponse', () => {
     expect(badResponse(response([okItem], 2)).message).toMatch(/Batch Count says 2 but the message has 1/);
     expect(badResponse(response([t.struct(Tag.BatchItem, [t.enum(Tag.Operation, 1)])])).message).toMatch(/BatchItem\[0\] lacks ResultStatus/);
     expect(badResponse(response([t.struct(Tag.BatchItem, [t.int(Tag.ResultStatus, 0)])])).message).toMatch(/ResultStatus is a Integer, expected Enumeration/);
-    expect(
-      badResponse(response([t.struct(Tag.BatchItem, [t.enum(Tag.ResultStatus, 1), t.enum(Tag.ResultReason, 1), t.enum(Tag.ResultReason, 2)])])).message,
-    ).toMatch(/2 ResultReason items/);
+    expect(badResponse(response([t.struct(Tag.BatchItem, [t.enum(Tag.ResultStatus, 1), t.enum(Tag.ResultReason, 1), t.enum(Tag.ResultReason, 2)])])).message).toMatch(/2 ResultReason items/);
     expect(badResponse(t.struct(Tag.ResponseMessage, [t.struct(Tag.ResponseHeader, [t.int(Tag.BatchCount, 0)])])).message).toMatch(/lacks ProtocolVersion/);
     expect(badResponse(response([t.text(Tag.ResultMessage, 'x')], 1)).message).toMatch(/unexpected ResultMessage/);
   });
@@ -177,9 +151,7 @@ describe('expectSuccess and payload readers', () => {
 
   it('keyMaterialOf refuses a payload without plain key material', () => {
     expect(() => keyMaterialOf(t.struct(Tag.ResponsePayload, []))).toThrow(KmipClientError);
-    const wrapped = t.struct(Tag.ResponsePayload, [
-      t.struct(Tag.SymmetricKey, [t.struct(Tag.KeyBlock, [t.enum(Tag.KeyFormatType, 1), t.bytes(Tag.KeyValue, new Uint8Array(40))])]),
-    ]);
+    const wrapped = t.struct(Tag.ResponsePayload, [t.struct(Tag.SymmetricKey, [t.struct(Tag.KeyBlock, [t.enum(Tag.KeyFormatType, 1), t.bytes(Tag.KeyValue, new Uint8Array(40))])])]);
     expect(() => keyMaterialOf(wrapped)).toThrow(/no plain Key Material/);
   });
 });

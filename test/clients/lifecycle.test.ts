@@ -73,7 +73,9 @@ function get(path: string, files?: { cert: Buffer; key: Buffer }): Promise<{ sta
 function opensslCsr(dir: string, cn: string): { csr: string; key: string } {
   const key = join(dir, `${cn}.openssl.key`);
   const csr = join(dir, `${cn}.csr`);
-  execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-subj', `/O=Storage Inc/CN=${cn}`, '-keyout', key, '-out', csr], { stdio: 'pipe' });
+  execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-subj', `/O=Storage Inc/CN=${cn}`, '-keyout', key, '-out', csr], {
+    stdio: 'pipe',
+  });
   return { csr, key };
 }
 
@@ -150,7 +152,9 @@ describe('kms certs on a running server', () => {
     expect((await get('/livez')).status).toBe(200);
     // Audited: the revocation (who, which certificate) and the refused handshake.
     const entries = await srv.kms.services.store.audit.read(headBefore + 1, 1000);
-    const records = entries.map((e) => decodeRecord(e.bytes) as { kind: string; op: string; client?: string; status: string; message?: string; peer?: { verifyError?: string; fingerprint?: string } });
+    const records = entries.map(
+      (e) => decodeRecord(e.bytes) as { kind: string; op: string; client?: string; status: string; message?: string; peer?: { verifyError?: string; fingerprint?: string } },
+    );
     const revoke = records.find((x) => x.op === 'ClientCertificateRevoke');
     expect(revoke).toMatchObject({ client: 'local-operator', status: 'Success' });
     expect(revoke?.message).toContain(arrayFingerprint);
@@ -169,12 +173,20 @@ describe('kms certs on a running server', () => {
     expect(res.status).toBe(200);
     expect(res.type).toBe('application/pkix-crl');
     const crl = pkijs.CertificateRevocationList.fromBER(new Uint8Array(res.body));
-    const serials = (crl.revokedCertificates ?? []).map((x) => Buffer.from(x.userCertificate.valueBlock.valueHexView).toString('hex').toUpperCase().replace(/^(00)+/, ''));
+    const serials = (crl.revokedCertificates ?? []).map((x) =>
+      Buffer.from(x.userCertificate.valueBlock.valueHexView)
+        .toString('hex')
+        .toUpperCase()
+        .replace(/^(00)+/, ''),
+    );
     expect(serials).toContain(arraySerial);
     const caCert = pkijs.Certificate.fromBER(new X509Certificate(ca).raw);
     expect(await crl.verify({ issuerCertificate: caCert })).toBe(true);
     expect(crl.nextUpdate!.value.getTime() - crl.thisUpdate.value.getTime()).toBe(24 * 3_600_000);
-    const number = (c: pkijs.CertificateRevocationList) => Number(`0x${Buffer.from((c.crlExtensions!.extensions.find((e) => e.extnID === '2.5.29.20')!.parsedValue as { valueBlock: { valueHexView: Uint8Array } }).valueBlock.valueHexView).toString('hex')}`);
+    const number = (c: pkijs.CertificateRevocationList) =>
+      Number(
+        `0x${Buffer.from((c.crlExtensions!.extensions.find((e) => e.extnID === '2.5.29.20')!.parsedValue as { valueBlock: { valueHexView: Uint8Array } }).valueBlock.valueHexView).toString('hex')}`,
+      );
     const before = number(crl);
     // openssl reads it too.
     const file = join(srv.dataDir, 'crl.der');

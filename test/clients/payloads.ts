@@ -27,7 +27,16 @@ export function createAes(v: KmipVersion, extra: readonly AnyAttribute[] = [], o
 export function createKeyPairPayload(v: KmipVersion, sets: { common?: readonly AnyAttribute[]; priv?: readonly AnyAttribute[]; pub?: readonly AnyAttribute[] }): StructureNode {
   const v2 = versionAtLeast(v, 2, 0);
   const set = (tag1: number, tag2: number, attrs: readonly AnyAttribute[] | undefined): TtlvNode[] =>
-    attrs === undefined ? [] : [v2 ? t.struct(tag2, attrs.map(attribute2x)) : t.struct(tag1, attrs.map((a) => attribute1x(a)))];
+    attrs === undefined
+      ? []
+      : [
+          v2
+            ? t.struct(tag2, attrs.map(attribute2x))
+            : t.struct(
+                tag1,
+                attrs.map((a) => attribute1x(a)),
+              ),
+        ];
   return t.struct(Tag.RequestPayload, [
     ...set(Tag.CommonTemplateAttribute, Tag.CommonAttributes, sets.common),
     ...set(Tag.PrivateKeyTemplateAttribute, Tag.PrivateKeyAttributes, sets.priv),

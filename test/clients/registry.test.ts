@@ -27,14 +27,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function opensslCsr(name: string, opts: { key?: string[]; subj?: string; addext?: string[]; digest?: string } = {}): { csr: string; key: string } {
   const key = join(dir, `${name}-${Math.random().toString(16).slice(2)}.key`);
   const csr = `${key}.csr`;
-  execFileSync('openssl', [
-    'req', '-new', '-nodes',
-    ...(opts.key ?? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']),
-    `-${opts.digest ?? 'sha256'}`,
-    '-subj', opts.subj ?? `/O=Example/CN=${name}`,
-    ...(opts.addext ?? []).flatMap((a) => ['-addext', a]),
-    '-keyout', key, '-out', csr,
-  ], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-new',
+      '-nodes',
+      ...(opts.key ?? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']),
+      `-${opts.digest ?? 'sha256'}`,
+      '-subj',
+      opts.subj ?? `/O=Example/CN=${name}`,
+      ...(opts.addext ?? []).flatMap((a) => ['-addext', a]),
+      '-keyout',
+      key,
+      '-out',
+      csr,
+    ],
+    { stdio: 'pipe' },
+  );
   return { csr: readFileSync(csr, 'utf8'), key };
 }
 
@@ -95,7 +105,9 @@ describe('client registry', () => {
     const weak = opensslCsr('weak', { key: ['-newkey', 'rsa:1024'] });
     await expect(reg.sign({ name: 'weak', csr: weak.csr, actor: 't' })).rejects.toThrow(/rsaMinBits/);
     // P-256 refused when the policy allows only P-384.
-    await expect((await ClientRegistry.open({ store, dataDir, policy: cryptoPolicyFrom({ ecCurves: [384] }) })).sign({ name: 'array-2', csr: good.csr, actor: 't' })).rejects.toThrow(/ecCurves/);
+    await expect((await ClientRegistry.open({ store, dataDir, policy: cryptoPolicyFrom({ ecCurves: [384] }) })).sign({ name: 'array-2', csr: good.csr, actor: 't' })).rejects.toThrow(
+      /ecCurves/,
+    );
     const sha1 = opensslCsr('sha1', { digest: 'sha1' });
     await expect(reg.sign({ name: 'sha1', csr: sha1.csr, actor: 't' })).rejects.toThrow(/sha1Signatures/);
     const serverOnly = opensslCsr('srv', { addext: ['extendedKeyUsage=serverAuth'] });
@@ -209,5 +221,10 @@ describe('client registry', () => {
 
 function crlSerials(der: Uint8Array): string[] {
   const crl = pkijs.CertificateRevocationList.fromBER(der);
-  return (crl.revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex').toUpperCase().replace(/^(00)+(?=.)/, ''));
+  return (crl.revokedCertificates ?? []).map((r) =>
+    Buffer.from(r.userCertificate.valueBlock.valueHexView)
+      .toString('hex')
+      .toUpperCase()
+      .replace(/^(00)+(?=.)/, ''),
+  );
 }

@@ -13,17 +13,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode } from '../../src/ttlv/index.js';
 import { expect } from 'vitest';
 import { findChild, keyMaterialOf } from '../../src/client/index.js';
-import {
-  addAttributePayload,
-  custom,
-  getAttributesPayload,
-  modifyAttributePayload,
-  registerWith,
-  revokePayload,
-  V1_2,
-  V1_4,
-  V2_0,
-} from '../support/kmip-session.js';
+import { addAttributePayload, custom, getAttributesPayload, modifyAttributePayload, registerWith, revokePayload, V1_2, V1_4, V2_0 } from '../support/kmip-session.js';
 import { applicationSpecificInformation, createAes, createKeyPairPayload, ENCRYPT_DECRYPT, locateByName, pairUids, registerSecret, secretDataObject, stateOf } from './payloads.js';
 import { located, v, valueOf, type Replay, type Step } from './replay.js';
 
@@ -80,7 +70,8 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
   {
     client: 'VMware vSphere / vCenter (Standard Key Provider)',
     version: V1_1,
-    source: 'VMware vSphere Security guide (Standard Key Provider: vCenter is the KMIP client, asks the KMS to create keys and fetches them for hosts); Cosmian KMS vCenter integration page (KMIP 1.1, AES-256; operations Create, Get, Activate, Revoke, Locate)',
+    source:
+      'VMware vSphere Security guide (Standard Key Provider: vCenter is the KMIP client, asks the KMS to create keys and fetches them for hosts); Cosmian KMS vCenter integration page (KMIP 1.1, AES-256; operations Create, Get, Activate, Revoke, Locate)',
     basis: 'documentation',
     steps: [
       steps.query(),
@@ -96,14 +87,25 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
   {
     client: 'NetApp ONTAP (external key manager)',
     version: V1_2,
-    source: 'NetApp ONTAP external key management docs (KMIP server on 5696, client certificate per cluster, keys restored after node replacement); attribute names are ours (the docs do not list them)',
+    source:
+      'NetApp ONTAP external key management docs (KMIP server on 5696, client certificate per cluster, keys restored after node replacement); attribute names are ours (the docs do not list them)',
     basis: 'documentation',
     steps: [
       steps.discover(),
       steps.query(),
-      { does: 'Create an authentication key, named, grouped by cluster', op: Operation.Create, payload: () => createAes(V1_2, [attr.name('ontap-cluster1-ak-0001'), attr.objectGroup('ontap-cluster1')]), saveUid: 'ak' },
+      {
+        does: 'Create an authentication key, named, grouped by cluster',
+        op: Operation.Create,
+        payload: () => createAes(V1_2, [attr.name('ontap-cluster1-ak-0001'), attr.objectGroup('ontap-cluster1')]),
+        saveUid: 'ak',
+      },
       steps.activate('ak'),
-      { does: 'restore: Locate the cluster’s keys by Object Group', op: Operation.Locate, payload: () => locatePayload(V1_2, [attr.objectGroup('ontap-cluster1')]), check: (p, vars) => expect(located(p)).toContain(v(vars, 'ak')) },
+      {
+        does: 'restore: Locate the cluster’s keys by Object Group',
+        op: Operation.Locate,
+        payload: () => locatePayload(V1_2, [attr.objectGroup('ontap-cluster1')]),
+        check: (p, vars) => expect(located(p)).toContain(v(vars, 'ak')),
+      },
       steps.getKey('ak'),
     ],
   },
@@ -130,7 +132,12 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
     basis: 'documentation',
     steps: [
       steps.discover(),
-      { does: 'Register the array master key (AES-256), named', op: Operation.Register, payload: () => registerWith(V1_2, ObjectType.SymmetricKey, aesKey(0x11), [attr.cryptographicUsageMask(ENCRYPT_DECRYPT), attr.name('hpe-array-7-master')]), saveUid: 'mk' },
+      {
+        does: 'Register the array master key (AES-256), named',
+        op: Operation.Register,
+        payload: () => registerWith(V1_2, ObjectType.SymmetricKey, aesKey(0x11), [attr.cryptographicUsageMask(ENCRYPT_DECRYPT), attr.name('hpe-array-7-master')]),
+        saveUid: 'mk',
+      },
       steps.activate('mk'),
       { ...steps.locateName(V1_2, 'hpe-array-7-master', 'mk'), does: 'boot: Locate the master key by Name' },
       steps.getKey('mk'),
@@ -141,7 +148,8 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
   {
     client: 'MongoDB Enterprise (encrypted storage engine, KMIP master key)',
     version: V1_2,
-    source: 'MongoDB Enterprise KMIP docs (master key created on the KMIP server when no key id is given, keys activated at creation, key state polled on an interval, legacy 1.0 protocol option)',
+    source:
+      'MongoDB Enterprise KMIP docs (master key created on the KMIP server when no key id is given, keys activated at creation, key state polled on an interval, legacy 1.0 protocol option)',
     basis: 'documentation',
     steps: [
       steps.discover(),
@@ -160,7 +168,12 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
     source: 'MongoDB driver KMIP provider docs (a 96-byte Secret Data object is registered when no key id is given, then fetched)',
     basis: 'documentation',
     steps: [
-      { does: 'Register a 96-byte Secret Data customer master key', op: Operation.Register, payload: () => registerWith(V1_0, ObjectType.SecretData, secretDataObject(new Uint8Array(96).fill(0x5a)), []), saveUid: 'cmk' },
+      {
+        does: 'Register a 96-byte Secret Data customer master key',
+        op: Operation.Register,
+        payload: () => registerWith(V1_0, ObjectType.SecretData, secretDataObject(new Uint8Array(96).fill(0x5a)), []),
+        saveUid: 'cmk',
+      },
       steps.activate('cmk'),
       { does: 'Get the Secret Data', op: Operation.Get, payload: (vars) => getPayload(v(vars, 'cmk')), check: (p) => expect(keyMaterialOf(p)).toHaveLength(96) },
     ],
@@ -168,7 +181,8 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
   {
     client: 'Percona Server for MongoDB',
     version: V1_2,
-    source: 'Percona Server for MongoDB KMIP docs (tested against PyKMIP and Vault; optional key identifier: the server creates one; master key rotation; key state polling since 6.0.17 / 7.0.14)',
+    source:
+      'Percona Server for MongoDB KMIP docs (tested against PyKMIP and Vault; optional key identifier: the server creates one; master key rotation; key state polling since 6.0.17 / 7.0.14)',
     basis: 'documentation',
     steps: [
       steps.discover(),
@@ -187,7 +201,12 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
     source: 'MySQL Enterprise keyring_okv docs and the Cosmian KMS MySQL integration page (KMIP 1.1, mTLS, master key rotation creates a new key); operations and names inferred',
     basis: 'documentation',
     steps: [
-      { does: 'Create the InnoDB master key, named by server uuid and sequence', op: Operation.Create, payload: () => createAes(V1_1, [attr.name('INNODBKey-3b1f0c9e-0001')]), saveUid: 'mk' },
+      {
+        does: 'Create the InnoDB master key, named by server uuid and sequence',
+        op: Operation.Create,
+        payload: () => createAes(V1_1, [attr.name('INNODBKey-3b1f0c9e-0001')]),
+        saveUid: 'mk',
+      },
       steps.activate('mk'),
       { ...steps.locateName(V1_1, 'INNODBKey-3b1f0c9e-0001', 'mk'), does: 'startup: Locate the master key by Name' },
       steps.getKey('mk'),
@@ -199,7 +218,8 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
   {
     client: 'Veeam Backup & Replication (KMS key, v12+)',
     version: V1_4,
-    source: 'Veeam help center "How KMS Works" (asymmetric KMS key per job: public key kept by Veeam, private key used for decryption) and the Cosmian KMS Veeam integration page (KMIP 1.4: Locate, Create Key Pair RSA-2048, Activate, Get public and private key, Destroy)',
+    source:
+      'Veeam help center "How KMS Works" (asymmetric KMS key per job: public key kept by Veeam, private key used for decryption) and the Cosmian KMS Veeam integration page (KMIP 1.4: Locate, Create Key Pair RSA-2048, Activate, Get public and private key, Destroy)',
     basis: 'documentation',
     steps: [
       { does: 'Locate the job’s key by Name: none yet', op: Operation.Locate, payload: () => locateByName(V1_4, 'veeam-job-17'), check: (p) => expect(located(p)).toEqual([]) },
@@ -251,14 +271,19 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
   {
     client: 'VAST Data (external key manager)',
     version: V1_4,
-    source: 'Cosmian KMS VAST Data integration page (sequence observed in production logs: Discover Versions, Create, Add Attribute x3 for Name / Object Group / Operation Policy Name, Activate, Locate, Get, Get Attributes polled, Re-key, Revoke, Destroy)',
+    source:
+      'Cosmian KMS VAST Data integration page (sequence observed in production logs: Discover Versions, Create, Add Attribute x3 for Name / Object Group / Operation Policy Name, Activate, Locate, Get, Get Attributes polled, Re-key, Revoke, Destroy)',
     basis: 'capture',
     steps: [
       steps.discover(),
       { does: 'Create AES-256, Encrypt|Decrypt', op: Operation.Create, payload: () => createAes(V1_4), saveUid: 'k' },
       { does: 'Add Attribute Name', op: Operation.AddAttribute, payload: (vars) => addAttributePayload(V1_4, v(vars, 'k'), attr.name('VAST_EKM_KEY_2_0f4c_0')) },
       { does: 'Add Attribute Object Group', op: Operation.AddAttribute, payload: (vars) => addAttributePayload(V1_4, v(vars, 'k'), attr.objectGroup('vast-tenant-1')) },
-      { does: 'Add Attribute Operation Policy Name (deprecated in 1.3, still defined in 1.4)', op: Operation.AddAttribute, payload: (vars) => addAttributePayload(V1_4, v(vars, 'k'), t.text(Tag.OperationPolicyName, 'default')) },
+      {
+        does: 'Add Attribute Operation Policy Name (deprecated in 1.3, still defined in 1.4)',
+        op: Operation.AddAttribute,
+        payload: (vars) => addAttributePayload(V1_4, v(vars, 'k'), t.text(Tag.OperationPolicyName, 'default')),
+      },
       steps.activate('k'),
       steps.locateName(V1_4, 'VAST_EKM_KEY_2_0f4c_0', 'k'),
       steps.getKey('k'),
@@ -271,7 +296,13 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
           expect(typeof valueOf(V1_4, p, 'ActivationDate')).toBe('bigint');
         },
       },
-      { does: 'Re-key: new material, new Unique Identifier', op: Operation.ReKey, payload: (vars) => t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, v(vars, 'k'))]), saveUid: 'k2', check: (_p, vars) => expect(v(vars, 'k2')).not.toBe(v(vars, 'k')) },
+      {
+        does: 'Re-key: new material, new Unique Identifier',
+        op: Operation.ReKey,
+        payload: (vars) => t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, v(vars, 'k'))]),
+        saveUid: 'k2',
+        check: (_p, vars) => expect(v(vars, 'k2')).not.toBe(v(vars, 'k')),
+      },
       steps.revoke('k'),
       steps.destroy('k'),
     ],
@@ -279,11 +310,24 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
   {
     client: 'Synology DSM (Encryption Key Manager, remote KMIP server)',
     version: V1_2,
-    source: 'Cosmian KMS Synology DSM integration page (KMIP 1.2; Discover Versions, Query, Locate, Register Secret Data with Operation Policy Name, Activate, Modify Attribute of the Name, Get Attributes, Get, Locate after reboot, Revoke, Destroy)',
+    source:
+      'Cosmian KMS Synology DSM integration page (KMIP 1.2; Discover Versions, Query, Locate, Register Secret Data with Operation Policy Name, Activate, Modify Attribute of the Name, Get Attributes, Get, Locate after reboot, Revoke, Destroy)',
     basis: 'capture',
     steps: [
       steps.discover(),
-      { does: 'Query (six functions)', op: Operation.Query, payload: () => queryPayload([QueryFunction.QueryOperations, QueryFunction.QueryObjects, QueryFunction.QueryServerInformation, QueryFunction.QueryApplicationNamespaces, QueryFunction.QueryExtensionList, QueryFunction.QueryExtensionMap]) },
+      {
+        does: 'Query (six functions)',
+        op: Operation.Query,
+        payload: () =>
+          queryPayload([
+            QueryFunction.QueryOperations,
+            QueryFunction.QueryObjects,
+            QueryFunction.QueryServerInformation,
+            QueryFunction.QueryApplicationNamespaces,
+            QueryFunction.QueryExtensionList,
+            QueryFunction.QueryExtensionMap,
+          ]),
+      },
       { does: 'Locate the volume key: none yet', op: Operation.Locate, payload: () => locateByName(V1_2, 'dsm-vol-7f3a'), check: (p) => expect(located(p)).toEqual([]) },
       {
         does: 'Register 32 bytes as Secret Data with a temporary Name and Operation Policy Name "default"',
@@ -292,7 +336,11 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
         saveUid: 'vk',
       },
       steps.activate('vk'),
-      { does: 'Modify Attribute: rename the key to the volume uuid', op: Operation.ModifyAttribute, payload: (vars) => modifyAttributePayload(V1_2, v(vars, 'vk'), attr.name('dsm-vol-7f3a')) },
+      {
+        does: 'Modify Attribute: rename the key to the volume uuid',
+        op: Operation.ModifyAttribute,
+        payload: (vars) => modifyAttributePayload(V1_2, v(vars, 'vk'), attr.name('dsm-vol-7f3a')),
+      },
       {
         does: 'Get Attributes State and Object Type',
         op: Operation.GetAttributes,
@@ -329,24 +377,46 @@ export const CLIENT_REPLAYS: readonly Replay[] = [
     source: 'Ceph RGW KMIP integration docs (keys created in the KMS beforehand; RGW finds the key by a Name made from a template and the S3 key id, then gets it)',
     basis: 'documentation',
     steps: [
-      { does: 'the key administrator creates the bucket key in RGW’s Object Group, named from the template', op: Operation.Create, payload: () => createAes(V1_4, [attr.name('rgw-bucket1-key'), attr.objectGroup(RGW_GROUP)]), saveUid: 'k' },
+      {
+        does: 'the key administrator creates the bucket key in RGW’s Object Group, named from the template',
+        op: Operation.Create,
+        payload: () => createAes(V1_4, [attr.name('rgw-bucket1-key'), attr.objectGroup(RGW_GROUP)]),
+        saveUid: 'k',
+      },
       steps.activate('k'),
       { ...steps.locateName(V1_4, 'rgw-bucket1-key', 'k'), does: 'RGW: Locate by the templated Name (through its grant)', as: RGW_IDENTITY },
       { ...steps.getKey('k'), does: 'RGW: Get the key to encrypt the object (through its grant)', as: RGW_IDENTITY },
-      { does: 'RGW may not destroy it: the grant is Get and Locate only', op: Operation.Destroy, payload: (vars) => destroyPayload(v(vars, 'k')), as: RGW_IDENTITY, refused: ResultReason.ItemNotFound },
+      {
+        does: 'RGW may not destroy it: the grant is Get and Locate only',
+        op: Operation.Destroy,
+        payload: (vars) => destroyPayload(v(vars, 'k')),
+        as: RGW_IDENTITY,
+        refused: ResultReason.ItemNotFound,
+      },
     ],
   },
   {
     client: 'PyKMIP 0.10 (ProxyKmipClient)',
     version: V1_2,
-    source: 'PyKMIP 0.10 pie/client.py (create with name, activate, get, get_attribute_list, get_attributes by name, locate by name, revoke, destroy); the real PyKMIP runs against us in test/interop/',
+    source:
+      'PyKMIP 0.10 pie/client.py (create with name, activate, get, get_attribute_list, get_attributes by name, locate by name, revoke, destroy); the real PyKMIP runs against us in test/interop/',
     basis: 'client source',
     steps: [
       { does: 'create(AES, 256, name=…)', op: Operation.Create, payload: () => createAes(V1_2, [attr.name('pykmip-demo')]), saveUid: 'k' },
       steps.activate('k'),
       steps.getKey('k'),
-      { does: 'get_attribute_list', op: Operation.GetAttributeList, payload: (vars) => t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, v(vars, 'k'))]), check: (p) => expect(p.value.length).toBeGreaterThan(5) },
-      { does: 'get_attributes(uid, ["State", "Name"])', op: Operation.GetAttributes, payload: (vars) => getAttributesPayload(V1_2, v(vars, 'k'), ['State', 'Name']), check: (p) => expect(valueOf(V1_2, p, 'State')).toBe(State.Active) },
+      {
+        does: 'get_attribute_list',
+        op: Operation.GetAttributeList,
+        payload: (vars) => t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, v(vars, 'k'))]),
+        check: (p) => expect(p.value.length).toBeGreaterThan(5),
+      },
+      {
+        does: 'get_attributes(uid, ["State", "Name"])',
+        op: Operation.GetAttributes,
+        payload: (vars) => getAttributesPayload(V1_2, v(vars, 'k'), ['State', 'Name']),
+        check: (p) => expect(valueOf(V1_2, p, 'State')).toBe(State.Active),
+      },
       steps.locateName(V1_2, 'pykmip-demo', 'k'),
       steps.revoke('k'),
       steps.destroy('k'),
@@ -374,7 +444,8 @@ function tapeLibrary(client: string, ver: KmipVersion, lib: string, barcode: str
   return {
     client,
     version: ver,
-    source: 'OASIS KMIP Tape Library Profile and its TL-M test cases (Create with Name, Application Specific Information namespace LIBRARY-LTO, x- vendor attributes; Get at write; Locate by Application Specific Information at read)',
+    source:
+      'OASIS KMIP Tape Library Profile and its TL-M test cases (Create with Name, Application Specific Information namespace LIBRARY-LTO, x- vendor attributes; Get at write; Locate by Application Specific Information at read)',
     basis: 'documentation',
     steps: [
       {

@@ -75,7 +75,15 @@ afterAll(async () => {
 describe('server certificate reload', () => {
   it('SIGHUP: new connections get the new certificate, an open connection keeps working', async () => {
     expect(await presented()).toBe(fingerprint(a.server.cert));
-    const before = await KmipClient.connect({ host: '127.0.0.1', port: serve.port, servername: 'localhost', ca: trust, cert: readFileSync(a.client.cert), key: readFileSync(a.client.key), timeoutMs: 10_000 });
+    const before = await KmipClient.connect({
+      host: '127.0.0.1',
+      port: serve.port,
+      servername: 'localhost',
+      ca: trust,
+      cert: readFileSync(a.client.cert),
+      key: readFileSync(a.client.key),
+      timeoutMs: 10_000,
+    });
     await create(before);
     install(b);
     const from = serve.lines.length;

@@ -22,7 +22,18 @@ import {
   type KmipClient,
   type KmipVersion,
 } from '../../src/client/index.js';
-import { AsynchronousIndicator, CredentialType, CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, QueryFunction, ResultReason, ResultStatus, State } from '../../src/kmip/generated/enums.gen.js';
+import {
+  AsynchronousIndicator,
+  CredentialType,
+  CryptographicAlgorithm,
+  KeyFormatType,
+  ObjectType,
+  Operation,
+  QueryFunction,
+  ResultReason,
+  ResultStatus,
+  State,
+} from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { decode, encode, t, TtlvFramer, type StructureNode } from '../../src/ttlv/index.js';
@@ -131,8 +142,18 @@ function commonName(ver: KmipVersion): Replay {
           vars.set('pub2', pub);
         },
       },
-      { does: 'the Private Key has the Common Name', op: Operation.Locate, payload: () => locateByName(ver, `${tag}-common`), check: (p, vars) => expect(located(p)).toEqual([v(vars, 'priv2')]) },
-      { does: 'the Public Key has its own Name only', op: Operation.Locate, payload: () => locateByName(ver, `${tag}-public`), check: (p, vars) => expect(located(p)).toEqual([v(vars, 'pub2')]) },
+      {
+        does: 'the Private Key has the Common Name',
+        op: Operation.Locate,
+        payload: () => locateByName(ver, `${tag}-common`),
+        check: (p, vars) => expect(located(p)).toEqual([v(vars, 'priv2')]),
+      },
+      {
+        does: 'the Public Key has its own Name only',
+        op: Operation.Locate,
+        payload: () => locateByName(ver, `${tag}-public`),
+        check: (p, vars) => expect(located(p)).toEqual([v(vars, 'pub2')]),
+      },
       {
         does: 'the same Name twice in one key’s set is refused',
         op: Operation.CreateKeyPair,
@@ -157,14 +178,23 @@ function addOverDefault(ver: KmipVersion): Replay {
         ? [
             // 2.x: Create without a mask gets the policy default (2.1 §4.14 "always has a value").
             { does: 'Create without a Cryptographic Usage Mask', op: Operation.Create, payload: () => created, saveUid: 'key' },
-            { does: 'Add Attribute Cryptographic Usage Mask: replaces the server default', op: Operation.AddAttribute, payload: (vars: Map<string, string>) => addAttributePayload(ver, v(vars, 'key'), mask(CryptographicUsageMask.Encrypt)) },
+            {
+              does: 'Add Attribute Cryptographic Usage Mask: replaces the server default',
+              op: Operation.AddAttribute,
+              payload: (vars: Map<string, string>) => addAttributePayload(ver, v(vars, 'key'), mask(CryptographicUsageMask.Encrypt)),
+            },
             {
               does: 'Get Attributes shows the client’s mask',
               op: Operation.GetAttributes,
               payload: (vars: Map<string, string>) => getAttributesPayload(ver, v(vars, 'key'), ['CryptographicUsageMask']),
               check: (p: StructureNode) => expect(valueOf(ver, p, 'CryptographicUsageMask')).toBe(CryptographicUsageMask.Encrypt),
             },
-            { does: 'a second Add is refused: the value is the client’s now', op: Operation.AddAttribute, payload: (vars: Map<string, string>) => addAttributePayload(ver, v(vars, 'key'), mask(ENCRYPT_DECRYPT)), refused: singleValued(ver) },
+            {
+              does: 'a second Add is refused: the value is the client’s now',
+              op: Operation.AddAttribute,
+              payload: (vars: Map<string, string>) => addAttributePayload(ver, v(vars, 'key'), mask(ENCRYPT_DECRYPT)),
+              refused: singleValued(ver),
+            },
           ]
         : []),
       {
@@ -195,7 +225,12 @@ function addOverDefault(ver: KmipVersion): Replay {
         },
       },
       { does: 'Create with the client’s own mask', op: Operation.Create, payload: () => createAes(ver), saveUid: 'own' },
-      { does: 'Add Attribute over a value the client gave is refused as before', op: Operation.AddAttribute, payload: (vars) => addAttributePayload(ver, v(vars, 'own'), mask(CryptographicUsageMask.Encrypt)), refused: singleValued(ver) },
+      {
+        does: 'Add Attribute over a value the client gave is refused as before',
+        op: Operation.AddAttribute,
+        payload: (vars) => addAttributePayload(ver, v(vars, 'own'), mask(CryptographicUsageMask.Encrypt)),
+        refused: singleValued(ver),
+      },
     ],
   };
 }
@@ -220,7 +255,11 @@ const attributeIndex: Replay = {
         ]),
       saveUid: 'key',
     },
-    { does: 'Add Attribute Object Group (no index: the spec forbids one here)', op: Operation.AddAttribute, payload: (vars) => addAttributePayload(V1_2, v(vars, 'key'), attr.objectGroup('g1')) },
+    {
+      does: 'Add Attribute Object Group (no index: the spec forbids one here)',
+      op: Operation.AddAttribute,
+      payload: (vars) => addAttributePayload(V1_2, v(vars, 'key'), attr.objectGroup('g1')),
+    },
     { does: 'Modify Attribute without an index (= instance 0)', op: Operation.ModifyAttribute, payload: (vars) => modifyAttributePayload(V1_2, v(vars, 'key'), attr.objectGroup('g2')) },
     {
       does: 'Modify Attribute with Attribute Index 0',
@@ -239,8 +278,18 @@ const attributeIndex: Replay = {
       },
     },
     { does: 'Delete Attribute with Attribute Index 0', op: Operation.DeleteAttribute, payload: (vars) => deleteAttributePayload(V1_2, v(vars, 'key'), 'ObjectGroup', { index: 0 }) },
-    { does: 'Delete Attribute of an instance that is not there (no index): Item Not Found', op: Operation.DeleteAttribute, payload: (vars) => deleteAttributePayload(V1_2, v(vars, 'key'), 'ObjectGroup'), refused: ResultReason.ItemNotFound },
-    { does: 'Add Attribute with an index is refused Invalid Field (1.2 §4.14: SHALL NOT be specified)', op: Operation.AddAttribute, payload: (vars) => t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, v(vars, 'key')), attrWithIndex0(attr.objectGroup('g4'))]), refused: ResultReason.InvalidField },
+    {
+      does: 'Delete Attribute of an instance that is not there (no index): Item Not Found',
+      op: Operation.DeleteAttribute,
+      payload: (vars) => deleteAttributePayload(V1_2, v(vars, 'key'), 'ObjectGroup'),
+      refused: ResultReason.ItemNotFound,
+    },
+    {
+      does: 'Add Attribute with an index is refused Invalid Field (1.2 §4.14: SHALL NOT be specified)',
+      op: Operation.AddAttribute,
+      payload: (vars) => t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, v(vars, 'key')), attrWithIndex0(attr.objectGroup('g4'))]),
+      refused: ResultReason.InvalidField,
+    },
   ],
 };
 
@@ -271,9 +320,19 @@ const templateForms: Replay[] = [
     source: 'PyKMIP 0.10 pie/client.py register (a template attribute only when the object has some)',
     basis: 'client source',
     steps: [
-      { does: 'Register Secret Data, no Template-Attribute at all', op: Operation.Register, payload: () => t.struct(Tag.RequestPayload, [t.enum(Tag.ObjectType, ObjectType.SecretData), secretOnly()]), saveUid: 'a' },
+      {
+        does: 'Register Secret Data, no Template-Attribute at all',
+        op: Operation.Register,
+        payload: () => t.struct(Tag.RequestPayload, [t.enum(Tag.ObjectType, ObjectType.SecretData), secretOnly()]),
+        saveUid: 'a',
+      },
       { does: 'Register Secret Data, an empty Template-Attribute', op: Operation.Register, payload: () => registerSecret(V1_2, Buffer.from('pw-2')), saveUid: 'b' },
-      { does: 'both are stored Pre-Active', op: Operation.GetAttributes, payload: (vars) => stateOf(V1_2, v(vars, 'b')), check: (p) => expect(valueOf(V1_2, p, 'State')).toBe(State.PreActive) },
+      {
+        does: 'both are stored Pre-Active',
+        op: Operation.GetAttributes,
+        payload: (vars) => stateOf(V1_2, v(vars, 'b')),
+        check: (p) => expect(valueOf(V1_2, p, 'State')).toBe(State.PreActive),
+      },
     ],
   },
   {
@@ -282,7 +341,12 @@ const templateForms: Replay[] = [
     source: 'KMIP 2.0 §6.1.40 (Attributes listed as required) against PyKMIP 0.10 at 2.0 (omits an empty one)',
     basis: 'client source',
     steps: [
-      { does: 'Register Secret Data without Attributes', op: Operation.Register, payload: () => t.struct(Tag.RequestPayload, [t.enum(Tag.ObjectType, ObjectType.SecretData), secretOnly()]), saveUid: 's' },
+      {
+        does: 'Register Secret Data without Attributes',
+        op: Operation.Register,
+        payload: () => t.struct(Tag.RequestPayload, [t.enum(Tag.ObjectType, ObjectType.SecretData), secretOnly()]),
+        saveUid: 's',
+      },
       { does: 'Get returns it', op: Operation.Get, payload: (vars) => getPayload(v(vars, 's')), check: (p) => expect(findChild(p, Tag.SecretData)).toBeDefined() },
     ],
   },
@@ -292,8 +356,18 @@ const templateForms: Replay[] = [
     source: 'KMIP 2.1 §6.1.7 (Object Type is a field of the request) against clients that also list it as an attribute',
     basis: 'documentation',
     steps: [
-      { does: 'Create with Object Type inside Attributes too', op: Operation.Create, payload: () => createWith(V2_1, ObjectType.SymmetricKey, [attr.objectType(ObjectType.SymmetricKey), ...aes()]), saveUid: 'k' },
-      { does: 'another Object Type there is refused', op: Operation.Create, payload: () => createWith(V2_1, ObjectType.SymmetricKey, [attr.objectType(ObjectType.SecretData), ...aes()]), refused: ResultReason.AttributeReadOnly },
+      {
+        does: 'Create with Object Type inside Attributes too',
+        op: Operation.Create,
+        payload: () => createWith(V2_1, ObjectType.SymmetricKey, [attr.objectType(ObjectType.SymmetricKey), ...aes()]),
+        saveUid: 'k',
+      },
+      {
+        does: 'another Object Type there is refused',
+        op: Operation.Create,
+        payload: () => createWith(V2_1, ObjectType.SymmetricKey, [attr.objectType(ObjectType.SecretData), ...aes()]),
+        refused: ResultReason.AttributeReadOnly,
+      },
     ],
   },
   {
@@ -302,8 +376,18 @@ const templateForms: Replay[] = [
     source: 'KMIP 1.4 §4.2 (every set optional); PyKMIP 0.10 create_key_pair without names or masks',
     basis: 'client source',
     steps: [
-      { does: 'Create Key Pair, Common set only', op: Operation.CreateKeyPair, payload: () => createKeyPairPayload(V1_4, { common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)] }), check: (p) => expect(pairUids(p).priv).not.toBe(pairUids(p).pub) },
-      { does: 'a Template-Attribute naming a Template that does not exist: Item Not Found', op: Operation.Create, payload: () => t.struct(Tag.RequestPayload, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), t.struct(Tag.TemplateAttribute, [attr.name('no-such-template')])]), refused: ResultReason.ItemNotFound },
+      {
+        does: 'Create Key Pair, Common set only',
+        op: Operation.CreateKeyPair,
+        payload: () => createKeyPairPayload(V1_4, { common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)] }),
+        check: (p) => expect(pairUids(p).priv).not.toBe(pairUids(p).pub),
+      },
+      {
+        does: 'a Template-Attribute naming a Template that does not exist: Item Not Found',
+        op: Operation.Create,
+        payload: () => t.struct(Tag.RequestPayload, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), t.struct(Tag.TemplateAttribute, [attr.name('no-such-template')])]),
+        refused: ResultReason.ItemNotFound,
+      },
     ],
   },
   {
@@ -311,7 +395,14 @@ const templateForms: Replay[] = [
     version: V2_0,
     source: 'KMIP 2.0 §6.1.7: Template-Attribute no longer exists',
     basis: 'documentation',
-    steps: [{ does: 'Create with a Template-Attribute at 2.0: Invalid Field, the message names it', op: Operation.Create, payload: () => t.struct(Tag.RequestPayload, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), t.struct(Tag.TemplateAttribute, [])]), refused: ResultReason.InvalidField }],
+    steps: [
+      {
+        does: 'Create with a Template-Attribute at 2.0: Invalid Field, the message names it',
+        op: Operation.Create,
+        payload: () => t.struct(Tag.RequestPayload, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), t.struct(Tag.TemplateAttribute, [])]),
+        refused: ResultReason.InvalidField,
+      },
+    ],
   },
 ];
 
@@ -330,13 +421,28 @@ function preActiveThenPoll(ver: KmipVersion): Replay {
     source: 'MongoDB Enterprise KMIP options (activate keys at creation, poll the key state on an interval), vendor guides for vSphere and ONTAP',
     basis: 'documentation',
     steps: [
-      { does: 'Register a 256-bit AES key', op: Operation.Register, payload: () => registerWith(ver, ObjectType.SymmetricKey, symmetricKeyObject(new Uint8Array(32).fill(7), CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(ENCRYPT_DECRYPT)]), saveUid: 'k' },
+      {
+        does: 'Register a 256-bit AES key',
+        op: Operation.Register,
+        payload: () => registerWith(ver, ObjectType.SymmetricKey, symmetricKeyObject(new Uint8Array(32).fill(7), CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(ENCRYPT_DECRYPT)]),
+        saveUid: 'k',
+      },
       { does: 'poll: Pre-Active', op: Operation.GetAttributes, payload: (vars) => stateOf(ver, v(vars, 'k')), check: (p) => expect(valueOf(ver, p, 'State')).toBe(State.PreActive) },
       { does: 'Activate', op: Operation.Activate, payload: (vars) => activatePayload(v(vars, 'k')) },
       { does: 'poll: Active', op: Operation.GetAttributes, payload: (vars) => stateOf(ver, v(vars, 'k')), check: (p) => expect(valueOf(ver, p, 'State')).toBe(State.Active) },
-      { does: 'poll again: still Active, same answer', op: Operation.GetAttributes, payload: (vars) => stateOf(ver, v(vars, 'k')), check: (p) => expect(valueOf(ver, p, 'State')).toBe(State.Active) },
+      {
+        does: 'poll again: still Active, same answer',
+        op: Operation.GetAttributes,
+        payload: (vars) => stateOf(ver, v(vars, 'k')),
+        check: (p) => expect(valueOf(ver, p, 'State')).toBe(State.Active),
+      },
       { does: 'Activate again: refused with the version’s lifecycle reason', op: Operation.Activate, payload: (vars) => activatePayload(v(vars, 'k')), refused: wrongState(ver) },
-      { does: 'Create with an Activation Date in the past is Active at once', op: Operation.Create, payload: () => createAes(ver, [t.date(Tag.ActivationDate, 1_000_000_000n)]), saveUid: 'k2' },
+      {
+        does: 'Create with an Activation Date in the past is Active at once',
+        op: Operation.Create,
+        payload: () => createAes(ver, [t.date(Tag.ActivationDate, 1_000_000_000n)]),
+        saveUid: 'k2',
+      },
       { does: 'poll: Active', op: Operation.GetAttributes, payload: (vars) => stateOf(ver, v(vars, 'k2')), check: (p) => expect(valueOf(ver, p, 'State')).toBe(State.Active) },
     ],
   };
@@ -352,9 +458,21 @@ const headerOptions: Replay[] = [
     basis: 'documentation',
     steps: [
       { does: 'Maximum Response Size large enough', op: Operation.DiscoverVersions, payload: probe, header: { maximumResponseSize: 1 << 20 } },
-      { does: 'Maximum Response Size too small: Response Too Large', op: Operation.DiscoverVersions, payload: probe, header: { maximumResponseSize: 48 }, refused: ResultReason.ResponseTooLarge },
+      {
+        does: 'Maximum Response Size too small: Response Too Large',
+        op: Operation.DiscoverVersions,
+        payload: probe,
+        header: { maximumResponseSize: 48 },
+        refused: ResultReason.ResponseTooLarge,
+      },
       { does: 'Asynchronous Indicator False', op: Operation.DiscoverVersions, payload: probe, header: { asynchronousIndicator: false } },
-      { does: 'Asynchronous Indicator True ("able to accept" an asynchronous answer): answered synchronously', op: Operation.DiscoverVersions, payload: probe, header: { asynchronousIndicator: true }, check: (_p, _v, res) => expect(res.items[0]!.asynchronousCorrelationValue).toBeUndefined() },
+      {
+        does: 'Asynchronous Indicator True ("able to accept" an asynchronous answer): answered synchronously',
+        op: Operation.DiscoverVersions,
+        payload: probe,
+        header: { asynchronousIndicator: true },
+        check: (_p, _v, res) => expect(res.items[0]!.asynchronousCorrelationValue).toBeUndefined(),
+      },
       { does: 'Batch Order Option True', op: Operation.DiscoverVersions, payload: probe, header: { batchOrderOption: true } },
       { does: 'Time Stamp of now', op: Operation.DiscoverVersions, payload: probe, header: { timeStamp: new Date() } },
       { does: 'a stale Time Stamp (client clock off): still served', op: Operation.DiscoverVersions, payload: probe, header: { timeStamp: 1_000_000_000n } },
@@ -365,7 +483,10 @@ const headerOptions: Replay[] = [
         payload: () => createAes(V1_2),
         header: {
           authentication: t.struct(Tag.Authentication, [
-            t.struct(Tag.Credential, [t.enum(Tag.CredentialType, CredentialType.UsernameAndPassword), t.struct(Tag.CredentialValue, [t.text(Tag.Username, 'array-admin'), t.text(Tag.Password, 'not-a-secret')])]),
+            t.struct(Tag.Credential, [
+              t.enum(Tag.CredentialType, CredentialType.UsernameAndPassword),
+              t.struct(Tag.CredentialValue, [t.text(Tag.Username, 'array-admin'), t.text(Tag.Password, 'not-a-secret')]),
+            ]),
           ]),
         },
         saveUid: 'k',
@@ -391,7 +512,13 @@ const headerOptions: Replay[] = [
     steps: [
       { does: 'Optional: answered synchronously', op: Operation.DiscoverVersions, payload: probe, header: { asynchronousIndicator: AsynchronousIndicator.Optional } },
       { does: 'Prohibited: answered synchronously', op: Operation.DiscoverVersions, payload: probe, header: { asynchronousIndicator: AsynchronousIndicator.Prohibited } },
-      { does: 'Mandatory in an Undo batch: Feature Not Supported (an Undo batch is never answered asynchronously; Mandatory alone is answered Pending: test/operations/async.test.ts)', op: Operation.DiscoverVersions, payload: probe, header: { asynchronousIndicator: AsynchronousIndicator.Mandatory, batchErrorContinuationOption: 3 }, refused: ResultReason.FeatureNotSupported },
+      {
+        does: 'Mandatory in an Undo batch: Feature Not Supported (an Undo batch is never answered asynchronously; Mandatory alone is answered Pending: test/operations/async.test.ts)',
+        op: Operation.DiscoverVersions,
+        payload: probe,
+        header: { asynchronousIndicator: AsynchronousIndicator.Mandatory, batchErrorContinuationOption: 3 },
+        refused: ResultReason.FeatureNotSupported,
+      },
     ],
   },
 ];
@@ -399,38 +526,46 @@ const headerOptions: Replay[] = [
 /** T8/T9: Discover Versions and Query as health probes. */
 const versionsOf = (p: StructureNode) =>
   findChildren(p, Tag.ProtocolVersion).map((pv) => `${String(findChild(pv, Tag.ProtocolVersionMajor)?.value)}.${String(findChild(pv, Tag.ProtocolVersionMinor)?.value)}`);
-const probes: Replay[] = [1, 0].map(
-  (minor): Replay => ({
-    client: `health probes at KMIP 1.${minor} (load balancers, vCenter "check connection", ONTAP key-server status)`,
-    version: { major: 1, minor },
-    source: 'KMIP 1.1 §4.26 Discover Versions; vendor guides that test a key server with it; Query in the Baseline profile',
-    basis: 'documentation',
-    steps: [
-      ...(minor >= 1
-        ? [
-            { does: 'Discover Versions, empty list: every version, newest first', op: Operation.DiscoverVersions, payload: probe, check: (p: StructureNode) => expect(versionsOf(p).slice(0, 2)).toEqual(['2.1', '2.0']) },
-            {
-              does: 'Discover Versions with the client’s list: the ones we share, in its order',
-              op: Operation.DiscoverVersions,
-              payload: () => discoverVersionsPayload([V1_1, V1_0, { major: 3, minor: 0 }]),
-              check: (p: StructureNode) => expect(versionsOf(p)).toEqual(['1.1', '1.0']),
-            },
-          ]
-        : []),
-      {
-        does: 'Query Operations and Objects',
-        op: Operation.Query,
-        payload: () => queryPayload([QueryFunction.QueryOperations, QueryFunction.QueryObjects]),
-        check: (p: StructureNode) => {
-          const ops = findChildren(p, Tag.Operation).map((n) => n.value);
-          expect(ops).toEqual(expect.arrayContaining([Operation.Create, Operation.Get, Operation.Locate, Operation.Destroy]));
-          expect(findChildren(p, Tag.ObjectType).map((n) => n.value)).toContain(ObjectType.SymmetricKey);
-        },
+const probes: Replay[] = [1, 0].map((minor): Replay => ({
+  client: `health probes at KMIP 1.${minor} (load balancers, vCenter "check connection", ONTAP key-server status)`,
+  version: { major: 1, minor },
+  source: 'KMIP 1.1 §4.26 Discover Versions; vendor guides that test a key server with it; Query in the Baseline profile',
+  basis: 'documentation',
+  steps: [
+    ...(minor >= 1
+      ? [
+          {
+            does: 'Discover Versions, empty list: every version, newest first',
+            op: Operation.DiscoverVersions,
+            payload: probe,
+            check: (p: StructureNode) => expect(versionsOf(p).slice(0, 2)).toEqual(['2.1', '2.0']),
+          },
+          {
+            does: 'Discover Versions with the client’s list: the ones we share, in its order',
+            op: Operation.DiscoverVersions,
+            payload: () => discoverVersionsPayload([V1_1, V1_0, { major: 3, minor: 0 }]),
+            check: (p: StructureNode) => expect(versionsOf(p)).toEqual(['1.1', '1.0']),
+          },
+        ]
+      : []),
+    {
+      does: 'Query Operations and Objects',
+      op: Operation.Query,
+      payload: () => queryPayload([QueryFunction.QueryOperations, QueryFunction.QueryObjects]),
+      check: (p: StructureNode) => {
+        const ops = findChildren(p, Tag.Operation).map((n) => n.value);
+        expect(ops).toEqual(expect.arrayContaining([Operation.Create, Operation.Get, Operation.Locate, Operation.Destroy]));
+        expect(findChildren(p, Tag.ObjectType).map((n) => n.value)).toContain(ObjectType.SymmetricKey);
       },
-      { does: 'Query Server Information', op: Operation.Query, payload: () => queryPayload([QueryFunction.QueryServerInformation]), check: (p: StructureNode) => expect(findChild(p, Tag.VendorIdentification)).toBeDefined() },
-    ],
-  }),
-);
+    },
+    {
+      does: 'Query Server Information',
+      op: Operation.Query,
+      payload: () => queryPayload([QueryFunction.QueryServerInformation]),
+      check: (p: StructureNode) => expect(findChild(p, Tag.VendorIdentification)).toBeDefined(),
+    },
+  ],
+}));
 
 /** T10: Locate with no attributes (every object the client may see), and paging by Maximum Items. */
 const locateAll: Replay = {
@@ -440,8 +575,18 @@ const locateAll: Replay = {
   basis: 'client source',
   steps: [
     { does: 'Create a key', op: Operation.Create, payload: () => createAes(V1_2), saveUid: 'k' },
-    { does: 'Locate with nothing: the key is among the answers', op: Operation.Locate, payload: () => locatePayload(V1_2, []), check: (p, vars) => expect(located(p)).toContain(v(vars, 'k')) },
-    { does: 'Locate with Maximum Items 1: one answer, the newest', op: Operation.Locate, payload: () => locatePayload(V1_2, [], { maximumItems: 1 }), check: (p, vars) => expect(located(p)).toEqual([v(vars, 'k')]) },
+    {
+      does: 'Locate with nothing: the key is among the answers',
+      op: Operation.Locate,
+      payload: () => locatePayload(V1_2, []),
+      check: (p, vars) => expect(located(p)).toContain(v(vars, 'k')),
+    },
+    {
+      does: 'Locate with Maximum Items 1: one answer, the newest',
+      op: Operation.Locate,
+      payload: () => locatePayload(V1_2, [], { maximumItems: 1 }),
+      check: (p, vars) => expect(located(p)).toEqual([v(vars, 'k')]),
+    },
   ],
 };
 
@@ -460,7 +605,8 @@ const attributesOf10: Replay = {
       check: (p) => {
         const names = findChildren(p, Tag.AttributeName).map((n) => n.value);
         expect(names).toEqual(expect.arrayContaining(['Unique Identifier', 'Object Type', 'Cryptographic Algorithm', 'State', 'Initial Date']));
-        for (const later of ['Fresh', 'Original Creation Date', 'Random Number Generator', 'Key Format Type', 'Sensitive', 'Extractable', 'Short Unique Identifier']) expect(names).not.toContain(later);
+        for (const later of ['Fresh', 'Original Creation Date', 'Random Number Generator', 'Key Format Type', 'Sensitive', 'Extractable', 'Short Unique Identifier'])
+          expect(names).not.toContain(later);
       },
     },
   ],
@@ -474,7 +620,12 @@ const operationPolicyName: Replay[] = [
     source: 'Cosmian KMS issue 796 and its Synology / VAST integration pages',
     basis: 'documentation',
     steps: [
-      { does: 'Register Secret Data with Operation Policy Name "default"', op: Operation.Register, payload: () => registerSecret(V1_2, Buffer.from('dsm-key-material-32-bytes-long!!'), [t.text(Tag.OperationPolicyName, 'default')]), saveUid: 's' },
+      {
+        does: 'Register Secret Data with Operation Policy Name "default"',
+        op: Operation.Register,
+        payload: () => registerSecret(V1_2, Buffer.from('dsm-key-material-32-bytes-long!!'), [t.text(Tag.OperationPolicyName, 'default')]),
+        saveUid: 's',
+      },
       {
         does: 'it is stored and returned',
         op: Operation.GetAttributes,
@@ -500,10 +651,16 @@ const operationPolicyName: Replay[] = [
 ];
 
 describe('tolerance catalogue (docs/tolerance.md)', () => {
-  it.each([['1.2', V1_2], ['2.0', V2_0]] as const)('T1 a Name in the Common set of Create Key Pair at KMIP %s', async (_label, ver) => {
+  it.each([
+    ['1.2', V1_2],
+    ['2.0', V2_0],
+  ] as const)('T1 a Name in the Common set of Create Key Pair at KMIP %s', async (_label, ver) => {
     await replay(c, commonName(ver));
   });
-  it.each([['1.4', V1_4], ['2.1', V2_1]] as const)('T2 Add Attribute of a server-defaulted attribute at KMIP %s', async (_label, ver) => {
+  it.each([
+    ['1.4', V1_4],
+    ['2.1', V2_1],
+  ] as const)('T2 Add Attribute of a server-defaulted attribute at KMIP %s', async (_label, ver) => {
     await replay(c, addOverDefault(ver));
   });
   it('T2 the server default stays replaceable across a restart (stored with the record)', async () => {
@@ -529,7 +686,10 @@ describe('tolerance catalogue (docs/tolerance.md)', () => {
   it.each(templateForms.map((r) => [r.client, r] as const))('T4 %s', async (_name, r) => {
     await replay(c, r);
   });
-  it.each([['1.2', V1_2], ['2.1', V2_1]] as const)('T5 Pre-Active registration, Activate, state polling at KMIP %s', async (_label, ver) => {
+  it.each([
+    ['1.2', V1_2],
+    ['2.1', V2_1],
+  ] as const)('T5 Pre-Active registration, Activate, state polling at KMIP %s', async (_label, ver) => {
     await replay(c, preActiveThenPoll(ver));
   });
   it.each(headerOptions.map((r) => [r.client, r] as const))('T6 %s', async (_name, r) => {
@@ -581,17 +741,28 @@ describe('tolerance catalogue (docs/tolerance.md)', () => {
   it('T15 one KMIP 1.0 batch: Query, Locate by x- attributes, Get (Opaque) and Get Attributes through the ID Placeholder (PyKMIP issue 459, a storage array)', async () => {
     const rid = custom('x', 'ResourceID', t.text(0, 'san01-pod1 351538/351539'));
     const sid = custom('x', 'SystemID', t.text(0, '351538'));
-    const reg = parseResponse(await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Register, payload: registerSecret(V1_0, Buffer.from('0123456789abcdef0123456789abcdef'), [rid, sid]) }] })));
+    const reg = parseResponse(
+      await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Register, payload: registerSecret(V1_0, Buffer.from('0123456789abcdef0123456789abcdef'), [rid, sid]) }] })),
+    );
     const uid = findChild(reg.items[0]!.payload, Tag.UniqueIdentifier)?.value;
     const res = parseResponse(
       await c.send(
         requestMessage({
           version: V1_0,
           batch: [
-            { operation: Operation.Query, payload: queryPayload([QueryFunction.QueryOperations, QueryFunction.QueryObjects, QueryFunction.QueryServerInformation, QueryFunction.QueryApplicationNamespaces]) },
+            {
+              operation: Operation.Query,
+              payload: queryPayload([QueryFunction.QueryOperations, QueryFunction.QueryObjects, QueryFunction.QueryServerInformation, QueryFunction.QueryApplicationNamespaces]),
+            },
             { operation: Operation.Locate, payload: t.struct(Tag.RequestPayload, [attribute1x(rid), attribute1x(sid)]) },
             { operation: Operation.Get, payload: getPayload(undefined, { keyFormatType: KeyFormatType.Opaque }) },
-            { operation: Operation.GetAttributes, payload: t.struct(Tag.RequestPayload, ['Unique Identifier', 'Object Type', 'Initial Date', 'State'].map((n) => t.text(Tag.AttributeName, n))) },
+            {
+              operation: Operation.GetAttributes,
+              payload: t.struct(
+                Tag.RequestPayload,
+                ['Unique Identifier', 'Object Type', 'Initial Date', 'State'].map((n) => t.text(Tag.AttributeName, n)),
+              ),
+            },
           ],
         }),
       ),
@@ -605,7 +776,9 @@ describe('tolerance catalogue (docs/tolerance.md)', () => {
     // A symmetric key asked for as Opaque: Key Format Type Not Supported, the spec's reason for a conversion the server does not make.
     const key = parseResponse(await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Create, payload: createAes(V1_0) }] })));
     const keyUid = findChild(key.items[0]!.payload, Tag.UniqueIdentifier)?.value as string;
-    const opaque = parseResponse(await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Get, payload: getPayload(keyUid, { keyFormatType: KeyFormatType.Opaque }) }] })));
+    const opaque = parseResponse(
+      await c.send(requestMessage({ version: V1_0, batch: [{ operation: Operation.Get, payload: getPayload(keyUid, { keyFormatType: KeyFormatType.Opaque }) }] })),
+    );
     expect(opaque.items[0]!.reason).toBe(ResultReason.KeyFormatTypeNotSupported);
   });
   it.each(operationPolicyName.map((r) => [r.client, r] as const))('T11 %s', async (_name, r) => {

@@ -22,7 +22,16 @@ function file(obj: unknown): string {
 describe('resource budgets in the configuration', () => {
   it('there are eight, each with its own environment variable', () => {
     expect(KEYS.sort()).toEqual(
-      ['maxAttributeValueBytes', 'maxMultipartBytes', 'maxMultipartBytesPerIdentity', 'maxMultipartOperations', 'maxMultipartPerIdentity', 'maxObjectBytes', 'maxResponseBytes', 'multipartIdleMs'].sort(),
+      [
+        'maxAttributeValueBytes',
+        'maxMultipartBytes',
+        'maxMultipartBytesPerIdentity',
+        'maxMultipartOperations',
+        'maxMultipartPerIdentity',
+        'maxObjectBytes',
+        'maxResponseBytes',
+        'multipartIdleMs',
+      ].sort(),
     );
     expect(Object.values(BUDGET_ENV_KEYS).sort()).toEqual(KEYS.map((k) => `limits.${k}`).sort());
   });

@@ -30,7 +30,11 @@ describe('cryptoPolicy configuration', () => {
   it('reads the section from the file, then KMS_CRYPTO_* from the environment', () => {
     const f = file({ cryptoPolicy: { rsaMinBits: 3072, aesModes: ['GCM'], tripleDes: false } });
     expect(loadConfig({ env: {}, flags: { config: f } }).cryptoPolicy).toEqual({ rsaMinBits: 3072, aesModes: ['GCM'], tripleDes: false });
-    expect(loadConfig({ env: { KMS_CRYPTO_TRIPLE_DES: 'true', KMS_CRYPTO_RSA_MIN_BITS: '4096' }, flags: { config: f } }).cryptoPolicy).toEqual({ rsaMinBits: 4096, aesModes: ['GCM'], tripleDes: true });
+    expect(loadConfig({ env: { KMS_CRYPTO_TRIPLE_DES: 'true', KMS_CRYPTO_RSA_MIN_BITS: '4096' }, flags: { config: f } }).cryptoPolicy).toEqual({
+      rsaMinBits: 4096,
+      aesModes: ['GCM'],
+      tripleDes: true,
+    });
   });
 
   it('refuses unsafe or unknown settings, naming them', () => {
@@ -50,11 +54,41 @@ describe('a server with a tightened policy', () => {
   it('refuses RSA below rsaMinBits, EC curves not listed, AES modes not listed, and 3DES, each naming the setting', async () => {
     srv = await startTestKms({ cryptoPolicy: { rsaMinBits: 3072, ecCurves: [384], aesModes: ['GCM', 'CBC'] } });
     c = await srv.client();
-    const rsa2048 = await fails(c, V2_1, Operation.CreateKeyPair, keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)]));
+    const rsa2048 = await fails(
+      c,
+      V2_1,
+      Operation.CreateKeyPair,
+      keyPairPayload(
+        V2_1,
+        [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)],
+        [attr.cryptographicUsageMask(M.Sign)],
+        [attr.cryptographicUsageMask(M.Verify)],
+      ),
+    );
     expect(rsa2048.message).toMatch(/cryptoPolicy.*at least 3072/);
-    const p256 = await fails(c, V2_1, Operation.CreateKeyPair, keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(256)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)]));
+    const p256 = await fails(
+      c,
+      V2_1,
+      Operation.CreateKeyPair,
+      keyPairPayload(
+        V2_1,
+        [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(256)],
+        [attr.cryptographicUsageMask(M.Sign)],
+        [attr.cryptographicUsageMask(M.Verify)],
+      ),
+    );
     expect(p256.message).toMatch(/cryptoPolicy/);
-    const p384 = await ok(c, V2_1, Operation.CreateKeyPair, keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(384)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)]));
+    const p384 = await ok(
+      c,
+      V2_1,
+      Operation.CreateKeyPair,
+      keyPairPayload(
+        V2_1,
+        [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(384)],
+        [attr.cryptographicUsageMask(M.Sign)],
+        [attr.cryptographicUsageMask(M.Verify)],
+      ),
+    );
     expect(pairUids(p384).priv).not.toBe('');
 
     const key = Buffer.alloc(16, 1);
@@ -66,7 +100,12 @@ describe('a server with a tightened policy', () => {
     expect(bytesOf(gcm, Tag.Data)).toHaveLength(16);
 
     const des3 = await registerKey(c, V2_1, Buffer.from('0123456789abcdef23456789abcdef01456789abcdef0123', 'hex'), CryptographicAlgorithm.DES3, M.Encrypt | M.Decrypt);
-    const refused = await fails(c, V2_1, Operation.Encrypt, cipherPayload({ uid: des3, params: { mode: BlockCipherMode.CBC, padding: PaddingMethod.PKCS5 }, data: Buffer.alloc(8), iv: Buffer.alloc(8) }));
+    const refused = await fails(
+      c,
+      V2_1,
+      Operation.Encrypt,
+      cipherPayload({ uid: des3, params: { mode: BlockCipherMode.CBC, padding: PaddingMethod.PKCS5 }, data: Buffer.alloc(8), iv: Buffer.alloc(8) }),
+    );
     expect(refused.reason).toBe(ResultReason.UnsupportedCryptographicParameters);
     expect(refused.message).toMatch(/cryptoPolicy.tripleDes/);
   });
@@ -87,10 +126,26 @@ describe('a server with 3DES and SHA-1 signatures enabled', () => {
     const c3 = createCipheriv('des-ede3-cbc', key, iv);
     expect(Buffer.from(bytesOf(enc, Tag.Data)!)).toEqual(Buffer.concat([c3.update(data), c3.final()]));
 
-    const pair = pairUids(await ok(c, V2_1, Operation.CreateKeyPair, keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)])));
+    const pair = pairUids(
+      await ok(
+        c,
+        V2_1,
+        Operation.CreateKeyPair,
+        keyPairPayload(
+          V2_1,
+          [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)],
+          [attr.cryptographicUsageMask(M.Sign)],
+          [attr.cryptographicUsageMask(M.Verify)],
+        ),
+      ),
+    );
     await ok(c, V2_1, Operation.Activate, [uidNode(pair.priv)]);
     const msg = Buffer.from('signed with SHA-1 because the operator allowed it');
-    const sig = await ok(c, V2_1, Operation.Sign, [uidNode(pair.priv), t.struct(Tag.CryptographicParameters, [t.enum(Tag.PaddingMethod, PaddingMethod.PKCS1V1_5), t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_1)]), t.bytes(Tag.Data, msg)]);
+    const sig = await ok(c, V2_1, Operation.Sign, [
+      uidNode(pair.priv),
+      t.struct(Tag.CryptographicParameters, [t.enum(Tag.PaddingMethod, PaddingMethod.PKCS1V1_5), t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_1)]),
+      t.bytes(Tag.Data, msg),
+    ]);
     const spki = materialBytes(await getKeyBlock(c, V2_1, pair.pub, Tag.PublicKey, KeyFormatType.X_509));
     const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     expect(nodeVerify('sha1', msg, pub, Buffer.from(bytesOf(sig, Tag.SignatureData)!))).toBe(true);

@@ -36,7 +36,13 @@ function actual(xml: string) {
 function cmp(exp: string, act: string, opts: Partial<CompareOptions> & { off?: RuleName; root?: string } = {}) {
   const bindings = opts.bindings ?? new Bindings();
   const rules = opts.off ? RULE_NAMES.filter((r) => r !== opts.off) : undefined;
-  return compareMessage(expected(exp, opts.root), actual(act), { bindings, window, ...(rules && { rules }), ...(opts.reconstructed !== undefined && { reconstructed: opts.reconstructed }), ...(opts.requestBytes && { requestBytes: opts.requestBytes }) });
+  return compareMessage(expected(exp, opts.root), actual(act), {
+    bindings,
+    window,
+    ...(rules && { rules }),
+    ...(opts.reconstructed !== undefined && { reconstructed: opts.reconstructed }),
+    ...(opts.requestBytes && { requestBytes: opts.requestBytes }),
+  });
 }
 
 /** Passes with every rule, fails with `rule` off, and reports the use of `rule`. */
@@ -118,7 +124,9 @@ describe('placeholders', () => {
 
 describe('tolerance rules', () => {
   it('result-message: other text, absent, or added', () => {
-    const exp = resp('<BatchItem><Operation type="Enumeration" value="Get"/><ResultStatus type="Enumeration" value="OperationFailed"/><ResultReason type="Enumeration" value="ItemNotFound"/><ResultMessage type="TextString" value="DENIED"/></BatchItem>');
+    const exp = resp(
+      '<BatchItem><Operation type="Enumeration" value="Get"/><ResultStatus type="Enumeration" value="OperationFailed"/><ResultReason type="Enumeration" value="ItemNotFound"/><ResultMessage type="TextString" value="DENIED"/></BatchItem>',
+    );
     const other = exp.replace('DENIED', 'no object abc');
     expectRule('result-message', exp, other);
     expectRule('result-message', exp, exp.replace('<ResultMessage type="TextString" value="DENIED"/>', ''));
@@ -126,14 +134,21 @@ describe('tolerance rules', () => {
   });
 
   it('result-message does not excuse a different ResultReason', () => {
-    const exp = resp('<BatchItem><Operation type="Enumeration" value="Get"/><ResultStatus type="Enumeration" value="OperationFailed"/><ResultReason type="Enumeration" value="ItemNotFound"/><ResultMessage type="TextString" value="x"/></BatchItem>');
+    const exp = resp(
+      '<BatchItem><Operation type="Enumeration" value="Get"/><ResultStatus type="Enumeration" value="OperationFailed"/><ResultReason type="Enumeration" value="ItemNotFound"/><ResultMessage type="TextString" value="x"/></BatchItem>',
+    );
     expect(cmp(exp, exp.replace('ItemNotFound', 'PermissionDenied')).diffs).toHaveLength(1);
   });
 
   it('vendor-identification and server-information (Query only)', () => {
-    const q = (v: string, info: string) => resp(item('Query', `<Operation type="Enumeration" value="Query"/><VendorIdentification type="TextString" value="${v}"/><ServerInformation>${info}</ServerInformation>`));
+    const q = (v: string, info: string) =>
+      resp(item('Query', `<Operation type="Enumeration" value="Query"/><VendorIdentification type="TextString" value="${v}"/><ServerInformation>${info}</ServerInformation>`));
     expectRule('vendor-identification', q('OASIS', ''), q('kmip-kms', ''));
-    expectRule('server-information', q('x', '<ServerName type="TextString" value="a"/>'), q('x', '<ServerName type="TextString" value="b"/><ServerSerialNumber type="TextString" value="1"/>'));
+    expectRule(
+      'server-information',
+      q('x', '<ServerName type="TextString" value="a"/>'),
+      q('x', '<ServerName type="TextString" value="b"/><ServerSerialNumber type="TextString" value="1"/>'),
+    );
     // Presence of ServerInformation is still required.
     expect(cmp(q('x', ''), resp(item('Query', '<Operation type="Enumeration" value="Query"/><VendorIdentification type="TextString" value="x"/>'))).diffs.length).toBeGreaterThan(0);
   });
@@ -172,7 +187,11 @@ describe('tolerance rules', () => {
     const a = (name: string, v: string) => `<Attribute><AttributeName type="TextString" value="${name}"/><AttributeValue type="Integer" value="${v}"/></Attribute>`;
     const ga = (inner: string) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="u"/>${inner}`), { major: 1, minor: 4 });
     expectRule('extra-attributes', ga(a('Cryptographic Length', '128')), ga(a('Lease Time', '5') + a('Cryptographic Length', '128')));
-    const gal = (names: string[]) => resp(item('GetAttributeList', `<UniqueIdentifier type="TextString" value="u"/>${names.map((n) => `<AttributeName type="TextString" value="${n}"/>`).join('')}`), { major: 1, minor: 4 });
+    const gal = (names: string[]) =>
+      resp(item('GetAttributeList', `<UniqueIdentifier type="TextString" value="u"/>${names.map((n) => `<AttributeName type="TextString" value="${n}"/>`).join('')}`), {
+        major: 1,
+        minor: 4,
+      });
     expectRule('extra-attributes', gal(['State', 'Digest']), gal(['State', 'Initial Date', 'Digest']));
   });
 
@@ -184,9 +203,38 @@ describe('tolerance rules', () => {
   });
 
   it('discover-versions-extras: more versions, same order', () => {
-    const pv = (vs: [number, number][]) => resp(item('DiscoverVersions', vs.map(([a, b]) => `<ProtocolVersion><ProtocolVersionMajor type="Integer" value="${a}"/><ProtocolVersionMinor type="Integer" value="${b}"/></ProtocolVersion>`).join('')));
-    expectRule('discover-versions-extras', pv([[2, 0], [1, 4]]), pv([[2, 1], [2, 0], [1, 4], [1, 0]]));
-    expect(cmp(pv([[2, 0], [1, 4]]), pv([[1, 4], [2, 0]])).diffs.length).toBeGreaterThan(0);
+    const pv = (vs: [number, number][]) =>
+      resp(
+        item(
+          'DiscoverVersions',
+          vs.map(([a, b]) => `<ProtocolVersion><ProtocolVersionMajor type="Integer" value="${a}"/><ProtocolVersionMinor type="Integer" value="${b}"/></ProtocolVersion>`).join(''),
+        ),
+      );
+    expectRule(
+      'discover-versions-extras',
+      pv([
+        [2, 0],
+        [1, 4],
+      ]),
+      pv([
+        [2, 1],
+        [2, 0],
+        [1, 4],
+        [1, 0],
+      ]),
+    );
+    expect(
+      cmp(
+        pv([
+          [2, 0],
+          [1, 4],
+        ]),
+        pv([
+          [1, 4],
+          [2, 0],
+        ]),
+      ).diffs.length,
+    ).toBeGreaterThan(0);
   });
 
   it('attribute-index-zero: 1.x only', () => {
@@ -207,13 +255,20 @@ describe('tolerance rules', () => {
   });
 
   it('reconstructed-times: literal response dates of <KmipTestCase> files', () => {
-    const lit = (d: string) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="x"/><Attributes><InitialDate type="DateTime" value="${d}"/></Attributes>`), { major: 1, minor: 0 });
+    const lit = (d: string) =>
+      resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="x"/><Attributes><InitialDate type="DateTime" value="${d}"/></Attributes>`), { major: 1, minor: 0 });
     expectRule('reconstructed-times', lit('2012-04-27T08:12:24+00:00'), lit(nowText), { root: 'KmipTestCase', reconstructed: true });
     expect(cmp(lit('2012-04-27T08:12:24+00:00'), lit(nowText), { reconstructed: false }).diffs).toHaveLength(1);
   });
 
   it('digest: server-computed digest values differ', () => {
-    const d = (v: string) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="x"/><Attributes><Digest><HashingAlgorithm type="Enumeration" value="SHA_256"/><DigestValue type="ByteString" value="${v}"/></Digest></Attributes>`));
+    const d = (v: string) =>
+      resp(
+        item(
+          'GetAttributes',
+          `<UniqueIdentifier type="TextString" value="x"/><Attributes><Digest><HashingAlgorithm type="Enumeration" value="SHA_256"/><DigestValue type="ByteString" value="${v}"/></Digest></Attributes>`,
+        ),
+      );
     expectRule('digest', d('aa'), d('bb'));
     // A DigestValue outside a Digest attribute is compared exactly.
     const other = (v: string) => resp(item('Hash', `<DigestValue type="ByteString" value="${v}"/>`));
@@ -221,14 +276,27 @@ describe('tolerance rules', () => {
   });
 
   it('rng-algorithm: only the RNG Algorithm of a Random Number Generator attribute may differ', () => {
-    const rng = (alg: string, len = 256) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="x"/><Attributes><RandomNumberGenerator><RNGAlgorithm type="Enumeration" value="${alg}"/><CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="${len}"/></RandomNumberGenerator></Attributes>`));
+    const rng = (alg: string, len = 256) =>
+      resp(
+        item(
+          'GetAttributes',
+          `<UniqueIdentifier type="TextString" value="x"/><Attributes><RandomNumberGenerator><RNGAlgorithm type="Enumeration" value="${alg}"/><CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="${len}"/></RandomNumberGenerator></Attributes>`,
+        ),
+      );
     expectRule('rng-algorithm', rng('ANSIX9_31'), rng('DRBG'));
     // The other fields are compared exactly, and so is an RNG Algorithm elsewhere (Query's RNG Parameters).
     expect(cmp(rng('ANSIX9_31'), rng('DRBG', 128)).diffs).toHaveLength(1);
     const q = (alg: string) => resp(item('Query', `<RNGParameters><RNGAlgorithm type="Enumeration" value="${alg}"/></RNGParameters>`));
     expect(cmp(q('ANSIX9_31'), q('DRBG')).diffs).toHaveLength(1);
     // 1.x: the AttributeValue of an Attribute named "Random Number Generator".
-    const rng1 = (alg: string) => resp(item('GetAttributes', `<UniqueIdentifier type="TextString" value="x"/><Attribute><AttributeName type="TextString" value="Random Number Generator"/><AttributeValue><RNGAlgorithm type="Enumeration" value="${alg}"/></AttributeValue></Attribute>`), { major: 1, minor: 4 });
+    const rng1 = (alg: string) =>
+      resp(
+        item(
+          'GetAttributes',
+          `<UniqueIdentifier type="TextString" value="x"/><Attribute><AttributeName type="TextString" value="Random Number Generator"/><AttributeValue><RNGAlgorithm type="Enumeration" value="${alg}"/></AttributeValue></Attribute>`,
+        ),
+        { major: 1, minor: 4 },
+      );
     expectRule('rng-algorithm', rng1('ANSIX9_31'), rng1('DRBG'));
   });
 
@@ -248,7 +316,8 @@ describe('tolerance rules', () => {
   });
 
   it('message-extensions: a non-critical extension may be added, a critical one not', () => {
-    const ext = (crit: boolean) => `<MessageExtension><VendorIdentification type="TextString" value="v"/><CriticalityIndicator type="Boolean" value="${crit}"/><VendorExtension/></MessageExtension>`;
+    const ext = (crit: boolean) =>
+      `<MessageExtension><VendorIdentification type="TextString" value="v"/><CriticalityIndicator type="Boolean" value="${crit}"/><VendorExtension/></MessageExtension>`;
     const exp = resp(item('Destroy', '<UniqueIdentifier type="TextString" value="x"/>'));
     const withExt = (crit: boolean) => exp.replace('</ResponsePayload></BatchItem>', `</ResponsePayload>${ext(crit)}</BatchItem>`);
     expectRule('message-extensions', exp, withExt(false));
@@ -256,29 +325,43 @@ describe('tolerance rules', () => {
   });
 
   it('reconstructed-whitespace: runs of spaces in <KmipTestCase> text values are read as one', () => {
-    const { messages, collapsedTexts } = loadCase('<KmipTestCase><RequestMessage><BatchItem><Operation type="Enumeration" value="GetAttributes"/><RequestPayload><AttributeName type="TextString" value="Unique   Identifier"/></RequestPayload></BatchItem></RequestMessage></KmipTestCase>');
+    const { messages, collapsedTexts } = loadCase(
+      '<KmipTestCase><RequestMessage><BatchItem><Operation type="Enumeration" value="GetAttributes"/><RequestPayload><AttributeName type="TextString" value="Unique   Identifier"/></RequestPayload></BatchItem></RequestMessage></KmipTestCase>',
+    );
     expect(collapsedTexts).toBe(1);
     const req = new Bindings().materialize(messages[0] as ExpNode, NOW);
     expect(JSON.stringify(req, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).toContain('"Unique Identifier"');
-    const kmip = loadCase('<KMIP><RequestMessage><BatchItem><Operation type="Enumeration" value="Get"/><RequestPayload><AttributeName type="TextString" value="a  b"/></RequestPayload></BatchItem></RequestMessage></KMIP>');
+    const kmip = loadCase(
+      '<KMIP><RequestMessage><BatchItem><Operation type="Enumeration" value="Get"/><RequestPayload><AttributeName type="TextString" value="a  b"/></RequestPayload></BatchItem></RequestMessage></KMIP>',
+    );
     expect(kmip.collapsedTexts).toBe(0);
   });
 
   describe('varying-crypto-output', () => {
     const request = (op: string, payload: string) =>
-      parseKmipXmlItem(`<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion><BatchCount type="Integer" value="1"/></RequestHeader><BatchItem><Operation type="Enumeration" value="${op}"/><RequestPayload>${payload}</RequestPayload></BatchItem></RequestMessage>`);
+      parseKmipXmlItem(
+        `<RequestMessage><RequestHeader><ProtocolVersion><ProtocolVersionMajor type="Integer" value="2"/><ProtocolVersionMinor type="Integer" value="1"/></ProtocolVersion><BatchCount type="Integer" value="1"/></RequestHeader><BatchItem><Operation type="Enumeration" value="${op}"/><RequestPayload>${payload}</RequestPayload></BatchItem></RequestMessage>`,
+      );
     const uid = (u: string) => `<UniqueIdentifier type="TextString" value="${u}"/>`;
     const data = (v: string) => `<Data type="ByteString" value="${v}"/>`;
     /** Bindings after a Create (server-generated key k1) and a Register of a public key p1 and a symmetric key r1. */
     function world(): Bindings {
       const b = new Bindings();
-      b.observeObjects(request('Create', '<ObjectType type="Enumeration" value="SymmetricKey"/>'), actual(resp(item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid('k1')}`))));
+      b.observeObjects(
+        request('Create', '<ObjectType type="Enumeration" value="SymmetricKey"/>'),
+        actual(resp(item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid('k1')}`))),
+      );
       b.observeObjects(request('Register', '<ObjectType type="Enumeration" value="PublicKey"/>'), actual(resp(item('Register', uid('p1')))));
       b.observeObjects(request('Register', '<ObjectType type="Enumeration" value="SymmetricKey"/>'), actual(resp(item('Register', uid('r1')))));
       return b;
     }
     const run = (b: Bindings, op: string, reqPayload: string, exp: string, act: string, off?: RuleName) =>
-      compareMessage(expected(resp(item(op, exp))), actual(resp(item(op, act))), { bindings: b, window, request: request(op, reqPayload), ...(off && { rules: RULE_NAMES.filter((r) => r !== off) }) });
+      compareMessage(expected(resp(item(op, exp))), actual(resp(item(op, act))), {
+        bindings: b,
+        window,
+        request: request(op, reqPayload),
+        ...(off && { rules: RULE_NAMES.filter((r) => r !== off) }),
+      });
 
     it('output under a server-generated key: same length passes, then the literal is bound for later requests and responses', () => {
       const b = world();
@@ -287,8 +370,12 @@ describe('tolerance rules', () => {
       expect(enc.applied.get('varying-crypto-output')).toBe(1);
       expect(run(world(), 'Encrypt', uid('k1') + data('01020304'), uid('k1') + data('aaaaaaaa'), uid('k1') + data('bbbbbbbb'), 'varying-crypto-output').diffs).toHaveLength(1);
       // A later request sending the literal back sends this run's value…
-      const dec = loadCase(`<KMIP>${'<RequestMessage><BatchItem><Operation type="Enumeration" value="Decrypt"/><RequestPayload><UniqueIdentifier type="TextString" value="k1"/><Data type="ByteString" value="aaaaaaaa"/></RequestPayload></BatchItem></RequestMessage>'}</KMIP>`).messages[0] as ExpNode;
-      expect(JSON.stringify(b.materialize(dec, NOW), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'bigint' ? String(v) : v))).toContain('"bbbbbbbb"');
+      const dec = loadCase(
+        `<KMIP>${'<RequestMessage><BatchItem><Operation type="Enumeration" value="Decrypt"/><RequestPayload><UniqueIdentifier type="TextString" value="k1"/><Data type="ByteString" value="aaaaaaaa"/></RequestPayload></BatchItem></RequestMessage>'}</KMIP>`,
+      ).messages[0] as ExpNode;
+      expect(JSON.stringify(b.materialize(dec, NOW), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'bigint' ? String(v) : v))).toContain(
+        '"bbbbbbbb"',
+      );
       // …and a later response that shows the literal must show this run's value, not any other.
       expect(run(b, 'Encrypt', uid('k1') + data('05060708'), uid('k1') + data('aaaaaaaa'), uid('k1') + data('bbbbbbbb')).diffs).toEqual([]);
       expect(run(b, 'Encrypt', uid('k1') + data('05060708'), uid('k1') + data('aaaaaaaa'), uid('k1') + data('cccccccc')).diffs).toHaveLength(1);
@@ -299,7 +386,9 @@ describe('tolerance rules', () => {
       const iv = '<IVCounterNonce type="ByteString" value="00000000000000000000000000000000"/>';
       expect(run(world(), 'Encrypt', uid('r1') + data('01020304') + iv, uid('r1') + data('aaaaaaaa'), uid('r1') + data('bbbbbbbb')).diffs).toHaveLength(1);
       expect(run(world(), 'Decrypt', uid('r1') + data('01020304'), uid('r1') + data('aaaaaaaa'), uid('r1') + data('bbbbbbbb')).diffs).toHaveLength(1);
-      expect(run(world(), 'Get', uid('k1'), uid('k1') + '<KeyFormatType type="Enumeration" value="Raw"/>', uid('k1') + '<KeyFormatType type="Enumeration" value="Opaque"/>').diffs).toHaveLength(1);
+      expect(
+        run(world(), 'Get', uid('k1'), uid('k1') + '<KeyFormatType type="Enumeration" value="Raw"/>', uid('k1') + '<KeyFormatType type="Enumeration" value="Opaque"/>').diffs,
+      ).toHaveLength(1);
     });
 
     it('an IV the server chose, RSA encryption under a registered public key, and RNG Retrieve vary', () => {
@@ -318,7 +407,10 @@ describe('tolerance rules', () => {
       expect(run(world(), 'Sign', uid('s1') + pkcs1 + data('01'), uid('s1') + sig('aaaa'), uid('s1') + sig('bbbb')).diffs).toHaveLength(1);
       const ec = world();
       ec.observeObjects(
-        request('Register', '<ObjectType type="Enumeration" value="PrivateKey"/><PrivateKey><KeyBlock><KeyFormatType type="Enumeration" value="ECPrivateKey"/><CryptographicAlgorithm type="Enumeration" value="ECDSA"/></KeyBlock></PrivateKey>'),
+        request(
+          'Register',
+          '<ObjectType type="Enumeration" value="PrivateKey"/><PrivateKey><KeyBlock><KeyFormatType type="Enumeration" value="ECPrivateKey"/><CryptographicAlgorithm type="Enumeration" value="ECDSA"/></KeyBlock></PrivateKey>',
+        ),
         actual(resp(item('Register', uid('e1')))),
       );
       expect(run(ec, 'Sign', uid('e1') + data('01'), uid('e1') + sig('aaaaaa'), uid('e1') + sig('bbbb')).diffs).toEqual([]);

@@ -46,7 +46,10 @@ describe('Query Profiles claims', () => {
       expect(code, `${name} is a server profile with OASIS cases`).toBeDefined();
       const cases = results.cases.filter((c) => c.version === version && c.set === 'mandatory' && c.profile === code);
       expect(cases.length, `${version} ${code} has mandatory cases`).toBeGreaterThan(0);
-      expect(cases.filter((c) => c.status !== 'pass').map((c) => c.status), `${version} ${code} passes`).toEqual([]);
+      expect(
+        cases.filter((c) => c.status !== 'pass').map((c) => c.status),
+        `${version} ${code} passes`,
+      ).toEqual([]);
     }
   });
 });

@@ -76,7 +76,10 @@ describe('conformance runner', () => {
       const pre = readFileSync(join(TESTCASES, '2.1', 'mandatory', 'SASED-M-2-21.xml'), 'utf8');
       expect(pre).toContain('"SASED-M-2-21-group"');
       writeFileSync(join(dir, 'SASED-M-2-21.xml'), pre.replace('<ResultStatus type="Enumeration" value="Success"/>', '<ResultStatus type="Enumeration" value="OperationFailed"/>'));
-      const [r] = await runCases(discoverCases(root).filter((c) => c.id === 'SASED-M-3-21'), { target: { kind: 'embedded', certsDir: CERTS }, served: [{ major: 2, minor: 1 }] });
+      const [r] = await runCases(
+        discoverCases(root).filter((c) => c.id === 'SASED-M-3-21'),
+        { target: { kind: 'embedded', certsDir: CERTS }, served: [{ major: 2, minor: 1 }] },
+      );
       expect(r?.status).toBe('fail');
       expect(r?.failures[0]?.operation).toBe('(prerequisite)');
       expect(r?.failures[0]?.error).toMatch(/prerequisite case SASED-M-2-21 failed at its step 0/);

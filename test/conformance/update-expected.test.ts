@@ -10,7 +10,14 @@ function result(id: string, status: CaseResult['status'], failedOp?: string): Ca
     steps: 1,
     stepsRun: 1,
     failures: failedOp
-      ? [{ step: 0, operation: failedOp, diffs: [{ path: 'ResponseMessage/BatchItem/ResultStatus', expected: 'Enumeration Success', got: 'Enumeration OperationFailed' }], outcome: [`${failedOp}: OperationFailed/InvalidField "nope"`] } as unknown as CaseResult['failures'][number]]
+      ? [
+          {
+            step: 0,
+            operation: failedOp,
+            diffs: [{ path: 'ResponseMessage/BatchItem/ResultStatus', expected: 'Enumeration Success', got: 'Enumeration OperationFailed' }],
+            outcome: [`${failedOp}: OperationFailed/InvalidField "nope"`],
+          } as unknown as CaseResult['failures'][number],
+        ]
       : [],
     rulesApplied: {},
     durationMs: 1,

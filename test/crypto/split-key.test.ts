@@ -48,7 +48,10 @@ const failure = (f: () => unknown) => {
 
 describe('GF(2^8) fields', () => {
   it('KMIP_FIELD and AES_FIELD agree with the bitwise product for every pair; division inverts', () => {
-    for (const [field, poly] of [[KMIP_FIELD, 0x11d], [AES_FIELD, 0x11b]] as const) {
+    for (const [field, poly] of [
+      [KMIP_FIELD, 0x11d],
+      [AES_FIELD, 0x11b],
+    ] as const) {
       let wrong = 0;
       for (let a = 0; a < 256; a++) {
         for (let b = 0; b < 256; b++) {
@@ -76,7 +79,10 @@ describe('Polynomial Sharing GF(2^8)', () => {
         expect(Buffer.from(got).toString('hex')).toBe(OASIS_SECRET);
       }
     }
-    const aes = shamirCombine(AES_FIELD, [OASIS_PARTS[0]!, OASIS_PARTS[2]!].map((p) => ({ index: p.id, value: p.material })));
+    const aes = shamirCombine(
+      AES_FIELD,
+      [OASIS_PARTS[0]!, OASIS_PARTS[2]!].map((p) => ({ index: p.id, value: p.material })),
+    );
     expect(Buffer.from(aes).toString('hex')).not.toBe(OASIS_SECRET);
   });
 
@@ -97,7 +103,10 @@ describe('Polynomial Sharing GF(2^8)', () => {
           // (for a 16-byte secret the chance of a match is 2^-128; shorter ones may collide, so only those).
           expect(failure(() => joinSecret(SplitKeyMethod.PolynomialSharingGF2_8, pick.slice(1), m))).toBe('FAILURE');
           if (secret.length >= 16) {
-            const guess = shamirCombine(KMIP_FIELD, pick.slice(1).map((p) => ({ index: p.id, value: p.material })));
+            const guess = shamirCombine(
+              KMIP_FIELD,
+              pick.slice(1).map((p) => ({ index: p.id, value: p.material })),
+            );
             expect(guess).not.toEqual(secret);
           }
         },
@@ -122,8 +131,18 @@ describe('Polynomial Sharing GF(2^8)', () => {
   });
 
   it('an extra part from another split is FAILURE, not a wrong key', () => {
-    const a = splitSecret(SplitKeyMethod.PolynomialSharingGF2_8, Uint8Array.from({ length: 16 }, (_, i) => i), 4, 2);
-    const b = splitSecret(SplitKeyMethod.PolynomialSharingGF2_8, Uint8Array.from({ length: 16 }, (_, i) => 255 - i), 4, 2);
+    const a = splitSecret(
+      SplitKeyMethod.PolynomialSharingGF2_8,
+      Uint8Array.from({ length: 16 }, (_, i) => i),
+      4,
+      2,
+    );
+    const b = splitSecret(
+      SplitKeyMethod.PolynomialSharingGF2_8,
+      Uint8Array.from({ length: 16 }, (_, i) => 255 - i),
+      4,
+      2,
+    );
     expect(failure(() => joinSecret(SplitKeyMethod.PolynomialSharingGF2_8, [a[0]!, a[1]!, b[2]!], 2))).toBe('FAILURE');
   });
 
@@ -170,7 +189,18 @@ describe('shape and methods', () => {
   it('GF(2^16) and Prime Field are UNSUPPORTED', () => {
     for (const m of [SplitKeyMethod.PolynomialSharingGF2_16, SplitKeyMethod.PolynomialSharingPrimeField]) {
       expect(failure(() => splitSecret(m, Uint8Array.of(1, 2), 3, 2))).toBe('UNSUPPORTED');
-      expect(failure(() => joinSecret(m, [{ id: 1, material: Uint8Array.of(1) }, { id: 2, material: Uint8Array.of(2) }], 2))).toBe('UNSUPPORTED');
+      expect(
+        failure(() =>
+          joinSecret(
+            m,
+            [
+              { id: 1, material: Uint8Array.of(1) },
+              { id: 2, material: Uint8Array.of(2) },
+            ],
+            2,
+          ),
+        ),
+      ).toBe('UNSUPPORTED');
     }
   });
 

@@ -71,7 +71,10 @@ describe('weak and semi-weak keys', () => {
   it('a weak key is its own inverse under DES (what makes it weak), and the checker agrees', () => {
     for (const w of weak) {
       const k = hex(w);
-      const enc = (x: Buffer) => createCipheriv('des-ede3-ecb', Buffer.concat([k, k, k]), null).setAutoPadding(false).update(x);
+      const enc = (x: Buffer) =>
+        createCipheriv('des-ede3-ecb', Buffer.concat([k, k, k]), null)
+          .setAutoPadding(false)
+          .update(x);
       const p = hex('4e6f772069732074');
       expect(enc(enc(p)).equals(p)).toBe(true);
     }
@@ -90,7 +93,10 @@ describe('weak and semi-weak keys', () => {
     for (const [a, b] of pairs) {
       expect(isWeakDesKey(hex(a!))).toBe(true);
       expect(isWeakDesKey(hex(b!))).toBe(true);
-      const e = (k: string, x: Buffer) => createCipheriv('des-ede3-ecb', Buffer.concat([hex(k), hex(k), hex(k)]), null).setAutoPadding(false).update(x);
+      const e = (k: string, x: Buffer) =>
+        createCipheriv('des-ede3-ecb', Buffer.concat([hex(k), hex(k), hex(k)]), null)
+          .setAutoPadding(false)
+          .update(x);
       expect(e(b!, e(a!, p)).equals(p)).toBe(true);
     }
   });

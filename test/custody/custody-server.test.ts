@@ -38,7 +38,12 @@ async function createResidentAes(): Promise<string> {
   const uid = uidOf(
     await ok(c, V2_1, Operation.Create, [
       t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
-      attrs(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(256), attr.cryptographicUsageMask(M.Encrypt | M.Decrypt), t.bool(Tag.Extractable, false)]),
+      attrs(V2_1, [
+        attr.cryptographicAlgorithm(CryptographicAlgorithm.AES),
+        attr.cryptographicLength(256),
+        attr.cryptographicUsageMask(M.Encrypt | M.Decrypt),
+        t.bool(Tag.Extractable, false),
+      ]),
     ]),
   );
   await ok(c, V2_1, Operation.Activate, [uidNode(uid)]);
@@ -58,7 +63,12 @@ describe('one custody path through the server', () => {
     const iv = Buffer.alloc(12, 1);
     const data = Buffer.from('re-keyed in the HSM');
     const enc = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid: fresh, params: { mode: BlockCipherMode.GCM, tagLength: 16 }, data, iv }));
-    const dec = await ok(c, V2_1, Operation.Decrypt, cipherPayload({ uid: fresh, params: { mode: BlockCipherMode.GCM, tagLength: 16 }, data: bytesOf(enc, Tag.Data)!, iv, tag: bytesOf(enc, Tag.AuthenticatedEncryptionTag)! }));
+    const dec = await ok(
+      c,
+      V2_1,
+      Operation.Decrypt,
+      cipherPayload({ uid: fresh, params: { mode: BlockCipherMode.GCM, tagLength: 16 }, data: bytesOf(enc, Tag.Data)!, iv, tag: bytesOf(enc, Tag.AuthenticatedEncryptionTag)! }),
+    );
     expect(Buffer.from(bytesOf(dec, Tag.Data)!)).toEqual(data);
     await ok(c, V2_1, Operation.Revoke, [uidNode(old), t.struct(Tag.RevocationReason, [t.enum(Tag.RevocationReasonCode, 5)])]);
     await ok(c, V2_1, Operation.Destroy, [uidNode(old)]);

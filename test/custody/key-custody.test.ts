@@ -60,7 +60,10 @@ const noHost = { unavailable: ResultReason.CryptographicFailure, host: () => Pro
 
 /** A token key with a known value (extractable, so the test can compare), opened by the HSM custody, and the same value opened by the host custody. */
 async function sameKeyBothWays(type: 'AES' | 'GENERIC_SECRET', algorithm: number, value: Uint8Array): Promise<{ hsm: UsableKey; host: UsableKey }> {
-  const ref = await backend.importKey({ type, bits: value.length * 8, token: false, sensitive: false, extractable: true, usage: type === 'AES' ? ['encrypt', 'decrypt'] : ['sign', 'verify'] }, value);
+  const ref = await backend.importKey(
+    { type, bits: value.length * 8, token: false, sensitive: false, extractable: true, usage: type === 'AES' ? ['encrypt', 'decrypt'] : ['sign', 'verify'] },
+    value,
+  );
   const keys = keysUnder('requested');
   const hsm = await keys.open(record('k-hsm', ObjectType.SymmetricKey, algorithm, encodeKeyRef(ref)), noHost);
   const host = await keys.open(record('k-host', ObjectType.SymmetricKey, algorithm), { unavailable: ResultReason.CryptographicFailure, host: async () => ({ algorithm, material: value }) });
@@ -128,10 +131,19 @@ describe('one key, two custodies: interoperable results', () => {
   ];
   it.each(schemes)('%s: signed with the resident private key, verified in the host (and by node:crypto)', async (_name, kind, scheme) => {
     const keys = keysUnder('requested');
-    const custody = keys.forPair({ attributes: new Map([['Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]]]), refusal: ResultReason.InvalidAttributeValue }, kind === 'rsa' ? { kind: 'rsa', bits: 2048 } : { kind: 'ec', curve: 'P-256' });
+    const custody = keys.forPair(
+      { attributes: new Map([['Extractable', [{ tag: Tag.Extractable, type: 'Boolean', value: false }]]]), refusal: ResultReason.InvalidAttributeValue },
+      kind === 'rsa' ? { kind: 'rsa', bits: 2048 } : { kind: 'ec', curve: 'P-256' },
+    );
     expect(custody.kind).toBe('hsm');
     const algorithm = kind === 'rsa' ? CryptographicAlgorithm.RSA : CryptographicAlgorithm.EC;
-    const made = await custody.generatePair({ privateUid: `sign-${kind}-${scheme.kind}`, algorithm, bits: kind === 'rsa' ? 2048 : 256, spec: kind === 'rsa' ? { kind: 'rsa', bits: 2048 } : { kind: 'ec', curve: 'P-256' }, usageMask: M.Sign });
+    const made = await custody.generatePair({
+      privateUid: `sign-${kind}-${scheme.kind}`,
+      algorithm,
+      bits: kind === 'rsa' ? 2048 : 256,
+      spec: kind === 'rsa' ? { kind: 'rsa', bits: 2048 } : { kind: 'ec', curve: 'P-256' },
+      usageMask: M.Sign,
+    });
     const priv = await keys.open(record('priv', ObjectType.PrivateKey, algorithm, made.hsmKey), noHost);
     const pub = residentPublicKey(made.hsmKey!)!;
     const host = hostUsableKey(record('pub', ObjectType.PublicKey, algorithm), { algorithm, keyObject: pub });
@@ -213,7 +225,12 @@ describe('refusals on a resident key keep their Result Reasons', () => {
 
   it('a resident key on a server without that HSM opens with the reason the operation names', async () => {
     const none = custodies(undefined, log);
-    const rec = record('orphan', ObjectType.SymmetricKey, CryptographicAlgorithm.AES, encodeKeyRef({ id: 'abcd', token: true, type: 'AES', bits: 256, sensitive: true, extractable: false, usage: [] }));
+    const rec = record(
+      'orphan',
+      ObjectType.SymmetricKey,
+      CryptographicAlgorithm.AES,
+      encodeKeyRef({ id: 'abcd', token: true, type: 'AES', bits: 256, sensitive: true, extractable: false, usage: [] }),
+    );
     await expect(none.open(rec, { ...noHost, unavailable: ResultReason.KeyValueNotPresent })).rejects.toMatchObject({ reason: ResultReason.KeyValueNotPresent });
     expect(() => none.requireHostValue(rec, 'not built')).toThrow(expect.objectContaining({ reason: ResultReason.FeatureNotSupported }));
     expect(() => none.requireHostValue({ uid: 'x' }, 'not built')).not.toThrow();
@@ -235,8 +252,12 @@ describe('placing a new key', () => {
 
   it('always, or replacing a resident key: a key the token cannot hold is refused with the reason given', () => {
     expect(() => keysUnder('always').forSecret({ attributes: new Map(), refusal }, CryptographicAlgorithm.DES3, 168)).toThrow(expect.objectContaining({ reason: refusal }));
-    expect(() => keysUnder('always').forPair({ attributes: new Map(), refusal: ResultReason.InvalidField }, { kind: 'ec', curve: 'P-521' })).toThrow(expect.objectContaining({ reason: ResultReason.InvalidField }));
-    expect(() => keysUnder('never').forSecret({ attributes: new Map(), replacesResident: true, refusal }, CryptographicAlgorithm.DES3, 168)).toThrow(expect.objectContaining({ reason: refusal }));
+    expect(() => keysUnder('always').forPair({ attributes: new Map(), refusal: ResultReason.InvalidField }, { kind: 'ec', curve: 'P-521' })).toThrow(
+      expect.objectContaining({ reason: ResultReason.InvalidField }),
+    );
+    expect(() => keysUnder('never').forSecret({ attributes: new Map(), replacesResident: true, refusal }, CryptographicAlgorithm.DES3, 168)).toThrow(
+      expect.objectContaining({ reason: refusal }),
+    );
     expect(keysUnder('never').forSecret({ attributes: new Map(), replacesResident: true, refusal }, CryptographicAlgorithm.AES, 128).kind).toBe('hsm');
   });
 

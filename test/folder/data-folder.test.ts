@@ -176,7 +176,13 @@ describe('a protector migration in progress', () => {
     const dir = fresh();
     await (await DataFolder.open({ dataDir: dir, keys: 'create' })).close();
     const c = readCustody(dir)!;
-    const to = { kind: 'hsm' as const, module: token.module, token: { label: token.label, serial: '0', manufacturer: 'x', model: 'y' }, keks: [{ label: 'kms-kek-test', id: '00', made: false, since: c.created, state: 'current' as const }], auditKey: { label: 'kms-audit-test', id: '01', made: false } };
+    const to = {
+      kind: 'hsm' as const,
+      module: token.module,
+      token: { label: token.label, serial: '0', manufacturer: 'x', model: 'y' },
+      keks: [{ label: 'kms-kek-test', id: '00', made: false, since: c.created, state: 'current' as const }],
+      auditKey: { label: 'kms-audit-test', id: '01', made: false },
+    };
     writeCustodyRecord(dir, { ...c, migration: { id: 'm1', started: c.created, to, phase: 'rewrap' } });
     const e = await refusal(DataFolder.open({ dataDir: dir }));
     expect((e as CustodyError).code).toBe('MIGRATING');

@@ -72,7 +72,12 @@ describe('bounded fuzz run (CI)', () => {
   const sample = <T>(xs: readonly T[], n: number): T[] => xs.filter((_, i) => i % Math.max(1, Math.floor(xs.length / n)) === 0);
 
   it('decoder: no finding', async () => {
-    const stats = await fuzz(decoderTarget(), { durationMs: 6_000, seeds: [...sample(seeds.requests, 300), ...sample(seeds.responses, 100), ...seeds.other], seed: SEED, stopOnFinding: true });
+    const stats = await fuzz(decoderTarget(), {
+      durationMs: 6_000,
+      seeds: [...sample(seeds.requests, 300), ...sample(seeds.responses, 100), ...seeds.other],
+      seed: SEED,
+      stopOnFinding: true,
+    });
     expect(stats.findings.map((f) => `${f.signature}\n${Buffer.from(f.input).toString('hex')}`)).toEqual([]);
     expect(stats.executions).toBeGreaterThan(400);
   }, 25_000);

@@ -27,7 +27,10 @@ import { ensureBuilt, KMS } from '../audit/helpers.js';
 import { createSoftHsmToken } from './softhsm.js';
 
 const token = createSoftHsmToken('kms-custody');
-execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'kms-custody-b', '--so-pin', token.soPin, '--pin', token.pin], { env: { ...process.env, SOFTHSM2_CONF: token.conf }, stdio: 'pipe' });
+execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'kms-custody-b', '--so-pin', token.soPin, '--pin', token.pin], {
+  env: { ...process.env, SOFTHSM2_CONF: token.conf },
+  stdio: 'pipe',
+});
 const hsmA = { module: token.module, tokenLabel: token.label, pin: token.pin };
 const hsmB = { module: token.module, tokenLabel: 'kms-custody-b', pin: token.pin };
 const root = mkdtempSync(join(tmpdir(), 'kms-custody-'));
@@ -72,10 +75,14 @@ async function readsBack(dir: string, hsm: typeof hsmA): Promise<void> {
 
 /** `kms serve` on `dir` with env; it must refuse to start (a start that succeeds is killed after the timeout and fails the test). */
 function serve(dir: string, env: Record<string, string>): { code: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [KMS, 'serve', '--data-dir', dir, '--port', '0', '--cert', join(CERTS, 'server.pem'), '--key', join(CERTS, 'server.key'), '--ca', join(CERTS, 'ca.pem')], {
-    timeout: 30_000,
-    env: { ...process.env, KMS_CONFIG: '', KMS_LOG_LEVEL: 'error', ...env },
-  });
+  const r = spawnSync(
+    process.execPath,
+    [KMS, 'serve', '--data-dir', dir, '--port', '0', '--cert', join(CERTS, 'server.pem'), '--key', join(CERTS, 'server.key'), '--ca', join(CERTS, 'ca.pem')],
+    {
+      timeout: 30_000,
+      env: { ...process.env, KMS_CONFIG: '', KMS_LOG_LEVEL: 'error', ...env },
+    },
+  );
   return { code: r.status, stderr: r.stderr.toString() };
 }
 

@@ -61,7 +61,14 @@ function tokenAttributes(label: string) {
     const handles = p11.C_FindObjects(s, 10);
     p11.C_FindObjectsFinal(s);
     return handles.map((h) => {
-      const a = p11.C_GetAttributeValue(s, h, [{ type: P.CKA_TOKEN }, { type: P.CKA_SENSITIVE }, { type: P.CKA_EXTRACTABLE }, { type: P.CKA_KEY_TYPE }, { type: P.CKA_VALUE_LEN }, { type: P.CKA_NEVER_EXTRACTABLE }]);
+      const a = p11.C_GetAttributeValue(s, h, [
+        { type: P.CKA_TOKEN },
+        { type: P.CKA_SENSITIVE },
+        { type: P.CKA_EXTRACTABLE },
+        { type: P.CKA_KEY_TYPE },
+        { type: P.CKA_VALUE_LEN },
+        { type: P.CKA_NEVER_EXTRACTABLE },
+      ]);
       const bool = (i: number) => a[i]!.value[0] === 1;
       let valueReadable = true;
       try {
@@ -184,7 +191,9 @@ describe('HSM key protector (SoftHSM2)', () => {
         await client.send(
           requestMessage({
             version: v,
-            batch: [{ operation: Operation.Register, payload: registerPayload(v, ObjectType.SymmetricKey, symmetricKeyObject(key, CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(12)]) }],
+            batch: [
+              { operation: Operation.Register, payload: registerPayload(v, ObjectType.SymmetricKey, symmetricKeyObject(key, CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(12)]) },
+            ],
           }),
         ),
       );

@@ -35,7 +35,10 @@ async function createKey(s: Session): Promise<string> {
 async function tokenKeks(): Promise<string[]> {
   const b = await Pkcs11Backend.open(hsm);
   try {
-    return (await b.findKeys({ token: true })).map((k) => k.label ?? '').filter((l) => l.startsWith(KEK_LABEL_PREFIX)).sort();
+    return (await b.findKeys({ token: true }))
+      .map((k) => k.label ?? '')
+      .filter((l) => l.startsWith(KEK_LABEL_PREFIX))
+      .sort();
   } finally {
     await b.close();
   }
@@ -102,7 +105,14 @@ describe('KEK rotation while the server serves', () => {
   });
 
   it('a second rotation with destroyOld removes the retired KEKs from the token; keys still read', async () => {
-    const r = await rotateKek({ store: srv.kms.services.store, protector: srv.kms.services.protector, dataDir: srv.dataDir, audit: srv.kms.services.audit, destroyOld: true, label: 'kms-kek-second' });
+    const r = await rotateKek({
+      store: srv.kms.services.store,
+      protector: srv.kms.services.protector,
+      dataDir: srv.dataDir,
+      audit: srv.kms.services.audit,
+      destroyOld: true,
+      label: 'kms-kek-second',
+    });
     expect(r.current).toBe('hsm:kms-kek-second');
     expect(r.destroyed).toHaveLength(2);
     expect(await tokenKeks()).toEqual(['kms-kek-second']);

@@ -23,7 +23,10 @@ import { ensureBuilt, KMS } from '../audit/helpers.js';
 import { createSoftHsmToken } from './softhsm.js';
 
 const token = createSoftHsmToken('kms-mig-1');
-execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'kms-mig-2', '--so-pin', token.soPin, '--pin', token.pin], { env: { ...process.env, SOFTHSM2_CONF: token.conf }, stdio: 'pipe' });
+execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'kms-mig-2', '--so-pin', token.soPin, '--pin', token.pin], {
+  env: { ...process.env, SOFTHSM2_CONF: token.conf },
+  stdio: 'pipe',
+});
 const hsm1 = { module: token.module, tokenLabel: token.label, pin: token.pin };
 const hsm2 = { module: token.module, tokenLabel: 'kms-mig-2', pin: token.pin };
 const root = mkdtempSync(join(tmpdir(), 'kms-migrate-'));

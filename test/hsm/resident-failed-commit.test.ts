@@ -87,7 +87,12 @@ describe('a failed commit runs the unit of work undo journal', () => {
   });
 
   it('Create Key Pair: the generated token key of the pair is destroyed too', async () => {
-    const payload = keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)], [attr.cryptographicUsageMask(M.Sign), notExtractable], [attr.cryptographicUsageMask(M.Verify)]);
+    const payload = keyPairPayload(
+      V2_1,
+      [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)],
+      [attr.cryptographicUsageMask(M.Sign), notExtractable],
+      [attr.cryptographicUsageMask(M.Verify)],
+    );
     const r = await withFailingCommit(Operation.CreateKeyPair, payload);
     expect(r.item.status).toBe(ResultStatus.OperationFailed);
     expect(r.countAfter).toBe(r.count);

@@ -59,7 +59,7 @@ describe('Export / Import and HSM-resident keys', () => {
     expect((await fails(c, V2_1, Operation.Export, [uidNode(resident), spec])).reason).toBe(ResultReason.NotExtractable);
   });
 
-  it('Replace Existing over the owner\'s resident key stores the imported key and removes the token object', async () => {
+  it("Replace Existing over the owner's resident key stores the imported key and removes the token object", async () => {
     const resident = await create([t.bool(Tag.Extractable, false)]);
     expect(await tokenKeyCount(resident)).toBe(1);
     const exp = await ok(c, V2_1, Operation.Export, [uidNode(await create([]))]);

@@ -98,11 +98,21 @@ describe('HSM-resident keys (hsm.residentKeys = requested)', () => {
       expect(Buffer.from(bytesOf(cbc, Tag.Data)!)).toEqual(Buffer.from(await b.encrypt({ mechanism: 'AES_CBC_PAD', iv: iv16 }, k!, data)));
       expect(Buffer.from(bytesOf(ctr, Tag.Data)!)).toEqual(Buffer.from(await b.encrypt({ mechanism: 'AES_CTR', counterBlock: iv16 }, k!, data)));
     });
-    const back = await ok(c, V2_1, Operation.Decrypt, cipherPayload({ uid, params: { mode: BlockCipherMode.GCM, tagLength: 16 }, data: bytesOf(gcm, Tag.Data)!, iv: iv12, aad, tag: bytesOf(gcm, Tag.AuthenticatedEncryptionTag)! }));
+    const back = await ok(
+      c,
+      V2_1,
+      Operation.Decrypt,
+      cipherPayload({ uid, params: { mode: BlockCipherMode.GCM, tagLength: 16 }, data: bytesOf(gcm, Tag.Data)!, iv: iv12, aad, tag: bytesOf(gcm, Tag.AuthenticatedEncryptionTag)! }),
+    );
     expect(Buffer.from(bytesOf(back, Tag.Data)!)).toEqual(data);
     const badTag = Buffer.from(bytesOf(gcm, Tag.AuthenticatedEncryptionTag)!);
     badTag[0]! ^= 1;
-    const refused = await fails(c, V2_1, Operation.Decrypt, cipherPayload({ uid, params: { mode: BlockCipherMode.GCM, tagLength: 16 }, data: bytesOf(gcm, Tag.Data)!, iv: iv12, aad, tag: badTag }));
+    const refused = await fails(
+      c,
+      V2_1,
+      Operation.Decrypt,
+      cipherPayload({ uid, params: { mode: BlockCipherMode.GCM, tagLength: 16 }, data: bytesOf(gcm, Tag.Data)!, iv: iv12, aad, tag: badTag }),
+    );
     expect(refused.reason).toBe(ResultReason.CryptographicFailure);
     // A server-generated IV comes back and decrypts.
     const rnd = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid, params: { mode: BlockCipherMode.CBC, padding: PaddingMethod.PKCS5, randomIV: true }, data }));
@@ -164,7 +174,12 @@ describe('HSM-resident keys (hsm.residentKeys = requested)', () => {
     await srv.stop();
     srv = await startTestKms({ hsm }, { dataDir: srv.dataDir });
     c = await srv.client();
-    const dec = await ok(c, V2_1, Operation.Decrypt, cipherPayload({ uid, params: { mode: BlockCipherMode.GCM }, data: bytesOf(enc, Tag.Data)!, iv, tag: bytesOf(enc, Tag.AuthenticatedEncryptionTag)! }));
+    const dec = await ok(
+      c,
+      V2_1,
+      Operation.Decrypt,
+      cipherPayload({ uid, params: { mode: BlockCipherMode.GCM }, data: bytesOf(enc, Tag.Data)!, iv, tag: bytesOf(enc, Tag.AuthenticatedEncryptionTag)! }),
+    );
     expect(Buffer.from(bytesOf(dec, Tag.Data)!)).toEqual(data);
   });
 });

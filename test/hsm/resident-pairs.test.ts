@@ -63,7 +63,12 @@ async function sign(uid: string, input: TtlvNode, params: TtlvNode[] = []): Prom
 }
 
 async function serverVerify(uid: string, data: Buffer, sig: Buffer, params: TtlvNode[] = []): Promise<number | undefined> {
-  const p = await ok(c, V2_1, Operation.SignatureVerify, [uidNode(uid), ...(params.length ? [t.struct(Tag.CryptographicParameters, params)] : []), t.bytes(Tag.Data, data), t.bytes(Tag.SignatureData, sig)]);
+  const p = await ok(c, V2_1, Operation.SignatureVerify, [
+    uidNode(uid),
+    ...(params.length ? [t.struct(Tag.CryptographicParameters, params)] : []),
+    t.bytes(Tag.Data, data),
+    t.bytes(Tag.SignatureData, sig),
+  ]);
   const v = findChild(p, Tag.ValidityIndicator);
   return v?.type === 'Enumeration' ? v.value : undefined;
 }
@@ -161,12 +166,18 @@ describe('HSM-resident private keys (Create Key Pair, Extractable = false)', () 
     const refusedMixed = await fails(c, V2_1, Operation.Decrypt, [uidNode(priv), mixed, t.bytes(Tag.Data, oaepEncrypt(pubKey, { hash: 'sha1', mgfHash: 'sha256' }, msg))]);
     expect(refusedMixed.reason).toBe(ResultReason.UnsupportedCryptographicParameters);
     expect(refusedMixed.message).toMatch(/MGF1/);
-    const labelled = t.struct(Tag.CryptographicParameters, [t.enum(Tag.PaddingMethod, PaddingMethod.OAEP), t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_1), t.bytes(Tag.PSource, Buffer.from('label'))]);
+    const labelled = t.struct(Tag.CryptographicParameters, [
+      t.enum(Tag.PaddingMethod, PaddingMethod.OAEP),
+      t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_1),
+      t.bytes(Tag.PSource, Buffer.from('label')),
+    ]);
     const ctLabel = publicEncrypt({ key: pubKey, padding: CC.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1', oaepLabel: Buffer.from('label') }, msg);
     expect((await fails(c, V1_4, Operation.Decrypt, [uidNode(priv), labelled, t.bytes(Tag.Data, ctLabel)])).reason).toBe(ResultReason.InvalidField);
     // A sign-only resident key: its mask says no.
     const signOnly = await pair(rsa2048, true);
-    expect((await fails(c, V2_1, Operation.Decrypt, [uidNode(signOnly.priv), oaep(HashingAlgorithm.SHA_1), t.bytes(Tag.Data, ct)])).reason).toBe(ResultReason.IncompatibleCryptographicUsageMask);
+    expect((await fails(c, V2_1, Operation.Decrypt, [uidNode(signOnly.priv), oaep(HashingAlgorithm.SHA_1), t.bytes(Tag.Data, ct)])).reason).toBe(
+      ResultReason.IncompatibleCryptographicUsageMask,
+    );
   });
 
   it('Destroy removes the token object; the public key stays', async () => {
@@ -211,7 +222,12 @@ describe('hsm.residentKeys = always', () => {
     expect(await tokenKey(priv)).toMatchObject({ type: 'RSA', sensitive: true, extractable: false });
     expect((await fails(c, V2_1, Operation.Get, [uidNode(priv)])).reason).toBe(ResultReason.NotExtractable);
     expect(nodeVerify('sha256', DATA, pubKey, await sign(priv, t.bytes(Tag.Data, DATA)))).toBe(true);
-    const ed = await fails(c, V2_1, Operation.CreateKeyPair, keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.Ed25519)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)]));
+    const ed = await fails(
+      c,
+      V2_1,
+      Operation.CreateKeyPair,
+      keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.Ed25519)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)]),
+    );
     expect(ed.reason).toBe(ResultReason.InvalidAttributeValue);
   });
 });

@@ -70,11 +70,19 @@ describe('Undo with HSM-resident keys', () => {
     expect((await srv.kms.services.store.get(uid))!.hsmKey).toBe(hsmKey);
     expect(await tokenHas(uid)).toBe(true);
     await ok(c, V2_1, Operation.Activate, [uidNode(uid)]);
-    const enc = await ok(c, V2_1, Operation.Encrypt, cipherPayload({ uid, params: { mode: BlockCipherMode.CBC, padding: PaddingMethod.PKCS5 }, data: new Uint8Array(20), iv: new Uint8Array(16) }));
+    const enc = await ok(
+      c,
+      V2_1,
+      Operation.Encrypt,
+      cipherPayload({ uid, params: { mode: BlockCipherMode.CBC, padding: PaddingMethod.PKCS5 }, data: new Uint8Array(20), iv: new Uint8Array(16) }),
+    );
     expect(enc.value.some((x) => x.tag === Tag.Data)).toBe(true);
 
     await ok(c, V2_1, Operation.Revoke, [uidNode(uid), t.struct(Tag.RevocationReason, [t.enum(Tag.RevocationReasonCode, 1)])]);
-    const stands = await undoBatch([[Operation.Destroy, [uidNode(uid)]], [Operation.GetAttributes, [uidNode(uid)]]]);
+    const stands = await undoBatch([
+      [Operation.Destroy, [uidNode(uid)]],
+      [Operation.GetAttributes, [uidNode(uid)]],
+    ]);
     expect(stands.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success]);
     expect(await tokenHas(uid)).toBe(false);
   });

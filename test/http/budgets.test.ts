@@ -92,7 +92,7 @@ async function dropsAfterStop(s: TestKms): Promise<(AuditRecord & { reason?: str
   return records.filter((r) => r.kind === 'conn' && (r as { op?: string }).op === 'ConnectionDropped') as never;
 }
 
-describe('the HTTPS listener has the KMIP port\'s connection budgets', () => {
+describe("the HTTPS listener has the KMIP port's connection budgets", () => {
   it('limits.maxHandshakesPerAddress: silent peers from one address lock out nobody else; one more from it is closed at once', async () => {
     const { s, port } = await serverWith({ maxHandshakes: 16, maxHandshakesPerAddress: 2 });
     const silent = [await tcp(port, '127.0.0.2'), await tcp(port, '127.0.0.2')];

@@ -11,7 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmipClientError, KmipHttpsClient, type KmipEncoding } from '../../src/client/index.js';
-import { createSymmetricKeyPayload, discoverVersionsPayload, expectSuccess, getPayload, keyMaterialOf, parseResponse, requestMessage, uniqueIdentifierOf } from '../../src/client/requests.js';
+import {
+  createSymmetricKeyPayload,
+  discoverVersionsPayload,
+  expectSuccess,
+  getPayload,
+  keyMaterialOf,
+  parseResponse,
+  requestMessage,
+  uniqueIdentifierOf,
+} from '../../src/client/requests.js';
 import { CryptographicAlgorithm, Operation, ResultReason, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { parseKmipJson, toKmipJsonString } from '../../src/kmip/json.js';
@@ -76,7 +85,12 @@ async function curl(path: string, opts: { identity?: string | null; method?: str
 const createRequest = (version = V21) =>
   requestMessage({
     version,
-    batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(version, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt }) }],
+    batch: [
+      {
+        operation: Operation.Create,
+        payload: createSymmetricKeyPayload(version, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt }),
+      },
+    ],
   });
 
 const getRequest = (uid: string, version = V21) => requestMessage({ version, batch: [{ operation: Operation.Get, payload: getPayload(uid) }] });
@@ -174,7 +188,7 @@ describe('KMIP over HTTPS with our client', () => {
     }
   });
 
-  it('the same identities and access rules as the KMIP port: an object made over HTTPS is the owner\'s on both ports', async () => {
+  it("the same identities and access rules as the KMIP port: an object made over HTTPS is the owner's on both ports", async () => {
     const alice = client('json', 'alice');
     const bob = client('xml', 'bob');
     try {

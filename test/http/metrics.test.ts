@@ -100,7 +100,9 @@ describe('/metrics after a known sequence', () => {
       c.send(
         requestMessage({
           version: V21,
-          batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(V21, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }) }],
+          batch: [
+            { operation: Operation.Create, payload: createSymmetricKeyPayload(V21, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }) },
+          ],
         }),
       );
     const uids = [uniqueIdentifierOf(expectSuccess(parseResponse(await create()).items[0]!)), uniqueIdentifierOf(expectSuccess(parseResponse(await create()).items[0]!))];

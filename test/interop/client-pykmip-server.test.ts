@@ -36,16 +36,7 @@ import {
   type ParsedResponse,
   type RequestBatchItemSpec,
 } from '../../src/client/index.js';
-import {
-  CryptographicAlgorithm,
-  KeyFormatType,
-  ObjectType,
-  Operation,
-  QueryFunction,
-  ResultReason,
-  ResultStatus,
-  State,
-} from '../../src/kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, QueryFunction, ResultReason, ResultStatus, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { devCertPaths } from '../../src/pki/dev-certs.js';
@@ -94,11 +85,12 @@ beforeAll(async () => {
     key: await readFile(certs.client.key),
   };
   await writePyKmipServerConfig(dir, port, certs, 'INFO');
-  server = spawn(
-    PYTHON,
-    ['-c', 'import sys; from kmip.services.server.server import main; sys.exit(main())', '-f', join(dir, 'server.conf'), '-l', join(dir, 'server.log')],
-    { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore' } },
-  );
+  server = spawn(PYTHON, ['-c', 'import sys; from kmip.services.server.server import main; sys.exit(main())', '-f', join(dir, 'server.conf'), '-l', join(dir, 'server.log')], {
+    cwd: dir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONWARNINGS: 'ignore' },
+  });
   server.stdout?.on('data', (d: Buffer) => (serverOutput += d.toString()));
   server.stderr?.on('data', (d: Buffer) => (serverOutput += d.toString()));
   await waitForServer(30_000);
@@ -167,9 +159,7 @@ for (const [vs, v] of versions) {
       const again = expectSuccess(await one(c, v, { operation: Operation.Get, payload: getPayload(uid) }));
       expect(Buffer.from(keyMaterialOf(again)).equals(Buffer.from(key))).toBe(true);
 
-      const located = expectSuccess(
-        await one(c, v, { operation: Operation.Locate, payload: locatePayload(v, [attr.objectType(ObjectType.SymmetricKey), attr.name(name)]) }),
-      );
+      const located = expectSuccess(await one(c, v, { operation: Operation.Locate, payload: locatePayload(v, [attr.objectType(ObjectType.SymmetricKey), attr.name(name)]) }));
       expect(uniqueIdentifiersOf(located)).toEqual([uid]);
 
       const destroyed = expectSuccess(await one(c, v, { operation: Operation.Destroy, payload: destroyPayload(uid) }));
@@ -200,9 +190,7 @@ for (const [vs, v] of versions) {
         ),
       );
       expect(uniqueIdentifierOf(expectSuccess(await one(c, v, { operation: Operation.Activate, payload: activatePayload(uid) })))).toBe(uid);
-      const located = expectSuccess(
-        await one(c, v, { operation: Operation.Locate, payload: locatePayload(v, [attr.state(State.Active), attr.objectType(ObjectType.SymmetricKey)]) }),
-      );
+      const located = expectSuccess(await one(c, v, { operation: Operation.Locate, payload: locatePayload(v, [attr.state(State.Active), attr.objectType(ObjectType.SymmetricKey)]) }));
       expect(uniqueIdentifiersOf(located)).toContain(uid);
       const refused = await one(c, v, { operation: Operation.Destroy, payload: destroyPayload(uid) });
       expect(refused.status).toBe(ResultStatus.OperationFailed);
@@ -235,7 +223,12 @@ for (const [vs, v] of versions) {
         major: findChild(pv, Tag.ProtocolVersionMajor)?.value,
         minor: findChild(pv, Tag.ProtocolVersionMinor)?.value,
       }));
-      expect(versionsOffered).toEqual(expect.arrayContaining([{ major: 2, minor: 0 }, { major: 1, minor: 2 }]));
+      expect(versionsOffered).toEqual(
+        expect.arrayContaining([
+          { major: 2, minor: 0 },
+          { major: 1, minor: 2 },
+        ]),
+      );
     });
   });
 }

@@ -25,7 +25,9 @@ interface Facts {
   readonly keyBits: number;
   readonly length: number;
 }
-type Step = { readonly step: string; readonly ok: true; readonly value: unknown } | { readonly step: string; readonly ok: false; readonly error: { type: string; message: string; reason?: string; raisedIn?: string } };
+type Step =
+  | { readonly step: string; readonly ok: true; readonly value: unknown }
+  | { readonly step: string; readonly ok: false; readonly error: { type: string; message: string; reason?: string; raisedIn?: string } };
 interface Run {
   readonly pykmip: string;
   readonly kmipVersion: string;
@@ -41,9 +43,26 @@ let kms: TestKms;
 let dir: string;
 const running = new Set<ChildProcess>();
 
-
 async function run(version: string): Promise<Run> {
-  const args = [SCRIPT, '--host', '127.0.0.1', '--port', String(kms.port), '--cert', join(CERTS, 'client.pem'), '--key', join(CERTS, 'client.key'), '--ca', join(CERTS, 'ca.pem'), '--version', version, '--tag', `pykmip-cert-${version}-${process.pid}-${Date.now()}`, '--config-file', join(dir, 'empty.conf')];
+  const args = [
+    SCRIPT,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(kms.port),
+    '--cert',
+    join(CERTS, 'client.pem'),
+    '--key',
+    join(CERTS, 'client.key'),
+    '--ca',
+    join(CERTS, 'ca.pem'),
+    '--version',
+    version,
+    '--tag',
+    `pykmip-cert-${version}-${process.pid}-${Date.now()}`,
+    '--config-file',
+    join(dir, 'empty.conf'),
+  ];
   const child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
   running.add(child);
   let out = '';
@@ -110,7 +129,17 @@ for (const version of ['1.2', '1.4', '2.0'] as const) {
 
     it('Get Attribute List names the certificate attributes; Get Attributes (all) decodes in PyKMIP 0.10 (the default client profile)', () => {
       const names = okValue<string[]>(r, 'get_attribute_list');
-      expect(names).toEqual(expect.arrayContaining(['Certificate Type', 'Certificate Length', 'Digest', 'Digital Signature Algorithm', 'X.509 Certificate Identifier', 'X.509 Certificate Subject', 'X.509 Certificate Issuer']));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'Certificate Type',
+          'Certificate Length',
+          'Digest',
+          'Digital Signature Algorithm',
+          'X.509 Certificate Identifier',
+          'X.509 Certificate Subject',
+          'X.509 Certificate Issuer',
+        ]),
+      );
       // The deprecated 1.x forms exist up to 1.4; 2.0 has the Certificate Attributes instead.
       const v1Forms = ['Certificate Identifier', 'Certificate Subject', 'Certificate Issuer'];
       const v2Forms = ['Certificate Subject CN', 'Certificate Subject O', 'Certificate Issuer CN', 'Certificate Issuer O'];

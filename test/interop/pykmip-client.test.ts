@@ -46,19 +46,26 @@ let kms: TestKms;
 let dir: string;
 const running = new Set<ChildProcess>();
 
-
 /** Run the scenario at `version` against our server; the parsed JSON (or an error with stderr). */
 async function runScenario(version: string): Promise<ScenarioResult> {
   const args = [
     SCRIPT,
-    '--host', '127.0.0.1',
-    '--port', String(kms.port),
-    '--cert', join(CERTS, 'client.pem'),
-    '--key', join(CERTS, 'client.key'),
-    '--ca', join(CERTS, 'ca.pem'),
-    '--version', version,
-    '--tag', `pykmip-${version}-${process.pid}-${Date.now()}`,
-    '--config-file', join(dir, 'empty.conf'),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(kms.port),
+    '--cert',
+    join(CERTS, 'client.pem'),
+    '--key',
+    join(CERTS, 'client.key'),
+    '--ca',
+    join(CERTS, 'ca.pem'),
+    '--version',
+    version,
+    '--tag',
+    `pykmip-${version}-${process.pid}-${Date.now()}`,
+    '--config-file',
+    join(dir, 'empty.conf'),
   ];
   const child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
   running.add(child);

@@ -38,15 +38,7 @@ import {
   uniqueIdentifiersOf,
   type KmipVersion,
 } from '../../src/client/index.js';
-import {
-  CertificateType,
-  CryptographicAlgorithm,
-  KeyFormatType,
-  ObjectType,
-  Operation,
-  QueryFunction,
-  ResultStatus,
-} from '../../src/kmip/generated/enums.gen.js';
+import { CertificateType, CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, QueryFunction, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { decode, encode, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
@@ -316,13 +308,7 @@ for (const [vs, v] of Object.entries(VERSIONS)) {
     it('Query response', () => {
       const r = parseResponse(roundTrip(`query-response@${vs}`));
       const p = r.items[0]?.payload;
-      expect(findChildren(p, Tag.Operation).map((n) => n.value)).toEqual([
-        Operation.Create,
-        Operation.Get,
-        Operation.Locate,
-        Operation.Destroy,
-        Operation.Query,
-      ]);
+      expect(findChildren(p, Tag.Operation).map((n) => n.value)).toEqual([Operation.Create, Operation.Get, Operation.Locate, Operation.Destroy, Operation.Query]);
       expect(findChildren(p, Tag.ObjectType).map((n) => n.value)).toEqual([ObjectType.SymmetricKey, ObjectType.Certificate]);
       expect(findChild(p, Tag.VendorIdentification)).toMatchObject({ type: 'TextString', value: 'PyKMIP interop vendor' });
     });

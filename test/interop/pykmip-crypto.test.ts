@@ -63,18 +63,25 @@ let dir: string;
 let child: ChildProcess | undefined;
 let out: Output;
 
-
 async function runScript(): Promise<Output> {
   const args = [
     SCRIPT,
-    '--host', '127.0.0.1',
-    '--port', String(kms.port),
-    '--cert', join(CERTS, 'client.pem'),
-    '--key', join(CERTS, 'client.key'),
-    '--ca', join(CERTS, 'ca.pem'),
-    '--versions', VERSIONS.join(','),
-    '--tag', `pykmip-crypto-${process.pid}-${Date.now()}`,
-    '--config-file', join(dir, 'empty.conf'),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(kms.port),
+    '--cert',
+    join(CERTS, 'client.pem'),
+    '--key',
+    join(CERTS, 'client.key'),
+    '--ca',
+    join(CERTS, 'ca.pem'),
+    '--versions',
+    VERSIONS.join(','),
+    '--tag',
+    `pykmip-crypto-${process.pid}-${Date.now()}`,
+    '--config-file',
+    join(dir, 'empty.conf'),
   ];
   child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
   let stdout = '';
@@ -200,7 +207,7 @@ describe.each(VERSIONS)('PyKMIP 0.10 client: cryptography at KMIP %s, checked by
     expect(okValue(run, 'encrypt_decrypt_gcm')).toEqual({ decryptedByCryptography: true, tagBytes: 16, serverDecrypts: true, tamperedTag: 'CRYPTOGRAPHIC_FAILURE' });
   });
 
-  it('mac HMAC-SHA256 equals `cryptography`\'s HMAC', () => {
+  it("mac HMAC-SHA256 equals `cryptography`'s HMAC", () => {
     expect(okValue(run, 'mac_hmac_sha256')).toEqual({ verifiedByCryptography: true, bytes: 32 });
   });
 
@@ -218,7 +225,10 @@ describe.each(VERSIONS)('PyKMIP 0.10 client: cryptography at KMIP %s, checked by
       const p = expectSuccess((await batchOf(c, r.new))!);
       const link = findChild(p, Tag.Attribute);
       const value = link?.type === 'Structure' ? findChild(link, Tag.AttributeValue) : undefined;
-      expect(value?.type === 'Structure' ? [findChild(value, Tag.LinkType)?.value, findChild(value, Tag.LinkedObjectIdentifier)?.value] : undefined).toEqual([LinkType.ReplacedObjectLink, r.old]);
+      expect(value?.type === 'Structure' ? [findChild(value, Tag.LinkType)?.value, findChild(value, Tag.LinkedObjectIdentifier)?.value] : undefined).toEqual([
+        LinkType.ReplacedObjectLink,
+        r.old,
+      ]);
     });
   } else {
     it('rekey at 2.0: PyKMIP 0.10 sends a 1.x Template-Attribute in a 2.0 Re-key, which the server refuses as Invalid Field', () => {

@@ -22,16 +22,45 @@ const KINDS = ['symmetric_key', 'revoked_key', 'public_key', 'private_key', 'cer
  * and kmip/core/enums.py, not from the server's list): the only ones the server may leave out.
  */
 const UNDECODABLE_1X = new Set([
-  'Link', 'Revocation Reason', 'Usage Limits', 'Digital Signature Algorithm', 'Cryptographic Domain Parameters',
-  'X.509 Certificate Identifier', 'X.509 Certificate Subject', 'X.509 Certificate Issuer',
-  'Certificate Identifier', 'Certificate Subject', 'Certificate Issuer', 'Alternative Name', 'Key Value Present',
-  'Key Value Location', 'Original Creation Date', 'Random Number Generator', 'Sensitive', 'Always Sensitive',
-  'Extractable', 'Never Extractable', 'Description', 'Comment', 'PKCS#12 Friendly Name',
+  'Link',
+  'Revocation Reason',
+  'Usage Limits',
+  'Digital Signature Algorithm',
+  'Cryptographic Domain Parameters',
+  'X.509 Certificate Identifier',
+  'X.509 Certificate Subject',
+  'X.509 Certificate Issuer',
+  'Certificate Identifier',
+  'Certificate Subject',
+  'Certificate Issuer',
+  'Alternative Name',
+  'Key Value Present',
+  'Key Value Location',
+  'Original Creation Date',
+  'Random Number Generator',
+  'Sensitive',
+  'Always Sensitive',
+  'Extractable',
+  'Never Extractable',
+  'Description',
+  'Comment',
+  'PKCS#12 Friendly Name',
 ]);
 const UNDECODABLE_2_0 = new Set([
-  ...UNDECODABLE_1X, 'Certificate Type', 'Key Format Type', 'Short Unique Identifier', 'Protection Storage Mask',
-  'Certificate Subject CN', 'Certificate Subject O', 'Certificate Issuer CN', 'Certificate Issuer O', 'NIST Key Type',
-  'Opaque Data Type', 'Protection Level', 'Protection Period', 'Quantum Safe',
+  ...UNDECODABLE_1X,
+  'Certificate Type',
+  'Key Format Type',
+  'Short Unique Identifier',
+  'Protection Storage Mask',
+  'Certificate Subject CN',
+  'Certificate Subject O',
+  'Certificate Issuer CN',
+  'Certificate Issuer O',
+  'NIST Key Type',
+  'Opaque Data Type',
+  'Protection Level',
+  'Protection Period',
+  'Quantum Safe',
 ]);
 UNDECODABLE_2_0.delete('Sensitive');
 
@@ -51,8 +80,23 @@ const running = new Set<ChildProcess>();
 
 async function runAt(kms: TestKms, version: string): Promise<Run> {
   const args = [
-    SCRIPT, '--host', '127.0.0.1', '--port', String(kms.port), '--cert', join(CERTS, 'client.pem'), '--key', join(CERTS, 'client.key'),
-    '--ca', join(CERTS, 'ca.pem'), '--version', version, '--tag', `ga-${version}-${process.pid}-${Date.now()}`, '--config-file', join(dir, 'empty.conf'),
+    SCRIPT,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(kms.port),
+    '--cert',
+    join(CERTS, 'client.pem'),
+    '--key',
+    join(CERTS, 'client.key'),
+    '--ca',
+    join(CERTS, 'ca.pem'),
+    '--version',
+    version,
+    '--tag',
+    `ga-${version}-${process.pid}-${Date.now()}`,
+    '--config-file',
+    join(dir, 'empty.conf'),
   ];
   const child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
   running.add(child);
@@ -78,10 +122,7 @@ let full: TestKms;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kms-pykmip-attrs-'));
   await writeFile(join(dir, 'empty.conf'), '');
-  [kms, full] = await Promise.all([
-    startTestKms(),
-    startTestKms({ clientProfiles: { profiles: [{ name: 'spec', identities: ['kms-client'], getAllAttributes: 'full' }] } }),
-  ]);
+  [kms, full] = await Promise.all([startTestKms(), startTestKms({ clientProfiles: { profiles: [{ name: 'spec', identities: ['kms-client'], getAllAttributes: 'full' }] } })]);
 });
 
 afterAll(async () => {

@@ -39,11 +39,13 @@ const DESELECTED: Readonly<Record<string, string>> = {
   [`${K}test_register`]: 'marked ignore upstream, as above',
   [`${I}test_symmetric_key_create_getattributes_locate_destroy`]:
     'creates a second key with the Name of a live one; Names "SHALL be unique within a given key management domain" (1.4 §3.2, 2.1 §4.44) and test case BL-M-8-21 expects the refusal',
-  [`${P}test_create_getattributes_locate_destroy`]: 'creates an IDEA key; this server generates AES, three-key Triple DES and HMAC keys only (the same refusal as the SKFF optional cases in conformance/expected-failures.json)',
+  [`${P}test_create_getattributes_locate_destroy`]:
+    'creates an IDEA key; this server generates AES, three-key Triple DES and HMAC keys only (the same refusal as the SKFF optional cases in conformance/expected-failures.json)',
   [`${P}test_modify_delete_attribute`]: 'creates an IDEA key (see above)',
   [`${P}test_create_get_wrapped_destroy`]:
     'names Cryptographic Parameters in the Encryption Key Information for a wrapping key that has no Cryptographic Parameters attribute; 1.4 §11.12 (Get errors) gives Item Not Found for "Cryptographic Parameters associated with the object do not exist or do not match"',
-  [`${P}test_derive_key_using_pbkdf2`]: 'derives from a Pre-Active Secret Data (1.4 §3.22: Pre-Active "SHALL NOT be used for any cryptographic purpose") an AES key of 160 bits, which AES does not have',
+  [`${P}test_derive_key_using_pbkdf2`]:
+    'derives from a Pre-Active Secret Data (1.4 §3.22: Pre-Active "SHALL NOT be used for any cryptographic purpose") an AES key of 160 bits, which AES does not have',
   [`${P}test_derive_key_using_encryption`]: 'derives from a Pre-Active Blowfish key by Blowfish-CBC encryption; Pre-Active keys are not used, and Blowfish is not a cipher this server runs',
   [`${P}test_derive_key_using_nist_800_108c`]: 'registers a 512-bit "AES" key and derives with NIST SP 800-108 counter mode, a Derivation Method this server does not serve (Invalid Field)',
   [`${I}test_private_key_register_get_destroy`]:
@@ -138,7 +140,10 @@ describe("PyKMIP 0.10's integration suite against our server at its default sett
   it('every selected test passes, and selected + deselected is the whole suite', async () => {
     const { code, out, cases } = await runSuite();
     const notPassed = cases.filter((c) => c.outcome !== 'passed');
-    expect(notPassed.map((c) => `${c.id}: ${c.outcome} ${c.detail.slice(0, 300)}`), out.slice(-4000)).toEqual([]);
+    expect(
+      notPassed.map((c) => `${c.id}: ${c.outcome} ${c.detail.slice(0, 300)}`),
+      out.slice(-4000),
+    ).toEqual([]);
     expect(code, out.slice(-4000)).toBe(0);
     // pytest names the count it deselected; a renamed test would not be deselected and would run.
     const deselected = Number(/(\d+) deselected/.exec(out)?.[1] ?? 0);

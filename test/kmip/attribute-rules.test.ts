@@ -44,22 +44,37 @@ describe('spot checks against the spec (KMIP 1.4 §3, 2.1 §4)', () => {
   it('Unique Identifier (1.4 §3.1 Table 30; 2.1 §4.58)', () => {
     for (const v of [V('1.0'), V('1.4'), V('2.1')]) {
       expect(attributeRule('UniqueIdentifier', v)).toMatchObject({
-        alwaysHasValue: true, initiallySetBy: ['server'], modifiableByServer: false, modifiableByClient: false,
-        deletableByClient: false, multiple: false, appliesTo: 'all',
+        alwaysHasValue: true,
+        initiallySetBy: ['server'],
+        modifiableByServer: false,
+        modifiableByClient: false,
+        deletableByClient: false,
+        multiple: false,
+        appliesTo: 'all',
       });
     }
   });
   it('Name (1.4 §3.2): client-set, modifiable, deletable, multiple; implicitly set by Re-key, Re-key Key Pair, Re-certify', () => {
     expect(attributeRule('Name', V('1.4'))).toMatchObject({
-      alwaysHasValue: false, initiallySetBy: ['client'], modifiableByServer: true, modifiableByClient: true,
-      deletableByClient: true, multiple: true, implicitlySetBy: ['ReKey', 'ReKeyKeyPair', 'ReCertify'], appliesTo: 'all',
+      alwaysHasValue: false,
+      initiallySetBy: ['client'],
+      modifiableByServer: true,
+      modifiableByClient: true,
+      deletableByClient: true,
+      multiple: true,
+      implicitlySetBy: ['ReKey', 'ReKeyKeyPair', 'ReCertify'],
+      appliesTo: 'all',
     });
     expect(attributeRule('Name', V('2.1'))?.multiple).toBe(true);
   });
   it('Cryptographic Usage Mask (1.4 §3.19; 2.1 §4.17)', () => {
     expect(attributeRule('CryptographicUsageMask', V('1.4'))).toMatchObject({
-      alwaysHasValue: true, initiallySetBy: ['server', 'client'], modifiableByServer: true, modifiableByClient: false,
-      deletableByClient: false, multiple: false,
+      alwaysHasValue: true,
+      initiallySetBy: ['server', 'client'],
+      modifiableByServer: true,
+      modifiableByClient: false,
+      deletableByClient: false,
+      multiple: false,
     });
     expect(attributeRule('CryptographicUsageMask', V('1.4'))?.appliesTo).toContain('Template');
     expect(attributeRule('CryptographicUsageMask', V('2.1'))).toMatchObject({ appliesTo: 'all', alwaysHasValueExcept: ['OpaqueObject'] });
@@ -67,20 +82,36 @@ describe('spot checks against the spec (KMIP 1.4 §3, 2.1 §4)', () => {
   it('Object Group (1.4 §3.33; 2.1 §4.35): client or server, modifiable, deletable, multiple', () => {
     for (const v of [V('1.4'), V('2.1')]) {
       expect(attributeRule('ObjectGroup', v)).toMatchObject({
-        alwaysHasValue: false, initiallySetBy: ['server', 'client'], modifiableByServer: true, modifiableByClient: true,
-        deletableByClient: true, multiple: true, appliesTo: 'all',
+        alwaysHasValue: false,
+        initiallySetBy: ['server', 'client'],
+        modifiableByServer: true,
+        modifiableByClient: true,
+        deletableByClient: true,
+        multiple: true,
+        appliesTo: 'all',
       });
     }
   });
   it('Activation Date (1.4 §3.24; 2.1 §4.1): single, modifiable only while Pre-Active, not deletable', () => {
     for (const v of [V('1.4'), V('2.1')]) {
       expect(attributeRule('ActivationDate', v)).toMatchObject({
-        initiallySetBy: ['server', 'client'], modifiableByClient: true, modifiableInStates: ['PreActive'],
-        deletableByClient: false, multiple: false,
+        initiallySetBy: ['server', 'client'],
+        modifiableByClient: true,
+        modifiableInStates: ['PreActive'],
+        deletableByClient: false,
+        multiple: false,
       });
     }
     expect(attributeRule('ActivationDate', V('1.1'))?.implicitlySetBy).toEqual([
-      'Create', 'CreateKeyPair', 'Register', 'DeriveKey', 'Activate', 'Certify', 'ReCertify', 'ReKey', 'ReKeyKeyPair',
+      'Create',
+      'CreateKeyPair',
+      'Register',
+      'DeriveKey',
+      'Activate',
+      'Certify',
+      'ReCertify',
+      'ReKey',
+      'ReKeyKeyPair',
     ]);
   });
   it('Deactivation Date (1.4 §3.27): modifiable only while Pre-Active or Active', () => {
@@ -96,7 +127,9 @@ describe('spot checks against the spec (KMIP 1.4 §3, 2.1 §4)', () => {
     expect(attributeRule('CryptographicAlgorithm', V('1.0'))?.implicitlySetBy).toEqual(['Create', 'CreateKeyPair', 'Register', 'DeriveKey', 'ReKey']);
     expect(attributeRule('CryptographicAlgorithm', V('1.1'))?.implicitlySetBy).toContain('Certify');
     expect(attributeRule('CryptographicAlgorithm', V('2.1'))).toMatchObject({
-      initiallySetBy: ['server'], alwaysHasValueExcept: ['SecretData', 'OpaqueObject'], appliesTo: 'all',
+      initiallySetBy: ['server'],
+      alwaysHasValueExcept: ['SecretData', 'OpaqueObject'],
+      appliesTo: 'all',
     });
   });
   it('Operation Policy Name and Custom Attribute exist in 1.x only', () => {
@@ -108,7 +141,11 @@ describe('spot checks against the spec (KMIP 1.4 §3, 2.1 §4)', () => {
   it('2.x-only attributes: Quantum Safe (2.1 §4.45), Rotate Name (2.1 §4.53), Certificate Subject CN (2.1 §4.6)', () => {
     expect(attributeRule('QuantumSafe', V('1.4'))).toBeUndefined();
     expect(attributeRule('QuantumSafe', V('2.0'))).toMatchObject({
-      initiallySetBy: ['client'], modifiableByServer: false, modifiableByClient: true, deletableByClient: true, multiple: false,
+      initiallySetBy: ['client'],
+      modifiableByServer: false,
+      modifiableByClient: true,
+      deletableByClient: true,
+      multiple: false,
     });
     expect(attributeRule('RotateName', V('2.0'))).toBeUndefined();
     expect(attributeRule('RotateName', V('2.1'))).toMatchObject({ initiallySetBy: ['client'], modifiableByClient: true });

@@ -169,7 +169,16 @@ function normalizedValue(element: string, type: string, v: string, original: boo
       return /^0x/i.test(v) ? v.toLowerCase() : canonical(v);
     case 'Integer':
       if (/^-?[0-9]+$/.test(v)) return String(Number(v));
-      return [...new Set(v.split(/\s+/).filter((s) => s !== '').map(canonical))].sort().join(' ');
+      return [
+        ...new Set(
+          v
+            .split(/\s+/)
+            .filter((s) => s !== '')
+            .map(canonical),
+        ),
+      ]
+        .sort()
+        .join(' ');
     case 'LongInteger':
     case 'Interval':
       return String(BigInt(v));

@@ -42,9 +42,7 @@ function roundTrip(node: TtlvNode): void {
 
 describe('parseKmipJson: the §4.1.6 examples', () => {
   it('tags by name or hex, with an optional ignored name', () => {
-    expect(parseKmipJson('{"tag": "ActivationDate", "type":"DateTime", "value":"2001-01-01T10:00:00+10:00"}')).toEqual(
-      t.date(tag('ActivationDate'), 978307200n),
-    );
+    expect(parseKmipJson('{"tag": "ActivationDate", "type":"DateTime", "value":"2001-01-01T10:00:00+10:00"}')).toEqual(t.date(tag('ActivationDate'), 978307200n));
     expect(parseKmipJson('{"tag": "0x420001", "type":"DateTime", "value":"2001-01-01T10:00:00+10:00"}')).toEqual(t.date(0x420001, 978307200n));
     expect(parseKmipJson({ tag: '0x54FFFF', name: 'SomeExtension', type: 'Integer', value: '0x00000001' })).toEqual(t.int(0x54ffff, 1));
     expect(parseKmipJson({ tag: '0x545352', type: 'TextString', value: 'This is an extension' })).toEqual(t.text(0x545352, 'This is an extension'));
@@ -269,7 +267,10 @@ function arbScalar(tagArb: fc.Arbitrary<number>): fc.Arbitrary<TtlvNode> {
 const arbAttribute: fc.Arbitrary<TtlvNode> = fc
   .tuple(
     fc.constantFrom('Object Type', 'Cryptographic Algorithm', 'Cryptographic Usage Mask', 'State', 'x-Custom'),
-    fc.oneof(u32.map((v) => t.enum(tag('AttributeValue'), v)), i32.map((v) => t.int(tag('AttributeValue'), v))),
+    fc.oneof(
+      u32.map((v) => t.enum(tag('AttributeValue'), v)),
+      i32.map((v) => t.int(tag('AttributeValue'), v)),
+    ),
   )
   .map(([name, v]) => t.struct(tag('Attribute'), [t.text(tag('AttributeName'), name), v]));
 

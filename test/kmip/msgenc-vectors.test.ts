@@ -31,8 +31,7 @@ interface Defect {
 }
 
 const TIMESTAMP_DEFECT: Defect = {
-  reason:
-    'source document defect: the XML TimeStamp (2014-06-10T08:03:34+00:00) disagrees with the hex 0x5396bc24 = 2014-06-10T08:04:52+00:00; the JSON agrees with the hex',
+  reason: 'source document defect: the XML TimeStamp (2014-06-10T08:03:34+00:00) disagrees with the hex 0x5396bc24 = 2014-06-10T08:04:52+00:00; the JSON agrees with the hex',
   xmlTimeStamp: '2014-06-10T08:03:34+00:00',
   hexTimeStamp: 0x5396bc24n,
 };

@@ -28,7 +28,10 @@ describe('the version table', () => {
     for (const [situation, row] of Object.entries(VERSION_REASONS)) {
       expect(row.from[0]![0], situation).toBe('1.0');
       const idx = row.from.map(([s]) => TABLE_VERSIONS.indexOf(s));
-      expect([...idx].sort((a, b) => a - b), situation).toEqual(idx);
+      expect(
+        [...idx].sort((a, b) => a - b),
+        situation,
+      ).toEqual(idx);
     }
   });
 

@@ -80,7 +80,12 @@ function arbScalar(tagArb: fc.Arbitrary<number>): fc.Arbitrary<TtlvNode> {
       bytes.map((v) => t.bytes(tg, v)),
       fc.oneof(smallDates, i64).map((v) => t.date(tg, v)),
       u32.map((v) => t.interval(tg, v)),
-      fc.oneof(smallDates.map((s) => s * 1_000_000n + 123n), i64).map((v) => t.dateExt(tg, v)),
+      fc
+        .oneof(
+          smallDates.map((s) => s * 1_000_000n + 123n),
+          i64,
+        )
+        .map((v) => t.dateExt(tg, v)),
       xmlText.map((v): TtlvNode => ({ tag: tg, type: 'Identifier', value: v })),
       xmlText.map((v): TtlvNode => ({ tag: tg, type: 'Reference', value: v })),
       xmlText.map((v): TtlvNode => ({ tag: tg, type: 'NameReference', value: v })),
@@ -92,14 +97,13 @@ function arbScalar(tagArb: fc.Arbitrary<number>): fc.Arbitrary<TtlvNode> {
 const arbAttribute: fc.Arbitrary<TtlvNode> = fc
   .tuple(
     fc.constantFrom('Object Type', 'Cryptographic Algorithm', 'Cryptographic Usage Mask', 'State', 'Cryptographic Length', 'x-Custom', 'Nonsense'),
-    fc.oneof(u32.map((v) => ['e', v] as const), i32.map((v) => ['i', v] as const), fc.integer({ min: 0, max: 8 }).map((v) => ['e', v] as const)),
+    fc.oneof(
+      u32.map((v) => ['e', v] as const),
+      i32.map((v) => ['i', v] as const),
+      fc.integer({ min: 0, max: 8 }).map((v) => ['e', v] as const),
+    ),
   )
-  .map(([name, [kind, v]]) =>
-    t.struct(tag('Attribute'), [
-      t.text(tag('AttributeName'), name),
-      kind === 'e' ? t.enum(tag('AttributeValue'), v) : t.int(tag('AttributeValue'), v),
-    ]),
-  );
+  .map(([name, [kind, v]]) => t.struct(tag('Attribute'), [t.text(tag('AttributeName'), name), kind === 'e' ? t.enum(tag('AttributeValue'), v) : t.int(tag('AttributeValue'), v)]));
 
 const arbTree: fc.Arbitrary<TtlvNode> = fc.letrec<{ node: TtlvNode }>((tie) => ({
   node: fc.oneof(
@@ -129,7 +133,7 @@ describe('XML reader', () => {
     expect(root.attrs.get('v')).toBe(`&<>"' ΑΩ😀`);
   });
 
-  it("accepts ' or \" quotes, and the other quote inside", () => {
+  it('accepts \' or " quotes, and the other quote inside', () => {
     const root = readXml(`<A a='say "hi"' b="it's" c = "x" />`);
     expect(root.attrs.get('a')).toBe('say "hi"');
     expect(root.attrs.get('b')).toBe("it's");
@@ -221,12 +225,8 @@ describe('parseKmipXml / toKmipXml', () => {
 
   it('writes indented XML by default and one line with indent ""', () => {
     const node = t.struct(tag('ProtocolVersion'), [t.int(tag('ProtocolVersionMajor'), 1), t.int(tag('ProtocolVersionMinor'), 4)]);
-    expect(toKmipXml(node)).toBe(
-      '<ProtocolVersion>\n  <ProtocolVersionMajor type="Integer" value="1"/>\n  <ProtocolVersionMinor type="Integer" value="4"/>\n</ProtocolVersion>',
-    );
-    expect(toKmipXml(node, { indent: '' })).toBe(
-      '<ProtocolVersion><ProtocolVersionMajor type="Integer" value="1"/><ProtocolVersionMinor type="Integer" value="4"/></ProtocolVersion>',
-    );
+    expect(toKmipXml(node)).toBe('<ProtocolVersion>\n  <ProtocolVersionMajor type="Integer" value="1"/>\n  <ProtocolVersionMinor type="Integer" value="4"/>\n</ProtocolVersion>');
+    expect(toKmipXml(node, { indent: '' })).toBe('<ProtocolVersion><ProtocolVersionMajor type="Integer" value="1"/><ProtocolVersionMinor type="Integer" value="4"/></ProtocolVersion>');
     expect(toKmipXml(node, { indent: '\t' })).toContain('\n\t<ProtocolVersionMajor');
   });
 
@@ -234,13 +234,9 @@ describe('parseKmipXml / toKmipXml', () => {
     const text = `a & b < c > d "e" 'f' \ttab\nnewline\r\nCRLF Α  two  spaces `;
     const node = t.text(tag('NameValue'), text);
     const xml = toKmipXml(node);
-    expect(xml).toBe(
-      `<NameValue type="TextString" value="a &amp; b &lt; c &gt; d &quot;e&quot; 'f' &#9;tab&#10;newline&#13;&#10;CRLF Α  two  spaces "/>`,
-    );
+    expect(xml).toBe(`<NameValue type="TextString" value="a &amp; b &lt; c &gt; d &quot;e&quot; 'f' &#9;tab&#10;newline&#13;&#10;CRLF Α  two  spaces "/>`);
     roundTrip(node);
-    expect(scalar(`<NameValue type="TextString" value='Greek Capital Alpha (&#913;) &lt;kmip3@kmip.com>'/>`)).toBe(
-      'Greek Capital Alpha (Α) <kmip3@kmip.com>',
-    );
+    expect(scalar(`<NameValue type="TextString" value='Greek Capital Alpha (&#913;) &lt;kmip3@kmip.com>'/>`)).toBe('Greek Capital Alpha (Α) <kmip3@kmip.com>');
   });
 
   it('refuses to write a control character XML 1.0 cannot carry', () => {
@@ -249,11 +245,7 @@ describe('parseKmipXml / toKmipXml', () => {
 
   describe('unknown / extension tags', () => {
     it('writes a tag the registry does not know as <TTLV tag="0x540001"> and reads it back', () => {
-      const node = t.struct(tag('Attributes'), [
-        t.text(0x540001, 'vendor text'),
-        t.struct(0x540002, [t.int(0x540003, -7)]),
-        t.struct(0x54ffff, []),
-      ]);
+      const node = t.struct(tag('Attributes'), [t.text(0x540001, 'vendor text'), t.struct(0x540002, [t.int(0x540003, -7)]), t.struct(0x54ffff, [])]);
       const xml = toKmipXml(node);
       expect(xml).toContain('<TTLV tag="0x540001" type="TextString" value="vendor text"/>');
       expect(xml).toContain('<TTLV tag="0x540002">');
@@ -263,14 +255,10 @@ describe('parseKmipXml / toKmipXml', () => {
     });
 
     it('reads the general TTLV form with a name= attribute, for known tags too, and the x540001 element form', () => {
-      expect(one('<TTLV tag="0x54FFFF" name="SomeExtension" type="DateTime" value="2001-01-01T10:00:00+10:00"/>')).toEqual(
-        t.date(0x54ffff, 978307200n),
-      );
+      expect(one('<TTLV tag="0x54FFFF" name="SomeExtension" type="DateTime" value="2001-01-01T10:00:00+10:00"/>')).toEqual(t.date(0x54ffff, 978307200n));
       expect(one('<TTLV tag="0x420057" type="Enumeration" value="SymmetricKey"/>')).toEqual(t.enum(tag('ObjectType'), 2));
       expect(one('<x540001 type="LongInteger" value="-2"/>')).toEqual(t.long(0x540001, -2n));
-      expect(one('<ActivationDate xmlns="urn:oasis:tc:kmip:xmlns" type="DateTime" value="2001-01-01T10:00:00+10:00"/>')).toEqual(
-        t.date(tag('ActivationDate'), 978307200n),
-      );
+      expect(one('<ActivationDate xmlns="urn:oasis:tc:kmip:xmlns" type="DateTime" value="2001-01-01T10:00:00+10:00"/>')).toEqual(t.date(tag('ActivationDate'), 978307200n));
     });
 
     it('rejects a TTLV element without a hex tag', () => {
@@ -431,9 +419,7 @@ describe('parseKmipXml / toKmipXml', () => {
       expect(bigIntFromBytes(ext)).toBe(-123n);
       const pos = scalar('<PrivateExponent type="BigInteger" value="00000000000000000000000000000080"/>') as Uint8Array;
       expect(pos.length).toBe(16);
-      expect(toKmipXml(t.bigint(tag('PrivateExponent'), ext))).toBe(
-        '<PrivateExponent type="BigInteger" value="ffffffffffffffffffffffffffffff85"/>',
-      );
+      expect(toKmipXml(t.bigint(tag('PrivateExponent'), ext))).toBe('<PrivateExponent type="BigInteger" value="ffffffffffffffffffffffffffffff85"/>');
       roundTrip(t.bigint(tag('PrivateExponent'), ext));
       roundTrip(t.bigint(tag('PrivateExponent'), pos));
       // Short forms are sign-extended to a multiple of 8 bytes.

@@ -94,7 +94,8 @@ class Subscriber {
 }
 
 const uidOf = (p: TtlvNode | undefined) => (findChild(p, Tag.UniqueIdentifier) as { value: string }).value;
-const aes = (v: KmipVersion) => createSymmetricKeyPayload(v, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt });
+const aes = (v: KmipVersion) =>
+  createSymmetricKeyPayload(v, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt });
 const forUid = (uid: string, op: number) => (r: Received) => r.operation === op && uidOf(r.payload) === uid;
 
 describe('server-to-client Notify and Put (Set Endpoint Role Client)', () => {
@@ -115,14 +116,17 @@ describe('server-to-client Notify and Put (Set Endpoint Role Client)', () => {
     expect(item.status).toBe(ResultStatus.Success);
     expect(findChild(item.payload, Tag.EndpointRole)).toMatchObject({ value: EndpointRole.Client });
     const c = await srv.client('alice');
-    const opsAt = async (v: KmipVersion) => findChildren(await ok(c, v, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryOperations)]), Tag.Operation).map((n) => (n as { value: number }).value);
+    const opsAt = async (v: KmipVersion) =>
+      findChildren(await ok(c, v, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryOperations)]), Tag.Operation).map((n) => (n as { value: number }).value);
     expect(await opsAt(V2_1)).toEqual(expect.arrayContaining([Operation.Notify, Operation.Put, Operation.Poll, Operation.Cancel]));
     const at14 = await opsAt(V1_4);
     expect(at14).toEqual(expect.arrayContaining([Operation.Poll, Operation.Cancel]));
     expect(at14).not.toContain(Operation.Notify);
     expect(at14).not.toContain(Operation.Put);
     // A client cannot send Notify or Put to the server.
-    const [sent] = parseResponse(await c.send(requestMessage({ version: V2_1, batch: [{ operation: Operation.Notify, payload: t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, 'x')]) }] }))).items;
+    const [sent] = parseResponse(
+      await c.send(requestMessage({ version: V2_1, batch: [{ operation: Operation.Notify, payload: t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, 'x')]) }] })),
+    ).items;
     expect(sent!.reason).toBe(ResultReason.OperationNotSupported);
   });
 
@@ -131,7 +135,9 @@ describe('server-to-client Notify and Put (Set Endpoint Role Client)', () => {
     subs.push(sub);
     const c = await srv.client('alice');
     const name = `s2c-${Date.now()}`;
-    const uid = uidOf(await ok(c, V2_1, Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt, name }).value));
+    const uid = uidOf(
+      await ok(c, V2_1, Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt, name }).value),
+    );
 
     const put = await sub.waitFor(forUid(uid, Operation.Put));
     expect(findChild(put.payload, Tag.PutFunction)).toMatchObject({ value: PutFunction.New });
@@ -162,7 +168,11 @@ describe('server-to-client Notify and Put (Set Endpoint Role Client)', () => {
     expect(findChild(replace.payload, Tag.PutFunction)).toMatchObject({ value: PutFunction.Replace });
     expect(findChild(replace.payload, Tag.ReplacedUniqueIdentifier)).toMatchObject({ value: uid });
     // The old key changed too (Replacement Object Link): a Notify names it.
-    const n3 = await sub.waitFor((r) => forUid(uid, Operation.Notify)(r) && findChildren(findChild(r.payload, Tag.Attributes), Tag.Link).some((l) => (findChild(l, Tag.LinkType) as { value: number }).value === LinkType.ReplacementObjectLink));
+    const n3 = await sub.waitFor(
+      (r) =>
+        forUid(uid, Operation.Notify)(r) &&
+        findChildren(findChild(r.payload, Tag.Attributes), Tag.Link).some((l) => (findChild(l, Tag.LinkType) as { value: number }).value === LinkType.ReplacementObjectLink),
+    );
     expect(n3).toBeDefined();
   });
 
@@ -226,29 +236,32 @@ async function startReceiver(): Promise<{ port: number; received: Received[]; ve
   const received: Received[] = [];
   const versions: string[] = [];
   const files = tlsFiles('kms-client');
-  const server = tls.createServer({ cert: readFileSync(join(CERTS, 'server.pem')), key: readFileSync(join(CERTS, 'server.key')), ca: files.ca, requestCert: true, rejectUnauthorized: true }, (socket) => {
-    const framer = new TtlvFramer({ maxMessageBytes: 1 << 20 });
-    socket.on('data', (chunk: Buffer) => {
-      for (const frame of framer.push(chunk)) {
-        const node = decode(frame) as StructureNode;
-        const header = findChild(node, Tag.RequestHeader) as StructureNode;
-        const pv = findChild(header, Tag.ProtocolVersion) as StructureNode;
-        versions.push(`${(findChild(pv, Tag.ProtocolVersionMajor) as { value: number }).value}.${(findChild(pv, Tag.ProtocolVersionMinor) as { value: number }).value}`);
-        const item = findChild(node, Tag.BatchItem) as StructureNode;
-        const op = (findChild(item, Tag.Operation) as { value: number }).value;
-        received.push({ operation: op, payload: findChild(item, Tag.RequestPayload) as StructureNode });
-        socket.write(
-          encode(
-            t.struct(Tag.ResponseMessage, [
-              t.struct(Tag.ResponseHeader, [pv, t.date(Tag.TimeStamp, BigInt(Math.floor(Date.now() / 1000))), t.int(Tag.BatchCount, 1)]),
-              t.struct(Tag.BatchItem, [t.enum(Tag.Operation, op), t.enum(Tag.ResultStatus, ResultStatus.Success)]),
-            ]),
-          ),
-        );
-      }
-    });
-    socket.on('error', () => undefined);
-  });
+  const server = tls.createServer(
+    { cert: readFileSync(join(CERTS, 'server.pem')), key: readFileSync(join(CERTS, 'server.key')), ca: files.ca, requestCert: true, rejectUnauthorized: true },
+    (socket) => {
+      const framer = new TtlvFramer({ maxMessageBytes: 1 << 20 });
+      socket.on('data', (chunk: Buffer) => {
+        for (const frame of framer.push(chunk)) {
+          const node = decode(frame) as StructureNode;
+          const header = findChild(node, Tag.RequestHeader) as StructureNode;
+          const pv = findChild(header, Tag.ProtocolVersion) as StructureNode;
+          versions.push(`${(findChild(pv, Tag.ProtocolVersionMajor) as { value: number }).value}.${(findChild(pv, Tag.ProtocolVersionMinor) as { value: number }).value}`);
+          const item = findChild(node, Tag.BatchItem) as StructureNode;
+          const op = (findChild(item, Tag.Operation) as { value: number }).value;
+          received.push({ operation: op, payload: findChild(item, Tag.RequestPayload) as StructureNode });
+          socket.write(
+            encode(
+              t.struct(Tag.ResponseMessage, [
+                t.struct(Tag.ResponseHeader, [pv, t.date(Tag.TimeStamp, BigInt(Math.floor(Date.now() / 1000))), t.int(Tag.BatchCount, 1)]),
+                t.struct(Tag.BatchItem, [t.enum(Tag.Operation, op), t.enum(Tag.ResultStatus, ResultStatus.Success)]),
+              ]),
+            ),
+          );
+        }
+      });
+      socket.on('error', () => undefined);
+    },
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as AddressInfo).port, received, versions, close: () => new Promise((r) => server.close(() => r())) };
 }
@@ -269,7 +282,9 @@ describe('server-to-client over a configured endpoint (serverToClient.endpoints,
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   beforeAll(async () => {
     receiver = await startReceiver();
-    srv = await startTestKms({ serverToClient: { endpoints: [endpointFor('alice', receiver.port, '1.4'), endpointFor('bob', 1, '1.4')], retryBaseMs: 50, maxAttempts: 2, responseTimeoutMs: 2000 } });
+    srv = await startTestKms({
+      serverToClient: { endpoints: [endpointFor('alice', receiver.port, '1.4'), endpointFor('bob', 1, '1.4')], retryBaseMs: 50, maxAttempts: 2, responseTimeoutMs: 2000 },
+    });
   });
   afterAll(async () => {
     await srv.dispose();
@@ -277,7 +292,10 @@ describe('server-to-client over a configured endpoint (serverToClient.endpoints,
   });
 
   it('Query at 1.4 lists Notify and Put to an identity with an endpoint, not to one without', async () => {
-    const opsFor = async (identity: string) => findChildren(await ok(await srv.client(identity), V1_4, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryOperations)]), Tag.Operation).map((n) => (n as { value: number }).value);
+    const opsFor = async (identity: string) =>
+      findChildren(await ok(await srv.client(identity), V1_4, Operation.Query, [t.enum(Tag.QueryFunction, QueryFunction.QueryOperations)]), Tag.Operation).map(
+        (n) => (n as { value: number }).value,
+      );
     expect(await opsFor('alice')).toEqual(expect.arrayContaining([Operation.Notify, Operation.Put]));
     const other = await opsFor('kms-client');
     expect(other).not.toContain(Operation.Notify);
@@ -302,7 +320,7 @@ describe('server-to-client over a configured endpoint (serverToClient.endpoints,
     expect(changed).toEqual(expect.arrayContaining(['State', 'Activation Date', 'Last Change Date']));
   });
 
-  it('an unreachable endpoint (bob) does not slow bob\'s requests; its messages fail after the retries and are counted', async () => {
+  it("an unreachable endpoint (bob) does not slow bob's requests; its messages fail after the retries and are counted", async () => {
     const hub = srv.kms.services.serverToClient as ServerToClientHub;
     const failed0 = hub.counts.failed;
     const c = await srv.client('bob');

@@ -92,8 +92,8 @@ describe('1.x ↔ 2.x on the OASIS test cases', () => {
   });
 
   it('custom attributes: 1.x "x-ID" (TC-NP-2-14) and the 2.x vendor Attribute (TC-SJ-3-21) are the same key', () => {
-    const xAttr = all(load('1.4/testcases/TC-NP-2-14.xml'), Tag.Attribute).find((a) =>
-      a.type === 'Structure' && a.value.some((c) => c.type === 'TextString' && c.value === 'x-ID'),
+    const xAttr = all(load('1.4/testcases/TC-NP-2-14.xml'), Tag.Attribute).find(
+      (a) => a.type === 'Structure' && a.value.some((c) => c.type === 'TextString' && c.value === 'x-ID'),
     ) as TtlvNode;
     const x = readAttributes1x([xAttr], V14);
     expect(nodesEqual(writeAttribute1x(x[0]!.key, x[0]!.node), xAttr)).toBe(true);
@@ -103,13 +103,15 @@ describe('1.x ↔ 2.x on the OASIS test cases', () => {
     expect(v[0]?.key).toBe(customKey('x', 'ID'));
     const w = writeAttributes2x(v);
     expect(nodesEqual(w, first(load('2.1/testcases/TC-SJ-3-21.xml'), Tag.Attributes))).toBe(true);
-    expect(writeAttribute1x(v[0]!.key, v[0]!.node)).toEqual(
-      t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'x-ID'), t.text(Tag.AttributeValue, 'TC-SJ-3-21-split1')]),
-    );
+    expect(writeAttribute1x(v[0]!.key, v[0]!.node)).toEqual(t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'x-ID'), t.text(Tag.AttributeValue, 'TC-SJ-3-21-split1')]));
   });
 
   it('2.x Attribute Reference, New Attribute (SKLC-M-1-21, SKLC-M-3-21)', () => {
-    expect(all(c21, Tag.AttributeReference).map((r) => readAttributeReference2x(r, V21)).slice(0, 3)).toEqual(['State', 'CryptographicUsageMask', 'UniqueIdentifier']);
+    expect(
+      all(c21, Tag.AttributeReference)
+        .map((r) => readAttributeReference2x(r, V21))
+        .slice(0, 3),
+    ).toEqual(['State', 'CryptographicUsageMask', 'UniqueIdentifier']);
     const na = first(load('2.1/mandatory/SKLC-M-3-21.xml'), Tag.NewAttribute);
     expect(readAttributeWrapper2x(na, V21)).toEqual({ key: 'ActivationDate', node: t.date(Tag.ActivationDate, 1_600_000_000n) });
     const vendorRef = t.struct(Tag.AttributeReference, [t.text(Tag.VendorIdentification, 'acme.1'), t.text(Tag.AttributeName, 'colour')]);
@@ -148,8 +150,15 @@ describe('reading: errors', () => {
     const long = 'n'.repeat(4096);
     const items: TtlvNode[] = [];
     const values: TtlvNode[] = [
-      t.text(0, 'v'.repeat(4096)), t.bytes(0, new Uint8Array(2048)), t.int(0, -5), t.long(0, 1n << 62n), t.bool(0, false),
-      t.date(0, 5n), t.interval(0, 9), t.enum(0, 0x80000001), t.struct(0, [t.text(Tag.NameValue, 'inner')]),
+      t.text(0, 'v'.repeat(4096)),
+      t.bytes(0, new Uint8Array(2048)),
+      t.int(0, -5),
+      t.long(0, 1n << 62n),
+      t.bool(0, false),
+      t.date(0, 5n),
+      t.interval(0, 9),
+      t.enum(0, 0x80000001),
+      t.struct(0, [t.text(Tag.NameValue, 'inner')]),
     ];
     for (let i = 0; i < 100; i++) items.push(attr1(`x-${long}${i}`, values[i % values.length] as TtlvNode));
     const read = readAttributes1x(items, V14);

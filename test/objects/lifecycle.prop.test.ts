@@ -26,12 +26,7 @@ interface Model {
   destroy?: bigint;
 }
 type Cmd =
-  | { k: 'tick'; seconds: number }
-  | { k: 'activate' }
-  | { k: 'revoke'; code: number }
-  | { k: 'destroy' }
-  | { k: 'setActivation'; offset: number }
-  | { k: 'setDeactivation'; offset: number };
+  { k: 'tick'; seconds: number } | { k: 'activate' } | { k: 'revoke'; code: number } | { k: 'destroy' } | { k: 'setActivation'; offset: number } | { k: 'setDeactivation'; offset: number };
 
 /** Returns the refusal reason (2.x) or undefined and mutates the model. */
 function modelStep(m: Model, c: Cmd, now: bigint): number | undefined {
@@ -157,11 +152,15 @@ describe('lifecycle vs an independent reference model', () => {
             const expectedRefusal = modelStep(model, c, nowS);
             modelTime(model, nowS);
             const ev: LifecycleEvent =
-              c.k === 'activate' ? { type: 'Activate' }
-              : c.k === 'revoke' ? { type: 'Revoke', reason: c.code }
-              : c.k === 'destroy' ? { type: 'Destroy' }
-              : c.k === 'setActivation' ? { type: 'SetActivationDate', date: nowS + BigInt(c.offset) }
-              : { type: 'SetDeactivationDate', date: nowS + BigInt(c.offset) };
+              c.k === 'activate'
+                ? { type: 'Activate' }
+                : c.k === 'revoke'
+                  ? { type: 'Revoke', reason: c.code }
+                  : c.k === 'destroy'
+                    ? { type: 'Destroy' }
+                    : c.k === 'setActivation'
+                      ? { type: 'SetActivationDate', date: nowS + BigInt(c.offset) }
+                      : { type: 'SetDeactivationDate', date: nowS + BigInt(c.offset) };
             let got: number | undefined;
             try {
               const r = applyEvent({ state: stored, attributes: attrs }, ev, now(), V21);

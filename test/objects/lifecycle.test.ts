@@ -3,15 +3,7 @@ import { ResultReason, RevocationReasonCode, State } from '../../src/kmip/genera
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { KmipError } from '../../src/kmip/errors.js';
 import { parseSpecVersion } from '../../src/kmip/registry.js';
-import {
-  TRANSITIONS,
-  applyEvent,
-  effectiveState,
-  storedStatesThatCanBe,
-  type LifecycleEvent,
-  type StateValue,
-  type Trigger,
-} from '../../src/objects/lifecycle.js';
+import { TRANSITIONS, applyEvent, effectiveState, storedStatesThatCanBe, type LifecycleEvent, type StateValue, type Trigger } from '../../src/objects/lifecycle.js';
 import type { AttributeMap } from '../../src/objects/managed-object.js';
 import { t, type TtlvNode } from '../../src/ttlv/node.js';
 

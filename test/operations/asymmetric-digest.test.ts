@@ -31,7 +31,12 @@ afterAll(() => srv?.dispose());
 
 const MSG = Buffer.from('a message hashed by the client');
 const DIGEST = createHash('sha256').update(MSG).digest();
-const pss = (salt?: number) => t.struct(Tag.CryptographicParameters, [t.enum(Tag.PaddingMethod, PaddingMethod.PSS), t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_256), ...(salt !== undefined ? [t.int(Tag.SaltLength, salt)] : [])]);
+const pss = (salt?: number) =>
+  t.struct(Tag.CryptographicParameters, [
+    t.enum(Tag.PaddingMethod, PaddingMethod.PSS),
+    t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_256),
+    ...(salt !== undefined ? [t.int(Tag.SaltLength, salt)] : []),
+  ]);
 
 describe('EMSA-PSS', () => {
   it('encode then verify round-trips; any flipped bit fails; the top bits beyond emBits are clear', () => {
@@ -71,7 +76,19 @@ describe('ECDSA over a digest (unit)', () => {
 
 describe('PSS and ECDSA over Digested Data through Sign and Signature Verify', () => {
   it('salt length 0: byte-identical to node signing the message; default salt: each side verifies the other', async () => {
-    const { priv, pub } = pairUids(await ok(c, V2_1, Operation.CreateKeyPair, keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)])));
+    const { priv, pub } = pairUids(
+      await ok(
+        c,
+        V2_1,
+        Operation.CreateKeyPair,
+        keyPairPayload(
+          V2_1,
+          [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)],
+          [attr.cryptographicUsageMask(M.Sign)],
+          [attr.cryptographicUsageMask(M.Verify)],
+        ),
+      ),
+    );
     await ok(c, V2_1, Operation.Activate, [uidNode(priv)]);
     await ok(c, V2_1, Operation.Activate, [uidNode(pub)]);
     const pkcs8 = materialBytes(await getKeyBlock(c, V2_1, priv, Tag.PrivateKey, KeyFormatType.PKCS_8));
@@ -85,7 +102,8 @@ describe('PSS and ECDSA over Digested Data through Sign and Signature Verify', (
     const ours = bytesOf(await ok(c, V2_1, Operation.Sign, [uidNode(priv), pss(), t.bytes(Tag.DigestedData, DIGEST)]), Tag.SignatureData)!;
     expect(nodeVerify('sha256', MSG, { key: pubKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, ours)).toBe(true);
     const theirs = nodeSign('sha256', MSG, { key: privKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
-    const verify = async (sig: Uint8Array) => findChild(await ok(c, V2_1, Operation.SignatureVerify, [uidNode(pub), pss(), t.bytes(Tag.DigestedData, DIGEST), t.bytes(Tag.SignatureData, sig)]), Tag.ValidityIndicator)?.value;
+    const verify = async (sig: Uint8Array) =>
+      findChild(await ok(c, V2_1, Operation.SignatureVerify, [uidNode(pub), pss(), t.bytes(Tag.DigestedData, DIGEST), t.bytes(Tag.SignatureData, sig)]), Tag.ValidityIndicator)?.value;
     expect(await verify(theirs)).toBe(ValidityIndicator.Valid);
     const bad = Buffer.from(theirs);
     bad[5]! ^= 1;
@@ -97,8 +115,20 @@ describe('PSS and ECDSA over Digested Data through Sign and Signature Verify', (
     [256, HashingAlgorithm.SHA_256, 'sha256'],
     [384, HashingAlgorithm.SHA_384, 'sha384'],
     [521, HashingAlgorithm.SHA_512, 'sha512'],
-  ] as const)('ECDSA P-%i over Digested Data: node verifies the server signature over the message, the server verifies node\'s', async (bits, hashing, hash) => {
-    const { priv, pub } = pairUids(await ok(c, V2_1, Operation.CreateKeyPair, keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(bits)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)])));
+  ] as const)("ECDSA P-%i over Digested Data: node verifies the server signature over the message, the server verifies node's", async (bits, hashing, hash) => {
+    const { priv, pub } = pairUids(
+      await ok(
+        c,
+        V2_1,
+        Operation.CreateKeyPair,
+        keyPairPayload(
+          V2_1,
+          [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(bits)],
+          [attr.cryptographicUsageMask(M.Sign)],
+          [attr.cryptographicUsageMask(M.Verify)],
+        ),
+      ),
+    );
     await ok(c, V2_1, Operation.Activate, [uidNode(priv)]);
     await ok(c, V2_1, Operation.Activate, [uidNode(pub)]);
     const params = t.struct(Tag.CryptographicParameters, [t.enum(Tag.HashingAlgorithm, hashing)]);
@@ -110,7 +140,8 @@ describe('PSS and ECDSA over Digested Data through Sign and Signature Verify', (
       expect(nodeVerify(hash, MSG, { key: pubKey, dsaEncoding: 'der' }, ours)).toBe(true);
       expect(nodeVerify(hash, Buffer.from('another message'), { key: pubKey, dsaEncoding: 'der' }, ours)).toBe(false);
     }
-    const verify = async (sig: Uint8Array) => findChild(await ok(c, V2_1, Operation.SignatureVerify, [uidNode(pub), params, t.bytes(Tag.DigestedData, digest), t.bytes(Tag.SignatureData, sig)]), Tag.ValidityIndicator)?.value;
+    const verify = async (sig: Uint8Array) =>
+      findChild(await ok(c, V2_1, Operation.SignatureVerify, [uidNode(pub), params, t.bytes(Tag.DigestedData, digest), t.bytes(Tag.SignatureData, sig)]), Tag.ValidityIndicator)?.value;
     const theirs = nodeSign(hash, MSG, { key: privKey, dsaEncoding: 'der' });
     expect(await verify(theirs)).toBe(ValidityIndicator.Valid);
     const bad = Buffer.from(theirs);

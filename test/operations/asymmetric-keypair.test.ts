@@ -36,12 +36,48 @@ interface Case {
   readonly py: { kind: 'rsa' | 'ec' | 'ed25519'; curve?: string };
 }
 const CASES: readonly Case[] = [
-  { label: 'RSA-2048', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)], algorithm: CryptographicAlgorithm.RSA, bits: 2048, py: { kind: 'rsa' } },
-  { label: 'RSA-3072', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(3072)], algorithm: CryptographicAlgorithm.RSA, bits: 3072, py: { kind: 'rsa' } },
-  { label: 'RSA-4096', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(4096)], algorithm: CryptographicAlgorithm.RSA, bits: 4096, py: { kind: 'rsa' } },
-  { label: 'EC P-256 (Recommended Curve)', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), curveParams(RecommendedCurve.P_256)], algorithm: CryptographicAlgorithm.EC, bits: 256, py: { kind: 'ec', curve: 'secp256r1' } },
-  { label: 'EC P-384 (Cryptographic Length)', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(384)], algorithm: CryptographicAlgorithm.EC, bits: 384, py: { kind: 'ec', curve: 'secp384r1' } },
-  { label: 'ECDSA P-521 (Recommended Curve)', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.ECDSA), curveParams(RecommendedCurve.P_521)], algorithm: CryptographicAlgorithm.ECDSA, bits: 521, py: { kind: 'ec', curve: 'secp521r1' } },
+  {
+    label: 'RSA-2048',
+    common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)],
+    algorithm: CryptographicAlgorithm.RSA,
+    bits: 2048,
+    py: { kind: 'rsa' },
+  },
+  {
+    label: 'RSA-3072',
+    common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(3072)],
+    algorithm: CryptographicAlgorithm.RSA,
+    bits: 3072,
+    py: { kind: 'rsa' },
+  },
+  {
+    label: 'RSA-4096',
+    common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(4096)],
+    algorithm: CryptographicAlgorithm.RSA,
+    bits: 4096,
+    py: { kind: 'rsa' },
+  },
+  {
+    label: 'EC P-256 (Recommended Curve)',
+    common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), curveParams(RecommendedCurve.P_256)],
+    algorithm: CryptographicAlgorithm.EC,
+    bits: 256,
+    py: { kind: 'ec', curve: 'secp256r1' },
+  },
+  {
+    label: 'EC P-384 (Cryptographic Length)',
+    common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(384)],
+    algorithm: CryptographicAlgorithm.EC,
+    bits: 384,
+    py: { kind: 'ec', curve: 'secp384r1' },
+  },
+  {
+    label: 'ECDSA P-521 (Recommended Curve)',
+    common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.ECDSA), curveParams(RecommendedCurve.P_521)],
+    algorithm: CryptographicAlgorithm.ECDSA,
+    bits: 521,
+    py: { kind: 'ec', curve: 'secp521r1' },
+  },
   { label: 'Ed25519', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.Ed25519)], algorithm: CryptographicAlgorithm.Ed25519, bits: 256, py: { kind: 'ed25519' } },
 ];
 
@@ -135,8 +171,19 @@ describe.each([
 
   it('refusals: no algorithm (Missing Data), an unknown curve, a curve/length mismatch, a symmetric algorithm, disagreeing halves', async () => {
     expect((await fails(c, v, Operation.CreateKeyPair, keyPairPayload(v, [attr.cryptographicLength(2048)]))).reason).toBe(ResultReason.MissingData);
-    expect((await fails(c, v, Operation.CreateKeyPair, keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), curveParams(RecommendedCurve.SECP256K1)]))).reason).toBe(refuse);
-    expect((await fails(c, v, Operation.CreateKeyPair, keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(384), curveParams(RecommendedCurve.P_256)]))).reason).toBe(refuse);
+    expect((await fails(c, v, Operation.CreateKeyPair, keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), curveParams(RecommendedCurve.SECP256K1)]))).reason).toBe(
+      refuse,
+    );
+    expect(
+      (
+        await fails(
+          c,
+          v,
+          Operation.CreateKeyPair,
+          keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(384), curveParams(RecommendedCurve.P_256)]),
+        )
+      ).reason,
+    ).toBe(refuse);
     expect((await fails(c, v, Operation.CreateKeyPair, keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(256)]))).reason).toBe(refuse);
     const split = keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA)], [attr.cryptographicLength(2048)], [attr.cryptographicLength(3072)]);
     expect((await fails(c, v, Operation.CreateKeyPair, split)).reason).toBe(refuse);
@@ -296,12 +343,18 @@ describe.each([
       if (b[0]! & 0x80) b = Buffer.concat([Buffer.from([0]), b]);
       return t.bigint(tag, Buffer.concat([Buffer.alloc((8 - (b.length % 8)) % 8), b]));
     };
-    const rsaPub = await register(ObjectType.PublicKey, keyObject(Tag.PublicKey, KeyFormatType.TransparentRSAPublicKey, t.struct(0, [big(Tag.Modulus, k.public.n), big(Tag.PublicExponent, k.public.e)])));
+    const rsaPub = await register(
+      ObjectType.PublicKey,
+      keyObject(Tag.PublicKey, KeyFormatType.TransparentRSAPublicKey, t.struct(0, [big(Tag.Modulus, k.public.n), big(Tag.PublicExponent, k.public.e)])),
+    );
     expect(intAttr(await attributesOf(c, v, rsaPub), Tag.CryptographicLength)).toBe(2048);
     expect(materialBytes(await getKeyBlock(c, v, rsaPub, Tag.PublicKey, KeyFormatType.X_509)).toString('hex')).toBe(k.public.spki);
 
     const e = pyGen('ec', { curve: 'P-256' });
-    const ecPriv = await register(ObjectType.PrivateKey, keyObject(Tag.PrivateKey, KeyFormatType.TransparentECPrivateKey, t.struct(0, [t.enum(Tag.RecommendedCurve, RecommendedCurve.P_256), big(Tag.D, e.d)])));
+    const ecPriv = await register(
+      ObjectType.PrivateKey,
+      keyObject(Tag.PrivateKey, KeyFormatType.TransparentECPrivateKey, t.struct(0, [t.enum(Tag.RecommendedCurve, RecommendedCurve.P_256), big(Tag.D, e.d)])),
+    );
     expect(intAttr(await attributesOf(c, v, ecPriv), Tag.CryptographicLength)).toBe(256);
     expect(pyPriv(materialBytes(await getKeyBlock(c, v, ecPriv, Tag.PrivateKey, KeyFormatType.PKCS_8))).pkcs8).toBe(e.pkcs8);
   });

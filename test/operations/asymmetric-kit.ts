@@ -16,7 +16,13 @@ const is2 = (v: KmipVersion) => v.major >= 2;
 
 /** Create Key Pair payload: common / private / public attribute lists in the version's form. */
 export function keyPairPayload(v: KmipVersion, common: readonly TtlvNode[], priv: readonly TtlvNode[] = [], pub: readonly TtlvNode[] = []): TtlvNode[] {
-  const set = (tag1: number, tag2: number, list: readonly TtlvNode[]) => (is2(v) ? t.struct(tag2, [...list]) : t.struct(tag1, list.map((a) => attributeV1(a))));
+  const set = (tag1: number, tag2: number, list: readonly TtlvNode[]) =>
+    is2(v)
+      ? t.struct(tag2, [...list])
+      : t.struct(
+          tag1,
+          list.map((a) => attributeV1(a)),
+        );
   return [
     set(Tag.CommonTemplateAttribute, Tag.CommonAttributes, common),
     set(Tag.PrivateKeyTemplateAttribute, Tag.PrivateKeyAttributes, priv),

@@ -30,7 +30,14 @@ const ALL = Buffer.concat(PARTS);
 const rsaParams = t.struct(Tag.CryptographicParameters, [t.enum(Tag.PaddingMethod, PaddingMethod.PKCS1V1_5), t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_256)]);
 
 async function pair(v: KmipVersion, alg: number, bits: number): Promise<{ priv: string; pub: string; spki: Buffer }> {
-  const { priv, pub } = pairUids(await ok(c, v, Operation.CreateKeyPair, keyPairPayload(v, [attr.cryptographicAlgorithm(alg), attr.cryptographicLength(bits)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)])));
+  const { priv, pub } = pairUids(
+    await ok(
+      c,
+      v,
+      Operation.CreateKeyPair,
+      keyPairPayload(v, [attr.cryptographicAlgorithm(alg), attr.cryptographicLength(bits)], [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)]),
+    ),
+  );
   await ok(c, v, Operation.Activate, [uidNode(priv)]);
   await ok(c, v, Operation.Activate, [uidNode(pub)]);
   return { priv, pub, spki: materialBytes(await getKeyBlock(c, v, pub, Tag.PublicKey, KeyFormatType.X_509)) };
@@ -80,7 +87,12 @@ describe.each([V2_1, V1_4])('multi-part signatures at KMIP %o', (v) => {
     expect(findChild(earlyBad, Tag.ValidityIndicator)?.value).toBe(ValidityIndicator.Invalid);
     // Two parts naming different signatures: Invalid Field.
     const start = await ok(c, v, Operation.SignatureVerify, [uidNode(pub), rsaParams, t.bytes(Tag.SignatureData, sig), t.bytes(Tag.Data, PARTS[0]!), t.bool(Tag.InitIndicator, true)]);
-    const clash = await fails(c, v, Operation.SignatureVerify, [t.bytes(Tag.Data, PARTS[1]!), t.bytes(Tag.SignatureData, other), t.bytes(Tag.CorrelationValue, bytesOf(start, Tag.CorrelationValue)!), t.bool(Tag.FinalIndicator, true)]);
+    const clash = await fails(c, v, Operation.SignatureVerify, [
+      t.bytes(Tag.Data, PARTS[1]!),
+      t.bytes(Tag.SignatureData, other),
+      t.bytes(Tag.CorrelationValue, bytesOf(start, Tag.CorrelationValue)!),
+      t.bool(Tag.FinalIndicator, true),
+    ]);
     expect(clash.reason).toBe(ResultReason.InvalidField);
   });
 
@@ -100,7 +112,11 @@ describe.each([V2_1, V1_4])('multi-part signatures at KMIP %o', (v) => {
     expect(digested.reason).toBe(ResultReason.InvalidField);
 
     const start = await ok(c, v, Operation.SignatureVerify, [uidNode(pub), rsaParams, t.bytes(Tag.Data, PARTS[0]!), t.bool(Tag.InitIndicator, true)]);
-    const noSig = await fails(c, v, Operation.SignatureVerify, [t.bytes(Tag.Data, PARTS[1]!), t.bytes(Tag.CorrelationValue, bytesOf(start, Tag.CorrelationValue)!), t.bool(Tag.FinalIndicator, true)]);
+    const noSig = await fails(c, v, Operation.SignatureVerify, [
+      t.bytes(Tag.Data, PARTS[1]!),
+      t.bytes(Tag.CorrelationValue, bytesOf(start, Tag.CorrelationValue)!),
+      t.bool(Tag.FinalIndicator, true),
+    ]);
     expect(noSig.reason).toBe(ResultReason.MissingData);
 
     const s = await ok(c, v, Operation.Sign, [uidNode(priv), rsaParams, t.bytes(Tag.Data, PARTS[0]!), t.bool(Tag.InitIndicator, true)]);

@@ -24,7 +24,8 @@ beforeAll(async () => {
 afterAll(async () => srv?.dispose());
 
 const nowS = () => BigInt(Math.floor(Date.now() / 1000));
-const names = (m: Map<number, TtlvNode[]>) => (m.get(Tag.Name) ?? []).map((n) => (n.type === 'Structure' ? findChild(n, Tag.NameValue) : undefined)).map((n) => (n?.type === 'TextString' ? n.value : ''));
+const names = (m: Map<number, TtlvNode[]>) =>
+  (m.get(Tag.Name) ?? []).map((n) => (n.type === 'Structure' ? findChild(n, Tag.NameValue) : undefined)).map((n) => (n?.type === 'TextString' ? n.value : ''));
 
 describe.each([
   ['1.4', V1_4],
@@ -55,10 +56,30 @@ describe.each([
     const nq = await attributesOf(c, v, r.pub);
     const op = await attributesOf(c, v, priv);
     const oq = await attributesOf(c, v, pub);
-    expect(links(np)).toEqual(expect.arrayContaining([[LinkType.PublicKeyLink, r.pub], [LinkType.ReplacedObjectLink, priv]]));
-    expect(links(nq)).toEqual(expect.arrayContaining([[LinkType.PrivateKeyLink, r.priv], [LinkType.ReplacedObjectLink, pub]]));
-    expect(links(op)).toEqual(expect.arrayContaining([[LinkType.PublicKeyLink, pub], [LinkType.ReplacementObjectLink, r.priv]]));
-    expect(links(oq)).toEqual(expect.arrayContaining([[LinkType.PrivateKeyLink, priv], [LinkType.ReplacementObjectLink, r.pub]]));
+    expect(links(np)).toEqual(
+      expect.arrayContaining([
+        [LinkType.PublicKeyLink, r.pub],
+        [LinkType.ReplacedObjectLink, priv],
+      ]),
+    );
+    expect(links(nq)).toEqual(
+      expect.arrayContaining([
+        [LinkType.PrivateKeyLink, r.priv],
+        [LinkType.ReplacedObjectLink, pub],
+      ]),
+    );
+    expect(links(op)).toEqual(
+      expect.arrayContaining([
+        [LinkType.PublicKeyLink, pub],
+        [LinkType.ReplacementObjectLink, r.priv],
+      ]),
+    );
+    expect(links(oq)).toEqual(
+      expect.arrayContaining([
+        [LinkType.PrivateKeyLink, priv],
+        [LinkType.ReplacementObjectLink, r.pub],
+      ]),
+    );
     expect(names(np)).toEqual([`rkp-priv-${tag}`]);
     expect(names(nq)).toEqual([`rkp-pub-${tag}`]);
     expect(names(op)).toEqual([]);
@@ -118,7 +139,12 @@ describe.each([
     uidOf(
       await ok(c, v, Operation.Create, [
         t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
-        attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(192), attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt), ...extra]),
+        attrs(v, [
+          attr.cryptographicAlgorithm(CryptographicAlgorithm.AES),
+          attr.cryptographicLength(192),
+          attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt),
+          ...extra,
+        ]),
       ]),
     );
   const raw = async (uid: string) => materialBytes(await getKeyBlock(c, v, uid, Tag.SymmetricKey));
@@ -128,7 +154,13 @@ describe.each([
     const ct1 = at1 + 10n;
     const tt1 = at1 + 7000n;
     const dt1 = at1 + 9000n;
-    const old = await createAes([attr.name(`rk-${tag}`), t.date(Tag.ActivationDate, at1), t.date(Tag.ProcessStartDate, ct1), t.date(Tag.ProtectStopDate, tt1), t.date(Tag.DeactivationDate, dt1)]);
+    const old = await createAes([
+      attr.name(`rk-${tag}`),
+      t.date(Tag.ActivationDate, at1),
+      t.date(Tag.ProcessStartDate, ct1),
+      t.date(Tag.ProtectStopDate, tt1),
+      t.date(Tag.DeactivationDate, dt1),
+    ]);
     const uid = uidOf(await ok(c, v, Operation.ReKey, [uidNode(old), t.interval(Tag.Offset, 60)]));
     const n = await attributesOf(c, v, uid);
     const o = await attributesOf(c, v, old);

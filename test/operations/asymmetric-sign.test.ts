@@ -89,14 +89,29 @@ describe.each([
   }
   const cases: Case[] = [
     { label: 'RSA PKCS#1 v1.5 SHA-256 (default parameters)', common: rsa2048, req: [], py: { kind: 'pkcs1v15', hash: 'sha256' } },
-    { label: 'RSA PKCS#1 v1.5 SHA-512 (Digital Signature Algorithm)', common: rsa2048, req: [params({ dsa: DigitalSignatureAlgorithm.SHA_512WithRSAEncryption })], py: { kind: 'pkcs1v15', hash: 'sha512' } },
-    { label: 'RSA PSS SHA-384', common: rsa2048, req: [params({ padding: PaddingMethod.PSS, hash: HashingAlgorithm.SHA_384, alg: CryptographicAlgorithm.RSA })], py: { kind: 'pss', hash: 'sha384' } },
+    {
+      label: 'RSA PKCS#1 v1.5 SHA-512 (Digital Signature Algorithm)',
+      common: rsa2048,
+      req: [params({ dsa: DigitalSignatureAlgorithm.SHA_512WithRSAEncryption })],
+      py: { kind: 'pkcs1v15', hash: 'sha512' },
+    },
+    {
+      label: 'RSA PSS SHA-384',
+      common: rsa2048,
+      req: [params({ padding: PaddingMethod.PSS, hash: HashingAlgorithm.SHA_384, alg: CryptographicAlgorithm.RSA })],
+      py: { kind: 'pss', hash: 'sha384' },
+    },
     { label: 'ECDSA P-256 SHA-256', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(256)], req: [], py: { kind: 'ecdsa', hash: 'sha256' } },
-    { label: 'ECDSA P-384 SHA-384 (Digital Signature Algorithm)', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.ECDSA), attr.cryptographicLength(384)], req: [params({ dsa: DigitalSignatureAlgorithm.ECDSAWithSHA384 })], py: { kind: 'ecdsa', hash: 'sha384' } },
+    {
+      label: 'ECDSA P-384 SHA-384 (Digital Signature Algorithm)',
+      common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.ECDSA), attr.cryptographicLength(384)],
+      req: [params({ dsa: DigitalSignatureAlgorithm.ECDSAWithSHA384 })],
+      py: { kind: 'ecdsa', hash: 'sha384' },
+    },
     { label: 'Ed25519', common: [attr.cryptographicAlgorithm(CryptographicAlgorithm.Ed25519)], req: [], py: { kind: 'ed25519' } },
   ];
 
-  it.each(cases)('$label: Python verifies our signature, we verify Python\'s, a changed message is Invalid', async (k) => {
+  it.each(cases)("$label: Python verifies our signature, we verify Python's, a changed message is Invalid", async (k) => {
     const kp = await activePair(v, k.common);
     const sig = await sign(v, kp.priv, MSG, k.req);
     expect(pyVerify(kp.spki, k.py, MSG, sig)).toBe(true);
@@ -109,9 +124,19 @@ describe.each([
     expect(await verify(v, kp.pub, MSG, Buffer.from('not a signature'), k.req)).toBe(ValidityIndicator.Invalid);
   });
 
-  it('the key\'s Cryptographic Parameters attribute applies when the request has none (PSS, salt 222 as in CS-AC-M-1-21)', async () => {
+  it("the key's Cryptographic Parameters attribute applies when the request has none (PSS, salt 222 as in CS-AC-M-1-21)", async () => {
     const { priv, pub } = pairUids(
-      await ok(c, v, Operation.CreateKeyPair, keyPairPayload(v, [...rsa2048, params({ padding: PaddingMethod.PSS, hash: HashingAlgorithm.SHA_256, salt: 222 })], [attr.cryptographicUsageMask(SIGN)], [attr.cryptographicUsageMask(VERIFY)])),
+      await ok(
+        c,
+        v,
+        Operation.CreateKeyPair,
+        keyPairPayload(
+          v,
+          [...rsa2048, params({ padding: PaddingMethod.PSS, hash: HashingAlgorithm.SHA_256, salt: 222 })],
+          [attr.cryptographicUsageMask(SIGN)],
+          [attr.cryptographicUsageMask(VERIFY)],
+        ),
+      ),
     );
     await ok(c, v, Operation.Activate, [uidNode(priv)]);
     await ok(c, v, Operation.Activate, [uidNode(pub)]);
@@ -153,7 +178,14 @@ describe.each([
     expect(sha1.message).toMatch(/crypto-policy/);
     expect((await fails(c, v, Operation.Sign, [uidNode(priv)])).reason).toBe(ResultReason.MissingData);
 
-    const noBits = pairUids(await ok(c, v, Operation.CreateKeyPair, keyPairPayload(v, rsa2048, [attr.cryptographicUsageMask(CryptographicUsageMask.Decrypt)], [attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt)])));
+    const noBits = pairUids(
+      await ok(
+        c,
+        v,
+        Operation.CreateKeyPair,
+        keyPairPayload(v, rsa2048, [attr.cryptographicUsageMask(CryptographicUsageMask.Decrypt)], [attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt)]),
+      ),
+    );
     await ok(c, v, Operation.Activate, [uidNode(noBits.priv)]);
     await ok(c, v, Operation.Activate, [uidNode(noBits.pub)]);
     expect((await fails(c, v, Operation.Sign, [uidNode(noBits.priv), t.bytes(Tag.Data, MSG)])).reason).toBe(wrongMask);
@@ -194,7 +226,17 @@ describe('Protect Stop / Process Start dates of key pairs', () => {
     const now = Math.floor(Date.now() / 1000);
     const pair = async (stop: number, start: number) => {
       const uids = pairUids(
-        await ok(c, v, Operation.CreateKeyPair, keyPairPayload(v, rsa2048, [attr.cryptographicUsageMask(SIGN), t.date(Tag.ProtectStopDate, BigInt(stop))], [attr.cryptographicUsageMask(VERIFY), t.date(Tag.ProcessStartDate, BigInt(start))])),
+        await ok(
+          c,
+          v,
+          Operation.CreateKeyPair,
+          keyPairPayload(
+            v,
+            rsa2048,
+            [attr.cryptographicUsageMask(SIGN), t.date(Tag.ProtectStopDate, BigInt(stop))],
+            [attr.cryptographicUsageMask(VERIFY), t.date(Tag.ProcessStartDate, BigInt(start))],
+          ),
+        ),
       );
       await ok(c, v, Operation.Activate, [uidNode(uids.priv)]);
       await ok(c, v, Operation.Activate, [uidNode(uids.pub)]);
@@ -211,7 +253,12 @@ describe('Protect Stop / Process Start dates of key pairs', () => {
   });
 
   it('KMIP 1.2 (no Advanced Cryptographic profile) keeps the spec table: Process Start Date on a public key is refused', async () => {
-    const r = await fails(c, V1_2, Operation.CreateKeyPair, keyPairPayload(V1_2, rsa2048, [attr.cryptographicUsageMask(SIGN)], [attr.cryptographicUsageMask(VERIFY), t.date(Tag.ProcessStartDate, BigInt(Math.floor(Date.now() / 1000)))]));
+    const r = await fails(
+      c,
+      V1_2,
+      Operation.CreateKeyPair,
+      keyPairPayload(V1_2, rsa2048, [attr.cryptographicUsageMask(SIGN)], [attr.cryptographicUsageMask(VERIFY), t.date(Tag.ProcessStartDate, BigInt(Math.floor(Date.now() / 1000)))]),
+    );
     expect(r.reason).toBe(ResultReason.InvalidField);
     expect(r.message).toMatch(/ProcessStartDate does not apply to PublicKey/);
   });
@@ -224,11 +271,13 @@ describe('known answers', () => {
       await ok(c, v, Operation.Register, [
         t.enum(Tag.ObjectType, type),
         attrs(v, [attr.cryptographicUsageMask(mask)]),
-        t.struct(tag, [t.struct(Tag.KeyBlock, [t.enum(Tag.KeyFormatType, format), t.struct(Tag.KeyValue, [material instanceof Uint8Array ? t.bytes(Tag.KeyMaterial, material) : material])])]),
+        t.struct(tag, [
+          t.struct(Tag.KeyBlock, [t.enum(Tag.KeyFormatType, format), t.struct(Tag.KeyValue, [material instanceof Uint8Array ? t.bytes(Tag.KeyMaterial, material) : material])]),
+        ]),
       ]),
     );
 
-  it('RSA PKCS#1 v1.5 SHA-256 with the CS-AC-M-1-21 key equals Python\'s signature byte for byte', async () => {
+  it("RSA PKCS#1 v1.5 SHA-256 with the CS-AC-M-1-21 key equals Python's signature byte for byte", async () => {
     const xml = readFileSync(join(TESTCASES, '2.1/mandatory/CS-AC-M-1-21.xml'), 'utf8');
     const hex = /<KeyMaterial type="ByteString" value="([0-9a-f]+)"/.exec(xml)![1]!;
     const uid = await register(ObjectType.PrivateKey, Tag.PrivateKey, KeyFormatType.PKCS_1, Buffer.from(hex, 'hex'), SIGN);
@@ -243,8 +292,20 @@ describe('known answers', () => {
     const pubKey = Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex');
     const expected = 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
     const d = t.bigint(Tag.D, Buffer.concat([Buffer.alloc(8), seed])); // positive: a leading zero word
-    const priv = await register(ObjectType.PrivateKey, Tag.PrivateKey, KeyFormatType.TransparentECPrivateKey, t.struct(Tag.KeyMaterial, [t.enum(Tag.RecommendedCurve, RecommendedCurve.CURVE25519), d]), SIGN);
-    const pub = await register(ObjectType.PublicKey, Tag.PublicKey, KeyFormatType.TransparentECPublicKey, t.struct(Tag.KeyMaterial, [t.enum(Tag.RecommendedCurve, RecommendedCurve.CURVE25519), t.bytes(Tag.QString, pubKey)]), VERIFY);
+    const priv = await register(
+      ObjectType.PrivateKey,
+      Tag.PrivateKey,
+      KeyFormatType.TransparentECPrivateKey,
+      t.struct(Tag.KeyMaterial, [t.enum(Tag.RecommendedCurve, RecommendedCurve.CURVE25519), d]),
+      SIGN,
+    );
+    const pub = await register(
+      ObjectType.PublicKey,
+      Tag.PublicKey,
+      KeyFormatType.TransparentECPublicKey,
+      t.struct(Tag.KeyMaterial, [t.enum(Tag.RecommendedCurve, RecommendedCurve.CURVE25519), t.bytes(Tag.QString, pubKey)]),
+      VERIFY,
+    );
     await ok(c, v, Operation.Activate, [uidNode(priv)]);
     await ok(c, v, Operation.Activate, [uidNode(pub)]);
     expect((await sign(v, priv, Buffer.alloc(0))).toString('hex')).toBe(expected);

@@ -5,15 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, findChild, parseResponse, requestMessage, type KmipClient, type KmipVersion, type ResponseItem } from '../../src/client/index.js';
-import {
-  AsynchronousIndicator,
-  CancellationResult,
-  CryptographicAlgorithm,
-  ObjectType,
-  Operation,
-  ResultReason,
-  ResultStatus,
-} from '../../src/kmip/generated/enums.gen.js';
+import { AsynchronousIndicator, CancellationResult, CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
@@ -22,12 +14,19 @@ import { keyPairPayload, pairUids } from './asymmetric-kit.js';
 import { ok, uidNode, V1_4, V2_1 } from './object-kit.js';
 
 const pairPayload = (v: KmipVersion): TtlvNode[] =>
-  keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(256)], [attr.cryptographicUsageMask(CryptographicUsageMask.Sign)], [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)]);
+  keyPairPayload(
+    v,
+    [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(256)],
+    [attr.cryptographicUsageMask(CryptographicUsageMask.Sign)],
+    [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)],
+  );
 
 const acv = (value: Uint8Array) => t.bytes(Tag.AsynchronousCorrelationValue, value);
 
 async function send(c: KmipClient, v: KmipVersion, items: { operation: number; payload: readonly TtlvNode[] }[], header: Record<string, unknown> = {}): Promise<readonly ResponseItem[]> {
-  const res = parseResponse(await c.send(requestMessage({ version: v, batch: items.map((i) => ({ operation: i.operation, payload: t.struct(Tag.RequestPayload, [...i.payload]) })), ...header })));
+  const res = parseResponse(
+    await c.send(requestMessage({ version: v, batch: items.map((i) => ({ operation: i.operation, payload: t.struct(Tag.RequestPayload, [...i.payload]) })), ...header })),
+  );
   return res.items;
 }
 
@@ -177,7 +176,15 @@ describe('asynchronous operations (threshold 0)', () => {
     const [q] = await send(c, V1_4, [{ operation: Operation.Query, payload: [] }], allow(V1_4));
     expect(q!.status).toBe(ResultStatus.Success);
     const [p1] = await send(c, V2_1, [{ operation: Operation.CreateKeyPair, payload: pairPayload(V2_1) }], allow(V2_1));
-    const both = await send(c, V2_1, [{ operation: Operation.CreateKeyPair, payload: pairPayload(V2_1) }, { operation: Operation.Poll, payload: [acv(p1!.asynchronousCorrelationValue!)] }], allow(V2_1));
+    const both = await send(
+      c,
+      V2_1,
+      [
+        { operation: Operation.CreateKeyPair, payload: pairPayload(V2_1) },
+        { operation: Operation.Poll, payload: [acv(p1!.asynchronousCorrelationValue!)] },
+      ],
+      allow(V2_1),
+    );
     expect(both[0]!.status).toBe(ResultStatus.OperationPending);
     expect([ResultStatus.OperationPending, ResultStatus.Success]).toContain(both[1]!.status);
     expect(both[1]!.operation).toBe(Operation.Poll);

@@ -78,11 +78,7 @@ export const uidText = (uid: string): TtlvNode => t.text(Tag.UniqueIdentifier, u
 
 /** 1.x Attribute { Name, Index?, Value } with a value node of any tag. */
 export function attr1(name: string, value: TtlvNode, index?: number): TtlvNode {
-  return t.struct(Tag.Attribute, [
-    t.text(Tag.AttributeName, name),
-    ...(index !== undefined ? [t.int(Tag.AttributeIndex, index)] : []),
-    { ...value, tag: Tag.AttributeValue } as TtlvNode,
-  ]);
+  return t.struct(Tag.Attribute, [t.text(Tag.AttributeName, name), ...(index !== undefined ? [t.int(Tag.AttributeIndex, index)] : []), { ...value, tag: Tag.AttributeValue } as TtlvNode]);
 }
 
 /** 2.x vendor Attribute { Vendor Identification, Attribute Name, Attribute Value }. */

@@ -11,25 +11,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { customKey } from '../../src/objects/managed-object.js';
 import { bigIntFromBytes, bigIntToBytes, t, type TtlvNode } from '../../src/ttlv/node.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
-import {
-  attr1,
-  attributes1x,
-  attributes2x,
-  call,
-  date,
-  failed,
-  ok,
-  seed,
-  stored,
-  tagRef,
-  uidText,
-  V14,
-  V20,
-  V21,
-  vendorAttr,
-  vendorRef,
-  wrap,
-} from './attribute-kit.js';
+import { attr1, attributes1x, attributes2x, call, date, failed, ok, seed, stored, tagRef, uidText, V14, V20, V21, vendorAttr, vendorRef, wrap } from './attribute-kit.js';
 
 const NOW = 1_700_000_000;
 let clockMs = NOW * 1000;
@@ -113,10 +95,7 @@ describe('Add Attribute', () => {
     expect(p.value).toEqual([uidText(uid)]);
     failed(await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(date(Tag.InitialDate, 1))]), ResultReason.ReadOnlyAttribute);
     failed(await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(t.text(Tag.Description, 'again'))]), ResultReason.AttributeSingleValued);
-    failed(
-      await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(t.struct(Tag.CryptographicDomainParameters, [t.int(Tag.Qlength, 256)]))]),
-      ResultReason.InvalidAttribute,
-    );
+    failed(await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(t.struct(Tag.CryptographicDomainParameters, [t.int(Tag.Qlength, 256)]))]), ResultReason.InvalidAttribute);
     failed(await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(t.int(Tag.Description, 1))]), ResultReason.InvalidAttributeValue);
     await seed(srv, { attributes: [['Name', [name('taken-21')]]] });
     failed(await call(c, V21, Operation.AddAttribute, [uidText(uid), newAttr(name('taken-21'))]), ResultReason.NonUniqueNameAttribute);
@@ -194,10 +173,7 @@ describe('Modify Attribute', () => {
     );
     failed(await call(c, V21, Operation.ModifyAttribute, [uidText(uid), newAttr(t.int(Tag.CryptographicLength, 256))]), ResultReason.AttributeReadOnly);
     failed(await call(c, V21, Operation.ModifyAttribute, [uidText(uid), newAttr(date(Tag.ActivationDate, NOW))]), ResultReason.WrongKeyLifecycleState);
-    failed(
-      await call(c, V21, Operation.ModifyAttribute, [uidText(uid), curAttr(t.text(Tag.ObjectGroup, 'g1')), newAttr(t.text(Tag.Description, 'x'))]),
-      ResultReason.InvalidField,
-    );
+    failed(await call(c, V21, Operation.ModifyAttribute, [uidText(uid), curAttr(t.text(Tag.ObjectGroup, 'g1')), newAttr(t.text(Tag.Description, 'x'))]), ResultReason.InvalidField);
     await seed(srv, { attributes: [['Name', [name('theirs')]]] });
     failed(await call(c, V21, Operation.ModifyAttribute, [uidText(uid), newAttr(name('theirs'))]), ResultReason.NonUniqueNameAttribute);
     ok(await call(c, V21, Operation.ModifyAttribute, [uidText(uid), newAttr(name('mine, renamed'))]));
@@ -228,7 +204,13 @@ describe('Set Attribute (2.x)', () => {
   });
 
   it('reasons: Read Only Attribute (absent or present), Wrong Key Lifecycle State, Item Not Found; not a 1.x operation', async () => {
-    const uid = await seed(srv, { state: State.Active, attributes: [['CryptographicLength', [t.int(Tag.CryptographicLength, 128)]], ['ActivationDate', [date(Tag.ActivationDate, NOW - 5)]]] });
+    const uid = await seed(srv, {
+      state: State.Active,
+      attributes: [
+        ['CryptographicLength', [t.int(Tag.CryptographicLength, 128)]],
+        ['ActivationDate', [date(Tag.ActivationDate, NOW - 5)]],
+      ],
+    });
     failed(await call(c, V21, Operation.SetAttribute, [uidText(uid), newAttr(t.int(Tag.CryptographicLength, 256))]), ResultReason.ReadOnlyAttribute);
     failed(await call(c, V21, Operation.SetAttribute, [uidText(uid), newAttr(date(Tag.InitialDate, 5))]), ResultReason.ReadOnlyAttribute);
     failed(await call(c, V21, Operation.SetAttribute, [uidText(uid), newAttr(date(Tag.ActivationDate, NOW))]), ResultReason.WrongKeyLifecycleState);
@@ -250,7 +232,12 @@ describe('Delete Attribute', () => {
   });
 
   it('1.x reasons: absent attribute → Item Not Found; no such index → Item Not Found; not deletable → Permission Denied', async () => {
-    const uid = await seed(srv, { attributes: [[customKey('x', 'd'), [t.text(Tag.AttributeValue, 'a')]], ['CryptographicLength', [t.int(Tag.CryptographicLength, 128)]]] });
+    const uid = await seed(srv, {
+      attributes: [
+        [customKey('x', 'd'), [t.text(Tag.AttributeValue, 'a')]],
+        ['CryptographicLength', [t.int(Tag.CryptographicLength, 128)]],
+      ],
+    });
     failed(await call(c, V14, Operation.DeleteAttribute, [uidText(uid), t.text(Tag.AttributeName, 'x-none')]), ResultReason.ItemNotFound);
     failed(await call(c, V14, Operation.DeleteAttribute, [uidText(uid), t.text(Tag.AttributeName, 'x-d'), t.int(Tag.AttributeIndex, 1)]), ResultReason.ItemNotFound);
     failed(await call(c, V14, Operation.DeleteAttribute, [uidText(uid), t.text(Tag.AttributeName, 'Cryptographic Length')]), ResultReason.PermissionDenied);
@@ -259,7 +246,12 @@ describe('Delete Attribute', () => {
   });
 
   it('2.x: Current Attribute deletes one instance, Attribute Reference all of them', async () => {
-    const uid = await seed(srv, { attributes: [['ObjectGroup', [t.text(Tag.ObjectGroup, 'a'), t.text(Tag.ObjectGroup, 'b'), t.text(Tag.ObjectGroup, 'c')]], [customKey('x', 'v'), [t.int(Tag.AttributeValue, 1), t.int(Tag.AttributeValue, 2)]]] });
+    const uid = await seed(srv, {
+      attributes: [
+        ['ObjectGroup', [t.text(Tag.ObjectGroup, 'a'), t.text(Tag.ObjectGroup, 'b'), t.text(Tag.ObjectGroup, 'c')]],
+        [customKey('x', 'v'), [t.int(Tag.AttributeValue, 1), t.int(Tag.AttributeValue, 2)]],
+      ],
+    });
     expect(ok(await call(c, V21, Operation.DeleteAttribute, [uidText(uid), curAttr(t.text(Tag.ObjectGroup, 'b'))])).value).toEqual([uidText(uid)]);
     expect(await instances(uid, 'ObjectGroup')).toEqual([t.text(Tag.ObjectGroup, 'a'), t.text(Tag.ObjectGroup, 'c')]);
     ok(await call(c, V21, Operation.DeleteAttribute, [uidText(uid), tagRef(Tag.ObjectGroup)]));
@@ -277,7 +269,12 @@ describe('Delete Attribute', () => {
   });
 
   it('2.x reasons: Attribute Not Found, Attribute Instance Not Found, Attribute Read Only, Invalid Field, Item Not Found', async () => {
-    const uid = await seed(srv, { attributes: [['ObjectGroup', [t.text(Tag.ObjectGroup, 'a')]], ['CryptographicLength', [t.int(Tag.CryptographicLength, 128)]]] });
+    const uid = await seed(srv, {
+      attributes: [
+        ['ObjectGroup', [t.text(Tag.ObjectGroup, 'a')]],
+        ['CryptographicLength', [t.int(Tag.CryptographicLength, 128)]],
+      ],
+    });
     failed(await call(c, V21, Operation.DeleteAttribute, [uidText(uid), tagRef(Tag.Description)]), ResultReason.AttributeNotFound);
     failed(await call(c, V21, Operation.DeleteAttribute, [uidText(uid), curAttr(t.text(Tag.ObjectGroup, 'zz'))]), ResultReason.AttributeInstanceNotFound);
     failed(await call(c, V21, Operation.DeleteAttribute, [uidText(uid), tagRef(Tag.CryptographicLength)]), ResultReason.AttributeReadOnly);
@@ -354,17 +351,19 @@ describe('Adjust Attribute (2.x)', () => {
 
 describe('archived objects (Archive Date set)', () => {
   it('every attribute operation answers Object Archived, in both versions', async () => {
-    const uid = await seed(srv, { attributes: [['ArchiveDate', [date(Tag.ArchiveDate, NOW - 1)]], [customKey('x', 'a'), [t.int(Tag.AttributeValue, 1)]]] });
+    const uid = await seed(srv, {
+      attributes: [
+        ['ArchiveDate', [date(Tag.ArchiveDate, NOW - 1)]],
+        [customKey('x', 'a'), [t.int(Tag.AttributeValue, 1)]],
+      ],
+    });
     failed(await call(c, V14, Operation.GetAttributes, [uidText(uid)]), ResultReason.ObjectArchived);
     failed(await call(c, V14, Operation.GetAttributeList, [uidText(uid)]), ResultReason.ObjectArchived);
     failed(await call(c, V14, Operation.AddAttribute, [uidText(uid), attr1('x-b', t.int(0, 1))]), ResultReason.ObjectArchived);
     failed(await call(c, V14, Operation.ModifyAttribute, [uidText(uid), attr1('x-a', t.int(0, 2))]), ResultReason.ObjectArchived);
     failed(await call(c, V14, Operation.DeleteAttribute, [uidText(uid), t.text(Tag.AttributeName, 'x-a')]), ResultReason.ObjectArchived);
     failed(await call(c, V21, Operation.SetAttribute, [uidText(uid), newAttr(vendorAttr('x', 'a', t.int(0, 2)))]), ResultReason.ObjectArchived);
-    failed(
-      await call(c, V21, Operation.AdjustAttribute, [uidText(uid), vendorRef('x', 'a'), t.enum(Tag.AdjustmentType, AdjustmentType.Increment)]),
-      ResultReason.ObjectArchived,
-    );
+    failed(await call(c, V21, Operation.AdjustAttribute, [uidText(uid), vendorRef('x', 'a'), t.enum(Tag.AdjustmentType, AdjustmentType.Increment)]), ResultReason.ObjectArchived);
     expect(await instances(uid, customKey('x', 'a'))).toEqual([t.int(Tag.AttributeValue, 1)]);
   });
 });

@@ -170,7 +170,14 @@ describe('Undo: a failing item rolls the batch back', () => {
 
   it('an oversized reply (Maximum Response Size) undoes the batch: the item that passes the size ends it, Response Too Large, nothing stays', async () => {
     // The Create's answer alone passes 100 bytes: the batch ends there (the Activate is not run).
-    const items = await undoBatch(V2_1, [[Operation.Create, createKey(V2_1, [name('undo-too-large')])], [Operation.Activate, []]], { maximumResponseSize: 100 });
+    const items = await undoBatch(
+      V2_1,
+      [
+        [Operation.Create, createKey(V2_1, [name('undo-too-large')])],
+        [Operation.Activate, []],
+      ],
+      { maximumResponseSize: 100 },
+    );
     expect(items.map((i) => [i.operation, i.reason])).toEqual([[Operation.Create, ResultReason.ResponseTooLarge]]);
     expect(items[0]!.message).toMatch(/undone/);
     expect(await locateByName(V2_1, 'undo-too-large')).toEqual([]);
@@ -185,7 +192,9 @@ describe('Undo: a failing item rolls the batch back', () => {
     expect(statuses(items)).toEqual([ResultStatus.OperationUndone, ResultStatus.OperationFailed]);
     const cv = items[0]!.payload!.value.find((x) => x.tag === Tag.CorrelationValue) as { value: Uint8Array };
     expect(cv).toBeDefined();
-    const next = parseResponse(await c.send(requestMessage({ version: V2_1, batch: [{ operation: Operation.Encrypt, payload: cipherPayload({ data: new Uint8Array(16), correlation: cv.value, final: true }) }] }))).items[0]!;
+    const next = parseResponse(
+      await c.send(requestMessage({ version: V2_1, batch: [{ operation: Operation.Encrypt, payload: cipherPayload({ data: new Uint8Array(16), correlation: cv.value, final: true }) }] })),
+    ).items[0]!;
     expect(next.reason).toBe(ResultReason.InvalidCorrelationValue);
 
     // An operation opened outside the batch: continuing it is refused unless it is the last item.
@@ -227,7 +236,9 @@ describe('Undo: concurrency', () => {
       if (!injected && touchesUid) {
         injected = true;
         const r = parseResponse(
-          await other.send(requestMessage({ version: V2_1, batch: [{ operation: Operation.AddAttribute, payload: [uidNode(uid), t.struct(Tag.NewAttribute, [attr.objectGroup('undo-concurrent')])] }] })),
+          await other.send(
+            requestMessage({ version: V2_1, batch: [{ operation: Operation.AddAttribute, payload: [uidNode(uid), t.struct(Tag.NewAttribute, [attr.objectGroup('undo-concurrent')])] }] }),
+          ),
         );
         expect(r.items[0]!.status).toBe(ResultStatus.Success);
       }

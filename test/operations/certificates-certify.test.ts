@@ -46,17 +46,28 @@ const is2 = (v: KmipVersion) => v.major >= 2;
 
 /** The subject "CN=cn,O=KMS Test" as request attributes, in the version's form. */
 function subjectAttrs(v: KmipVersion, cn: string): TtlvNode[] {
-  return is2(v) ? [t.text(Tag.CertificateSubjectO, 'KMS Test'), t.text(Tag.CertificateSubjectCN, cn)] : [t.struct(Tag.CertificateSubject, [t.text(Tag.CertificateSubjectDistinguishedName, `CN=${cn},O=KMS Test`)])];
+  return is2(v)
+    ? [t.text(Tag.CertificateSubjectO, 'KMS Test'), t.text(Tag.CertificateSubjectCN, cn)]
+    : [t.struct(Tag.CertificateSubject, [t.text(Tag.CertificateSubjectDistinguishedName, `CN=${cn},O=KMS Test`)])];
 }
 
 /** A key pair: EC P-256 (CA: Certificate Sign, Active) or RSA 2048 (leaf: Sign/Verify). */
 async function keyPair(v: KmipVersion, kind: 'ca' | 'leaf', opts: { privMask?: number; active?: boolean } = {}): Promise<{ priv: string; pub: string }> {
   const ca = kind === 'ca';
-  const common = ca ? [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(256)] : [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)];
+  const common = ca
+    ? [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(256)]
+    : [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)];
   if (opts.active ?? ca) common.push(t.date(Tag.ActivationDate, nowS() - 60n));
   const privMask = opts.privMask ?? (ca ? M.Sign | M.CertificateSign : M.Sign);
   const pubMask = ca ? M.Verify | M.CertificateSign : M.Verify | M.WrapKey;
-  return pairUids(await ok(c, v, Operation.CreateKeyPair, keyPairPayload(v, common, [attr.name(unique('priv')), attr.cryptographicUsageMask(privMask)], [attr.name(unique('pub')), attr.cryptographicUsageMask(pubMask)])));
+  return pairUids(
+    await ok(
+      c,
+      v,
+      Operation.CreateKeyPair,
+      keyPairPayload(v, common, [attr.name(unique('priv')), attr.cryptographicUsageMask(privMask)], [attr.name(unique('pub')), attr.cryptographicUsageMask(pubMask)]),
+    ),
+  );
 }
 
 /** The public key as the server holds it (Get as X.509 SubjectPublicKeyInfo): the oracle for signatures. */
@@ -123,7 +134,12 @@ describe.each([
     expect(dateAttr(m, Tag.ActivationDate)).toBe(BigInt(f.notBefore));
     expect(dateAttr(m, Tag.DeactivationDate)).toBe(BigInt(f.notAfter));
     expect(intAttr(m, Tag.State)).toBe(State.Active);
-    expect(links(m)).toEqual(expect.arrayContaining([[LinkType.PublicKeyLink, leaf.pub], [LinkType.CertificateLink, ca.cert]]));
+    expect(links(m)).toEqual(
+      expect.arrayContaining([
+        [LinkType.PublicKeyLink, leaf.pub],
+        [LinkType.CertificateLink, ca.cert],
+      ]),
+    );
     expect(links(await attributesOf(c, v, leaf.pub))).toEqual(expect.arrayContaining([[LinkType.CertificateLink, uid]]));
     expect(intAttr(m, Tag.CryptographicAlgorithm)).toBe(CryptographicAlgorithm.RSA);
     expect(intAttr(m, Tag.CryptographicLength)).toBe(2048);
@@ -159,7 +175,14 @@ describe.each([
     const { publicKey: pk } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
     const spki = pk.export({ type: 'spki', format: 'der' });
     const items = await batch(c, v, [
-      { operation: Operation.Register, payload: [t.enum(Tag.ObjectType, ObjectType.PublicKey), attrs(v, [attr.cryptographicUsageMask(M.Verify)]), t.struct(Tag.PublicKey, [keyBlock(spki, KeyFormatType.X_509, CryptographicAlgorithm.EC, 384)])] },
+      {
+        operation: Operation.Register,
+        payload: [
+          t.enum(Tag.ObjectType, ObjectType.PublicKey),
+          attrs(v, [attr.cryptographicUsageMask(M.Verify)]),
+          t.struct(Tag.PublicKey, [keyBlock(spki, KeyFormatType.X_509, CryptographicAlgorithm.EC, 384)]),
+        ],
+      },
       { operation: Operation.Certify, payload: [attrs(v, [certificateLink(ca.cert), ...subjectAttrs(v, 'placeholder')])] },
       { operation: Operation.Get, payload: [] },
     ]);
@@ -191,18 +214,29 @@ describe('Certify: the subject given as attributes', () => {
   it('1.4 Certificate Subject as an RFC 4514 string with an escaped comma; 1.4 and 2.1 X.509 Certificate Subject as Name DER, kept byte for byte', async () => {
     const ca = await makeCa(V1_4);
     const leaf = await keyPair(V1_4, 'leaf');
-    const text = await certify(V1_4, { uid: leaf.pub, attributes: [certificateLink(ca.cert), t.struct(Tag.CertificateSubject, [t.text(Tag.CertificateSubjectDistinguishedName, 'CN=Comma\\, Inc,O=Org,C=DE')])] });
+    const text = await certify(V1_4, {
+      uid: leaf.pub,
+      attributes: [certificateLink(ca.cert), t.struct(Tag.CertificateSubject, [t.text(Tag.CertificateSubjectDistinguishedName, 'CN=Comma\\, Inc,O=Org,C=DE')])],
+    });
     expect(pyFacts(await certificateDer(c, V1_4, text)).subject).toBe('CN=Comma\\, Inc,O=Org,C=DE');
     // A Name DER made by Python cryptography (PrintableString country, UTF8 others) is used as is.
     const wanted = pyFacts(pyChain('ec').leaf).subjectDer;
     for (const v of [V1_4, V2_1]) {
       const vca = v === V1_4 ? ca : await makeCa(v);
       const pub = (await keyPair(v, 'leaf')).pub;
-      const uid = await certify(v, { uid: pub, attributes: [certificateLink(vca.cert), t.struct(Tag.X_509CertificateSubject, [t.bytes(Tag.SubjectDistinguishedName, Buffer.from(wanted, 'hex'))])] });
+      const uid = await certify(v, {
+        uid: pub,
+        attributes: [certificateLink(vca.cert), t.struct(Tag.X_509CertificateSubject, [t.bytes(Tag.SubjectDistinguishedName, Buffer.from(wanted, 'hex'))])],
+      });
       expect(pyFacts(await certificateDer(c, v, uid)).subjectDer).toBe(wanted);
     }
     // A Subject Distinguished Name that is not a Name is refused.
-    const bad = await fails(c, V2_1, Operation.Certify, certifyPayload(V2_1, { uid: (await keyPair(V2_1, 'leaf')).pub, attributes: [t.struct(Tag.X_509CertificateSubject, [t.bytes(Tag.SubjectDistinguishedName, Buffer.from('nope'))])] }));
+    const bad = await fails(
+      c,
+      V2_1,
+      Operation.Certify,
+      certifyPayload(V2_1, { uid: (await keyPair(V2_1, 'leaf')).pub, attributes: [t.struct(Tag.X_509CertificateSubject, [t.bytes(Tag.SubjectDistinguishedName, Buffer.from('nope'))])] }),
+    );
     expect(bad.reason).toBe(ResultReason.InvalidAttributeValue);
   });
 });
@@ -217,7 +251,10 @@ describe.each([
     const name = unique('renew-me');
     const at1 = nowS() - 100n;
     const dt1 = at1 + 86400n;
-    const old = await certify(v, { uid: leaf.pub, attributes: [certificateLink(ca.cert), attr.name(name), t.date(Tag.ActivationDate, at1), t.date(Tag.DeactivationDate, dt1), ...subjectAttrs(v, 'renewed')] });
+    const old = await certify(v, {
+      uid: leaf.pub,
+      attributes: [certificateLink(ca.cert), attr.name(name), t.date(Tag.ActivationDate, at1), t.date(Tag.DeactivationDate, dt1), ...subjectAttrs(v, 'renewed')],
+    });
     const oldDer = await certificateDer(c, v, old);
     const uid = uidOf(await ok(c, v, Operation.ReCertify, [uidNode(old), t.interval(Tag.Offset, 600), attrs(v, [])]));
     expect(uid).not.toBe(old);
@@ -236,7 +273,13 @@ describe.each([
     expect(dateAttr(m, Tag.DeactivationDate)).toBe(dt1 + (at2 - at1));
     expect(BigInt(f.notBefore)).toBe(at2);
     expect(BigInt(f.notAfter)).toBe(dt1 + (at2 - at1));
-    expect(links(m)).toEqual(expect.arrayContaining([[LinkType.ReplacedObjectLink, old], [LinkType.PublicKeyLink, leaf.pub], [LinkType.CertificateLink, ca.cert]]));
+    expect(links(m)).toEqual(
+      expect.arrayContaining([
+        [LinkType.ReplacedObjectLink, old],
+        [LinkType.PublicKeyLink, leaf.pub],
+        [LinkType.CertificateLink, ca.cert],
+      ]),
+    );
     const om = await attributesOf(c, v, old);
     expect(links(om)).toEqual(expect.arrayContaining([[LinkType.ReplacementObjectLink, uid]]));
     const names = (mm: Map<number, TtlvNode[]>) => texts((mm.get(Tag.Name) ?? []).map((n) => child(n, Tag.NameValue)!));
@@ -278,7 +321,12 @@ describe.each([
 ])('Certify refusals at KMIP %s', (_l, v) => {
   it('unknown object; an object that is not a public key', async () => {
     expect((await fails(c, v, Operation.Certify, certifyPayload(v, { uid: 'no-such-object' }))).reason).toBe(is2(v) ? ResultReason.ObjectNotFound : ResultReason.ItemNotFound);
-    const sym = uidOf(await ok(c, v, Operation.Create, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(M.Encrypt)])]));
+    const sym = uidOf(
+      await ok(c, v, Operation.Create, [
+        t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+        attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(M.Encrypt)]),
+      ]),
+    );
     expect((await fails(c, v, Operation.Certify, certifyPayload(v, { uid: sym }))).reason).toBe(is2(v) ? ResultReason.InvalidObjectType : ResultReason.PermissionDenied);
   });
 
@@ -311,9 +359,14 @@ describe.each([
     const bad = Buffer.from(csr.der);
     bad[bad.indexOf(Buffer.from('tampered'))] = 'T'.charCodeAt(0);
     const want = is2(v) ? ResultReason.InvalidCSR : ResultReason.InvalidField;
-    expect((await fails(c, v, Operation.Certify, certifyPayload(v, { request: { type: CertificateRequestType.PKCS_10, value: bad }, attributes: [certificateLink(ca.cert)] }))).reason).toBe(want);
+    expect((await fails(c, v, Operation.Certify, certifyPayload(v, { request: { type: CertificateRequestType.PKCS_10, value: bad }, attributes: [certificateLink(ca.cert)] }))).reason).toBe(
+      want,
+    );
     const leaf = await keyPair(v, 'leaf');
-    expect((await fails(c, v, Operation.Certify, certifyPayload(v, { uid: leaf.pub, request: { type: CertificateRequestType.PKCS_10, value: csr.der }, attributes: [certificateLink(ca.cert)] }))).reason).toBe(want);
+    expect(
+      (await fails(c, v, Operation.Certify, certifyPayload(v, { uid: leaf.pub, request: { type: CertificateRequestType.PKCS_10, value: csr.der }, attributes: [certificateLink(ca.cert)] })))
+        .reason,
+    ).toBe(want);
   });
 
   it('Query lists Certify and Re-certify', async () => {
@@ -329,7 +382,11 @@ describe('Certify from a stored Certificate Request (KMIP 2.1)', () => {
     const ca = await makeCa(v);
     const csr = pyCsr(unique('stored'), { key: 'rsa' });
     const reqUid = uidOf(
-      await ok(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.CertificateRequest), attrs(v, []), t.struct(Tag.CertificateRequest, [t.enum(Tag.CertificateRequestType, CertificateRequestType.PKCS_10), t.bytes(Tag.CertificateRequestValue, csr.der)])]),
+      await ok(c, v, Operation.Register, [
+        t.enum(Tag.ObjectType, ObjectType.CertificateRequest),
+        attrs(v, []),
+        t.struct(Tag.CertificateRequest, [t.enum(Tag.CertificateRequestType, CertificateRequestType.PKCS_10), t.bytes(Tag.CertificateRequestValue, csr.der)]),
+      ]),
     );
     const uid = await certify(v, { uid: reqUid, attributes: [certificateLink(ca.cert)] });
     const f = pyFacts(await certificateDer(c, v, uid));
@@ -341,7 +398,12 @@ describe('Certify from a stored Certificate Request (KMIP 2.1)', () => {
     expect(pyFacts(x.raw).spki).toBe(csr.spki.toString('hex'));
     // A request for another key cannot renew this certificate.
     const other = pyCsr('other-key', { key: 'ec' });
-    const r = await fails(c, v, Operation.ReCertify, [uidNode(renewed), t.enum(Tag.CertificateRequestType, CertificateRequestType.PKCS_10), t.bytes(Tag.CertificateRequestValue, other.der), attrs(v, [])]);
+    const r = await fails(c, v, Operation.ReCertify, [
+      uidNode(renewed),
+      t.enum(Tag.CertificateRequestType, CertificateRequestType.PKCS_10),
+      t.bytes(Tag.CertificateRequestValue, other.der),
+      attrs(v, []),
+    ]);
     expect(r.reason).toBe(ResultReason.InvalidCSR);
   });
 });

@@ -9,7 +9,16 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateObject, findChild, type KmipClient, type KmipVersion } from '../../src/client/index.js';
-import { CertificateRequestType, CertificateType, CryptographicAlgorithm, DigitalSignatureAlgorithm, HashingAlgorithm, ObjectType, Operation, ResultReason } from '../../src/kmip/generated/enums.gen.js';
+import {
+  CertificateRequestType,
+  CertificateType,
+  CryptographicAlgorithm,
+  DigitalSignatureAlgorithm,
+  HashingAlgorithm,
+  ObjectType,
+  Operation,
+  ResultReason,
+} from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
@@ -45,10 +54,7 @@ describe('Register of an X.509 certificate made by Python cryptography', () => {
     const subject = one(m, Tag.X_509CertificateSubject);
     expect(hexOf(child(subject, Tag.SubjectDistinguishedName))).toBe(leaf.subjectDer);
     // Each Subject Alternative Name is one GeneralName's DER: [2] "leaf.example" and [7] 127.0.0.1.
-    expect(children(subject, Tag.SubjectAlternativeName).map(hexOf)).toEqual([
-      '82' + '0c' + Buffer.from('leaf.example').toString('hex'),
-      '87' + '04' + '7f000001',
-    ]);
+    expect(children(subject, Tag.SubjectAlternativeName).map(hexOf)).toEqual(['82' + '0c' + Buffer.from('leaf.example').toString('hex'), '87' + '04' + '7f000001']);
     expect(hexOf(child(one(m, Tag.X_509CertificateIssuer), Tag.IssuerDistinguishedName))).toBe(leaf.issuerDer);
 
     expect(texts(m.get(Tag.CertificateSubjectCN))).toEqual(leaf.cn);
@@ -97,7 +103,8 @@ describe('Register of an X.509 certificate made by Python cryptography', () => {
     const m = await attributes(V1_0, uid);
     expect(child(one(m, Tag.CertificateIdentifier), Tag.Issuer)).toEqual(t.text(Tag.Issuer, leaf.issuer));
     expect(child(one(m, Tag.CertificateSubject), Tag.CertificateSubjectDistinguishedName)).toEqual(t.text(Tag.CertificateSubjectDistinguishedName, leaf.subject));
-    for (const tag of [Tag.X_509CertificateIdentifier, Tag.X_509CertificateSubject, Tag.X_509CertificateIssuer, Tag.DigitalSignatureAlgorithm, Tag.CertificateLength]) expect(m.has(tag)).toBe(false);
+    for (const tag of [Tag.X_509CertificateIdentifier, Tag.X_509CertificateSubject, Tag.X_509CertificateIssuer, Tag.DigitalSignatureAlgorithm, Tag.CertificateLength])
+      expect(m.has(tag)).toBe(false);
   });
 
   it('a serial with its high bit set is a positive DER INTEGER with a leading zero; an EC and an Ed25519 subject key give EC/256 and Ed25519/256', async () => {
@@ -119,12 +126,7 @@ describe('Register of an X.509 certificate made by Python cryptography', () => {
     ['1.4', V1_4],
     ['2.1', V2_1],
   ])('KMIP %s: a malformed certificate is Invalid Field (garbage, truncated, trailing bytes, not a certificate)', async (_l, v) => {
-    const cases = [
-      Buffer.from('not a certificate at all'),
-      chain.leaf.subarray(0, chain.leaf.length - 10),
-      Buffer.concat([chain.leaf, Buffer.from([0, 0])]),
-      pyCsr('not-a-cert').der,
-    ];
+    const cases = [Buffer.from('not a certificate at all'), chain.leaf.subarray(0, chain.leaf.length - 10), Buffer.concat([chain.leaf, Buffer.from([0, 0])]), pyCsr('not-a-cert').der];
     for (const der of cases) {
       const r = await fails(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.Certificate), attrs(v, []), certificateObject(der)]);
       expect(r.reason, r.message).toBe(ResultReason.InvalidField);
@@ -149,7 +151,11 @@ describe('Register: request attributes against the certificate', () => {
 });
 
 describe('Register of a Certificate Request (KMIP 2.1)', () => {
-  const request = (type: number, value: Uint8Array) => [t.enum(Tag.ObjectType, ObjectType.CertificateRequest), attrs(V2_1, []), t.struct(Tag.CertificateRequest, [t.enum(Tag.CertificateRequestType, type), t.bytes(Tag.CertificateRequestValue, value)])];
+  const request = (type: number, value: Uint8Array) => [
+    t.enum(Tag.ObjectType, ObjectType.CertificateRequest),
+    attrs(V2_1, []),
+    t.struct(Tag.CertificateRequest, [t.enum(Tag.CertificateRequestType, type), t.bytes(Tag.CertificateRequestValue, value)]),
+  ];
 
   it('PKCS#10 DER and PEM requests are stored and returned as given, with their Digest', async () => {
     const csr = pyCsr('stored-request', { key: 'rsa' });

@@ -73,7 +73,12 @@ describe.each([
       expect((await getKey(v, uid)).material?.length).toBe(bits / 8);
     }
     const uid = uidOf(
-      await ok(c, v, Operation.Create, createItem(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.HMAC_SHA256), attr.cryptographicLength(128), attr.cryptographicUsageMask(CryptographicUsageMask.MACGenerate)])),
+      await ok(
+        c,
+        v,
+        Operation.Create,
+        createItem(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.HMAC_SHA256), attr.cryptographicLength(128), attr.cryptographicUsageMask(CryptographicUsageMask.MACGenerate)]),
+      ),
     );
     expect((await getKey(v, uid)).material?.length).toBe(16);
   });

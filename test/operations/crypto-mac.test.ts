@@ -48,7 +48,13 @@ const HMAC_VECTORS: ReadonlyArray<{ name: string; algorithm: number; key: string
     data: HI_THERE,
     mac: '87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854',
   },
-  { name: 'RFC 4231 case 2 HMAC-SHA256 (key "Jefe")', algorithm: CryptographicAlgorithm.HMAC_SHA256, key: '4a656665', data: JEFE_DATA, mac: '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843' },
+  {
+    name: 'RFC 4231 case 2 HMAC-SHA256 (key "Jefe")',
+    algorithm: CryptographicAlgorithm.HMAC_SHA256,
+    key: '4a656665',
+    data: JEFE_DATA,
+    mac: '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+  },
 ];
 
 const CMAC_KEY = '2b7e151628aed2a6abf7158809cf4f3c';

@@ -140,7 +140,9 @@ describe.each(VERSIONS)('refusals at $v.major.$v.minor', (x) => {
     const gcm = await registerKey(c, v, KEY, CryptographicAlgorithm.AES, ED);
     const chacha = await registerKey(c, v, hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f'), CryptographicAlgorithm.ChaCha20Poly1305, ED);
     for (const tagLength of [1, 32]) {
-      expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid: gcm, params: { mode: BlockCipherMode.GCM, tagLength }, data: PLAIN, iv: IV }))).reason).toBe(ResultReason.GeneralFailure);
+      expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid: gcm, params: { mode: BlockCipherMode.GCM, tagLength }, data: PLAIN, iv: IV }))).reason).toBe(
+        ResultReason.GeneralFailure,
+      );
       expect((await fails(c, v, Operation.Encrypt, cipherPayload({ uid: chacha, params: { tagLength }, data: PLAIN, iv: IV }))).reason).toBe(ResultReason.GeneralFailure);
       expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: gcm, params: { mode: BlockCipherMode.GCM, tagLength }, data: hex(CIPHER), iv: IV, tag: hex(TAG) }))).reason).toBe(
         ResultReason.GeneralFailure,
@@ -166,7 +168,11 @@ describe.each(VERSIONS)('refusals at $v.major.$v.minor', (x) => {
       x.unsupported,
     );
     // Single DES is refused when it is registered (the crypto policy on every key, src/policy/key-policy.ts).
-    const des = await fails(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, [attr.cryptographicUsageMask(ED)]), symmetricKeyObject(hex('0123456789abcdef'), CryptographicAlgorithm.DES)]);
+    const des = await fails(c, v, Operation.Register, [
+      t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+      attrs(v, [attr.cryptographicUsageMask(ED)]),
+      symmetricKeyObject(hex('0123456789abcdef'), CryptographicAlgorithm.DES),
+    ]);
     expect(des.reason).toBe(v.major >= 2 ? ResultReason.InvalidAttributeValue : ResultReason.InvalidField);
     expect(des.message).toMatch(/cryptoPolicy\.des/);
   });

@@ -139,10 +139,12 @@ describe.each([V2_1, V1_4] as KmipVersion[])('RSA at %o', (v) => {
     const pyCt = python(PY_CRYPT, JSON.stringify({ ...py, op: 'encrypt', key: spki, data: toHex(MESSAGE) }));
     expect(toHex(bytesOf(await ok(c, v, Operation.Decrypt, cipherPayload({ uid: priv, data: hex(pyCt) })), Tag.Data))).toBe(toHex(MESSAGE));
     // The request's parameters, when given, replace the attribute's: MGF1 over SHA-1 does not open it.
-    expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: priv, params: { padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_1 }, data: hex(pyCt) }))).reason).toBe(ResultReason.CryptographicFailure);
+    expect((await fails(c, v, Operation.Decrypt, cipherPayload({ uid: priv, params: { padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_1 }, data: hex(pyCt) }))).reason).toBe(
+      ResultReason.CryptographicFailure,
+    );
   });
 
-  it('OAEP SHA-256 with MGF1-SHA-256 and a label (node\'s native OAEP with its label): both directions against Python', async () => {
+  it("OAEP SHA-256 with MGF1-SHA-256 and a label (node's native OAEP with its label): both directions against Python", async () => {
     const { pub, priv } = await keyPair(v, 'spki');
     const label = Buffer.from('a label');
     const params = { padding: PaddingMethod.OAEP, hashing: HashingAlgorithm.SHA_256, maskGeneratorHashing: HashingAlgorithm.SHA_256, pSource: label };
@@ -168,4 +170,3 @@ describe.each([V2_1, V1_4] as KmipVersion[])('RSA at %o', (v) => {
     expect((await enc({ padding: PaddingMethod.PKCS1V1_5, pSource: Buffer.from('x') })).reason).toBe(bad);
   });
 });
-

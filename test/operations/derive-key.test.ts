@@ -145,7 +145,14 @@ describe.each([V2_1, V1_4])('Derive Key known answers at %o', (v) => {
     expect(await links(v, dataObject)).toContainEqual([LinkType.DerivedKeyLink, viaObject.uid]);
 
     const aes = await registerKey(c, v, hex('00112233445566778899aabbccddeeff'), CryptographicAlgorithm.AES, Encrypt | Decrypt | DeriveKey);
-    const r = await derived(v, { uids: [aes], method: DerivationMethod.HMAC, params: { hashing: HashingAlgorithm.SHA_256 }, data: hex('0102'), bits: 128, algorithm: CryptographicAlgorithm.AES });
+    const r = await derived(v, {
+      uids: [aes],
+      method: DerivationMethod.HMAC,
+      params: { hashing: HashingAlgorithm.SHA_256 },
+      data: hex('0102'),
+      bits: 128,
+      algorithm: CryptographicAlgorithm.AES,
+    });
     expect(r.bytes).toBe('1e15c1f1da233629f770fb0a04a5020e');
     expect(await links(v, r.uid)).toEqual([[LinkType.DerivationBaseObjectLink, aes]]);
     expect(await links(v, aes)).toEqual([[LinkType.DerivedKeyLink, r.uid]]);
@@ -224,7 +231,7 @@ describe.each(REFUSALS)('Derive Key refusals at $name', (x) => {
   const reason = async (d: Derivation): Promise<number | undefined> => (await fails(c, v, Operation.DeriveKey, derivePayload(v, d))).reason;
   const pb = (uid: string, more: Partial<Derivation> = {}): Derivation => ({ uids: [uid], method: DerivationMethod.PBKDF2, salt: ascii('salt'), iterations: 1, bits: 128, ...more });
 
-  it('the base object: not Active, no Derive Key bit, the wrong type, missing, another principal\'s', async () => {
+  it("the base object: not Active, no Derive Key bit, the wrong type, missing, another principal's", async () => {
     expect(await reason(pb(await registerSecret(v, ascii('password'), DeriveKey, false)))).toBe(x.wrongState);
     expect(await reason(pb(await registerSecret(v, ascii('password'), Encrypt)))).toBe(x.usageMask);
     const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -134,13 +134,25 @@ describe.each([
       const { uid } = await destroyedKey(v);
       const params = t.struct(Tag.CryptographicParameters, [t.enum(Tag.BlockCipherMode, 1 /* CBC */), t.enum(Tag.PaddingMethod, 3 /* PKCS5 */)]);
       expect((await fails(c, v, Operation.Encrypt, [uidNode(uid), params, t.bytes(Tag.Data, new Uint8Array(16))])).reason).toBe(GONE);
-      expect((await fails(c, v, Operation.MAC, [uidNode(uid), t.struct(Tag.CryptographicParameters, [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.HMAC_SHA256)]), t.bytes(Tag.Data, new Uint8Array(16))])).reason).toBe(GONE);
+      expect(
+        (
+          await fails(c, v, Operation.MAC, [
+            uidNode(uid),
+            t.struct(Tag.CryptographicParameters, [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.HMAC_SHA256)]),
+            t.bytes(Tag.Data, new Uint8Array(16)),
+          ])
+        ).reason,
+      ).toBe(GONE);
     });
 
     it('Sign with a destroyed private key: Item Not Found (1.x) / Object Destroyed (2.x)', async () => {
       const p = await ok(c, v, Operation.CreateKeyPair, [
         ...(v2
-          ? [t.struct(Tag.CommonAttributes, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)]), t.struct(Tag.PrivateKeyAttributes, [attr.cryptographicUsageMask(CryptographicUsageMask.Sign)]), t.struct(Tag.PublicKeyAttributes, [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)])]
+          ? [
+              t.struct(Tag.CommonAttributes, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)]),
+              t.struct(Tag.PrivateKeyAttributes, [attr.cryptographicUsageMask(CryptographicUsageMask.Sign)]),
+              t.struct(Tag.PublicKeyAttributes, [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)]),
+            ]
           : [
               t.struct(Tag.CommonTemplateAttribute, [attributeV1(attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA)), attributeV1(attr.cryptographicLength(2048))]),
               t.struct(Tag.PrivateKeyTemplateAttribute, [attributeV1(attr.cryptographicUsageMask(CryptographicUsageMask.Sign))]),

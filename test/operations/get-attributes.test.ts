@@ -9,23 +9,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { customKey } from '../../src/objects/managed-object.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/node.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
-import {
-  attributes1x,
-  attributes2x,
-  batch,
-  call,
-  date,
-  failed,
-  ok,
-  seed,
-  tagRef,
-  uidText,
-  V12,
-  V14,
-  V20,
-  V21,
-  vendorRef,
-} from './attribute-kit.js';
+import { attributes1x, attributes2x, batch, call, date, failed, ok, seed, tagRef, uidText, V12, V14, V20, V21, vendorRef } from './attribute-kit.js';
 
 const NOW = 1_700_000_000;
 const name = (v: string) => t.struct(Tag.Name, [t.text(Tag.NameValue, v), t.enum(Tag.NameType, NameType.UninterpretedTextString)]);
@@ -66,9 +50,7 @@ describe('Get Attributes, KMIP 1.x', () => {
     expect(p.value[0]).toEqual(uidText(uid));
     const got = attributes1x(p);
     const names = got.map((a) => `${a.name}#${a.index}`);
-    expect(names).toEqual(
-      expect.arrayContaining(['Unique Identifier#0', 'Object Type#0', 'State#0', 'Cryptographic Algorithm#0', 'Name#0', 'Name#1', 'Operation Policy Name#0', 'x-ID#0']),
-    );
+    expect(names).toEqual(expect.arrayContaining(['Unique Identifier#0', 'Object Type#0', 'State#0', 'Cryptographic Algorithm#0', 'Name#0', 'Name#1', 'Operation Policy Name#0', 'x-ID#0']));
     expect(names.some((n) => n.includes('Color') || n.includes('creation'))).toBe(false);
     // Effective state: Pre-Active stored, Activation Date passed.
     expect(got.find((a) => a.name === 'State')?.value).toMatchObject({ type: 'Enumeration', value: State.Active });
@@ -79,12 +61,7 @@ describe('Get Attributes, KMIP 1.x', () => {
 
   it('named attributes, in request order, all instances; an absent one is left out', async () => {
     const p = ok(
-      await call(owner, V14, Operation.GetAttributes, [
-        uidText(uid),
-        t.text(Tag.AttributeName, 'x-ID'),
-        t.text(Tag.AttributeName, 'Object Group'),
-        t.text(Tag.AttributeName, 'Name'),
-      ]),
+      await call(owner, V14, Operation.GetAttributes, [uidText(uid), t.text(Tag.AttributeName, 'x-ID'), t.text(Tag.AttributeName, 'Object Group'), t.text(Tag.AttributeName, 'Name')]),
     );
     expect(attributes1x(p).map((a) => [a.name, a.index])).toEqual([
       ['x-ID', 0],
@@ -240,7 +217,16 @@ describe('through Create', () => {
     const { createSymmetricKeyPayload, uniqueIdentifierOf } = await import('../../src/client/requests.js');
     const p = createSymmetricKeyPayload(V14, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: 12, name: 'ga-created' });
     const created = uniqueIdentifierOf(ok(await call(owner, V14, Operation.Create, p.value)));
-    const one = attributes1x(ok(await call(owner, V14, Operation.GetAttributes, [uidText(created), t.text(Tag.AttributeName, 'Cryptographic Length'), t.text(Tag.AttributeName, 'Name'), t.text(Tag.AttributeName, 'State')])));
+    const one = attributes1x(
+      ok(
+        await call(owner, V14, Operation.GetAttributes, [
+          uidText(created),
+          t.text(Tag.AttributeName, 'Cryptographic Length'),
+          t.text(Tag.AttributeName, 'Name'),
+          t.text(Tag.AttributeName, 'State'),
+        ]),
+      ),
+    );
     expect(one.map((a) => a.name)).toEqual(['Cryptographic Length', 'Name', 'State']);
     expect(one[0]?.value).toEqual(t.int(Tag.AttributeValue, 128));
     const two = attributes2x(ok(await call(owner, V21, Operation.GetAttributes, [uidText(created), tagRef(Tag.InitialDate), tagRef(Tag.CryptographicAlgorithm)])));

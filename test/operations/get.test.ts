@@ -7,15 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, findChild, findPath, keyBlock, symmetricKeyObject, type KmipClient, type KmipVersion } from '../../src/client/index.js';
-import {
-  CryptographicAlgorithm,
-  KeyCompressionType,
-  KeyFormatType,
-  KeyWrapType,
-  ObjectType,
-  Operation,
-  ResultReason,
-} from '../../src/kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, KeyCompressionType, KeyFormatType, KeyWrapType, ObjectType, Operation, ResultReason } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
@@ -208,7 +200,13 @@ describe('plaintext scan', () => {
         keys.push(material(await ok(c, v, Operation.Get, getReq(uid))));
       }
       const reg = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
-      const uid = uidOf(await ok(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, [attr.cryptographicUsageMask(ED)]), symmetricKeyObject(reg, CryptographicAlgorithm.AES)]));
+      const uid = uidOf(
+        await ok(c, v, Operation.Register, [
+          t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+          attrs(v, [attr.cryptographicUsageMask(ED)]),
+          symmetricKeyObject(reg, CryptographicAlgorithm.AES),
+        ]),
+      );
       keys.push(reg);
       uids.push(uid);
       const secret = new TextEncoder().encode(`secret-password-${v.major}-do-not-store-in-clear`);

@@ -115,10 +115,7 @@ function importFrom(exp: StructureNode, opts: { uid?: string; replace?: boolean;
 }
 
 function wrappingSpec(kekUid: string): TtlvNode {
-  return t.struct(Tag.KeyWrappingSpecification, [
-    t.enum(Tag.WrappingMethod, WrappingMethod.Encrypt),
-    t.struct(Tag.EncryptionKeyInformation, [uidNode(kekUid)]),
-  ]);
+  return t.struct(Tag.KeyWrappingSpecification, [t.enum(Tag.WrappingMethod, WrappingMethod.Encrypt), t.struct(Tag.EncryptionKeyInformation, [uidNode(kekUid)])]);
 }
 
 describe.each([V2_0, V2_1] as KmipVersion[])('Export and Import at %o', (v) => {
@@ -134,7 +131,8 @@ describe.each([V2_0, V2_1] as KmipVersion[])('Export and Import at %o', (v) => {
     expect(attributeIn(exp, Tag.CryptographicAlgorithm)).toEqual([t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES)]);
     expect(attributeIn(exp, Tag.CryptographicUsageMask)).toEqual([t.int(Tag.CryptographicUsageMask, Encrypt | Decrypt)]);
     expect(attributeIn(exp, Tag.Name)).toHaveLength(1);
-    for (const tag of [Tag.InitialDate, Tag.ActivationDate, Tag.LastChangeDate, Tag.Digest, Tag.ShortUniqueIdentifier, Tag.Extractable]) expect(attributeIn(exp, tag), `tag ${tag}`).toHaveLength(1);
+    for (const tag of [Tag.InitialDate, Tag.ActivationDate, Tag.LastChangeDate, Tag.Digest, Tag.ShortUniqueIdentifier, Tag.Extractable])
+      expect(attributeIn(exp, tag), `tag ${tag}`).toHaveLength(1);
     const material = plainMaterial(exp);
     expect(material).toHaveLength(32);
     // Export is not Get: the object stays Fresh on A.
@@ -163,7 +161,12 @@ describe.each([V2_0, V2_1] as KmipVersion[])('Export and Import at %o', (v) => {
         ca,
         v,
         Operation.CreateKeyPair,
-        keyPairPayload(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)], [attr.cryptographicUsageMask(Decrypt)], [attr.cryptographicUsageMask(Encrypt)]),
+        keyPairPayload(
+          v,
+          [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)],
+          [attr.cryptographicUsageMask(Decrypt)],
+          [attr.cryptographicUsageMask(Encrypt)],
+        ),
       ),
     );
     for (const uid of [pair.priv, pair.pub]) await ok(ca, v, Operation.Activate, [uidNode(uid)]);
@@ -246,7 +249,12 @@ describe.each([V2_0, V2_1] as KmipVersion[])('Export and Import at %o', (v) => {
     expect((await fails(cb, v, Operation.Import, p)).reason).toBe(ResultReason.InvalidAttributeValue);
     // A Destroyed State with key material.
     const destroyed = importFrom(exp, { uid: unique('destroyed') }).map((n) =>
-      n.tag === Tag.Attributes && n.type === 'Structure' ? t.struct(Tag.Attributes, n.value.map((x) => (x.tag === Tag.State ? t.enum(Tag.State, State.Destroyed) : x))) : n,
+      n.tag === Tag.Attributes && n.type === 'Structure'
+        ? t.struct(
+            Tag.Attributes,
+            n.value.map((x) => (x.tag === Tag.State ? t.enum(Tag.State, State.Destroyed) : x)),
+          )
+        : n,
     );
     expect((await fails(cb, v, Operation.Import, destroyed)).reason).toBe(ResultReason.InvalidAttributeValue);
     // A long but valid identifier is taken as given.

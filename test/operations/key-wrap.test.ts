@@ -289,7 +289,7 @@ describe.each(REASONS)('wrapping refusals at $name', (x) => {
     expect(await getFails(key, { uid: k })).toBe(x.usageMask);
   });
 
-  it('a wrapping key of the wrong type (Secret Data), a missing one, another principal\'s one', async () => {
+  it("a wrapping key of the wrong type (Secret Data), a missing one, another principal's one", async () => {
     const sd = await registerKey(c, v, hex(''), 0, WrapKey, { objectType: ObjectType.SecretData, object: secretData(KEK128) });
     expect(await getFails(key, { uid: sd })).toBe(x.wrongType);
     expect(await getFails(key, { uid: 'no-such-key' })).toBe(x.notFound);
@@ -303,7 +303,7 @@ describe.each(REASONS)('wrapping refusals at $name', (x) => {
     expect(await getFails(key, { uid: k })).toBe(x.destroyed);
   });
 
-  it('parameters that match none of the key\'s Cryptographic Parameters, or that the server does not serve', async () => {
+  it("parameters that match none of the key's Cryptographic Parameters, or that the server does not serve", async () => {
     const k = await kek(v, KEK128, KW);
     expect(await getFails(key, { uid: k, params: KWP })).toBe(x.paramsMismatch);
     const noParams = await kek(v, KEK128, undefined);
@@ -343,7 +343,9 @@ describe.each(REASONS)('wrapping refusals at $name', (x) => {
     badMac[0] = badMac[0]! ^ 1;
     const tamperedKb: StructureNode = {
       ...keyBlockOf(p),
-      value: keyBlockOf(p).value.map((n) => (n.tag === Tag.KeyWrappingData && n.type === 'Structure' ? { ...n, value: n.value.map((m) => (m.tag === Tag.MACSignature ? t.bytes(Tag.MACSignature, badMac) : m)) } : n)),
+      value: keyBlockOf(p).value.map((n) =>
+        n.tag === Tag.KeyWrappingData && n.type === 'Structure' ? { ...n, value: n.value.map((m) => (m.tag === Tag.MACSignature ? t.bytes(Tag.MACSignature, badMac) : m)) } : n,
+      ),
     };
     const r = await fails(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), registerAttrs(v), t.struct(Tag.SymmetricKey, [tamperedKb])]);
     expect(r.reason).toBe(ResultReason.CryptographicFailure);
@@ -397,7 +399,10 @@ describe.each(REASONS)('Register of a wrapped key at $name', (x) => {
     const ttlv = hex(`42004501000000184200430800000010${toHex(KEY128)}`);
     const e = createCipheriv('id-aes128-wrap', KEK128, Buffer.from('A6A6A6A6A6A6A6A6', 'hex'));
     const wrapped = Buffer.concat([e.update(ttlv), e.final()]);
-    const key = await registerKey(c, v, hex(''), 0, Encrypt | Decrypt, { object: wrappedSymmetricKey(wrapped, k, undefined, false), extra: [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES)] });
+    const key = await registerKey(c, v, hex(''), 0, Encrypt | Decrypt, {
+      object: wrappedSymmetricKey(wrapped, k, undefined, false),
+      extra: [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES)],
+    });
     const plain = await ok(c, v, Operation.Get, [uidNode(key), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)]);
     expect(toHex(plainMaterial(plain))).toBe(toHex(KEY128));
     const attrs = await ok(c, v, Operation.GetAttributes, [uidNode(key)]);
@@ -470,7 +475,6 @@ describe.each(REASONS)('Register of a wrapped key at $name', (x) => {
     const nw = await fails(c, v, Operation.Get, [uidNode(stored), t.enum(Tag.KeyWrapType, KeyWrapType.NotWrapped)]);
     expect(nw.reason).toBe(v.major >= 2 ? ResultReason.KeyWrapTypeNotSupported : ResultReason.FeatureNotSupported);
   });
-
 });
 
 function registerAttrs(v: KmipVersion): TtlvNode {

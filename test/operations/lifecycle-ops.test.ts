@@ -33,7 +33,8 @@ const date = (r: ObjectRecord, key: string): bigint | undefined => {
   const n = r.attributes.get(key)?.[0];
   return n?.type === 'DateTime' ? n.value : undefined;
 };
-const usageLimits = (total: bigint): TtlvNode => t.struct(Tag.UsageLimits, [t.long(Tag.UsageLimitsTotal, total), t.long(Tag.UsageLimitsCount, total), t.enum(Tag.UsageLimitsUnit, UsageLimitsUnit.Object)]);
+const usageLimits = (total: bigint): TtlvNode =>
+  t.struct(Tag.UsageLimits, [t.long(Tag.UsageLimitsTotal, total), t.long(Tag.UsageLimitsCount, total), t.enum(Tag.UsageLimitsUnit, UsageLimitsUnit.Object)]);
 
 async function createKey(v: KmipVersion, extra: readonly TtlvNode[] = [], client = c): Promise<string> {
   return uidOf(
@@ -221,7 +222,12 @@ describe.each([
   describe('Check', () => {
     it('allowed: returns the Unique Identifier', async () => {
       const uid = await createKey(v, [usageLimits(10n)]);
-      const p = await ok(c, v, Operation.Check, [uidNode(uid), t.long(Tag.UsageLimitsCount, 10n), t.int(Tag.CryptographicUsageMask, CryptographicUsageMask.Encrypt), t.interval(Tag.LeaseTime, 60)]);
+      const p = await ok(c, v, Operation.Check, [
+        uidNode(uid),
+        t.long(Tag.UsageLimitsCount, 10n),
+        t.int(Tag.CryptographicUsageMask, CryptographicUsageMask.Encrypt),
+        t.interval(Tag.LeaseTime, 60),
+      ]);
       expect(uidOf(p)).toBe(uid);
     });
 
@@ -245,7 +251,13 @@ describe.each([
         c,
         v,
         [
-          { operation: Operation.Create, payload: [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(ED)])] },
+          {
+            operation: Operation.Create,
+            payload: [
+              t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+              attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(ED)]),
+            ],
+          },
           { operation: Operation.Check, payload: [t.int(Tag.CryptographicUsageMask, CryptographicUsageMask.Sign)] },
           { operation: Operation.Get, payload: [] },
         ],
@@ -254,7 +266,13 @@ describe.each([
       expect(items.map((i) => i.status)).toEqual([0, 1, 1]);
       expect(items[2]!.reason).toBe(ResultReason.InvalidField);
       const ok2 = await batch(c, v, [
-        { operation: Operation.Create, payload: [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(ED)])] },
+        {
+          operation: Operation.Create,
+          payload: [
+            t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+            attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(ED)]),
+          ],
+        },
         { operation: Operation.Check, payload: [t.int(Tag.CryptographicUsageMask, CryptographicUsageMask.Encrypt)] },
         { operation: Operation.Get, payload: [] },
       ]);
@@ -307,7 +325,9 @@ describe.each([
       expect(date(await record(uid), 'LastChangeDate')).toBe(BigInt(t0));
       await ok(c, v, Operation.GetUsageAllocation, [uidNode(uid), t.long(Tag.UsageLimitsCount, 6n)]);
       expect(await count(uid)).toMatchObject({ value: 0n });
-      expect((await fails(c, v, Operation.GetUsageAllocation, [uidNode(uid), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(v2 ? ResultReason.UsageLimitExceeded : ResultReason.PermissionDenied);
+      expect((await fails(c, v, Operation.GetUsageAllocation, [uidNode(uid), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(
+        v2 ? ResultReason.UsageLimitExceeded : ResultReason.PermissionDenied,
+      );
       expect(await count(uid)).toMatchObject({ value: 0n });
     });
 
@@ -320,9 +340,13 @@ describe.each([
     it('no Usage Limits: Illegal Operation / Attribute Not Found; an Opaque Object: Illegal Operation / Invalid Object Type', async () => {
       const uid = await createKey(v);
       await ok(c, v, Operation.Activate, [uidNode(uid)]);
-      expect((await fails(c, v, Operation.GetUsageAllocation, [uidNode(uid), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(v2 ? ResultReason.AttributeNotFound : ResultReason.IllegalOperation);
+      expect((await fails(c, v, Operation.GetUsageAllocation, [uidNode(uid), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(
+        v2 ? ResultReason.AttributeNotFound : ResultReason.IllegalOperation,
+      );
       const o = await createOpaque(v);
-      expect((await fails(c, v, Operation.GetUsageAllocation, [uidNode(o), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(v2 ? ResultReason.InvalidObjectType : ResultReason.IllegalOperation);
+      expect((await fails(c, v, Operation.GetUsageAllocation, [uidNode(o), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(
+        v2 ? ResultReason.InvalidObjectType : ResultReason.IllegalOperation,
+      );
     });
 
     it('not Active (Pre-Active, or past the Protect Stop Date): Permission Denied', async () => {
@@ -336,7 +360,13 @@ describe.each([
     it('another identity’s key: Item Not Found; ID Placeholder works (Create, Activate, allocation, all with no uid)', async () => {
       expect((await fails(alice, v, Operation.GetUsageAllocation, [uidNode(await createKey(v, [usageLimits(2n)])), t.long(Tag.UsageLimitsCount, 1n)])).reason).toBe(notFoundReason(v));
       const items = await batch(c, v, [
-        { operation: Operation.Create, payload: [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(ED), usageLimits(5n)])] },
+        {
+          operation: Operation.Create,
+          payload: [
+            t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+            attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(128), attr.cryptographicUsageMask(ED), usageLimits(5n)]),
+          ],
+        },
         { operation: Operation.Activate, payload: [] },
         { operation: Operation.GetUsageAllocation, payload: [t.long(Tag.UsageLimitsCount, 2n)] },
         { operation: Operation.Revoke, payload: revokeReq(undefined, RevocationReasonCode.Superseded) },

@@ -47,7 +47,9 @@ beforeAll(async () => {
   alice = new Session(await srv.client('alice'), V2_1);
   owner = new Session(await srv.client(), V2_1);
   for (let i = 0; i < 3; i++) {
-    const uid = uniqueIdentifiersOf(await alice.ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: M.Encrypt, name: `alice-${i}` })))[0]!;
+    const uid = uniqueIdentifiersOf(
+      await alice.ok(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: M.Encrypt, name: `alice-${i}` })),
+    )[0]!;
     mine.unshift(uid); // newest first
   }
   await alice.ok(Operation.Activate, t.struct(Tag.RequestPayload, [uidNode(mine[0]!)]));

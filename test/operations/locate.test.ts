@@ -5,16 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KmipClient } from '../../src/client/index.js';
 import { uniqueIdentifiersOf } from '../../src/client/requests.js';
-import {
-  CryptographicAlgorithm,
-  LinkType,
-  NameType,
-  ObjectGroupMember,
-  ObjectType,
-  Operation,
-  ResultReason,
-  State,
-} from '../../src/kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, LinkType, NameType, ObjectGroupMember, ObjectType, Operation, ResultReason, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask, StorageStatusMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { customKey } from '../../src/objects/managed-object.js';
@@ -31,10 +22,7 @@ const xcase = (v: string): [string, TtlvNode[]] => [customKey('x', 'case'), [t.t
 
 /** Locate in 1.x form: attributes given as 2.x-shaped nodes (or custom x-… pairs), rendered as Attribute structures. */
 function locate1(attrs: ReadonlyArray<TtlvNode | readonly [string, TtlvNode]>, extra: readonly TtlvNode[] = []): TtlvNode[] {
-  return [
-    ...extra,
-    ...attrs.map((a) => (Array.isArray(a) ? attr1(a[0] as string, a[1] as TtlvNode) : attr1(specName((a as TtlvNode).tag), a as TtlvNode))),
-  ];
+  return [...extra, ...attrs.map((a) => (Array.isArray(a) ? attr1(a[0] as string, a[1] as TtlvNode) : attr1(specName((a as TtlvNode).tag), a as TtlvNode)))];
 }
 const SPEC_NAMES: Record<number, string> = {
   [Tag.ObjectType]: 'Object Type',
@@ -67,10 +55,7 @@ let bob: KmipClient;
 let admin: KmipClient;
 
 beforeAll(async () => {
-  srv = await startTestKms(
-    { access: { administrators: ['admin'], grants: [{ identity: 'bob', objectGroup: 'team', operations: ['Locate'] }] } },
-    { clock: () => clockMs },
-  );
+  srv = await startTestKms({ access: { administrators: ['admin'], grants: [{ identity: 'bob', objectGroup: 'team', operations: ['Locate'] }] } }, { clock: () => clockMs });
   [c, alice, bob, admin] = await Promise.all([srv.client(), srv.client('alice'), srv.client('bob'), srv.client('admin')]);
 });
 afterAll(async () => srv?.dispose());
@@ -90,7 +75,8 @@ describe('order, Maximum Items, Offset Items, Located Items (TC-OFFSET-1/2-14 sh
       );
     }
   });
-  const filter1 = () => locate1([t.enum(Tag.ObjectType, ObjectType.SymmetricKey), ['x-case', t.text(0, 'offset')], date(Tag.OriginalCreationDate, NOW - 20), date(Tag.OriginalCreationDate, NOW + 20)]);
+  const filter1 = () =>
+    locate1([t.enum(Tag.ObjectType, ObjectType.SymmetricKey), ['x-case', t.text(0, 'offset')], date(Tag.OriginalCreationDate, NOW - 20), date(Tag.OriginalCreationDate, NOW + 20)]);
 
   it('most recently created first, even within one second', async () => {
     const p = ok(await call(c, V14, Operation.Locate, filter1()));
@@ -375,20 +361,24 @@ describe('Locate after attribute changes', () => {
   });
 });
 
-
 describe('through Create', () => {
   it('keys made by Create (1.4 and 2.1) are found by Name, Object Group and a custom attribute added later, newest first', async () => {
     const { createSymmetricKeyPayload, uniqueIdentifierOf } = await import('../../src/client/requests.js');
     const mk = async (version: typeof V14, n: string) =>
       uniqueIdentifierOf(
         ok(
-          await call(c, version, Operation.Create, createSymmetricKeyPayload(version, {
-            algorithm: CryptographicAlgorithm.AES,
-            length: 256,
-            usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt,
-            name: n,
-            attributes: [t.text(Tag.ObjectGroup, 'created-via-create')],
-          }).value),
+          await call(
+            c,
+            version,
+            Operation.Create,
+            createSymmetricKeyPayload(version, {
+              algorithm: CryptographicAlgorithm.AES,
+              length: 256,
+              usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt,
+              name: n,
+              attributes: [t.text(Tag.ObjectGroup, 'created-via-create')],
+            }).value,
+          ),
         ),
       );
     clockMs = (NOW + 10) * 1000;

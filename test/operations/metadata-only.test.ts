@@ -65,20 +65,14 @@ const location = (value: string, type: number = KeyValueLocationType.URI): TtlvN
 
 /** A Key Block without Key Value. */
 const metaBlock = (format: number, algorithm?: number, bits?: number): StructureNode =>
-  t.struct(Tag.KeyBlock, [
-    t.enum(Tag.KeyFormatType, format),
-    ...(algorithm !== undefined ? [t.enum(Tag.CryptographicAlgorithm, algorithm), t.int(Tag.CryptographicLength, bits!)] : []),
-  ]);
+  t.struct(Tag.KeyBlock, [t.enum(Tag.KeyFormatType, format), ...(algorithm !== undefined ? [t.enum(Tag.CryptographicAlgorithm, algorithm), t.int(Tag.CryptographicLength, bits!)] : [])]);
 
 async function register(v: KmipVersion, objectType: number, object: StructureNode, list: TtlvNode[]): Promise<string> {
   return uidOf(await ok(c, v, Operation.Register, [t.enum(Tag.ObjectType, objectType), attrs(v, list), object]));
 }
 
 const registerMetaAes = (v: KmipVersion, where: string, mask = Encrypt | Decrypt | MACGenerate | WrapKey | DeriveKey): Promise<string> =>
-  register(v, ObjectType.SymmetricKey, t.struct(Tag.SymmetricKey, [metaBlock(KeyFormatType.Raw, CryptographicAlgorithm.AES, 128)]), [
-    attr.cryptographicUsageMask(mask),
-    location(where),
-  ]);
+  register(v, ObjectType.SymmetricKey, t.struct(Tag.SymmetricKey, [metaBlock(KeyFormatType.Raw, CryptographicAlgorithm.AES, 128)]), [attr.cryptographicUsageMask(mask), location(where)]);
 
 const registerPlainAes = (v: KmipVersion, mask: number): Promise<string> =>
   register(
@@ -141,7 +135,11 @@ describe.each([
   });
 
   it('Locate by Key Value Present false finds the metadata-only key, not the key with a value', async () => {
-    const p = await ok(c, v, Operation.Locate, [v.major >= 2 ? t.struct(Tag.Attributes, [t.bool(Tag.KeyValuePresent, false)]) : t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'Key Value Present'), t.bool(Tag.AttributeValue, false)])]);
+    const p = await ok(c, v, Operation.Locate, [
+      v.major >= 2
+        ? t.struct(Tag.Attributes, [t.bool(Tag.KeyValuePresent, false)])
+        : t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'Key Value Present'), t.bool(Tag.AttributeValue, false)]),
+    ]);
     const found = p.value.filter((n) => n.tag === Tag.UniqueIdentifier).map((n) => n.value);
     expect(found).toContain(mdo);
     expect(found).not.toContain(plain);
@@ -156,12 +154,24 @@ describe.each([
       [
         'Get wrapped',
         Operation.Get,
-        [uidNode(mdo), t.struct(Tag.KeyWrappingSpecification, [t.enum(Tag.WrappingMethod, WrappingMethod.Encrypt), t.struct(Tag.EncryptionKeyInformation, [uidNode(plain), cryptoParams({ mode: BlockCipherMode.NISTKeyWrap })])])],
+        [
+          uidNode(mdo),
+          t.struct(Tag.KeyWrappingSpecification, [
+            t.enum(Tag.WrappingMethod, WrappingMethod.Encrypt),
+            t.struct(Tag.EncryptionKeyInformation, [uidNode(plain), cryptoParams({ mode: BlockCipherMode.NISTKeyWrap })]),
+          ]),
+        ],
       ],
       [
         'use as a wrapping key',
         Operation.Get,
-        [uidNode(plain), t.struct(Tag.KeyWrappingSpecification, [t.enum(Tag.WrappingMethod, WrappingMethod.Encrypt), t.struct(Tag.EncryptionKeyInformation, [uidNode(mdo), cryptoParams({ mode: BlockCipherMode.NISTKeyWrap })])])],
+        [
+          uidNode(plain),
+          t.struct(Tag.KeyWrappingSpecification, [
+            t.enum(Tag.WrappingMethod, WrappingMethod.Encrypt),
+            t.struct(Tag.EncryptionKeyInformation, [uidNode(mdo), cryptoParams({ mode: BlockCipherMode.NISTKeyWrap })]),
+          ]),
+        ],
       ],
       [
         'Derive Key',
@@ -178,7 +188,14 @@ describe.each([
       [
         'Create Split Key',
         Operation.CreateSplitKey,
-        [t.enum(Tag.ObjectType, ObjectType.SplitKey), uidNode(mdo), t.int(Tag.SplitKeyParts, 2), t.int(Tag.SplitKeyThreshold, 2), t.enum(Tag.SplitKeyMethod, SplitKeyMethod.XOR), attrs(v, [])],
+        [
+          t.enum(Tag.ObjectType, ObjectType.SplitKey),
+          uidNode(mdo),
+          t.int(Tag.SplitKeyParts, 2),
+          t.int(Tag.SplitKeyThreshold, 2),
+          t.enum(Tag.SplitKeyMethod, SplitKeyMethod.XOR),
+          attrs(v, []),
+        ],
       ],
       ...(v.major >= 2 ? ([['Export', Operation.Export, [uidNode(mdo)]]] as Array<[string, number, TtlvNode[]]>) : []),
     ];
@@ -197,9 +214,15 @@ describe.each([
     ]);
     await ok(c, v, Operation.Activate, [uidNode(priv)]);
     expect(findChild(await getKeyBlock(v, priv, Tag.PrivateKey), Tag.KeyValue)).toBeUndefined();
-    const s = await fails(c, v, Operation.Sign, [uidNode(priv), cryptoParams({ padding: PaddingMethod.PKCS1V1_5, hashing: HashingAlgorithm.SHA_256, algorithm: CryptographicAlgorithm.RSA }), t.bytes(Tag.Data, new Uint8Array(4))]);
+    const s = await fails(c, v, Operation.Sign, [
+      uidNode(priv),
+      cryptoParams({ padding: PaddingMethod.PKCS1V1_5, hashing: HashingAlgorithm.SHA_256, algorithm: CryptographicAlgorithm.RSA }),
+      t.bytes(Tag.Data, new Uint8Array(4)),
+    ]);
     expect(s.reason).toBe(NOT_PRESENT);
-    const secret = await register(v, ObjectType.SecretData, t.struct(Tag.SecretData, [t.enum(Tag.SecretDataType, SecretDataType.Password), metaBlock(KeyFormatType.Opaque)]), [attr.cryptographicUsageMask(DeriveKey)]);
+    const secret = await register(v, ObjectType.SecretData, t.struct(Tag.SecretData, [t.enum(Tag.SecretDataType, SecretDataType.Password), metaBlock(KeyFormatType.Opaque)]), [
+      attr.cryptographicUsageMask(DeriveKey),
+    ]);
     expect(findChild(await getKeyBlock(v, secret, Tag.SecretData), Tag.KeyValue)).toBeUndefined();
     expect((await attributesOf(c, v, secret)).get(Tag.KeyValuePresent)?.map((n) => n.value)).toEqual([false]);
   });
@@ -229,7 +252,11 @@ describe.each([
   });
 
   it('Public Key without value: 2.x accepts it (Key Value Present applies to all objects), 1.x refuses (Invalid Field)', async () => {
-    const payload = [t.enum(Tag.ObjectType, ObjectType.PublicKey), attrs(v, [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)]), t.struct(Tag.PublicKey, [metaBlock(KeyFormatType.X_509, CryptographicAlgorithm.RSA, 2048)])];
+    const payload = [
+      t.enum(Tag.ObjectType, ObjectType.PublicKey),
+      attrs(v, [attr.cryptographicUsageMask(CryptographicUsageMask.Verify)]),
+      t.struct(Tag.PublicKey, [metaBlock(KeyFormatType.X_509, CryptographicAlgorithm.RSA, 2048)]),
+    ];
     if (v.major >= 2) {
       const uid = uidOf(await ok(c, v, Operation.Register, payload));
       expect((await attributesOf(c, v, uid)).get(Tag.KeyValuePresent)?.map((n) => n.value)).toEqual([false]);

@@ -4,16 +4,7 @@
  * tables (KMIP 1.4 §4.x, 2.1 §6.1.x) independently of the server's code.
  */
 import { expect } from 'vitest';
-import {
-  attributeV1,
-  expectSuccess,
-  findChild,
-  parseResponse,
-  requestMessage,
-  type KmipClient,
-  type KmipVersion,
-  type ResponseItem,
-} from '../../src/client/index.js';
+import { attributeV1, expectSuccess, findChild, parseResponse, requestMessage, type KmipClient, type KmipVersion, type ResponseItem } from '../../src/client/index.js';
 import { BatchErrorContinuationOption, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
@@ -60,7 +51,12 @@ export const uidNode = (uid: string): TtlvNode => t.text(Tag.UniqueIdentifier, u
 
 /** Attributes for Create/Register in the version's form (2.x nodes given). */
 export function attrs(version: KmipVersion, list: readonly TtlvNode[]): TtlvNode {
-  return version.major >= 2 ? t.struct(Tag.Attributes, [...list]) : t.struct(Tag.TemplateAttribute, list.map((a) => attributeV1(a)));
+  return version.major >= 2
+    ? t.struct(Tag.Attributes, [...list])
+    : t.struct(
+        Tag.TemplateAttribute,
+        list.map((a) => attributeV1(a)),
+      );
 }
 
 export function textOf(node: TtlvNode | undefined): string {

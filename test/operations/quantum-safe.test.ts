@@ -127,7 +127,9 @@ describe('Quantum Safe: Create Key Pair', () => {
   it('RSA and EC key pairs asked to be Quantum Safe are General Failure (Shor)', async () => {
     const rsa = [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048)];
     const ec = [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(256)];
-    expect(await refusedAsNotSafe(Operation.CreateKeyPair, keyPairPayload(v, [...rsa, qs(true)], [attr.cryptographicUsageMask(Sign)], [attr.cryptographicUsageMask(Verify)]))).toMatch(/Shor/);
+    expect(await refusedAsNotSafe(Operation.CreateKeyPair, keyPairPayload(v, [...rsa, qs(true)], [attr.cryptographicUsageMask(Sign)], [attr.cryptographicUsageMask(Verify)]))).toMatch(
+      /Shor/,
+    );
     await refusedAsNotSafe(Operation.CreateKeyPair, keyPairPayload(v, [...ec, qs(true)], [attr.cryptographicUsageMask(Sign)], [attr.cryptographicUsageMask(Verify)]));
     // Only the public key asked to be Quantum Safe: still refused, and neither key is stored.
     await refusedAsNotSafe(Operation.CreateKeyPair, keyPairPayload(v, ec, [attr.cryptographicUsageMask(Sign), attr.name('qs-ec')], [attr.cryptographicUsageMask(Verify), qs(true)]));

@@ -25,7 +25,12 @@ beforeAll(async () => {
 afterAll(async () => srv?.dispose());
 
 async function query(client: KmipClient, v: KmipVersion, ...fns: number[]): Promise<readonly TtlvNode[]> {
-  const p = await ok(client, v, Operation.Query, fns.map((f) => t.enum(Tag.QueryFunction, f)));
+  const p = await ok(
+    client,
+    v,
+    Operation.Query,
+    fns.map((f) => t.enum(Tag.QueryFunction, f)),
+  );
   return p.value;
 }
 
@@ -184,7 +189,13 @@ describe('Query Defaults Information (2.x)', () => {
 
 describe('functions with nothing true to state', () => {
   it.each([V1_4, V2_1])('at %o: Validations, Client Registration Methods, Application Namespaces, Extension List/Map answer nothing', async (v) => {
-    for (const fn of [QueryFunction.QueryValidations, QueryFunction.QueryClientRegistrationMethods, QueryFunction.QueryApplicationNamespaces, QueryFunction.QueryExtensionList, QueryFunction.QueryExtensionMap]) {
+    for (const fn of [
+      QueryFunction.QueryValidations,
+      QueryFunction.QueryClientRegistrationMethods,
+      QueryFunction.QueryApplicationNamespaces,
+      QueryFunction.QueryExtensionList,
+      QueryFunction.QueryExtensionMap,
+    ]) {
       expect(await query(c, v, fn)).toEqual([]);
     }
   });
@@ -192,7 +203,17 @@ describe('functions with nothing true to state', () => {
   it('all functions at once at 2.1: the items come in the response table order', async () => {
     const all = Object.values(QueryFunction);
     const items = await query(c, V2_1, ...all);
-    const order = [Tag.Operation, Tag.ObjectType, Tag.VendorIdentification, Tag.ServerInformation, Tag.RNGParameters, Tag.ProfileInformation, Tag.CapabilityInformation, Tag.DefaultsInformation, Tag.ProtectionStorageMasks];
+    const order = [
+      Tag.Operation,
+      Tag.ObjectType,
+      Tag.VendorIdentification,
+      Tag.ServerInformation,
+      Tag.RNGParameters,
+      Tag.ProfileInformation,
+      Tag.CapabilityInformation,
+      Tag.DefaultsInformation,
+      Tag.ProtectionStorageMasks,
+    ];
     const seen = [...new Set(tags(items))];
     expect(seen).toEqual(order);
   });

@@ -68,7 +68,17 @@ describe('Query Capabilities', () => {
           version: V2_1,
           batchErrorContinuationOption: BatchErrorContinuationOption.Undo,
           batch: [
-      { operation: Operation.Create, payload: [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), t.struct(Tag.Attributes, [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES), t.int(Tag.CryptographicLength, 128), t.int(Tag.CryptographicUsageMask, CryptographicUsageMask.Encrypt)])] },
+            {
+              operation: Operation.Create,
+              payload: [
+                t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+                t.struct(Tag.Attributes, [
+                  t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
+                  t.int(Tag.CryptographicLength, 128),
+                  t.int(Tag.CryptographicUsageMask, CryptographicUsageMask.Encrypt),
+                ]),
+              ],
+            },
             { operation: Operation.Get, payload: [t.text(Tag.UniqueIdentifier, 'no-such-object')] },
           ],
         }),

@@ -196,7 +196,12 @@ describe.each([
   });
 
   it('attributes that contradict the Key Block are Invalid Field / Invalid Attribute Value', async () => {
-    const r = await fails(c, v, Operation.Register, reg(v, ObjectType.SymmetricKey, symmetricKeyObject(bytes(16, 1), CryptographicAlgorithm.AES), [attr.cryptographicLength(256), attr.cryptographicUsageMask(ED)]));
+    const r = await fails(
+      c,
+      v,
+      Operation.Register,
+      reg(v, ObjectType.SymmetricKey, symmetricKeyObject(bytes(16, 1), CryptographicAlgorithm.AES), [attr.cryptographicLength(256), attr.cryptographicUsageMask(ED)]),
+    );
     expect(r.reason).toBe(v2 ? ResultReason.InvalidAttributeValue : ResultReason.InvalidField);
   });
 
@@ -218,8 +223,12 @@ describe.each([
     expect(Buffer.from(findPath(got, Tag.PrivateKey, Tag.KeyBlock, Tag.KeyValue, Tag.KeyMaterial)!.value as Uint8Array)).toEqual(pkcs1);
     const verify = [attr.cryptographicAlgorithm(CryptographicAlgorithm.RSA), attr.cryptographicLength(2048), attr.cryptographicUsageMask(CryptographicUsageMask.Verify)];
     await ok(c, v, Operation.Register, reg(v, ObjectType.PublicKey, t.struct(Tag.PublicKey, [keyBlock(spki, KeyFormatType.Raw)]), verify));
-    expect((await fails(c, v, Operation.Register, reg(v, ObjectType.PublicKey, t.struct(Tag.PublicKey, [keyBlock(bytes(300, 7), KeyFormatType.Raw)]), verify))).reason).toBe(v.major >= 2 ? ResultReason.InvalidAttributeValue : ResultReason.InvalidField);
-    expect((await fails(c, v, Operation.Register, reg(v, ObjectType.PrivateKey, t.struct(Tag.PrivateKey, [keyBlock(bytes(300, 7), KeyFormatType.PKCS_8)]), stated))).reason).toBe(ResultReason.InvalidField);
+    expect((await fails(c, v, Operation.Register, reg(v, ObjectType.PublicKey, t.struct(Tag.PublicKey, [keyBlock(bytes(300, 7), KeyFormatType.Raw)]), verify))).reason).toBe(
+      v.major >= 2 ? ResultReason.InvalidAttributeValue : ResultReason.InvalidField,
+    );
+    expect((await fails(c, v, Operation.Register, reg(v, ObjectType.PrivateKey, t.struct(Tag.PrivateKey, [keyBlock(bytes(300, 7), KeyFormatType.PKCS_8)]), stated))).reason).toBe(
+      ResultReason.InvalidField,
+    );
   });
 
   it('a Name already taken is refused; another identity may use it (names are not disclosed across identities)', async () => {
@@ -232,7 +241,12 @@ describe.each([
   });
 
   it('a server-only attribute is refused (Invalid Field / Attribute Read Only)', async () => {
-    const r = await fails(c, v, Operation.Register, reg(v, ObjectType.SymmetricKey, symmetricKeyObject(bytes(16, 1), CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(ED), t.date(Tag.InitialDate, 5n)]));
+    const r = await fails(
+      c,
+      v,
+      Operation.Register,
+      reg(v, ObjectType.SymmetricKey, symmetricKeyObject(bytes(16, 1), CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(ED), t.date(Tag.InitialDate, 5n)]),
+    );
     expect(r.reason).toBe(v2 ? ResultReason.AttributeReadOnly : ResultReason.InvalidField);
   });
 });
@@ -284,7 +298,13 @@ describe('Register, version specifics', () => {
     // Get of the Template returns it as registered.
     expect(nodesEqual(findChild(await ok(c, V1_4, Operation.Get, [uidNode(tuid)]), Tag.Template)!, tpl)).toBe(true);
     // Register naming the template.
-    const ruid = uidOf(await ok(c, V1_4, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), t.struct(Tag.TemplateAttribute, [byName]), symmetricKeyObject(bytes(16, 2), CryptographicAlgorithm.AES)]));
+    const ruid = uidOf(
+      await ok(c, V1_4, Operation.Register, [
+        t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
+        t.struct(Tag.TemplateAttribute, [byName]),
+        symmetricKeyObject(bytes(16, 2), CryptographicAlgorithm.AES),
+      ]),
+    );
     expect((await srv.kms.services.store.get(ruid))?.attributes.get('ObjectGroup')).toEqual([t.text(Tag.ObjectGroup, 'from-template')]);
     // Another identity does not see the template.
     expect((await fails(alice, V1_4, Operation.Create, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), t.struct(Tag.TemplateAttribute, [byName])])).reason).toBe(ResultReason.ItemNotFound);
@@ -300,7 +320,9 @@ describe('Register, version specifics', () => {
   });
 
   it('a Template holding a Name, or holding nothing, is Invalid Field', async () => {
-    const withName = t.struct(Tag.Template, [t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'Name'), t.struct(Tag.AttributeValue, [t.text(Tag.NameValue, 'x'), t.enum(Tag.NameType, 1)])])]);
+    const withName = t.struct(Tag.Template, [
+      t.struct(Tag.Attribute, [t.text(Tag.AttributeName, 'Name'), t.struct(Tag.AttributeValue, [t.text(Tag.NameValue, 'x'), t.enum(Tag.NameType, 1)])]),
+    ]);
     expect((await fails(c, V1_4, Operation.Register, reg(V1_4, ObjectType.Template, withName))).reason).toBe(ResultReason.InvalidField);
     expect((await fails(c, V1_4, Operation.Register, reg(V1_4, ObjectType.Template, t.struct(Tag.Template, [])))).reason).toBe(ResultReason.InvalidField);
   });

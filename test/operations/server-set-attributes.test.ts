@@ -26,7 +26,12 @@ beforeAll(async () => {
 });
 afterAll(async () => srv?.dispose());
 
-const aes = (extra: readonly TtlvNode[] = []): TtlvNode[] => [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(256), attr.cryptographicUsageMask(ED), ...extra];
+const aes = (extra: readonly TtlvNode[] = []): TtlvNode[] => [
+  attr.cryptographicAlgorithm(CryptographicAlgorithm.AES),
+  attr.cryptographicLength(256),
+  attr.cryptographicUsageMask(ED),
+  ...extra,
+];
 
 async function create(v: KmipVersion, extra: readonly TtlvNode[] = []): Promise<string> {
   return uidOf(await ok(c, v, Operation.Create, [t.enum(Tag.ObjectType, ObjectType.SymmetricKey), attrs(v, aes(extra))]));

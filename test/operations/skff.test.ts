@@ -43,7 +43,12 @@ const tdes = (bits: number | undefined, extra: readonly TtlvNode[] = []): TtlvNo
   t.int(Tag.CryptographicUsageMask, ED),
   ...extra,
 ];
-const aes = (extra: readonly TtlvNode[] = []): TtlvNode[] => [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES), t.int(Tag.CryptographicLength, 128), t.int(Tag.CryptographicUsageMask, ED), ...extra];
+const aes = (extra: readonly TtlvNode[] = []): TtlvNode[] => [
+  t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
+  t.int(Tag.CryptographicLength, 128),
+  t.int(Tag.CryptographicUsageMask, ED),
+  ...extra,
+];
 
 /** The Key Block of a Get response: its key bytes and Cryptographic Length. */
 async function getKey(client: KmipClient, v: KmipVersion, uid: string): Promise<{ key: Buffer; length: unknown; algorithm: unknown }> {
@@ -110,7 +115,7 @@ describe('Create: three-key Triple DES (SKFF-M-4/8/12)', () => {
     });
   }
 
-  it('with no Cryptographic Length: 168 (the KMIP profiles\' length for three-key TDES)', async () => {
+  it("with no Cryptographic Length: 168 (the KMIP profiles' length for three-key TDES)", async () => {
     const got = await getKey(c, V2_1, await create(c, V2_1, tdes(undefined)));
     expect([got.length, got.key.length]).toEqual([168, 24]);
   });

@@ -37,7 +37,10 @@ let c: KmipClient;
 let alice: KmipClient;
 beforeAll(async () => {
   // alice may run both operations on anything, but not Get: splitting or joining would hand her the value.
-  srv = await startTestKms({ ...FULL_ATTRIBUTES, access: { administrators: [], grants: [{ identity: 'alice', objectGroup: '*', operations: ['CreateSplitKey', 'JoinSplitKey'] }] } }, { captureLog: logLines });
+  srv = await startTestKms(
+    { ...FULL_ATTRIBUTES, access: { administrators: [], grants: [{ identity: 'alice', objectGroup: '*', operations: ['CreateSplitKey', 'JoinSplitKey'] }] } },
+    { captureLog: logLines },
+  );
   [c, alice] = await Promise.all([srv.client(), srv.client('alice')]);
 });
 afterAll(async () => srv?.dispose());
@@ -103,7 +106,7 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
     expect(ops).toContain(Operation.JoinSplitKey);
   });
 
-  it('splits an existing key 3 of 5 (GF(2^8)): parts are Split Keys 1…5 with the key\'s algorithm, linked to it; any 3 rebuild it', async () => {
+  it("splits an existing key 3 of 5 (GF(2^8)): parts are Split Keys 1…5 with the key's algorithm, linked to it; any 3 rebuild it", async () => {
     const key = await registerKey(c, v, KEY, CryptographicAlgorithm.AES, Encrypt | Decrypt, { activate: false });
     const parts = await split(v, { uid: key, parts: 5, threshold: 3, method: SplitKeyMethod.PolynomialSharingGF2_8 });
     expect(parts).toHaveLength(5);
@@ -112,7 +115,12 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
     for (const [i, uid] of parts.entries()) {
       const { obj, material } = await getObject(v, uid);
       expect(obj.tag).toBe(Tag.SplitKey);
-      expect([intOf(obj, Tag.SplitKeyParts), intOf(obj, Tag.KeyPartIdentifier), intOf(obj, Tag.SplitKeyThreshold), intOf(obj, Tag.SplitKeyMethod)]).toEqual([5, i + 1, 3, SplitKeyMethod.PolynomialSharingGF2_8]);
+      expect([intOf(obj, Tag.SplitKeyParts), intOf(obj, Tag.KeyPartIdentifier), intOf(obj, Tag.SplitKeyThreshold), intOf(obj, Tag.SplitKeyMethod)]).toEqual([
+        5,
+        i + 1,
+        3,
+        SplitKeyMethod.PolynomialSharingGF2_8,
+      ]);
       const kb = findChild(obj, Tag.KeyBlock) as StructureNode;
       expect([intOf(kb, Tag.KeyFormatType), intOf(kb, Tag.CryptographicAlgorithm), intOf(kb, Tag.CryptographicLength)]).toEqual([KeyFormatType.Raw, CryptographicAlgorithm.AES, 128]);
       expect(material).toHaveLength(16);
@@ -124,8 +132,15 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
     const keyLinks = await links(v, key);
     for (const uid of parts) expect(keyLinks).toContainEqual([LinkType.ChildLink, uid]);
 
-    for (const pick of [[0, 2, 4], [4, 1, 3], [0, 1, 2, 3, 4]]) {
-      const joined = await join(v, pick.map((i) => parts[i]!));
+    for (const pick of [
+      [0, 2, 4],
+      [4, 1, 3],
+      [0, 1, 2, 3, 4],
+    ]) {
+      const joined = await join(
+        v,
+        pick.map((i) => parts[i]!),
+      );
       const { obj, material } = await getObject(v, joined);
       expect(obj.tag).toBe(Tag.SymmetricKey);
       expect(toHex(material)).toBe(toHex(KEY));
@@ -181,7 +196,12 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
     const a = await split(v, { parts: 3, threshold: 2, method: SplitKeyMethod.PolynomialSharingGF2_8, list: aes128 });
     const b = await split(v, { parts: 3, threshold: 2, method: SplitKeyMethod.PolynomialSharingGF2_8, list: aes128 });
     expect(await links(v, a[0]!)).toContainEqual([LinkType.NextLink, a[1]!]);
-    expect(await links(v, a[1]!)).toEqual(expect.arrayContaining([[LinkType.PreviousLink, a[0]!], [LinkType.NextLink, a[2]!]]));
+    expect(await links(v, a[1]!)).toEqual(
+      expect.arrayContaining([
+        [LinkType.PreviousLink, a[0]!],
+        [LinkType.NextLink, a[2]!],
+      ]),
+    );
     expect((await fails(c, v, Operation.JoinSplitKey, joinPayload(v, [a[0]!, b[1]!]))).reason).toBe(ResultReason.InvalidField);
     expect((await fails(c, v, Operation.JoinSplitKey, joinPayload(v, [b[2]!, a[0]!]))).reason).toBe(ResultReason.InvalidField);
     // Their own parts, even skipping one in the chain, still join, to the same key from any pair.
@@ -216,9 +236,15 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
     expect(await reason({ uid: 'no-such-key', parts: 3, threshold: 2, method: gf8 })).toBe(notFound(v));
     // A new key needs its algorithm; a Name would be on every part.
     expect(await reason({ parts: 3, threshold: 2, method: gf8, list: [attr.cryptographicLength(128)] })).toBe(ResultReason.InvalidField);
-    expect(await reason({ uid: key, parts: 3, threshold: 2, method: gf8, list: [attr.name(`named-${v.major}`)] })).toBe(v.major >= 2 ? ResultReason.NonUniqueNameAttribute : ResultReason.InvalidField);
+    expect(await reason({ uid: key, parts: 3, threshold: 2, method: gf8, list: [attr.name(`named-${v.major}`)] })).toBe(
+      v.major >= 2 ? ResultReason.NonUniqueNameAttribute : ResultReason.InvalidField,
+    );
     // A public key is not split.
-    const cert = await ok(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.OpaqueObject), attrs(v, []), t.struct(Tag.OpaqueObject, [t.enum(Tag.OpaqueDataType, 0x80000000), t.bytes(Tag.OpaqueDataValue, KEY)])]);
+    const cert = await ok(c, v, Operation.Register, [
+      t.enum(Tag.ObjectType, ObjectType.OpaqueObject),
+      attrs(v, []),
+      t.struct(Tag.OpaqueObject, [t.enum(Tag.OpaqueDataType, 0x80000000), t.bytes(Tag.OpaqueDataValue, KEY)]),
+    ]);
     expect(await reason({ uid: uidOf(cert), parts: 3, threshold: 2, method: gf8 })).toBe(wrongType(v));
     // Destroyed: Key Value Not Present. Not Extractable: refused (its parts would carry it out).
     await ok(c, v, Operation.Destroy, [uidNode(key)]);
@@ -255,7 +281,11 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
     expect(toHex((await getObject(v, joined)).material)).toBe('0102030405060708090a0b0c0d0e0f10');
     expect((await fails(c, v, Operation.JoinSplitKey, joinPayload(v, [uids[1]!]))).reason).toBe(ResultReason.CryptographicFailure);
     // Algorithm without length: Missing Data, as for any key.
-    const half = await fails(c, v, Operation.Register, [t.enum(Tag.ObjectType, ObjectType.SplitKey), attrs(v, []), part(1, vectors[0]!, [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES)])]);
+    const half = await fails(c, v, Operation.Register, [
+      t.enum(Tag.ObjectType, ObjectType.SplitKey),
+      attrs(v, []),
+      part(1, vectors[0]!, [t.enum(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES)]),
+    ]);
     expect(half.reason).toBe(ResultReason.MissingData);
     // An XOR split registered as 2-of-4 cannot be joined from two parts (XOR needs them all).
     const x1 = uidOf(await register(part(1, vectors[0]!, [], SplitKeyMethod.XOR)));
@@ -274,7 +304,9 @@ describe.each(both)('Create Split Key / Join Split Key at %o', (v) => {
 describe('version', () => {
   it('KMIP 1.1 has neither operation (added in 1.2): Operation Not Supported', async () => {
     const v11 = { major: 1, minor: 1 };
-    expect((await fails(c, v11, Operation.CreateSplitKey, splitPayload(v11, { parts: 2, threshold: 2, method: SplitKeyMethod.XOR, list: aes128 }))).reason).toBe(ResultReason.OperationNotSupported);
+    expect((await fails(c, v11, Operation.CreateSplitKey, splitPayload(v11, { parts: 2, threshold: 2, method: SplitKeyMethod.XOR, list: aes128 }))).reason).toBe(
+      ResultReason.OperationNotSupported,
+    );
     expect((await fails(c, v11, Operation.JoinSplitKey, joinPayload(v11, ['x']))).reason).toBe(ResultReason.OperationNotSupported);
   });
 });

@@ -258,7 +258,14 @@ describe('unit of work', () => {
     expect(asked).toBe(CONFLICT_RETRIES);
 
     const u2 = work.open(1, Operation.Import, undefined, {});
-    u2.save({ changes: [{ record: rec('k1') }] }, { onConflict: async () => { throw new KmipError(ResultReason.ObjectAlreadyExists, 'exists'); } });
+    u2.save(
+      { changes: [{ record: rec('k1') }] },
+      {
+        onConflict: async () => {
+          throw new KmipError(ResultReason.ObjectAlreadyExists, 'exists');
+        },
+      },
+    );
     expect(await u2.close(success(Operation.Import, 'k1'), mapError)).toMatchObject({ reason: ResultReason.ObjectAlreadyExists, message: 'exists' });
   });
 

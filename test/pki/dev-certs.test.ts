@@ -132,12 +132,7 @@ interface HandshakeResult {
  * `authorizationError`, which says *why* the strict server refuses (node's strict server just
  * destroys the socket, so its tlsClientError reads "socket hang up").
  */
-async function handshake(
-  p: DevCertPaths,
-  client: { cert: string; key: string },
-  clientCa = p.ca.cert,
-  reject = true,
-): Promise<HandshakeResult> {
+async function handshake(p: DevCertPaths, client: { cert: string; key: string }, clientCa = p.ca.cert, reject = true): Promise<HandshakeResult> {
   const [ca, cert, key] = await Promise.all([readFile(p.ca.cert), readFile(p.server.cert), readFile(p.server.key)]);
   const [cCa, cCert, cKey] = await Promise.all([readFile(clientCa), readFile(client.cert), readFile(client.key)]);
   let serverError: string | undefined;
@@ -174,7 +169,8 @@ async function handshake(
     });
     return {
       accepted: received === 'ok',
-      ...(peerCN !== undefined && { peerCN }), ...(serverError !== undefined && { serverError }),
+      ...(peerCN !== undefined && { peerCN }),
+      ...(serverError !== undefined && { serverError }),
       ...(authorizationError !== undefined && { authorizationError }),
     };
   } finally {

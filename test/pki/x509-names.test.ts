@@ -41,7 +41,9 @@ describe('RFC 4514 names against Python cryptography', () => {
     expect(text).toContain('2.5.4.12=Title');
     expect(nameToString(name)).toBe(rfc);
     const back = readName(nameFromString(rfc));
-    expect(back.rdns.map((r) => r.map((a) => [a.oid, a.text ?? Buffer.from(a.der).toString('hex')]))).toEqual(name.rdns.map((r) => r.map((a) => [a.oid, a.text ?? Buffer.from(a.der).toString('hex')])));
+    expect(back.rdns.map((r) => r.map((a) => [a.oid, a.text ?? Buffer.from(a.der).toString('hex')]))).toEqual(
+      name.rdns.map((r) => r.map((a) => [a.oid, a.text ?? Buffer.from(a.der).toString('hex')])),
+    );
   });
 
   it('an empty name is the empty string and back', () => {

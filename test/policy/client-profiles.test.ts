@@ -39,7 +39,12 @@ async function createKey(c: KmipClient, v: KmipVersion): Promise<string> {
   return uidOf(
     await ok(c, v, Operation.Create, [
       t.enum(Tag.ObjectType, ObjectType.SymmetricKey),
-      attrs(v, [attr.cryptographicAlgorithm(CryptographicAlgorithm.AES), attr.cryptographicLength(256), attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt), t.text(Tag.ObjectGroup, 'tapes')]),
+      attrs(v, [
+        attr.cryptographicAlgorithm(CryptographicAlgorithm.AES),
+        attr.cryptographicLength(256),
+        attr.cryptographicUsageMask(CryptographicUsageMask.Encrypt),
+        t.text(Tag.ObjectGroup, 'tapes'),
+      ]),
     ]),
   );
 }
@@ -47,7 +52,7 @@ async function createKey(c: KmipClient, v: KmipVersion): Promise<string> {
 /** The attribute names (1.x) or tags (2.x) a Get Attributes answered. */
 function namesOf(p: StructureNode, v: KmipVersion): Array<string | number> {
   if (v.major >= 2) return (findChild(p, Tag.Attributes) as StructureNode).value.map((n) => n.tag);
-  return p.value.filter((n) => n.tag === Tag.Attribute).map((a) => ((findChild(a as StructureNode, Tag.AttributeName) as { value: string }).value));
+  return p.value.filter((n) => n.tag === Tag.Attribute).map((a) => (findChild(a as StructureNode, Tag.AttributeName) as { value: string }).value);
 }
 
 async function everything(c: KmipClient, v: KmipVersion, uid: string): Promise<Array<string | number>> {
@@ -91,10 +96,12 @@ describe('omitAttributes', () => {
 
 describe('defaultProtocolVersion', () => {
   const versionsOf = (p: StructureNode) =>
-    p.value.filter((n) => n.tag === Tag.ProtocolVersion).map((n) => {
-      const s = n as StructureNode;
-      return `${(findChild(s, Tag.ProtocolVersionMajor) as { value: number }).value}.${(findChild(s, Tag.ProtocolVersionMinor) as { value: number }).value}`;
-    });
+    p.value
+      .filter((n) => n.tag === Tag.ProtocolVersion)
+      .map((n) => {
+        const s = n as StructureNode;
+        return `${(findChild(s, Tag.ProtocolVersionMajor) as { value: number }).value}.${(findChild(s, Tag.ProtocolVersionMinor) as { value: number }).value}`;
+      });
 
   it('Discover Versions offers the client nothing above it (a client taking the first offered speaks it)', async () => {
     const forBob = versionsOf(await ok(bob, V1_4, Operation.DiscoverVersions, []));
@@ -123,7 +130,17 @@ describe('the clientProfiles config section', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     expect(() => parseClientProfiles({ profiles: [{ name: 'x', identities: ['a'], quirk: true }] }, 'f')).toThrow(/unknown key quirk/);
-    expect(() => parseClientProfiles({ profiles: [{ name: 'x', identities: ['a'] }, { name: 'y', identities: ['a'] }] }, 'f')).toThrow(/two profiles/);
+    expect(() =>
+      parseClientProfiles(
+        {
+          profiles: [
+            { name: 'x', identities: ['a'] },
+            { name: 'y', identities: ['a'] },
+          ],
+        },
+        'f',
+      ),
+    ).toThrow(/two profiles/);
     expect(() => parseClientProfiles({ default: { defaultProtocolVersion: 'two' } }, 'f')).toThrow(ClientProfileError);
     expect(() => parseClientProfiles({ default: { getAllAttributes: 'some' } }, 'f')).toThrow(/getAllAttributes/);
     expect(() => parseClientProfiles({ profiles: [{ name: 'x', identities: [] }] }, 'f')).toThrow(/identities/);

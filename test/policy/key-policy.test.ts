@@ -8,7 +8,17 @@ import { createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, keyBlock, symmetricKeyObject, type KmipClient, type KmipVersion } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/config.js';
-import { CryptographicAlgorithm, DerivationMethod, KeyFormatType, ObjectType, Operation, ResultReason, SecretDataType, ValidityIndicator, WrappingMethod } from '../../src/kmip/generated/enums.gen.js';
+import {
+  CryptographicAlgorithm,
+  DerivationMethod,
+  KeyFormatType,
+  ObjectType,
+  Operation,
+  ResultReason,
+  SecretDataType,
+  ValidityIndicator,
+  WrappingMethod,
+} from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask as M } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode, type TtlvNode } from '../../src/ttlv/index.js';
@@ -44,17 +54,28 @@ describe.each([
   const refused = async (objectType: number, object: StructureNode, list: readonly TtlvNode[] = []) => fails(c, v, Operation.Register, register(v, objectType, object, list));
 
   it('RSA-1024 (PKCS#8, PKCS#1 public): cryptoPolicy.rsaMinBits; RSA-2048 is accepted', async () => {
-    const r1 = await refused(ObjectType.PrivateKey, privateKey(der(RSA_1024.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 1024), [attr.cryptographicUsageMask(M.Sign)]);
+    const r1 = await refused(ObjectType.PrivateKey, privateKey(der(RSA_1024.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 1024), [
+      attr.cryptographicUsageMask(M.Sign),
+    ]);
     expect(r1.reason).toBe(policyReason);
     expect(r1.message).toMatch(/at least 2048 bits.*cryptoPolicy\.rsaMinBits/);
-    const r2 = await refused(ObjectType.PublicKey, publicKey(der(RSA_1024.publicKey, 'pkcs1'), KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 1024), [attr.cryptographicUsageMask(M.Verify)]);
+    const r2 = await refused(ObjectType.PublicKey, publicKey(der(RSA_1024.publicKey, 'pkcs1'), KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 1024), [
+      attr.cryptographicUsageMask(M.Verify),
+    ]);
     expect(r2.message).toMatch(/cryptoPolicy\.rsaMinBits/);
-    const good = await ok(c, v, Operation.Register, register(v, ObjectType.PrivateKey, privateKey(der(RSA_2048.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 2048), [attr.cryptographicUsageMask(M.Sign)]));
+    const good = await ok(
+      c,
+      v,
+      Operation.Register,
+      register(v, ObjectType.PrivateKey, privateKey(der(RSA_2048.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 2048), [attr.cryptographicUsageMask(M.Sign)]),
+    );
     expect(uidOf(good)).not.toBe('');
   });
 
   it('an RSA public exponent of 3: cryptoPolicy.rsaMinPublicExponent', async () => {
-    const r = await refused(ObjectType.PrivateKey, privateKey(der(RSA_E3.privateKey, 'pkcs1'), KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 2048), [attr.cryptographicUsageMask(M.Sign)]);
+    const r = await refused(ObjectType.PrivateKey, privateKey(der(RSA_E3.privateKey, 'pkcs1'), KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 2048), [
+      attr.cryptographicUsageMask(M.Sign),
+    ]);
     expect(r.reason).toBe(policyReason);
     expect(r.message).toMatch(/public exponent.*65537.*this one is 3.*cryptoPolicy\.rsaMinPublicExponent/);
   });
@@ -65,7 +86,9 @@ describe.each([
     expect(r.reason).toBe(ResultReason.InvalidField);
     expect(r.message).toMatch(/does not parse/);
     const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const wrongAlg = await refused(ObjectType.PrivateKey, privateKey(der(p256.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 256), [attr.cryptographicUsageMask(M.Sign)]);
+    const wrongAlg = await refused(ObjectType.PrivateKey, privateKey(der(p256.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 256), [
+      attr.cryptographicUsageMask(M.Sign),
+    ]);
     expect(wrongAlg.reason).toBe(ResultReason.InvalidField);
     expect(wrongAlg.message).toMatch(/EC key, not the Cryptographic Algorithm/);
   });
@@ -83,7 +106,9 @@ describe.each([
     const des = await refused(ObjectType.SymmetricKey, symmetricKeyObject(Buffer.from('0123456789abcdef', 'hex'), CryptographicAlgorithm.DES), [attr.cryptographicUsageMask(M.Encrypt)]);
     expect(des.reason).toBe(policyReason);
     expect(des.message).toMatch(/single DES.*cryptoPolicy\.des/);
-    const degenerate = await refused(ObjectType.SymmetricKey, symmetricKeyObject(Buffer.from('0123456789abcdef0123456789abcdef89abcdef01234567', 'hex'), CryptographicAlgorithm.DES3), [attr.cryptographicUsageMask(M.Encrypt)]);
+    const degenerate = await refused(ObjectType.SymmetricKey, symmetricKeyObject(Buffer.from('0123456789abcdef0123456789abcdef89abcdef01234567', 'hex'), CryptographicAlgorithm.DES3), [
+      attr.cryptographicUsageMask(M.Encrypt),
+    ]);
     expect(degenerate.message).toMatch(/K1 = K2.*cryptoPolicy\.des/);
     await registerKey(c, v, Buffer.from('0123456789abcdef23456789abcdef01456789abcdef0123', 'hex'), CryptographicAlgorithm.DES3, M.Encrypt | M.Decrypt);
   });
@@ -143,9 +168,23 @@ describe('a tightened policy stops stored keys from protecting, keeps legacy use
     srv = await startTestKms({ cryptoPolicy: { hmacMinBits: 112 } });
     let c = await srv.client();
     const v = V2_1;
-    const priv = uidOf(await ok(c, v, Operation.Register, register(v, ObjectType.PrivateKey, privateKey(der(RSA_2048.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 2048), [attr.cryptographicUsageMask(M.Sign)])));
+    const priv = uidOf(
+      await ok(
+        c,
+        v,
+        Operation.Register,
+        register(v, ObjectType.PrivateKey, privateKey(der(RSA_2048.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 2048), [attr.cryptographicUsageMask(M.Sign)]),
+      ),
+    );
     const pub = uidOf(
-      await ok(c, v, Operation.Register, register(v, ObjectType.PublicKey, publicKey(der(RSA_2048.publicKey, 'spki'), KeyFormatType.X_509, CryptographicAlgorithm.RSA, 2048), [attr.cryptographicUsageMask(M.Verify | M.Encrypt | M.WrapKey)])),
+      await ok(
+        c,
+        v,
+        Operation.Register,
+        register(v, ObjectType.PublicKey, publicKey(der(RSA_2048.publicKey, 'spki'), KeyFormatType.X_509, CryptographicAlgorithm.RSA, 2048), [
+          attr.cryptographicUsageMask(M.Verify | M.Encrypt | M.WrapKey),
+        ]),
+      ),
     );
     for (const u of [priv, pub]) await ok(c, v, Operation.Activate, [uidNode(u)]);
     const hmac = await registerKey(c, v, Buffer.alloc(16, 3), CryptographicAlgorithm.HMAC_SHA256, M.MACGenerate | M.MACVerify);
@@ -193,14 +232,36 @@ describe('legacyKeys: an operator opts in to keys the policy would refuse', () =
     srv = await startTestKms({ cryptoPolicy: { legacyKeys: true } });
     const c = await srv.client();
     const v = V2_1;
-    const priv = uidOf(await ok(c, v, Operation.Register, register(v, ObjectType.PrivateKey, privateKey(der(RSA_1024.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 1024), [attr.cryptographicUsageMask(M.Sign)])));
+    const priv = uidOf(
+      await ok(
+        c,
+        v,
+        Operation.Register,
+        register(v, ObjectType.PrivateKey, privateKey(der(RSA_1024.privateKey, 'pkcs8'), KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA, 1024), [attr.cryptographicUsageMask(M.Sign)]),
+      ),
+    );
     await ok(c, v, Operation.Activate, [uidNode(priv)]);
     const signed = await ok(c, v, Operation.Sign, [uidNode(priv), t.bytes(Tag.Data, Buffer.from('legacy'))]);
     expect((signed.value.find((n) => n.tag === Tag.SignatureData)?.value as Uint8Array).length).toBe(128);
-    await ok(c, v, Operation.Register, register(v, ObjectType.PrivateKey, privateKey(der(K1.privateKey, 'sec1'), KeyFormatType.ECPrivateKey, CryptographicAlgorithm.EC, 256), [attr.cryptographicUsageMask(M.Sign)]));
-    const des = await fails(c, v, Operation.Register, register(v, ObjectType.SymmetricKey, symmetricKeyObject(Buffer.from('0123456789abcdef', 'hex'), CryptographicAlgorithm.DES), [attr.cryptographicUsageMask(M.Encrypt)]));
+    await ok(
+      c,
+      v,
+      Operation.Register,
+      register(v, ObjectType.PrivateKey, privateKey(der(K1.privateKey, 'sec1'), KeyFormatType.ECPrivateKey, CryptographicAlgorithm.EC, 256), [attr.cryptographicUsageMask(M.Sign)]),
+    );
+    const des = await fails(
+      c,
+      v,
+      Operation.Register,
+      register(v, ObjectType.SymmetricKey, symmetricKeyObject(Buffer.from('0123456789abcdef', 'hex'), CryptographicAlgorithm.DES), [attr.cryptographicUsageMask(M.Encrypt)]),
+    );
     expect(des.message).toMatch(/cryptoPolicy\.des/);
-    const garbage = await fails(c, v, Operation.Register, register(v, ObjectType.PrivateKey, privateKey(Buffer.alloc(600, 1), KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 2048), [attr.cryptographicUsageMask(M.Sign)]));
+    const garbage = await fails(
+      c,
+      v,
+      Operation.Register,
+      register(v, ObjectType.PrivateKey, privateKey(Buffer.alloc(600, 1), KeyFormatType.PKCS_1, CryptographicAlgorithm.RSA, 2048), [attr.cryptographicUsageMask(M.Sign)]),
+    );
     expect(garbage.reason).toBe(ResultReason.InvalidField);
   });
 });
@@ -208,7 +269,13 @@ describe('legacyKeys: an operator opts in to keys the policy would refuse', () =
 describe('the new cryptoPolicy settings as configuration', () => {
   it('are read from the file and the KMS_CRYPTO_* environment, and checked', () => {
     const cfg = loadConfig({
-      env: { KMS_CRYPTO_RSA_MIN_PUBLIC_EXPONENT: '65537', KMS_CRYPTO_HMAC_MIN_BITS: '256', KMS_CRYPTO_PBKDF2_MIN_ITERATIONS: '600000', KMS_CRYPTO_PBKDF2_MIN_SALT_BYTES: '32', KMS_CRYPTO_LEGACY_KEYS: 'false' },
+      env: {
+        KMS_CRYPTO_RSA_MIN_PUBLIC_EXPONENT: '65537',
+        KMS_CRYPTO_HMAC_MIN_BITS: '256',
+        KMS_CRYPTO_PBKDF2_MIN_ITERATIONS: '600000',
+        KMS_CRYPTO_PBKDF2_MIN_SALT_BYTES: '32',
+        KMS_CRYPTO_LEGACY_KEYS: 'false',
+      },
     });
     expect(cfg.cryptoPolicy).toEqual({ rsaMinPublicExponent: 65537, hmacMinBits: 256, pbkdf2MinIterations: 600000, pbkdf2MinSaltBytes: 32, legacyKeys: false });
     expect(() => loadConfig({ env: { KMS_CRYPTO_RSA_MIN_PUBLIC_EXPONENT: '65536' } })).toThrow(/rsaMinPublicExponent must be odd/);

@@ -28,7 +28,17 @@ describe('rotation config', () => {
     [{ rotation: { policies: [{ objectGroup: 'a', everyDays: 0 }] } }, /policies\[0\]\.everyDays/],
     [{ rotation: { policies: [{ objectGroup: 'a', everyDays: 10, overlapDays: 11 }] } }, /overlapDays \(11\) must not exceed everyDays/],
     [{ rotation: { policies: [{ objectGroup: '', everyDays: 10 }] } }, /objectGroup must be a non-empty/],
-    [{ rotation: { policies: [{ objectGroup: 'a', everyDays: 10 }, { objectGroup: 'a', everyDays: 20 }] } }, /has two policies/],
+    [
+      {
+        rotation: {
+          policies: [
+            { objectGroup: 'a', everyDays: 10 },
+            { objectGroup: 'a', everyDays: 20 },
+          ],
+        },
+      },
+      /has two policies/,
+    ],
     [{ rotation: { policies: [{ objectGroup: 'a', everyDays: 10, every: 3 }] } }, /unknown key rotation\.policies\[0\]\.every/],
     [{ rotation: { checkIntervalSeconds: 0 } }, /rotation\.checkIntervalSeconds must be an integer from 1/],
     [{ rotation: { leaseSeconds: 'x' } }, /rotation\.leaseSeconds/],

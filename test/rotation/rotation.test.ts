@@ -223,7 +223,12 @@ describe('Object Group policies (config rotation.policies)', () => {
     expect(np).toBe(pr!.newUid);
     expect(nq).not.toBe(pair.pub);
     expect(links(await attributesOf(c, V2_1, pair.priv))).toContainEqual([LinkType.ReplacementObjectLink, np]);
-    expect(links(await attributesOf(c, V2_1, np!))).toEqual(expect.arrayContaining([[LinkType.ReplacedObjectLink, pair.priv], [LinkType.PublicKeyLink, nq]]));
+    expect(links(await attributesOf(c, V2_1, np!))).toEqual(
+      expect.arrayContaining([
+        [LinkType.ReplacedObjectLink, pair.priv],
+        [LinkType.PublicKeyLink, nq],
+      ]),
+    );
     expect(dateAttr(await attributesOf(c, V2_1, pair.priv), Tag.DeactivationDate)! - nowS()).toBeGreaterThanOrEqual(10n * 86_400n - 5n);
   });
 });
@@ -256,15 +261,27 @@ describe('failures are reported and retried, not looped', () => {
     expect((await rotation().status()).due.map((d) => d.uid)).not.toContain(uid);
   });
 
-  it('a policy refusal (the crypto policy tightened since the key was made) is reported with the policy\'s reason', async () => {
+  it("a policy refusal (the crypto policy tightened since the key was made) is reported with the policy's reason", async () => {
     const p = await ok(c, V2_1, Operation.Create, [
       t.enum(Tag.ObjectType, 0x02),
-      attrs(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.HMAC_SHA256), attr.cryptographicLength(128), attr.cryptographicUsageMask(CryptographicUsageMask.MACGenerate), attr.name('fail-hmac'), t.text(Tag.ObjectGroup, 'payments'), t.date(Tag.ActivationDate, nowS())]),
+      attrs(V2_1, [
+        attr.cryptographicAlgorithm(CryptographicAlgorithm.HMAC_SHA256),
+        attr.cryptographicLength(128),
+        attr.cryptographicUsageMask(CryptographicUsageMask.MACGenerate),
+        attr.name('fail-hmac'),
+        t.text(Tag.ObjectGroup, 'payments'),
+        t.date(Tag.ActivationDate, nowS()),
+      ]),
     ]);
     const uid = uidOf(p);
     advanceDays(31);
     // A scheduler over the same store whose server now asks for HMAC keys of 256 bits at least.
-    const tight = new RotationScheduler({ services: { ...srv.kms.services, cryptoPolicy: cryptoPolicyFrom({ hmacMinBits: 256 }) }, handlers: HANDLERS, config: rotation().config, holder: 'tight' });
+    const tight = new RotationScheduler({
+      services: { ...srv.kms.services, cryptoPolicy: cryptoPolicyFrom({ hmacMinBits: 256 }) },
+      handlers: HANDLERS,
+      config: rotation().config,
+      holder: 'tight',
+    });
     nowMs += rotation().config.leaseSeconds * 1000; // the built-in scheduler's lease has expired
     const run = await tight.runOnce();
     expect(run.skipped).toBeUndefined();
@@ -285,7 +302,7 @@ describe('failures are reported and retried, not looped', () => {
   });
 });
 
-describe('after a crash between Re-key and the old key\'s update', () => {
+describe("after a crash between Re-key and the old key's update", () => {
   it('the next run completes the old key and never rotates it twice', async () => {
     const uid = await createKey('crash-a', perKey(30));
     advanceDays(31);
@@ -351,7 +368,7 @@ describe('kms keys rotation (admin socket of the running server)', () => {
     expect(bad.code).toBe(2);
   });
 
-  it('the new key belongs to the old key\'s owner: another identity (alice) cannot see it', async () => {
+  it("the new key belongs to the old key's owner: another identity (alice) cannot see it", async () => {
     const alice = await srv.client('alice');
     const uid = await createKey('owner-a', perKey(30));
     advanceDays(31);

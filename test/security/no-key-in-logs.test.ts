@@ -25,7 +25,9 @@ describe('key material never reaches the logs', () => {
       await client.send(
         requestMessage({
           version: v,
-          batch: [{ operation: Operation.Register, payload: registerPayload(v, ObjectType.SymmetricKey, symmetricKeyObject(key, CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(12)]) }],
+          batch: [
+            { operation: Operation.Register, payload: registerPayload(v, ObjectType.SymmetricKey, symmetricKeyObject(key, CryptographicAlgorithm.AES), [attr.cryptographicUsageMask(12)]) },
+          ],
         }),
       ),
     );

@@ -114,7 +114,7 @@ for (const v of [V1_4, V2_1]) {
       for (const [k, u] of Object.entries(uid)) keyOf[k] = toHex(keyMaterialOf(await alice.ok(Operation.Get, getPayload(u))));
     });
 
-    it('bob gets Item Not Found from every operation on alice\'s ungranted objects, as for an identifier nobody uses', async () => {
+    it("bob gets Item Not Found from every operation on alice's ungranted objects, as for an identifier nobody uses", async () => {
       const missing = `${tag}-no-such-object`;
       const targets: Array<[string, string]> = [
         [uid.plain, `${tag}-plain`],
@@ -144,7 +144,7 @@ for (const v of [V1_4, V2_1]) {
       }
     });
 
-    it('bob\'s attempts changed nothing on alice\'s objects', async () => {
+    it("bob's attempts changed nothing on alice's objects", async () => {
       for (const u of Object.values(uid)) {
         const a = readGetAttributes(v, await alice.ok(Operation.GetAttributes, getAttributesPayload(v, u)));
         expect(single(a, 'State')).toMatchObject({ value: State.PreActive });
@@ -153,7 +153,7 @@ for (const v of [V1_4, V2_1]) {
       }
     });
 
-    it('Locate never lists alice\'s objects for bob, by name, by group, by type or with no criteria', async () => {
+    it("Locate never lists alice's objects for bob, by name, by group, by type or with no criteria", async () => {
       const bobsOwn = await create(bob, `${tag}-bob`, 'shared');
       const queries = [
         locatePayload(v, []),
@@ -173,7 +173,7 @@ for (const v of [V1_4, V2_1]) {
       expect((await alice.call(Operation.Get, getPayload(bobsOwn))).reason).toBe(notFoundReason(v));
     });
 
-    it('admin sees everything: Get, Get Attributes and Locate over alice\'s objects', async () => {
+    it("admin sees everything: Get, Get Attributes and Locate over alice's objects", async () => {
       for (const [k, u] of Object.entries(uid)) {
         expect(toHex(keyMaterialOf(await admin.ok(Operation.Get, getPayload(u))))).toBe(keyOf[k]);
         const a = readGetAttributes(v, await admin.ok(Operation.GetAttributes, getAttributesPayload(v, u)));
@@ -185,7 +185,7 @@ for (const v of [V1_4, V2_1]) {
       expect(byName).toEqual([uid.other]);
     });
 
-    it('admin may act on alice\'s objects: Activate, Revoke, Destroy', async () => {
+    it("admin may act on alice's objects: Activate, Revoke, Destroy", async () => {
       await admin.ok(Operation.Activate, activatePayload(uid.plain));
       await admin.ok(Operation.Revoke, revokePayload(uid.plain, RevocationReasonCode.CessationOfOperation));
       await admin.ok(Operation.Destroy, destroyPayload(uid.plain));

@@ -13,7 +13,12 @@ import { CERTS } from '../support/kms.js';
 async function peerCertOf(certFile: string, keyFile: string): Promise<PeerCertificate> {
   const ca = readFileSync(join(CERTS, 'ca.pem'));
   const server = createServer({ cert: readFileSync(join(CERTS, 'server.pem')), key: readFileSync(join(CERTS, 'server.key')), ca, requestCert: true, rejectUnauthorized: false });
-  const seen = new Promise<PeerCertificate>((resolve) => server.on('secureConnection', (s) => { resolve(s.getPeerCertificate()); s.end(); }));
+  const seen = new Promise<PeerCertificate>((resolve) =>
+    server.on('secureConnection', (s) => {
+      resolve(s.getPeerCertificate());
+      s.end();
+    }),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const c = connect({ host: '127.0.0.1', port, servername: 'localhost', ca, cert: readFileSync(certFile), key: readFileSync(keyFile) });

@@ -64,7 +64,10 @@ function expectLimit(item: { status: number; reason?: number; message?: string }
 
 describe('limits.maxResponseBytes: checked while the batch items run', () => {
   it('the item that passes the limit ends the batch: it and the earlier items answer Response Too Large, later items do not run', async () => {
-    const create = { operation: Operation.Create, payload: createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: M.Encrypt, name: 'after-the-budget' }) };
+    const create = {
+      operation: Operation.Create,
+      payload: createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: M.Encrypt, name: 'after-the-budget' }),
+    };
     const r = await send(c, [rng(30_000), rng(30_000), rng(30_000), create, rng(30_000)]);
     expect(r.items).toHaveLength(3);
     for (const item of r.items) expectLimit(item, 'maxResponseBytes', ResultReason.ResponseTooLarge);
@@ -73,7 +76,10 @@ describe('limits.maxResponseBytes: checked while the batch items run', () => {
   });
 
   it('a batch within the limit is served whole', async () => {
-    const create = { operation: Operation.Create, payload: createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: M.Encrypt, name: 'within-the-budget' }) };
+    const create = {
+      operation: Operation.Create,
+      payload: createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: M.Encrypt, name: 'within-the-budget' }),
+    };
     const r = await send(c, [rng(30_000), create]);
     expect(r.items.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success]);
     expect(bytesOf(r.items[0]!.payload!, Tag.Data)).toHaveLength(30_000);
@@ -90,7 +96,11 @@ describe('limits.maxResponseBytes: checked while the batch items run', () => {
 describe('multi-part quotas per identity', () => {
   const sha256 = t.struct(Tag.CryptographicParameters, [t.enum(Tag.HashingAlgorithm, HashingAlgorithm.SHA_256)]);
   const hashInit = (data: string) => [sha256, t.bytes(Tag.Data, Buffer.from(data)), t.bool(Tag.InitIndicator, true)];
-  const hashNext = (cv: Uint8Array, data: string, final = false) => [t.bytes(Tag.Data, Buffer.from(data)), t.bytes(Tag.CorrelationValue, cv), ...(final ? [t.bool(Tag.FinalIndicator, true)] : [])];
+  const hashNext = (cv: Uint8Array, data: string, final = false) => [
+    t.bytes(Tag.Data, Buffer.from(data)),
+    t.bytes(Tag.CorrelationValue, cv),
+    ...(final ? [t.bool(Tag.FinalIndicator, true)] : []),
+  ];
   const call = async (client: KmipClient, op: number, body: readonly TtlvNode[]) => (await send(client, [{ operation: op, payload: t.struct(Tag.RequestPayload, [...body]) }])).items[0]!;
 
   it("maxMultipartPerIdentity: alice's third open operation is refused; her first two and bob's are unaffected", async () => {
@@ -109,7 +119,12 @@ describe('multi-part quotas per identity', () => {
   });
 
   async function signingPair(client: KmipClient, common: readonly TtlvNode[]): Promise<{ priv: string; pub: string }> {
-    const r = await send(client, [{ operation: Operation.CreateKeyPair, payload: t.struct(Tag.RequestPayload, keyPairPayload(V2_1, common, [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)])) }]);
+    const r = await send(client, [
+      {
+        operation: Operation.CreateKeyPair,
+        payload: t.struct(Tag.RequestPayload, keyPairPayload(V2_1, common, [attr.cryptographicUsageMask(M.Sign)], [attr.cryptographicUsageMask(M.Verify)])),
+      },
+    ]);
     const pair = pairUids(r.items[0]!.payload!);
     expect((await call(client, Operation.Activate, [uidNode(pair.priv)])).status).toBe(ResultStatus.Success);
     expect((await call(client, Operation.Activate, [uidNode(pair.pub)])).status).toBe(ResultStatus.Success);
@@ -202,7 +217,12 @@ describe('a response that cannot be encoded', () => {
     // A handler whose payload no TTLV encoder can write (an Integer past 32 bits), standing in for
     // any encode failure (a response past 4 GiB is another); on the listener of the running server.
     const handlers = new Map(HANDLERS);
-    handlers.set(Operation.Ping, { operation: Operation.Ping, name: 'Ping', since: { major: 2, minor: 1 }, handle: async () => t.struct(Tag.ResponsePayload, [t.int(Tag.MaximumItems, 2 ** 40)]) });
+    handlers.set(Operation.Ping, {
+      operation: Operation.Ping,
+      name: 'Ping',
+      since: { major: 2, minor: 1 },
+      handle: async () => t.struct(Tag.ResponsePayload, [t.int(Tag.MaximumItems, 2 ** 40)]),
+    });
     const server = new KmipServer({
       host: '127.0.0.1',
       port: 0,

@@ -190,7 +190,9 @@ describe('the TLS handshake has a budget of its own', () => {
     const second = await exchange(s.port, (x) => x.write(discover()), 2000);
     expect(second.frames).toHaveLength(0);
     expect(second.closed).toBe(true);
-    expect(parseResponse(await a.send(requestMessage({ version: v21, batch: [{ operation: Operation.DiscoverVersions, payload: discoverVersionsPayload([]) }] }))).items[0]!.status).toBe(ResultStatus.Success);
+    expect(parseResponse(await a.send(requestMessage({ version: v21, batch: [{ operation: Operation.DiscoverVersions, payload: discoverVersionsPayload([]) }] }))).items[0]!.status).toBe(
+      ResultStatus.Success,
+    );
     const records = connRecords(await auditAfterStop(s));
     const drop = records.find((r) => r.reason === 'ConnectionLimit');
     expect(drop?.message).toMatch(/limits\.maxConnections/);
@@ -341,7 +343,9 @@ describe('TLS', () => {
       expect(ended.error, c.name).toBeUndefined();
       expect(ended.end, c.name).toBe(true);
       const fingerprint = new X509Certificate(c.cert).fingerprint256;
-      const line = log.map((l) => JSON.parse(l) as { msg: string; peer?: { fingerprint?: string; verifyError?: string; subject?: string; issuer?: string }; err?: string }).find((l) => l.msg === 'client certificate refused' && l.peer?.fingerprint === fingerprint);
+      const line = log
+        .map((l) => JSON.parse(l) as { msg: string; peer?: { fingerprint?: string; verifyError?: string; subject?: string; issuer?: string }; err?: string })
+        .find((l) => l.msg === 'client certificate refused' && l.peer?.fingerprint === fingerprint);
       expect(line, c.name).toBeDefined();
       expect(`${line!.peer!.verifyError ?? ''} ${line!.err}`, c.name).toMatch(c.error);
       expect(line!.peer!.subject, c.name).toMatch(/CN=/);
@@ -351,7 +355,25 @@ describe('TLS', () => {
     for (const version of ['-tls1_2', '-tls1_3']) {
       // Asynchronously: the server runs in this process.
       const out = await new Promise<string>((resolve) => {
-        const p = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${s.port}`, version, '-ign_eof', '-servername', 'localhost', '-CAfile', join(CERTS, 'ca.pem'), '-cert', foreign.client.cert, '-key', foreign.client.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const p = spawn(
+          'openssl',
+          [
+            's_client',
+            '-connect',
+            `127.0.0.1:${s.port}`,
+            version,
+            '-ign_eof',
+            '-servername',
+            'localhost',
+            '-CAfile',
+            join(CERTS, 'ca.pem'),
+            '-cert',
+            foreign.client.cert,
+            '-key',
+            foreign.client.key,
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let text = '';
         p.stdout.on('data', (d: Buffer) => (text += d.toString()));
         p.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -368,7 +390,10 @@ describe('TLS', () => {
     const refusals = (await auditAfterStop(s)).filter((r) => r.kind === 'auth') as (AuditRecord & { peer?: { fingerprint?: string; verifyError?: string } })[];
     for (const c of cases) {
       const fp = new X509Certificate(c.cert).fingerprint256;
-      expect(refusals.some((r) => r.peer?.fingerprint === fp), c.name).toBe(true);
+      expect(
+        refusals.some((r) => r.peer?.fingerprint === fp),
+        c.name,
+      ).toBe(true);
     }
     expect(refusals.find((r) => r.peer?.fingerprint === new X509Certificate(cases[1]!.cert).fingerprint256)?.peer?.verifyError).toBe('CERT_HAS_EXPIRED');
   });

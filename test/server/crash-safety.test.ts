@@ -36,7 +36,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KmipClient } from '../../src/client/index.js';
-import { attr, expectSuccess, findPath, getPayload, keyMaterialOf, locatePayload, parseResponse, requestMessage, uniqueIdentifiersOf, createSymmetricKeyPayload } from '../../src/client/requests.js';
+import {
+  attr,
+  expectSuccess,
+  findPath,
+  getPayload,
+  keyMaterialOf,
+  locatePayload,
+  parseResponse,
+  requestMessage,
+  uniqueIdentifiersOf,
+  createSymmetricKeyPayload,
+} from '../../src/client/requests.js';
 import { CryptographicAlgorithm, ObjectType, Operation, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask, StorageStatusMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
@@ -106,7 +117,7 @@ async function readFolder(dataDir: string, auditFrom: AuditRecord[]): Promise<Sn
     const { protector } = SoftwareProtector.openOrCreate(join(dataDir, 'master.key'));
     const records = new Map<string, ObjectRecord>();
     const bytes = new Map<string, Buffer>();
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const page = await store.list(after, 500);
       if (page.length === 0) break;
       for (const uid of page) {
@@ -227,7 +238,11 @@ function checkAgainstModel(model: CrashModel, snap: Snapshot, cycle: number): { 
 }
 
 async function locate(c: KmipClient, attributes: ReturnType<typeof attr.state>[], storageStatusMask?: number): Promise<string[]> {
-  const r = parseResponse(await c.send(requestMessage({ version: V21, batch: [{ operation: Operation.Locate, payload: locatePayload(V21, attributes, storageStatusMask !== undefined ? { storageStatusMask } : {}) }] })));
+  const r = parseResponse(
+    await c.send(
+      requestMessage({ version: V21, batch: [{ operation: Operation.Locate, payload: locatePayload(V21, attributes, storageStatusMask !== undefined ? { storageStatusMask } : {}) }] }),
+    ),
+  );
   return uniqueIdentifiersOf(expectSuccess(r.items[0]!)).sort();
 }
 
@@ -339,7 +354,14 @@ describe.each(SETTINGS)('crash safety (audit.readSync $readSync): SIGKILL at ran
     let s = await startServeProcess(config);
     const c = await s.client();
     const r = parseResponse(
-      await c.send(requestMessage({ version: V21, batch: [{ operation: Operation.Create, payload: createSymmetricKeyPayload(V21, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }) }] })),
+      await c.send(
+        requestMessage({
+          version: V21,
+          batch: [
+            { operation: Operation.Create, payload: createSymmetricKeyPayload(V21, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }) },
+          ],
+        }),
+      ),
     );
     const uid = uniqueIdentifiersOf(expectSuccess(r.items[0]!))[0]!;
     // Two reads (the first clears Fresh, a change; the second changes nothing): both in the tail.

@@ -85,7 +85,15 @@ describe('bounded log records', () => {
         child.on('exit', () => reject(new Error(`server exited: ${out}`)));
       });
       const certs = join(dir, 'certs');
-      const client = await KmipClient.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(join(certs, 'ca.pem')), cert: readFileSync(join(certs, 'client.pem')), key: readFileSync(join(certs, 'client.key')), timeoutMs: 30_000 });
+      const client = await KmipClient.connect({
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        ca: readFileSync(join(certs, 'ca.pem')),
+        cert: readFileSync(join(certs, 'client.pem')),
+        key: readFileSync(join(certs, 'client.key')),
+        timeoutMs: 30_000,
+      });
       try {
         const id = 'I'.repeat(3 * 1024 * 1024);
         await new Session(client, V2_1).ok(Operation.Interop, t.struct(Tag.RequestPayload, [t.enum(Tag.InteropFunction, InteropFunction.Begin), t.text(Tag.InteropIdentifier, id)]));

@@ -119,10 +119,7 @@ describe('hostile input over the socket', () => {
 
   it('a wrong item type in the header (Batch Count as a Text String) gets Invalid Message', async () => {
     const msg = t.struct(Tag.RequestMessage, [
-      t.struct(Tag.RequestHeader, [
-        t.struct(Tag.ProtocolVersion, [t.int(Tag.ProtocolVersionMajor, 1), t.int(Tag.ProtocolVersionMinor, 4)]),
-        t.text(Tag.BatchCount, 'one'),
-      ]),
+      t.struct(Tag.RequestHeader, [t.struct(Tag.ProtocolVersion, [t.int(Tag.ProtocolVersionMajor, 1), t.int(Tag.ProtocolVersionMinor, 4)]), t.text(Tag.BatchCount, 'one')]),
       t.struct(Tag.BatchItem, [t.enum(Tag.Operation, Operation.DiscoverVersions), t.struct(Tag.RequestPayload, [])]),
     ]);
     const r = await raw(encode(msg));
@@ -133,7 +130,11 @@ describe('hostile input over the socket', () => {
 
   it('a Response Message sent as a request gets Invalid Message', async () => {
     const resp = t.struct(Tag.ResponseMessage, [
-      t.struct(Tag.ResponseHeader, [t.struct(Tag.ProtocolVersion, [t.int(Tag.ProtocolVersionMajor, 1), t.int(Tag.ProtocolVersionMinor, 2)]), t.date(Tag.TimeStamp, 0n), t.int(Tag.BatchCount, 0)]),
+      t.struct(Tag.ResponseHeader, [
+        t.struct(Tag.ProtocolVersion, [t.int(Tag.ProtocolVersionMajor, 1), t.int(Tag.ProtocolVersionMinor, 2)]),
+        t.date(Tag.TimeStamp, 0n),
+        t.int(Tag.BatchCount, 0),
+      ]),
     ]);
     expectInvalidMessageThenClose(await raw(encode(resp)));
   });
@@ -181,7 +182,9 @@ describe('hostile input over the socket', () => {
     expect(undo.items.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success]);
     const able = parseResponse(await healthy.send(requestMessage({ version: v12, batch, asynchronousIndicator: true })));
     expect(able.items.map((i) => i.status)).toEqual([ResultStatus.Success, ResultStatus.Success]);
-    const mandatory = parseResponse(await healthy.send(requestMessage({ version: { major: 2, minor: 0 }, batch, asynchronousIndicator: AsynchronousIndicator.Mandatory, batchErrorContinuationOption: 3 })));
+    const mandatory = parseResponse(
+      await healthy.send(requestMessage({ version: { major: 2, minor: 0 }, batch, asynchronousIndicator: AsynchronousIndicator.Mandatory, batchErrorContinuationOption: 3 })),
+    );
     expect(mandatory.items[0]!.reason).toBe(ResultReason.FeatureNotSupported);
   });
 

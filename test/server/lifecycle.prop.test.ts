@@ -39,17 +39,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  activatePayload,
-  attr,
-  destroyPayload,
-  getPayload,
-  keyMaterialOf,
-  locatePayload,
-  uniqueIdentifierOf,
-  uniqueIdentifiersOf,
-  type KmipVersion,
-} from '../../src/client/index.js';
+import { activatePayload, attr, destroyPayload, getPayload, keyMaterialOf, locatePayload, uniqueIdentifierOf, uniqueIdentifiersOf, type KmipVersion } from '../../src/client/index.js';
 import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask, StorageStatusMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
@@ -181,10 +171,7 @@ type ObjectCommand =
   /** Offset from now in seconds; `modify` prefers Modify Attribute when the date is present. */
   | { kind: 'SetDate'; which: 'Activation' | 'Deactivation'; offset: number; modify: boolean };
 
-type Command =
-  | { kind: 'Create'; activation?: number; deactivation?: number }
-  | { kind: 'Tick'; seconds: number }
-  | { kind: 'On'; target: number; cmd: ObjectCommand };
+type Command = { kind: 'Create'; activation?: number; deactivation?: number } | { kind: 'Tick'; seconds: number } | { kind: 'On'; target: number; cmd: ObjectCommand };
 
 const offsetArb = fc.constantFrom(-120, -60, 0, 60, 120, 180);
 const objectCommandArb: fc.Arbitrary<ObjectCommand> = fc.oneof(
@@ -192,7 +179,9 @@ const objectCommandArb: fc.Arbitrary<ObjectCommand> = fc.oneof(
   fc.constant<ObjectCommand>({ kind: 'Activate' }),
   fc.boolean().map((compromise): ObjectCommand => ({ kind: 'Revoke', compromise })),
   fc.constant<ObjectCommand>({ kind: 'Destroy' }),
-  fc.record({ which: fc.constantFrom<'Activation' | 'Deactivation'>('Activation', 'Deactivation'), offset: offsetArb, modify: fc.boolean() }).map((r): ObjectCommand => ({ kind: 'SetDate', ...r })),
+  fc
+    .record({ which: fc.constantFrom<'Activation' | 'Deactivation'>('Activation', 'Deactivation'), offset: offsetArb, modify: fc.boolean() })
+    .map((r): ObjectCommand => ({ kind: 'SetDate', ...r })),
 );
 const createArb: fc.Arbitrary<Command> = fc
   .record({ activation: fc.option(offsetArb, { nil: undefined }), deactivation: fc.option(offsetArb, { nil: undefined }) })
@@ -321,74 +310,81 @@ const expectedView = (o: MObject, now: bigint) => ({
 });
 
 describe('the life cycle over mutual TLS agrees with the reference model', () => {
-  it('random sequences of requests and clock moves (50 runs, up to 12 steps)', async () => {
-    let run = 0;
-    await fc.assert(
-      fc.asyncProperty(runArb, async ({ version, first, steps }) => {
-        run += 1;
-        // A fresh stretch of time per run, so runs never interfere.
-        fakeNowMs = Date.UTC(2031, 0, 1) + run * 86_400_000;
-        const s = sessions.get(versionLabel(version))!;
-        const group = `lifecycle-run-${run}-${Date.now()}`;
-        const objects: Tracked[] = [await create(s, first as Extract<Command, { kind: 'Create' }>, nowSeconds(), group)];
-        const trail: string[] = [`${versionLabel(version)} ${describeCommand(first)}`];
+  it(
+    'random sequences of requests and clock moves (50 runs, up to 12 steps)',
+    async () => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(runArb, async ({ version, first, steps }) => {
+          run += 1;
+          // A fresh stretch of time per run, so runs never interfere.
+          fakeNowMs = Date.UTC(2031, 0, 1) + run * 86_400_000;
+          const s = sessions.get(versionLabel(version))!;
+          const group = `lifecycle-run-${run}-${Date.now()}`;
+          const objects: Tracked[] = [await create(s, first as Extract<Command, { kind: 'Create' }>, nowSeconds(), group)];
+          const trail: string[] = [`${versionLabel(version)} ${describeCommand(first)}`];
 
-        const checkAll = async (after: string) => {
-          const now = nowSeconds();
-          for (const [i, o] of objects.entries()) {
-            const got = await observe(s, o.uid);
-            expect(got, `object #${i} after ${after}\n  trail: ${trail.join('\n         ')}`).toEqual(expectedView(o.model, now));
-          }
-          // Locate by State (within this run's Object Group) finds exactly the objects in that state
-          // now. 2.x: destroyed objects are found only with the Destroyed Storage bit of the Storage
-          // Status Mask (2.1 §6.1.28); 1.x has no such bit, and a State filter naming a destroyed
-          // state is the only way to find them.
-          const locate = async (value: number, mask?: number) =>
-            uniqueIdentifiersOf(
-              await s.ok(Operation.Locate, locatePayload(s.version, [attr.objectGroup(group), attr.state(value)], mask !== undefined ? { storageStatusMask: mask } : {})),
-            ).sort();
-          for (const [name, value] of Object.entries(WIRE) as [MState, number][]) {
-            const want = objects.filter((o) => effective(o.model, now) === name).map((o) => o.uid).sort();
-            const where = `Locate State=${name} after ${after}\n  trail: ${trail.join('\n         ')}`;
-            if (s.version.major >= 2) {
-              expect(await locate(value, StorageStatusMask.OnLineStorage | StorageStatusMask.DestroyedStorage), where).toEqual(want);
-              if (destroyed(name) || name === 'Active') expect(await locate(value), `${where} (no Storage Status Mask)`).toEqual(destroyed(name) ? [] : want);
-            } else {
-              expect(await locate(value), where).toEqual(want);
+          const checkAll = async (after: string) => {
+            const now = nowSeconds();
+            for (const [i, o] of objects.entries()) {
+              const got = await observe(s, o.uid);
+              expect(got, `object #${i} after ${after}\n  trail: ${trail.join('\n         ')}`).toEqual(expectedView(o.model, now));
             }
-          }
-        };
-        await checkAll('the first Create');
-
-        for (const c of steps) {
-          trail.push(describeCommand(c));
-          const now = nowSeconds();
-          if (c.kind === 'Tick') {
-            fakeNowMs += c.seconds * 1000;
-          } else if (c.kind === 'Create') {
-            if (objects.length < 3) objects.push(await create(s, c, now, group));
-          } else {
-            const o = objects[c.target % objects.length]!;
-            // Send first: the request's form (Add or Modify) depends on the model before the step.
-            const r = await send(s, o, c.cmd, now);
-            const expected = modelApply(o.model, c.cmd, now);
-            const where = `step ${describeCommand(c)}\n  trail: ${trail.join('\n         ')}`;
-            if (expected.ok) {
-              expect({ status: r.status, reason: r.reason, message: r.message }, where).toEqual({ status: ResultStatus.Success, reason: undefined, message: undefined });
-              if (c.cmd.kind === 'Get') {
-                const key = toHex(keyMaterialOf(r.payload));
-                o.key ??= key;
-                expect(key, where).toBe(o.key);
+            // Locate by State (within this run's Object Group) finds exactly the objects in that state
+            // now. 2.x: destroyed objects are found only with the Destroyed Storage bit of the Storage
+            // Status Mask (2.1 §6.1.28); 1.x has no such bit, and a State filter naming a destroyed
+            // state is the only way to find them.
+            const locate = async (value: number, mask?: number) =>
+              uniqueIdentifiersOf(
+                await s.ok(Operation.Locate, locatePayload(s.version, [attr.objectGroup(group), attr.state(value)], mask !== undefined ? { storageStatusMask: mask } : {})),
+              ).sort();
+            for (const [name, value] of Object.entries(WIRE) as [MState, number][]) {
+              const want = objects
+                .filter((o) => effective(o.model, now) === name)
+                .map((o) => o.uid)
+                .sort();
+              const where = `Locate State=${name} after ${after}\n  trail: ${trail.join('\n         ')}`;
+              if (s.version.major >= 2) {
+                expect(await locate(value, StorageStatusMask.OnLineStorage | StorageStatusMask.DestroyedStorage), where).toEqual(want);
+                if (destroyed(name) || name === 'Active') expect(await locate(value), `${where} (no Storage Status Mask)`).toEqual(destroyed(name) ? [] : want);
+              } else {
+                expect(await locate(value), where).toEqual(want);
               }
-            } else {
-              expect(r.status, `${where}\n  expected a refusal (${expected.why}), got ${JSON.stringify(r)}`).toBe(ResultStatus.OperationFailed);
-              expect(allowedReasons(version, expected.why, c.cmd), `${where}\n  reason ${r.reason}: ${r.message}`).toContain(r.reason);
             }
+          };
+          await checkAll('the first Create');
+
+          for (const c of steps) {
+            trail.push(describeCommand(c));
+            const now = nowSeconds();
+            if (c.kind === 'Tick') {
+              fakeNowMs += c.seconds * 1000;
+            } else if (c.kind === 'Create') {
+              if (objects.length < 3) objects.push(await create(s, c, now, group));
+            } else {
+              const o = objects[c.target % objects.length]!;
+              // Send first: the request's form (Add or Modify) depends on the model before the step.
+              const r = await send(s, o, c.cmd, now);
+              const expected = modelApply(o.model, c.cmd, now);
+              const where = `step ${describeCommand(c)}\n  trail: ${trail.join('\n         ')}`;
+              if (expected.ok) {
+                expect({ status: r.status, reason: r.reason, message: r.message }, where).toEqual({ status: ResultStatus.Success, reason: undefined, message: undefined });
+                if (c.cmd.kind === 'Get') {
+                  const key = toHex(keyMaterialOf(r.payload));
+                  o.key ??= key;
+                  expect(key, where).toBe(o.key);
+                }
+              } else {
+                expect(r.status, `${where}\n  expected a refusal (${expected.why}), got ${JSON.stringify(r)}`).toBe(ResultStatus.OperationFailed);
+                expect(allowedReasons(version, expected.why, c.cmd), `${where}\n  reason ${r.reason}: ${r.message}`).toContain(r.reason);
+              }
+            }
+            await checkAll(describeCommand(c));
           }
-          await checkAll(describeCommand(c));
-        }
-      }),
-      { numRuns: RUNS, endOnFailure: true },
-    );
-  }, Math.max(120_000, RUNS * 1000));
+        }),
+        { numRuns: RUNS, endOnFailure: true },
+      );
+    },
+    Math.max(120_000, RUNS * 1000),
+  );
 });

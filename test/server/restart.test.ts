@@ -24,15 +24,7 @@ import {
   locatePayload,
   type KmipVersion,
 } from '../../src/client/index.js';
-import {
-  CryptographicAlgorithm,
-  KeyFormatType,
-  ObjectType,
-  Operation,
-  RevocationReasonCode,
-  SecretDataType,
-  State,
-} from '../../src/kmip/generated/enums.gen.js';
+import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, RevocationReasonCode, SecretDataType, State } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, toHex, type StructureNode } from '../../src/ttlv/index.js';
@@ -188,12 +180,10 @@ beforeAll(async () => {
   const c = uniqueIdentifierOf(
     await s21.ok(
       Operation.Register,
-      registerWith(
-        V2_1,
-        ObjectType.SecretData,
-        t.struct(Tag.SecretData, [t.enum(Tag.SecretDataType, SecretDataType.Password), keyBlock(Buffer.from('hunter2'), KeyFormatType.Opaque)]),
-        [attr.cryptographicUsageMask(CryptographicUsageMask.DeriveKey), attr.name('restart-C')],
-      ),
+      registerWith(V2_1, ObjectType.SecretData, t.struct(Tag.SecretData, [t.enum(Tag.SecretDataType, SecretDataType.Password), keyBlock(Buffer.from('hunter2'), KeyFormatType.Opaque)]), [
+        attr.cryptographicUsageMask(CryptographicUsageMask.DeriveKey),
+        attr.name('restart-C'),
+      ]),
     ),
   );
   await s21.ok(Operation.Destroy, destroyPayload(c));

@@ -198,7 +198,14 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
       async function filled(): Promise<ObjectStore> {
         const s = await fresh();
         // Values out of uid order, one negative, two equal (then by uid), one record without it.
-        const values: [string, bigint][] = [['u1', 30n], ['u2', -5n], ['u3', 100n], ['u4', 30n], ['u5', 7n], ['u6', 1n << 40n]];
+        const values: [string, bigint][] = [
+          ['u1', 30n],
+          ['u2', -5n],
+          ['u3', 100n],
+          ['u4', 30n],
+          ['u5', 7n],
+          ['u6', 1n << 40n],
+        ];
         await s.commit([...values.map(([u, v]) => put(rec(u, { attributes: stamp(v) }))), put(rec('u7'))]);
         return s;
       }

@@ -74,7 +74,10 @@ function runAndKill(dbPath: string, prefix: string, killAfterMs: number): Promis
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       // Only whole lines were acknowledged.
-      const lines = out.split('\n').slice(0, -1).filter((l) => l !== 'ready');
+      const lines = out
+        .split('\n')
+        .slice(0, -1)
+        .filter((l) => l !== 'ready');
       resolvePromise({ lines, stderr, exit: { code, signal } });
     });
   });
@@ -111,7 +114,8 @@ describe('LevelStore durability under SIGKILL', () => {
         for (const [uid, want] of expected) {
           const got = await s.get(uid);
           if (want === 'gone') expect(got, `${uid} was deleted`).toBeUndefined();
-          else if (want === 'either') expected.set(uid, got ? got.revision : 'gone'); // settled now
+          else if (want === 'either')
+            expected.set(uid, got ? got.revision : 'gone'); // settled now
           else {
             expect(got, `${uid} was acknowledged`).toBeDefined();
             expect(got?.revision).toBeGreaterThanOrEqual(want);

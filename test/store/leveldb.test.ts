@@ -114,11 +114,7 @@ describe('LevelStore', () => {
     expect(await codeOf(s.get('bad'))).toBe('CORRUPT');
     expect((await s.get('good'))?.owner).toBe('o');
     // A commit that must replace the damaged record fails; concurrent ones do not.
-    const [c1, c2, c3] = await Promise.all([
-      codeOf(s.commit([put(rec('bad'), 1)])),
-      codeOf(s.commit([put(rec('good', { owner: 'p' }), 1)])),
-      codeOf(s.commit([put(rec('new'))])),
-    ]);
+    const [c1, c2, c3] = await Promise.all([codeOf(s.commit([put(rec('bad'), 1)])), codeOf(s.commit([put(rec('good', { owner: 'p' }), 1)])), codeOf(s.commit([put(rec('new'))]))]);
     expect([c1, c2, c3]).toEqual(['CORRUPT', 'ok', 'ok']);
     expect(await s.find({ field: '$owner', equals: indexText('p') })).toEqual(['good']);
     expect(await s.list(undefined, 10)).toEqual(['bad', 'good', 'new']);

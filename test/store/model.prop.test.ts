@@ -15,16 +15,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { LinkType } from '../../src/kmip/generated/enums.gen.js';
 import { customKey, type ObjectRecord } from '../../src/objects/managed-object.js';
 import { compareUids } from '../../src/store/index-keys.js';
-import {
-  LevelStore,
-  MemoryStore,
-  StoreError,
-  indexTerms,
-  type IndexQuery,
-  type IndexTerm,
-  type ObjectStore,
-  type StoreOp,
-} from '../../src/store/index.js';
+import { LevelStore, MemoryStore, StoreError, indexTerms, type IndexQuery, type IndexTerm, type ObjectStore, type StoreOp } from '../../src/store/index.js';
 import { activation, cv, link, name, rec } from './records.js';
 
 const UIDS = ['a', 'b', 'c', 'a\u0000', 'a\u0000b', 'é', '\u{1F600}', '\uFFFD'];
@@ -36,9 +27,7 @@ const attrsArb: fc.Arbitrary<Map<string, TtlvNode[]>> = fc
     Name: pick(['n', 'n\u0000x', 'n\u0000', 'm', '']).map((xs) => xs.map(name)),
     ActivationDate: pick([-2n, -1n, 0n, 1n, 2n]).map((xs) => xs.map(activation)),
     ObjectGroup: pick(['g1', 'g2']).map((xs) => xs.map((x) => t.text(Tag.ObjectGroup, x))),
-    Link: pick([...UIDS.slice(0, 3).map((u) => [LinkType.PublicKeyLink, u] as const), [LinkType.PrivateKeyLink, 'a'] as const]).map((xs) =>
-      xs.map(([lt, u]) => link(lt, u)),
-    ),
+    Link: pick([...UIDS.slice(0, 3).map((u) => [LinkType.PublicKeyLink, u] as const), [LinkType.PrivateKeyLink, 'a'] as const]).map((xs) => xs.map(([lt, u]) => link(lt, u))),
     [customKey('x', 'Int')]: pick([-1, 0, 1, 0x7fffffff]).map((xs) => xs.map(cv.int)),
     [customKey('x', 'Bytes')]: pick([[], [0], [0, 0], [1], [1, 0]]).map((xs) => xs.map(cv.bytes)),
     [customKey('x', 'Mixed')]: pick([cv.int(1), cv.enum(1), cv.text('1'), cv.bool(true), cv.long(1n)]),
@@ -58,9 +47,7 @@ const recordArb = fc
 /** A revision choice: the model's current one, or off by some amount (usually stale). */
 const revArb = fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(-1, 1, 2) });
 
-type Cmd =
-  | { readonly type: 'put'; readonly record: ObjectRecord; readonly off: number }
-  | { readonly type: 'delete'; readonly uid: string; readonly off: number };
+type Cmd = { readonly type: 'put'; readonly record: ObjectRecord; readonly off: number } | { readonly type: 'delete'; readonly uid: string; readonly off: number };
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ type: fc.constant('put' as const), record: recordArb, off: revArb }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('delete' as const), uid: uidArb, off: revArb }) },
@@ -92,7 +79,10 @@ function modelFind(model: Model, q: IndexQuery): string[] {
     if ('exists' in q) return true;
     return (q.from === undefined || Buffer.compare(x.value, q.from) >= 0) && (q.to === undefined || Buffer.compare(x.value, q.to) <= 0);
   };
-  return [...model.values()].filter((r) => indexTerms(r).some(hit)).map((r) => r.uid).sort(compareUids);
+  return [...model.values()]
+    .filter((r) => indexTerms(r).some(hit))
+    .map((r) => r.uid)
+    .sort(compareUids);
 }
 
 async function run(store: ObjectStore, commits: Cmd[][]): Promise<void> {

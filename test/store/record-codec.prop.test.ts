@@ -78,15 +78,8 @@ describe('record codec', () => {
     expect(code(() => decodeRecord(Buffer.alloc(0)))).toBe('CORRUPT');
 
     const R = RecordTag;
-    const body = (fields: Parameters<typeof t.struct>[1]) =>
-      Buffer.concat([Buffer.from([0x4b, 0x01]), encode(t.struct(R.Record, fields))]);
-    const base = [
-      t.text(R.Uid, 'u'),
-      t.enum(R.ObjectType, 2),
-      t.text(R.Owner, 'o'),
-      t.enum(R.State, 1),
-      t.long(R.Revision, 1n),
-    ];
+    const body = (fields: Parameters<typeof t.struct>[1]) => Buffer.concat([Buffer.from([0x4b, 0x01]), encode(t.struct(R.Record, fields))]);
+    const base = [t.text(R.Uid, 'u'), t.enum(R.ObjectType, 2), t.text(R.Owner, 'o'), t.enum(R.State, 1), t.long(R.Revision, 1n)];
     expect(code(() => decodeRecord(body([...base, t.struct(R.Attributes, [])])))).toBe('ok');
     expect(code(() => decodeRecord(body([...base])))).toBe('CORRUPT'); // no attributes
     expect(code(() => decodeRecord(body([...base, t.struct(R.Attributes, []), t.text(R.KekId, 'k')])))).toBe('CORRUPT'); // out of order

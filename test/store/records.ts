@@ -29,17 +29,13 @@ export function rec(uid: string, spec: RecordSpec = {}): ObjectRecord {
   return r;
 }
 
-export const name = (text: string): TtlvNode =>
-  t.struct(Tag.Name, [t.text(Tag.NameValue, text), t.enum(Tag.NameType, 1)]);
+export const name = (text: string): TtlvNode => t.struct(Tag.Name, [t.text(Tag.NameValue, text), t.enum(Tag.NameType, 1)]);
 
-export const link = (linkType: number, target: string): TtlvNode =>
-  t.struct(Tag.Link, [t.enum(Tag.LinkType, linkType), t.text(Tag.LinkedObjectIdentifier, target)]);
+export const link = (linkType: number, target: string): TtlvNode => t.struct(Tag.Link, [t.enum(Tag.LinkType, linkType), t.text(Tag.LinkedObjectIdentifier, target)]);
 
-export const appInfo = (ns: string, data: string): TtlvNode =>
-  t.struct(Tag.ApplicationSpecificInformation, [t.text(Tag.ApplicationNamespace, ns), t.text(Tag.ApplicationData, data)]);
+export const appInfo = (ns: string, data: string): TtlvNode => t.struct(Tag.ApplicationSpecificInformation, [t.text(Tag.ApplicationNamespace, ns), t.text(Tag.ApplicationData, data)]);
 
-export const altName = (text: string): TtlvNode =>
-  t.struct(Tag.AlternativeName, [t.text(Tag.AlternativeNameValue, text), t.enum(Tag.AlternativeNameType, 1)]);
+export const altName = (text: string): TtlvNode => t.struct(Tag.AlternativeName, [t.text(Tag.AlternativeNameValue, text), t.enum(Tag.AlternativeNameType, 1)]);
 
 export const activation = (seconds: bigint): TtlvNode => t.date(Tag.ActivationDate, seconds);
 

@@ -34,7 +34,9 @@ describe('record codec: serverDefaults', () => {
     const root = decode(bytes.subarray(2)) as StructureNode;
     const bad: StructureNode = {
       ...root,
-      value: root.value.map((n) => (n.tag === RecordTag.ServerDefaults ? { tag: RecordTag.ServerDefaults, type: 'Structure', value: [{ tag: RecordTag.Key, type: 'Integer', value: 1 }] } : n)),
+      value: root.value.map((n) =>
+        n.tag === RecordTag.ServerDefaults ? { tag: RecordTag.ServerDefaults, type: 'Structure', value: [{ tag: RecordTag.Key, type: 'Integer', value: 1 }] } : n,
+      ),
     };
     const out = Buffer.concat([bytes.subarray(0, 2), encode(bad)]);
     expect(() => decodeRecord(out)).toThrow(StoreError);

@@ -22,11 +22,7 @@ export function ttlvArb(opts: { tags?: readonly number[]; maxDepth?: number } = 
     fc.record({ tag, type: fc.constant('Identifier' as const), value: fc.string({ maxLength: 20 }) }),
   );
   const { tree } = fc.letrec<{ tree: TtlvNode }>((rec) => ({
-    tree: fc.oneof(
-      { depthSize: 'small', maxDepth: opts.maxDepth ?? 5 },
-      leaf,
-      fc.record({ tag, type: fc.constant('Structure' as const), value: fc.array(rec('tree'), { maxLength: 6 }) }),
-    ),
+    tree: fc.oneof({ depthSize: 'small', maxDepth: opts.maxDepth ?? 5 }, leaf, fc.record({ tag, type: fc.constant('Structure' as const), value: fc.array(rec('tree'), { maxLength: 6 }) })),
   }));
   return tree;
 }
@@ -39,7 +35,6 @@ export function ttlvArb(opts: { tags?: readonly number[]; maxDepth?: number } = 
 export function registryTreeArb(maxDepth = 4): fc.Arbitrary<TtlvNode> {
   return registryTree(maxDepth);
 }
-
 
 function valueFor(def: TagDef, type: Exclude<TtlvNode['type'], 'Structure'>): fc.Arbitrary<TtlvNode> {
   const tag = def.tag;
@@ -64,7 +59,10 @@ function valueFor(def: TagDef, type: Exclude<TtlvNode['type'], 'Structure'>): fc
     case 'Boolean':
       return fc.boolean().map((value) => ({ tag, type, value }));
     case 'BigInteger':
-      return fc.integer({ min: 1, max: 3 }).chain((n) => fc.uint8Array({ minLength: n * 8, maxLength: n * 8 })).map((b) => ({ tag, type, value: Buffer.from(b) }));
+      return fc
+        .integer({ min: 1, max: 3 })
+        .chain((n) => fc.uint8Array({ minLength: n * 8, maxLength: n * 8 }))
+        .map((b) => ({ tag, type, value: Buffer.from(b) }));
     case 'ByteString':
       return fc.uint8Array({ maxLength: 48 }).map((b) => ({ tag, type, value: Buffer.from(b) }));
     default:

@@ -110,10 +110,7 @@ async function send(client: KmipClient, version: KmipVersion, batch: RequestBatc
 }
 
 function revokePayload(uid: string) {
-  return t.struct(Tag.RequestPayload, [
-    t.text(Tag.UniqueIdentifier, uid),
-    t.struct(Tag.RevocationReason, [t.enum(Tag.RevocationReasonCode, RevocationReasonCode.CessationOfOperation)]),
-  ]);
+  return t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, uid), t.struct(Tag.RevocationReason, [t.enum(Tag.RevocationReasonCode, RevocationReasonCode.CessationOfOperation)])]);
 }
 
 /**
@@ -168,7 +165,9 @@ export async function runClient(model: CrashModel, spec: ClientSpec, client: Kmi
 
 async function read(model: CrashModel, client: KmipClient, spec: ClientSpec, key: KeyModel, op: AckedRead['op'], cycle: number): Promise<void> {
   const [payload] = await send(client, spec.version, [
-    op === 'Get' ? { operation: Operation.Get, payload: getPayload(key.uid) } : { operation: Operation.GetAttributes, payload: t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, key.uid)]) },
+    op === 'Get'
+      ? { operation: Operation.Get, payload: getPayload(key.uid) }
+      : { operation: Operation.GetAttributes, payload: t.struct(Tag.RequestPayload, [t.text(Tag.UniqueIdentifier, key.uid)]) },
   ]);
   if (op === 'Get' && key.bytes && !Buffer.from(keyMaterialOf(payload!)).equals(key.bytes)) throw new Error(`Get ${key.uid}: key bytes differ`);
   model.ackedReads.push({ op, uid: key.uid, identity: spec.identity, cycle });

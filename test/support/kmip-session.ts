@@ -55,32 +55,30 @@ export function custom(vendor: string, name: string, value: TtlvNode): CustomAtt
 /** The attribute as a 1.x Attribute structure. */
 export function attribute1x(a: AnyAttribute, index?: number): StructureNode {
   if (!isCustom(a)) return attributeV1(a, index);
-  return t.struct(Tag.Attribute, [
-    t.text(Tag.AttributeName, `${a.custom.vendor}-${a.custom.name}`),
-    ...(index !== undefined ? [t.int(Tag.AttributeIndex, index)] : []),
-    a.custom.value,
-  ]);
+  return t.struct(Tag.Attribute, [t.text(Tag.AttributeName, `${a.custom.vendor}-${a.custom.name}`), ...(index !== undefined ? [t.int(Tag.AttributeIndex, index)] : []), a.custom.value]);
 }
 
 /** The attribute as a 2.x node. */
 export function attribute2x(a: AnyAttribute): TtlvNode {
   if (!isCustom(a)) return a;
-  return t.struct(Tag.Attribute, [
-    t.text(Tag.VendorIdentification, a.custom.vendor),
-    t.text(Tag.AttributeName, a.custom.name),
-    a.custom.value,
-  ]);
+  return t.struct(Tag.Attribute, [t.text(Tag.VendorIdentification, a.custom.vendor), t.text(Tag.AttributeName, a.custom.name), a.custom.value]);
 }
 
 /** Attributes for Create/Register: Template-Attribute (1.x) or Attributes (2.x). */
 export function attributesFor(v: KmipVersion, attrs: readonly AnyAttribute[]): StructureNode {
   return versionAtLeast(v, 2, 0)
     ? t.struct(Tag.Attributes, attrs.map(attribute2x))
-    : t.struct(Tag.TemplateAttribute, attrs.map((a) => attribute1x(a)));
+    : t.struct(
+        Tag.TemplateAttribute,
+        attrs.map((a) => attribute1x(a)),
+      );
 }
 
 function payload(children: readonly (TtlvNode | undefined | false)[]): StructureNode {
-  return t.struct(Tag.RequestPayload, children.filter((c): c is TtlvNode => c !== undefined && c !== false));
+  return t.struct(
+    Tag.RequestPayload,
+    children.filter((c): c is TtlvNode => c !== undefined && c !== false),
+  );
 }
 
 const uidNode = (uid: string | undefined) => uid !== undefined && t.text(Tag.UniqueIdentifier, uid);
@@ -99,10 +97,7 @@ export function registerWith(v: KmipVersion, objectType: number, object: Structu
 export function revokePayload(uid: string | undefined, reasonCode: number, opts: { message?: string; compromiseOccurrenceDate?: bigint } = {}): StructureNode {
   return payload([
     uidNode(uid),
-    t.struct(Tag.RevocationReason, [
-      t.enum(Tag.RevocationReasonCode, reasonCode),
-      ...(opts.message !== undefined ? [t.text(Tag.RevocationMessage, opts.message)] : []),
-    ]),
+    t.struct(Tag.RevocationReason, [t.enum(Tag.RevocationReasonCode, reasonCode), ...(opts.message !== undefined ? [t.text(Tag.RevocationMessage, opts.message)] : [])]),
     opts.compromiseOccurrenceDate !== undefined && t.date(Tag.CompromiseOccurrenceDate, opts.compromiseOccurrenceDate),
   ]);
 }
@@ -119,9 +114,7 @@ export function attributeTag(name: string): number {
  * ("CryptographicAlgorithm"); 1.x sends the spec names, 2.x Attribute References.
  */
 export function getAttributesPayload(v: KmipVersion, uid: string | undefined, names?: readonly string[]): StructureNode {
-  const refs = (names ?? []).map((n) =>
-    versionAtLeast(v, 2, 0) ? t.enum(Tag.AttributeReference, attributeTag(n)) : t.text(Tag.AttributeName, attributeName(attributeTag(n))),
-  );
+  const refs = (names ?? []).map((n) => (versionAtLeast(v, 2, 0) ? t.enum(Tag.AttributeReference, attributeTag(n)) : t.text(Tag.AttributeName, attributeName(attributeTag(n)))));
   return payload([uidNode(uid), ...refs]);
 }
 
@@ -143,11 +136,7 @@ export function setAttributePayload(uid: string | undefined, a: AnyAttribute): S
 /** Modify Attribute (1.4 §4.15: Attribute with name/index/new value; 2.0 §6.1.31: [Current Attribute], New Attribute). */
 export function modifyAttributePayload(v: KmipVersion, uid: string | undefined, a: AnyAttribute, current?: AnyAttribute): StructureNode {
   if (!versionAtLeast(v, 2, 0)) return payload([uidNode(uid), attribute1x(a)]);
-  return payload([
-    uidNode(uid),
-    current !== undefined && t.struct(Tag.CurrentAttribute, [attribute2x(current)]),
-    t.struct(Tag.NewAttribute, [attribute2x(a)]),
-  ]);
+  return payload([uidNode(uid), current !== undefined && t.struct(Tag.CurrentAttribute, [attribute2x(current)]), t.struct(Tag.NewAttribute, [attribute2x(a)])]);
 }
 
 /** Delete Attribute (1.4 §4.16: Attribute Name [+ Index]; 2.0 §6.1.13: Current Attribute or Attribute Reference). */

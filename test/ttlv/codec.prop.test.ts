@@ -46,7 +46,10 @@ describe('binary codec properties', () => {
   });
 
   it('arbitrary bytes either decode or throw TtlvError, never anything else', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => decodesOrTtlvError(b)), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => decodesOrTtlvError(b)),
+      { numRuns: 5000 },
+    );
   });
 
   it('arbitrary bytes behind a plausible structure header throw only TtlvError', () => {
@@ -57,17 +60,21 @@ describe('binary codec properties', () => {
       b.set(body, 8);
       return b;
     });
-    fc.assert(fc.property(framed, (b) => decodesOrTtlvError(b)), { numRuns: 5000 });
+    fc.assert(
+      fc.property(framed, (b) => decodesOrTtlvError(b)),
+      { numRuns: 5000 },
+    );
   });
 
   it('mutated valid messages (flipped bytes, cuts, splices) throw only TtlvError', () => {
-    const mutated = fc
-      .tuple(ttlvArb({ maxDepth: 4 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat())
-      .map(([tree, flips, cut]) => {
-        const b = Buffer.from(encode(tree));
-        for (const [i, v] of flips) b[i % b.length] = v;
-        return cut % 3 === 0 ? b.subarray(0, cut % (b.length + 1)) : b;
-      });
-    fc.assert(fc.property(mutated, (b) => decodesOrTtlvError(b)), { numRuns: 5000 });
+    const mutated = fc.tuple(ttlvArb({ maxDepth: 4 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat()).map(([tree, flips, cut]) => {
+      const b = Buffer.from(encode(tree));
+      for (const [i, v] of flips) b[i % b.length] = v;
+      return cut % 3 === 0 ? b.subarray(0, cut % (b.length + 1)) : b;
+    });
+    fc.assert(
+      fc.property(mutated, (b) => decodesOrTtlvError(b)),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -123,7 +123,12 @@ describe('hostile input catalogue', () => {
   });
 
   it('H17 more items than the limit', () => {
-    const many = encode(t.struct(S, Array.from({ length: 100 }, () => t.int(P, 1))));
+    const many = encode(
+      t.struct(
+        S,
+        Array.from({ length: 100 }, () => t.int(P, 1)),
+      ),
+    );
     expect(() => decode(many, { maxItems: 101 })).not.toThrow();
     expectCode(many, 'TOO_MANY_ITEMS', { limits: { maxItems: 100 } });
   });

@@ -39,7 +39,10 @@ beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'kms-browser-'));
   mkdirSync(join(dataDir, 'certs'), { recursive: true });
   for (const f of ['ca.pem', 'ca.key']) copyFileSync(join(CERTS, f), join(dataDir, 'certs', f));
-  kms = await startTestKms({ httpsPort: 'ephemeral', access: { administrators: ['admin'], grants: [{ identity: 'bob', objectGroup: 'backups', operations: ['Get', 'Locate'] }] } }, { dataDir });
+  kms = await startTestKms(
+    { httpsPort: 'ephemeral', access: { administrators: ['admin'], grants: [{ identity: 'bob', objectGroup: 'backups', operations: ['Get', 'Locate'] }] } },
+    { dataDir },
+  );
   origin = `https://localhost:${kms.kms.httpsAddress!.port}`;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: STEP_MS, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 }, 180_000);
@@ -70,151 +73,194 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 describe('the console in chromium', () => {
-  it('an administrator finds a key by name, revokes it after confirming, and sees the Revoke audited as them', async () => {
-    const client = await kms.client('kms-client');
-    await issueClientCert(CERTS, 'tape-lib-7', join(kms.dataDir, 'certs', 'clients'));
-    for (let i = 0; i < 3; i++) await createKey(client, `tape-key-${i}`, 'backups');
-    const uid = await createKey(client, 'payroll-db-key', 'databases');
+  it(
+    'an administrator finds a key by name, revokes it after confirming, and sees the Revoke audited as them',
+    async () => {
+      const client = await kms.client('kms-client');
+      await issueClientCert(CERTS, 'tape-lib-7', join(kms.dataDir, 'certs', 'clients'));
+      for (let i = 0; i < 3; i++) await createKey(client, `tape-key-${i}`, 'backups');
+      const uid = await createKey(client, 'payroll-db-key', 'databases');
 
-    const page = await contextFor('admin');
-    const res = await page.goto(`${origin}/ui/`);
-    expect(res?.status()).toBe(200);
-    await page.locator('#ready .ok').waitFor();
-    expect(await page.locator('nav .who').innerText()).toBe('admin (certificate)');
-    await shot(page, 'dashboard');
+      const page = await contextFor('admin');
+      const res = await page.goto(`${origin}/ui/`);
+      expect(res?.status()).toBe(200);
+      await page.locator('#ready .ok').waitFor();
+      expect(await page.locator('nav .who').innerText()).toBe('admin (certificate)');
+      await shot(page, 'dashboard');
 
-    await page.getByRole('link', { name: 'Keys' }).click();
-    await page.waitForURL(/\/ui\/keys$/);
-    await page.locator('input[name="name"]').fill('payroll-db-key');
-    await page.getByRole('button', { name: 'Search' }).click();
-    await page.waitForURL(/name=payroll-db-key/);
-    await page.locator('#key-count', { hasText: '1 object(s);' }).waitFor();
-    await shot(page, 'keys');
+      await page.getByRole('link', { name: 'Keys' }).click();
+      await page.waitForURL(/\/ui\/keys$/);
+      await page.locator('input[name="name"]').fill('payroll-db-key');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.waitForURL(/name=payroll-db-key/);
+      await page.locator('#key-count', { hasText: '1 object(s);' }).waitFor();
+      await shot(page, 'keys');
 
-    await page.getByRole('link', { name: uid }).click();
-    await page.waitForURL(new RegExp(`/ui/keys/${uid}$`));
-    expect(await page.locator('#state').innerText()).toBe('PreActive');
-    await page.locator('#action-activate').click();
-    await page.locator('#confirm').click();
-    await page.locator('#result.notice').waitFor();
-    expect(await page.locator('#state').innerText()).toBe('Active');
-    await shot(page, 'key-detail');
+      await page.getByRole('link', { name: uid }).click();
+      await page.waitForURL(new RegExp(`/ui/keys/${uid}$`));
+      expect(await page.locator('#state').innerText()).toBe('PreActive');
+      await page.locator('#action-activate').click();
+      await page.locator('#confirm').click();
+      await page.locator('#result.notice').waitFor();
+      expect(await page.locator('#state').innerText()).toBe('Active');
+      await shot(page, 'key-detail');
 
-    await page.locator('#action-revoke').click();
-    await page.waitForURL(/confirm\?action=revoke/);
-    await page.locator('select[name="reason"]').selectOption({ label: 'Superseded' });
-    await page.locator('input[name="message"]').fill('replaced by payroll-db-key-2');
-    await shot(page, 'revoke-confirm');
-    await page.locator('#confirm').click();
-    await page.waitForURL(/done=Revoke/);
-    expect(await page.locator('#result').innerText()).toBe('Revoke succeeded.');
-    expect(await page.locator('#state').innerText()).toBe('Deactivated');
-    await page.locator('table.timeline td', { hasText: 'Revoke' }).first().waitFor();
+      await page.locator('#action-revoke').click();
+      await page.waitForURL(/confirm\?action=revoke/);
+      await page.locator('select[name="reason"]').selectOption({ label: 'Superseded' });
+      await page.locator('input[name="message"]').fill('replaced by payroll-db-key-2');
+      await shot(page, 'revoke-confirm');
+      await page.locator('#confirm').click();
+      await page.waitForURL(/done=Revoke/);
+      expect(await page.locator('#result').innerText()).toBe('Revoke succeeded.');
+      expect(await page.locator('#state').innerText()).toBe('Deactivated');
+      await page.locator('table.timeline td', { hasText: 'Revoke' }).first().waitFor();
 
-    await page.getByRole('link', { name: 'Audit' }).click();
-    await page.locator('#verify').click();
-    await page.locator('#verify-status .ok').waitFor();
-    await page.locator('input[name="key"]').fill(uid);
-    await page.locator('input[name="op"]').fill('Revoke');
-    await page.getByRole('button', { name: 'Filter' }).click();
-    await page.waitForURL(/op=Revoke/);
-    const row = page.locator('table.audit tbody tr').first();
-    await row.waitFor();
-    const cells = await row.locator('td').allInnerTexts();
-    expect(cells[2]).toBe('admin');
-    expect(cells[4]).toBe('Revoke');
-    expect(cells[5]).toBe(uid);
-    expect(cells[6]).toBe('Success');
-    expect(await page.locator('table.audit tbody tr').count()).toBe(1);
-    await shot(page, 'audit');
+      await page.getByRole('link', { name: 'Audit' }).click();
+      await page.locator('#verify').click();
+      await page.locator('#verify-status .ok').waitFor();
+      await page.locator('input[name="key"]').fill(uid);
+      await page.locator('input[name="op"]').fill('Revoke');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL(/op=Revoke/);
+      const row = page.locator('table.audit tbody tr').first();
+      await row.waitFor();
+      const cells = await row.locator('td').allInnerTexts();
+      expect(cells[2]).toBe('admin');
+      expect(cells[4]).toBe('Revoke');
+      expect(cells[5]).toBe(uid);
+      expect(cells[6]).toBe('Success');
+      expect(await page.locator('table.audit tbody tr').count()).toBe(1);
+      await shot(page, 'audit');
 
-    await page.getByRole('link', { name: 'Clients' }).click();
-    await page.locator('table.identities td', { hasText: 'bob' }).first().waitFor();
-    await page.locator('table.certs td', { hasText: 'tape-lib-7' }).first().waitFor();
+      await page.getByRole('link', { name: 'Clients' }).click();
+      await page.locator('table.identities td', { hasText: 'bob' }).first().waitFor();
+      await page.locator('table.certs td', { hasText: 'tape-lib-7' }).first().waitFor();
 
-    await page.getByRole('link', { name: 'HSM & protector' }).click();
-    await page.locator('main h1', { hasText: 'HSM & protector' }).waitFor();
-    await shot(page, 'hsm');
-  }, TEST_MS);
+      await page.getByRole('link', { name: 'HSM & protector' }).click();
+      await page.locator('main h1', { hasText: 'HSM & protector' }).waitFor();
+      await shot(page, 'hsm');
+    },
+    TEST_MS,
+  );
 
-  it('an administrator signs a CSR in the Clients page, copies the certificate, then revokes it after confirming and sees it marked revoked', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kms-browser-csr-'));
-    execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-subj', '/O=Storage Inc/CN=array-7', '-keyout', join(dir, 'a.key'), '-out', join(dir, 'a.csr')], { stdio: 'pipe' });
-    const csr = readFileSync(join(dir, 'a.csr'), 'utf8');
-    // A second client, enrolled from the command line's side, so the list has a valid one beside the revoked one.
-    const other = execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-subj', '/CN=vcenter-prod', '-keyout', join(dir, 'v.key')], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-    await kms.kms.clients.sign({ name: 'vcenter-prod', csr: other, days: 20, actor: 'local-operator' });
+  it(
+    'an administrator signs a CSR in the Clients page, copies the certificate, then revokes it after confirming and sees it marked revoked',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kms-browser-csr-'));
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-new',
+          '-nodes',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-sha256',
+          '-subj',
+          '/O=Storage Inc/CN=array-7',
+          '-keyout',
+          join(dir, 'a.key'),
+          '-out',
+          join(dir, 'a.csr'),
+        ],
+        { stdio: 'pipe' },
+      );
+      const csr = readFileSync(join(dir, 'a.csr'), 'utf8');
+      // A second client, enrolled from the command line's side, so the list has a valid one beside the revoked one.
+      const other = execFileSync(
+        'openssl',
+        ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-subj', '/CN=vcenter-prod', '-keyout', join(dir, 'v.key')],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ).toString();
+      await kms.kms.clients.sign({ name: 'vcenter-prod', csr: other, days: 20, actor: 'local-operator' });
 
-    const page = await contextFor('admin');
-    await page.goto(`${origin}/ui/clients`);
-    await page.locator('#sign-csr').click();
-    await page.waitForURL(/\/ui\/clients\/sign$/);
-    await page.locator('input[name="name"]').fill('array-7');
-    await page.locator('input[name="days"]').fill('365');
-    await page.locator('textarea[name="material"]').fill(csr);
-    await shot(page, 'clients-sign');
-    await page.locator('#review').click();
-    await page.locator('table.review td', { hasText: 'CN=array-7' }).waitFor();
-    await page.locator('#confirm').click();
-    await page.locator('#result.notice').waitFor();
-    const pem = await page.locator('#issued-pem').inputValue();
-    expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
-    const fingerprint = await page.locator('#issued-fingerprint').innerText();
-    expect(kms.kms.clients.find(fingerprint)[0]).toMatchObject({ name: 'array-7', issuedBy: 'admin', via: 'sign' });
+      const page = await contextFor('admin');
+      await page.goto(`${origin}/ui/clients`);
+      await page.locator('#sign-csr').click();
+      await page.waitForURL(/\/ui\/clients\/sign$/);
+      await page.locator('input[name="name"]').fill('array-7');
+      await page.locator('input[name="days"]').fill('365');
+      await page.locator('textarea[name="material"]').fill(csr);
+      await shot(page, 'clients-sign');
+      await page.locator('#review').click();
+      await page.locator('table.review td', { hasText: 'CN=array-7' }).waitFor();
+      await page.locator('#confirm').click();
+      await page.locator('#result.notice').waitFor();
+      const pem = await page.locator('#issued-pem').inputValue();
+      expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
+      const fingerprint = await page.locator('#issued-fingerprint').innerText();
+      expect(kms.kms.clients.find(fingerprint)[0]).toMatchObject({ name: 'array-7', issuedBy: 'admin', via: 'sign' });
 
-    await page.getByRole('link', { name: 'Clients', exact: true }).click();
-    await page.waitForURL(/\/ui\/clients$/);
-    await page.locator(`#revoke-${fingerprint.replace(/:/g, '')}`).click();
-    await page.waitForURL(/\/ui\/clients\/revoke\?fingerprint=/);
-    await page.locator('select[name="reason"]').selectOption('keyCompromise');
-    await page.locator('#confirm').click();
-    await page.waitForURL(/revoked=/);
-    expect(await page.locator('#result').innerText()).toContain('Revoked array-7');
-    const row = page.locator('table.clients tbody tr', { hasText: 'array-7' });
-    expect(await row.locator('.revoked').innerText()).toMatch(/^revoked \S+ \(keyCompromise, by admin\)$/);
-    expect(kms.kms.clients.find(fingerprint)[0]!.revokedBy).toBe('admin');
-    await page.goto(`${origin}/ui/clients`);
-    await page.locator('table.clients .revoked').first().waitFor();
-    await shot(page, 'clients');
-  }, TEST_MS);
+      await page.getByRole('link', { name: 'Clients', exact: true }).click();
+      await page.waitForURL(/\/ui\/clients$/);
+      await page.locator(`#revoke-${fingerprint.replace(/:/g, '')}`).click();
+      await page.waitForURL(/\/ui\/clients\/revoke\?fingerprint=/);
+      await page.locator('select[name="reason"]').selectOption('keyCompromise');
+      await page.locator('#confirm').click();
+      await page.waitForURL(/revoked=/);
+      expect(await page.locator('#result').innerText()).toContain('Revoked array-7');
+      const row = page.locator('table.clients tbody tr', { hasText: 'array-7' });
+      expect(await row.locator('.revoked').innerText()).toMatch(/^revoked \S+ \(keyCompromise, by admin\)$/);
+      expect(kms.kms.clients.find(fingerprint)[0]!.revokedBy).toBe('admin');
+      await page.goto(`${origin}/ui/clients`);
+      await page.locator('table.clients .revoked').first().waitFor();
+      await shot(page, 'clients');
+    },
+    TEST_MS,
+  );
 
-  it('a certificate that is not an administrator\'s gets the plain 403 page', async () => {
-    const page = await contextFor('alice');
-    const res = await page.goto(`${origin}/ui/keys`);
-    expect(res?.status()).toBe(403);
-    expect(await page.locator('main').innerText()).toContain('alice is not one of');
-    expect(await page.locator('nav').count()).toBe(0);
-    await shot(page, 'forbidden');
-  }, TEST_MS);
+  it(
+    "a certificate that is not an administrator's gets the plain 403 page",
+    async () => {
+      const page = await contextFor('alice');
+      const res = await page.goto(`${origin}/ui/keys`);
+      expect(res?.status()).toBe(403);
+      expect(await page.locator('main').innerText()).toContain('alice is not one of');
+      expect(await page.locator('nav').count()).toBe(0);
+      await shot(page, 'forbidden');
+    },
+    TEST_MS,
+  );
 
-  it('a console token logs in; a wrong token is refused', async () => {
-    const { token } = createToken(kms.dataDir, { identity: 'admin', name: 'browser', ttlMs: 3_600_000 });
-    const page = await contextFor(null);
-    await page.goto(`${origin}/ui/keys`);
-    await page.waitForURL(/\/ui\/login$/);
-    await page.locator('input[name="token"]').fill(`${token.slice(0, -4)}AAAA` === token ? `${token.slice(0, -4)}BBBB` : `${token.slice(0, -4)}AAAA`);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.locator('p.error').waitFor();
-    expect(await page.locator('p.error').innerText()).toContain('not valid');
-    await shot(page, 'login');
-    await page.locator('input[name="token"]').fill(token);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/ui\/$/);
-    expect(await page.locator('nav .who').innerText()).toBe('admin (token)');
-    await page.getByRole('button', { name: 'Log out' }).click();
-    await page.waitForURL(/\/ui\/login$/);
-  }, TEST_MS);
+  it(
+    'a console token logs in; a wrong token is refused',
+    async () => {
+      const { token } = createToken(kms.dataDir, { identity: 'admin', name: 'browser', ttlMs: 3_600_000 });
+      const page = await contextFor(null);
+      await page.goto(`${origin}/ui/keys`);
+      await page.waitForURL(/\/ui\/login$/);
+      await page.locator('input[name="token"]').fill(`${token.slice(0, -4)}AAAA` === token ? `${token.slice(0, -4)}BBBB` : `${token.slice(0, -4)}AAAA`);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.locator('p.error').waitFor();
+      expect(await page.locator('p.error').innerText()).toContain('not valid');
+      await shot(page, 'login');
+      await page.locator('input[name="token"]').fill(token);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL(/\/ui\/$/);
+      expect(await page.locator('nav .who').innerText()).toBe('admin (token)');
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.waitForURL(/\/ui\/login$/);
+    },
+    TEST_MS,
+  );
 
-  it('CSRF: a POST whose token was taken out of the form is refused and changes nothing', async () => {
-    const client = await kms.client('kms-client');
-    const uid = await createKey(client, 'csrf-browser-key');
-    const page = await contextFor('admin');
-    await page.goto(`${origin}/ui/keys/${uid}/confirm?action=destroy`);
-    await page.locator('main input[name="_csrf"]').evaluate((e) => e.remove());
-    const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith(`/ui/keys/${uid}/action`)), page.locator('#confirm').click()]);
-    expect(response.status()).toBe(403);
-    await page.locator('main', { hasText: 'CSRF token' }).waitFor();
-    const r = await kms.kms.services.store.get(uid);
-    expect(r?.sealedBody).toBeDefined(); // not destroyed
-  }, TEST_MS);
+  it(
+    'CSRF: a POST whose token was taken out of the form is refused and changes nothing',
+    async () => {
+      const client = await kms.client('kms-client');
+      const uid = await createKey(client, 'csrf-browser-key');
+      const page = await contextFor('admin');
+      await page.goto(`${origin}/ui/keys/${uid}/confirm?action=destroy`);
+      await page.locator('main input[name="_csrf"]').evaluate((e) => e.remove());
+      const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith(`/ui/keys/${uid}/action`)), page.locator('#confirm').click()]);
+      expect(response.status()).toBe(403);
+      await page.locator('main', { hasText: 'CSRF token' }).waitFor();
+      const r = await kms.kms.services.store.get(uid);
+      expect(r?.sealedBody).toBeDefined(); // not destroyed
+    },
+    TEST_MS,
+  );
 });

@@ -40,14 +40,16 @@ afterAll(async () => kms?.dispose());
 function opensslCsr(cn: string): { csr: string; key: string } {
   const key = join(work, `${cn}.key`);
   const csr = join(work, `${cn}.csr`);
-  execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-subj', `/O=Storage Inc/CN=${cn}`, '-keyout', key, '-out', csr], { stdio: 'pipe' });
+  execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-subj', `/O=Storage Inc/CN=${cn}`, '-keyout', key, '-out', csr], {
+    stdio: 'pipe',
+  });
   return { csr: readFileSync(csr, 'utf8'), key };
 }
 
 /** The hidden fields of the confirmation form in `page`, to post as the browser would. */
 function hiddenFields(page: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+  for (const m of page.matchAll(/<input\s+type="hidden"\s+name="([^"]+)"\s+value="([^"]*)"\s*\/?>/g)) {
     out[m[1]!] = m[2]!.replace(/&#(\d+);/g, (_s, n: string) => String.fromCharCode(Number(n)));
   }
   return out;

@@ -17,7 +17,10 @@ function file(content: unknown): string {
 describe('console config', () => {
   it('every key has a variable, and the file, then the environment, set it', () => {
     expect(Object.values(CONSOLE_ENV_KEYS).sort()).toEqual(Object.keys(DEFAULT_CONSOLE).sort());
-    const cfg = loadConfig({ file: file({ console: { pageSize: 10, maxPageSize: 20, csvMaxRows: 7 } }), env: { KMS_CONSOLE_CSV_MAX_ROWS: '9', KMS_CONSOLE_ENABLED: 'false', KMS_CONSOLE_REQUESTS_PER_MINUTE: '12' } });
+    const cfg = loadConfig({
+      file: file({ console: { pageSize: 10, maxPageSize: 20, csvMaxRows: 7 } }),
+      env: { KMS_CONSOLE_CSV_MAX_ROWS: '9', KMS_CONSOLE_ENABLED: 'false', KMS_CONSOLE_REQUESTS_PER_MINUTE: '12' },
+    });
     const s = consoleSettings(cfg.console);
     expect(s).toMatchObject({ pageSize: 10, maxPageSize: 20, csvMaxRows: 9, enabled: false, requestsPerMinute: 12, auditScanMax: DEFAULT_CONSOLE.auditScanMax });
     expect(consoleSettings(loadConfig({}).console)).toEqual(DEFAULT_CONSOLE);

@@ -194,7 +194,10 @@ describe('console: keys', () => {
     expect(other).not.toBe(csrf);
     expect((await ui(port, path, { form: { action: 'activate', _csrf: other } })).status).toBe(403);
     expect(await stateOf(uid)).toBe(State.PreActive);
-    const ok = await ui(port, path, { form: { action: 'activate', _csrf: csrf }, headers: { Host: `localhost:${port}`, Origin: `https://localhost:${port}`, 'Sec-Fetch-Site': 'same-origin' } });
+    const ok = await ui(port, path, {
+      form: { action: 'activate', _csrf: csrf },
+      headers: { Host: `localhost:${port}`, Origin: `https://localhost:${port}`, 'Sec-Fetch-Site': 'same-origin' },
+    });
     expect(ok.status).toBe(303);
     expect(ok.headers.location).toBe(`/ui/keys/${uid}?done=Activate`);
     expect(await stateOf(uid)).toBe(State.Active);
@@ -251,7 +254,7 @@ describe('console: audit', () => {
     expect(lines[1]).not.toMatch(/(^|,)"=1\+2"/);
   });
 
-  it('verify runs the running server\'s verify and shows the result', async () => {
+  it("verify runs the running server's verify and shows the result", async () => {
     const page = await ui(port, '/ui/audit');
     const r = await ui(port, '/ui/audit/verify', { form: { _csrf: csrfOf(page.body) } });
     expect(r.status).toBe(303);
@@ -297,7 +300,9 @@ describe('console tokens', () => {
     expect((await ui(port, '/ui/audit?identity=admin&op=ConsoleLogin')).body).toMatch(/<td>ConsoleLogin<\/td><td><span class="mono"><\/span><\/td><td>Success<\/td>/);
     // /metrics (loopback rule here, but the token is accepted as well) and never /kmip.
     expect((await ui(port, '/metrics', { identity: null, headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
-    expect((await ui(port, '/kmip', { identity: null, method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream', 'Content-Length': '0' } })).status).toBe(401);
+    expect(
+      (await ui(port, '/kmip', { identity: null, method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream', 'Content-Length': '0' } })).status,
+    ).toBe(401);
     // Revoked: the session and the bearer stop at the next request.
     expect(revokeToken(kms.dataDir, stored.id)).toBe(true);
     expect((await ui(port, '/ui/', { identity: null, headers: { Cookie: cookie } })).status).toBe(303);

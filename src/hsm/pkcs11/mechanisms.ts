@@ -5,7 +5,22 @@
  * CBC, CBC_PAD, CTR, ECB), key wraps (RFC 3394, RFC 5649, GCM), HMACs, RSA PKCS#1 v1.5 / PSS and
  * ECDSA signatures over a digest, RSA-OAEP decryption.
  */
-import { HsmError, DIGEST_INFO_PREFIX, type AsymmetricDecryptParams, type AsymmetricSignMechanism, type AsymmetricSignParams, type BackendCapabilities, type BackendQuirk, type CipherMechanism, type CipherParams, type DigestHash, type EcCurve, type MacMechanism, type WrapMechanism, type WrapParams } from '../key-backend.js';
+import {
+  HsmError,
+  DIGEST_INFO_PREFIX,
+  type AsymmetricDecryptParams,
+  type AsymmetricSignMechanism,
+  type AsymmetricSignParams,
+  type BackendCapabilities,
+  type BackendQuirk,
+  type CipherMechanism,
+  type CipherParams,
+  type DigestHash,
+  type EcCurve,
+  type MacMechanism,
+  type WrapMechanism,
+  type WrapParams,
+} from '../key-backend.js';
 import type { Pkcs11, Pkcs11Lib } from './module.js';
 import { CURVES } from './templates.js';
 
@@ -58,7 +73,9 @@ export function macMechanism(mechs: Mechs, m: MacMechanism, description: string)
   return v;
 }
 
-const PSS_HASH: Readonly<Record<DigestHash, { hash: 'CKM_SHA224' | 'CKM_SHA256' | 'CKM_SHA384' | 'CKM_SHA512'; mgf: 'CKG_MGF1_SHA224' | 'CKG_MGF1_SHA256' | 'CKG_MGF1_SHA384' | 'CKG_MGF1_SHA512' }>> = {
+const PSS_HASH: Readonly<
+  Record<DigestHash, { hash: 'CKM_SHA224' | 'CKM_SHA256' | 'CKM_SHA384' | 'CKM_SHA512'; mgf: 'CKG_MGF1_SHA224' | 'CKG_MGF1_SHA256' | 'CKG_MGF1_SHA384' | 'CKG_MGF1_SHA512' }>
+> = {
   sha224: { hash: 'CKM_SHA224', mgf: 'CKG_MGF1_SHA224' },
   sha256: { hash: 'CKM_SHA256', mgf: 'CKG_MGF1_SHA256' },
   sha384: { hash: 'CKM_SHA384', mgf: 'CKG_MGF1_SHA384' },
@@ -68,7 +85,9 @@ const PSS_HASH: Readonly<Record<DigestHash, { hash: 'CKM_SHA224' | 'CKM_SHA256' 
 /** PKCS#11 CKZ_DATA_SPECIFIED (the OAEP label source; pkcs11js has no constant for it). */
 const CKZ_DATA_SPECIFIED = 0x00000001;
 
-const OAEP_HASH: Readonly<Record<AsymmetricDecryptParams['hash'], { hash: 'CKM_SHA_1' | (typeof PSS_HASH)[DigestHash]['hash']; mgf: 'CKG_MGF1_SHA1' | (typeof PSS_HASH)[DigestHash]['mgf'] }>> = {
+const OAEP_HASH: Readonly<
+  Record<AsymmetricDecryptParams['hash'], { hash: 'CKM_SHA_1' | (typeof PSS_HASH)[DigestHash]['hash']; mgf: 'CKG_MGF1_SHA1' | (typeof PSS_HASH)[DigestHash]['mgf'] }>
+> = {
   sha1: { hash: 'CKM_SHA_1', mgf: 'CKG_MGF1_SHA1' },
   ...PSS_HASH,
 };
@@ -77,7 +96,12 @@ const OAEP_HASH: Readonly<Record<AsymmetricDecryptParams['hash'], { hash: 'CKM_S
  * A signature over a digest: RSA_PKCS1 is CKM_RSA_PKCS over DigestInfo (the input returned),
  * RSA_PSS CKM_RSA_PKCS_PSS with CK_RSA_PKCS_PSS_PARAMS, ECDSA CKM_ECDSA (r ‖ s).
  */
-export function signMechanism(P: Pkcs11Lib, mechs: Mechs, p: AsymmetricSignParams, digest: Uint8Array): { mech: { mechanism: number; parameter?: { type: number; hashAlg: number; mgf: number; saltLen: number } }; input: Buffer } {
+export function signMechanism(
+  P: Pkcs11Lib,
+  mechs: Mechs,
+  p: AsymmetricSignParams,
+  digest: Uint8Array,
+): { mech: { mechanism: number; parameter?: { type: number; hashAlg: number; mgf: number; saltLen: number } }; input: Buffer } {
   const m = mechs.asym[p.mechanism]!;
   const input = Buffer.from(digest);
   if (p.mechanism === 'RSA_PSS') {
@@ -106,7 +130,13 @@ export function oaepMechanism(P: Pkcs11Lib, p: AsymmetricDecryptParams) {
 }
 
 /** What the token offers, from C_GetMechanismList / C_GetMechanismInfo. */
-export function probe(p11: Pkcs11, P: Pkcs11Lib, slot: Buffer, manufacturer: string, fw: { major: number; minor: number }): { mechs: Mechs; caps: Omit<BackendCapabilities, 'token' | 'maxSessions'> } {
+export function probe(
+  p11: Pkcs11,
+  P: Pkcs11Lib,
+  slot: Buffer,
+  manufacturer: string,
+  fw: { major: number; minor: number },
+): { mechs: Mechs; caps: Omit<BackendCapabilities, 'token' | 'maxSessions'> } {
   const list = new Set(p11.C_GetMechanismList(slot));
   const info = (m: number) => (list.has(m) ? p11.C_GetMechanismInfo(slot, m) : undefined);
   const can = (m: number, flag: number) => ((info(m)?.flags ?? 0) & flag) !== 0;

@@ -341,7 +341,11 @@ export class Pkcs11Backend implements KeyBackend {
   async readDataObjects(label: string): Promise<Buffer[]> {
     const P = this.P;
     return this.pool.withSession('C_GetAttributeValue', (s) =>
-      this.find(s, [{ type: P.CKA_CLASS, value: P.CKO_DATA }, { type: P.CKA_TOKEN, value: true }, { type: P.CKA_LABEL, value: label }]).flatMap((h) => {
+      this.find(s, [
+        { type: P.CKA_CLASS, value: P.CKO_DATA },
+        { type: P.CKA_TOKEN, value: true },
+        { type: P.CKA_LABEL, value: label },
+      ]).flatMap((h) => {
         const [a] = this.p11.C_GetAttributeValue(s, h, [{ type: P.CKA_VALUE }]);
         return a ? [Buffer.from(a.value)] : [];
       }),
@@ -356,7 +360,11 @@ export class Pkcs11Backend implements KeyBackend {
   async writeDataObject(label: string, value: Uint8Array): Promise<void> {
     const P = this.P;
     await this.pool.withSession('C_CreateObject', (s) => {
-      const old = this.find(s, [{ type: P.CKA_CLASS, value: P.CKO_DATA }, { type: P.CKA_TOKEN, value: true }, { type: P.CKA_LABEL, value: label }]);
+      const old = this.find(s, [
+        { type: P.CKA_CLASS, value: P.CKO_DATA },
+        { type: P.CKA_TOKEN, value: true },
+        { type: P.CKA_LABEL, value: label },
+      ]);
       this.p11.C_CreateObject(s, [
         { type: P.CKA_CLASS, value: P.CKO_DATA },
         { type: P.CKA_TOKEN, value: true },

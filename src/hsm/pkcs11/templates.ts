@@ -111,7 +111,11 @@ export function readRef(p11: Pkcs11, P: Pkcs11Lib, s: Buffer, h: Buffer): KeyRef
     ['sign', P.CKA_SIGN],
     ['verify', P.CKA_VERIFY],
   ];
-  const got = p11.C_GetAttributeValue(s, h, [...want, ...usageAttrs.map(([, a]) => a)].map((type) => ({ type })));
+  const got = p11.C_GetAttributeValue(
+    s,
+    h,
+    [...want, ...usageAttrs.map(([, a]) => a)].map((type) => ({ type })),
+  );
   const v = new Map(got.map((a) => [a.type, a.value]));
   const id = v.get(P.CKA_ID);
   const keyType = ulong(v.get(P.CKA_KEY_TYPE));
@@ -132,7 +136,11 @@ export function readRef(p11: Pkcs11, P: Pkcs11Lib, s: Buffer, h: Buffer): KeyRef
 
 /** A private key's reference (RSA: the modulus size; EC: the curve size from CKA_EC_PARAMS). */
 export function readPrivateRef(p11: Pkcs11, P: Pkcs11Lib, s: Buffer, h: Buffer): KeyRef | undefined {
-  const [id, label, token, kt, sens, extr, sign, dec] = p11.C_GetAttributeValue(s, h, [P.CKA_ID, P.CKA_LABEL, P.CKA_TOKEN, P.CKA_KEY_TYPE, P.CKA_SENSITIVE, P.CKA_EXTRACTABLE, P.CKA_SIGN, P.CKA_DECRYPT].map((type) => ({ type })));
+  const [id, label, token, kt, sens, extr, sign, dec] = p11.C_GetAttributeValue(
+    s,
+    h,
+    [P.CKA_ID, P.CKA_LABEL, P.CKA_TOKEN, P.CKA_KEY_TYPE, P.CKA_SENSITIVE, P.CKA_EXTRACTABLE, P.CKA_SIGN, P.CKA_DECRYPT].map((type) => ({ type })),
+  );
   const keyType = ulong(kt?.value);
   const type = keyType === P.CKK_RSA ? 'RSA' : keyType === P.CKK_EC ? 'EC' : undefined;
   if (!id?.value.length || !type) return undefined;

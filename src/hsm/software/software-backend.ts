@@ -10,7 +10,20 @@
  * non-extractable key cannot be wrapped (CKR_KEY_UNEXTRACTABLE), usage flags are enforced
  * (CKR_KEY_FUNCTION_NOT_PERMITTED), a GCM authentication failure is CKR_ENCRYPTED_DATA_INVALID.
  */
-import { constants as CC, createCipheriv, createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, privateDecrypt, privateEncrypt, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
+import {
+  constants as CC,
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  generateKeyPairSync,
+  privateDecrypt,
+  privateEncrypt,
+  randomBytes,
+  timingSafeEqual,
+  type CipherGCM,
+  type DecipherGCM,
+} from 'node:crypto';
 import { decodeSig, ecdsaSignDigest } from '../../crypto/ecdsa-prehash.js';
 import { pssSignDigest } from '../../crypto/pss.js';
 import { oaepDecrypt } from '../../crypto/oaep.js';
@@ -339,7 +352,12 @@ export class SoftwareBackend implements KeyBackend {
   }
 
   /** A new key under a fresh (or the template's) CKA_ID; token keys are persisted at once. */
-  private store(t: { id?: Uint8Array; label?: string; token: boolean; type: KeyRef['type']; sensitive: boolean; extractable: boolean }, bits: number, usage: KeyUsage[], value: Buffer): KeyRef {
+  private store(
+    t: { id?: Uint8Array; label?: string; token: boolean; type: KeyRef['type']; sensitive: boolean; extractable: boolean },
+    bits: number,
+    usage: KeyUsage[],
+    value: Buffer,
+  ): KeyRef {
     const id = t.id ? hex(t.id) : randomBytes(16).toString('hex');
     if (this.keys.has(id)) throw new HsmError('BAD_ARGUMENT', `a key with id ${id} exists`);
     const ref: KeyRef = { id, ...(t.label !== undefined ? { label: t.label } : {}), token: t.token, type: t.type, bits, sensitive: t.sensitive, extractable: t.extractable, usage };
@@ -347,7 +365,6 @@ export class SoftwareBackend implements KeyBackend {
     if (t.token) this.persist();
     return ref;
   }
-
 
   private cipher(p: CipherParams, key: Buffer, data: Uint8Array, enc: boolean): Buffer {
     const bits = key.length * 8;

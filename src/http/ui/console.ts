@@ -24,6 +24,7 @@ import { consoleSettings, type ConsoleSettings } from '../../config/console.js';
 import { CSS, html, page } from './html.js';
 import { ConsoleError, type Caller, type ConsoleSources, type PageContext, type VerifyState } from './page-context.js';
 export { certificateInfo, ConsoleError, pageSizeOf, type Caller, type ConsoleSources, type PageContext, type VerifyState } from './page-context.js';
+import { readBoundedBody } from '../body.js';
 import { cookieOf, Csrf, RateLimiter, sameOrigin, SECURITY_HEADERS, SESSION_COOKIE, Sessions } from './security.js';
 import { TokenVerifier } from './tokens.js';
 import { authFailureEvent } from '../../audit/request-audit.js';
@@ -97,8 +98,7 @@ export class ConsoleApp {
       res.writeHead(code, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(buf.length), ...headers });
       res.end(req.method === 'HEAD' ? undefined : buf);
     };
-    const plain = (code: number, title: string, text: string, headers: Record<string, string> = {}) =>
-      send(code, 'text/html; charset=utf-8', page({ title }, html`<p>${text}</p>`), headers);
+    const plain = (code: number, title: string, text: string, headers: Record<string, string> = {}) => send(code, 'text/html; charset=utf-8', page({ title }, html`<p>${text}</p>`), headers);
     try {
       const url = new URL(req.url ?? '/', 'https://console.invalid');
       const path = url.pathname;
@@ -222,13 +222,22 @@ export class ConsoleApp {
     if (!tok || !this.src.services.access.isAdmin({ id: tok.identity })) {
       this.src.services.log.warn({ remote: req.socket.remoteAddress, listener: 'https' }, 'console login refused: unknown, expired or revoked token, or not an administrator');
       await this.audit(authFailureEvent({ connectionId: `console-${randomUUID()}`, addr: req.socket.remoteAddress, message: 'console token refused', time }));
-      send(401, 'text/html; charset=utf-8', loginPage('That token is not valid (unknown, expired, revoked, or not an administrator\'s).'));
+      send(401, 'text/html; charset=utf-8', loginPage("That token is not valid (unknown, expired, revoked, or not an administrator's)."));
       return;
     }
     const s = this.sessions.open(tok.id, tok.identity, Date.parse(tok.expires));
     const maxAge = Math.max(1, Math.floor((s.expires - Date.now()) / 1000));
     this.src.services.log.info({ identity: tok.identity, token: tok.id, listener: 'https' }, 'console login with a token');
-    await this.audit({ kind: 'auth', time: new Date(time).toISOString(), ref: `console-${randomUUID()}`, client: tok.identity, addr: req.socket.remoteAddress, op: 'ConsoleLogin', status: 'Success', message: `token ${tok.id}` });
+    await this.audit({
+      kind: 'auth',
+      time: new Date(time).toISOString(),
+      ref: `console-${randomUUID()}`,
+      client: tok.identity,
+      addr: req.socket.remoteAddress,
+      op: 'ConsoleLogin',
+      status: 'Success',
+      message: `token ${tok.id}`,
+    });
     send(303, 'text/plain; charset=utf-8', '', { Location: '/ui/', 'Set-Cookie': `${SESSION_COOKIE}=${s.id}; Path=/ui/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}` });
   }
 }
@@ -237,30 +246,19 @@ function loginPage(error?: string): string {
   return page(
     { title: 'Log in' },
     html`${error ? html`<p class="error">${error}</p>` : ''}
-<p>The console is for the server's administrators (<code>access.administrators</code>). Present an administrator's client certificate in the browser, or paste a console token made with <code>kms admin token create</code>.</p>
-<form method="post" action="/ui/login" class="filters"><label>Console token <input type="password" name="token" autocomplete="off" size="60" required></label><button type="submit">Log in</button></form>`,
+      <p>
+        The console is for the server's administrators (<code>access.administrators</code>). Present an administrator's client certificate in the browser, or paste a console token made with
+        <code>kms admin token create</code>.
+      </p>
+      <form method="post" action="/ui/login" class="filters">
+        <label>Console token <input type="password" name="token" autocomplete="off" size="60" required /></label><button type="submit">Log in</button>
+      </form>`,
   );
 }
 
-function readForm(req: IncomingMessage, max: number): Promise<URLSearchParams> {
+async function readForm(req: IncomingMessage, max: number): Promise<URLSearchParams> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > max) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new ConsoleError(413, `form over ${max} bytes (console.maxFormBytes)`, { Connection: 'close' }));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (n > 0 && type !== 'application/x-www-form-urlencoded') return reject(new ConsoleError(415, 'forms are sent as application/x-www-form-urlencoded'));
-      resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-    });
-    req.on('error', reject);
-  });
+  const body = await readBoundedBody(req, max, () => new ConsoleError(413, `form over ${max} bytes (console.maxFormBytes)`, { Connection: 'close' }));
+  if (body.length > 0 && type !== 'application/x-www-form-urlencoded') throw new ConsoleError(415, 'forms are sent as application/x-www-form-urlencoded');
+  return new URLSearchParams(body.toString('utf8'));
 }

@@ -60,23 +60,50 @@ const NAV: readonly [NonNullable<LayoutOptions['nav']>, string, string][] = [
 
 export function page(o: LayoutOptions, body: Html): string {
   const nav = o.who
-    ? html`<nav>${NAV.map(([k, href, label]) => html`<a href="${href}"${raw(k === o.nav ? ' aria-current="page"' : '')}>${label}</a>`)}<span class="who">${o.who}</span>${
-        o.csrf ? html`<form method="post" action="/ui/logout" class="inline"><input type="hidden" name="_csrf" value="${o.csrf}"><button type="submit" class="link">Log out</button></form>` : ''
-      }</nav>`
+    ? html`<nav>
+        ${NAV.map(([k, href, label]) => html`<a href="${href}" ${raw(k === o.nav ? ' aria-current="page"' : '')}>${label}</a>`)}<span class="who">${o.who}</span>${
+          o.csrf
+            ? html`<form method="post" action="/ui/logout" class="inline"><input type="hidden" name="_csrf" value="${o.csrf}" /><button type="submit" class="link">Log out</button></form>`
+            : ''
+        }
+      </nav>`
     : '';
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${o.title} · kms console</title><link rel="stylesheet" href="/ui/static/console.css"></head>
-<body><header><strong>kms</strong> console</header>${nav}<main><h1>${o.title}</h1>
-${body}</main></body></html>
-`.text;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${o.title} · kms console</title>
+        <link rel="stylesheet" href="/ui/static/console.css" />
+      </head>
+      <body>
+        <header><strong>kms</strong> console</header>
+        ${nav}
+        <main>
+          <h1>${o.title}</h1>
+          ${body}
+        </main>
+      </body>
+    </html> `.text;
 }
 
 /** A small table: headers and rows of cells (strings escaped; Html kept). */
 export function table(headers: readonly string[], rows: readonly (readonly Part[])[], cls = ''): Html {
-  return html`<table class="${cls}"><thead><tr>${headers.map((h) => html`<th>${h}</th>`)}</tr></thead><tbody>${rows.map(
-    (r) => html`<tr>${r.map((c) => html`<td>${c}</td>`)}</tr>`,
-  )}</tbody></table>`;
+  return html`<table class="${cls}">
+    <thead>
+      <tr>
+        ${headers.map((h) => html`<th>${h}</th>`)}
+      </tr>
+    </thead>
+    <tbody>
+      ${rows.map(
+        (r) =>
+          html`<tr>
+            ${r.map((c) => html`<td>${c}</td>`)}
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
 }
 
 export const CSS = `

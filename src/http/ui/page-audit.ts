@@ -37,9 +37,11 @@ function verifyLine(v: VerifyState): ReturnType<typeof html> {
   if (last.error) return html`<p class="error" id="verify-status">Verify at ${last.at} (by ${last.by}) failed to run: ${last.error}</p>`;
   const r = last.outcome!.result;
   return r.ok
-    ? html`<p class="notice" id="verify-status"><span class="ok">Verified</span> at ${last.at} by ${last.by}: ${r.entries} entries, ${r.checkpoints} checkpoints, sealed through ${r.sealedThrough}${
-        last.outcome!.liveThrough !== undefined ? ` (live, through ${last.outcome!.liveThrough})` : ''
-      }; anchored to ${r.anchoredTo.join(', ') || 'nothing outside the folder'}.</p>`
+    ? html`<p class="notice" id="verify-status">
+        <span class="ok">Verified</span> at ${last.at} by ${last.by}: ${r.entries} entries, ${r.checkpoints} checkpoints, sealed through
+        ${r.sealedThrough}${last.outcome!.liveThrough !== undefined ? ` (live, through ${last.outcome!.liveThrough})` : ''}; anchored to
+        ${r.anchoredTo.join(', ') || 'nothing outside the folder'}.
+      </p>`
     : html`<p class="error" id="verify-status"><span class="bad">BROKEN</span> at ${last.at}: entry ${r.failure?.seq ?? '?'}: ${r.failure?.message ?? 'unknown'}.</p>`;
 }
 
@@ -55,22 +57,37 @@ export async function auditPage(ctx: PageContext): Promise<void> {
     'Audit trail',
     'audit',
     html`${verifyLine(ctx.verify)}
-<form method="post" action="/ui/audit/verify" class="inline"><input type="hidden" name="_csrf" value="${ctx.csrf}"><button type="submit" id="verify">Verify the trail now</button></form>
-<form method="get" action="/ui/audit" class="filters">
-<label>Key (unique identifier) <input name="key" value="${f.key}"></label>
-<label>Identity <input name="identity" value="${f.identity}"></label>
-<label>Operation <input name="op" value="${f.op}" placeholder="Revoke"></label>
-<label>Result <input name="result" value="${f.result}" placeholder="success, failure, ItemNotFound"></label>
-<label>Since <input name="since" value="${f.since}" placeholder="2026-12-01T00:00:00Z"></label>
-<label>Until <input name="until" value="${f.until}"></label>
-<button type="submit">Filter</button> <a href="/ui/audit.csv${qs(f as Record<string, string>)}" id="csv">Export CSV</a></form>
-<p>${scan.rows.length} record(s) shown, ${scan.scanned} read${scan.bounded ? ` (stopped at console.auditScanMax = ${ctx.settings.auditScanMax}: narrow the filter or continue below)` : ''}.</p>
-${table(
-  ['#', 'Time', 'Identity', 'Address', 'Operation', 'Objects', 'Result', 'Reference'],
-  scan.rows.map((r) => [String(r.seq), r.time, r.client ?? '', r.addr ?? '', r.op, html`<span class="mono">${(r.uids ?? []).join(' ')}</span>`, result(r), html`<span class="mono">${r.ref}</span>`]),
-  'audit',
-)}
-<p class="pager">${scan.next !== undefined ? html`<a href="/ui/audit${qs({ ...params, before: scan.next })}" rel="next">Older</a>` : ''}</p>`,
+      <form method="post" action="/ui/audit/verify" class="inline">
+        <input type="hidden" name="_csrf" value="${ctx.csrf}" /><button type="submit" id="verify">Verify the trail now</button>
+      </form>
+      <form method="get" action="/ui/audit" class="filters">
+        <label>Key (unique identifier) <input name="key" value="${f.key}" /></label>
+        <label>Identity <input name="identity" value="${f.identity}" /></label>
+        <label>Operation <input name="op" value="${f.op}" placeholder="Revoke" /></label>
+        <label>Result <input name="result" value="${f.result}" placeholder="success, failure, ItemNotFound" /></label>
+        <label>Since <input name="since" value="${f.since}" placeholder="2026-12-01T00:00:00Z" /></label>
+        <label>Until <input name="until" value="${f.until}" /></label>
+        <button type="submit">Filter</button> <a href="/ui/audit.csv${qs(f as Record<string, string>)}" id="csv">Export CSV</a>
+      </form>
+      <p>
+        ${scan.rows.length} record(s) shown, ${scan.scanned}
+        read${scan.bounded ? ` (stopped at console.auditScanMax = ${ctx.settings.auditScanMax}: narrow the filter or continue below)` : ''}.
+      </p>
+      ${table(
+        ['#', 'Time', 'Identity', 'Address', 'Operation', 'Objects', 'Result', 'Reference'],
+        scan.rows.map((r) => [
+          String(r.seq),
+          r.time,
+          r.client ?? '',
+          r.addr ?? '',
+          r.op,
+          html`<span class="mono">${(r.uids ?? []).join(' ')}</span>`,
+          result(r),
+          html`<span class="mono">${r.ref}</span>`,
+        ]),
+        'audit',
+      )}
+      <p class="pager">${scan.next !== undefined ? html`<a href="/ui/audit${qs({ ...params, before: scan.next })}" rel="next">Older</a>` : ''}</p>`,
   );
 }
 

@@ -152,23 +152,43 @@ export async function clientsPage(ctx: PageContext): Promise<void> {
     'Clients',
     'clients',
     html`${revoked ? html`<p class="notice" id="result">Revoked ${revoked.name}'s certificate <span class="mono">${revoked.fingerprint}</span> (${revoked.reason ?? 'unspecified'}); its next handshake is refused.</p>` : ''}
-${
-  registry
-    ? html`<p><a href="/ui/clients/sign" class="action" id="sign-csr">Sign a CSR…</a> <a href="/ui/clients/issue" class="action" id="issue-key">Issue for a public key…</a></p>
-<form method="get" action="/ui/clients" class="filters"><label>Name, subject or fingerprint <input name="q" value="${q}" maxlength="128"></label><button type="submit">Search</button></form>
-<p id="client-count">${matching.length} certificate(s) in the registry${ql ? ' matching' : ''}; page ${pageNo} of ${last} (${size} a page). Expiry warning ${warnDays} day(s) ahead (clients.expiryWarningDays). Last seen: the newest ${ctx.settings.auditScanMax} audit records (console.auditScanMax; ${scanned} read).</p>
-${table(['Name', 'Subject', 'SHA-256 fingerprint', 'Not after', 'Status', 'Enrolled', 'Last seen', 'Grants', 'Profile', ''], rows, 'clients')}
-<p class="pager">${pageNo > 1 ? html`<a href="/ui/clients${qs({ q, size: ctx.url.searchParams.get('size') ?? undefined, page: pageNo - 1 })}" id="prev">← previous</a>` : ''}${
-        pageNo < last ? html`<a href="/ui/clients${qs({ q, size: ctx.url.searchParams.get('size') ?? undefined, page: pageNo + 1 })}" id="next">next →</a>` : ''
-      }</p>`
-    : html`<p class="warn">This server has no client registry: certificates can be listed from the data folder only.</p>`
-}
-<h2>Other identities</h2>
-<p>Known from the access configuration, the client profiles, certificate files or the audit trail, without a certificate in the registry${others.size > ctx.settings.maxPageSize ? ` (the first ${ctx.settings.maxPageSize} of ${others.size}, console.maxPageSize)` : ''}.</p>
-${table(['Identity', 'Known as', 'Profile', 'Grants', 'Last seen'], otherRows, 'identities')}
-<h2>Certificate files not in the registry</h2>
-<p>PEM files in the data folder's certs/ (made before the registry, or by the development setup); the registry cannot revoke them.</p>
-${table(['File', 'Subject', 'SHA-256 fingerprint', 'Not after', 'clientAuth'], files.map((c) => [c.file, c.info.subject, html`<span class="mono">${c.info.fingerprint}</span>`, c.info.days < ctx.settings.certWarnDays ? html`<span class="bad">expires ${c.info.notAfter}</span>` : c.info.notAfter, c.info.clientAuth ? 'yes' : 'NO']), 'certs')}`,
+      ${
+        registry
+          ? html`<p><a href="/ui/clients/sign" class="action" id="sign-csr">Sign a CSR…</a> <a href="/ui/clients/issue" class="action" id="issue-key">Issue for a public key…</a></p>
+              <form method="get" action="/ui/clients" class="filters">
+                <label>Name, subject or fingerprint <input name="q" value="${q}" maxlength="128" /></label><button type="submit">Search</button>
+              </form>
+              <p id="client-count">
+                ${matching.length} certificate(s) in the registry${ql ? ' matching' : ''}; page ${pageNo} of ${last} (${size} a page). Expiry warning ${warnDays} day(s) ahead
+                (clients.expiryWarningDays). Last seen: the newest ${ctx.settings.auditScanMax} audit records (console.auditScanMax; ${scanned} read).
+              </p>
+              ${table(['Name', 'Subject', 'SHA-256 fingerprint', 'Not after', 'Status', 'Enrolled', 'Last seen', 'Grants', 'Profile', ''], rows, 'clients')}
+              <p class="pager">
+                ${pageNo > 1 ? html`<a href="/ui/clients${qs({ q, size: ctx.url.searchParams.get('size') ?? undefined, page: pageNo - 1 })}" id="prev">← previous</a>` : ''}${
+                  pageNo < last ? html`<a href="/ui/clients${qs({ q, size: ctx.url.searchParams.get('size') ?? undefined, page: pageNo + 1 })}" id="next">next →</a>` : ''
+                }
+              </p>`
+          : html`<p class="warn">This server has no client registry: certificates can be listed from the data folder only.</p>`
+      }
+      <h2>Other identities</h2>
+      <p>
+        Known from the access configuration, the client profiles, certificate files or the audit trail, without a certificate in the
+        registry${others.size > ctx.settings.maxPageSize ? ` (the first ${ctx.settings.maxPageSize} of ${others.size}, console.maxPageSize)` : ''}.
+      </p>
+      ${table(['Identity', 'Known as', 'Profile', 'Grants', 'Last seen'], otherRows, 'identities')}
+      <h2>Certificate files not in the registry</h2>
+      <p>PEM files in the data folder's certs/ (made before the registry, or by the development setup); the registry cannot revoke them.</p>
+      ${table(
+        ['File', 'Subject', 'SHA-256 fingerprint', 'Not after', 'clientAuth'],
+        files.map((c) => [
+          c.file,
+          c.info.subject,
+          html`<span class="mono">${c.info.fingerprint}</span>`,
+          c.info.days < ctx.settings.certWarnDays ? html`<span class="bad">expires ${c.info.notAfter}</span>` : c.info.notAfter,
+          c.info.clientAuth ? 'yes' : 'NO',
+        ]),
+        'certs',
+      )}`,
   );
 }
 
@@ -192,7 +212,13 @@ interface EnrolFields {
 
 function enrolFields(ctx: PageContext): EnrolFields {
   const f = ctx.form;
-  return { name: (f.get('name') ?? '').trim(), days: (f.get('days') ?? '').trim(), material: f.get('material') ?? '', force: f.get('force') === 'yes', overrideCn: f.get('overrideCn') === 'yes' };
+  return {
+    name: (f.get('name') ?? '').trim(),
+    days: (f.get('days') ?? '').trim(),
+    material: f.get('material') ?? '',
+    force: f.get('force') === 'yes',
+    overrideCn: f.get('overrideCn') === 'yes',
+  };
 }
 
 const TITLE = { sign: 'Sign a certificate request', issue: 'Issue a certificate for a public key' } as const;
@@ -200,30 +226,52 @@ const TITLE = { sign: 'Sign a certificate request', issue: 'Issue a certificate 
 function enrolForm(ctx: PageContext, what: 'sign' | 'issue', f: EnrolFields, error?: Html, status = 200): void {
   const material =
     what === 'sign'
-      ? html`<label>Certificate request (PKCS#10 PEM, <code>-----BEGIN CERTIFICATE REQUEST-----</code>) <textarea name="material" rows="12" cols="70" required>${f.material ?? ''}</textarea></label>`
+      ? html`<label
+          >Certificate request (PKCS#10 PEM, <code>-----BEGIN CERTIFICATE REQUEST-----</code>) <textarea name="material" rows="12" cols="70" required>${f.material ?? ''}</textarea>
+        </label>`
       : html`<label>The client's public key (PEM, <code>-----BEGIN PUBLIC KEY-----</code>) <textarea name="material" rows="8" cols="70" required>${f.material ?? ''}</textarea></label>`;
   ctx.render(
     TITLE[what],
     'clients',
-    html`${error ?? ''}<p>${
-      what === 'sign'
-        ? 'The client keeps its private key and sends a certificate signing request (vCenter\'s "Make KMS trust vCenter", most arrays). Its subject\'s CN must be the client name unless you replace the subject.'
-        : 'For a client that made its own key pair and gives its public key only. The certificate is CN=NAME. The console never makes or shows a private key: for a key made for the client, use kms certs issue where the key is to stay.'
-    } The data folder's CA signs it; the next page asks you to confirm.</p>
-<form method="post" action="/ui/clients/${what}" class="enrol">
-<input type="hidden" name="_csrf" value="${ctx.csrf}"><input type="hidden" name="step" value="review">
-<p><label>Client name <input name="name" value="${f.name ?? ''}" required maxlength="64"></label>
-<label>Days <input name="days" value="${f.days ?? ''}" inputmode="numeric" size="5" placeholder="${ctx.src.clients?.settings.defaultDays ?? ''}"></label></p>
-<p>${material}</p>
-<p><label><input type="checkbox" name="force" value="yes"${f.force ? html` checked` : ''}> Replace: if the name has a valid certificate, revoke it (superseded)</label>${
-      what === 'sign' ? html`<br><label><input type="checkbox" name="overrideCn" value="yes"${f.overrideCn ? html` checked` : ''}> Replace the request's subject by CN=NAME</label>` : ''
-    }</p>
-<button type="submit" id="review">Review…</button> <a href="/ui/clients">Cancel</a></form>`,
+    html`${error ?? ''}
+      <p>
+        ${
+          what === 'sign'
+            ? 'The client keeps its private key and sends a certificate signing request (vCenter\'s "Make KMS trust vCenter", most arrays). Its subject\'s CN must be the client name unless you replace the subject.'
+            : 'For a client that made its own key pair and gives its public key only. The certificate is CN=NAME. The console never makes or shows a private key: for a key made for the client, use kms certs issue where the key is to stay.'
+        }
+        The data folder's CA signs it; the next page asks you to confirm.
+      </p>
+      <form method="post" action="/ui/clients/${what}" class="enrol">
+        <input type="hidden" name="_csrf" value="${ctx.csrf}" /><input type="hidden" name="step" value="review" />
+        <p>
+          <label>Client name <input name="name" value="${f.name ?? ''}" required maxlength="64" /></label>
+          <label>Days <input name="days" value="${f.days ?? ''}" inputmode="numeric" size="5" placeholder="${ctx.src.clients?.settings.defaultDays ?? ''}" /></label>
+        </p>
+        <p>${material}</p>
+        <p>
+          <label><input type="checkbox" name="force" value="yes" ${f.force ? html` checked` : ''} /> Replace: if the name has a valid certificate, revoke it (superseded)</label>${
+            what === 'sign'
+              ? html`<br /><label><input type="checkbox" name="overrideCn" value="yes" ${f.overrideCn ? html` checked` : ''} /> Replace the request's subject by CN=NAME</label>`
+              : ''
+          }
+        </p>
+        <button type="submit" id="review">Review…</button> <a href="/ui/clients">Cancel</a>
+      </form>`,
     status,
   );
 }
 
-const SHORT: Readonly<Record<string, string>> = { '2.5.4.3': 'CN', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '1.2.840.113549.1.9.1': 'emailAddress', '2.5.4.5': 'serialNumber' };
+const SHORT: Readonly<Record<string, string>> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+  '2.5.4.5': 'serialNumber',
+};
 
 function keyText(k: KeyObject): string {
   const d = k.asymmetricKeyDetails ?? {};
@@ -280,15 +328,20 @@ function enrolReview(ctx: PageContext, what: 'sign' | 'issue', f: EnrolFields): 
   ctx.render(
     `${what === 'sign' ? 'Sign' : 'Issue'} a certificate for ${f.name}?`,
     'clients',
-    html`<p class="warn">The data folder's CA will sign a clientAuth certificate for client <strong>${f.name}</strong>, valid ${days} day(s).${
-      f.force ? ' If the name has a valid certificate, it is revoked (superseded).' : ''
-    } This runs as ${ctx.caller.id} and is audited.</p>
-${table(['Subject', 'Key'], [[facts.subject, facts.key]], 'review')}
-<form method="post" action="/ui/clients/${what}" class="filters">
-<input type="hidden" name="_csrf" value="${ctx.csrf}"><input type="hidden" name="step" value="confirm">
-<input type="hidden" name="name" value="${f.name}"><input type="hidden" name="days" value="${f.days ?? ''}"><input type="hidden" name="material" value="${f.material ?? ''}">
-${f.force ? html`<input type="hidden" name="force" value="yes">` : ''}${f.overrideCn ? html`<input type="hidden" name="overrideCn" value="yes">` : ''}
-<button type="submit" class="danger" id="confirm">Confirm: ${what === 'sign' ? 'sign' : 'issue'}</button> <a href="/ui/clients">Cancel</a></form>`,
+    html`<p class="warn">
+        The data folder's CA will sign a clientAuth certificate for client <strong>${f.name}</strong>, valid ${days}
+        day(s).${f.force ? ' If the name has a valid certificate, it is revoked (superseded).' : ''} This runs as ${ctx.caller.id} and is audited.
+      </p>
+      ${table(['Subject', 'Key'], [[facts.subject, facts.key]], 'review')}
+      <form method="post" action="/ui/clients/${what}" class="filters">
+        <input type="hidden" name="_csrf" value="${ctx.csrf}" /><input type="hidden" name="step" value="confirm" /> <input type="hidden" name="name" value="${f.name}" /><input
+          type="hidden"
+          name="days"
+          value="${f.days ?? ''}"
+        /><input type="hidden" name="material" value="${f.material ?? ''}" />
+        ${f.force ? html`<input type="hidden" name="force" value="yes" />` : ''}${f.overrideCn ? html`<input type="hidden" name="overrideCn" value="yes" />` : ''}
+        <button type="submit" class="danger" id="confirm">Confirm: ${what === 'sign' ? 'sign' : 'issue'}</button> <a href="/ui/clients">Cancel</a>
+      </form>`,
   );
 }
 
@@ -297,7 +350,10 @@ async function enrolRun(ctx: PageContext, registry: ClientRegistry, what: 'sign'
   try {
     const days = daysOf(f.days);
     const base = { name: f.name ?? '', ...(days !== undefined && { days }), force: f.force === true, actor: ctx.caller.id };
-    r = what === 'sign' ? await registry.sign({ ...base, csr: f.material ?? '', overrideCn: f.overrideCn === true }) : await registry.issue({ ...base, publicKey: publicKeyOfPem(f.material ?? '') });
+    r =
+      what === 'sign'
+        ? await registry.sign({ ...base, csr: f.material ?? '', overrideCn: f.overrideCn === true })
+        : await registry.issue({ ...base, publicKey: publicKeyOfPem(f.material ?? '') });
   } catch (e) {
     if (!(e instanceof ClientsError)) throw e;
     ctx.src.services.log.info({ identity: ctx.caller.id, via: ctx.caller.via, client: f.name, action: what, code: e.code }, 'console client action refused');
@@ -307,13 +363,14 @@ async function enrolRun(ctx: PageContext, registry: ClientRegistry, what: 'sign'
   ctx.render(
     `Certificate for ${r.record.name}`,
     'clients',
-    html`<p class="notice" id="result">${what === 'sign' ? 'Signed' : 'Issued'}: ${r.record.subject}, serial ${r.record.serial}, until ${r.record.notAfter}.${
-      r.superseded.length ? ` Superseded (revoked): ${r.superseded.map((s) => s.fingerprint).join(', ')}.` : ''
-    }</p>
-${table(['SHA-256 fingerprint'], [[html`<span class="mono" id="issued-fingerprint">${r.record.fingerprint}</span>`]])}
-<p>Copy the certificate (it is public) to the client, with the CA certificate <code>certs/ca.pem</code>. It is shown once here; the registry keeps its record, not the PEM.</p>
-<p><textarea id="issued-pem" readonly rows="16" cols="70">${r.certificate.pem}</textarea></p>
-<p><a href="/ui/clients">Back to the clients</a></p>`,
+    html`<p class="notice" id="result">
+        ${what === 'sign' ? 'Signed' : 'Issued'}: ${r.record.subject}, serial ${r.record.serial}, until
+        ${r.record.notAfter}.${r.superseded.length ? ` Superseded (revoked): ${r.superseded.map((s) => s.fingerprint).join(', ')}.` : ''}
+      </p>
+      ${table(['SHA-256 fingerprint'], [[html`<span class="mono" id="issued-fingerprint">${r.record.fingerprint}</span>`]])}
+      <p>Copy the certificate (it is public) to the client, with the CA certificate <code>certs/ca.pem</code>. It is shown once here; the registry keeps its record, not the PEM.</p>
+      <p><textarea id="issued-pem" readonly rows="16" cols="70">${r.certificate.pem}</textarea></p>
+      <p><a href="/ui/clients">Back to the clients</a></p>`,
   );
 }
 
@@ -331,11 +388,21 @@ async function revokeConfirm(ctx: PageContext, registry: ClientRegistry, error?:
   ctx.render(
     `Revoke ${c.name}'s certificate?`,
     'clients',
-    html`${error ?? ''}<p class="warn">Revoke the certificate of <strong>${c.name}</strong> (${c.subject}, <span class="mono">${c.fingerprint}</span>, until ${c.notAfter})? Its next TLS handshake is refused on every listener and node, and the CRL at /crl lists it. This cannot be undone; enrol the client again for a new certificate. This runs as ${ctx.caller.id} and is audited.</p>
-<form method="post" action="/ui/clients/revoke" class="filters">
-<input type="hidden" name="_csrf" value="${ctx.csrf}"><input type="hidden" name="fingerprint" value="${c.fingerprint}">
-<label>Reason <select name="reason">${REASONS.map((r) => html`<option value="${r}"${r === 'cessationOfOperation' ? html` selected` : ''}>${r}</option>`)}</select></label>
-<button type="submit" class="danger" id="confirm">Confirm revoke</button> <a href="/ui/clients">Cancel</a></form>`,
+    html`${error ?? ''}
+      <p class="warn">
+        Revoke the certificate of <strong>${c.name}</strong> (${c.subject}, <span class="mono">${c.fingerprint}</span>, until ${c.notAfter})? Its next TLS handshake is refused on every
+        listener and node, and the CRL at /crl lists it. This cannot be undone; enrol the client again for a new certificate. This runs as ${ctx.caller.id} and is audited.
+      </p>
+      <form method="post" action="/ui/clients/revoke" class="filters">
+        <input type="hidden" name="_csrf" value="${ctx.csrf}" /><input type="hidden" name="fingerprint" value="${c.fingerprint}" />
+        <label
+          >Reason
+          <select name="reason">
+            ${REASONS.map((r) => html`<option value="${r}" ${r === 'cessationOfOperation' ? html` selected` : ''}>${r}</option>`)}
+          </select></label
+        >
+        <button type="submit" class="danger" id="confirm">Confirm revoke</button> <a href="/ui/clients">Cancel</a>
+      </form>`,
     status,
   );
 }

@@ -83,24 +83,51 @@ export async function dashboardPage(ctx: PageContext): Promise<void> {
     'Dashboard',
     'dashboard',
     html`${warnings.map(([k, i]) => html`<p class="warn cert-warning">The ${k} certificate ${i!.days < 0 ? 'has expired' : `expires in ${i!.days} day(s)`} (${i!.notAfter}).</p>`)}
-<div class="cards">
-<div class="card"><h2>Health</h2><p id="ready">${ready.ready ? html`<span class="ok">Ready</span>` : html`<span class="bad">NOT READY</span>`}</p>
-${table(['Check', 'Result', 'ms'], Object.entries(ready.checks).map(([k, r]) => [k, r.ok ? html`<span class="ok">ok</span>` : html`<span class="bad">failed: ${r.error ?? ''}</span>`, String(r.ms)]))}</div>
-<div class="card"><h2>Objects</h2><p>${c.total} in total (counted at most every ${COUNT_TTL_MS / 1000} s).</p>
-${table(['Object type', 'Count'], c.byType.map(([k, n]) => [k, String(n)]), 'by-type')}
-${table(['Stored state', 'Count'], c.byState.map(([k, n]) => [k, String(n)]), 'by-state')}</div>
-<div class="card"><h2>KMIP requests</h2>${
-      req
-        ? html`<p>${req.total} batch item(s) answered since start, ${req.failed} failed; ${req.average.toFixed(2)}/s on average.</p>
-<p>${req.rate ? `Since ${req.rate.since}: ${req.rate.perSecond.toFixed(2)}/s, ${req.rate.errors} error(s).` : 'Reload for the rate since this view.'}</p>
-${table(['Result', 'Count'], req.reasons.map(([k, n]) => [k, String(n)]), 'errors')}`
-        : html`<p>Metrics are not collected on this server.</p>`
-    }</div>
-<div class="card"><h2>Certificates</h2>${table(
-      ['Certificate', 'Subject', 'Not after', 'Days left'],
-      certs.map(([k, i]) => [k, i?.subject ?? 'unreadable', i?.notAfter ?? '', i ? html`<span class="${i.days < warnDays ? 'bad' : 'ok'}">${i.days}</span>` : '']),
-    )}</div>
-${rotation ? rotationCard(rotation) : ''}
-</div>`,
+      <div class="cards">
+        <div class="card">
+          <h2>Health</h2>
+          <p id="ready">${ready.ready ? html`<span class="ok">Ready</span>` : html`<span class="bad">NOT READY</span>`}</p>
+          ${table(
+            ['Check', 'Result', 'ms'],
+            Object.entries(ready.checks).map(([k, r]) => [k, r.ok ? html`<span class="ok">ok</span>` : html`<span class="bad">failed: ${r.error ?? ''}</span>`, String(r.ms)]),
+          )}
+        </div>
+        <div class="card">
+          <h2>Objects</h2>
+          <p>${c.total} in total (counted at most every ${COUNT_TTL_MS / 1000} s).</p>
+          ${table(
+            ['Object type', 'Count'],
+            c.byType.map(([k, n]) => [k, String(n)]),
+            'by-type',
+          )}
+          ${table(
+            ['Stored state', 'Count'],
+            c.byState.map(([k, n]) => [k, String(n)]),
+            'by-state',
+          )}
+        </div>
+        <div class="card">
+          <h2>KMIP requests</h2>
+          ${
+            req
+              ? html`<p>${req.total} batch item(s) answered since start, ${req.failed} failed; ${req.average.toFixed(2)}/s on average.</p>
+                  <p>${req.rate ? `Since ${req.rate.since}: ${req.rate.perSecond.toFixed(2)}/s, ${req.rate.errors} error(s).` : 'Reload for the rate since this view.'}</p>
+                  ${table(
+                    ['Result', 'Count'],
+                    req.reasons.map(([k, n]) => [k, String(n)]),
+                    'errors',
+                  )}`
+              : html`<p>Metrics are not collected on this server.</p>`
+          }
+        </div>
+        <div class="card">
+          <h2>Certificates</h2>
+          ${table(
+            ['Certificate', 'Subject', 'Not after', 'Days left'],
+            certs.map(([k, i]) => [k, i?.subject ?? 'unreadable', i?.notAfter ?? '', i ? html`<span class="${i.days < warnDays ? 'bad' : 'ok'}">${i.days}</span>` : '']),
+          )}
+        </div>
+        ${rotation ? rotationCard(rotation) : ''}
+      </div>`,
   );
 }

@@ -16,7 +16,7 @@ export async function hsmPage(ctx: PageContext): Promise<void> {
       'HSM & protector',
       'hsm',
       html`<p class="warn">Key material is sealed under a <strong>software master key</strong>, not an HSM: ${s.description}.</p>
-${table(['Current key', 'Protector'], [[html`<span class="mono">${protector.kekId}</span>`, protector.description]])}`,
+        ${table(['Current key', 'Protector'], [[html`<span class="mono">${protector.kekId}</span>`, protector.description]])}`,
     );
     return;
   }
@@ -25,20 +25,21 @@ ${table(['Current key', 'Protector'], [[html`<span class="mono">${protector.kekI
   const rotation =
     older.length === 0
       ? html`<p class="notice" id="rotation">Every object is sealed under the current KEK.</p>`
-      : html`<p class="warn" id="rotation">${older.reduce((n, [, k]) => n + k, 0)} object(s) are still sealed under older KEKs: a rotation is unfinished (run <code>kms hsm rotate-kek</code> again to finish it).</p>`;
+      : html`<p class="warn" id="rotation">
+          ${older.reduce((n, [, k]) => n + k, 0)} object(s) are still sealed under older KEKs: a rotation is unfinished (run <code>kms hsm rotate-kek</code> again to finish it).
+        </p>`;
   const listed = new Set(s.keks.map((k) => k.id));
   ctx.render(
     'HSM & protector',
     'hsm',
-    html`${table(['Protector', 'Token', 'Serial', 'Audit key'], [[protector.description, s.token.label, s.token.serial, `hsm:${s.auditKeyLabel}`]])}
-${rotation}
-${table(
-  ['KEK', 'Current', 'Objects sealed', 'State'],
-  [
-    ...s.keks.map((k) => [html`<span class="mono">${k.id}</span>`, k.id === s.currentKek ? 'yes' : '', String(usage.get(k.id) ?? 0), k.state]),
-    ...s.usage.filter(([id]) => !listed.has(id)).map(([id, n]) => [html`<span class="mono">${id}</span>`, '', String(n), 'NOT RECORDED by this folder']),
-  ],
-  'keks',
-)}`,
+    html`${table(['Protector', 'Token', 'Serial', 'Audit key'], [[protector.description, s.token.label, s.token.serial, `hsm:${s.auditKeyLabel}`]])} ${rotation}
+    ${table(
+      ['KEK', 'Current', 'Objects sealed', 'State'],
+      [
+        ...s.keks.map((k) => [html`<span class="mono">${k.id}</span>`, k.id === s.currentKek ? 'yes' : '', String(usage.get(k.id) ?? 0), k.state]),
+        ...s.usage.filter(([id]) => !listed.has(id)).map(([id, n]) => [html`<span class="mono">${id}</span>`, '', String(n), 'NOT RECORDED by this folder']),
+      ],
+      'keks',
+    )}`,
   );
 }

@@ -34,7 +34,7 @@ function enumFromText(name: 'State' | 'ObjectType', text: string): number | unde
 }
 
 function enumOptions(name: 'State' | 'ObjectType', selected: string): Html[] {
-  return [html`<option value="">any</option>`, ...(enumDef(name)?.values ?? []).map((v) => html`<option value="${v.name}"${selected === v.name ? html` selected` : ''}>${v.name}</option>`)];
+  return [html`<option value="">any</option>`, ...(enumDef(name)?.values ?? []).map((v) => html`<option value="${v.name}" ${selected === v.name ? html` selected` : ''}>${v.name}</option>`)];
 }
 
 function nowSeconds(ctx: PageContext): bigint {
@@ -48,7 +48,10 @@ function nowSeconds(ctx: PageContext): bigint {
 function adminContext(ctx: PageContext): OperationContext {
   const services = ctx.src.services;
   const batch = {};
-  const message = new MessageWork({ store: services.store, protector: services.protector, clock: services.clock, log: () => services.log }, { connectionId: 'console', requestNo: 0, client: ctx.caller.id });
+  const message = new MessageWork(
+    { store: services.store, protector: services.protector, clock: services.clock, log: () => services.log },
+    { connectionId: 'console', requestNo: 0, client: ctx.caller.id },
+  );
   return {
     services,
     principal: { id: ctx.caller.id },
@@ -152,19 +155,39 @@ export async function keysPage(ctx: PageContext): Promise<void> {
     'Keys',
     'keys',
     html`<form method="get" action="/ui/keys" class="filters">
-<label>Name <input name="name" value="${s.name}"></label>
-<label>State <select name="state">${enumOptions('State', s.state ?? '')}</select></label>
-<label>Type <select name="type">${enumOptions('ObjectType', s.type ?? '')}</select></label>
-<label>Owner <input name="owner" value="${s.owner}"></label>
-<label>Object group <input name="group" value="${s.group}"></label>
-<button type="submit">Search</button></form>
-<p id="key-count">${open ? `Page ${pageNo}; more on the next page (newest first).` : `${all.length} object(s); page ${pageNo} of ${pages}.`}</p>
-${table(
-  ['Unique identifier', 'Name', 'Type', 'Algorithm', 'Length', 'State', 'Owner', 'Object groups'],
-  rows.map((r) => [html`<a class="mono" href="/ui/keys/${encodeURIComponent(r.uid)}">${r.uid}</a>`, r.names.join(', '), r.type, r.algorithm, r.length, r.state, r.owner, r.groups.join(', ')]),
-  'keys',
-)}
-<p class="pager">${pageNo > 1 ? html`<a href="${link(pageNo - 1)}" rel="prev">Previous</a>` : ''}${pageNo < pages ? html`<a href="${link(pageNo + 1)}" rel="next">Next</a>` : ''}</p>`,
+        <label>Name <input name="name" value="${s.name}" /></label>
+        <label
+          >State
+          <select name="state">
+            ${enumOptions('State', s.state ?? '')}
+          </select></label
+        >
+        <label
+          >Type
+          <select name="type">
+            ${enumOptions('ObjectType', s.type ?? '')}
+          </select></label
+        >
+        <label>Owner <input name="owner" value="${s.owner}" /></label>
+        <label>Object group <input name="group" value="${s.group}" /></label>
+        <button type="submit">Search</button>
+      </form>
+      <p id="key-count">${open ? `Page ${pageNo}; more on the next page (newest first).` : `${all.length} object(s); page ${pageNo} of ${pages}.`}</p>
+      ${table(
+        ['Unique identifier', 'Name', 'Type', 'Algorithm', 'Length', 'State', 'Owner', 'Object groups'],
+        rows.map((r) => [
+          html`<a class="mono" href="/ui/keys/${encodeURIComponent(r.uid)}">${r.uid}</a>`,
+          r.names.join(', '),
+          r.type,
+          r.algorithm,
+          r.length,
+          r.state,
+          r.owner,
+          r.groups.join(', '),
+        ]),
+        'keys',
+      )}
+      <p class="pager">${pageNo > 1 ? html`<a href="${link(pageNo - 1)}" rel="prev">Previous</a>` : ''}${pageNo < pages ? html`<a href="${link(pageNo + 1)}" rel="next">Next</a>` : ''}</p>`,
   );
 }
 
@@ -232,20 +255,31 @@ export async function keyDetailPage(ctx: PageContext, uid: string): Promise<void
     `Key ${row.names[0] ?? uid}`,
     'keys',
     html`${done ? html`<p class="notice" id="result">${done} succeeded.</p>` : ''}${failed ? html`<p class="error" id="result">${failed}</p>` : ''}
-${table(['Unique identifier', 'Type', 'State', 'Owner', 'Content'], [[html`<span class="mono">${uid}</span>`, row.type, html`<span id="state">${row.state}</span>`, row.owner, content(r)]])}
-<h2>Actions</h2><p>${actionsFor(state).map((a) => html`<a href="/ui/keys/${encodeURIComponent(uid)}/confirm?action=${a}" class="action" id="action-${a}">${ACTION_LABEL[a]}…</a> `)}</p>
-<h2>Attributes</h2>${table(['Attribute', 'Value(s)'], attributesOf(r, now).map(([k, vs]) => [k, html`<span class="mono">${vs.join('\n')}</span>`]), 'attributes')}
-<h2>Links</h2>${
-      linksOf(r).length === 0
-        ? html`<p>None.</p>`
-        : table(['Link type', 'Object'], linksOf(r).map((l) => [l.type, html`<a class="mono" href="/ui/keys/${encodeURIComponent(l.uid)}">${l.uid}</a>`]))
-    }
-<h2>Lifecycle timeline</h2><p>From the audit trail, newest first (${timeline.scanned} record(s) read${timeline.bounded ? `, stopped at console.auditScanMax = ${ctx.settings.auditScanMax}` : ''}).</p>
-${table(
-  ['#', 'Time', 'Operation', 'Identity', 'Result'],
-  timeline.rows.map((e) => [String(e.seq), e.time, e.op, e.client ?? '', e.status === 'Success' ? 'Success' : `${e.status} ${e.reason ?? ''}`]),
-  'timeline',
-)}`,
+      ${table(['Unique identifier', 'Type', 'State', 'Owner', 'Content'], [[html`<span class="mono">${uid}</span>`, row.type, html`<span id="state">${row.state}</span>`, row.owner, content(r)]])}
+      <h2>Actions</h2>
+      <p>${actionsFor(state).map((a) => html`<a href="/ui/keys/${encodeURIComponent(uid)}/confirm?action=${a}" class="action" id="action-${a}">${ACTION_LABEL[a]}…</a> `)}</p>
+      <h2>Attributes</h2>
+      ${table(
+        ['Attribute', 'Value(s)'],
+        attributesOf(r, now).map(([k, vs]) => [k, html`<span class="mono">${vs.join('\n')}</span>`]),
+        'attributes',
+      )}
+      <h2>Links</h2>
+      ${
+        linksOf(r).length === 0
+          ? html`<p>None.</p>`
+          : table(
+              ['Link type', 'Object'],
+              linksOf(r).map((l) => [l.type, html`<a class="mono" href="/ui/keys/${encodeURIComponent(l.uid)}">${l.uid}</a>`]),
+            )
+      }
+      <h2>Lifecycle timeline</h2>
+      <p>From the audit trail, newest first (${timeline.scanned} record(s) read${timeline.bounded ? `, stopped at console.auditScanMax = ${ctx.settings.auditScanMax}` : ''}).</p>
+      ${table(
+        ['#', 'Time', 'Operation', 'Identity', 'Result'],
+        timeline.rows.map((e) => [String(e.seq), e.time, e.op, e.client ?? '', e.status === 'Success' ? 'Success' : `${e.status} ${e.reason ?? ''}`]),
+        'timeline',
+      )}`,
   );
 }
 
@@ -264,18 +298,32 @@ export async function keyActionConfirm(ctx: PageContext, uid: string): Promise<v
   ctx.render(
     `${label} ${row.names[0] ?? uid}?`,
     'keys',
-    html`<p class="warn">${label} <span class="mono">${uid}</span> (${row.type}${row.names.length ? `, name ${row.names.join(', ')}` : ''}, now ${row.state})? ${
-      action === 'destroy' ? 'Destroy removes the key material for good.' : action === 'revoke' ? 'A revoked key is no longer used to protect data.' : 'An active key can be used at once.'
-    } This runs as ${ctx.caller.id} and is audited.</p>
-<form method="post" action="/ui/keys/${encodeURIComponent(uid)}/action" class="filters">
-<input type="hidden" name="_csrf" value="${ctx.csrf}"><input type="hidden" name="action" value="${action}">
-${
-  action === 'revoke'
-    ? html`<label>Reason <select name="reason">${REASONS.map(([n, v]) => html`<option value="${v}"${n === 'CessationOfOperation' ? html` selected` : ''}>${n}</option>`)}</select></label>
-<label>Message <input name="message" maxlength="200"></label>`
-    : ''
-}
-<button type="submit" class="danger" id="confirm">Confirm ${label.toLowerCase()}</button> <a href="/ui/keys/${encodeURIComponent(uid)}">Cancel</a></form>`,
+    html`<p class="warn">
+        ${label} <span class="mono">${uid}</span> (${row.type}${row.names.length ? `, name ${row.names.join(', ')}` : ''}, now ${row.state})?
+        ${
+          action === 'destroy'
+            ? 'Destroy removes the key material for good.'
+            : action === 'revoke'
+              ? 'A revoked key is no longer used to protect data.'
+              : 'An active key can be used at once.'
+        }
+        This runs as ${ctx.caller.id} and is audited.
+      </p>
+      <form method="post" action="/ui/keys/${encodeURIComponent(uid)}/action" class="filters">
+        <input type="hidden" name="_csrf" value="${ctx.csrf}" /><input type="hidden" name="action" value="${action}" />
+        ${
+          action === 'revoke'
+            ? html`<label
+                  >Reason
+                  <select name="reason">
+                    ${REASONS.map(([n, v]) => html`<option value="${v}" ${n === 'CessationOfOperation' ? html` selected` : ''}>${n}</option>`)}
+                  </select></label
+                >
+                <label>Message <input name="message" maxlength="200" /></label>`
+            : ''
+        }
+        <button type="submit" class="danger" id="confirm">Confirm ${label.toLowerCase()}</button> <a href="/ui/keys/${encodeURIComponent(uid)}">Cancel</a>
+      </form>`,
   );
 }
 

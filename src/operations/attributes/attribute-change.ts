@@ -90,10 +90,7 @@ export async function checkNameUnique(ctx: OperationContext, uid: string, key: A
     const rec = await ctx.services.store.get(other);
     if (!rec || DESTROYED.has(rec.state)) continue;
     if (!ctx.services.access.allows(ctx.principal, 'Locate', rec.owner, objectGroups(rec.attributes))) continue;
-    throw new KmipError(
-      is2x(ctx.version) ? ResultReason.NonUniqueNameAttribute : ResultReason.IllegalOperation,
-      'another object already has this Name',
-    );
+    throw new KmipError(is2x(ctx.version) ? ResultReason.NonUniqueNameAttribute : ResultReason.IllegalOperation, 'another object already has this Name');
   }
 }
 

@@ -22,14 +22,7 @@ import { KmipError } from '../../kmip/errors.js';
 import { Operation, ResultReason } from '../../kmip/generated/enums.gen.js';
 import { Tag } from '../../kmip/generated/tags.gen.js';
 import { optional, payload, readPayload, required } from '../../kmip/payload.js';
-import {
-  checkClientMayDelete,
-  findInstance,
-  keyFromAttributeName1x,
-  readAttributeReference2x,
-  readAttributeWrapper2x,
-  writeAttribute1x,
-} from '../../objects/attributes.js';
+import { checkClientMayDelete, findInstance, keyFromAttributeName1x, readAttributeReference2x, readAttributeWrapper2x, writeAttribute1x } from '../../objects/attributes.js';
 import type { AttributeKey } from '../../objects/managed-object.js';
 import type { TtlvNode } from '../../ttlv/node.js';
 import { commitAttribute, loadFor, uidNode } from './attribute-change.js';
@@ -83,7 +76,12 @@ export const deleteAttribute: OperationHandler = {
     const list = record.attributes.get(key) ?? [];
     const deleted = list[i];
     if (deleted === undefined) throw new KmipError(ResultReason.ItemNotFound, `no instance ${i} of ${key}`);
-    await commitAttribute(ctx, loaded, key, list.filter((_, j) => j !== i));
+    await commitAttribute(
+      ctx,
+      loaded,
+      key,
+      list.filter((_, j) => j !== i),
+    );
     return payload(Tag.ResponsePayload, [uidNode(record.uid), writeAttribute1x(key, deleted, i, true)]);
   },
 };

@@ -35,10 +35,7 @@ export function attributeReference2x(key: AttributeKey): TtlvNode {
     return {
       tag: Tag.AttributeReference,
       type: 'Structure',
-      value: [
-        item('VendorIdentification', c.vendor),
-        item('AttributeName', c.name),
-      ],
+      value: [item('VendorIdentification', c.vendor), item('AttributeName', c.name)],
     };
   }
   const def = tagDefByName(key);
@@ -53,9 +50,7 @@ export const getAttributeList: OperationHandler = {
     const req = readPayload(node, Request, { what: 'Get Attribute List request payload' });
     const { record, state } = await loadFor(ctx, req.uid, 'GetAttributeList');
     const keys = listOrder([...servedAttributes(record, state, ctx.version).keys()]);
-    const names = is2x(ctx.version)
-      ? keys.map(attributeReference2x)
-      : keys.map((k): TtlvNode => (item('AttributeName', attributeName1x(k))));
+    const names = is2x(ctx.version) ? keys.map(attributeReference2x) : keys.map((k): TtlvNode => item('AttributeName', attributeName1x(k)));
     return payload(Tag.ResponsePayload, [uidNode(record.uid), ...names]);
   },
 };

@@ -160,7 +160,7 @@ export function matches(f: LocateFilter, have: readonly TtlvNode[]): boolean {
   }
   return f.nodes.every((w) => {
     if (f.key === 'CryptographicUsageMask' && w.type === 'Integer') {
-      return have.some((h) => h.type === 'Integer' && ((h.value & w.value) >>> 0) === w.value >>> 0);
+      return have.some((h) => h.type === 'Integer' && (h.value & w.value) >>> 0 === w.value >>> 0);
     }
     if (f.key === 'UsageLimits' && w.type === 'Structure') return have.some((h) => usageLimitsMatch(w, h));
     return have.some((h) => structMatch(w, h));

@@ -125,9 +125,7 @@ export function readLocateRequest(ctx: OperationContext, node: TtlvNode | undefi
   const storage = {
     online: (mask & StorageStatusMask.OnLineStorage) !== 0,
     archived: (mask & StorageStatusMask.ArchivalStorage) !== 0,
-    destroyed:
-      (mask & StorageStatusMask.DestroyedStorage) !== 0 ||
-      (!v2 && stateFilter?.nodes.some((n) => n.type === 'Enumeration' && DESTROYED_STATES.includes(n.value)) === true),
+    destroyed: (mask & StorageStatusMask.DestroyedStorage) !== 0 || (!v2 && stateFilter?.nodes.some((n) => n.type === 'Enumeration' && DESTROYED_STATES.includes(n.value)) === true),
   };
   const states = new Set<number>();
   if (storage.online || storage.archived) ONLINE_STATES.forEach((s) => states.add(s));
@@ -184,7 +182,12 @@ async function narrowSets(ctx: OperationContext, req: LocateRequest, bound = NAR
 async function wideCandidates(ctx: OperationContext, req: LocateRequest): Promise<Set<string>> {
   const sets: Set<string>[] = [];
   for (const f of req.filters) for (const any of indexQueries(f) ?? []) sets.push(await union(ctx, any));
-  sets.push(await union(ctx, req.storedStates.map((s) => ({ field: RecordField.State, equals: indexEnum(s) }))));
+  sets.push(
+    await union(
+      ctx,
+      req.storedStates.map((s) => ({ field: RecordField.State, equals: indexEnum(s) })),
+    ),
+  );
   if (req.storage.archived && !req.storage.online && !req.storage.destroyed) sets.push(await union(ctx, [{ field: 'ArchiveDate', exists: true }]));
   return intersect(sets);
 }

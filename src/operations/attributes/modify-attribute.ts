@@ -26,14 +26,7 @@ import { KmipError } from '../../kmip/errors.js';
 import { Operation, ResultReason } from '../../kmip/generated/enums.gen.js';
 import { Tag } from '../../kmip/generated/tags.gen.js';
 import { optional, payload, readPayload, required } from '../../kmip/payload.js';
-import {
-  checkClientMayModify,
-  findInstance,
-  readAttribute1x,
-  readAttributeWrapper2x,
-  writeAttribute1x,
-  type AttributeInstance,
-} from '../../objects/attributes.js';
+import { checkClientMayModify, findInstance, readAttribute1x, readAttributeWrapper2x, writeAttribute1x, type AttributeInstance } from '../../objects/attributes.js';
 import { withDerived } from '../../objects/server-set.js';
 import type { TtlvNode } from '../../ttlv/node.js';
 import { checkApplicationData, checkNameUnique, commitAttribute, loadFor, uidNode } from './attribute-change.js';
@@ -80,7 +73,12 @@ export const modifyAttribute: OperationHandler = {
     }
     checkApplicationData(key, value);
     await checkNameUnique(ctx, record.uid, key, value);
-    await commitAttribute(ctx, loaded, key, list.map((n, j) => (j === i ? value : n)));
+    await commitAttribute(
+      ctx,
+      loaded,
+      key,
+      list.map((n, j) => (j === i ? value : n)),
+    );
     return payload(Tag.ResponsePayload, [uidNode(record.uid), v2 ? undefined : writeAttribute1x(key, value, i, true)]);
   },
 };

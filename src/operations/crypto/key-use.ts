@@ -135,7 +135,10 @@ async function hostKeyFor(ctx: OperationContext, record: ObjectRecord, use: KeyU
   const v = ctx.version;
   const uid = record.uid;
   const body = await openBody(ctx, record);
-  const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored key');
+  const kb = readKeyBlock(
+    body.value.find((c) => c.tag === Tag.KeyBlock),
+    'stored key',
+  );
   const noValue = versionReason(v, 'KeyValueNotPresent');
   if (kb.wrapped) throw new KmipError(noValue, `the key ${uid} is stored wrapped; the server cannot use it`);
   const algorithm = kb.algorithm ?? attribute(record.attributes, 'CryptographicAlgorithm');

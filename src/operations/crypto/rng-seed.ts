@@ -26,7 +26,7 @@ export const rngSeed: OperationHandler = {
     const req = readPayload(node, Request, { what: 'RNG Seed request payload' });
     const n = req.data.value.length;
     if (n > CIPHER_POLICY.rngMaxBytes) throw new KmipError(ResultReason.InvalidField, `Data is limited to ${CIPHER_POLICY.rngMaxBytes} bytes`);
-    ctx.log.debug({ bytes: n }, 'RNG Seed: data accepted; node\'s CSPRNG cannot be seeded, so it is not used');
+    ctx.log.debug({ bytes: n }, "RNG Seed: data accepted; node's CSPRNG cannot be seeded, so it is not used");
     return payload(Tag.ResponsePayload, [item('DataLength', n)]);
   },
 };

@@ -85,7 +85,7 @@ export async function signatureFlow(
   const flags = partFlags(req.initIndicator, req.finalIndicator, req.correlationValue);
   if (req.data !== undefined && req.digestedData !== undefined) throw new KmipError(ResultReason.InvalidField, 'give Data or Digested Data, not both');
   const store = multipart(ctx);
-  const uidNode = (uid: string): TtlvNode => (item('UniqueIdentifier', uid));
+  const uidNode = (uid: string): TtlvNode => item('UniqueIdentifier', uid);
   if (isOneShot(flags)) {
     const uid = resolveUid(ctx, req.uid);
     const input: SignInput = req.digestedData !== undefined ? { digest: req.digestedData.value } : req.data !== undefined ? { data: req.data.value } : missing();
@@ -116,12 +116,14 @@ export async function signatureFlow(
     if (state.hash) {
       state.hash.update(data);
     } else {
-      if (state.held + data.length > CIPHER_POLICY.maxDataBytes) throw new KmipError(ResultReason.InvalidField, `a multi-part Ed25519 signature is limited to ${CIPHER_POLICY.maxDataBytes} bytes`);
+      if (state.held + data.length > CIPHER_POLICY.maxDataBytes)
+        throw new KmipError(ResultReason.InvalidField, `a multi-part Ed25519 signature is limited to ${CIPHER_POLICY.maxDataBytes} bytes`);
       state.parts.push(data);
       state.held += data.length;
     }
     if (signature !== undefined) {
-      if (state.signature !== undefined && !Buffer.from(state.signature).equals(signature)) throw new KmipError(ResultReason.InvalidField, 'the Signature Data differs from the one an earlier part gave');
+      if (state.signature !== undefined && !Buffer.from(state.signature).equals(signature))
+        throw new KmipError(ResultReason.InvalidField, 'the Signature Data differs from the one an earlier part gave');
       state.signature = signature;
     }
   } catch (e) {

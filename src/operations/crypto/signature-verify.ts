@@ -31,15 +31,21 @@ export const signatureVerify: OperationHandler = {
   name: 'SignatureVerify',
   async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Signature Verify request payload' });
-    return signatureFlow(ctx, req, 'SignatureVerify', (key, scheme, input, signature) => {
-      if (signature === undefined) throw new KmipError(ResultReason.MissingData, 'no part of the request carried Signature Data');
-      let valid: boolean;
-      try {
-        valid = key.verify(scheme, input, signature);
-      } catch (e) {
-        asymmetricFailure(ctx, e);
-      }
-      return [item('ValidityIndicator', valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid)];
-    }, req.signatureData?.value);
+    return signatureFlow(
+      ctx,
+      req,
+      'SignatureVerify',
+      (key, scheme, input, signature) => {
+        if (signature === undefined) throw new KmipError(ResultReason.MissingData, 'no part of the request carried Signature Data');
+        let valid: boolean;
+        try {
+          valid = key.verify(scheme, input, signature);
+        } catch (e) {
+          asymmetricFailure(ctx, e);
+        }
+        return [item('ValidityIndicator', valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid)];
+      },
+      req.signatureData?.value,
+    );
   },
 };

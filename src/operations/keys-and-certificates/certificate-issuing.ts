@@ -176,7 +176,14 @@ const SUBJECT_KEYS: ReadonlySet<string> = new Set(['X_509CertificateSubject', 'C
 const ASCII_ONLY = new Set(['2.5.4.6', '1.2.840.113549.1.9.1', '0.9.2342.19200300.100.1.25', '2.5.4.5', '2.5.4.46']);
 
 function atv(oid: string, value: string | Uint8Array): asn1js.Set {
-  const v = value instanceof Uint8Array ? (derValue(value, 'a name value') as asn1js.BaseBlock) : ASCII_ONLY.has(oid) ? oid === '2.5.4.6' || oid === '2.5.4.5' || oid === '2.5.4.46' ? new asn1js.PrintableString({ value }) : new asn1js.IA5String({ value }) : new asn1js.Utf8String({ value });
+  const v =
+    value instanceof Uint8Array
+      ? (derValue(value, 'a name value') as asn1js.BaseBlock)
+      : ASCII_ONLY.has(oid)
+        ? oid === '2.5.4.6' || oid === '2.5.4.5' || oid === '2.5.4.46'
+          ? new asn1js.PrintableString({ value })
+          : new asn1js.IA5String({ value })
+        : new asn1js.Utf8String({ value });
   return new asn1js.Set({ value: [new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: oid }), v] })] });
 }
 
@@ -363,10 +370,7 @@ export function issue(ctx: OperationContext, input: IssueInput): { body: Structu
   const body: StructureNode = {
     tag: Tag.Certificate,
     type: 'Structure',
-    value: [
-      item('CertificateType', CertificateType.X_509),
-      item('CertificateValue', der),
-    ],
+    value: [item('CertificateType', CertificateType.X_509), item('CertificateValue', der)],
   };
   const parsed = parseObject(ObjectType.Certificate, body, ctx.version);
   const derived = new Map<AttributeKey, TtlvNode[]>();

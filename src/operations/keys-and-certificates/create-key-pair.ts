@@ -57,7 +57,13 @@ const Request2x = {
 export type AttrMap = Map<AttributeKey, TtlvNode[]>;
 
 /** Read both objects' attributes from the three sets (shared with Re-key Key Pair). */
-export async function pairAttributes(ctx: OperationContext, common: TtlvNode | undefined, priv: TtlvNode | undefined, pub: TtlvNode | undefined, operation: string): Promise<{ priv: AttrMap; pub: AttrMap }> {
+export async function pairAttributes(
+  ctx: OperationContext,
+  common: TtlvNode | undefined,
+  priv: TtlvNode | undefined,
+  pub: TtlvNode | undefined,
+  operation: string,
+): Promise<{ priv: AttrMap; pub: AttrMap }> {
   const src = (specific: TtlvNode | undefined) => {
     const merged = mergedSource(ctx, common, specific);
     return is2x(ctx.version) ? { attributes: merged } : { templateAttribute: merged };
@@ -77,7 +83,13 @@ export async function pairAttributes(ctx: OperationContext, common: TtlvNode | u
 export async function pairObjects(custody: KeyCustody, choice: PairChoice, priv: AttrMap, pub: AttrMap) {
   const privUid = newUid();
   const pubUid = newUid();
-  const made = await custody.generatePair({ privateUid: privUid, algorithm: choice.algorithm, bits: choice.bits, spec: choice.spec, usageMask: attribute(priv, 'CryptographicUsageMask') ?? 0 });
+  const made = await custody.generatePair({
+    privateUid: privUid,
+    algorithm: choice.algorithm,
+    bits: choice.bits,
+    spec: choice.spec,
+    usageMask: attribute(priv, 'CryptographicUsageMask') ?? 0,
+  });
   for (const [m, body] of [
     [priv, made.privateBody],
     [pub, made.publicBody],
@@ -134,9 +146,6 @@ export const createKeyPair: OperationHandler = {
     await commitAll(ctx, [await privateRecord(ctx, objs), await newRecord(ctx, objs.publicKey)]);
     ctx.log.debug({ privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid, algorithm: choice.algorithm, bits: choice.bits }, 'key pair stored');
     ctx.batch.idPlaceholder = objs.privateKey.uid;
-    return payload(Tag.ResponsePayload, [
-      item('PrivateKeyUniqueIdentifier', objs.privateKey.uid),
-      item('PublicKeyUniqueIdentifier', objs.publicKey.uid),
-    ]);
+    return payload(Tag.ResponsePayload, [item('PrivateKeyUniqueIdentifier', objs.privateKey.uid), item('PublicKeyUniqueIdentifier', objs.publicKey.uid)]);
   },
 };

@@ -88,7 +88,8 @@ async function secretToSplit(ctx: OperationContext, uid: string | undefined, att
     return { material: key.material, facts, source: key.record, ...(mask && { usageMask: mask }), fresh: false };
   }
   const alg = instance(attrs, 'CryptographicAlgorithm');
-  if (alg?.type !== 'Enumeration') throw new KmipError(ResultReason.InvalidField, 'Create Split Key of a new key needs its Cryptographic Algorithm (or the Unique Identifier of a key to split)');
+  if (alg?.type !== 'Enumeration')
+    throw new KmipError(ResultReason.InvalidField, 'Create Split Key of a new key needs its Cryptographic Algorithm (or the Unique Identifier of a key to split)');
   const len = instance(attrs, 'CryptographicLength');
   const decision = symmetricKeySpec(alg.value, len?.type === 'Integer' ? len.value : undefined);
   if (!decision.ok) throw new KmipError(versionReason(v, 'InvalidAttributeValue'), decision.why);
@@ -117,7 +118,12 @@ export const createSplitKey: OperationHandler = {
     const problem = splitShapeProblem(method, fields.parts, fields.threshold);
     if (problem) throw new KmipError(ResultReason.InvalidField, problem);
 
-    const attrs = await newObjectAttributes(ctx, ObjectType.SplitKey, 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) }, 'CreateSplitKey');
+    const attrs = await newObjectAttributes(
+      ctx,
+      ObjectType.SplitKey,
+      'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) },
+      'CreateSplitKey',
+    );
     if (hasAttribute(attrs, 'Name') && fields.parts > 1) {
       throw new KmipError(versionReason(v, 'NonUniqueNameAttribute'), 'a Name would be carried by every part; names are unique here');
     }
@@ -161,7 +167,10 @@ export const createSplitKey: OperationHandler = {
       }
       await commitAll(ctx, records, changed);
       ctx.batch.idPlaceholder = records[0]!.uid;
-      return payload(Tag.ResponsePayload, records.map((r) => (item('UniqueIdentifier', r.uid))));
+      return payload(
+        Tag.ResponsePayload,
+        records.map((r) => item('UniqueIdentifier', r.uid)),
+      );
     } finally {
       for (const p of parts) p.material.fill(0);
       if (secret.fresh) secret.material.fill(0);

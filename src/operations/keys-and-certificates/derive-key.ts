@@ -37,7 +37,19 @@
  * - Cryptographic Failure: a length beyond what the method gives.
  * - Attribute rules and Name uniqueness as in Create.
  */
-import { BlockCipherMode, CryptographicAlgorithm, DerivationMethod, HashingAlgorithm, KeyFormatType, LinkType, ObjectType, Operation, ResultReason, SecretDataType, State } from '../../kmip/generated/enums.gen.js';
+import {
+  BlockCipherMode,
+  CryptographicAlgorithm,
+  DerivationMethod,
+  HashingAlgorithm,
+  KeyFormatType,
+  LinkType,
+  ObjectType,
+  Operation,
+  ResultReason,
+  SecretDataType,
+  State,
+} from '../../kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../kmip/generated/masks.gen.js';
 import { Tag } from '../../kmip/generated/tags.gen.js';
 import { KmipError } from '../../kmip/errors.js';
@@ -156,7 +168,10 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
     throw new KmipError(versionReason(v, 'InputIncompatibleCryptographicUsageMask'), `object ${uid}'s Cryptographic Usage Mask does not allow Derive Key`);
   }
   keyCustody(ctx).requireHostValue(record, `object ${uid} lives in the HSM; deriving from HSM-resident keys is not built`);
-  const kb = readKeyBlock((await openBody(ctx, record)).value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
+  const kb = readKeyBlock(
+    (await openBody(ctx, record)).value.find((c) => c.tag === Tag.KeyBlock),
+    'stored object',
+  );
   if (kb.wrapped || !kb.material) throw new KmipError(noValue, `object ${uid} is stored wrapped or holds no usable bytes`);
   const algNode = instance(record.attributes, 'CryptographicAlgorithm');
   const algorithm = kb.algorithm ?? (algNode?.type === 'Enumeration' ? algNode.value : undefined);
@@ -165,7 +180,14 @@ async function loadBase(ctx: OperationContext, uid: string): Promise<BaseObject>
   return { record, material: kb.material, algorithm };
 }
 
-async function derive(method: number, base: BaseObject, p: { params: CryptoParams; data?: Uint8Array; salt?: Uint8Array; iterations?: number; iv?: Uint8Array }, bytes: number, policy: CipherPolicy, keys: KeyPolicy): Promise<Uint8Array> {
+async function derive(
+  method: number,
+  base: BaseObject,
+  p: { params: CryptoParams; data?: Uint8Array; salt?: Uint8Array; iterations?: number; iv?: Uint8Array },
+  bytes: number,
+  policy: CipherPolicy,
+  keys: KeyPolicy,
+): Promise<Uint8Array> {
   const needData = (): Uint8Array => {
     if (!p.data) throw new CryptoError('BAD_PARAMETERS', 'this derivation method needs Derivation Data');
     return p.data;
@@ -183,7 +205,8 @@ async function derive(method: number, base: BaseObject, p: { params: CryptoParam
     case DerivationMethod.HMAC: {
       const own = base.algorithm !== undefined ? HMAC_HASH.get(base.algorithm) : undefined;
       // The base key is the HMAC key here, whatever its own algorithm.
-      if (base.material.length * 8 < keys.hmacMinBits) throw new CryptoError('BAD_PARAMETERS', `HMAC keys must be at least ${keys.hmacMinBits} bits; the base key is ${base.material.length * 8} (cryptoPolicy.hmacMinBits)`);
+      if (base.material.length * 8 < keys.hmacMinBits)
+        throw new CryptoError('BAD_PARAMETERS', `HMAC keys must be at least ${keys.hmacMinBits} bits; the base key is ${base.material.length * 8} (cryptoPolicy.hmacMinBits)`);
       return hmacDerive(base.material, needData(), bytes, own ?? hashFrom(p.params, undefined));
     }
     case DerivationMethod.HASH:
@@ -255,13 +278,20 @@ export const deriveKey: OperationHandler = {
     }
     const params = readCryptoParams(dp.cryptographicParameters) ?? {};
     const derived = await mechanism(ctx, () =>
-      derive(method, bases[0]!, {
-        params,
-        ...(data && { data }),
-        ...(dp.salt && { salt: dp.salt.value }),
-        ...(dp.iterationCount && { iterations: dp.iterationCount.value }),
-        ...(dp.iv && { iv: dp.iv.value }),
-      }, length / 8, cryptoPolicyOf(ctx).cipher, keyPolicyOf(ctx)),
+      derive(
+        method,
+        bases[0]!,
+        {
+          params,
+          ...(data && { data }),
+          ...(dp.salt && { salt: dp.salt.value }),
+          ...(dp.iterationCount && { iterations: dp.iterationCount.value }),
+          ...(dp.iv && { iv: dp.iv.value }),
+        },
+        length / 8,
+        cryptoPolicyOf(ctx).cipher,
+        keyPolicyOf(ctx),
+      ),
     );
     try {
       const uid = newUid();
@@ -276,10 +306,7 @@ export const deriveKey: OperationHandler = {
                 {
                   tag: Tag.KeyBlock,
                   type: 'Structure',
-                  value: [
-                    item('KeyFormatType', KeyFormatType.Opaque),
-                    item('KeyValue', [item('KeyMaterial', derived)]),
-                  ],
+                  value: [item('KeyFormatType', KeyFormatType.Opaque), item('KeyValue', [item('KeyMaterial', derived)])],
                 },
               ],
             };

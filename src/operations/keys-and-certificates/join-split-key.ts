@@ -94,10 +94,16 @@ export const joinSplitKey: OperationHandler = {
     if (shape) throw new KmipError(ResultReason.InvalidField, `the parts' split cannot be joined: ${shape}`);
     const why = mismatch(parts);
     if (why) throw new KmipError(ResultReason.InvalidField, why);
-    if ((await chainedTogether(ctx, parts)) === false) throw new KmipError(ResultReason.InvalidField, 'the parts do not come from one Create Split Key (their Previous/Next Link chain differs)');
+    if ((await chainedTogether(ctx, parts)) === false)
+      throw new KmipError(ResultReason.InvalidField, 'the parts do not come from one Create Split Key (their Previous/Next Link chain differs)');
     if (parts.length < first.threshold) throw new KmipError(ResultReason.CryptographicFailure, `${parts.length} part(s) given; this split needs ${first.threshold}`);
 
-    const attrs = await newObjectAttributes(ctx, objectType, 'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) }, 'JoinSplitKey');
+    const attrs = await newObjectAttributes(
+      ctx,
+      objectType,
+      'attributes' in req ? { ...(req.attributes && { attributes: req.attributes }) } : { ...(req.templateAttribute && { templateAttribute: req.templateAttribute }) },
+      'JoinSplitKey',
+    );
     const badValue = versionReason(v, 'InvalidAttributeValue');
     const bits = first.material.length * 8;
     const askedAlg = instance(attrs, 'CryptographicAlgorithm');
@@ -124,7 +130,13 @@ export const joinSplitKey: OperationHandler = {
     normalizeUsageLimits(attrs, v);
     await checkNamesUnique(ctx, attrs, 'JoinSplitKey');
 
-    const secret = await mechanism(ctx, () => joinSecret(first.method, parts.map((p) => ({ id: p.id, material: p.material })), first.threshold));
+    const secret = await mechanism(ctx, () =>
+      joinSecret(
+        first.method,
+        parts.map((p) => ({ id: p.id, material: p.material })),
+        first.threshold,
+      ),
+    );
     try {
       const body: StructureNode =
         objectType === ObjectType.SymmetricKey

@@ -131,11 +131,7 @@ export function keyDigest(body: StructureNode): TtlvNode | undefined {
   return {
     tag: Tag.Digest,
     type: 'Structure',
-    value: [
-      item('HashingAlgorithm', HashingAlgorithm.SHA_256),
-      item('DigestValue', createHash('sha256').update(m.value).digest()),
-      item('KeyFormatType', fmt.value),
-    ],
+    value: [item('HashingAlgorithm', HashingAlgorithm.SHA_256), item('DigestValue', createHash('sha256').update(m.value).digest()), item('KeyFormatType', fmt.value)],
   };
 }
 
@@ -153,7 +149,18 @@ export async function newRecord(ctx: OperationContext, o: NewObject): Promise<Ob
   const attributes = withReplaced(o.attributes, lc.setAttributes);
   const { sealedBody, kekId } = await sealBody(ctx, o.uid, o.body);
   const serverDefaults = serverDefaultsOf(o.attributes);
-  return { v: 1, uid: o.uid, objectType: o.objectType, owner: ctx.principal.actingFor ?? ctx.principal.id, state: lc.state, attributes, sealedBody, kekId, ...(serverDefaults.length > 0 && { serverDefaults }), revision: 0 };
+  return {
+    v: 1,
+    uid: o.uid,
+    objectType: o.objectType,
+    owner: ctx.principal.actingFor ?? ctx.principal.id,
+    state: lc.state,
+    attributes,
+    sealedBody,
+    kekId,
+    ...(serverDefaults.length > 0 && { serverDefaults }),
+    revision: 0,
+  };
 }
 
 /** Commit new records and updates of existing ones in one atomic write. */

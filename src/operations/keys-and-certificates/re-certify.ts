@@ -107,12 +107,7 @@ export const reCertify: OperationHandler = {
     const subject = request?.subject.der ?? named ?? oldCert.subject.der;
     const caUid = linkedUid(asked, LinkType.CertificateLink) ?? linkedUid(old.record.attributes, LinkType.CertificateLink);
     const selfIssued = Buffer.from(oldCert.issuer.der).equals(Buffer.from(oldCert.subject.der));
-    const issuer =
-      caUid !== undefined
-        ? await caIssuer(ctx, caUid, 'ReCertify')
-        : selfIssued && pub
-          ? await selfIssuer(ctx, pub, subject, oldCert.spki, 'ReCertify')
-          : undefined;
+    const issuer = caUid !== undefined ? await caIssuer(ctx, caUid, 'ReCertify') : selfIssued && pub ? await selfIssuer(ctx, pub, subject, oldCert.spki, 'ReCertify') : undefined;
     if (!issuer) throw cannotCertify(`no issuing CA for certificate ${old.record.uid}: name one with a Certificate Link attribute`);
 
     const attrs = replacementAttributes(old.record.attributes, asked, { now: ctx.now, dates: ['ActivationDate', 'DeactivationDate'], ...(offset !== undefined && { offset }) });
@@ -139,7 +134,12 @@ export const reCertify: OperationHandler = {
 /** The public key's Certificate Link to the existing certificate now points to the new one (added if it had none). */
 function movedCertificateLink(pub: ObjectRecord, oldUid: string, newUid: string): Map<AttributeKey, readonly TtlvNode[]> {
   const links = [...instances(pub.attributes, 'Link')];
-  const i = links.findIndex((l) => l.type === 'Structure' && l.value.some((c) => c.tag === Tag.LinkType && c.value === LinkType.CertificateLink) && l.value.some((c) => c.tag === Tag.LinkedObjectIdentifier && c.value === oldUid));
+  const i = links.findIndex(
+    (l) =>
+      l.type === 'Structure' &&
+      l.value.some((c) => c.tag === Tag.LinkType && c.value === LinkType.CertificateLink) &&
+      l.value.some((c) => c.tag === Tag.LinkedObjectIdentifier && c.value === oldUid),
+  );
   if (i >= 0) links[i] = linkNode(LinkType.CertificateLink, newUid);
   else links.push(linkNode(LinkType.CertificateLink, newUid));
   return new Map(pub.attributes).set('Link', links);

@@ -108,9 +108,6 @@ export const reKeyKeyPair: OperationHandler = {
     );
     ctx.log.debug({ replaced: old.priv.uid, privateKey: objs.privateKey.uid, publicKey: objs.publicKey.uid }, 'key pair re-keyed');
     ctx.batch.idPlaceholder = objs.privateKey.uid;
-    return payload(Tag.ResponsePayload, [
-      item('PrivateKeyUniqueIdentifier', objs.privateKey.uid),
-      item('PublicKeyUniqueIdentifier', objs.publicKey.uid),
-    ]);
+    return payload(Tag.ResponsePayload, [item('PrivateKeyUniqueIdentifier', objs.privateKey.uid), item('PublicKeyUniqueIdentifier', objs.publicKey.uid)]);
   },
 };

@@ -56,7 +56,11 @@ const DATE_TAGS: Readonly<Record<string, number>> = {
  * The replacement's attributes: copied from `old`, then the dates, then what the request gave
  * (`requested`, already checked, holding the fresh creation stamp) replacing whole attributes.
  */
-export function replacementAttributes(old: AttributeMap, requested: ReadonlyMap<AttributeKey, readonly TtlvNode[]>, opts: { now: bigint; offset?: number; dates: readonly string[] }): Map<AttributeKey, TtlvNode[]> {
+export function replacementAttributes(
+  old: AttributeMap,
+  requested: ReadonlyMap<AttributeKey, readonly TtlvNode[]>,
+  opts: { now: bigint; offset?: number; dates: readonly string[] },
+): Map<AttributeKey, TtlvNode[]> {
   const out = new Map<AttributeKey, TtlvNode[]>();
   for (const [k, v] of old) if (!NOT_COPIED.has(k)) out.set(k, [...v]);
   const at1 = dateAttribute(old, 'ActivationDate');

@@ -32,22 +32,13 @@ export interface SplitFields {
 
 /** A Split Key body: the split's fields, this part's identifier and a Key Block holding its material. */
 export function splitKeyBody(f: SplitFields, id: number, material: Uint8Array, key: KeyFacts): StructureNode {
-  const kb: TtlvNode[] = [
-    item('KeyFormatType', key.keyFormatType),
-    item('KeyValue', [item('KeyMaterial', material)]),
-  ];
+  const kb: TtlvNode[] = [item('KeyFormatType', key.keyFormatType), item('KeyValue', [item('KeyMaterial', material)])];
   if (key.algorithm !== undefined) kb.push(item('CryptographicAlgorithm', key.algorithm));
   if (key.length !== undefined) kb.push(item('CryptographicLength', key.length));
   return {
     tag: Tag.SplitKey,
     type: 'Structure',
-    value: [
-      item('SplitKeyParts', f.parts),
-      item('KeyPartIdentifier', id),
-      item('SplitKeyThreshold', f.threshold),
-      item('SplitKeyMethod', f.method),
-      item('KeyBlock', kb),
-    ],
+    value: [item('SplitKeyParts', f.parts), item('KeyPartIdentifier', id), item('SplitKeyThreshold', f.threshold), item('SplitKeyMethod', f.method), item('KeyBlock', kb)],
   };
 }
 
@@ -89,7 +80,10 @@ export async function loadMaterial(ctx: OperationContext, uid: string, operation
   if (flag(record.attributes, 'Extractable') === false) throw new KmipError(versionReason(v, 'NotExtractable'), `object ${uid} is not Extractable`);
   if (flag(record.attributes, 'Sensitive') === true) throw new KmipError(versionReason(v, 'Sensitive'), `object ${uid} is Sensitive`);
   const body = await openBody(ctx, record);
-  const kb = readKeyBlock(body.value.find((c) => c.tag === Tag.KeyBlock), 'stored object');
+  const kb = readKeyBlock(
+    body.value.find((c) => c.tag === Tag.KeyBlock),
+    'stored object',
+  );
   if (kb.wrapped || !kb.material) throw new KmipError(ResultReason.KeyValueNotPresent, `object ${uid} is stored wrapped or holds no usable bytes`);
   const algNode = instance(record.attributes, 'CryptographicAlgorithm');
   const lenNode = instance(record.attributes, 'CryptographicLength');
@@ -142,4 +136,3 @@ export async function chainedTogether(ctx: OperationContext, parts: readonly Loa
   }
   return true;
 }
-

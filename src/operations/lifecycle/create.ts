@@ -57,9 +57,7 @@ export const create: OperationHandler = {
   name: 'Create',
   async handle(ctx, node) {
     const v = ctx.version;
-    const req = is2x(v)
-      ? readPayload(node, Request2x, { what: 'Create request payload' })
-      : readPayload(node, Request1x, { what: 'Create request payload' });
+    const req = is2x(v) ? readPayload(node, Request2x, { what: 'Create request payload' }) : readPayload(node, Request1x, { what: 'Create request payload' });
     const objectType = req.objectType.value;
     if (objectType !== ObjectType.SymmetricKey) {
       throw new KmipError(versionReason(v, 'ObjectTypeNotAccepted'), 'this server creates Symmetric Keys only (use Register for other objects)');
@@ -94,9 +92,6 @@ export const create: OperationHandler = {
     } finally {
       made.wipe();
     }
-    return payload(Tag.ResponsePayload, [
-      item('ObjectType', objectType),
-      item('UniqueIdentifier', uid),
-    ]);
+    return payload(Tag.ResponsePayload, [item('ObjectType', objectType), item('UniqueIdentifier', uid)]);
   },
 };

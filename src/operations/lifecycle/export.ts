@@ -41,11 +41,6 @@ export const exportObject: OperationHandler = {
     const { record, state } = await loadManaged(ctx, uid, 'Export');
     const body = await servedObject(ctx, record, state, req, 'Export');
     ctx.batch.idPlaceholder = uid;
-    return payload(Tag.ResponsePayload, [
-      item('ObjectType', record.objectType),
-      item('UniqueIdentifier', uid),
-      exportedAttributes(record, state, ctx.version),
-      body,
-    ]);
+    return payload(Tag.ResponsePayload, [item('ObjectType', record.objectType), item('UniqueIdentifier', uid), exportedAttributes(record, state, ctx.version), body]);
   },
 };

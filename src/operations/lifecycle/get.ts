@@ -58,11 +58,7 @@ export const get: OperationHandler = {
     const body = await servedObject(ctx, record, state, req, 'Get');
     // Served: Fresh becomes False (2.1 §4.24, 1.4 §3.34), a server change of an attribute.
     if (isFresh(record.attributes)) await markServed(ctx, record, state);
-    return payload(Tag.ResponsePayload, [
-      item('ObjectType', record.objectType),
-      item('UniqueIdentifier', uid),
-      body,
-    ]);
+    return payload(Tag.ResponsePayload, [item('ObjectType', record.objectType), item('UniqueIdentifier', uid), body]);
   },
 };
 

@@ -132,7 +132,7 @@ export const importObject: OperationHandler = {
     checkNewKey(ctx, objectType, attrs, parsed.body, 'Import');
     if (parsed.digest && !attrs.has('Digest')) attrs.set('Digest', [parsed.digest]);
     // A metadata-only object (Key Block without Key Value) is so here too; Key Value Present must agree with the content.
-    if (isMetadataOnly(attrs) !== (parsed.metadataOnly === true) && attrs.has('KeyValuePresent')) throw invalidValue('Key Value Present does not match the object\'s content');
+    if (isMetadataOnly(attrs) !== (parsed.metadataOnly === true) && attrs.has('KeyValuePresent')) throw invalidValue("Key Value Present does not match the object's content");
     if (parsed.metadataOnly) attrs.set('KeyValuePresent', [KEY_VALUE_ABSENT]);
 
     const previous = await ctx.services.store.get(uid);
@@ -140,7 +140,8 @@ export const importObject: OperationHandler = {
       // An object the importer may not see reads as not there, as in every operation (its
       // existence does not leak); it is never replaced.
       if (!visible(ctx, previous)) throw notFound(ctx, uid);
-      if (previous.owner !== ctx.principal.id || req.replaceExisting?.value !== true) throw new KmipError(ResultReason.ObjectAlreadyExists, `an object with Unique Identifier ${uid} already exists`);
+      if (previous.owner !== ctx.principal.id || req.replaceExisting?.value !== true)
+        throw new KmipError(ResultReason.ObjectAlreadyExists, `an object with Unique Identifier ${uid} already exists`);
     }
     await checkNamesUnique(ctx, attrs, 'Import', uid);
 

@@ -42,9 +42,6 @@ export const obtainLease: OperationHandler = {
       throw new KmipError(versionReason(ctx.version, 'UsageLimitExceeded'), 'the object has used up its Usage Limits');
     }
     const lcd = instance(record.attributes, 'LastChangeDate');
-    return uidPayload(uid, [
-      item('LeaseTime', grantableLease(record.attributes)),
-      lcd?.type === 'DateTime' ? lcd : dateNode(Tag.LastChangeDate, ctx.now),
-    ]);
+    return uidPayload(uid, [item('LeaseTime', grantableLease(record.attributes)), lcd?.type === 'DateTime' ? lcd : dateNode(Tag.LastChangeDate, ctx.now)]);
   },
 };

@@ -78,9 +78,7 @@ export const register: OperationHandler = {
     // The object itself is any one of the object structures; take it out before the schema check.
     const { objects, rest } = takeObjects(node);
     if (objects.length > 1) throw new KmipError(ResultReason.InvalidField, 'Register carries more than one object');
-    const req = is2x(v)
-      ? readPayload(rest, Request2x, { what: 'Register request payload' })
-      : readPayload(rest, Request1x, { what: 'Register request payload' });
+    const req = is2x(v) ? readPayload(rest, Request2x, { what: 'Register request payload' }) : readPayload(rest, Request1x, { what: 'Register request payload' });
     const objectType = req.objectType.value;
     const def = OBJECT_TYPE_DEFS.get(objectType);
     if (!def || !servesObjectType(objectType, v)) {

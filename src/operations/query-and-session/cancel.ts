@@ -26,9 +26,6 @@ export const cancel: OperationHandler = {
   async handle(ctx, node) {
     const req = readPayload(node, Request, { what: 'Cancel request payload' });
     const result = ctx.services.asyncRequests?.cancel(ctx.principal.id, req.value.value) ?? CancellationResult.Unavailable;
-    return payload(Tag.ResponsePayload, [
-      item('AsynchronousCorrelationValue', req.value.value),
-      item('CancellationResult', result),
-    ]);
+    return payload(Tag.ResponsePayload, [item('AsynchronousCorrelationValue', req.value.value), item('CancellationResult', result)]);
   },
 };

@@ -50,7 +50,8 @@ export const poll: OperationHandler = {
   },
   async handle(ctx, node) {
     const out = await this.handleItem!(ctx, node);
-    if (out.status !== ResultStatus.Success) throw new KmipError((out.reason ?? ResultReason.GeneralFailure) as typeof ResultReason.GeneralFailure, out.message ?? 'the polled operation did not succeed');
+    if (out.status !== ResultStatus.Success)
+      throw new KmipError((out.reason ?? ResultReason.GeneralFailure) as typeof ResultReason.GeneralFailure, out.message ?? 'the polled operation did not succeed');
     return out.payload ?? payload(Tag.ResponsePayload, []);
   },
 };

@@ -83,10 +83,7 @@ export function profileInformation(v: KmipVersion): StructureNode[] {
         value.push({
           tag: Tag.ProfileVersion,
           type: 'Structure',
-          value: [
-            item('ProfileVersionMajor', v.major),
-            item('ProfileVersionMinor', v.minor),
-          ],
+          value: [item('ProfileVersionMajor', v.major), item('ProfileVersionMinor', v.minor)],
         });
       }
       return { tag: Tag.ProfileInformation, type: 'Structure', value };
@@ -100,7 +97,7 @@ export function protectionStorageMasks(hsmConfigured: boolean): StructureNode {
   return {
     tag: Tag.ProtectionStorageMasks,
     type: 'Structure',
-    value: masks.map((m) => (item('ProtectionStorageMask', m))),
+    value: masks.map((m) => item('ProtectionStorageMask', m)),
   };
 }
 
@@ -120,10 +117,7 @@ export function defaultsInformation(): StructureNode {
         {
           tag: Tag.Attributes,
           type: 'Structure',
-          value: [
-            item('Sensitive', false),
-            item('Extractable', true),
-          ],
+          value: [item('Sensitive', false), item('Extractable', true)],
         },
       ],
     })),

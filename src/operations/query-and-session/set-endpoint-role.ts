@@ -40,7 +40,9 @@ export const setEndpointRole: OperationHandler = {
     const role = req.role.value;
     if (role === EndpointRole.Client) {
       if (!ctx.connection?.takeClientRole(ctx.principal, ctx.version)) {
-        const why = ctx.connection ? 'server-to-client operations are turned off (serverToClient.enabled)' : 'this transport has no connection to send server-to-client requests on (use the KMIP port)';
+        const why = ctx.connection
+          ? 'server-to-client operations are turned off (serverToClient.enabled)'
+          : 'this transport has no connection to send server-to-client requests on (use the KMIP port)';
         throw new KmipError(ResultReason.FeatureNotSupported, `Endpoint Role Client is not available: ${why}`);
       }
       return payload(Tag.ResponsePayload, [item('EndpointRole', EndpointRole.Client)]);

@@ -139,8 +139,7 @@ interface WrappingKey {
   readonly keyObject?: KeyObject;
 }
 
-const encodingError = (ctx: OperationContext, message: string): KmipError =>
-  new KmipError(versionReason(ctx.version, 'EncodingOptionError'), message);
+const encodingError = (ctx: OperationContext, message: string): KmipError => new KmipError(versionReason(ctx.version, 'EncodingOptionError'), message);
 
 /**
  * Load the key `uid` to wrap or unwrap with. `missing` decides what a key the caller cannot see
@@ -276,7 +275,10 @@ export function readWrappingSpecification(node: TtlvNode): WrappingRequest {
   const encryptOnly = s.method.value === WrappingMethod.Encrypt && s.encryption && !s.macSignature;
   const encryptThenMac = s.method.value === WrappingMethod.EncryptThenMACSign && s.encryption && s.macSignature;
   if (!encryptOnly && !encryptThenMac) {
-    throw new KmipError(ResultReason.FeatureNotSupported, 'the Wrapping Methods served are Encrypt (Encryption Key Information) and Encrypt then MAC/sign (both Key Informations; a MAC key)');
+    throw new KmipError(
+      ResultReason.FeatureNotSupported,
+      'the Wrapping Methods served are Encrypt (Encryption Key Information) and Encrypt then MAC/sign (both Key Informations; a MAC key)',
+    );
   }
   const enc = keyInformation(s.encryption, 'Encryption Key Information')!;
   const mac = keyInformation(s.macSignature, 'MAC/Signature Key Information');
@@ -324,16 +326,10 @@ function wrappedBody(ctx: OperationContext, body: StructureNode, kb: StructureNo
   // Key Material was wrapped, and it goes back in its place: Key Value { Key Material <wrapped> },
   // as the 1.4 test case TC-WRAP-1-14 and 1.x clients (PyKMIP 0.10, which cannot read the Byte
   // String form) exchange it.
-  const keyValue: TtlvNode =
-    is2x(ctx.version) || encoding !== EncodingOption.NoEncoding
-      ? item('KeyValue', wrapped)
-      : item('KeyValue', [item('KeyMaterial', wrapped)]);
+  const keyValue: TtlvNode = is2x(ctx.version) || encoding !== EncodingOption.NoEncoding ? item('KeyValue', wrapped) : item('KeyValue', [item('KeyMaterial', wrapped)]);
   const newKb: StructureNode = {
     ...kb,
-    value: [
-      ...kb.value.filter((c) => c.tag !== Tag.KeyWrappingData).map((c): TtlvNode => (c.tag === Tag.KeyValue ? keyValue : c)),
-      wrappingData,
-    ],
+    value: [...kb.value.filter((c) => c.tag !== Tag.KeyWrappingData).map((c): TtlvNode => (c.tag === Tag.KeyValue ? keyValue : c)), wrappingData],
   };
   return { ...body, value: body.value.map((c) => (c.tag === Tag.KeyBlock ? newKb : c)) };
 }
@@ -354,7 +350,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
   if (spec.encryption.params && !paramsMatch(spec.encryption.params, key.record)) {
     throw new KmipError(
       versionReason(v, 'MacKeyParametersNotFound'),
-      'the Cryptographic Parameters in the Encryption Key Information match none of the wrapping key\'s Cryptographic Parameters attribute',
+      "the Cryptographic Parameters in the Encryption Key Information match none of the wrapping key's Cryptographic Parameters attribute",
     );
   }
   // The parameters used: the specification's, else the key's attribute; Key Wrapping Data names them.
@@ -366,7 +362,7 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
   if (spec.mac) {
     const macKey = (await loadWrappingKey(ctx, keys, spec.mac.uid, 'mac', 'Get', 'refuse'))!;
     if (spec.mac.params && !paramsMatch(spec.mac.params, macKey.record)) {
-      throw new KmipError(versionReason(v, 'MacKeyParametersNotFound'), 'the Cryptographic Parameters in the MAC/Signature Key Information match none of the MAC key\'s');
+      throw new KmipError(versionReason(v, 'MacKeyParametersNotFound'), "the Cryptographic Parameters in the MAC/Signature Key Information match none of the MAC key's");
     }
     const macParamsNode = spec.mac.params ?? instance(macKey.record.attributes, 'CryptographicParameters');
     const tag = await mechanism(ctx, () => macOf(macKey, readCryptoParams(macParamsNode) ?? {}, wrapped));
@@ -408,7 +404,12 @@ export async function wrapForGet(ctx: OperationContext, target: ObjectRecord, st
  *   thrown with their reasons; undefined only when the server does not hold it.
  * Both: MAC/sign methods give undefined; a failed integrity check is Cryptographic Failure.
  */
-export async function unwrapBody(ctx: OperationContext, body: StructureNode, mode: 'register' | 'get', keys: KeySource): Promise<{ body: StructureNode; wrappingData: StructureNode; registeredKeyBlock: StructureNode } | undefined> {
+export async function unwrapBody(
+  ctx: OperationContext,
+  body: StructureNode,
+  mode: 'register' | 'get',
+  keys: KeySource,
+): Promise<{ body: StructureNode; wrappingData: StructureNode; registeredKeyBlock: StructureNode } | undefined> {
   const kb = keyBlockOfBody(body);
   const data = kb?.value.find((c) => c.tag === Tag.KeyWrappingData);
   if (!kb || data?.type !== 'Structure') return undefined;

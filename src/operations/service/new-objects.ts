@@ -18,14 +18,7 @@ import { Tag } from '../../kmip/generated/tags.gen.js';
 import { KmipError } from '../../kmip/errors.js';
 import type { KmipVersion } from '../../kmip/spec-types.js';
 import type { StructureNode, TtlvNode } from '../../ttlv/node.js';
-import {
-  checkClientMayInitiallySet,
-  checkMultiple,
-  isMultiple,
-  readAttribute1x,
-  readAttributes2x,
-  type AttributeInstance,
-} from '../../objects/attributes.js';
+import { checkClientMayInitiallySet, checkMultiple, isMultiple, readAttribute1x, readAttributes2x, type AttributeInstance } from '../../objects/attributes.js';
 import { applyEvent } from '../../objects/lifecycle.js';
 import type { AttributeKey, AttributeMap, ObjectRecord } from '../../objects/managed-object.js';
 import { newUid } from '../../objects/identifiers.js';

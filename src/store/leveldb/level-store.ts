@@ -31,7 +31,20 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { ObjectRecord } from '../../objects/managed-object.js';
-import { StoreError, type AuditEntry, type AuditLogReader, type CommitOptions, type IndexQuery, type MetaEntry, type MetaSpace, type ObjectStore, type ScanOptions, type ScanPage, type CommitOp, type StoreSnapshot } from '../object-store.js';
+import {
+  StoreError,
+  type AuditEntry,
+  type AuditLogReader,
+  type CommitOptions,
+  type IndexQuery,
+  type MetaEntry,
+  type MetaSpace,
+  type ObjectStore,
+  type ScanOptions,
+  type ScanPage,
+  type CommitOp,
+  type StoreSnapshot,
+} from '../object-store.js';
 import { decodeMeta, encodeMeta, metaKeysOf, MetaWatchers, planMeta, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
 import { indexTerms } from '../index-encoding.js';
@@ -377,10 +390,12 @@ export class LevelStore implements ObjectStore {
       if (decoded.has(uid)) return decoded.get(uid);
       const b = base.get(uid);
       // A record we cannot decode cannot be replaced: its old index entries are unknown.
-      const s = b && (() => {
-        const r = decodeRecord(b, uid);
-        return { revision: r.revision, terms: indexTerms(r) };
-      })();
+      const s =
+        b &&
+        (() => {
+          const r = decodeRecord(b, uid);
+          return { revision: r.revision, terms: indexTerms(r) };
+        })();
       decoded.set(uid, s);
       return s;
     };
