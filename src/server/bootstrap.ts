@@ -307,6 +307,7 @@ export async function startKms(
             certificates: { server: tls.cert, ca: tls.ca },
             startedAt,
             rotation,
+            clients,
           }),
         }),
       });

@@ -10,7 +10,9 @@
  * Written for a loaded 2-core machine: no sleeps, every step waits on a selector or a URL,
  * with generous timeouts.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -33,7 +35,14 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup-debian.sh (it installs chromium)`);
   mkdirSync(SHOTS, { recursive: true });
-  kms = await startTestKms({ httpsPort: 'ephemeral', access: { administrators: ['admin'], grants: [{ identity: 'bob', objectGroup: 'backups', operations: ['Get', 'Locate'] }] } });
+  // The data folder gets the test CA, so the client registry signs with the CA the server trusts.
+  const dataDir = mkdtempSync(join(tmpdir(), 'kms-browser-'));
+  mkdirSync(join(dataDir, 'certs'), { recursive: true });
+  for (const f of ['ca.pem', 'ca.key']) copyFileSync(join(CERTS, f), join(dataDir, 'certs', f));
+  kms = await startTestKms(
+    { httpsPort: 'ephemeral', access: { administrators: ['admin'], grants: [{ identity: 'bob', objectGroup: 'backups', operations: ['Get', 'Locate'] }] } },
+    { dataDir },
+  );
   origin = `https://localhost:${kms.kms.httpsAddress!.port}`;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: STEP_MS, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 }, 180_000);
@@ -125,13 +134,80 @@ describe('the console in chromium', () => {
       await shot(page, 'audit');
 
       await page.getByRole('link', { name: 'Clients' }).click();
-      await page.locator('table.clients td', { hasText: 'bob' }).first().waitFor();
+      await page.locator('table.identities td', { hasText: 'bob' }).first().waitFor();
       await page.locator('table.certs td', { hasText: 'tape-lib-7' }).first().waitFor();
-      await shot(page, 'clients');
 
       await page.getByRole('link', { name: 'HSM & protector' }).click();
       await page.locator('main h1', { hasText: 'HSM & protector' }).waitFor();
       await shot(page, 'hsm');
+    },
+    TEST_MS,
+  );
+
+  it(
+    'an administrator signs a CSR in the Clients page, copies the certificate, then revokes it after confirming and sees it marked revoked',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kms-browser-csr-'));
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-new',
+          '-nodes',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-sha256',
+          '-subj',
+          '/O=Storage Inc/CN=array-7',
+          '-keyout',
+          join(dir, 'a.key'),
+          '-out',
+          join(dir, 'a.csr'),
+        ],
+        { stdio: 'pipe' },
+      );
+      const csr = readFileSync(join(dir, 'a.csr'), 'utf8');
+      // A second client, enrolled from the command line's side, so the list has a valid one beside the revoked one.
+      const other = execFileSync(
+        'openssl',
+        ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-subj', '/CN=vcenter-prod', '-keyout', join(dir, 'v.key')],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ).toString();
+      await kms.kms.clients.sign({ name: 'vcenter-prod', csr: other, days: 20, actor: 'local-operator' });
+
+      const page = await contextFor('admin');
+      await page.goto(`${origin}/ui/clients`);
+      await page.locator('#sign-csr').click();
+      await page.waitForURL(/\/ui\/clients\/sign$/);
+      await page.locator('input[name="name"]').fill('array-7');
+      await page.locator('input[name="days"]').fill('365');
+      await page.locator('textarea[name="material"]').fill(csr);
+      await shot(page, 'clients-sign');
+      await page.locator('#review').click();
+      await page.locator('table.review td', { hasText: 'CN=array-7' }).waitFor();
+      await page.locator('#confirm').click();
+      await page.locator('#result.notice').waitFor();
+      const pem = await page.locator('#issued-pem').inputValue();
+      expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
+      const fingerprint = await page.locator('#issued-fingerprint').innerText();
+      expect(kms.kms.clients.find(fingerprint)[0]).toMatchObject({ name: 'array-7', issuedBy: 'admin', via: 'sign' });
+
+      await page.getByRole('link', { name: 'Clients', exact: true }).click();
+      await page.waitForURL(/\/ui\/clients$/);
+      await page.locator(`#revoke-${fingerprint.replace(/:/g, '')}`).click();
+      await page.waitForURL(/\/ui\/clients\/revoke\?fingerprint=/);
+      await page.locator('select[name="reason"]').selectOption('keyCompromise');
+      await page.locator('#confirm').click();
+      await page.waitForURL(/revoked=/);
+      expect(await page.locator('#result').innerText()).toContain('Revoked array-7');
+      const row = page.locator('table.clients tbody tr', { hasText: 'array-7' });
+      expect(await row.locator('.revoked').innerText()).toMatch(/^revoked \S+ \(keyCompromise, by admin\)$/);
+      expect(kms.kms.clients.find(fingerprint)[0]!.revokedBy).toBe('admin');
+      await page.goto(`${origin}/ui/clients`);
+      await page.locator('table.clients .revoked').first().waitFor();
+      await shot(page, 'clients');
     },
     TEST_MS,
   );

@@ -32,7 +32,7 @@ import type { AuditEvent } from '../../audit/record.js';
 import { dashboardPage } from './page-dashboard.js';
 import { keyActionConfirm, keyActionRun, keyDetailPage, keysPage } from './page-keys.js';
 import { auditCsv, auditPage, auditVerify } from './page-audit.js';
-import { clientsPage } from './page-clients.js';
+import { clientAction, clientsPage } from './page-clients.js';
 import { hsmPage } from './page-hsm.js';
 
 export class ConsoleApp {
@@ -207,6 +207,8 @@ export class ConsoleApp {
       return false;
     }
     if (path === '/ui/clients' && get) return (await clientsPage(ctx), true);
+    const client = /^\/ui\/clients\/(sign|issue|revoke)$/.exec(path);
+    if (client) return (await clientAction(ctx, client[1] as 'sign' | 'issue' | 'revoke', method === 'POST'), true);
     if (path === '/ui/audit' && get) return (await auditPage(ctx), true);
     if (path === '/ui/audit.csv' && get) return (await auditCsv(ctx), 'streamed');
     if (path === '/ui/audit/verify' && method === 'POST') return (await auditVerify(ctx), true);

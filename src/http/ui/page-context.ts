@@ -17,6 +17,7 @@ import type { KmsMetrics } from '../metrics.js';
 import type { ConsoleSettings } from '../../config/console.js';
 import type { Html, page } from './html.js';
 import type { VerifyOutcome } from '../../audit/verify-run.js';
+import type { ClientRegistry } from '../../clients/registry.js';
 
 export interface VerifyState {
   running: boolean;
@@ -39,6 +40,8 @@ export interface ConsoleSources {
   readonly startedAt: number;
   /** The key rotation scheduler's status (src/rotation/), for the dashboard's Key rotation card. */
   readonly rotation?: { status(): Promise<RotationStatus> };
+  /** The client-certificate registry (src/clients/), for the Clients page and its actions; absent: listing only. */
+  readonly clients?: ClientRegistry;
 }
 
 /** Who is asking, once authenticated. */
