@@ -43,6 +43,8 @@ export class AuditTrail {
   /** Anchor writes (anchor-writer.ts), chained in checkpoint order. */
   private anchoring: Promise<void> = Promise.resolve();
   private closed = false;
+  /** commitAlone writes in flight: close() waits for them before the shutdown checkpoint. */
+  private readonly writing = new Set<Promise<void>>();
   /** The last failed audit write, cleared by the next one that succeeds (readiness, src/http/health.ts). */
   lastFailure: { readonly at: number; readonly message: string } | undefined;
 
@@ -74,11 +76,17 @@ export class AuditTrail {
    */
   async commitAlone(events: readonly AuditEvent[], opts: { readonly deferSync?: boolean } = {}): Promise<void> {
     if (events.length === 0) return;
+    // After close() began, a record would land after the shutdown checkpoint, uncovered: refused.
+    if (this.closed) throw new Error('the audit trail is closed (the server is stopping): record not written');
+    const write = this.opts.store.commit([], { audit: this.appendsFor(events), ...(opts.deferSync ? { deferSync: true } : {}) });
+    this.writing.add(write);
     try {
-      await this.opts.store.commit([], { audit: this.appendsFor(events), ...(opts.deferSync ? { deferSync: true } : {}) });
+      await write;
     } catch (e) {
       this.failed(e);
       throw e;
+    } finally {
+      this.writing.delete(write);
     }
     this.committed(events);
   }
@@ -168,6 +176,9 @@ export class AuditTrail {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Records already on their way (a connection torn down by the listener's close) land first,
+    // so the shutdown checkpoint covers them.
+    await Promise.allSettled([...this.writing]);
     await this.checkpointing;
     try {
       await this.checkpoint('shutdown');
