@@ -12,8 +12,13 @@
 #                   from Debian's source package python-pykmip (deb-src entry below), fetched
 #                   with `apt-get source` into .cache/python-pykmip (git-ignored; see
 #                   test/interop/pykmip-integration.test.ts)
+#   postgresql-15   the PostgreSQL store's tests (a throwaway server per test run, started as the
+#                   `postgres` user from /usr/lib/postgresql/15/bin) and the cluster
+#   patroni, etcd-server, haproxy
+#                   scripts/cluster.sh: a replicated PostgreSQL managed by Patroni (etcd as its
+#                   DCS) behind HAProxy, with several kms nodes (the failover test, docs/cluster.md)
 set -euo pipefail
-PACKAGES=(python3-pykmip python3-cryptography softhsm2 opensc openssl curl chromium python3-pytest python3-testtools dpkg-dev)
+PACKAGES=(python3-pykmip python3-cryptography softhsm2 opensc openssl curl chromium python3-pytest python3-testtools dpkg-dev postgresql-15 patroni etcd-server haproxy)
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYKMIP_SRC="$REPO/.cache/python-pykmip"
 DEB_SRC=/etc/apt/sources.list.d/kms-deb-src.sources
