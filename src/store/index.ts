@@ -8,6 +8,7 @@ import { LevelStore } from './leveldb/index.js';
 
 export {
   StoreError,
+  EVERYTHING,
   type StoreErrorCode,
   type StoreOp,
   type MetaOp,
