@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import type { KmsConfig } from '../config/config.js';
 import { DataFolder } from '../folder/data-folder.js';
 import { setStoreHooks } from '../folder/store-choice.js';
+import { EVERYTHING } from '../store/object-store.js';
 import { redactStoreUrl } from '../config/store-url.js';
 import { secureDataFolder, warnReadablePin } from './file-modes.js';
 import { boundedFormatters, DEFAULT_LOG_MAX_STRING } from './log-bounds.js';
@@ -237,6 +238,12 @@ export async function startKms(
   } else {
     cached = new CachingProtector(keyProtector, config.keyCache);
   }
+  // Records another node (or this one) changed: their cached plaintext is dropped at once, so a
+  // Revoke, Destroy or Re-key on any node of a cluster is effective here for the next request.
+  const stopForgetting = store.onRecordsChanged?.((uids) => {
+    if (uids.includes(EVERYTHING)) cached.forgetAll();
+    else for (const uid of uids) cached.forget(uid);
+  });
   const base: ServerServices = {
     store,
     protector: cached,
@@ -386,6 +393,7 @@ export async function startKms(
         services.asyncRequests?.close();
         if (services.serverToClient instanceof ServerToClientHub) services.serverToClient.close();
         // The trail's shutdown checkpoint and anchors, the store, then the keys (the token).
+        stopForgetting?.();
         await folder.close();
         await cached.close(); // the key cache's entries are wiped (the folder closed the protector)
         log.info('KMIP server stopped');
