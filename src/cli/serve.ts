@@ -8,6 +8,7 @@ import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';
 import { clientsHelp } from '../config/clients.js';
 import { consoleHelp } from '../config/console.js';
+import { storePoolHelp } from '../config/store-pool.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -136,6 +137,8 @@ Server-to-client Notify / Put (config section serverToClient; docs/async-and-s2c
                                       doubled each attempt (500)
 
 ${consoleHelp()}
+
+${storePoolHelp()}
 
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each

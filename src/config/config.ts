@@ -19,6 +19,7 @@ import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from './async.js';
 import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from './server-to-client.js';
 import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from './rotation.js';
 import { checkStoreUrl } from './store-url.js';
+import { parseStorePool, STORE_POOL_ENV_KEYS, type StorePoolConfig } from './store-pool.js';
 import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from './console.js';
 
 export interface KmsConfig {
@@ -31,8 +32,8 @@ export interface KmsConfig {
    * docs/cluster-nodes.md). Never logged as given (its password is redacted).
    */
   readonly store?: string;
-  /** PostgreSQL pool options for a postgresql:// store (src/store/postgres/), passed to the store as given. */
-  readonly storePool?: Readonly<Record<string, unknown>>;
+  /** How a node talks to a postgresql:// store (src/config/store-pool.ts). */
+  readonly storePool?: StorePoolConfig;
   /** PEM files; when all are absent a development CA and certificates are made in the data folder. */
   readonly cert?: string;
   readonly key?: string;
@@ -387,6 +388,8 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.cryptoPolicy = parseCryptoPolicy(v, file);
     } else if (k === 'metrics') {
       cfg.metrics = parseMetrics(v, file);
+    } else if (k === 'storePool') {
+      cfg.storePool = asConfigError(() => parseStorePool(v, file, cfg.storePool as StorePoolConfig | undefined));
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k === 'clients') {
@@ -501,6 +504,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '')
       cfg.serverToClient = asConfigError(() => parseServerToClient({ [key]: v }, `environment ${name}`, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
+  }
+  for (const [name, key] of Object.entries(STORE_POOL_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.storePool = asConfigError(() => parseStorePool({ [key]: v }, `environment ${name}`, cfg.storePool as StorePoolConfig | undefined));
   }
   for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
     const v = env[name];

@@ -17,7 +17,8 @@ export function checkStoreUrl(url: string, from: string): void {
   } catch {
     throw new StoreUrlError(`${from}: store must be a postgresql:// URL (postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE), got something that is not a URL`);
   }
-  if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') throw new StoreUrlError(`${from}: store must be a postgresql:// URL, got a ${u.protocol}// URL (absent: the data folder's LevelDB)`);
+  if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:')
+    throw new StoreUrlError(`${from}: store must be a postgresql:// URL, got a ${u.protocol}// URL (absent: the data folder's LevelDB)`);
   if (u.hostname === '' && !u.searchParams.has('host')) throw new StoreUrlError(`${from}: store URL names no host`);
 }
 

@@ -90,7 +90,12 @@ export async function prepareClusterCustody(o: { readonly dataDir: string; reado
   } else if (!o.hsm) {
     throw new CustodyError('MISMATCH', `the database's nodes use ${describeCustody(p)}: configure this node's hsm section with that token to join`);
   }
-  const joined: CustodyRecord = { format: 1, created: new Date().toISOString(), origin: `joined ${new Date().toISOString()}: the database's custody record (${cluster.origin})`, protector: p };
+  const joined: CustodyRecord = {
+    format: 1,
+    created: new Date().toISOString(),
+    origin: `joined ${new Date().toISOString()}: the database's custody record (${cluster.origin})`,
+    protector: p,
+  };
   writeCustody(o.dataDir, joined);
   return cluster;
 }

@@ -23,6 +23,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { HsmConfig, KmsConfig } from '../config/config.js';
+import type { StorePoolConfig } from '../config/store-pool.js';
 import { openAnchors } from '../audit/anchor-config.js';
 import type { AuditKey } from '../audit/audit-key.js';
 import { AuditTrail, type AuditTrailOptions } from '../audit/trail.js';
@@ -60,7 +61,7 @@ export interface DataFolderOptions {
   /** A postgresql:// URL: the database shared by a cluster's nodes (absent: the folder's LevelDB). */
   readonly storeUrl?: string;
   /** PostgreSQL pool options (config storePool). */
-  readonly storePool?: Readonly<Record<string, unknown>>;
+  readonly storePool?: StorePoolConfig;
   /** The store's deferred-sync window for batched read records (audit.readSyncWindowMs). */
   readonly syncWindowMs?: number;
   /** What the IN_USE message says after "in use by a running server" (default ": stop it first"). */

@@ -6,7 +6,8 @@
  * deferred-sync failure hook, PostgreSQL's notifications of other nodes' changes) is reached
  * through the optional hooks here, absent where a store does not have them.
  */
-import { openStore, type StoreConfig } from '../store/index.js';
+import { openStore } from '../store/index.js';
+import type { StorePoolConfig } from '../config/store-pool.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { redactIn } from '../config/store-url.js';
@@ -35,8 +36,8 @@ export interface FolderStoreOptions {
   readonly path: string;
   /** A postgresql:// URL: the shared database. */
   readonly url?: string;
-  /** PostgreSQL pool options (config `storePool`), passed through to the store. */
-  readonly pool?: Readonly<Record<string, unknown>>;
+  /** PostgreSQL pool options (config `storePool`). */
+  readonly pool?: StorePoolConfig;
   readonly readOnly?: boolean;
   readonly syncWindowMs?: number;
 }
@@ -49,7 +50,7 @@ export async function openFolderStore(o: FolderStoreOptions): Promise<ObjectStor
     return store;
   }
   try {
-    return await openStore({ kind: 'postgresql', url: o.url, ...o.pool } as unknown as StoreConfig);
+    return await openStore({ kind: 'postgresql', url: o.url, ...o.pool });
   } catch (e) {
     const err = new Error(redactIn((e as Error).message, o.url));
     (err as { code?: unknown }).code = (e as { code?: unknown }).code;
