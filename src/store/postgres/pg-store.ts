@@ -74,7 +74,12 @@ export interface PgStoreOptions {
   readonly poolSize?: number;
   /** Most commits that share one transaction. Default 64; 1 disables group commit. */
   readonly maxGroupCommits?: number;
-  /** The NOTIFY channel of the change feed. Default 'kms_store_changes'. */
+  /**
+   * The SQL schema that holds the store's tables (created if missing), so that several stores
+   * can share one database. Default: the connection's search_path (normally `public`).
+   */
+  readonly schema?: string;
+  /** The NOTIFY channel of the change feed. Default 'kms_store_changes', or 'kms_store_changes_<schema>' with `schema`. */
   readonly channel?: string;
   /** Longest wait for a new connection, in ms (default 10000). */
   readonly connectTimeoutMs?: number;
@@ -169,6 +174,7 @@ export class PgStore implements ObjectStore {
   private readonly poolSize: number;
   private readonly maxGroup: number;
   private readonly channel: string;
+  private readonly schema: string | undefined;
   private readonly connectTimeoutMs: number;
   private readonly onFeedError: ((e: unknown) => void) | undefined;
   private pool: pg.Pool | undefined;
@@ -189,7 +195,10 @@ export class PgStore implements ObjectStore {
       const pool = this.readable();
       if (!(limit > 0)) return [];
       try {
-        const r = await pool.query<{ seq: string; bytes: Buffer }>('SELECT seq, bytes FROM kms_audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [Math.max(1, Math.floor(from)), Math.floor(limit)]);
+        const r = await pool.query<{ seq: string; bytes: Buffer }>('SELECT seq, bytes FROM kms_audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [
+          Math.max(1, Math.floor(from)),
+          Math.floor(limit),
+        ]);
         return r.rows.map((row) => ({ seq: Number(row.seq), bytes: row.bytes }));
       } catch (e) {
         throw pgError(e, 'audit read');
@@ -232,11 +241,22 @@ export class PgStore implements ObjectStore {
     this.url = opts.url;
     this.poolSize = Math.max(1, Math.floor(opts.poolSize ?? 10));
     this.maxGroup = Math.max(1, Math.floor(opts.maxGroupCommits ?? 64));
-    this.channel = opts.channel ?? 'kms_store_changes';
+    if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,45}$/.test(opts.schema)) throw new TypeError('schema must be a lower-case SQL identifier of at most 46 characters');
+    this.schema = opts.schema;
+    this.channel = opts.channel ?? (opts.schema === undefined ? 'kms_store_changes' : `kms_store_changes_${opts.schema}`);
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.channel)) throw new TypeError('channel must be a lower-case SQL identifier');
     this.connectTimeoutMs = Math.max(1, Math.floor(opts.connectTimeoutMs ?? 10_000));
     this.nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
     this.onFeedError = opts.onFeedError;
+  }
+
+  /** Connection settings of every connection (pool, LISTEN, snapshots). */
+  private connection(): pg.ClientConfig {
+    return {
+      connectionString: this.url,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      ...(this.schema !== undefined && { options: `-c search_path=${this.schema}` }),
+    };
   }
 
   /** Where this store is, without the password. */
@@ -264,13 +284,13 @@ export class PgStore implements ObjectStore {
   }
 
   private async doOpen(): Promise<void> {
-    const pool = new pg.Pool({ connectionString: this.url, max: this.poolSize, connectionTimeoutMillis: this.connectTimeoutMs });
+    const pool = new pg.Pool({ ...this.connection(), max: this.poolSize });
     // An idle connection that dies (server restart) is dropped by the pool; the error is not ours to throw.
     pool.on('error', () => undefined);
     try {
       const client = await pool.connect();
       try {
-        await migrate(client);
+        await migrate(client, this.schema);
       } finally {
         client.release();
       }
@@ -294,7 +314,7 @@ export class PgStore implements ObjectStore {
 
   /** Connect the LISTEN client (see the file comment). */
   private async listen(): Promise<void> {
-    const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs });
+    const c = new pg.Client(this.connection());
     c.on('error', (e) => this.feedLost(c, e));
     c.on('end', () => this.feedLost(c, new Error('LISTEN connection ended')));
     c.on('notification', (n) => {
@@ -596,12 +616,18 @@ export class PgStore implements ObjectStore {
       if (r.rowCount !== upd.length) throw new StoreError('CONFLICT', 'commit: a record changed under this commit');
     }
     if (del.length > 0) {
-      const r = await client.query('DELETE FROM kms_objects o USING unnest($1::bytea[], $2::bigint[]) AS v(uid, rev) WHERE o.uid = v.uid AND o.revision = v.rev', [del.map((x) => x.uid), del.map((x) => x.rev)]);
+      const r = await client.query('DELETE FROM kms_objects o USING unnest($1::bytea[], $2::bigint[]) AS v(uid, rev) WHERE o.uid = v.uid AND o.revision = v.rev', [
+        del.map((x) => x.uid),
+        del.map((x) => x.rev),
+      ]);
       if (r.rowCount !== del.length) throw new StoreError('CONFLICT', 'commit: a record changed under this commit');
     }
     if (ins.length > 0) {
       // expectedRevision 0: a row inserted meanwhile by another node is a unique violation (CONFLICT).
-      await client.query('INSERT INTO kms_objects (uid, revision, bytes) SELECT uid, 1, bytes FROM unnest($1::bytea[], $2::bytea[]) AS v(uid, bytes)', [ins.map((x) => x.uid), ins.map((x) => x.bytes)]);
+      await client.query('INSERT INTO kms_objects (uid, revision, bytes) SELECT uid, 1, bytes FROM unnest($1::bytea[], $2::bytea[]) AS v(uid, bytes)', [
+        ins.map((x) => x.uid),
+        ins.map((x) => x.bytes),
+      ]);
     }
     if (reindex.length > 0) await client.query('DELETE FROM kms_index WHERE uid = ANY($1::bytea[])', [reindex]);
     if (terms.length > 0) {
@@ -638,7 +664,10 @@ export class PgStore implements ObjectStore {
       if (r.rowCount !== upd.length) throw new StoreError('CONFLICT', 'commit: a meta entry changed under this commit');
     }
     if (del.length > 0) {
-      const r = await client.query('DELETE FROM kms_meta m USING unnest($1::text[], $2::bigint[]) AS v(key, rev) WHERE m.key = v.key AND m.revision = v.rev', [del.map((m) => m.key), del.map((m) => m.before!.revision)]);
+      const r = await client.query('DELETE FROM kms_meta m USING unnest($1::text[], $2::bigint[]) AS v(key, rev) WHERE m.key = v.key AND m.revision = v.rev', [
+        del.map((m) => m.key),
+        del.map((m) => m.before!.revision),
+      ]);
       if (r.rowCount !== del.length) throw new StoreError('CONFLICT', 'commit: a meta entry changed under this commit');
     }
     if (ins.length > 0) {
@@ -749,7 +778,7 @@ export class PgStore implements ObjectStore {
 
   async snapshot(): Promise<StoreSnapshot> {
     this.readable();
-    const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs });
+    const c = new pg.Client(this.connection());
     c.on('error', () => undefined);
     let count: number;
     let auditHead: AuditHead;

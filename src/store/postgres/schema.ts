@@ -37,10 +37,12 @@ export const MIGRATIONS: readonly string[] = [
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Bring the database to PG_SCHEMA_VERSION (see the file comment). Returns the version found. */
-export async function migrate(client: pg.ClientBase): Promise<number> {
+export async function migrate(client: pg.ClientBase, schema?: string): Promise<number> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
+    // The connection's search_path names it (PgStore); a valid identifier (checked there).
+    if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query('CREATE TABLE IF NOT EXISTS kms_schema (id int PRIMARY KEY CHECK (id = 1), version int NOT NULL)');
     const r = await client.query<{ version: number }>('SELECT version FROM kms_schema WHERE id = 1');
     const found = r.rows[0]?.version ?? 0;
