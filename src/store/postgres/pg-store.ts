@@ -287,6 +287,9 @@ export class PgStore implements ObjectStore {
     const pool = new pg.Pool({ ...this.connection(), max: this.poolSize });
     // An idle connection that dies (server restart) is dropped by the pool; the error is not ours to throw.
     pool.on('error', () => undefined);
+    // Likewise a checked-out connection that dies between two queries: the query in flight, or
+    // the next one, fails and the commit with it; the 'error' event must not crash the process.
+    pool.on('connect', (c) => c.on('error', () => undefined));
     try {
       const client = await pool.connect();
       try {
