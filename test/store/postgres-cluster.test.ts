@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { EVERYTHING, PG_SCHEMA_VERSION, PgStore, StoreError, type AuditAppend, type CommitOp, type StoreOp } from '../../src/store/index.js';
+import { EVERYTHING, PG_SCHEMA_VERSION, PgStore, StoreError, openStore as openAnyStore, type AuditAppend, type CommitOp, type StoreOp } from '../../src/store/index.js';
 import { sharedPostgres } from '../support/postgres.js';
 import { rec } from './records.js';
 
@@ -239,5 +239,41 @@ describe('two PgStores over one database (two nodes)', () => {
     expect(await a.get('by-a')).toBeUndefined();
     await a.commit([put(rec('by-a')), check(2)]);
     expect(await b.count()).toBe(2);
+  });
+});
+
+describe('PgStore: opening', () => {
+  it('openStore({ kind: "postgresql" }) opens one; several stores share a database in their own schemas', async () => {
+    const url = await newDb();
+    const one = await openAnyStore({ kind: 'postgresql', url, schema: 'one' });
+    const two = await openAnyStore({ kind: 'postgresql', url, schema: 'two' });
+    try {
+      const heard: (readonly string[])[] = [];
+      two.onRecordsChanged?.((u) => heard.push(u));
+      await one.commit([put(rec('only-in-one'))]);
+      expect(await two.get('only-in-one')).toBeUndefined();
+      expect(await two.count()).toBe(0);
+      expect((await one.get('only-in-one'))?.revision).toBe(1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard).toEqual([]); // each schema has its own channel
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('an unreachable database: open rejects with IO, and neither the error nor describe() shows the password', async () => {
+    const url = 'postgresql://kms:s3cret-pw@127.0.0.1:1/kms';
+    const s = new PgStore({ url, connectTimeoutMs: 2000 });
+    const e = await s.open().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(StoreError);
+    expect((e as StoreError).code).toBe('IO');
+    expect((e as StoreError).message).not.toContain('s3cret-pw');
+    expect((e as StoreError).message).toContain('127.0.0.1:1');
+    expect(s.describe()).not.toContain('s3cret-pw');
+    expect(await codeOf(s.commit([put(rec('x'))]))).toBe('CLOSED');
   });
 });
