@@ -242,6 +242,40 @@ describe('two PgStores over one database (two nodes)', () => {
   });
 });
 
+describe('PgStore: a database that stops answering', () => {
+  it('a commit waiting longer than queryTimeoutMs fails with IO, the commits queued behind it go on once the database answers again', async () => {
+    const url = await newDb();
+    const s = new PgStore({ url, poolSize: 3, queryTimeoutMs: 1000 });
+    opened.push(s);
+    await s.open();
+    // Another session holds the head row: every writer waits on it.
+    const raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    let released = false;
+    try {
+      await raw.query('BEGIN');
+      await raw.query('SELECT 1 FROM kms_head WHERE id = 1 FOR UPDATE');
+      const t0 = Date.now();
+      const stuck = codeOf(s.commit([put(rec('a'))]));
+      const behind = s.commit([put(rec('c'))]); // queued behind the stuck one
+      expect(await stuck).toBe('IO');
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(900);
+      expect(waited).toBeLessThan(10_000);
+      await raw.query('ROLLBACK');
+      released = true;
+      await behind;
+    } finally {
+      if (!released) await raw.query('ROLLBACK').catch(() => undefined);
+      await raw.end();
+    }
+    await s.commit([put(rec('b'))]);
+    expect((await s.get('b'))?.revision).toBe(1);
+    expect(await s.get('a')).toBeUndefined();
+    expect(await s.list(undefined, 10)).toEqual(['b', 'c']);
+  });
+});
+
 describe('PgStore: opening', () => {
   it('openStore({ kind: "postgresql" }) opens one; several stores share a database in their own schemas', async () => {
     const url = await newDb();

@@ -83,6 +83,12 @@ export interface PgStoreOptions {
   readonly channel?: string;
   /** Longest wait for a new connection, in ms (default 10000). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Longest wait for the answer to one query, in ms (default 30000; 0: no limit). A database that
+   * stopped answering (a partition, a paused primary) fails the commit with IO after this, rather
+   * than holding every commit queued behind it; the connection is then dropped.
+   */
+  readonly queryTimeoutMs?: number;
   /** This node's id in change notifications (its own are not handed back). Default random. */
   readonly nodeId?: string;
   /** Told when the LISTEN connection was lost (it is reconnected; listeners hear "everything changed"). */
@@ -176,6 +182,7 @@ export class PgStore implements ObjectStore {
   private readonly channel: string;
   private readonly schema: string | undefined;
   private readonly connectTimeoutMs: number;
+  private readonly queryTimeoutMs: number;
   private readonly onFeedError: ((e: unknown) => void) | undefined;
   private pool: pg.Pool | undefined;
   private listener: pg.Client | undefined;
@@ -246,6 +253,7 @@ export class PgStore implements ObjectStore {
     this.channel = opts.channel ?? (opts.schema === undefined ? 'kms_store_changes' : `kms_store_changes_${opts.schema}`);
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.channel)) throw new TypeError('channel must be a lower-case SQL identifier');
     this.connectTimeoutMs = Math.max(1, Math.floor(opts.connectTimeoutMs ?? 10_000));
+    this.queryTimeoutMs = Math.max(0, Math.floor(opts.queryTimeoutMs ?? 30_000));
     this.nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
     this.onFeedError = opts.onFeedError;
   }
@@ -255,6 +263,10 @@ export class PgStore implements ObjectStore {
     return {
       connectionString: this.url,
       connectionTimeoutMillis: this.connectTimeoutMs,
+      ...(this.queryTimeoutMs > 0 && { query_timeout: this.queryTimeoutMs }),
+      // A peer that vanished without a word (a partition) is noticed by TCP keepalive, LISTEN included.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       ...(this.schema !== undefined && { options: `-c search_path=${this.schema}` }),
     };
   }
