@@ -3,7 +3,7 @@
  * guard, and group commit's per-commit savepoints. On the run's shared server
  * (test/support/postgres.ts); the database outage is in postgres-outage.test.ts.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { EVERYTHING, PG_SCHEMA_VERSION, PgStore, StoreError, openStore as openAnyStore, type AuditAppend, type CommitOp, type StoreOp } from '../../src/store/index.js';
@@ -224,6 +224,23 @@ describe('two PgStores over one database (two nodes)', () => {
     expect(s.audit.head().seq).toBe(1);
     expect((await s.audit.read(1, 10)).map((e) => Buffer.from(e.bytes).toString())).toEqual(['1||y']);
     expect(await s.count()).toBe(3); // seed, d, y: the store counted only its own
+  });
+
+  it('group commit: a commit whose statement fails for another reason (a uid over the btree entry limit) fails alone with IO', async () => {
+    const url = await newDb();
+    const s = await openStore(url);
+    const huge = randomBytes(6000).toString('base64'); // incompressible: over PostgreSQL's ~2.7 kB per index entry
+    const first = s.commit([put(rec('first'))]);
+    const results = await Promise.all([codeOf(s.commit([put(rec(huge))], { audit: [entry('big')] })), codeOf(s.commit([put(rec('small'))], { audit: [entry('small')] }))]);
+    await first;
+    expect(results).toEqual(['IO', 'ok']);
+    expect(await s.get(huge)).toBeUndefined();
+    expect((await s.audit.read(1, 10)).map((e) => Buffer.from(e.bytes).toString())).toEqual(['1||small']);
+    // Alone in its transaction: the same, and the store goes on.
+    expect(await codeOf(s.commit([put(rec(huge))]))).toBe('IO');
+    await s.commit([put(rec('after'))]);
+    expect(await s.list(undefined, 10)).toEqual(['after', 'first', 'small']);
+    expect(await s.count()).toBe(3);
   });
 
   it('a meta-check commit of a stale fencing token fails on either node', async () => {

@@ -63,9 +63,9 @@ import {
 } from '../object-store.js';
 import { metaKeysOf, MetaWatchers, planMeta, RecordListeners, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
-import { checkOps, planCommit, uidsOf, type AuditHead, type Change } from '../commit-plan.js';
+import { checkOps, planCommit, termId, uidsOf, type AuditHead, type Change } from '../commit-plan.js';
 import { component } from '../index-keys.js';
-import { migrate } from './schema.js';
+import { INDEX_PREFIX_BYTES, migrate } from './schema.js';
 
 export interface PgStoreOptions {
   /** postgresql://user:password@host:port/database?… (handed to `pg` as is; never logged). */
@@ -108,6 +108,11 @@ const MAX_PAYLOAD = 7900;
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
+/** The indexed prefix of an index value (schema.ts, kms_index). */
+const vkeyOf = (v: Uint8Array): Buffer => Buffer.from(v.buffer, v.byteOffset, Math.min(v.byteLength, INDEX_PREFIX_BYTES));
+/** The whole value of an index row. */
+const FULL = 'coalesce(value_full, vkey)';
+
 /** SQLSTATEs that mean "this commit lost a race", not "the database is unwell". */
 const CONFLICT_STATES = new Set(['23505', '40001', '40P01']);
 
@@ -118,6 +123,18 @@ export function pgError(e: unknown, what: string): StoreError {
   const msg = e instanceof Error ? e.message : String(e);
   if (typeof code === 'string' && CONFLICT_STATES.has(code)) return new StoreError('CONFLICT', `${what}: ${msg}`, { cause: e });
   return new StoreError('IO', `${what}: ${msg}`, { cause: e });
+}
+
+/**
+ * Did `e` come from the connection rather than from one statement (so the transaction, and the
+ * connection, cannot go on)? Errors without a SQLSTATE (socket errors, a query timeout) and the
+ * classes 08 (connection), 53 (resources), 57 (operator intervention: shutdown), 58 (system), XX.
+ */
+export function isConnectionError(e: unknown): boolean {
+  if (e instanceof StoreError) return e.code === 'IO' && isConnectionError(e.cause);
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return /^(08|53|57|58|XX)/.test(code);
 }
 
 /** The URL without its password, for messages. */
@@ -490,6 +507,7 @@ export class PgStore implements ObjectStore {
     }
     const t0 = performance.now();
     let failed: StoreError | undefined;
+    let dropped = false;
     /** Commits rejected on their own (the others share the group's fate). */
     const settled = new Set<Pending>();
     const rejectOne = (p: Pending, e: unknown): void => {
@@ -520,9 +538,16 @@ export class PgStore implements ObjectStore {
           await this.write(client, planned);
           if (savepoints) await client.query('RELEASE SAVEPOINT c');
         } catch (e) {
+          // A statement of this commit failed (a lost race: CONFLICT; or e.g. an index value too
+          // long: IO): back to its savepoint, and the others go on. The connection failing, or a
+          // lone commit: the transaction is over.
           const err = pgError(e, 'commit');
-          if (!savepoints || err.code !== 'CONFLICT') throw err;
-          await client.query('ROLLBACK TO SAVEPOINT c');
+          if (!savepoints || isConnectionError(e)) throw err;
+          try {
+            await client.query('ROLLBACK TO SAVEPOINT c');
+          } catch {
+            throw err;
+          }
           rejectOne(p, err);
           continue;
         }
@@ -545,10 +570,11 @@ export class PgStore implements ObjectStore {
       }
     } catch (e) {
       failed = pgError(e, 'commit');
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (isConnectionError(e)) dropped = true;
+      else await client.query('ROLLBACK').catch(() => (dropped = true));
     } finally {
-      // A connection that failed (IO) is not given back to the pool.
-      client.release(failed?.code === 'IO' ? failed : undefined);
+      // A connection that failed is not given back to the pool.
+      client.release(dropped ? (failed ?? true) : undefined);
     }
     if (failed) {
       // Every commit not yet settled: those accepted so far and, past the failure, the rest.
@@ -621,7 +647,14 @@ export class PgStore implements ObjectStore {
       else if (!ch.before && ch.after) ins.push({ uid, bytes: ch.after.bytes });
       else if (ch.before && !ch.after) del.push({ uid, rev: ch.before.revision });
       if (ch.before) reindex.push(uid);
-      for (const t of ch.after?.terms ?? []) terms.push({ field: utf8(t.field), value: Buffer.from(t.value), uid });
+      // A record may hold one term twice (two equal instances): one index row each (field, value).
+      const seen = new Set<string>();
+      for (const t of ch.after?.terms ?? []) {
+        const id = termId(t);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        terms.push({ field: utf8(t.field), value: Buffer.from(t.value), uid });
+      }
     }
     if (upd.length > 0) {
       const r = await client.query(
@@ -646,9 +679,10 @@ export class PgStore implements ObjectStore {
     }
     if (reindex.length > 0) await client.query('DELETE FROM kms_index WHERE uid = ANY($1::bytea[])', [reindex]);
     if (terms.length > 0) {
-      await client.query('INSERT INTO kms_index (field, value, uid) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) ON CONFLICT DO NOTHING', [
+      await client.query('INSERT INTO kms_index (field, vkey, value_full, uid) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[])', [
         terms.map((t) => t.field),
-        terms.map((t) => t.value),
+        terms.map((t) => vkeyOf(t.value)),
+        terms.map((t) => (t.value.length > INDEX_PREFIX_BYTES ? t.value : null)),
         terms.map((t) => t.uid),
       ]);
     }
@@ -718,14 +752,19 @@ export class PgStore implements ObjectStore {
     let where = 'field = $1';
     if (opts.cursor) {
       const c = parseCursor(opts.cursor);
-      params.push(c.value, c.uid);
-      where += opts.reverse ? ' AND (value, uid) < ($2, $3)' : ' AND (value, uid) > ($2, $3)';
+      params.push(vkeyOf(c.value), c.value, c.uid);
+      where += opts.reverse ? ` AND vkey <= $2 AND (vkey, ${FULL}, uid) < ($2, $3, $4)` : ` AND vkey >= $2 AND (vkey, ${FULL}, uid) > ($2, $3, $4)`;
     }
     params.push(limit);
     const dir = opts.reverse ? 'DESC' : 'ASC';
     let rows: { value: Buffer; uid: Buffer }[];
     try {
-      rows = (await pool.query<{ value: Buffer; uid: Buffer }>(`SELECT value, uid FROM kms_index WHERE ${where} ORDER BY value ${dir}, uid ${dir} LIMIT $${params.length}`, params)).rows;
+      rows = (
+        await pool.query<{ value: Buffer; uid: Buffer }>(
+          `SELECT ${FULL} AS value, uid FROM kms_index WHERE ${where} ORDER BY vkey ${dir}, ${FULL} ${dir}, uid ${dir} LIMIT $${params.length}`,
+          params,
+        )
+      ).rows;
     } catch (e) {
       throw pgError(e, 'scan');
     }
@@ -739,17 +778,23 @@ export class PgStore implements ObjectStore {
     const params: unknown[] = [utf8(query.field)];
     let where = 'field = $1';
     if ('equals' in query) {
-      params.push(Buffer.from(query.equals));
-      where += ' AND value = $2';
+      const v = Buffer.from(query.equals);
+      params.push(vkeyOf(v));
+      where += ' AND vkey = $2';
+      if (v.length > INDEX_PREFIX_BYTES) {
+        params.push(v);
+        where += ' AND value_full = $3';
+      } else where += ' AND value_full IS NULL';
     } else if (!('exists' in query)) {
       if (query.from !== undefined && query.to !== undefined && Buffer.compare(Buffer.from(query.from), Buffer.from(query.to)) > 0) return [];
+      // The prefix conditions follow from the full ones (truncation keeps the order) and use the index.
       if (query.from !== undefined) {
-        params.push(Buffer.from(query.from));
-        where += ` AND value >= $${params.length}`;
+        params.push(vkeyOf(query.from), Buffer.from(query.from));
+        where += ` AND vkey >= $${params.length - 1} AND ${FULL} >= $${params.length}`;
       }
       if (query.to !== undefined) {
-        params.push(Buffer.from(query.to));
-        where += ` AND value <= $${params.length}`;
+        params.push(vkeyOf(query.to), Buffer.from(query.to));
+        where += ` AND vkey <= $${params.length - 1} AND ${FULL} <= $${params.length}`;
       }
     }
     let sql: string;
