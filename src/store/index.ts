@@ -25,6 +25,7 @@ export {
 export { indexValue, indexText, indexEnum, indexTerms, linkField, applicationField, RecordField, type IndexTerm } from './index-encoding.js';
 export { encodeRecord, decodeRecord } from './record-codec.js';
 export { MemoryStore } from './memory.js';
+export { RecordCache, withRecordCache, DEFAULT_RECORD_CACHE, type RecordCacheConfig, type RecordCacheStats } from './record-cache.js';
 export { LevelStore, type LevelStoreOptions, type CheckReport, SCHEMA_VERSION } from './leveldb/index.js';
 
 export type StoreConfig = { readonly kind: 'memory' } | { readonly kind: 'leveldb'; readonly path: string; readonly maxGroupCommits?: number; readonly syncWindowMs?: number };

@@ -121,6 +121,8 @@ function concat(a: Uint8Array, b: Uint8Array): Buffer {
 }
 
 export class LevelStore implements ObjectStore {
+  /** One process holds the folder's lock: the only writer (record-cache.ts may sit in front). */
+  readonly exclusiveWriter = true;
   readonly path: string;
   private readonly maxGroup: number;
   /** Told after each group write: how many commits it carried, how long the write took (metrics), and whether it was synced. */
