@@ -110,7 +110,9 @@ function main(): void {
     return `${pct}%  ${per}${name}`;
   };
   const out: string[] = [];
-  out.push(`${file}: ${(s.totalUs / 1e6).toFixed(1)} s sampled, ${(s.busyUs / 1e6).toFixed(1)} s busy (${((100 * s.busyUs) / s.totalUs).toFixed(0)}%)${ops ? `, ${((s.busyUs / ops) | 0).toString()} µs busy per op` : ''}`);
+  out.push(
+    `${file}: ${(s.totalUs / 1e6).toFixed(1)} s sampled, ${(s.busyUs / 1e6).toFixed(1)} s busy (${((100 * s.busyUs) / s.totalUs).toFixed(0)}%)${ops ? `, ${((s.busyUs / ops) | 0).toString()} µs busy per op` : ''}`,
+  );
   out.push('', `by module (self time, % of busy):`);
   for (const m of s.modules.slice(0, top)) out.push(line(m.us, m.name));
   out.push('', `top ${top} functions (self time, % of busy):`);
