@@ -87,7 +87,8 @@ function copyNode(n: TtlvNode): TtlvNode {
     case 'ByteString':
       return { tag: n.tag, type: n.type, value: copyBytes(n.value) };
     default:
-      return { ...n };
+      // Same shape as the decoder's nodes (tag, type, value): one hidden class, no spread.
+      return { tag: n.tag, type: n.type, value: n.value } as TtlvNode;
   }
 }
 
