@@ -3,9 +3,10 @@
  * self time: the top functions, and the total per module (our src/ folders one by one,
  * node_modules packages by name, node: internals, and V8's own (GC), (program), (idle)).
  *
- *   npm run build && node dist/bench/cpuprofile.js FILE.cpuprofile [--top 25] [--ops N]
+ *   npm run build && node dist/bench/cpuprofile.js FILE.cpuprofile [--top 25] [--ops N] [--skip SEC]
  *
- * With `--ops N` (the operations the profile covered) each line also shows µs per op.
+ * With `--ops N` (the operations the profile covered) each line also shows µs per op;
+ * `--skip SEC` leaves out the first SEC seconds (the server's start and the bench's warm-up).
  * Percentages are of the busy time (everything but (idle)). Numbers depend on the machine's
  * load; they are for before/after comparisons, never for tests.
  */
@@ -63,13 +64,16 @@ interface Summary {
   readonly modules: { readonly name: string; readonly us: number }[];
 }
 
-function summarise(p: Profile): Summary {
+function summarise(p: Profile, skipUs = 0): Summary {
   const byId = new Map<number, ProfileNode>();
   for (const n of p.nodes) byId.set(n.id, n);
   const self = new Map<number, number>();
   // Sample i lasted until the next one: timeDeltas[i + 1] (the last one gets no time).
+  let at = 0;
   for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
     const dt = p.timeDeltas[i + 1] ?? 0;
+    if (at < skipUs) continue;
     const id = p.samples[i] as number;
     self.set(id, (self.get(id) ?? 0) + dt);
   }
@@ -95,15 +99,15 @@ function summarise(p: Profile): Summary {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string' }, ops: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string' }, ops: { type: 'string' }, skip: { type: 'string' } } });
   const file = positionals[0];
   if (!file) {
-    process.stderr.write('usage: node dist/bench/cpuprofile.js FILE.cpuprofile [--top 25] [--ops N]\n');
+    process.stderr.write('usage: node dist/bench/cpuprofile.js FILE.cpuprofile [--top 25] [--ops N] [--skip SEC]\n');
     process.exit(2);
   }
   const top = Number(values.top ?? 25);
   const ops = values.ops === undefined ? undefined : Number(values.ops);
-  const s = summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile);
+  const s = summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, Number(values.skip ?? 0) * 1e6);
   const line = (us: number, name: string) => {
     const pct = ((100 * us) / s.busyUs).toFixed(1).padStart(5);
     const per = ops ? `${(us / ops).toFixed(1).padStart(8)} µs/op  ` : '';
