@@ -8,6 +8,7 @@ import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';
 import { clientsHelp } from '../config/clients.js';
 import { consoleHelp } from '../config/console.js';
+import { recordCacheHelp } from '../config/record-cache.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -131,6 +132,8 @@ Server-to-client Notify / Put (config section serverToClient; docs/async-and-s2c
                                       doubled each attempt (500)
 
 ${consoleHelp()}
+
+${recordCacheHelp()}
 
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each
