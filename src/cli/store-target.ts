@@ -4,7 +4,7 @@
  * database (the meta entry cluster nodes read when they join: docs/cluster-nodes.md).
  */
 import { readCustody } from '../folder/custody.js';
-import { openStore, type StoreConfig } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import type { CommitOp, ObjectStore } from '../store/object-store.js';
 
 /** The meta key of the cluster's custody record (the nodes' own: src/folder/cluster-custody.ts). */
@@ -25,7 +25,7 @@ export function redactUrl(url: string): string {
 
 /** Open the PostgreSQL store (its schema is made in an empty database). */
 export async function openTargetStore(url: string): Promise<ObjectStore> {
-  return openStore({ kind: 'postgresql', url } as unknown as StoreConfig);
+  return openStore({ kind: 'postgresql', url, poolSize: 2 });
 }
 
 /**

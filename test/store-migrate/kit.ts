@@ -6,6 +6,8 @@ import { DataFolder } from '../../src/folder/data-folder.js';
 import type { ObjectRecord } from '../../src/objects/managed-object.js';
 import { LevelStore } from '../../src/store/leveldb/index.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
+import { openStore } from '../../src/store/index.js';
+import { sharedPostgres } from '../support/postgres.js';
 
 export interface Dump {
   readonly records: Map<string, ObjectRecord>;
@@ -66,9 +68,14 @@ export async function addAuditEntries(dataDir: string, n: number): Promise<void>
   }
 }
 
-/** A fresh, empty target store. */
-export async function newTarget(work: string): Promise<{ store: ObjectStore; close(): Promise<void> }> {
-  const store = new LevelStore({ path: mkdtempSync(join(work, 'target-')) });
-  await store.open();
-  return { store, close: () => store.close() };
+/** A fresh, empty target store: a new database of the run's PostgreSQL server, or a LevelDB folder. */
+export async function newTarget(work: string, kind: 'postgresql' | 'leveldb' = 'postgresql'): Promise<{ store: ObjectStore; url?: string; close(): Promise<void> }> {
+  if (kind === 'leveldb') {
+    const store = new LevelStore({ path: mkdtempSync(join(work, 'target-')) });
+    await store.open();
+    return { store, close: () => store.close() };
+  }
+  const url = await (await sharedPostgres()).newDatabase();
+  const store = await openStore({ kind: 'postgresql', url, poolSize: 2 });
+  return { store, url, close: () => store.close() };
 }

@@ -27,8 +27,8 @@ const dataDir = join(work, 'data');
 let source: Dump;
 const targets: { store: ObjectStore; close(): Promise<void> }[] = [];
 
-async function target(): Promise<ObjectStore> {
-  const t = await newTarget(work);
+async function target(kind: 'postgresql' | 'leveldb' = 'postgresql'): Promise<ObjectStore> {
+  const t = await newTarget(work, kind);
   targets.push(t);
   return t.store;
 }
@@ -54,12 +54,12 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe('a whole migration', () => {
+describe.each(['postgresql', 'leveldb'] as const)('a whole migration into %s', (kind) => {
   it('copies every record byte-equal (revisions kept), every meta entry but the readiness stamps, every audit entry, and verifies', async () => {
     expect(source.records.size).toBeGreaterThan(15);
     expect([...source.records.values()].some((r) => r.revision > 2)).toBe(true);
     expect(source.audit.filter((a) => decodeAudit(a).kind === 'checkpoint').length).toBeGreaterThan(3);
-    const t = await target();
+    const t = await target(kind);
     const phases = new Set<string>();
     const r = await migrateStore({ dataDir, target: t, opsPerCommit: 7, auditPerCommit: 50, onProgress: (p: MigrateProgress) => phases.add(p.phase) });
     expect(r.resumed).toBe(false);
@@ -87,6 +87,12 @@ describe('a whole migration', () => {
     expect(again.resumed).toBe(true);
     expect(again.copied).toEqual({ records: 0, metaEntries: 0, auditEntries: 0 });
     expect((await verifyMigration({ dataDir, target: t })).verify.problems).toEqual([]);
+
+    // The store holds each record at its revision: the next change expects exactly that one.
+    const old = [...source.records.values()].find((x) => x.revision > 2)!;
+    await expect(t.commit([{ type: 'put', record: old, expectedRevision: old.revision - 1 }])).rejects.toMatchObject({ code: 'CONFLICT' });
+    await t.commit([{ type: 'put', record: old, expectedRevision: old.revision }]);
+    expect((await t.get(old.uid))!.revision).toBe(old.revision + 1);
   });
 });
 
