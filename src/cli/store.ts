@@ -7,7 +7,8 @@ import { MigrateError, MigrationMismatch, migrateStore, verifyMigration, type Mi
 import type { ObjectStore } from '../store/object-store.js';
 import { parseCli } from './args.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import { CLUSTER_CUSTODY_KEY, openTargetStore, redactUrl, targetCustody } from './store-target.js';
+import { redactStoreUrl as redactUrl } from '../config/store-url.js';
+import { CLUSTER_CUSTODY_KEY, openTargetStore, targetCustody } from './store-target.js';
 import type { CliIo, Command } from './command.js';
 
 const HELP = `Usage: kms store migrate --from DIR --to postgresql://USER@HOST:PORT/DB [--verify-only]
@@ -126,7 +127,7 @@ async function migrate(values: { from?: string; to?: string; 'verify-only'?: boo
       target,
       onProgress,
       ...(batch !== undefined && { opsPerCommit: batch }),
-      firstCommit: () => targetCustody(dataDir),
+      firstCommit: async () => targetCustody(dataDir),
       targetOwnKeys: [CLUSTER_CUSTODY_KEY],
       onStart: (s) => {
         if (!s.resumed) io.stderr.write(`migrate: ${dataDir} -> ${redactUrl(url)}: ${s.state.sourceRecords} records, ${s.state.sourceAuditSeq} audit entries\n`);
