@@ -12,13 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anchorFileOf } from '../../src/audit/anchor-config.js';
 import { decodeRecord as decodeAudit } from '../../src/audit/record.js';
-import { gatherAnchors, readAnchorFiles, runVerify } from '../../src/audit/verify-run.js';
 import { MIGRATE_STATE_KEY } from '../../src/backup/migrate.js';
 import { preload } from '../../src/bench/preload.js';
-import { DEFAULT_CONFIG } from '../../src/config/config.js';
-import { DataFolder } from '../../src/folder/data-folder.js';
 import { openStore } from '../../src/store/index.js';
 import { encodeRecord } from '../../src/store/record-codec.js';
 import { createAes, ensureBuilt, keyBytes, kmsAsync, populate } from '../backup/kit.js';
@@ -26,7 +22,7 @@ import { KMS } from '../audit/helpers.js';
 import { startTestKms } from '../support/kms.js';
 import { Session, V2_1 } from '../support/kmip-session.js';
 import { sharedPostgres } from '../support/postgres.js';
-import { addAuditEntries, dumpStore } from './kit.js';
+import { addAuditEntries, dumpStore, verifyTrailOver } from './kit.js';
 
 const work = mkdtempSync(join(tmpdir(), 'kms-migrate-cli-'));
 const dataDir = join(work, 'data');
@@ -45,18 +41,6 @@ beforeAll(async () => {
 afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
-
-/** The audit trail over the database, verified as `kms audit verify` does: the folder's audit key, its anchor file. */
-async function verifyTrailOver(dir: string, storeUrl: string): Promise<{ ok: boolean; entries: number; text: string }> {
-  const folder = await DataFolder.open({ dataDir: dir, storeUrl, keys: 'open', mustExist: true, allowMigrating: true });
-  try {
-    const anchors = await gatherAnchors(readAnchorFiles([{ file: anchorFileOf({ ...DEFAULT_CONFIG, dataDir: dir }).file, explicit: true }]), folder.auditKey);
-    const out = await runVerify({ reader: folder.store.audit, key: folder.auditKey, every: 100_000, anchors });
-    return { ok: out.result.ok, entries: folder.store.audit.head().seq, text: JSON.stringify(out.result) };
-  } finally {
-    await folder.close();
-  }
-}
 
 describe('kms store migrate', () => {
   it('migrates a server-made folder, verifies, and says how to serve it', async () => {

@@ -2,6 +2,9 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
+import { anchorFileOf } from '../../src/audit/anchor-config.js';
+import { gatherAnchors, readAnchorFiles, runVerify } from '../../src/audit/verify-run.js';
+import { DEFAULT_CONFIG } from '../../src/config/config.js';
 import { DataFolder } from '../../src/folder/data-folder.js';
 import type { ObjectRecord } from '../../src/objects/managed-object.js';
 import { LevelStore } from '../../src/store/leveldb/index.js';
@@ -78,4 +81,16 @@ export async function newTarget(work: string, kind: 'postgresql' | 'leveldb' = '
   const url = await (await sharedPostgres()).newDatabase();
   const store = await openStore({ kind: 'postgresql', url, poolSize: 2 });
   return { store, url, close: () => store.close() };
+}
+
+/** The audit trail over the database, verified as `kms audit verify` does: the folder's audit key, its anchor file. */
+export async function verifyTrailOver(dir: string, storeUrl: string): Promise<{ ok: boolean; entries: number; text: string }> {
+  const folder = await DataFolder.open({ dataDir: dir, storeUrl, keys: 'open', mustExist: true, allowMigrating: true });
+  try {
+    const anchors = await gatherAnchors(readAnchorFiles([{ file: anchorFileOf({ ...DEFAULT_CONFIG, dataDir: dir }).file, explicit: true }]), folder.auditKey);
+    const out = await runVerify({ reader: folder.store.audit, key: folder.auditKey, every: 100_000, anchors });
+    return { ok: out.result.ok, entries: folder.store.audit.head().seq, text: JSON.stringify(out.result) };
+  } finally {
+    await folder.close();
+  }
 }
