@@ -104,7 +104,11 @@ describe('kms store migrate', () => {
     }
   });
 
-  it('usage: --to must be a postgresql:// URL, and a password is never printed', async () => {
+  it('help names the options and exit codes; usage: --to must be a postgresql:// URL, and a password is never printed', async () => {
+    const h = await kmsAsync(['store', '--help']);
+    expect(h.code).toBe(0);
+    for (const w of ['--from DIR', '--to URL', '--verify-only', '--batch N', 'resumes', 'Exit codes']) expect(h.stdout).toContain(w);
+    expect((await kmsAsync(['--help'])).stdout).toMatch(/store\s+move a data folder to PostgreSQL/);
     const r = await kmsAsync(['store', 'migrate', '--from', dataDir, '--to', '/tmp/x']);
     expect(r.code).toBe(2);
     const p = await kmsAsync(['store', 'migrate', '--from', dataDir, '--to', 'postgresql://kms:s3cretpw@127.0.0.1:1/nodb']);
