@@ -63,9 +63,9 @@ import {
 } from '../object-store.js';
 import { metaKeysOf, MetaWatchers, planMeta, RecordListeners, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
-import { checkOps, planCommit, uidsOf, type AuditHead, type Change } from '../commit-plan.js';
+import { checkOps, planCommit, termId, uidsOf, type AuditHead, type Change } from '../commit-plan.js';
 import { component } from '../index-keys.js';
-import { migrate } from './schema.js';
+import { INDEX_PREFIX_BYTES, migrate } from './schema.js';
 
 export interface PgStoreOptions {
   /** postgresql://user:password@host:port/database?… (handed to `pg` as is; never logged). */
@@ -74,10 +74,21 @@ export interface PgStoreOptions {
   readonly poolSize?: number;
   /** Most commits that share one transaction. Default 64; 1 disables group commit. */
   readonly maxGroupCommits?: number;
-  /** The NOTIFY channel of the change feed. Default 'kms_store_changes'. */
+  /**
+   * The SQL schema that holds the store's tables (created if missing), so that several stores
+   * can share one database. Default: the connection's search_path (normally `public`).
+   */
+  readonly schema?: string;
+  /** The NOTIFY channel of the change feed. Default 'kms_store_changes', or 'kms_store_changes_<schema>' with `schema`. */
   readonly channel?: string;
   /** Longest wait for a new connection, in ms (default 10000). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Longest wait for the answer to one query, in ms (default 30000; 0: no limit). A database that
+   * stopped answering (a partition, a paused primary) fails the commit with IO after this, rather
+   * than holding every commit queued behind it; the connection is then dropped.
+   */
+  readonly queryTimeoutMs?: number;
   /** This node's id in change notifications (its own are not handed back). Default random. */
   readonly nodeId?: string;
   /** Told when the LISTEN connection was lost (it is reconnected; listeners hear "everything changed"). */
@@ -97,6 +108,11 @@ const MAX_PAYLOAD = 7900;
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
+/** The indexed prefix of an index value (schema.ts, kms_index). */
+const vkeyOf = (v: Uint8Array): Buffer => Buffer.from(v.buffer, v.byteOffset, Math.min(v.byteLength, INDEX_PREFIX_BYTES));
+/** The whole value of an index row. */
+const FULL = 'coalesce(value_full, vkey)';
+
 /** SQLSTATEs that mean "this commit lost a race", not "the database is unwell". */
 const CONFLICT_STATES = new Set(['23505', '40001', '40P01']);
 
@@ -107,6 +123,18 @@ export function pgError(e: unknown, what: string): StoreError {
   const msg = e instanceof Error ? e.message : String(e);
   if (typeof code === 'string' && CONFLICT_STATES.has(code)) return new StoreError('CONFLICT', `${what}: ${msg}`, { cause: e });
   return new StoreError('IO', `${what}: ${msg}`, { cause: e });
+}
+
+/**
+ * Did `e` come from the connection rather than from one statement (so the transaction, and the
+ * connection, cannot go on)? Errors without a SQLSTATE (socket errors, a query timeout) and the
+ * classes 08 (connection), 53 (resources), 57 (operator intervention: shutdown), 58 (system), XX.
+ */
+export function isConnectionError(e: unknown): boolean {
+  if (e instanceof StoreError) return e.code === 'IO' && isConnectionError(e.cause);
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return /^(08|53|57|58|XX)/.test(code);
 }
 
 /** The URL without its password, for messages. */
@@ -169,7 +197,9 @@ export class PgStore implements ObjectStore {
   private readonly poolSize: number;
   private readonly maxGroup: number;
   private readonly channel: string;
+  private readonly schema: string | undefined;
   private readonly connectTimeoutMs: number;
+  private readonly queryTimeoutMs: number;
   private readonly onFeedError: ((e: unknown) => void) | undefined;
   private pool: pg.Pool | undefined;
   private listener: pg.Client | undefined;
@@ -189,7 +219,10 @@ export class PgStore implements ObjectStore {
       const pool = this.readable();
       if (!(limit > 0)) return [];
       try {
-        const r = await pool.query<{ seq: string; bytes: Buffer }>('SELECT seq, bytes FROM kms_audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [Math.max(1, Math.floor(from)), Math.floor(limit)]);
+        const r = await pool.query<{ seq: string; bytes: Buffer }>('SELECT seq, bytes FROM kms_audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [
+          Math.max(1, Math.floor(from)),
+          Math.floor(limit),
+        ]);
         return r.rows.map((row) => ({ seq: Number(row.seq), bytes: row.bytes }));
       } catch (e) {
         throw pgError(e, 'audit read');
@@ -232,11 +265,27 @@ export class PgStore implements ObjectStore {
     this.url = opts.url;
     this.poolSize = Math.max(1, Math.floor(opts.poolSize ?? 10));
     this.maxGroup = Math.max(1, Math.floor(opts.maxGroupCommits ?? 64));
-    this.channel = opts.channel ?? 'kms_store_changes';
+    if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,45}$/.test(opts.schema)) throw new TypeError('schema must be a lower-case SQL identifier of at most 46 characters');
+    this.schema = opts.schema;
+    this.channel = opts.channel ?? (opts.schema === undefined ? 'kms_store_changes' : `kms_store_changes_${opts.schema}`);
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.channel)) throw new TypeError('channel must be a lower-case SQL identifier');
     this.connectTimeoutMs = Math.max(1, Math.floor(opts.connectTimeoutMs ?? 10_000));
+    this.queryTimeoutMs = Math.max(0, Math.floor(opts.queryTimeoutMs ?? 30_000));
     this.nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
     this.onFeedError = opts.onFeedError;
+  }
+
+  /** Connection settings of every connection (pool, LISTEN, snapshots). */
+  private connection(): pg.ClientConfig {
+    return {
+      connectionString: this.url,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      ...(this.queryTimeoutMs > 0 && { query_timeout: this.queryTimeoutMs }),
+      // A peer that vanished without a word (a partition) is noticed by TCP keepalive, LISTEN included.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      ...(this.schema !== undefined && { options: `-c search_path=${this.schema}` }),
+    };
   }
 
   /** Where this store is, without the password. */
@@ -264,13 +313,16 @@ export class PgStore implements ObjectStore {
   }
 
   private async doOpen(): Promise<void> {
-    const pool = new pg.Pool({ connectionString: this.url, max: this.poolSize, connectionTimeoutMillis: this.connectTimeoutMs });
+    const pool = new pg.Pool({ ...this.connection(), max: this.poolSize });
     // An idle connection that dies (server restart) is dropped by the pool; the error is not ours to throw.
     pool.on('error', () => undefined);
+    // Likewise a checked-out connection that dies between two queries: the query in flight, or
+    // the next one, fails and the commit with it; the 'error' event must not crash the process.
+    pool.on('connect', (c) => c.on('error', () => undefined));
     try {
       const client = await pool.connect();
       try {
-        await migrate(client);
+        await migrate(client, this.schema);
       } finally {
         client.release();
       }
@@ -294,7 +346,7 @@ export class PgStore implements ObjectStore {
 
   /** Connect the LISTEN client (see the file comment). */
   private async listen(): Promise<void> {
-    const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs });
+    const c = new pg.Client(this.connection());
     c.on('error', (e) => this.feedLost(c, e));
     c.on('end', () => this.feedLost(c, new Error('LISTEN connection ended')));
     c.on('notification', (n) => {
@@ -455,6 +507,7 @@ export class PgStore implements ObjectStore {
     }
     const t0 = performance.now();
     let failed: StoreError | undefined;
+    let dropped = false;
     /** Commits rejected on their own (the others share the group's fate). */
     const settled = new Set<Pending>();
     const rejectOne = (p: Pending, e: unknown): void => {
@@ -485,9 +538,16 @@ export class PgStore implements ObjectStore {
           await this.write(client, planned);
           if (savepoints) await client.query('RELEASE SAVEPOINT c');
         } catch (e) {
+          // A statement of this commit failed (a lost race: CONFLICT; or e.g. an index value too
+          // long: IO): back to its savepoint, and the others go on. The connection failing, or a
+          // lone commit: the transaction is over.
           const err = pgError(e, 'commit');
-          if (!savepoints || err.code !== 'CONFLICT') throw err;
-          await client.query('ROLLBACK TO SAVEPOINT c');
+          if (!savepoints || isConnectionError(e)) throw err;
+          try {
+            await client.query('ROLLBACK TO SAVEPOINT c');
+          } catch {
+            throw err;
+          }
           rejectOne(p, err);
           continue;
         }
@@ -510,10 +570,11 @@ export class PgStore implements ObjectStore {
       }
     } catch (e) {
       failed = pgError(e, 'commit');
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (isConnectionError(e)) dropped = true;
+      else await client.query('ROLLBACK').catch(() => (dropped = true));
     } finally {
-      // A connection that failed (IO) is not given back to the pool.
-      client.release(failed?.code === 'IO' ? failed : undefined);
+      // A connection that failed is not given back to the pool.
+      client.release(dropped ? (failed ?? true) : undefined);
     }
     if (failed) {
       // Every commit not yet settled: those accepted so far and, past the failure, the rest.
@@ -586,7 +647,14 @@ export class PgStore implements ObjectStore {
       else if (!ch.before && ch.after) ins.push({ uid, rev: ch.after.revision, bytes: ch.after.bytes });
       else if (ch.before && !ch.after) del.push({ uid, rev: ch.before.revision });
       if (ch.before) reindex.push(uid);
-      for (const t of ch.after?.terms ?? []) terms.push({ field: utf8(t.field), value: Buffer.from(t.value), uid });
+      // A record may hold one term twice (two equal instances): one index row each (field, value).
+      const seen = new Set<string>();
+      for (const t of ch.after?.terms ?? []) {
+        const id = termId(t);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        terms.push({ field: utf8(t.field), value: Buffer.from(t.value), uid });
+      }
     }
     if (upd.length > 0) {
       const r = await client.query(
@@ -596,19 +664,27 @@ export class PgStore implements ObjectStore {
       if (r.rowCount !== upd.length) throw new StoreError('CONFLICT', 'commit: a record changed under this commit');
     }
     if (del.length > 0) {
-      const r = await client.query('DELETE FROM kms_objects o USING unnest($1::bytea[], $2::bigint[]) AS v(uid, rev) WHERE o.uid = v.uid AND o.revision = v.rev', [del.map((x) => x.uid), del.map((x) => x.rev)]);
+      const r = await client.query('DELETE FROM kms_objects o USING unnest($1::bytea[], $2::bigint[]) AS v(uid, rev) WHERE o.uid = v.uid AND o.revision = v.rev', [
+        del.map((x) => x.uid),
+        del.map((x) => x.rev),
+      ]);
       if (r.rowCount !== del.length) throw new StoreError('CONFLICT', 'commit: a record changed under this commit');
     }
     if (ins.length > 0) {
       // expectedRevision 0: a row inserted meanwhile by another node is a unique violation (CONFLICT).
       // A new uid put several times in one commit lands at its last revision (the net effect).
-      await client.query('INSERT INTO kms_objects (uid, revision, bytes) SELECT uid, rev, bytes FROM unnest($1::bytea[], $2::bigint[], $3::bytea[]) AS v(uid, rev, bytes)', [ins.map((x) => x.uid), ins.map((x) => x.rev), ins.map((x) => x.bytes)]);
+      await client.query('INSERT INTO kms_objects (uid, revision, bytes) SELECT uid, rev, bytes FROM unnest($1::bytea[], $2::bigint[], $3::bytea[]) AS v(uid, rev, bytes)', [
+        ins.map((x) => x.uid),
+        ins.map((x) => x.rev),
+        ins.map((x) => x.bytes),
+      ]);
     }
     if (reindex.length > 0) await client.query('DELETE FROM kms_index WHERE uid = ANY($1::bytea[])', [reindex]);
     if (terms.length > 0) {
-      await client.query('INSERT INTO kms_index (field, value, uid) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) ON CONFLICT DO NOTHING', [
+      await client.query('INSERT INTO kms_index (field, vkey, value_full, uid) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[])', [
         terms.map((t) => t.field),
-        terms.map((t) => t.value),
+        terms.map((t) => vkeyOf(t.value)),
+        terms.map((t) => (t.value.length > INDEX_PREFIX_BYTES ? t.value : null)),
         terms.map((t) => t.uid),
       ]);
     }
@@ -639,7 +715,10 @@ export class PgStore implements ObjectStore {
       if (r.rowCount !== upd.length) throw new StoreError('CONFLICT', 'commit: a meta entry changed under this commit');
     }
     if (del.length > 0) {
-      const r = await client.query('DELETE FROM kms_meta m USING unnest($1::text[], $2::bigint[]) AS v(key, rev) WHERE m.key = v.key AND m.revision = v.rev', [del.map((m) => m.key), del.map((m) => m.before!.revision)]);
+      const r = await client.query('DELETE FROM kms_meta m USING unnest($1::text[], $2::bigint[]) AS v(key, rev) WHERE m.key = v.key AND m.revision = v.rev', [
+        del.map((m) => m.key),
+        del.map((m) => m.before!.revision),
+      ]);
       if (r.rowCount !== del.length) throw new StoreError('CONFLICT', 'commit: a meta entry changed under this commit');
     }
     if (ins.length > 0) {
@@ -675,14 +754,19 @@ export class PgStore implements ObjectStore {
     let where = 'field = $1';
     if (opts.cursor) {
       const c = parseCursor(opts.cursor);
-      params.push(c.value, c.uid);
-      where += opts.reverse ? ' AND (value, uid) < ($2, $3)' : ' AND (value, uid) > ($2, $3)';
+      params.push(vkeyOf(c.value), c.value, c.uid);
+      where += opts.reverse ? ` AND vkey <= $2 AND (vkey, ${FULL}, uid) < ($2, $3, $4)` : ` AND vkey >= $2 AND (vkey, ${FULL}, uid) > ($2, $3, $4)`;
     }
     params.push(limit);
     const dir = opts.reverse ? 'DESC' : 'ASC';
     let rows: { value: Buffer; uid: Buffer }[];
     try {
-      rows = (await pool.query<{ value: Buffer; uid: Buffer }>(`SELECT value, uid FROM kms_index WHERE ${where} ORDER BY value ${dir}, uid ${dir} LIMIT $${params.length}`, params)).rows;
+      rows = (
+        await pool.query<{ value: Buffer; uid: Buffer }>(
+          `SELECT ${FULL} AS value, uid FROM kms_index WHERE ${where} ORDER BY vkey ${dir}, ${FULL} ${dir}, uid ${dir} LIMIT $${params.length}`,
+          params,
+        )
+      ).rows;
     } catch (e) {
       throw pgError(e, 'scan');
     }
@@ -696,17 +780,23 @@ export class PgStore implements ObjectStore {
     const params: unknown[] = [utf8(query.field)];
     let where = 'field = $1';
     if ('equals' in query) {
-      params.push(Buffer.from(query.equals));
-      where += ' AND value = $2';
+      const v = Buffer.from(query.equals);
+      params.push(vkeyOf(v));
+      where += ' AND vkey = $2';
+      if (v.length > INDEX_PREFIX_BYTES) {
+        params.push(v);
+        where += ' AND value_full = $3';
+      } else where += ' AND value_full IS NULL';
     } else if (!('exists' in query)) {
       if (query.from !== undefined && query.to !== undefined && Buffer.compare(Buffer.from(query.from), Buffer.from(query.to)) > 0) return [];
+      // The prefix conditions follow from the full ones (truncation keeps the order) and use the index.
       if (query.from !== undefined) {
-        params.push(Buffer.from(query.from));
-        where += ` AND value >= $${params.length}`;
+        params.push(vkeyOf(query.from), Buffer.from(query.from));
+        where += ` AND vkey >= $${params.length - 1} AND ${FULL} >= $${params.length}`;
       }
       if (query.to !== undefined) {
-        params.push(Buffer.from(query.to));
-        where += ` AND value <= $${params.length}`;
+        params.push(vkeyOf(query.to), Buffer.from(query.to));
+        where += ` AND vkey <= $${params.length - 1} AND ${FULL} <= $${params.length}`;
       }
     }
     let sql: string;
@@ -750,7 +840,7 @@ export class PgStore implements ObjectStore {
 
   async snapshot(): Promise<StoreSnapshot> {
     this.readable();
-    const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs });
+    const c = new pg.Client(this.connection());
     c.on('error', () => undefined);
     let count: number;
     let auditHead: AuditHead;
