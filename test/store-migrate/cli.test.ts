@@ -76,6 +76,11 @@ describe('kms store migrate', () => {
     const r = await verifyTrailOver(dataDir, url);
     expect(r.ok, r.text).toBe(true);
     expect(r.entries).toBeGreaterThan(before);
+    // The command itself, over the database: the folder's audit key and its anchor file.
+    const cli = await kmsAsync(['audit', 'verify', '--data-dir', dataDir, '--store', url]);
+    expect(cli.code, cli.stderr + cli.stdout).toBe(0);
+    expect(cli.stdout).toContain(`OK: ${r.entries} entries`);
+    expect(cli.stdout).toMatch(/anchors:/);
   });
 
   it('a database holding another server store is refused (exit 4), and so is a migration of another folder into it', async () => {
