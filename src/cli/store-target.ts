@@ -4,6 +4,7 @@
  * the database: the `cluster/custody` entry nodes read when they open or join it
  * (src/folder/cluster-custody.ts, docs/cluster-nodes.md).
  */
+import { MigrateError } from '../backup/migrate.js';
 import { redactIn } from '../config/store-url.js';
 import { CLUSTER_CUSTODY_KEY, type ClusterCustody } from '../folder/cluster-custody.js';
 import { readCustody } from '../folder/custody.js';
@@ -29,6 +30,8 @@ export async function openTargetStore(url: string, pool: Readonly<Record<string,
 export function targetCustody(dataDir: string): CommitOp[] {
   const local = readCustody(dataDir);
   if (!local) return [];
+  if (local.migration)
+    throw new MigrateError('REFUSED', `${dataDir} is in the middle of a protector migration (started ${local.migration.started}): finish it with kms protector migrate first`);
   const record: ClusterCustody = { format: 1, created: new Date().toISOString(), origin: `migrated from ${dataDir} (custody ${local.origin})`, protector: local.protector };
   return [{ type: 'meta-put', key: CLUSTER_CUSTODY_KEY, value: Buffer.from(JSON.stringify(record)), expectedRevision: 0 }];
 }
