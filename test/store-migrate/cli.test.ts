@@ -8,7 +8,7 @@
  * store, or a migration of another folder, is refused.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,26 @@ describe('kms store migrate', () => {
     try {
       expect(await s.meta.get(MIGRATE_STATE_KEY)).toBeUndefined();
       expect(await s.count()).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a folder in the middle of a protector migration is refused (exit 4) before anything is written', async () => {
+    const dir = join(work, 'migrating');
+    const srv = await startTestKms({}, { dataDir: dir });
+    await createAes(new Session(await srv.client(), V2_1));
+    await srv.stop();
+    const custodyFile = join(dir, 'custody.json');
+    const custody = JSON.parse(readFileSync(custodyFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(custodyFile, JSON.stringify({ ...custody, migration: { id: 'm1', started: '2026-12-06T00:00:00Z', to: custody.protector, phase: 'rewrap' } }));
+    const db = await (await sharedPostgres()).newDatabase();
+    const r = await kmsAsync(['store', 'migrate', '--from', dir, '--to', db]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/protector migration/);
+    const s = await openStore({ kind: 'postgresql', url: db, poolSize: 1 });
+    try {
+      expect(await s.meta.get(MIGRATE_STATE_KEY)).toBeUndefined();
     } finally {
       await s.close();
     }
