@@ -6,14 +6,19 @@
  * drains the queue. Each drain round takes the commits waiting (up to `maxGroupCommits`, one
  * kind: deferred or not) into ONE transaction on a pooled connection:
  *   BEGIN; SELECT … FROM kms_head FOR UPDATE   (serializes the writers of every node)
- *   per commit: read the revisions of its uids and meta keys FOR UPDATE, plan it (commit-plan.ts,
- *     meta.ts: a stale revision is CONFLICT, rejected on its own with nothing written), seal its
- *     audit entries after the head, then — inside its own SAVEPOINT when the group has several —
- *     write it with revision-checked SQL (UPDATE … WHERE uid = … AND revision = …, INSERT for
- *     expectedRevision 0 where a unique violation is CONFLICT, DELETE … AND revision = …), so a
- *     lost race is CONFLICT and never a silent overwrite, and a failing commit is rolled back to
- *     its savepoint without touching the others; index terms of every changed uid are rewritten;
+ *   read the revisions of every uid and meta key of the group, FOR UPDATE (one query each);
+ *   plan the commits in call order against them (commit-plan.ts, meta.ts: a stale revision is
+ *     CONFLICT, rejected on its own with nothing written), sealing each one's audit entries after
+ *     the head;
+ *   SAVEPOINT g; write the group's net effect in a few batched statements with revision-checked
+ *     SQL (UPDATE … WHERE uid = … AND revision = …, INSERT for new uids where a unique violation
+ *     is CONFLICT, DELETE … AND revision = …), so a lost race is CONFLICT and never a silent
+ *     overwrite; the index terms of every changed uid are rewritten;
+ *   if a statement fails (a writer that bypassed the head lock, a uid too long to index):
+ *     ROLLBACK TO SAVEPOINT g and write the commits one by one, each in its own SAVEPOINT (read,
+ *     plan and seal again), so only the culprit fails;
  *   UPDATE kms_head; SELECT pg_notify(…); COMMIT.
+ * A group of N commits costs about ten round trips whatever N, not ten per commit.
  * Each accepted commit resolves once COMMIT returned (durable as the server's
  * synchronous_commit says: `on`, the default, is a local WAL flush; with
  * synchronous_standby_names set, `on` also waits for the synchronous standby to have flushed it,
@@ -63,7 +68,7 @@ import {
 } from '../object-store.js';
 import { metaKeysOf, MetaWatchers, planMeta, RecordListeners, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
-import { checkOps, planCommit, termId, uidsOf, type AuditHead, type Change } from '../commit-plan.js';
+import { checkOps, planCommit, termId, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
 import { component } from '../index-keys.js';
 import { INDEX_PREFIX_BYTES, migrate } from './schema.js';
 
@@ -523,37 +528,51 @@ export class PgStore implements ObjectStore {
       let head: AuditHead = { seq: Number(headRow.audit_seq), link: headRow.audit_link };
       const records0 = Number(headRow.records);
       let recordDelta = 0;
-      const savepoints = group.length > 1;
-      for (const p of group) {
-        let planned: Planned;
+      // The whole group planned at once against the locked rows, then written in one batch.
+      const batch = await this.planGroup(client, group, head, rejectOne);
+      if (batch.accepted.length > 0) {
+        const several = batch.accepted.length > 1;
+        let written = false;
+        if (several) await client.query('SAVEPOINT g');
         try {
-          planned = await this.plan(client, p, head);
+          await this.write(client, batch.merged);
+          written = true;
         } catch (e) {
-          if (e instanceof StoreError && e.code === 'IO') throw e; // the connection: the whole group fails
-          rejectOne(p, e); // CONFLICT / NOT_FOUND / what a seal threw: this commit only, nothing of it written
-          continue;
+          if (!several || isConnectionError(e)) throw pgError(e, 'commit');
+          await client.query('ROLLBACK TO SAVEPOINT g');
         }
-        if (savepoints) await client.query('SAVEPOINT c');
-        try {
-          await this.write(client, planned);
-          if (savepoints) await client.query('RELEASE SAVEPOINT c');
-        } catch (e) {
-          // A statement of this commit failed (a lost race: CONFLICT; or e.g. an index value too
-          // long: IO): back to its savepoint, and the others go on. The connection failing, or a
-          // lone commit: the transaction is over.
-          const err = pgError(e, 'commit');
-          if (!savepoints || isConnectionError(e)) throw err;
-          try {
-            await client.query('ROLLBACK TO SAVEPOINT c');
-          } catch {
-            throw err;
+        if (written) {
+          accepted.push(...batch.accepted);
+          head = batch.merged.head;
+          recordDelta = batch.merged.recordDelta;
+        } else {
+          // A statement of the batch failed (a writer outside this store's lock; a uid too long):
+          // again one commit at a time, each in its own savepoint, so only the culprit fails.
+          for (const { p } of batch.accepted) {
+            let planned: Planned;
+            try {
+              planned = await this.plan(client, p, head);
+            } catch (e) {
+              if (e instanceof StoreError && e.code === 'IO') throw e; // the connection: the whole group fails
+              rejectOne(p, e);
+              continue;
+            }
+            await client.query('SAVEPOINT c');
+            try {
+              await this.write(client, planned);
+              await client.query('RELEASE SAVEPOINT c');
+            } catch (e) {
+              const err = pgError(e, 'commit');
+              if (isConnectionError(e)) throw err;
+              await client.query('ROLLBACK TO SAVEPOINT c');
+              rejectOne(p, err);
+              continue;
+            }
+            head = planned.head;
+            recordDelta += planned.recordDelta;
+            accepted.push({ p, planned });
           }
-          rejectOne(p, err);
-          continue;
         }
-        head = planned.head;
-        recordDelta += planned.recordDelta;
-        accepted.push({ p, planned });
       }
       if (accepted.length === 0) {
         await client.query('ROLLBACK');
@@ -594,10 +613,66 @@ export class PgStore implements ObjectStore {
     for (const a of accepted) a.p.resolve();
   }
 
-  /** Read what one commit touches (locking it) and plan it; throws StoreError CONFLICT / NOT_FOUND, or what a seal throws. */
-  private async plan(client: pg.PoolClient, p: Pending, head: AuditHead): Promise<Planned> {
-    const uids = uidsOf(p.ops);
-    const keys = metaKeysOf(p.ops);
+  /**
+   * Plan a whole group against the rows it touches, read (and locked) at once: each commit in
+   * call order against the state the commits before it leave; one that fails (CONFLICT,
+   * NOT_FOUND, a seal that throws) is rejected through `rejectOne` and leaves no trace. Returns
+   * the accepted commits and their net effect (before: as stored; after: after the last one).
+   */
+  private async planGroup(
+    client: pg.PoolClient,
+    group: readonly Pending[],
+    head0: AuditHead,
+    rejectOne: (p: Pending, e: unknown) => void,
+  ): Promise<{ accepted: { p: Pending; planned: Planned }[]; merged: Planned }> {
+    const { revs, metas } = await this.readState(client, [...new Set(group.flatMap((p) => uidsOf(p.ops)))], [...new Set(group.flatMap((p) => metaKeysOf(p.ops)))]);
+    const net = new Map<string, Change>();
+    const netMeta = new Map<string, MetaChange>();
+    const audit: Planned['audit'] = [];
+    const accepted: { p: Pending; planned: Planned }[] = [];
+    let head = head0;
+    let recordDelta = 0;
+    for (const p of group) {
+      let planned: Planned;
+      try {
+        planned = this.planOne(
+          p,
+          head,
+          (uid) => {
+            const n = net.get(uid);
+            if (n) return n.after;
+            const revision = revs.get(uid);
+            return revision === undefined ? undefined : { revision, terms: [] };
+          },
+          (key) => {
+            const n = netMeta.get(key);
+            return n ? n.after : metas.get(key);
+          },
+        );
+      } catch (e) {
+        rejectOne(p, e);
+        continue;
+      }
+      for (const ch of planned.changes.values()) {
+        const n = net.get(ch.uid);
+        if (n) n.after = ch.after;
+        else net.set(ch.uid, { uid: ch.uid, before: ch.before, after: ch.after });
+      }
+      for (const m of planned.meta.values()) {
+        const n = netMeta.get(m.key);
+        if (n) n.after = m.after;
+        else netMeta.set(m.key, { key: m.key, before: m.before, after: m.after });
+      }
+      audit.push(...planned.audit);
+      head = planned.head;
+      recordDelta += planned.recordDelta;
+      accepted.push({ p, planned });
+    }
+    return { accepted, merged: { changes: net, meta: netMeta, audit, head, recordDelta } };
+  }
+
+  /** The revisions of `uids` and the meta entries of `keys`, locked FOR UPDATE. */
+  private async readState(client: pg.PoolClient, uids: readonly string[], keys: readonly string[]): Promise<{ revs: Map<string, number>; metas: Map<string, StoredMeta> }> {
     const revs = new Map<string, number>();
     const metas = new Map<string, StoredMeta>();
     try {
@@ -612,12 +687,28 @@ export class PgStore implements ObjectStore {
     } catch (e) {
       throw new StoreError('IO', `commit: reading current state: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
+    return { revs, metas };
+  }
+
+  /** Read what one commit touches (locking it) and plan it; throws StoreError CONFLICT / NOT_FOUND, or what a seal throws. */
+  private async plan(client: pg.PoolClient, p: Pending, head: AuditHead): Promise<Planned> {
+    const { revs, metas } = await this.readState(client, uidsOf(p.ops), metaKeysOf(p.ops));
+    return this.planOne(
+      p,
+      head,
+      (uid) => {
+        const revision = revs.get(uid);
+        return revision === undefined ? undefined : { revision, terms: [] };
+      },
+      (key) => metas.get(key),
+    );
+  }
+
+  /** Plan one commit against `current` state; seal its audit entries after `head`. */
+  private planOne(p: Pending, head: AuditHead, current: (uid: string) => Stored | undefined, currentMeta: (key: string) => StoredMeta | undefined): Planned {
     // Index terms are rewritten whole for a changed uid, so the old ones need not be known.
-    const changes = planCommit(p.ops, (uid) => {
-      const revision = revs.get(uid);
-      return revision === undefined ? undefined : { revision, terms: [] };
-    });
-    const meta = planMeta(p.ops, (key) => metas.get(key));
+    const changes = planCommit(p.ops, current);
+    const meta = planMeta(p.ops, currentMeta);
     let sealed: ReturnType<typeof sealAll>;
     try {
       sealed = sealAll(p.options?.audit, head);
