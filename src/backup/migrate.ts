@@ -349,16 +349,14 @@ export async function migrateStore(o: MigrateOptions): Promise<MigrateSummary> {
           if (batch.length === 0) return;
           const entries = batch;
           batch = [];
-          let expectSeq = head.seq + 1;
-          let expectPrev: Buffer = Buffer.from(head.link);
-          const appends: AuditAppend[] = entries.map((e) => ({
+          // Each entry's position and previous link are fixed up front: `seal` checks against them
+          // and keeps no state, since a store may call it again for the same entry (a retried write).
+          const prevs: Buffer[] = entries.map((_, i) => (i === 0 ? Buffer.from(head.link) : sha256(entries[i - 1]!.bytes)));
+          const appends: AuditAppend[] = entries.map((e, i) => ({
             seal: (at, prev) => {
-              if (at !== e.seq || at !== expectSeq) throw new MigrateError('IO', `audit entry ${e.seq} would land at position ${at}`);
-              if (!Buffer.from(prev).equals(expectPrev)) throw new MigrateError('IO', `audit entry ${e.seq}: the target's previous link is not the one the migration wrote`);
-              const link = sha256(e.bytes);
-              expectSeq++;
-              expectPrev = link;
-              return { bytes: e.bytes, link };
+              if (at !== e.seq) throw new MigrateError('IO', `audit entry ${e.seq} would land at position ${at}`);
+              if (!Buffer.from(prev).equals(prevs[i]!)) throw new MigrateError('IO', `audit entry ${e.seq}: the target's previous link is not the one the migration wrote`);
+              return { bytes: e.bytes, link: sha256(e.bytes) };
             },
           }));
           await commit([], state, appends);

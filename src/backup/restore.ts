@@ -169,12 +169,15 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
             const { seq, bytes } = f;
             const parsed = JSON.parse(bytes.toString('utf8')) as { kind?: string; keyId?: string };
             if ((parsed.kind === 'checkpoint' || parsed.kind === 'restore') && typeof parsed.keyId === 'string') importedKeyIds.add(parsed.keyId);
+            // The new log must hold the old one exactly: same positions, same links. Fixed here,
+            // not in `seal`, which a store may call again for the same entry (a retried write).
+            const expectPrev = link;
+            const own = sha256(bytes);
+            link = own;
             appends.push({
               seal: (at, prev) => {
-                // The new log must hold the old one exactly: same positions, same links.
-                if (at !== seq || !Buffer.from(prev).equals(link)) throw new BackupError('IO', `audit entry ${seq} would land at ${at}`);
-                link = sha256(bytes);
-                return { bytes, link };
+                if (at !== seq || !Buffer.from(prev).equals(expectPrev)) throw new BackupError('IO', `audit entry ${seq} would land at ${at}`);
+                return { bytes, link: own };
               },
             });
             audits++;
