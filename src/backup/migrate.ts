@@ -13,7 +13,7 @@
  *   puts 0 → 1 → … → R-1 in ONE commit (the store applies the net effect: one row, at R).
  * - server metadata: every entry (key, value, revision) the same way, but for the keys the
  *   migration itself owns (MIGRATE_PREFIX) and the ephemeral per-host readiness probes
- *   (`health/`), which are not state.
+ *   (`health/`) and job leases (`lease/`), which are not state.
  * - the audit log: every entry byte-equal at the same position, each appended through the
  *   store's `seal(seq, prevLink)` with the source's bytes; the seal refuses an entry that
  *   would land anywhere but its own position or that does not chain to the target's head, so
@@ -45,8 +45,14 @@ import { encodeRecord } from '../store/record-codec.js';
 /** Meta keys the migration owns in the target (never copied from, nor compared with, the source). */
 export const MIGRATE_PREFIX = 'migrate/';
 export const MIGRATE_STATE_KEY = `${MIGRATE_PREFIX}state`;
-/** Meta keys that are per-host liveness stamps, not state: neither copied nor compared. */
-export const EPHEMERAL_META_PREFIXES: readonly string[] = ['health/'];
+/**
+ * Meta keys that are not state: neither copied nor compared. `health/`: per-host readiness
+ * stamps. `lease/` (src/rotation/store-leases.ts): leases of running jobs; the source is stopped,
+ * so no holder of its leases runs, and the entry's revision grows with every renewal (a year of
+ * a running scheduler is hundreds of thousands of revisions, which a copy at the same revision
+ * would replay one put at a time). A job on the target takes its lease afresh.
+ */
+export const EPHEMERAL_META_PREFIXES: readonly string[] = ['health/', 'lease/'];
 
 /**
  * Errors of a migration, by code:

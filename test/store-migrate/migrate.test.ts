@@ -44,6 +44,8 @@ beforeAll(async () => {
   await s.commit([{ type: 'meta-put', key: 'clients/name/x', value: Buffer.from('{}'), expectedRevision: 0 }]);
   for (let i = 0; i < 6; i++) await s.commit([{ type: 'meta-put', key: `clients/cert/${i}`, value: Buffer.from(`cert ${i}`), expectedRevision: 0 }]);
   await s.commit([{ type: 'meta-put', key: 'health/ready/somehost', value: Buffer.from('1'), expectedRevision: 0 }]);
+  // A job lease renewed a few times (not state: a stopped folder's leases have no running holder).
+  for (let r = 0; r < 4; r++) await s.commit([{ type: 'meta-put', key: 'lease/rotation', value: Buffer.from(`{"token":1,"renewal":${r}}`), expectedRevision: r }]);
   await s.close();
   await addAuditEntries(dataDir, 300);
   source = await dumpStore(join(dataDir, 'db'));
@@ -55,7 +57,7 @@ afterAll(async () => {
 });
 
 describe.each(['postgresql', 'leveldb'] as const)('a whole migration into %s', (kind) => {
-  it('copies every record byte-equal (revisions kept), every meta entry but the readiness stamps, every audit entry, and verifies', async () => {
+  it('copies every record byte-equal (revisions kept), every meta entry but the readiness stamps and job leases, every audit entry, and verifies', async () => {
     expect(source.records.size).toBeGreaterThan(15);
     expect([...source.records.values()].some((r) => r.revision > 2)).toBe(true);
     expect(source.audit.filter((a) => decodeAudit(a).kind === 'checkpoint').length).toBeGreaterThan(3);
@@ -77,6 +79,7 @@ describe.each(['postgresql', 'leveldb'] as const)('a whole migration into %s', (
     expect(got.meta.get('clients/crl')).toEqual({ revision: 3, value: 'crl-2' });
     expect(got.meta.get('clients/name/x')).toEqual({ revision: 1, value: '{}' });
     expect(got.meta.has('health/ready/somehost')).toBe(false);
+    expect(got.meta.has('lease/rotation')).toBe(false);
     // Index terms came with the records: a Locate-style query finds the same uids.
     const destroyed = [...source.records.values()].filter((x) => x.state === State.Destroyed).map((x) => x.uid);
     expect(destroyed.length).toBeGreaterThan(0);
