@@ -208,7 +208,9 @@ async function runOurClient(o: {
         o.model.acked.push({ op: 'GetAttributes', uid: k.uid, client: o.name });
       } else if (r < 0.6 && mine().length > 0) {
         const k = pick(mine());
-        const found = uniqueIdentifiersOf(await s.ok(Operation.Locate, t.struct(Tag.RequestPayload, o.version.major >= 2 ? [t.struct(Tag.Attributes, [attr.name(k.name)])] : [namedV1(k.name)])));
+        const found = uniqueIdentifiersOf(
+          await s.ok(Operation.Locate, t.struct(Tag.RequestPayload, o.version.major >= 2 ? [t.struct(Tag.Attributes, [attr.name(k.name)])] : [namedV1(k.name)])),
+        );
         const live = !k.states.has(State.Destroyed);
         if (live && !found.includes(k.uid)) o.errors.push(`${o.name}: Locate by name did not find ${k.uid} (state ${[...k.states].join('|')})`);
         if (!live && k.states.size === 1 && found.includes(k.uid)) o.errors.push(`${o.name}: Locate found the destroyed ${k.uid}`);
@@ -218,7 +220,10 @@ async function runOurClient(o: {
         const bytes = register ? Buffer.from(Array.from({ length: 32 }, () => Math.floor(rand() * 256))) : undefined;
         onLost = () => o.model.lostCreates.add(name);
         const payload = register
-          ? await s.ok(Operation.Register, registerPayload(o.version, ObjectType.SymmetricKey, symmetricKeyObject(bytes!, CryptographicAlgorithm.AES), [attr.name(name), attr.cryptographicUsageMask(USAGE)]))
+          ? await s.ok(
+              Operation.Register,
+              registerPayload(o.version, ObjectType.SymmetricKey, symmetricKeyObject(bytes!, CryptographicAlgorithm.AES), [attr.name(name), attr.cryptographicUsageMask(USAGE)]),
+            )
           : await s.ok(Operation.Create, createSymmetricKeyPayload(o.version, { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: USAGE, name }));
         const uid = uniqueIdentifierOf(payload);
         o.model.keys.set(uid, { uid, name, owner: o.name, states: new Set([State.PreActive]), doubt: false, changes: [], ...(bytes && { bytes: bytes.toString('hex') }) });
@@ -400,7 +405,11 @@ describe('a kms cluster on this machine survives the loss of its PostgreSQL prim
     expect(errors, 'errors during the load').toEqual([]);
     expect(gaps.size, 'every client got answers').toBe(5);
     for (const [name, g] of gaps) expect(g, `${name}: longest time without a successful answer`).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
-    for (const kind of ['Create', 'Register', 'Activate', 'Revoke', 'Destroy'] as const) expect(model.acked.some((a) => a.op === kind), `some ${kind} acknowledged`).toBe(true);
+    for (const kind of ['Create', 'Register', 'Activate', 'Revoke', 'Destroy'] as const)
+      expect(
+        model.acked.some((a) => a.op === kind),
+        `some ${kind} acknowledged`,
+      ).toBe(true);
 
     // The faults healed (kms3 continued): the rest is checked through HAProxy.
     const check = new Session(await connectRetrying(c.haKmip, c.certs), V2_1);
