@@ -5,10 +5,12 @@
  * (test/cluster/pykmip_load.py), run a bounded load of Create / Register / Activate / Revoke /
  * Destroy / Get / Get Attributes / Locate across the nodes, directly and through HAProxy, while
  * the test SIGKILLs the PostgreSQL primary (Patroni promotes the synchronous standby), SIGKILLs
- * one kms node and SIGSTOPs another (SIGCONT ten seconds later). Afterwards:
+ * one kms node and SIGSTOPs another (SIGCONT ten seconds later). Afterwards the killed node
+ * starts again, and:
  * - every acknowledged Create / Register / Activate / Revoke / Destroy is there: its state is the
  *   acknowledged one (a request whose answer never came may or may not have happened: the
- *   model allows both states), and its key bytes are the ones registered or first read;
+ *   model allows both states), and its key bytes are the ones registered or first read, the
+ *   same through HAProxy and from the restarted node;
  * - Last Change Date, the version a client sees, never went back;
  * - Locate agrees with the model (acknowledged live keys found, acknowledged destroyed ones
  *   not, anything else found is a create whose answer was lost);
@@ -411,6 +413,11 @@ describe('a kms cluster on this machine survives the loss of its PostgreSQL prim
         `some ${kind} acknowledged`,
       ).toBe(true);
 
+    // The killed node starts again on its data folder and serves the same keys (checked below).
+    const restart = await runScript(['start-node', 'kms2'], ENV, 30_000);
+    expect(restart.code, restart.stderr).toBe(0);
+    const kms2 = new Session(await connectRetrying(port('kms2'), c.certs), V2_1);
+
     // The faults healed (kms3 continued): the rest is checked through HAProxy.
     const check = new Session(await connectRetrying(c.haKmip, c.certs), V2_1);
     const problems: string[] = [];
@@ -427,6 +434,8 @@ describe('a kms cluster on this machine survives the loss of its PostgreSQL prim
       } else {
         const bytes = Buffer.from(keyMaterialOf(await check.ok(Operation.Get, getPayload(k.uid)))).toString('hex');
         if (k.bytes !== undefined && bytes !== k.bytes) problems.push(`${k.uid} (${k.owner}): key bytes differ from the acknowledged ones`);
+        const again = Buffer.from(keyMaterialOf(await kms2.ok(Operation.Get, getPayload(k.uid)))).toString('hex');
+        if (again !== bytes) problems.push(`${k.uid}: the restarted kms2 answers other key bytes than HAProxy's node`);
       }
     }
     // Locate (no filter: every live object) against the model.
@@ -445,6 +454,7 @@ describe('a kms cluster on this machine survives the loss of its PostgreSQL prim
       if (typeof value !== 'string' || !model.lostCreates.has(value)) problems.push(`Locate finds ${uid} (${String(value)}), which no client created or lost the answer of`);
     }
     await check.client.close();
+    await kms2.client.close();
     expect(problems).toEqual([]);
 
     // The cluster's audit trail: verifies, and holds a Success record for every acknowledged request.
