@@ -23,6 +23,8 @@
 # from the state folder as pg/). Timing, all overridable by the environment:
 #   KMS_CLUSTER_TTL (10 s) KMS_CLUSTER_LOOP_WAIT (2 s) KMS_CLUSTER_RETRY_TIMEOUT (4 s)
 #   KMS_CLUSTER_UP_TIMEOUT (120 s: `up` waits at most this long for each part)
+#   KMS_CLUSTER_IDLE_TX_TIMEOUT (15s: PostgreSQL's idle_in_transaction_session_timeout, so a
+#   frozen kms node cannot hold row locks, e.g. the audit chain's head, for longer)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,6 +36,7 @@ TTL="${KMS_CLUSTER_TTL:-10}"
 LOOP_WAIT="${KMS_CLUSTER_LOOP_WAIT:-2}"
 RETRY_TIMEOUT="${KMS_CLUSTER_RETRY_TIMEOUT:-4}"
 UP_TIMEOUT="${KMS_CLUSTER_UP_TIMEOUT:-120}"
+IDLE_TX_TIMEOUT="${KMS_CLUSTER_IDLE_TX_TIMEOUT:-15s}"
 HOST=127.0.0.1
 
 die() {
@@ -267,6 +270,7 @@ bootstrap:
         wal_keep_size: 128MB
         wal_log_hints: 'on'
         synchronous_commit: 'on'
+        idle_in_transaction_session_timeout: '$IDLE_TX_TIMEOUT'
   initdb:
     - encoding: UTF8
     - data-checksums

@@ -30,6 +30,7 @@ import {
   attr,
   createSymmetricKeyPayload,
   destroyPayload,
+  expectSuccess,
   getPayload,
   keyMaterialOf,
   registerPayload,
@@ -416,28 +417,36 @@ describe('a kms cluster on this machine survives the loss of its PostgreSQL prim
     // The killed node starts again on its data folder and serves the same keys (checked below).
     const restart = await runScript(['start-node', 'kms2'], ENV, 30_000);
     expect(restart.code, restart.stderr).toBe(0);
-    const kms2 = new Session(await connectRetrying(port('kms2'), c.certs), V2_1);
-
-    // The faults healed (kms3 continued): the rest is checked through HAProxy.
-    const check = new Session(await connectRetrying(c.haKmip, c.certs), V2_1);
+    // The faults healed (kms3 continued): the rest is checked through HAProxy, and the key bytes
+    // on kms2 too, four connections each.
+    const pairs = await Promise.all(
+      [0, 1, 2, 3].map(async () => ({ ha: new Session(await connectRetrying(c.haKmip, c.certs), V2_1), kms2: new Session(await connectRetrying(port('kms2'), c.certs), V2_1) })),
+    );
+    const check = pairs[0]!.ha;
     const problems: string[] = [];
-    for (const k of model.keys.values()) {
-      const view = readGetAttributes(V2_1, await check.ok(Operation.GetAttributes, getAttributesPayload(V2_1, k.uid, ['State', 'LastChangeDate', 'Name'])));
+    const queue = [...model.keys.values()];
+    const checkKey = async (k: KeyModel, { ha, kms2 }: (typeof pairs)[number]) => {
+      const view = readGetAttributes(V2_1, await ha.ok(Operation.GetAttributes, getAttributesPayload(V2_1, k.uid, ['State', 'LastChangeDate'])));
       const state = single(view, 'State');
       if (state?.type !== 'Enumeration' || !k.states.has(state.value)) problems.push(`${k.uid} (${k.owner}): state ${String(state?.value)}, acknowledged ${[...k.states].join('|')}`);
       const lcd = single(view, 'LastChangeDate');
       for (let i = 1; i < k.changes.length; i++) if (k.changes[i]! < k.changes[i - 1]!) problems.push(`${k.uid}: Last Change Date went back during the load`);
       if (k.changes.length > 0 && (lcd?.type !== 'DateTime' || lcd.value < k.changes[k.changes.length - 1]!)) problems.push(`${k.uid}: Last Change Date went back`);
-      const item = await check.call(Operation.Get, getPayload(k.uid));
+      const item = await ha.call(Operation.Get, getPayload(k.uid));
       if (state?.type === 'Enumeration' && state.value === State.Destroyed) {
         if (item.reason !== ResultReason.ObjectDestroyed) problems.push(`${k.uid}: destroyed, but Get answered ${String(item.reason ?? 'Success')}`);
-      } else {
-        const bytes = Buffer.from(keyMaterialOf(await check.ok(Operation.Get, getPayload(k.uid)))).toString('hex');
-        if (k.bytes !== undefined && bytes !== k.bytes) problems.push(`${k.uid} (${k.owner}): key bytes differ from the acknowledged ones`);
-        const again = Buffer.from(keyMaterialOf(await kms2.ok(Operation.Get, getPayload(k.uid)))).toString('hex');
-        if (again !== bytes) problems.push(`${k.uid}: the restarted kms2 answers other key bytes than HAProxy's node`);
+        return;
       }
-    }
+      const bytes = Buffer.from(keyMaterialOf(expectSuccess(item))).toString('hex');
+      if (k.bytes !== undefined && bytes !== k.bytes) problems.push(`${k.uid} (${k.owner}): key bytes differ from the acknowledged ones`);
+      const again = Buffer.from(keyMaterialOf(await kms2.ok(Operation.Get, getPayload(k.uid)))).toString('hex');
+      if (again !== bytes) problems.push(`${k.uid}: the restarted kms2 answers other key bytes than HAProxy's node`);
+    };
+    await Promise.all(
+      pairs.map(async (pair) => {
+        for (let k = queue.pop(); k; k = queue.pop()) await checkKey(k, pair);
+      }),
+    );
     // Locate (no filter: every live object) against the model.
     const found = new Set(uniqueIdentifiersOf(await check.ok(Operation.Locate, t.struct(Tag.RequestPayload, [t.int(Tag.MaximumItems, 1_000_000)]))));
     for (const k of model.keys.values()) {
@@ -453,8 +462,7 @@ describe('a kms cluster on this machine survives the loss of its PostgreSQL prim
       const value = name?.type === 'Structure' ? name.value.find((n) => n.tag === Tag.NameValue)?.value : undefined;
       if (typeof value !== 'string' || !model.lostCreates.has(value)) problems.push(`Locate finds ${uid} (${String(value)}), which no client created or lost the answer of`);
     }
-    await check.client.close();
-    await kms2.client.close();
+    await Promise.all(pairs.flatMap((p) => [p.ha.client.close(), p.kms2.client.close()]));
     expect(problems).toEqual([]);
 
     // The cluster's audit trail: verifies, and holds a Success record for every acknowledged request.
