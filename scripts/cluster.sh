@@ -459,24 +459,19 @@ init_nodes() {
     dir="$(node_dir "$name")"
     mkdir -p "$dir"
     if [ "$i" -eq 1 ]; then
-      # the store is named at `kms serve` (serve.json); the first node to start records the
-      # cluster's custody in the database
-      kms init --data-dir "$dir/data" --recovery-key "$STATE/recovery/recovery.pub.pem" \
+      # the first folder made over the database records the cluster's keys there (no secret)
+      kms init --data-dir "$dir/data" --store "$KMS_STORE_URL" --recovery-key "$STATE/recovery/recovery.pub.pem" \
         >"$dir/init.log" 2>&1 || die "kms init of $name failed: $(tail -n 5 "$dir/init.log")"
       mkdir -p "$STATE/certs"
       cp "$dir/data/certs/ca.pem" "$dir/data/certs/server.pem" "$dir/data/certs/server.key" \
         "$dir/data/certs/client.pem" "$dir/data/certs/client.key" "$STATE/certs/"
       chmod 600 "$STATE/certs/"*.key
-    elif kms init --help 2>&1 | grep -q -- '--join'; then
-      # software custody: the joining folder gets a copy of the cluster's master key
-      # (docs/cluster-nodes.md); with an HSM every node would open the same token instead
-      kms init --data-dir "$dir/data" --store "$KMS_STORE_URL" --join --master-key "$(node_dir kms1)/data/master.key" \
-        >"$dir/init.log" 2>&1 || die "kms init --join of $name failed: $(tail -n 5 "$dir/init.log")"
     else
-      # a kms without `init --join`: the same by hand, an empty folder holding the master key
-      mkdir -p "$dir/data"
-      chmod 700 "$dir/data"
-      cp -p "$(node_dir kms1)/data/master.key" "$dir/data/master.key"
+      # software custody: a copy of the cluster's master key, checked against the database's
+      # record (docs/cluster-nodes.md); with an HSM every node would open the same token
+      kms init --data-dir "$dir/data" --store "$KMS_STORE_URL" --join --master-key "$(node_dir kms1)/data/master.key" \
+        --recovery-key "$STATE/recovery/recovery.pub.pem" \
+        >"$dir/init.log" 2>&1 || die "kms init --join of $name failed: $(tail -n 5 "$dir/init.log")"
     fi
     write_node_config "$name"
   done

@@ -267,6 +267,9 @@ export class PgStore implements ObjectStore {
     const pool = new pg.Pool({ connectionString: this.url, max: this.poolSize, connectionTimeoutMillis: this.connectTimeoutMs });
     // An idle connection that dies (server restart) is dropped by the pool; the error is not ours to throw.
     pool.on('error', () => undefined);
+    // A checked-out connection has no listener of the pool's: one that dies between two queries
+    // (the primary killed) would throw an unhandled 'error' and end the process. Its next query fails instead.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     try {
       const client = await pool.connect();
       try {
