@@ -85,7 +85,9 @@ export type IndexQuery =
  * The store knows nothing of the entry's format: `seal` gets the sequence number the entry
  * will have (1, 2, …) and the previous entry's link (empty before the first) and returns the
  * bytes to store and this entry's link (src/audit puts a hash chain in it). If `seal` throws,
- * that commit fails as a whole and nothing of it is written.
+ * that commit fails as a whole and nothing of it is written. A store may call `seal` again for
+ * the same commit, with another seq (PostgreSQL: a group transaction retried commit by commit);
+ * the last call's result is the one stored.
  */
 export interface AuditAppend {
   seal(seq: number, prevLink: Uint8Array): { readonly bytes: Uint8Array; readonly link: Uint8Array };
