@@ -562,7 +562,7 @@ stop_pg() { # NAME: Patroni stops its PostgreSQL on SIGTERM; a killed Patroni le
 }
 
 cmd_down() {
-  local keep=0
+  local keep=0 name pm
   [ "${1:-}" = "--keep" ] && keep=1
   [ -d "$STATE" ] || {
     say "nothing to stop ($STATE does not exist)"
@@ -575,8 +575,18 @@ cmd_down() {
     stop_group "$f" 10
   done
   stop_group "$STATE/haproxy/haproxy.pid" 5
-  for name in pg1 pg2; do stop_pg "$name" & done
-  wait
+  if [ "$keep" -eq 1 ]; then
+    for name in pg1 pg2; do stop_pg "$name" & done
+    wait
+  else
+    # the databases are about to be removed: no clean shutdown to wait for
+    for name in pg1 pg2; do
+      pm="$(postmaster_pid "$name")"
+      kill_group KILL "$(pid_of "$STATE/$name.patroni.pid")"
+      rm -f "$STATE/$name.patroni.pid"
+      [ -n "$pm" ] && kill_group KILL "$pm"
+    done
+  fi
   stop_group "$STATE/etcd/etcd.pid" 5
   if [ "$keep" -eq 0 ]; then
     local pgdir
