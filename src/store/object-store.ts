@@ -150,6 +150,13 @@ export interface StoreSnapshot {
 }
 
 export interface ObjectStore {
+  /**
+   * True when this process is the only writer of the store's data (LevelDB, memory): every
+   * change goes through this object, so records may be cached in front of it
+   * (src/store/record-cache.ts). A store other processes commit to (PostgreSQL) leaves it
+   * unset: it is never cached.
+   */
+  readonly exclusiveWriter?: boolean;
   open(): Promise<void>;
   close(): Promise<void>;
   get(uid: string): Promise<ObjectRecord | undefined>;
