@@ -250,6 +250,7 @@ export async function startKms(
   });
   // Requests read records through the record cache (src/store/record-cache.ts): every record
   // change is made through services.store, which drops what it touches before it resolves.
+  // (Only over a store this process writes alone, LevelDB: a cluster's store gets none.)
   const base: ServerServices = {
     store: withRecordCache(store, config.recordCache),
     protector: cached,

@@ -140,6 +140,11 @@ export class RecordCache implements ObjectStore {
     return this.inner.meta;
   }
 
+  /** The inner store's change listeners (the store contract's optional onRecordsChanged). */
+  onRecordsChanged(listener: (uids: readonly string[]) => void): () => void {
+    return this.inner.onRecordsChanged?.(listener) ?? (() => undefined);
+  }
+
   stats(): RecordCacheStats {
     return { entries: this.entries.size, bytes: this.bytes, hits: this.hits, misses: this.misses, evictions: this.evictions };
   }

@@ -124,6 +124,10 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         expect(await s.find({ field: '$owner', equals: indexText('a') })).toEqual([]);
         expect(await s.find({ field: '$owner', equals: indexText('b') })).toEqual(['k1']);
         expect(await s.count()).toBe(1);
+        // The next commit sees the revision the last op left (2), for a record new in that commit too.
+        await rejectsWith(s.commit([put(rec('k1', { owner: 'c' }), 1)]), 'CONFLICT');
+        await s.commit([put(rec('k1', { owner: 'c' }), 2)]);
+        expect((await s.get('k1'))?.revision).toBe(3);
       });
 
       it('an empty commit is a no-op', async () => {

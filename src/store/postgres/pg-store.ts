@@ -728,14 +728,14 @@ export class PgStore implements ObjectStore {
   /** Write one planned commit with revision-checked SQL; throws StoreError CONFLICT when a check fails. */
   private async write(client: pg.PoolClient, w: Planned): Promise<void> {
     const upd: { uid: Buffer; from: number; to: number; bytes: Buffer }[] = [];
-    const ins: { uid: Buffer; bytes: Buffer }[] = [];
+    const ins: { uid: Buffer; rev: number; bytes: Buffer }[] = [];
     const del: { uid: Buffer; rev: number }[] = [];
     const reindex: Buffer[] = [];
     const terms: { field: Buffer; value: Buffer; uid: Buffer }[] = [];
     for (const ch of w.changes.values()) {
       const uid = utf8(ch.uid);
       if (ch.before && ch.after) upd.push({ uid, from: ch.before.revision, to: ch.after.revision, bytes: ch.after.bytes });
-      else if (!ch.before && ch.after) ins.push({ uid, bytes: ch.after.bytes });
+      else if (!ch.before && ch.after) ins.push({ uid, rev: ch.after.revision, bytes: ch.after.bytes });
       else if (ch.before && !ch.after) del.push({ uid, rev: ch.before.revision });
       if (ch.before) reindex.push(uid);
       // A record may hold one term twice (two equal instances): one index row each (field, value).
@@ -763,8 +763,10 @@ export class PgStore implements ObjectStore {
     }
     if (ins.length > 0) {
       // expectedRevision 0: a row inserted meanwhile by another node is a unique violation (CONFLICT).
-      await client.query('INSERT INTO kms_objects (uid, revision, bytes) SELECT uid, 1, bytes FROM unnest($1::bytea[], $2::bytea[]) AS v(uid, bytes)', [
+      // A uid put several times by one commit (or group) is new at its last revision, not 1.
+      await client.query('INSERT INTO kms_objects (uid, revision, bytes) SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[])', [
         ins.map((x) => x.uid),
+        ins.map((x) => x.rev),
         ins.map((x) => x.bytes),
       ]);
     }
