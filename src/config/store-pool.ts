@@ -12,6 +12,12 @@ export interface StorePoolConfig {
   readonly connectTimeoutMs?: number;
   /** Longest wait for one query's answer, in ms (default 30000; 0: none): past it the request fails, it does not hang. */
   readonly queryTimeoutMs?: number;
+  /**
+   * Longest a transaction of this node may sit idle, in ms (default 5000; 0: the database's own
+   * setting): a node frozen mid-commit (SIGSTOP, a VM paused) holds the lock every writer of the
+   * cluster takes; past this, PostgreSQL ends its session and the other nodes go on.
+   */
+  readonly idleTransactionTimeoutMs?: number;
 }
 
 export const STORE_POOL_ENV_KEYS: Readonly<Record<string, keyof StorePoolConfig>> = {
@@ -19,6 +25,7 @@ export const STORE_POOL_ENV_KEYS: Readonly<Record<string, keyof StorePoolConfig>
   KMS_STORE_MAX_GROUP_COMMITS: 'maxGroupCommits',
   KMS_STORE_CONNECT_TIMEOUT_MS: 'connectTimeoutMs',
   KMS_STORE_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
+  KMS_STORE_IDLE_TRANSACTION_TIMEOUT_MS: 'idleTransactionTimeoutMs',
 };
 
 const RANGES: Readonly<Record<keyof StorePoolConfig, readonly [number, number]>> = {
@@ -26,6 +33,7 @@ const RANGES: Readonly<Record<keyof StorePoolConfig, readonly [number, number]>>
   maxGroupCommits: [1, 10_000],
   connectTimeoutMs: [1, 600_000],
   queryTimeoutMs: [0, 600_000],
+  idleTransactionTimeoutMs: [0, 600_000],
 };
 
 export class StorePoolError extends Error {
@@ -55,5 +63,10 @@ export function storePoolHelp(): string {
                               connection, ms (10000)
   storePool.queryTimeoutMs    KMS_STORE_QUERY_TIMEOUT_MS: longest wait for one query's
                               answer, ms (30000; 0 none): a stalled database fails
-                              the request (a KMIP error), it does not hang`;
+                              the request (a KMIP error), it does not hang
+  storePool.idleTransactionTimeoutMs
+                              KMS_STORE_IDLE_TRANSACTION_TIMEOUT_MS: longest a
+                              transaction of this node may sit idle, ms (5000; 0:
+                              the database's setting): a frozen node cannot hold
+                              the cluster's write lock longer than this`;
 }

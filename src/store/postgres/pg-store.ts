@@ -94,6 +94,16 @@ export interface PgStoreOptions {
    * than holding every commit queued behind it; the connection is then dropped.
    */
   readonly queryTimeoutMs?: number;
+  /**
+   * Longest a transaction of this store may sit idle on the database, in ms (default 5000; 0: the
+   * database's own idle_in_transaction_session_timeout). Every write transaction of every node
+   * locks the head row first: a node frozen in the middle of one (SIGSTOP, a paused VM, a
+   * partition) would hold every other node's writes until it resumes. PostgreSQL ends such a
+   * session after this long (its transaction rolls back: nothing of it was acknowledged) and the
+   * other nodes go on. Snapshots (backups, verify) are exempt: they are read-only and may pause
+   * between pages for as long as their consumer needs.
+   */
+  readonly idleTransactionTimeoutMs?: number;
   /** This node's id in change notifications (its own are not handed back). Default random. */
   readonly nodeId?: string;
   /** Told when the LISTEN connection was lost (it is reconnected; listeners hear "everything changed"). */
@@ -205,6 +215,7 @@ export class PgStore implements ObjectStore {
   private readonly schema: string | undefined;
   private readonly connectTimeoutMs: number;
   private readonly queryTimeoutMs: number;
+  private readonly idleTransactionTimeoutMs: number;
   private readonly onFeedError: ((e: unknown) => void) | undefined;
   private pool: pg.Pool | undefined;
   private listener: pg.Client | undefined;
@@ -276,12 +287,19 @@ export class PgStore implements ObjectStore {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.channel)) throw new TypeError('channel must be a lower-case SQL identifier');
     this.connectTimeoutMs = Math.max(1, Math.floor(opts.connectTimeoutMs ?? 10_000));
     this.queryTimeoutMs = Math.max(0, Math.floor(opts.queryTimeoutMs ?? 30_000));
+    this.idleTransactionTimeoutMs = Math.max(0, Math.floor(opts.idleTransactionTimeoutMs ?? 5_000));
     this.nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
     this.onFeedError = opts.onFeedError;
   }
 
-  /** Connection settings of every connection (pool, LISTEN, snapshots). */
-  private connection(): pg.ClientConfig {
+  /** Connection settings of every connection (pool, LISTEN, snapshots: `snapshot` lifts the idle-transaction limit). */
+  private connection(o: { readonly snapshot?: boolean } = {}): pg.ClientConfig {
+    // Session settings in the startup message, over the server's defaults: the schema, and the
+    // idle-transaction limit (a snapshot: none; the pool and LISTEN: ours, or the server's when 0).
+    const settings: string[] = [];
+    if (this.schema !== undefined) settings.push(`-c search_path=${this.schema}`);
+    if (o.snapshot) settings.push('-c idle_in_transaction_session_timeout=0');
+    else if (this.idleTransactionTimeoutMs > 0) settings.push(`-c idle_in_transaction_session_timeout=${this.idleTransactionTimeoutMs}`);
     return {
       connectionString: this.url,
       connectionTimeoutMillis: this.connectTimeoutMs,
@@ -289,7 +307,7 @@ export class PgStore implements ObjectStore {
       // A peer that vanished without a word (a partition) is noticed by TCP keepalive, LISTEN included.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
-      ...(this.schema !== undefined && { options: `-c search_path=${this.schema}` }),
+      ...(settings.length > 0 && { options: settings.join(' ') }),
     };
   }
 
@@ -931,7 +949,7 @@ export class PgStore implements ObjectStore {
 
   async snapshot(): Promise<StoreSnapshot> {
     this.readable();
-    const c = new pg.Client(this.connection());
+    const c = new pg.Client(this.connection({ snapshot: true }));
     c.on('error', () => undefined);
     let count: number;
     let auditHead: AuditHead;
