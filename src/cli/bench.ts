@@ -3,10 +3,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MIX_NAMES, MIX_TITLES, SCALE_MIX_NAMES, type MixName, type MixSetup } from '../bench/mixes.js';
+import { DEFAULT_SPREAD_KEYS, MIX_NAMES, MIX_TITLES, SCALE_MIX_NAMES, type MixName, type MixSetup } from '../bench/mixes.js';
 import { preload, preloadCustomValue, preloadName } from '../bench/preload.js';
 import { machine, naPoint, ratios, renderRatios, renderTable, runPoint, sweep, type PointResult, type Ratio } from '../bench/run.js';
-import { attachServer, startOurServer, startPyKmipServer, type BenchTarget } from '../bench/servers.js';
+import { attachedFactory, ourFactory, pykmipFactory, startOurServer, type BenchTarget } from '../bench/servers.js';
 import { DEFAULT_CLIENT_NAME, ensureDevCerts, type DevCertPaths } from '../pki/dev-certs.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
@@ -17,21 +17,30 @@ Load-test the KMIP server over mutual TLS on 127.0.0.1 and print a table and a J
 By default it starts this build's server (a child process with a temporary data folder) and
 PyKMIP's reference server (pykmip-server, Debian python3-pykmip; temporary config, same
 certificates), runs every mix at every concurrency on each, one server at a time, and prints
-our/their ratios. Each point: warm-up (not counted), then the measured period; ops/s,
-latency p50/p99/p99.9, the server's CPU time per op and RSS (from /proc, whole process group).
+our/their ratios. Each mix runs on a fresh server (its own empty or preloaded store). Each
+point: warm-up (not counted) until every connection has had an answer, then the measured
+period; ops/s, latency p50/p99/p99.9 of the ops that ended in it, the server's CPU time per op
+and RSS (from /proc, whole process group).
 
 Options:
   --mixes LIST        comma-separated, default all: ${MIX_NAMES.join(', ')}
-                      (connect: a new mTLS connection per Get, i.e. handshakes/s)
+                      (connect: a new mTLS connection per Get, i.e. handshakes/s;
+                      get-spread: Get of a random key among --spread-keys preloaded ones;
+                      read-write: the same Gets, and one op in ten a Create instead)
   --concurrency LIST  connections, comma-separated (default 1,4,16,64; with --preload 4)
   --duration SEC      measured seconds per point (default 3)
   --warmup SEC        warm-up seconds per point (default 1)
   --threads N         load worker threads (default 2)
+  --spread-keys N     keys preloaded (server stopped) for get-spread and read-write
+                      (default ${DEFAULT_SPREAD_KEYS})
+  --answer-wait SEC   how long every connection may wait for its first answer before the
+                      point is reported n/a with why (default 60)
   --no-pykmip         only our server
   --python PATH       python for PyKMIP (default /usr/bin/python3)
   --preload N         scale run: fill the store (server stopped) to 10k, 100k, 1M … up to N
                       objects and at each size measure ${SCALE_MIX_NAMES.join(', ')} and RSS
-  --data-dir DIR      our server's data folder (default: a temporary one, removed after)
+  --data-dir DIR      where our server's data folders go (one per mix; with --preload, the
+                      data folder itself) (default: a temporary one, removed after)
   --connect H:P       bench a server that is already running instead of starting one
                       (then also the mix locate-state, e.g. on a --preload data folder)
   --server-pid PID    with --connect: the process to read CPU time and RSS from
@@ -43,7 +52,10 @@ Options:
 Mix ops: Get (of 32 keys), Create AES-256, Create+Get, Locate by name, Encrypt 1 KiB
 AES-GCM, Lifecycle = Create, Activate, Get, Revoke, Destroy (one op = the five requests).
 Progress goes to stderr, the tables to stdout.
-Exit codes: 0 done (errors, if any, are in the table), 2 usage error, 3 a server could not start.`;
+A server that cannot start, a mix a server cannot do and a point where some connection got no
+answer within --answer-wait are n/a rows saying why.
+Exit codes: 0 done (errors, if any, are in the table), 2 usage error, 3 a server could not start
+(--preload).`;
 
 interface Options {
   mixes: MixName[];
@@ -52,6 +64,8 @@ interface Options {
   durationMs: number;
   warmupMs: number;
   threads: number;
+  spreadKeys: number;
+  answerWaitMs: number;
   pykmip: boolean;
   python: string;
   preload?: number;
@@ -87,6 +101,8 @@ export function parseBenchArgs(argv: string[]): Options {
         duration: { type: 'string' },
         warmup: { type: 'string' },
         threads: { type: 'string' },
+        'spread-keys': { type: 'string' },
+        'answer-wait': { type: 'string' },
         'no-pykmip': { type: 'boolean' },
         python: { type: 'string' },
         preload: { type: 'string' },
@@ -119,6 +135,8 @@ export function parseBenchArgs(argv: string[]): Options {
   }
   const threads = str('threads') === undefined ? 2 : Number(str('threads'));
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new UsageError('--threads: expected 1..64');
+  const spreadKeys = str('spread-keys') === undefined ? DEFAULT_SPREAD_KEYS : Number(str('spread-keys'));
+  if (!(Number.isInteger(spreadKeys) && spreadKeys >= 1 && spreadKeys <= 10_000_000)) throw new UsageError('--spread-keys: expected 1..10000000');
   const pid = str('server-pid') === undefined ? undefined : Number(str('server-pid'));
   if (pid !== undefined && !(Number.isInteger(pid) && pid > 0)) throw new UsageError('--server-pid: expected a process id');
   return {
@@ -128,6 +146,8 @@ export function parseBenchArgs(argv: string[]): Options {
     durationMs: seconds(str('duration'), 3, '--duration'),
     warmupMs: seconds(str('warmup'), 1, '--warmup'),
     threads,
+    spreadKeys,
+    answerWaitMs: seconds(str('answer-wait'), 60, '--answer-wait'),
     pykmip: values['no-pykmip'] !== true && connect === undefined && preloadN === undefined,
     python: str('python') ?? '/usr/bin/python3',
     ...(preloadN !== undefined && { preload: preloadN }),
@@ -176,46 +196,21 @@ export const benchCommand: Command = {
     say(`${report.machine.cores} × ${report.machine.cpus}, load average ${report.machine.loadavg.join(' ')}`);
     const runTag = Date.now().toString(36);
     const tmp = await mkdtemp(join(tmpdir(), 'kms-bench-'));
-    const pointOpts = { warmupMs: opts.warmupMs, durationMs: opts.durationMs, threads: opts.threads };
+    const pointOpts = { warmupMs: opts.warmupMs, durationMs: opts.durationMs, threads: opts.threads, answerWaitMs: opts.answerWaitMs };
+    const sweepOpts = { ...pointOpts, mixes: opts.mixes, concurrency: opts.concurrency, runTag, spreadKeys: opts.spreadKeys, progress: say };
     try {
       if (opts.preload !== undefined) {
         const code = await scaleRun(opts, certs, tmp, report, say);
         if (code !== ExitCode.Ok) return code;
         io.stdout.write(`\n${renderTable(report.points)}\n`);
       } else {
-        const ourDir = opts.dataDir ?? join(tmp, 'kms-data');
-        let ours: BenchTarget;
-        try {
-          ours = opts.connect
-            ? await attachServer(certs, opts.connect.host, opts.connect.port, opts.serverPid)
-            : await startOurServer({ dataDir: ourDir, certs, ...(opts.cpuProf && { cpuProfDir: opts.cpuProf }) });
-        } catch (e) {
-          say(`cannot start our server: ${(e as Error).message}`);
-          return ExitCode.Io;
-        }
-        say(`kms server ${ours.pid !== undefined ? `pid ${ours.pid} ` : ''}on ${ours.client.host}:${ours.client.port}`);
-        try {
-          report.points.push(...(await sweep(ours, { ...pointOpts, mixes: opts.mixes, concurrency: opts.concurrency, runTag, progress: say })));
-        } finally {
-          await ours.stop();
-        }
+        const ourRoot = opts.dataDir ?? join(tmp, 'kms-data');
+        await mkdir(ourRoot, { recursive: true, mode: 0o700 });
+        const ours = opts.connect ? attachedFactory(certs, opts.connect.host, opts.connect.port, opts.serverPid) : ourFactory(ourRoot, certs, opts.cpuProf);
+        report.points.push(...(await sweep(ours, sweepOpts)));
         let theirs: PointResult[] = [];
         if (opts.pykmip) {
-          let py: BenchTarget | undefined;
-          try {
-            py = await startPyKmipServer(join(tmp, 'pykmip'), certs, opts.python);
-          } catch (e) {
-            say(`PyKMIP server not available: ${(e as Error).message.split('\n')[0]}`);
-            theirs = opts.mixes.flatMap((m) => opts.concurrency.map((c) => naPoint('pykmip', m, c, 'pykmip-server could not start')));
-          }
-          if (py) {
-            say(`pykmip server pid ${py.pid} on ${py.client.host}:${py.client.port}`);
-            try {
-              theirs = await sweep(py, { ...pointOpts, mixes: opts.mixes, concurrency: opts.concurrency, runTag, progress: say });
-            } finally {
-              await py.stop();
-            }
-          }
+          theirs = await sweep(pykmipFactory(join(tmp, 'pykmip'), certs, opts.python), sweepOpts);
           report.points.push(...theirs);
         }
         io.stdout.write(`\n${renderTable(report.points)}\n`);
@@ -272,7 +267,7 @@ async function scaleRun(opts: Options, certs: DevCertPaths, tmp: string, report:
       const setup: MixSetup = { uids: sample, names: idx.map(preloadName), customValues: idx.map(preloadCustomValue) };
       for (const mix of opts.mixes) {
         for (const c of opts.concurrency) {
-          const p = await runPoint(target, mix, setup, c, { warmupMs: opts.warmupMs, durationMs: opts.durationMs, threads: opts.threads }, { objects: size });
+          const p = await runPoint(target, mix, setup, c, { warmupMs: opts.warmupMs, durationMs: opts.durationMs, threads: opts.threads, answerWaitMs: opts.answerWaitMs }, { objects: size });
           say(
             `${size.toLocaleString('en-US')} objects, ${MIX_TITLES[mix]} c=${c}: ${Math.round(p.opsPerSec)} ops/s, p99 ${p.latencyMs?.p99.toFixed(2)} ms, RSS ${((p.serverRssBytes ?? 0) / 2 ** 20).toFixed(0)} MB, errors ${p.errors}`,
           );
