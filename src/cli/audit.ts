@@ -24,7 +24,7 @@ import { buildReport, formatReport, type KeyReport } from '../audit/report.js';
 import { gatherAnchors, readAnchorFiles, runVerify, type AnchorFileLines, type GatheredAnchors, type VerifyOutcome } from '../audit/verify-run.js';
 import { requestWithProgress } from '../admin/client.js';
 import { anchorFileOf } from '../audit/anchor-config.js';
-import type { LevelStore } from '../store/leveldb/index.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import type { CliIo, Command } from './command.js';
 
@@ -93,7 +93,7 @@ function configFor(values: Values): KmsConfig {
 }
 
 /** A stopped folder's store, without its keys (closing the store closes the folder); a running server holds its lock. */
-async function openStore(dir: string): Promise<LevelStore> {
+async function openStore(dir: string): Promise<ObjectStore> {
   return (await DataFolder.open({ dataDir: dir, keys: 'none' })).store;
 }
 
@@ -247,7 +247,7 @@ async function report(values: Values, io: CliIo): Promise<number> {
     io.stderr.write(`kms audit report: ${(e as Error).message}\n`);
     return ExitCode.Io;
   }
-  let store: LevelStore;
+  let store: ObjectStore;
   try {
     store = await openStore(config.dataDir);
   } catch (e) {
@@ -263,8 +263,8 @@ async function report(values: Values, io: CliIo): Promise<number> {
 }
 
 /** Read the log from `dir`: directly when free, else from a copy (a running server holds the lock). */
-async function withLog<T>(dir: string, f: (store: LevelStore) => Promise<T>): Promise<T> {
-  let store: LevelStore;
+async function withLog<T>(dir: string, f: (store: ObjectStore) => Promise<T>): Promise<T> {
+  let store: ObjectStore;
   let copy: string | undefined;
   try {
     store = await openStore(dir);
@@ -288,7 +288,7 @@ async function tail(values: Values, io: CliIo): Promise<number> {
   if (!Number.isSafeInteger(interval) || interval < 10) throw new UsageError('--interval must be at least 10 (milliseconds)');
   const config = configFor(values);
   let next = 0;
-  const printFrom = async (store: LevelStore, from: number): Promise<number> => {
+  const printFrom = async (store: ObjectStore, from: number): Promise<number> => {
     for (;;) {
       const page = await store.audit.read(from, 1000);
       if (page.length === 0) return from;

@@ -15,7 +15,7 @@ import { effectiveState } from '../objects/lifecycle.js';
 import { isMetadataOnly } from '../objects/object-body.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { withDerived } from '../objects/server-set.js';
-import type { LevelStore } from '../store/leveldb/index.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { DataFolder } from '../folder/data-folder.js';
 import { FolderError } from '../folder/errors.js';
 import { t, type StructureNode, type TtlvNode } from '../ttlv/index.js';
@@ -149,7 +149,7 @@ function matches(d: KeySummary, f: KeyFilter): boolean {
 }
 
 export class FolderSource implements KeySource {
-  private constructor(private readonly store: LevelStore) {}
+  private constructor(private readonly store: ObjectStore) {}
 
   /** Open the folder's store read-only, without its keys; refused (SourceError io) when missing or held by a server. */
   static async open(dataDir: string): Promise<FolderSource> {

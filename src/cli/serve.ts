@@ -8,6 +8,7 @@ import type { CliIo, Command } from './command.js';
 import { budgetsHelp } from '../policy/budgets.js';
 import { clientsHelp } from '../config/clients.js';
 import { consoleHelp } from '../config/console.js';
+import { storePoolHelp } from '../config/store-pool.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -21,6 +22,11 @@ Options (each also settable by the environment variable shown, or in the config 
                      port when --port is 0; 0 turns it off). See docs/http.md.
   --data-dir DIR     data folder: database, master key, development certificates
                      (KMS_DATA_DIR; default ./kms-data)
+  --store URL        a postgresql://USER:PASSWORD@HOST:PORT/DB database shared by the
+                     nodes of a cluster instead of DIR's own LevelDB (KMS_STORE; config
+                     key store; the password is never logged). Each node keeps its own
+                     DIR (certificates, keys, lock); a new DIR joins the database's
+                     keys (docs/cluster-nodes.md)
   --cert FILE        server certificate, PEM (KMS_CERT)
   --key FILE         server private key, PEM (KMS_KEY)
   --ca FILE          CA bundle that client certificates must chain to, PEM (KMS_CA)
@@ -45,7 +51,7 @@ Options (each also settable by the environment variable shown, or in the config 
                      (default) writes their record before the response, synced within
                      audit.readSyncWindowMs (KMS_AUDIT_READ_SYNC_WINDOW_MS; default 5, at
                      most 1000); "always" waits for the sync. Changes always wait.
-  --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, cert,
+  --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, store, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
                      maxItems, maxPipelined, maxHandshakes, maxHandshakesPerAddress,
@@ -132,6 +138,8 @@ Server-to-client Notify / Put (config section serverToClient; docs/async-and-s2c
 
 ${consoleHelp()}
 
+${storePoolHelp()}
+
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each
 protecting use (Encrypt, Sign, wrap, MAC):
@@ -162,7 +170,7 @@ export const serveCommand: Command = {
       ({ values } = parseArgs({
         args: argv,
         options: Object.fromEntries(
-          ['host', 'port', 'https-port', 'data-dir', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config', 'audit-anchor'].map((k) => [
+          ['host', 'port', 'https-port', 'data-dir', 'store', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config', 'audit-anchor'].map((k) => [
             k,
             { type: 'string' as const },
           ]),
@@ -181,6 +189,7 @@ export const serveCommand: Command = {
           httpsPort: values['https-port'],
           logFile: values['log-file'],
           dataDir: values['data-dir'],
+          store: values.store,
           cert: values.cert,
           key: values.key,
           ca: values.ca,

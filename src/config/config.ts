@@ -18,12 +18,22 @@ import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from './cli
 import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from './async.js';
 import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from './server-to-client.js';
 import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from './rotation.js';
+import { checkStoreUrl } from './store-url.js';
+import { parseStorePool, STORE_POOL_ENV_KEYS, type StorePoolConfig } from './store-pool.js';
 import { CONSOLE_ENV_KEYS, ConsoleConfigError, parseConsole, type ConsoleConfig } from './console.js';
 
 export interface KmsConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /**
+   * Where the objects, metadata and audit log live: absent, the data folder's LevelDB; a
+   * postgresql:// URL, a database shared by the nodes of a cluster (src/config/store-url.ts,
+   * docs/cluster-nodes.md). Never logged as given (its password is redacted).
+   */
+  readonly store?: string;
+  /** How a node talks to a postgresql:// store (src/config/store-pool.ts). */
+  readonly storePool?: StorePoolConfig;
   /** PEM files; when all are absent a development CA and certificates are made in the data folder. */
   readonly cert?: string;
   readonly key?: string;
@@ -252,6 +262,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   KMS_HOST: 'host',
   KMS_PORT: 'port',
   KMS_DATA_DIR: 'dataDir',
+  KMS_STORE: 'store',
   KMS_CERT: 'cert',
   KMS_KEY: 'key',
   KMS_CA: 'ca',
@@ -343,9 +354,10 @@ function setPath(target: Mutable, path: string, raw: unknown, from: string): voi
   if (numeric) {
     value = typeof raw === 'string' ? Number(raw) : raw;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ConfigError(`${from}: ${path} must be a non-negative integer`);
-  } else if (typeof value !== 'string' && ((current !== undefined && typeof current === 'string') || path === 'logFile')) {
+  } else if (typeof value !== 'string' && ((current !== undefined && typeof current === 'string') || path === 'logFile' || path === 'store')) {
     throw new ConfigError(`${from}: ${path} must be a string`);
   }
+  if (path === 'store') asConfigError(() => checkStoreUrl(value as string, from));
   const allowed = ENUMS[path];
   if (allowed && !allowed.includes(value as string)) throw new ConfigError(`${from}: ${path} must be one of ${allowed.join(', ')}`);
   obj[key] = value;
@@ -376,6 +388,8 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.cryptoPolicy = parseCryptoPolicy(v, file);
     } else if (k === 'metrics') {
       cfg.metrics = parseMetrics(v, file);
+    } else if (k === 'storePool') {
+      cfg.storePool = asConfigError(() => parseStorePool(v, file, cfg.storePool as StorePoolConfig | undefined));
     } else if (k === 'hsm') {
       cfg.hsm = parseHsm(v, file, cfg.hsm as Mutable | undefined);
     } else if (k === 'clients') {
@@ -402,7 +416,7 @@ function applyFile(cfg: Mutable, file: string): void {
       } catch (e) {
         throw e instanceof ClientProfileError ? new ConfigError(e.message) : e;
       }
-    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca' || k === 'httpsPort' || k === 'logFile' || k === 'logMaxString') {
+    } else if (k in DEFAULT_CONFIG || k === 'cert' || k === 'key' || k === 'ca' || k === 'httpsPort' || k === 'logFile' || k === 'logMaxString' || k === 'store') {
       setPath(cfg, k, v, file);
     } else {
       throw new ConfigError(`${file}: unknown key ${k}`);
@@ -490,6 +504,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
     const v = env[name];
     if (v !== undefined && v !== '')
       cfg.serverToClient = asConfigError(() => parseServerToClient({ [key]: v }, `environment ${name}`, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
+  }
+  for (const [name, key] of Object.entries(STORE_POOL_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.storePool = asConfigError(() => parseStorePool({ [key]: v }, `environment ${name}`, cfg.storePool as StorePoolConfig | undefined));
   }
   for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
     const v = env[name];

@@ -6,7 +6,10 @@
  * 1. the recovery setup, when asked to require it (a backup fails before anything is opened);
  * 2. the store: its LevelDB LOCK is the folder's lock, taken before anything else, so nothing
  *    is made in a token and no key file written for a folder another process holds (IN_USE);
- *    read-only for readers that never write (they never create a database either);
+ *    read-only for readers that never write (they never create a database either). With a
+ *    PostgreSQL store (`storeUrl`, shared by a cluster's nodes) the folder takes a lock file
+ *    of its own first (folder-lock.ts), and the database's custody record is checked or
+ *    joined (cluster-custody.ts) before the keys are opened;
  * 3. the keys the folder's custody record names (custody.ts): the key protector (software
  *    master key, or a KEK in a PKCS#11 token) and the audit key, made for a new folder when
  *    asked (`keys: 'create'`), else a folder without keys is refused (CustodyError).
@@ -20,12 +23,16 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { HsmConfig, KmsConfig } from '../config/config.js';
+import type { StorePoolConfig } from '../config/store-pool.js';
 import { openAnchors } from '../audit/anchor-config.js';
 import type { AuditKey } from '../audit/audit-key.js';
 import { AuditTrail, type AuditTrailOptions } from '../audit/trail.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import type { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
-import { LevelStore } from '../store/leveldb/index.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { prepareClusterCustody, publishClusterCustody } from './cluster-custody.js';
+import { FolderLock } from './folder-lock.js';
+import { openFolderStore } from './store-choice.js';
 import { openFolderKeys, type CustodyRecord } from './custody.js';
 import { FolderError } from './errors.js';
 import { folderLayout, type FolderLayout } from './layout.js';
@@ -51,6 +58,10 @@ export interface DataFolderOptions {
   readonly allowMigrating?: boolean;
   /** Read the recovery setup first and refuse the folder without one (NO_RECOVERY). */
   readonly requireRecovery?: boolean;
+  /** A postgresql:// URL: the database shared by a cluster's nodes (absent: the folder's LevelDB). */
+  readonly storeUrl?: string;
+  /** PostgreSQL pool options (config storePool). */
+  readonly storePool?: StorePoolConfig;
   /** The store's deferred-sync window for batched read records (audit.readSyncWindowMs). */
   readonly syncWindowMs?: number;
   /** What the IN_USE message says after "in use by a running server" (default ": stop it first"). */
@@ -75,27 +86,53 @@ export class DataFolder {
 
   private constructor(
     readonly layout: FolderLayout,
-    readonly store: LevelStore,
+    readonly store: ObjectStore,
     private readonly opened: OpenedKeys | undefined,
+    private readonly lock?: FolderLock,
   ) {}
+
+  /** Is the store a database shared with other nodes (PostgreSQL)? */
+  get shared(): boolean {
+    return this.lock !== undefined || this.sharedReader;
+  }
+
+  private sharedReader = false;
 
   static async open(o: DataFolderOptions): Promise<DataFolder> {
     const layout = folderLayout(o.dataDir);
     if (o.requireRecovery) readRecoverySetup(layout.recovery);
     const readOnly = o.store === 'read-only';
-    if ((readOnly || o.mustExist) && !existsSync(layout.db)) throw new FolderError('NO_DATABASE', `${layout.dir} holds no database (not a data folder, or its server never started)`);
+    const shared = o.storeUrl !== undefined;
+    if (!shared && (readOnly || o.mustExist) && !existsSync(layout.db))
+      throw new FolderError('NO_DATABASE', `${layout.dir} holds no database (not a data folder, or its server never started)`);
     if (!readOnly) mkdirSync(layout.dir, { recursive: true, mode: 0o700 });
-    const store = new LevelStore({ path: layout.db, ...(readOnly && { readOnly: true }), ...(o.syncWindowMs !== undefined && { syncWindowMs: o.syncWindowMs }) });
+    const inUse = `${layout.dir} is in use by a running server`;
+    // A shared database has no lock in the folder: the folder's own, before anything else.
+    const lock = shared && !readOnly ? FolderLock.acquire(layout.lock, inUse) : undefined;
+    let store: ObjectStore;
     try {
-      await store.open();
+      store = await openFolderStore({
+        path: layout.db,
+        ...(o.storeUrl !== undefined && { url: o.storeUrl }),
+        ...(o.storePool && { pool: o.storePool }),
+        ...(readOnly && { readOnly: true }),
+        ...(o.syncWindowMs !== undefined && { syncWindowMs: o.syncWindowMs }),
+      });
     } catch (e) {
+      lock?.release();
       const msg = (e as Error).message;
-      if (/in use|lock/i.test(msg))
-        throw new FolderError('IN_USE', `${layout.dir} is in use by a running server (another process holds its lock)${o.inUse ?? ': stop it first'}`, { cause: e });
-      throw new FolderError('IO', `cannot open the database of ${layout.dir}: ${msg}`, { cause: e });
+      if (!shared && /in use|lock/i.test(msg)) throw new FolderError('IN_USE', `${inUse} (another process holds its lock)${o.inUse ?? ': stop it first'}`, { cause: e });
+      throw new FolderError('IO', `cannot open the ${shared ? 'PostgreSQL store' : 'database'} of ${layout.dir}: ${msg}`, { cause: e });
     }
-    if ((o.keys ?? 'open') === 'none') return new DataFolder(layout, store, undefined);
+    const folderOf = (keys: OpenedKeys | undefined) => {
+      const f = new DataFolder(layout, store, keys, lock);
+      f.sharedReader = shared;
+      return f;
+    };
+    if ((o.keys ?? 'open') === 'none') return folderOf(undefined);
+    let closeKeys: (() => Promise<void>) | undefined;
     try {
+      if (shared) await prepareClusterCustody({ dataDir: layout.dir, store, hsm: o.hsm !== undefined });
       const keys = await openFolderKeys({
         dataDir: layout.dir,
         store,
@@ -105,6 +142,8 @@ export class DataFolder {
         ...(o.pin !== undefined && { pin: o.pin }),
         ...(o.log && { log: o.log }),
       });
+      closeKeys = () => keys.close();
+      if (shared && !readOnly) await publishClusterCustody(store, layout.dir, keys.custody);
       const opened: OpenedKeys = {
         protector: new SwitchableProtector(keys.protector),
         auditKey: new SwitchableAuditKey(keys.auditKey),
@@ -112,9 +151,11 @@ export class DataFolder {
         custody: keys.custody,
         how: keys.how,
       };
-      return new DataFolder(layout, store, opened);
+      return folderOf(opened);
     } catch (e) {
+      await closeKeys?.().catch(() => undefined);
       await store.close();
+      lock?.release();
       throw e;
     }
   }
@@ -172,6 +213,7 @@ export class DataFolder {
         await step(() => keys.auditKey.close());
         await step(() => keys.protector.close());
       }
+      this.lock?.release();
       if (failures.length > 0) throw failures[0];
     })();
     return this.closing;

@@ -11,6 +11,7 @@
  *   DIR/certs/           server certificates and the development CA
  *   DIR/admin/           mode 0700; kms.sock, the running server's admin socket
  *   DIR/console-tokens.json  the web console's tokens, SHA-256 only (src/http/ui/tokens.ts)
+ *   DIR/kms.lock         the folder's lock when the store is PostgreSQL (folder-lock.ts)
  *   DIR.audit-anchor.jsonl   the default audit anchor file: next to the folder, outside it
  *
  * DataFolder.open() (data-folder.ts) opens what is in it; this file only says where things are.
@@ -33,6 +34,7 @@ export const FOLDER_FILES = {
   adminDir: 'admin',
   adminSocket: 'kms.sock',
   consoleTokens: 'console-tokens.json',
+  lock: 'kms.lock',
 } as const;
 
 export const CONFIG_FILE = FOLDER_FILES.config;
@@ -52,6 +54,8 @@ export interface FolderLayout {
   readonly adminDir: string;
   readonly adminSocket: string;
   readonly consoleTokens: string;
+  /** The folder's lock file (a PostgreSQL store: LevelDB's LOCK is not there to hold). */
+  readonly lock: string;
   /** The default audit anchor file (audit.anchorFile overrides it): a sibling of the folder. */
   readonly auditAnchor: string;
 }
@@ -71,6 +75,7 @@ export function folderLayout(dataDir: string): FolderLayout {
     adminDir: at(FOLDER_FILES.adminDir),
     adminSocket: join(dir, FOLDER_FILES.adminDir, FOLDER_FILES.adminSocket),
     consoleTokens: at(FOLDER_FILES.consoleTokens),
+    lock: at(FOLDER_FILES.lock),
     auditAnchor: defaultAnchorFile(dir),
   };
 }

@@ -100,6 +100,11 @@ export class CachingProtector implements KeyProtector {
     this.drop(uid);
   }
 
+  /** Drop every cached body (another node's changes are not known one by one). */
+  forgetAll(): void {
+    for (const uid of [...this.entries.keys()]) this.drop(uid);
+  }
+
   stats(): KeyCacheStats {
     return { entries: this.entries.size, bytes: this.bytes, hits: this.hits, misses: this.misses };
   }

@@ -37,7 +37,8 @@ import type { HandlerTable, ServerServices } from '../operations/context.js';
 import type { Principal } from '../policy/access.js';
 import { requestMessage, parseResponse } from '../client/requests.js';
 import { rotationConfigOf, type RotationConfig } from '../config/rotation.js';
-import { localLeasesFor, type LeaseGrant, type LeaseStore } from './lease.js';
+import type { LeaseGrant, LeaseStore } from './lease.js';
+import { fencedStore, leasesFor } from './store-leases.js';
 import { DAY, dueAt, generationOf, isRotatable, madeByRotation, policyOf, replacementOf, ROTATION_MARK_NAME, ROTATION_MARK_VENDOR, type KeyPolicy } from './policy.js';
 
 /** The server principal rotations run as (the audit trail's client). */
@@ -95,7 +96,7 @@ export interface SchedulerOptions {
   readonly services: ServerServices;
   readonly handlers: HandlerTable;
   readonly config?: Partial<RotationConfig>;
-  /** The lease table (default: the in-process one of services.store). */
+  /** The lease table (default: the one in services.store's meta space, shared by a cluster's nodes: store-leases.ts). */
   readonly leases?: LeaseStore;
   /** This scheduler's name in the lease (default: a random one). */
   readonly holder?: string;
@@ -127,7 +128,7 @@ export class RotationScheduler {
     this.services = opts.services;
     this.handlers = opts.handlers;
     this.config = rotationConfigOf(opts.config);
-    this.leases = opts.leases ?? localLeasesFor(opts.services.store);
+    this.leases = opts.leases ?? leasesFor(opts.services.store);
     this.holder = opts.holder ?? `node-${randomUUID().slice(0, 8)}`;
     this.now = opts.now ?? opts.services.clock;
     this.log = (opts.log ?? opts.services.log).child({ component: 'rotation' });
@@ -362,7 +363,7 @@ export class RotationScheduler {
     const want = repl && this.deactivationFor(repl, policy);
     if (want === undefined) return;
     await this.fence(grant);
-    await this.call(old.owner, policy, Operation.SetAttribute, [t.text(Tag.UniqueIdentifier, old.uid), t.struct(Tag.NewAttribute, [t.date(Tag.DeactivationDate, want)])]);
+    await this.call(grant, old.owner, policy, Operation.SetAttribute, [t.text(Tag.UniqueIdentifier, old.uid), t.struct(Tag.NewAttribute, [t.date(Tag.DeactivationDate, want)])]);
   }
 
   private async rotate(grant: LeaseGrant, old: ObjectRecord, policy: KeyPolicy, now: bigint): Promise<string> {
@@ -377,8 +378,8 @@ export class RotationScheduler {
     await this.fence(grant);
     const symmetric = !isPrivate(old);
     const payload = symmetric
-      ? await this.call(old.owner, policy, Operation.ReKey, [t.text(Tag.UniqueIdentifier, old.uid), mark])
-      : await this.call(old.owner, policy, Operation.ReKeyKeyPair, [t.text(Tag.PrivateKeyUniqueIdentifier, old.uid), { ...mark, tag: Tag.CommonAttributes }]);
+      ? await this.call(grant, old.owner, policy, Operation.ReKey, [t.text(Tag.UniqueIdentifier, old.uid), mark])
+      : await this.call(grant, old.owner, policy, Operation.ReKeyKeyPair, [t.text(Tag.PrivateKeyUniqueIdentifier, old.uid), { ...mark, tag: Tag.CommonAttributes }]);
     const idTag = symmetric ? Tag.UniqueIdentifier : Tag.PrivateKeyUniqueIdentifier;
     const id = payload?.value.find((c) => c.tag === idTag);
     if (id?.type !== 'TextString') throw new Error('the Re-key answer named no new key');
@@ -387,17 +388,20 @@ export class RotationScheduler {
     const has = dateAttribute(old.attributes, 'DeactivationDate');
     if (has === undefined || has > want) {
       await this.fence(grant);
-      await this.call(old.owner, policy, Operation.SetAttribute, [t.text(Tag.UniqueIdentifier, old.uid), t.struct(Tag.NewAttribute, [t.date(Tag.DeactivationDate, want)])]);
+      await this.call(grant, old.owner, policy, Operation.SetAttribute, [t.text(Tag.UniqueIdentifier, old.uid), t.struct(Tag.NewAttribute, [t.date(Tag.DeactivationDate, want)])]);
     }
     this.log.info({ rotation: { old: old.uid, new: id.value, generation: gen, policy: policy.label, overlapSeconds: policy.overlapSeconds } }, 'key rotated');
     return id.value;
   }
 
   /** One KMIP 2.1 request through the dispatcher as kms-rotation acting for `owner`. */
-  private async call(owner: string, policy: KeyPolicy, operation: number, payload: readonly TtlvNode[]): Promise<StructureNode | undefined> {
+  private async call(grant: LeaseGrant, owner: string, policy: KeyPolicy, operation: number, payload: readonly TtlvNode[]): Promise<StructureNode | undefined> {
     const principal: Principal = { id: ROTATION_PRINCIPAL, actingFor: owner };
     const msg = requestMessage({ version: { major: 2, minor: 1 }, batch: [{ operation, payload }] });
-    const { response } = await dispatch(this.services, this.handlers, principal, msg, { connectionId: 'rotation', requestNo: ++this.requestNo, remote: `policy=${policy.label}` });
+    // Every commit of the request carries a check of the lease entry (store-leases.ts): a
+    // holder that lost the lease while paused commits nothing.
+    const services = { ...this.services, store: fencedStore(this.services.store, grant) };
+    const { response } = await dispatch(services, this.handlers, principal, msg, { connectionId: 'rotation', requestNo: ++this.requestNo, remote: `policy=${policy.label}` });
     const item = parseResponse(response).items[0];
     if (!item) throw new Error('empty response');
     if (item.status !== ResultStatus.Success) {

@@ -9,6 +9,9 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { KmsConfig } from '../config/config.js';
 import { DataFolder } from '../folder/data-folder.js';
+import { setStoreHooks } from '../folder/store-choice.js';
+import { EVERYTHING } from '../store/object-store.js';
+import { redactStoreUrl } from '../config/store-url.js';
 import { secureDataFolder, warnReadablePin } from './file-modes.js';
 import { boundedFormatters, DEFAULT_LOG_MAX_STRING } from './log-bounds.js';
 import { CachingProtector } from '../hsm/caching-protector.js';
@@ -122,6 +125,8 @@ export async function startKms(
   const folder = await DataFolder.open({
     dataDir: config.dataDir,
     keys: 'create',
+    ...(config.store !== undefined && { storeUrl: config.store }),
+    ...(config.storePool && { storePool: config.storePool }),
     ...(config.hsm && { hsm: config.hsm }),
     ...(config.audit?.readSyncWindowMs !== undefined && { syncWindowMs: config.audit.readSyncWindowMs }),
     log: { warn: (obj, msg) => log.warn(obj, msg) },
@@ -188,8 +193,9 @@ export async function startKms(
     await folder.close();
     throw e;
   }
-  store.onDeferredSyncFailed = (e) => log.error({ err: e }, 'AUDIT: a due sync of read records failed; retried');
+  setStoreHooks(store, { deferredSyncFailed: (e) => log.error({ err: e }, 'AUDIT: a due sync of read records failed; retried') });
   log.info({ auditKey: auditKey.id, head: store.audit.head().seq, readSync: audit.readSync }, 'audit trail open');
+  if (config.store !== undefined) log.info({ store: redactStoreUrl(config.store), custody: keys.how }, 'store: the PostgreSQL database shared by the cluster (docs/cluster-nodes.md)');
 
   // The client-certificate registry and its deny list (src/clients/), shared through the store.
   let clients: ClientRegistry;
@@ -228,10 +234,16 @@ export async function startKms(
     const m = new KmsMetrics({ store, keyCache: () => cached.stats(), certificates: { server: tls.cert, ca: tls.ca }, clientCertificates: () => clients.list() });
     metrics = m;
     cached = new CachingProtector(new MeteredProtector(keyProtector, m), config.keyCache);
-    store.onGroupWritten = (n, secs) => m.storeGroupWritten(n, secs);
+    setStoreHooks(store, { groupWritten: (n, secs) => m.storeGroupWritten(n, secs) });
   } else {
     cached = new CachingProtector(keyProtector, config.keyCache);
   }
+  // Records another node (or this one) changed: their cached plaintext is dropped at once, so a
+  // Revoke, Destroy or Re-key on any node of a cluster is effective here for the next request.
+  const stopForgetting = store.onRecordsChanged?.((uids) => {
+    if (uids.includes(EVERYTHING)) cached.forgetAll();
+    else for (const uid of uids) cached.forget(uid);
+  });
   const base: ServerServices = {
     store,
     protector: cached,
@@ -381,6 +393,7 @@ export async function startKms(
         services.asyncRequests?.close();
         if (services.serverToClient instanceof ServerToClientHub) services.serverToClient.close();
         // The trail's shutdown checkpoint and anchors, the store, then the keys (the token).
+        stopForgetting?.();
         await folder.close();
         await cached.close(); // the key cache's entries are wiped (the folder closed the protector)
         log.info('KMIP server stopped');

@@ -39,7 +39,7 @@ export interface Change {
 export function checkOps(ops: readonly CommitOp[]): void {
   if (!Array.isArray(ops)) throw new TypeError('commit expects an array of ops');
   for (const op of ops) {
-    if (op.type === 'meta-put' || op.type === 'meta-delete') {
+    if (op.type === 'meta-put' || op.type === 'meta-delete' || op.type === 'meta-check') {
       checkMetaOp(op);
       continue;
     }

@@ -1,13 +1,15 @@
 /**
- * The store's public surface: the contract (object-store.ts), the two implementations,
+ * The store's public surface: the contract (object-store.ts), the three implementations,
  * the index encoding that queries are built with, and `openStore`.
  */
 import type { ObjectStore } from './object-store.js';
 import { MemoryStore } from './memory.js';
 import { LevelStore } from './leveldb/index.js';
+import { PgStore } from './postgres/index.js';
 
 export {
   StoreError,
+  EVERYTHING,
   type StoreErrorCode,
   type StoreOp,
   type MetaOp,
@@ -26,8 +28,15 @@ export { indexValue, indexText, indexEnum, indexTerms, linkField, applicationFie
 export { encodeRecord, decodeRecord } from './record-codec.js';
 export { MemoryStore } from './memory.js';
 export { LevelStore, type LevelStoreOptions, type CheckReport, SCHEMA_VERSION } from './leveldb/index.js';
+export { PgStore, type PgStoreOptions, PG_SCHEMA_VERSION, redactUrl } from './postgres/index.js';
 
-export type StoreConfig = { readonly kind: 'memory' } | { readonly kind: 'leveldb'; readonly path: string; readonly maxGroupCommits?: number; readonly syncWindowMs?: number };
+export type StoreConfig =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'leveldb'; readonly path: string; readonly maxGroupCommits?: number; readonly syncWindowMs?: number }
+  | ({ readonly kind: 'postgresql' } & PgStoreOptionsOf);
+
+/** PgStore's options (url, poolSize, maxGroupCommits, channel, connectTimeoutMs, nodeId, onFeedError). */
+type PgStoreOptionsOf = ConstructorParameters<typeof PgStore>[0];
 
 /** Create and open a store. */
 export async function openStore(config: StoreConfig): Promise<ObjectStore> {
@@ -38,6 +47,9 @@ export async function openStore(config: StoreConfig): Promise<ObjectStore> {
       break;
     case 'leveldb':
       store = new LevelStore(config);
+      break;
+    case 'postgresql':
+      store = new PgStore(config);
       break;
     default:
       throw new TypeError(`unknown store kind ${String((config as { kind: unknown }).kind)}`);

@@ -19,7 +19,7 @@ import {
   type CommitOp,
   type StoreSnapshot,
 } from './object-store.js';
-import { MetaWatchers, planMeta, type StoredMeta } from './meta.js';
+import { MetaWatchers, planMeta, RecordListeners, type StoredMeta } from './meta.js';
 import { sealAudit } from './commit-plan.js';
 import { decodeRecord } from './record-codec.js';
 import { checkOps, planCommit, termDiff, type Stored } from './commit-plan.js';
@@ -73,6 +73,7 @@ export class MemoryStore implements ObjectStore {
   /** Server metadata (meta.ts). */
   private metaEntries = new Map<string, StoredMeta>();
   private readonly watchers = new MetaWatchers();
+  private readonly recordListeners = new RecordListeners();
 
   readonly meta: MetaSpace = {
     get: async (key: string): Promise<MetaEntry | undefined> => {
@@ -145,6 +146,11 @@ export class MemoryStore implements ObjectStore {
       else this.metaEntries.delete(m.key);
     }
     this.watchers.changed(metaChanges.keys());
+    this.recordListeners.changed(changes.keys());
+  }
+
+  onRecordsChanged(listener: (uids: readonly string[]) => void): () => void {
+    return this.recordListeners.add(listener);
   }
 
   async scan(field: string, opts: ScanOptions): Promise<ScanPage> {

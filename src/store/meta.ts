@@ -9,6 +9,8 @@
  * - meta-put: the key's current revision (0 when absent) must equal `expectedRevision`, else
  *   CONFLICT; the entry is written with revision expectedRevision + 1.
  * - meta-delete: the key must exist (else NOT_FOUND) at `expectedRevision` (else CONFLICT).
+ * - meta-check: the key's current revision (0 when absent) must equal `expectedRevision`, else
+ *   CONFLICT; nothing is written and watchers hear nothing of it.
  * - Ops apply in order within a commit; one failing op rejects the whole commit.
  *
  * Watchers (`watch(prefix, fn)`) are told the keys a commit changed after it is durable and
@@ -16,7 +18,7 @@
  * In one process that covers every writer; a clustered store tells them of other nodes'
  * commits too (PostgreSQL: LISTEN/NOTIFY).
  */
-import { StoreError, type CommitOp, type MetaEntry, type MetaOp } from './object-store.js';
+import { EVERYTHING, StoreError, type CommitOp, type MetaEntry, type MetaOp } from './object-store.js';
 
 /** Longest meta key, in characters (printable ASCII only). */
 export const MAX_META_KEY = 256;
@@ -40,7 +42,7 @@ export interface MetaChange {
 }
 
 export function isMetaOp(op: CommitOp): op is MetaOp {
-  return op.type === 'meta-put' || op.type === 'meta-delete';
+  return op.type === 'meta-put' || op.type === 'meta-delete' || op.type === 'meta-check';
 }
 
 /** The meta keys an op list touches, first-seen order. */
@@ -62,6 +64,12 @@ export function planMeta(ops: readonly CommitOp[], current: (key: string) => Sto
   const changes = new Map<string, MetaChange>();
   for (const op of ops) {
     if (!isMetaOp(op)) continue;
+    if (op.type === 'meta-check') {
+      // A check changes nothing (and is no change for watchers): compare with the state so far.
+      const now = (changes.has(op.key) ? changes.get(op.key)?.after : current(op.key))?.revision ?? 0;
+      if (op.expectedRevision !== now) throw new StoreError('CONFLICT', `meta ${op.key}: expected revision ${op.expectedRevision}, found ${now}`);
+      continue;
+    }
     let ch = changes.get(op.key);
     if (!ch) {
       const before = current(op.key);
@@ -102,6 +110,17 @@ export class MetaWatchers {
     return () => this.listeners.delete(w);
   }
 
+  /** Tell every watcher that anything under its prefix may have changed (keys = [EVERYTHING]). */
+  changedAll(): void {
+    for (const w of [...this.listeners]) {
+      try {
+        w.fn([EVERYTHING]);
+      } catch {
+        // a watcher's failure is its own
+      }
+    }
+  }
+
   /** Tell every watcher whose prefix matches some of `keys`. */
   changed(keys: Iterable<string>): void {
     const list = [...keys];
@@ -113,6 +132,30 @@ export class MetaWatchers {
         w.fn(mine);
       } catch {
         // a watcher's failure is its own
+      }
+    }
+  }
+}
+
+/** Listeners of ObjectStore.onRecordsChanged. A throwing listener is ignored. */
+export class RecordListeners {
+  private readonly listeners = new Set<(uids: readonly string[]) => void>();
+
+  add(fn: (uids: readonly string[]) => void): () => void {
+    const f = (uids: readonly string[]): void => fn(uids);
+    this.listeners.add(f);
+    return () => this.listeners.delete(f);
+  }
+
+  changed(uids: Iterable<string>): void {
+    if (this.listeners.size === 0) return;
+    const list = [...uids];
+    if (list.length === 0) return;
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(list);
+      } catch {
+        // a listener's failure is its own
       }
     }
   }

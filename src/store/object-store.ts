@@ -1,6 +1,6 @@
 /**
  * The store contract. Implementations: memory (tests, tools) and LevelDB (the embedded
- * default); PostgreSQL later. Every `commit` is atomic and durable before it resolves.
+ * default) and PostgreSQL (src/store/postgres/, shared by the nodes of a cluster). Every `commit` is atomic and durable before it resolves.
  * The store knows records and index terms, not KMIP semantics: operations/attributes/locate.ts
  * decides what to ask for and verifies each candidate.
  */
@@ -20,6 +20,9 @@ export class StoreError extends Error {
   }
 }
 
+/** In a change notification: "anything may have changed" (see MetaSpace.watch, ObjectStore.onRecordsChanged). */
+export const EVERYTHING = '*';
+
 export type StoreOp =
   /**
    * Create or replace. `expectedRevision` 0 means "must not exist yet".
@@ -31,10 +34,14 @@ export type StoreOp =
 /**
  * Server metadata (src/store/meta.ts): create or replace the entry `key` (expectedRevision 0:
  * must not exist yet), or delete it (it must exist). Revisions as for records.
+ * `meta-check` writes nothing: the whole commit fails with CONFLICT unless the entry `key` has
+ * exactly `expectedRevision` (0: absent) at that point of the commit. A lease holder proves with
+ * it, inside the commit, that its fencing token is still current (src/rotation/lease.ts).
  */
 export type MetaOp =
   | { readonly type: 'meta-put'; readonly key: string; readonly value: Uint8Array; readonly expectedRevision: number }
-  | { readonly type: 'meta-delete'; readonly key: string; readonly expectedRevision: number };
+  | { readonly type: 'meta-delete'; readonly key: string; readonly expectedRevision: number }
+  | { readonly type: 'meta-check'; readonly key: string; readonly expectedRevision: number };
 
 /** What one commit applies: record ops and meta ops, in order. */
 export type CommitOp = StoreOp | MetaOp;
@@ -57,6 +64,8 @@ export interface MetaSpace {
   /**
    * `listener` gets the keys under `prefix` each commit changed, once the commit is durable and
    * before it resolves (a clustered store: other nodes' commits too). Returns the unsubscribe.
+   * `keys` may be [EVERYTHING] ('*'): anything under `prefix` may have changed (a clustered
+   * store lost its change feed for a while, or a change list was too long to send).
    */
   watch(prefix: string, listener: (keys: readonly string[]) => void): () => void;
 }
@@ -169,4 +178,11 @@ export interface ObjectStore {
   list(after: string | undefined, limit: number): Promise<string[]>;
   /** A consistent point-in-time view of records and audit log (see StoreSnapshot). */
   snapshot(): Promise<StoreSnapshot>;
+  /**
+   * `listener` gets the uids each commit put or deleted, once the commit is durable and before
+   * it resolves (a clustered store: other nodes' commits too, so a node can drop what it cached
+   * of a record another node changed). `uids` may be [EVERYTHING] ('*'): any record may have
+   * changed. Returns the unsubscribe. A throwing listener is ignored.
+   */
+  onRecordsChanged?(listener: (uids: readonly string[]) => void): () => void;
 }

@@ -12,7 +12,7 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type TtlvNode } from '../../src/ttlv/index.js';
 import { decodeRecord, type OpRecord } from '../../src/audit/record.js';
 import { RotationScheduler } from '../../src/rotation/scheduler.js';
-import { localLeasesFor } from '../../src/rotation/lease.js';
+import { leasesFor } from '../../src/rotation/store-leases.js';
 import { HANDLERS } from '../../src/operations/index.js';
 import { cryptoPolicyFrom } from '../../src/policy/crypto-policy.js';
 import { FULL_ATTRIBUTES, startTestKms, type TestKms } from '../support/kms.js';
@@ -336,7 +336,7 @@ describe('the lease: two schedulers over the same store rotate once', () => {
     expect(await locateByName('lease-a')).toHaveLength(1);
     expect(links(await attributesOf(c, V2_1, all[0]!.newUid)).filter(([lt]) => lt === LinkType.ReplacedObjectLink)).toEqual([[LinkType.ReplacedObjectLink, uid]]);
     // The lease expires; the other node takes it with a higher token; the first one's grant is fenced off.
-    const leases = localLeasesFor(srv.kms.services.store);
+    const leases = leasesFor(srv.kms.services.store);
     const held = (await leases.current('key-rotation'))!;
     nowMs += a.config.leaseSeconds * 1000 + 1000;
     const other = held.holder === a.holder ? b : a;

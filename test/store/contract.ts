@@ -579,6 +579,59 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         expect(seen).toHaveLength(2);
       });
 
+      it('meta-check: the commit goes through only while the entry has exactly that revision (0: absent), and writes nothing', async () => {
+        const s = await fresh();
+        const check = (key: string, expectedRevision: number): CommitOp => ({ type: 'meta-check', key, expectedRevision });
+        const seen: string[][] = [];
+        s.meta.watch('lease/', (keys) => seen.push([...keys]));
+        const seal = { seal: (seq: number) => ({ bytes: Buffer.from(`e${seq}`), link: Buffer.from(`l${seq}`) }) };
+        // Absent: only 0 passes.
+        await rejectsWith(s.commit([put(rec('k1')), check('lease/rot', 1)], { audit: [seal] }), 'CONFLICT');
+        expect(await s.get('k1')).toBeUndefined();
+        expect(s.audit.head().seq).toBe(0);
+        await s.commit([put(rec('k1')), check('lease/rot', 0)]);
+        expect(await s.meta.get('lease/rot')).toBeUndefined();
+        await s.commit([mput('lease/rot', 'token-1')]);
+        expect(seen).toEqual([['lease/rot']]);
+        // The holder of revision 1 may commit; a stale token (0, 2) fails the whole commit.
+        await s.commit([put(rec('k1'), 1), check('lease/rot', 1)], { audit: [seal] });
+        expect((await s.get('k1'))?.revision).toBe(2);
+        expect(s.audit.head().seq).toBe(1);
+        await rejectsWith(s.commit([put(rec('k1'), 2), mput('other/x', 'x'), check('lease/rot', 0)]), 'CONFLICT');
+        await rejectsWith(s.commit([check('lease/rot', 2), put(rec('k1'), 2)]), 'CONFLICT');
+        expect((await s.get('k1'))?.revision).toBe(2);
+        expect(await s.meta.get('other/x')).toBeUndefined();
+        // Another holder took the lease: the old token no longer passes.
+        await s.commit([mput('lease/rot', 'token-2', 1)]);
+        await rejectsWith(s.commit([put(rec('k1'), 2), check('lease/rot', 1)]), 'CONFLICT');
+        // A check sees the earlier ops of its own commit; it changes no revision and tells no watcher.
+        await s.commit([mput('lease/rot', 'token-3', 2), check('lease/rot', 3), put(rec('k1'), 2)]);
+        await rejectsWith(s.commit([mdel('lease/rot', 3), check('lease/rot', 3)]), 'CONFLICT');
+        expect(await s.meta.get('lease/rot')).toMatchObject({ revision: 3 });
+        seen.length = 0;
+        await s.commit([check('lease/rot', 3)]);
+        expect(seen).toEqual([]);
+        expect(await s.meta.get('lease/rot')).toMatchObject({ revision: 3 });
+        expect(text(await s.meta.get('lease/rot'))).toBe('token-3');
+        await expect(s.commit([check('has space', 0)])).rejects.toBeInstanceOf(TypeError);
+        await expect(s.commit([check('k', -1)])).rejects.toBeInstanceOf(TypeError);
+      });
+
+      it('meta-check in concurrent commits: each is judged on its own, in call order', async () => {
+        const s = await fresh();
+        const check = (key: string, expectedRevision: number): CommitOp => ({ type: 'meta-check', key, expectedRevision });
+        await s.commit([mput('lease/a', 'h1')]);
+        const results = await Promise.allSettled([
+          s.commit([put(rec('x1')), check('lease/a', 1)]),
+          s.commit([mput('lease/a', 'h2', 1)]),
+          s.commit([put(rec('x2')), check('lease/a', 1)]),
+          s.commit([put(rec('x3')), check('lease/a', 2)]),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+        expect(((results[2] as PromiseRejectedResult).reason as StoreError).code).toBe('CONFLICT');
+        expect(await s.list(undefined, 10)).toEqual(['x1', 'x3']);
+      });
+
       it('refuses malformed meta ops with a TypeError', async () => {
         const s = await fresh();
         await expect(s.commit([mput('', 'x')])).rejects.toBeInstanceOf(TypeError);
@@ -586,6 +639,26 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         await expect(s.commit([mput('k'.repeat(257), 'x')])).rejects.toBeInstanceOf(TypeError);
         await expect(s.commit([mdel('k', -1)])).rejects.toBeInstanceOf(TypeError);
         await expect(s.commit([{ type: 'meta-put', key: 'k', value: 'text' as unknown as Uint8Array, expectedRevision: 0 }])).rejects.toBeInstanceOf(TypeError);
+      });
+    });
+
+    describe('onRecordsChanged', () => {
+      it('tells listeners the uids a commit put or deleted, before the commit resolves; failed commits tell nothing', async () => {
+        const s = await fresh();
+        if (!s.onRecordsChanged) throw new Error('this store has no onRecordsChanged');
+        const seen: string[][] = [];
+        const stop = s.onRecordsChanged((uids) => seen.push([...uids].sort()));
+        const seenAtResolve = await s.commit([put(rec('a')), put(rec('b'))]).then(() => seen.length);
+        expect(seenAtResolve).toBe(1);
+        expect(seen).toEqual([['a', 'b']]);
+        await rejectsWith(s.commit([put(rec('c')), del('a', 7)]), 'CONFLICT');
+        await s.commit([{ type: 'meta-put', key: 'm/1', value: Buffer.from('x'), expectedRevision: 0 }]);
+        expect(seen).toHaveLength(1);
+        await s.commit([del('a', 1), put(rec('b'), 1)]);
+        expect(seen[1]).toEqual(['a', 'b']);
+        stop();
+        await s.commit([put(rec('d'))]);
+        expect(seen).toHaveLength(2);
       });
     });
 

@@ -45,7 +45,7 @@ import {
   type CommitOp,
   type StoreSnapshot,
 } from '../object-store.js';
-import { decodeMeta, encodeMeta, metaKeysOf, MetaWatchers, planMeta, type MetaChange, type StoredMeta } from '../meta.js';
+import { decodeMeta, encodeMeta, metaKeysOf, MetaWatchers, planMeta, RecordListeners, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
 import { indexTerms } from '../index-encoding.js';
 import { checkOps, planCommit, sealAudit, termDiff, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
@@ -139,6 +139,7 @@ export class LevelStore implements ObjectStore {
   private sysMeta!: Meta;
   private serverMeta!: ServerMeta;
   private readonly watchers = new MetaWatchers();
+  private readonly recordListeners = new RecordListeners();
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
@@ -484,7 +485,12 @@ export class LevelStore implements ObjectStore {
       this.armSync();
     }
     this.watchers.changed(netMeta.keys());
+    this.recordListeners.changed(net.keys());
     for (const p of accepted) p.resolve();
+  }
+
+  onRecordsChanged(listener: (uids: readonly string[]) => void): () => void {
+    return this.recordListeners.add(listener);
   }
 
   async scan(field: string, opts: ScanOptions): Promise<ScanPage> {

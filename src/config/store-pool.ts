@@ -1,0 +1,52 @@
+/**
+ * The `storePool` section: how a node talks to a PostgreSQL store (config `store`); ignored
+ * for the LevelDB store. Each key also has a KMS_ environment variable.
+ */
+
+export interface StorePoolConfig {
+  /** Most connections of the pool (reads and the commit writer). Default 10. */
+  readonly poolSize?: number;
+  /** Most commits that share one transaction (group commit). Default 64; 1 turns it off. */
+  readonly maxGroupCommits?: number;
+  /** Longest wait for a new database connection, in ms (default 10000). */
+  readonly connectTimeoutMs?: number;
+}
+
+export const STORE_POOL_ENV_KEYS: Readonly<Record<string, keyof StorePoolConfig>> = {
+  KMS_STORE_POOL_SIZE: 'poolSize',
+  KMS_STORE_MAX_GROUP_COMMITS: 'maxGroupCommits',
+  KMS_STORE_CONNECT_TIMEOUT_MS: 'connectTimeoutMs',
+};
+
+const RANGES: Readonly<Record<keyof StorePoolConfig, readonly [number, number]>> = {
+  poolSize: [1, 1000],
+  maxGroupCommits: [1, 10_000],
+  connectTimeoutMs: [1, 600_000],
+};
+
+export class StorePoolError extends Error {
+  override readonly name = 'StorePoolError';
+}
+
+/** Parse (part of) a storePool section onto `into`; throws StorePoolError naming the key. */
+export function parseStorePool(v: unknown, from: string, into?: StorePoolConfig): StorePoolConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new StorePoolError(`${from}: storePool must be an object`);
+  const out: Record<string, number> = { ...(into as Record<string, number> | undefined) };
+  for (const [k, raw] of Object.entries(v as Record<string, unknown>)) {
+    const range = RANGES[k as keyof StorePoolConfig];
+    if (!range) throw new StorePoolError(`${from}: unknown key storePool.${k}`);
+    const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < range[0] || n > range[1])
+      throw new StorePoolError(`${from}: storePool.${k} must be an integer from ${range[0]} to ${range[1]}`);
+    out[k] = n;
+  }
+  return out;
+}
+
+export function storePoolHelp(): string {
+  return `PostgreSQL store (config store, KMS_STORE; section storePool, docs/cluster-nodes.md):
+  storePool.poolSize          KMS_STORE_POOL_SIZE: database connections (default 10)
+  storePool.maxGroupCommits   KMS_STORE_MAX_GROUP_COMMITS: commits per transaction (64)
+  storePool.connectTimeoutMs  KMS_STORE_CONNECT_TIMEOUT_MS: longest wait for a database
+                              connection, ms (10000)`;
+}

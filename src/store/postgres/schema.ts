@@ -1,0 +1,60 @@
+/**
+ * The PostgreSQL store's schema, versioned: MIGRATIONS[v - 1] takes a database from version
+ * v - 1 to v (version 0: no tables yet). `migrate` runs the missing ones in ONE transaction under
+ * a transaction-scoped advisory lock, so nodes starting together neither race nor see half a
+ * schema; a database written by a newer schema is refused (StoreError SCHEMA) and left alone.
+ *
+ * Tables (docs/store-postgresql.md):
+ * - kms_schema: one row, the schema version.
+ * - kms_objects(uid, revision, bytes): uid is the UTF-8 of the uid as bytea (byte order is code
+ *   point order, the order `list` promises, and a uid may hold U+0000, which text may not);
+ *   bytes from record-codec.
+ * - kms_index(field, value, uid): one row per index term (index-encoding.ts), field as UTF-8
+ *   bytea; the primary key (field, value, uid) is the ordered index that find and scan walk.
+ * - kms_meta(key, revision, value): server metadata (src/store/meta.ts), keys in "C" order.
+ * - kms_audit(seq, bytes, link): the one audit hash chain of the cluster.
+ * - kms_head: one row, the audit head (seq, link) and the record count. Every write transaction
+ *   takes it FOR UPDATE first: writers of all nodes are serialized on it, so audit entries form
+ *   one chain and no two transactions can deadlock on record rows.
+ */
+import type pg from 'pg';
+import { StoreError } from '../object-store.js';
+
+/** Random but fixed: the key of the advisory lock migrations run under. */
+export const MIGRATION_LOCK = 0x6b6d735f73636831n; // "kms_sch1"
+
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE kms_objects (uid bytea PRIMARY KEY, revision bigint NOT NULL CHECK (revision > 0), bytes bytea NOT NULL);
+   CREATE TABLE kms_index (field bytea NOT NULL, value bytea NOT NULL, uid bytea NOT NULL, PRIMARY KEY (field, value, uid));
+   CREATE INDEX kms_index_by_uid ON kms_index (uid);
+   CREATE TABLE kms_meta (key text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL CHECK (revision > 0), value bytea NOT NULL);
+   CREATE TABLE kms_audit (seq bigint PRIMARY KEY CHECK (seq > 0), bytes bytea NOT NULL, link bytea NOT NULL);
+   CREATE TABLE kms_head (id int PRIMARY KEY CHECK (id = 1), audit_seq bigint NOT NULL, audit_link bytea NOT NULL, records bigint NOT NULL);
+   INSERT INTO kms_head (id, audit_seq, audit_link, records) VALUES (1, 0, '\\x', 0);`,
+];
+
+/** The schema version this server writes. */
+export const PG_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Bring the database to PG_SCHEMA_VERSION (see the file comment). Returns the version found. */
+export async function migrate(client: pg.ClientBase): Promise<number> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
+    await client.query('CREATE TABLE IF NOT EXISTS kms_schema (id int PRIMARY KEY CHECK (id = 1), version int NOT NULL)');
+    const r = await client.query<{ version: number }>('SELECT version FROM kms_schema WHERE id = 1');
+    const found = r.rows[0]?.version ?? 0;
+    if (found > PG_SCHEMA_VERSION) {
+      throw new StoreError('SCHEMA', `the database has schema version ${found}, newer than this server's ${PG_SCHEMA_VERSION}`);
+    }
+    for (let v = found + 1; v <= PG_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v - 1] as string);
+    if (found < PG_SCHEMA_VERSION) {
+      await client.query('INSERT INTO kms_schema (id, version) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version', [PG_SCHEMA_VERSION]);
+    }
+    await client.query('COMMIT');
+    return found;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
