@@ -72,11 +72,22 @@ async function buildRecord(i: number, owner: string, protector: KeyProtector, no
  * Add objects numbered `from` … `to - 1` to the store of `dataDir` (which must not be in use
  * by a running server). The result holds about `sampleSize` of their uids (all of them when
  * sampleSize ≥ to - from). `served`: the objects have been served already (Fresh False), so
- * Gets of them are reads only.
+ * Gets of them are reads only (the first Get of a Fresh object is a durable write).
  */
-export async function preload(dataDir: string, from: number, to: number, owner: string, progress?: PreloadProgress, sampleSize = 2000, served = false): Promise<PreloadResult> {
+export interface PreloadOptions {
+  readonly progress?: PreloadProgress;
+  /** About how many uids the result holds (default 2000). */
+  readonly sampleSize?: number;
+  /** The objects have been served already (Fresh False). */
+  readonly served?: boolean;
+  /** A postgresql:// URL: the store is that database (the folder holds the keys), not the folder's LevelDB. */
+  readonly storeUrl?: string;
+}
+
+export async function preload(dataDir: string, from: number, to: number, owner: string, opts: PreloadOptions = {}): Promise<PreloadResult> {
+  const { progress, sampleSize = 2000, served = false } = opts;
   const started = performance.now();
-  const folder = await DataFolder.open({ dataDir, keys: 'create' });
+  const folder = await DataFolder.open({ dataDir, keys: 'create', ...(opts.storeUrl !== undefined && { storeUrl: opts.storeUrl }) });
   const { store, protector } = folder;
   const sampleEvery = Math.max(1, Math.floor((to - from) / sampleSize));
   const sampleUids: string[] = [];

@@ -117,7 +117,13 @@ export async function runPoint(target: BenchTarget, mix: MixName, setup: MixSetu
     if (answered < connections) {
       const r = await collect();
       const why = r.find((x) => x.firstWarmupError !== undefined)?.firstWarmupError;
-      return naPoint(target.label, mix, connections, `no answer within ${opts.answerWaitMs / 1000} s on ${connections - answered} of ${connections} connections${why ? `; error: ${why}` : ''}`, extra);
+      return naPoint(
+        target.label,
+        mix,
+        connections,
+        `no answer within ${opts.answerWaitMs / 1000} s on ${connections - answered} of ${connections} connections${why ? `; error: ${why}` : ''}`,
+        extra,
+      );
     }
     const u0 = targetUsage(target);
     t0 = performance.now();
@@ -205,7 +211,9 @@ export async function sweep(factory: ServerFactory, opts: SweepOptions): Promise
       for (const c of opts.concurrency) {
         const p = await runPoint(target, mix, setup, c, opts, spread ? { objects: opts.spreadKeys } : {});
         opts.progress(
-          p.na !== undefined ? `${label} ${MIX_TITLES[mix]} c=${c}: n/a (${p.na})` : `${label} ${MIX_TITLES[mix]} c=${c}: ${fmtRate(p.opsPerSec)} ops/s, p99 ${fmtMs(p.latencyMs?.p99)} ms, errors ${p.errors}`,
+          p.na !== undefined
+            ? `${label} ${MIX_TITLES[mix]} c=${c}: n/a (${p.na})`
+            : `${label} ${MIX_TITLES[mix]} c=${c}: ${fmtRate(p.opsPerSec)} ops/s, p99 ${fmtMs(p.latencyMs?.p99)} ms, errors ${p.errors}`,
         );
         out.push(p);
       }
@@ -270,6 +278,26 @@ function markdown(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
   return [line(head), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+/** One row per mix and concurrency, the servers `labels` side by side (ops/s, p50, p99), and the last one over the first. */
+export function renderBackends(points: readonly PointResult[], labels: readonly string[]): string {
+  const head = ['mix', 'conns', ...labels.flatMap((l) => [`${l} ops/s`, `${l} p50/p99 ms`]), ...(labels.length > 1 ? [`${labels[labels.length - 1]}/${labels[0]}`] : [])];
+  const keys = [...new Map(points.filter((p) => labels.includes(p.server)).map((p) => [`${p.mix}|${p.connections}`, p])).values()];
+  const rows = keys.map((k) => {
+    const of = (l: string): PointResult | undefined => points.find((p) => p.server === l && p.mix === k.mix && p.connections === k.connections);
+    const cells = labels.flatMap((l) => {
+      const p = of(l);
+      if (!p) return ['-', ''];
+      if (p.na !== undefined) return ['n/a', p.na.slice(0, 40)];
+      return [fmtRate(p.opsPerSec), `${fmtMs(p.latencyMs?.p50)} / ${fmtMs(p.latencyMs?.p99)}`];
+    });
+    const first = of(labels[0] as string);
+    const last = of(labels[labels.length - 1] as string);
+    const ratio = first && last && first.na === undefined && last.na === undefined && first.opsPerSec > 0 ? `${(last.opsPerSec / first.opsPerSec).toFixed(2)}×` : '-';
+    return [k.title, String(k.connections), ...cells, ...(labels.length > 1 ? [ratio] : [])];
+  });
+  return markdown(head, rows);
 }
 
 export interface Ratio {

@@ -23,6 +23,8 @@ export interface BenchTarget {
   readonly clients?: readonly KmipClientOptions[];
   /** More processes (or groups) whose CPU time and RSS count for this target (other nodes, the database). */
   readonly alsoMeasure?: readonly { readonly pid: number; readonly group: boolean }[];
+  /** The nodes of a cluster, one target each (for the failover run). */
+  readonly nodes?: readonly BenchTarget[];
   /** Process (group) measured through /proc; undefined when unknown. */
   readonly pid?: number;
   /** True when pid leads a process group the bench started. */
@@ -100,8 +102,10 @@ export interface OurServerOptions {
   /** Write a V8 CPU profile of the server into this folder (node --cpu-prof). */
   readonly cpuProfDir?: string;
   readonly logLevel?: string;
-  /** More environment (e.g. KMS_STORE for a node of a cluster). */
+  /** More environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** A postgresql:// URL: the node serves that database (`kms serve --store`). */
+  readonly storeUrl?: string;
 }
 
 /** limits.maxHandshakesPerAddress of the servers the bench starts (all its clients share one address). */
@@ -135,6 +139,7 @@ export async function startOurServer(opts: OurServerOptions): Promise<BenchTarge
       c.ca.cert,
       '--log-level',
       opts.logLevel ?? 'warn',
+      ...(opts.storeUrl !== undefined ? ['--store', opts.storeUrl] : []),
     ],
     {
       detached: true,
@@ -230,6 +235,8 @@ export interface ServerFactory {
 }
 
 let serial = 0;
+/** A new number for a server's folder names. */
+export const nextSerial = (): number => ++serial;
 
 /** Our `kms serve` over a LevelDB data folder under `root`; preloaded stores are copied from a template made once. */
 export function ourFactory(root: string, certs: DevCertPaths, cpuProfDir?: string): ServerFactory {
@@ -239,7 +246,7 @@ export function ourFactory(root: string, certs: DevCertPaths, cpuProfDir?: strin
     if (!t) {
       const dir = join(root, `kms-template-${n}`);
       t = mkdir(dir, { recursive: true, mode: 0o700 })
-        .then(() => preload(dir, 0, n, DEFAULT_CLIENT_NAME, undefined, n, true))
+        .then(() => preload(dir, 0, n, DEFAULT_CLIENT_NAME, { sampleSize: n, served: true }))
         .then((r) => ({ dir, uids: r.sampleUids }));
       templates.set(n, t);
     }

@@ -72,8 +72,10 @@ function main(workerInput: WorkerInput): void {
     }
   };
   const open = new Set<KmipClient>();
+  // Connection i's place in the server list; after a failure it moves to the next server.
+  const nodeOf = Array.from({ length: input.connections }, (_, i) => input.offset + i);
   const connect = async (i: number): Promise<KmipClient> => {
-    const c = await KmipClient.connect(clients[(input.offset + i) % clients.length] as KmipClientOptions);
+    const c = await KmipClient.connect(clients[(nodeOf[i] as number) % clients.length] as KmipClientOptions);
     open.add(c);
     return c;
   };
@@ -106,6 +108,11 @@ function main(workerInput: WorkerInput): void {
         if (phase() === Phase.Measure) record(performance.now() - t0);
       } catch (e) {
         onError(e);
+        if (clients.length > 1) {
+          await close(c);
+          c = undefined;
+          nodeOf[i] = (nodeOf[i] as number) + 1;
+        }
         // After a failure, wait a little before retrying (a node that is down refuses at once).
         await new Promise((r) => setTimeout(r, 20));
       }
