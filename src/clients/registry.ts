@@ -102,6 +102,7 @@ export class ClientRegistry {
   private again = false;
   private crlCache: { readonly entry: CrlEntryStored; readonly der: Uint8Array } | undefined;
   private readonly unwatch: () => void;
+  private readonly changeListeners = new Set<() => void>();
 
   private constructor(private readonly o: ClientRegistryOptions) {
     this.settings = clientsSettings(o.config);
@@ -120,6 +121,17 @@ export class ClientRegistry {
 
   close(): void {
     this.unwatch();
+    this.changeListeners.clear();
+  }
+
+  /**
+   * `listener` runs after each reload that may have changed the deny list (a `clients/` key this
+   * node or another committed): the listeners close open connections of revoked certificates.
+   * Returns the unsubscribe.
+   */
+  onChanged(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   private now(): number {
@@ -157,6 +169,13 @@ export class ClientRegistry {
         this.revokedFingerprints = fps;
         this.revokedSerials = serials;
       } while (this.again);
+      for (const l of this.changeListeners) {
+        try {
+          l();
+        } catch (e) {
+          this.o.onError?.(e);
+        }
+      }
     })().finally(() => {
       this.reloading = undefined;
     });

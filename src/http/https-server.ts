@@ -119,6 +119,9 @@ export class HttpsFace {
   private readonly conns = new WeakMap<object, { id: string; requests: number }>();
   private closing = false;
   private readonly stopRotation: () => void;
+  private readonly stopRevokedWatch: (() => void) | undefined;
+  /** Requests in flight per connection (a revoked connection closes once its last one is answered). */
+  private readonly busy = new WeakMap<object, number>();
   private readonly tokenDigest: Buffer | undefined;
   /** TCP connections whose TLS handshake has not finished: the KMIP port's budgets (handshake-gate.ts). */
   private readonly gate: HandshakeGate;
@@ -148,6 +151,7 @@ export class HttpsFace {
     this.server.requestTimeout = limits.idleTimeoutMs;
     this.server.headersTimeout = Math.min(limits.idleTimeoutMs, 60_000);
     this.stopRotation = rotateTicketKeys(this.server, limits.tlsTicketKeyRotationMs);
+    this.stopRevokedWatch = opts.revocation?.onRevoked?.(() => this.dropRevoked());
     this.tokenDigest = opts.metricsAccess.kind === 'token' ? sha256(opts.metricsAccess.token) : undefined;
     this.server.on('secureConnection', (socket: TLSSocket) => {
       this.gate.over(rawOf(socket));
@@ -167,8 +171,7 @@ export class HttpsFace {
         opts.metrics?.refused('https', 'revoked');
         void this.audit.refusedPeer({ connectionId: randomUUID(), addr: socket.remoteAddress, message: revoked, peer: peerSummary(socket.getPeerCertificate(), 'CERT_REVOKED') });
         this.refusedSockets.add(socket);
-        socket.end(); // close_notify; no request of it is served (onRequest)
-        setTimeout(() => socket.destroy(), 1000).unref();
+        endSoon(socket); // close_notify; no request of it is served (onRequest)
         return;
       }
       this.sockets.add(socket);
@@ -233,9 +236,33 @@ export class HttpsFace {
     return this.sockets.size;
   }
 
+  /**
+   * The deny list changed: connections whose certificate is now revoked serve no further request
+   * and close once the ones in flight are answered (logged, audited, counted as at the handshake).
+   */
+  private dropRevoked(): void {
+    const check = this.opts.revocation;
+    if (!check) return;
+    for (const socket of this.sockets) {
+      if (this.refusedSockets.has(socket)) continue;
+      const why = check.check(socket.getPeerCertificate());
+      if (!why) continue;
+      this.refusedSockets.add(socket);
+      this.opts.metrics?.refused('https', 'revoked');
+      void this.audit.refusedPeer({
+        connectionId: this.conns.get(socket)?.id ?? randomUUID(),
+        addr: socket.remoteAddress,
+        message: `open connection closed: ${why}`,
+        peer: peerSummary(socket.getPeerCertificate(), 'CERT_REVOKED'),
+      });
+      if (!this.busy.get(socket)) endSoon(socket);
+    }
+  }
+
   /** Stop accepting, let requests in flight finish, close every connection. */
   async close(): Promise<void> {
     this.closing = true;
+    this.stopRevokedWatch?.();
     this.stopRotation();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
@@ -258,6 +285,8 @@ export class HttpsFace {
       return;
     }
     this.inFlight++;
+    const socket = req.socket;
+    this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
     try {
       if (this.closing) res.setHeader('Connection', 'close');
       const path = (req.url ?? '/').split('?')[0];
@@ -278,6 +307,9 @@ export class HttpsFace {
         this.send(res, 500, 'text/plain; charset=utf-8', Buffer.from(`internal error, ref ${ref}\n`));
       }
     } finally {
+      const left = (this.busy.get(socket) ?? 1) - 1;
+      this.busy.set(socket, left);
+      if (left === 0 && this.refusedSockets.has(socket)) endSoon(socket);
       this.inFlight--;
       if (this.inFlight === 0) {
         const idle = this.idle;
@@ -425,4 +457,10 @@ export class HttpsFace {
   private reply(res: ServerResponse, enc: KmipEncoding, response: TtlvNode, headers: Record<string, string> = {}): void {
     this.send(res, 200, MEDIA_TYPE[enc], encodeBody(response, enc), headers);
   }
+}
+
+/** Close a connection we refuse: close_notify now, cut it a second later if the peer lingers. */
+function endSoon(socket: Socket): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), 1000).unref();
 }

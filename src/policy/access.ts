@@ -4,6 +4,12 @@
  * Group, for named operations) or as a configured administrator. An identity without
  * access gets Item Not Found from every operation, so an object's existence does not leak.
  */
+/** The key rotation scheduler's principal (src/rotation/): it acts for each key's owner. */
+export const ROTATION_PRINCIPAL = 'kms-rotation';
+
+/** Principals only the server itself acts as: never taken from a client certificate (src/server/auth.ts). */
+export const RESERVED_IDENTITIES: ReadonlySet<string> = new Set([ROTATION_PRINCIPAL]);
+
 export interface Principal {
   /** The identity taken from the client certificate (CN by default). */
   readonly id: string;

@@ -34,7 +34,7 @@ import { dateAttribute, effectiveState } from '../objects/lifecycle.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { dispatch } from '../operations/dispatcher.js';
 import type { HandlerTable, ServerServices } from '../operations/context.js';
-import type { Principal } from '../policy/access.js';
+import { ROTATION_PRINCIPAL, type Principal } from '../policy/access.js';
 import { requestMessage, parseResponse } from '../client/requests.js';
 import { rotationConfigOf, type RotationConfig } from '../config/rotation.js';
 import type { LeaseGrant, LeaseStore } from './lease.js';
@@ -42,7 +42,7 @@ import { fencedStore, leasesFor } from './store-leases.js';
 import { DAY, dueAt, generationOf, isRotatable, madeByRotation, policyOf, replacementOf, ROTATION_MARK_NAME, ROTATION_MARK_VENDOR, type KeyPolicy } from './policy.js';
 
 /** The server principal rotations run as (the audit trail's client). */
-export const ROTATION_PRINCIPAL = 'kms-rotation';
+export { ROTATION_PRINCIPAL };
 export const ROTATION_LEASE = 'key-rotation';
 /** Keys read per store page while scanning. */
 const SCAN_PAGE = 256;

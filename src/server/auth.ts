@@ -11,9 +11,12 @@
  *   strings (CN="kms-client,O=evil" is `CN=kms-client\,O=evil`, the two-RDN subject
  *   CN=kms-client, O=evil is `O=evil,CN=kms-client`); only the ASN.1 string type of a value is
  *   not part of it.
+ * Identities the server acts as itself (the key rotation scheduler's `kms-rotation`) are
+ * reserved: a certificate that names one is refused like one without an identity, so no client
+ * can pass for the server in the audit trail or in what it may do.
  */
 import type { PeerCertificate } from 'node:tls';
-import type { Principal } from '../policy/access.js';
+import { RESERVED_IDENTITIES, type Principal } from '../policy/access.js';
 import { nameToString, readCertificate } from '../pki/x509-read.js';
 import type { IdentitySource } from '../config/identity.js';
 
@@ -52,5 +55,6 @@ export function principalFromCertificate(cert: PeerCertificate | undefined, sour
     }
   }
   if (!id) throw new AuthError(`client certificate has no identity in its ${source.toUpperCase()}`);
+  if (RESERVED_IDENTITIES.has(id)) throw new AuthError(`client certificate names the identity "${id}", which is reserved for the server itself`);
   return { id };
 }

@@ -67,6 +67,7 @@ export class KmipServer {
   /** The TCP socket under each TLS socket, for the gate. */
   private readonly tcp = new TcpSockets();
   private readonly stopRotation: () => void;
+  private readonly stopRevokedWatch: (() => void) | undefined;
 
   constructor(private readonly opts: KmipServerOptions) {
     const { limits } = opts;
@@ -82,6 +83,7 @@ export class KmipServer {
       ...tlsPolicyOptions(limits.tlsTicketKeyRotationMs),
     });
     this.stopRotation = rotateTicketKeys(this.server, limits.tlsTicketKeyRotationMs);
+    this.stopRevokedWatch = opts.revocation?.onRevoked?.(() => this.dropRevoked());
     this.server.on('connection', (raw: Socket) => this.onTcp(raw));
     this.server.on('secureConnection', (socket: TLSSocket) => this.onSecure(socket));
     this.server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => this.onTlsClientError(err, socket));
@@ -194,8 +196,26 @@ export class KmipServer {
     return this.gate.size;
   }
 
+  /**
+   * The deny list changed: close the open connections whose certificate is now revoked (each is
+   * logged, audited and counted like a refusal at the handshake). A request in flight is answered
+   * first; nothing more is read from the connection.
+   */
+  private dropRevoked(): void {
+    const check = this.opts.revocation;
+    if (!check) return;
+    for (const s of this.sessions) {
+      const why = check.check(s.peerCertificate());
+      if (!why) continue;
+      this.opts.services.metrics?.refused('kmip', 'revoked');
+      void this.audit.refusedPeer({ connectionId: s.id, addr: s.remoteAddress, message: `open connection closed: ${why}`, peer: peerSummary(s.peerCertificate(), 'CERT_REVOKED') });
+      void s.shutdown();
+    }
+  }
+
   /** Stop accepting, finish in-flight requests, close every connection. */
   async close(): Promise<void> {
+    this.stopRevokedWatch?.();
     this.stopRotation();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.gate.closeAll();

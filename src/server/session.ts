@@ -86,6 +86,16 @@ export class Session {
   }
 
   /** Stop taking requests; finish the one in flight, then close. */
+  /** The client's certificate (as the TLS layer verified it). */
+  peerCertificate(): ReturnType<TLSSocket['getPeerCertificate']> {
+    return this.socket.getPeerCertificate();
+  }
+
+  /** The peer's address. */
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
   async shutdown(): Promise<void> {
     this.closing = true;
     this.queue.length = 0;

@@ -9,7 +9,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
-import { get as httpsGet } from 'node:https';
+import { Agent, get as httpsGet } from 'node:https';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
@@ -132,14 +133,41 @@ describe('kms certs on a running server', () => {
     expect(Math.round((Date.parse(mine.notAfter) - Date.now()) / 86_400_000)).toBe(90);
   });
 
-  it('revoke: the next handshake with it fails on both listeners, other clients keep working, the refusal is logged and audited', async () => {
+  it('revoke: connections already open with it are closed, the next handshake fails on both listeners, other clients keep working, the refusal is logged and audited', async () => {
     const other = await connectAs(tlsOf('kms-client'));
     await createKey(other);
     const stillOpen = await connectAs(arrayFiles);
+    await createKey(stillOpen);
+    // An HTTPS keep-alive connection with the certificate, open across the revocation.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    let httpsSocket: Socket | undefined;
+    const live = await new Promise<number>((resolve, reject) => {
+      const req = httpsGet({ host: '127.0.0.1', port: srv.kms.httpsAddress!.port, path: '/livez', servername: 'localhost', ca, ...arrayFiles, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('socket', (sk) => (httpsSocket = sk));
+      req.on('error', reject);
+    });
+    expect(live).toBe(200);
+    const httpsClosed = new Promise<void>((resolve) => httpsSocket!.once('close', () => resolve()));
     const headBefore = srv.kms.services.store.audit.head().seq;
     const r = await certs(['revoke', 'array-1', '--reason', 'keyCompromise']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`revoked array-1: ${arrayFingerprint}`);
+    // The connections open before: closed by the server once the deny list reloads (no idle timeout to wait for).
+    await expect
+      .poll(
+        async () =>
+          (await createKey(stillOpen).then(
+            () => 'served',
+            (e: Error) => e.message,
+          )) !== 'served',
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+    await Promise.race([httpsClosed, new Promise((_, reject) => setTimeout(() => reject(new Error('the HTTPS keep-alive connection was not closed')), 10_000))]);
+    agent.destroy();
     // The revoked certificate: the server closes right after the handshake, nothing is served.
     expect(await attempt(arrayFiles)).toMatch(/^(refused|connect failed)/);
     // Everyone else: served, on the connection already open and on a new one.
@@ -159,8 +187,10 @@ describe('kms certs on a running server', () => {
     expect(revoke).toMatchObject({ client: 'local-operator', status: 'Success' });
     expect(revoke?.message).toContain(arrayFingerprint);
     const refused = records.filter((x) => x.kind === 'auth' && x.peer?.verifyError === 'CERT_REVOKED');
-    expect(refused.length).toBeGreaterThanOrEqual(2);
+    expect(refused.length).toBeGreaterThanOrEqual(4);
     expect(refused[0]!.peer!.fingerprint).toBe(arrayFingerprint);
+    // The two open connections closed, each audited as such.
+    expect(refused.filter((x) => x.message?.startsWith('open connection closed: client certificate revoked')).length).toBe(2);
     const metrics = (await get('/metrics')).body.toString();
     expect(metrics).toMatch(/kms_connection_refusals_total\{transport="kmip",reason="revoked"\} [1-9]/);
     expect(metrics).toMatch(/kms_connection_refusals_total\{transport="https",reason="revoked"\} [1-9]/);

@@ -6,16 +6,9 @@
  * from it), and its server-derived attributes read through PyKMIP agree with `cryptography`.
  * The script runs in its own process group, stopped by afterAll if still running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { PykmipScripts } from './pykmip-scripts.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestKms, CERTS, type TestKms } from '../support/kms.js';
-import { stopGroup } from '../support/process-group.js';
-
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = resolve('test/interop/pykmip_certificates.py');
+import { startTestKms, type TestKms } from '../support/kms.js';
 
 interface Facts {
   readonly subject: string;
@@ -40,57 +33,20 @@ interface Attr {
 }
 
 let kms: TestKms;
-let dir: string;
-const running = new Set<ChildProcess>();
+let scripts: PykmipScripts;
 
-async function run(version: string): Promise<Run> {
-  const args = [
-    SCRIPT,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(kms.port),
-    '--cert',
-    join(CERTS, 'client.pem'),
-    '--key',
-    join(CERTS, 'client.key'),
-    '--ca',
-    join(CERTS, 'ca.pem'),
-    '--version',
-    version,
-    '--tag',
-    `pykmip-cert-${version}-${process.pid}-${Date.now()}`,
-    '--config-file',
-    join(dir, 'empty.conf'),
-  ];
-  const child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
-  running.add(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => void stopGroup(child), 60_000);
-    child.on('exit', (c) => {
-      clearTimeout(timer);
-      res(c);
-    });
-  });
-  running.delete(child);
-  if (code !== 0) throw new Error(`pykmip_certificates.py ${version} exited with ${code}\nstderr:\n${err}\nstdout:\n${out}`);
-  return JSON.parse(out) as Run;
+function run(version: string): Promise<Run> {
+  return scripts.run<Run>({ script: 'pykmip_certificates.py', port: kms.port, args: ['--version', version], tag: `pykmip-cert-${version}-${process.pid}-${Date.now()}`, timeoutMs: 60_000 });
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kms-pykmip-certs-'));
-  await writeFile(join(dir, 'empty.conf'), '');
+  scripts = await PykmipScripts.create('pykmip-certs');
   kms = await startTestKms();
 });
 
 afterAll(async () => {
-  await Promise.all([...running].map(stopGroup));
+  await scripts?.dispose();
   await kms?.dispose();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 function okValue<T>(r: Run, name: string): T {

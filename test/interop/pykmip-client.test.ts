@@ -11,16 +11,9 @@
  * and every setting is passed explicitly) and runs in its own process group, which afterAll
  * stops if it is still running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { PykmipScripts } from './pykmip-scripts.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestKms, CERTS, type TestKms } from '../support/kms.js';
-import { stopGroup } from '../support/process-group.js';
-
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = resolve('test/interop/pykmip_client.py');
+import { startTestKms, type TestKms } from '../support/kms.js';
 
 interface StepError {
   readonly type: string;
@@ -43,62 +36,21 @@ interface AttributeView {
 }
 
 let kms: TestKms;
-let dir: string;
-const running = new Set<ChildProcess>();
+let scripts: PykmipScripts;
 
 /** Run the scenario at `version` against our server; the parsed JSON (or an error with stderr). */
-async function runScenario(version: string): Promise<ScenarioResult> {
-  const args = [
-    SCRIPT,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(kms.port),
-    '--cert',
-    join(CERTS, 'client.pem'),
-    '--key',
-    join(CERTS, 'client.key'),
-    '--ca',
-    join(CERTS, 'ca.pem'),
-    '--version',
-    version,
-    '--tag',
-    `pykmip-${version}-${process.pid}-${Date.now()}`,
-    '--config-file',
-    join(dir, 'empty.conf'),
-  ];
-  const child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
-  running.add(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => void stopGroup(child), 90_000);
-    child.on('exit', (c) => {
-      clearTimeout(timer);
-      res(c);
-    });
-  });
-  running.delete(child);
-  if (code !== 0) throw new Error(`pykmip_client.py ${version} exited with ${code}\nstderr:\n${err}\nstdout:\n${out}`);
-  try {
-    return JSON.parse(out) as ScenarioResult;
-  } catch {
-    throw new Error(`pykmip_client.py ${version} printed no JSON\nstderr:\n${err}\nstdout:\n${out}`);
-  }
+function runScenario(version: string): Promise<ScenarioResult> {
+  return scripts.run<ScenarioResult>({ script: 'pykmip_client.py', port: kms.port, args: ['--version', version], tag: `pykmip-${version}-${process.pid}-${Date.now()}`, timeoutMs: 90_000 });
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kms-pykmip-client-'));
-  await writeFile(join(dir, 'empty.conf'), '');
+  scripts = await PykmipScripts.create('pykmip-client');
   kms = await startTestKms();
 });
 
 afterAll(async () => {
-  await Promise.all([...running].map(stopGroup));
+  await scripts?.dispose();
   await kms?.dispose();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 function stepIn(run: ScenarioResult, name: string): Step {

@@ -13,17 +13,13 @@
  * is registered through the proxy too, because the pie client cannot put a Cryptographic Parameters
  * attribute on a registered key (a Key Wrapping Specification's parameters must match one).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { PykmipScripts } from './pykmip-scripts.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestKms, CERTS, type TestKms } from '../support/kms.js';
+import { startTestKms, type TestKms } from '../support/kms.js';
 import { expectSuccess, findChild, parseResponse, requestMessage, type KmipClient } from '../../src/client/index.js';
 import { LinkType, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t } from '../../src/ttlv/index.js';
-import { stopGroup } from '../support/process-group.js';
 
 /** Get Attributes (1.4) of `uid`'s Link, with our own client. */
 async function batchOf(c: KmipClient, uid: string) {
@@ -38,8 +34,6 @@ async function batchOf(c: KmipClient, uid: string) {
   return res.items[0];
 }
 
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = resolve('test/interop/pykmip_crypto.py');
 const VERSIONS = ['1.4', '2.0'] as const;
 
 interface StepError {
@@ -59,63 +53,22 @@ interface Output {
 }
 
 let kms: TestKms;
-let dir: string;
-let child: ChildProcess | undefined;
+let scripts: PykmipScripts;
 let out: Output;
 
-async function runScript(): Promise<Output> {
-  const args = [
-    SCRIPT,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(kms.port),
-    '--cert',
-    join(CERTS, 'client.pem'),
-    '--key',
-    join(CERTS, 'client.key'),
-    '--ca',
-    join(CERTS, 'ca.pem'),
-    '--versions',
-    VERSIONS.join(','),
-    '--tag',
-    `pykmip-crypto-${process.pid}-${Date.now()}`,
-    '--config-file',
-    join(dir, 'empty.conf'),
-  ];
-  child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const p = child;
-  const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => void stopGroup(p), 150_000);
-    p.on('exit', (c) => {
-      clearTimeout(timer);
-      res(c);
-    });
-  });
-  child = undefined;
-  if (code !== 0) throw new Error(`pykmip_crypto.py exited with ${code}\nstderr:\n${stderr}\nstdout:\n${stdout}`);
-  try {
-    return JSON.parse(stdout) as Output;
-  } catch {
-    throw new Error(`pykmip_crypto.py printed no JSON\nstderr:\n${stderr}\nstdout:\n${stdout}`);
-  }
+function runScript(): Promise<Output> {
+  return scripts.run<Output>({ script: 'pykmip_crypto.py', port: kms.port, args: ['--versions', VERSIONS.join(',')], tag: `pykmip-crypto-${process.pid}-${Date.now()}`, timeoutMs: 150_000 });
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kms-pykmip-crypto-'));
-  await writeFile(join(dir, 'empty.conf'), '');
+  scripts = await PykmipScripts.create('pykmip-crypto');
   kms = await startTestKms();
   out = await runScript();
 }, 180_000);
 
 afterAll(async () => {
-  if (child) await stopGroup(child);
+  await scripts?.dispose();
   await kms?.dispose();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 function okValue<T>(run: Run, name: string): T {

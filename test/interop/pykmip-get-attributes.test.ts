@@ -5,16 +5,10 @@
  * "full" profile (the spec's whole set) it does not, which is why the default is what it is
  * (src/policy/client-profiles.ts, docs/client-profiles.md).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { PykmipScripts } from './pykmip-scripts.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CERTS, startTestKms, type TestKms } from '../support/kms.js';
-import { stopGroup } from '../support/process-group.js';
+import { startTestKms, type TestKms } from '../support/kms.js';
 
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = resolve('test/interop/pykmip_get_attributes.py');
 const KINDS = ['symmetric_key', 'revoked_key', 'public_key', 'private_key', 'certificate', 'secret_data'] as const;
 
 /**
@@ -75,60 +69,23 @@ interface Run {
   readonly objects: Record<(typeof KINDS)[number], ObjectView>;
 }
 
-let dir: string;
-const running = new Set<ChildProcess>();
+let scripts: PykmipScripts;
 
-async function runAt(kms: TestKms, version: string): Promise<Run> {
-  const args = [
-    SCRIPT,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(kms.port),
-    '--cert',
-    join(CERTS, 'client.pem'),
-    '--key',
-    join(CERTS, 'client.key'),
-    '--ca',
-    join(CERTS, 'ca.pem'),
-    '--version',
-    version,
-    '--tag',
-    `ga-${version}-${process.pid}-${Date.now()}`,
-    '--config-file',
-    join(dir, 'empty.conf'),
-  ];
-  const child = spawn(PYTHON, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', HOME: dir } });
-  running.add(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => void stopGroup(child), 90_000);
-    child.on('exit', (c) => {
-      clearTimeout(timer);
-      res(c);
-    });
-  });
-  running.delete(child);
-  if (code !== 0) throw new Error(`pykmip_get_attributes.py ${version} exited with ${code}\n${err}\n${out}`);
-  return JSON.parse(out) as Run;
+function runAt(kms: TestKms, version: string): Promise<Run> {
+  return scripts.run<Run>({ script: 'pykmip_get_attributes.py', port: kms.port, args: ['--version', version], tag: `ga-${version}-${process.pid}-${Date.now()}`, timeoutMs: 90_000 });
 }
 
 let kms: TestKms;
 let full: TestKms;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kms-pykmip-attrs-'));
-  await writeFile(join(dir, 'empty.conf'), '');
+  scripts = await PykmipScripts.create('pykmip-attrs');
   [kms, full] = await Promise.all([startTestKms(), startTestKms({ clientProfiles: { profiles: [{ name: 'spec', identities: ['kms-client'], getAllAttributes: 'full' }] } })]);
 });
 
 afterAll(async () => {
-  await Promise.all([...running].map(stopGroup));
+  await scripts?.dispose();
   await Promise.all([kms?.dispose(), full?.dispose()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('PyKMIP 0.10 get_attributes(uid) with no names, default client profile', () => {

@@ -35,6 +35,8 @@ const SUBJECTS: Record<string, readonly (readonly SubjectAttribute[])[]> = {
   special: [[a('C', 'DE')], [a('O', '#hash, "quoted" <a>;b+c\\d ')], [a('CN', ' lead')]],
   sameCnOrgA: [[a('O', 'org-a')], [a('CN', 'shared-cn')]],
   sameCnOrgB: [[a('O', 'org-b')], [a('CN', 'shared-cn')]],
+  // The rotation scheduler's principal: reserved, whichever way the identity is read.
+  reserved: [[a('CN', 'kms-rotation')]],
 };
 
 beforeAll(async () => {
@@ -82,6 +84,34 @@ describe('identity from the DN: RFC 4514, from the DER', () => {
     expect(principalFromCertificate(await peerCertOf('sameCnOrgA'), 'cn').id).toBe('shared-cn');
     expect(principalFromCertificate(await peerCertOf('sameCnOrgB'), 'cn').id).toBe('shared-cn');
     expect(principalFromCertificate(await peerCertOf('sameCnOrgA'), 'dn').id).not.toBe(principalFromCertificate(await peerCertOf('sameCnOrgB'), 'dn').id);
+  });
+
+  it("a certificate naming the server's own principal (kms-rotation) is refused in CN mode", async () => {
+    const cert = await peerCertOf('reserved');
+    expect(() => principalFromCertificate(cert, 'cn')).toThrow(/"kms-rotation", which is reserved/);
+    // In DN mode the identity is "CN=kms-rotation": a different string, not the server's principal.
+    expect(principalFromCertificate(cert, 'dn').id).toBe('CN=kms-rotation');
+  });
+});
+
+describe('a server does not let a client pass for its rotation scheduler', () => {
+  let srv: TestKms;
+  beforeAll(async () => {
+    srv = await startTestKms();
+  });
+  afterAll(async () => {
+    await srv?.dispose();
+  });
+
+  it('a kms-rotation certificate gets Authentication Not Successful, not an operation', async () => {
+    const c = await KmipClient.connect({ host: '127.0.0.1', port: srv.port, servername: 'localhost', ...files('reserved'), timeoutMs: 10_000 });
+    try {
+      const s = new Session(c, V2_1);
+      const r = await s.call(Operation.Create, createSymmetricKeyPayload(V2_1, { algorithm: CryptographicAlgorithm.AES, length: 128, usageMask: CryptographicUsageMask.Encrypt }));
+      expect(failureReason(r)).toBe(ResultReason.AuthenticationNotSuccessful);
+    } finally {
+      await c.close();
+    }
   });
 });
 
