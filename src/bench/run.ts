@@ -108,11 +108,11 @@ export async function runPoint(target: BenchTarget, mix: MixName, setup: MixSetu
   let t0 = 0;
   let t1 = 0;
   try {
-    const openBy = Date.now() + opts.answerWaitMs;
     const opened = await Promise.race([Promise.all(ready).then(() => true), failed, sleep(opts.answerWaitMs).then(() => false)]);
     if (!opened) return naPoint(target.label, mix, connections, `could not open ${connections} connections within ${opts.answerWaitMs / 1000} s`, extra);
+    const answerBy = Date.now() + opts.answerWaitMs;
     await sleep(opts.warmupMs);
-    while (Atomics.load(shared, SharedWord.Answered) < connections && Date.now() < openBy + opts.answerWaitMs) await sleep(20);
+    while (Atomics.load(shared, SharedWord.Answered) < connections && Date.now() < answerBy) await sleep(20);
     const answered = Atomics.load(shared, SharedWord.Answered);
     if (answered < connections) {
       const r = await collect();
