@@ -12,7 +12,9 @@ import { join, resolve } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FailoverResult } from '../../src/bench/cluster.js';
+import type * as RunModule from '../../src/bench/run.js';
 import type { PointResult, Ratio } from '../../src/bench/run.js';
+import type * as ServersModule from '../../src/bench/servers.js';
 import { ensureDevCerts } from '../../src/pki/dev-certs.js';
 
 const KMS = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
@@ -80,8 +82,8 @@ describe('kms bench smoke', () => {
     silent = createServer({ key: readFileSync(certs.server.key), cert: readFileSync(certs.server.cert), ca: readFileSync(certs.ca.cert), requestCert: true }, () => undefined);
     await new Promise<void>((r) => silent!.listen(0, '127.0.0.1', r));
     const port = (silent.address() as { port: number }).port;
-    const { runPoint } = (await import(DIST_RUN)) as typeof import('../../src/bench/run.js');
-    const { attachServer } = (await import(DIST_SERVERS)) as typeof import('../../src/bench/servers.js');
+    const { runPoint } = (await import(DIST_RUN)) as typeof RunModule;
+    const { attachServer } = (await import(DIST_SERVERS)) as typeof ServersModule;
     const target = await attachServer(certs, '127.0.0.1', port);
     const t0 = Date.now();
     const p = await runPoint(target, 'get', { uids: ['no-such-key'] }, 2, { warmupMs: 100, durationMs: 500, threads: 1, answerWaitMs: 1500 });
