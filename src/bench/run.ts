@@ -319,7 +319,7 @@ export function ratios(ours: readonly PointResult[], theirs: readonly PointResul
     const base = { mix: o.mix, title: o.title, connections: o.connections };
     if (!p) return { ...base, na: 'not run' };
     if (p.na !== undefined) return { ...base, na: p.na };
-    if (p.ops === 0) return { ...base, na: `${p.server} finished no op started in the ${p.seconds.toFixed(0)} s window${p.errors > 0 ? `; errors: ${p.firstError ?? p.errors}` : ''}` };
+    if (p.ops === 0) return { ...base, na: `${p.server} ended no op in the ${p.seconds.toFixed(0)} s window${p.errors > 0 ? `; errors: ${p.firstError ?? p.errors}` : ''}` };
     if (o.na !== undefined || o.ops === 0) return { ...base, na: o.na ?? 'no successful op on ours' };
     return {
       ...base,
