@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createServer, type Server } from 'node:tls';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FailoverResult } from '../../src/bench/cluster.js';
 import type * as RunModule from '../../src/bench/run.js';
@@ -32,7 +32,9 @@ function bench(args: string[]): Promise<{ code: number | null; stdout: string; s
 }
 
 let silent: Server | undefined;
+const silentSockets = new Set<TLSSocket>();
 afterAll(async () => {
+  for (const s of silentSockets) s.destroy();
   await new Promise<void>((r) => (silent ? silent.close(() => r()) : r()));
 });
 
@@ -79,7 +81,10 @@ describe('kms bench smoke', () => {
 
   it('a server that never answers gives an n/a point saying so, within the answer wait', { timeout: 60_000 }, async () => {
     const certs = await ensureDevCerts(resolve('certs/dev'));
-    silent = createServer({ key: readFileSync(certs.server.key), cert: readFileSync(certs.server.cert), ca: readFileSync(certs.ca.cert), requestCert: true }, () => undefined);
+    silent = createServer({ key: readFileSync(certs.server.key), cert: readFileSync(certs.server.cert), ca: readFileSync(certs.ca.cert), requestCert: true }, (socket) => {
+      // Holds every connection open and never answers.
+      silentSockets.add(socket);
+    });
     await new Promise<void>((r) => silent!.listen(0, '127.0.0.1', r));
     const port = (silent.address() as { port: number }).port;
     const { runPoint } = (await import(DIST_RUN)) as typeof RunModule;
