@@ -108,7 +108,9 @@ export async function runPoint(target: BenchTarget, mix: MixName, setup: MixSetu
   let t0 = 0;
   let t1 = 0;
   try {
-    const opened = await Promise.race([Promise.all(ready).then(() => true), failed, sleep(opts.answerWaitMs).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), opts.answerWaitMs)));
+    const opened = await Promise.race([Promise.all(ready).then(() => true), failed, timedOut]).finally(() => clearTimeout(timer));
     if (!opened) return naPoint(target.label, mix, connections, `could not open ${connections} connections within ${opts.answerWaitMs / 1000} s`, extra);
     const answerBy = Date.now() + opts.answerWaitMs;
     await sleep(opts.warmupMs);
