@@ -31,6 +31,7 @@ import { scanBackup, type BackupProgress, type Manifest } from './content.js';
 import { BackupError } from './errors.js';
 import { BackupFile } from './format.js';
 import { unwrapFileKey } from './recovery.js';
+import { assertEmptyStore, type SharedStore } from './shared-store.js';
 
 export interface RestoreOptions {
   readonly file: string;
@@ -40,6 +41,12 @@ export interface RestoreOptions {
   readonly hsm?: HsmConfig;
   readonly onProgress?: (p: BackupProgress & { readonly pass: 'verify' | 'write' }) => void;
   readonly progressEvery?: number;
+  /**
+   * Restore into this PostgreSQL database (EMPTY) instead of the new folder's own LevelDB: the
+   * folder gets the new keys, its lock file and certificates; the database the records, the
+   * audit log and the cluster custody record (the new keys), so other nodes can join it.
+   */
+  readonly store?: SharedStore;
 }
 
 export interface RestoreSummary {
@@ -73,6 +80,7 @@ export async function verifyBackupFile(file: string, credential: KeyObject, onPr
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummary> {
   const target = resolve(opts.dataDir);
   assertEmptyFolder(target, 'restore fills an empty data folder only');
+  if (opts.store) await assertEmptyStore(opts.store, 'restore fills an empty database only');
   const file = await BackupFile.open(opts.file);
   let stage: string | undefined;
   try {
@@ -84,7 +92,15 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummar
       mkdirSync(dirname(target), { recursive: true });
       stage = mkdtempSync(join(dirname(target), `.${basename(target)}.restoring-`));
       chmodSync(stage, 0o700);
-      const summary = await writeInto(stage, target, file, fileKey, opts);
+      let summary: RestoreSummary;
+      try {
+        summary = await writeInto(stage, target, file, fileKey, opts);
+      } catch (e) {
+        // A database has no rename: what was written stays there, and says so.
+        if (opts.store && !(e instanceof BackupError && e.code === 'NOT_EMPTY'))
+          throw new BackupError('IO', `${(e as Error).message} (the database may hold part of this restore: drop and re-create it before restoring again)`, { cause: e });
+        throw e;
+      }
       if (existsSync(target)) rmdirSync(target); // empty (checked above); rename needs it gone
       renameSync(stage, target);
       stage = undefined;
@@ -100,7 +116,13 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummar
 
 async function writeInto(stage: string, target: string, file: BackupFile, fileKey: Buffer, opts: RestoreOptions): Promise<RestoreSummary> {
   // The staging folder, opened as the new server will open it: new keys, recorded in its custody.json.
-  const folder = await DataFolder.open({ dataDir: stage, ...(opts.hsm && { hsm: opts.hsm }), keys: 'create' });
+  const shared = opts.store;
+  const folder = await DataFolder.open({
+    dataDir: stage,
+    ...(opts.hsm && { hsm: opts.hsm }),
+    ...(shared && { storeUrl: shared.url, ...(shared.pool && { storePool: shared.pool }) }),
+    keys: 'create',
+  });
   const keys = { protector: folder.protector, auditKey: folder.auditKey };
   const layout = folderLayout(stage);
   try {
@@ -147,12 +169,15 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
             const { seq, bytes } = f;
             const parsed = JSON.parse(bytes.toString('utf8')) as { kind?: string; keyId?: string };
             if ((parsed.kind === 'checkpoint' || parsed.kind === 'restore') && typeof parsed.keyId === 'string') importedKeyIds.add(parsed.keyId);
+            // The new log must hold the old one exactly: same positions, same links. Fixed here,
+            // not in `seal`, which a store may call again for the same entry (a retried write).
+            const expectPrev = link;
+            const own = sha256(bytes);
+            link = own;
             appends.push({
               seal: (at, prev) => {
-                // The new log must hold the old one exactly: same positions, same links.
-                if (at !== seq || !Buffer.from(prev).equals(link)) throw new BackupError('IO', `audit entry ${seq} would land at ${at}`);
-                link = sha256(bytes);
-                return { bytes, link };
+                if (at !== seq || !Buffer.from(prev).equals(expectPrev)) throw new BackupError('IO', `audit entry ${seq} would land at ${at}`);
+                return { bytes, link: own };
               },
             });
             audits++;
@@ -186,10 +211,29 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
     const summary = { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
     await folder.close();
     writeFileSync(layout.recovery, JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o600 });
-    writeFileSync(layout.config, configFileContent(target, opts.hsm), { mode: 0o600 });
+    writeFileSync(layout.config, restoredConfig(target, opts.hsm, shared?.url), { mode: 0o600 });
     return summary;
   } finally {
     await folder.close();
+  }
+}
+
+/**
+ * kms.json of a restored folder: the data folder and hsm section as always, and the store URL
+ * when it carries no password (never written to a file: give it with --store or KMS_STORE).
+ */
+function restoredConfig(dataDir: string, hsm: HsmConfig | undefined, url: string | undefined): string {
+  const config = JSON.parse(configFileContent(dataDir, hsm)) as Record<string, unknown>;
+  if (url !== undefined && !hasPassword(url)) config.store = url;
+  return JSON.stringify(config, null, 2) + '\n';
+}
+
+function hasPassword(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.password !== '' || [...u.searchParams.keys()].some((k) => /pass/i.test(k));
+  } catch {
+    return true;
   }
 }
 

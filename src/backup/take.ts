@@ -13,6 +13,7 @@ import { CERT_FILES, folderLayout } from '../folder/layout.js';
 import { readRecoverySetup } from '../folder/recovery-setup.js';
 import { writeBackup, type BackupProgress, type BackupSummary } from './content.js';
 import { partialName } from './restore.js';
+import type { SharedStore } from './shared-store.js';
 
 /** The data folder's certificates, carried so agents keep trusting a restored server. */
 export function certFiles(dataDir: string): { name: string; bytes: Buffer }[] {
@@ -74,13 +75,34 @@ export async function toFile<T>(out: string, write: (sink: (b: Buffer) => Promis
   }
 }
 
-/** Back up a stopped data folder (its database must not be in use). */
-export async function backupStoppedFolder(dataDir: string, hsm: HsmConfig | undefined, out: string, onProgress?: (p: BackupProgress) => void): Promise<BackupSummary> {
+/**
+ * Back up a stopped data folder (its database must not be in use), or, with `shared`, a
+ * PostgreSQL store through this folder's keys: one consistent snapshot of the database
+ * (PgStore.snapshot) while the cluster's nodes keep serving.
+ */
+export async function backupStoppedFolder(dataDir: string, hsm: HsmConfig | undefined, out: string, onProgress?: (p: BackupProgress) => void, shared?: SharedStore): Promise<BackupSummary> {
   // The recovery setup is checked before anything is opened.
-  const folder = await DataFolder.open({ dataDir, ...(hsm && { hsm }), keys: 'open', mustExist: true, requireRecovery: true, inUse: ", and the server's admin socket does not answer" });
+  const folder = await DataFolder.open({
+    dataDir,
+    ...(hsm && { hsm }),
+    ...(shared && { storeUrl: shared.url, ...(shared.pool && { storePool: shared.pool }) }),
+    keys: 'open',
+    mustExist: true,
+    requireRecovery: true,
+    inUse: ", and the server's admin socket does not answer",
+  });
   try {
     return await toFile(out, (sink) =>
-      takeBackup({ store: folder.store, protector: folder.protector, dataDir, source: { taken: 'stopped data folder' }, ...(onProgress ? { onProgress } : {}) }, sink),
+      takeBackup(
+        {
+          store: folder.store,
+          protector: folder.protector,
+          dataDir,
+          source: { taken: shared ? 'PostgreSQL store, snapshot' : 'stopped data folder' },
+          ...(onProgress ? { onProgress } : {}),
+        },
+        sink,
+      ),
     );
   } finally {
     await folder.close();

@@ -22,10 +22,14 @@ export function parseCli<O extends Options>(
 }
 
 /** The configuration from --config / --data-dir and the KMS_* environment; a bad one is a usage error. */
-export function cliConfig(values: { 'data-dir'?: string | boolean | (string | boolean)[]; config?: string | boolean | (string | boolean)[] }): KmsConfig {
+export function cliConfig(values: {
+  'data-dir'?: string | boolean | (string | boolean)[];
+  config?: string | boolean | (string | boolean)[];
+  store?: string | boolean | (string | boolean)[];
+}): KmsConfig {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   try {
-    return loadConfig({ env: process.env, flags: { dataDir: str(values['data-dir']), config: str(values.config) } });
+    return loadConfig({ env: process.env, flags: { dataDir: str(values['data-dir']), config: str(values.config), store: str(values.store) } });
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;

@@ -40,6 +40,9 @@ const HELP = `Usage: kms audit <verify|report|tail> [options]
 Options:
   --data-dir DIR     the data folder (default: from --config / KMS_DATA_DIR / kms-data)
   --config FILE      the server's config file (for the data folder and the hsm section)
+  --store URL        a cluster's PostgreSQL database (KMS_STORE; config key store):
+                     read-only, while the nodes run; the whole cluster's one chain is
+                     verified with this node's keys and anchors (docs/cluster-nodes.md)
   report:
     --identity ID    only uses by this client identity
     --key UID        only this key
@@ -73,6 +76,7 @@ could not be read.`;
 const OPTIONS = {
   'data-dir': { type: 'string' },
   config: { type: 'string' },
+  store: { type: 'string' },
   identity: { type: 'string' },
   key: { type: 'string' },
   since: { type: 'string' },
@@ -93,7 +97,9 @@ function configFor(values: Values): KmsConfig {
 }
 
 /** A stopped folder's store, without its keys (closing the store closes the folder); a running server holds its lock. */
-async function openStore(dir: string): Promise<ObjectStore> {
+async function openStore(dir: string, storeUrl?: string): Promise<ObjectStore> {
+  // A cluster's database (--store URL) is read without the folder's lock: read-only.
+  if (storeUrl !== undefined) return (await DataFolder.open({ dataDir: dir, keys: 'none', store: 'read-only', storeUrl })).store;
   return (await DataFolder.open({ dataDir: dir, keys: 'none' })).store;
 }
 
@@ -195,7 +201,14 @@ async function verify(values: Values, io: CliIo): Promise<number> {
   let anchors: GatheredAnchors | undefined;
   try {
     // The audit key the folder's custody record names (also mid-migration: verify is read-only).
-    folder = await DataFolder.open({ dataDir: config.dataDir, ...(config.hsm && { hsm: config.hsm }), keys: 'open', mustExist: true, allowMigrating: true });
+    folder = await DataFolder.open({
+      dataDir: config.dataDir,
+      ...(config.hsm && { hsm: config.hsm }),
+      keys: 'open',
+      mustExist: true,
+      allowMigrating: true,
+      ...(config.store !== undefined && { storeUrl: config.store, store: 'read-only' as const }),
+    });
   } catch (e) {
     io.stderr.write(`kms audit verify: ${(e as Error).message}\n`);
     return ExitCode.Io;
@@ -249,7 +262,7 @@ async function report(values: Values, io: CliIo): Promise<number> {
   }
   let store: ObjectStore;
   try {
-    store = await openStore(config.dataDir);
+    store = await openStore(config.dataDir, config.store);
   } catch (e) {
     io.stderr.write(`kms audit report: ${(e as Error).message}\n`);
     return ExitCode.Io;
@@ -263,16 +276,18 @@ async function report(values: Values, io: CliIo): Promise<number> {
 }
 
 /** Read the log from `dir`: directly when free, else from a copy (a running server holds the lock). */
-async function withLog<T>(dir: string, f: (store: ObjectStore) => Promise<T>): Promise<T> {
+async function withLog<T>(dir: string, storeUrl: string | undefined, f: (store: ObjectStore) => Promise<T>): Promise<T> {
   let store: ObjectStore;
   let copy: string | undefined;
-  try {
-    store = await openStore(dir);
-  } catch {
-    copy = mkdtempSync(join(tmpdir(), 'kms-audit-tail-'));
-    cpSync(folderLayout(dir).db, folderLayout(copy).db, { recursive: true, filter: (src) => !src.endsWith('LOCK') });
-    store = await openStore(copy);
-  }
+  if (storeUrl !== undefined) store = await openStore(dir, storeUrl);
+  else
+    try {
+      store = await openStore(dir);
+    } catch {
+      copy = mkdtempSync(join(tmpdir(), 'kms-audit-tail-'));
+      cpSync(folderLayout(dir).db, folderLayout(copy).db, { recursive: true, filter: (src) => !src.endsWith('LOCK') });
+      store = await openStore(copy);
+    }
   try {
     return await f(store);
   } finally {
@@ -297,7 +312,7 @@ async function tail(values: Values, io: CliIo): Promise<number> {
     }
   };
   try {
-    next = await withLog(config.dataDir, (store) => printFrom(store, Math.max(1, store.audit.head().seq - n + 1)));
+    next = await withLog(config.dataDir, config.store, (store) => printFrom(store, Math.max(1, store.audit.head().seq - n + 1)));
   } catch (e) {
     io.stderr.write(`kms audit tail: ${(e as Error).message}\n`);
     return ExitCode.Io;
@@ -311,7 +326,7 @@ async function tail(values: Values, io: CliIo): Promise<number> {
     while (!stop) {
       await new Promise((r) => setTimeout(r, interval));
       try {
-        next = await withLog(config.dataDir, (store) => printFrom(store, next));
+        next = await withLog(config.dataDir, config.store, (store) => printFrom(store, next));
       } catch (e) {
         io.stderr.write(`kms audit tail: ${(e as Error).message} (retrying)\n`);
       }

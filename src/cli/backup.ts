@@ -17,7 +17,7 @@ import { ExitCode, UsageError } from './exit-codes.js';
 import { hsmResidentWarning } from './restore.js';
 import type { CliIo, Command } from './command.js';
 
-const HELP = `Usage: kms backup --out FILE [--data-dir DIR | --config FILE]
+const HELP = `Usage: kms backup --out FILE [--data-dir DIR | --config FILE] [--store URL]
        kms backup verify FILE (--recovery-key FILE | --share FILE...)
 
 kms backup --out FILE
@@ -30,6 +30,10 @@ kms backup --out FILE
   The file is encrypted (AES-256-GCM, in authenticated chunks) under a fresh key that
   only the recovery keys set up by 'kms init' can unwrap (DIR/recovery.json); the
   server itself cannot read it back. Written to FILE.partial-* and renamed when complete.
+  With a PostgreSQL store (--store URL, KMS_STORE, or store in the config): a running
+  node of the cluster takes it through its admin socket, else the database is read
+  directly with this folder's keys; either way from one consistent snapshot of the
+  database while the nodes keep serving (docs/store-migration.md).
 
 kms backup verify FILE
   Decrypts and checks the whole file without restoring: every chunk's tag, the order
@@ -43,6 +47,8 @@ Options:
   --data-dir DIR     the data folder (KMS_DATA_DIR; default ./kms-data); its kms.json is
                      read when present
   --config FILE      a config file naming the data folder and its hsm section
+  --store URL        the postgresql:// database of a cluster (KMS_STORE; default: the
+                     folder's own LevelDB); the password is never printed
   -h, --help         this help
 
 Progress goes to stderr.
@@ -54,15 +60,16 @@ const OPTIONS = {
   out: { type: 'string' },
   'data-dir': { type: 'string' },
   config: { type: 'string' },
+  store: { type: 'string' },
   ...CREDENTIAL_OPTIONS,
 } as const;
 
 /** The data folder's config: --config, else DIR/kms.json when there is one. */
-export function folderConfig(values: { 'data-dir'?: string | undefined; config?: string | undefined }): KmsConfig {
+export function folderConfig(values: { 'data-dir'?: string | undefined; config?: string | undefined; store?: string | undefined }): KmsConfig {
   try {
-    const base = loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: values.config } });
+    const base = loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: values.config, store: values.store } });
     const own = folderLayout(base.dataDir).config;
-    if (values.config === undefined && existsSync(own)) return loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: own } });
+    if (values.config === undefined && existsSync(own)) return loadConfig({ env: process.env, flags: { dataDir: values['data-dir'], config: own, store: values.store } });
     return base;
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);
@@ -77,7 +84,7 @@ async function backup(values: Record<string, unknown>, io: CliIo): Promise<numbe
   if (outFlag === undefined) throw new UsageError('--out FILE is required');
   const out = resolve(outFlag);
   if (existsSync(out)) throw new UsageError(`${out} already exists`);
-  const config = folderConfig(values as { 'data-dir'?: string; config?: string });
+  const config = folderConfig(values as { 'data-dir'?: string; config?: string; store?: string });
   const progress = progressPrinter(io, 'backup');
   let summary: BackupSummary;
   try {
@@ -96,7 +103,8 @@ async function backup(values: Record<string, unknown>, io: CliIo): Promise<numbe
       io.stderr.write(`backup: taken by the running server (${summary.objects} objects, ${summary.auditEntries} audit entries)\n`);
     } catch (e) {
       if (!(e instanceof NotRunning)) throw e;
-      summary = await backupStoppedFolder(config.dataDir, config.hsm, out, progress);
+      const shared = config.store !== undefined ? { url: config.store, ...(config.storePool && { pool: config.storePool }) } : undefined;
+      summary = await backupStoppedFolder(config.dataDir, config.hsm, out, progress, shared);
     }
   } catch (e) {
     return failure('backup', e, io);

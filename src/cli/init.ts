@@ -2,7 +2,8 @@
  * `kms init`: make a new data folder — key backend, recovery setup for backups, server
  * certificates, config file — and refuse one that already holds anything.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { checkStoreUrl, redactStoreUrl } from '../config/store-url.js';
 import { join, relative, resolve } from 'node:path';
 import { BackupError } from '../backup/errors.js';
 import { makeSharedRecipient, recipientsFromFiles, type Recipient, type RecoveryConfig, type ShareFile } from '../backup/recovery.js';
@@ -39,6 +40,17 @@ different HSM.
 
 ${HSM_HELP}
 
+A node of a cluster (a PostgreSQL database shared by several kms serve processes, each with
+its own data folder; docs/cluster-nodes.md):
+  --store URL        postgresql://USER:PASSWORD@HOST:PORT/DB (or KMS_STORE): the folder
+                     holds no db/; the first folder made over a database records its
+                     keys there (no secret), every later one joins them. Not written to
+                     kms.json (the password): start with kms serve --store URL or KMS_STORE
+  --join             join the database's keys. Software master key: give
+  --master-key FILE  a copy of a node's master.key, checked against the database's record
+                     and copied into DIR (0600). With --hsm-… the same token is used and
+                     the recorded KEK and audit key are found by label and CKA_ID.
+
 Options:
   --data-dir DIR     the new data folder (required)
   -h, --help         this help
@@ -52,6 +64,9 @@ const OPTIONS = {
   shares: { type: 'string' },
   threshold: { type: 'string' },
   'shares-out': { type: 'string' },
+  store: { type: 'string' },
+  join: { type: 'boolean' },
+  'master-key': { type: 'string' },
   ...HSM_OPTIONS,
 } as const;
 
@@ -71,6 +86,18 @@ export const initCommand: Command = {
     const dir = resolve(values['data-dir']);
     const layout = folderLayout(dir);
     const hsm = hsmFromFlags(values);
+    const storeUrl = values.store ?? (process.env.KMS_STORE || undefined);
+    if (storeUrl !== undefined) {
+      try {
+        checkStoreUrl(storeUrl, values.store !== undefined ? '--store' : 'KMS_STORE');
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    if (values.join && storeUrl === undefined) throw new UsageError('--join needs --store URL (the database whose keys this folder joins)');
+    if (values['master-key'] !== undefined && !values.join) throw new UsageError('--master-key FILE goes with --join');
+    if (values.join && !hsm && values['master-key'] === undefined) throw new UsageError("--join with the software master key needs --master-key FILE (a copy of a node's master.key)");
+    if (values.join && hsm && values['master-key'] !== undefined) throw new UsageError('--master-key is for the software master key, not with --hsm-module');
     const total = int(values.shares, '--shares', 1, 255);
     const threshold = int(values.threshold, '--threshold', 1, 255);
     const sharesOutFlag = values['shares-out'];
@@ -98,8 +125,14 @@ export const initCommand: Command = {
     const existed = existsSync(dir);
     const sharesExisted = sharesOut !== undefined && existsSync(sharesOut);
     try {
+      if (values['master-key'] !== undefined) {
+        // Joining with the software master key: the copy is checked against the database's record by DataFolder.open.
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        copyFileSync(values['master-key'], layout.masterKey, constants.COPYFILE_EXCL);
+        chmodSync(layout.masterKey, 0o600);
+      }
       // The folder's lock (the store) before any key is made: DataFolder.open.
-      const folder = await DataFolder.open({ dataDir: dir, ...(hsm && { hsm }), keys: 'create' });
+      const folder = await DataFolder.open({ dataDir: dir, ...(hsm && { hsm }), keys: 'create', ...(storeUrl !== undefined && { storeUrl }), ...(values.join && { join: true }) });
       const kekId = folder.protector.kekId;
       const auditKeyId = folder.auditKey.id;
       await folder.close();
@@ -122,7 +155,8 @@ export const initCommand: Command = {
         `  keys:      ${hsm ? `KEK ${kekId} in token ${hsm.tokenLabel ?? `slot ${hsm.slot}`}` : `software master key ${layout.masterKey} (not an HSM)`}; audit key ${auditKeyId}`,
         ...recipients.map((r) => `  recovery:  ${r.kind} key ${r.keyId}${r.shares ? ` split into ${r.shares.total} shares, any ${r.shares.threshold} restore (${sharesOut})` : ''}`),
         `  certs:     CA ${certs.ca.cert}, server ${certs.server.cert}, client ${certs.client.cert}`,
-        `  start:     kms serve --config ${layout.config}`,
+        ...(storeUrl !== undefined ? [`  store:     ${redactStoreUrl(storeUrl)}${values.join ? ' (joined its keys)' : ''}`] : []),
+        `  start:     kms serve --config ${layout.config}${storeUrl !== undefined ? ' --store URL (or KMS_STORE)' : ''}`,
       ];
       io.stdout.write(lines.join('\n') + '\n');
       return ExitCode.Ok;

@@ -20,6 +20,7 @@ import { protectorCommand } from './protector.js';
 import { recoveryCommand } from './recovery.js';
 import { loadConformanceCommand } from './conformance.js';
 import { adminCommand } from './admin.js';
+import { storeCommand } from './store.js';
 
 export type { CliIo, Command } from './command.js';
 
@@ -31,6 +32,7 @@ const COMMANDS: readonly Command[] = [
   certsCommand,
   backupCommand,
   restoreCommand,
+  storeCommand,
   recoveryCommand,
   adminCommand,
   auditCommand,

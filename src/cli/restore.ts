@@ -7,13 +7,14 @@ import { restoreBackup } from '../backup/restore.js';
 import { CREDENTIAL_HELP, CREDENTIAL_OPTIONS, credentialFromFlags, failure, HSM_HELP, HSM_OPTIONS, hsmFromFlags, progressPrinter } from './backup-options.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { parseCli } from './args.js';
+import { checkStoreUrl, redactStoreUrl } from '../config/store-url.js';
 import type { CliIo, Command } from './command.js';
 
 export function hsmResidentWarning(n: number): string {
   return `warning: ${n} object(s) are HSM-resident keys (non-extractable by design): the backup carries their records and references, not their values; they work only where the token holds the same keys (the HSM vendor's own replication)\n`;
 }
 
-const HELP = `Usage: kms restore --in FILE --data-dir DIR (--recovery-key FILE | --share FILE...) [--hsm-…]
+const HELP = `Usage: kms restore --in FILE --data-dir DIR (--recovery-key FILE | --share FILE...) [--hsm-…] [--store URL]
 
 Restores a backup made by 'kms backup' into DIR, which must not exist or be empty.
 The whole file is decrypted and checked first; a damaged or tampered file is refused
@@ -24,7 +25,16 @@ the certificates and recovery setup of the backed-up server are put back. The wo
 done in a staging folder next to DIR and renamed onto it at the end: a failed restore
 leaves nothing behind.
 
-Then start the server with: kms serve --config DIR/kms.json
+With --store URL (or KMS_STORE) the records and the audit log go into that PostgreSQL
+database, which must be empty (a database that holds anything is refused, exit 4); DIR
+gets the new keys, certificates and recovery setup as above, and the database the
+cluster custody record, so other nodes can join it (docs/cluster-nodes.md). If such a
+restore fails after it began writing, drop and re-create the database before retrying.
+A backup of a cluster restores into a LevelDB folder too (no --store), and the other
+way round.
+
+Then start the server with: kms serve --config DIR/kms.json (with --store URL when the
+URL carries a password: it is never written to kms.json)
 
 ${CREDENTIAL_HELP}
 
@@ -33,6 +43,7 @@ ${HSM_HELP}
 Options:
   --in FILE          the backup
   --data-dir DIR     the new data folder
+  --store URL        restore into this empty postgresql:// database (KMS_STORE)
   -h, --help         this help
 
 Progress goes to stderr.
@@ -40,7 +51,7 @@ Exit codes: 0 restored; 1 the backup file is damaged or tampered with (nothing w
 2 usage error; 3 I/O or HSM error; 4 DIR is not empty, or the credential does not open
 this backup.`;
 
-const OPTIONS = { in: { type: 'string' }, 'data-dir': { type: 'string' }, ...CREDENTIAL_OPTIONS, ...HSM_OPTIONS } as const;
+const OPTIONS = { in: { type: 'string' }, 'data-dir': { type: 'string' }, store: { type: 'string' }, ...CREDENTIAL_OPTIONS, ...HSM_OPTIONS } as const;
 
 export const restoreCommand: Command = {
   name: 'restore',
@@ -52,12 +63,28 @@ export const restoreCommand: Command = {
     if (values['data-dir'] === undefined) throw new UsageError('--data-dir DIR is required');
     const hsm = hsmFromFlags(values);
     const dataDir = resolve(values['data-dir']);
+    const url = values.store ?? (process.env.KMS_STORE || undefined);
+    if (url !== undefined) {
+      try {
+        checkStoreUrl(url, values.store !== undefined ? '--store' : 'KMS_STORE');
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     try {
       const credential = credentialFromFlags(values);
-      const r = await restoreBackup({ file: resolve(values.in), dataDir, credential, ...(hsm ? { hsm } : {}), onProgress: progressPrinter(io, 'restore') });
+      const r = await restoreBackup({
+        file: resolve(values.in),
+        dataDir,
+        credential,
+        ...(hsm ? { hsm } : {}),
+        ...(url !== undefined && { store: { url } }),
+        onProgress: progressPrinter(io, 'restore'),
+      });
       io.stdout.write(
         `restored backup ${r.backup} into ${dataDir}: ${r.objects} objects re-sealed under ${r.kekId}, ${r.auditEntries} audit entries imported and anchored under audit key ${r.auditKeyId}\n` +
-          `start it with: kms serve --config ${dataDir}/kms.json\n`,
+          (url !== undefined ? `into the database ${redactStoreUrl(url)}\n` : '') +
+          `start it with: kms serve --config ${dataDir}/kms.json${url !== undefined ? ` --store ${redactStoreUrl(url)}` : ''}\n`,
       );
       if (r.hsmResident > 0) io.stderr.write(hsmResidentWarning(r.hsmResident));
       return ExitCode.Ok;

@@ -9,6 +9,7 @@ import { budgetsHelp } from '../policy/budgets.js';
 import { clientsHelp } from '../config/clients.js';
 import { consoleHelp } from '../config/console.js';
 import { storePoolHelp } from '../config/store-pool.js';
+import { recordCacheHelp } from '../config/record-cache.js';
 
 const HELP = `Usage: kms serve [options]
 
@@ -139,6 +140,8 @@ Server-to-client Notify / Put (config section serverToClient; docs/async-and-s2c
 ${consoleHelp()}
 
 ${storePoolHelp()}
+
+${recordCacheHelp()}
 
 Crypto policy (config section cryptoPolicy, src/policy/; a refusal names its setting).
 For every key, generated or given (Register, Import, Re-key, Derive Key) and each

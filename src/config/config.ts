@@ -16,6 +16,8 @@ import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audi
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from './clients.js';
 import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from './async.js';
+import { parseRecordCache, RECORD_CACHE_ENV_KEYS } from './record-cache.js';
+import type { RecordCacheConfig } from '../store/record-cache.js';
 import { parseServerToClient, SERVER_TO_CLIENT_ENV_KEYS, type ServerToClientConfig } from './server-to-client.js';
 import { parseRotationConfig, ROTATION_ENV_KEYS, RotationConfigError, type RotationConfig } from './rotation.js';
 import { checkStoreUrl } from './store-url.js';
@@ -51,6 +53,8 @@ export interface KmsConfig {
   readonly audit?: AuditConfig;
   /** The bounded cache of unwrapped key material (src/hsm/caching-protector.ts); maxEntries 0 turns it off. */
   readonly keyCache?: KeyCacheConfig;
+  /** The bounded cache of decoded records (src/config/record-cache.ts); a limit of 0 turns it off. */
+  readonly recordCache?: RecordCacheConfig;
   /** Allowed algorithms and sizes (src/policy/crypto-policy.ts, CryptoPolicyConfig); safe defaults. */
   readonly cryptoPolicy?: CryptoPolicyConfig;
   /**
@@ -398,6 +402,8 @@ function applyFile(cfg: Mutable, file: string): void {
       cfg.serverToClient = asConfigError(() => parseServerToClient(v, file, cfg.serverToClient as Partial<ServerToClientConfig> | undefined));
     } else if (k === 'async') {
       cfg.async = asConfigError(() => parseAsyncConfig(v, file, cfg.async as Partial<AsyncConfig> | undefined));
+    } else if (k === 'recordCache') {
+      cfg.recordCache = asConfigError(() => parseRecordCache(v, file, cfg.recordCache as RecordCacheConfig | undefined));
     } else if (k === 'rotation') {
       try {
         cfg.rotation = parseRotationConfig(v, file);
@@ -512,6 +518,10 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   for (const [name, key] of Object.entries(ASYNC_ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') cfg.async = asConfigError(() => parseAsyncConfig({ [key]: v }, `environment ${name}`, cfg.async as Partial<AsyncConfig> | undefined));
+  }
+  for (const [name, key] of Object.entries(RECORD_CACHE_ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') cfg.recordCache = asConfigError(() => parseRecordCache({ [key]: v }, `environment ${name}`, cfg.recordCache as RecordCacheConfig | undefined));
   }
   for (const [name, key] of Object.entries(ROTATION_ENV_KEYS)) {
     const v = env[name];

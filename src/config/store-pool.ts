@@ -10,18 +10,22 @@ export interface StorePoolConfig {
   readonly maxGroupCommits?: number;
   /** Longest wait for a new database connection, in ms (default 10000). */
   readonly connectTimeoutMs?: number;
+  /** Longest wait for one query's answer, in ms (default 30000; 0: none): past it the request fails, it does not hang. */
+  readonly queryTimeoutMs?: number;
 }
 
 export const STORE_POOL_ENV_KEYS: Readonly<Record<string, keyof StorePoolConfig>> = {
   KMS_STORE_POOL_SIZE: 'poolSize',
   KMS_STORE_MAX_GROUP_COMMITS: 'maxGroupCommits',
   KMS_STORE_CONNECT_TIMEOUT_MS: 'connectTimeoutMs',
+  KMS_STORE_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
 };
 
 const RANGES: Readonly<Record<keyof StorePoolConfig, readonly [number, number]>> = {
   poolSize: [1, 1000],
   maxGroupCommits: [1, 10_000],
   connectTimeoutMs: [1, 600_000],
+  queryTimeoutMs: [0, 600_000],
 };
 
 export class StorePoolError extends Error {
@@ -48,5 +52,8 @@ export function storePoolHelp(): string {
   storePool.poolSize          KMS_STORE_POOL_SIZE: database connections (default 10)
   storePool.maxGroupCommits   KMS_STORE_MAX_GROUP_COMMITS: commits per transaction (64)
   storePool.connectTimeoutMs  KMS_STORE_CONNECT_TIMEOUT_MS: longest wait for a database
-                              connection, ms (10000)`;
+                              connection, ms (10000)
+  storePool.queryTimeoutMs    KMS_STORE_QUERY_TIMEOUT_MS: longest wait for one query's
+                              answer, ms (30000; 0 none): a stalled database fails
+                              the request (a KMIP error), it does not hang`;
 }

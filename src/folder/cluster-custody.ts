@@ -67,8 +67,15 @@ function refuseMismatch(dir: string, local: ProtectorCustody, cluster: Protector
 }
 
 /** Before the keys are opened: join, or check the folder against the database. */
-export async function prepareClusterCustody(o: { readonly dataDir: string; readonly store: ObjectStore; readonly hsm: boolean }): Promise<ClusterCustody | undefined> {
+export async function prepareClusterCustody(o: {
+  readonly dataDir: string;
+  readonly store: ObjectStore;
+  readonly hsm: boolean;
+  readonly mustJoin?: boolean;
+}): Promise<ClusterCustody | undefined> {
   const cluster = await readClusterCustody(o.store);
+  if (!cluster && o.mustJoin)
+    throw new CustodyError('MISSING_KEY', `the database holds no keys to join (no ${CLUSTER_CUSTODY_KEY} record): make the first node of the cluster without --join`);
   if (!cluster) return undefined;
   const local = readCustody(o.dataDir);
   if (local) {

@@ -60,6 +60,8 @@ export interface DataFolderOptions {
   readonly requireRecovery?: boolean;
   /** A postgresql:// URL: the database shared by a cluster's nodes (absent: the folder's LevelDB). */
   readonly storeUrl?: string;
+  /** A shared store must hold the cluster's custody record already: this folder joins it (kms init --join). */
+  readonly join?: boolean;
   /** PostgreSQL pool options (config storePool). */
   readonly storePool?: StorePoolConfig;
   /** The store's deferred-sync window for batched read records (audit.readSyncWindowMs). */
@@ -132,7 +134,7 @@ export class DataFolder {
     if ((o.keys ?? 'open') === 'none') return folderOf(undefined);
     let closeKeys: (() => Promise<void>) | undefined;
     try {
-      if (shared) await prepareClusterCustody({ dataDir: layout.dir, store, hsm: o.hsm !== undefined });
+      if (shared && !readOnly) await prepareClusterCustody({ dataDir: layout.dir, store, hsm: o.hsm !== undefined, ...(o.join && { mustJoin: true }) });
       const keys = await openFolderKeys({
         dataDir: layout.dir,
         store,

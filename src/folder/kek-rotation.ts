@@ -22,6 +22,7 @@ import { KEK_LABEL_PREFIX } from '../hsm/hsm-protector.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { readCustody, writeCustody, type HsmCustody, type RecordedKek } from './custody.js';
 import { writeKekMarker } from './kek-marker.js';
+import { refuseOnClusterStore } from './store-choice.js';
 
 const PAGE = 256;
 const MAX_PASSES = 8;
@@ -168,6 +169,11 @@ export class RotationError extends Error {
 }
 
 export async function rotateKek(o: RotationOptions): Promise<RotationResult> {
+  try {
+    refuseOnClusterStore(o.store, 'KEK rotation');
+  } catch (e) {
+    throw new RotationError((e as Error).message);
+  }
   const p = o.protector;
   if (!p.rotate || !p.destroyKek) throw new RotationError(`${p.description}: this key protector has no rotation (the software master key is one key; move to an HSM to rotate)`);
   const label = o.label ?? KEK_LABEL_PREFIX + randomBytes(4).toString('hex');

@@ -27,6 +27,7 @@ import { writeRestoreAnchor } from '../audit/restore-anchor.js';
 import { AuditTrail } from '../audit/trail.js';
 import pino from 'pino';
 import { verifyAuditLog } from '../audit/verify.js';
+import { refuseOnClusterStore } from './store-choice.js';
 import type { ObjectStore } from '../store/object-store.js';
 import {
   CustodyError,
@@ -84,6 +85,11 @@ export class MigrationError extends Error {
 
 /** Run (or resume) a migration. On success the new protector is open and, when `live`, in use; the caller owns its closing otherwise (returned). */
 export async function migrateProtector(o: MigrationOptions): Promise<MigrationResult & { readonly newProtector: KeyProtector; readonly newAuditKey: AuditKey }> {
+  try {
+    refuseOnClusterStore(o.store, 'Protector migration');
+  } catch (e) {
+    throw new MigrationError((e as Error).message);
+  }
   let custody = readCustody(o.dataDir);
   if (!custody) throw new MigrationError(`${o.dataDir} has no custody record: start the server once with its current configuration first`);
   const backend = await openBackend(o.to, { ...(o.pin !== undefined && { pin: o.pin }) });

@@ -11,6 +11,22 @@ import type { StorePoolConfig } from '../config/store-pool.js';
 import { LevelStore } from '../store/leveldb/index.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { redactIn } from '../config/store-url.js';
+import { PgStore } from '../store/postgres/index.js';
+
+/** Is `store` a database shared by the nodes of a cluster (PostgreSQL)? */
+export function isClusterStore(store: ObjectStore): boolean {
+  return store instanceof PgStore;
+}
+
+/**
+ * What is not built for a cluster yet (docs/cluster-nodes.md): KEK rotation and protector
+ * migration change the keys every node uses, and the other nodes would go on with the old
+ * ones. Refused, before anything is changed, over a shared store.
+ */
+export function refuseOnClusterStore(store: ObjectStore, what: string): void {
+  if (isClusterStore(store))
+    throw new Error(`${what} is not available over a PostgreSQL store shared by a cluster (the other nodes would keep the old keys): not built yet; see docs/cluster-nodes.md`);
+}
 
 /** Hooks some stores have (set when present, ignored otherwise). */
 export interface StoreHooks {

@@ -107,8 +107,19 @@ export async function checkReadiness(src: HealthSources, timeoutMs = READY_CHECK
       'audit',
       async () => {
         src.store.audit.head();
-        const failed = src.audit?.lastFailure;
-        if (failed) throw new Error(`the last audit write failed at ${new Date(failed.at).toISOString()}: ${failed.message}`);
+        const trail = src.audit;
+        const failed = trail?.lastFailure;
+        if (trail && failed) {
+          // A node drained after a failed write (its database was down) gets no requests to
+          // clear the failure: the check writes a checkpoint itself, and a trail that takes it
+          // is writable again.
+          try {
+            await trail.checkpoint('interval');
+          } catch (e) {
+            throw new Error(`the last audit write failed at ${new Date(failed.at).toISOString()}: ${failed.message}; a checkpoint now failed too: ${(e as Error).message}`);
+          }
+          if (trail.lastFailure === failed) trail.lastFailure = undefined;
+        }
       },
       timeoutMs,
     ),

@@ -31,7 +31,7 @@ import { encodedLength } from '../ttlv/encode.js';
 import type { TtlvNode } from '../ttlv/node.js';
 import { KmipError } from '../kmip/errors.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
-import { BatchErrorContinuationOption, ResultReason, ResultStatus } from '../kmip/generated/enums.gen.js';
+import { BatchErrorContinuationOption, Operation, ResultReason, ResultStatus } from '../kmip/generated/enums.gen.js';
 import { buildResponseMessage, parseRequestMessage, peekVersion, type RequestMessage, type ResponseItem } from '../kmip/messages.js';
 import { compareVersions, enumDef, isAvailable } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
@@ -121,9 +121,12 @@ export interface Correlation {
  * Make the message's audit records durable (`MessageWork.finish`), then hand back `result`;
  * when they cannot be written, `unavailable` (every item General Failure) instead.
  */
-async function audited(work: MessageWork, result: DispatchResult, unavailable: () => TtlvNode): Promise<DispatchResult> {
+async function audited(work: MessageWork, result: DispatchResult, unavailable: () => TtlvNode, answerAnyway = false): Promise<DispatchResult> {
   if (await work.finish()) return result;
-  // AuditTrail logged the cause.
+  // AuditTrail logged the cause. A message of Discover Versions only (no object, no key: a
+  // client's or load balancer's probe) is answered anyway, so a node whose database is down
+  // still says what it speaks (docs/cluster-nodes.md); its audit record is what is lost.
+  if (answerAnyway) return result;
   return { response: unavailable(), closeAfter: result.closeAfter };
 }
 
@@ -295,7 +298,8 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
     if (!budget.client) log().warn({ limit: budget.max, items: items.length, of: req.items.length }, 'response over the server limit: Response Too Large');
     response = respond(items.map((it) => failure(ResultReason.ResponseTooLarge, `the response exceeds ${limit}${undone}`, it.operation, it.uniqueBatchItemId)));
   }
-  const out = await audited(work, { response, closeAfter: false }, auditUnavailable);
+  const probeOnly = req.items.every((it) => it.operation === Operation.DiscoverVersions);
+  const out = await audited(work, { response, closeAfter: false }, auditUnavailable, probeOnly);
   // Server-to-client events only for changes that stand: not undone, answered with their audit durable.
   if (out.response === response && !finished?.undone) publish(work);
   return out;

@@ -15,6 +15,8 @@ import { redactStoreUrl } from '../config/store-url.js';
 import { secureDataFolder, warnReadablePin } from './file-modes.js';
 import { boundedFormatters, DEFAULT_LOG_MAX_STRING } from './log-bounds.js';
 import { CachingProtector } from '../hsm/caching-protector.js';
+import { withRecordCache } from '../store/record-cache.js';
+import type { ObjectStore } from '../store/object-store.js';
 import type { ResidentKeys } from '../hsm/resident.js';
 import { cryptoPolicyFrom } from '../policy/crypto-policy.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
@@ -58,6 +60,8 @@ export interface RunningKms {
   readonly https?: HttpsFace;
   readonly httpsAddress?: AddressInfo;
   readonly services: ServerServices;
+  /** The data folder's store itself; services.store may be the record cache in front of it (src/store/record-cache.ts). */
+  readonly store: ObjectStore;
   /** Where the development certificates are, when they were made for this data folder. */
   readonly devCerts?: { ca: string; clientCert: string; clientKey: string };
   /** The client-certificate registry (src/clients/): list, issue, sign, revoke, deny list, CRL. */
@@ -244,8 +248,11 @@ export async function startKms(
     if (uids.includes(EVERYTHING)) cached.forgetAll();
     else for (const uid of uids) cached.forget(uid);
   });
+  // Requests read records through the record cache (src/store/record-cache.ts): every record
+  // change is made through services.store, which drops what it touches before it resolves.
+  // (Only over a store this process writes alone, LevelDB: a cluster's store gets none.)
   const base: ServerServices = {
-    store,
+    store: withRecordCache(store, config.recordCache),
     protector: cached,
     access: new AccessPolicy(config.access),
     log,
@@ -377,6 +384,7 @@ export async function startKms(
     ...(https && { https }),
     ...(httpsAddress && { httpsAddress }),
     services,
+    store,
     devCerts,
     clients,
     reloadTls,

@@ -27,6 +27,7 @@ export {
 export { indexValue, indexText, indexEnum, indexTerms, linkField, applicationField, RecordField, type IndexTerm } from './index-encoding.js';
 export { encodeRecord, decodeRecord } from './record-codec.js';
 export { MemoryStore } from './memory.js';
+export { RecordCache, withRecordCache, DEFAULT_RECORD_CACHE, type RecordCacheConfig, type RecordCacheStats } from './record-cache.js';
 export { LevelStore, type LevelStoreOptions, type CheckReport, SCHEMA_VERSION } from './leveldb/index.js';
 export { PgStore, type PgStoreOptions, PG_SCHEMA_VERSION, redactUrl } from './postgres/index.js';
 

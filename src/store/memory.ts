@@ -61,6 +61,7 @@ class SortedKeys {
 }
 
 export class MemoryStore implements ObjectStore {
+  readonly exclusiveWriter = true;
   private records = new Map<string, Entry>();
   /** Uids in code point order, for `list`. */
   private uids: string[] = [];

@@ -85,7 +85,9 @@ export type IndexQuery =
  * The store knows nothing of the entry's format: `seal` gets the sequence number the entry
  * will have (1, 2, …) and the previous entry's link (empty before the first) and returns the
  * bytes to store and this entry's link (src/audit puts a hash chain in it). If `seal` throws,
- * that commit fails as a whole and nothing of it is written.
+ * that commit fails as a whole and nothing of it is written. A store may call `seal` again for
+ * the same commit, with another seq (PostgreSQL: a group transaction retried commit by commit);
+ * the last call's result is the one stored.
  */
 export interface AuditAppend {
   seal(seq: number, prevLink: Uint8Array): { readonly bytes: Uint8Array; readonly link: Uint8Array };
@@ -148,6 +150,13 @@ export interface StoreSnapshot {
 }
 
 export interface ObjectStore {
+  /**
+   * True when this process is the only writer of the store's data (LevelDB, memory): every
+   * change goes through this object, so records may be cached in front of it
+   * (src/store/record-cache.ts). A store other processes commit to (PostgreSQL) leaves it
+   * unset: it is never cached.
+   */
+  readonly exclusiveWriter?: boolean;
   open(): Promise<void>;
   close(): Promise<void>;
   get(uid: string): Promise<ObjectRecord | undefined>;

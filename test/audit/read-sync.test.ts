@@ -54,7 +54,7 @@ describe('audit.readSync batched', () => {
   beforeAll(async () => {
     // The longest window: the timer never syncs before the assertions look (they do not rely on it).
     srv = await startTestKms({ audit: { readSync: 'batched', readSyncWindowMs: 1000 } });
-    store = srv.kms.services.store as LevelStore;
+    store = srv.kms.store as LevelStore;
     seen = watch(store);
   });
   afterAll(async () => srv?.dispose());
@@ -152,7 +152,7 @@ describe('audit.readSync always', () => {
 
   it('every request waits for its synced record, reads included', async () => {
     srv = await startTestKms({ audit: { readSync: 'always' } });
-    const store = srv.kms.services.store as LevelStore;
+    const store = srv.kms.store as LevelStore;
     const seen = watch(store);
     const c = await srv.client();
     const uid = uniqueIdentifierOf(expectSuccess(parseResponse(await c.send(requestMessage({ version: V2_1, batch: [create()] }))).items[0]!));

@@ -61,3 +61,37 @@ export async function keyBytes(client: KmipClient, uid: string): Promise<Buffer>
 export function destroy(client: KmipClient, uid: string): Promise<ResponseItem> {
   return call(client, Operation.Destroy, destroyPayload(uid));
 }
+
+/** The node's HTTPS port (from its log: it listens just after the KMIP port). */
+export async function httpsPortOf(node: ServeProcess): Promise<number> {
+  for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    const line = node.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('HTTPS listening'));
+    if (line) return line.port as number;
+  }
+  throw new Error('the node logged no HTTPS listener');
+}
+
+/** GET `path` on the node's HTTPS port from loopback, no client certificate. */
+export async function httpsGetFrom(node: ServeProcess, path: string): Promise<{ status: number; body: string }> {
+  const { get } = await import('node:https');
+  const { tlsFiles } = await import('../support/kms.js');
+  const port = await httpsPortOf(node);
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, servername: 'localhost', ca: tlsFiles().ca, timeout: 20_000 }, (res) => {
+      let b = '';
+      res.on('data', (d: Buffer) => (b += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+/** One sample of a Prometheus metric (no labels) from the node's /metrics. */
+export async function metricOf(node: ServeProcess, name: string): Promise<number> {
+  const r = await httpsGetFrom(node, '/metrics');
+  if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(r.body);
+  if (!m) throw new Error(`no ${name} in /metrics`);
+  return Number(m[1]);
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readClusterCustody } from '../../src/folder/cluster-custody.js';
 import { PgStore } from '../../src/store/postgres/index.js';
-import type { ServeProcess } from '../support/kms-process.js';
+import { runKms, type ServeProcess } from '../support/kms-process.js';
 import { createKey, keyBytes, newClusterDatabase, newFolder, startNode } from './nodes.js';
 
 const nodes: ServeProcess[] = [];
@@ -20,7 +20,7 @@ describe('two kms serve processes over one PostgreSQL database', () => {
   it('serve the same keys: created on A, fetched from B; created on B, fetched from A', async () => {
     const url = await newClusterDatabase();
     const dirA = newFolder('a');
-    const a = await startNode(dirA, url);
+    const a = await startNode(dirA, url, { audit: { checkpointEvery: 2 } });
     nodes.push(a);
     // A made the keys and recorded them in the database (no secret: the master key's id).
     const store = new PgStore({ url });
@@ -36,7 +36,7 @@ describe('two kms serve processes over one PostgreSQL database', () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(dirB, { recursive: true, mode: 0o700 });
     copyFileSync(join(dirA, 'master.key'), join(dirB, 'master.key'));
-    const b = await startNode(dirB, url);
+    const b = await startNode(dirB, url, { audit: { checkpointEvery: 2 } });
     nodes.push(b);
     expect(existsSync(join(dirB, 'custody.json'))).toBe(true);
     expect(b.port).not.toBe(a.port);
@@ -50,5 +50,32 @@ describe('two kms serve processes over one PostgreSQL database', () => {
     const k2 = await createKey(cb);
     expect((await keyBytes(ca, k2)).equals(await keyBytes(cb, k2))).toBe(true);
     expect(k2).not.toBe(k1);
+
+    // One audit chain: both nodes' records and checkpoints (every 2 records here) interleave in
+    // it. With A stopped and B still serving, `kms audit verify --store URL` on A's folder reads
+    // the whole chain read-only and checks it against A's own anchors.
+    for (let i = 0; i < 3; i++) {
+      await keyBytes(ca, k2);
+      await keyBytes(cb, k1);
+    }
+    expect(await a.stop()).toBe(0);
+    nodes.splice(nodes.indexOf(a), 1);
+    await keyBytes(cb, k2);
+    const verifyA = await runKms(['audit', 'verify', '--data-dir', dirA, '--store', url]);
+    expect(verifyA.stderr).toBe('');
+    expect(verifyA.code).toBe(0);
+    expect(verifyA.stdout).toMatch(/checked against .*audit-anchor/);
+    const tail = await runKms(['audit', 'tail', '--data-dir', dirA, '--store', url, '-n', '1000']);
+    expect(tail.code).toBe(0);
+    const records = tail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; keyId?: string });
+    const checkpoints = records.filter((r) => r.kind === 'checkpoint');
+    expect(checkpoints.length).toBeGreaterThanOrEqual(4);
+    const report = await runKms(['audit', 'report', '--data-dir', dirA, '--store', url, '--format', 'json']);
+    expect(report.code).toBe(0);
+    expect(report.stdout).toContain(k1);
+    expect(report.stdout).toContain(k2);
   });
 });

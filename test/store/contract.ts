@@ -124,6 +124,10 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         expect(await s.find({ field: '$owner', equals: indexText('a') })).toEqual([]);
         expect(await s.find({ field: '$owner', equals: indexText('b') })).toEqual(['k1']);
         expect(await s.count()).toBe(1);
+        // The next commit sees the revision the last op left (2), for a record new in that commit too.
+        await rejectsWith(s.commit([put(rec('k1', { owner: 'c' }), 1)]), 'CONFLICT');
+        await s.commit([put(rec('k1', { owner: 'c' }), 2)]);
+        expect((await s.get('k1'))?.revision).toBe(3);
       });
 
       it('an empty commit is a no-op', async () => {
@@ -405,6 +409,47 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         expect(await s.find({ field: applicationField('ssl'), exists: true })).toEqual(['u2']);
         expect(await s.find({ field: customKey('x', 'Struct'), exists: true })).toEqual([]);
         expect(await s.find({ field: '$objectType', exists: true })).toEqual(['u2', 'u3']);
+      });
+
+      it('indexes long values (up to an attribute value’s limit) exactly: equality, ranges and walk order past a long shared prefix', async () => {
+        const s = await fresh();
+        const shared = 'p'.repeat(3000);
+        const big = (tail: string) => `${shared}${tail}${'z'.repeat(60_000)}`;
+        const values: [string, string][] = [
+          ['l1', big('b')],
+          ['l2', big('a')],
+          ['l3', shared], // a prefix of the others: sorts first
+          ['l4', big('c')],
+          ['l5', 'short'],
+        ];
+        await s.commit(values.map(([u, v]) => put(rec(u, { attributes: { Name: [name(v)], [customKey('x', 'Long')]: [cv.text(v)] } }))));
+        for (const [u, v] of values) expect(await s.find({ field: 'Name', equals: indexText(v) }), u).toEqual([u]);
+        expect(await s.find({ field: 'Name', equals: indexText(`${shared}b`) })).toEqual([]);
+        expect(await s.find({ field: 'Name', from: indexText(big('a')), to: indexText(big('b')) })).toEqual(['l1', 'l2']);
+        expect(await s.find({ field: 'Name', from: indexText(`${shared}a`), to: indexText(`${shared}b`) })).toEqual(['l2']);
+        expect(await s.find({ field: 'Name', from: indexText(shared) })).toEqual(['l1', 'l2', 'l3', 'l4', 'l5']);
+        expect(await s.find({ field: 'Name', to: indexText(shared) })).toEqual(['l3']);
+        const walk: string[] = [];
+        let cursor: Uint8Array | undefined;
+        for (let i = 0; i < 10; i++) {
+          const page = await s.scan(customKey('x', 'Long'), { limit: 2, ...(cursor && { cursor }) });
+          walk.push(...page.uids);
+          if (!page.cursor) break;
+          cursor = page.cursor;
+        }
+        expect(walk).toEqual(['l3', 'l2', 'l1', 'l4', 'l5']);
+        const back: string[] = [];
+        cursor = undefined;
+        for (let i = 0; i < 10; i++) {
+          const page = await s.scan(customKey('x', 'Long'), { limit: 2, reverse: true, ...(cursor && { cursor }) });
+          back.push(...page.uids);
+          if (!page.cursor) break;
+          cursor = page.cursor;
+        }
+        expect(back).toEqual(['l5', 'l4', 'l1', 'l2', 'l3']);
+        await s.commit([put(rec('l1', { attributes: { Name: [name('renamed')] } }), 1)]);
+        expect(await s.find({ field: 'Name', equals: indexText(big('b')) })).toEqual([]);
+        expect(await s.find({ field: 'Name', from: indexText(shared), to: indexText(`${shared}\u{10FFFF}`) })).toEqual(['l2', 'l3', 'l4']);
       });
 
       it('returns each uid once, in ascending code point order', async () => {

@@ -1,6 +1,6 @@
 /**
  * Random commit sequences (puts and deletes, fresh and stale revisions, 1–3 ops per commit)
- * against MemoryStore and LevelStore, compared after every run with a trivial reference
+ * against MemoryStore, LevelStore and PgStore, compared after every run with a trivial reference
  * model: a Map of records, with `find` answered by scanning every record's index terms.
  * Checks get, count, list (whole and paged), and find by every field: equals for every
  * value ever written, exists, and inclusive ranges between written values.
@@ -15,8 +15,9 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { LinkType } from '../../src/kmip/generated/enums.gen.js';
 import { customKey, type ObjectRecord } from '../../src/objects/managed-object.js';
 import { compareUids } from '../../src/store/index-keys.js';
-import { LevelStore, MemoryStore, StoreError, indexTerms, type IndexQuery, type IndexTerm, type ObjectStore, type StoreOp } from '../../src/store/index.js';
+import { LevelStore, MemoryStore, PgStore, StoreError, indexTerms, type IndexQuery, type IndexTerm, type ObjectStore, type StoreOp } from '../../src/store/index.js';
 import { activation, cv, link, name, rec } from './records.js';
+import { sharedPostgres } from '../support/postgres.js';
 
 const UIDS = ['a', 'b', 'c', 'a\u0000', 'a\u0000b', 'é', '\u{1F600}', '\uFFFD'];
 const uidArb = fc.constantFrom(...UIDS);
@@ -165,4 +166,21 @@ describe('stores agree with a reference model', () => {
       { numRuns: 30 },
     );
   });
+
+  it('PgStore', async () => {
+    const url = await (await sharedPostgres()).newDatabase();
+    await fc.assert(
+      fc.asyncProperty(commitsArb, async (commits) => {
+        const s = new PgStore({ url, schema: `model_${n++}`, poolSize: 2 });
+        await s.open();
+        try {
+          await run(s, commits);
+        } finally {
+          await s.close();
+        }
+      }),
+      // Each run opens a store on a fresh schema and asks a few hundred queries over the wire.
+      { numRuns: 10 },
+    );
+  }, 180_000);
 });

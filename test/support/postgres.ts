@@ -108,13 +108,16 @@ function postmasterPid(dataDir: string): number | undefined {
   }
 }
 
-/** Stop the postmaster of `dataDir`: SIGINT (fast shutdown), SIGQUIT after `graceMs`, SIGKILL after that. */
-async function stopPostmaster(dataDir: string, graceMs = 10_000): Promise<void> {
+/**
+ * Stop the postmaster of `dataDir`: SIGINT (fast shutdown: a checkpoint, data kept) or, with
+ * `discard`, SIGQUIT (immediate: no checkpoint, for a folder about to be removed); SIGKILL if it
+ * is still there after `graceMs`.
+ */
+async function stopPostmaster(dataDir: string, graceMs = 10_000, discard = false): Promise<void> {
   const pid = postmasterPid(dataDir);
   if (pid === undefined || !alive(pid)) return;
   const signals: [NodeJS.Signals, number][] = [
-    ['SIGINT', graceMs],
-    ['SIGQUIT', 3000],
+    [discard ? 'SIGQUIT' : 'SIGINT', graceMs],
     ['SIGKILL', 3000],
   ];
   for (const [sig, wait] of signals) {
@@ -144,7 +147,7 @@ async function cleanStale(): Promise<void> {
       continue; // being set up right now, or not ours
     }
     if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
-    for (const data of [join(dir, 'data'), join(dir, 'server', 'data')]) await stopPostmaster(data, 2000);
+    for (const data of [join(dir, 'data'), join(dir, 'server', 'data')]) await stopPostmaster(data, 3000, true);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -253,7 +256,7 @@ class Server implements OwnPostgres {
       if (await canConnect(this.url)) return;
     }
     const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : '';
-    await stopPostmaster(this.data, 2000);
+    await stopPostmaster(this.data, 3000, true);
     throw new Error(`PostgreSQL did not start on port ${this.port}: ${tail}`);
   }
 
@@ -286,7 +289,7 @@ export async function startPostgres(): Promise<OwnPostgres> {
     start: () => s.start(),
     stop: () => s.stop(),
     destroy: async () => {
-      await s.stop();
+      await stopPostmaster(join(dir, 'server', 'data'), 5000, true);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -311,7 +314,7 @@ export async function prepareSharedRoot(): Promise<string> {
 
 /** Stop the run's shared server, if one was started, and remove the folder (globalSetup teardown). */
 export async function teardownSharedRoot(root: string): Promise<void> {
-  await stopPostmaster(join(root, 'server', 'data'));
+  await stopPostmaster(join(root, 'server', 'data'), 5000, true);
   rmSync(root, { recursive: true, force: true });
 }
 

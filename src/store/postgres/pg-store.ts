@@ -6,14 +6,19 @@
  * drains the queue. Each drain round takes the commits waiting (up to `maxGroupCommits`, one
  * kind: deferred or not) into ONE transaction on a pooled connection:
  *   BEGIN; SELECT … FROM kms_head FOR UPDATE   (serializes the writers of every node)
- *   per commit: read the revisions of its uids and meta keys FOR UPDATE, plan it (commit-plan.ts,
- *     meta.ts: a stale revision is CONFLICT, rejected on its own with nothing written), seal its
- *     audit entries after the head, then — inside its own SAVEPOINT when the group has several —
- *     write it with revision-checked SQL (UPDATE … WHERE uid = … AND revision = …, INSERT for
- *     expectedRevision 0 where a unique violation is CONFLICT, DELETE … AND revision = …), so a
- *     lost race is CONFLICT and never a silent overwrite, and a failing commit is rolled back to
- *     its savepoint without touching the others; index terms of every changed uid are rewritten;
+ *   read the revisions of every uid and meta key of the group, FOR UPDATE (one query each);
+ *   plan the commits in call order against them (commit-plan.ts, meta.ts: a stale revision is
+ *     CONFLICT, rejected on its own with nothing written), sealing each one's audit entries after
+ *     the head;
+ *   SAVEPOINT g; write the group's net effect in a few batched statements with revision-checked
+ *     SQL (UPDATE … WHERE uid = … AND revision = …, INSERT for new uids where a unique violation
+ *     is CONFLICT, DELETE … AND revision = …), so a lost race is CONFLICT and never a silent
+ *     overwrite; the index terms of every changed uid are rewritten;
+ *   if a statement fails (a writer that bypassed the head lock, a uid too long to index):
+ *     ROLLBACK TO SAVEPOINT g and write the commits one by one, each in its own SAVEPOINT (read,
+ *     plan and seal again), so only the culprit fails;
  *   UPDATE kms_head; SELECT pg_notify(…); COMMIT.
+ * A group of N commits costs about ten round trips whatever N, not ten per commit.
  * Each accepted commit resolves once COMMIT returned (durable as the server's
  * synchronous_commit says: `on`, the default, is a local WAL flush; with
  * synchronous_standby_names set, `on` also waits for the synchronous standby to have flushed it,
@@ -63,9 +68,9 @@ import {
 } from '../object-store.js';
 import { metaKeysOf, MetaWatchers, planMeta, RecordListeners, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
-import { checkOps, planCommit, uidsOf, type AuditHead, type Change } from '../commit-plan.js';
+import { checkOps, planCommit, termId, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
 import { component } from '../index-keys.js';
-import { migrate } from './schema.js';
+import { INDEX_PREFIX_BYTES, migrate } from './schema.js';
 
 export interface PgStoreOptions {
   /** postgresql://user:password@host:port/database?… (handed to `pg` as is; never logged). */
@@ -74,10 +79,21 @@ export interface PgStoreOptions {
   readonly poolSize?: number;
   /** Most commits that share one transaction. Default 64; 1 disables group commit. */
   readonly maxGroupCommits?: number;
-  /** The NOTIFY channel of the change feed. Default 'kms_store_changes'. */
+  /**
+   * The SQL schema that holds the store's tables (created if missing), so that several stores
+   * can share one database. Default: the connection's search_path (normally `public`).
+   */
+  readonly schema?: string;
+  /** The NOTIFY channel of the change feed. Default 'kms_store_changes', or 'kms_store_changes_<schema>' with `schema`. */
   readonly channel?: string;
   /** Longest wait for a new connection, in ms (default 10000). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Longest wait for the answer to one query, in ms (default 30000; 0: no limit). A database that
+   * stopped answering (a partition, a paused primary) fails the commit with IO after this, rather
+   * than holding every commit queued behind it; the connection is then dropped.
+   */
+  readonly queryTimeoutMs?: number;
   /** This node's id in change notifications (its own are not handed back). Default random. */
   readonly nodeId?: string;
   /** Told when the LISTEN connection was lost (it is reconnected; listeners hear "everything changed"). */
@@ -97,6 +113,11 @@ const MAX_PAYLOAD = 7900;
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
+/** The indexed prefix of an index value (schema.ts, kms_index). */
+const vkeyOf = (v: Uint8Array): Buffer => Buffer.from(v.buffer, v.byteOffset, Math.min(v.byteLength, INDEX_PREFIX_BYTES));
+/** The whole value of an index row. */
+const FULL = 'coalesce(value_full, vkey)';
+
 /** SQLSTATEs that mean "this commit lost a race", not "the database is unwell". */
 const CONFLICT_STATES = new Set(['23505', '40001', '40P01']);
 
@@ -107,6 +128,18 @@ export function pgError(e: unknown, what: string): StoreError {
   const msg = e instanceof Error ? e.message : String(e);
   if (typeof code === 'string' && CONFLICT_STATES.has(code)) return new StoreError('CONFLICT', `${what}: ${msg}`, { cause: e });
   return new StoreError('IO', `${what}: ${msg}`, { cause: e });
+}
+
+/**
+ * Did `e` come from the connection rather than from one statement (so the transaction, and the
+ * connection, cannot go on)? Errors without a SQLSTATE (socket errors, a query timeout) and the
+ * classes 08 (connection), 53 (resources), 57 (operator intervention: shutdown), 58 (system), XX.
+ */
+export function isConnectionError(e: unknown): boolean {
+  if (e instanceof StoreError) return e.code === 'IO' && isConnectionError(e.cause);
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return /^(08|53|57|58|XX)/.test(code);
 }
 
 /** The URL without its password, for messages. */
@@ -169,7 +202,9 @@ export class PgStore implements ObjectStore {
   private readonly poolSize: number;
   private readonly maxGroup: number;
   private readonly channel: string;
+  private readonly schema: string | undefined;
   private readonly connectTimeoutMs: number;
+  private readonly queryTimeoutMs: number;
   private readonly onFeedError: ((e: unknown) => void) | undefined;
   private pool: pg.Pool | undefined;
   private listener: pg.Client | undefined;
@@ -189,7 +224,10 @@ export class PgStore implements ObjectStore {
       const pool = this.readable();
       if (!(limit > 0)) return [];
       try {
-        const r = await pool.query<{ seq: string; bytes: Buffer }>('SELECT seq, bytes FROM kms_audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [Math.max(1, Math.floor(from)), Math.floor(limit)]);
+        const r = await pool.query<{ seq: string; bytes: Buffer }>('SELECT seq, bytes FROM kms_audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [
+          Math.max(1, Math.floor(from)),
+          Math.floor(limit),
+        ]);
         return r.rows.map((row) => ({ seq: Number(row.seq), bytes: row.bytes }));
       } catch (e) {
         throw pgError(e, 'audit read');
@@ -232,11 +270,27 @@ export class PgStore implements ObjectStore {
     this.url = opts.url;
     this.poolSize = Math.max(1, Math.floor(opts.poolSize ?? 10));
     this.maxGroup = Math.max(1, Math.floor(opts.maxGroupCommits ?? 64));
-    this.channel = opts.channel ?? 'kms_store_changes';
+    if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,45}$/.test(opts.schema)) throw new TypeError('schema must be a lower-case SQL identifier of at most 46 characters');
+    this.schema = opts.schema;
+    this.channel = opts.channel ?? (opts.schema === undefined ? 'kms_store_changes' : `kms_store_changes_${opts.schema}`);
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.channel)) throw new TypeError('channel must be a lower-case SQL identifier');
     this.connectTimeoutMs = Math.max(1, Math.floor(opts.connectTimeoutMs ?? 10_000));
+    this.queryTimeoutMs = Math.max(0, Math.floor(opts.queryTimeoutMs ?? 30_000));
     this.nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
     this.onFeedError = opts.onFeedError;
+  }
+
+  /** Connection settings of every connection (pool, LISTEN, snapshots). */
+  private connection(): pg.ClientConfig {
+    return {
+      connectionString: this.url,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      ...(this.queryTimeoutMs > 0 && { query_timeout: this.queryTimeoutMs }),
+      // A peer that vanished without a word (a partition) is noticed by TCP keepalive, LISTEN included.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      ...(this.schema !== undefined && { options: `-c search_path=${this.schema}` }),
+    };
   }
 
   /** Where this store is, without the password. */
@@ -264,13 +318,16 @@ export class PgStore implements ObjectStore {
   }
 
   private async doOpen(): Promise<void> {
-    const pool = new pg.Pool({ connectionString: this.url, max: this.poolSize, connectionTimeoutMillis: this.connectTimeoutMs });
+    const pool = new pg.Pool({ ...this.connection(), max: this.poolSize });
     // An idle connection that dies (server restart) is dropped by the pool; the error is not ours to throw.
     pool.on('error', () => undefined);
+    // Likewise a checked-out connection that dies between two queries: the query in flight, or
+    // the next one, fails and the commit with it; the 'error' event must not crash the process.
+    pool.on('connect', (c) => c.on('error', () => undefined));
     try {
       const client = await pool.connect();
       try {
-        await migrate(client);
+        await migrate(client, this.schema);
       } finally {
         client.release();
       }
@@ -294,7 +351,7 @@ export class PgStore implements ObjectStore {
 
   /** Connect the LISTEN client (see the file comment). */
   private async listen(): Promise<void> {
-    const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs });
+    const c = new pg.Client(this.connection());
     c.on('error', (e) => this.feedLost(c, e));
     c.on('end', () => this.feedLost(c, new Error('LISTEN connection ended')));
     c.on('notification', (n) => {
@@ -455,6 +512,7 @@ export class PgStore implements ObjectStore {
     }
     const t0 = performance.now();
     let failed: StoreError | undefined;
+    let dropped = false;
     /** Commits rejected on their own (the others share the group's fate). */
     const settled = new Set<Pending>();
     const rejectOne = (p: Pending, e: unknown): void => {
@@ -470,30 +528,51 @@ export class PgStore implements ObjectStore {
       let head: AuditHead = { seq: Number(headRow.audit_seq), link: headRow.audit_link };
       const records0 = Number(headRow.records);
       let recordDelta = 0;
-      const savepoints = group.length > 1;
-      for (const p of group) {
-        let planned: Planned;
+      // The whole group planned at once against the locked rows, then written in one batch.
+      const batch = await this.planGroup(client, group, head, rejectOne);
+      if (batch.accepted.length > 0) {
+        const several = batch.accepted.length > 1;
+        let written = false;
+        if (several) await client.query('SAVEPOINT g');
         try {
-          planned = await this.plan(client, p, head);
+          await this.write(client, batch.merged);
+          written = true;
         } catch (e) {
-          if (e instanceof StoreError && e.code === 'IO') throw e; // the connection: the whole group fails
-          rejectOne(p, e); // CONFLICT / NOT_FOUND / what a seal threw: this commit only, nothing of it written
-          continue;
+          if (!several || isConnectionError(e)) throw pgError(e, 'commit');
+          await client.query('ROLLBACK TO SAVEPOINT g');
         }
-        if (savepoints) await client.query('SAVEPOINT c');
-        try {
-          await this.write(client, planned);
-          if (savepoints) await client.query('RELEASE SAVEPOINT c');
-        } catch (e) {
-          const err = pgError(e, 'commit');
-          if (!savepoints || err.code !== 'CONFLICT') throw err;
-          await client.query('ROLLBACK TO SAVEPOINT c');
-          rejectOne(p, err);
-          continue;
+        if (written) {
+          accepted.push(...batch.accepted);
+          head = batch.merged.head;
+          recordDelta = batch.merged.recordDelta;
+        } else {
+          // A statement of the batch failed (a writer outside this store's lock; a uid too long):
+          // again one commit at a time, each in its own savepoint, so only the culprit fails.
+          for (const { p } of batch.accepted) {
+            let planned: Planned;
+            try {
+              planned = await this.plan(client, p, head);
+            } catch (e) {
+              if (e instanceof StoreError && e.code === 'IO') throw e; // the connection: the whole group fails
+              rejectOne(p, e);
+              continue;
+            }
+            await client.query('SAVEPOINT c');
+            try {
+              await this.write(client, planned);
+              await client.query('RELEASE SAVEPOINT c');
+            } catch (e) {
+              const err = pgError(e, 'commit');
+              if (isConnectionError(e)) throw err;
+              await client.query('ROLLBACK TO SAVEPOINT c');
+              rejectOne(p, err);
+              continue;
+            }
+            head = planned.head;
+            recordDelta += planned.recordDelta;
+            accepted.push({ p, planned });
+          }
         }
-        head = planned.head;
-        recordDelta += planned.recordDelta;
-        accepted.push({ p, planned });
       }
       if (accepted.length === 0) {
         await client.query('ROLLBACK');
@@ -510,10 +589,11 @@ export class PgStore implements ObjectStore {
       }
     } catch (e) {
       failed = pgError(e, 'commit');
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (isConnectionError(e)) dropped = true;
+      else await client.query('ROLLBACK').catch(() => (dropped = true));
     } finally {
-      // A connection that failed (IO) is not given back to the pool.
-      client.release(failed?.code === 'IO' ? failed : undefined);
+      // A connection that failed is not given back to the pool.
+      client.release(dropped ? (failed ?? true) : undefined);
     }
     if (failed) {
       // Every commit not yet settled: those accepted so far and, past the failure, the rest.
@@ -533,10 +613,66 @@ export class PgStore implements ObjectStore {
     for (const a of accepted) a.p.resolve();
   }
 
-  /** Read what one commit touches (locking it) and plan it; throws StoreError CONFLICT / NOT_FOUND, or what a seal throws. */
-  private async plan(client: pg.PoolClient, p: Pending, head: AuditHead): Promise<Planned> {
-    const uids = uidsOf(p.ops);
-    const keys = metaKeysOf(p.ops);
+  /**
+   * Plan a whole group against the rows it touches, read (and locked) at once: each commit in
+   * call order against the state the commits before it leave; one that fails (CONFLICT,
+   * NOT_FOUND, a seal that throws) is rejected through `rejectOne` and leaves no trace. Returns
+   * the accepted commits and their net effect (before: as stored; after: after the last one).
+   */
+  private async planGroup(
+    client: pg.PoolClient,
+    group: readonly Pending[],
+    head0: AuditHead,
+    rejectOne: (p: Pending, e: unknown) => void,
+  ): Promise<{ accepted: { p: Pending; planned: Planned }[]; merged: Planned }> {
+    const { revs, metas } = await this.readState(client, [...new Set(group.flatMap((p) => uidsOf(p.ops)))], [...new Set(group.flatMap((p) => metaKeysOf(p.ops)))]);
+    const net = new Map<string, Change>();
+    const netMeta = new Map<string, MetaChange>();
+    const audit: Planned['audit'] = [];
+    const accepted: { p: Pending; planned: Planned }[] = [];
+    let head = head0;
+    let recordDelta = 0;
+    for (const p of group) {
+      let planned: Planned;
+      try {
+        planned = this.planOne(
+          p,
+          head,
+          (uid) => {
+            const n = net.get(uid);
+            if (n) return n.after;
+            const revision = revs.get(uid);
+            return revision === undefined ? undefined : { revision, terms: [] };
+          },
+          (key) => {
+            const n = netMeta.get(key);
+            return n ? n.after : metas.get(key);
+          },
+        );
+      } catch (e) {
+        rejectOne(p, e);
+        continue;
+      }
+      for (const ch of planned.changes.values()) {
+        const n = net.get(ch.uid);
+        if (n) n.after = ch.after;
+        else net.set(ch.uid, { uid: ch.uid, before: ch.before, after: ch.after });
+      }
+      for (const m of planned.meta.values()) {
+        const n = netMeta.get(m.key);
+        if (n) n.after = m.after;
+        else netMeta.set(m.key, { key: m.key, before: m.before, after: m.after });
+      }
+      audit.push(...planned.audit);
+      head = planned.head;
+      recordDelta += planned.recordDelta;
+      accepted.push({ p, planned });
+    }
+    return { accepted, merged: { changes: net, meta: netMeta, audit, head, recordDelta } };
+  }
+
+  /** The revisions of `uids` and the meta entries of `keys`, locked FOR UPDATE. */
+  private async readState(client: pg.PoolClient, uids: readonly string[], keys: readonly string[]): Promise<{ revs: Map<string, number>; metas: Map<string, StoredMeta> }> {
     const revs = new Map<string, number>();
     const metas = new Map<string, StoredMeta>();
     try {
@@ -551,12 +687,28 @@ export class PgStore implements ObjectStore {
     } catch (e) {
       throw new StoreError('IO', `commit: reading current state: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
+    return { revs, metas };
+  }
+
+  /** Read what one commit touches (locking it) and plan it; throws StoreError CONFLICT / NOT_FOUND, or what a seal throws. */
+  private async plan(client: pg.PoolClient, p: Pending, head: AuditHead): Promise<Planned> {
+    const { revs, metas } = await this.readState(client, uidsOf(p.ops), metaKeysOf(p.ops));
+    return this.planOne(
+      p,
+      head,
+      (uid) => {
+        const revision = revs.get(uid);
+        return revision === undefined ? undefined : { revision, terms: [] };
+      },
+      (key) => metas.get(key),
+    );
+  }
+
+  /** Plan one commit against `current` state; seal its audit entries after `head`. */
+  private planOne(p: Pending, head: AuditHead, current: (uid: string) => Stored | undefined, currentMeta: (key: string) => StoredMeta | undefined): Planned {
     // Index terms are rewritten whole for a changed uid, so the old ones need not be known.
-    const changes = planCommit(p.ops, (uid) => {
-      const revision = revs.get(uid);
-      return revision === undefined ? undefined : { revision, terms: [] };
-    });
-    const meta = planMeta(p.ops, (key) => metas.get(key));
+    const changes = planCommit(p.ops, current);
+    const meta = planMeta(p.ops, currentMeta);
     let sealed: ReturnType<typeof sealAll>;
     try {
       sealed = sealAll(p.options?.audit, head);
@@ -576,17 +728,24 @@ export class PgStore implements ObjectStore {
   /** Write one planned commit with revision-checked SQL; throws StoreError CONFLICT when a check fails. */
   private async write(client: pg.PoolClient, w: Planned): Promise<void> {
     const upd: { uid: Buffer; from: number; to: number; bytes: Buffer }[] = [];
-    const ins: { uid: Buffer; bytes: Buffer }[] = [];
+    const ins: { uid: Buffer; rev: number; bytes: Buffer }[] = [];
     const del: { uid: Buffer; rev: number }[] = [];
     const reindex: Buffer[] = [];
     const terms: { field: Buffer; value: Buffer; uid: Buffer }[] = [];
     for (const ch of w.changes.values()) {
       const uid = utf8(ch.uid);
       if (ch.before && ch.after) upd.push({ uid, from: ch.before.revision, to: ch.after.revision, bytes: ch.after.bytes });
-      else if (!ch.before && ch.after) ins.push({ uid, bytes: ch.after.bytes });
+      else if (!ch.before && ch.after) ins.push({ uid, rev: ch.after.revision, bytes: ch.after.bytes });
       else if (ch.before && !ch.after) del.push({ uid, rev: ch.before.revision });
       if (ch.before) reindex.push(uid);
-      for (const t of ch.after?.terms ?? []) terms.push({ field: utf8(t.field), value: Buffer.from(t.value), uid });
+      // A record may hold one term twice (two equal instances): one index row each (field, value).
+      const seen = new Set<string>();
+      for (const t of ch.after?.terms ?? []) {
+        const id = termId(t);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        terms.push({ field: utf8(t.field), value: Buffer.from(t.value), uid });
+      }
     }
     if (upd.length > 0) {
       const r = await client.query(
@@ -596,18 +755,27 @@ export class PgStore implements ObjectStore {
       if (r.rowCount !== upd.length) throw new StoreError('CONFLICT', 'commit: a record changed under this commit');
     }
     if (del.length > 0) {
-      const r = await client.query('DELETE FROM kms_objects o USING unnest($1::bytea[], $2::bigint[]) AS v(uid, rev) WHERE o.uid = v.uid AND o.revision = v.rev', [del.map((x) => x.uid), del.map((x) => x.rev)]);
+      const r = await client.query('DELETE FROM kms_objects o USING unnest($1::bytea[], $2::bigint[]) AS v(uid, rev) WHERE o.uid = v.uid AND o.revision = v.rev', [
+        del.map((x) => x.uid),
+        del.map((x) => x.rev),
+      ]);
       if (r.rowCount !== del.length) throw new StoreError('CONFLICT', 'commit: a record changed under this commit');
     }
     if (ins.length > 0) {
       // expectedRevision 0: a row inserted meanwhile by another node is a unique violation (CONFLICT).
-      await client.query('INSERT INTO kms_objects (uid, revision, bytes) SELECT uid, 1, bytes FROM unnest($1::bytea[], $2::bytea[]) AS v(uid, bytes)', [ins.map((x) => x.uid), ins.map((x) => x.bytes)]);
+      // A uid put several times by one commit (or group) is new at its last revision, not 1.
+      await client.query('INSERT INTO kms_objects (uid, revision, bytes) SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[])', [
+        ins.map((x) => x.uid),
+        ins.map((x) => x.rev),
+        ins.map((x) => x.bytes),
+      ]);
     }
     if (reindex.length > 0) await client.query('DELETE FROM kms_index WHERE uid = ANY($1::bytea[])', [reindex]);
     if (terms.length > 0) {
-      await client.query('INSERT INTO kms_index (field, value, uid) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) ON CONFLICT DO NOTHING', [
+      await client.query('INSERT INTO kms_index (field, vkey, value_full, uid) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[])', [
         terms.map((t) => t.field),
-        terms.map((t) => t.value),
+        terms.map((t) => vkeyOf(t.value)),
+        terms.map((t) => (t.value.length > INDEX_PREFIX_BYTES ? t.value : null)),
         terms.map((t) => t.uid),
       ]);
     }
@@ -638,7 +806,10 @@ export class PgStore implements ObjectStore {
       if (r.rowCount !== upd.length) throw new StoreError('CONFLICT', 'commit: a meta entry changed under this commit');
     }
     if (del.length > 0) {
-      const r = await client.query('DELETE FROM kms_meta m USING unnest($1::text[], $2::bigint[]) AS v(key, rev) WHERE m.key = v.key AND m.revision = v.rev', [del.map((m) => m.key), del.map((m) => m.before!.revision)]);
+      const r = await client.query('DELETE FROM kms_meta m USING unnest($1::text[], $2::bigint[]) AS v(key, rev) WHERE m.key = v.key AND m.revision = v.rev', [
+        del.map((m) => m.key),
+        del.map((m) => m.before!.revision),
+      ]);
       if (r.rowCount !== del.length) throw new StoreError('CONFLICT', 'commit: a meta entry changed under this commit');
     }
     if (ins.length > 0) {
@@ -674,14 +845,19 @@ export class PgStore implements ObjectStore {
     let where = 'field = $1';
     if (opts.cursor) {
       const c = parseCursor(opts.cursor);
-      params.push(c.value, c.uid);
-      where += opts.reverse ? ' AND (value, uid) < ($2, $3)' : ' AND (value, uid) > ($2, $3)';
+      params.push(vkeyOf(c.value), c.value, c.uid);
+      where += opts.reverse ? ` AND vkey <= $2 AND (vkey, ${FULL}, uid) < ($2, $3, $4)` : ` AND vkey >= $2 AND (vkey, ${FULL}, uid) > ($2, $3, $4)`;
     }
     params.push(limit);
     const dir = opts.reverse ? 'DESC' : 'ASC';
     let rows: { value: Buffer; uid: Buffer }[];
     try {
-      rows = (await pool.query<{ value: Buffer; uid: Buffer }>(`SELECT value, uid FROM kms_index WHERE ${where} ORDER BY value ${dir}, uid ${dir} LIMIT $${params.length}`, params)).rows;
+      rows = (
+        await pool.query<{ value: Buffer; uid: Buffer }>(
+          `SELECT ${FULL} AS value, uid FROM kms_index WHERE ${where} ORDER BY vkey ${dir}, ${FULL} ${dir}, uid ${dir} LIMIT $${params.length}`,
+          params,
+        )
+      ).rows;
     } catch (e) {
       throw pgError(e, 'scan');
     }
@@ -695,17 +871,23 @@ export class PgStore implements ObjectStore {
     const params: unknown[] = [utf8(query.field)];
     let where = 'field = $1';
     if ('equals' in query) {
-      params.push(Buffer.from(query.equals));
-      where += ' AND value = $2';
+      const v = Buffer.from(query.equals);
+      params.push(vkeyOf(v));
+      where += ' AND vkey = $2';
+      if (v.length > INDEX_PREFIX_BYTES) {
+        params.push(v);
+        where += ' AND value_full = $3';
+      } else where += ' AND value_full IS NULL';
     } else if (!('exists' in query)) {
       if (query.from !== undefined && query.to !== undefined && Buffer.compare(Buffer.from(query.from), Buffer.from(query.to)) > 0) return [];
+      // The prefix conditions follow from the full ones (truncation keeps the order) and use the index.
       if (query.from !== undefined) {
-        params.push(Buffer.from(query.from));
-        where += ` AND value >= $${params.length}`;
+        params.push(vkeyOf(query.from), Buffer.from(query.from));
+        where += ` AND vkey >= $${params.length - 1} AND ${FULL} >= $${params.length}`;
       }
       if (query.to !== undefined) {
-        params.push(Buffer.from(query.to));
-        where += ` AND value <= $${params.length}`;
+        params.push(vkeyOf(query.to), Buffer.from(query.to));
+        where += ` AND vkey <= $${params.length - 1} AND ${FULL} <= $${params.length}`;
       }
     }
     let sql: string;
@@ -749,7 +931,7 @@ export class PgStore implements ObjectStore {
 
   async snapshot(): Promise<StoreSnapshot> {
     this.readable();
-    const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs });
+    const c = new pg.Client(this.connection());
     c.on('error', () => undefined);
     let count: number;
     let auditHead: AuditHead;

@@ -9,8 +9,12 @@
  * - kms_objects(uid, revision, bytes): uid is the UTF-8 of the uid as bytea (byte order is code
  *   point order, the order `list` promises, and a uid may hold U+0000, which text may not);
  *   bytes from record-codec.
- * - kms_index(field, value, uid): one row per index term (index-encoding.ts), field as UTF-8
- *   bytea; the primary key (field, value, uid) is the ordered index that find and scan walk.
+ * - kms_index(field, vkey, value_full, uid): one row per index term (index-encoding.ts), field
+ *   as UTF-8 bytea; vkey is the value's first INDEX_PREFIX_BYTES bytes and value_full the whole
+ *   value when it is longer (else NULL): a btree entry holds at most ~2.7 kB while an attribute
+ *   value may be 64 KiB, so the ordered index (field, vkey, uid) that find and scan walk holds
+ *   the prefix, and the full value decides among entries that share it (truncation keeps the
+ *   order: ordering by (vkey, full value, uid) is ordering by (full value, uid)).
  * - kms_meta(key, revision, value): server metadata (src/store/meta.ts), keys in "C" order.
  * - kms_audit(seq, bytes, link): the one audit hash chain of the cluster.
  * - kms_head: one row, the audit head (seq, link) and the record count. Every write transaction
@@ -20,12 +24,16 @@
 import type pg from 'pg';
 import { StoreError } from '../object-store.js';
 
+/** Longest index value prefix kept in the ordered index (see kms_index above). */
+export const INDEX_PREFIX_BYTES = 1024;
+
 /** Random but fixed: the key of the advisory lock migrations run under. */
 export const MIGRATION_LOCK = 0x6b6d735f73636831n; // "kms_sch1"
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE kms_objects (uid bytea PRIMARY KEY, revision bigint NOT NULL CHECK (revision > 0), bytes bytea NOT NULL);
-   CREATE TABLE kms_index (field bytea NOT NULL, value bytea NOT NULL, uid bytea NOT NULL, PRIMARY KEY (field, value, uid));
+   CREATE TABLE kms_index (field bytea NOT NULL, vkey bytea NOT NULL, value_full bytea, uid bytea NOT NULL);
+   CREATE INDEX kms_index_walk ON kms_index (field, vkey, uid);
    CREATE INDEX kms_index_by_uid ON kms_index (uid);
    CREATE TABLE kms_meta (key text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL CHECK (revision > 0), value bytea NOT NULL);
    CREATE TABLE kms_audit (seq bigint PRIMARY KEY CHECK (seq > 0), bytes bytea NOT NULL, link bytea NOT NULL);
@@ -37,10 +45,12 @@ export const MIGRATIONS: readonly string[] = [
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Bring the database to PG_SCHEMA_VERSION (see the file comment). Returns the version found. */
-export async function migrate(client: pg.ClientBase): Promise<number> {
+export async function migrate(client: pg.ClientBase, schema?: string): Promise<number> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
+    // The connection's search_path names it (PgStore); a valid identifier (checked there).
+    if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query('CREATE TABLE IF NOT EXISTS kms_schema (id int PRIMARY KEY CHECK (id = 1), version int NOT NULL)');
     const r = await client.query<{ version: number }>('SELECT version FROM kms_schema WHERE id = 1');
     const found = r.rows[0]?.version ?? 0;
