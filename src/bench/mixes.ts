@@ -19,7 +19,15 @@ import { decode, encode, t, type StructureNode, type TtlvNode } from '../ttlv/in
 export const BENCH_VERSION: KmipVersion = { major: 1, minor: 2 };
 const V = BENCH_VERSION;
 
-export const MIX_NAMES = ['get', 'create', 'create-get', 'locate', 'encrypt', 'lifecycle', 'connect'] as const;
+export const MIX_NAMES = ['get', 'create', 'create-get', 'locate', 'encrypt', 'lifecycle', 'connect', 'get-spread', 'read-write'] as const;
+/**
+ * Mixes that read keys preloaded into the server's store (server stopped) rather than made by
+ * the setup: reads spread over all of them, not one hot key. The count is `--spread-keys`.
+ */
+export const SPREAD_MIXES: readonly MixName[] = ['get-spread', 'read-write'];
+export const DEFAULT_SPREAD_KEYS = 10_000;
+/** The write share of the read-write mix. */
+export const READ_WRITE_WRITE_SHARE = 0.1;
 /** Mixes of the --preload scale run (they read preloaded objects). */
 export const SCALE_MIX_NAMES = ['get', 'locate', 'locate-custom', 'locate-state'] as const;
 export type MixName = (typeof MIX_NAMES)[number] | (typeof SCALE_MIX_NAMES)[number];
@@ -32,6 +40,8 @@ export const MIX_TITLES: Record<MixName, string> = {
   encrypt: 'Encrypt 1 KiB AES-GCM',
   lifecycle: 'Lifecycle (5 ops)',
   connect: 'New mTLS conn + Get',
+  'get-spread': 'Get, spread over preloaded keys',
+  'read-write': '90% Get spread / 10% Create',
   'locate-custom': 'Locate by custom attr',
   'locate-state': 'Locate by state (max 10)',
 };
@@ -132,6 +142,20 @@ export function bindMix(name: MixName, setup: MixSetup): BoundMix {
       const reqs = encodedFor(setup.uids, (u) => message(Operation.Get, getPayload(u)));
       return { perConnection: name === 'connect', run: async (c) => void (await exchange(c, pick(reqs))) };
     }
+    case 'get-spread': {
+      const reqs = encodedFor(setup.uids, (u) => message(Operation.Get, getPayload(u)));
+      return { perConnection: false, run: async (c) => void (await exchange(c, pick(reqs))) };
+    }
+    case 'read-write': {
+      const reqs = encodedFor(setup.uids, (u) => message(Operation.Get, getPayload(u)));
+      return {
+        perConnection: false,
+        run: async (c) => {
+          if (Math.random() < READ_WRITE_WRITE_SHARE) await createKey(c);
+          else await exchange(c, pick(reqs));
+        },
+      };
+    }
     case 'create':
       return { perConnection: false, run: async (c) => void (await createKey(c)) };
     case 'create-get':
@@ -178,11 +202,21 @@ async function expectFound(c: KmipClient, req: Uint8Array): Promise<void> {
   if (!p?.value.some((n) => n.tag === Tag.UniqueIdentifier)) throw new BenchRequestError('Locate found nothing');
 }
 
-/** Make what a mix needs on the server (setup is not measured). */
-export async function setupMix(name: MixName, opts: KmipClientOptions, runTag: string): Promise<MixSetup> {
+/**
+ * Make what a mix needs on the server (setup is not measured). `preloaded`: the uids of the
+ * keys preloaded into the server's store, for the spread mixes.
+ */
+export async function setupMix(name: MixName, opts: KmipClientOptions, runTag: string, preloaded: readonly string[] = []): Promise<MixSetup> {
   const c = await KmipClient.connect(opts);
   try {
     switch (name) {
+      case 'get-spread':
+      case 'read-write': {
+        if (preloaded.length === 0) throw new Error('this mix needs keys preloaded into the store');
+        // One Get now, so a server that cannot read the preloaded keys is found out before the run.
+        await exchange(c, message(Operation.Get, getPayload(pick(preloaded))));
+        return { uids: preloaded };
+      }
       case 'get':
       case 'connect': {
         const uids: string[] = [];

@@ -38,7 +38,7 @@ export interface PreloadResult {
   readonly seconds: number;
 }
 
-async function buildRecord(i: number, owner: string, protector: KeyProtector, nowMs: number): Promise<ObjectRecord> {
+async function buildRecord(i: number, owner: string, protector: KeyProtector, nowMs: number, served: boolean): Promise<ObjectRecord> {
   const uid = newUid();
   const key = randomBytes(32);
   const attrs = new Map<AttributeKey, readonly TtlvNode[]>([
@@ -51,6 +51,9 @@ async function buildRecord(i: number, owner: string, protector: KeyProtector, no
     ['Digest', [rawKeyDigest(key)]],
     [CREATION_ORDER_KEY, [{ tag: CREATION_ORDER_TAG, type: 'LongInteger', value: nextCreationStamp(nowMs) }]],
   ]);
+  // A key a fleet has fetched before: its next Get is a pure read (the first Get of a Fresh
+  // object is a durable write that sets Fresh False).
+  if (served) attrs.set('Fresh', [t.bool(Tag.Fresh, false)]);
   const now = BigInt(Math.floor(nowMs / 1000));
   let lc = applyEvent(null, { type: 'Create', attributes: attrs }, now, BENCH_VERSION);
   for (const { key: k, node } of lc.setAttributes) attrs.set(k, [node]);
@@ -67,13 +70,26 @@ async function buildRecord(i: number, owner: string, protector: KeyProtector, no
 
 /**
  * Add objects numbered `from` … `to - 1` to the store of `dataDir` (which must not be in use
- * by a running server).
+ * by a running server). The result holds about `sampleSize` of their uids (all of them when
+ * sampleSize ≥ to - from). `served`: the objects have been served already (Fresh False), so
+ * Gets of them are reads only (the first Get of a Fresh object is a durable write).
  */
-export async function preload(dataDir: string, from: number, to: number, owner: string, progress?: PreloadProgress): Promise<PreloadResult> {
+export interface PreloadOptions {
+  readonly progress?: PreloadProgress;
+  /** About how many uids the result holds (default 2000). */
+  readonly sampleSize?: number;
+  /** The objects have been served already (Fresh False). */
+  readonly served?: boolean;
+  /** A postgresql:// URL: the store is that database (the folder holds the keys), not the folder's LevelDB. */
+  readonly storeUrl?: string;
+}
+
+export async function preload(dataDir: string, from: number, to: number, owner: string, opts: PreloadOptions = {}): Promise<PreloadResult> {
+  const { progress, sampleSize = 2000, served = false } = opts;
   const started = performance.now();
-  const folder = await DataFolder.open({ dataDir, keys: 'create' });
+  const folder = await DataFolder.open({ dataDir, keys: 'create', ...(opts.storeUrl !== undefined && { storeUrl: opts.storeUrl }) });
   const { store, protector } = folder;
-  const sampleEvery = Math.max(1, Math.floor((to - from) / 2000));
+  const sampleEvery = Math.max(1, Math.floor((to - from) / sampleSize));
   const sampleUids: string[] = [];
   const BATCH = 2000;
   const IN_FLIGHT = 4;
@@ -85,7 +101,7 @@ export async function preload(dataDir: string, from: number, to: number, owner: 
       const nowMs = Date.now();
       const ops: StoreOp[] = [];
       for (let i = start; i < end; i++) {
-        const record = await buildRecord(i, owner, protector, nowMs);
+        const record = await buildRecord(i, owner, protector, nowMs, served);
         if ((i - from) % sampleEvery === 0) sampleUids.push(record.uid);
         ops.push({ type: 'put', record, expectedRevision: 0 });
       }

@@ -6,16 +6,18 @@
 import { Worker } from 'node:worker_threads';
 import { cpus, loadavg } from 'node:os';
 import type { KmipClientOptions } from '../client/client.js';
-import { MIX_TITLES, setupMix, type MixName, type MixSetup } from './mixes.js';
-import type { BenchTarget } from './servers.js';
+import { MIX_TITLES, SPREAD_MIXES, setupMix, type MixName, type MixSetup } from './mixes.js';
+import type { BenchTarget, ServerFactory } from './servers.js';
 import { processUsage, summarize, type LatencySummary } from './stats.js';
-import { Phase, type WorkerInput, type WorkerResult } from './worker.js';
+import { Phase, SharedWord, type WorkerInput, type WorkerResult } from './worker.js';
 
 export interface PointOptions {
   readonly warmupMs: number;
   readonly durationMs: number;
   /** Most worker threads (connections are spread over them). */
   readonly threads: number;
+  /** How long every connection may take to get its first answer (then the point is n/a, with why). */
+  readonly answerWaitMs: number;
 }
 
 export interface PointResult {
@@ -47,27 +49,58 @@ function spreadConnections(connections: number, threads: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor(connections / n) + (i < connections % n ? 1 : 0));
 }
 
-/** Run one measured point: workers open their connections, warm up, measure, stop. */
+/** CPU seconds and RSS of everything that serves a target (its processes, or process groups). */
+export function targetUsage(target: BenchTarget): { cpuSeconds: number; rssBytes: number } | undefined {
+  if (target.pid === undefined) return undefined;
+  const all = [{ pid: target.pid, group: target.group }, ...(target.alsoMeasure ?? [])];
+  let cpuSeconds = 0;
+  let rssBytes = 0;
+  for (const p of all) {
+    const u = processUsage(p.pid, p.group);
+    cpuSeconds += u.cpuSeconds;
+    rssBytes += u.rssBytes;
+  }
+  return { cpuSeconds, rssBytes };
+}
+
+/**
+ * Run one measured point: workers open their connections, warm up until every connection has
+ * had an answer (at least opts.warmupMs, at most opts.answerWaitMs: a server that cannot answer
+ * every connection in that time gets an n/a point saying so, instead of a hang), measure, stop.
+ */
 export async function runPoint(target: BenchTarget, mix: MixName, setup: MixSetup, connections: number, opts: PointOptions, extra: { objects?: number } = {}): Promise<PointResult> {
-  const phaseBuf = new SharedArrayBuffer(4);
-  const phase = new Int32Array(phaseBuf);
+  const sharedBuf = new SharedArrayBuffer(8);
+  const shared = new Int32Array(sharedBuf);
   const workerUrl = new URL('./worker.js', import.meta.url);
+  const clients = target.clients ?? [target.client];
+  let offset = 0;
   const workers = spreadConnections(connections, opts.threads).map((n) => {
-    const input: WorkerInput = { client: target.client, mix, setup, connections: n, phase: phaseBuf };
+    const input: WorkerInput = { clients, offset, mix, setup, connections: n, shared: sharedBuf };
+    offset += n;
     return new Worker(workerUrl, { workerData: input });
   });
+  const failed = new Promise<never>((_, reject) => {
+    for (const w of workers) {
+      w.on('message', (m: { type: string; error?: string }) => m.type === 'failed' && reject(new Error(m.error)));
+      w.once('error', reject);
+    }
+  });
+  failed.catch(() => undefined);
   const results = workers.map(
     (w) =>
       new Promise<WorkerResult>((resolve, reject) => {
-        w.on('message', (m: { type: string; result?: WorkerResult; error?: string }) => {
-          if (m.type === 'done') resolve(m.result as WorkerResult);
-          else if (m.type === 'failed') reject(new Error(m.error));
-        });
-        w.once('error', reject);
+        w.on('message', (m: { type: string; result?: WorkerResult }) => m.type === 'done' && resolve(m.result as WorkerResult));
         w.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
       }),
   );
+  for (const r of results) r.catch(() => undefined); // a worker ended early: the point says why
   const ready = workers.map((w) => new Promise<void>((resolve) => w.on('message', (m: { type: string }) => m.type === 'ready' && resolve())));
+  const base = { server: target.label, mix, title: MIX_TITLES[mix], connections, ...(extra.objects !== undefined && { objects: extra.objects }) };
+  const collect = async (): Promise<WorkerResult[]> => {
+    Atomics.store(shared, SharedWord.Phase, Phase.Stop);
+    for (const w of workers) w.postMessage({ type: 'stop' });
+    return Promise.all(results);
+  };
   let all: WorkerResult[];
   let cpu0 = 0;
   let cpu1 = 0;
@@ -75,28 +108,47 @@ export async function runPoint(target: BenchTarget, mix: MixName, setup: MixSetu
   let t0 = 0;
   let t1 = 0;
   try {
-    await Promise.race([Promise.all(ready), Promise.all(results)]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), opts.answerWaitMs)));
+    const opened = await Promise.race([Promise.all(ready).then(() => true), failed, timedOut]).finally(() => clearTimeout(timer));
+    if (!opened) return naPoint(target.label, mix, connections, `could not open ${connections} connections within ${opts.answerWaitMs / 1000} s`, extra);
+    const answerBy = Date.now() + opts.answerWaitMs;
     await sleep(opts.warmupMs);
-    const u0 = target.pid !== undefined ? processUsage(target.pid, target.group) : undefined;
+    while (Atomics.load(shared, SharedWord.Answered) < connections && Date.now() < answerBy) await sleep(20);
+    const answered = Atomics.load(shared, SharedWord.Answered);
+    if (answered < connections) {
+      const r = await collect();
+      const why = r.find((x) => x.firstWarmupError !== undefined)?.firstWarmupError;
+      return naPoint(
+        target.label,
+        mix,
+        connections,
+        `no answer within ${opts.answerWaitMs / 1000} s on ${connections - answered} of ${connections} connections${why ? `; error: ${why}` : ''}`,
+        extra,
+      );
+    }
+    const u0 = targetUsage(target);
     t0 = performance.now();
-    Atomics.store(phase, 0, Phase.Measure);
+    Atomics.store(shared, SharedWord.Phase, Phase.Measure);
     await sleep(opts.durationMs);
-    Atomics.store(phase, 0, Phase.Stop);
     t1 = performance.now();
-    const u1 = target.pid !== undefined ? processUsage(target.pid, target.group) : undefined;
+    all = await collect();
+    const u1 = targetUsage(target);
     if (u0 && u1) {
       cpu0 = u0.cpuSeconds;
       cpu1 = u1.cpuSeconds;
       rss = u1.rssBytes;
     }
-    all = await Promise.all(results);
   } finally {
-    Atomics.store(phase, 0, Phase.Stop);
+    Atomics.store(shared, SharedWord.Phase, Phase.Stop);
     await Promise.all(workers.map((w) => w.terminate().catch(() => undefined)));
   }
   const ops = all.reduce((s, r) => s + r.ops, 0);
   const errors = all.reduce((s, r) => s + r.errors, 0);
   const firstError = all.find((r) => r.firstError !== undefined)?.firstError;
+  // Every attempt failed, in the warm-up and in the window: the server cannot do this mix.
+  const warmupError = all.find((r) => r.firstWarmupError !== undefined)?.firstWarmupError;
+  if (ops === 0 && errors > 0 && warmupError !== undefined) return naPoint(target.label, mix, connections, `every request failed: ${firstError ?? warmupError}`, extra);
   const lat = new Float64Array(ops);
   let off = 0;
   for (const r of all) {
@@ -106,11 +158,7 @@ export async function runPoint(target: BenchTarget, mix: MixName, setup: MixSetu
   const seconds = (t1 - t0) / 1000;
   const measured = target.pid !== undefined;
   return {
-    server: target.label,
-    mix,
-    title: MIX_TITLES[mix],
-    connections,
-    ...(extra.objects !== undefined && { objects: extra.objects }),
+    ...base,
     ops,
     errors,
     ...(firstError !== undefined && { firstError }),
@@ -125,33 +173,61 @@ export interface SweepOptions extends PointOptions {
   readonly mixes: readonly MixName[];
   readonly concurrency: readonly number[];
   readonly runTag: string;
+  /** Keys preloaded for the spread mixes. */
+  readonly spreadKeys: number;
   readonly progress: (line: string) => void;
+  /** Label of the rows (default: the factory's). */
+  readonly label?: string;
 }
 
-/** Every mix at every concurrency on one server. A mix the server cannot do is n/a (with why). */
-export async function sweep(target: BenchTarget, opts: SweepOptions): Promise<PointResult[]> {
+/**
+ * Every mix at every concurrency, each mix on a fresh server from `factory` (its own store, so
+ * a mix does not pay for the objects or the queued requests of the one before). A mix the
+ * server cannot do, or a server that cannot start, is n/a (with why).
+ */
+export async function sweep(factory: ServerFactory, opts: SweepOptions): Promise<PointResult[]> {
   const out: PointResult[] = [];
+  const label = opts.label ?? factory.label;
+  const na = (mix: MixName, why: string): void => {
+    opts.progress(`${label} ${mix}: n/a (${why})`);
+    for (const c of opts.concurrency) out.push(naPoint(label, mix, c, why, SPREAD_MIXES.includes(mix) ? { objects: opts.spreadKeys } : {}));
+  };
   for (const mix of opts.mixes) {
-    let setup: MixSetup;
+    const spread = SPREAD_MIXES.includes(mix);
+    let started: Awaited<ReturnType<ServerFactory['start']>>;
     try {
-      setup = await setupMix(mix, target.client, `${opts.runTag}-${mix}`);
+      started = await factory.start(spread ? opts.spreadKeys : 0);
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      opts.progress(`${target.label} ${mix}: n/a (${why})`);
-      for (const c of opts.concurrency) out.push(naPoint(target.label, mix, c, why));
+      na(mix, `server did not start: ${(e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''}`);
       continue;
     }
-    for (const c of opts.concurrency) {
-      const p = await runPoint(target, mix, setup, c, opts);
-      opts.progress(`${target.label} ${MIX_TITLES[mix]} c=${c}: ${fmtRate(p.opsPerSec)} ops/s, p99 ${fmtMs(p.latencyMs?.p99)} ms, errors ${p.errors}`);
-      out.push(p);
+    const target = { ...started.target, label };
+    try {
+      let setup: MixSetup;
+      try {
+        setup = await setupMix(mix, target.client, `${opts.runTag}-${mix}`, started.uids);
+      } catch (e) {
+        na(mix, e instanceof Error ? e.message : String(e));
+        continue;
+      }
+      for (const c of opts.concurrency) {
+        const p = await runPoint(target, mix, setup, c, opts, spread ? { objects: opts.spreadKeys } : {});
+        opts.progress(
+          p.na !== undefined
+            ? `${label} ${MIX_TITLES[mix]} c=${c}: n/a (${p.na})`
+            : `${label} ${MIX_TITLES[mix]} c=${c}: ${fmtRate(p.opsPerSec)} ops/s, p99 ${fmtMs(p.latencyMs?.p99)} ms, errors ${p.errors}`,
+        );
+        out.push(p);
+      }
+    } finally {
+      await target.stop();
     }
   }
   return out;
 }
 
-export function naPoint(server: string, mix: MixName, connections: number, why: string): PointResult {
-  return { server, mix, title: MIX_TITLES[mix], connections, na: why, ops: 0, errors: 0, seconds: 0, opsPerSec: 0 };
+export function naPoint(server: string, mix: MixName, connections: number, why: string, extra: { objects?: number } = {}): PointResult {
+  return { server, mix, title: MIX_TITLES[mix], connections, ...(extra.objects !== undefined && { objects: extra.objects }), na: why, ops: 0, errors: 0, seconds: 0, opsPerSec: 0 };
 }
 
 // ------------------------------------------------------------------------------------- output
@@ -179,13 +255,13 @@ function fmtMb(b: number | undefined): string {
 /** A markdown table (reads as text too). */
 export function renderTable(points: readonly PointResult[]): string {
   const withObjects = points.some((p) => p.objects !== undefined);
-  const head = ['server', ...(withObjects ? ['objects'] : []), 'mix', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'server CPU µs/op', 'server RSS MB', 'errors'];
+  const head = ['server', ...(withObjects ? ['objects'] : []), 'mix', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'server CPU µs/op', 'server RSS MB', 'errors (or why n/a)'];
   const rows = points.map((p) =>
     p.na !== undefined
-      ? [p.server, ...(withObjects ? [String(p.objects ?? '')] : []), p.title, String(p.connections), 'n/a', '', '', '', '', '', '']
+      ? [p.server, ...(withObjects ? [p.objects?.toLocaleString('en-US') ?? ''] : []), p.title, String(p.connections), 'n/a', '', '', '', '', '', p.na.slice(0, 100)]
       : [
           p.server,
-          ...(withObjects ? [(p.objects ?? 0).toLocaleString('en-US')] : []),
+          ...(withObjects ? [p.objects?.toLocaleString('en-US') ?? ''] : []),
           p.title,
           String(p.connections),
           fmtRate(p.opsPerSec),
@@ -204,6 +280,26 @@ function markdown(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
   return [line(head), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+/** One row per mix and concurrency, the servers `labels` side by side (ops/s, p50, p99), and the last one over the first. */
+export function renderBackends(points: readonly PointResult[], labels: readonly string[]): string {
+  const head = ['mix', 'conns', ...labels.flatMap((l) => [`${l} ops/s`, `${l} p50/p99 ms`]), ...(labels.length > 1 ? [`${labels[labels.length - 1]}/${labels[0]}`] : [])];
+  const keys = [...new Map(points.filter((p) => labels.includes(p.server)).map((p) => [`${p.mix}|${p.connections}`, p])).values()];
+  const rows = keys.map((k) => {
+    const of = (l: string): PointResult | undefined => points.find((p) => p.server === l && p.mix === k.mix && p.connections === k.connections);
+    const cells = labels.flatMap((l) => {
+      const p = of(l);
+      if (!p) return ['-', ''];
+      if (p.na !== undefined) return ['n/a', p.na.slice(0, 40)];
+      return [fmtRate(p.opsPerSec), `${fmtMs(p.latencyMs?.p50)} / ${fmtMs(p.latencyMs?.p99)}`];
+    });
+    const first = of(labels[0] as string);
+    const last = of(labels[labels.length - 1] as string);
+    const ratio = first && last && first.na === undefined && last.na === undefined && first.opsPerSec > 0 ? `${(last.opsPerSec / first.opsPerSec).toFixed(2)}×` : '-';
+    return [k.title, String(k.connections), ...cells, ...(labels.length > 1 ? [ratio] : [])];
+  });
+  return markdown(head, rows);
 }
 
 export interface Ratio {
@@ -225,7 +321,7 @@ export function ratios(ours: readonly PointResult[], theirs: readonly PointResul
     const base = { mix: o.mix, title: o.title, connections: o.connections };
     if (!p) return { ...base, na: 'not run' };
     if (p.na !== undefined) return { ...base, na: p.na };
-    if (p.ops === 0) return { ...base, na: `${p.server} finished no op started in the ${p.seconds.toFixed(0)} s window${p.errors > 0 ? `; errors: ${p.firstError ?? p.errors}` : ''}` };
+    if (p.ops === 0) return { ...base, na: `${p.server} ended no op in the ${p.seconds.toFixed(0)} s window${p.errors > 0 ? `; errors: ${p.firstError ?? p.errors}` : ''}` };
     if (o.na !== undefined || o.ops === 0) return { ...base, na: o.na ?? 'no successful op on ours' };
     return {
       ...base,

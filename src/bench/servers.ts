@@ -6,16 +6,25 @@
  * server (`--connect`), measured through `--server-pid` when given.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KmipClient, type KmipClientOptions } from '../client/client.js';
-import type { DevCertPaths } from '../pki/dev-certs.js';
+import { DEFAULT_CLIENT_NAME, type DevCertPaths } from '../pki/dev-certs.js';
+import { preload } from './preload.js';
 
 export interface BenchTarget {
   readonly label: string;
   readonly client: KmipClientOptions;
+  /** Several nodes serving the same store: connections are spread over them (client first). */
+  readonly clients?: readonly KmipClientOptions[];
+  /** More processes (or groups) whose CPU time and RSS count for this target (other nodes, the database). */
+  readonly alsoMeasure?: readonly { readonly pid: number; readonly group: boolean }[];
+  /** The nodes of a cluster, one target each (for the failover run). */
+  readonly nodes?: readonly BenchTarget[];
   /** Process (group) measured through /proc; undefined when unknown. */
   readonly pid?: number;
   /** True when pid leads a process group the bench started. */
@@ -93,7 +102,14 @@ export interface OurServerOptions {
   /** Write a V8 CPU profile of the server into this folder (node --cpu-prof). */
   readonly cpuProfDir?: string;
   readonly logLevel?: string;
+  /** More environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** A postgresql:// URL: the node serves that database (`kms serve --store`). */
+  readonly storeUrl?: string;
 }
+
+/** limits.maxHandshakesPerAddress of the servers the bench starts (all its clients share one address). */
+export const BENCH_HANDSHAKES_PER_ADDRESS = 1024;
 
 /** `kms serve` from this build, as a child process. */
 export async function startOurServer(opts: OurServerOptions): Promise<BenchTarget> {
@@ -123,8 +139,15 @@ export async function startOurServer(opts: OurServerOptions): Promise<BenchTarge
       c.ca.cert,
       '--log-level',
       opts.logLevel ?? 'warn',
+      ...(opts.storeUrl !== undefined ? ['--store', opts.storeUrl] : []),
     ],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Every bench connection comes from 127.0.0.1, where a real fleet has one address per
+      // device: the per-address handshake budget would refuse the bench's own parallel opens.
+      env: { ...process.env, KMS_MAX_HANDSHAKES_PER_ADDRESS: String(BENCH_HANDSHAKES_PER_ADDRESS), ...opts.env },
+    },
   );
   const output = capture(child);
   const client = await clientOptions(c, '127.0.0.1', port);
@@ -198,4 +221,105 @@ export async function startPyKmipServer(dir: string, certs: DevCertPaths, python
 /** A server someone else runs. */
 export async function attachServer(certs: DevCertPaths, host: string, port: number, pid?: number): Promise<BenchTarget> {
   return { label: 'kms', client: await clientOptions(certs, host, port), ...(pid !== undefined && { pid }), group: false, stop: async () => undefined };
+}
+
+/**
+ * Starts fresh servers of one kind, each with its own empty (or preloaded) store, so that one
+ * mix's leftovers (thousands of keys from Create, requests a slow server still has queued)
+ * do not weigh on the next mix.
+ */
+export interface ServerFactory {
+  readonly label: string;
+  /** A fresh server; with `preloadCount` > 0 its store first holds that many AES keys (uids returned). */
+  start(preloadCount: number): Promise<{ target: BenchTarget; uids: readonly string[] }>;
+}
+
+let serial = 0;
+/** A new number for a server's folder names. */
+export const nextSerial = (): number => ++serial;
+
+/** Our `kms serve` over a LevelDB data folder under `root`; preloaded stores are copied from a template made once. */
+export function ourFactory(root: string, certs: DevCertPaths, cpuProfDir?: string): ServerFactory {
+  const templates = new Map<number, Promise<{ dir: string; uids: string[] }>>();
+  const template = (n: number): Promise<{ dir: string; uids: string[] }> => {
+    let t = templates.get(n);
+    if (!t) {
+      const dir = join(root, `kms-template-${n}`);
+      t = mkdir(dir, { recursive: true, mode: 0o700 })
+        .then(() => preload(dir, 0, n, DEFAULT_CLIENT_NAME, { sampleSize: n, served: true }))
+        .then((r) => ({ dir, uids: r.sampleUids }));
+      templates.set(n, t);
+    }
+    return t;
+  };
+  return {
+    label: 'kms',
+    async start(n) {
+      const dataDir = join(root, `kms-${++serial}`);
+      let uids: string[] = [];
+      if (n > 0) {
+        const t = await template(n);
+        await cp(t.dir, dataDir, { recursive: true });
+        uids = t.uids;
+      }
+      const target = await startOurServer({ dataDir, certs, ...(cpuProfDir !== undefined && { cpuProfDir }) });
+      return { target, uids };
+    },
+  };
+}
+
+/** The preload script for PyKMIP's database (next to this module's source). */
+function pykmipPreloadScript(): string {
+  for (const rel of ['./pykmip_preload.py', '../../../src/bench/pykmip_preload.py']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new Error('pykmip_preload.py not found next to src/bench');
+}
+
+/** PyKMIP's server, each in a fresh folder under `root`; preloaded databases are copied from a template. */
+export function pykmipFactory(root: string, certs: DevCertPaths, python: string): ServerFactory {
+  const templates = new Map<number, Promise<{ db: string; uids: string[] }>>();
+  const template = (n: number): Promise<{ db: string; uids: string[] }> => {
+    let t = templates.get(n);
+    if (!t) {
+      const dir = join(root, `pykmip-template-${n}`);
+      const db = join(dir, 'pykmip.db');
+      t = mkdir(dir, { recursive: true }).then(
+        () =>
+          new Promise((res, rej) =>
+            execFile(python, [pykmipPreloadScript(), db, DEFAULT_CLIENT_NAME, String(n)], { maxBuffer: 64 * n + 65536 }, (err, stdout, stderr) =>
+              err ? rej(new Error(`PyKMIP preload failed: ${err.message} ${stderr.slice(-2000)}`)) : res({ db, uids: stdout.split('\n').filter((l) => l !== '') }),
+            ),
+          ),
+      );
+      templates.set(n, t);
+    }
+    return t;
+  };
+  return {
+    label: 'pykmip',
+    async start(n) {
+      const dir = join(root, `pykmip-${++serial}`);
+      await mkdir(dir, { recursive: true });
+      let uids: string[] = [];
+      if (n > 0) {
+        const t = await template(n);
+        await copyFile(t.db, join(dir, 'pykmip.db'));
+        uids = t.uids;
+      }
+      return { target: await startPyKmipServer(dir, certs, python), uids };
+    },
+  };
+}
+
+/** A server someone else runs (no fresh store, no preload). */
+export function attachedFactory(certs: DevCertPaths, host: string, port: number, pid?: number): ServerFactory {
+  return {
+    label: 'kms',
+    async start(n) {
+      if (n > 0) throw new Error('a preloaded store is needed (not available with --connect)');
+      return { target: await attachServer(certs, host, port, pid), uids: [] };
+    },
+  };
 }
