@@ -242,9 +242,14 @@ export async function startKms(
   } else {
     cached = new CachingProtector(keyProtector, config.keyCache);
   }
-  // Records another node (or this one) changed: their cached plaintext is dropped at once, so a
-  // Revoke, Destroy or Re-key on any node of a cluster is effective here for the next request.
-  const stopForgetting = store.onRecordsChanged?.((uids) => {
+  // Records another node changed: their cached plaintext is dropped at once, so a Destroy or
+  // Re-key on any node of a cluster leaves nothing of the old key in this node's memory. (The
+  // cache is keyed by the sealed bytes, so a stale entry is never served anyway; this node's own
+  // commits are handled by the unit of work, which forgets exactly the bodies a commit replaced
+  // or destroyed: forgetting on every local change would throw away a hot key each time its
+  // record changes without its body, e.g. the first Get clearing Fresh.)
+  const stopForgetting = store.onRecordsChanged?.((uids, origin) => {
+    if (origin === 'local') return;
     if (uids.includes(EVERYTHING)) cached.forgetAll();
     else for (const uid of uids) cached.forget(uid);
   });

@@ -10,6 +10,7 @@ import { PgStore } from './postgres/index.js';
 export {
   StoreError,
   EVERYTHING,
+  type ChangeOrigin,
   type StoreErrorCode,
   type StoreOp,
   type MetaOp,

@@ -16,6 +16,7 @@ import {
   type ObjectStore,
   type ScanOptions,
   type ScanPage,
+  type ChangeOrigin,
   type CommitOp,
   type StoreSnapshot,
 } from './object-store.js';
@@ -150,7 +151,7 @@ export class MemoryStore implements ObjectStore {
     this.recordListeners.changed(changes.keys());
   }
 
-  onRecordsChanged(listener: (uids: readonly string[]) => void): () => void {
+  onRecordsChanged(listener: (uids: readonly string[], origin: ChangeOrigin) => void): () => void {
     return this.recordListeners.add(listener);
   }
 

@@ -18,7 +18,7 @@
  * In one process that covers every writer; a clustered store tells them of other nodes'
  * commits too (PostgreSQL: LISTEN/NOTIFY).
  */
-import { EVERYTHING, StoreError, type CommitOp, type MetaEntry, type MetaOp } from './object-store.js';
+import { EVERYTHING, StoreError, type ChangeOrigin, type CommitOp, type MetaEntry, type MetaOp } from './object-store.js';
 
 /** Longest meta key, in characters (printable ASCII only). */
 export const MAX_META_KEY = 256;
@@ -139,21 +139,21 @@ export class MetaWatchers {
 
 /** Listeners of ObjectStore.onRecordsChanged. A throwing listener is ignored. */
 export class RecordListeners {
-  private readonly listeners = new Set<(uids: readonly string[]) => void>();
+  private readonly listeners = new Set<(uids: readonly string[], origin: ChangeOrigin) => void>();
 
-  add(fn: (uids: readonly string[]) => void): () => void {
-    const f = (uids: readonly string[]): void => fn(uids);
+  add(fn: (uids: readonly string[], origin: ChangeOrigin) => void): () => void {
+    const f = (uids: readonly string[], origin: ChangeOrigin): void => fn(uids, origin);
     this.listeners.add(f);
     return () => this.listeners.delete(f);
   }
 
-  changed(uids: Iterable<string>): void {
+  changed(uids: Iterable<string>, origin: ChangeOrigin = 'local'): void {
     if (this.listeners.size === 0) return;
     const list = [...uids];
     if (list.length === 0) return;
     for (const fn of [...this.listeners]) {
       try {
-        fn(list);
+        fn(list, origin);
       } catch {
         // a listener's failure is its own
       }

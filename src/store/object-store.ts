@@ -23,6 +23,9 @@ export class StoreError extends Error {
 /** In a change notification: "anything may have changed" (see MetaSpace.watch, ObjectStore.onRecordsChanged). */
 export const EVERYTHING = '*';
 
+/** Where a record change came from: this store's own commit, or another node's (a clustered store's feed). */
+export type ChangeOrigin = 'local' | 'remote';
+
 export type StoreOp =
   /**
    * Create or replace. `expectedRevision` 0 means "must not exist yet".
@@ -191,7 +194,9 @@ export interface ObjectStore {
    * `listener` gets the uids each commit put or deleted, once the commit is durable and before
    * it resolves (a clustered store: other nodes' commits too, so a node can drop what it cached
    * of a record another node changed). `uids` may be [EVERYTHING] ('*'): any record may have
-   * changed. Returns the unsubscribe. A throwing listener is ignored.
+   * changed. `origin` says whose commit it was: 'local' (this store's own) or 'remote' (another
+   * node's, or "everything" after the feed was lost). Returns the unsubscribe. A throwing
+   * listener is ignored.
    */
-  onRecordsChanged?(listener: (uids: readonly string[]) => void): () => void;
+  onRecordsChanged?(listener: (uids: readonly string[], origin: ChangeOrigin) => void): () => void;
 }

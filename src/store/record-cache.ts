@@ -26,7 +26,7 @@
  */
 import type { AttributeMap, ObjectRecord } from '../objects/managed-object.js';
 import type { TtlvNode } from '../ttlv/node.js';
-import type { AuditLogReader, CommitOp, CommitOptions, IndexQuery, MetaSpace, ObjectStore, ScanOptions, ScanPage, StoreSnapshot } from './object-store.js';
+import type { AuditLogReader, ChangeOrigin, CommitOp, CommitOptions, IndexQuery, MetaSpace, ObjectStore, ScanOptions, ScanPage, StoreSnapshot } from './object-store.js';
 
 export interface RecordCacheConfig {
   /** Most records held; 0 turns the cache off. */
@@ -141,7 +141,7 @@ export class RecordCache implements ObjectStore {
   }
 
   /** The inner store's change listeners (the store contract's optional onRecordsChanged). */
-  onRecordsChanged(listener: (uids: readonly string[]) => void): () => void {
+  onRecordsChanged(listener: (uids: readonly string[], origin: ChangeOrigin) => void): () => void {
     return this.inner.onRecordsChanged?.(listener) ?? (() => undefined);
   }
 

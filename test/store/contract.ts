@@ -692,7 +692,11 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         const s = await fresh();
         if (!s.onRecordsChanged) throw new Error('this store has no onRecordsChanged');
         const seen: string[][] = [];
-        const stop = s.onRecordsChanged((uids) => seen.push([...uids].sort()));
+        const origins = new Set<string>();
+        const stop = s.onRecordsChanged((uids, origin) => {
+          seen.push([...uids].sort());
+          origins.add(origin);
+        });
         const seenAtResolve = await s.commit([put(rec('a')), put(rec('b'))]).then(() => seen.length);
         expect(seenAtResolve).toBe(1);
         expect(seen).toEqual([['a', 'b']]);
@@ -704,6 +708,8 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         stop();
         await s.commit([put(rec('d'))]);
         expect(seen).toHaveLength(2);
+        // The store's own commits, as opposed to another node's.
+        expect([...origins]).toEqual(['local']);
       });
     });
 

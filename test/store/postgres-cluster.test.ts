@@ -127,6 +127,8 @@ describe('two PgStores over one database (two nodes)', () => {
       (cb) => b.meta.watch('deny/', cb),
       () => true,
     );
+    const origins = new Set<string>();
+    b.onRecordsChanged((_u, origin) => origins.add(origin));
     const uids = waitFor<readonly string[]>(
       (cb) => b.onRecordsChanged(cb),
       () => true,
@@ -144,10 +146,12 @@ describe('two PgStores over one database (two nodes)', () => {
     );
     expect(await meta).toEqual(['deny/x']);
     expect([...(await uids)].sort()).toEqual(['r1', 'r2']);
+    // B heard another node's commit.
+    expect([...origins]).toEqual(['remote']);
     expect(b.audit.head().seq).toBe(1);
     // A's own listeners heard it before the commit resolved, and only once (not again from the feed).
     const own: (readonly string[])[] = [];
-    a.onRecordsChanged((u) => own.push(u));
+    a.onRecordsChanged((u, origin) => own.push(origin === 'local' ? u : ['not local', ...u]));
     const bHeard = waitFor<readonly string[]>(
       (cb) => b.onRecordsChanged(cb),
       (u) => u.includes('r3'),

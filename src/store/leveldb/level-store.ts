@@ -42,6 +42,7 @@ import {
   type ObjectStore,
   type ScanOptions,
   type ScanPage,
+  type ChangeOrigin,
   type CommitOp,
   type StoreSnapshot,
 } from '../object-store.js';
@@ -504,7 +505,7 @@ export class LevelStore implements ObjectStore {
     for (const p of accepted) p.resolve();
   }
 
-  onRecordsChanged(listener: (uids: readonly string[]) => void): () => void {
+  onRecordsChanged(listener: (uids: readonly string[], origin: ChangeOrigin) => void): () => void {
     return this.recordListeners.add(listener);
   }
 

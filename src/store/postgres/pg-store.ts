@@ -56,6 +56,7 @@ import {
   type AuditAppend,
   type AuditEntry,
   type AuditLogReader,
+  type ChangeOrigin,
   type CommitOp,
   type CommitOptions,
   type IndexQuery,
@@ -398,7 +399,7 @@ export class PgStore implements ObjectStore {
         .then(async () => {
           // Whatever happened while we were deaf: everything may have changed.
           if (this.pool) await this.readHead(this.pool).catch(() => undefined);
-          this.recordListeners.changed([EVERYTHING]);
+          this.recordListeners.changed([EVERYTHING], 'remote');
           this.watchers.changedAll();
         })
         .catch((e: unknown) => {
@@ -421,8 +422,12 @@ export class PgStore implements ObjectStore {
     }
     if (p.n === this.nodeId) return; // our own: told before the commit resolved
     if (typeof p.s === 'number' && typeof p.l === 'string' && p.s > this.auditHead.seq) this.auditHead = { seq: p.s, link: Buffer.from(p.l, 'hex') };
-    if (p.u === EVERYTHING) this.recordListeners.changed([EVERYTHING]);
-    else if (Array.isArray(p.u)) this.recordListeners.changed(p.u.filter((x): x is string => typeof x === 'string'));
+    if (p.u === EVERYTHING) this.recordListeners.changed([EVERYTHING], 'remote');
+    else if (Array.isArray(p.u))
+      this.recordListeners.changed(
+        p.u.filter((x): x is string => typeof x === 'string'),
+        'remote',
+      );
     if (p.m === EVERYTHING) this.watchers.changedAll();
     else if (Array.isArray(p.m)) this.watchers.changed(p.m.filter((x): x is string => typeof x === 'string'));
   }
@@ -460,7 +465,7 @@ export class PgStore implements ObjectStore {
     return this.pool;
   }
 
-  onRecordsChanged(listener: (uids: readonly string[]) => void): () => void {
+  onRecordsChanged(listener: (uids: readonly string[], origin: ChangeOrigin) => void): () => void {
     return this.recordListeners.add(listener);
   }
 
@@ -627,7 +632,7 @@ export class PgStore implements ObjectStore {
       for (const k of a.planned.meta.keys()) keys.add(k);
     }
     this.watchers.changed(keys);
-    this.recordListeners.changed(uids);
+    this.recordListeners.changed(uids, 'local');
     for (const a of accepted) a.p.resolve();
   }
 
