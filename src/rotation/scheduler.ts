@@ -169,8 +169,14 @@ export class RotationScheduler {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
-    const cur = await this.leases.current(ROTATION_LEASE);
-    if (cur?.holder === this.holder) await this.leases.release(cur);
+    // Giving the lease back early is a courtesy (it expires anyway): a store that is already
+    // closed or unreachable must not make stopping fail.
+    try {
+      const cur = await this.leases.current(ROTATION_LEASE);
+      if (cur?.holder === this.holder) await this.leases.release(cur);
+    } catch (e) {
+      this.log.warn({ err: e }, 'key rotation: the lease could not be released at stop (it expires by itself)');
+    }
   }
 
   /** One run now (a run already going is awaited instead of starting a second). */

@@ -111,7 +111,7 @@ describe('asynchronous operations (threshold 0)', () => {
     const bad = keyPairPayload(V2_1, [attr.cryptographicAlgorithm(CryptographicAlgorithm.EC), attr.cryptographicLength(192)]);
     // (Mandatory: under Optional a refusal this fast may beat even a 0 ms threshold and be answered synchronously.)
     const [f] = await send(c, V2_1, [{ operation: Operation.CreateKeyPair, payload: bad }], { asynchronousIndicator: AsynchronousIndicator.Mandatory });
-    expect(f!.status).toBe(ResultStatus.OperationPending);
+    expect(f!.status, `answered ${JSON.stringify({ status: f!.status, reason: f!.reason, message: f!.message })}`).toBe(ResultStatus.OperationPending);
     for (let i = 0; i < 200; i++) {
       const [r] = await send(c, V2_1, [{ operation: Operation.Cancel, payload: [acv(f!.asynchronousCorrelationValue!)] }]);
       result = (findChild(r!.payload, Tag.CancellationResult) as { value: number }).value;
