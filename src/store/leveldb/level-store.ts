@@ -50,6 +50,7 @@ import { decodeMeta, encodeMeta, metaKeysOf, MetaWatchers, planMeta, RecordListe
 import { decodeRecord } from '../record-codec.js';
 import { indexTerms } from '../index-encoding.js';
 import { checkOps, planCommit, sealAudit, termDiff, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
+import { CommitQueue, type PendingCommit } from '../commit-queue.js';
 import { compareUids, fieldPrefix, uidOfValueKey, valueBounds, valueKey } from '../index-keys.js';
 import { auditKey, MetaKey, SCHEMA_VERSION, Sublevel } from './layout.js';
 
@@ -66,15 +67,6 @@ export interface LevelStoreOptions {
   readonly readOnly?: boolean;
   /** Longest a deferred-sync commit waits for its sync, in ms (default 5). */
   readonly syncWindowMs?: number;
-}
-
-interface Pending {
-  readonly ops: readonly CommitOp[];
-  readonly options: CommitOptions | undefined;
-  /** Written without sync (see the file comment). */
-  readonly deferred: boolean;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
 }
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
@@ -125,7 +117,6 @@ export class LevelStore implements ObjectStore {
   /** One process holds the folder's lock: the only writer (record-cache.ts may sit in front). */
   readonly exclusiveWriter = true;
   readonly path: string;
-  private readonly maxGroup: number;
   /** Told after each group write: how many commits it carried, how long the write took (metrics), and whether it was synced. */
   onGroupWritten: ((commits: number, seconds: number, synced: boolean) => void) | undefined;
   /** Told when a due sync of deferred entries failed (it is retried after another window). */
@@ -144,8 +135,7 @@ export class LevelStore implements ObjectStore {
   private readonly watchers = new MetaWatchers();
   private readonly recordListeners = new RecordListeners();
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
-  private queue: Pending[] = [];
-  private draining: Promise<void> | undefined;
+  private readonly commits: CommitQueue;
   private closing: Promise<void> | undefined;
   private recordCount = 0;
   private auditLevel!: AuditLevel;
@@ -199,7 +189,8 @@ export class LevelStore implements ObjectStore {
   constructor(opts: LevelStoreOptions | string) {
     const o = typeof opts === 'string' ? { path: opts } : opts;
     this.path = o.path;
-    this.maxGroup = Math.max(1, Math.floor(o.maxGroupCommits ?? 64));
+    // writeGroup settles every commit itself; a throw is only the last resort.
+    this.commits = new CommitQueue({ maxGroup: Math.max(1, Math.floor(o.maxGroupCommits ?? 64)), write: (group) => this.writeGroup(group), lastResort: (e) => io(e, 'commit') });
     this.readOnly = o.readOnly === true;
     this.syncWindowMs = Math.max(0, o.syncWindowMs ?? 5);
   }
@@ -278,7 +269,7 @@ export class LevelStore implements ObjectStore {
     }
     this.state = 'closing';
     this.closing = (async () => {
-      while (this.draining) await this.draining;
+      await this.commits.idle();
       clearTimeout(this.syncTimer);
       this.syncTimer = undefined;
       if (this.unsynced.length > 0) await this.syncNow().catch(() => undefined);
@@ -319,16 +310,14 @@ export class LevelStore implements ObjectStore {
     }
     const deferred = options?.deferSync === true && ops.length === 0 && (options.audit?.length ?? 0) > 0;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, options, deferred, resolve, reject });
-      this.kick();
+      this.commits.push({ ops, options, deferred, resolve, reject });
     });
   }
 
   /** A synced write of whatever is written but not yet synced (an empty synced commit). */
   private syncNow(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops: [], options: undefined, deferred: false, resolve, reject });
-      this.kick();
+      this.commits.push({ ops: [], options: undefined, deferred: false, resolve, reject });
     });
   }
 
@@ -345,32 +334,8 @@ export class LevelStore implements ObjectStore {
     this.syncTimer.unref();
   }
 
-  private kick(): void {
-    if (this.draining || this.queue.length === 0) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      // A run of one kind: deferred commits never wait for a sync that synced ones need.
-      const deferred = this.queue[0]!.deferred;
-      let n = 1;
-      while (n < this.queue.length && n < this.maxGroup && this.queue[n]!.deferred === deferred) n++;
-      const group = this.queue.splice(0, n);
-      try {
-        await this.writeGroup(group);
-      } catch (e) {
-        // writeGroup settles every commit itself; this is only a last resort.
-        for (const p of group) p.reject(io(e, 'commit'));
-      }
-    }
-  }
-
   /** Check and write one group of commits in one synced batch (see the file comment). */
-  private async writeGroup(group: Pending[]): Promise<void> {
+  private async writeGroup(group: PendingCommit[]): Promise<void> {
     const db = this.db as Db;
     // The stored state of every uid the group touches, read once.
     const uids = [...new Set(group.flatMap((p) => uidsOf(p.ops)))];
@@ -416,7 +381,7 @@ export class LevelStore implements ObjectStore {
     // The group's net effect per uid: state before the group, state after the last accepted commit.
     const net = new Map<string, Change>();
     const netMeta = new Map<string, MetaChange>();
-    const accepted: Pending[] = [];
+    const accepted: PendingCommit[] = [];
     const audit: AuditEntry[] = [];
     let auditHead = this.auditHead;
     for (const p of group) {

@@ -70,6 +70,7 @@ import {
 import { metaKeysOf, MetaWatchers, planMeta, RecordListeners, type MetaChange, type StoredMeta } from '../meta.js';
 import { decodeRecord } from '../record-codec.js';
 import { checkOps, planCommit, termId, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
+import { CommitQueue, type PendingCommit } from '../commit-queue.js';
 import { component } from '../index-keys.js';
 import { INDEX_PREFIX_BYTES, migrate } from './schema.js';
 
@@ -109,14 +110,6 @@ export interface PgStoreOptions {
   readonly nodeId?: string;
   /** Told when the LISTEN connection was lost (it is reconnected; listeners hear "everything changed"). */
   readonly onFeedError?: (e: unknown) => void;
-}
-
-interface Pending {
-  readonly ops: readonly CommitOp[];
-  readonly options: CommitOptions | undefined;
-  readonly deferred: boolean;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
 }
 
 /** NOTIFY refuses payloads of 8000 bytes and more; keep a margin. */
@@ -211,7 +204,6 @@ export class PgStore implements ObjectStore {
   readonly nodeId: string;
   private readonly url: string;
   private readonly poolSize: number;
-  private readonly maxGroup: number;
   private readonly channel: string;
   private readonly schema: string | undefined;
   private readonly connectTimeoutMs: number;
@@ -224,8 +216,7 @@ export class PgStore implements ObjectStore {
   private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private queue: Pending[] = [];
-  private draining: Promise<void> | undefined;
+  private readonly commits: CommitQueue;
   private auditHead: AuditHead = { seq: 0, link: new Uint8Array(0) };
   private readonly watchers = new MetaWatchers();
   private readonly recordListeners = new RecordListeners();
@@ -281,7 +272,11 @@ export class PgStore implements ObjectStore {
     if (typeof opts?.url !== 'string' || opts.url.length === 0) throw new TypeError('PgStore needs a url');
     this.url = opts.url;
     this.poolSize = Math.max(1, Math.floor(opts.poolSize ?? 10));
-    this.maxGroup = Math.max(1, Math.floor(opts.maxGroupCommits ?? 64));
+    this.commits = new CommitQueue({
+      maxGroup: Math.max(1, Math.floor(opts.maxGroupCommits ?? 64)),
+      write: (group, deferred) => this.writeGroup(group, deferred),
+      lastResort: (e) => pgError(e, 'commit'),
+    });
     if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,45}$/.test(opts.schema)) throw new TypeError('schema must be a lower-case SQL identifier of at most 46 characters');
     this.schema = opts.schema;
     this.channel = opts.channel ?? (opts.schema === undefined ? 'kms_store_changes' : `kms_store_changes_${opts.schema}`);
@@ -450,7 +445,7 @@ export class PgStore implements ObjectStore {
     this.closing = (async () => {
       if (this.opening) await this.opening.catch(() => undefined);
       this.state = 'closing';
-      while (this.draining) await this.draining;
+      await this.commits.idle();
       for (const s of [...this.snapshots]) await s.close().catch(() => undefined);
       await this.stopListener();
       await this.pool?.end().catch(() => undefined);
@@ -490,35 +485,12 @@ export class PgStore implements ObjectStore {
     }
     const deferred = options?.deferSync === true && ops.length === 0 && (options.audit?.length ?? 0) > 0;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, options, deferred, resolve, reject });
-      this.kick();
+      this.commits.push({ ops, options, deferred, resolve, reject });
     });
-  }
-
-  private kick(): void {
-    if (this.draining || this.queue.length === 0) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const deferred = this.queue[0]!.deferred;
-      let n = 1;
-      while (n < this.queue.length && n < this.maxGroup && this.queue[n]!.deferred === deferred) n++;
-      const group = this.queue.splice(0, n);
-      try {
-        await this.writeGroup(group, deferred);
-      } catch (e) {
-        for (const p of group) p.reject(pgError(e, 'commit'));
-      }
-    }
   }
 
   /** One group in one transaction (see the file comment). Settles every commit of the group. */
-  private async writeGroup(group: Pending[], deferred: boolean): Promise<void> {
+  private async writeGroup(group: PendingCommit[], deferred: boolean): Promise<void> {
     // Nothing to write at all (empty commits): nothing to ask the database.
     if (group.every((p) => p.ops.length === 0 && (p.options?.audit?.length ?? 0) === 0)) {
       for (const p of group) p.resolve();
@@ -537,12 +509,12 @@ export class PgStore implements ObjectStore {
     let failed: StoreError | undefined;
     let dropped = false;
     /** Commits rejected on their own (the others share the group's fate). */
-    const settled = new Set<Pending>();
-    const rejectOne = (p: Pending, e: unknown): void => {
+    const settled = new Set<PendingCommit>();
+    const rejectOne = (p: PendingCommit, e: unknown): void => {
       settled.add(p);
       p.reject(e);
     };
-    const accepted: { p: Pending; planned: Planned }[] = [];
+    const accepted: { p: PendingCommit; planned: Planned }[] = [];
     try {
       const begin = await client.query(`BEGIN; ${deferred ? 'SET LOCAL synchronous_commit TO off; ' : ''}SELECT audit_seq, audit_link, records FROM kms_head WHERE id = 1 FOR UPDATE`);
       const results = (Array.isArray(begin) ? begin : [begin]) as pg.QueryResult<{ audit_seq: string; audit_link: Buffer; records: string }>[];
@@ -644,15 +616,15 @@ export class PgStore implements ObjectStore {
    */
   private async planGroup(
     client: pg.PoolClient,
-    group: readonly Pending[],
+    group: readonly PendingCommit[],
     head0: AuditHead,
-    rejectOne: (p: Pending, e: unknown) => void,
-  ): Promise<{ accepted: { p: Pending; planned: Planned }[]; merged: Planned }> {
+    rejectOne: (p: PendingCommit, e: unknown) => void,
+  ): Promise<{ accepted: { p: PendingCommit; planned: Planned }[]; merged: Planned }> {
     const { revs, metas } = await this.readState(client, [...new Set(group.flatMap((p) => uidsOf(p.ops)))], [...new Set(group.flatMap((p) => metaKeysOf(p.ops)))]);
     const net = new Map<string, Change>();
     const netMeta = new Map<string, MetaChange>();
     const audit: Planned['audit'] = [];
-    const accepted: { p: Pending; planned: Planned }[] = [];
+    const accepted: { p: PendingCommit; planned: Planned }[] = [];
     let head = head0;
     let recordDelta = 0;
     for (const p of group) {
@@ -714,7 +686,7 @@ export class PgStore implements ObjectStore {
   }
 
   /** Read what one commit touches (locking it) and plan it; throws StoreError CONFLICT / NOT_FOUND, or what a seal throws. */
-  private async plan(client: pg.PoolClient, p: Pending, head: AuditHead): Promise<Planned> {
+  private async plan(client: pg.PoolClient, p: PendingCommit, head: AuditHead): Promise<Planned> {
     const { revs, metas } = await this.readState(client, uidsOf(p.ops), metaKeysOf(p.ops));
     return this.planOne(
       p,
@@ -728,7 +700,7 @@ export class PgStore implements ObjectStore {
   }
 
   /** Plan one commit against `current` state; seal its audit entries after `head`. */
-  private planOne(p: Pending, head: AuditHead, current: (uid: string) => Stored | undefined, currentMeta: (key: string) => StoredMeta | undefined): Planned {
+  private planOne(p: PendingCommit, head: AuditHead, current: (uid: string) => Stored | undefined, currentMeta: (key: string) => StoredMeta | undefined): Planned {
     // Index terms are rewritten whole for a changed uid, so the old ones need not be known.
     const changes = planCommit(p.ops, current);
     const meta = planMeta(p.ops, currentMeta);
