@@ -27,7 +27,8 @@ export interface BenchPostgres {
 
 const asRoot = process.getuid?.() === 0;
 
-function pgOwner(): { uid: number; gid: number } | undefined {
+/** The `postgres` user's ids when we run as root (its programs then run as it), else undefined. */
+export function pgOwner(): { uid: number; gid: number } | undefined {
   if (!asRoot) return undefined;
   return {
     uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
@@ -35,12 +36,14 @@ function pgOwner(): { uid: number; gid: number } | undefined {
   };
 }
 
-function command(program: string, args: string[]): [string, string[]] {
+/** Command and arguments to run a PostgreSQL program (as `postgres` when we are root). */
+export function pgCommand(program: string, args: string[]): [string, string[]] {
   const bin = join(PG_BIN, program);
   return asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
 }
 
-async function canConnect(url: string): Promise<boolean> {
+/** Whether the server at `url` answers a query (a 2 s connection timeout). */
+export async function canConnect(url: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   c.on('error', () => undefined);
   try {
@@ -78,7 +81,7 @@ export async function startBenchPostgres(dir: string): Promise<BenchPostgres> {
   const owner = pgOwner();
   if (owner) chownSync(dir, owner.uid, owner.gid);
   const data = join(dir, 'data');
-  const [icmd, iargs] = command('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+  const [icmd, iargs] = pgCommand('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
   try {
     execFileSync(icmd, iargs, { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
@@ -101,7 +104,7 @@ export async function startBenchPostgres(dir: string): Promise<BenchPostgres> {
   const log = join(dir, 'server.log');
   const fd = openSync(log, 'a');
   if (owner) chownSync(log, owner.uid, owner.gid);
-  const [cmd, argv] = command('postgres', ['-D', data]);
+  const [cmd, argv] = pgCommand('postgres', ['-D', data]);
   const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();

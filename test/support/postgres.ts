@@ -15,13 +15,14 @@
  * fsync on. A run that was killed leaves its server behind: the next start stops every server
  * whose owning process is gone (`owner.pid` in its folder) and removes its folder.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { canConnect, pgCommand, pgOwner } from '../../src/bench/postgres.js';
 import { inject } from 'vitest';
 
 declare module 'vitest' {
@@ -31,7 +32,6 @@ declare module 'vitest' {
   }
 }
 
-export const PG_BIN = process.env['KMS_PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
 const PREFIX = 'kms-pg-';
 
 export interface TestPostgres {
@@ -50,22 +50,14 @@ export interface OwnPostgres extends TestPostgres {
   destroy(): Promise<void>;
 }
 
-const asRoot = process.getuid?.() === 0;
-
-function pgUser(): { uid: number; gid: number } {
-  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid, gid };
-}
-
-/** Command and arguments to run a PostgreSQL program (as `postgres` when we are root). */
-function command(program: string, args: string[]): [string, string[]] {
-  const bin = join(PG_BIN, program);
-  return asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+/** Give `path` to the `postgres` user when we run as root (its server then runs as it). */
+function ownedByPostgres(path: string): void {
+  const owner = pgOwner();
+  if (owner) chownSync(path, owner.uid, owner.gid);
 }
 
 function run(program: string, args: string[]): Promise<void> {
-  const [cmd, argv] = command(program, args);
+  const [cmd, argv] = pgCommand(program, args);
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -152,20 +144,6 @@ async function cleanStale(): Promise<void> {
   }
 }
 
-async function canConnect(url: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
 async function createDatabase(adminUrl: string): Promise<string> {
   const name = `kms_${randomBytes(6).toString('hex')}`;
   const c = new pg.Client({ connectionString: adminUrl });
@@ -201,16 +179,10 @@ class Server implements OwnPostgres {
 
   async init(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    if (asRoot) {
-      const { uid, gid } = pgUser();
-      chownSync(this.dir, uid, gid);
-    }
+    ownedByPostgres(this.dir);
     await run('initdb', ['-D', this.data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
     writeFileSync(join(this.data, 'pg_hba.conf'), '# loopback only, trust (a test server)\nlocal all all trust\nhost all all 127.0.0.1/32 trust\n');
-    if (asRoot) {
-      const { uid, gid } = pgUser();
-      chownSync(join(this.data, 'pg_hba.conf'), uid, gid);
-    }
+    ownedByPostgres(join(this.data, 'pg_hba.conf'));
   }
 
   async start(): Promise<void> {
@@ -240,11 +212,8 @@ class Server implements OwnPostgres {
     appendFileSync(join(this.data, 'postgresql.conf'), conf);
     const log = join(this.dir, 'server.log');
     const fd = openSync(log, 'a');
-    if (asRoot) {
-      const { uid, gid } = pgUser();
-      chownSync(log, uid, gid);
-    }
-    const [cmd, argv] = command('postgres', ['-D', this.data]);
+    ownedByPostgres(log);
+    const [cmd, argv] = pgCommand('postgres', ['-D', this.data]);
     const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     child.unref();
