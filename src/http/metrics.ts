@@ -294,9 +294,13 @@ export class KmsMetrics {
     if (failed) this.protectorErrors.inc({ function: fn });
   }
 
-  /** The text exposition. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The text exposition. prom-client writes a NaN sample as `Nan` (a gauge or summary with no
+   * observations yet, e.g. the event loop lag mean right after start); the exposition format spells
+   * it `NaN`, and strict scrapers reject anything else.
+   */
+  async text(): Promise<string> {
+    return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
   }
 
   get contentType(): string {

@@ -10,7 +10,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gauge } from 'prom-client';
 import { KmipHttpsClient } from '../../src/client/index.js';
+import { KmsMetrics } from '../../src/http/metrics.js';
 import { createSymmetricKeyPayload, discoverVersionsPayload, expectSuccess, getPayload, parseResponse, requestMessage, uniqueIdentifierOf } from '../../src/client/requests.js';
 import { CryptographicAlgorithm, Operation, ResultReason } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
@@ -219,5 +221,17 @@ describe('/metrics access rules', () => {
     } finally {
       await kms.dispose();
     }
+  });
+});
+
+describe('exposition of values without observations', () => {
+  it('writes NaN as the format spells it (prom-client writes "Nan"), so a strict parser reads every line', async () => {
+    const m = new KmsMetrics({}, { processMetrics: false });
+    new Gauge({ name: 'kms_test_not_a_number', help: 'a gauge set to NaN', registers: [m.registry] }).set(Number.NaN);
+    const text = await m.text();
+    expect(text).toMatch(/^kms_test_not_a_number NaN$/m);
+    expect(text).not.toMatch(/ Nan$/m);
+    const { samples } = parsePrometheus(text);
+    expect(Number.isNaN(value(samples, 'kms_test_not_a_number'))).toBe(true);
   });
 });
