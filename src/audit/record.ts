@@ -1,8 +1,12 @@
 /**
  * The audit record format and its hash chain.
  *
- * Each entry is stored as the canonical JSON of one object (keys sorted, no whitespace,
- * UTF-8). Every entry carries `seq` (its position, 1, 2, …) and `prev`: the SHA-256 (hex)
+ * Each entry is stored in one of two formats, told apart by its first byte (`decodeRecord`
+ * reads both, so a trail written before an upgrade and after it reads as one):
+ * - format 2 (the default since issue 16): a compact binary encoding, record-binary.ts;
+ * - format 1: the canonical JSON of the record object (keys sorted, no whitespace, UTF-8),
+ *   always starting with `{`; still written with `audit.recordFormat: "json"`.
+ * The decoded record says which (`v`: 1 or 2); its fields are the same in both. Every entry carries `seq` (its position, 1, 2, …) and `prev`: the SHA-256 (hex)
  * of the previous entry's stored bytes (empty for the first). The entry's link, kept by the
  * store as the log's head, is the SHA-256 of its own bytes. So an edited, removed, inserted
  * or reordered entry breaks the `prev` of the entry after it, and a position that does not
@@ -34,96 +38,18 @@
  * counts and result codes.
  */
 import { createHash } from 'node:crypto';
+import { BINARY_MARKER, decodeBinary, encodeBinary } from './record-binary.js';
+import type { AuditEvent, AuditRecord, Base, CheckpointRecord, RestoreRecord } from './record-types.js';
 
-export const AUDIT_FORMAT = 1;
+export type { AuditEvent, AuditFormat, AuditRecord, CheckpointRecord, OpRecord, PeerSummary, RestoreRecord } from './record-types.js';
 
-interface Base {
-  readonly v: typeof AUDIT_FORMAT;
-  readonly seq: number;
-  readonly prev: string;
-  /** ISO 8601, milliseconds. */
-  readonly time: string;
-}
-
-/** The part of an operation or authentication record the server fills in (no chain fields). */
-export interface AuditEvent {
-  readonly kind: 'op' | 'auth' | 'conn';
-  readonly time: string;
-  /** Server correlation: `<connection id>/<request number>[/<batch item index>]`. */
-  readonly ref: string;
-  /** The client identity (certificate-derived), absent when authentication failed. */
-  readonly client?: string;
-  readonly addr?: string;
-  /** Negotiated KMIP version, "2.1". */
-  readonly kmip?: string;
-  /** Operation name ("Create"), "Authenticate" for auth records. */
-  readonly op: string;
-  /** Unique Identifiers touched or created (for Locate: the first LOCATE_SAMPLE found). */
-  readonly uids?: readonly string[];
-  /** Locate: how many objects were found. */
-  readonly found?: number;
-  /** Names of the attributes touched or asked for; never values. */
-  readonly attrs?: readonly string[];
-  /** "Success", "OperationFailed", or "OperationUndone" (an Undo batch rolled back; a later record for the same ref). */
-  readonly status: string;
-  /** Result Reason name on failure ("ItemNotFound"). */
-  readonly reason?: string;
-  /** The client-visible result message on failure. */
-  readonly message?: string;
-  /** Milliseconds from the start of the item to its result. */
-  readonly ms?: number;
-  /** Set when an item failed after its state change was committed (a second record). */
-  readonly afterCommit?: true;
-  /** `auth`: what the client's certificate said (strings cut to a bounded length). */
-  readonly peer?: PeerSummary;
-  /** `conn`: how many events this record stands for, when more than one. */
-  readonly count?: number;
-}
-
-/** A client certificate as the audit trail and the log describe it. */
-export interface PeerSummary {
-  /** The X.509 verification error code (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE…), when verification failed. */
-  readonly verifyError?: string;
-  readonly subject?: string;
-  readonly issuer?: string;
-  /** SHA-256 fingerprint, colon-separated hex. */
-  readonly fingerprint?: string;
-  readonly validTo?: string;
-}
-
-export type OpRecord = Base & AuditEvent;
-
-export interface CheckpointRecord extends Base {
-  readonly kind: 'checkpoint';
-  readonly covers: number;
-  /** Link (hex) of entry `covers`. */
-  readonly head: string;
-  /** Identifier of the audit key ("sw:…", "hsm:…"). */
-  readonly keyId: string;
-  readonly mac: string;
-  /** "interval" or "shutdown". */
-  readonly why: string;
-  /** Where the server anchored it outside the data folder ("file", "token"; anchor.ts). */
-  readonly anchor?: readonly string[];
-}
-
-/** The restore anchor (see the file comment). */
-export interface RestoreRecord extends Base {
-  readonly kind: 'restore';
-  /** The last imported entry. */
-  readonly covers: number;
-  /** Link (hex) of entry `covers`. */
-  readonly head: string;
-  /** The new server's audit key. */
-  readonly keyId: string;
-  readonly mac: string;
-  /** Id of the backup the log came from. */
-  readonly backup: string;
-  /** The audit key ids of the checkpoints in the imported log (for the auditor). */
-  readonly importedKeyIds: readonly string[];
-}
-
-export type AuditRecord = OpRecord | CheckpointRecord | RestoreRecord;
+/** The stored formats: 1 canonical JSON, 2 binary (record-binary.ts). */
+export const AUDIT_FORMAT_JSON = 1;
+export const AUDIT_FORMAT_BINARY = 2;
+/** `audit.recordFormat` in the config: what new records are written in. */
+export type RecordFormat = 'binary' | 'json';
+export const RECORD_FORMATS: readonly RecordFormat[] = ['binary', 'json'];
+export const DEFAULT_RECORD_FORMAT: RecordFormat = 'binary';
 
 /** How many uids a Locate record keeps. */
 export const LOCATE_SAMPLE = 10;
@@ -144,15 +70,16 @@ export function sha256(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
 }
 
-/** The stored bytes of a record. */
+/** The stored bytes of a record, in the format its `v` names. */
 export function encodeRecord(r: AuditRecord): Buffer {
-  return Buffer.from(canonicalJson(r), 'utf8');
+  return r.v === AUDIT_FORMAT_BINARY ? encodeBinary(r) : Buffer.from(canonicalJson(r), 'utf8');
 }
 
-/** Parse stored bytes; throws on anything that is not a record of a known kind. */
+/** Parse stored bytes of either format; throws on anything that is not a record of a known kind. */
 export function decodeRecord(bytes: Uint8Array): AuditRecord {
-  const r = JSON.parse(Buffer.from(bytes).toString('utf8')) as AuditRecord;
-  if (typeof r !== 'object' || r === null || r.v !== AUDIT_FORMAT || !Number.isSafeInteger(r.seq) || typeof r.prev !== 'string') {
+  if (bytes[0] === BINARY_MARKER) return decodeBinary(bytes);
+  const r = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as AuditRecord;
+  if (typeof r !== 'object' || r === null || r.v !== AUDIT_FORMAT_JSON || !Number.isSafeInteger(r.seq) || typeof r.prev !== 'string') {
     throw new Error('not an audit record');
   }
   if (r.kind !== 'op' && r.kind !== 'auth' && r.kind !== 'conn' && r.kind !== 'checkpoint' && r.kind !== 'restore')
@@ -174,13 +101,15 @@ export function restoreInput(covers: number, head: Uint8Array, backupId: string)
   return Buffer.concat([Buffer.from('kms-audit-restore-v1\0'), b, head, Buffer.from(backupId, 'utf8')]);
 }
 
-/** Chain fields + body → stored bytes and link (the store's `seal` callback). */
+/** Chain fields + body → stored bytes (in `format`, default binary) and link (the store's `seal` callback). */
 export function sealRecord<T extends AuditEvent | Omit<CheckpointRecord, keyof Base> | Omit<RestoreRecord, keyof Base>>(
   body: T & { time: string },
   seq: number,
   prevLink: Uint8Array,
+  format: RecordFormat = DEFAULT_RECORD_FORMAT,
 ): { bytes: Buffer; link: Buffer } {
-  const record = { ...body, v: AUDIT_FORMAT, seq, prev: Buffer.from(prevLink).toString('hex') } as AuditRecord;
+  const v = format === 'json' ? AUDIT_FORMAT_JSON : AUDIT_FORMAT_BINARY;
+  const record = { ...body, v, seq, prev: Buffer.from(prevLink).toString('hex') } as AuditRecord;
   const bytes = encodeRecord(record);
   return { bytes, link: sha256(bytes) };
 }
