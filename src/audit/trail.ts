@@ -13,7 +13,7 @@ import type { AuditAppend, ObjectStore } from '../store/object-store.js';
 import type { AuditKey } from './audit-key.js';
 import type { AnchorWriter } from './anchor-writer.js';
 import { DEFAULT_READ_SYNC, type ReadSync } from './read-durability.js';
-import { checkpointInput, decodeRecord, sealRecord, type AuditEvent } from './record.js';
+import { checkpointInput, decodeRecord, DEFAULT_RECORD_FORMAT, sealRecord, type AuditEvent, type RecordFormat } from './record.js';
 
 export interface AuditTrailOptions {
   readonly store: ObjectStore;
@@ -28,6 +28,8 @@ export interface AuditTrailOptions {
   readonly anchors?: AnchorWriter;
   /** Whether read-only requests wait for the disk sync (read-durability.ts); default DEFAULT_READ_SYNC. */
   readonly readSync?: ReadSync;
+  /** What new records are stored in (record.ts; `audit.recordFormat`); default binary. */
+  readonly recordFormat?: RecordFormat;
 }
 
 export const AUDIT_UNAVAILABLE = 'audit log unavailable';
@@ -35,6 +37,7 @@ export const AUDIT_UNAVAILABLE = 'audit log unavailable';
 export class AuditTrail {
   readonly checkpointEvery: number;
   readonly readSync: ReadSync;
+  readonly recordFormat: RecordFormat;
   /** Highest entry a checkpoint of ours covers. */
   private lastCovered: number;
   /** Position of our last checkpoint entry (0 when none yet). */
@@ -51,6 +54,7 @@ export class AuditTrail {
   constructor(private readonly opts: AuditTrailOptions) {
     this.checkpointEvery = Math.max(1, Math.floor(opts.checkpointEvery ?? 1000));
     this.readSync = opts.readSync ?? DEFAULT_READ_SYNC;
+    this.recordFormat = opts.recordFormat ?? DEFAULT_RECORD_FORMAT;
     this.lastCovered = opts.store.audit.head().seq;
   }
 
@@ -60,7 +64,8 @@ export class AuditTrail {
 
   /** The store entries for `events`, in order: give them to `store.commit(ops, { audit })`. */
   appendsFor(events: readonly AuditEvent[]): AuditAppend[] {
-    return events.map((e) => ({ seal: (seq, prev) => sealRecord(e, seq, prev) }));
+    const format = this.recordFormat;
+    return events.map((e) => ({ seal: (seq, prev) => sealRecord(e, seq, prev, format) }));
   }
 
   /** Call after a commit that carried `events` succeeded. */
@@ -133,7 +138,7 @@ export class AuditTrail {
         {
           seal: (seq, prev) => {
             own = seq;
-            const sealed = sealRecord({ kind: 'checkpoint', time, covers, head: headHex, keyId, mac, why, ...(anchor && anchor.length > 0 ? { anchor } : {}) }, seq, prev);
+            const sealed = sealRecord({ kind: 'checkpoint', time, covers, head: headHex, keyId, mac, why, ...(anchor && anchor.length > 0 ? { anchor } : {}) }, seq, prev, this.recordFormat);
             ownLink = sealed.link;
             return sealed;
           },

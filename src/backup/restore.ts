@@ -20,7 +20,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { HsmConfig } from '../config/config.js';
-import { sha256 } from '../audit/record.js';
+import { decodeRecord as decodeAuditRecord, sha256 } from '../audit/record.js';
 import { writeRestoreAnchor } from '../audit/restore-anchor.js';
 import { AnchorWriter, anchoredEntryAt } from '../audit/anchor-writer.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
@@ -167,8 +167,9 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
           case 'audit': {
             await flushOps();
             const { seq, bytes } = f;
-            const parsed = JSON.parse(bytes.toString('utf8')) as { kind?: string; keyId?: string };
-            if ((parsed.kind === 'checkpoint' || parsed.kind === 'restore') && typeof parsed.keyId === 'string') importedKeyIds.add(parsed.keyId);
+            // Either stored format (JSON or binary; scanBackup decoded it once already).
+            const parsed = decodeAuditRecord(bytes);
+            if (parsed.kind === 'checkpoint' || parsed.kind === 'restore') importedKeyIds.add(parsed.keyId);
             // The new log must hold the old one exactly: same positions, same links. Fixed here,
             // not in `seal`, which a store may call again for the same entry (a retried write).
             const expectPrev = link;

@@ -52,6 +52,9 @@ Options (each also settable by the environment variable shown, or in the config 
                      (default) writes their record before the response, synced within
                      audit.readSyncWindowMs (KMS_AUDIT_READ_SYNC_WINDOW_MS; default 5, at
                      most 1000); "always" waits for the sync. Changes always wait.
+  --audit-record-format FMT  what new audit records are stored in: binary (default;
+                     compact, docs/audit.md) or json (canonical JSON, greppable in the
+                     store) (KMS_AUDIT_RECORD_FORMAT; audit.recordFormat). Both are read.
   --config FILE      JSON config file (KMS_CONFIG); keys: host, port, dataDir, store, cert,
                      key, ca, identity, logLevel, logFormat, limits {maxConnections,
                      handshakeTimeoutMs, idleTimeoutMs, maxMessageBytes, maxDepth,
@@ -59,8 +62,8 @@ Options (each also settable by the environment variable shown, or in the config 
                      requestTimeoutMs, tlsTicketKeyRotationMs}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
                      maxSessions, kekLabel}, audit {log, checkpointEvery,
-                     anchorFile, readSync, readSyncWindowMs}, httpsPort, logFile,
-                     metrics {access: loopback | token | mtls, tokenFile, identities}
+                     anchorFile, readSync, readSyncWindowMs, recordFormat}, httpsPort,
+                     logFile, metrics {access: loopback | token | mtls, tokenFile, identities}
                      (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE),
                      clientProfiles {default, profiles [{name, identities,
                      getAllAttributes full | pykmip-0.10, omitAttributes,
@@ -173,10 +176,9 @@ export const serveCommand: Command = {
       ({ values } = parseArgs({
         args: argv,
         options: Object.fromEntries(
-          ['host', 'port', 'https-port', 'data-dir', 'store', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config', 'audit-anchor'].map((k) => [
-            k,
-            { type: 'string' as const },
-          ]),
+          ['host', 'port', 'https-port', 'data-dir', 'store', 'cert', 'key', 'ca', 'identity', 'log-level', 'log-format', 'log-file', 'config', 'audit-anchor', 'audit-record-format'].map(
+            (k) => [k, { type: 'string' as const }],
+          ),
         ),
       }) as { values: Record<string, string | undefined> });
     } catch (e) {
@@ -201,6 +203,7 @@ export const serveCommand: Command = {
           logFormat: values['log-format'],
           config: values.config,
           auditAnchorFile: values['audit-anchor'],
+          auditRecordFormat: values['audit-record-format'],
         },
       });
     } catch (e) {

@@ -13,6 +13,7 @@ import type { KeyCacheConfig } from '../hsm/caching-protector.js';
 import { RESIDENCY_POLICIES, type ResidencyPolicy } from '../hsm/resident.js';
 import { cryptoPolicyFrom, CryptoPolicyError, type CryptoPolicyConfig } from '../policy/crypto-policy.js';
 import { MAX_READ_SYNC_WINDOW_MS, READ_SYNC_MODES, type ReadSync } from '../audit/read-durability.js';
+import { RECORD_FORMATS, type RecordFormat } from '../audit/record.js';
 import { ClientProfileError, parseClientProfiles, type ClientProfilesConfig } from '../policy/client-profiles.js';
 import { CLIENTS_ENV_KEYS, parseClientsSection, type ClientsConfig } from './clients.js';
 import { ASYNC_ENV_KEYS, parseAsyncConfig, type AsyncConfig } from './async.js';
@@ -195,11 +196,13 @@ export interface AuditConfig {
   readonly readSync?: ReadSync;
   /** batched: longest a read record waits for its sync, ms (default 5, at most 1000). */
   readonly readSyncWindowMs?: number;
+  /** What new audit records are written in: "binary" (format 2, default) or "json" (canonical JSON, greppable). */
+  readonly recordFormat?: RecordFormat;
 }
 
 function parseAudit(v: unknown, from: string): AuditConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${from}: audit must be an object`);
-  const out: { log?: boolean; checkpointEvery?: number; anchorFile?: string; readSync?: ReadSync; readSyncWindowMs?: number } = {};
+  const out: { log?: boolean; checkpointEvery?: number; anchorFile?: string; readSync?: ReadSync; readSyncWindowMs?: number; recordFormat?: RecordFormat } = {};
   for (const [k, val] of Object.entries(v as Mutable)) {
     if (k === 'log') {
       if (typeof val !== 'boolean') throw new ConfigError(`${from}: audit.log must be true or false`);
@@ -219,6 +222,9 @@ function parseAudit(v: unknown, from: string): AuditConfig {
         throw new ConfigError(`${from}: audit.readSyncWindowMs must be an integer from 1 to ${MAX_READ_SYNC_WINDOW_MS}`);
       }
       out.readSyncWindowMs = n;
+    } else if (k === 'recordFormat') {
+      if (!RECORD_FORMATS.includes(val as RecordFormat)) throw new ConfigError(`${from}: audit.recordFormat must be ${RECORD_FORMATS.join(' or ')}`);
+      out.recordFormat = val as RecordFormat;
     } else {
       throw new ConfigError(`${from}: unknown key audit.${k}`);
     }
@@ -544,11 +550,17 @@ export function loadConfig(sources: ConfigSources = {}): KmsConfig {
   if (env.KMS_AUDIT_READ_SYNC) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSync: env.KMS_AUDIT_READ_SYNC }, 'environment KMS_AUDIT_READ_SYNC') };
   if (env.KMS_AUDIT_READ_SYNC_WINDOW_MS)
     cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ readSyncWindowMs: env.KMS_AUDIT_READ_SYNC_WINDOW_MS }, 'environment KMS_AUDIT_READ_SYNC_WINDOW_MS') };
+  if (env.KMS_AUDIT_RECORD_FORMAT)
+    cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ recordFormat: env.KMS_AUDIT_RECORD_FORMAT }, 'environment KMS_AUDIT_RECORD_FORMAT') };
   if (env.KMS_AUDIT_ANCHOR_FILE) cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ anchorFile: env.KMS_AUDIT_ANCHOR_FILE }, 'environment KMS_AUDIT_ANCHOR_FILE') };
   for (const [key, v] of Object.entries(sources.flags ?? {})) {
     if (key === 'config' || v === undefined) continue;
     if (key === 'auditAnchorFile') {
       cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ anchorFile: v }, '--audit-anchor') };
+      continue;
+    }
+    if (key === 'auditRecordFormat') {
+      cfg.audit = { ...(cfg.audit as AuditConfig | undefined), ...parseAudit({ recordFormat: v }, '--audit-record-format') };
       continue;
     }
     setPath(cfg, key, v, `--${key}`);

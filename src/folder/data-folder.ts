@@ -192,7 +192,7 @@ export class DataFolder {
     const { audit, ...rest } = o;
     const key = this.auditKey;
     const anchors = await openAnchors({ dataDir: this.layout.dir, ...(audit && { audit }) }, this.store.audit, key, o.log);
-    const trail = new AuditTrail({ ...rest, store: this.store, key, anchors });
+    const trail = new AuditTrail({ ...rest, ...(audit?.recordFormat && { recordFormat: audit.recordFormat }), store: this.store, key, anchors });
     this.trails.push(trail);
     return trail;
   }

@@ -160,6 +160,7 @@ export async function migrateProtector(o: MigrationOptions): Promise<MigrationRe
         store: o.store,
         key: real.audit,
         log: quiet,
+        ...(o.audit?.recordFormat && { recordFormat: o.audit.recordFormat }),
         anchors: await openAnchors({ dataDir: o.dataDir, ...(o.audit && { audit: o.audit }) }, o.store.audit, real.audit, quiet),
       });
       await t.commitAlone([ok]);

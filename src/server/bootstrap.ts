@@ -198,7 +198,7 @@ export async function startKms(
     throw e;
   }
   setStoreHooks(store, { deferredSyncFailed: (e) => log.error({ err: e }, 'AUDIT: a due sync of read records failed; retried') });
-  log.info({ auditKey: auditKey.id, head: store.audit.head().seq, readSync: audit.readSync }, 'audit trail open');
+  log.info({ auditKey: auditKey.id, head: store.audit.head().seq, readSync: audit.readSync, recordFormat: audit.recordFormat }, 'audit trail open');
   if (config.store !== undefined) log.info({ store: redactStoreUrl(config.store), custody: keys.how }, 'store: the PostgreSQL database shared by the cluster (docs/cluster-nodes.md)');
 
   // The client-certificate registry and its deny list (src/clients/), shared through the store.

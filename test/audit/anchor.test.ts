@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSymmetricKeyPayload, getPayload, uniqueIdentifierOf } from '../../src/client/index.js';
 import { CryptographicAlgorithm, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
-import { sha256 } from '../../src/audit/record.js';
+import { decodeRecord, sha256 } from '../../src/audit/record.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { Session, V2_1 } from '../support/kmip-session.js';
@@ -29,12 +29,12 @@ let entries: Entry[] = [];
 
 const key = (seq: number) => seq.toString(16).padStart(16, '0');
 
-async function load(dir: string): Promise<{ entries: Entry[]; raw: string[] }> {
+async function load(dir: string): Promise<{ entries: Entry[]; raw: Buffer[] }> {
   const db = new ClassicLevel<string, string>(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
   await db.open();
   try {
-    const raw = await db.sublevel<string, string>('a', { keyEncoding: 'utf8', valueEncoding: 'utf8' }).values().all();
-    return { entries: raw.map((v) => JSON.parse(v) as Entry), raw };
+    const raw = await db.sublevel<string, Buffer>('a', { keyEncoding: 'utf8', valueEncoding: 'buffer' }).values().all();
+    return { entries: raw.map((v) => decodeRecord(v) as unknown as Entry), raw };
   } finally {
     await db.close();
   }
@@ -48,10 +48,10 @@ async function cutBackTo(at: number): Promise<string> {
   const db = new ClassicLevel<string, string>(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
   await db.open();
   try {
-    const audit = db.sublevel<string, string>('a', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const audit = db.sublevel<string, Buffer>('a', { keyEncoding: 'utf8', valueEncoding: 'buffer' });
     const last = await audit.get(key(at));
     for (let s = at + 1; s <= entries.length; s++) await audit.del(key(s));
-    await db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }).put('audit-head', `${at} ${sha256(Buffer.from(last!, 'utf8')).toString('hex')}`);
+    await db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }).put('audit-head', `${at} ${sha256(last!).toString('hex')}`);
   } finally {
     await db.close();
   }

@@ -82,11 +82,11 @@ describe('audit anchor in the HSM token', () => {
     const at = checkpointSeqs[1]!;
     const db = new ClassicLevel<string, string>(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     await db.open();
-    const audit = db.sublevel<string, string>('a', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const audit = db.sublevel<string, Buffer>('a', { keyEncoding: 'utf8', valueEncoding: 'buffer' });
     const key = (seq: number) => seq.toString(16).padStart(16, '0');
     const kept = await audit.get(key(at));
     for (let s = at + 1; s <= lastSeq; s++) await audit.del(key(s));
-    await db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }).put('audit-head', `${at} ${sha256(Buffer.from(kept!, 'utf8')).toString('hex')}`);
+    await db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }).put('audit-head', `${at} ${sha256(kept!).toString('hex')}`);
     await db.close();
     const config = configFor(dir);
     // The chain and every checkpoint MAC (under the HSM key) still verify on their own.

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSymmetricKeyPayload } from '../../src/client/index.js';
 import { CryptographicAlgorithm, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { AUDIT_KEY_LABEL_PREFIX } from '../../src/audit/audit-key.js';
-import { canonicalJson } from '../../src/audit/record.js';
+import { decodeRecord, encodeRecord, type AuditRecord } from '../../src/audit/record.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { Session, V2_1 } from '../support/kmip-session.js';
@@ -55,11 +55,11 @@ describe('audit checkpoints under an HSM key', () => {
     expect(ok.code).toBe(0);
 
     const db = new ClassicLevel<string, string>(join(srv.dataDir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
-    const audit = db.sublevel<string, string>('a', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const audit = db.sublevel<string, Buffer>('a', { keyEncoding: 'utf8', valueEncoding: 'buffer' });
     await db.open();
-    const entries = (await audit.iterator().all()).map(([k, v]) => [k, JSON.parse(v) as Record<string, unknown>] as const);
+    const entries = (await audit.iterator().all()).map(([k, v]) => [k, decodeRecord(v) as unknown as Record<string, unknown>] as const);
     const [k, cp] = entries.find(([, e]) => e.kind === 'checkpoint')!;
-    await audit.put(k, canonicalJson({ ...cp, mac: '00'.repeat(32) }));
+    await audit.put(k, encodeRecord({ ...cp, mac: '00'.repeat(32) } as unknown as AuditRecord));
     await db.close();
     const bad = kms('audit', 'verify', '--config', config);
     expect(bad.code).toBe(1);

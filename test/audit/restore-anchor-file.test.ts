@@ -68,11 +68,11 @@ describe('anchors and restore', () => {
     const restoreSeq = records.find((r) => r.kind === 'restore')!.seq;
     const db = new ClassicLevel<string, string>(join(restored, 'db'), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     await db.open();
-    const audit = db.sublevel<string, string>('a', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const audit = db.sublevel<string, Buffer>('a', { keyEncoding: 'utf8', valueEncoding: 'buffer' });
     const key = (seq: number) => seq.toString(16).padStart(16, '0');
     const kept = await audit.get(key(restoreSeq));
     for (let s = restoreSeq + 1; s <= records.length; s++) await audit.del(key(s));
-    await db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }).put('audit-head', `${restoreSeq} ${sha256(Buffer.from(kept!, 'utf8')).toString('hex')}`);
+    await db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }).put('audit-head', `${restoreSeq} ${sha256(kept!).toString('hex')}`);
     await db.close();
     const cut = await kmsHere(['audit', 'verify', '--data-dir', restored]);
     expect(cut.code, cut.stdout).toBe(1);

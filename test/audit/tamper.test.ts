@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, createSymmetricKeyPayload, getPayload, locatePayload, uniqueIdentifierOf } from '../../src/client/index.js';
 import { CryptographicAlgorithm, Operation } from '../../src/kmip/generated/enums.gen.js';
 import { CryptographicUsageMask } from '../../src/kmip/generated/masks.gen.js';
-import { canonicalJson, sha256 } from '../../src/audit/record.js';
+import { decodeRecord, encodeRecord, sha256, type AuditRecord } from '../../src/audit/record.js';
 import { startTestKms, type TestKms } from '../support/kms.js';
 import { Session, V2_1 } from '../support/kmip-session.js';
 import { ensureBuilt, kms } from './helpers.js';
@@ -44,12 +44,14 @@ afterAll(async () => {
 });
 
 const key = (seq: number) => seq.toString(16).padStart(16, '0');
+/** An entry's stored bytes, in the format it was read in (its `v`). */
+const enc = (e: Entry) => encodeRecord(e as unknown as AuditRecord);
 
 function openDb(dir: string) {
   const db = new ClassicLevel<string, string>(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
   return {
     db,
-    audit: db.sublevel<string, string>('a', { keyEncoding: 'utf8', valueEncoding: 'utf8' }),
+    audit: db.sublevel<string, Buffer>('a', { keyEncoding: 'utf8', valueEncoding: 'buffer' }),
     meta: db.sublevel<string, string>('m', { keyEncoding: 'utf8', valueEncoding: 'utf8' }),
   };
 }
@@ -58,7 +60,7 @@ async function load(dir: string): Promise<Entry[]> {
   const { db, audit } = openDb(dir);
   await db.open();
   try {
-    return (await audit.values().all()).map((v) => JSON.parse(v) as Entry);
+    return (await audit.values().all()).map((v) => decodeRecord(v) as unknown as Entry);
   } finally {
     await db.close();
   }
@@ -92,9 +94,9 @@ async function rewriteChained(s: ReturnType<typeof openDb>, entries: Entry[]): P
       rec.covers = covers;
       rec.head = links[covers]!.toString('hex');
     }
-    const bytes = Buffer.from(canonicalJson(rec));
+    const bytes = enc(rec);
     links.push(sha256(bytes));
-    await s.audit.put(key(seq), bytes.toString('utf8'));
+    await s.audit.put(key(seq), bytes);
   }
   await s.meta.put('audit-head', `${entries.length} ${links[entries.length]!.toString('hex')}`);
 }
@@ -120,7 +122,7 @@ describe('kms audit verify', () => {
 
   it("edit: a changed field breaks the next entry's link", async () => {
     const dir = await tampered(async (s, e) => {
-      await s.audit.put(key(3), canonicalJson({ ...e[2]!, op: 'Gex' }));
+      await s.audit.put(key(3), enc({ ...e[2]!, op: 'Gex' }));
     });
     expectBroken(dir, /position 4 \(entry 4\): hash chain broken: prev does not match entry 3/);
   });
@@ -156,16 +158,16 @@ describe('kms audit verify', () => {
     expectBroken(dir, /checkpoint (MAC does not verify|head does not match)/);
     const naive = await tampered(async (s, e) => {
       // Without re-numbering there is no free key; shift everything after 4 by one.
-      for (let i = e.length; i >= 5; i--) await s.audit.put(key(i + 1), canonicalJson(e[i - 1]!));
-      await s.audit.put(key(5), canonicalJson({ ...e[1]!, seq: 5 }));
+      for (let i = e.length; i >= 5; i--) await s.audit.put(key(i + 1), enc(e[i - 1]!));
+      await s.audit.put(key(5), enc({ ...e[1]!, seq: 5 }));
     });
     expectBroken(naive, /position 5 \(entry 5\): hash chain broken/);
   });
 
   it('reorder: two entries swapped', async () => {
     const dir = await tampered(async (s, e) => {
-      await s.audit.put(key(3), canonicalJson(e[3]!));
-      await s.audit.put(key(4), canonicalJson(e[2]!));
+      await s.audit.put(key(3), enc(e[3]!));
+      await s.audit.put(key(4), enc(e[2]!));
     });
     expectBroken(dir, /position 3 \(entry 3\): entry says it is number 4: moved or reordered/);
     const chained = await tampered(async (s, e) => rewriteChained(s, [...e.slice(0, 2), e[3]!, e[2]!, ...e.slice(4)]));
