@@ -82,8 +82,8 @@ const STR_UTF8 = 0;
 const STR_UTF16 = 1;
 const STR_UUID = 2;
 const STR_HEX = 3;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const HEX = /^[0-9a-f]+$/;
+/** Lowercase hex digit values by character code (-1: not one). */
+const HEX_VALUE: readonly number[] = Array.from({ length: 128 }, (_, c) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1));
 /** Shortest string kept as hex bytes: shorter ones gain too little to be worth the test. */
 const HEX_MIN = 16;
 /** Latest time kept as milliseconds: the end of year 9999 (later ones are not 24 characters). */
@@ -142,31 +142,75 @@ class Out {
   str(s: unknown, field: string): void {
     if (typeof s !== 'string') unencodable(`${field} (not a string)`);
     const len = s.length;
-    if (len === 36 && UUID.test(s)) {
-      this.uint(STR_UUID);
-      this.ensure(16);
-      const b = this.buf;
-      let p = this.pos;
-      p += b.write(s.slice(0, 8), p, 'hex');
-      p += b.write(s.slice(9, 13), p, 'hex');
-      p += b.write(s.slice(14, 18), p, 'hex');
-      p += b.write(s.slice(19, 23), p, 'hex');
-      p += b.write(s.slice(24), p, 'hex');
-      this.pos = p;
-    } else if (len >= HEX_MIN && (len & 1) === 0 && HEX.test(s)) {
-      this.uint((len / 2) * 4 + STR_HEX);
-      this.ensure(len / 2);
-      this.pos += this.buf.write(s, this.pos, 'hex');
-    } else if (isWellFormed(s)) {
+    if ((len === 36 && this.uuid(s)) || (len >= HEX_MIN && (len & 1) === 0 && this.hex(s))) return;
+    // ASCII (most of what a record holds): its length is its byte count, written as it goes.
+    const start = this.pos;
+    this.uint(len * 4 + STR_UTF8);
+    this.ensure(len);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.pos = start;
+        return this.wide(s);
+      }
+      buf[p++] = c;
+    }
+    this.pos = p;
+  }
+
+  /** A string with characters beyond ASCII: UTF-8, or UTF-16LE when it holds a lone surrogate. */
+  private wide(s: string): void {
+    if (isWellFormed(s)) {
       const n = Buffer.byteLength(s, 'utf8');
       this.uint(n * 4 + STR_UTF8);
       this.ensure(n);
       this.pos += this.buf.write(s, this.pos, 'utf8');
     } else {
-      this.uint(len * 4 + STR_UTF16);
-      this.ensure(len * 2);
+      this.uint(s.length * 4 + STR_UTF16);
+      this.ensure(s.length * 2);
       this.pos += this.buf.write(s, this.pos, 'utf16le');
     }
+  }
+
+  /** A lowercase 8-4-4-4-12 UUID as its 16 bytes; false (nothing written) for any other string. */
+  private uuid(s: string): boolean {
+    if (s.charCodeAt(8) !== 0x2d || s.charCodeAt(13) !== 0x2d || s.charCodeAt(18) !== 0x2d || s.charCodeAt(23) !== 0x2d) return false;
+    this.ensure(17);
+    const buf = this.buf;
+    let p = this.pos + 1;
+    for (let i = 0; i < 36; i += 2) {
+      if (i === 8 || i === 13 || i === 18 || i === 23) i++;
+      const hi = HEX_VALUE[s.charCodeAt(i)] ?? -1;
+      const lo = HEX_VALUE[s.charCodeAt(i + 1)] ?? -1;
+      if (hi < 0 || lo < 0) return false;
+      buf[p++] = (hi << 4) | lo;
+    }
+    buf[this.pos] = STR_UUID;
+    this.pos = p;
+    return true;
+  }
+
+  /** An even-length lowercase hex string as its bytes; false (nothing written) for any other string. */
+  private hex(s: string): boolean {
+    const n = s.length / 2;
+    const start = this.pos;
+    this.uint(n * 4 + STR_HEX);
+    this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i += 2) {
+      const hi = HEX_VALUE[s.charCodeAt(i)] ?? -1;
+      const lo = HEX_VALUE[s.charCodeAt(i + 1)] ?? -1;
+      if (hi < 0 || lo < 0) {
+        this.pos = start;
+        return false;
+      }
+      buf[p++] = (hi << 4) | lo;
+    }
+    this.pos = p;
+    return true;
   }
 
   list(a: unknown, field: string): void {
@@ -206,11 +250,41 @@ const CHECKPOINT_FIELDS = [...BASE_FIELDS, 'covers', 'head', 'keyId', 'mac', 'wh
 const RESTORE_FIELDS = [...BASE_FIELDS, 'covers', 'head', 'keyId', 'mac', 'backup', 'importedKeyIds'];
 const PEER_FIELDS = ['verifyError', 'subject', 'issuer', 'fingerprint', 'validTo'];
 
-/** The time as milliseconds when the ISO string is exactly what Date makes of them, else undefined. */
-function timeMs(time: unknown): number | undefined {
-  if (typeof time !== 'string' || time.length !== 24) return undefined;
-  const ms = Date.parse(time);
-  return Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_TIME_MS && new Date(ms).toISOString() === time ? ms : undefined;
+/** The time as milliseconds when the string is exactly what `Date.toISOString` makes of them
+ * (YYYY-MM-DDTHH:MM:SS.mmmZ, from 1970 to 9999), else undefined (then it is kept as text). */
+function timeMs(t: unknown): number | undefined {
+  if (typeof t !== 'string' || t.length !== 24) return undefined;
+  if (
+    t.charCodeAt(4) !== 0x2d ||
+    t.charCodeAt(7) !== 0x2d ||
+    t.charCodeAt(10) !== 0x54 ||
+    t.charCodeAt(13) !== 0x3a ||
+    t.charCodeAt(16) !== 0x3a ||
+    t.charCodeAt(19) !== 0x2e ||
+    t.charCodeAt(23) !== 0x5a
+  )
+    return undefined;
+  const d = (from: number, n: number): number => {
+    let v = 0;
+    for (let i = from; i < from + n; i++) {
+      const c = t.charCodeAt(i) - 0x30;
+      if (c < 0 || c > 9) return -1;
+      v = v * 10 + c;
+    }
+    return v;
+  };
+  const year = d(0, 4);
+  const month = d(5, 2);
+  const day = d(8, 2);
+  const hour = d(11, 2);
+  const minute = d(14, 2);
+  const second = d(17, 2);
+  const milli = d(20, 3);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || milli < 0) return undefined;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  if (day > days) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second, milli);
 }
 
 /** Format 2 bytes of a record (its `v` is not looked at: the caller chose the format). */
@@ -323,6 +397,9 @@ function corrupt(what: string, at: number): never {
   throw new Error(`not an audit record: ${what} at byte ${at}`);
 }
 
+/** Node's Buffer methods behind toString(encoding), without its argument handling (not in @types/node). */
+type SliceBuffer = Buffer & { latin1Slice(start: number, end: number): string; hexSlice(start: number, end: number): string };
+
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 class In {
@@ -383,7 +460,7 @@ class In {
       case STR_UTF8: {
         const p = this.take(len, at);
         for (let i = p; i < p + len; i++) if (b[i]! >= 0x80) return this.utf8(p, len, at);
-        return b.toString('latin1', p, p + len);
+        return (b as SliceBuffer).latin1Slice(p, p + len);
       }
       case STR_UTF16: {
         const p = this.take(len * 2, at);
@@ -392,12 +469,12 @@ class In {
       case STR_UUID: {
         if (len !== 0) corrupt('bad UUID header', at);
         const p = this.take(16, at);
-        const x = b.toString('hex', p, p + 16);
+        const x = (b as SliceBuffer).hexSlice(p, p + 16);
         return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
       }
       default: {
         const p = this.take(len, at);
-        return b.toString('hex', p, p + len);
+        return (b as SliceBuffer).hexSlice(p, p + len);
       }
     }
   }
@@ -465,8 +542,19 @@ export function decodeBinary(bytes: Uint8Array): AuditRecord {
     const why = i.code(WHYS);
     const anchor = flags & F_ANCHOR ? i.list() : undefined;
     i.end();
-    const r: CheckpointRecord = { ...(anchor && { anchor }), covers, head, keyId, kind, mac, prev, seq, time, v: 2, why };
-    return r;
+    const r: Record<string, unknown> = {};
+    if (anchor !== undefined) r.anchor = anchor;
+    r.covers = covers;
+    r.head = head;
+    r.keyId = keyId;
+    r.kind = kind;
+    r.mac = mac;
+    r.prev = prev;
+    r.seq = seq;
+    r.time = time;
+    r.v = 2;
+    r.why = why;
+    return r as unknown as CheckpointRecord;
   }
   if (kind === 'restore') {
     const covers = i.num();
