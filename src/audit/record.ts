@@ -37,8 +37,8 @@
  * Never in a record: key material, attribute values, credentials. Only names, identifiers,
  * counts and result codes.
  */
-import { createHash } from 'node:crypto';
-import { BINARY_MARKER, decodeBinary, encodeBinary } from './record-binary.js';
+import { hash } from 'node:crypto';
+import { BINARY_MARKER, decodeBinary, encodeBinary, encodeBinarySealed, type RecordBody } from './record-binary.js';
 import type { AuditEvent, AuditRecord, Base, CheckpointRecord, RestoreRecord } from './record-types.js';
 
 export type { AuditEvent, AuditFormat, AuditRecord, CheckpointRecord, OpRecord, PeerSummary, RestoreRecord } from './record-types.js';
@@ -67,7 +67,8 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function sha256(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest();
+  // One-shot (Node >= 20.12): no Hash object per call.
+  return hash('sha256', bytes, 'buffer') as unknown as Buffer;
 }
 
 /** The stored bytes of a record, in the format its `v` names. */
@@ -108,8 +109,7 @@ export function sealRecord<T extends AuditEvent | Omit<CheckpointRecord, keyof B
   prevLink: Uint8Array,
   format: RecordFormat = DEFAULT_RECORD_FORMAT,
 ): { bytes: Buffer; link: Buffer } {
-  const v = format === 'json' ? AUDIT_FORMAT_JSON : AUDIT_FORMAT_BINARY;
-  const record = { ...body, v, seq, prev: Buffer.from(prevLink).toString('hex') } as AuditRecord;
-  const bytes = encodeRecord(record);
+  const prevHex = Buffer.from(prevLink.buffer, prevLink.byteOffset, prevLink.byteLength).toString('hex');
+  const bytes = format === 'json' ? encodeRecord({ ...body, v: AUDIT_FORMAT_JSON, seq, prev: prevHex } as AuditRecord) : encodeBinarySealed(body as unknown as RecordBody, seq, prevHex);
   return { bytes, link: sha256(bytes) };
 }

@@ -5,6 +5,7 @@
  * JSON) too and tells them apart by the first byte; bad bytes only ever throw "not an audit
  * record"; and two hand-built vectors pin the layout byte for byte.
  */
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, decodeRecord, encodeRecord, sealRecord, type AuditRecord } from '../../src/audit/record.js';
@@ -98,6 +99,24 @@ describe('binary audit record (format 2)', () => {
         expect(encodeRecord(back).equals(bytes)).toBe(true);
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('sealRecord: the body with its chain fields, in either format; the link is SHA-256 of the bytes', () => {
+    fc.assert(
+      fc.property(recordArb, fc.uint8Array({ minLength: 32, maxLength: 32 }), (r, prevLink) => {
+        const { v: _v, seq, prev: _prev, ...body } = r;
+        const prev = Buffer.from(prevLink).toString('hex');
+        const bin = sealRecord(body as Parameters<typeof sealRecord>[0], seq, prevLink, 'binary');
+        expect(bin.bytes.equals(encodeRecord({ ...r, prev } as AuditRecord))).toBe(true);
+        expect(bin.link.equals(createHash('sha256').update(bin.bytes).digest())).toBe(true);
+        expect(decodeRecord(bin.bytes)).toEqual({ ...r, prev, v: 2 });
+        fc.pre(jsonSafe(r));
+        const json = sealRecord(body as Parameters<typeof sealRecord>[0], seq, prevLink, 'json');
+        expect(json.bytes.toString('utf8')).toBe(canonicalJson({ ...r, prev, v: 1 }));
+        expect(json.link.equals(createHash('sha256').update(json.bytes).digest())).toBe(true);
+      }),
+      { numRuns: 1000 },
     );
   });
 
