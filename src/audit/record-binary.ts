@@ -231,17 +231,16 @@ class Out {
   }
 }
 
-/** How many fields of `o` have a value (JSON drops undefined ones too). */
-function defined(o: object): number {
-  let n = 0;
-  for (const k in o) if ((o as Record<string, unknown>)[k] !== undefined) n++;
-  return n;
-}
-
-/** Name the field of `o` that is not in `known` (for the error). */
-function stranger(o: object, known: readonly string[]): string {
-  for (const k in o) if ((o as Record<string, unknown>)[k] !== undefined && !known.includes(k)) return k;
-  return '?';
+/**
+ * Whether `o` holds a field with a value beyond the `fields` known ones the encoder wrote (JSON
+ * drops undefined members, so they do not count). The count of its keys settles the common
+ * case without looking at any value.
+ */
+function hasStranger(o: object, fields: number, known: readonly string[]): string | undefined {
+  const keys = Object.keys(o);
+  if (keys.length === fields) return undefined;
+  for (const k of keys) if ((o as Record<string, unknown>)[k] !== undefined && !known.includes(k)) return k;
+  return undefined;
 }
 
 const BASE_FIELDS = ['v', 'kind', 'seq', 'prev', 'time'] as const;
@@ -351,7 +350,8 @@ function encode(r: AuditRecord, seq: unknown, prev: unknown, chainFields: number
         out.list(r.anchor, 'anchor');
         fields++;
       }
-      if (defined(r) !== fields) unencodable(`field ${stranger(r, CHECKPOINT_FIELDS)}`);
+      const stranger = hasStranger(r, fields, CHECKPOINT_FIELDS);
+      if (stranger !== undefined) unencodable(`field ${stranger}`);
       break;
     case 'restore':
       out.num(r.covers, 'covers');
@@ -361,7 +361,8 @@ function encode(r: AuditRecord, seq: unknown, prev: unknown, chainFields: number
       out.str(r.backup, 'backup');
       out.list(r.importedKeyIds, 'importedKeyIds');
       fields += 6;
-      if (defined(r) !== fields) unencodable(`field ${stranger(r, RESTORE_FIELDS)}`);
+      const strange = hasStranger(r, fields, RESTORE_FIELDS);
+      if (strange !== undefined) unencodable(`field ${strange}`);
       break;
     default: {
       out.str(r.ref, 'ref');
@@ -384,7 +385,8 @@ function encode(r: AuditRecord, seq: unknown, prev: unknown, chainFields: number
         fields += f & 1;
         f >>>= 1;
       }
-      if (defined(r) !== fields) unencodable(`field ${stranger(r, EVENT_FIELDS)}`);
+      const extra = hasStranger(r, fields, EVENT_FIELDS);
+      if (extra !== undefined) unencodable(`field ${extra}`);
     }
   }
   return out.bytes();
@@ -406,7 +408,8 @@ function peer(out: Out, p: PeerSummary | undefined): void {
   if (flags & P_FINGERPRINT) out.str(p.fingerprint, 'peer.fingerprint');
   if (flags & P_VALID_TO) out.str(p.validTo, 'peer.validTo');
   for (let f = flags; f; f >>>= 1) fields += f & 1;
-  if (defined(p) !== fields) unencodable(`field peer.${stranger(p, PEER_FIELDS)}`);
+  const extra = hasStranger(p, fields, PEER_FIELDS);
+  if (extra !== undefined) unencodable(`field peer.${extra}`);
 }
 
 /** Bad format 2 bytes. */
