@@ -98,6 +98,11 @@ export class Pkcs11Backend implements KeyBackend {
     return this.pool.recoveries;
   }
 
+  /** How many times the token's objects were re-read after a key lookup missed (session-pool.ts). */
+  get refreshes(): number {
+    return this.pool.refreshes;
+  }
+
   /** Sessions open now: the anchor plus the pool (for tests). */
   get sessionsOpen(): number {
     return this.pool.sessionsOpen;
