@@ -9,14 +9,19 @@
  * rotate-kek on a running server asks it through its admin socket (DATA/admin/kms.sock, the
  * server's own user only): the server rotates and keeps serving. With no server running it
  * opens the stopped data folder itself. status likewise: the running server answers it (the
- * same lines, src/folder/hsm-status.ts), else the stopped folder is opened.
+ * same lines, src/folder/hsm-status.ts), else the stopped folder is opened. status --store URL
+ * reads a cluster's PostgreSQL database (its custody record and the records' KEK usage),
+ * read-only, while the nodes run; rotate-kek refuses --store (it changes every node's KEK).
  */
 import pino from 'pino';
 import type { KmsConfig } from '../config/config.js';
 import { cliConfig, parseCli } from './args.js';
 import { DataFolder } from '../folder/data-folder.js';
 import { rotateKek, RotationError, type RewrapProgress } from '../folder/kek-rotation.js';
-import { formatHsmStatus, hsmStatusOf, type HsmStatus } from '../folder/hsm-status.js';
+import { clusterHsmStatus, formatHsmStatus, hsmStatusOf, type HsmStatus } from '../folder/hsm-status.js';
+import { openFolderStore } from '../folder/store-choice.js';
+import { redactIn, redactStoreUrl } from '../config/store-url.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { adminSocketPath } from '../folder/layout.js';
 import { requestWithProgress } from '../admin/client.js';
 import { requestRotation } from '../admin/requests.js';
@@ -34,6 +39,11 @@ const HELP = `Usage: kms hsm <status|rotate-kek> [options]
 Options:
   --data-dir DIR     the data folder (default: from --config / KMS_DATA_DIR / kms-data)
   --config FILE      the server's config file (its hsm section names module, token, PIN)
+  --store URL        status: a cluster's PostgreSQL database (KMS_STORE; config key
+                     store): read-only, while the nodes run; the custody record the
+                     nodes share and each KEK's objects, no token opened
+                     (docs/cluster-nodes.md). rotate-kek refuses it: run it on a node's
+                     data folder (--data-dir/--config)
   --destroy-old      rotate-kek: afterwards destroy this folder's retired KEKs (as its
                      custody.json records them) that no object uses; never another
                      folder's key, nor one adopted from a folder older versions made
@@ -44,11 +54,13 @@ status and rotate-kek on a running server go through its admin socket (DIR/admin
 the server keeps serving, status prints the same as on the stopped folder); otherwise
 they work on the stopped data folder.
 Exit codes: 0 ok, 1 the rotation failed (every key still opens under the old or new
-KEK; run it again), 2 usage error, 3 the data folder or the HSM could not be opened.`;
+KEK; run it again), 2 usage error, 3 the data folder, the database or the HSM could not
+be opened.`;
 
 const OPTIONS = {
   'data-dir': { type: 'string' },
   config: { type: 'string' },
+  store: { type: 'string' },
   'destroy-old': { type: 'boolean' },
   label: { type: 'string' },
 } as const;
@@ -87,6 +99,34 @@ async function statusOnline(config: KmsConfig, io: CliIo): Promise<number | unde
   if (s.kind !== 'hsm') throw new UsageError(!config.hsm ? NO_HSM : `the running server's key protector is ${s.description}: it has no KEK in an HSM`);
   io.stdout.write(formatHsmStatus(s));
   return ExitCode.Ok;
+}
+
+/** Status from a cluster's database (--store URL, KMS_STORE, the config's store): read-only, no token, no folder lock. */
+async function statusShared(config: KmsConfig & { store: string }, io: CliIo): Promise<number> {
+  const where = redactStoreUrl(config.store);
+  let store: ObjectStore;
+  try {
+    store = await openFolderStore({ path: '', url: config.store, readOnly: true, ...(config.storePool && { pool: config.storePool }) });
+  } catch (e) {
+    io.stderr.write(`kms hsm status: cannot open the PostgreSQL store ${where}: ${redactIn((e as Error).message, config.store)}\n`);
+    return ExitCode.Io;
+  }
+  try {
+    const found = await clusterHsmStatus(store);
+    if (!found) {
+      io.stderr.write(`kms hsm status: the database ${where} holds no custody record (cluster/custody): no node has opened it yet\n`);
+      return ExitCode.Io;
+    }
+    if (found.status.kind !== 'hsm') throw new UsageError(`the cluster's nodes use ${found.describes}: it has no KEK in an HSM`);
+    io.stdout.write(formatHsmStatus(found.status));
+    return ExitCode.Ok;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    io.stderr.write(`kms hsm status: ${redactIn((e as Error).message, config.store)}\n`);
+    return ExitCode.Io;
+  } finally {
+    await store.close();
+  }
 }
 
 async function rotate(o: Opened, values: { 'destroy-old'?: boolean; label?: string }, io: CliIo): Promise<number> {
@@ -153,12 +193,17 @@ export const hsmCommand: Command = {
     const { values, positionals } = parseCli(argv, OPTIONS);
     const sub = positionals[0];
     if (sub !== 'status' && sub !== 'rotate-kek') throw new UsageError(sub === undefined ? 'which: status or rotate-kek?' : `unknown subcommand '${sub}'`);
+    if (sub === 'rotate-kek' && values.store !== undefined)
+      throw new UsageError(
+        'rotate-kek changes the KEK every node of the cluster uses: it is not run against the database (--store); run it on a node’s data folder (--data-dir or --config), see docs/cluster-nodes.md',
+      );
     const config = cliConfig(values);
     if (sub === 'rotate-kek' && config.hsm?.kekLabel !== undefined) {
       throw new UsageError(`hsm.kekLabel (${config.hsm.kekLabel}) pins the KEK in the configuration: remove it (the data folder's hsm-kek.json will name the current KEK) and run again`);
     }
     const online = sub === 'rotate-kek' ? await rotateOnline(config, values, io) : await statusOnline(config, io);
     if (online !== undefined) return online;
+    if (sub === 'status' && config.store !== undefined) return statusShared({ ...config, store: config.store }, io);
     let opened: Opened;
     try {
       opened = await open(config);
