@@ -128,6 +128,10 @@ describe('kms keys --store URL (a cluster database, while the nodes run)', () =>
     expect(byUid.get(uids.onB!)).toMatchObject({ state: 'PreActive', owner: 'kms-client' });
     expect(byUid.get(uids.destroyed!)).toMatchObject({ state: 'Destroyed' });
     expect(byUid.get(uids.alice!)).toMatchObject({ state: 'Active', owner: 'alice' });
+    // A node's own config file names the store: the same rows, from the database (not the folder, which has no db/).
+    const viaConfig = await runKmsHere(['keys', 'list', '--json', '--config', join(dirB, 'kms-test-config.json')]);
+    expect(viaConfig.code).toBe(0);
+    expect(JSON.parse(viaConfig.stdout)).toEqual(rows);
     // Filters work on the database as on a folder.
     const named = JSON.parse((await runKmsHere(['keys', 'list', '--json', '--name', 'resident-on-b', '--store', url])).stdout) as Row[];
     expect(named.map((x) => x.uid)).toEqual([uids.resident]);
