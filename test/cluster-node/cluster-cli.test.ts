@@ -199,6 +199,23 @@ describe('kms hsm status --store URL', () => {
   });
 });
 
+describe('kms status on a node of the cluster', () => {
+  it('says the store is the cluster database (no password) and which node answered; its object count is the database’s', async () => {
+    const rows = JSON.parse((await runKmsHere(['keys', 'list', '--json', '--store', url])).stdout) as Row[];
+    type Status = { objects: { total: number }; store: { kind: string; where: string; nodeId: string } };
+    const sa = JSON.parse((await runKmsHere(['status', '--json', '--config', join(dirA, 'kms-test-config.json')])).stdout) as Status;
+    const sb = JSON.parse((await runKmsHere(['status', '--json', '--config', join(dirB, 'kms-test-config.json')])).stdout) as Status;
+    expect(sa.store.kind).toBe('postgresql');
+    expect(sa.store.where).toBe(sb.store.where);
+    expect(new URL(sa.store.where).pathname).toBe(new URL(url).pathname);
+    expect(sa.store.nodeId).not.toBe(sb.store.nodeId);
+    expect(sa.objects.total).toBe(rows.length);
+    expect(sb.objects.total).toBe(rows.length);
+    const text = await runKmsHere(['status', '--config', join(dirA, 'kms-test-config.json')]);
+    expect(text.stdout).toMatch(new RegExp(`^store: PostgreSQL .*\\(this node: ${sa.store.nodeId};`, 'm'));
+  });
+});
+
 describe('a bad or unreachable --store', () => {
   it('not a postgresql:// URL: usage error (exit 2) naming the setting, for keys and hsm status', async () => {
     for (const cmd of [
