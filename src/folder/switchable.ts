@@ -7,10 +7,16 @@
  * under the same protector, and a checkpoint names and MACs under the same audit key.
  */
 import type { AuditKey } from '../audit/audit-key.js';
-import type { KeyProtector } from '../hsm/key-protector.js';
+import { ProtectorError, type KeyProtector } from '../hsm/key-protector.js';
 
 export class SwitchableProtector implements KeyProtector {
   constructor(private inner: KeyProtector) {}
+
+  /**
+   * Over a cluster's store (cluster-kek.ts): re-read the cluster's KEKs; true when they may have
+   * changed. A body sealed under a KEK this node does not know is opened again after it.
+   */
+  refresh?: () => Promise<boolean>;
 
   get current(): KeyProtector {
     return this.inner;
@@ -32,8 +38,14 @@ export class SwitchableProtector implements KeyProtector {
     return this.inner.seal(uid, plaintext);
   }
 
-  open(uid: string, sealed: Uint8Array, kekId: string): Promise<Uint8Array> {
-    return this.inner.open(uid, sealed, kekId);
+  async open(uid: string, sealed: Uint8Array, kekId: string): Promise<Uint8Array> {
+    try {
+      return await this.inner.open(uid, sealed, kekId);
+    } catch (e) {
+      const refresh = this.refresh;
+      if (!(e instanceof ProtectorError && e.code === 'UNKNOWN_KEK') || !refresh || !(await refresh())) throw e;
+      return this.inner.open(uid, sealed, kekId);
+    }
   }
 
   close(): Promise<void> {
