@@ -147,7 +147,10 @@ describe('a rotation on one node reaches every node', () => {
       writeFileSync(join(dirC, 'custody.json'), JSON.stringify({ ...c, protector: { ...c.protector, keks: olderKeks, auditKey: { ...c.protector.auditKey, id: 'ab'.repeat(16) } } }));
       await expect(DataFolder.open({ dataDir: dirC, keys: 'create', storeUrl: url, hsm })).rejects.toSatisfy((e: unknown) => e instanceof CustodyError && e.code === 'MISMATCH');
       // A KEK of its own the cluster never recorded.
-      const foreign = [...olderKeks.map((k) => ({ ...k, state: 'retired' })), { label: 'kms-kek-f0f0f0f0', id: 'cd'.repeat(16), made: true, since: '2026-01-01T00:00:00Z', state: 'current' }];
+      const foreign = [
+        ...olderKeks.map((k) => ({ ...k, state: 'retired' })),
+        { label: 'kms-kek-f0f0f0f0', id: 'cd'.repeat(16), made: true, since: '2026-01-01T00:00:00Z', state: 'current' },
+      ];
       writeFileSync(join(dirC, 'custody.json'), JSON.stringify({ ...c, protector: { ...c.protector, keks: foreign } }));
       await expect(DataFolder.open({ dataDir: dirC, keys: 'create', storeUrl: url, hsm })).rejects.toSatisfy((e: unknown) => e instanceof CustodyError && e.code === 'MISMATCH');
     } finally {
@@ -207,7 +210,9 @@ describe('--destroy-old over the cluster', () => {
     // A node that died before the rotations: its entry names the first KEK.
     const first = `hsm:${custodyOf(dirA).protector.keks[0]!.label}`;
     const dead = 'dead-host:/var/lib/kms';
-    await a.store.commit([{ type: 'meta-put', key: nodeKey(dead), value: Buffer.from(JSON.stringify({ node: dead, pid: 4242, kekId: first, since: '2026-01-01T00:00:00Z' })), expectedRevision: 0 }]);
+    await a.store.commit([
+      { type: 'meta-put', key: nodeKey(dead), value: Buffer.from(JSON.stringify({ node: dead, pid: 4242, kekId: first, since: '2026-01-01T00:00:00Z' })), expectedRevision: 0 },
+    ]);
     const labelsBefore = (await tokenLabels()).sort();
     expect(labelsBefore).toHaveLength(3);
     const r = await rotateKek({ store: a.store, protector: a.protector, dataDir: dirA, destroyOld: true });
