@@ -205,6 +205,29 @@ describe('the lease', () => {
   });
 });
 
+describe('an interrupted rotation', () => {
+  it('one that recorded its new KEK and died is finished by the next run on another node, with that KEK', async () => {
+    const e = (await a.store.meta.get(CLUSTER_CUSTODY_KEY))!;
+    const cc = JSON.parse(Buffer.from(e.value).toString('utf8')) as Record<string, unknown>;
+    const pending = { label: 'kms-kek-0badc0de', id: 'ef'.repeat(16), holder: 'crashed-host:/srv/kms', started: '2026-01-01T00:00:00Z' };
+    await a.store.commit([{ type: 'meta-put', key: CLUSTER_CUSTODY_KEY, value: Buffer.from(JSON.stringify({ ...cc, rotation: pending })), expectedRevision: e.revision }]);
+    // Nothing switched: the pending KEK is not current anywhere.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.protector.kekId).not.toBe('hsm:kms-kek-0badc0de');
+    const r = await rotateKek({ store: b.store, protector: b.protector, dataDir: dirB });
+    expect(r.current).toBe('hsm:kms-kek-0badc0de');
+    const after = JSON.parse(Buffer.from((await a.store.meta.get(CLUSTER_CUSTODY_KEY))!.value).toString('utf8')) as {
+      rotation?: unknown;
+      protector: { keks: { label: string; id: string; state: string }[] };
+    };
+    expect(after.rotation).toBeUndefined();
+    expect(after.protector.keks.at(-1)).toMatchObject({ label: 'kms-kek-0badc0de', id: 'ef'.repeat(16), state: 'current' });
+    await until('node A to switch', () => a.protector.kekId === r.current);
+    expect([...(await kekUsage(a.store)).keys()]).toEqual([r.current]);
+    await expectAllOpen(a);
+  });
+});
+
 describe('--destroy-old over the cluster', () => {
   it('refused while a node entry still seals under an old KEK (named); with --forget-node the unused old KEKs go and every record opens', async () => {
     // A node that died before the rotations: its entry names the first KEK.
@@ -214,19 +237,19 @@ describe('--destroy-old over the cluster', () => {
       { type: 'meta-put', key: nodeKey(dead), value: Buffer.from(JSON.stringify({ node: dead, pid: 4242, kekId: first, since: '2026-01-01T00:00:00Z' })), expectedRevision: 0 },
     ]);
     const labelsBefore = (await tokenLabels()).sort();
-    expect(labelsBefore).toHaveLength(3);
+    expect(labelsBefore).toHaveLength(4);
     const r = await rotateKek({ store: a.store, protector: a.protector, dataDir: dirA, destroyOld: true });
     expect(r.destroyRefused).toMatch(/dead-host:\/var\/lib\/kms \(pid 4242/);
     expect(r.destroyed).toEqual([]);
-    expect((await tokenLabels()).length).toBe(4);
+    expect((await tokenLabels()).length).toBe(5);
     await expectAllOpen(b);
 
     const r2 = await rotateKek({ store: b.store, protector: b.protector, dataDir: dirB, destroyOld: true, forgetNodes: [dead] });
     expect(r2.destroyRefused).toBeUndefined();
-    expect(r2.destroyed).toHaveLength(4);
+    expect(r2.destroyed).toHaveLength(5);
     expect(await tokenLabels()).toEqual([r2.current.slice(4)]);
     expect((await a.store.meta.list(NODE_PREFIX, { limit: 10 })).length).toBe(2);
-    await until('node A to drop the destroyed KEKs', () => custodyOf(dirA).protector.keks.filter((k) => k.state === 'destroyed').length === 4);
+    await until('node A to drop the destroyed KEKs', () => custodyOf(dirA).protector.keks.filter((k) => k.state === 'destroyed').length === 5);
     await expectAllOpen(a);
     await expectAllOpen(b);
   });
