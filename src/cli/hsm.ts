@@ -58,7 +58,9 @@ status and rotate-kek on a running server go through its admin socket (DIR/admin
 the server keeps serving, status prints the same as on the stopped folder); otherwise
 they work on the stopped data folder.
 Exit codes: 0 ok, 1 the rotation failed (every key still opens under the old or new
-KEK; run it again), 2 usage error, 3 the data folder or the HSM could not be opened.`;
+KEK; run it again) or, over a cluster, it is done but --destroy-old was refused (a node
+still seals under an old KEK: named), 2 usage error, 3 the data folder or the HSM could
+not be opened.`;
 
 const OPTIONS = {
   'data-dir': { type: 'string' },
