@@ -5,7 +5,8 @@
  * is refused, naming A. Afterwards every key reads the same bytes on every node, every record
  * (and every object B creates) is sealed under the new KEK, node C (stopped during the
  * rotation) starts and serves, `kms audit verify` passes, and `rotate-kek --destroy-old` on B
- * leaves one KEK on the token and no record unreadable.
+ * leaves one KEK on the token and no record unreadable; the offline `kms hsm rotate-kek` on a
+ * stopped node's folder rotates the cluster too.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -214,4 +215,20 @@ describe('KEK rotation across kms nodes', () => {
     for (const end = Date.now() + 10_000; states() !== 'destroyed,destroyed,current' && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
     expect(states()).toBe('destroyed,destroyed,current');
   }, 180_000);
+
+  it('offline on a stopped node’s folder (kms hsm rotate-kek --config with the store): the running nodes follow', async () => {
+    const c = [...running].find((p) => p !== a && p !== b)!;
+    await stop(c);
+    const r = await runKms(['hsm', 'rotate-kek', '--config', configs.c]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/^KEK rotated: \S+ -> \S+;/);
+    expect(r.stdout).toMatch(/fencing token 3/);
+    const newest = /-> (\S+);/.exec(r.stdout)![1]!;
+    const ca = await a.client();
+    const uid = await createKey(ca);
+    keys.set(uid, (await keyBytes(ca, uid)).toString('hex'));
+    expect(await kekOf(uid)).toBe(newest);
+    expect([...(await allKekIds()).keys()]).toEqual([newest]);
+    await expectAllRead(await b.client(), 'B');
+  }, 120_000);
 });
