@@ -38,14 +38,14 @@ export class SwitchableProtector implements KeyProtector {
     return this.inner.seal(uid, plaintext);
   }
 
-  async open(uid: string, sealed: Uint8Array, kekId: string): Promise<Uint8Array> {
-    try {
-      return await this.inner.open(uid, sealed, kekId);
-    } catch (e) {
-      const refresh = this.refresh;
-      if (!(e instanceof ProtectorError && e.code === 'UNKNOWN_KEK') || !refresh || !(await refresh())) throw e;
+  open(uid: string, sealed: Uint8Array, kekId: string): Promise<Uint8Array> {
+    const opened = this.inner.open(uid, sealed, kekId);
+    const refresh = this.refresh;
+    if (!refresh) return opened; // no cluster to follow: the protector's own answer, as it is
+    return opened.catch(async (e: unknown) => {
+      if (!(e instanceof ProtectorError && e.code === 'UNKNOWN_KEK') || !(await refresh())) throw e;
       return this.inner.open(uid, sealed, kekId);
-    }
+    });
   }
 
   close(): Promise<void> {
