@@ -213,6 +213,15 @@ class Out {
     return true;
   }
 
+  /** A chain link given as bytes: the same bytes `str` writes for its hex string. */
+  link(b: Uint8Array): void {
+    if (b.length * 2 < HEX_MIN) return this.str(Buffer.from(b).toString('hex'), 'prev');
+    this.uint(b.length * 4 + STR_HEX);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   list(a: unknown, field: string): void {
     if (!Array.isArray(a)) unencodable(`${field} (not a list)`);
     this.uint(a.length);
@@ -296,8 +305,8 @@ export function encodeBinary(r: AuditRecord): Buffer {
  * without first copying the body into a record object (an object spread of the body cost more
  * than the whole encoding).
  */
-export function encodeBinarySealed(body: RecordBody, seq: number, prev: string): Buffer {
-  return encode(body as AuditRecord, seq, prev, 0);
+export function encodeBinarySealed(body: RecordBody, seq: number, prevLink: Uint8Array): Buffer {
+  return encode(body as AuditRecord, seq, prevLink, 0);
 }
 
 /** A record without its chain fields (`v`, `seq`, `prev`). */
@@ -335,7 +344,8 @@ function encode(r: AuditRecord, seq: unknown, prev: unknown, chainFields: number
   }
   out.uint(flags);
   out.num(seq, 'seq');
-  out.str(prev, 'prev');
+  if (prev instanceof Uint8Array) out.link(prev);
+  else out.str(prev, 'prev');
   if (ms === undefined) out.str(r.time, 'time');
   else out.num(ms, 'time');
   switch (r.kind) {

@@ -109,7 +109,9 @@ export function sealRecord<T extends AuditEvent | Omit<CheckpointRecord, keyof B
   prevLink: Uint8Array,
   format: RecordFormat = DEFAULT_RECORD_FORMAT,
 ): { bytes: Buffer; link: Buffer } {
-  const prevHex = Buffer.from(prevLink.buffer, prevLink.byteOffset, prevLink.byteLength).toString('hex');
-  const bytes = format === 'json' ? encodeRecord({ ...body, v: AUDIT_FORMAT_JSON, seq, prev: prevHex } as AuditRecord) : encodeBinarySealed(body as unknown as RecordBody, seq, prevHex);
+  const bytes =
+    format === 'json'
+      ? encodeRecord({ ...body, v: AUDIT_FORMAT_JSON, seq, prev: Buffer.from(prevLink.buffer, prevLink.byteOffset, prevLink.byteLength).toString('hex') } as AuditRecord)
+      : encodeBinarySealed(body as unknown as RecordBody, seq, prevLink);
   return { bytes, link: sha256(bytes) };
 }
