@@ -131,6 +131,9 @@ async function audited(work: MessageWork, result: DispatchResult, unavailable: (
   return { response: unavailable(), closeAfter: result.closeAfter };
 }
 
+/** The encoded length of a response without items (its header's items all have fixed sizes). */
+let emptyResponseLength: number | undefined;
+
 /**
  * The context handlers get: the request's values, the logger made on first use, and the unit of
  * work of the item being run. A class, so its accessors live on the prototype instead of being
@@ -176,8 +179,15 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   // The request's child logger is made when something logs: building one (bindings serialized,
   // redaction set up) for every request cost more than a Get's own work in the profile.
   let requestLog: Logger | undefined;
-  let logBindings: Record<string, unknown> = { conn: correlation.connectionId, req: correlation.requestNo, principal: principal.id };
-  const log = (): Logger => (requestLog ??= services.log.child(logBindings));
+  // Its bindings: the message's version and correlation value once the version is known to be served.
+  let known: { kmip: string; ccv: string | undefined } | undefined;
+  const log = (): Logger =>
+    (requestLog ??= services.log.child({
+      conn: correlation.connectionId,
+      req: correlation.requestNo,
+      principal: principal.id,
+      ...(known && { kmip: known.kmip, ...(known.ccv !== undefined ? { ccv: known.ccv } : {}) }),
+    }));
   // One object shape per request (no conditional spreads: those build a slow dictionary object).
   const deps: WorkDeps = { store: services.store, audit: services.audit, protector: services.protector, resident: services.resident, metrics: services.metrics, clock: services.clock, log };
   let req: RequestMessage;
@@ -195,7 +205,8 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   const version = header.version;
   const respond = (items: ResponseItem[]): TtlvNode => buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services) }, items);
   const undoing = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo;
-  const work = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` }, { undo: undoing });
+  const kmip = `${version.major}.${version.minor}`;
+  const work = new MessageWork(deps, { ...who, kmip }, { undo: undoing });
   const auditUnavailable = () => respond(req.items.map((it) => failure(ResultReason.GeneralFailure, AUDIT_UNAVAILABLE, it.operation, it.uniqueBatchItemId)));
   const refuse = (items: ResponseItem[]): Promise<DispatchResult> => {
     work.refused(items);
@@ -205,11 +216,7 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   if (!isSupportedVersion(services, version)) {
     return refuse([failure(ResultReason.InvalidMessage, `protocol version ${version.major}.${version.minor} is not supported`)]);
   }
-  logBindings = {
-    ...logBindings,
-    kmip: `${version.major}.${version.minor}`,
-    ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
-  };
+  known = { kmip: `${version.major}.${version.minor}`, ccv: header.clientCorrelationValue };
 
   const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
   if (header.asynchronousRequired && (undoing || !services.asyncRequests)) {
@@ -256,7 +263,7 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
           mandatory: header.asynchronousRequired,
           continueOnError,
           scope: (): ItemScope => {
-            const w = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` });
+            const w = new MessageWork(deps, { ...who, kmip });
             const c = contextFor(w);
             return { ctx: c, run: (index) => execute(c, w, index), finish: () => w.finish(), publish: () => publish(w) };
           },
@@ -272,7 +279,7 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   // Maximum Response Size or the server's limits.maxResponseBytes, the smaller) ends the batch.
   const budget = responseBudget(header.maximumResponseSize, budgetsOf(services).maxResponseBytes);
   // The message without items, then each item's node as it comes (not the whole message again).
-  let responseLength = budget ? encodedLength(respond([])) : 0;
+  let responseLength = budget ? (emptyResponseLength ??= encodedLength(respond([]))) : 0;
   let tooLarge = false;
   for (let index = 0; index < req.items.length; index++) {
     const item = req.items[index]!;
