@@ -14,7 +14,7 @@ import { connectAdmin, requestWithProgress } from './client.js';
 /** Ask the server at `path` to rotate its KEK (request: {"op":"rotate-kek","destroyOld":…,"label":…}). */
 export async function requestRotation(
   path: string,
-  req: { readonly destroyOld?: boolean; readonly label?: string },
+  req: { readonly destroyOld?: boolean; readonly label?: string; readonly forgetNodes?: readonly string[] },
   onProgress?: (p: RewrapProgress) => void,
 ): Promise<RotationResult | undefined> {
   return requestWithProgress<RotationResult, RewrapProgress>(path, { op: 'rotate-kek', ...req }, 'rotation', onProgress);

@@ -6,6 +6,10 @@
  *   'O' object     u32 BE n ‖ the record without its sealed body (record-codec, n bytes)
  *                  ‖ u8 has-body ‖ the body in the clear (TTLV): opened with the source
  *                  server's key protector, protected here only by the backup's encryption
+ *   'M' metadata   u16 BE n ‖ key (n bytes, printable ASCII) ‖ value: a server-metadata entry
+ *                  under BACKED_UP_META (the client registry: its certificates, names, deny
+ *                  list and CRL number). Not carried: what belongs to one store or node
+ *                  (leases, readiness stamps, a cluster's custody record, migration state).
  *   'A' audit      u64 BE seq ‖ the entry's stored bytes, exactly as in the log
  *   'F' file       u16 BE n ‖ name (n bytes, UTF-8) ‖ content (the data folder's certs)
  *   'Z' end        JSON: the same counts and head again
@@ -15,8 +19,9 @@
  * design. Such keys work after a restore only where the destination token holds the same
  * token keys (the HSM vendor's own replication); backup and restore count and report them.
  *
- * In this order: one H, the objects in ascending uid order, the audit entries 1…head, the
- * files, one Z, nothing after. `scanBackup` checks all of it: the order, every record, the
+ * In this order: one H, the objects in ascending uid order, the metadata entries in ascending
+ * key order, the audit entries 1…head, the files, one Z, nothing after. (Backups made before
+ * metadata was carried have no M frames and no `meta` count: read as 0.) `scanBackup` checks all of it: the order, every record, the
  * audit hash chain from entry 1 to the head, the counts; so a backup that scans clean is
  * complete and consistent, not merely authentic.
  */
@@ -25,7 +30,7 @@ import type { ObjectRecord } from '../objects/managed-object.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { decodeRecord, encodeRecord } from '../store/record-codec.js';
 import { compareUids } from '../store/index-keys.js';
-import type { StoreSnapshot } from '../store/object-store.js';
+import type { MetaEntry, StoreSnapshot } from '../store/object-store.js';
 import { BackupError } from './errors.js';
 import { ChunkWriter, DEFAULT_CHUNK, encodeHeader, newBackupId, newFileKey, type BackupFile, type BackupHeader } from './format.js';
 import { wrapFileKey, type RecoveryConfig } from './recovery.js';
@@ -33,14 +38,24 @@ import { wrapFileKey, type RecoveryConfig } from './recovery.js';
 const enum F {
   Manifest = 0x48,
   Object = 0x4f,
+  Meta = 0x4d,
   Audit = 0x41,
   File = 0x46,
   End = 0x5a,
 }
 const MAX_FRAME = 256 * 1024 * 1024;
 
+/**
+ * The server-metadata prefixes a backup carries: data a restored server must keep (the client
+ * registry, src/clients/registry.ts CLIENTS_PREFIX; a revoked client must stay revoked). An
+ * allow list: node- and store-local entries must not travel to another server.
+ */
+export const BACKED_UP_META: readonly string[] = ['clients/'];
+
 export interface Manifest {
   readonly objects: number;
+  /** Metadata entries (absent in backups made before they were carried). */
+  readonly meta?: number;
   readonly auditEntries: number;
   /** Hex link of the last audit entry ("" when the log is empty). */
   readonly auditHead: string;
@@ -48,7 +63,7 @@ export interface Manifest {
 }
 
 export interface BackupProgress {
-  readonly phase: 'objects' | 'audit';
+  readonly phase: 'objects' | 'meta' | 'audit';
   readonly done: number;
   readonly total: number;
 }
@@ -68,6 +83,7 @@ export interface BackupInput {
 export interface BackupSummary {
   readonly id: string;
   readonly objects: number;
+  readonly meta: number;
   readonly auditEntries: number;
   readonly auditHead: string;
   /** Bytes written (header and chunks). */
@@ -98,11 +114,15 @@ export async function writeBackup(input: BackupInput, sink: (b: Buffer) => Promi
       recipients: wrapFileKey(fileKey, input.recovery.recipients),
       source: input.source ?? {},
     };
+    // The registry is small (one entry per client certificate and name): read before the manifest counts it.
+    const meta: MetaEntry[] = [];
+    for (const prefix of BACKED_UP_META) for await (const e of snap.metaEntries(prefix)) meta.push(e);
     const { bytes: headerBytes, hash } = encodeHeader(header);
     await sink(headerBytes);
     const w = new ChunkWriter(fileKey, hash, header.chunkSize, sink);
     const manifest: Manifest = {
       objects: snap.count,
+      meta: meta.length,
       auditEntries: snap.auditHead.seq,
       auditHead: Buffer.from(snap.auditHead.link).toString('hex'),
       recovery: input.recovery,
@@ -129,6 +149,13 @@ export async function writeBackup(input: BackupInput, sink: (b: Buffer) => Promi
     }
     if (n !== snap.count) throw new BackupError('IO', `the snapshot says ${snap.count} records but holds ${n}`);
     input.onProgress?.({ phase: 'objects', done: n, total: snap.count });
+    for (const e of meta) {
+      const key = Buffer.from(e.key, 'utf8');
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(key.length);
+      await w.write(frame(F.Meta, Buffer.concat([len, key, e.value])));
+    }
+    if (meta.length > 0) input.onProgress?.({ phase: 'meta', done: meta.length, total: meta.length });
     let a = 0;
     for await (const e of snap.auditEntries(1)) {
       const seq = Buffer.alloc(8);
@@ -144,10 +171,10 @@ export async function writeBackup(input: BackupInput, sink: (b: Buffer) => Promi
       len.writeUInt16BE(name.length);
       await w.write(frame(F.File, Buffer.concat([len, name, f.bytes])));
     }
-    const end = { objects: n, auditEntries: a, auditHead: manifest.auditHead };
+    const end = { objects: n, meta: meta.length, auditEntries: a, auditHead: manifest.auditHead };
     await w.write(frame(F.End, Buffer.from(JSON.stringify(end))));
     await w.finish();
-    return { id: header.id, objects: n, auditEntries: a, auditHead: manifest.auditHead, bytes: headerBytes.length + w.written, hsmResident };
+    return { id: header.id, objects: n, meta: meta.length, auditEntries: a, auditHead: manifest.auditHead, bytes: headerBytes.length + w.written, hsmResident };
   } finally {
     fileKey.fill(0);
   }
@@ -157,6 +184,7 @@ export type Frame =
   | { readonly type: 'manifest'; readonly manifest: Manifest }
   /** `record` has no sealedBody; `body` is the object's content in the clear. */
   | { readonly type: 'object'; readonly record: ObjectRecord; readonly body: Buffer | undefined }
+  | { readonly type: 'meta'; readonly key: string; readonly value: Buffer }
   | { readonly type: 'audit'; readonly seq: number; readonly bytes: Buffer }
   | { readonly type: 'file'; readonly name: string; readonly bytes: Buffer };
 
@@ -194,6 +222,7 @@ function bad(msg: string): never {
 export interface ScanResult {
   readonly manifest: Manifest;
   readonly objects: number;
+  readonly meta: number;
   readonly auditEntries: number;
   readonly files: number;
   readonly hsmResident: number;
@@ -214,6 +243,8 @@ export async function scanBackup(
 ): Promise<ScanResult> {
   let manifest: Manifest | undefined;
   let objects = 0;
+  let metas = 0;
+  let lastKey: string | undefined;
   let audits = 0;
   let files = 0;
   let hsmResident = 0;
@@ -232,13 +263,20 @@ export async function scanBackup(
         } catch {
           bad('the manifest is not JSON');
         }
-        if (!Number.isSafeInteger(m.objects) || !Number.isSafeInteger(m.auditEntries) || typeof m.auditHead !== 'string' || !Array.isArray(m.recovery?.recipients)) bad('malformed manifest');
+        if (
+          !Number.isSafeInteger(m.objects) ||
+          (m.meta !== undefined && !Number.isSafeInteger(m.meta)) ||
+          !Number.isSafeInteger(m.auditEntries) ||
+          typeof m.auditHead !== 'string' ||
+          !Array.isArray(m.recovery?.recipients)
+        )
+          bad('malformed manifest');
         manifest = m;
         await visit?.({ type: 'manifest', manifest: m });
         break;
       }
       case F.Object: {
-        if (audits > 0 || files > 0) bad('an object after the audit log');
+        if (metas > 0 || audits > 0 || files > 0) bad('an object after the metadata or the audit log');
         if (payload.length < 5) bad('short object frame');
         const n = payload.readUInt32BE(0);
         if (4 + n + 1 > payload.length) bad('object frame lengths do not add up');
@@ -260,6 +298,20 @@ export async function scanBackup(
         objects++;
         await visit?.({ type: 'object', record, body });
         if (objects % progressEvery === 0) onProgress?.({ phase: 'objects', done: objects, total: manifest!.objects });
+        break;
+      }
+      case F.Meta: {
+        if (audits > 0 || files > 0) bad('a metadata entry after the audit log');
+        if (payload.length < 2) bad('short metadata frame');
+        const n = payload.readUInt16BE(0);
+        if (2 + n > payload.length) bad('metadata frame lengths do not add up');
+        const key = payload.subarray(2, 2 + n).toString('utf8');
+        if (!/^[\x20-\x7e]{1,1024}$/.test(key)) bad(`bad metadata key ${JSON.stringify(key)}`);
+        if (!BACKED_UP_META.some((p) => key.startsWith(p))) bad(`metadata key ${JSON.stringify(key)} is not one a backup carries`);
+        if (lastKey !== undefined && lastKey >= key) bad(`metadata out of order at ${JSON.stringify(key)}`);
+        lastKey = key;
+        metas++;
+        await visit?.({ type: 'meta', key, value: Buffer.from(payload.subarray(2 + n)) });
         break;
       }
       case F.Audit: {
@@ -295,7 +347,7 @@ export async function scanBackup(
         break;
       }
       case F.End: {
-        let end: { objects: number; auditEntries: number; auditHead: string };
+        let end: { objects: number; meta?: number; auditEntries: number; auditHead: string };
         try {
           end = JSON.parse(payload.toString('utf8')) as typeof end;
         } catch {
@@ -303,6 +355,7 @@ export async function scanBackup(
         }
         const m = manifest!;
         if (end.objects !== objects || m.objects !== objects) bad(`the backup says ${m.objects} objects, it holds ${objects}`);
+        if ((end.meta ?? 0) !== metas || (m.meta ?? 0) !== metas) bad(`the backup says ${m.meta ?? 0} metadata entries, it holds ${metas}`);
         if (end.auditEntries !== audits || m.auditEntries !== audits) bad(`the backup says ${m.auditEntries} audit entries, it holds ${audits}`);
         if (end.auditHead !== m.auditHead || m.auditHead !== link.toString('hex')) bad('the audit head does not match the last entry');
         ended = true;
@@ -315,5 +368,5 @@ export async function scanBackup(
   if (!ended || !manifest) bad('the body has no end frame');
   onProgress?.({ phase: 'objects', done: objects, total: manifest.objects });
   onProgress?.({ phase: 'audit', done: audits, total: manifest.auditEntries });
-  return { manifest, objects, auditEntries: audits, files, hsmResident };
+  return { manifest, objects, meta: metas, auditEntries: audits, files, hsmResident };
 }

@@ -24,7 +24,7 @@ import { sha256 } from '../audit/record.js';
 import { writeRestoreAnchor } from '../audit/restore-anchor.js';
 import { AnchorWriter, anchoredEntryAt } from '../audit/anchor-writer.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
-import type { AuditAppend, StoreOp } from '../store/object-store.js';
+import type { AuditAppend, CommitOp } from '../store/object-store.js';
 import { DataFolder } from '../folder/data-folder.js';
 import { assertEmptyFolder, configFileContent, folderLayout } from '../folder/layout.js';
 import { scanBackup, type BackupProgress, type Manifest } from './content.js';
@@ -52,6 +52,8 @@ export interface RestoreOptions {
 export interface RestoreSummary {
   readonly backup: string;
   readonly objects: number;
+  /** Server-metadata entries (the client registry, content.ts BACKED_UP_META). */
+  readonly meta: number;
   readonly auditEntries: number;
   readonly kekId: string;
   readonly auditKeyId: string;
@@ -128,10 +130,11 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
   try {
     const s = folder.store;
     let manifest: Manifest | undefined;
-    let ops: StoreOp[] = [];
+    let ops: CommitOp[] = [];
     let appends: AuditAppend[] = [];
     let link: Buffer = Buffer.alloc(0);
     let objects = 0;
+    let metas = 0;
     let audits = 0;
     let hsmResident = 0;
     const importedKeyIds = new Set<string>();
@@ -164,6 +167,12 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
             if (ops.length >= OBJECTS_PER_COMMIT) await flushOps();
             break;
           }
+          case 'meta':
+            // A fresh entry (revision 1) in the new store: revisions only order one store's changes.
+            ops.push({ type: 'meta-put', key: f.key, value: f.value, expectedRevision: 0 });
+            metas++;
+            if (ops.length >= OBJECTS_PER_COMMIT) await flushOps();
+            break;
           case 'audit': {
             await flushOps();
             const { seq, bytes } = f;
@@ -208,7 +217,7 @@ async function writeInto(stage: string, target: string, file: BackupFile, fileKe
       const quiet = { warn: () => undefined, error: () => undefined };
       await (await AnchorWriter.open({ reader: s.audit, key: keys.auditKey, file: folderLayout(target).auditAnchor, log: quiet })).anchor(restoreEntry);
     }
-    const summary = { backup: file.header.id, objects, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
+    const summary = { backup: file.header.id, objects, meta: metas, auditEntries: audits, kekId: keys.protector.kekId, auditKeyId: keys.auditKey.id, hsmResident };
     await folder.close();
     writeFileSync(layout.recovery, JSON.stringify(manifest.recovery, null, 2) + '\n', { mode: 0o600 });
     writeFileSync(layout.config, restoredConfig(target, opts.hsm, shared?.url), { mode: 0o600 });

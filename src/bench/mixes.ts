@@ -19,7 +19,7 @@ import { decode, encode, t, type StructureNode, type TtlvNode } from '../ttlv/in
 export const BENCH_VERSION: KmipVersion = { major: 1, minor: 2 };
 const V = BENCH_VERSION;
 
-export const MIX_NAMES = ['get', 'create', 'create-get', 'locate', 'encrypt', 'lifecycle', 'connect', 'get-spread', 'read-write'] as const;
+export const MIX_NAMES = ['get', 'create', 'create-get', 'locate', 'encrypt', 'lifecycle', 'connect', 'connect-resume', 'get-spread', 'read-write'] as const;
 /**
  * Mixes that read keys preloaded into the server's store (server stopped) rather than made by
  * the setup: reads spread over all of them, not one hot key. The count is `--spread-keys`.
@@ -40,6 +40,7 @@ export const MIX_TITLES: Record<MixName, string> = {
   encrypt: 'Encrypt 1 KiB AES-GCM',
   lifecycle: 'Lifecycle (5 ops)',
   connect: 'New mTLS conn + Get',
+  'connect-resume': 'Resumed mTLS conn + Get',
   'get-spread': 'Get, spread over preloaded keys',
   'read-write': '90% Get spread / 10% Create',
   'locate-custom': 'Locate by custom attr',
@@ -123,6 +124,11 @@ export interface BoundMix {
   run(c: KmipClient): Promise<void>;
   /** Open a connection per iteration (handshake cost). */
   readonly perConnection: boolean;
+  /**
+   * With perConnection: offer each connection the TLS session the previous one of its slot got
+   * (a device reconnecting with a ticket); a connection offered one that is not resumed is an error.
+   */
+  readonly resume?: boolean;
 }
 
 function pick<T>(list: readonly T[] | undefined): T {
@@ -138,9 +144,10 @@ function encodedFor<T>(values: readonly T[] | undefined, f: (v: T) => Uint8Array
 export function bindMix(name: MixName, setup: MixSetup): BoundMix {
   switch (name) {
     case 'get':
-    case 'connect': {
+    case 'connect':
+    case 'connect-resume': {
       const reqs = encodedFor(setup.uids, (u) => message(Operation.Get, getPayload(u)));
-      return { perConnection: name === 'connect', run: async (c) => void (await exchange(c, pick(reqs))) };
+      return { perConnection: name !== 'get', resume: name === 'connect-resume', run: async (c) => void (await exchange(c, pick(reqs))) };
     }
     case 'get-spread': {
       const reqs = encodedFor(setup.uids, (u) => message(Operation.Get, getPayload(u)));
@@ -218,7 +225,8 @@ export async function setupMix(name: MixName, opts: KmipClientOptions, runTag: s
         return { uids: preloaded };
       }
       case 'get':
-      case 'connect': {
+      case 'connect':
+      case 'connect-resume': {
         const uids: string[] = [];
         for (let i = 0; i < 32; i++) uids.push(await createKey(c));
         return { uids };

@@ -74,8 +74,17 @@ function main(workerInput: WorkerInput): void {
   const open = new Set<KmipClient>();
   // Connection i's place in the server list; after a failure it moves to the next server.
   const nodeOf = Array.from({ length: input.connections }, (_, i) => input.offset + i);
+  // With a resuming mix: the TLS session connection slot i got last, offered on its next connection.
+  const sessions: (Buffer | undefined)[] = [];
   const connect = async (i: number): Promise<KmipClient> => {
-    const c = await KmipClient.connect(clients[(nodeOf[i] as number) % clients.length] as KmipClientOptions);
+    const opts = clients[(nodeOf[i] as number) % clients.length] as KmipClientOptions;
+    const session = mix.resume ? sessions[i] : undefined;
+    const c = await KmipClient.connect(session ? { ...opts, session } : opts);
+    if (session && !c.sessionReused) {
+      sessions[i] = undefined;
+      await c.close().catch(() => undefined);
+      throw new Error('TLS session offered but not resumed (full handshake)');
+    }
     open.add(c);
     return c;
   };
@@ -95,6 +104,7 @@ function main(workerInput: WorkerInput): void {
           const fresh = await connect(i);
           try {
             await mix.run(fresh);
+            if (mix.resume) sessions[i] = fresh.tlsSession ?? sessions[i];
           } finally {
             await close(fresh);
           }

@@ -109,7 +109,7 @@ async function backup(values: Record<string, unknown>, io: CliIo): Promise<numbe
   } catch (e) {
     return failure('backup', e, io);
   }
-  io.stdout.write(`backup ${summary.id}: ${summary.objects} objects, ${summary.auditEntries} audit entries, ${summary.bytes} bytes -> ${out}\n`);
+  io.stdout.write(`backup ${summary.id}: ${summary.objects} objects, ${summary.meta} client registry entries, ${summary.auditEntries} audit entries, ${summary.bytes} bytes -> ${out}\n`);
   if (summary.hsmResident > 0) io.stderr.write(hsmResidentWarning(summary.hsmResident));
   return ExitCode.Ok;
 }
@@ -119,7 +119,7 @@ async function verify(file: string, values: Record<string, unknown>, io: CliIo):
     const credential = credentialFromFlags(values);
     const r = await verifyBackupFile(resolve(file), credential, progressPrinter(io, 'verify'));
     io.stdout.write(
-      `OK: backup ${r.header.id} of ${r.header.created}: ${r.objects} objects, ${r.auditEntries} audit entries (head ${r.manifest.auditHead.slice(0, 16) || 'none'}…), ${r.files} files; every chunk authenticated\n`,
+      `OK: backup ${r.header.id} of ${r.header.created}: ${r.objects} objects, ${r.meta} client registry entries, ${r.auditEntries} audit entries (head ${r.manifest.auditHead.slice(0, 16) || 'none'}…), ${r.files} files; every chunk authenticated\n`,
     );
     return ExitCode.Ok;
   } catch (e) {

@@ -27,6 +27,8 @@ and RSS (from /proc, whole process group).
 Options:
   --mixes LIST        comma-separated, default all: ${MIX_NAMES.join(', ')}
                       (connect: a new mTLS connection per Get, i.e. handshakes/s;
+                      connect-resume: the same, each connection resuming the TLS session
+                      (ticket) of the previous one, an error if the server does not resume;
                       get-spread: Get of a random key among --spread-keys preloaded ones;
                       read-write: the same Gets, and one op in ten a Create instead)
   --concurrency LIST  connections, comma-separated (default 1,4,16,64; with --preload 4)

@@ -1,6 +1,7 @@
 /**
  * Where `kms keys` reads objects from: a stopped server's data folder (the LevelDB store,
- * opened read-only) or a running server through KMIP 2.1 (Locate + Get Attributes over
+ * opened read-only), a cluster's PostgreSQL database (read-only, while its nodes run; the
+ * same records the nodes serve) or a running server through KMIP 2.1 (Locate + Get Attributes over
  * mutual TLS). Both give the same shapes; neither ever reads key material: the folder's
  * sealed content is never opened, and over KMIP only attributes are asked for.
  */
@@ -16,8 +17,11 @@ import { isMetadataOnly } from '../objects/object-body.js';
 import type { ObjectRecord } from '../objects/managed-object.js';
 import { withDerived } from '../objects/server-set.js';
 import type { ObjectStore } from '../store/object-store.js';
+import type { StorePoolConfig } from '../config/store-pool.js';
 import { DataFolder } from '../folder/data-folder.js';
 import { FolderError } from '../folder/errors.js';
+import { openFolderStore } from '../folder/store-choice.js';
+import { redactIn, redactStoreUrl } from '../config/store-url.js';
 import { t, type StructureNode, type TtlvNode } from '../ttlv/index.js';
 
 /** One attribute as shown: its name and each instance as plain JSON (enums by name). */
@@ -159,6 +163,19 @@ export class FolderSource implements KeySource {
     } catch (e) {
       if (e instanceof FolderError) throw new SourceError('io', e.message, { cause: e });
       throw e;
+    }
+  }
+
+  /**
+   * Open a cluster's PostgreSQL database read-only (no data folder, no lock: the nodes keep
+   * running); refused (SourceError io) when it cannot be reached. Messages never carry the URL's password.
+   */
+  static async openShared(url: string, pool?: StorePoolConfig): Promise<FolderSource> {
+    try {
+      // Only reads follow: records and attributes, never the sealed content (no keys are opened).
+      return new FolderSource(await openFolderStore({ path: '', url, readOnly: true, ...(pool && { pool }) }));
+    } catch (e) {
+      throw new SourceError('io', `cannot open the PostgreSQL store ${redactStoreUrl(url)}: ${redactIn((e as Error).message, url)}`, { cause: e });
     }
   }
 

@@ -1,6 +1,7 @@
 /**
- * `kms keys list|show`: the managed objects of a stopped server's data folder, or of a
- * running server through KMIP. Attributes only: key material is never read or printed.
+ * `kms keys list|show`: the managed objects of a stopped server's data folder, of a cluster's
+ * PostgreSQL database (`--store URL`, read-only, while the nodes run), or of a running server
+ * through KMIP. Attributes only: key material is never read or printed.
  */
 import { readFileSync } from 'node:fs';
 import type { parseArgs } from 'node:util';
@@ -24,7 +25,10 @@ const HELP = `Usage: kms keys list [filters] [source] [--format table|json|csv]
 Source (one of):
   --data-dir DIR     a STOPPED server's data folder (KMS_DATA_DIR; default ./kms-data);
                      refused while a server runs on it (its database is locked)
-  --config FILE      read the data folder from the server's config file
+  --config FILE      read the data folder (and store) from the server's config file
+  --store URL        a cluster's PostgreSQL database (KMS_STORE; config key store):
+                     read-only, while the nodes run; no data folder needed, no lock
+                     taken (docs/cluster-nodes.md)
   --server HOST:PORT ask a running server through KMIP 2.1 over mutual TLS, as the identity
                      of --cert/--key; it sees what that identity may see (an administrator
                      sees all). KMIP has no owner attribute: the owner column stays empty.
@@ -50,6 +54,7 @@ missing, cannot connect), 4 the server refused the request, 5 no such object (sh
 const OPTIONS = {
   'data-dir': { type: 'string' },
   config: { type: 'string' },
+  store: { type: 'string' },
   server: { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
@@ -99,7 +104,7 @@ function parseServer(s: string): { host: string; port: number } {
 async function openSource(values: Values): Promise<KeySource> {
   const remote = ['cert', 'key', 'ca', 'servername'].filter((k) => values[k as keyof Values] !== undefined);
   if (values.server !== undefined) {
-    if (values['data-dir'] !== undefined || values.config !== undefined) throw new UsageError('give either --server or --data-dir/--config, not both');
+    if (values['data-dir'] !== undefined || values.config !== undefined || values.store !== undefined) throw new UsageError('give either --server or --data-dir/--config/--store, not both');
     const { host, port } = parseServer(values.server);
     if (values.cert === undefined || values.key === undefined || values.ca === undefined) throw new UsageError('--server needs --cert, --key and --ca');
     let files: { cert: Buffer; key: Buffer; ca: Buffer };
@@ -111,7 +116,10 @@ async function openSource(values: Values): Promise<KeySource> {
     return KmipSource.connect({ host, port, ...files, ...(values.servername !== undefined ? { servername: values.servername } : {}) });
   }
   if (remote.length > 0) throw new UsageError(`--${remote[0]} needs --server`);
-  return FolderSource.open(cliConfig(values).dataDir);
+  const config = cliConfig(values);
+  // A cluster's database (--store URL, KMS_STORE, the config's store) is read without the folder's lock.
+  if (config.store !== undefined) return FolderSource.openShared(config.store, config.storePool);
+  return FolderSource.open(config.dataDir);
 }
 
 const COLUMNS: readonly { head: string; get: (k: KeySummary) => string }[] = [
@@ -175,7 +183,8 @@ async function run(values: Values, positionals: string[], io: CliIo): Promise<nu
   const [sub, ...rest] = positionals;
   if (sub === 'rotation') {
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    if (values.server !== undefined) throw new UsageError('rotation asks the running server through its admin socket: give --data-dir or --config, not --server');
+    if (values.server !== undefined || values.store !== undefined)
+      throw new UsageError(`rotation asks the running server through its admin socket: give --data-dir or --config, not --${values.server !== undefined ? 'server' : 'store'}`);
     return keysRotation(cliConfig(values), { run: values.run === true, json: values.json === true || values.format === 'json' }, io);
   }
   if (values.run !== undefined) throw new UsageError('--run is for kms keys rotation');

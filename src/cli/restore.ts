@@ -82,7 +82,7 @@ export const restoreCommand: Command = {
         onProgress: progressPrinter(io, 'restore'),
       });
       io.stdout.write(
-        `restored backup ${r.backup} into ${dataDir}: ${r.objects} objects re-sealed under ${r.kekId}, ${r.auditEntries} audit entries imported and anchored under audit key ${r.auditKeyId}\n` +
+        `restored backup ${r.backup} into ${dataDir}: ${r.objects} objects re-sealed under ${r.kekId}, ${r.meta} client registry entries, ${r.auditEntries} audit entries imported and anchored under audit key ${r.auditKeyId}\n` +
           (url !== undefined ? `into the database ${redactStoreUrl(url)}\n` : '') +
           `start it with: kms serve --config ${dataDir}/kms.json${url !== undefined ? ` --store ${redactStoreUrl(url)}` : ''}\n`,
       );

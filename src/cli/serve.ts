@@ -58,7 +58,7 @@ Options (each also settable by the environment variable shown, or in the config 
                      maxItems, maxPipelined, maxHandshakes, maxHandshakesPerAddress,
                      requestTimeoutMs, tlsTicketKeyRotationMs}, access {administrators, grants},
                      hsm {module, tokenLabel | slot, pin | pinFile | pinEnv,
-                     maxSessions, kekLabel}, audit {log, checkpointEvery,
+                     maxSessions, refreshIntervalMs, kekLabel}, audit {log, checkpointEvery,
                      anchorFile, readSync, readSyncWindowMs}, httpsPort, logFile,
                      metrics {access: loopback | token | mtls, tokenFile, identities}
                      (KMS_METRICS_ACCESS, KMS_METRICS_TOKEN_FILE),
@@ -94,6 +94,9 @@ with AES-256-GCM by a key-encryption key generated inside a PKCS#11 token
   KMS_HSM_PIN           the user PIN, unless hsm.pin, hsm.pinFile (KMS_HSM_PIN_FILE)
                         or hsm.pinEnv (KMS_HSM_PIN_ENV, another variable's name) is set
   KMS_HSM_MAX_SESSIONS  session pool cap (default 8; the token's limit applies too)
+  KMS_HSM_REFRESH_INTERVAL_MS  hsm.refreshIntervalMs: least time between two re-reads
+                        of the token's objects after a key lookup missed (a key another
+                        node made; default 1000, 0 never, at most 3600000)
   KMS_HSM_KEK_LABEL     the KEK's label for a new folder (or a legacy folder's current
                         KEK); after that DIR/custody.json names the folder's keys
 

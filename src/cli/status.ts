@@ -16,7 +16,9 @@ Show the running server's status, through the admin socket in its data folder
 (DIR/admin/kms.sock): the readiness checks of /readyz (store writable, key protector
 open, audit log appendable), the version and uptime, the listeners with their open
 connections, object counts by type and stored state, the key protector and its KEKs,
-the audit log head and the unwrapped-key cache.
+the store (the folder's LevelDB, or the cluster's PostgreSQL database and this node's
+id: counts and audit head are then the cluster's), the audit log head and the
+unwrapped-key cache.
 
 Options:
   --data-dir DIR   the server's data folder (KMS_DATA_DIR; default ./kms-data)

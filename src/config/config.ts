@@ -239,6 +239,12 @@ export interface HsmConfig {
   readonly pinEnv?: string;
   /** Cap on concurrent PKCS#11 sessions (default 8; the token's limit applies too). */
   readonly maxSessions?: number;
+  /**
+   * Least time between two re-reads of the token's objects after a key lookup missed (default
+   * 1000; 0: never): another process (a cluster node) may have made the key after this one last
+   * read the token's object list (docs/cluster-nodes.md, HSM).
+   */
+  readonly refreshIntervalMs?: number;
   /** Label of a new folder's KEK (default kms-kek-<random>), or a legacy folder's current KEK; then custody.json (src/folder/custody.ts) names it. */
   readonly kekLabel?: string;
   /** Which keys Create makes inside the HSM (never, requested: Extractable false, always). Default requested. */
@@ -302,12 +308,13 @@ export const HSM_ENV_KEYS: Readonly<Record<string, keyof HsmConfig>> = {
   KMS_HSM_PIN_FILE: 'pinFile',
   KMS_HSM_PIN_ENV: 'pinEnv',
   KMS_HSM_MAX_SESSIONS: 'maxSessions',
+  KMS_HSM_REFRESH_INTERVAL_MS: 'refreshIntervalMs',
   KMS_HSM_KEK_LABEL: 'kekLabel',
   KMS_HSM_RESIDENT_KEYS: 'residentKeys',
 };
 
 const HSM_STRING_KEYS = ['module', 'tokenLabel', 'pin', 'pinFile', 'pinEnv', 'kekLabel', 'residentKeys'] as const;
-const HSM_INT_KEYS = ['slot', 'maxSessions'] as const;
+const HSM_INT_KEYS = ['slot', 'maxSessions', 'refreshIntervalMs'] as const;
 
 function setHsmKey(target: Mutable, key: string, raw: unknown, from: string): void {
   if ((HSM_STRING_KEYS as readonly string[]).includes(key)) {
@@ -319,6 +326,7 @@ function setHsmKey(target: Mutable, key: string, raw: unknown, from: string): vo
     const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${from}: hsm.${key} must be a non-negative integer`);
     if (key === 'maxSessions' && (n < 1 || n > 1024)) throw new ConfigError(`${from}: hsm.maxSessions must be 1 to 1024`);
+    if (key === 'refreshIntervalMs' && n > 3_600_000) throw new ConfigError(`${from}: hsm.refreshIntervalMs must be 0 to 3600000`);
     target[key] = n;
   } else {
     throw new ConfigError(`${from}: unknown key hsm.${key}`);

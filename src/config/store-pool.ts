@@ -18,6 +18,10 @@ export interface StorePoolConfig {
    * cluster takes; past this, PostgreSQL ends its session and the other nodes go on.
    */
   readonly idleTransactionTimeoutMs?: number;
+  /** A KEK rotation over the cluster holds its lease this long without renewal, ms (default 60000; renewed at half). */
+  readonly kekLeaseTtlMs?: number;
+  /** `rotate-kek --destroy-old` over the cluster waits this long for every node to seal under the new KEK, ms (default 30000). */
+  readonly kekNodesWaitMs?: number;
 }
 
 export const STORE_POOL_ENV_KEYS: Readonly<Record<string, keyof StorePoolConfig>> = {
@@ -26,6 +30,8 @@ export const STORE_POOL_ENV_KEYS: Readonly<Record<string, keyof StorePoolConfig>
   KMS_STORE_CONNECT_TIMEOUT_MS: 'connectTimeoutMs',
   KMS_STORE_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
   KMS_STORE_IDLE_TRANSACTION_TIMEOUT_MS: 'idleTransactionTimeoutMs',
+  KMS_STORE_KEK_LEASE_TTL_MS: 'kekLeaseTtlMs',
+  KMS_STORE_KEK_NODES_WAIT_MS: 'kekNodesWaitMs',
 };
 
 const RANGES: Readonly<Record<keyof StorePoolConfig, readonly [number, number]>> = {
@@ -34,6 +40,8 @@ const RANGES: Readonly<Record<keyof StorePoolConfig, readonly [number, number]>>
   connectTimeoutMs: [1, 600_000],
   queryTimeoutMs: [0, 600_000],
   idleTransactionTimeoutMs: [0, 600_000],
+  kekLeaseTtlMs: [1000, 3_600_000],
+  kekNodesWaitMs: [0, 3_600_000],
 };
 
 export class StorePoolError extends Error {
@@ -68,5 +76,11 @@ export function storePoolHelp(): string {
                               KMS_STORE_IDLE_TRANSACTION_TIMEOUT_MS: longest a
                               transaction of this node may sit idle, ms (5000; 0:
                               the database's setting): a frozen node cannot hold
-                              the cluster's write lock longer than this`;
+                              the cluster's write lock longer than this
+  storePool.kekLeaseTtlMs     KMS_STORE_KEK_LEASE_TTL_MS: a KEK rotation over the
+                              cluster holds its lease (lease/kek-rotation) this
+                              long, renewed at half, ms (60000)
+  storePool.kekNodesWaitMs    KMS_STORE_KEK_NODES_WAIT_MS: rotate-kek --destroy-old
+                              waits this long for every node to seal under the
+                              new KEK before refusing, ms (30000)`;
 }

@@ -12,7 +12,9 @@
  *   token by label and CKA_ID (custody.ts refuses another token: MISMATCH). Software: the
  *   folder must hold the cluster's master key already (`kms init --store URL --join
  *   --master-key FILE` puts it there), else CustodyError MISSING_KEY says how to join.
- * - both have one: they must name the same keys, else CustodyError MISMATCH.
+ * - both have one: they must name the same keys, else CustodyError MISMATCH; except that a
+ *   record that is the folder's own KEK history moved on (a rotation while the node was down:
+ *   same token, same audit key, the folder's KEKs a prefix of the record's) is adopted.
  * - the database has none: after the keys are open, `publishClusterCustody` records the
  *   folder's (a race with another node publishing at the same moment: the loser is refused
  *   MISMATCH, its custody.json is not the cluster's).
@@ -33,11 +35,18 @@ export interface ClusterCustody {
   /** Which folder first recorded it (informational). */
   readonly origin: string;
   readonly protector: ProtectorCustody;
+  /** A KEK rotation's new KEK, recorded before it is made (cluster-kek.ts); absent once it is current. */
+  readonly rotation?: { readonly label: string; readonly id: string; readonly holder: string; readonly started: string };
 }
 
 export async function readClusterCustody(store: ObjectStore): Promise<ClusterCustody | undefined> {
+  return (await readClusterEntry(store)).custody;
+}
+
+/** The cluster record and the meta entry's revision (0: no record). */
+export async function readClusterEntry(store: ObjectStore): Promise<{ custody: ClusterCustody | undefined; revision: number }> {
   const e = await store.meta.get(CLUSTER_CUSTODY_KEY);
-  if (!e) return undefined;
+  if (!e) return { custody: undefined, revision: 0 };
   let c: ClusterCustody;
   try {
     c = JSON.parse(Buffer.from(e.value).toString('utf8')) as ClusterCustody;
@@ -46,7 +55,20 @@ export async function readClusterCustody(store: ObjectStore): Promise<ClusterCus
   }
   if (c?.format !== 1 || (c.protector?.kind !== 'software' && c.protector?.kind !== 'hsm'))
     throw new CustodyError('BAD_RECORD', `the database's custody record (${CLUSTER_CUSTODY_KEY}) is not one this version understands`);
-  return c;
+  return { custody: c, revision: e.revision };
+}
+
+/**
+ * Is `cluster` this folder's own KEK history moved on (a KEK rotation over the cluster while
+ * this folder's node was down or had not yet heard of it): same token, same audit key, and the
+ * folder's KEKs (label and CKA_ID, in order) the first ones of the record's?
+ */
+export function historyMovedOn(local: ProtectorCustody, cluster: ProtectorCustody): boolean {
+  if (local.kind !== 'hsm' || cluster.kind !== 'hsm') return false;
+  if (!sameToken(local.token, cluster.token)) return false;
+  if (local.auditKey.label !== cluster.auditKey.label || local.auditKey.id !== cluster.auditKey.id) return false;
+  if (local.keks.length > cluster.keks.length) return false;
+  return local.keks.every((k, i) => k.label === cluster.keks[i]!.label && k.id === cluster.keks[i]!.id);
 }
 
 /** Do two custody records name the same keys (software: the master key; HSM: token, current KEK, audit key)? */
@@ -79,8 +101,14 @@ export async function prepareClusterCustody(o: {
   if (!cluster) return undefined;
   const local = readCustody(o.dataDir);
   if (local) {
-    if (!sameKeys(local.protector, cluster.protector)) throw refuseMismatch(o.dataDir, local.protector, cluster.protector);
-    return cluster;
+    if (sameKeys(local.protector, cluster.protector)) return cluster;
+    // A KEK rotation over the cluster while this node was down: the record is the folder's own
+    // history moved on (same token and audit key, its KEKs first): adopted. Anything else: refused.
+    if (!local.migration && historyMovedOn(local.protector, cluster.protector)) {
+      writeCustody(o.dataDir, { ...local, protector: cluster.protector });
+      return cluster;
+    }
+    throw refuseMismatch(o.dataDir, local.protector, cluster.protector);
   }
   const p = cluster.protector;
   if (p.kind === 'software') {

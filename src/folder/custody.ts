@@ -187,6 +187,7 @@ export async function openBackend(hsm: HsmConfig, opts: { pin?: string; log?: { 
     ...(hsm.slot !== undefined ? { slot: hsm.slot } : {}),
     pin: opts.pin ?? resolvePin(hsm, process.env),
     ...(hsm.maxSessions !== undefined ? { maxSessions: hsm.maxSessions } : {}),
+    ...(hsm.refreshIntervalMs !== undefined ? { refreshIntervalMs: hsm.refreshIntervalMs } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
 }

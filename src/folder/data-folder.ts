@@ -31,6 +31,7 @@ import type { KeyProtector } from '../hsm/key-protector.js';
 import type { Pkcs11Backend } from '../hsm/pkcs11/pkcs11-backend.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { prepareClusterCustody, publishClusterCustody } from './cluster-custody.js';
+import { ClusterKekFollower } from './cluster-kek.js';
 import { FolderLock } from './folder-lock.js';
 import { openFolderStore } from './store-choice.js';
 import { openFolderKeys, type CustodyRecord } from './custody.js';
@@ -91,6 +92,8 @@ export class DataFolder {
     readonly store: ObjectStore,
     private readonly opened: OpenedKeys | undefined,
     private readonly lock?: FolderLock,
+    /** Over a cluster's store with an HSM: follows the cluster's KEK (cluster-kek.ts). */
+    readonly follower?: ClusterKekFollower,
   ) {}
 
   /** Is the store a database shared with other nodes (PostgreSQL)? */
@@ -126,8 +129,8 @@ export class DataFolder {
       if (!shared && /in use|lock/i.test(msg)) throw new FolderError('IN_USE', `${inUse} (another process holds its lock)${o.inUse ?? ': stop it first'}`, { cause: e });
       throw new FolderError('IO', `cannot open the ${shared ? 'PostgreSQL store' : 'database'} of ${layout.dir}: ${msg}`, { cause: e });
     }
-    const folderOf = (keys: OpenedKeys | undefined) => {
-      const f = new DataFolder(layout, store, keys, lock);
+    const folderOf = (keys: OpenedKeys | undefined, follower?: ClusterKekFollower) => {
+      const f = new DataFolder(layout, store, keys, lock, follower);
       f.sharedReader = shared;
       return f;
     };
@@ -153,7 +156,22 @@ export class DataFolder {
         custody: keys.custody,
         how: keys.how,
       };
-      return folderOf(opened);
+      // Every node of a cluster follows the cluster's KEK: a rotation on any node reaches this one.
+      const follower =
+        shared && !readOnly && keys.backend
+          ? await ClusterKekFollower.start({
+              dataDir: layout.dir,
+              store,
+              protector: opened.protector,
+              backend: keys.backend,
+              settings: {
+                ...(o.storePool?.kekLeaseTtlMs !== undefined && { leaseTtlMs: o.storePool.kekLeaseTtlMs }),
+                ...(o.storePool?.kekNodesWaitMs !== undefined && { nodesWaitMs: o.storePool.kekNodesWaitMs }),
+              },
+              ...(o.log && { log: o.log }),
+            })
+          : undefined;
+      return folderOf(opened, follower);
     } catch (e) {
       await closeKeys?.().catch(() => undefined);
       await store.close();
@@ -209,6 +227,7 @@ export class DataFolder {
         }
       };
       for (const t of this.trails) await step(() => t.close());
+      if (this.follower) await step(() => this.follower!.close());
       await step(() => this.store.close());
       if (this.opened) {
         const keys = this.opened;

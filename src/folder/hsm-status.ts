@@ -5,7 +5,8 @@
  * seals, and KEKs the records use that custody does not name.
  */
 import type { ObjectStore } from '../store/object-store.js';
-import type { CustodyRecord } from './custody.js';
+import { readClusterCustody } from './cluster-custody.js';
+import { currentKek, describeCustody, type CustodyRecord } from './custody.js';
 import { kekUsage } from './kek-rotation.js';
 
 export type HsmStatus =
@@ -31,6 +32,20 @@ export async function hsmStatusOf(custody: CustodyRecord | undefined, currentKek
     keks: p.keks.map((k) => ({ id: `hsm:${k.label}`, state: k.state })),
     usage: [...(await kekUsage(store))],
   };
+}
+
+/**
+ * The status of a cluster's database (`kms hsm status --store URL`), read-only and without the
+ * token: the custody record the nodes share (cluster/custody: the token, the KEKs, the audit
+ * key) and the records' KEK usage. Undefined when no node has recorded custody there yet.
+ */
+export async function clusterHsmStatus(store: ObjectStore): Promise<{ status: HsmStatus; describes: string } | undefined> {
+  const cluster = await readClusterCustody(store);
+  if (!cluster) return undefined;
+  const p = cluster.protector;
+  const kek = p.kind === 'hsm' ? `hsm:${currentKek(p).label}` : p.kekId;
+  const custody: CustodyRecord = { format: 1, created: cluster.created, origin: cluster.origin, protector: p };
+  return { status: await hsmStatusOf(custody, kek, describeCustody(p), store), describes: describeCustody(p) };
 }
 
 /** The lines `kms hsm status` prints. */

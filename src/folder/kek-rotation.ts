@@ -22,7 +22,8 @@ import { KEK_LABEL_PREFIX } from '../hsm/hsm-protector.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { readCustody, writeCustody, type HsmCustody, type RecordedKek } from './custody.js';
 import { writeKekMarker } from './kek-marker.js';
-import { refuseOnClusterStore } from './store-choice.js';
+import { isClusterStore } from './store-choice.js';
+import { ClusterKekError, clusterFollower, rotateOverCluster } from './cluster-kek.js';
 
 const PAGE = 256;
 const MAX_PASSES = 8;
@@ -147,6 +148,10 @@ export interface RotationResult extends RewrapResult {
    * or they were adopted from a folder made before custody records (maybe shared with another).
    */
   readonly kept?: readonly string[];
+  /** Over a cluster's store, --destroy-old refused: a node still seals under an old KEK (named here). */
+  readonly destroyRefused?: string;
+  /** Over a cluster's store: the fencing token of the rotation's lease. */
+  readonly fencingToken?: number;
 }
 
 export interface RotationOptions {
@@ -162,6 +167,8 @@ export interface RotationOptions {
   readonly onProgress?: (p: RewrapProgress) => void;
   /** Who asked, for the audit record. */
   readonly actor?: string;
+  /** Over a cluster's store, with destroyOld: node entries to remove first (nodes gone for good; cluster-kek.ts). */
+  readonly forgetNodes?: readonly string[];
 }
 
 export class RotationError extends Error {
@@ -169,11 +176,7 @@ export class RotationError extends Error {
 }
 
 export async function rotateKek(o: RotationOptions): Promise<RotationResult> {
-  try {
-    refuseOnClusterStore(o.store, 'KEK rotation');
-  } catch (e) {
-    throw new RotationError((e as Error).message);
-  }
+  if (isClusterStore(o.store)) return rotateClusterKek(o);
   const p = o.protector;
   if (!p.rotate || !p.destroyKek) throw new RotationError(`${p.description}: this key protector has no rotation (the software master key is one key; move to an HSM to rotate)`);
   const label = o.label ?? KEK_LABEL_PREFIX + randomBytes(4).toString('hex');
@@ -252,6 +255,30 @@ export async function rotateKek(o: RotationOptions): Promise<RotationResult> {
     event('Success', `rewrapped ${result.rewrapped} objects under ${current} in ${result.passes} passes${destroyed.length ? `; destroyed ${destroyed.join(', ')}` : ''}`),
   ]);
   return { ...result, previous, current, destroyed, ...(o.destroyOld && { kept }) };
+}
+
+/** Over a PostgreSQL store shared by a cluster: under the lease, every node follows (cluster-kek.ts). */
+async function rotateClusterKek(o: RotationOptions): Promise<RotationResult> {
+  const follower = clusterFollower(o.dataDir);
+  if (!follower) throw new RotationError(`${o.dataDir} is not open over the cluster's store with an HSM (no KEK to rotate: the software master key is one key)`);
+  if (readCustody(o.dataDir)?.migration) throw new RotationError(`${o.dataDir}: a protector migration is in progress`);
+  try {
+    return await rotateOverCluster({
+      store: o.store,
+      protector: o.protector,
+      follower,
+      ...(o.label !== undefined && { label: o.label }),
+      ...(o.destroyOld && { destroyOld: true }),
+      ...(o.forgetNodes && { forgetNodes: o.forgetNodes }),
+      ...(o.audit && { audit: o.audit }),
+      ...(o.actor !== undefined && { actor: o.actor }),
+      rewrap: (store) => rewrapAll(store, o.protector, o.onProgress),
+      usage: () => kekUsage(o.store),
+    });
+  } catch (e) {
+    if (e instanceof ClusterKekError) throw new RotationError(e.message);
+    throw e;
+  }
 }
 
 function updateKeks(dataDir: string, f: (k: RecordedKek) => RecordedKek): void {

@@ -19,13 +19,18 @@ export function isClusterStore(store: ObjectStore): boolean {
 }
 
 /**
- * What is not built for a cluster yet (docs/cluster-nodes.md): KEK rotation and protector
- * migration change the keys every node uses, and the other nodes would go on with the old
- * ones. Refused, before anything is changed, over a shared store.
+ * What is not built for a cluster (docs/cluster-nodes.md): protector migration changes the
+ * protector every node uses (KEK rotation over a cluster is built: cluster-kek.ts). Refused,
+ * before anything is changed, over a shared store, with the procedure that does it.
  */
 export function refuseOnClusterStore(store: ObjectStore, what: string): void {
   if (isClusterStore(store))
-    throw new Error(`${what} is not available over a PostgreSQL store shared by a cluster (the other nodes would keep the old keys): not built yet; see docs/cluster-nodes.md`);
+    throw new Error(
+      `${what} is not available over a PostgreSQL store shared by a cluster (every node would have to switch protector at once). ` +
+        `Instead: stop every node, kms backup --store URL, kms restore into a new data folder (its own LevelDB), kms protector migrate there, ` +
+        `kms store migrate into a new database, and start the nodes on new folders that join (docs/cluster-nodes.md, "Protector migration"). ` +
+        `To change the KEK in the same token, use kms hsm rotate-kek: it works over the cluster`,
+    );
 }
 
 /** Hooks some stores have (set when present, ignored otherwise). */

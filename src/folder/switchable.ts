@@ -7,10 +7,16 @@
  * under the same protector, and a checkpoint names and MACs under the same audit key.
  */
 import type { AuditKey } from '../audit/audit-key.js';
-import type { KeyProtector } from '../hsm/key-protector.js';
+import { ProtectorError, type KeyProtector } from '../hsm/key-protector.js';
 
 export class SwitchableProtector implements KeyProtector {
   constructor(private inner: KeyProtector) {}
+
+  /**
+   * Over a cluster's store (cluster-kek.ts): re-read the cluster's KEKs; true when they may have
+   * changed. A body sealed under a KEK this node does not know is opened again after it.
+   */
+  refresh?: () => Promise<boolean>;
 
   get current(): KeyProtector {
     return this.inner;
@@ -33,7 +39,13 @@ export class SwitchableProtector implements KeyProtector {
   }
 
   open(uid: string, sealed: Uint8Array, kekId: string): Promise<Uint8Array> {
-    return this.inner.open(uid, sealed, kekId);
+    const opened = this.inner.open(uid, sealed, kekId);
+    const refresh = this.refresh;
+    if (!refresh) return opened; // no cluster to follow: the protector's own answer, as it is
+    return opened.catch(async (e: unknown) => {
+      if (!(e instanceof ProtectorError && e.code === 'UNKNOWN_KEK') || !(await refresh())) throw e;
+      return this.inner.open(uid, sealed, kekId);
+    });
   }
 
   close(): Promise<void> {

@@ -11,6 +11,8 @@ import { RecordField, indexEnum } from '../store/index-encoding.js';
 import type { KeyCacheStats } from '../hsm/caching-protector.js';
 import type { KeyProtector } from '../hsm/key-protector.js';
 import { checkReadiness, type HealthSources, type Readiness } from './health.js';
+import { isClusterStore } from '../folder/store-choice.js';
+import type { PgStore } from '../store/postgres/index.js';
 
 export interface ServerStatus {
   readonly version: string;
@@ -22,6 +24,8 @@ export interface ServerStatus {
   readonly objects: { readonly total: number; readonly byType: Record<string, number>; readonly byState: Record<string, number> };
   readonly protector: { readonly description: string; readonly currentKek: string; readonly keks?: readonly string[] };
   readonly audit: { readonly head: number };
+  /** Where the objects are: the data folder's LevelDB, or a cluster's PostgreSQL database (no password) and this node's id in its change feed. */
+  readonly store?: { readonly kind: 'leveldb' } | { readonly kind: 'postgresql'; readonly where: string; readonly nodeId: string };
   readonly keyCache?: KeyCacheStats;
 }
 
@@ -58,6 +62,7 @@ export async function serverStatus(src: StatusSources): Promise<ServerStatus> {
     objects: { total: await store.count(), byType, byState },
     protector: { description: src.protector.description, currentKek: src.protector.kekId, ...(keks && { keks }) },
     audit: { head: store.audit.head().seq },
+    store: isClusterStore(store) ? { kind: 'postgresql', where: (store as PgStore).describe(), nodeId: (store as PgStore).nodeId } : { kind: 'leveldb' },
     ...(src.keyCache && { keyCache: src.keyCache() }),
   };
 }
@@ -77,6 +82,13 @@ export function formatStatus(s: ServerStatus): string {
     `key protector: ${s.protector.description}`,
     `  current KEK: ${s.protector.currentKek}`,
     ...(s.protector.keks ? [`  KEKs: ${s.protector.keks.join(', ')}`] : []),
+    ...(s.store
+      ? [
+          s.store.kind === 'postgresql'
+            ? `store: PostgreSQL ${s.store.where}, shared by the cluster's nodes (this node: ${s.store.nodeId}; counts and the audit head are the cluster's)`
+            : 'store: LevelDB in the data folder',
+        ]
+      : []),
     `audit log head: ${s.audit.head}`,
     ...(s.keyCache ? [`key cache: ${s.keyCache.entries} entries, ${s.keyCache.hits} hits, ${s.keyCache.misses} misses`] : []),
   ];

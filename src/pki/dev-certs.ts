@@ -309,28 +309,10 @@ export async function generateDevCerts(dir: string, opts: DevCertOptions = {}): 
     keyUsage: KU_DIGITAL_SIGNATURE | KU_KEY_CERT_SIGN | KU_CRL_SIGN,
   });
   const issuer: Issuer = { name: caSubject, privateKey: caKeys.privateKey, keyId: subjectKeyId(caCert) };
-  const leafUsage = KU_DIGITAL_SIGNATURE | (keyType === 'rsa' ? KU_KEY_ENCIPHERMENT : 0);
-
-  const serverKeys = await generateKeyPair(keyType);
-  const serverCert = await buildCertificate({
-    subject: distinguishedName(hosts.find((h) => !isIP(h)) ?? hosts[0] ?? 'localhost'),
-    publicKey: serverKeys.publicKey,
-    issuer,
-    days,
-    ca: false,
-    keyUsage: leafUsage,
-    extKeyUsage: [OID.serverAuth],
-    sanHosts: hosts,
-  });
-
   // Leaves first, CA last: ensureDevCerts treats ca.pem's presence as "complete set written".
-  const server = await writePair(dir, 'server', serverCert, serverKeys.privateKey);
+  const server = await writeServerCert(dir, issuer, keyType, hosts, days);
   const clients: Record<string, CertKeyPaths> = {};
-  for (const [i, name] of clientNames.entries()) {
-    const keys = await generateKeyPair(keyType);
-    const cert = await buildClientCert(issuer, name, keys.publicKey, days, leafUsage);
-    clients[name] = await writePair(dir, clientBase(name, i === 0), cert, keys.privateKey);
-  }
+  for (const [i, name] of clientNames.entries()) clients[name] = await writeClientCert(dir, issuer, keyType, name, i === 0, days);
   const ca = await writePair(dir, 'ca', caCert, caKeys.privateKey);
   const client = clients[clientNames[0] as string] as CertKeyPaths;
   return { dir, ca, server, client, clients };
@@ -344,24 +326,74 @@ export function devCertPaths(dir: string, clientNames: readonly string[] = [DEFA
   return { dir, ca: pair('ca'), server: pair('server'), client: pair('client'), clients };
 }
 
+async function writeServerCert(dir: string, issuer: Issuer, keyType: DevKeyType, hosts: readonly string[], days: number): Promise<CertKeyPaths> {
+  const keys = await generateKeyPair(keyType);
+  const cert = await buildCertificate({
+    subject: distinguishedName(hosts.find((h) => !isIP(h)) ?? hosts[0] ?? 'localhost'),
+    publicKey: keys.publicKey,
+    issuer,
+    days,
+    ca: false,
+    keyUsage: leafUsage(keyType),
+    extKeyUsage: [OID.serverAuth],
+    sanHosts: hosts,
+  });
+  return writePair(dir, 'server', cert, keys.privateKey);
+}
+
+async function writeClientCert(dir: string, issuer: Issuer, keyType: DevKeyType, name: string, isDefault: boolean, days: number): Promise<CertKeyPaths> {
+  const keys = await generateKeyPair(keyType);
+  const cert = await buildClientCert(issuer, name, keys.publicKey, days, leafUsage(keyType));
+  return writePair(dir, clientBase(name, isDefault), cert, keys.privateKey);
+}
+
+const leafUsage = (keyType: DevKeyType): number => KU_DIGITAL_SIGNATURE | (keyType === 'rsa' ? KU_KEY_ENCIPHERMENT : 0);
+
+/** Is the certificate at `path` there, readable, and valid for at least one more day? */
+async function usable(p: CertKeyPaths): Promise<boolean> {
+  try {
+    await stat(p.key);
+    const cert = new X509Certificate(await readFile(p.cert));
+    return new Date(cert.validTo).getTime() >= Date.now() + 24 * 60 * 60 * 1000;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Generate the dev certificates in `dir` unless a complete, unexpired set is already there
  * (valid for at least one more day). Returns the paths either way.
+ *
+ * A usable CA (ca.pem and its key, valid for another day) is never replaced: only the server
+ * and client certificates that are missing or expiring are issued again from it. The clients
+ * it signed (`kms certs`) keep working when a leaf file is gone, e.g. in a folder restored
+ * from a backup, which carries the CA and the server's pair but not the development client's.
  */
 export async function ensureDevCerts(dir: string, opts: DevCertOptions = {}): Promise<DevCertPaths> {
   const paths = devCertPaths(dir, opts.clientNames);
-  const files = [paths.ca, paths.server, ...Object.values(paths.clients)].flatMap((p) => [p.cert, p.key]);
-  try {
-    await Promise.all(files.map((f) => stat(f)));
-    const soon = Date.now() + 24 * 60 * 60 * 1000;
-    for (const p of [paths.ca, paths.server, ...Object.values(paths.clients)]) {
-      const cert = new X509Certificate(await readFile(p.cert));
-      if (new Date(cert.validTo).getTime() < soon) throw new Error('expiring');
-    }
-    return paths;
-  } catch {
-    return generateDevCerts(dir, opts);
-  }
+  const clientNames = opts.clientNames ?? [DEFAULT_CLIENT_NAME];
+  const leaves = [paths.server, ...Object.values(paths.clients)];
+  const ok = await Promise.all(leaves.map(usable));
+  const caOk = await usable(paths.ca);
+  if (caOk && ok.every(Boolean)) return paths;
+  const ca = caOk ? await loadIssuer(dir).catch(() => undefined) : undefined;
+  if (!ca) return generateDevCerts(dir, opts);
+  const days = opts.days ?? DEFAULT_DAYS;
+  if (!ok[0]) await writeServerCert(dir, ca.issuer, ca.keyType, opts.hosts ?? DEFAULT_HOSTS, days);
+  for (const [i, name] of clientNames.entries()) if (!ok[i + 1]) await writeClientCert(dir, ca.issuer, ca.keyType, name, i === 0, days);
+  return paths;
+}
+
+/** The CA in `caDir` (ca.pem + ca.key) as an issuer; throws when the key is not the certificate's. */
+async function loadIssuer(caDir: string): Promise<{ issuer: Issuer; keyType: DevKeyType }> {
+  const caPem = await readFile(join(caDir, 'ca.pem'), 'utf8');
+  const caKeyPem = await readFile(join(caDir, 'ca.key'), 'utf8');
+  const privateKey = createPrivateKey(caKeyPem);
+  if (!new X509Certificate(caPem).checkPrivateKey(privateKey)) throw new Error(`${join(caDir, 'ca.key')} is not the key of ${join(caDir, 'ca.pem')}`);
+  const caCert = pkijs.Certificate.fromBER(fromPem('CERTIFICATE', caPem));
+  const keyType: DevKeyType = privateKey.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec';
+  const caPrivateKey = await webcrypto.subtle.importKey('pkcs8', fromPem('PRIVATE KEY', caKeyPem), keyAlgorithm(keyType), false, ['sign']);
+  return { issuer: { name: caCert.subject, privateKey: caPrivateKey, keyId: subjectKeyId(caCert) }, keyType };
 }
 
 /**
@@ -371,12 +403,7 @@ export async function ensureDevCerts(dir: string, opts: DevCertOptions = {}): Pr
  */
 export async function issueClientCert(caDir: string, name: string, outDir: string, opts: { days?: number; subject?: readonly (readonly SubjectAttribute[])[] } = {}): Promise<CertKeyPaths> {
   checkName(name);
-  const caPem = await readFile(join(caDir, 'ca.pem'), 'utf8');
-  const caKeyPem = await readFile(join(caDir, 'ca.key'), 'utf8');
-  const caCert = pkijs.Certificate.fromBER(fromPem('CERTIFICATE', caPem));
-  const keyType: DevKeyType = createPrivateKey(caKeyPem).asymmetricKeyType === 'rsa' ? 'rsa' : 'ec';
-  const caPrivateKey = await webcrypto.subtle.importKey('pkcs8', fromPem('PRIVATE KEY', caKeyPem), keyAlgorithm(keyType), false, ['sign']);
-  const issuer: Issuer = { name: caCert.subject, privateKey: caPrivateKey, keyId: subjectKeyId(caCert) };
+  const { issuer, keyType } = await loadIssuer(caDir);
   const keys = await generateKeyPair(keyType);
   const usage = KU_DIGITAL_SIGNATURE | (keyType === 'rsa' ? KU_KEY_ENCIPHERMENT : 0);
   const cert = await buildClientCert(issuer, name, keys.publicKey, opts.days ?? DEFAULT_DAYS, usage, opts.subject && nameOf(opts.subject));

@@ -4,7 +4,8 @@
  * kek-rotation.ts) itself and keeps serving; the client (src/admin/requests.ts) gets progress
  * and the result as JSON lines:
  *
- *   request:  {"op":"rotate-kek","destroyOld":false,"label":"kms-kek-…"}      (label optional)
+ *   request:  {"op":"rotate-kek","destroyOld":false,"label":"kms-kek-…"}      (label optional;
+ *             over a cluster's store, "forgetNodes":["host:/dir",…] with destroyOld)
  *   replies:  {"progress":{"pass":1,"scanned":256,"total":1000,"rewrapped":256}}   (any number)
  *             {"ok":true,"result":{previous,current,rewrapped,scanned,passes,destroyed}}
  *          or {"ok":false,"error":"…"}
@@ -18,6 +19,7 @@ export interface RotationRequest {
   readonly op: 'rotate-kek';
   readonly destroyOld?: boolean;
   readonly label?: string;
+  readonly forgetNodes?: readonly string[];
 }
 
 export function isRotationRequest(r: unknown): r is RotationRequest {
@@ -26,7 +28,8 @@ export function isRotationRequest(r: unknown): r is RotationRequest {
   return (
     o.op === 'rotate-kek' &&
     (o.destroyOld === undefined || typeof o.destroyOld === 'boolean') &&
-    (o.label === undefined || (typeof o.label === 'string' && /^[\x21-\x7e]{1,64}$/.test(o.label)))
+    (o.label === undefined || (typeof o.label === 'string' && /^[\x21-\x7e]{1,64}$/.test(o.label))) &&
+    (o.forgetNodes === undefined || (Array.isArray(o.forgetNodes) && o.forgetNodes.length <= 64 && o.forgetNodes.every((n) => typeof n === 'string' && n.length > 0 && n.length <= 4096)))
   );
 }
 
@@ -51,6 +54,7 @@ export async function serveRotation(sock: Socket, req: RotationRequest, services
       ...(services.audit && { audit: services.audit }),
       ...(req.destroyOld !== undefined && { destroyOld: req.destroyOld }),
       ...(req.label !== undefined && { label: req.label }),
+      ...(req.forgetNodes !== undefined && { forgetNodes: req.forgetNodes }),
       actor: 'local-operator',
       onProgress: (p) => {
         if (Date.now() - last < 500 && p.scanned < p.total) return;
@@ -58,7 +62,10 @@ export async function serveRotation(sock: Socket, req: RotationRequest, services
         line({ progress: p });
       },
     });
-    log.info({ kekRotation: { previous: result.previous, current: result.current, rewrapped: result.rewrapped, destroyed: result.destroyed } }, 'KEK rotated through the admin socket');
+    log.info(
+      { kekRotation: { previous: result.previous, current: result.current, rewrapped: result.rewrapped, destroyed: result.destroyed, destroyRefused: result.destroyRefused } },
+      'KEK rotated through the admin socket',
+    );
     sock.end(JSON.stringify({ ok: true, result }) + '\n');
   } catch (e) {
     log.error({ err: e }, 'KEK rotation through the admin socket failed');

@@ -141,10 +141,12 @@ export class KmipServer {
       setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
       return;
     }
-    const revoked = this.opts.revocation?.check(socket.getPeerCertificate());
+    // Built once per connection (each call makes a new object from the X.509 structure).
+    const peer = socket.getPeerCertificate();
+    const revoked = this.opts.revocation?.check(peer);
     if (revoked) {
       services.metrics?.refused('kmip', 'revoked');
-      void this.audit.refusedPeer({ connectionId: id, addr, message: revoked, peer: peerSummary(socket.getPeerCertificate(), 'CERT_REVOKED') });
+      void this.audit.refusedPeer({ connectionId: id, addr, message: revoked, peer: peerSummary(peer, 'CERT_REVOKED') });
       socket.end(); // close_notify; nothing the peer sends is read
       setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
       return;
@@ -152,11 +154,11 @@ export class KmipServer {
     let principal;
     let refusal: Promise<void> | undefined;
     try {
-      principal = principalFromCertificate(socket.getPeerCertificate(), this.opts.identity);
+      principal = principalFromCertificate(peer, this.opts.identity);
       services.log.info({ conn: id, remote: addr, principal: principal.id, tls: socket.getProtocol(), resumed: socket.isSessionReused() }, 'connection');
     } catch (e) {
       principal = e instanceof AuthError ? e : new AuthError(String(e));
-      refusal = this.audit.refusedPeer({ connectionId: id, addr, message: principal.message, peer: peerSummary(socket.getPeerCertificate()) });
+      refusal = this.audit.refusedPeer({ connectionId: id, addr, message: principal.message, peer: peerSummary(peer) });
       services.metrics?.refused('kmip', 'identity');
     }
     const session = new Session(id, socket, principal, services, handlers, limits, this.audit, refusal);

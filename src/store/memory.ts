@@ -209,6 +209,8 @@ export class MemoryStore implements ObjectStore {
     const records = this.uids.map((u) => [u, (this.records.get(u) as Entry).bytes] as const);
     const log = this.auditLog.slice();
     const head = { seq: log.length, link: Buffer.from(this.auditLink) };
+    // Meta entries are replaced, never mutated: copying the references is a consistent view too.
+    const meta = [...this.metaEntries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return {
       count: records.length,
       auditHead: head,
@@ -217,6 +219,9 @@ export class MemoryStore implements ObjectStore {
       },
       async *auditEntries(from = 1) {
         for (let seq = Math.max(1, Math.floor(from)); seq <= log.length; seq++) yield { seq, bytes: Buffer.from(log[seq - 1] as Buffer) };
+      },
+      async *metaEntries(prefix: string) {
+        for (const [key, m] of meta) if (key.startsWith(prefix)) yield { key, revision: m.revision, value: Buffer.from(m.value) };
       },
       async close() {},
     };

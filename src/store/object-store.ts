@@ -149,6 +149,8 @@ export interface StoreSnapshot {
   records(): AsyncIterable<ObjectRecord>;
   /** The audit entries of the view with seq ≥ `from` (default 1), in order. */
   auditEntries(from?: number): AsyncIterable<AuditEntry>;
+  /** The view's server-metadata entries whose key starts with `prefix`, in ascending key order. */
+  metaEntries(prefix: string): AsyncIterable<MetaEntry>;
   close(): Promise<void>;
 }
 

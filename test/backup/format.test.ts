@@ -75,6 +75,9 @@ beforeAll(async () => {
       audit: [{ seal: (seq, prev) => sealRecord({ kind: 'op', time: new Date(0).toISOString(), ref: `c/${i}`, op: 'Create', status: 'Success', uids: [uid] }, seq, prev) }],
     });
   }
+  // The client registry travels (content.ts BACKED_UP_META); a lease, one store's business, does not.
+  const meta = (key: string, value: string) => ({ type: 'meta-put' as const, key, value: Buffer.from(value), expectedRevision: 0 });
+  await store.commit([meta('clients/crl', '{"number":3}'), meta('clients/cert/ab12', '{"name":"array-1"}'), meta('lease/rotation', '{"holder":"n1"}')]);
   const snapshot = await store.snapshot();
   const parts: Buffer[] = [];
   await writeBackup({ snapshot, protector, recovery, chunkSize: 512, files: [{ name: 'ca.pem', bytes: Buffer.from('CA') }] }, async (b) => {
@@ -101,7 +104,7 @@ describe('round trip', () => {
     try {
       const key = unwrapFileKey(f.header.recipients, ec.privateKey);
       const r = await scanBackup(f, key, async (fr) => void seen.push(fr));
-      expect(r).toMatchObject({ objects: 40, auditEntries: 40, files: 1 });
+      expect(r).toMatchObject({ objects: 40, meta: 2, auditEntries: 40, files: 1 });
     } finally {
       await f.close();
     }
@@ -113,6 +116,15 @@ describe('round trip', () => {
       expect(o.record.sealedBody).toBeUndefined();
     }
     expect(seen.filter((x) => x.type === 'audit').map((x) => (x as { seq: number }).seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    const metas = seen.filter((x): x is Extract<Frame, { type: 'meta' }> => x.type === 'meta');
+    expect(metas.map((m) => [m.key, m.value.toString()])).toEqual([
+      ['clients/cert/ab12', '{"name":"array-1"}'],
+      ['clients/crl', '{"number":3}'],
+    ]);
+    // After the last object, before the first audit entry.
+    const kinds = seen.map((x) => x.type);
+    expect(kinds.indexOf('meta')).toBe(kinds.lastIndexOf('object') + 1);
+    expect(kinds.indexOf('audit')).toBe(kinds.lastIndexOf('meta') + 1);
     // No body appears in the clear in the file.
     for (const b of bodies.values()) expect(good.includes(b)).toBe(false);
   });

@@ -65,13 +65,13 @@ describe('kms backup with a PostgreSQL store', () => {
   it('with the node stopped, --store URL reads the database directly with the folder keys', async () => {
     const r = await kmsAsync(['backup', '--out', stopped, '--data-dir', node, '--store', url]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/15 objects, \d+ audit entries/);
+    expect(r.stdout).toMatch(/15 objects, \d+ client registry entries, \d+ audit entries/);
     expect(r.stdout + r.stderr).not.toMatch(/postgresql:\/\/[^ ]*:[^*@ ]+@/);
     // Without --store the folder's own (empty) LevelDB would be read: the store decides what is backed up.
     for (const f of [running, stopped]) {
       const v = await kmsHere(['backup', 'verify', f, '--recovery-key', keys.rsaKey]);
       expect(v.code, v.stderr).toBe(0);
-      expect(v.stdout).toMatch(/15 objects, \d+ audit entries/);
+      expect(v.stdout).toMatch(/15 objects, \d+ client registry entries, \d+ audit entries/);
     }
   });
 });

@@ -99,13 +99,13 @@ describe('backup of a running server while clients write', async () => {
   it('was taken by the server itself, with progress on stderr', async () => {
     expect(backupOut.stderr).toMatch(/taken by the running server/);
     expect(backupOut.code).toBe(0);
-    expect(backupOut.stdout).toMatch(/^backup [0-9a-f]{32}: \d+ objects, \d+ audit entries, \d+ bytes/);
+    expect(backupOut.stdout).toMatch(/^backup [0-9a-f]{32}: \d+ objects, \d+ client registry entries, \d+ audit entries, \d+ bytes/);
     expect(statSync(backupFile).mode & 0o777).toBe(0o600);
   });
 
   it('verifies with the RSA recovery key and with 2 of 3 shares; 1 share, a stranger key: refused (4)', async () => {
     const v = await kmsHere(['backup', 'verify', backupFile, '--recovery-key', keys.rsaKey]);
-    expect(v.stdout, v.stderr).toMatch(/^OK: backup [0-9a-f]{32} of .*: \d+ objects, \d+ audit entries .* every chunk authenticated/);
+    expect(v.stdout, v.stderr).toMatch(/^OK: backup [0-9a-f]{32} of .*: \d+ objects, \d+ client registry entries, \d+ audit entries .* every chunk authenticated/);
     expect(v.code).toBe(0);
     const two = await kmsHere(['backup', 'verify', backupFile, '--share', join(sharesDir, 'share-3-of-3.json'), '--share', join(sharesDir, 'share-1-of-3.json')]);
     expect(two.code).toBe(0);

@@ -14,13 +14,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { FailoverResult } from '../../src/bench/cluster.js';
 import type * as RunModule from '../../src/bench/run.js';
 import type { PointResult, Ratio } from '../../src/bench/run.js';
+import type * as MixesModule from '../../src/bench/mixes.js';
 import type * as ServersModule from '../../src/bench/servers.js';
+import { DEFAULT_CONFIG } from '../../src/config/config.js';
 import { ensureDevCerts } from '../../src/pki/dev-certs.js';
+import { startTestKms } from '../support/kms.js';
 
 const KMS = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 // The bench's worker threads and child servers are files of the build: use the built modules.
 const DIST_RUN = new URL('../../dist/src/bench/run.js', import.meta.url).href;
 const DIST_SERVERS = new URL('../../dist/src/bench/servers.js', import.meta.url).href;
+const DIST_MIXES = new URL('../../dist/src/bench/mixes.js', import.meta.url).href;
 
 function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [KMS, 'bench', '--certs', resolve('certs/dev'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,5 +99,31 @@ describe('kms bench smoke', () => {
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(p.na).toMatch(/^no answer within 1\.5 s on 2 of 2 connections/);
     expect(p.ops).toBe(0);
+  });
+
+  it('connect-resume: every connection after the first of its slot resumes its TLS session, and a server that does not resume gives errors', { timeout: 120_000 }, async () => {
+    const certs = await ensureDevCerts(resolve('certs/dev'));
+    const { runPoint } = (await import(DIST_RUN)) as typeof RunModule;
+    const { attachServer } = (await import(DIST_SERVERS)) as typeof ServersModule;
+    const { setupMix } = (await import(DIST_MIXES)) as typeof MixesModule;
+    const files = { cert: certs.server.cert, key: certs.server.key, ca: certs.ca.cert };
+    const point = async (tlsTicketKeyRotationMs: number): Promise<PointResult> => {
+      const kms = await startTestKms({ ...files, limits: { ...DEFAULT_CONFIG.limits, tlsTicketKeyRotationMs } });
+      try {
+        const target = await attachServer(certs, '127.0.0.1', kms.port);
+        const setup = await setupMix('connect-resume', target.client, 'smoke');
+        return await runPoint(target, 'connect-resume', setup, 2, { warmupMs: 300, durationMs: 800, threads: 1, answerWaitMs: 10_000 });
+      } finally {
+        await kms.dispose();
+      }
+    };
+    const resumed = await point(DEFAULT_CONFIG.limits.tlsTicketKeyRotationMs);
+    expect(resumed.na).toBeUndefined();
+    expect(resumed.errors, resumed.firstError).toBe(0);
+    expect(resumed.ops).toBeGreaterThan(0);
+    // Resumption off on the server (limits.tlsTicketKeyRotationMs 0): every offered session ends in a full handshake.
+    const full = await point(0);
+    expect(full.errors).toBeGreaterThan(0);
+    expect(full.firstError).toMatch(/not resumed/);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Custody against the database, and what is refused over a cluster's store
  * (docs/cluster-nodes.md): a folder sealed under other keys than the database's is refused
- * (CustodyError MISMATCH) before anything is written; KEK rotation and protector migration are
- * refused over a PostgreSQL store before anything changes.
+ * (CustodyError MISMATCH) before anything is written; protector migration is refused over a
+ * PostgreSQL store before anything changes, and so is a KEK rotation of a software master key.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,19 +36,19 @@ describe('custody against the database', () => {
   });
 });
 
-describe('not built over a cluster store: refused before anything changes', () => {
-  it('KEK rotation and protector migration', async () => {
+describe('refused over a cluster store before anything changes', () => {
+  it('KEK rotation of a software master key, and protector migration (with the procedure)', async () => {
     const url = await newClusterDatabase();
     const dir = newFolder('refuse');
     const f = await DataFolder.open({ dataDir: dir, keys: 'create', storeUrl: url });
     try {
       const custody = readFileSync(join(dir, 'custody.json'), 'utf8');
-      await expect(rotateKek({ store: f.store, protector: f.protector, dataDir: dir })).rejects.toThrow(/not available over a PostgreSQL store/);
+      await expect(rotateKek({ store: f.store, protector: f.protector, dataDir: dir })).rejects.toThrow(/software master key/);
       await expect(
         migrateProtector({ store: f.store, dataDir: dir, protector: f.protector, auditKey: f.auditKey, to: { module: '/nonexistent.so', tokenLabel: 'x' } } as Parameters<
           typeof migrateProtector
         >[0]),
-      ).rejects.toThrow(/not available over a PostgreSQL store/);
+      ).rejects.toThrow(/not available over a PostgreSQL store.*kms backup --store URL.*kms protector migrate there.*kms store migrate/);
       expect(readFileSync(join(dir, 'custody.json'), 'utf8')).toBe(custody);
     } finally {
       await f.close();

@@ -51,6 +51,14 @@ describe('hsm config section', () => {
     expect(() => loadConfig({ file: file(cfg), env: {} })).toThrow(message);
   });
 
+  it('refreshIntervalMs: from the file or KMS_HSM_REFRESH_INTERVAL_MS, 0 allowed, at most an hour', () => {
+    const f = file({ hsm: { module: '/m.so', tokenLabel: 'a', refreshIntervalMs: 0 } });
+    expect(loadConfig({ file: f, env: {} }).hsm?.refreshIntervalMs).toBe(0);
+    expect(loadConfig({ file: f, env: { KMS_HSM_REFRESH_INTERVAL_MS: '2500' } }).hsm?.refreshIntervalMs).toBe(2500);
+    expect(() => loadConfig({ file: file({ hsm: { module: '/m.so', tokenLabel: 'a', refreshIntervalMs: 3_600_001 } }), env: {} })).toThrow(/hsm.refreshIntervalMs must be 0 to 3600000/);
+    expect(() => loadConfig({ file: f, env: { KMS_HSM_REFRESH_INTERVAL_MS: 'soon' } })).toThrow(/hsm.refreshIntervalMs must be a non-negative integer/);
+  });
+
   it('refuses a bad KMS_HSM_SLOT', () => {
     expect(() => loadConfig({ env: { KMS_HSM_MODULE: '/m.so', KMS_HSM_SLOT: 'two' } })).toThrow(/hsm.slot/);
   });

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,14 +220,45 @@ describe('ensureDevCerts', () => {
     expect(await readFile(second.ca.cert, 'utf8')).toBe(before);
   });
 
-  it('regenerates when a file is missing', async () => {
+  it('issues a missing leaf again from the same CA: the clients it signed keep working', async () => {
     const dir = join(root, 'ensure-missing');
     const first = await ensureDevCerts(dir);
     const before = await readFile(first.ca.cert, 'utf8');
+    const serverBefore = await readFile(first.server.cert, 'utf8');
+    const issued = await issueClientCert(dir, 'array-1', join(dir, 'clients'));
     await unlink(first.client.key);
     const second = await ensureDevCerts(dir);
-    expect(await readFile(second.ca.cert, 'utf8')).not.toBe(before);
+    expect(await readFile(second.ca.cert, 'utf8')).toBe(before);
+    expect(await readFile(second.server.cert, 'utf8')).toBe(serverBefore); // still good: not touched
     expect((await stat(second.client.key)).mode & 0o777).toBe(0o600);
+    const ca = await x509(second.ca.cert);
+    const client = await x509(second.client.cert);
+    expect(client.checkIssued(ca) && client.verify(ca.publicKey)).toBe(true);
+    expect(client.checkPrivateKey(createPrivateKey(await readFile(second.client.key)))).toBe(true);
+    // A client certificate the CA signed before still connects to the server.
+    expect(await handshake(second, issued)).toMatchObject({ accepted: true, peerCN: 'array-1' });
+    await unlink(second.server.cert);
+    const third = await ensureDevCerts(dir);
+    expect(await readFile(third.ca.cert, 'utf8')).toBe(before);
+    expect((await x509(third.server.cert)).verify(ca.publicKey)).toBe(true);
+  });
+
+  it("regenerates everything when the CA key is missing or is not the CA certificate's", async () => {
+    const dir = join(root, 'ensure-no-ca-key');
+    const first = await ensureDevCerts(dir);
+    const before = await readFile(first.ca.cert, 'utf8');
+    await unlink(first.ca.key);
+    await unlink(first.client.key);
+    const second = await ensureDevCerts(dir);
+    const after = await readFile(second.ca.cert, 'utf8');
+    expect(after).not.toBe(before);
+    expect((await x509(second.client.cert)).verify((await x509(second.ca.cert)).publicKey)).toBe(true);
+    // The CA key swapped for another folder's: not a usable CA, everything anew.
+    await writeFile(second.ca.key, await readFile(otherCerts.ca.key));
+    await unlink(second.server.key);
+    const third = await ensureDevCerts(dir);
+    expect(await readFile(third.ca.cert, 'utf8')).not.toBe(after);
+    expect((await x509(third.ca.cert)).checkPrivateKey(createPrivateKey(await readFile(third.ca.key)))).toBe(true);
   });
 
   it('regenerates when the certificates are about to expire', async () => {

@@ -759,6 +759,34 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         await now.close();
       });
 
+      it('holds the server metadata of its moment, by prefix in key order', async () => {
+        const s = await fresh();
+        const mput = (key: string, value: string, expectedRevision = 0): CommitOp => ({ type: 'meta-put', key, value: Buffer.from(value), expectedRevision });
+        await s.commit([mput('p/b', 'b1'), mput('p/a', 'a1'), mput('q/x', 'x1'), mput('p', 'bare')]);
+        await s.commit([mput('p/b', 'b2', 1)]);
+        const snap = await s.snapshot();
+        await s.commit([mput('p/c', 'c1'), { type: 'meta-delete', key: 'p/a', expectedRevision: 1 }, mput('p/b', 'b3', 2)]);
+        const view = (es: { key: string; revision: number; value: Uint8Array }[]) => es.map((e) => [e.key, e.revision, Buffer.from(e.value).toString()]);
+        expect(view(await all(snap.metaEntries('p/')))).toEqual([
+          ['p/a', 1, 'a1'],
+          ['p/b', 2, 'b2'],
+        ]);
+        expect(view(await all(snap.metaEntries('')))).toEqual([
+          ['p', 1, 'bare'],
+          ['p/a', 1, 'a1'],
+          ['p/b', 2, 'b2'],
+          ['q/x', 1, 'x1'],
+        ]);
+        expect(await all(snap.metaEntries('r/'))).toEqual([]);
+        await snap.close();
+        const now = await s.snapshot();
+        expect(view(await all(now.metaEntries('p/')))).toEqual([
+          ['p/b', 3, 'b3'],
+          ['p/c', 1, 'c1'],
+        ]);
+        await now.close();
+      });
+
       it('of an empty store: nothing, head 0', async () => {
         const s = await fresh();
         const snap = await s.snapshot();
@@ -766,6 +794,7 @@ export function storeContract(label: string, makeStore: () => Promise<ObjectStor
         expect(snap.auditHead.seq).toBe(0);
         expect(await all(snap.records())).toEqual([]);
         expect(await all(snap.auditEntries())).toEqual([]);
+        expect(await all(snap.metaEntries(''))).toEqual([]);
         await snap.close();
       });
     });

@@ -78,6 +78,11 @@ export function acquireModule(path: string): Pkcs11 {
   return p11;
 }
 
+/** How many backends of this process use the library at `path` now. */
+export function moduleUsers(path: string): number {
+  return loaded.get(path)?.users ?? 0;
+}
+
 export function releaseModule(path: string): void {
   const have = loaded.get(path);
   if (!have) return;

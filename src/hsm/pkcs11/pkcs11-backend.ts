@@ -98,6 +98,11 @@ export class Pkcs11Backend implements KeyBackend {
     return this.pool.recoveries;
   }
 
+  /** How many times the token's objects were re-read after a key lookup missed (session-pool.ts). */
+  get refreshes(): number {
+    return this.pool.refreshes;
+  }
+
   /** Sessions open now: the anchor plus the pool (for tests). */
   get sessionsOpen(): number {
     return this.pool.sessionsOpen;
@@ -312,7 +317,18 @@ export class Pkcs11Backend implements KeyBackend {
     });
   }
 
+  /**
+   * Keys by label / CKA_ID. Nothing found for a query that names one: the token's objects are
+   * re-read once (another process may have made it since this one last read them; session-pool.ts)
+   * and the query asked again.
+   */
   async findKeys(q: FindQuery): Promise<KeyRef[]> {
+    const found = await this.findKeysOnce(q);
+    if (found.length > 0 || (q.label === undefined && q.id === undefined) || !(await this.pool.refreshObjects())) return found;
+    return this.findKeysOnce(q);
+  }
+
+  private async findKeysOnce(q: FindQuery): Promise<KeyRef[]> {
     const P = this.P;
     return this.pool.withSession('C_FindObjects', (s) => {
       const t: { type: number; value: number | boolean | string | Buffer }[] = [];

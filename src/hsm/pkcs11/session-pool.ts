@@ -21,9 +21,21 @@
  *   survive the loss of the anchor (KEY_NOT_FOUND). A second failure, or a failed recovery, is
  *   SESSION_LOST. Only one retry: a call is never repeated after it may have taken effect,
  *   because the recoverable codes all mean the call was refused before it ran.
+ *
+ * Objects another process made (a cluster's nodes on one token)
+ *   A token may keep a per-process index of its objects that another process's new objects do
+ *   not reach at once: SoftHSM2 (file store) re-reads its token folder only when the token's
+ *   generation counter moved since this process last looked, and a write of this process
+ *   takes the counter past another process's change without re-reading, so that change is
+ *   missed until the next one. A key lookup that finds nothing (KEY_NOT_FOUND, raised before
+ *   the call ran) therefore re-reads the token once (`refreshObjects`): new calls wait, the
+ *   calls in flight finish, every session is closed and the library finalised and initialised
+ *   again (a fresh index), the anchor logged in again; then the call is retried once. At most
+ *   one re-read per `refreshIntervalMs` (a key that is really gone does not make every request
+ *   re-read the token), and none while another backend of this process shares the library.
  */
 import { HsmError, type HsmErrorCode } from '../key-backend.js';
-import { acquireModule, ckrCode, ckrName, pkcs11js, reinitialize, releaseModule, type Pkcs11 } from './module.js';
+import { acquireModule, ckrCode, ckrName, moduleUsers, pkcs11js, reinitialize, releaseModule, type Pkcs11 } from './module.js';
 
 export interface SessionPoolOptions {
   /** Path of the PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so). */
@@ -35,9 +47,13 @@ export interface SessionPoolOptions {
   readonly pin: string;
   /** Cap on pooled sessions (default 8), further bounded by the token. */
   readonly maxSessions?: number;
+  /** Least time between two re-reads of the token's objects after a lookup miss (default 1000; 0: never). */
+  readonly refreshIntervalMs?: number;
   /** Told about recoveries and other events worth a log line. */
   readonly log?: { warn(obj: object, msg: string): void };
 }
+
+export const DEFAULT_REFRESH_INTERVAL_MS = 1000;
 
 const SESSION_CODES = new Set(['CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_USER_NOT_LOGGED_IN']);
 const MODULE_CODES = new Set(['CKR_CRYPTOKI_NOT_INITIALIZED', 'CKR_DEVICE_REMOVED', 'CKR_TOKEN_NOT_PRESENT']);
@@ -68,6 +84,11 @@ export class SessionPool {
   readonly cap: number;
   /** How many recoveries have run (for tests and metrics). */
   recoveries = 0;
+  /** How many times the token's objects were re-read after a lookup miss (for tests and metrics). */
+  refreshes = 0;
+  private refreshing: Promise<boolean> | undefined;
+  private lastRefresh = Number.NEGATIVE_INFINITY;
+  private readonly drained: Array<() => void> = [];
 
   /** Load the module and find the token; `login` opens the anchor. On failure the module is released. */
   constructor(private readonly opts: SessionPoolOptions) {
@@ -143,9 +164,52 @@ export class SessionPool {
         return out;
       } catch (e) {
         if (s) this.release(s, true);
+        if (attempt === 0 && e instanceof HsmError && e.code === 'KEY_NOT_FOUND' && (await this.refreshObjects())) continue;
         if (!this.retryAfter(e, gen, attempt, fn)) throw toHsmError(e, fn);
       }
     }
+  }
+
+  /**
+   * Re-read the token's objects (see the head comment): false when not done (refreshes off,
+   * the last one too recent, the library shared with another backend of this process, or the
+   * pool closed). Concurrent callers share one re-read.
+   */
+  refreshObjects(): Promise<boolean> {
+    if (this.refreshing) return this.refreshing;
+    const interval = this.opts.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+    if (this.closed || interval === 0 || Date.now() - this.lastRefresh < interval || moduleUsers(this.opts.module) > 1) return Promise.resolve(false);
+    this.lastRefresh = Date.now();
+    const run = async (): Promise<boolean> => {
+      // The calls in flight finish first (finalising under them would pull the library from under their threads).
+      while (this.count - this.idle.length > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
+      await this.anchorChain.catch(() => undefined);
+      if (this.closed) return false;
+      this.gen++;
+      this.refreshes++;
+      this.handles.clear();
+      for (const s of this.idle.splice(0)) {
+        this.closeQuietly(s.h);
+        this.count--;
+      }
+      if (this.anchor) this.closeQuietly(this.anchor);
+      this.anchor = undefined;
+      reinitialize(this.p11, true);
+      this.slotHandle = this.findSlot();
+      this.openAnchor();
+      this.opts.log?.warn({ generation: this.gen }, 'PKCS#11 key lookup missed: the token objects were re-read (another process may have made the key); retrying the call once');
+      return true;
+    };
+    this.refreshing = run()
+      .catch((e: unknown) => {
+        this.opts.log?.warn({ err: e }, 'PKCS#11 token objects could not be re-read');
+        return false;
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+        for (const w of this.waiters.splice(0)) w();
+      });
+    return this.refreshing;
   }
 
   /** Objects: token objects on a pooled session; session objects on the anchor (serialised), so they live as long as the backend. */
@@ -173,6 +237,7 @@ export class SessionPool {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.waiters.splice(0)) w();
+    for (const d of this.drained.splice(0)) d();
     await this.anchorChain.catch(() => undefined);
     for (const s of this.idle.splice(0)) this.closeQuietly(s.h);
     if (this.anchor) {
@@ -230,6 +295,10 @@ export class SessionPool {
   private async acquire(): Promise<Session> {
     for (;;) {
       this.assertOpen();
+      if (this.refreshing) {
+        await this.refreshing;
+        continue;
+      }
       if (!this.anchor) this.openAnchor();
       const s = this.idle.pop();
       if (s) {
@@ -258,6 +327,7 @@ export class SessionPool {
     } else {
       this.idle.push(s);
     }
+    if (this.count - this.idle.length === 0) for (const d of this.drained.splice(0)) d();
     this.waiters.shift()?.();
   }
 

@@ -551,6 +551,7 @@ export class LevelStore implements ObjectStore {
     }
     const rec = this.rec;
     const audit = this.auditLevel;
+    const serverMeta = this.serverMeta;
     let closed = false;
     const handle = {
       close: async () => {
@@ -569,6 +570,10 @@ export class LevelStore implements ObjectStore {
       },
       async *auditEntries(from = 1) {
         for await (const [k, v] of audit.iterator({ snapshot: snap, gte: auditKey(Math.max(1, Math.floor(from))) })) yield { seq: parseInt(k, 16), bytes: v };
+      },
+      async *metaEntries(prefix: string) {
+        // Printable ASCII keys: every key with the prefix sorts before prefix + DEL (0x7f).
+        for await (const [k, v] of serverMeta.iterator({ snapshot: snap, gte: prefix, lt: `${prefix}\x7f` })) yield decodeMeta(k, v);
       },
       close: handle.close,
     };

@@ -994,6 +994,27 @@ export class PgStore implements ObjectStore {
           next = Number(rows[rows.length - 1]!.seq) + 1;
         }
       },
+      async *metaEntries(prefix: string) {
+        let after: string | undefined;
+        for (;;) {
+          assertOpen();
+          let rows: { key: string; revision: string; value: Buffer }[];
+          try {
+            // Printable ASCII keys: every key with the prefix sorts before prefix + DEL (0x7f).
+            rows = (
+              await c.query<{ key: string; revision: string; value: Buffer }>(
+                `SELECT key, revision, value FROM kms_meta WHERE key ${after === undefined ? '>=' : '>'} $1 AND key < $2 ORDER BY key LIMIT $3`,
+                [after ?? prefix, `${prefix}\x7f`, page],
+              )
+            ).rows;
+          } catch (e) {
+            throw pgError(e, 'snapshot meta');
+          }
+          for (const row of rows) yield { key: row.key, revision: Number(row.revision), value: row.value };
+          if (rows.length < page) return;
+          after = rows[rows.length - 1]!.key;
+        }
+      },
       close: handle.close,
     };
   }
