@@ -71,7 +71,7 @@ export async function openFolderStore(o: FolderStoreOptions): Promise<ObjectStor
     return store;
   }
   try {
-    return await openStore({ kind: 'postgresql', url: o.url, ...o.pool });
+    return await openStore({ kind: 'postgresql', url: o.url, ...o.pool, ...(o.readOnly && { readOnly: true }) });
   } catch (e) {
     const err = new Error(redactIn((e as Error).message, o.url));
     (err as { code?: unknown }).code = (e as { code?: unknown }).code;

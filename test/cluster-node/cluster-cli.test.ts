@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, findChild, type KmipClient } from '../../src/client/index.js';
 import { CryptographicAlgorithm, ObjectType, Operation } from '../../src/kmip/generated/enums.gen.js';
@@ -186,7 +187,18 @@ describe('kms hsm status --store URL', () => {
     const empty = await newClusterDatabase();
     const r = await runKms(['hsm', 'status', '--store', empty, '--data-dir', nowhere()]);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/holds no custody record/);
+    expect(r.stderr).toMatch(/holds no kms store yet/);
+    const keys = await runKmsHere(['keys', 'list', '--store', empty]);
+    expect(keys.code).toBe(3);
+    expect(keys.stderr).toMatch(/holds no kms store yet/);
+    // Read-only commands created nothing in it.
+    const c = new pg.Client({ connectionString: empty });
+    await c.connect();
+    try {
+      expect((await c.query<{ t: string | null }>("SELECT to_regclass('kms_schema')::text AS t")).rows[0]!.t).toBeNull();
+    } finally {
+      await c.end();
+    }
   });
 });
 

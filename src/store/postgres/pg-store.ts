@@ -72,7 +72,7 @@ import { decodeRecord } from '../record-codec.js';
 import { checkOps, planCommit, termId, uidsOf, type AuditHead, type Change, type Stored } from '../commit-plan.js';
 import { CommitQueue, type PendingCommit } from '../commit-queue.js';
 import { component } from '../index-keys.js';
-import { INDEX_PREFIX_BYTES, migrate } from './schema.js';
+import { checkSchema, INDEX_PREFIX_BYTES, migrate } from './schema.js';
 
 export interface PgStoreOptions {
   /** postgresql://user:password@host:port/database?… (handed to `pg` as is; never logged). */
@@ -106,6 +106,11 @@ export interface PgStoreOptions {
    * between pages for as long as their consumer needs.
    */
   readonly idleTransactionTimeoutMs?: number;
+  /**
+   * Only read (`kms keys --store`, `kms audit --store`): the schema is neither created nor
+   * migrated (a database without this server's schema is refused SCHEMA) and commits are refused.
+   */
+  readonly readOnly?: boolean;
   /** This node's id in change notifications (its own are not handed back). Default random. */
   readonly nodeId?: string;
   /** Told when the LISTEN connection was lost (it is reconnected; listeners hear "everything changed"). */
@@ -221,6 +226,7 @@ export class PgStore implements ObjectStore {
   private readonly watchers = new MetaWatchers();
   private readonly recordListeners = new RecordListeners();
   private readonly snapshots = new Set<{ close(): Promise<void> }>();
+  private readonly readOnly: boolean;
 
   readonly audit: AuditLogReader = {
     read: async (from: number, limit: number): Promise<AuditEntry[]> => {
@@ -271,6 +277,7 @@ export class PgStore implements ObjectStore {
   constructor(opts: PgStoreOptions) {
     if (typeof opts?.url !== 'string' || opts.url.length === 0) throw new TypeError('PgStore needs a url');
     this.url = opts.url;
+    this.readOnly = opts.readOnly === true;
     this.poolSize = Math.max(1, Math.floor(opts.poolSize ?? 10));
     this.commits = new CommitQueue({
       maxGroup: Math.max(1, Math.floor(opts.maxGroupCommits ?? 64)),
@@ -341,7 +348,8 @@ export class PgStore implements ObjectStore {
     try {
       const client = await pool.connect();
       try {
-        await migrate(client, this.schema);
+        if (this.readOnly) await checkSchema(client);
+        else await migrate(client, this.schema);
       } finally {
         client.release();
       }
@@ -477,6 +485,7 @@ export class PgStore implements ObjectStore {
   }
 
   commit(ops: readonly CommitOp[], options?: CommitOptions): Promise<void> {
+    if (this.readOnly) return Promise.reject(new StoreError('CLOSED', 'store is open read-only'));
     if (this.state !== 'open') return Promise.reject(new StoreError('CLOSED', `store is ${this.state === 'new' || this.state === 'opening' ? 'not open' : 'closed'}`));
     try {
       checkOps(ops);

@@ -45,6 +45,22 @@ export const MIGRATIONS: readonly string[] = [
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Bring the database to PG_SCHEMA_VERSION (see the file comment). Returns the version found. */
+/**
+ * For a store opened read-only: the database must hold this server's schema already (nothing is
+ * created or migrated). StoreError SCHEMA when it holds none, an older or a newer one.
+ */
+export async function checkSchema(client: pg.ClientBase): Promise<void> {
+  const t = await client.query<{ t: string | null }>("SELECT to_regclass('kms_schema')::text AS t");
+  if (!t.rows[0]?.t) throw new StoreError('SCHEMA', 'the database holds no kms store yet (no node has opened it; a read-only command creates nothing)');
+  const r = await client.query<{ version: number }>('SELECT version FROM kms_schema WHERE id = 1');
+  const found = r.rows[0]?.version ?? 0;
+  if (found !== PG_SCHEMA_VERSION)
+    throw new StoreError(
+      'SCHEMA',
+      `the database has schema version ${found}, this server reads ${PG_SCHEMA_VERSION}${found < PG_SCHEMA_VERSION ? ' (start a node of this version to migrate it)' : ''}`,
+    );
+}
+
 export async function migrate(client: pg.ClientBase, schema?: string): Promise<number> {
   await client.query('BEGIN');
   try {
