@@ -215,18 +215,22 @@ export function buildResponseMessage(h: ResponseHeaderFields, items: readonly Re
   const header: TtlvNode[] = [protocolVersionNode(h.version), { tag: Tag.TimeStamp, type: 'DateTime', value: h.timeStamp }];
   if (v2 && h.serverCorrelationValue !== undefined) header.push({ tag: Tag.ServerCorrelationValue, type: 'TextString', value: h.serverCorrelationValue });
   header.push(int(Tag.BatchCount, items.length));
-  const batch = items.map((it): StructureNode => {
-    const c: TtlvNode[] = [];
-    if (it.operation !== undefined) c.push({ tag: Tag.Operation, type: 'Enumeration', value: it.operation });
-    if (it.uniqueBatchItemId !== undefined) c.push({ tag: Tag.UniqueBatchItemID, type: 'ByteString', value: it.uniqueBatchItemId });
-    c.push({ tag: Tag.ResultStatus, type: 'Enumeration', value: it.status });
-    if (it.status !== ResultStatus.Success && it.reason !== undefined) {
-      c.push({ tag: Tag.ResultReason, type: 'Enumeration', value: reasonForVersion(it.reason, h.version) });
-    }
-    if (it.message !== undefined) c.push({ tag: Tag.ResultMessage, type: 'TextString', value: asciiMessage(it.message) });
-    if (it.asynchronousCorrelationValue !== undefined) c.push({ tag: Tag.AsynchronousCorrelationValue, type: 'ByteString', value: it.asynchronousCorrelationValue });
-    if (it.payload !== undefined) c.push(it.payload);
-    return { tag: Tag.BatchItem, type: 'Structure', value: c };
-  });
-  return { tag: Tag.ResponseMessage, type: 'Structure', value: [{ tag: Tag.ResponseHeader, type: 'Structure', value: header }, ...batch] };
+  const value: TtlvNode[] = [{ tag: Tag.ResponseHeader, type: 'Structure', value: header }];
+  for (const it of items) value.push(responseBatchItem(it, h.version));
+  return { tag: Tag.ResponseMessage, type: 'Structure', value };
+}
+
+/** One Batch Item of a Response Message, as `buildResponseMessage` puts it (the dispatcher sizes items with it). */
+export function responseBatchItem(it: ResponseItem, version: KmipVersion): StructureNode {
+  const c: TtlvNode[] = [];
+  if (it.operation !== undefined) c.push({ tag: Tag.Operation, type: 'Enumeration', value: it.operation });
+  if (it.uniqueBatchItemId !== undefined) c.push({ tag: Tag.UniqueBatchItemID, type: 'ByteString', value: it.uniqueBatchItemId });
+  c.push({ tag: Tag.ResultStatus, type: 'Enumeration', value: it.status });
+  if (it.status !== ResultStatus.Success && it.reason !== undefined) {
+    c.push({ tag: Tag.ResultReason, type: 'Enumeration', value: reasonForVersion(it.reason, version) });
+  }
+  if (it.message !== undefined) c.push({ tag: Tag.ResultMessage, type: 'TextString', value: asciiMessage(it.message) });
+  if (it.asynchronousCorrelationValue !== undefined) c.push({ tag: Tag.AsynchronousCorrelationValue, type: 'ByteString', value: it.asynchronousCorrelationValue });
+  if (it.payload !== undefined) c.push(it.payload);
+  return { tag: Tag.BatchItem, type: 'Structure', value: c };
 }

@@ -37,6 +37,10 @@ export interface ReadOptions {
 interface SchemaIndex {
   readonly byTag: ReadonlyMap<number, readonly [string, FieldSpec]>;
   readonly fields: readonly (readonly [string, FieldSpec])[];
+  /** Every field undefined, in schema order: each result starts as a copy (one object shape per schema). */
+  readonly empty: Readonly<Record<string, undefined>>;
+  readonly repeatedKeys: readonly string[];
+  readonly required: readonly (readonly [string, FieldSpec])[];
 }
 
 // Schemas are module constants: index each once, not on every request.
@@ -46,7 +50,15 @@ function indexOf(schema: Schema): SchemaIndex {
   let ix = indexes.get(schema);
   if (!ix) {
     const fields = Object.entries(schema);
-    ix = { byTag: new Map(fields.map(([key, spec]) => [spec.tag, [key, spec] as const])), fields };
+    const empty: Record<string, undefined> = {};
+    for (const [key] of fields) empty[key] = undefined;
+    ix = {
+      byTag: new Map(fields.map(([key, spec]) => [spec.tag, [key, spec] as const])),
+      fields,
+      empty,
+      repeatedKeys: fields.filter(([, spec]) => spec.card === 'repeated').map(([key]) => key),
+      required: fields.filter(([, spec]) => spec.card === 'required'),
+    };
     indexes.set(schema, ix);
   }
   return ix;
@@ -57,9 +69,9 @@ export function readPayload<S extends Schema>(node: TtlvNode | undefined, schema
   if (node !== undefined && node.type !== 'Structure') {
     throw new KmipError(ResultReason.InvalidField, `${opts.what} is not a structure`);
   }
-  const { byTag, fields } = indexOf(schema);
-  const out: Record<string, TtlvNode | TtlvNode[] | undefined> = {};
-  for (const [key, spec] of fields) out[key] = spec.card === 'repeated' ? [] : undefined;
+  const { byTag, empty, repeatedKeys, required } = indexOf(schema);
+  const out: Record<string, TtlvNode | TtlvNode[] | undefined> = { ...empty };
+  for (const key of repeatedKeys) out[key] = [];
   for (const child of node?.value ?? []) {
     const entry = byTag.get(child.tag);
     if (!entry) {
@@ -74,8 +86,8 @@ export function readPayload<S extends Schema>(node: TtlvNode | undefined, schema
     else if (out[key] !== undefined) throw new KmipError(ResultReason.InvalidField, `${opts.what}: ${tagName(child.tag)} given more than once`);
     else out[key] = child;
   }
-  for (const [key, spec] of fields) {
-    if (spec.card === 'required' && out[key] === undefined) {
+  for (const [key, spec] of required) {
+    if (out[key] === undefined) {
       throw new KmipError(ResultReason.InvalidField, `${opts.what}: ${tagName(spec.tag)} is required`);
     }
   }

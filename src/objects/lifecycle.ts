@@ -197,8 +197,16 @@ export function dateAttribute(attrs: AttributeMap, key: AttributeKey): bigint | 
   return n?.type === 'DateTime' ? n.value : undefined;
 }
 
+/** TRANSITIONS by state, then trigger (the first row of each pair, as a scan would find it): every Get asks. */
+const ROWS = new Map<StateValue | null, Map<Trigger, Transition>>();
+for (const t of TRANSITIONS) {
+  let byTrigger = ROWS.get(t.from);
+  if (!byTrigger) ROWS.set(t.from, (byTrigger = new Map()));
+  if (!byTrigger.has(t.on)) byTrigger.set(t.on, t);
+}
+
 function row(from: StateValue | null, on: Trigger): Transition | undefined {
-  return TRANSITIONS.find((t) => t.from === from && t.on === on);
+  return ROWS.get(from)?.get(on);
 }
 
 const TIME_TRIGGERS: ReadonlyArray<{ readonly on: Trigger; readonly date: AttributeKey }> = [
@@ -206,8 +214,10 @@ const TIME_TRIGGERS: ReadonlyArray<{ readonly on: Trigger; readonly date: Attrib
   { on: 'DeactivationDateReached', date: 'DeactivationDate' },
 ];
 
+const STATE_VALUES: ReadonlySet<number> = new Set(Object.values(State) as number[]);
+
 function asState(s: number): StateValue {
-  if (!(Object.values(State) as number[]).includes(s)) throw new RangeError(`not a State value: ${s}`);
+  if (!STATE_VALUES.has(s)) throw new RangeError(`not a State value: ${s}`);
   return s as StateValue;
 }
 

@@ -32,12 +32,13 @@ import type { TtlvNode } from '../ttlv/node.js';
 import { KmipError } from '../kmip/errors.js';
 import { Tag } from '../kmip/generated/tags.gen.js';
 import { BatchErrorContinuationOption, Operation, ResultReason, ResultStatus } from '../kmip/generated/enums.gen.js';
-import { buildResponseMessage, parseRequestMessage, peekVersion, type RequestMessage, type ResponseItem } from '../kmip/messages.js';
+import { buildResponseMessage, parseRequestMessage, peekVersion, responseBatchItem, type RequestHeader, type RequestMessage, type ResponseItem } from '../kmip/messages.js';
 import { compareVersions, enumDef, isAvailable } from '../kmip/registry.js';
 import type { KmipVersion } from '../kmip/spec-types.js';
 import type { Principal } from '../policy/access.js';
 import { AUDIT_UNAVAILABLE } from '../audit/trail.js';
-import type { ConnectionHooks, HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
+import type { BatchState, ConnectionHooks, HandlerTable, OperationContext, OperationHandler, ServerServices } from './context.js';
+import type { UnitOfWork } from './unit-of-work.js';
 import { MessageWork, type WorkDeps } from './unit-of-work.js';
 import { AsyncBatch, type ItemScope } from './async-requests.js';
 import { budgetsOf } from '../policy/budgets.js';
@@ -130,6 +131,39 @@ async function audited(work: MessageWork, result: DispatchResult, unavailable: (
   return { response: unavailable(), closeAfter: result.closeAfter };
 }
 
+/** The encoded length of a response without items (its header's items all have fixed sizes). */
+let emptyResponseLength: number | undefined;
+
+/**
+ * The context handlers get: the request's values, the logger made on first use, and the unit of
+ * work of the item being run. A class, so its accessors live on the prototype instead of being
+ * defined on a new object for every request.
+ */
+class MessageContext implements OperationContext {
+  readonly connection?: ConnectionHooks;
+  constructor(
+    readonly services: ServerServices,
+    readonly principal: Principal,
+    readonly version: KmipVersion,
+    readonly header: RequestHeader,
+    readonly now: bigint,
+    readonly batch: BatchState,
+    private readonly makeLog: () => Logger,
+    private readonly w: MessageWork,
+    connection: ConnectionHooks | undefined,
+  ) {
+    if (connection) this.connection = connection;
+  }
+
+  get log(): Logger {
+    return this.makeLog();
+  }
+
+  get work(): UnitOfWork {
+    return this.w.current;
+  }
+}
+
 /** Answer one request message (any transport); with metrics on, its items and time are counted. */
 export async function dispatch(services: ServerServices, handlers: HandlerTable, principal: Principal, requestNode: TtlvNode, correlation: Correlation): Promise<DispatchResult> {
   const metrics = services.metrics;
@@ -145,17 +179,17 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   // The request's child logger is made when something logs: building one (bindings serialized,
   // redaction set up) for every request cost more than a Get's own work in the profile.
   let requestLog: Logger | undefined;
-  let logBindings: Record<string, unknown> = { conn: correlation.connectionId, req: correlation.requestNo, principal: principal.id };
-  const log = (): Logger => (requestLog ??= services.log.child(logBindings));
-  const deps: WorkDeps = {
-    store: services.store,
-    ...(services.audit && { audit: services.audit }),
-    protector: services.protector,
-    ...(services.resident && { resident: services.resident }),
-    ...(services.metrics && { metrics: services.metrics }),
-    clock: services.clock,
-    log,
-  };
+  // Its bindings: the message's version and correlation value once the version is known to be served.
+  let known: { kmip: string; ccv: string | undefined } | undefined;
+  const log = (): Logger =>
+    (requestLog ??= services.log.child({
+      conn: correlation.connectionId,
+      req: correlation.requestNo,
+      principal: principal.id,
+      ...(known && { kmip: known.kmip, ...(known.ccv !== undefined ? { ccv: known.ccv } : {}) }),
+    }));
+  // One object shape per request (no conditional spreads: those build a slow dictionary object).
+  const deps: WorkDeps = { store: services.store, audit: services.audit, protector: services.protector, resident: services.resident, metrics: services.metrics, clock: services.clock, log };
   let req: RequestMessage;
   try {
     req = parseRequestMessage(requestNode);
@@ -171,7 +205,8 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   const version = header.version;
   const respond = (items: ResponseItem[]): TtlvNode => buildResponseMessage({ version: fallbackVersion(services, version), timeStamp: nowSeconds(services) }, items);
   const undoing = header.batchErrorContinuationOption === BatchErrorContinuationOption.Undo;
-  const work = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` }, { undo: undoing });
+  const kmip = `${version.major}.${version.minor}`;
+  const work = new MessageWork(deps, { ...who, kmip }, { undo: undoing });
   const auditUnavailable = () => respond(req.items.map((it) => failure(ResultReason.GeneralFailure, AUDIT_UNAVAILABLE, it.operation, it.uniqueBatchItemId)));
   const refuse = (items: ResponseItem[]): Promise<DispatchResult> => {
     work.refused(items);
@@ -181,11 +216,7 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   if (!isSupportedVersion(services, version)) {
     return refuse([failure(ResultReason.InvalidMessage, `protocol version ${version.major}.${version.minor} is not supported`)]);
   }
-  logBindings = {
-    ...logBindings,
-    kmip: `${version.major}.${version.minor}`,
-    ...(header.clientCorrelationValue !== undefined ? { ccv: header.clientCorrelationValue } : {}),
-  };
+  known = { kmip: `${version.major}.${version.minor}`, ccv: header.clientCorrelationValue };
 
   const refuseAll = (reason: number, message: string) => refuse(req.items.map((it) => failure(reason, message, it.operation, it.uniqueBatchItemId)));
   if (header.asynchronousRequired && (undoing || !services.asyncRequests)) {
@@ -196,21 +227,7 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   const now = nowSeconds(services);
   const batch = {};
   // A context over a MessageWork: the message's own, or an asynchronous item's (async-requests.ts).
-  const contextFor = (w: MessageWork): OperationContext => ({
-    services,
-    principal,
-    version,
-    header,
-    now,
-    batch,
-    get log() {
-      return log();
-    },
-    get work() {
-      return w.current;
-    },
-    ...(correlation.connection ? { connection: correlation.connection } : {}),
-  });
+  const contextFor = (w: MessageWork): OperationContext => new MessageContext(services, principal, version, header, now, batch, log, w, correlation.connection);
   const ctx = contextFor(work);
   const continueOnError = header.batchErrorContinuationOption === BatchErrorContinuationOption.Continue;
   // Run item `index` in `w` (its unit of work opened and closed there); never throws.
@@ -246,7 +263,7 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
           mandatory: header.asynchronousRequired,
           continueOnError,
           scope: (): ItemScope => {
-            const w = new MessageWork(deps, { ...who, kmip: `${version.major}.${version.minor}` });
+            const w = new MessageWork(deps, { ...who, kmip });
             const c = contextFor(w);
             return { ctx: c, run: (index) => execute(c, w, index), finish: () => w.finish(), publish: () => publish(w) };
           },
@@ -261,10 +278,11 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
   // The response's size is kept as the items run: the item that passes the budget (the client's
   // Maximum Response Size or the server's limits.maxResponseBytes, the smaller) ends the batch.
   const budget = responseBudget(header.maximumResponseSize, budgetsOf(services).maxResponseBytes);
-  const emptyLength = encodedLength(respond([]));
-  let responseLength = emptyLength;
+  // The message without items, then each item's node as it comes (not the whole message again).
+  let responseLength = budget ? (emptyResponseLength ??= encodedLength(respond([]))) : 0;
   let tooLarge = false;
-  for (const [index, item] of req.items.entries()) {
+  for (let index = 0; index < req.items.length; index++) {
+    const item = req.items[index]!;
     if (work.undo) work.undo.lastItem = index === req.items.length - 1;
     let result: ResponseItem;
     if (asyncBatch?.eligible(item.operation)) {
@@ -280,7 +298,7 @@ async function dispatchMessage(services: ServerServices, handlers: HandlerTable,
     }
     items.push(result);
     if (budget) {
-      responseLength += encodedLength(respond([result])) - emptyLength;
+      responseLength += encodedLength(responseBatchItem(result, version));
       if (responseLength > budget.max) {
         tooLarge = true;
         break;

@@ -5,7 +5,8 @@
  * drains the queue. Each drain round takes every commit waiting (up to
  * `maxGroupCommits`), checks them in arrival order against the stored state plus the
  * effect of the commits before them in the same round (a commit that fails is rejected
- * on its own and leaves no trace), and writes everything the accepted ones change —
+ * on its own and leaves no trace; it is told once the round's batch has settled, so a caller
+ * that re-reads after a CONFLICT sees what it conflicted with), and writes everything the accepted ones change —
  * records, index entries, the record count — in ONE `batch(…, { sync: true })`. Each
  * accepted commit resolves only after that synced batch has completed; if the batch
  * fails, all of them are rejected with IO and nothing was written. So concurrent commits
@@ -382,6 +383,13 @@ export class LevelStore implements ObjectStore {
     const net = new Map<string, Change>();
     const netMeta = new Map<string, MetaChange>();
     const accepted: PendingCommit[] = [];
+    // Commits refused while planning (a conflict with an earlier commit of this group, say) are
+    // told only once the group's batch has settled: a caller that re-reads on CONFLICT must see
+    // the state it conflicted with, not the one before a batch still being written.
+    const refused: { p: PendingCommit; e: unknown }[] = [];
+    const refuse = () => {
+      for (const r of refused) r.p.reject(r.e);
+    };
     const audit: AuditEntry[] = [];
     let auditHead = this.auditHead;
     for (const p of group) {
@@ -399,7 +407,7 @@ export class LevelStore implements ObjectStore {
         });
         sealed = sealAudit(p.options?.audit, auditHead);
       } catch (e) {
-        p.reject(e);
+        refused.push({ p, e });
         continue;
       }
       audit.push(...sealed.entries);
@@ -416,7 +424,7 @@ export class LevelStore implements ObjectStore {
       }
       accepted.push(p);
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) return refuse();
 
     let count = this.recordCount;
     // Keys prefixed here and put on the root batch: the same bytes the sublevels would write,
@@ -451,7 +459,7 @@ export class LevelStore implements ObjectStore {
     } catch (e) {
       const err = io(e, 'commit: writing the batch');
       for (const p of accepted) p.reject(err);
-      return;
+      return refuse();
     }
     if (hasData) this.writes[sync ? 'synced' : 'unsynced']++;
     this.onGroupWritten?.(accepted.length, (performance.now() - t0) / 1000, sync);
@@ -468,6 +476,7 @@ export class LevelStore implements ObjectStore {
     this.watchers.changed(netMeta.keys());
     this.recordListeners.changed(net.keys());
     for (const p of accepted) p.resolve();
+    refuse();
   }
 
   onRecordsChanged(listener: (uids: readonly string[], origin: ChangeOrigin) => void): () => void {

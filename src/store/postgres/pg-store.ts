@@ -519,9 +519,16 @@ export class PgStore implements ObjectStore {
     let dropped = false;
     /** Commits rejected on their own (the others share the group's fate). */
     const settled = new Set<PendingCommit>();
+    // Told only once the group's transaction has ended: a caller that re-reads on CONFLICT (a
+    // first Get that lost the race to clear Fresh to one earlier in the group) must see the
+    // state it conflicted with, not the one before the group's commit.
+    const refused: { p: PendingCommit; e: unknown }[] = [];
     const rejectOne = (p: PendingCommit, e: unknown): void => {
       settled.add(p);
-      p.reject(e);
+      refused.push({ p, e });
+    };
+    const refuse = (): void => {
+      for (const r of refused) r.p.reject(r.e);
     };
     const accepted: { p: PendingCommit; planned: Planned }[] = [];
     try {
@@ -602,9 +609,9 @@ export class PgStore implements ObjectStore {
     if (failed) {
       // Every commit not yet settled: those accepted so far and, past the failure, the rest.
       for (const p of group) if (!settled.has(p)) p.reject(failed);
-      return;
+      return refuse();
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) return refuse();
     this.onGroupWritten?.(accepted.length, (performance.now() - t0) / 1000, !deferred);
     const uids = new Set<string>();
     const keys = new Set<string>();
@@ -615,6 +622,7 @@ export class PgStore implements ObjectStore {
     this.watchers.changed(keys);
     this.recordListeners.changed(uids, 'local');
     for (const a of accepted) a.p.resolve();
+    refuse();
   }
 
   /**
