@@ -32,6 +32,7 @@ import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import type { AuditLogReader } from '../store/object-store.js';
 import type { AuditKey } from './audit-key.js';
 import { decodeRecord, sha256 } from './record.js';
+import { BINARY_MARKER, binaryKind } from './record-binary.js';
 
 export const ANCHOR_FORMAT = 1;
 
@@ -189,6 +190,11 @@ export function probeAnchorFile(path: string): void {
  * Where the trail's incarnations start within entries [from, to]: entry 1, and every restore
  * record (id = that entry's link). Reads the entries; only restore records are decoded.
  */
+/** Could these stored bytes be a restore record (format 2: its kind byte; format 1: its JSON text)? Only those are decoded. */
+function mayBeRestore(bytes: Uint8Array): boolean {
+  return bytes[0] === BINARY_MARKER ? binaryKind(bytes) === 'restore' : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes('"kind":"restore"');
+}
+
 export async function trailIncarnations(reader: AuditLogReader, from = 1, to = Number.MAX_SAFE_INTEGER): Promise<{ seq: number; id: Buffer }[]> {
   const PAGE = 1000;
   const out: { seq: number; id: Buffer }[] = [];
@@ -198,7 +204,7 @@ export async function trailIncarnations(reader: AuditLogReader, from = 1, to = N
     for (const e of page) {
       if (e.seq > to) break;
       if (e.seq === 1) out.push({ seq: 1, id: sha256(e.bytes) });
-      else if (Buffer.from(e.bytes).includes('"kind":"restore"')) {
+      else if (mayBeRestore(e.bytes)) {
         try {
           if (decodeRecord(e.bytes).kind === 'restore') out.push({ seq: e.seq, id: sha256(e.bytes) });
         } catch {

@@ -296,6 +296,11 @@ function timeMs(t: unknown): number | undefined {
 }
 
 /** Format 2 bytes of a record (its `v` is not looked at: the caller chose the format). */
+/** The kind of a format 2 record from its first two bytes, without decoding it; undefined for other bytes. */
+export function binaryKind(bytes: Uint8Array): AuditRecord['kind'] | undefined {
+  return bytes[0] === BINARY_MARKER ? KINDS[(bytes[1] ?? 0) - 1] : undefined;
+}
+
 export function encodeBinary(r: AuditRecord): Buffer {
   return encode(r, r.seq, r.prev, r.v === undefined ? 2 : 3);
 }
