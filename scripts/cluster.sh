@@ -182,7 +182,16 @@ patroni_pair_ok() {
     process.exit(ok ? 0 : 1);
   ' "$body" 2>/dev/null
 }
-haproxy_db_ok() { PGPASSWORD="$PG_SUPER_PASSWORD" PGCONNECT_TIMEOUT=2 "$PG_BIN/psql" -qAtX -h "$HOST" -p "$HA_DB_PORT" -U postgres -d postgres -c 'select not pg_is_in_recovery()' 2>/dev/null | grep -qx t; }
+# HAProxy starts every server UP and marks one down only after its checks failed (fall 2, 1 s
+# apart): until then the database frontend also hands connections to the standby, and cuts
+# them when it marks it down. Ready: its stats say one server of pg_primary is UP and the
+# other DOWN (checks done), and a connection through it reaches the primary.
+haproxy_db_ok() {
+  local up
+  up=$(curl --noproxy '*' -s -m 2 "http://$HOST:$HA_STATS_PORT/;csv" 2>/dev/null | awk -F, '$1 == "pg_primary" && $2 != "BACKEND" && $2 != "FRONTEND" { n[$18]++ } END { printf "%d %d", n["UP"], n["DOWN"] }')
+  [ "$up" = "1 1" ] || return 1
+  PGPASSWORD="$PG_SUPER_PASSWORD" PGCONNECT_TIMEOUT=2 "$PG_BIN/psql" -qAtX -h "$HOST" -p "$HA_DB_PORT" -U postgres -d postgres -c 'select not pg_is_in_recovery()' 2>/dev/null | grep -qx t
+}
 kms_ready() { [ "$(http_code -k "https://$HOST:$1/readyz")" = 200 ]; }
 node_var() { # NAME KIND(kmip|https)
   local n="${1#kms}"
@@ -402,10 +411,11 @@ start_haproxy() {
   )
 }
 
+# Idempotent, so that a connection cut half-way (a failover while starting) can be retried.
 create_kms_database() {
-  PGPASSWORD="$PG_SUPER_PASSWORD" "$PG_BIN/psql" -qX -v ON_ERROR_STOP=1 -h "$HOST" -p "$HA_DB_PORT" -U postgres -d postgres >/dev/null <<EOF
-CREATE ROLE kms LOGIN PASSWORD '$KMS_DB_PASSWORD';
-CREATE DATABASE kms OWNER kms;
+  PGPASSWORD="$PG_SUPER_PASSWORD" PGCONNECT_TIMEOUT=2 "$PG_BIN/psql" -qX -v ON_ERROR_STOP=1 -h "$HOST" -p "$HA_DB_PORT" -U postgres -d postgres >/dev/null 2>&1 <<EOF
+SELECT 'CREATE ROLE kms LOGIN PASSWORD ''$KMS_DB_PASSWORD''' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kms')\gexec
+SELECT 'CREATE DATABASE kms OWNER kms' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'kms')\gexec
 EOF
 }
 
@@ -534,7 +544,7 @@ cmd_up() {
   write_haproxy_config
   start_haproxy
   wait_for "HAProxy's database frontend ($STATE/haproxy/haproxy.log)" "$UP_TIMEOUT" haproxy_db_ok
-  create_kms_database
+  wait_for "the kms database and role (through HAProxy)" "$UP_TIMEOUT" create_kms_database
 
   if [ "$NODES" -gt 0 ]; then
     say "kms nodes: $NODES"
