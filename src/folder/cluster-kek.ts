@@ -42,6 +42,7 @@ import { StoreError, type CommitOp, type CommitOptions, type ObjectStore } from 
 import { CLUSTER_CUSTODY_KEY, historyMovedOn, readClusterEntry, type ClusterCustody } from './cluster-custody.js';
 import { currentKek, openableKeks, readCustody, writeCustody, type HsmCustody, type RecordedKek } from './custody.js';
 import type { SwitchableProtector } from './switchable.js';
+import { rotationEvents } from './rotation-event.js';
 
 /** The lease a cluster KEK rotation holds (meta key `lease/kek-rotation`). */
 export const KEK_ROTATION_LEASE = 'kek-rotation';
@@ -409,17 +410,7 @@ async function putCluster(lease: RotationLease, c: ClusterCustody, revision: num
 export async function rotateOverCluster(o: ClusterRotationOptions): Promise<ClusterRotationResult> {
   const f = o.follower;
   const lease = await RotationLease.take(o.store, f.name, f.settings.leaseTtlMs);
-  const started = Date.now();
-  const event = (status: string, message: string) => ({
-    kind: 'op' as const,
-    time: new Date().toISOString(),
-    ref: `admin/rotate-kek/${started}`,
-    client: o.actor ?? 'operator',
-    op: 'RotateKEK',
-    status,
-    message,
-    ms: Date.now() - started,
-  });
+  const event = rotationEvents(o.actor);
   try {
     let { custody: cc, revision } = await readClusterEntry(o.store);
     if (!cc) throw new ClusterKekError(`the database holds no custody record (${CLUSTER_CUSTODY_KEY})`);

@@ -24,6 +24,7 @@ import { readCustody, writeCustody, type HsmCustody, type RecordedKek } from './
 import { writeKekMarker } from './kek-marker.js';
 import { isClusterStore } from './store-choice.js';
 import { ClusterKekError, clusterFollower, rotateOverCluster } from './cluster-kek.js';
+import { rotationEvents } from './rotation-event.js';
 
 const PAGE = 256;
 const MAX_PASSES = 8;
@@ -180,17 +181,7 @@ export async function rotateKek(o: RotationOptions): Promise<RotationResult> {
   const p = o.protector;
   if (!p.rotate || !p.destroyKek) throw new RotationError(`${p.description}: this key protector has no rotation (the software master key is one key; move to an HSM to rotate)`);
   const label = o.label ?? KEK_LABEL_PREFIX + randomBytes(4).toString('hex');
-  const started = Date.now();
-  const event = (status: string, message: string) => ({
-    kind: 'op' as const,
-    time: new Date().toISOString(),
-    ref: `admin/rotate-kek/${started}`,
-    client: o.actor ?? 'operator',
-    op: 'RotateKEK',
-    status,
-    message,
-    ms: Date.now() - started,
-  });
+  const event = rotationEvents(o.actor);
   // Custody: the new KEK is recorded (label and the CKA_ID it will get) before it is made, and
   // only KEKs recorded here are ever destroyed.
   const custody = readCustody(o.dataDir);
