@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activatePayload, createSymmetricKeyPayload, getPayload, keyMaterialOf, uniqueIdentifierOf } from '../../src/client/index.js';
 import { CryptographicAlgorithm, Operation, ResultStatus } from '../../src/kmip/generated/enums.gen.js';
 import { KEK_LABEL_PREFIX } from '../../src/hsm/hsm-protector.js';
+import { decodeRecord, type OpRecord } from '../../src/audit/record.js';
 import { kekUsage, rotateKek } from '../../src/folder/kek-rotation.js';
 import { readKekMarker } from '../../src/folder/kek-marker.js';
 import { Pkcs11Backend } from '../../src/hsm/pkcs11/pkcs11-backend.js';
@@ -112,8 +113,18 @@ describe('KEK rotation while the server serves', () => {
       audit: srv.kms.services.audit,
       destroyOld: true,
       label: 'kms-kek-second',
+      actor: 'operator (test)',
     });
     expect(r.current).toBe('hsm:kms-kek-second');
+    // Audited: a Started and a Success record of one rotation (same ref), by the actor.
+    const store = srv.kms.services.store;
+    const entries = await store.audit.read(Math.max(1, store.audit.head().seq - 400), 1000);
+    const rot = entries.map((e) => decodeRecord(e.bytes)).filter((x): x is OpRecord => x.kind === 'op' && x.op === 'RotateKEK' && x.client === 'operator (test)');
+    expect(rot.map((x) => x.status)).toEqual(['Started', 'Success']);
+    expect(rot[0]!.ref).toBe(rot[1]!.ref);
+    expect(rot[0]!.ref).toMatch(/^admin\/rotate-kek\/\d+$/);
+    expect(rot[1]!.message).toMatch(/^rewrapped \d+ objects under hsm:kms-kek-second in \d+ passes; destroyed /);
+    expect(rot[1]!.ms).toBeGreaterThanOrEqual(rot[0]!.ms ?? 0);
     expect(r.destroyed).toHaveLength(2);
     expect(await tokenKeks()).toEqual(['kms-kek-second']);
     await expectAllKeysRead(new Session(await srv.client(), V2_1));
