@@ -5,7 +5,6 @@
  * server with its database preloaded; the failover run; and a point against a server that
  * never answers, which must come back n/a with why instead of hanging.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,20 +18,16 @@ import type * as ServersModule from '../../src/bench/servers.js';
 import { DEFAULT_CONFIG } from '../../src/config/config.js';
 import { ensureDevCerts } from '../../src/pki/dev-certs.js';
 import { startTestKms } from '../support/kms.js';
+import { runKms, type CliRun } from '../support/kms-process.js';
 
-const KMS = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 // The bench's worker threads and child servers are files of the build: use the built modules.
 const DIST_RUN = new URL('../../dist/src/bench/run.js', import.meta.url).href;
 const DIST_SERVERS = new URL('../../dist/src/bench/servers.js', import.meta.url).href;
 const DIST_MIXES = new URL('../../dist/src/bench/mixes.js', import.meta.url).href;
 
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [KMS, 'bench', '--certs', resolve('certs/dev'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((res) => child.on('exit', (code) => res({ code, stdout, stderr })));
+/** `kms bench` of the build, with the development certificates. */
+function bench(args: string[]): Promise<CliRun> {
+  return runKms(['bench', '--certs', resolve('certs/dev'), ...args]);
 }
 
 let silent: Server | undefined;

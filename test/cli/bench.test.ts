@@ -6,22 +6,16 @@
  * server stopped must be readable by the server (Get) and found by name and by custom
  * attribute (a Locate that finds nothing counts as an error). Nothing here asserts speed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PointResult } from '../../src/bench/run.js';
+import { runKms, type CliRun } from '../support/kms-process.js';
 
-const KMS = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
-
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [KMS, 'bench', '--certs', resolve('certs/dev'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((res) => child.on('exit', (code) => res({ code, stdout, stderr })));
+/** `kms bench` of the build, with the development certificates. */
+function bench(args: string[]): Promise<CliRun> {
+  return runKms(['bench', '--certs', resolve('certs/dev'), ...args]);
 }
 
 function checkPoint(p: PointResult): void {

@@ -28,19 +28,13 @@ import { Tag } from '../../src/kmip/generated/tags.gen.js';
 import { t, type StructureNode } from '../../src/ttlv/index.js';
 import { CERTS } from '../support/kms.js';
 import { runKms, runKmsHere, startServeProcess, writeServeConfig, type ServeProcess } from '../support/kms-process.js';
+import type { KeySummary } from '../../src/cli/keys-source.js';
 
 const V = { major: 2, minor: 1 };
 const KEY_BYTES = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
-interface Row {
-  uid: string;
-  objectType: string;
-  algorithm?: string;
-  length?: number;
-  state: string;
-  names: string[];
-  owner?: string;
-}
+/** A row of `kms keys list --json`. */
+type Row = KeySummary;
 
 let dataDir: string;
 let server: ServeProcess | undefined;

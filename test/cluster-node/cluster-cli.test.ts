@@ -24,16 +24,10 @@ import { runKms, runKmsHere, type ServeProcess } from '../support/kms-process.js
 import { createSoftHsmToken, type SoftHsmToken } from '../hsm/softhsm.js';
 import { attrs, ok, uidNode, uidOf, V2_1 } from '../operations/object-kit.js';
 import { newClusterDatabase, newFolder, startNode } from './nodes.js';
+import type { KeySummary } from '../../src/cli/keys-source.js';
 
-interface Row {
-  uid: string;
-  objectType: string;
-  algorithm?: string;
-  length?: number;
-  state: string;
-  names: string[];
-  owner?: string;
-}
+/** A row of `kms keys list --json`. */
+type Row = KeySummary;
 
 let token: SoftHsmToken | undefined;
 let url: string;
